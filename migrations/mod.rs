@@ -1,0 +1,15 @@
+//! The schema, as sea-orm migrations written once for SQLite and PostgreSQL.
+//! One file per migration: `DeriveMigrationName` names a migration after its file.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_accounts::Migration)]
+    }
+}

@@ -1,0 +1,236 @@
+//! The shared state and the one route table: every URL of Lethe is listed here.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+use crate::audit::AuditLog;
+use crate::auth::setup::SetupToken;
+use crate::auth::{self, LoginThrottle};
+use crate::config::Config;
+use crate::crypto::{Sealer, load_or_create_key};
+use crate::mail::system::SystemMailer;
+use crate::web::AppError;
+use crate::{db, inbox, orgs};
+
+/// What every handler and job shares.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub sealer: Sealer,
+    pub mailer: SystemMailer,
+    pub throttle: LoginThrottle,
+    pub setup: SetupToken,
+    pub audit: AuditLog,
+}
+
+/// Why the application could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] crate::crypto::key::KeyError),
+    #[error("cannot open the database (LETHE_DATABASE_URL): {0}")]
+    Database(sea_orm::DbErr),
+    #[error("cannot migrate the database: {0}")]
+    Migration(sea_orm::DbErr),
+    #[error("{0}")]
+    Mail(String),
+    #[error("cannot listen on {address} (LETHE_LISTEN): {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Opens the data directory, the key, the database (migrated) and the mailer.
+    pub async fn open(config: Config) -> Result<Arc<Self>, StartError> {
+        create_data_dir(&config.data_dir)?;
+        let key = load_or_create_key(config.secret_key.as_ref(), &config.data_dir)?;
+        let db = db::connect(&config.database)
+            .await
+            .map_err(StartError::Database)?;
+        db::migrate(&db).await.map_err(StartError::Migration)?;
+        let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
+        Ok(Arc::new(Self {
+            config: Arc::new(config),
+            db,
+            sealer: Sealer::new(&key),
+            mailer,
+            throttle: LoginThrottle::default(),
+            setup: SetupToken::default(),
+            audit: AuditLog::default(),
+        }))
+    }
+}
+
+fn create_data_dir(path: &std::path::Path) -> Result<(), StartError> {
+    let error = |source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(error)?;
+    }
+    Ok(())
+}
+
+/// A running application: the HTTP server, its port, and the first-start setup link.
+pub struct Application {
+    pub port: u16,
+    pub server: Server,
+    pub state: Arc<AppState>,
+    pub setup_link: Option<String>,
+}
+
+impl Application {
+    /// Builds everything and binds the listener (port 0 picks a free port, as tests do).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let listen = config.listen;
+        let state = AppState::open(config).await?;
+        let setup_link = if auth::users::count(&state.db)
+            .await
+            .map_err(|e| StartError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+            == 0
+        {
+            let token = state.setup.open();
+            Some(state.config.base_url.join(&format!("/setup/{token}")))
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(listen).map_err(|source| StartError::Listen {
+            address: listen.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                address: listen.to_string(),
+                source,
+            })?
+            .port();
+        let data = web::Data::from(state.clone());
+        let https = state.config.base_url.is_https();
+        let max_message_bytes = state.config.max_message_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(max_message_bytes))
+                .app_data(web::FormConfig::default().limit(crate::web::forms::FORM_LIMIT))
+                .configure(routes)
+                .default_service(web::to(not_found))
+                .wrap(from_fn(crate::web::session::load_session))
+                .wrap(from_fn(crate::web::headers::reject_cross_site_posts))
+                .wrap(from_fn(crate::web::error::render_errors))
+                .wrap(crate::web::headers::security_headers(https))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Listen {
+            address: listen.to_string(),
+            source,
+        })?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+            setup_link,
+        })
+    }
+}
+
+/// The route table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route(
+            "/assets/{path:.*}",
+            web::get().to(crate::web::assets::serve),
+        )
+        .route("/", web::get().to(home))
+        // accounts
+        .route("/login", web::get().to(auth::routes::login_form))
+        .route("/login", web::post().to(auth::routes::login))
+        .route("/logout", web::post().to(auth::routes::logout))
+        .route("/setup/{token}", web::get().to(auth::routes::setup_form))
+        .route("/setup/{token}", web::post().to(auth::routes::setup))
+        .route("/account", web::get().to(auth::routes::account))
+        .route(
+            "/account/profile",
+            web::post().to(auth::routes::update_profile),
+        )
+        .route(
+            "/account/password",
+            web::post().to(auth::routes::change_password),
+        )
+        .route("/password/forgot", web::get().to(auth::routes::forgot_form))
+        .route("/password/forgot", web::post().to(auth::routes::forgot))
+        .route(
+            "/password/reset/{token}",
+            web::get().to(auth::routes::reset_form),
+        )
+        .route(
+            "/password/reset/{token}",
+            web::post().to(auth::routes::reset),
+        )
+        // organizations and team
+        .route("/orgs/new", web::get().to(orgs::routes::new_org_form))
+        .route("/orgs/new", web::post().to(orgs::routes::create_org))
+        .route("/orgs/switch", web::post().to(orgs::routes::switch))
+        .route("/settings/team", web::get().to(orgs::routes::team))
+        .route(
+            "/settings/team/invitations",
+            web::post().to(orgs::routes::invite),
+        )
+        .route(
+            "/settings/team/invitations/{id}/revoke",
+            web::post().to(orgs::routes::revoke_invitation),
+        )
+        .route(
+            "/settings/team/members/{user_id}/role",
+            web::post().to(orgs::routes::change_role),
+        )
+        .route(
+            "/settings/team/members/{user_id}/remove",
+            web::post().to(orgs::routes::remove_member),
+        )
+        .route(
+            "/invitations/{token}",
+            web::get().to(orgs::routes::invitation),
+        )
+        .route(
+            "/invitations/{token}",
+            web::post().to(orgs::routes::accept_invitation),
+        )
+        // inbox
+        .route("/inbox", web::get().to(inbox::routes::inbox));
+}
+
+async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    state.db.execute_unprepared("SELECT 1").await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+}
+
+async fn home(visitor: crate::web::Visitor) -> HttpResponse {
+    if visitor.0.user.is_some() {
+        crate::web::see_other("/inbox")
+    } else {
+        crate::web::see_other("/login")
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

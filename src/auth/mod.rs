@@ -1,0 +1,10 @@
+//! Signing in and out, first-start setup, password change and reset, login throttling, and
+//! the user records behind them.
+
+pub mod password_reset;
+pub mod routes;
+pub mod setup;
+pub mod throttle;
+pub mod users;
+
+pub use throttle::LoginThrottle;

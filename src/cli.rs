@@ -1,0 +1,281 @@
+//! The command line: `serve` (the default), `migrate`, `user create`, `user password`,
+//! `audit verify`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sea_orm::TransactionTrait;
+
+use crate::app::{AppState, Application};
+use crate::config::{Config, LogFormat};
+use crate::mail::EmailAddress;
+use crate::orgs::Role;
+use crate::orgs::queries::{self as orgs, OrgName};
+use crate::{audit, auth, db, jobs};
+
+#[derive(Parser)]
+#[command(
+    name = "lethe",
+    version,
+    about = "A self-hosted customer-support inbox that keeps customer data on your server"
+)]
+pub struct Cli {
+    /// A TOML configuration file (also LETHE_CONFIG); environment variables override it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Migrate the database, start the scheduled jobs and serve HTTP (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user (and the organization, if new) with the password read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// Display name (default: from the address).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set a user's password, read from standard input (when no SMTP is set up for resets).
+    Password {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first bad row.
+    Verify,
+}
+
+/// A failure of a command: printed, and the process exits non-zero.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self {
+            message: error.to_string(),
+            code: 1,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("lethe: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::User(command) => user(config, command).await,
+        Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("lethe: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LETHE_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(
+            "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn",
+        )
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let app = Application::build(config).await?;
+    let _scheduler = jobs::start(app.state.clone()).await?;
+    tracing::info!(
+        port = app.port,
+        base_url = app.state.config.base_url.as_str(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "lethe is ready"
+    );
+    if let Some(link) = &app.setup_link {
+        println!(
+            "\nNo user exists yet. Open this one-time link to create the first owner and organization:\n\n    {link}\n"
+        );
+    }
+    app.server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> Result<(), Failure> {
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+fn read_password_line() -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: 2,
+    }
+}
+
+async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
+    let state = AppState::open(config).await?;
+    match command {
+        UserCommand::Create {
+            email,
+            org,
+            role,
+            name,
+            ..
+        } => {
+            let email = EmailAddress::parse(&email)
+                .map_err(|_| usage("--email: not a valid email address"))?;
+            let role =
+                Role::parse(&role).ok_or_else(|| usage("--role: must be owner, admin or agent"))?;
+            let org_name =
+                OrgName::parse(&org).map_err(|_| usage("--org: must be 1 to 100 characters"))?;
+            let display_name = match name {
+                Some(name) => auth::users::parse_display_name(&name)
+                    .map_err(|_| usage("--name: must be 1 to 100 characters"))?,
+                None => auth::users::default_display_name(&email),
+            };
+            let password = read_password_line()?;
+            let password = auth::users::NewPassword::parse(&password)
+                .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
+            let txn = state.db.begin().await?;
+            let existing_org = orgs::find_by_name(&txn, org_name.as_str()).await?;
+            if existing_org.is_none() && role != Role::Owner {
+                return Err(usage(format!(
+                    "organization \"{}\" does not exist; create it with --role owner",
+                    org_name.as_str()
+                )));
+            }
+            let user = match auth::users::find_by_email(&txn, &email).await? {
+                Some(_) => return Err(usage("a user with this email address exists already")),
+                None => auth::users::create(&txn, &email, &password, &display_name).await?,
+            };
+            let org_id = match existing_org {
+                Some((id, _)) => {
+                    orgs::add_member(&txn, id, user.id, role).await?;
+                    id
+                }
+                None => orgs::create_organization(&txn, &org_name, user.id).await?,
+            };
+            txn.commit().await?;
+            state
+                .audit
+                .record(
+                    &state.db,
+                    audit::Entry {
+                        org: Some(org_id),
+                        actor: audit::Actor::System("cli"),
+                        action: "user.created",
+                        target: format!("user:{}", user.id),
+                        client: None,
+                        details: serde_json::json!({ "role": role.as_str() }),
+                    },
+                )
+                .await?;
+            println!(
+                "created user {} in organization {} ({}) as {}",
+                user.id,
+                org_name.as_str(),
+                org_id,
+                role.as_str()
+            );
+            Ok(())
+        }
+        UserCommand::Password { email, .. } => {
+            let email = EmailAddress::parse(&email)
+                .map_err(|_| usage("--email: not a valid email address"))?;
+            let password = auth::users::NewPassword::parse(&read_password_line()?)
+                .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
+            let user = auth::users::find_by_email(&state.db, &email)
+                .await?
+                .ok_or_else(|| usage("no user has this email address"))?;
+            auth::users::set_password(&state.db, user.id, &password).await?;
+            state
+                .audit
+                .record(
+                    &state.db,
+                    audit::Entry {
+                        org: None,
+                        actor: audit::Actor::System("cli"),
+                        action: "password.reset",
+                        target: format!("user:{}", user.id),
+                        client: None,
+                        details: serde_json::json!({}),
+                    },
+                )
+                .await?;
+            println!("password set for user {}", user.id);
+            Ok(())
+        }
+    }
+}
+
+async fn audit_verify(config: Config) -> Result<(), Failure> {
+    let db = db::connect(&config.database).await?;
+    match audit::verify(&db).await? {
+        audit::Verification::Intact { rows } => {
+            println!("audit log intact: {rows} rows");
+            Ok(())
+        }
+        audit::Verification::Broken { row_id, reason } => Err(Failure {
+            message: format!("audit log broken at row {row_id}: {reason}"),
+            code: 1,
+        }),
+    }
+}

@@ -1,0 +1,460 @@
+//! One typed `Config`: defaults, then an optional TOML file, then `LETHE_*` environment
+//! variables. Every value is parsed here, so a bad setting stops start-up with a message that
+//! names it, and code past this point only holds valid values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::SecretKey;
+
+/// Where the database lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// A SQLite file (the default: `lethe.db` in the data directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by URL.
+    Postgres(Redacted),
+}
+
+/// A string that holds a secret (a password inside a URL, a key): never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The public URL agents use to reach Lethe; links in emails are built on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let trimmed = value.trim().trim_end_matches('/');
+        let parsed = url::Url::parse(trimmed).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("must start with http:// or https://".into());
+        }
+        if parsed.host_str().is_none() {
+            return Err("must name a host".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// `path` must start with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseTarget,
+    pub base_url: BaseUrl,
+    pub secret_key: Option<SecretKey>,
+    /// System mail (password resets, invitations): `smtp://user:pass@host:port` or `smtps://…`.
+    pub smtp_url: Option<Redacted>,
+    pub smtp_from: String,
+    pub log_format: LogFormat,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    /// Largest raw email accepted (inbound endpoint, import, IMAP), in bytes.
+    pub max_message_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_proxy: bool,
+}
+
+/// Why the configuration was refused. The message always names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("cannot read the configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// The settings as strings, before parsing: from the TOML file, then the environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    secret_key: Option<String>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    log_format: Option<String>,
+    session_idle_minutes: Option<toml::Value>,
+    session_max_hours: Option<toml::Value>,
+    max_message_mb: Option<toml::Value>,
+    trust_proxy: Option<toml::Value>,
+}
+
+/// The recognised environment variables, and the file key each one overrides.
+const ENV_KEYS: &[(&str, &str)] = &[
+    ("LETHE_LISTEN", "listen"),
+    ("LETHE_DATA_DIR", "data_dir"),
+    ("LETHE_DATABASE_URL", "database_url"),
+    ("LETHE_BASE_URL", "base_url"),
+    ("LETHE_SECRET_KEY", "secret_key"),
+    ("LETHE_SMTP_URL", "smtp_url"),
+    ("LETHE_SMTP_FROM", "smtp_from"),
+    ("LETHE_LOG_FORMAT", "log_format"),
+    ("LETHE_SESSION_IDLE_MINUTES", "session_idle_minutes"),
+    ("LETHE_SESSION_MAX_HOURS", "session_max_hours"),
+    ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
+    ("LETHE_TRUST_PROXY", "trust_proxy"),
+];
+
+/// Variables that are read elsewhere and are not configuration mistakes.
+const OTHER_KNOWN_ENV: &[&str] = &["LETHE_CONFIG", "LETHE_LOG"];
+
+impl Config {
+    /// Loads from the process environment and the file named by `LETHE_CONFIG` (or `file`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(key, _)| key.starts_with("LETHE_"))
+            .collect();
+        Self::from_sources(file, &env)
+    }
+
+    /// Loads from an explicit environment map: what tests use.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("LETHE_CONFIG").map(PathBuf::from));
+        let mut raw = match &file {
+            Some(path) => read_file(path)?,
+            None => RawConfig::default(),
+        };
+        for key in env.keys() {
+            let known = ENV_KEYS.iter().any(|(name, _)| name == key)
+                || OTHER_KNOWN_ENV.contains(&key.as_str());
+            if !known && !key.starts_with("LETHE_TEST_") {
+                tracing::warn!(variable = %key, "unknown LETHE_ variable ignored");
+            }
+        }
+        let get = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned();
+        overlay(&mut raw.listen, get("LETHE_LISTEN"));
+        overlay(&mut raw.data_dir, get("LETHE_DATA_DIR"));
+        overlay(&mut raw.database_url, get("LETHE_DATABASE_URL"));
+        overlay(&mut raw.base_url, get("LETHE_BASE_URL"));
+        overlay(&mut raw.secret_key, get("LETHE_SECRET_KEY"));
+        overlay(&mut raw.smtp_url, get("LETHE_SMTP_URL"));
+        overlay(&mut raw.smtp_from, get("LETHE_SMTP_FROM"));
+        overlay(&mut raw.log_format, get("LETHE_LOG_FORMAT"));
+        overlay_value(
+            &mut raw.session_idle_minutes,
+            get("LETHE_SESSION_IDLE_MINUTES"),
+        );
+        overlay_value(&mut raw.session_max_hours, get("LETHE_SESSION_MAX_HOURS"));
+        overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
+        overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
+        Self::parse(raw)
+    }
+
+    fn parse(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:8080")
+            .trim()
+            .parse()
+            .map_err(|_| {
+                invalid(
+                    "LETHE_LISTEN",
+                    "must be an address and port such as 127.0.0.1:8080",
+                )
+            })?;
+        let data_dir = PathBuf::from(raw.data_dir.as_deref().unwrap_or("./data").trim());
+        if data_dir.as_os_str().is_empty() {
+            return Err(invalid("LETHE_DATA_DIR", "must not be empty"));
+        }
+        let database = match raw.database_url.as_deref().map(str::trim) {
+            None => DatabaseTarget::Sqlite(data_dir.join("lethe.db")),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url::Url::parse(url).map_err(|e| {
+                    invalid(
+                        "LETHE_DATABASE_URL",
+                        &format!("not a valid PostgreSQL URL ({e})"),
+                    )
+                })?;
+                DatabaseTarget::Postgres(Redacted(url.to_owned()))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default();
+                if path.is_empty() || path.contains(":memory:") {
+                    return Err(invalid(
+                        "LETHE_DATABASE_URL",
+                        "a SQLite URL must name a file, such as sqlite:///var/lib/lethe/lethe.db",
+                    ));
+                }
+                DatabaseTarget::Sqlite(PathBuf::from(path))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "LETHE_DATABASE_URL",
+                    "must start with postgres:// or sqlite:// (leave it unset for SQLite in the data directory)",
+                ));
+            }
+        };
+        let base_url = match raw.base_url.as_deref() {
+            Some(value) => {
+                BaseUrl::parse(value).map_err(|reason| invalid("LETHE_BASE_URL", &reason))?
+            }
+            None => BaseUrl::parse(&format!("http://{listen}"))
+                .map_err(|reason| invalid("LETHE_LISTEN", &reason))?,
+        };
+        let secret_key = match raw.secret_key.as_deref() {
+            Some(value) => Some(
+                SecretKey::parse(value).map_err(|reason| invalid("LETHE_SECRET_KEY", &reason))?,
+            ),
+            None => None,
+        };
+        let smtp_url = match raw.smtp_url.as_deref().map(str::trim) {
+            Some(url) => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|e| invalid("LETHE_SMTP_URL", &format!("not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                    return Err(invalid(
+                        "LETHE_SMTP_URL",
+                        "must start with smtp:// or smtps://",
+                    ));
+                }
+                Some(Redacted(url.to_owned()))
+            }
+            None => None,
+        };
+        let smtp_from = raw
+            .smtp_from
+            .unwrap_or_else(|| "Lethe <lethe@localhost>".to_owned());
+        if !smtp_from.contains('@') {
+            return Err(invalid(
+                "LETHE_SMTP_FROM",
+                "must be an email address, optionally with a name: Lethe <support@shop.example>",
+            ));
+        }
+        let log_format = match raw.log_format.as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(invalid("LETHE_LOG_FORMAT", "must be text or json")),
+        };
+        let session_idle_minutes = integer(
+            raw.session_idle_minutes,
+            "LETHE_SESSION_IDLE_MINUTES",
+            480,
+            5,
+            60 * 24 * 30,
+        )?;
+        let session_max_hours = integer(
+            raw.session_max_hours,
+            "LETHE_SESSION_MAX_HOURS",
+            168,
+            1,
+            24 * 90,
+        )?;
+        let max_message_mb = integer(raw.max_message_mb, "LETHE_MAX_MESSAGE_MB", 25, 1, 512)?;
+        let trust_proxy = boolean(raw.trust_proxy, "LETHE_TRUST_PROXY")?;
+        Ok(Self {
+            listen,
+            data_dir,
+            database,
+            base_url,
+            secret_key,
+            smtp_url,
+            smtp_from,
+            log_format,
+            session_idle_minutes,
+            session_max_hours,
+            max_message_bytes: usize::try_from(max_message_mb).unwrap_or(25) * 1024 * 1024,
+            trust_proxy,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.message().to_owned(),
+    })
+}
+
+fn overlay(slot: &mut Option<String>, value: Option<String>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn overlay_value(slot: &mut Option<toml::Value>, value: Option<String>) {
+    if let Some(value) = value {
+        *slot = Some(toml::Value::String(value));
+    }
+}
+
+fn invalid(setting: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn integer(
+    value: Option<toml::Value>,
+    setting: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let number = match value {
+        None => return Ok(default),
+        Some(toml::Value::Integer(n)) => n,
+        Some(toml::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| invalid(setting, "must be a whole number"))?,
+        Some(_) => return Err(invalid(setting, "must be a whole number")),
+    };
+    if !(min..=max).contains(&number) {
+        return Err(invalid(
+            setting,
+            &format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(number)
+}
+
+fn boolean(value: Option<toml::Value>, setting: &str) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(false),
+        Some(toml::Value::Boolean(b)) => Ok(b),
+        Some(toml::Value::String(s)) => match s.trim() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(invalid(setting, "must be true or false")),
+        },
+        Some(_) => Err(invalid(setting, "must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing_set() {
+        let config = Config::from_sources(None, &env(&[])).expect("defaults are valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.database,
+            DatabaseTarget::Sqlite(PathBuf::from("./data/lethe.db"))
+        );
+        assert_eq!(config.base_url.as_str(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        let error = Config::from_sources(None, &env(&[("LETHE_LISTEN", "everywhere")]))
+            .expect_err("must refuse");
+        assert!(error.to_string().starts_with("LETHE_LISTEN:"), "{error}");
+        let error = Config::from_sources(None, &env(&[("LETHE_DATABASE_URL", "mysql://x")]))
+            .expect_err("must refuse");
+        assert!(
+            error.to_string().starts_with("LETHE_DATABASE_URL:"),
+            "{error}"
+        );
+        let error = Config::from_sources(None, &env(&[("LETHE_SECRET_KEY", "short")]))
+            .expect_err("must refuse");
+        assert!(
+            error.to_string().starts_with("LETHE_SECRET_KEY:"),
+            "{error}"
+        );
+        let error = Config::from_sources(None, &env(&[("LETHE_SESSION_IDLE_MINUTES", "0")]))
+            .expect_err("must refuse");
+        assert!(
+            error.to_string().starts_with("LETHE_SESSION_IDLE_MINUTES:"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lethe.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n",
+        )
+        .expect("write");
+        let config = Config::from_sources(Some(&path), &env(&[("LETHE_LOG_FORMAT", "text")]))
+            .expect("valid");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.log_format, LogFormat::Text);
+        std::fs::write(&path, "lissen = \"x\"\n").expect("write");
+        let error = Config::from_sources(Some(&path), &env(&[])).expect_err("unknown key");
+        assert!(error.to_string().contains("lissen"), "{error}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::from_sources(
+            None,
+            &env(&[("LETHE_SMTP_URL", "smtp://user:hunter2@mail.example:587")]),
+        )
+        .expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Database connection setup for SQLite and PostgreSQL, the migrations, and the sea-orm
+//! entities (plain data; queries live in the feature modules).
+
+pub mod entity;
+
+#[path = "../../migrations/mod.rs"]
+mod migrations;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::DatabaseTarget;
+
+pub use migrations::Migrator;
+
+/// Opens the configured database. SQLite runs with WAL, foreign keys, a busy timeout and
+/// `secure_delete`, so deleted rows are overwritten on disk (DESIGN.md invariant 3).
+pub async fn connect(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
+    let mut options = match target {
+        DatabaseTarget::Sqlite(path) => {
+            let mut options = ConnectOptions::new(format!("sqlite://{}", path.display()));
+            options
+                .max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+                    opts.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(10))
+                        .pragma("secure_delete", "ON")
+                });
+            options
+        }
+        DatabaseTarget::Postgres(url) => {
+            let mut options = ConnectOptions::new(url.expose().to_owned());
+            options.max_connections(16).min_connections(1);
+            options
+        }
+    };
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Moves the SQLite WAL into the main file and truncates it, so erased rows do not linger in
+/// the WAL. A no-op on PostgreSQL (VACUUM there is the operator's).
+pub async fn checkpoint(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Conversations, messages, customers, tags, notes and canned replies, and the inbox pages.
+
+pub mod routes;

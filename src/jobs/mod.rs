@@ -1,0 +1,29 @@
+//! The scheduler (tokio-cron-scheduler) and the list of scheduled jobs. Each job is a
+//! `run_once(&AppState)` that tests call directly, plus its schedule here.
+
+pub mod cleanup;
+
+use std::sync::Arc;
+
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+use crate::app::AppState;
+
+/// Starts every scheduled job. A failing run is logged and the next run happens on schedule.
+pub async fn start(state: Arc<AppState>) -> Result<JobScheduler, JobSchedulerError> {
+    let scheduler = JobScheduler::new().await?;
+    let cleanup_state = state.clone();
+    scheduler
+        .add(Job::new_async("0 */15 * * * *", move |_, _| {
+            let state = cleanup_state.clone();
+            Box::pin(async move {
+                match cleanup::run_once(&state).await {
+                    Ok(outcome) => tracing::debug!(?outcome, "cleanup finished"),
+                    Err(error) => tracing::error!(%error, "cleanup failed"),
+                }
+            })
+        })?)
+        .await?;
+    scheduler.start().await?;
+    Ok(scheduler)
+}

@@ -1,0 +1,17 @@
+//! Lethe: a self-hosted customer-support inbox that keeps customer data on the merchant's server.
+//!
+//! The crate is cut by feature: each folder owns its routes, queries and logic.
+//! `app.rs` holds the shared state and the one route table.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod inbox;
+pub mod jobs;
+pub mod mail;
+pub mod orgs;
+pub mod web;

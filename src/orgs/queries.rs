@@ -1,0 +1,212 @@
+//! Organization and membership queries. Everything about one organization takes its
+//! [`OrgId`], which only the session, the database and the command line produce.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use super::{OrgId, Role};
+use crate::db::entity::{membership, organization, session, user};
+use crate::web::AppError;
+
+/// An organization's name: 1 to 100 characters, trimmed, no control characters.
+pub struct OrgName(String);
+
+impl OrgName {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err("form.org_name_required");
+        }
+        if trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+            return Err("form.org_name_invalid");
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Creates an organization with `owner` as its first owner.
+pub async fn create_organization(
+    db: &impl ConnectionTrait,
+    name: &OrgName,
+    owner: i64,
+) -> Result<OrgId, AppError> {
+    let org = organization::ActiveModel {
+        name: Set(name.as_str().to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    add_member(db, OrgId::from_db(org.id), owner, Role::Owner).await?;
+    Ok(OrgId::from_db(org.id))
+}
+
+pub async fn find_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<(OrgId, String)>, AppError> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Name.eq(name.trim()))
+        .one(db)
+        .await?
+        .map(|o| (OrgId::from_db(o.id), o.name)))
+}
+
+pub async fn name_taken(db: &impl ConnectionTrait, name: &OrgName) -> Result<bool, AppError> {
+    Ok(find_by_name(db, name.as_str()).await?.is_some())
+}
+
+pub async fn add_member(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    role: Role,
+) -> Result<(), AppError> {
+    membership::ActiveModel {
+        organization_id: Set(org.get()),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The user's first organization (by id), for a fresh session.
+pub async fn first_membership(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<OrgId>, AppError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::OrganizationId)
+        .one(db)
+        .await?
+        .map(|m| OrgId::from_db(m.organization_id)))
+}
+
+/// The user's role in `org`, if a member. This is how a requested organization id (from a
+/// form) is checked before the session switches to it.
+pub async fn role_in(
+    db: &impl ConnectionTrait,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>, AppError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .and_then(|m| Role::parse(&m.role)))
+}
+
+/// A member, as the team page shows them.
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, AppError> {
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org.get()))
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    let mut out: Vec<Member> = memberships
+        .into_iter()
+        .filter_map(|m| {
+            let user = users.iter().find(|u| u.id == m.user_id)?;
+            Some(Member {
+                user_id: user.id,
+                email: user.email.clone(),
+                display_name: user.display_name.clone(),
+                role: Role::parse(&m.role).unwrap_or(Role::Agent),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.role
+            .cmp(&a.role)
+            .then_with(|| a.display_name.cmp(&b.display_name))
+    });
+    Ok(out)
+}
+
+/// Why a team change was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TeamChange {
+    Done,
+    NotAMember,
+    /// The organization would be left without an owner.
+    LastOwner,
+}
+
+async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, AppError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org.get()))
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .count(db)
+        .await?)
+}
+
+pub async fn change_role(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    role: Role,
+) -> Result<TeamChange, AppError> {
+    let Some(current) = role_in(db, org.get(), user_id).await? else {
+        return Ok(TeamChange::NotAMember);
+    };
+    if current == Role::Owner && role != Role::Owner && owner_count(db, org).await? <= 1 {
+        return Ok(TeamChange::LastOwner);
+    }
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Role, role.as_str().into())
+        .filter(membership::Column::OrganizationId.eq(org.get()))
+        .filter(membership::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(TeamChange::Done)
+}
+
+/// Removes a member; their sessions in this organization lose it at the next request.
+pub async fn remove_member(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+) -> Result<TeamChange, AppError> {
+    let Some(current) = role_in(db, org.get(), user_id).await? else {
+        return Ok(TeamChange::NotAMember);
+    };
+    if current == Role::Owner && owner_count(db, org).await? <= 1 {
+        return Ok(TeamChange::LastOwner);
+    }
+    membership::Entity::delete_many()
+        .filter(membership::Column::OrganizationId.eq(org.get()))
+        .filter(membership::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::OrganizationId, Option::<i64>::None.into())
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::OrganizationId.eq(org.get()))
+        .exec(db)
+        .await?;
+    Ok(TeamChange::Done)
+}

@@ -1,0 +1,140 @@
+//! The tenant scope: the organization id taken from the authenticated session, never from the
+//! request. Queries on organization data take a [`TenantScope`] (or the [`OrgId`] inside it),
+//! and handlers can only get one from the session extractor, so an unscoped query does not
+//! compile.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use crate::web::AppError;
+use crate::web::session::{SessionState, login_return_path};
+
+/// An organization's id. Only the session, the database and the command line make one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(i64);
+
+impl OrgId {
+    /// For ids read from the database or resolved from an organization name by the CLI.
+    pub(crate) fn from_db(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for OrgId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A member's role in an organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Agent,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Agent];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        }
+    }
+
+    /// Admins and owners manage settings, the team and privacy requests.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Admin | Role::Owner)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Role::Owner => "role.owner",
+            Role::Admin => "role.admin",
+            Role::Agent => "role.agent",
+        }
+    }
+}
+
+/// The signed-in user working in one organization.
+#[derive(Clone)]
+pub struct TenantScope {
+    org: OrgId,
+    user_id: i64,
+    role: Role,
+    pub session: Arc<SessionState>,
+}
+
+impl TenantScope {
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn require_owner(&self) -> Result<(), AppError> {
+        if self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+impl FromRequest for TenantScope {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let session = req.extensions().get::<Arc<SessionState>>().cloned();
+        let result = match session {
+            None => Err(AppError::internal("session middleware missing")),
+            Some(session) => match (&session.user, &session.org) {
+                (None, _) => Err(AppError::LoginRequired {
+                    next: login_return_path(req),
+                }),
+                (Some(_), None) => Err(AppError::Redirect("/orgs/new".into())),
+                (Some(user), Some(org)) => Ok(TenantScope {
+                    org: OrgId(org.id),
+                    user_id: user.id,
+                    role: org.role,
+                    session: session.clone(),
+                }),
+            },
+        };
+        ready(result)
+    }
+}

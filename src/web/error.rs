@@ -1,0 +1,196 @@
+//! The one error type of the web layer, and the middleware that turns any error response into
+//! a friendly page in the user's language (or JSON for API clients). Details go to the log,
+//! never to the user, and never with personal data.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use askama::Template;
+
+use super::i18n::{Lang, Tr};
+
+/// Everything that can go wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    /// Malformed input; the string is a translation key shown to the user.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the form's security token is missing or out of date")]
+    CsrfRejected,
+    #[error("too many attempts")]
+    TooManyRequests,
+    #[error("login required")]
+    LoginRequired { next: String },
+    /// Not an error for the user: go elsewhere first (e.g. create an organization).
+    #[error("redirect")]
+    Redirect(String),
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("template error: {0}")]
+    Template(#[from] askama::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        Self::Internal(context.to_string())
+    }
+
+    /// The translation key of the message the user sees.
+    fn message_key(&self) -> &'static str {
+        match self {
+            Self::NotFound => "error.not_found",
+            Self::Forbidden => "error.forbidden",
+            Self::BadRequest(key) => key,
+            Self::PayloadTooLarge => "error.too_large",
+            Self::CsrfRejected => "error.csrf",
+            Self::TooManyRequests => "error.too_many",
+            Self::LoginRequired { .. } | Self::Redirect(_) => "error.login_required",
+            Self::Database(_) | Self::Template(_) | Self::Internal(_) => "error.internal",
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::LoginRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
+            Self::Database(_) | Self::Template(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::LoginRequired { next } = self {
+            let location = format!("/login?next={}", urlencoding(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        if let Self::Redirect(location) = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location.clone()))
+                .finish();
+        }
+        if self.status_code().is_server_error() {
+            // The detail is for the operator; it never holds request data.
+            tracing::error!(error = %self, "request failed");
+        }
+        HttpResponse::build(self.status_code()).finish()
+    }
+}
+
+fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "web/error.html")]
+struct ErrorPage<'a> {
+    tr: Tr,
+    status: u16,
+    message: &'a str,
+}
+
+/// Middleware: every error response gets a page in the user's language, or JSON for API
+/// clients. Pages that handlers rendered themselves (a form shown again with its mistakes)
+/// pass through unchanged.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, actix_web::Error> {
+    let wants_json = wants_json(&req);
+    let fallback_lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    let produced_by_error = res.response().error().is_some();
+    if !is_error || !produced_by_error {
+        return Ok(res.map_into_left_body());
+    }
+    let key = match res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+    {
+        Some(app_error) => app_error.message_key(),
+        None => generic_key(status),
+    };
+    let lang = res
+        .request()
+        .extensions()
+        .get::<Lang>()
+        .copied()
+        .unwrap_or(fallback_lang);
+    let tr = Tr::new(lang);
+    let (req, res) = res.into_parts();
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    let body = if wants_json {
+        builder.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        serde_json::json!({ "error": tr.t(key), "status": status.as_u16() }).to_string()
+    } else {
+        builder.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ));
+        let page = ErrorPage {
+            tr,
+            status: status.as_u16(),
+            message: tr.t(key),
+        };
+        page.render().unwrap_or_else(|_| tr.t(key).to_owned())
+    };
+    let response = builder.body(body);
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+fn generic_key(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "error.not_found",
+        StatusCode::FORBIDDEN => "error.forbidden",
+        StatusCode::PAYLOAD_TOO_LARGE => "error.too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "error.method",
+        StatusCode::TOO_MANY_REQUESTS => "error.too_many",
+        s if s.is_server_error() => "error.internal",
+        _ => "error.bad_request",
+    }
+}
+
+fn wants_json(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    if path.starts_with("/api/") || path.starts_with("/inbound/") {
+        return true;
+    }
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.starts_with("application/json"))
+}

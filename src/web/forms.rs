@@ -1,0 +1,77 @@
+//! Form input: [`CsrfForm`] checks the session's CSRF token before the form is even parsed,
+//! and turns oversized or malformed bodies into clear errors. Handlers convert the parsed DTO
+//! into domain types with `TryFrom`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::AppError;
+use super::session::SessionState;
+
+/// The largest form body accepted (forms carry text, not files).
+pub const FORM_LIMIT: usize = 256 * 1024;
+
+/// A URL-encoded form whose `csrf` field matched the session's token.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+/// A form with no fields but the token (logout, delete buttons).
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = req.extensions().get::<Arc<SessionState>>().cloned();
+        let content_type_ok = req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(AppError::BadRequest("error.bad_form"));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| AppError::BadRequest("error.bad_form"))?;
+                if body.len() + chunk.len() > FORM_LIMIT {
+                    return Err(AppError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let field: CsrfField = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| AppError::BadRequest("error.bad_form"))?;
+            let expected = session.and_then(|s| s.existing_csrf());
+            match (field.csrf, expected) {
+                (Some(given), Some(expected))
+                    if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
+                _ => return Err(AppError::CsrfRejected),
+            }
+            serde_urlencoded::from_bytes::<T>(&body)
+                .map(CsrfForm)
+                .map_err(|_| AppError::BadRequest("error.bad_form"))
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Optional text field: empty or whitespace-only means absent.
+pub fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}

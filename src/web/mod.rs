@@ -1,0 +1,16 @@
+//! What every page shares: the error type and error pages, the session and CSRF extractors,
+//! translations, page rendering, embedded assets and security headers.
+
+pub mod assets;
+pub mod client;
+pub mod error;
+pub mod forms;
+pub mod headers;
+pub mod i18n;
+pub mod page;
+pub mod session;
+
+pub use error::AppError;
+pub use forms::CsrfForm;
+pub use page::{Page, render, see_other};
+pub use session::{Authenticated, Visitor};

@@ -1,0 +1,168 @@
+//! The context every full page receives (translator, CSRF token, user, organization, flash
+//! message), and small helpers to render a template or redirect.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::assets::asset_url;
+use super::error::AppError;
+use super::i18n::{Lang, Tr, has_key};
+use super::session::{SessionOrg, SessionState, SessionUser};
+use crate::app::AppState;
+use crate::db::entity::{membership, organization};
+
+/// An organization the user can switch to.
+#[derive(Clone, Debug)]
+pub struct OrgChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What the base layout needs.
+pub struct Page {
+    pub tr: Tr,
+    pub csrf: String,
+    pub user: Option<SessionUser>,
+    pub org: Option<SessionOrg>,
+    pub org_choices: Vec<OrgChoice>,
+    pub flash: Option<&'static str>,
+    /// The navigation entry to mark as current.
+    pub nav: &'static str,
+}
+
+impl Page {
+    /// Builds the context for a page; `nav` names the current navigation entry.
+    pub async fn new(
+        state: &AppState,
+        session: &SessionState,
+        req: &HttpRequest,
+        nav: &'static str,
+    ) -> Result<Self, AppError> {
+        let csrf = session.csrf_token(state).await?;
+        let org_choices = match &session.user {
+            Some(user) => org_choices(state, user.id).await?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            tr: session.tr(),
+            csrf,
+            user: session.user.clone(),
+            org: session.org.clone(),
+            org_choices,
+            flash: flash_from_query(req, session.tr()),
+            nav,
+        })
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.tr.t(key)
+    }
+
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.tr.tf(key, args)
+    }
+
+    pub fn tn(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        self.tr.tn(key, name, value)
+    }
+
+    pub fn asset(&self, name: &str) -> String {
+        asset_url(name)
+    }
+
+    pub fn lang(&self) -> &'static str {
+        self.tr.code()
+    }
+
+    pub fn languages(&self) -> [Lang; 3] {
+        Lang::ALL
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.org.as_ref().is_some_and(|o| o.role.is_admin())
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.org
+            .as_ref()
+            .is_some_and(|o| o.role == crate::orgs::Role::Owner)
+    }
+
+    pub fn nav_current(&self, entry: &str) -> &'static str {
+        if self.nav == entry { "page" } else { "false" }
+    }
+}
+
+async fn org_choices(state: &AppState, user_id: i64) -> Result<Vec<OrgChoice>, AppError> {
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::OrganizationId)
+        .all(&state.db)
+        .await?;
+    let ids: Vec<i64> = memberships.iter().map(|m| m.organization_id).collect();
+    let orgs = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Name)
+        .all(&state.db)
+        .await?;
+    Ok(orgs
+        .into_iter()
+        .map(|o| OrgChoice {
+            id: o.id,
+            name: o.name,
+        })
+        .collect())
+}
+
+/// A flash message travels as `?flash=<key>` on the redirect target; only catalog keys under
+/// `flash.` are shown, so a link cannot put arbitrary text on the page.
+fn flash_from_query(req: &HttpRequest, tr: Tr) -> Option<&'static str> {
+    let query = req.query_string();
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "flash")
+        .map(|(_, v)| v.into_owned())
+        .filter(|key| key.starts_with("flash.") && has_key(key))
+        .map(|key| tr.t(&key))
+}
+
+/// Renders a template as an HTML response.
+pub fn render<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
+    render_with_status(template, actix_web::http::StatusCode::OK)
+}
+
+/// Renders a template with a status: a form shown again with its mistakes is a 400 or 422.
+pub fn render_with_status<T: Template>(
+    template: &T,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let body = template.render()?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// A 303 redirect (the answer to a successful form post).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// A 303 redirect that shows a flash message on arrival.
+pub fn see_other_with_flash(location: &str, flash_key: &str) -> HttpResponse {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    see_other(&format!("{location}{separator}flash={flash_key}"))
+}
+
+/// A safe place to go after login: only paths on this site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/inbox".to_owned(),
+    }
+}

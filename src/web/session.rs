@@ -1,0 +1,408 @@
+//! Server-side sessions: a random 256-bit token in an HttpOnly, SameSite=Lax cookie (Secure
+//! behind https); the database keeps only its SHA-256. Sessions expire when idle and at an
+//! absolute age, and the id is replaced at login. The middleware loads the session once per
+//! request; handlers receive it through the [`Visitor`] and [`Authenticated`] extractors (and
+//! the tenant scope in `orgs`).
+
+use std::future::{Ready, ready};
+use std::sync::{Arc, Mutex};
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::error::AppError;
+use super::i18n::{Lang, Tr};
+use crate::app::AppState;
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::entity::{membership, organization, session, user};
+use crate::orgs::Role;
+
+pub const COOKIE_NAME: &str = "lethe_session";
+
+/// The signed-in user, as the pages need it.
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub language: Option<Lang>,
+}
+
+/// The organization the session works in, with the user's role there.
+#[derive(Clone, Debug)]
+pub struct SessionOrg {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+enum CookieChange {
+    Keep,
+    Set(String),
+    Clear,
+}
+
+/// What the middleware found for this request.
+pub struct SessionState {
+    /// The session row's id (the token's digest), when there is a session.
+    row_id: Mutex<Option<String>>,
+    csrf: Mutex<Option<String>>,
+    pub user: Option<SessionUser>,
+    pub org: Option<SessionOrg>,
+    pub lang: Lang,
+    cookie: Mutex<CookieChange>,
+}
+
+impl SessionState {
+    pub fn tr(&self) -> Tr {
+        Tr::new(self.lang)
+    }
+
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The CSRF token of the current session, creating an anonymous session for a visitor who
+    /// has none (the login form needs a token before anyone is signed in).
+    pub async fn csrf_token(&self, state: &AppState) -> Result<String, AppError> {
+        if let Some(token) = Self::lock(&self.csrf).clone() {
+            return Ok(token);
+        }
+        let (token, row) = new_session_row(None, None);
+        let csrf = row.csrf_token.clone();
+        session::ActiveModel {
+            id: Set(row.id.clone()),
+            user_id: Set(None),
+            organization_id: Set(None),
+            csrf_token: Set(row.csrf_token.clone()),
+            created_at: Set(row.created_at),
+            last_seen_at: Set(row.last_seen_at),
+        }
+        .insert(&state.db)
+        .await?;
+        *Self::lock(&self.row_id) = Some(row.id);
+        *Self::lock(&self.csrf) = Some(csrf.clone());
+        *Self::lock(&self.cookie) = CookieChange::Set(token);
+        Ok(csrf)
+    }
+
+    /// The CSRF token if the session has one (for checking a submitted form).
+    pub fn existing_csrf(&self) -> Option<String> {
+        Self::lock(&self.csrf).clone()
+    }
+
+    /// Replaces the session by a fresh one for `user_id` (login): a new id, a new CSRF token.
+    pub async fn start_authenticated(
+        &self,
+        state: &AppState,
+        user_id: i64,
+        organization_id: Option<i64>,
+    ) -> Result<(), AppError> {
+        self.end(state).await?;
+        let (token, row) = new_session_row(Some(user_id), organization_id);
+        session::ActiveModel {
+            id: Set(row.id.clone()),
+            user_id: Set(row.user_id),
+            organization_id: Set(row.organization_id),
+            csrf_token: Set(row.csrf_token.clone()),
+            created_at: Set(row.created_at),
+            last_seen_at: Set(row.last_seen_at),
+        }
+        .insert(&state.db)
+        .await?;
+        *Self::lock(&self.row_id) = Some(row.id);
+        *Self::lock(&self.csrf) = Some(row.csrf_token);
+        *Self::lock(&self.cookie) = CookieChange::Set(token);
+        Ok(())
+    }
+
+    /// Deletes the session (logout) and clears the cookie.
+    pub async fn end(&self, state: &AppState) -> Result<(), AppError> {
+        let row_id = Self::lock(&self.row_id).take();
+        if let Some(id) = row_id {
+            session::Entity::delete_by_id(id).exec(&state.db).await?;
+        }
+        *Self::lock(&self.csrf) = None;
+        *Self::lock(&self.cookie) = CookieChange::Clear;
+        Ok(())
+    }
+
+    /// Switches the session to another organization (membership checked by the caller).
+    pub async fn set_organization(
+        &self,
+        state: &AppState,
+        organization_id: i64,
+    ) -> Result<(), AppError> {
+        let row_id = Self::lock(&self.row_id).clone();
+        if let Some(id) = row_id {
+            session::Entity::update_many()
+                .col_expr(session::Column::OrganizationId, organization_id.into())
+                .filter(session::Column::Id.eq(id))
+                .exec(&state.db)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn new_session_row(user_id: Option<i64>, organization_id: Option<i64>) -> (String, session::Model) {
+    let token = random_token();
+    let now = Utc::now();
+    let row = session::Model {
+        id: sha256_hex(&token),
+        user_id,
+        organization_id,
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+    };
+    (token, row)
+}
+
+/// Middleware: loads the session for the request and writes the cookie change afterwards.
+pub async fn load_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let token = req.cookie(COOKIE_NAME).map(|c| c.value().to_owned());
+    let loaded = match token {
+        Some(token) => lookup(&state, &token)
+            .await
+            .map_err(actix_web::Error::from)?,
+        None => None,
+    };
+    let had_cookie = req.cookie(COOKIE_NAME).is_some();
+    let session_state = build_state(&state, loaded, accept.as_deref())
+        .await
+        .map_err(actix_web::Error::from)?;
+    if had_cookie && SessionState::lock(&session_state.row_id).is_none() {
+        // The cookie named a session that has expired or never existed: drop it.
+        *SessionState::lock(&session_state.cookie) = CookieChange::Clear;
+    }
+    let session_state = Arc::new(session_state);
+    req.extensions_mut().insert(session_state.lang);
+    req.extensions_mut().insert(session_state.clone());
+    let mut res = next.call(req).await?;
+    let change = std::mem::replace(
+        &mut *SessionState::lock(&session_state.cookie),
+        CookieChange::Keep,
+    );
+    let secure = state.config.base_url.is_https();
+    match change {
+        CookieChange::Keep => {}
+        CookieChange::Set(token) => {
+            let cookie = Cookie::build(COOKIE_NAME, token)
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(secure)
+                .max_age(CookieDuration::hours(state.config.session_max_hours))
+                .finish();
+            res.response_mut()
+                .add_cookie(&cookie)
+                .map_err(actix_web::Error::from)?;
+        }
+        CookieChange::Clear => {
+            let mut cookie = Cookie::build(COOKIE_NAME, "")
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(secure)
+                .finish();
+            cookie.make_removal();
+            res.response_mut()
+                .add_cookie(&cookie)
+                .map_err(actix_web::Error::from)?;
+        }
+    }
+    Ok(res)
+}
+
+/// Finds a live session by its cookie token; deletes it when it has expired.
+async fn lookup(state: &AppState, token: &str) -> Result<Option<session::Model>, AppError> {
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    let Some(row) = session::Entity::find_by_id(sha256_hex(token))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if is_expired(
+        &row,
+        now,
+        state.config.session_idle_minutes,
+        state.config.session_max_hours,
+    ) {
+        session::Entity::delete_by_id(row.id)
+            .exec(&state.db)
+            .await?;
+        return Ok(None);
+    }
+    if now - row.last_seen_at > chrono::Duration::seconds(60) {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, now.into())
+            .filter(session::Column::Id.eq(row.id.clone()))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(Some(row))
+}
+
+pub fn is_expired(
+    row: &session::Model,
+    now: DateTime<Utc>,
+    idle_minutes: i64,
+    max_hours: i64,
+) -> bool {
+    now - row.last_seen_at > chrono::Duration::minutes(idle_minutes)
+        || now - row.created_at > chrono::Duration::hours(max_hours)
+}
+
+async fn build_state(
+    state: &AppState,
+    row: Option<session::Model>,
+    accept_language: Option<&str>,
+) -> Result<SessionState, AppError> {
+    let mut user = None;
+    let mut org = None;
+    if let Some(row) = &row
+        && let Some(user_id) = row.user_id
+        && let Some(found) = user::Entity::find_by_id(user_id).one(&state.db).await?
+    {
+        org = current_org(state, row, user_id).await?;
+        user = Some(SessionUser {
+            id: found.id,
+            email: found.email,
+            display_name: found.display_name,
+            language: found.language.as_deref().and_then(Lang::from_code),
+        });
+    }
+    let lang = user
+        .as_ref()
+        .and_then(|u| u.language)
+        .unwrap_or_else(|| Lang::from_accept_language(accept_language));
+    Ok(SessionState {
+        row_id: Mutex::new(row.as_ref().map(|r| r.id.clone())),
+        csrf: Mutex::new(row.map(|r| r.csrf_token)),
+        user,
+        org,
+        lang,
+        cookie: Mutex::new(CookieChange::Keep),
+    })
+}
+
+/// The session's organization if the user is still a member; else the user's first one.
+async fn current_org(
+    state: &AppState,
+    row: &session::Model,
+    user_id: i64,
+) -> Result<Option<SessionOrg>, AppError> {
+    let mut query = membership::Entity::find().filter(membership::Column::UserId.eq(user_id));
+    if let Some(org_id) = row.organization_id {
+        let found = query
+            .clone()
+            .filter(membership::Column::OrganizationId.eq(org_id))
+            .one(&state.db)
+            .await?;
+        if found.is_none() {
+            query = query.order_by_asc(membership::Column::OrganizationId);
+        } else {
+            query = query.filter(membership::Column::OrganizationId.eq(org_id));
+        }
+    } else {
+        query = query.order_by_asc(membership::Column::OrganizationId);
+    }
+    let Some(membership) = query.one(&state.db).await? else {
+        return Ok(None);
+    };
+    let Some(organization) = organization::Entity::find_by_id(membership.organization_id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if row.organization_id != Some(organization.id) {
+        session::Entity::update_many()
+            .col_expr(session::Column::OrganizationId, organization.id.into())
+            .filter(session::Column::Id.eq(row.id.clone()))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(Some(SessionOrg {
+        id: organization.id,
+        name: organization.name,
+        role: Role::parse(&membership.role).unwrap_or(Role::Agent),
+    }))
+}
+
+fn session_of(req: &HttpRequest) -> Result<Arc<SessionState>, AppError> {
+    req.extensions()
+        .get::<Arc<SessionState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("session middleware missing"))
+}
+
+/// Anyone: a signed-in user or an anonymous visitor.
+pub struct Visitor(pub Arc<SessionState>);
+
+impl FromRequest for Visitor {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(session_of(req).map(Visitor))
+    }
+}
+
+/// A signed-in user; anyone else is sent to the login page and back afterwards.
+pub struct Authenticated {
+    pub session: Arc<SessionState>,
+    pub user: SessionUser,
+}
+
+impl FromRequest for Authenticated {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            session_of(req).and_then(|session| match session.user.clone() {
+                Some(user) => Ok(Authenticated { session, user }),
+                None => Err(AppError::LoginRequired {
+                    next: login_return_path(req),
+                }),
+            }),
+        )
+    }
+}
+
+/// Where to come back to after login: the requested page for GET, else the inbox.
+pub fn login_return_path(req: &HttpRequest) -> String {
+    if req.method() == actix_web::http::Method::GET {
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into())
+    } else {
+        "/inbox".into()
+    }
+}

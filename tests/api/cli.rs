@@ -1,0 +1,270 @@
+//! The command line, run as an operator runs it: the real binary in a fresh data directory.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::helpers::{PASSWORD, fresh_database_url, test_tmp_root};
+
+struct Env {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("lethe-cli-")
+            .tempdir_in(test_tmp_root())
+            .unwrap();
+        Self {
+            dir,
+            database_url: fresh_database_url().await,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lethe"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        command.env("LETHE_DATA_DIR", self.dir.path().join("data"));
+        if let Some(url) = &self.database_url {
+            command.env("LETHE_DATABASE_URL", url);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    async fn db(&self) -> sea_orm::DatabaseConnection {
+        let target = match &self.database_url {
+            Some(url) => {
+                lethe::config::DatabaseTarget::Postgres(lethe::config::Redacted::new(url.clone()))
+            }
+            None => lethe::config::DatabaseTarget::Sqlite(self.dir.path().join("data/lethe.db")),
+        };
+        lethe::db::connect(&target).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_the_setting() {
+    let env = Env::new().await;
+    let output = env
+        .command()
+        .arg("migrate")
+        .env("LETHE_LISTEN", "everywhere")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LETHE_LISTEN"), "{stderr}");
+    let output = env
+        .command()
+        .arg("migrate")
+        .env("LETHE_SECRET_KEY", "tooshort")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("LETHE_SECRET_KEY"));
+}
+
+#[tokio::test]
+async fn user_create_from_a_script_makes_a_working_owner() {
+    let env = Env::new().await;
+    let output = env.run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Owner@Shop.test",
+            "--password-stdin",
+            "--org",
+            "Script Shop",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("as owner"));
+    // A weak password and a duplicate are refused with a reason.
+    let output = env.run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@shop.test",
+            "--password-stdin",
+            "--org",
+            "Script Shop",
+            "--role",
+            "agent",
+        ],
+        "short\n",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("10 to 1024"));
+    let output = env.run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "owner@shop.test",
+            "--password-stdin",
+            "--org",
+            "Script Shop",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let db = env.db().await;
+    let users = lethe::db::entity::user::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email, "owner@shop.test");
+    assert!(users[0].password_hash.starts_with("$argon2id$"));
+    assert!(lethe::crypto::verify_password(
+        PASSWORD,
+        &users[0].password_hash
+    ));
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_altered_or_removed_row() {
+    let env = Env::new().await;
+    for i in 0..3 {
+        let output = env.run(
+            &[
+                "user",
+                "create",
+                "--email",
+                &format!("u{i}@shop.test"),
+                "--password-stdin",
+                "--org",
+                &format!("Shop {i}"),
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(output.status.success());
+    }
+    let output = env.run(&["audit", "verify"], "");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("intact: 3 rows"));
+
+    let db = env.db().await;
+    let rows = lethe::db::entity::audit_event::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    let second = rows[1].id;
+    db.execute_unprepared(&format!(
+        "UPDATE audit_events SET target = 'user:999' WHERE id = {second}"
+    ))
+    .await
+    .unwrap();
+    let output = env.run(&["audit", "verify"], "");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!("row {second}")),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Undo the change, then delete a row instead: the row after it is named.
+    let original = &rows[1].target;
+    db.execute_unprepared(&format!(
+        "UPDATE audit_events SET target = '{original}' WHERE id = {second}"
+    ))
+    .await
+    .unwrap();
+    assert!(env.run(&["audit", "verify"], "").status.success());
+    db.execute_unprepared(&format!("DELETE FROM audit_events WHERE id = {second}"))
+        .await
+        .unwrap();
+    let output = env.run(&["audit", "verify"], "");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("row {}", rows[2].id)));
+}
+
+#[tokio::test]
+async fn serve_on_an_empty_data_dir_prints_a_setup_link_creates_a_0600_key_and_answers_healthz() {
+    let env = Env::new().await;
+    let port = crate::smtp::free_port();
+    let mut child = env
+        .command()
+        .arg("serve")
+        .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..300 {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "lethe serve did not answer /healthz");
+    let key = env.dir.path().join("data/instance.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // SIGTERM stops it gracefully.
+    unsafe_kill_term(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let mut stdout = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(stdout.contains("/setup/"), "{stdout}");
+}
+
+fn unsafe_kill_term(pid: u32) {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+}

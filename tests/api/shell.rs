@@ -1,0 +1,163 @@
+//! The UI shell: health, security headers, assets, error pages, languages.
+
+use crate::helpers::{location, spawn_app};
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn pages_carry_strict_security_headers_and_load_nothing_from_other_hosts() {
+    let app = spawn_app().await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'none'"));
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
+    assert!(headers.get("referrer-policy").is_some());
+    // Plain http here: no HSTS.
+    assert!(headers.get("strict-transport-security").is_none());
+    let html = response.text().await.unwrap();
+    let external = regex::Regex::new(r#"(?:src|href|action)="(?:https?:)?//"#).unwrap();
+    assert!(
+        !external.is_match(&html),
+        "the page references another host"
+    );
+    assert!(!html.contains("<script>"), "inline script");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_behind_https() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        extra_env: vec![("LETHE_BASE_URL".into(), "https://support.shop.test".into())],
+        ..Default::default()
+    })
+    .await;
+    let response = app.get("/login").await;
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_some()
+    );
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn assets_are_served_under_hashed_names_with_long_cache() {
+    let app = spawn_app().await;
+    let html = app.get_text("/login").await;
+    let css = regex::Regex::new(r#"href="(/assets/css/app\.[0-9a-f]{10}\.css)""#).unwrap();
+    let path = css.captures(&html).expect("hashed stylesheet link")[1].to_owned();
+    let response = app.get(&path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(app.get("/assets/css/app.css").await.status(), 404);
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_friendly_404_in_the_browsers_language() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/nothing/here"))
+        .header("accept-language", "de-DE,de;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Diese Seite gibt es nicht"), "{html}");
+    assert!(html.contains("lang=\"de\""));
+    let response = app
+        .client
+        .get(app.url("/nothing/here"))
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Cette page n&#39;existe pas")
+    );
+}
+
+#[tokio::test]
+async fn api_clients_get_json_errors() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/nothing"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 404);
+    assert!(body["error"].as_str().unwrap().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn the_login_page_speaks_english_german_and_french() {
+    let app = spawn_app().await;
+    for (accept, expected) in [("en", "Sign in"), ("de", "Anmelden"), ("fr", "Connexion")] {
+        let html = app
+            .client
+            .get(app.url("/login"))
+            .header("accept-language", accept)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(expected), "{accept}: {expected}");
+    }
+}
+
+#[tokio::test]
+async fn pages_that_need_a_login_send_visitors_to_it_and_back() {
+    let app = spawn_app().await;
+    for path in ["/inbox", "/settings/team", "/account"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(
+            location(&response),
+            format!("/login?next={}", path.replace('/', "%2F"))
+        );
+    }
+}
