@@ -13,9 +13,11 @@ use crate::auth::setup::SetupToken;
 use crate::auth::{self, LoginThrottle};
 use crate::config::Config;
 use crate::crypto::{Sealer, load_or_create_key};
+use crate::inbox::events::InboxEvents;
+use crate::mail::blobs::BlobStore;
 use crate::mail::system::SystemMailer;
 use crate::web::AppError;
-use crate::{db, inbox, orgs};
+use crate::{db, inbox, mail, orgs};
 
 /// What every handler and job shares.
 pub struct AppState {
@@ -26,6 +28,10 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub setup: SetupToken,
     pub audit: AuditLog,
+    pub blobs: BlobStore,
+    pub events: InboxEvents,
+    /// Wakes the outbox sender when a reply is queued.
+    pub outbox_wakeup: tokio::sync::Notify,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -61,6 +67,7 @@ impl AppState {
             .map_err(StartError::Database)?;
         db::migrate(&db).await.map_err(StartError::Migration)?;
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
+        let config_data_dir = config.data_dir.clone();
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -69,6 +76,9 @@ impl AppState {
             throttle: LoginThrottle::default(),
             setup: SetupToken::default(),
             audit: AuditLog::default(),
+            blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
+            events: InboxEvents::default(),
+            outbox_wakeup: tokio::sync::Notify::new(),
         }))
     }
 }
@@ -214,8 +224,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/invitations/{token}",
             web::post().to(orgs::routes::accept_invitation),
         )
-        // inbox
-        .route("/inbox", web::get().to(inbox::routes::inbox));
+        // inbox (src/inbox/)
+        .route("/inbox", web::get().to(inbox::routes::inbox))
+        // end inbox
+        // email channels (src/mail/)
+        .route("/inbound/email/{token}", web::post().to(mail::inbound_http::receive))
+        // end email channels
+        ;
 }
 
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -134,6 +134,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let app = Application::build(config).await?;
     let _scheduler = jobs::start(app.state.clone()).await?;
+    let _sender = crate::mail::outbound::spawn_sender(app.state.clone());
     tracing::info!(
         port = app.port,
         base_url = app.state.config.base_url.as_str(),

@@ -2,6 +2,12 @@
 //! channels: inbound (IMAP, HTTP, import), MIME parsing, threading, the outbox and SMTP.
 
 pub mod address;
+pub mod blobs;
+pub mod channel;
+pub mod inbound_http;
+pub mod ingest;
+pub mod outbound;
+pub mod parse;
 pub mod system;
 
 pub use address::EmailAddress;

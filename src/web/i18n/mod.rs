@@ -74,11 +74,30 @@ struct Catalogs {
     fr: Catalog,
 }
 
+/// Each feature owns one catalog file per language; they are merged at start.
+macro_rules! catalog_sources {
+    ($lang:literal) => {
+        [
+            include_str!(concat!($lang, "/core.toml")),
+            include_str!(concat!($lang, "/inbox.toml")),
+            include_str!(concat!($lang, "/channels.toml")),
+        ]
+    };
+}
+
 static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| Catalogs {
-    en: parse_catalog(include_str!("en.toml")),
-    de: parse_catalog(include_str!("de.toml")),
-    fr: parse_catalog(include_str!("fr.toml")),
+    en: parse_catalogs(&catalog_sources!("en")),
+    de: parse_catalogs(&catalog_sources!("de")),
+    fr: parse_catalogs(&catalog_sources!("fr")),
 });
+
+fn parse_catalogs(sources: &[&str]) -> Catalog {
+    let mut out = Catalog::new();
+    for source in sources {
+        out.extend(parse_catalog(source));
+    }
+    out
+}
 
 /// Flattens nested TOML tables into dotted keys: `[login] title = …` is `login.title`.
 fn parse_catalog(source: &str) -> Catalog {
@@ -176,11 +195,12 @@ mod tests {
 
     #[test]
     fn catalogs_parse_and_hold_the_same_keys() {
-        for source in [
-            include_str!("en.toml"),
-            include_str!("de.toml"),
-            include_str!("fr.toml"),
-        ] {
+        let sources = [
+            catalog_sources!("en"),
+            catalog_sources!("de"),
+            catalog_sources!("fr"),
+        ];
+        for source in sources.iter().flatten() {
             toml::from_str::<toml::Table>(source).expect("catalog parses");
         }
         let en = keys(Lang::En);

@@ -1,0 +1,41 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "channels")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub name: String,
+    pub inbound_token_hash: String,
+    #[sea_orm(column_type = "Text")]
+    pub inbound_token_sealed: String,
+    pub imap_host: Option<String>,
+    pub imap_port: i32,
+    pub imap_tls: String,
+    pub imap_user: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub imap_password_sealed: Option<String>,
+    pub imap_folder: String,
+    pub imap_move_to: Option<String>,
+    pub poll_seconds: i32,
+    pub imap_uid_validity: Option<i64>,
+    pub imap_last_uid: i64,
+    pub last_poll_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: i32,
+    pub smtp_tls: String,
+    pub smtp_user: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub smtp_password_sealed: Option<String>,
+    pub from_name: String,
+    pub from_address: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,261 @@
+//! Email channels: one mailbox of a shop, with IMAP settings for mail in, SMTP settings for
+//! mail out, and a secret token for the HTTP inbound endpoint. Passwords and the token are
+//! sealed under the instance key; only the token's digest is searchable.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::crypto::{Sealer, random_token, sha256_hex};
+use crate::db::entity::channel;
+use crate::mail::EmailAddress;
+use crate::orgs::OrgId;
+use crate::web::AppError;
+
+pub const IMAP_PASSWORD: &str = "imap-password";
+pub const SMTP_PASSWORD: &str = "smtp-password";
+pub const INBOUND_TOKEN: &str = "inbound-token";
+
+/// How a connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain text (only for servers on the same machine or network).
+    None,
+    /// Plain connection upgraded with STARTTLS.
+    StartTls,
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+}
+
+impl TlsMode {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "none" => Some(Self::None),
+            "starttls" => Some(Self::StartTls),
+            "tls" => Some(Self::Tls),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::StartTls => "starttls",
+            Self::Tls => "tls",
+        }
+    }
+}
+
+/// A host name: letters, digits, dots, hyphens (or an IP address), at most 253 characters.
+pub fn parse_host(value: &str) -> Result<String, &'static str> {
+    let host = value.trim().to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if valid {
+        Ok(host)
+    } else {
+        Err("channels.host_invalid")
+    }
+}
+
+pub fn parse_port(value: &str) -> Result<u16, &'static str> {
+    value
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or("channels.port_invalid")
+}
+
+/// Everything needed to create a channel, already checked.
+pub struct NewChannel {
+    pub name: String,
+    pub imap: Option<ImapSettings>,
+    pub smtp: Option<SmtpSettings>,
+    pub from_name: String,
+    pub from_address: EmailAddress,
+    pub poll_seconds: i32,
+}
+
+#[derive(Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: String,
+    pub password: String,
+    pub folder: String,
+    /// Move fetched mail to this folder instead of only marking it seen.
+    pub move_to: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ImapSettings({}:{} {:?}, password [redacted])",
+            self.host, self.port, self.tls
+        )
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SmtpSettings({}:{} {:?}, password [redacted])",
+            self.host, self.port, self.tls
+        )
+    }
+}
+
+/// Creates a channel; returns it and the inbound token (shown to the admin once in full).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    sealer: &Sealer,
+    org: OrgId,
+    new: NewChannel,
+) -> Result<(channel::Model, String), AppError> {
+    let token = random_token();
+    let imap = new.imap.as_ref();
+    let smtp = new.smtp.as_ref();
+    let model = channel::ActiveModel {
+        organization_id: Set(org.get()),
+        name: Set(new.name),
+        inbound_token_hash: Set(sha256_hex(&token)),
+        inbound_token_sealed: Set(sealer.seal_text(&token, INBOUND_TOKEN)),
+        imap_host: Set(imap.map(|i| i.host.clone())),
+        imap_port: Set(imap.map(|i| i32::from(i.port)).unwrap_or(993)),
+        imap_tls: Set(imap
+            .map(|i| i.tls)
+            .unwrap_or(TlsMode::Tls)
+            .as_str()
+            .to_owned()),
+        imap_user: Set(imap.map(|i| i.user.clone())),
+        imap_password_sealed: Set(imap.map(|i| sealer.seal_text(&i.password, IMAP_PASSWORD))),
+        imap_folder: Set(imap
+            .map(|i| i.folder.clone())
+            .unwrap_or_else(|| "INBOX".into())),
+        imap_move_to: Set(imap.and_then(|i| i.move_to.clone())),
+        poll_seconds: Set(new.poll_seconds),
+        imap_uid_validity: Set(None),
+        imap_last_uid: Set(0),
+        last_poll_at: Set(None),
+        last_error: Set(None),
+        smtp_host: Set(smtp.map(|s| s.host.clone())),
+        smtp_port: Set(smtp.map(|s| i32::from(s.port)).unwrap_or(587)),
+        smtp_tls: Set(smtp
+            .map(|s| s.tls)
+            .unwrap_or(TlsMode::StartTls)
+            .as_str()
+            .to_owned()),
+        smtp_user: Set(smtp.and_then(|s| s.user.clone())),
+        smtp_password_sealed: Set(smtp
+            .and_then(|s| s.password.as_ref())
+            .map(|p| sealer.seal_text(p, SMTP_PASSWORD))),
+        from_name: Set(new.from_name),
+        from_address: Set(new.from_address.as_str().to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((model, token))
+}
+
+/// A channel of this organization.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+) -> Result<Option<channel::Model>, AppError> {
+    Ok(channel::Entity::find_by_id(id)
+        .filter(channel::Column::OrganizationId.eq(org.get()))
+        .one(db)
+        .await?)
+}
+
+pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, AppError> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::OrganizationId.eq(org.get()))
+        .order_by_asc(channel::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// The channel a machine's inbound token belongs to; the token is the only credential.
+pub async fn by_inbound_token(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<channel::Model>, AppError> {
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    Ok(channel::Entity::find()
+        .filter(channel::Column::InboundTokenHash.eq(sha256_hex(token)))
+        .one(db)
+        .await?)
+}
+
+/// The channel's SMTP settings with the password opened, if SMTP is set up.
+pub fn smtp_settings(
+    channel: &channel::Model,
+    sealer: &Sealer,
+) -> Result<Option<SmtpSettings>, AppError> {
+    let Some(host) = channel.smtp_host.clone() else {
+        return Ok(None);
+    };
+    let password = match &channel.smtp_password_sealed {
+        Some(sealed) => Some(
+            sealer
+                .open_text(sealed, SMTP_PASSWORD)
+                .map_err(AppError::internal)?,
+        ),
+        None => None,
+    };
+    Ok(Some(SmtpSettings {
+        host,
+        port: u16::try_from(channel.smtp_port).unwrap_or(587),
+        tls: TlsMode::parse(&channel.smtp_tls).unwrap_or(TlsMode::StartTls),
+        user: channel.smtp_user.clone(),
+        password,
+    }))
+}
+
+/// The channel's IMAP settings with the password opened, if IMAP is set up.
+pub fn imap_settings(
+    channel: &channel::Model,
+    sealer: &Sealer,
+) -> Result<Option<ImapSettings>, AppError> {
+    let (Some(host), Some(user), Some(sealed)) = (
+        channel.imap_host.clone(),
+        channel.imap_user.clone(),
+        channel.imap_password_sealed.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(ImapSettings {
+        host,
+        port: u16::try_from(channel.imap_port).unwrap_or(993),
+        tls: TlsMode::parse(&channel.imap_tls).unwrap_or(TlsMode::Tls),
+        user,
+        password: sealer
+            .open_text(sealed, IMAP_PASSWORD)
+            .map_err(AppError::internal)?,
+        folder: channel.imap_folder.clone(),
+        move_to: channel.imap_move_to.clone(),
+    }))
+}

@@ -1,0 +1,401 @@
+//! Storing inbound mail: duplicate detection by `(organization, Message-ID)`, threading
+//! (In-Reply-To/References, then the `[#TOKEN]` in the subject, else a new conversation),
+//! finding or creating the customer by From address, and sealing attachments. A message is
+//! acknowledged to its source only after the transaction that stores it has committed.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use super::blobs::BlobStore;
+use super::parse::{self, Limits, MailKind, ParsedMail, RejectReason};
+use crate::app::AppState;
+use crate::db::entity::{attachment, conversation, customer, customer_email, message};
+use crate::inbox::events::InboxEvent;
+use crate::orgs::OrgId;
+use crate::web::AppError;
+
+/// What happened to one inbound message.
+#[derive(Debug)]
+pub enum Outcome {
+    Stored {
+        conversation_id: i64,
+        message_id: i64,
+        new_conversation: bool,
+    },
+    /// The organization has this Message-ID already: a re-delivery, stored once.
+    Duplicate,
+    Rejected(RejectReason),
+}
+
+/// Where a message comes from, for threading decisions and timestamps.
+#[derive(Clone, Copy, Debug)]
+pub struct Source {
+    pub org: OrgId,
+    pub channel_id: Option<i64>,
+    /// Imported mail keeps its own date; live mail is dated when it arrives.
+    pub keep_original_date: bool,
+}
+
+pub fn limits(state: &AppState) -> Limits {
+    Limits {
+        max_message_bytes: state.config.max_message_bytes,
+        max_attachment_bytes: state.config.max_message_bytes.min(20 * 1024 * 1024),
+    }
+}
+
+/// Parses and stores one raw message in its own transaction, then tells open inbox pages.
+pub async fn ingest_raw(
+    state: &AppState,
+    source: Source,
+    raw: Vec<u8>,
+) -> Result<Outcome, AppError> {
+    let limits = limits(state);
+    let parsed = tokio::task::spawn_blocking(move || parse::parse(&raw, &limits))
+        .await
+        .map_err(AppError::internal)?;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(reason) => return Ok(Outcome::Rejected(reason)),
+    };
+    let txn = state.db.begin().await?;
+    let outcome = match store_parsed(&txn, &state.blobs, source, parsed).await {
+        Ok(outcome) => outcome,
+        Err(AppError::Database(error)) if is_unique_violation(&error) => {
+            return Ok(Outcome::Duplicate);
+        }
+        Err(error) => return Err(error),
+    };
+    match txn.commit().await {
+        Ok(()) => {}
+        Err(error) if is_unique_violation(&error) => return Ok(Outcome::Duplicate),
+        Err(error) => return Err(error.into()),
+    }
+    if let Outcome::Stored {
+        conversation_id, ..
+    } = &outcome
+    {
+        state.events.publish(InboxEvent {
+            org: source.org,
+            conversation_id: *conversation_id,
+        });
+    }
+    Ok(outcome)
+}
+
+fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Stores a parsed message inside the caller's transaction (import batches many).
+pub async fn store_parsed(
+    db: &impl ConnectionTrait,
+    blobs: &BlobStore,
+    source: Source,
+    parsed: ParsedMail,
+) -> Result<Outcome, AppError> {
+    let org = source.org.get();
+    let existing = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::OrganizationId.eq(org))
+        .filter(message::Column::MessageIdHeader.eq(parsed.message_id.as_str()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if existing.is_some() {
+        return Ok(Outcome::Duplicate);
+    }
+    let now = Utc::now();
+    let received_at = if source.keep_original_date {
+        parsed.date.filter(|d| *d <= now).unwrap_or(now)
+    } else {
+        now
+    };
+    let customer_id = find_or_create_customer(db, source.org, &parsed, received_at).await?;
+    let (conversation_id, new_conversation) = match thread(db, source.org, &parsed).await? {
+        Some(id) => (id, false),
+        None => (
+            create_conversation(db, source, customer_id, &parsed, received_at).await?,
+            true,
+        ),
+    };
+
+    // Files first: a committed row never points at a missing file.
+    let mut stored_attachments = Vec::with_capacity(parsed.attachments.len());
+    let mut notes = parsed.notes.clone();
+    for part in &parsed.attachments {
+        match blobs.put(&part.data) {
+            Ok(blob_id) => stored_attachments.push((part, blob_id)),
+            Err(error) => {
+                tracing::error!(%error, "attachment not stored");
+                notes.push(format!(
+                    "Attachment '{}' could not be stored.",
+                    part.filename
+                ));
+            }
+        }
+    }
+    let inserted = message::ActiveModel {
+        organization_id: Set(org),
+        conversation_id: Set(conversation_id),
+        direction: Set("inbound".into()),
+        kind: Set(kind_str(parsed.kind).into()),
+        message_id_header: Set(parsed.message_id.clone()),
+        in_reply_to: Set(parsed.in_reply_to.join(" ")),
+        references_header: Set(parsed.references.join(" ")),
+        from_name: Set(parsed.from.name.clone().unwrap_or_default()),
+        from_address: Set(parsed.from.address.clone()),
+        to_addresses: Set(join_addresses(&parsed.to)),
+        cc_addresses: Set(join_addresses(&parsed.cc)),
+        subject: Set(parsed.subject.clone()),
+        text_body: Set(parsed.text.clone()),
+        html_body: Set(parsed.html.clone()),
+        parse_notes: Set(serde_json::to_string(&notes).unwrap_or_else(|_| "[]".into())),
+        author_id: Set(None),
+        delivery_status: Set(None),
+        delivery_error: Set(None),
+        sent_at: Set(parsed.date),
+        created_at: Set(received_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    for (part, blob_id) in stored_attachments {
+        attachment::ActiveModel {
+            organization_id: Set(org),
+            message_id: Set(inserted.id),
+            filename: Set(part.filename.clone()),
+            content_type: Set(part.content_type.clone()),
+            content_id: Set(part.content_id.clone()),
+            inline: Set(part.inline),
+            size: Set(i64::try_from(part.data.len()).unwrap_or(i64::MAX)),
+            blob_id: Set(blob_id),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    touch_conversation(
+        db,
+        conversation_id,
+        received_at,
+        parsed.kind == MailKind::Normal && !new_conversation,
+    )
+    .await?;
+    Ok(Outcome::Stored {
+        conversation_id,
+        message_id: inserted.id,
+        new_conversation,
+    })
+}
+
+fn kind_str(kind: MailKind) -> &'static str {
+    match kind {
+        MailKind::Normal => "normal",
+        MailKind::AutoReply => "auto_reply",
+        MailKind::Bulk => "bulk",
+        MailKind::Bounce => "bounce",
+    }
+}
+
+fn join_addresses(list: &[parse::Mailbox]) -> String {
+    list.iter()
+        .map(|m| m.address.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The conversation this message belongs to, if any: by the Message-IDs it answers (most
+/// recent first), then by the conversation token in its subject.
+async fn thread(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    parsed: &ParsedMail,
+) -> Result<Option<i64>, AppError> {
+    let mut candidates: Vec<&str> = parsed.in_reply_to.iter().map(String::as_str).collect();
+    candidates.extend(parsed.references.iter().rev().map(String::as_str));
+    candidates.retain(|id| !id.is_empty());
+    if !candidates.is_empty() {
+        let found: Vec<(String, i64)> = message::Entity::find()
+            .select_only()
+            .column(message::Column::MessageIdHeader)
+            .column(message::Column::ConversationId)
+            .filter(message::Column::OrganizationId.eq(org.get()))
+            .filter(message::Column::MessageIdHeader.is_in(candidates.clone()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for candidate in &candidates {
+            if let Some((_, conversation_id)) = found.iter().find(|(id, _)| id == candidate) {
+                return Ok(Some(*conversation_id));
+            }
+        }
+    }
+    if let Some(token) = &parsed.conversation_token {
+        let found = conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::OrganizationId.eq(org.get()))
+            .filter(conversation::Column::Token.eq(token.as_str()))
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+async fn find_or_create_customer(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    parsed: &ParsedMail,
+    at: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let address = parsed.from.address.as_str();
+    let found = customer_email::Entity::find()
+        .select_only()
+        .column(customer_email::Column::CustomerId)
+        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(customer_email::Column::Email.eq(address))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let name = parsed
+        .from
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| parsed.from.local_part().to_owned());
+    let created = customer::ActiveModel {
+        organization_id: Set(org.get()),
+        display_name: Set(name.chars().take(200).collect()),
+        created_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    customer_email::ActiveModel {
+        organization_id: Set(org.get()),
+        customer_id: Set(created.id),
+        email: Set(address.to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(created.id)
+}
+
+async fn create_conversation(
+    db: &impl ConnectionTrait,
+    source: Source,
+    customer_id: i64,
+    parsed: &ParsedMail,
+    at: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let token = unused_token(db, source.org).await?;
+    let subject = parse::strip_subject_prefixes(&parsed.subject)
+        .trim()
+        .to_owned();
+    let created = conversation::ActiveModel {
+        organization_id: Set(source.org.get()),
+        channel_id: Set(source.channel_id),
+        customer_id: Set(customer_id),
+        token: Set(token),
+        subject: Set(subject),
+        status: Set("open".into()),
+        assignee_id: Set(None),
+        message_count: Set(0),
+        created_at: Set(at),
+        last_activity_at: Set(at),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(created.id)
+}
+
+/// A fresh conversation token of this organization.
+pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, AppError> {
+    loop {
+        let token = random_conversation_token();
+        let taken = conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::OrganizationId.eq(org.get()))
+            .filter(conversation::Column::Token.eq(token.as_str()))
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        if taken.is_none() {
+            return Ok(token);
+        }
+    }
+}
+
+fn random_conversation_token() -> String {
+    let alphabet = parse::TOKEN_ALPHABET.as_bytes();
+    let mut bytes = [0u8; parse::TOKEN_LEN];
+    let _ = getrandom::fill(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect()
+}
+
+/// Counts the message, moves the activity time forward and reopens a pending or closed
+/// conversation when a customer writes again.
+pub async fn touch_conversation(
+    db: &impl ConnectionTrait,
+    conversation_id: i64,
+    at: DateTime<Utc>,
+    reopen: bool,
+) -> Result<(), AppError> {
+    let mut update = conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::MessageCount,
+            Expr::col(conversation::Column::MessageCount).add(1),
+        )
+        .col_expr(
+            conversation::Column::LastActivityAt,
+            Expr::case(
+                Expr::col(conversation::Column::LastActivityAt).lt(at),
+                Expr::val(at),
+            )
+            .finally(Expr::col(conversation::Column::LastActivityAt))
+            .into(),
+        )
+        .filter(conversation::Column::Id.eq(conversation_id));
+    if reopen {
+        update = update
+            .col_expr(conversation::Column::Status, Expr::val("open").into())
+            .col_expr(
+                conversation::Column::ClosedAt,
+                Expr::val(Option::<DateTime<Utc>>::None).into(),
+            );
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// The newest message of a conversation, for threading replies.
+pub async fn latest_message(
+    db: &impl ConnectionTrait,
+    conversation_id: i64,
+) -> Result<Option<message::Model>, AppError> {
+    Ok(message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::Direction.ne("note"))
+        .order_by_desc(message::Column::Id)
+        .one(db)
+        .await?)
+}

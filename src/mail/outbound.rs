@@ -1,0 +1,460 @@
+//! Replies out: an agent's reply is written as a message and an outbox row in one
+//! transaction; the sender delivers due outbox rows through the channel's SMTP server with
+//! Message-ID, In-Reply-To, References and the `[#TOKEN]` subject tag, retrying with
+//! exponential backoff. A row leaves the outbox only when the server accepted the mail or
+//! refused it for good, so a crash or `kill -9` loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+
+use super::channel::{self, SmtpSettings, TlsMode};
+use super::ingest::{latest_message, touch_conversation};
+use super::parse::format_token_tag;
+use crate::app::AppState;
+use crate::crypto::random_token;
+use crate::db::entity::{conversation, message, outbox};
+use crate::inbox::events::InboxEvent;
+use crate::orgs::OrgId;
+use crate::web::AppError;
+
+/// After this many failed attempts a reply is marked failed and leaves the outbox.
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// Why a reply could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No channel of the organization can send mail.
+    NoSmtpChannel,
+    /// The reply has no text.
+    Empty,
+}
+
+/// Builds an SMTP transport for a channel.
+pub fn smtp_transport(
+    settings: &SmtpSettings,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let builder = match settings.tls {
+        TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
+        TlsMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+            .map_err(|e| e.to_string())?,
+        TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
+            .map_err(|e| e.to_string())?,
+    };
+    let builder = builder
+        .port(settings.port)
+        .timeout(Some(Duration::from_secs(30)));
+    let builder = match (&settings.user, &settings.password) {
+        (Some(user), Some(password)) => {
+            builder.credentials(Credentials::new(user.clone(), password.clone()))
+        }
+        _ => builder,
+    };
+    Ok(builder.build())
+}
+
+/// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
+/// soon as this returns.
+pub async fn queue_reply(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    text: &str,
+) -> Result<Result<message::Model, Refusal>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Err(Refusal::Empty));
+    }
+    let txn = state.db.begin().await?;
+    let conversation = conversation::Entity::find_by_id(conversation_id)
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut chosen = None;
+    if let Some(id) = conversation.channel_id {
+        chosen = channel::find(&txn, org, id)
+            .await?
+            .filter(|c| c.smtp_host.is_some());
+    }
+    if chosen.is_none() {
+        chosen = channel::list(&txn, org)
+            .await?
+            .into_iter()
+            .find(|c| c.smtp_host.is_some());
+    }
+    let Some(channel) = chosen else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let latest = latest_message(&txn, conversation.id).await?;
+    let last_inbound = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.eq("inbound"))
+        .order_by_desc(message::Column::Id)
+        .one(&txn)
+        .await?;
+    let to = match &last_inbound {
+        Some(m) => m.from_address.clone(),
+        None => crate::inbox::customers::primary_email(&txn, org, conversation.customer_id)
+            .await?
+            .unwrap_or_default(),
+    };
+    let (in_reply_to, references) = match &latest {
+        Some(m) => {
+            let mut refs: Vec<String> = m
+                .references_header
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            refs.push(m.message_id_header.clone());
+            let keep = refs.len().saturating_sub(20);
+            (m.message_id_header.clone(), refs[keep..].join(" "))
+        }
+        None => (String::new(), String::new()),
+    };
+    let domain = channel
+        .from_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_else(|| "lethe.invalid".into());
+    let message_id = format!(
+        "lethe.{}.{}@{domain}",
+        conversation.token.to_lowercase(),
+        &random_token()[..16]
+    );
+    let subject = format!(
+        "Re: {} {}",
+        conversation.subject,
+        format_token_tag(&conversation.token)
+    );
+    let now = Utc::now();
+    let inserted = message::ActiveModel {
+        organization_id: Set(org.get()),
+        conversation_id: Set(conversation.id),
+        direction: Set("outbound".into()),
+        kind: Set("normal".into()),
+        message_id_header: Set(message_id),
+        in_reply_to: Set(in_reply_to),
+        references_header: Set(references),
+        from_name: Set(channel.from_name.clone()),
+        from_address: Set(channel.from_address.clone()),
+        to_addresses: Set(to),
+        cc_addresses: Set(String::new()),
+        subject: Set(subject),
+        text_body: Set(text.to_owned()),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(Some("queued".into())),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    outbox::ActiveModel {
+        organization_id: Set(org.get()),
+        message_id: Set(inserted.id),
+        channel_id: Set(channel.id),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    touch_conversation(&txn, conversation.id, now, false).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    state.events.publish(InboxEvent {
+        org,
+        conversation_id: conversation.id,
+    });
+    Ok(Ok(inserted))
+}
+
+/// What one pass of the sender did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Delivers every outbox row due at `now`.
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcome, AppError> {
+    let due = outbox::Entity::find()
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(50)
+        .all(&state.db)
+        .await?;
+    let mut outcome = SendOutcome::default();
+    for row in due {
+        match deliver(state, &row).await {
+            Ok(()) => {
+                finish(state, &row, "sent", None).await?;
+                outcome.sent += 1;
+            }
+            Err(failure) => {
+                let attempts = row.attempts + 1;
+                // Only the outbox id goes to the log: the server's answer may name the recipient.
+                tracing::warn!(
+                    outbox_id = row.id,
+                    attempts,
+                    permanent = failure.permanent,
+                    "reply not delivered"
+                );
+                if failure.permanent || attempts >= MAX_ATTEMPTS {
+                    finish(state, &row, "failed", Some(failure.reason)).await?;
+                    outcome.failed += 1;
+                } else {
+                    let next = now + backoff(attempts);
+                    outbox::Entity::update_many()
+                        .col_expr(outbox::Column::Attempts, attempts.into())
+                        .col_expr(outbox::Column::NextAttemptAt, next.into())
+                        .col_expr(
+                            outbox::Column::LastError,
+                            Some(failure.reason.clone()).into(),
+                        )
+                        .filter(outbox::Column::Id.eq(row.id))
+                        .exec(&state.db)
+                        .await?;
+                    set_status(
+                        state,
+                        row.message_id,
+                        "retrying",
+                        Some(failure.reason),
+                        None,
+                    )
+                    .await?;
+                    outcome.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// 30 s, 1 min, 2 min, … capped at one hour.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    chrono::Duration::seconds((30i64 * 2i64.pow(exponent)).min(3600))
+}
+
+struct Failure {
+    reason: String,
+    permanent: bool,
+}
+
+async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
+    let temporary = |reason: String| Failure {
+        reason,
+        permanent: false,
+    };
+    let message = message::Entity::find_by_id(row.message_id)
+        .one(&state.db)
+        .await
+        .map_err(|e| temporary(e.to_string()))?
+        .ok_or_else(|| Failure {
+            reason: "the message no longer exists".into(),
+            permanent: true,
+        })?;
+    let org = OrgId::from_db(row.organization_id);
+    let channel = channel::find(&state.db, org, row.channel_id)
+        .await
+        .map_err(|e| temporary(e.to_string()))?
+        .ok_or_else(|| Failure {
+            reason: "the channel was removed".into(),
+            permanent: true,
+        })?;
+    let settings = channel::smtp_settings(&channel, &state.sealer)
+        .map_err(|e| temporary(e.to_string()))?
+        .ok_or_else(|| Failure {
+            reason: "the channel has no SMTP server".into(),
+            permanent: true,
+        })?;
+    let email = build_email(&message).map_err(|reason| Failure {
+        reason,
+        permanent: true,
+    })?;
+    let transport = smtp_transport(&settings).map_err(|reason| Failure {
+        reason,
+        permanent: true,
+    })?;
+    match transport.send(email).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(Failure {
+            reason: error.to_string(),
+            permanent: error.is_permanent(),
+        }),
+    }
+}
+
+fn build_email(message: &message::Model) -> Result<Message, String> {
+    let from_name = (!message.from_name.is_empty()).then(|| message.from_name.clone());
+    let from = Mailbox::new(
+        from_name,
+        message
+            .from_address
+            .parse()
+            .map_err(|e| format!("sender: {e}"))?,
+    );
+    let to: Mailbox = message
+        .to_addresses
+        .parse()
+        .map_err(|e| format!("recipient: {e}"))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(message.subject.clone())
+        .message_id(Some(format!("<{}>", message.message_id_header)))
+        .header(ContentType::TEXT_PLAIN);
+    if !message.in_reply_to.is_empty() {
+        builder = builder.in_reply_to(format!("<{}>", message.in_reply_to));
+    }
+    if !message.references_header.is_empty() {
+        let references: Vec<String> = message
+            .references_header
+            .split_whitespace()
+            .map(|r| format!("<{r}>"))
+            .collect();
+        builder = builder.references(references.join(" "));
+    }
+    builder
+        .body(message.text_body.clone())
+        .map_err(|e| e.to_string())
+}
+
+async fn finish(
+    state: &AppState,
+    row: &outbox::Model,
+    status: &str,
+    error: Option<String>,
+) -> Result<(), AppError> {
+    let txn = state.db.begin().await?;
+    outbox::Entity::delete_by_id(row.id).exec(&txn).await?;
+    let sent_at = (status == "sent").then(Utc::now);
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::DeliveryStatus,
+            Some(status.to_owned()).into(),
+        )
+        .col_expr(message::Column::DeliveryError, error.into())
+        .col_expr(message::Column::SentAt, sent_at.into())
+        .filter(message::Column::Id.eq(row.message_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    publish_for_message(state, row).await;
+    Ok(())
+}
+
+async fn set_status(
+    state: &AppState,
+    message_id: i64,
+    status: &str,
+    error: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::DeliveryStatus,
+            Some(status.to_owned()).into(),
+        )
+        .col_expr(message::Column::DeliveryError, error.into())
+        .col_expr(message::Column::SentAt, sent_at.into())
+        .filter(message::Column::Id.eq(message_id))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+async fn publish_for_message(state: &AppState, row: &outbox::Model) {
+    if let Ok(Some(conversation_id)) = message::Entity::find_by_id(row.message_id)
+        .select_only()
+        .column(message::Column::ConversationId)
+        .into_tuple::<i64>()
+        .one(&state.db)
+        .await
+    {
+        state.events.publish(InboxEvent {
+            org: OrgId::from_db(row.organization_id),
+            conversation_id,
+        });
+    }
+}
+
+/// Puts a failed reply back into the outbox (the "retry now" button).
+pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool, AppError> {
+    let Some(message) = message::Entity::find_by_id(message_id)
+        .filter(message::Column::OrganizationId.eq(org.get()))
+        .filter(message::Column::DeliveryStatus.eq("failed"))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let conversation = conversation::Entity::find_by_id(message.conversation_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let Some(channel_id) = conversation.channel_id.or(channel::list(&state.db, org)
+        .await?
+        .into_iter()
+        .find(|c| c.smtp_host.is_some())
+        .map(|c| c.id))
+    else {
+        return Ok(false);
+    };
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    outbox::ActiveModel {
+        organization_id: Set(org.get()),
+        message_id: Set(message.id),
+        channel_id: Set(channel_id),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::DeliveryStatus,
+            Some("queued".to_owned()).into(),
+        )
+        .filter(message::Column::Id.eq(message.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(true)
+}
+
+/// The sender task: runs when a reply is queued, and every few seconds for retries.
+pub fn spawn_sender(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = run_once(&state, Utc::now()).await {
+                tracing::error!(%error, "outbox pass failed");
+            }
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), state.outbox_wakeup.notified()).await;
+        }
+    })
+}
