@@ -226,9 +226,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         // inbox (src/inbox/)
         .route("/inbox", web::get().to(inbox::routes::inbox))
+        .route("/events", web::get().to(inbox::routes::events))
+        .route("/conversations/{id}", web::get().to(inbox::routes::conversation))
+        .route("/conversations/{id}/reply", web::post().to(inbox::routes::reply))
+        .route("/conversations/{id}/notes", web::post().to(inbox::routes::add_note))
+        .route("/conversations/{id}/status", web::post().to(inbox::routes::change_status))
+        .route("/conversations/{id}/assignee", web::post().to(inbox::routes::change_assignee))
+        .route("/conversations/{id}/tags", web::post().to(inbox::routes::add_tag))
+        .route(
+            "/conversations/{id}/tags/{tag_id}/remove",
+            web::post().to(inbox::routes::remove_tag),
+        )
+        .route(
+            "/conversations/{id}/messages/{message_id}/retry",
+            web::post().to(inbox::routes::retry),
+        )
+        .route("/customers/{id}", web::get().to(inbox::routes::customer))
+        .route("/attachments/{id}", web::get().to(inbox::routes::attachment))
+        .route("/settings/canned-replies", web::get().to(inbox::routes::canned_list))
+        .route("/settings/canned-replies", web::post().to(inbox::routes::canned_create))
+        .route("/settings/canned-replies/{id}", web::get().to(inbox::routes::canned_edit))
+        .route("/settings/canned-replies/{id}", web::post().to(inbox::routes::canned_update))
+        .route(
+            "/settings/canned-replies/{id}/delete",
+            web::post().to(inbox::routes::canned_delete),
+        )
         // end inbox
         // email channels (src/mail/)
         .route("/inbound/email/{token}", web::post().to(mail::inbound_http::receive))
+        .route("/settings/channels", web::get().to(mail::channels::routes::list))
+        .route("/settings/channels", web::post().to(mail::channels::routes::create))
+        .route("/settings/channels/new", web::get().to(mail::channels::routes::new_form))
+        .route("/settings/channels/{id}", web::get().to(mail::channels::routes::edit))
+        .route("/settings/channels/{id}", web::post().to(mail::channels::routes::update))
+        .route("/settings/channels/{id}/delete", web::post().to(mail::channels::routes::delete))
+        .route("/settings/channels/{id}/test-imap", web::post().to(mail::channels::routes::test_imap))
+        .route("/settings/channels/{id}/test-smtp", web::post().to(mail::channels::routes::test_smtp_button))
         // end email channels
         ;
 }

@@ -41,6 +41,43 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Privacy tools.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+    /// Exit 0 when the server on LETHE_LISTEN answers /healthz (for container health checks).
+    Healthcheck,
+    /// Bulk import a directory of .eml files or an mbox file into an organization.
+    Import {
+        #[arg(value_enum)]
+        format: ImportFormat,
+        path: PathBuf,
+        #[arg(long)]
+        org: String,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PrivacyCommand {
+    /// Run the PII detector on standard input: print the redacted text, or with --json the
+    /// findings as byte offsets.
+    Redact {
+        /// A value the customer record holds, found wherever it appears (case- and
+        /// accent-insensitively): `KIND=value` (NAME, EMAIL, PHONE, ADDRESS, POSTCODE, IBAN, …)
+        /// or a bare value (an address with @ counts as EMAIL, digits as PHONE, else NAME).
+        #[arg(long)]
+        known: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormat {
+    Eml,
+    Mbox,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +141,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::User(command) => user(config, command).await,
         Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+        Command::Healthcheck => healthcheck(&config).await,
+        Command::Privacy(PrivacyCommand::Redact { known, json }) => redact(&known, json),
+        Command::Import { format, path, org, json } => import(config, format, &path, &org, json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +175,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let app = Application::build(config).await?;
     let _scheduler = jobs::start(app.state.clone()).await?;
     let _sender = crate::mail::outbound::spawn_sender(app.state.clone());
+    let _poller = crate::mail::imap::spawn_poller(app.state.clone());
     tracing::info!(
         port = app.port,
         base_url = app.state.config.base_url.as_str(),
@@ -149,6 +190,55 @@ async fn serve(config: Config) -> Result<(), Failure> {
     app.server.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn redact(known: &[String], json: bool) -> Result<(), Failure> {
+    use std::io::Read;
+
+    use crate::privacy::pii::{Detector, KnownValue, PiiKind};
+    let known: Vec<KnownValue> = known
+        .iter()
+        .map(|spec| match spec.split_once('=').and_then(|(kind, value)| PiiKind::from_label(kind).map(|k| (k, value))) {
+            Some((kind, value)) => KnownValue::new(kind, value),
+            None if spec.contains('@') => KnownValue::new(PiiKind::Email, spec.as_str()),
+            None if spec.chars().filter(char::is_ascii_digit).count() >= 6 => KnownValue::new(PiiKind::Phone, spec.as_str()),
+            None => KnownValue::new(PiiKind::Name, spec.as_str()),
+        })
+        .collect();
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|_| usage("standard input is not UTF-8 text"))?;
+    let detector = Detector::new();
+    if json {
+        println!("{}", serde_json::to_string(&detector.find(&text, &known))?);
+    } else {
+        print!("{}", detector.redact(&text, &known));
+    }
+    Ok(())
+}
+
+async fn healthcheck(config: &Config) -> Result<(), Failure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut address = config.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .map_err(|_| Failure { message: "no answer within 3 s".into(), code: 1 })??;
+    if answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(Failure { message: "the server did not answer 200".into(), code: 1 })
+    }
 }
 
 async fn migrate(config: Config) -> Result<(), Failure> {
@@ -265,6 +355,43 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+async fn org_by_name(state: &AppState, name: &str) -> Result<crate::orgs::OrgId, Failure> {
+    orgs::find_by_name(&state.db, name)
+        .await?
+        .map(|(id, _)| id)
+        .ok_or_else(|| usage(format!("--org: no organization is called \"{name}\"")))
+}
+
+async fn import(config: Config, format: ImportFormat, path: &std::path::Path, org: &str, json: bool) -> Result<(), Failure> {
+    let state = AppState::open(config).await?;
+    let org = org_by_name(&state, org).await?;
+    let format = match format {
+        ImportFormat::Eml => crate::mail::import::Format::Eml,
+        ImportFormat::Mbox => crate::mail::import::Format::Mbox,
+    };
+    let started = std::time::Instant::now();
+    let counts = crate::mail::import::import(&state, org, format, path).await?;
+    if json {
+        println!("{}", serde_json::to_string(&counts)?);
+    } else {
+        println!(
+            "imported {}, duplicates {}, rejected {} ({:.1} s)",
+            counts.imported,
+            counts.duplicates,
+            counts.rejected,
+            started.elapsed().as_secs_f64()
+        );
+        for (reason, count) in &counts.rejected_reasons {
+            println!("  rejected {count}: {reason}");
+        }
+    }
+    state
+        .audit
+        .record(&state.db, audit::Entry { org: Some(org), actor: audit::Actor::System("cli"), action: "mail.imported", target: format!("organization:{org}"), client: None, details: serde_json::json!({ "imported": counts.imported, "duplicates": counts.duplicates, "rejected": counts.rejected }) })
+        .await?;
+    Ok(())
 }
 
 async fn audit_verify(config: Config) -> Result<(), Failure> {

@@ -14,4 +14,5 @@ pub mod inbox;
 pub mod jobs;
 pub mod mail;
 pub mod orgs;
+pub mod privacy;
 pub mod web;

@@ -1,5 +1,16 @@
 //! Conversations, messages, customers, tags, notes and canned replies, and the inbox pages.
 
+pub mod attachments;
+pub mod canned;
+pub mod conversation;
+pub mod customer_page;
 pub mod customers;
 pub mod events;
+pub mod list;
+pub mod notes;
+pub mod queries;
+pub mod reply;
 pub mod routes;
+pub mod sse;
+pub mod tags;
+pub mod triage;

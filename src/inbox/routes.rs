@@ -1,23 +1,15 @@
-//! Pages: `/inbox`.
+//! The inbox's handlers, as the route table in `app.rs` names them.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
-
-use crate::app::AppState;
-use crate::orgs::TenantScope;
-use crate::web::{AppError, Page, render};
-
-#[derive(Template)]
-#[template(path = "inbox/inbox.html")]
-struct InboxPage {
-    page: Page,
-}
-
-pub async fn inbox(
-    state: web::Data<AppState>,
-    scope: TenantScope,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let page = Page::new(&state, &scope.session, &req, "inbox").await?;
-    render(&InboxPage { page })
-}
+pub use super::attachments::download as attachment;
+pub use super::canned::{
+    create as canned_create, delete as canned_delete, edit as canned_edit, list as canned_list,
+    update as canned_update,
+};
+pub use super::conversation::show as conversation;
+pub use super::customer_page::show as customer;
+pub use super::list::inbox;
+pub use super::notes::add as add_note;
+pub use super::reply::{reply, retry};
+pub use super::sse::events;
+pub use super::tags::{add as add_tag, remove as remove_tag};
+pub use super::triage::{change_assignee, change_status};

@@ -259,3 +259,132 @@ pub fn imap_settings(
         move_to: channel.imap_move_to.clone(),
     }))
 }
+
+/// Records the end of a poll: its time and its error (None when it went well).
+pub async fn record_poll(
+    db: &impl ConnectionTrait,
+    id: i64,
+    at: chrono::DateTime<Utc>,
+    error: Option<String>,
+) -> Result<(), sea_orm::DbErr> {
+    channel::Entity::update_many()
+        .col_expr(channel::Column::LastPollAt, Some(at).into())
+        .col_expr(channel::Column::LastError, error.into())
+        .filter(channel::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records how far the poller got in the folder: every UID up to `last_uid` is committed.
+pub async fn set_imap_progress(
+    db: &impl ConnectionTrait,
+    id: i64,
+    uid_validity: Option<i64>,
+    last_uid: i64,
+) -> Result<(), sea_orm::DbErr> {
+    channel::Entity::update_many()
+        .col_expr(channel::Column::ImapUidValidity, uid_validity.into())
+        .col_expr(channel::Column::ImapLastUid, last_uid.into())
+        .filter(channel::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Which stored passwords an edit keeps (its password field was left empty).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepPasswords {
+    pub imap: bool,
+    pub smtp: bool,
+}
+
+/// Changes a channel of this organization; a kept password is left as stored (the
+/// `password` of the given settings is then ignored). Changing the mailbox (host, port,
+/// user or folder) starts its UID tracking over. Returns false when there is no such channel.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    sealer: &Sealer,
+    org: OrgId,
+    id: i64,
+    new: NewChannel,
+    keep: KeepPasswords,
+) -> Result<bool, AppError> {
+    let Some(existing) = find(db, org, id).await? else {
+        return Ok(false);
+    };
+    let imap = new.imap.as_ref();
+    let smtp = new.smtp.as_ref();
+    let same_mailbox = imap.is_some_and(|i| {
+        existing.imap_host.as_deref() == Some(i.host.as_str())
+            && existing.imap_port == i32::from(i.port)
+            && existing.imap_user.as_deref() == Some(i.user.as_str())
+            && existing.imap_folder == i.folder
+    });
+    let mut model: channel::ActiveModel = existing.clone().into();
+    model.name = Set(new.name);
+    model.imap_host = Set(imap.map(|i| i.host.clone()));
+    model.imap_port = Set(imap.map(|i| i32::from(i.port)).unwrap_or(993));
+    model.imap_tls = Set(imap
+        .map(|i| i.tls)
+        .unwrap_or(TlsMode::Tls)
+        .as_str()
+        .to_owned());
+    model.imap_user = Set(imap.map(|i| i.user.clone()));
+    model.imap_password_sealed = Set(match imap {
+        None => None,
+        Some(_) if keep.imap => existing.imap_password_sealed.clone(),
+        Some(i) => Some(sealer.seal_text(&i.password, IMAP_PASSWORD)),
+    });
+    model.imap_folder = Set(imap
+        .map(|i| i.folder.clone())
+        .unwrap_or_else(|| "INBOX".into()));
+    model.imap_move_to = Set(imap.and_then(|i| i.move_to.clone()));
+    model.poll_seconds = Set(new.poll_seconds);
+    if !same_mailbox {
+        model.imap_uid_validity = Set(None);
+        model.imap_last_uid = Set(0);
+        model.last_error = Set(None);
+    }
+    model.smtp_host = Set(smtp.map(|s| s.host.clone()));
+    model.smtp_port = Set(smtp.map(|s| i32::from(s.port)).unwrap_or(587));
+    model.smtp_tls = Set(smtp
+        .map(|s| s.tls)
+        .unwrap_or(TlsMode::StartTls)
+        .as_str()
+        .to_owned());
+    model.smtp_user = Set(smtp.and_then(|s| s.user.clone()));
+    model.smtp_password_sealed = Set(match smtp {
+        Some(s) if s.user.is_none() => None,
+        Some(_) if keep.smtp => existing.smtp_password_sealed.clone(),
+        Some(s) => s
+            .password
+            .as_ref()
+            .map(|p| sealer.seal_text(p, SMTP_PASSWORD)),
+        None => None,
+    });
+    model.from_name = Set(new.from_name);
+    model.from_address = Set(new.from_address.as_str().to_owned());
+    model.update(db).await?;
+    Ok(true)
+}
+
+/// Deletes a channel of this organization (its conversations stay, without a channel).
+/// Returns false when there is no such channel.
+pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
+    let result = channel::Entity::delete_many()
+        .filter(channel::Column::Id.eq(id))
+        .filter(channel::Column::OrganizationId.eq(org.get()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// How many replies wait in the outbox to be sent through this channel.
+pub async fn queued_replies(db: &impl ConnectionTrait, id: i64) -> Result<u64, AppError> {
+    use sea_orm::PaginatorTrait;
+    Ok(crate::db::entity::outbox::Entity::find()
+        .filter(crate::db::entity::outbox::Column::ChannelId.eq(id))
+        .count(db)
+        .await?)
+}

@@ -4,6 +4,9 @@
 pub mod address;
 pub mod blobs;
 pub mod channel;
+pub mod channels;
+pub mod imap;
+pub mod import;
 pub mod inbound_http;
 pub mod ingest;
 pub mod outbound;

@@ -5,7 +5,11 @@ mod helpers;
 mod smtp;
 
 mod accounts;
+mod channels;
+mod browser;
 mod cli;
+mod imap;
+mod import;
 mod organizations;
 mod shell;
 mod tenancy;

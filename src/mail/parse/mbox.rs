@@ -138,3 +138,103 @@ Bye\n";
         assert_eq!(&messages[0][..], b"Subject: a\r\n\r\nx\r\n");
     }
 }
+
+/// One item of a streamed mbox.
+pub enum MboxItem {
+    Message(Vec<u8>),
+    /// A message larger than the limit: skipped without holding it in memory.
+    TooLarge(usize),
+}
+
+/// Reads an mbox file message by message, holding at most one message (up to `limit` bytes)
+/// in memory, with the same separator and unescaping rules as [`split_mbox`].
+pub struct MboxReader<R> {
+    reader: R,
+    limit: usize,
+    current: Vec<u8>,
+    current_len: usize,
+    started: bool,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> MboxReader<R> {
+    pub fn new(reader: R, limit: usize) -> Self {
+        Self { reader, limit, current: Vec::new(), current_len: 0, started: false, done: false }
+    }
+
+    fn take_current(&mut self) -> Option<MboxItem> {
+        let len = std::mem::take(&mut self.current_len);
+        let message = std::mem::take(&mut self.current);
+        if len > self.limit {
+            return Some(MboxItem::TooLarge(len));
+        }
+        if message.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        Some(MboxItem::Message(unescape(trim_separator(&message)).into_owned()))
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for MboxReader<R> {
+    type Item = std::io::Result<MboxItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Vec::new();
+        loop {
+            if self.done {
+                return None;
+            }
+            line.clear();
+            match self.reader.read_until(b'\n', &mut line) {
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+                Ok(0) => {
+                    self.done = true;
+                    return self.take_current().map(Ok);
+                }
+                Ok(_) => {}
+            }
+            if is_from_line(&line) {
+                let had_message = self.started;
+                self.started = true;
+                if had_message && let Some(item) = self.take_current() {
+                    return Some(Ok(item));
+                }
+                continue;
+            }
+            if !self.started {
+                // Text before the first separator: a file that is not an mbox is one message.
+                self.started = true;
+            }
+            self.current_len += line.len();
+            if self.current_len <= self.limit {
+                self.current.extend_from_slice(&line);
+            } else {
+                self.current = Vec::new();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    #[test]
+    fn streamed_reading_matches_splitting() {
+        let data = b"From a@b Mon Jan  1 10:00:00 2026\nSubject: one\n\n>From here\nbody\n\nFrom c@d Mon Jan  1 11:00:00 2026\nSubject: two\n\nx\n";
+        let streamed: Vec<Vec<u8>> = MboxReader::new(&data[..], 1 << 20)
+            .map(|item| match item.unwrap() {
+                MboxItem::Message(m) => m,
+                MboxItem::TooLarge(_) => panic!("not too large"),
+            })
+            .collect();
+        let split: Vec<Vec<u8>> = split_mbox(data).map(|m| m.into_owned()).collect();
+        assert_eq!(streamed, split);
+        assert_eq!(streamed.len(), 2);
+        let limited: Vec<bool> = MboxReader::new(&data[..], 20).map(|i| matches!(i.unwrap(), MboxItem::TooLarge(_))).collect();
+        assert_eq!(limited, vec![true, false]);
+    }
+}

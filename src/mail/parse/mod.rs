@@ -20,7 +20,7 @@ pub use attachment::Attachment;
 pub use error::RejectReason;
 pub use html::sanitize_html;
 pub use kind::MailKind;
-pub use mbox::split_mbox;
+pub use mbox::{MboxItem, MboxReader, split_mbox};
 pub use message::{ParsedMail, parse};
 pub use subject::strip_subject_prefixes;
 pub use token::{

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""A real SMTP server for Lethe's tests that records every message it accepts.
+
+    python3 scripts/smtp_recorder.py --host 127.0.0.1 --port 2525 --dir /tmp/outbox
+
+Each accepted message becomes one file ``DIR/<unix-nanos>-<n>.eml`` holding the
+raw DATA exactly as received (dot-unstuffed, CRLF line ends kept), preceded by
+one extra header line listing the envelope recipients:
+
+    X-Recorded-Rcpt: a@example.test, b@example.test
+
+Files are written to a hidden temporary name, fsynced and then renamed, so a
+reader that globs ``*.eml`` never sees a half-written message. The server only
+answers 250 to DATA after the file is in place: what the client was told is
+delivered is on disk.
+
+Any AUTH (PLAIN/LOGIN) is accepted without TLS, so the application can be
+configured with SMTP credentials. Credentials and message contents are never
+printed. On start it prints exactly one line, ``READY <host>:<port>``, once the
+socket listens (useful with ``--port 0``). It runs until SIGTERM/SIGINT.
+Rust tests start and stop it themselves to simulate an SMTP outage.
+"""
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import sys
+import time
+
+from aiosmtpd.smtp import SMTP, AuthResult
+
+
+class Recorder:
+    """aiosmtpd handler: writes each message atomically into one directory."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.counter = itertools.count(1)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        rcpts = ", ".join(envelope.rcpt_tos)
+        header = f"X-Recorded-Rcpt: {rcpts}\r\n".encode("utf-8")
+        name = f"{time.time_ns()}-{next(self.counter)}.eml"
+        final = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, f".{name}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(header)
+                f.write(envelope.original_content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, final)
+        except OSError as e:
+            # Tell the client to retry later rather than pretending success.
+            print(f"smtp_recorder: cannot store message: {e.strerror}", file=sys.stderr, flush=True)
+            return "451 Requested action aborted: local error in processing"
+        return "250 OK"
+
+
+def accept_any_auth(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    # Tests only care that the client can authenticate; the secret is not checked or kept.
+    return AuthResult(success=True)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True, help="0 picks a free port (printed on READY)")
+    p.add_argument("--dir", required=True, help="directory that receives the .eml files")
+    p.add_argument(
+        "--max-line-length",
+        type=int,
+        default=SMTP.line_length_limit,
+        help="longest accepted DATA line in bytes incl. CRLF (default: RFC 5321's %(default)s)",
+    )
+    return p.parse_args()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    os.makedirs(args.dir, exist_ok=True)
+    handler = Recorder(os.path.abspath(args.dir))
+
+    class RecorderSMTP(SMTP):
+        line_length_limit = args.max_line_length
+
+    def factory() -> SMTP:
+        return RecorderSMTP(
+            handler,
+            hostname="smtp-recorder.test",
+            enable_SMTPUTF8=True,
+            auth_require_tls=False,
+            authenticator=accept_any_auth,
+        )
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(factory, host=args.host, port=args.port, reuse_address=True)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"READY {host}:{port}", flush=True)
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+
+
+def main() -> None:
+    # aiosmtpd logs peer addresses and commands (recipient addresses) at INFO level:
+    # keep only real errors.
+    logging.basicConfig(level=logging.ERROR)
+    args = parse_args()
+    try:
+        asyncio.run(serve(args))
+    except OSError as e:
+        print(f"smtp_recorder: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

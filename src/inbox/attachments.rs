@@ -1,0 +1,89 @@
+//! Attachment downloads (`/attachments/{id}`): scoped by organization, always as a download
+//! (`Content-Disposition: attachment`), as `application/octet-stream` unless the file is a
+//! harmless image type, and never sniffed by the browser.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::app::AppState;
+use crate::db::entity::attachment;
+use crate::orgs::TenantScope;
+use crate::web::AppError;
+
+/// Image types a browser shows without running anything (no SVG).
+const SAFE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The content type to send: the stored one if it is a safe image type, else a plain download.
+pub fn served_content_type(stored: &str) -> &'static str {
+    let stored = stored.trim().to_ascii_lowercase();
+    SAFE_TYPES
+        .iter()
+        .find(|t| **t == stored)
+        .copied()
+        .unwrap_or("application/octet-stream")
+}
+
+/// `attachment; filename*=UTF-8''…` with the name percent-encoded (RFC 6266 / RFC 8187).
+pub fn content_disposition(filename: &str) -> String {
+    let name = if filename.trim().is_empty() {
+        "attachment"
+    } else {
+        filename
+    };
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{encoded}")
+}
+
+pub async fn download(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let found = attachment::Entity::find_by_id(path.into_inner())
+        .filter(attachment::Column::OrganizationId.eq(scope.org().get()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let blobs = state.blobs.clone();
+    let blob_id = found.blob_id.clone();
+    let bytes = web::block(move || blobs.get(&blob_id))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            served_content_type(&found.content_type),
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&found.filename),
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_are_percent_encoded_and_types_limited() {
+        assert_eq!(
+            content_disposition("Rechnung März \"1\".pdf"),
+            "attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz%20%221%22.pdf"
+        );
+        assert_eq!(served_content_type("image/PNG"), "image/png");
+        assert_eq!(served_content_type("image/svg+xml"), "application/octet-stream");
+        assert_eq!(served_content_type("text/html"), "application/octet-stream");
+    }
+}

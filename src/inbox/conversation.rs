@@ -1,0 +1,348 @@
+//! The conversation page (`/conversations/{id}`): the thread oldest to newest (inbound,
+//! outbound and internal notes told apart), kind badges, parse notes, delivery status of
+//! replies, attachments, the customer's other conversations, and the forms to reply, note,
+//! triage and tag. Customer HTML was sanitized at ingest; remote images load only for the one
+//! message the agent asked for (`?remote_images=<message id>`), with a CSP widened for that
+//! response alone.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::triage::Status;
+use super::{canned, queries, tags};
+use crate::app::AppState;
+use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
+use crate::mail::parse::sanitize_html;
+use crate::orgs::TenantScope;
+use crate::orgs::queries::Member;
+use crate::web::headers::CONTENT_SECURITY_POLICY;
+use crate::web::{AppError, Page, render};
+
+/// The query string of the conversation page.
+#[derive(Deserialize, Default)]
+pub struct ViewQuery {
+    /// Load the remote images of this one message.
+    remote_images: Option<String>,
+    /// Pre-fill the reply box with this canned reply.
+    canned: Option<String>,
+}
+
+/// An attachment as listed under its message.
+pub struct AttachmentView {
+    pub id: i64,
+    pub filename: String,
+    pub size: String,
+}
+
+/// A message as the thread shows it.
+pub struct MessageView {
+    pub id: i64,
+    /// `inbound`, `outbound` or `note`.
+    pub direction: String,
+    pub direction_key: &'static str,
+    pub kind_key: Option<&'static str>,
+    pub from: String,
+    pub at: String,
+    pub at_iso: String,
+    pub text: String,
+    /// Sanitized HTML, shown as is.
+    pub html: Option<String>,
+    pub has_remote_images: bool,
+    pub remote_images_loaded: bool,
+    pub notes: Vec<String>,
+    pub delivery: Option<String>,
+    pub delivery_key: Option<&'static str>,
+    pub delivery_error: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+impl MessageView {
+    pub fn failed(&self) -> bool {
+        self.delivery.as_deref() == Some("failed")
+    }
+}
+
+/// Another conversation of the same customer.
+pub struct OtherConversation {
+    pub id: i64,
+    pub subject: String,
+    pub status_key: &'static str,
+    pub last_activity: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox/conversation.html")]
+pub struct ConversationPage {
+    pub page: Page,
+    pub conversation: conversation::Model,
+    pub status_key: &'static str,
+    pub customer_name: String,
+    pub customer_emails: Vec<String>,
+    pub messages: Vec<MessageView>,
+    pub tags: Vec<tag::Model>,
+    pub all_tags: Vec<tag::Model>,
+    pub members: Vec<Member>,
+    pub others: Vec<OtherConversation>,
+    pub canned: Vec<canned_reply::Model>,
+    pub reply_text: String,
+    pub reply_error: Option<&'static str>,
+    pub note_text: String,
+    pub note_error: Option<&'static str>,
+}
+
+impl ConversationPage {
+    fn statuses(&self) -> [Status; 3] {
+        Status::ALL
+    }
+
+    fn is_status(&self, status: &Status) -> bool {
+        self.conversation.status == status.as_str()
+    }
+
+    fn is_assignee(&self, user_id: &i64) -> bool {
+        self.conversation.assignee_id == Some(*user_id)
+    }
+}
+
+/// What the reply and note boxes hold when the page is shown again with a mistake.
+#[derive(Default)]
+pub struct Drafts {
+    pub reply_text: Option<String>,
+    pub reply_error: Option<&'static str>,
+    pub note_text: String,
+    pub note_error: Option<&'static str>,
+}
+
+fn human_size(bytes: i64) -> String {
+    const KB: i64 = 1024;
+    match bytes {
+        b if b < KB => format!("{b} B"),
+        b if b < KB * KB => format!("{:.1} KB", b as f64 / KB as f64),
+        b => format!("{:.1} MB", b as f64 / (KB * KB) as f64),
+    }
+}
+
+fn delivery_key(status: &str) -> &'static str {
+    match status {
+        "queued" => "delivery.queued",
+        "retrying" => "delivery.retrying",
+        "sent" => "delivery.sent",
+        _ => "delivery.failed",
+    }
+}
+
+fn kind_key(kind: &str) -> Option<&'static str> {
+    match kind {
+        "auto_reply" => Some("kind.auto_reply"),
+        "bulk" => Some("kind.bulk"),
+        "bounce" => Some("kind.bounce"),
+        _ => None,
+    }
+}
+
+fn direction_key(direction: &str) -> &'static str {
+    match direction {
+        "outbound" => "thread.outbound",
+        "note" => "thread.note",
+        _ => "thread.inbound",
+    }
+}
+
+/// The stored (sanitized, images parked) HTML with the parked sources of remote images put
+/// back, sanitized once more with remote images allowed.
+fn with_remote_images(html: &str) -> String {
+    sanitize_html(&html.replace(" data-remote-src=\"", " src=\""), true)
+}
+
+/// Builds the page; `remote_images` and `canned` come from the query string.
+pub async fn load(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    id: i64,
+    query: &ViewQuery,
+    drafts: Drafts,
+) -> Result<ConversationPage, AppError> {
+    let org = scope.org();
+    let db = &state.db;
+    let conversation = queries::conversation(db, org, id).await?;
+    let remote_for: Option<i64> = query
+        .remote_images
+        .as_deref()
+        .and_then(|v| v.parse().ok());
+    let messages = message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(org.get()))
+        .filter(message::Column::ConversationId.eq(id))
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
+        .all(db)
+        .await?;
+    let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let mut attachments: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
+    if !message_ids.is_empty() {
+        for a in attachment::Entity::find()
+            .filter(attachment::Column::OrganizationId.eq(org.get()))
+            .filter(attachment::Column::MessageId.is_in(message_ids))
+            .order_by_asc(attachment::Column::Id)
+            .all(db)
+            .await?
+        {
+            attachments.entry(a.message_id).or_default().push(AttachmentView {
+                id: a.id,
+                filename: a.filename,
+                size: human_size(a.size),
+            });
+        }
+    }
+    let authors =
+        queries::user_names(db, messages.iter().filter_map(|m| m.author_id).collect()).await?;
+    let messages = messages
+        .into_iter()
+        .map(|m| {
+            let author = m.author_id.and_then(|a| authors.get(&a).cloned());
+            let from = match author {
+                Some(author) if m.direction != "inbound" => author,
+                _ if !m.from_name.is_empty() => format!("{} <{}>", m.from_name, m.from_address),
+                _ => m.from_address.clone(),
+            };
+            let has_remote_images = m
+                .html_body
+                .as_deref()
+                .is_some_and(|h| h.contains("data-remote-src=\""));
+            let remote_images_loaded = has_remote_images && remote_for == Some(m.id);
+            let html = m.html_body.as_deref().map(|h| {
+                if remote_images_loaded {
+                    with_remote_images(h)
+                } else {
+                    h.to_owned()
+                }
+            });
+            MessageView {
+                id: m.id,
+                direction_key: direction_key(&m.direction),
+                kind_key: kind_key(&m.kind),
+                from,
+                at: queries::short_time(&m.created_at),
+                at_iso: m.created_at.to_rfc3339(),
+                text: m.text_body,
+                html,
+                has_remote_images,
+                remote_images_loaded,
+                notes: serde_json::from_str(&m.parse_notes).unwrap_or_default(),
+                delivery_key: m.delivery_status.as_deref().map(delivery_key),
+                delivery: m.delivery_status,
+                delivery_error: m.delivery_error,
+                attachments: attachments.remove(&m.id).unwrap_or_default(),
+                direction: m.direction,
+            }
+        })
+        .collect();
+    let customer_name = queries::customer_names(db, org, vec![conversation.customer_id])
+        .await?
+        .remove(&conversation.customer_id)
+        .unwrap_or_default();
+    let customer_emails = customer_email::Entity::find()
+        .select_only()
+        .column(customer_email::Column::Email)
+        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(customer_email::Column::CustomerId.eq(conversation.customer_id))
+        .order_by_asc(customer_email::Column::Id)
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let others = conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::CustomerId.eq(conversation.customer_id))
+        .filter(conversation::Column::Id.ne(id))
+        .order_by_desc(conversation::Column::LastActivityAt)
+        .limit(20)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| OtherConversation {
+            id: c.id,
+            status_key: Status::key_of(&c.status),
+            last_activity: queries::short_time(&c.last_activity_at),
+            subject: c.subject,
+        })
+        .collect();
+    let canned_list = canned::all(db, org).await?;
+    let reply_text = match (drafts.reply_text, query.canned.as_deref()) {
+        (Some(text), _) => text,
+        (None, Some(canned_id)) if !canned_id.is_empty() => {
+            let canned_id: i64 = canned_id.parse().map_err(|_| AppError::NotFound)?;
+            let chosen = canned::find(db, org, canned_id).await?;
+            let agent = scope
+                .session
+                .user
+                .as_ref()
+                .map(|u| u.display_name.clone())
+                .unwrap_or_default();
+            canned::fill(
+                &chosen.body,
+                &canned::Placeholders {
+                    customer_name: &customer_name,
+                    agent_name: &agent,
+                    ticket: &conversation.token,
+                },
+            )
+        }
+        _ => String::new(),
+    };
+    let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
+    Ok(ConversationPage {
+        page: Page::new(state, &scope.session, req, "inbox").await?,
+        status_key: Status::key_of(&conversation.status),
+        tags: conversation_tags.remove(&id).unwrap_or_default(),
+        all_tags: tags::all(db, org).await?,
+        members: crate::orgs::queries::members(db, org).await?,
+        conversation,
+        customer_name,
+        customer_emails,
+        messages,
+        others,
+        canned: canned_list,
+        reply_text,
+        reply_error: drafts.reply_error,
+        note_text: drafts.note_text,
+        note_error: drafts.note_error,
+    })
+}
+
+/// The Content-Security-Policy for a page that shows one message's remote images: the
+/// default, with `https:` images allowed.
+pub fn remote_images_csp() -> String {
+    CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", "img-src 'self' data: https:")
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    query: web::Query<ViewQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = load(
+        &state,
+        &scope,
+        &req,
+        path.into_inner(),
+        &query,
+        Drafts::default(),
+    )
+    .await?;
+    let remote = page.messages.iter().any(|m| m.remote_images_loaded);
+    let mut response = render(&page)?;
+    if remote {
+        let csp = HeaderValue::from_str(&remote_images_csp()).map_err(AppError::internal)?;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Ok(response)
+}

@@ -1,0 +1,329 @@
+//! The inbox list (`/inbox`): the organization's conversations filtered by status, assignee,
+//! channel and tag, newest activity first, paged by a keyset cursor on
+//! `(last_activity_at, id)` (`?before=<nanoseconds>_<id>`), never by OFFSET, so page 500
+//! costs what page 1 costs (index `ix_conversations_list`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::queries;
+use super::triage::Status;
+use crate::app::AppState;
+use crate::db::entity::{channel, conversation, conversation_tag, tag};
+use crate::orgs::{OrgId, TenantScope};
+use crate::web::{AppError, Page, render};
+
+/// Conversations per page.
+pub const PAGE_SIZE: u64 = 50;
+
+/// A position in the list: the last row of the previous page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// `<unix nanoseconds>_<id>`; anything else is no cursor (the first page).
+    pub fn parse(value: &str) -> Option<Self> {
+        let (at, id) = value.split_once('_')?;
+        Some(Self {
+            at: DateTime::from_timestamp_nanos(at.parse().ok()?),
+            id: id.parse().ok()?,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.at.timestamp_nanos_opt().unwrap_or(0), self.id)
+    }
+}
+
+/// Whose conversations to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignee {
+    Mine,
+    Unassigned,
+    All,
+}
+
+impl Assignee {
+    pub const ALL: [Assignee; 3] = [Assignee::Mine, Assignee::Unassigned, Assignee::All];
+
+    fn parse(value: &str) -> Self {
+        match value {
+            "mine" => Self::Mine,
+            "unassigned" => Self::Unassigned,
+            _ => Self::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mine => "mine",
+            Self::Unassigned => "unassigned",
+            Self::All => "all",
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Mine => "list.assignee_mine",
+            Self::Unassigned => "list.assignee_unassigned",
+            Self::All => "list.assignee_all",
+        }
+    }
+}
+
+/// The query string of `/inbox`, as the plain GET form sends it.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    assignee: Option<String>,
+    channel: Option<String>,
+    tag: Option<String>,
+    before: Option<String>,
+}
+
+/// The checked filters.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub status: Status,
+    pub assignee: Assignee,
+    pub channel: Option<i64>,
+    pub tag: Option<i64>,
+    pub before: Option<Cursor>,
+}
+
+impl From<&ListQuery> for Filter {
+    fn from(query: &ListQuery) -> Self {
+        let id = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+        Self {
+            status: query
+                .status
+                .as_deref()
+                .and_then(Status::parse)
+                .unwrap_or(Status::Open),
+            assignee: Assignee::parse(query.assignee.as_deref().unwrap_or("all")),
+            channel: id(&query.channel),
+            tag: id(&query.tag),
+            before: query.before.as_deref().and_then(Cursor::parse),
+        }
+    }
+}
+
+impl Filter {
+    /// The query string for these filters, with another cursor.
+    fn query_string(&self, before: Option<Cursor>) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        out.append_pair("status", self.status.as_str());
+        out.append_pair("assignee", self.assignee.as_str());
+        if let Some(channel) = self.channel {
+            out.append_pair("channel", &channel.to_string());
+        }
+        if let Some(tag) = self.tag {
+            out.append_pair("tag", &tag.to_string());
+        }
+        if let Some(cursor) = before {
+            out.append_pair("before", &cursor.encode());
+        }
+        out.finish()
+    }
+}
+
+/// One page of conversations and the cursor of the next page, if there is one.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    filter: &Filter,
+) -> Result<(Vec<conversation::Model>, Option<Cursor>), AppError> {
+    let mut query = conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::Status.eq(filter.status.as_str()));
+    query = match filter.assignee {
+        Assignee::Mine => query.filter(conversation::Column::AssigneeId.eq(user_id)),
+        Assignee::Unassigned => query.filter(conversation::Column::AssigneeId.is_null()),
+        Assignee::All => query,
+    };
+    if let Some(channel) = filter.channel {
+        query = query.filter(conversation::Column::ChannelId.eq(channel));
+    }
+    if let Some(tag) = filter.tag {
+        query = query.filter(
+            conversation::Column::Id.in_subquery(
+                Query::select()
+                    .column(conversation_tag::Column::ConversationId)
+                    .from(conversation_tag::Entity)
+                    .and_where(conversation_tag::Column::TagId.eq(tag))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(cursor) = filter.before {
+        // A row-value comparison, which both databases answer from the index.
+        query = query.filter(
+            Expr::tuple([
+                Expr::col(conversation::Column::LastActivityAt),
+                Expr::col(conversation::Column::Id),
+            ])
+            .lt(Expr::tuple([Expr::val(cursor.at), Expr::val(cursor.id)])),
+        );
+    }
+    let mut rows = query
+        .order_by_desc(conversation::Column::LastActivityAt)
+        .order_by_desc(conversation::Column::Id)
+        .limit(PAGE_SIZE + 1)
+        .all(db)
+        .await?;
+    let next = if rows.len() as u64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|c| Cursor {
+            at: c.last_activity_at,
+            id: c.id,
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// A row of the list, ready to show.
+pub struct Row {
+    pub id: i64,
+    pub customer: String,
+    pub subject: String,
+    pub token: String,
+    pub status: String,
+    pub status_key: &'static str,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub message_count: i32,
+    pub last_activity: String,
+    pub last_activity_iso: String,
+}
+
+/// A choice in a filter select.
+pub struct Choice {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox/inbox.html")]
+struct InboxPage {
+    page: Page,
+    rows: Vec<Row>,
+    filter: Filter,
+    channels: Vec<Choice>,
+    tags: Vec<Choice>,
+    next: Option<String>,
+    first: Option<String>,
+}
+
+impl InboxPage {
+    fn statuses(&self) -> [Status; 3] {
+        Status::ALL
+    }
+
+    fn assignees(&self) -> [Assignee; 3] {
+        Assignee::ALL
+    }
+
+    fn status_selected(&self, status: &Status) -> bool {
+        self.filter.status == *status
+    }
+
+    fn assignee_selected(&self, assignee: &Assignee) -> bool {
+        self.filter.assignee == *assignee
+    }
+
+    fn channel_selected(&self, id: &i64) -> bool {
+        self.filter.channel == Some(*id)
+    }
+
+    fn tag_selected(&self, id: &i64) -> bool {
+        self.filter.tag == Some(*id)
+    }
+}
+
+pub async fn inbox(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let filter = Filter::from(&*query);
+    let org = scope.org();
+    let (conversations, next) = page(&state.db, org, scope.user_id(), &filter).await?;
+    let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
+    let customers = queries::customer_names(
+        &state.db,
+        org,
+        conversations.iter().map(|c| c.customer_id).collect(),
+    )
+    .await?;
+    let assignees =
+        queries::user_names(&state.db, conversations.iter().filter_map(|c| c.assignee_id).collect())
+            .await?;
+    let mut tags = super::tags::of_conversations(&state.db, org, &ids).await?;
+    let rows = conversations
+        .into_iter()
+        .map(|c| Row {
+            id: c.id,
+            customer: customers.get(&c.customer_id).cloned().unwrap_or_default(),
+            status_key: Status::key_of(&c.status),
+            status: c.status.clone(),
+            assignee: c.assignee_id.and_then(|a| assignees.get(&a).cloned()),
+            tags: tags
+                .remove(&c.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.name)
+                .collect(),
+            message_count: c.message_count,
+            last_activity: queries::short_time(&c.last_activity_at),
+            last_activity_iso: c.last_activity_at.to_rfc3339(),
+            subject: c.subject,
+            token: c.token,
+        })
+        .collect();
+    let channels = channel::Entity::find()
+        .select_only()
+        .column(channel::Column::Id)
+        .column(channel::Column::Name)
+        .filter(channel::Column::OrganizationId.eq(org.get()))
+        .order_by_asc(channel::Column::Name)
+        .into_tuple::<(i64, String)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|(id, name)| Choice { id, name })
+        .collect();
+    let tag_choices = tag::Entity::find()
+        .filter(tag::Column::OrganizationId.eq(org.get()))
+        .order_by_asc(tag::Column::Name)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|t| Choice {
+            id: t.id,
+            name: t.name,
+        })
+        .collect();
+    let page = Page::new(&state, &scope.session, &req, "inbox").await?;
+    render(&InboxPage {
+        page,
+        rows,
+        next: next.map(|cursor| format!("/inbox?{}", filter.query_string(Some(cursor)))),
+        first: filter
+            .before
+            .map(|_| format!("/inbox?{}", filter.query_string(None))),
+        filter,
+        channels,
+        tags: tag_choices,
+    })
+}

@@ -1,0 +1,127 @@
+//! Internal notes: messages with `direction = "note"` that only the team sees. A note gets a
+//! synthetic, unique Message-ID (`note.<random>@lethe.invalid`) and never an outbox row, so it
+//! is never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+
+use super::conversation::{self, Drafts, ViewQuery};
+use super::queries::{self, conversation_path};
+use crate::app::AppState;
+use crate::crypto::random_token;
+use crate::db::entity::{conversation as conversation_entity, message};
+use crate::orgs::{OrgId, TenantScope};
+use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::{AppError, CsrfForm};
+
+/// The longest note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 50_000;
+
+/// Stores a note on a conversation of `org` (checked by the caller) and moves its activity
+/// time forward.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    author_name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<message::Model, AppError> {
+    let inserted = message::ActiveModel {
+        organization_id: Set(org.get()),
+        conversation_id: Set(conversation_id),
+        direction: Set("note".into()),
+        kind: Set("normal".into()),
+        message_id_header: Set(format!("note.{}@lethe.invalid", &random_token()[..24])),
+        in_reply_to: Set(String::new()),
+        references_header: Set(String::new()),
+        from_name: Set(author_name.to_owned()),
+        from_address: Set(String::new()),
+        to_addresses: Set(String::new()),
+        cc_addresses: Set(String::new()),
+        subject: Set(String::new()),
+        text_body: Set(text.to_owned()),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(None),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    conversation_entity::Entity::update_many()
+        .col_expr(
+            conversation_entity::Column::LastActivityAt,
+            Expr::case(
+                Expr::col(conversation_entity::Column::LastActivityAt).lt(now),
+                Expr::val(now),
+            )
+            .finally(Expr::col(conversation_entity::Column::LastActivityAt))
+            .into(),
+        )
+        .filter(conversation_entity::Column::Id.eq(conversation_id))
+        .filter(conversation_entity::Column::OrganizationId.eq(org.get()))
+        .exec(db)
+        .await?;
+    Ok(inserted)
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    text: String,
+}
+
+pub async fn add(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    let text = form.text.trim();
+    let error = if text.is_empty() {
+        Some("note.empty")
+    } else if text.chars().count() > MAX_NOTE_CHARS {
+        Some("note.too_long")
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        let drafts = Drafts {
+            note_text: form.text.clone(),
+            note_error: Some(error),
+            ..Drafts::default()
+        };
+        let page =
+            conversation::load(&state, &scope, &req, id, &ViewQuery::default(), drafts).await?;
+        return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let author_name = scope
+        .session
+        .user
+        .as_ref()
+        .map(|u| u.display_name.clone())
+        .unwrap_or_default();
+    create(
+        &state.db,
+        scope.org(),
+        id,
+        scope.user_id(),
+        &author_name,
+        text,
+        Utc::now(),
+    )
+    .await?;
+    queries::publish(&state, scope.org(), id);
+    Ok(see_other_with_flash(&conversation_path(id), "flash.note_added"))
+}

@@ -1,0 +1,93 @@
+//! Replies: the reply box queues a reply through the outbox (message and outbox row in one
+//! transaction, see `mail::outbound`), optionally setting the status; "retry now" puts a
+//! failed reply back into the outbox.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::conversation::{self, Drafts, ViewQuery};
+use super::queries::{self, conversation_path};
+use super::triage::{self, Status};
+use crate::app::AppState;
+use crate::db::entity::message;
+use crate::mail::outbound::{self, Refusal};
+use crate::orgs::TenantScope;
+use crate::web::forms::NoFields;
+use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::{AppError, CsrfForm};
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    text: String,
+    /// Empty, `pending` or `closed`: the status to set once the reply is queued.
+    #[serde(default)]
+    then: String,
+}
+
+pub async fn reply(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<ReplyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    let then = match form.then.trim() {
+        "" => None,
+        value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
+    };
+    let refusal = match outbound::queue_reply(&state, scope.org(), id, scope.user_id(), &form.text)
+        .await?
+    {
+        Ok(_) => None,
+        Err(refusal) => Some(refusal),
+    };
+    let (error, status) = match refusal {
+        None => {
+            if let Some(status) = then {
+                triage::set_status(&state.db, scope.org(), id, status, Utc::now()).await?;
+                queries::publish(&state, scope.org(), id);
+            }
+            return Ok(see_other_with_flash(
+                &conversation_path(id),
+                "flash.reply_queued",
+            ));
+        }
+        Some(Refusal::Empty) => ("reply.empty", StatusCode::UNPROCESSABLE_ENTITY),
+        Some(Refusal::NoSmtpChannel) => ("reply.no_smtp", StatusCode::CONFLICT),
+    };
+    let drafts = Drafts {
+        reply_text: Some(form.text),
+        reply_error: Some(error),
+        ..Drafts::default()
+    };
+    let page = conversation::load(&state, &scope, &req, id, &ViewQuery::default(), drafts).await?;
+    render_with_status(&page, status)
+}
+
+pub async fn retry(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (id, message_id) = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    message::Entity::find_by_id(message_id)
+        .filter(message::Column::OrganizationId.eq(scope.org().get()))
+        .filter(message::Column::ConversationId.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let flash = if outbound::retry(&state, scope.org(), message_id).await? {
+        queries::publish(&state, scope.org(), id);
+        "flash.retry_queued"
+    } else {
+        "flash.retry_not_possible"
+    };
+    Ok(see_other_with_flash(&conversation_path(id), flash))
+}

@@ -1,0 +1,54 @@
+//! Live updates (`GET /events`): a server-sent-event stream of `conversation` events for the
+//! session's organization only, with a comment every 20 seconds to keep proxies from closing
+//! it. `assets/js/app.js` listens; without JavaScript nothing is lost.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, web};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::AppState;
+use crate::orgs::TenantScope;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+pub async fn events(state: web::Data<AppState>, scope: TenantScope) -> HttpResponse {
+    let org = scope.org();
+    let receiver = state.events.subscribe();
+    let ticker = tokio::time::interval(KEEP_ALIVE);
+    let stream = futures::stream::unfold(
+        (receiver, ticker),
+        move |(mut receiver, mut ticker)| async move {
+            let chunk = loop {
+                tokio::select! {
+                    received = receiver.recv() => match received {
+                        Ok(event) if event.org == org => {
+                            break format!(
+                                "event: conversation\ndata: {{\"conversation_id\":{}}}\n\n",
+                                event.conversation_id
+                            );
+                        }
+                        Ok(_) => continue,
+                        // Missed some: say that something changed, without an id.
+                        Err(RecvError::Lagged(_)) => {
+                            break "event: conversation\ndata: {}\n\n".to_owned();
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = ticker.tick() => break ": keep-alive\n\n".to_owned(),
+                }
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
+                (receiver, ticker),
+            ))
+        },
+    );
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream)
+}

@@ -1,0 +1,175 @@
+//! Tags: named labels of an organization, put on conversations by name (the tag is created on
+//! first use) and taken off again.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqlErr,
+};
+use serde::Deserialize;
+
+use super::queries::{self, conversation_path};
+use crate::app::AppState;
+use crate::db::entity::{conversation_tag, tag};
+use crate::orgs::{OrgId, TenantScope};
+use crate::web::forms::NoFields;
+use crate::web::page::see_other_with_flash;
+use crate::web::{AppError, CsrfForm};
+
+/// A tag's name: 1 to 50 characters, trimmed, no control characters.
+pub struct TagName(String);
+
+impl TagName {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err("tags.name_required");
+        }
+        if trimmed.chars().count() > 50 || trimmed.chars().any(char::is_control) {
+            return Err("tags.name_invalid");
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Every tag of the organization, by name.
+pub async fn all(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<tag::Model>, AppError> {
+    Ok(tag::Entity::find()
+        .filter(tag::Column::OrganizationId.eq(org.get()))
+        .order_by_asc(tag::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// The tags of each of these conversations (of this organization), by name.
+pub async fn of_conversations(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_ids: &[i64],
+) -> Result<HashMap<i64, Vec<tag::Model>>, AppError> {
+    if conversation_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let links = conversation_tag::Entity::find()
+        .filter(conversation_tag::Column::ConversationId.is_in(conversation_ids.to_vec()))
+        .all(db)
+        .await?;
+    let tag_ids: Vec<i64> = links.iter().map(|l| l.tag_id).collect();
+    let tags: HashMap<i64, tag::Model> = tag::Entity::find()
+        .filter(tag::Column::OrganizationId.eq(org.get()))
+        .filter(tag::Column::Id.is_in(tag_ids))
+        .order_by_asc(tag::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let mut out: HashMap<i64, Vec<tag::Model>> = HashMap::new();
+    for link in links {
+        if let Some(found) = tags.get(&link.tag_id) {
+            out.entry(link.conversation_id)
+                .or_default()
+                .push(found.clone());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(out)
+}
+
+/// The organization's tag with this name, created if it does not exist yet.
+pub async fn find_or_create(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    name: &TagName,
+) -> Result<tag::Model, AppError> {
+    let find = || {
+        tag::Entity::find()
+            .filter(tag::Column::OrganizationId.eq(org.get()))
+            .filter(tag::Column::Name.eq(name.as_str()))
+            .one(db)
+    };
+    if let Some(found) = find().await? {
+        return Ok(found);
+    }
+    let inserted = tag::ActiveModel {
+        organization_id: Set(org.get()),
+        name: Set(name.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(created) => Ok(created),
+        // Someone created it at the same moment.
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            find().await?.ok_or(AppError::NotFound)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AddTagForm {
+    name: String,
+}
+
+pub async fn add(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<AddTagForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
+    let tag = find_or_create(&state.db, scope.org(), &name).await?;
+    let linked = conversation_tag::Entity::find_by_id((id, tag.id))
+        .one(&state.db)
+        .await?;
+    if linked.is_none() {
+        let inserted = conversation_tag::ActiveModel {
+            conversation_id: Set(id),
+            tag_id: Set(tag.id),
+        }
+        .insert(&state.db)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error)
+                if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    queries::publish(&state, scope.org(), id);
+    Ok(see_other_with_flash(&conversation_path(id), "flash.tag_added"))
+}
+
+pub async fn remove(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (id, tag_id) = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    tag::Entity::find_by_id(tag_id)
+        .filter(tag::Column::OrganizationId.eq(scope.org().get()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    conversation_tag::Entity::delete_many()
+        .filter(conversation_tag::Column::ConversationId.eq(id))
+        .filter(conversation_tag::Column::TagId.eq(tag_id))
+        .exec(&state.db)
+        .await?;
+    queries::publish(&state, scope.org(), id);
+    Ok(see_other_with_flash(&conversation_path(id), "flash.tag_removed"))
+}

@@ -1,0 +1,135 @@
+//! Triage of a conversation: its status (open, pending, closed — closing records `closed_at`)
+//! and its assignee (a member of the organization, or nobody).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::queries::{self, conversation_path};
+use crate::app::AppState;
+use crate::db::entity::conversation;
+use crate::orgs::{OrgId, TenantScope};
+use crate::web::page::see_other_with_flash;
+use crate::web::{AppError, CsrfForm};
+
+/// Where a conversation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Pending,
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Open, Status::Pending, Status::Closed];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "open" => Some(Self::Open),
+            "pending" => Some(Self::Pending),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Open => "status.open",
+            Self::Pending => "status.pending",
+            Self::Closed => "status.closed",
+        }
+    }
+
+    /// The label key for a stored status string.
+    pub fn key_of(value: &str) -> &'static str {
+        Self::parse(value).unwrap_or(Self::Open).label_key()
+    }
+}
+
+/// Sets the status; closing records when. False when the conversation is not this
+/// organization's.
+pub async fn set_status(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    status: Status,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let closed_at = (status == Status::Closed).then_some(now);
+    let result = conversation::Entity::update_many()
+        .col_expr(conversation::Column::Status, Expr::val(status.as_str()).into())
+        .col_expr(conversation::Column::ClosedAt, Expr::val(closed_at).into())
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+pub async fn change_status(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    let status = Status::parse(&form.status).ok_or(AppError::BadRequest("status.invalid"))?;
+    if !set_status(&state.db, scope.org(), id, status, Utc::now()).await? {
+        return Err(AppError::NotFound);
+    }
+    queries::publish(&state, scope.org(), id);
+    Ok(see_other_with_flash(&conversation_path(id), "flash.status_changed"))
+}
+
+#[derive(Deserialize)]
+pub struct AssigneeForm {
+    /// A member's user id, or empty for nobody.
+    assignee: String,
+}
+
+pub async fn change_assignee(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<AssigneeForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    queries::conversation(&state.db, scope.org(), id).await?;
+    let assignee = match form.assignee.trim() {
+        "" => None,
+        value => {
+            let user_id: i64 = value
+                .parse()
+                .map_err(|_| AppError::BadRequest("assignee.invalid"))?;
+            // Only a member of this organization can be assigned.
+            crate::orgs::queries::role_in(&state.db, scope.org().get(), user_id)
+                .await?
+                .ok_or(AppError::BadRequest("assignee.invalid"))?;
+            Some(user_id)
+        }
+    };
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::AssigneeId, Expr::val(assignee).into())
+        .filter(conversation::Column::Id.eq(id))
+        .filter(conversation::Column::OrganizationId.eq(scope.org().get()))
+        .exec(&state.db)
+        .await?;
+    queries::publish(&state, scope.org(), id);
+    Ok(see_other_with_flash(&conversation_path(id), "flash.assignee_changed"))
+}

@@ -1,0 +1,430 @@
+//! The handlers of `/settings/channels`: list, new, edit, delete, and the "Test IMAP" and
+//! "Test SMTP" buttons. Admins and owners only; every id is looked up in the session's
+//! organization, so another organization's channel answers 404.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::form::ChannelForm;
+use super::smtp_check::test_smtp;
+use crate::app::AppState;
+use crate::audit::{Actor, Entry};
+use crate::db::entity::channel as entity;
+use crate::mail::channel::{self, INBOUND_TOKEN};
+use crate::mail::imap::{self, parse_stored};
+use crate::orgs::TenantScope;
+use crate::web::client::ClientInfo;
+use crate::web::forms::NoFields;
+use crate::web::page::{Page, render_with_status, see_other_with_flash};
+use crate::web::{AppError, CsrfForm, render};
+
+const LIST: &str = "/settings/channels";
+
+fn actor(scope: &TenantScope) -> Actor {
+    let email = scope
+        .session
+        .user
+        .as_ref()
+        .map(|u| u.email.clone())
+        .unwrap_or_default();
+    Actor::User {
+        id: scope.user_id(),
+        email,
+    }
+}
+
+/// A channel's last error, split into a translated stage and the message.
+pub struct ErrorView {
+    pub stage: Option<&'static str>,
+    pub message: String,
+}
+
+/// One channel as the list and the edit page show its state.
+pub struct ChannelRow {
+    pub id: i64,
+    pub name: String,
+    pub from_address: String,
+    pub imap: Option<String>,
+    pub smtp: Option<String>,
+    pub last_poll: Option<String>,
+    pub error: Option<ErrorView>,
+    pub inbound_url: String,
+}
+
+fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRow, AppError> {
+    let token = state
+        .sealer
+        .open_text(&model.inbound_token_sealed, INBOUND_TOKEN)
+        .map_err(AppError::internal)?;
+    let error = model.last_error.as_deref().map(|text| {
+        let (stage, message) = parse_stored(text);
+        ErrorView {
+            stage: stage.map(|s| page.t(s.label_key())),
+            message: message.to_owned(),
+        }
+    });
+    Ok(ChannelRow {
+        id: model.id,
+        name: model.name.clone(),
+        from_address: model.from_address.clone(),
+        imap: model.imap_host.as_ref().map(|h| {
+            format!(
+                "{h}:{} ({}, {})",
+                model.imap_port, model.imap_tls, model.imap_folder
+            )
+        }),
+        smtp: model
+            .smtp_host
+            .as_ref()
+            .map(|h| format!("{h}:{} ({})", model.smtp_port, model.smtp_tls)),
+        last_poll: model
+            .last_poll_at
+            .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        error,
+        inbound_url: state
+            .config
+            .base_url
+            .join(&format!("/inbound/email/{token}")),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mail/channels.html")]
+struct ChannelsPage {
+    page: Page,
+    rows: Vec<ChannelRow>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let page = Page::new(&state, &scope.session, &req, "channels").await?;
+    let rows = channel::list(&state.db, scope.org())
+        .await?
+        .iter()
+        .map(|m| row(&state, &page, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    render(&ChannelsPage { page, rows })
+}
+
+/// The result of a "Test" button.
+pub struct TestResult {
+    pub ok: bool,
+    pub title: &'static str,
+    pub stage: Option<&'static str>,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/channel_form.html")]
+struct ChannelFormPage {
+    page: Page,
+    /// None for a new channel.
+    status: Option<ChannelRow>,
+    form: ChannelForm,
+    errors: Vec<&'static str>,
+    has_imap_password: bool,
+    has_smtp_password: bool,
+    test: Option<TestResult>,
+}
+
+impl ChannelFormPage {
+    fn action(&self) -> String {
+        match &self.status {
+            Some(status) => format!("{LIST}/{}", status.id),
+            None => LIST.to_owned(),
+        }
+    }
+
+    /// The TLS modes as (value, label) pairs, for the select boxes.
+    fn tls_modes(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("tls", self.page.t("channels.tls_tls")),
+            ("starttls", self.page.t("channels.tls_starttls")),
+            ("none", self.page.t("channels.tls_none")),
+        ]
+    }
+
+    fn selected(&self, value: &str, current: &str) -> &'static str {
+        if value == current { " selected" } else { "" }
+    }
+
+    fn checked(&self, value: &str, current: &str) -> &'static str {
+        if value == current { " checked" } else { "" }
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    existing: Option<&entity::Model>,
+    form: ChannelForm,
+    errors: Vec<&'static str>,
+) -> Result<ChannelFormPage, AppError> {
+    let page = Page::new(state, &scope.session, req, "channels").await?;
+    let status = existing.map(|m| row(state, &page, m)).transpose()?;
+    Ok(ChannelFormPage {
+        page,
+        status,
+        form: form.without_passwords(),
+        errors,
+        has_imap_password: existing.is_some_and(|m| m.imap_password_sealed.is_some()),
+        has_smtp_password: existing.is_some_and(|m| m.smtp_password_sealed.is_some()),
+        test: None,
+    })
+}
+
+async fn find(state: &AppState, scope: &TenantScope, id: i64) -> Result<entity::Model, AppError> {
+    channel::find(&state.db, scope.org(), id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn new_form(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let page = form_page(&state, &scope, &req, None, ChannelForm::default(), vec![]).await?;
+    render(&page)
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    client: ClientInfo,
+    CsrfForm(form): CsrfForm<ChannelForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let (new, _) = match form.check(None) {
+        Ok(checked) => checked,
+        Err(errors) => {
+            let page = form_page(&state, &scope, &req, None, form, errors).await?;
+            return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let details = serde_json::json!({
+        "name": new.name,
+        "imap": new.imap.as_ref().map(|i| i.host.clone()),
+        "smtp": new.smtp.as_ref().map(|s| s.host.clone()),
+    });
+    let (created, _token) = channel::create(&state.db, &state.sealer, scope.org(), new).await?;
+    audit(
+        &state,
+        &scope,
+        &client,
+        "channel.created",
+        created.id,
+        details,
+    )
+    .await?;
+    Ok(see_other_with_flash(
+        &format!("{LIST}/{}", created.id),
+        "flash.channel_created",
+    ))
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let existing = find(&state, &scope, path.into_inner()).await?;
+    let form = ChannelForm::from_model(&existing);
+    render(&form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?)
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<ChannelForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let existing = find(&state, &scope, path.into_inner()).await?;
+    let (new, keep) = match form.check(Some(&existing)) {
+        Ok(checked) => checked,
+        Err(errors) => {
+            let page = form_page(&state, &scope, &req, Some(&existing), form, errors).await?;
+            return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let details = serde_json::json!({
+        "name": new.name,
+        "imap": new.imap.as_ref().map(|i| i.host.clone()),
+        "smtp": new.smtp.as_ref().map(|s| s.host.clone()),
+        "imap_password_changed": new.imap.is_some() && !keep.imap,
+        "smtp_password_changed": new.smtp.as_ref().is_some_and(|s| s.password.is_some()),
+    });
+    if !channel::update(
+        &state.db,
+        &state.sealer,
+        scope.org(),
+        existing.id,
+        new,
+        keep,
+    )
+    .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    audit(
+        &state,
+        &scope,
+        &client,
+        "channel.updated",
+        existing.id,
+        details,
+    )
+    .await?;
+    Ok(see_other_with_flash(
+        &format!("{LIST}/{}", existing.id),
+        "flash.channel_saved",
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    confirm: Option<String>,
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let existing = find(&state, &scope, path.into_inner()).await?;
+    let refusal = if form.confirm.as_deref() != Some("yes") {
+        Some((
+            "channels.delete_unconfirmed",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ))
+    } else if channel::queued_replies(&state.db, existing.id).await? > 0 {
+        Some(("channels.delete_has_queued", StatusCode::CONFLICT))
+    } else {
+        None
+    };
+    if let Some((key, status)) = refusal {
+        let form = ChannelForm::from_model(&existing);
+        let page = form_page(&state, &scope, &req, Some(&existing), form, vec![key]).await?;
+        return render_with_status(&page, status);
+    }
+    if !channel::delete(&state.db, scope.org(), existing.id).await? {
+        return Err(AppError::NotFound);
+    }
+    let details = serde_json::json!({ "name": existing.name });
+    audit(
+        &state,
+        &scope,
+        &client,
+        "channel.deleted",
+        existing.id,
+        details,
+    )
+    .await?;
+    Ok(see_other_with_flash(LIST, "flash.channel_deleted"))
+}
+
+pub async fn test_imap(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let existing = find(&state, &scope, path.into_inner()).await?;
+    let form = ChannelForm::from_model(&existing);
+    let mut page = form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?;
+    let result = match channel::imap_settings(&existing, &state.sealer)? {
+        None => Err((None, page.page.t("channels.imap_not_configured").to_owned())),
+        Some(settings) => imap::test_connection(&settings)
+            .await
+            .map_err(|p| (Some(page.page.t(p.stage.label_key())), p.to_string())),
+    };
+    page.test = Some(test_result(&page.page, "channels.test_imap_title", result));
+    render(&page)
+}
+
+pub async fn test_smtp_button(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let existing = find(&state, &scope, path.into_inner()).await?;
+    let form = ChannelForm::from_model(&existing);
+    let mut page = form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?;
+    let result = match channel::smtp_settings(&existing, &state.sealer)? {
+        None => Err((None, page.page.t("channels.smtp_not_configured").to_owned())),
+        Some(settings) => test_smtp(&settings)
+            .await
+            .map_err(|p| (Some(page.page.t(p.stage.label_key())), p.to_string())),
+    };
+    page.test = Some(test_result(&page.page, "channels.test_smtp_title", result));
+    render(&page)
+}
+
+fn test_result(
+    page: &Page,
+    title: &str,
+    result: Result<(), (Option<&'static str>, String)>,
+) -> TestResult {
+    match result {
+        Ok(()) => TestResult {
+            ok: true,
+            title: page.t(title),
+            stage: None,
+            message: page.t("channels.test_ok").to_owned(),
+        },
+        Err((stage, message)) => TestResult {
+            ok: false,
+            title: page.t(title),
+            stage,
+            message,
+        },
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    scope: &TenantScope,
+    client: &ClientInfo,
+    action: &'static str,
+    id: i64,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    state
+        .audit
+        .record(
+            &state.db,
+            Entry {
+                org: Some(scope.org()),
+                actor: actor(scope),
+                action,
+                target: format!("channel:{id}"),
+                client: Some(client),
+                details,
+            },
+        )
+        .await?;
+    Ok(())
+}

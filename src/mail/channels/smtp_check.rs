@@ -1,0 +1,71 @@
+//! "Test SMTP": resolve, connect, then let lettre greet, secure and authenticate, and say
+//! which of those steps failed.
+
+use crate::mail::channel::SmtpSettings;
+use crate::mail::imap::Stage;
+use crate::mail::imap::connect::tcp_connect;
+use crate::mail::outbound::smtp_transport;
+
+/// What went wrong talking to an SMTP server; `detail` never holds a user name or password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpProblem {
+    pub stage: Stage,
+    pub detail: String,
+}
+
+impl std::fmt::Display for SmtpProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let detail = &self.detail;
+        match self.stage {
+            Stage::Dns => write!(f, "could not resolve host {detail}"),
+            Stage::Connect => write!(f, "could not connect: {detail}"),
+            Stage::Tls => write!(f, "TLS handshake failed: {detail}"),
+            Stage::Auth => write!(f, "the server refused the user name or password ({detail})"),
+            Stage::Timeout => write!(f, "the server did not answer in time: {detail}"),
+            _ => write!(f, "the SMTP conversation failed: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for SmtpProblem {}
+
+fn problem(stage: Stage, detail: impl Into<String>) -> SmtpProblem {
+    SmtpProblem {
+        stage,
+        detail: detail.into(),
+    }
+}
+
+/// Connects with the channel's settings (TLS, login included) and says NOOP; sends nothing.
+pub async fn test_smtp(settings: &SmtpSettings) -> Result<(), SmtpProblem> {
+    // DNS and TCP first, ourselves: lettre reports both as one kind of error.
+    let tcp = tcp_connect(&settings.host, settings.port)
+        .await
+        .map_err(|p| problem(p.stage, p.detail))?;
+    drop(tcp);
+    let transport = smtp_transport(settings).map_err(|e| problem(Stage::Tls, e))?;
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(problem(Stage::Greeting, "the server did not answer NOOP")),
+        Err(error) => Err(classify(&error)),
+    }
+}
+
+fn classify(error: &lettre::transport::smtp::Error) -> SmtpProblem {
+    let code = error.status().map(|c| c.to_string());
+    let text = error.to_string();
+    if error.is_timeout() {
+        problem(Stage::Timeout, text)
+    } else if error.is_tls() {
+        problem(Stage::Tls, text)
+    } else if matches!(code.as_deref(), Some("535" | "534" | "530" | "454")) {
+        problem(Stage::Auth, text)
+    } else if error.is_client() && text.contains("authentication") {
+        // lettre: the server offers no mechanism we can use.
+        problem(Stage::Auth, text)
+    } else if error.is_response() || error.is_transient() || error.is_permanent() {
+        problem(Stage::Greeting, text)
+    } else {
+        problem(Stage::Connect, text)
+    }
+}

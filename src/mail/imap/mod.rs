@@ -1,0 +1,155 @@
+//! IMAP polling: fetching a shop's mailbox into Lethe. [`connect`] opens an authenticated
+//! session (plain, STARTTLS or TLS) and tests settings; [`poll`] imports new mail and
+//! acknowledges each message on the server only after it is committed; [`scheduler`] polls
+//! every due channel in the background. Errors name the stage that failed, never a person.
+
+pub mod connect;
+pub mod poll;
+pub mod scheduler;
+
+pub use connect::test_connection;
+pub use poll::{PollOutcome, poll_once};
+pub use scheduler::spawn_poller;
+
+/// The step of talking to a mail server that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The host name did not resolve.
+    Dns,
+    /// No TCP connection, or the connection broke.
+    Connect,
+    /// The TLS handshake (or STARTTLS) failed.
+    Tls,
+    /// The server did not greet like a mail server.
+    Greeting,
+    /// The server refused the user name or password.
+    Auth,
+    /// The folder does not exist (or cannot be used).
+    Folder,
+    /// Reading or flagging mail on the server failed.
+    Fetch,
+    /// Lethe could not store the mail (database); it stays on the server.
+    Store,
+    /// The poll took too long and was stopped.
+    Timeout,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 9] = [
+        Stage::Dns,
+        Stage::Connect,
+        Stage::Tls,
+        Stage::Greeting,
+        Stage::Auth,
+        Stage::Folder,
+        Stage::Fetch,
+        Stage::Store,
+        Stage::Timeout,
+    ];
+
+    /// A short code, stored in front of a channel's last error.
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::Dns => "dns",
+            Stage::Connect => "connect",
+            Stage::Tls => "tls",
+            Stage::Greeting => "greeting",
+            Stage::Auth => "auth",
+            Stage::Folder => "folder",
+            Stage::Fetch => "fetch",
+            Stage::Store => "store",
+            Stage::Timeout => "timeout",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// The translation key of the stage's label on the settings page.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Stage::Dns => "channels.stage.dns",
+            Stage::Connect => "channels.stage.connect",
+            Stage::Tls => "channels.stage.tls",
+            Stage::Greeting => "channels.stage.greeting",
+            Stage::Auth => "channels.stage.auth",
+            Stage::Folder => "channels.stage.folder",
+            Stage::Fetch => "channels.stage.fetch",
+            Stage::Store => "channels.stage.store",
+            Stage::Timeout => "channels.stage.timeout",
+        }
+    }
+}
+
+/// What went wrong talking to an IMAP server. `detail` holds the host, the folder name or
+/// the server's answer: never a user name, a password or anything from a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImapProblem {
+    pub stage: Stage,
+    pub detail: String,
+}
+
+impl ImapProblem {
+    pub fn new(stage: Stage, detail: impl Into<String>) -> Self {
+        Self {
+            stage,
+            detail: detail.into(),
+        }
+    }
+
+    /// The text stored in `channels.last_error`: the stage's code, then the message.
+    pub fn stored_text(&self) -> String {
+        format!("{}: {self}", self.stage.code())
+    }
+}
+
+impl std::fmt::Display for ImapProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let detail = &self.detail;
+        match self.stage {
+            Stage::Dns => write!(f, "could not resolve host {detail}"),
+            Stage::Connect => write!(f, "could not connect: {detail}"),
+            Stage::Tls => write!(f, "TLS handshake failed: {detail}"),
+            Stage::Greeting => write!(f, "the server did not greet as an IMAP server: {detail}"),
+            Stage::Auth => write!(f, "the server refused the user name or password ({detail})"),
+            Stage::Folder => write!(f, "folder \"{detail}\" does not exist"),
+            Stage::Fetch => write!(f, "reading mail from the server failed: {detail}"),
+            Stage::Store => write!(
+                f,
+                "storing mail failed; it stays on the server and is fetched again: {detail}"
+            ),
+            Stage::Timeout => write!(f, "the server did not answer in time: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ImapProblem {}
+
+/// Splits a stored last error into its stage and message, for display.
+pub fn parse_stored(text: &str) -> (Option<Stage>, &str) {
+    match text.split_once(": ") {
+        Some((code, rest)) => match Stage::from_code(code) {
+            Some(stage) => (Some(stage), rest),
+            None => (None, text),
+        },
+        None => (None, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_text_round_trips_the_stage() {
+        let problem = ImapProblem::new(Stage::Folder, "Archive");
+        let stored = problem.stored_text();
+        assert_eq!(stored, "folder: folder \"Archive\" does not exist");
+        assert_eq!(
+            parse_stored(&stored),
+            (Some(Stage::Folder), "folder \"Archive\" does not exist")
+        );
+        assert_eq!(parse_stored("something else"), (None, "something else"));
+    }
+}

@@ -1,0 +1,219 @@
+//! Precision and recall of the detector on the labeled corpus in `tests/pii_corpus/`.
+//!
+//! Each `.txt` file is one mail. An optional header of `known: KIND=value` lines, ended by a
+//! `---` line, lists the customer record. In the body, gold spans are written inline as
+//! `{{KIND:text}}`. A finding is correct when a gold span of the same kind overlaps it; a gold
+//! span is found when a finding of the same kind overlaps it. For the asserted table, POSTCODE
+//! findings and gold spans count as ADDRESS (street addresses and postcodes together).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use crate::privacy::pii::{Detector, Finding, KnownValue, PiiKind};
+
+struct Mail {
+    name: String,
+    text: String,
+    gold: Vec<Finding>,
+    known: Vec<KnownValue>,
+}
+
+fn parse(name: &str, raw: &str) -> Mail {
+    let mut known = Vec::new();
+    let mut body = raw;
+    if raw.starts_with("known:") {
+        let (head, rest) = raw.split_once("\n---\n").expect("header ends with ---");
+        for line in head.lines() {
+            let spec = line.strip_prefix("known:").expect("known: line").trim();
+            let (kind, value) = spec.split_once('=').expect("KIND=value");
+            let kind = PiiKind::from_label(kind).expect("known kind");
+            known.push(KnownValue::new(kind, value));
+        }
+        body = rest;
+    }
+    let mut text = String::new();
+    let mut gold = Vec::new();
+    let mut rest = body;
+    while let Some(open) = rest.find("{{") {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after.find("}}").expect("unclosed {{");
+        let (kind, value) = after[..close].split_once(':').expect("{{KIND:value}}");
+        let kind = PiiKind::from_label(kind).unwrap_or_else(|| panic!("bad kind {kind} in {name}"));
+        let start = text.len();
+        text.push_str(value);
+        gold.push(Finding {
+            kind,
+            start,
+            end: text.len(),
+        });
+        rest = &after[close + 2..];
+    }
+    text.push_str(rest);
+    Mail {
+        name: name.to_string(),
+        text,
+        gold,
+        known,
+    }
+}
+
+fn load() -> Vec<Mail> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pii_corpus");
+    let mut paths: Vec<_> = fs::read_dir(&dir)
+        .expect("corpus dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let raw = fs::read_to_string(p).expect("read mail");
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            parse(&name.unwrap_or_default(), &raw)
+        })
+        .collect()
+}
+
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    gold: usize,
+    found: usize,
+    tp_found: usize,
+    tp_gold: usize,
+}
+
+impl Stats {
+    fn precision(&self) -> f64 {
+        if self.found == 0 {
+            1.0
+        } else {
+            self.tp_found as f64 / self.found as f64
+        }
+    }
+    fn recall(&self) -> f64 {
+        if self.gold == 0 {
+            1.0
+        } else {
+            self.tp_gold as f64 / self.gold as f64
+        }
+    }
+}
+
+fn overlaps(a: &Finding, b: &Finding) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+fn evaluate(
+    mails: &[Mail],
+    map: fn(PiiKind) -> PiiKind,
+    verbose: bool,
+) -> BTreeMap<PiiKind, Stats> {
+    let detector = Detector::new();
+    let mut table: BTreeMap<PiiKind, Stats> = BTreeMap::new();
+    for mail in mails {
+        let found = detector.find(&mail.text, &mail.known);
+        let same = |f: &Finding, g: &Finding| map(f.kind) == map(g.kind) && overlaps(f, g);
+        for f in &found {
+            let s = table.entry(map(f.kind)).or_default();
+            s.found += 1;
+            if mail.gold.iter().any(|g| same(f, g)) {
+                s.tp_found += 1;
+            } else if verbose {
+                println!(
+                    "  FP {} {:?} {:?}",
+                    mail.name,
+                    f.kind,
+                    &mail.text[f.start..f.end]
+                );
+            }
+        }
+        for g in &mail.gold {
+            let s = table.entry(map(g.kind)).or_default();
+            s.gold += 1;
+            if found.iter().any(|f| same(f, g)) {
+                s.tp_gold += 1;
+            } else if verbose {
+                println!(
+                    "  FN {} {:?} {:?}",
+                    mail.name,
+                    g.kind,
+                    &mail.text[g.start..g.end]
+                );
+            }
+        }
+    }
+    table
+}
+
+fn print_table(title: &str, table: &BTreeMap<PiiKind, Stats>) -> Stats {
+    println!("{title}");
+    println!(
+        "{:<9} {:>5} {:>6} {:>5} {:>10} {:>7}",
+        "type", "gold", "found", "tp", "precision", "recall"
+    );
+    let mut total = Stats::default();
+    for (kind, s) in table {
+        println!(
+            "{:<9} {:>5} {:>6} {:>5} {:>10.3} {:>7.3}",
+            kind.label(),
+            s.gold,
+            s.found,
+            s.tp_gold,
+            s.precision(),
+            s.recall()
+        );
+        total.gold += s.gold;
+        total.found += s.found;
+        total.tp_found += s.tp_found;
+        total.tp_gold += s.tp_gold;
+    }
+    println!(
+        "{:<9} {:>5} {:>6} {:>5} {:>10.3} {:>7.3}",
+        "ALL",
+        total.gold,
+        total.found,
+        total.tp_gold,
+        total.precision(),
+        total.recall()
+    );
+    total
+}
+
+#[test]
+fn corpus_accuracy_meets_targets() {
+    let mails = load();
+    assert!(mails.len() >= 60, "corpus has {} mails", mails.len());
+    println!("{} mails", mails.len());
+
+    let strict = evaluate(&mails, |k| k, false);
+    print_table("\nstrict types (tp = gold spans found):", &strict);
+
+    let merged = evaluate(
+        &mails,
+        |k| {
+            if k == PiiKind::Postcode {
+                PiiKind::Address
+            } else {
+                k
+            }
+        },
+        true,
+    );
+    let total = print_table("\nasserted (POSTCODE counted as ADDRESS):", &merged);
+
+    let recall = |k: PiiKind| merged.get(&k).map_or(1.0, Stats::recall);
+    for k in [PiiKind::Email, PiiKind::Phone, PiiKind::Iban, PiiKind::Card] {
+        assert!(recall(k) >= 0.98, "{} recall {:.3}", k.label(), recall(k));
+    }
+    for k in [PiiKind::Name, PiiKind::Address] {
+        assert!(recall(k) >= 0.90, "{} recall {:.3}", k.label(), recall(k));
+    }
+    assert!(
+        total.precision() >= 0.95,
+        "precision {:.3}",
+        total.precision()
+    );
+}

@@ -1,0 +1,216 @@
+//! Unit-level checks of the public API: formats per kind, things that must not be flagged,
+//! known-value folding, offsets on char boundaries, robustness and a timing print.
+
+
+use crate::privacy::pii::{Detector, KnownValue, PiiKind, iban_checksum_ok, luhn_ok};
+
+fn kinds(d: &Detector, text: &str) -> Vec<(PiiKind, String)> {
+    d.find(text, &[])
+        .into_iter()
+        .map(|f| (f.kind, text[f.start..f.end].to_string()))
+        .collect()
+}
+
+#[test]
+fn iban_mod97() {
+    assert!(iban_checksum_ok("DE89370400440532013000"));
+    assert!(!iban_checksum_ok("DE89370400440532013010"));
+    let d = Detector::new();
+    assert_eq!(
+        kinds(&d, "IBAN: NL91 ABNA 0417 1643 00."),
+        vec![(PiiKind::Iban, "NL91 ABNA 0417 1643 00".to_string())]
+    );
+    assert!(kinds(&d, "IBAN: NL91 ABNA 0417 1643 01").is_empty());
+}
+
+#[test]
+fn luhn_cards() {
+    assert!(luhn_ok("4111111111111111"));
+    assert!(!luhn_ok("4111111111111121"));
+    let d = Detector::new();
+    assert_eq!(
+        kinds(&d, "Karte 4111-1111-1111-1111 bitte"),
+        vec![(PiiKind::Card, "4111-1111-1111-1111".to_string())]
+    );
+    assert!(kinds(&d, "Karte 4111 1111 1111 1112").is_empty());
+}
+
+#[test]
+fn phone_formats_per_country() {
+    let d = Detector::new();
+    for phone in [
+        "+49 30 1234567",
+        "030 1234567",
+        "0049 30 1234567",
+        "+49 (0)30 1234567",
+        "0171/2345678",
+        "+43 664 1234567",
+        "+41 44 668 18 00",
+        "044 668 18 00",
+        "+33 6 12 34 56 78",
+        "06 12 34 56 78",
+        "+32 2 123 45 67",
+        "+31 6 12345678",
+        "06-12345678",
+        "+352 621 123 456",
+        "+34 612 345 678",
+        "612 345 678",
+        "+39 333 1234567",
+        "333 1234567",
+        "+351 912 345 678",
+        "+353 87 123 4567",
+        "+48 512 345 678",
+        "+45 20 12 34 56",
+        "+46 70 123 45 67",
+        "+358 40 1234567",
+        "+420 601 123 456",
+        "+44 20 7946 0958",
+        "07700 900123",
+    ] {
+        let text = format!("Sie erreichen mich unter {phone} ab 17 Uhr.");
+        assert_eq!(
+            kinds(&d, &text),
+            vec![(PiiKind::Phone, phone.to_string())],
+            "{phone}"
+        );
+    }
+}
+
+#[test]
+fn order_numbers_dates_prices_not_flagged() {
+    let d = Detector::new();
+    for text in [
+        "Bestellung 4711-2235 vom 12.03.2026 um 10:30 Uhr, 49,90 €",
+        "order #100234, SKU TS-1042-BLK-M, total 1.249,00 EUR",
+        "Commande 100321 du 05/03/2026, 72,48 € TTC",
+        "Pedido 100288 (2026-03-20), 3 x 12,99 €",
+        "Sendungsnummer 00340434161234567890, 2,35 kg",
+        "Version 4.12.3, build 20260301, 60 x 40 x 30 cm",
+        "Tracking 1Z999AA10123456784, KW 12, 19 % MwSt.",
+    ] {
+        assert!(kinds(&d, text).is_empty(), "{text}: {:?}", kinds(&d, text));
+    }
+}
+
+#[test]
+fn known_values_fold_accents_and_case() {
+    let d = Detector::new();
+    let known = [
+        KnownValue::new(PiiKind::Name, "Müller"),
+        KnownValue::new(PiiKind::Address, "Hauptstraße 12"),
+        KnownValue::new(PiiKind::Name, "X"),
+    ];
+    let text = "MULLER, mueller, Muller und Müller wohnen in der hauptstrasse   12. X Xaver";
+    let found = d.find(text, &known);
+    let names: Vec<&str> = found
+        .iter()
+        .filter(|f| f.kind == PiiKind::Name)
+        .map(|f| &text[f.start..f.end])
+        .collect();
+    assert_eq!(names, vec!["MULLER", "mueller", "Muller", "Müller"]);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.kind == PiiKind::Address && &text[f.start..f.end] == "hauptstrasse   12")
+    );
+    assert_eq!(
+        d.redact(
+            "familie Ørsted-MÜLLER",
+            &[KnownValue::new(PiiKind::Name, "müller")]
+        ),
+        "familie Ørsted-[NAME]"
+    );
+}
+
+#[test]
+fn greetings_and_signoffs() {
+    let d = Detector::new();
+    let text = "Hi Anna,\n\nthe parcel is late.\n\nMit freundlichen Grüßen\nKlaus Becker\n";
+    assert_eq!(
+        d.redact(text, &[]),
+        "Hi [NAME],\n\nthe parcel is late.\n\nMit freundlichen Grüßen\n[NAME]\n"
+    );
+    assert_eq!(d.redact("Saludos, Javier", &[]), "Saludos, [NAME]");
+    assert_eq!(
+        d.redact("Met vriendelijke groet,\nJan de Vries", &[]),
+        "Met vriendelijke groet,\n[NAME]"
+    );
+    assert_eq!(
+        d.redact("Bonjour, je m'appelle Marie Dupont.", &[]),
+        "Bonjour, je m'appelle [NAME]."
+    );
+    assert_eq!(d.redact("Hallo Team,", &[]), "Hallo Team,");
+}
+
+#[test]
+fn addresses_and_postcodes() {
+    let d = Detector::new();
+    for (text, want) in [
+        ("Hauptstraße 12, 10115 Berlin", "[ADDRESS], [POSTCODE]"),
+        ("12 rue de la Paix, 75001 Paris", "[ADDRESS], [POSTCODE]"),
+        ("Calle Mayor 5, 28013 Madrid", "[ADDRESS], [POSTCODE]"),
+        ("Via Roma 10, 00184 Roma", "[ADDRESS], [POSTCODE]"),
+        ("Kerkstraat 3, 1012 AB Amsterdam", "[ADDRESS], [POSTCODE]"),
+        (
+            "221B Baker Street, London SW1A 1AA",
+            "[ADDRESS], London [POSTCODE]",
+        ),
+    ] {
+        assert_eq!(d.redact(text, &[]), want, "{text}");
+    }
+}
+
+#[test]
+fn json_shape() {
+    let d = Detector::new();
+    let f = d.find("mail anna@example.org", &[]);
+    let json = serde_json::to_string(&f).unwrap_or_default();
+    assert_eq!(json, r#"[{"type":"EMAIL","start":5,"end":21}]"#);
+    assert_eq!(PiiKind::Iban.placeholder(), "[IBAN]");
+}
+
+fn check_invariants(d: &Detector, text: &str, known: &[KnownValue]) {
+    let found = d.find(text, known);
+    let mut last_end = 0;
+    for f in &found {
+        assert!(f.start < f.end && f.start >= last_end, "{found:?}");
+        assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        last_end = f.end;
+    }
+    let _ = d.redact(text, known);
+}
+
+#[test]
+fn offsets_on_char_boundaries_for_random_input() {
+    let d = Detector::new();
+    let known = [
+        KnownValue::new(PiiKind::Name, "Müller"),
+        KnownValue::new(PiiKind::Name, "ß"),
+        KnownValue::new(PiiKind::Phone, "+49 30 1234567"),
+        KnownValue::new(PiiKind::Address, "İstiklal Caddesi 5"),
+    ];
+    let alphabet: Vec<char> = "aZ09 +-./:@#,\n\tßüÜÉéıİ€ºª’😀\u{301}\u{200b}ǅﬁ日本(0)DE89"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..3000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 80) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| (seed.rotate_left(i as u32 * 7) & 0xff) as u8)
+            .collect();
+        let mut text: String = bytes
+            .iter()
+            .map(|b| alphabet[*b as usize % alphabet.len()])
+            .collect();
+        if round % 3 == 0 {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        check_invariants(&d, &text, &known);
+    }
+    check_invariants(&d, "", &known);
+    check_invariants(&d, "İİİ MÜLLER ǅ", &known);
+}
+

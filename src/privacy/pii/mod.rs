@@ -1,0 +1,144 @@
+//! PII detection and redaction for customer-service mail: emails, phone numbers, IBANs, card
+//! numbers, IP addresses, postal addresses and postcodes, URLs with personal tokens, names in
+//! greetings and sign-offs, and every value of the customer record. Findings are byte spans into
+//! the input; [`Detector::redact`] replaces each one by its typed placeholder (`[EMAIL]`, …).
+
+mod fold;
+mod kinds;
+mod known;
+mod patterns;
+
+#[cfg(test)]
+mod accuracy_tests;
+#[cfg(test)]
+mod detector_tests;
+
+use std::collections::BTreeMap;
+
+pub use kinds::{Finding, KnownValue, PiiKind};
+
+use known::KnownMatcher;
+use patterns::Candidate;
+use patterns::{
+    address::AddressFinder, card::CardFinder, email::EmailFinder, iban::IbanFinder, ip::IpFinder,
+    name::NameFinder, phone::PhoneFinder, url::UrlFinder,
+};
+
+pub use patterns::card::luhn_ok;
+pub use patterns::iban::iban_checksum_ok;
+
+/// The compiled detector. Build it once with [`Detector::new`] and share it (it is `Send +
+/// Sync`); `find` and `redact` take `&self`.
+pub struct Detector {
+    email: EmailFinder,
+    url: UrlFinder,
+    iban: IbanFinder,
+    card: CardFinder,
+    phone: PhoneFinder,
+    ip: IpFinder,
+    address: AddressFinder,
+    name: NameFinder,
+    known: KnownMatcher,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Detector {
+    pub fn new() -> Self {
+        Detector {
+            email: EmailFinder::new(),
+            url: UrlFinder::new(),
+            iban: IbanFinder::new(),
+            card: CardFinder::new(),
+            phone: PhoneFinder::new(),
+            ip: IpFinder::new(),
+            address: AddressFinder::new(),
+            name: NameFinder::new(),
+            known: KnownMatcher::new(),
+        }
+    }
+
+    /// All PII in `text`, sorted by start, non-overlapping. Where candidates overlap, the more
+    /// specific kind wins (URL/email over checksummed numbers over phone/IP/known values over
+    /// heuristics), and within the same tier the longer span.
+    pub fn find(&self, text: &str, known: &[KnownValue]) -> Vec<Finding> {
+        let mut candidates = Vec::new();
+        self.email.find(text, &mut candidates);
+        self.url.find(text, &mut candidates);
+        self.iban.find(text, &mut candidates);
+        self.card.find(text, &mut candidates);
+        self.phone.find(text, &mut candidates);
+        self.ip.find(text, &mut candidates);
+        self.address.find(text, &mut candidates);
+        let anchors = candidates.clone();
+        self.name.find_above(text, &anchors, &mut candidates);
+        self.name.find(text, &mut candidates);
+        self.known.find(text, known, &mut candidates);
+        resolve(text, candidates)
+    }
+
+    /// `text` with every finding replaced by its placeholder.
+    pub fn redact(&self, text: &str, known: &[KnownValue]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut pos = 0;
+        for f in self.find(text, known) {
+            out.push_str(&text[pos..f.start]);
+            out.push_str(f.kind.placeholder());
+            pos = f.end;
+        }
+        out.push_str(&text[pos..]);
+        out
+    }
+}
+
+/// Greedy overlap resolution: best candidates first, each kept only if it overlaps none kept.
+fn resolve(text: &str, mut candidates: Vec<Candidate>) -> Vec<Finding> {
+    candidates.retain(|c| {
+        c.start < c.end && text.is_char_boundary(c.start) && text.is_char_boundary(c.end)
+    });
+    candidates.sort_by(|a, b| {
+        b.tier
+            .cmp(&a.tier)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: BTreeMap<usize, (usize, PiiKind)> = BTreeMap::new();
+    for c in candidates {
+        let overlaps_prev = kept
+            .range(..c.end)
+            .next_back()
+            .is_some_and(|(_, (end, _))| *end > c.start);
+        if !overlaps_prev {
+            kept.insert(c.start, (c.end, c.kind));
+        }
+    }
+    kept.into_iter()
+        .map(|(start, (end, kind))| Finding { kind, start, end })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn detector_is_send_sync() {
+        assert_send_sync::<Detector>();
+    }
+
+    #[test]
+    fn overlap_prefers_specific_then_longer() {
+        let d = Detector::new();
+        let text = "IBAN DE89 3704 0044 0532 0130 00 bitte";
+        let f = d.find(text, &[]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, PiiKind::Iban);
+        assert_eq!(&text[f[0].start..f[0].end], "DE89 3704 0044 0532 0130 00");
+    }
+}
