@@ -224,6 +224,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/invitations/{token}",
             web::post().to(orgs::routes::accept_invitation),
         )
+        // audit log
+        .route("/audit", web::get().to(crate::audit::routes::log))
         // inbox (src/inbox/)
         .route("/inbox", web::get().to(inbox::routes::inbox))
         .route("/events", web::get().to(inbox::routes::events))

@@ -143,7 +143,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Privacy(PrivacyCommand::Redact { known, json }) => redact(&known, json),
-        Command::Import { format, path, org, json } => import(config, format, &path, &org, json).await,
+        Command::Import {
+            format,
+            path,
+            org,
+            json,
+        } => import(config, format, &path, &org, json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,11 +203,18 @@ fn redact(known: &[String], json: bool) -> Result<(), Failure> {
     use crate::privacy::pii::{Detector, KnownValue, PiiKind};
     let known: Vec<KnownValue> = known
         .iter()
-        .map(|spec| match spec.split_once('=').and_then(|(kind, value)| PiiKind::from_label(kind).map(|k| (k, value))) {
-            Some((kind, value)) => KnownValue::new(kind, value),
-            None if spec.contains('@') => KnownValue::new(PiiKind::Email, spec.as_str()),
-            None if spec.chars().filter(char::is_ascii_digit).count() >= 6 => KnownValue::new(PiiKind::Phone, spec.as_str()),
-            None => KnownValue::new(PiiKind::Name, spec.as_str()),
+        .map(|spec| {
+            match spec
+                .split_once('=')
+                .and_then(|(kind, value)| PiiKind::from_label(kind).map(|k| (k, value)))
+            {
+                Some((kind, value)) => KnownValue::new(kind, value),
+                None if spec.contains('@') => KnownValue::new(PiiKind::Email, spec.as_str()),
+                None if spec.chars().filter(char::is_ascii_digit).count() >= 6 => {
+                    KnownValue::new(PiiKind::Phone, spec.as_str())
+                }
+                None => KnownValue::new(PiiKind::Name, spec.as_str()),
+            }
         })
         .collect();
     let mut text = String::new();
@@ -226,18 +238,26 @@ async fn healthcheck(config: &Config) -> Result<(), Failure> {
     }
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(address).await?;
-        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await?;
         Ok::<_, std::io::Error>(answer)
     };
     let answer = tokio::time::timeout(std::time::Duration::from_secs(3), check)
         .await
-        .map_err(|_| Failure { message: "no answer within 3 s".into(), code: 1 })??;
+        .map_err(|_| Failure {
+            message: "no answer within 3 s".into(),
+            code: 1,
+        })??;
     if answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200") {
         Ok(())
     } else {
-        Err(Failure { message: "the server did not answer 200".into(), code: 1 })
+        Err(Failure {
+            message: "the server did not answer 200".into(),
+            code: 1,
+        })
     }
 }
 
@@ -364,7 +384,13 @@ async fn org_by_name(state: &AppState, name: &str) -> Result<crate::orgs::OrgId,
         .ok_or_else(|| usage(format!("--org: no organization is called \"{name}\"")))
 }
 
-async fn import(config: Config, format: ImportFormat, path: &std::path::Path, org: &str, json: bool) -> Result<(), Failure> {
+async fn import(
+    config: Config,
+    format: ImportFormat,
+    path: &std::path::Path,
+    org: &str,
+    json: bool,
+) -> Result<(), Failure> {
     let state = AppState::open(config).await?;
     let org = org_by_name(&state, org).await?;
     let format = match format {

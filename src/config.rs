@@ -94,6 +94,8 @@ pub struct Config {
     pub session_max_hours: i64,
     /// Largest raw email accepted (inbound endpoint, import, IMAP), in bytes.
     pub max_message_bytes: usize,
+    /// Largest attachment stored; a larger one becomes a visible note on its message.
+    pub max_attachment_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy: bool,
 }
@@ -122,6 +124,7 @@ struct RawConfig {
     session_idle_minutes: Option<toml::Value>,
     session_max_hours: Option<toml::Value>,
     max_message_mb: Option<toml::Value>,
+    max_attachment_mb: Option<toml::Value>,
     trust_proxy: Option<toml::Value>,
 }
 
@@ -138,6 +141,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_SESSION_IDLE_MINUTES", "session_idle_minutes"),
     ("LETHE_SESSION_MAX_HOURS", "session_max_hours"),
     ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
+    ("LETHE_MAX_ATTACHMENT_MB", "max_attachment_mb"),
     ("LETHE_TRUST_PROXY", "trust_proxy"),
 ];
 
@@ -187,6 +191,7 @@ impl Config {
         );
         overlay_value(&mut raw.session_max_hours, get("LETHE_SESSION_MAX_HOURS"));
         overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
+        overlay_value(&mut raw.max_attachment_mb, get("LETHE_MAX_ATTACHMENT_MB"));
         overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
         Self::parse(raw)
     }
@@ -297,6 +302,8 @@ impl Config {
             24 * 90,
         )?;
         let max_message_mb = integer(raw.max_message_mb, "LETHE_MAX_MESSAGE_MB", 25, 1, 512)?;
+        let max_attachment_mb =
+            integer(raw.max_attachment_mb, "LETHE_MAX_ATTACHMENT_MB", 20, 1, 512)?;
         let trust_proxy = boolean(raw.trust_proxy, "LETHE_TRUST_PROXY")?;
         Ok(Self {
             listen,
@@ -310,6 +317,7 @@ impl Config {
             session_idle_minutes,
             session_max_hours,
             max_message_bytes: usize::try_from(max_message_mb).unwrap_or(25) * 1024 * 1024,
+            max_attachment_bytes: usize::try_from(max_attachment_mb).unwrap_or(20) * 1024 * 1024,
             trust_proxy,
         })
     }

@@ -2,6 +2,8 @@
 //! SHA-256 of the previous row, so altering or removing a row breaks the chain and
 //! `lethe audit verify` names the first bad row.
 
+pub mod routes;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};

@@ -83,7 +83,10 @@ mod tests {
             "attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz%20%221%22.pdf"
         );
         assert_eq!(served_content_type("image/PNG"), "image/png");
-        assert_eq!(served_content_type("image/svg+xml"), "application/octet-stream");
+        assert_eq!(
+            served_content_type("image/svg+xml"),
+            "application/octet-stream"
+        );
         assert_eq!(served_content_type("text/html"), "application/octet-stream");
     }
 }

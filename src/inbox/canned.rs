@@ -8,7 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use regex::{Captures, Regex};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -52,9 +54,8 @@ pub struct Placeholders<'a> {
     pub ticket: &'a str,
 }
 
-static PLACEHOLDER: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"\{(customer_first_name|customer_name|agent_name|ticket)\}").ok()
-});
+static PLACEHOLDER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"\{(customer_first_name|customer_name|agent_name|ticket)\}").ok());
 
 /// Fills the placeholders in one pass, so a name containing `{…}` is not expanded again.
 pub fn fill(body: &str, values: &Placeholders<'_>) -> String {

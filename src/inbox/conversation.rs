@@ -171,10 +171,7 @@ pub async fn load(
     let org = scope.org();
     let db = &state.db;
     let conversation = queries::conversation(db, org, id).await?;
-    let remote_for: Option<i64> = query
-        .remote_images
-        .as_deref()
-        .and_then(|v| v.parse().ok());
+    let remote_for: Option<i64> = query.remote_images.as_deref().and_then(|v| v.parse().ok());
     let messages = message::Entity::find()
         .filter(message::Column::OrganizationId.eq(org.get()))
         .filter(message::Column::ConversationId.eq(id))
@@ -192,11 +189,14 @@ pub async fn load(
             .all(db)
             .await?
         {
-            attachments.entry(a.message_id).or_default().push(AttachmentView {
-                id: a.id,
-                filename: a.filename,
-                size: human_size(a.size),
-            });
+            attachments
+                .entry(a.message_id)
+                .or_default()
+                .push(AttachmentView {
+                    id: a.id,
+                    filename: a.filename,
+                    size: human_size(a.size),
+                });
         }
     }
     let authors =

@@ -266,9 +266,11 @@ pub async fn inbox(
         conversations.iter().map(|c| c.customer_id).collect(),
     )
     .await?;
-    let assignees =
-        queries::user_names(&state.db, conversations.iter().filter_map(|c| c.assignee_id).collect())
-            .await?;
+    let assignees = queries::user_names(
+        &state.db,
+        conversations.iter().filter_map(|c| c.assignee_id).collect(),
+    )
+    .await?;
     let mut tags = super::tags::of_conversations(&state.db, org, &ids).await?;
     let rows = conversations
         .into_iter()

@@ -123,5 +123,8 @@ pub async fn add(
     )
     .await?;
     queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(&conversation_path(id), "flash.note_added"))
+    Ok(see_other_with_flash(
+        &conversation_path(id),
+        "flash.note_added",
+    ))
 }

@@ -40,12 +40,9 @@ pub async fn reply(
         "" => None,
         value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
     };
-    let refusal = match outbound::queue_reply(&state, scope.org(), id, scope.user_id(), &form.text)
+    let refusal = outbound::queue_reply(&state, scope.org(), id, scope.user_id(), &form.text)
         .await?
-    {
-        Ok(_) => None,
-        Err(refusal) => Some(refusal),
-    };
+        .err();
     let (error, status) = match refusal {
         None => {
             if let Some(status) = then {

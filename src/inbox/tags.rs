@@ -143,13 +143,16 @@ pub async fn add(
         .await;
         match inserted {
             Ok(_) => {}
-            Err(error)
-                if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            }
             Err(error) => return Err(error.into()),
         }
     }
     queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(&conversation_path(id), "flash.tag_added"))
+    Ok(see_other_with_flash(
+        &conversation_path(id),
+        "flash.tag_added",
+    ))
 }
 
 pub async fn remove(
@@ -171,5 +174,8 @@ pub async fn remove(
         .exec(&state.db)
         .await?;
     queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(&conversation_path(id), "flash.tag_removed"))
+    Ok(see_other_with_flash(
+        &conversation_path(id),
+        "flash.tag_removed",
+    ))
 }

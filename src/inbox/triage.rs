@@ -67,8 +67,8 @@ pub async fn set_status(
 ) -> Result<bool, AppError> {
     let closed_at = (status == Status::Closed).then_some(now);
     let result = conversation::Entity::update_many()
-        .col_expr(conversation::Column::Status, Expr::val(status.as_str()).into())
-        .col_expr(conversation::Column::ClosedAt, Expr::val(closed_at).into())
+        .col_expr(conversation::Column::Status, Expr::val(status.as_str()))
+        .col_expr(conversation::Column::ClosedAt, Expr::val(closed_at))
         .filter(conversation::Column::Id.eq(conversation_id))
         .filter(conversation::Column::OrganizationId.eq(org.get()))
         .exec(db)
@@ -94,7 +94,10 @@ pub async fn change_status(
         return Err(AppError::NotFound);
     }
     queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(&conversation_path(id), "flash.status_changed"))
+    Ok(see_other_with_flash(
+        &conversation_path(id),
+        "flash.status_changed",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -125,11 +128,14 @@ pub async fn change_assignee(
         }
     };
     conversation::Entity::update_many()
-        .col_expr(conversation::Column::AssigneeId, Expr::val(assignee).into())
+        .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
         .filter(conversation::Column::Id.eq(id))
         .filter(conversation::Column::OrganizationId.eq(scope.org().get()))
         .exec(&state.db)
         .await?;
     queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(&conversation_path(id), "flash.assignee_changed"))
+    Ok(see_other_with_flash(
+        &conversation_path(id),
+        "flash.assignee_changed",
+    ))
 }

@@ -37,21 +37,40 @@ pub struct Counts {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] AppError),
 }
 
 /// Imports everything at `path` into `org`.
-pub async fn import(state: &AppState, org: OrgId, format: Format, path: &Path) -> Result<Counts, ImportError> {
+pub async fn import(
+    state: &AppState,
+    org: OrgId,
+    format: Format,
+    path: &Path,
+) -> Result<Counts, ImportError> {
     let limits = ingest::limits(state);
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Raw>>(4);
     let path = path.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         let mut skipped = 0;
-        read_all(format, &path, limits.max_message_bytes, &sender, &mut skipped).map(|()| skipped)
+        read_all(
+            format,
+            &path,
+            limits.max_message_bytes,
+            &sender,
+            &mut skipped,
+        )
+        .map(|()| skipped)
     });
-    let source = Source { org, channel_id: None, keep_original_date: true };
+    let source = Source {
+        org,
+        channel_id: None,
+        keep_original_date: true,
+    };
     let mut counts = Counts::default();
     while let Some(batch) = receiver.recv().await {
         let parsed = tokio::task::spawn_blocking(move || parse_in_parallel(batch, &limits))
@@ -60,7 +79,9 @@ pub async fn import(state: &AppState, org: OrgId, format: Format, path: &Path) -
         store_batch(state, source, parsed, &mut counts).await?;
     }
     counts.skipped_files = reader.await.map_err(AppError::internal)??;
-    crate::db::checkpoint(&state.db).await.map_err(AppError::from)?;
+    crate::db::checkpoint(&state.db)
+        .await
+        .map_err(AppError::from)?;
     Ok(counts)
 }
 
@@ -76,7 +97,10 @@ fn read_all(
     sender: &tokio::sync::mpsc::Sender<Vec<Raw>>,
     skipped_out: &mut u64,
 ) -> Result<(), ImportError> {
-    let read_error = |path: &Path, source| ImportError::Read { path: path.display().to_string(), source };
+    let read_error = |path: &Path, source| ImportError::Read {
+        path: path.display().to_string(),
+        source,
+    };
     let mut batch = Vec::with_capacity(BATCH);
     let push = |raw: Raw, batch: &mut Vec<Raw>| {
         batch.push(raw);
@@ -92,7 +116,9 @@ fn read_all(
             let (files, skipped) = eml_files(path).map_err(|e| read_error(path, e))?;
             *skipped_out = skipped;
             for file in files {
-                let size = std::fs::metadata(&file).map_err(|e| read_error(&file, e))?.len();
+                let size = std::fs::metadata(&file)
+                    .map_err(|e| read_error(&file, e))?
+                    .len();
                 let raw = if usize::try_from(size).unwrap_or(usize::MAX) > limit {
                     Raw::TooLarge(usize::try_from(size).unwrap_or(usize::MAX))
                 } else {
@@ -123,12 +149,21 @@ fn read_all(
 }
 
 /// Extensions of files that sit beside mail in exports and are not mail.
-const NOT_MAIL: &[&str] = &["json", "js", "html", "htm", "xml", "csv", "md", "pdf", "png", "jpg", "jpeg", "gif", "zip", "gz", "db", "sqlite"];
+const NOT_MAIL: &[&str] = &[
+    "json", "js", "html", "htm", "xml", "csv", "md", "pdf", "png", "jpg", "jpeg", "gif", "zip",
+    "gz", "db", "sqlite",
+];
 
 /// Whether a file in an eml directory is skipped because its name says it is not mail.
 pub fn is_skipped(path: &Path) -> bool {
-    let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let hidden = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'));
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     hidden || extension.is_some_and(|e| NOT_MAIL.contains(&e.as_str()))
 }
 
@@ -157,12 +192,21 @@ fn eml_files(path: &Path) -> std::io::Result<(Vec<PathBuf>, u64)> {
     Ok((files, skipped))
 }
 
-fn parse_in_parallel(batch: Vec<Raw>, limits: &parse::Limits) -> Vec<Result<parse::ParsedMail, RejectReason>> {
+fn parse_in_parallel(
+    batch: Vec<Raw>,
+    limits: &parse::Limits,
+) -> Vec<Result<parse::ParsedMail, RejectReason>> {
     let parse_one = |raw: &Raw| match raw {
         Raw::Bytes(bytes) => parse::parse(bytes, limits),
-        Raw::TooLarge(size) => Err(RejectReason::TooLarge { bytes: *size, limit: limits.max_message_bytes }),
+        Raw::TooLarge(size) => Err(RejectReason::TooLarge {
+            bytes: *size,
+            limit: limits.max_message_bytes,
+        }),
     };
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
     let chunk = batch.len().div_ceil(workers).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = batch
@@ -187,14 +231,20 @@ async fn store_batch(
         match item {
             Err(reason) => {
                 counts.rejected += 1;
-                *counts.rejected_reasons.entry(reason_label(&reason)).or_default() += 1;
+                *counts
+                    .rejected_reasons
+                    .entry(reason_label(&reason))
+                    .or_default() += 1;
             }
             Ok(mail) => match ingest::store_parsed(&txn, &state.blobs, source, mail).await? {
                 Outcome::Stored { .. } => counts.imported += 1,
                 Outcome::Duplicate => counts.duplicates += 1,
                 Outcome::Rejected(reason) => {
                     counts.rejected += 1;
-                    *counts.rejected_reasons.entry(reason_label(&reason)).or_default() += 1;
+                    *counts
+                        .rejected_reasons
+                        .entry(reason_label(&reason))
+                        .or_default() += 1;
                 }
             },
         }

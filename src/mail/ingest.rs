@@ -43,7 +43,7 @@ pub struct Source {
 pub fn limits(state: &AppState) -> Limits {
     Limits {
         max_message_bytes: state.config.max_message_bytes,
-        max_attachment_bytes: state.config.max_message_bytes.min(20 * 1024 * 1024),
+        max_attachment_bytes: state.config.max_attachment_bytes,
     }
 }
 
@@ -377,10 +377,10 @@ pub async fn touch_conversation(
         .filter(conversation::Column::Id.eq(conversation_id));
     if reopen {
         update = update
-            .col_expr(conversation::Column::Status, Expr::val("open").into())
+            .col_expr(conversation::Column::Status, Expr::val("open"))
             .col_expr(
                 conversation::Column::ClosedAt,
-                Expr::val(Option::<DateTime<Utc>>::None).into(),
+                Expr::val(Option::<DateTime<Utc>>::None),
             );
     }
     update.exec(db).await?;

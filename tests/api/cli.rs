@@ -274,15 +274,32 @@ async fn privacy_redact_shows_what_the_detector_catches() {
     let env = Env::new().await;
     let text = "Hallo, ich bin Jürgen Weiß. IBAN DE89 3704 0044 0532 0130 00, Tel. +49 30 1234567, mail juergen@example.de. Bestellung 4711-2235 über 49,90 €.";
     let output = env.run(&["privacy", "redact", "--known", "Weiss"], text);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let redacted = String::from_utf8(output.stdout).unwrap();
     for gone in ["DE89", "1234567", "juergen@example.de", "Weiß"] {
         assert!(!redacted.contains(gone), "{gone} survived: {redacted}");
     }
-    for kept in ["[IBAN]", "[PHONE]", "[EMAIL]", "[NAME]", "4711-2235", "49,90"] {
+    for kept in [
+        "[IBAN]",
+        "[PHONE]",
+        "[EMAIL]",
+        "[NAME]",
+        "4711-2235",
+        "49,90",
+    ] {
         assert!(redacted.contains(kept), "{kept} missing: {redacted}");
     }
-    let output = env.run(&["privacy", "redact", "--json"], "IBAN DE89370400440532013000 ok");
+    let output = env.run(
+        &["privacy", "redact", "--json"],
+        "IBAN DE89370400440532013000 ok",
+    );
     let findings: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(findings, serde_json::json!([{"type": "IBAN", "start": 5, "end": 27}]));
+    assert_eq!(
+        findings,
+        serde_json::json!([{"type": "IBAN", "start": 5, "end": 27}])
+    );
 }

@@ -416,4 +416,34 @@ async fn test_connection_names_the_failing_step() {
     let problem = imap::test_connection(&tls).await.expect_err("no TLS");
     assert_eq!(problem.stage, Stage::Tls);
     assert!(problem.to_string().starts_with("TLS handshake failed"));
+
+    // This Dovecot offers no STARTTLS: refused, and said so.
+    let mut starttls = settings(&user);
+    starttls.tls = TlsMode::StartTls;
+    let problem = imap::test_connection(&starttls)
+        .await
+        .expect_err("no STARTTLS");
+    assert_eq!(problem.stage, Stage::Tls);
+}
+
+#[tokio::test]
+async fn the_poller_picks_channels_whose_interval_has_passed() {
+    let (app, org) = app_with_org().await;
+    let channel = imap_channel(&app, org, settings(&mailbox_user())).await;
+    let now = chrono::Utc::now();
+    let due = |list: Vec<channel_entity::Model>| list.iter().any(|c| c.id == channel.id);
+
+    assert!(due(imap::scheduler::due_channels(&app.state.db, now)
+        .await
+        .expect("due")));
+    channel::record_poll(&app.state.db, channel.id, now, None)
+        .await
+        .expect("record");
+    assert!(!due(imap::scheduler::due_channels(&app.state.db, now)
+        .await
+        .expect("due")));
+    let later = now + chrono::Duration::seconds(60);
+    assert!(due(imap::scheduler::due_channels(&app.state.db, later)
+        .await
+        .expect("due")));
 }

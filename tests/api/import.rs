@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{TestApp, spawn_app};
 use lethe::db::entity::{conversation, message};
 
 fn corpus_dir(var: &str) -> PathBuf {
@@ -14,7 +14,10 @@ fn corpus_dir(var: &str) -> PathBuf {
 
 fn lethe(app: &TestApp) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("LETHE_DATA_DIR", &app.data_dir);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LETHE_DATA_DIR", &app.data_dir);
     if let Some(url) = &app.database_url {
         command.env("LETHE_DATABASE_URL", url);
     }
@@ -22,14 +25,27 @@ fn lethe(app: &TestApp) -> std::process::Command {
 }
 
 fn import_json(app: &TestApp, format: &str, path: &std::path::Path) -> serde_json::Value {
-    let output = lethe(app).args(["import", format]).arg(path).args(["--org", "Shop", "--json"]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = lethe(app)
+        .args(["import", format])
+        .arg(path)
+        .args(["--org", "Shop", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn mail(message_id: &str, in_reply_to: Option<&str>, subject: &str, body: &str) -> String {
-    let reply = in_reply_to.map(|id| format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n")).unwrap_or_default();
-    format!("From: Anna Schmidt <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\n{reply}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n")
+    let reply = in_reply_to
+        .map(|id| format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: Anna Schmidt <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\n{reply}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
 }
 
 #[tokio::test]
@@ -37,9 +53,31 @@ async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies(
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("1.eml"), mail("order-1@kunde.test", None, "Wo bleibt meine Bestellung?", "Bestellung 4711")).unwrap();
-    std::fs::write(dir.path().join("2.eml"), mail("order-2@kunde.test", Some("order-1@kunde.test"), "Re: Wo bleibt meine Bestellung?", "Noch nichts da")).unwrap();
-    std::fs::write(dir.path().join("3.eml"), b"{\"this\": \"is json, not mail\"}").unwrap();
+    std::fs::write(
+        dir.path().join("1.eml"),
+        mail(
+            "order-1@kunde.test",
+            None,
+            "Wo bleibt meine Bestellung?",
+            "Bestellung 4711",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2.eml"),
+        mail(
+            "order-2@kunde.test",
+            Some("order-1@kunde.test"),
+            "Re: Wo bleibt meine Bestellung?",
+            "Noch nichts da",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("3.eml"),
+        b"{\"this\": \"is json, not mail\"}",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("4.eml"), b"").unwrap();
     let counts = import_json(&app, "eml", dir.path());
     assert_eq!(counts["imported"], 2);
@@ -47,13 +85,28 @@ async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies(
     assert_eq!(counts["rejected"], 2);
     let reasons = counts["rejected_reasons"].as_object().unwrap();
     assert!(reasons.keys().any(|r| r.contains("empty")), "{reasons:?}");
-    assert!(reasons.keys().any(|r| r.contains("not an email message") || r.contains("not a message")), "{reasons:?}");
+    assert!(
+        reasons
+            .keys()
+            .any(|r| r.contains("not an email message") || r.contains("not a message")),
+        "{reasons:?}"
+    );
 
-    assert_eq!(conversation::Entity::find().count(&app.state.db).await.unwrap(), 1, "the reply threads onto the order");
+    assert_eq!(
+        conversation::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        1,
+        "the reply threads onto the order"
+    );
     let again = import_json(&app, "eml", dir.path());
     assert_eq!(again["imported"], 0);
     assert_eq!(again["duplicates"], 2);
-    assert_eq!(message::Entity::find().count(&app.state.db).await.unwrap(), 2);
+    assert_eq!(
+        message::Entity::find().count(&app.state.db).await.unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -63,16 +116,36 @@ async fn import_mbox_reads_every_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut mbox = String::new();
     for i in 0..25 {
-        mbox.push_str(&format!("From anna@kunde.test Tue Nov  3 10:{i:02}:00 2026\n"));
-        mbox.push_str(&mail(&format!("m{i}@kunde.test"), None, &format!("Frage {i}"), "From now on I write here").replace("\r\n", "\n").replace("\nFrom now", "\n>From now"));
+        mbox.push_str(&format!(
+            "From anna@kunde.test Tue Nov  3 10:{i:02}:00 2026\n"
+        ));
+        mbox.push_str(
+            &mail(
+                &format!("m{i}@kunde.test"),
+                None,
+                &format!("Frage {i}"),
+                "From now on I write here",
+            )
+            .replace("\r\n", "\n")
+            .replace("\nFrom now", "\n>From now"),
+        );
         mbox.push('\n');
     }
     let path = dir.path().join("export.mbox");
     std::fs::write(&path, mbox).unwrap();
     let counts = import_json(&app, "mbox", &path);
     assert_eq!(counts["imported"], 25);
-    let bodies: Vec<String> = message::Entity::find().all(&app.state.db).await.unwrap().into_iter().map(|m| m.text_body).collect();
-    assert!(bodies.iter().all(|b| b.starts_with("From now")), "mbox quoting undone");
+    let bodies: Vec<String> = message::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text_body)
+        .collect();
+    assert!(
+        bodies.iter().all(|b| b.starts_with("From now")),
+        "mbox quoting undone"
+    );
 }
 
 #[tokio::test]
@@ -81,13 +154,28 @@ async fn the_mail_parser_crates_test_messages_import_or_are_rejected_with_a_reas
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let dir = corpus_dir("LETHE_TEST_MAILPARSER_EML_DIR");
     let files = walk(&dir).len() as u64;
-    assert!(files > 50, "expected the crate's test messages in {}", dir.display());
+    assert!(
+        files > 50,
+        "expected the crate's test messages in {}",
+        dir.display()
+    );
     let counts = import_json(&app, "eml", &dir);
-    let total = counts["imported"].as_u64().unwrap() + counts["duplicates"].as_u64().unwrap() + counts["rejected"].as_u64().unwrap();
+    let total = counts["imported"].as_u64().unwrap()
+        + counts["duplicates"].as_u64().unwrap()
+        + counts["rejected"].as_u64().unwrap();
     assert_eq!(total, files, "every file is accounted for: {counts}");
     assert!(counts["imported"].as_u64().unwrap() > files / 2, "{counts}");
-    let reasons: u64 = counts["rejected_reasons"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(reasons, counts["rejected"].as_u64().unwrap(), "each rejection has a reason");
+    let reasons: u64 = counts["rejected_reasons"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        reasons,
+        counts["rejected"].as_u64().unwrap(),
+        "each rejection has a reason"
+    );
 }
 
 #[tokio::test]
@@ -96,16 +184,32 @@ async fn six_thousand_real_mails_import_and_replies_thread() {
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let dir = corpus_dir("LETHE_TEST_SPAMASSASSIN_DIR");
     let files = walk(&dir).len() as u64;
-    assert!(files > 6000, "expected the SpamAssassin corpus in {}", dir.display());
+    assert!(
+        files > 6000,
+        "expected the SpamAssassin corpus in {}",
+        dir.display()
+    );
     let counts = import_json(&app, "eml", &dir);
     let imported = counts["imported"].as_u64().unwrap();
-    let total = imported + counts["duplicates"].as_u64().unwrap() + counts["rejected"].as_u64().unwrap();
+    let total =
+        imported + counts["duplicates"].as_u64().unwrap() + counts["rejected"].as_u64().unwrap();
     assert_eq!(total, files, "{counts}");
     assert!(imported > 5500, "{counts}");
     // Real replies land in the conversations they answer.
-    let threaded = conversation::Entity::find().filter(conversation::Column::MessageCount.gt(1)).count(&app.state.db).await.unwrap();
-    assert!(threaded > 200, "only {threaded} conversations hold more than one message");
-    let with_reply_header = message::Entity::find().filter(message::Column::InReplyTo.ne("")).count(&app.state.db).await.unwrap();
+    let threaded = conversation::Entity::find()
+        .filter(conversation::Column::MessageCount.gt(1))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        threaded > 200,
+        "only {threaded} conversations hold more than one message"
+    );
+    let with_reply_header = message::Entity::find()
+        .filter(message::Column::InReplyTo.ne(""))
+        .count(&app.state.db)
+        .await
+        .unwrap();
     assert!(with_reply_header > 1500, "{with_reply_header}");
 }
 
@@ -127,29 +231,129 @@ async fn the_inbound_endpoint_answers_2xx_only_for_committed_mail() {
     use lethe::mail::channel::{NewChannel, create};
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop").await.unwrap().unwrap().0;
+    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     let (_, token) = create(
         &app.state.db,
         &app.state.sealer,
         org,
-        NewChannel { name: "Support".into(), imap: None, smtp: None, from_name: "Shop".into(), from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(), poll_seconds: 60 },
+        NewChannel {
+            name: "Support".into(),
+            imap: None,
+            smtp: None,
+            from_name: "Shop".into(),
+            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
+            poll_seconds: 60,
+        },
     )
     .await
     .unwrap();
     let url = app.url(&format!("/inbound/email/{token}"));
-    let raw = mail("pipe-1@kunde.test", None, "Rücksendung", "Ich möchte zurücksenden");
-    let first = app.client.post(&url).body(raw.clone()).send().await.unwrap();
+    let raw = mail(
+        "pipe-1@kunde.test",
+        None,
+        "Rücksendung",
+        "Ich möchte zurücksenden",
+    );
+    let first = app
+        .client
+        .post(&url)
+        .body(raw.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 201);
     let body: serde_json::Value = first.json().await.unwrap();
     assert_eq!(body["status"], "stored");
     let again = app.client.post(&url).body(raw).send().await.unwrap();
     assert_eq!(again.status(), 200);
-    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["status"], "duplicate");
-    let garbage = app.client.post(&url).body("no headers at all, just words").send().await.unwrap();
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["status"],
+        "duplicate"
+    );
+    let garbage = app
+        .client
+        .post(&url)
+        .body("no headers at all, just words")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(garbage.status(), 422);
-    let reason = garbage.json::<serde_json::Value>().await.unwrap()["reason"].as_str().unwrap().to_owned();
+    let reason = garbage.json::<serde_json::Value>().await.unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(!reason.is_empty());
-    let wrong = app.client.post(app.url("/inbound/email/not-a-token")).body("x").send().await.unwrap();
+    let wrong = app
+        .client
+        .post(app.url("/inbound/email/not-a-token"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 404);
-    assert_eq!(message::Entity::find().count(&app.state.db).await.unwrap(), 1);
+    assert_eq!(
+        message::Entity::find().count(&app.state.db).await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_attachment_becomes_a_visible_note_not_a_failed_import() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 1_500_000]);
+    let small = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 invoice");
+    let raw = format!(
+        "From: Anna <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: Fotos\r\nMessage-ID: <att-1@kunde.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Fotos.\r\n--b1\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename=\"huge.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}\r\n--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"rechnung.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{small}\r\n--b1--\r\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.eml"), raw).unwrap();
+    let output = lethe(&app)
+        .env("LETHE_MAX_ATTACHMENT_MB", "1")
+        .args(["import", "eml"])
+        .arg(dir.path())
+        .args(["--org", "Shop", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counts["imported"], 1);
+    let stored = message::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.parse_notes.contains("huge.jpg"),
+        "{}",
+        stored.parse_notes
+    );
+    let attachments = lethe::db::entity::attachment::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].filename, "rechnung.pdf");
+    assert_eq!(
+        app.state.blobs.get(&attachments[0].blob_id).unwrap(),
+        b"%PDF-1.4 invoice"
+    );
+    // Sealed on disk: the bytes are not there in the clear.
+    let files: Vec<_> = walk(&app.data_dir.join("attachments"));
+    assert_eq!(files.len(), 1);
+    assert!(
+        !std::fs::read(&files[0])
+            .unwrap()
+            .windows(8)
+            .any(|w| w == b"%PDF-1.4")
+    );
 }

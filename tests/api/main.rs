@@ -5,11 +5,13 @@ mod helpers;
 mod smtp;
 
 mod accounts;
-mod channels;
+mod audit;
 mod browser;
+mod channels;
 mod cli;
 mod imap;
 mod import;
+mod inbox;
 mod organizations;
 mod shell;
 mod tenancy;

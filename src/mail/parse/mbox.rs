@@ -159,7 +159,14 @@ pub struct MboxReader<R> {
 
 impl<R: std::io::BufRead> MboxReader<R> {
     pub fn new(reader: R, limit: usize) -> Self {
-        Self { reader, limit, current: Vec::new(), current_len: 0, started: false, done: false }
+        Self {
+            reader,
+            limit,
+            current: Vec::new(),
+            current_len: 0,
+            started: false,
+            done: false,
+        }
     }
 
     fn take_current(&mut self) -> Option<MboxItem> {
@@ -171,7 +178,9 @@ impl<R: std::io::BufRead> MboxReader<R> {
         if message.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        Some(MboxItem::Message(unescape(trim_separator(&message)).into_owned()))
+        Some(MboxItem::Message(
+            unescape(trim_separator(&message)).into_owned(),
+        ))
     }
 }
 
@@ -234,7 +243,9 @@ mod reader_tests {
         let split: Vec<Vec<u8>> = split_mbox(data).map(|m| m.into_owned()).collect();
         assert_eq!(streamed, split);
         assert_eq!(streamed.len(), 2);
-        let limited: Vec<bool> = MboxReader::new(&data[..], 20).map(|i| matches!(i.unwrap(), MboxItem::TooLarge(_))).collect();
+        let limited: Vec<bool> = MboxReader::new(&data[..], 20)
+            .map(|i| matches!(i.unwrap(), MboxItem::TooLarge(_)))
+            .collect();
         assert_eq!(limited, vec![true, false]);
     }
 }

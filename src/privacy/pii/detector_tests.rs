@@ -1,7 +1,6 @@
 //! Unit-level checks of the public API: formats per kind, things that must not be flagged,
 //! known-value folding, offsets on char boundaries, robustness and a timing print.
 
-
 use crate::privacy::pii::{Detector, KnownValue, PiiKind, iban_checksum_ok, luhn_ok};
 
 fn kinds(d: &Detector, text: &str) -> Vec<(PiiKind, String)> {
@@ -213,4 +212,3 @@ fn offsets_on_char_boundaries_for_random_input() {
     check_invariants(&d, "", &known);
     check_invariants(&d, "İİİ MÜLLER ǅ", &known);
 }
-

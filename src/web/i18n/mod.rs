@@ -81,6 +81,8 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/core.toml")),
             include_str!(concat!($lang, "/inbox.toml")),
             include_str!(concat!($lang, "/channels.toml")),
+            include_str!(concat!($lang, "/search.toml")),
+            include_str!(concat!($lang, "/audit.toml")),
         ]
     };
 }

@@ -1,0 +1,20 @@
+//! The error type of the search boundary.
+
+use crate::query::QueryError;
+
+/// Everything that can go wrong in the search module.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query text could not be understood; the message is meant for the agent.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Tantivy failed (I/O, corrupt index, lock held by another process, …).
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// Creating the index directory failed.
+    #[error("cannot create the search index directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// A thread panicked while holding the index writer.
+    #[error("the search index writer is unusable after a panic in another thread")]
+    Poisoned,
+}

@@ -1,0 +1,399 @@
+//! [`SearchIndex`]: owns the Tantivy index, its one writer (behind a mutex) and its reader.
+//!
+//! Updates are delete-term + add and become visible on [`SearchIndex::commit`], which also
+//! reloads the reader. [`SearchIndex::purge_deleted`] rewrites every segment that has deleted
+//! documents and garbage-collects the old files, so erased text leaves the disk.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Value;
+use tantivy::store::Compressor;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
+
+use crate::OrgId;
+use crate::analysis::{
+    Lang, LanguageDetector, address_terms, code_terms, keyword, plain_analyzer, register_analyzers,
+    stem_analyzer,
+};
+use crate::collect::GroupCollector;
+use crate::compile::{QueryAnalyzers, compile};
+use crate::error::SearchError;
+use crate::query::Query;
+use crate::results::{
+    ConversationHit, Highlighter, Page, SearchContext, SearchResults, Sort, micros_to_date, rank,
+};
+use crate::schema::{Fields, MESSAGE_ID, ORG, build_schema};
+
+/// One message as the search index sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageDoc {
+    /// Organization (tenant).
+    pub org: OrgId,
+    /// Message id (unique across the instance).
+    pub message_id: i64,
+    /// Conversation the message belongs to.
+    pub conversation_id: i64,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// Customer's display name.
+    pub customer_name: String,
+    /// Customer's email address.
+    pub customer_email: String,
+    /// From header (name and/or address).
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Conversation tags.
+    pub tags: Vec<String>,
+    /// `open`, `pending` or `closed`.
+    pub status: String,
+    /// Channel name (email, webchat, …).
+    pub channel: String,
+    /// Assigned user id.
+    pub assignee: Option<i64>,
+    /// `inbound`, `outbound` or `note`.
+    pub direction: String,
+    /// Whether the message has attachments.
+    pub has_attachment: bool,
+    /// When the message was sent or received.
+    pub date: DateTime<Utc>,
+}
+
+/// How an index is created and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Compress the document store with LZ4. Only used when the index is created. Without
+    /// compression the stored text is plain bytes on disk, which makes raw-byte erasure
+    /// checks meaningful; with it the store is roughly half the size.
+    pub compress_store: bool,
+    /// Indexing threads (1..=8).
+    pub writer_threads: usize,
+    /// Total indexing memory budget in bytes (at least 15 MB per thread).
+    pub writer_memory: usize,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        SearchOptions {
+            compress_store: true,
+            writer_threads: cpus.clamp(1, 2),
+            writer_memory: 64_000_000,
+        }
+    }
+}
+
+/// The embedded search index.
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    options: SearchOptions,
+    /// `None` only while [`SearchIndex::purge_deleted`] replaces the writer or after it failed.
+    writer: Mutex<Option<IndexWriter>>,
+    reader: IndexReader,
+    detector: LanguageDetector,
+    query_analyzers: QueryAnalyzers,
+    plain_index: TextAnalyzer,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating the directory and the index if missing.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, SearchOptions::default())
+    }
+
+    /// [`SearchIndex::open`] with explicit options.
+    pub fn open_with(dir: &Path, options: SearchOptions) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir)?;
+        let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let settings = IndexSettings {
+            docstore_compression: if options.compress_store {
+                Compressor::Lz4
+            } else {
+                Compressor::None
+            },
+            ..IndexSettings::default()
+        };
+        let index = Index::builder()
+            .schema(build_schema())
+            .settings(settings)
+            .open_or_create(directory)?;
+        register_analyzers(index.tokenizers());
+        let fields = Fields::resolve(&index.schema())?;
+        let writer = new_writer(&index, options)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            fields,
+            options,
+            writer: Mutex::new(Some(writer)),
+            reader,
+            detector: LanguageDetector::new(),
+            query_analyzers: QueryAnalyzers {
+                plain: plain_analyzer(false),
+                stem: Lang::ALL.into_iter().map(stem_analyzer).collect(),
+            },
+            plain_index: plain_analyzer(true),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, SearchError> {
+        let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        if guard.is_none() {
+            *guard = Some(new_writer(&self.index, self.options)?);
+        }
+        Ok(guard)
+    }
+
+    /// Runs `f` with the writer.
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let mut guard = self.lock()?;
+        match guard.as_mut() {
+            Some(writer) => f(writer),
+            None => Err(SearchError::Poisoned),
+        }
+    }
+
+    /// Adds or replaces messages (by `message_id`). Visible after [`SearchIndex::commit`].
+    pub fn upsert(&self, docs: &[MessageDoc]) -> Result<(), SearchError> {
+        let built: Vec<(i64, TantivyDocument)> = docs
+            .iter()
+            .map(|d| (d.message_id, self.build_document(d)))
+            .collect();
+        self.with_writer(|writer| {
+            for (id, doc) in built {
+                writer.delete_term(Term::from_field_i64(self.fields.message_id, id));
+                writer.add_document(doc)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn build_document(&self, m: &MessageDoc) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::new();
+        doc.add_i64(f.org, m.org.0);
+        doc.add_i64(f.message_id, m.message_id);
+        doc.add_i64(f.conversation_id, m.conversation_id);
+        doc.add_i64(f.date, m.date.timestamp_micros());
+        doc.add_text(f.subject, &m.subject);
+        doc.add_text(f.body, &m.body);
+        let lang = self.detector.detect(&m.subject, &m.body);
+        doc.add_text(f.lang, lang.code());
+
+        doc.add_text(f.plain, &m.subject);
+        doc.add_text(f.plain, &m.body);
+        let people = format!("{} {} {}", m.customer_name, m.customer_email, m.from);
+        doc.add_text(f.plain, &people);
+        let stem_field = f.stem[lang.index()];
+        doc.add_text(stem_field, &m.subject);
+        doc.add_text(stem_field, &m.body);
+
+        let mut codes = Vec::new();
+        code_terms(&m.subject, &mut codes);
+        code_terms(&m.body, &mut codes);
+        code_terms(&m.customer_email, &mut codes);
+        code_terms(&m.from, &mut codes);
+        for code in &codes {
+            doc.add_text(f.code, code);
+        }
+
+        let mut terms = Vec::new();
+        address_terms(&m.from, &mut terms);
+        for t in &terms {
+            doc.add_text(f.from, t);
+        }
+        terms.clear();
+        for to in &m.to {
+            address_terms(to, &mut terms);
+        }
+        for t in &terms {
+            doc.add_text(f.to, t);
+        }
+        for tag in &m.tags {
+            doc.add_text(f.tag, keyword(tag));
+        }
+        doc.add_text(f.status, keyword(&m.status));
+        doc.add_text(f.channel, keyword(&m.channel));
+        doc.add_text(f.direction, keyword(&m.direction));
+        match m.assignee {
+            Some(id) => doc.add_text(f.assignee, id.to_string()),
+            None => doc.add_text(f.assignee, "none"),
+        }
+        if m.has_attachment {
+            doc.add_text(f.has, "attachment");
+        }
+        doc
+    }
+
+    /// Deletes messages by id. Effective after [`SearchIndex::commit`].
+    pub fn delete_messages(&self, ids: &[i64]) -> Result<(), SearchError> {
+        self.delete_terms(self.fields.message_id, ids)
+    }
+
+    /// Deletes all messages of these conversations. Effective after [`SearchIndex::commit`].
+    pub fn delete_conversations(&self, ids: &[i64]) -> Result<(), SearchError> {
+        self.delete_terms(self.fields.conversation_id, ids)
+    }
+
+    /// Deletes every message of an organization. Effective after [`SearchIndex::commit`].
+    pub fn delete_org(&self, org: OrgId) -> Result<(), SearchError> {
+        self.delete_terms(self.fields.org, &[org.0])
+    }
+
+    fn delete_terms(&self, field: tantivy::schema::Field, ids: &[i64]) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            for id in ids {
+                writer.delete_term(Term::from_field_i64(field, *id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits pending changes and reloads the reader.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            writer.commit()?;
+            Ok(())
+        })?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Commits, then rewrites every segment that has deleted documents and removes the old
+    /// files, so deleted text no longer exists in any file of the index directory.
+    pub fn purge_deleted(&self) -> Result<(), SearchError> {
+        let mut guard = self.lock()?;
+        let Some(mut writer) = guard.take() else {
+            return Err(SearchError::Poisoned);
+        };
+        writer.commit()?;
+        // Let background merges finish so that no segment with deletes is busy.
+        writer.wait_merging_threads()?;
+        let mut writer = new_writer(&self.index, self.options)?;
+        let with_deletes: Vec<_> = self
+            .index
+            .searchable_segment_metas()?
+            .into_iter()
+            .filter(|meta| meta.has_deletes())
+            .map(|meta| meta.id())
+            .collect();
+        if !with_deletes.is_empty() {
+            writer.merge(&with_deletes).wait()?;
+        }
+        writer.garbage_collect_files().wait()?;
+        *guard = Some(writer);
+        drop(guard);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Searches the messages of `org`, grouped by conversation.
+    pub fn search(
+        &self,
+        org: OrgId,
+        query: &Query,
+        ctx: &SearchContext,
+        page: Page,
+    ) -> Result<SearchResults, SearchError> {
+        let mut analyzers = self.query_analyzers.clone();
+        let tantivy_query = compile(&self.fields, &mut analyzers, org, query, ctx)?;
+        let by_score = query.has_text() && page.sort == Sort::Relevance;
+        let searcher = self.reader.searcher();
+        let groups = searcher.search(
+            tantivy_query.as_ref(),
+            &GroupCollector { scoring: by_score },
+        )?;
+        let (total, ranked) = rank(groups, page, by_score);
+        let mut highlighter = Highlighter::new(
+            query,
+            analyzers.plain,
+            self.plain_index.clone(),
+            analyzers.stem,
+        );
+        let mut hits = Vec::with_capacity(ranked.len());
+        for r in ranked {
+            let (addr, date) = if r.use_newest {
+                (r.group.newest_doc, r.group.newest_date)
+            } else {
+                (r.group.best_doc, r.group.best_date)
+            };
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let body = text(self.fields.body);
+            let lang = Lang::from_code(&text(self.fields.lang));
+            let message_id = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .i64(MESSAGE_ID)?
+                .first(addr.doc_id)
+                .unwrap_or_default();
+            hits.push(ConversationHit {
+                conversation_id: r.conversation_id,
+                best_message_id: message_id,
+                score: r.group.best_score,
+                date: micros_to_date(date),
+                subject: text(self.fields.subject),
+                snippet_html: highlighter.snippet(&body, lang),
+                matching_messages: r.group.count as usize,
+            });
+        }
+        Ok(SearchResults {
+            total_conversations: total,
+            hits,
+        })
+    }
+
+    /// Ids of all committed messages, optionally of one organization, ascending.
+    pub fn all_message_ids(&self, org: Option<OrgId>) -> Result<Vec<i64>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut ids = Vec::new();
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let orgs = fast.i64(ORG)?;
+            let messages = fast.i64(MESSAGE_ID)?;
+            for doc in segment.doc_ids_alive() {
+                if let Some(org) = org
+                    && orgs.first(doc) != Some(org.0)
+                {
+                    continue;
+                }
+                if let Some(id) = messages.first(doc) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Number of committed, not deleted messages.
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+fn new_writer(index: &Index, options: SearchOptions) -> Result<IndexWriter, SearchError> {
+    let threads = options.writer_threads.clamp(1, 8);
+    let memory = options.writer_memory.max(threads * 15_000_000);
+    Ok(index.writer_with_num_threads(threads, memory)?)
+}
