@@ -32,6 +32,8 @@ pub struct AppState {
     pub events: InboxEvents,
     /// Wakes the outbox sender when a reply is queued.
     pub outbox_wakeup: tokio::sync::Notify,
+    /// The full-text index in `data_dir/index` (src/search/).
+    pub search: Arc<crate::search::SearchIndex>,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -50,6 +52,11 @@ pub enum StartError {
     Migration(sea_orm::DbErr),
     #[error("{0}")]
     Mail(String),
+    #[error("cannot open the search index {path}: {source}")]
+    Search {
+        path: String,
+        source: crate::search::SearchError,
+    },
     #[error("cannot listen on {address} (LETHE_LISTEN): {source}")]
     Listen {
         address: String,
@@ -68,6 +75,13 @@ impl AppState {
         db::migrate(&db).await.map_err(StartError::Migration)?;
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
         let config_data_dir = config.data_dir.clone();
+        let index_dir = config_data_dir.join("index");
+        let search = crate::search::SearchIndex::open(&index_dir).map_err(|source| {
+            StartError::Search {
+                path: index_dir.display().to_string(),
+                source,
+            }
+        })?;
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -79,6 +93,7 @@ impl AppState {
             blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
             events: InboxEvents::default(),
             outbox_wakeup: tokio::sync::Notify::new(),
+            search: Arc::new(search),
         }))
     }
 }
@@ -224,6 +239,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/invitations/{token}",
             web::post().to(orgs::routes::accept_invitation),
         )
+        // search (src/search/)
+        .route("/search", web::get().to(crate::search::routes::search))
         // audit log
         .route("/audit", web::get().to(crate::audit::routes::log))
         // inbox (src/inbox/)

@@ -46,6 +46,19 @@ pub enum Command {
     Privacy(PrivacyCommand),
     /// Exit 0 when the server on LETHE_LISTEN answers /healthz (for container health checks).
     Healthcheck,
+    /// The search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Generate realistic multilingual shop conversations in an organization (for demos and
+    /// benchmarks; run it while the server is stopped).
+    DemoData {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        conversations: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Bulk import a directory of .eml files or an mbox file into an organization.
     Import {
         #[arg(value_enum)]
@@ -57,6 +70,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum IndexCommand {
+    /// Drop the search index and rebuild it from the database.
+    Rebuild,
+    /// Compare the search index with the database; exit 1 if they differ.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +163,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(command) => user(config, command).await,
         Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
         Command::Healthcheck => healthcheck(&config).await,
+        Command::Index(command) => index(config, command).await,
+        Command::DemoData {
+            org,
+            conversations,
+            seed,
+        } => demo_data(config, &org, conversations, seed).await,
         Command::Privacy(PrivacyCommand::Redact { known, json }) => redact(&known, json),
         Command::Import {
             format,
@@ -161,11 +188,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LETHE_LOG").unwrap_or_else(|_| {
-        EnvFilter::new(
-            "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn",
-        )
-    });
+    // The database drivers log statements with their values at debug level: they stay at warn
+    // whatever LETHE_LOG asks for, so personal data never reaches the log.
+    const QUIET: &str =
+        "sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn,html5ever=error";
+    let requested = std::env::var("LETHE_LOG").unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::try_new(format!("{requested},{QUIET}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -180,6 +209,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let app = Application::build(config).await?;
     let _scheduler = jobs::start(app.state.clone()).await?;
     let _sender = crate::mail::outbound::spawn_sender(app.state.clone());
+    let _indexer = crate::search::indexer::spawn_indexer(app.state.clone());
     let _poller = crate::mail::imap::spawn_poller(app.state.clone());
     tracing::info!(
         port = app.port,
@@ -417,6 +447,83 @@ async fn import(
         .audit
         .record(&state.db, audit::Entry { org: Some(org), actor: audit::Actor::System("cli"), action: "mail.imported", target: format!("organization:{org}"), client: None, details: serde_json::json!({ "imported": counts.imported, "duplicates": counts.duplicates, "rejected": counts.rejected }) })
         .await?;
+    Ok(())
+}
+
+async fn index(config: Config, command: IndexCommand) -> Result<(), Failure> {
+    use crate::search::maintenance;
+    let state = AppState::open(config).await?;
+    let started = std::time::Instant::now();
+    match command {
+        IndexCommand::Rebuild => {
+            let rebuilt = maintenance::rebuild(&state).await?;
+            println!(
+                "search index rebuilt: {} documents ({:.1} s)",
+                rebuilt.documents,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        IndexCommand::Verify => {
+            let report = maintenance::verify(&state).await?;
+            println!(
+                "database messages: {}, index documents: {}, missing from index: {}, missing from database: {}, queued changes: {}",
+                report.database_messages,
+                report.index_documents,
+                report.missing_from_index.len(),
+                report.missing_from_database.len(),
+                report.pending
+            );
+            let sample = |ids: &[i64]| {
+                ids.iter()
+                    .take(20)
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !report.missing_from_index.is_empty() {
+                println!(
+                    "  messages without a document: {}",
+                    sample(&report.missing_from_index)
+                );
+            }
+            if !report.missing_from_database.is_empty() {
+                println!(
+                    "  documents without a message: {}",
+                    sample(&report.missing_from_database)
+                );
+            }
+            if report.is_clean() {
+                Ok(())
+            } else {
+                Err(Failure { message: "the search index differs from the database (lethe index rebuild repairs it)".into(), code: 1 })
+            }
+        }
+    }
+}
+
+async fn demo_data(
+    config: Config,
+    org: &str,
+    conversations: u64,
+    seed: u64,
+) -> Result<(), Failure> {
+    let state = AppState::open(config).await?;
+    let org = org_by_name(&state, org).await?;
+    let started = std::time::Instant::now();
+    let options = crate::search::demo::DemoOptions {
+        conversations,
+        seed,
+    };
+    let outcome = crate::search::demo::generate(&state.db, org, options).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "generated {} conversations, {} messages ({:.1} s, {:.0} messages/s)",
+        outcome.conversations,
+        outcome.messages,
+        secs,
+        outcome.messages as f64 / secs.max(0.001)
+    );
     Ok(())
 }
 

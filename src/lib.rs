@@ -15,4 +15,5 @@ pub mod jobs;
 pub mod mail;
 pub mod orgs;
 pub mod privacy;
+pub mod search;
 pub mod web;

@@ -522,7 +522,7 @@ pub async fn forgot(
                 .send(&email, tr.t("mail.reset_subject"), body)
                 .await
             {
-                tracing::error!(%error, "password reset mail not sent");
+                tracing::error!(reason = error.kind(), "password reset mail not sent");
             }
         }
     }

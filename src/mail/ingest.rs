@@ -97,6 +97,7 @@ pub async fn store_parsed(
     source: Source,
     parsed: ParsedMail,
 ) -> Result<Outcome, AppError> {
+    let parsed = without_nul_characters(parsed);
     let org = source.org.get();
     let existing = message::Entity::find()
         .select_only()
@@ -191,6 +192,52 @@ pub async fn store_parsed(
         message_id: inserted.id,
         new_conversation,
     })
+}
+
+/// PostgreSQL text cannot hold NUL characters, and no reader needs them: real mail has them
+/// (broken encoders), so they are dropped from everything stored.
+fn without_nul_characters(mut parsed: ParsedMail) -> ParsedMail {
+    fn clean(value: &mut String) {
+        if value.contains('\0') {
+            *value = value.replace('\0', "");
+        }
+    }
+    clean(&mut parsed.message_id);
+    clean(&mut parsed.subject);
+    clean(&mut parsed.text);
+    if let Some(html) = parsed.html.as_mut() {
+        clean(html);
+    }
+    for id in parsed
+        .in_reply_to
+        .iter_mut()
+        .chain(parsed.references.iter_mut())
+    {
+        clean(id);
+    }
+    for mailbox in std::iter::once(&mut parsed.from)
+        .chain(parsed.to.iter_mut())
+        .chain(parsed.cc.iter_mut())
+    {
+        clean(&mut mailbox.address);
+        if let Some(name) = mailbox.name.as_mut() {
+            clean(name);
+        }
+    }
+    for note in &mut parsed.notes {
+        clean(note);
+    }
+    for attachment in &mut parsed.attachments {
+        clean(&mut attachment.filename);
+        clean(&mut attachment.content_type);
+        if let Some(id) = attachment.content_id.as_mut() {
+            clean(id);
+        }
+    }
+    if let Some(token) = parsed.conversation_token.as_mut() {
+        clean(token);
+    }
+    parsed
 }
 
 fn kind_str(kind: MailKind) -> &'static str {

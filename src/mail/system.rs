@@ -17,6 +17,17 @@ pub enum SystemMailError {
     Build(String),
 }
 
+impl SystemMailError {
+    /// A category for the log: the server's answer may quote the recipient's address.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotConfigured => "not configured",
+            Self::Send(_) => "refused or unreachable",
+            Self::Build(_) => "could not be built",
+        }
+    }
+}
+
 /// Sends the instance's own mail.
 #[derive(Clone)]
 pub struct SystemMailer {

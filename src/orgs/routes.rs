@@ -164,7 +164,7 @@ pub async fn invite(
         );
         let subject = tr.tf("mail.invite_subject", &[("organization", &org_name)]);
         if let Err(error) = state.mailer.send(&email, &subject, body).await {
-            tracing::error!(%error, "invitation mail not sent");
+            tracing::error!(reason = error.kind(), "invitation mail not sent");
             let page = team_page(
                 &state,
                 &scope,

@@ -12,7 +12,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::schema::{CONVERSATION_ID, DATE};
+use super::schema::{CONVERSATION_ID, DATE};
 
 /// A cheap hasher for integer ids (multiply-shift); ids are not attacker-chosen keys here.
 #[derive(Default)]

@@ -16,12 +16,12 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 
-use crate::OrgId;
-use crate::analysis::{Lang, analyze, code_of_word, keyword};
-use crate::forward::ForwardOnly;
-use crate::query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
-use crate::results::SearchContext;
-use crate::schema::Fields;
+use super::analysis::{Lang, analyze, code_of_word, keyword};
+use super::forward::ForwardOnly;
+use super::query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
+use super::results::SearchContext;
+use super::schema::Fields;
+use crate::orgs::OrgId;
 
 /// The query-side analyzers (cloned per search; `TextAnalyzer` needs `&mut`).
 #[derive(Clone)]
@@ -172,7 +172,7 @@ pub(crate) fn compile(
     let mut clauses: Vec<Clause> = vec![filter_clause(
         Occur::Must,
         Box::new(TermQuery::new(
-            Term::from_field_i64(fields.org, org.0),
+            Term::from_field_i64(fields.org, org.get()),
             IndexRecordOption::Basic,
         )),
     )];

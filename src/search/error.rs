@@ -1,6 +1,6 @@
 //! The error type of the search boundary.
 
-use crate::query::QueryError;
+use super::query::QueryError;
 
 /// Everything that can go wrong in the search module.
 #[derive(Debug, thiserror::Error)]

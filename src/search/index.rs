@@ -16,19 +16,19 @@ use tantivy::{
     Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
-use crate::OrgId;
-use crate::analysis::{
+use super::analysis::{
     Lang, LanguageDetector, address_terms, code_terms, keyword, plain_analyzer, register_analyzers,
     stem_analyzer,
 };
-use crate::collect::GroupCollector;
-use crate::compile::{QueryAnalyzers, compile};
-use crate::error::SearchError;
-use crate::query::Query;
-use crate::results::{
+use super::collect::GroupCollector;
+use super::compile::{QueryAnalyzers, compile};
+use super::error::SearchError;
+use super::query::Query;
+use super::results::{
     ConversationHit, Highlighter, Page, SearchContext, SearchResults, Sort, micros_to_date, rank,
 };
-use crate::schema::{Fields, MESSAGE_ID, ORG, build_schema};
+use super::schema::{Fields, MESSAGE_ID, ORG, build_schema};
+use crate::orgs::OrgId;
 
 /// One message as the search index sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,8 +96,11 @@ pub struct SearchIndex {
     index: Index,
     fields: Fields,
     options: SearchOptions,
-    /// `None` only while [`SearchIndex::purge_deleted`] replaces the writer or after it failed.
+    /// Created on first write, so that commands and readers never take the index lock;
+    /// `None` again only while [`SearchIndex::purge_deleted`] replaces it or after it failed.
     writer: Mutex<Option<IndexWriter>>,
+    /// Held while the indexer drains the queue, so that two drains never interleave.
+    pub(crate) drain_lock: tokio::sync::Mutex<()>,
     reader: IndexReader,
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,
@@ -128,7 +131,6 @@ impl SearchIndex {
             .open_or_create(directory)?;
         register_analyzers(index.tokenizers());
         let fields = Fields::resolve(&index.schema())?;
-        let writer = new_writer(&index, options)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -137,7 +139,8 @@ impl SearchIndex {
             index,
             fields,
             options,
-            writer: Mutex::new(Some(writer)),
+            writer: Mutex::new(None),
+            drain_lock: tokio::sync::Mutex::new(()),
             reader,
             detector: LanguageDetector::new(),
             query_analyzers: QueryAnalyzers {
@@ -186,7 +189,7 @@ impl SearchIndex {
     fn build_document(&self, m: &MessageDoc) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::new();
-        doc.add_i64(f.org, m.org.0);
+        doc.add_i64(f.org, m.org.get());
         doc.add_i64(f.message_id, m.message_id);
         doc.add_i64(f.conversation_id, m.conversation_id);
         doc.add_i64(f.date, m.date.timestamp_micros());
@@ -252,7 +255,7 @@ impl SearchIndex {
 
     /// Deletes every message of an organization. Effective after [`SearchIndex::commit`].
     pub fn delete_org(&self, org: OrgId) -> Result<(), SearchError> {
-        self.delete_terms(self.fields.org, &[org.0])
+        self.delete_terms(self.fields.org, &[org.get()])
     }
 
     fn delete_terms(&self, field: tantivy::schema::Field, ids: &[i64]) -> Result<(), SearchError> {
@@ -260,6 +263,14 @@ impl SearchIndex {
             for id in ids {
                 writer.delete_term(Term::from_field_i64(field, *id));
             }
+            Ok(())
+        })
+    }
+
+    /// Deletes every document. Effective after [`SearchIndex::commit`].
+    pub fn delete_all(&self) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            writer.delete_all_documents()?;
             Ok(())
         })
     }
@@ -373,7 +384,7 @@ impl SearchIndex {
             let messages = fast.i64(MESSAGE_ID)?;
             for doc in segment.doc_ids_alive() {
                 if let Some(org) = org
-                    && orgs.first(doc) != Some(org.0)
+                    && orgs.first(doc) != Some(org.get())
                 {
                     continue;
                 }
@@ -384,6 +395,12 @@ impl SearchIndex {
         }
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// Makes changes committed by another process visible.
+    pub fn reload(&self) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        Ok(())
     }
 
     /// Number of committed, not deleted messages.

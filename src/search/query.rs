@@ -75,7 +75,7 @@ pub enum TextTerm {
 /// Who a conversation is assigned to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AssigneeFilter {
-    /// The signed-in user ([`crate::SearchContext::me`]).
+    /// The signed-in user ([`super::SearchContext::me`]).
     Me,
     /// Nobody.
     Nobody,

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
-use crate::analysis::{Lang, analyze, truncate_at_char, word_parts};
-use crate::collect::{Group, Groups};
-use crate::query::{Query, TextTerm};
+use super::analysis::{Lang, analyze, truncate_at_char, word_parts};
+use super::collect::{Group, Groups};
+use super::query::{Query, TextTerm};
 
 /// Who is searching, for filters that depend on it.
 #[derive(Clone, Debug, Default)]

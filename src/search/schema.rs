@@ -9,7 +9,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::{Lang, PLAIN};
+use super::analysis::{Lang, PLAIN};
 
 /// Field names (also the names of the fast-field columns).
 pub(crate) const ORG: &str = "org";

@@ -199,7 +199,15 @@ async fn an_agent_signs_in_in_a_real_browser_and_manages_the_team() {
     );
 
     browser.click("header form[action='/logout'] button").await;
-    assert!(browser.current_url().await.contains("/login"));
+    let mut signed_out = false;
+    for _ in 0..50 {
+        if browser.current_url().await.contains("/login") {
+            signed_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(signed_out, "logout leads to the login page");
     assert!(browser.text(".flash").await.contains("signed out"));
     let errors = browser.console_errors().await;
     assert!(

@@ -357,3 +357,68 @@ async fn an_oversized_attachment_becomes_a_visible_note_not_a_failed_import() {
             .any(|w| w == b"%PDF-1.4")
     );
 }
+
+#[tokio::test]
+async fn a_mail_without_reply_headers_threads_by_the_token_in_its_subject() {
+    use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let source = Source {
+        org,
+        channel_id: None,
+        keep_original_date: false,
+    };
+    let Outcome::Stored {
+        conversation_id, ..
+    } = ingest_raw(
+        &app.state,
+        source,
+        mail("t-1@kunde.test", None, "Umtausch", "Größe M bitte").into_bytes(),
+    )
+    .await
+    .unwrap()
+    else {
+        panic!("stored")
+    };
+    let token = conversation::Entity::find_by_id(conversation_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .token;
+    // A customer who writes a new mail but keeps the tag in the subject.
+    let follow_up = mail(
+        "t-2@kunde.test",
+        None,
+        &format!("Nochmal wegen Umtausch [#{token}]"),
+        "Ist das angekommen?",
+    );
+    let Outcome::Stored {
+        conversation_id: second,
+        new_conversation,
+        ..
+    } = ingest_raw(&app.state, source, follow_up.into_bytes())
+        .await
+        .unwrap()
+    else {
+        panic!("stored")
+    };
+    assert_eq!(second, conversation_id);
+    assert!(!new_conversation);
+    // Another organization's token means nothing here.
+    let unrelated = mail("t-3@kunde.test", None, "Frage [#ZZZZZ]", "Neue Frage");
+    let Outcome::Stored {
+        new_conversation, ..
+    } = ingest_raw(&app.state, source, unrelated.into_bytes())
+        .await
+        .unwrap()
+    else {
+        panic!("stored")
+    };
+    assert!(new_conversation);
+}

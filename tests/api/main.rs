@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod channels;
 mod cli;
+mod durability;
 mod imap;
 mod import;
 mod inbox;

@@ -1,0 +1,31 @@
+//! Search: the only module that touches Tantivy.
+//!
+//! - [`SearchIndex`] owns the index in `data_dir/index`, its writer and its reader; every
+//!   search takes the caller's [`OrgId`](crate::orgs::OrgId), so no query can cross tenants.
+//! - [`Query`] is the agent-facing query language (`words "phrases" -excluded from: tag: …`).
+//! - [`indexer`] drains the `search_queue` table that database triggers fill in the same
+//!   transaction as every change, so the index never falls out of step with the database.
+//! - [`maintenance`] rebuilds and verifies the index (`lethe index rebuild|verify`).
+//! - [`routes`] serves `/search`; [`demo`] generates realistic shop conversations.
+
+mod analysis;
+mod collect;
+mod compile;
+pub mod demo;
+mod docs;
+mod error;
+mod forward;
+mod index;
+pub mod indexer;
+pub mod maintenance;
+mod query;
+mod queue;
+mod results;
+pub mod routes;
+mod schema;
+
+pub use analysis::Lang;
+pub use error::SearchError;
+pub use index::{MessageDoc, SearchIndex, SearchOptions};
+pub use query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
+pub use results::{ConversationHit, Page, SearchContext, SearchResults, Sort};

@@ -1,0 +1,234 @@
+//! `/search?q=&sort=relevance|newest&page=N`: the organization's conversations that match a
+//! query, grouped by conversation, with highlighted snippets. A malformed query is explained
+//! on the page (400); an empty one shows how to search.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde::Deserialize;
+
+use super::{Page as ResultPage, Query, QueryError, SearchContext, SearchError, Sort};
+use crate::app::AppState;
+use crate::db::entity::{conversation, customer};
+use crate::orgs::TenantScope;
+use crate::web::i18n::Tr;
+use crate::web::page::render_with_status;
+use crate::web::{AppError, Page};
+
+/// Conversations per page.
+const PER_PAGE: usize = 20;
+/// The last page one can go to (deeper pages cost more than they help).
+const MAX_PAGE: usize = 500;
+
+/// The query string, read leniently: a bad `page` or `sort` falls back to the default.
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<String>,
+}
+
+/// One conversation on the results page.
+pub struct HitView {
+    pub conversation_id: i64,
+    pub subject: String,
+    pub customer: String,
+    pub date: String,
+    pub date_iso: String,
+    /// Escaped text with `<mark>` around matches (built in `results.rs`), safe to embed.
+    pub snippet_html: String,
+    pub matching_messages: usize,
+}
+
+#[derive(Template)]
+#[template(path = "search/results.html")]
+struct SearchPage {
+    page: Page,
+    q: String,
+    newest: bool,
+    error: Option<String>,
+    total: usize,
+    hits: Vec<HitView>,
+    number: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    relevance_link: String,
+    newest_link: String,
+}
+
+pub async fn search(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, AppError> {
+    let q = params.q.clone().unwrap_or_default().trim().to_owned();
+    let newest = params.sort.as_deref() == Some("newest");
+    let number = params
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_PAGE);
+    let page = Page::new(&state, &scope.session, &req, "search").await?;
+    let mut view = SearchPage {
+        relevance_link: link(&q, false, 1),
+        newest_link: link(&q, true, 1),
+        page,
+        q,
+        newest,
+        error: None,
+        total: 0,
+        hits: Vec::new(),
+        number,
+        prev: None,
+        next: None,
+    };
+    if view.q.is_empty() {
+        return render_with_status(&view, StatusCode::OK);
+    }
+    let query = match Query::parse(&view.q) {
+        Ok(query) => query,
+        Err(error) => return explain(view, &error),
+    };
+    let index = state.search.clone();
+    let org = scope.org();
+    let ctx = SearchContext {
+        me: Some(scope.user_id()),
+        hidden_conversations: Vec::new(),
+    };
+    let result_page = ResultPage {
+        number,
+        per_page: PER_PAGE,
+        sort: if newest {
+            Sort::Newest
+        } else {
+            Sort::Relevance
+        },
+    };
+    let found = tokio::task::spawn_blocking(move || index.search(org, &query, &ctx, result_page))
+        .await
+        .map_err(AppError::internal)?;
+    let results = match found {
+        Ok(results) => results,
+        Err(SearchError::Query(error)) => return explain(view, &error),
+        Err(error) => return Err(AppError::internal(error)),
+    };
+    let ids: Vec<i64> = results.hits.iter().map(|h| h.conversation_id).collect();
+    let summaries = conversation_summaries(&state, &scope, &ids).await?;
+    view.total = results.total_conversations;
+    view.hits = results
+        .hits
+        .into_iter()
+        .map(|hit| {
+            let summary = summaries.iter().find(|s| s.id == hit.conversation_id);
+            HitView {
+                conversation_id: hit.conversation_id,
+                customer: summary.map(|s| s.customer.clone()).unwrap_or_default(),
+                subject: summary.map_or(hit.subject, |s| s.subject.clone()),
+                date: hit.date.format("%Y-%m-%d %H:%M").to_string(),
+                date_iso: hit.date.to_rfc3339(),
+                snippet_html: hit.snippet_html,
+                matching_messages: hit.matching_messages,
+            }
+        })
+        .collect();
+    if number > 1 {
+        view.prev = Some(link(&view.q, newest, number - 1));
+    }
+    if number * PER_PAGE < view.total && number < MAX_PAGE {
+        view.next = Some(link(&view.q, newest, number + 1));
+    }
+    render_with_status(&view, StatusCode::OK)
+}
+
+/// A found conversation as the inbox shows it.
+struct Summary {
+    id: i64,
+    subject: String,
+    customer: String,
+}
+
+/// Subject and customer name of each conversation, read within the tenant.
+async fn conversation_summaries(
+    state: &AppState,
+    scope: &TenantScope,
+    conversation_ids: &[i64],
+) -> Result<Vec<Summary>, AppError> {
+    if conversation_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i64, String)> = conversation::Entity::find()
+        .select_only()
+        .columns([
+            conversation::Column::Id,
+            conversation::Column::CustomerId,
+            conversation::Column::Subject,
+        ])
+        .filter(conversation::Column::OrganizationId.eq(scope.org().get()))
+        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let names: Vec<(i64, String)> = customer::Entity::find()
+        .select_only()
+        .columns([customer::Column::Id, customer::Column::DisplayName])
+        .filter(customer::Column::OrganizationId.eq(scope.org().get()))
+        .filter(customer::Column::Id.is_in(rows.iter().map(|(_, c, _)| *c)))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, customer_id, subject)| Summary {
+            id,
+            subject,
+            customer: names
+                .iter()
+                .find(|(c, _)| *c == customer_id)
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The page again, with the query's mistake in plain words (400).
+fn explain(mut view: SearchPage, error: &QueryError) -> Result<HttpResponse, AppError> {
+    view.error = Some(error_text(view.page.tr, error));
+    render_with_status(&view, StatusCode::BAD_REQUEST)
+}
+
+/// A query mistake in the user's language.
+pub fn error_text(tr: Tr, error: &QueryError) -> String {
+    match error {
+        QueryError::UnknownFilter(name) => tr.tf("search.error.unknown_filter", &[("name", name)]),
+        QueryError::MissingValue { filter, example } => tr.tf(
+            "search.error.missing_value",
+            &[("name", filter), ("example", example)],
+        ),
+        QueryError::BadDate(filter) => tr.tf("search.error.bad_date", &[("name", filter)]),
+        QueryError::BadStatus(value) => tr.tf("search.error.bad_status", &[("value", value)]),
+        QueryError::BadDirection(value) => tr.tf("search.error.bad_direction", &[("value", value)]),
+        QueryError::BadAssignee(value) => tr.tf("search.error.bad_assignee", &[("value", value)]),
+        QueryError::BadHas(value) => tr.tf("search.error.bad_has", &[("value", value)]),
+        QueryError::UnclosedQuote => tr.t("search.error.unclosed_quote").to_owned(),
+        QueryError::NoTerms => tr.t("search.error.no_terms").to_owned(),
+        QueryError::TooLong => tr.t("search.error.too_long").to_owned(),
+        QueryError::TooManyParts => tr.t("search.error.too_many_parts").to_owned(),
+        QueryError::NoCurrentUser => tr.t("search.error.no_user").to_owned(),
+    }
+}
+
+/// The URL of a results page.
+fn link(q: &str, newest: bool, page: usize) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    out.append_pair("q", q);
+    if newest {
+        out.append_pair("sort", "newest");
+    }
+    if page > 1 {
+        out.append_pair("page", &page.to_string());
+    }
+    format!("/search?{}", out.finish())
+}
