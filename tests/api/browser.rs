@@ -121,6 +121,23 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits (up to 10 s) until the page's URL and source satisfy `ready`: a click that
+    /// submits a form returns before the next page has loaded.
+    pub async fn wait_until(&self, what: &str, ready: impl Fn(&str, &str) -> bool) -> String {
+        for _ in 0..100 {
+            let url = self.current_url().await;
+            let source = self.source().await;
+            if ready(&url, &source) {
+                return source;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "timed out waiting for: {what} (at {})",
+            self.current_url().await
+        );
+    }
+
     pub async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
@@ -148,6 +165,12 @@ impl Browser {
                     .iter()
                     .filter(|e| e["level"] == "SEVERE")
                     .map(|e| e["message"].to_string())
+                    // A 4xx answer on purpose (a wrong password) is not a page error.
+                    .filter(|m| {
+                        !m.contains(
+                            "Failed to load resource: the server responded with a status of 4",
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -173,42 +196,127 @@ async fn an_agent_signs_in_in_a_real_browser_and_manages_the_team() {
     browser.type_into("#email", "owner@shop.test").await;
     browser.type_into("#password", "wrong password").await;
     browser.click("form.stack button[type=submit]").await;
-    assert!(browser.text(".errors").await.contains("not correct"));
+    browser
+        .wait_until("the login error", |_, page| page.contains("not correct"))
+        .await;
 
     browser.type_into("#password", PASSWORD).await;
     browser.click("form.stack button[type=submit]").await;
-    assert!(
-        browser.current_url().await.ends_with("/inbox"),
-        "back where the agent wanted to go"
-    );
-    assert!(browser.source().await.contains("Kräuterladen"));
+    let inbox = browser
+        .wait_until("back at the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    assert!(inbox.contains("Kräuterladen"));
 
     browser.goto(&app.url("/settings/team")).await;
     browser
         .type_into("#invite-email", "new.agent@shop.test")
         .await;
-    browser.click("form.row button[type=submit]").await;
-    let page = browser.source().await;
+    browser
+        .click("form[action='/settings/team/invitations'] button[type=submit]")
+        .await;
+    let page = browser
+        .wait_until("the invitation", |_, page| page.contains("/invitations/"))
+        .await;
     assert!(
         page.contains("new.agent@shop.test"),
         "the pending invitation is listed"
     );
-    assert!(
-        page.contains("/invitations/"),
-        "without SMTP the link is shown to hand over"
-    );
 
     browser.click("header form[action='/logout'] button").await;
-    let mut signed_out = false;
-    for _ in 0..50 {
-        if browser.current_url().await.contains("/login") {
-            signed_out = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(signed_out, "logout leads to the login page");
-    assert!(browser.text(".flash").await.contains("signed out"));
+    let page = browser
+        .wait_until("the login page", |url, _| url.contains("/login"))
+        .await;
+    assert!(page.contains("You are signed out"));
+    let errors = browser.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "the browser reported errors (CSP?): {errors:?}"
+    );
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
+    use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode, create};
+    use lethe::mail::ingest::{Source, ingest_raw};
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let app = spawn_app().await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let smtp_settings = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: smtp.port,
+        tls: TlsMode::None,
+        user: None,
+        password: None,
+    };
+    let (channel, _) = create(
+        &app.state.db,
+        &app.state.sealer,
+        org,
+        NewChannel {
+            name: "Support".into(),
+            imap: None,
+            smtp: Some(smtp_settings),
+            from_name: "Shop".into(),
+            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
+            poll_seconds: 60,
+        },
+    )
+    .await
+    .unwrap();
+    let customer_mail = "From: Élodie Martin <elodie@client.test>\r\nTo: support@shop.test\r\nSubject: Colis abîmé\r\nMessage-ID: <elodie-1@client.test>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Le colis est arrivé <b>abîmé</b>.</p><script>alert(1)</script><img src=\"https://tracker.example/p.gif\">\r\n";
+    ingest_raw(
+        &app.state,
+        Source {
+            org,
+            channel_id: Some(channel.id),
+            keep_original_date: false,
+        },
+        customer_mail.as_bytes().to_vec(),
+    )
+    .await
+    .unwrap();
+
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", "agent@shop.test").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser
+        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    browser.click("a[href^='/conversations/']").await;
+    let page = browser
+        .wait_until("the conversation", |url, _| url.contains("/conversations/"))
+        .await;
+    assert!(page.contains("abîmé"), "the customer's message is shown");
+    assert!(
+        !page.contains("alert(1)"),
+        "no script from the mail reaches the page"
+    );
+    let loaded = regex::Regex::new(r#"\ssrc="https://tracker"#).unwrap();
+    assert!(!loaded.is_match(&page), "remote images are not loaded");
+    browser
+        .type_into("#reply-text", "Nous vous envoyons un nouveau colis.")
+        .await;
+    browser.click("form.reply-form button[type=submit]").await;
+    browser
+        .wait_until("the queued reply", |url, page| {
+            url.contains("flash=") && page.contains("Nous vous envoyons un nouveau colis.")
+        })
+        .await;
+
+    lethe::mail::outbound::run_once(&app.state, chrono::Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await;
+    assert!(sent[0].contains("In-Reply-To: <elodie-1@client.test>"));
+    assert!(sent[0].contains("elodie@client.test"));
     let errors = browser.console_errors().await;
     assert!(
         errors.is_empty(),
