@@ -100,19 +100,6 @@ impl Browser {
         .await;
     }
 
-    pub async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/text"),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-    }
-
     pub async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", None)
             .await
