@@ -161,3 +161,30 @@ async fn pages_that_need_a_login_send_visitors_to_it_and_back() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_server_error_shows_a_friendly_page_without_internals() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.login("owner@shop.test").await;
+    // Break the database under the running server.
+    app.state
+        .db
+        .execute_unprepared("ALTER TABLE conversations RENAME TO conversations_gone")
+        .await
+        .unwrap();
+    let response = app.get("/inbox").await;
+    assert_eq!(response.status(), 500);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Something went wrong on our side"));
+    for internal in [
+        "conversations",
+        "sqlx",
+        "SELECT",
+        "relation",
+        "no such table",
+    ] {
+        assert!(!html.contains(internal), "the page leaks {internal}");
+    }
+}
