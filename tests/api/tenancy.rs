@@ -1,7 +1,12 @@
-//! DESIGN.md invariant 1: a user of organization A gets 404 for every organization-B URL.
-//! Extend `org_b_urls` whenever a route with an organization-data id is added.
+//! DESIGN.md invariant 1: a user of organization A gets 404 for every organization-B URL the
+//! app has. When a route with an organization-data id is added, add it to `org_b_urls`.
 
-use crate::helpers::{TestApp, spawn_app};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+
+use crate::helpers::{TestApp, csrf_of, spawn_app};
+use lethe::db::entity::{attachment, canned_reply, conversation, invitation, message, tag};
+use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode};
+use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 
 /// Every URL that names organization data by id, filled with organization B's ids.
 async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
@@ -27,12 +32,116 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .await
     .unwrap()
     .unwrap();
-    let invitation = lethe::db::entity::invitation::Entity::find()
+    let invitation = invitation::Entity::find()
         .one(&app.state.db)
         .await
         .unwrap()
         .unwrap();
+    let smtp = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: 9,
+        tls: TlsMode::None,
+        user: None,
+        password: None,
+    };
+    let (channel, _) = lethe::mail::channel::create(
+        &app.state.db,
+        &app.state.sealer,
+        b_org,
+        NewChannel {
+            name: "B support".into(),
+            imap: None,
+            smtp: Some(smtp),
+            from_name: "B".into(),
+            from_address: lethe::mail::EmailAddress::parse("support@shop-b.test").unwrap(),
+            poll_seconds: 60,
+        },
+    )
+    .await
+    .unwrap();
+    let raw = "From: Kunde B <kunde@b.test>\r\nTo: support@shop-b.test\r\nSubject: Geheim B\r\nMessage-ID: <b-1@b.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nNur fuer B\r\n--x\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"b.pdf\"\r\n\r\n%PDF B\r\n--x--\r\n";
+    let source = Source {
+        org: b_org,
+        channel_id: Some(channel.id),
+        keep_original_date: false,
+    };
+    let Outcome::Stored {
+        conversation_id, ..
+    } = ingest_raw(&app.state, source, raw.as_bytes().to_vec())
+        .await
+        .unwrap()
+    else {
+        panic!("stored")
+    };
+    let conversation = conversation::Entity::find_by_id(conversation_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let attachment = attachment::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = lethe::mail::outbound::queue_reply(
+        &app.state,
+        b_org,
+        conversation_id,
+        b_owner,
+        "Antwort B",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let tag = tag::ActiveModel {
+        organization_id: Set(b_org.get()),
+        name: Set("vip".into()),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    let canned = canned_reply::ActiveModel {
+        organization_id: Set(b_org.get()),
+        title: Set("B".into()),
+        body: Set("Hallo".into()),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    let c = conversation.id;
     vec![
+        ("GET", format!("/conversations/{c}")),
+        ("GET", format!("/customers/{}", conversation.customer_id)),
+        ("GET", format!("/attachments/{}", attachment.id)),
+        ("GET", format!("/settings/channels/{}", channel.id)),
+        ("GET", format!("/settings/canned-replies/{}", canned.id)),
+        ("POST", format!("/conversations/{c}/reply")),
+        ("POST", format!("/conversations/{c}/notes")),
+        ("POST", format!("/conversations/{c}/status")),
+        ("POST", format!("/conversations/{c}/assignee")),
+        ("POST", format!("/conversations/{c}/tags")),
+        ("POST", format!("/conversations/{c}/tags/{}/remove", tag.id)),
+        (
+            "POST",
+            format!("/conversations/{c}/messages/{}/retry", reply.id),
+        ),
+        ("POST", format!("/settings/channels/{}", channel.id)),
+        ("POST", format!("/settings/channels/{}/delete", channel.id)),
+        (
+            "POST",
+            format!("/settings/channels/{}/test-imap", channel.id),
+        ),
+        (
+            "POST",
+            format!("/settings/channels/{}/test-smtp", channel.id),
+        ),
+        ("POST", format!("/settings/canned-replies/{}", canned.id)),
+        (
+            "POST",
+            format!("/settings/canned-replies/{}/delete", canned.id),
+        ),
         ("POST", format!("/settings/team/members/{b_agent}/role")),
         ("POST", format!("/settings/team/members/{b_agent}/remove")),
         ("POST", format!("/settings/team/members/{b_owner}/remove")),
@@ -40,11 +149,43 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
             "POST",
             format!("/settings/team/invitations/{}/revoke", invitation.id),
         ),
-        ("POST", format!("/orgs/switch#{}", b_org.get())),
+        ("POST", "/orgs/switch".to_owned()),
     ]
 }
 
-use sea_orm::EntityTrait;
+/// A superset of every form's fields, so no request fails on a missing field before the
+/// organization check has answered.
+fn every_field<'a>(csrf: &'a str, b_org: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("organization", b_org),
+        ("role", "admin"),
+        ("text", "x"),
+        ("then", ""),
+        ("status", "closed"),
+        ("assignee", ""),
+        ("name", "x"),
+        ("title", "x"),
+        ("body", "x"),
+        ("confirm", "yes"),
+        ("from_name", "x"),
+        ("from_address", "x@a.test"),
+        ("imap_host", ""),
+        ("imap_port", "993"),
+        ("imap_tls", "tls"),
+        ("imap_user", ""),
+        ("imap_password", ""),
+        ("imap_folder", "INBOX"),
+        ("after_fetch", "seen"),
+        ("imap_move_to", ""),
+        ("poll_seconds", "60"),
+        ("smtp_host", ""),
+        ("smtp_port", "587"),
+        ("smtp_tls", "starttls"),
+        ("smtp_user", ""),
+        ("smtp_password", ""),
+    ]
+}
 
 #[tokio::test]
 async fn a_user_of_organization_a_gets_404_for_every_organization_b_url() {
@@ -52,41 +193,77 @@ async fn a_user_of_organization_a_gets_404_for_every_organization_b_url() {
     app.create_user("owner-a@shop-a.test", "Shop A", "owner")
         .await;
     let urls = org_b_urls(&app).await;
+    let b_org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop B")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let before = (
+        message::Entity::find().count(&app.state.db).await.unwrap(),
+        conversation::Entity::find()
+            .one(&app.state.db)
+            .await
+            .unwrap(),
+    );
     app.login("owner-a@shop-a.test").await;
-    let csrf = crate::helpers::csrf_of(&app.get_text("/settings/team").await);
-    for (method, url) in urls {
-        assert_eq!(method, "POST");
-        let response = match url.split_once('#') {
-            Some((path, org)) => {
-                app.post_with_csrf(path, &csrf, &[("organization", org)])
-                    .await
-            }
-            None => app.post_with_csrf(&url, &csrf, &[("role", "admin")]).await,
+    let csrf = csrf_of(&app.get_text("/settings/team").await);
+    let b_org_id = b_org.get().to_string();
+    let fields = every_field(&csrf, &b_org_id);
+    for (method, url) in &urls {
+        let response = match *method {
+            "GET" => app.get(url).await,
+            _ => app
+                .client
+                .post(app.url(url))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap(),
         };
-        assert_eq!(response.status(), 404, "{url}");
+        assert_eq!(response.status(), 404, "{method} {url}");
     }
     // Nothing changed in organization B.
-    let members = lethe::orgs::queries::members(
-        &app.state.db,
-        lethe::orgs::queries::find_by_name(&app.state.db, "Shop B")
-            .await
-            .unwrap()
-            .unwrap()
-            .0,
-    )
-    .await
-    .unwrap();
+    let members = lethe::orgs::queries::members(&app.state.db, b_org)
+        .await
+        .unwrap();
     assert_eq!(members.len(), 2);
     assert!(members.iter().any(|m| m.role == lethe::orgs::Role::Agent));
     assert_eq!(
-        lethe::db::entity::invitation::Entity::find()
-            .all(&app.state.db)
+        invitation::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        1
+    );
+    let after = (
+        message::Entity::find().count(&app.state.db).await.unwrap(),
+        conversation::Entity::find()
+            .one(&app.state.db)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before, after);
+    assert_eq!(
+        lethe::mail::channel::list(&app.state.db, b_org)
             .await
             .unwrap()
             .len(),
         1
     );
     // And A's pages show nothing of B.
-    let team = app.get_text("/settings/team").await;
-    assert!(!team.contains("shop-b.test"));
+    for page in [
+        "/settings/team",
+        "/inbox",
+        "/inbox?status=closed",
+        "/settings/channels",
+        "/settings/canned-replies",
+        "/audit",
+        "/search?q=Geheim",
+    ] {
+        let html = app.get_text(page).await;
+        assert!(
+            !html.contains("shop-b.test") && !html.contains("Geheim B"),
+            "{page} shows organization B's data"
+        );
+    }
 }
