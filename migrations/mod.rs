@@ -6,6 +6,8 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_accounts;
 mod m20261122_000002_create_inbox;
 mod m20261122_000005_search;
+mod m20261122_000006_privacy;
+mod m20261122_000007_retention;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_accounts::Migration),
             Box::new(m20261122_000002_create_inbox::Migration),
             Box::new(m20261122_000005_search::Migration),
+            Box::new(m20261122_000006_privacy::Migration),
+            Box::new(m20261122_000007_retention::Migration),
         ]
     }
 }

@@ -76,12 +76,11 @@ impl AppState {
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
         let config_data_dir = config.data_dir.clone();
         let index_dir = config_data_dir.join("index");
-        let search = crate::search::SearchIndex::open(&index_dir).map_err(|source| {
-            StartError::Search {
+        let search =
+            crate::search::SearchIndex::open(&index_dir).map_err(|source| StartError::Search {
                 path: index_dir.display().to_string(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -243,6 +242,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/search", web::get().to(crate::search::routes::search))
         // audit log
         .route("/audit", web::get().to(crate::audit::routes::log))
+        // privacy (src/privacy/)
+        .route("/customers/{id}/erase", web::get().to(crate::privacy::routes::erase_confirm))
+        .route("/customers/{id}/erase", web::post().to(crate::privacy::routes::erase))
+        .route("/customers/{id}/export", web::post().to(crate::privacy::routes::export))
+        .route("/privacy/requests", web::get().to(crate::privacy::routes::requests))
+        .route("/privacy/requests", web::post().to(crate::privacy::routes::create_request))
+        .route(
+            "/privacy/requests/{id}/status",
+            web::post().to(crate::privacy::routes::change_status),
+        )
+        .route("/privacy/receipts/{id}", web::get().to(crate::privacy::routes::receipt))
+        // end privacy
         // inbox (src/inbox/)
         .route("/inbox", web::get().to(inbox::routes::inbox))
         .route("/events", web::get().to(inbox::routes::events))
@@ -282,6 +293,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings/channels/{id}/test-imap", web::post().to(mail::channels::routes::test_imap))
         .route("/settings/channels/{id}/test-smtp", web::post().to(mail::channels::routes::test_smtp_button))
         // end email channels
+        // retention (src/retention/)
+        .route("/settings/retention", web::get().to(crate::retention::routes::settings))
+        .route("/settings/retention/rules", web::post().to(crate::retention::routes::save_rule))
+        .route(
+            "/settings/retention/rules/remove",
+            web::post().to(crate::retention::routes::remove_rule),
+        )
+        .route("/settings/retention/preview", web::post().to(crate::retention::routes::preview))
+        .route("/settings/retention/run", web::post().to(crate::retention::routes::run_now))
+        .route(
+            "/settings/retention/schedule",
+            web::post().to(crate::retention::routes::set_schedule),
+        )
+        .route(
+            "/conversations/{id}/legal-hold",
+            web::post().to(crate::retention::hold::conversation),
+        )
+        .route(
+            "/customers/{id}/legal-hold",
+            web::post().to(crate::retention::hold::customer),
+        )
+        // end retention
         ;
 }
 

@@ -59,6 +59,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Retention rules and runs (src/retention/).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Bulk import a directory of .eml files or an mbox file into an organization.
     Import {
         #[arg(value_enum)]
@@ -71,6 +74,44 @@ pub enum Command {
         json: bool,
     },
 }
+
+// retention (src/retention/)
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Retention rules.
+    #[command(subcommand)]
+    Rules(RetentionRulesCommand),
+    /// Apply the saved rules now (every organization, or one), printing counts per category.
+    Run {
+        #[arg(long)]
+        org: Option<String>,
+        /// Count what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionRulesCommand {
+    /// Save the rule of one category (replacing the one saved before).
+    Set {
+        #[arg(long)]
+        org: String,
+        /// closed_conversations, any_conversation, attachments, internal_notes,
+        /// customers_without_conversations or audit_log.
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        after_days: String,
+        /// delete or anonymize.
+        #[arg(long)]
+        action: String,
+    },
+}
+// end retention
 
 #[derive(Subcommand)]
 pub enum IndexCommand {
@@ -93,6 +134,36 @@ pub enum PrivacyCommand {
         #[arg(long)]
         json: bool,
     },
+    // privacy export/erase (src/privacy/)
+    /// Write everything an organization stores about a customer to a ZIP (export.json and the
+    /// attachments), and record the access request as completed.
+    Export {
+        #[arg(long)]
+        org: String,
+        /// One of the customer's email addresses.
+        #[arg(long)]
+        email: String,
+        /// The ZIP file to write (created with mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Include the team's internal notes.
+        #[arg(long)]
+        include_notes: bool,
+    },
+    /// Erase a customer and everything about them. Without --yes, print what would be removed
+    /// and exit 2, changing nothing.
+    Erase {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        yes: bool,
+        /// Print the counts (and the receipt) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    // end privacy export/erase
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -164,12 +235,25 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Index(command) => index(config, command).await,
+        Command::Retention(command) => retention(config, command).await,
         Command::DemoData {
             org,
             conversations,
             seed,
         } => demo_data(config, &org, conversations, seed).await,
         Command::Privacy(PrivacyCommand::Redact { known, json }) => redact(&known, json),
+        Command::Privacy(PrivacyCommand::Export {
+            org,
+            email,
+            out,
+            include_notes,
+        }) => privacy_export(config, &org, &email, &out, include_notes).await,
+        Command::Privacy(PrivacyCommand::Erase {
+            org,
+            email,
+            yes,
+            json,
+        }) => privacy_erase(config, &org, &email, yes, json).await,
         Command::Import {
             format,
             path,
@@ -259,6 +343,139 @@ fn redact(known: &[String], json: bool) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+// privacy export/erase (src/privacy/)
+async fn privacy_customer(
+    state: &AppState,
+    org: &str,
+    email: &str,
+) -> Result<(crate::orgs::OrgId, i64), Failure> {
+    let org = org_by_name(state, org).await?;
+    let email =
+        EmailAddress::parse(email).map_err(|_| usage("--email: not a valid email address"))?;
+    let customer = crate::privacy::erase::customer_by_email(&state.db, org, &email)
+        .await?
+        .ok_or_else(|| Failure {
+            message: "no customer of this organization has that email address".into(),
+            code: 1,
+        })?;
+    Ok((org, customer))
+}
+
+fn cli_performer() -> crate::privacy::erase::Performer<'static> {
+    crate::privacy::erase::Performer {
+        user_id: None,
+        actor: audit::Actor::System("cli"),
+        client: None,
+    }
+}
+
+async fn privacy_export(
+    config: Config,
+    org: &str,
+    email: &str,
+    out: &std::path::Path,
+    include_notes: bool,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let state = AppState::open(config).await?;
+    let (org, customer) = privacy_customer(&state, org, email).await?;
+    let export = crate::privacy::export::export(&state, org, customer, include_notes).await?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(out)
+        .map_err(|e| format!("--out: cannot write {}: {e}", out.display()))?;
+    file.write_all(&export.zip)?;
+    file.sync_all()?;
+    let reference = crate::privacy::export::record(
+        &state,
+        org,
+        customer,
+        &cli_performer(),
+        include_notes,
+        &export,
+    )
+    .await?;
+    println!(
+        "exported {} conversations, {} messages, {} attachments to {} (request {reference})",
+        export.conversations,
+        export.messages,
+        export.attachments,
+        out.display()
+    );
+    Ok(())
+}
+
+async fn privacy_erase(
+    config: Config,
+    org: &str,
+    email: &str,
+    yes: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::privacy::erase;
+    let state = AppState::open(config).await?;
+    let (org, customer) = privacy_customer(&state, org, email).await?;
+    if !yes {
+        let counts = erase::preview(&state.db, org, customer).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "erased": false, "counts": counts })
+            );
+        } else {
+            println!("would erase:");
+            print_counts(&counts);
+        }
+        return Err(usage("nothing was changed: run again with --yes to erase"));
+    }
+    let erasure = erase::erase(&state, org, customer, cli_performer()).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "erased": true,
+                "counts": erasure.counts,
+                "receipt": erasure.receipt_id,
+                "reference": erasure.reference,
+                "incomplete": erasure.incomplete,
+            })
+        );
+    } else {
+        println!(
+            "erased (request {}, deletion receipt {}):",
+            erasure.reference, erasure.receipt_id
+        );
+        print_counts(&erasure.counts);
+    }
+    if erasure.incomplete.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!(
+                "the rows are gone, but these steps failed and must be repeated: {}",
+                erasure.incomplete.join(", ")
+            ),
+            code: 1,
+        })
+    }
+}
+
+fn print_counts(counts: &crate::privacy::erase::Counts) {
+    let value = serde_json::to_value(counts).unwrap_or_default();
+    if let Some(map) = value.as_object() {
+        for (category, count) in map {
+            println!("  {category}: {count}");
+        }
+    }
+}
+// end privacy export/erase
 
 async fn healthcheck(config: &Config) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -456,7 +673,14 @@ async fn index(config: Config, command: IndexCommand) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     match command {
         IndexCommand::Rebuild => {
-            let rebuilt = maintenance::rebuild(&state).await?;
+            let rebuilt = maintenance::rebuild(&state)
+                .await
+                .map_err(|error| Failure {
+                    message: format!(
+                        "{error} (a running `lethe serve` holds the index: stop it first)"
+                    ),
+                    code: 1,
+                })?;
             println!(
                 "search index rebuilt: {} documents ({:.1} s)",
                 rebuilt.documents,
@@ -540,3 +764,87 @@ async fn audit_verify(config: Config) -> Result<(), Failure> {
         }),
     }
 }
+
+// retention (src/retention/)
+async fn retention(config: Config, command: RetentionCommand) -> Result<(), Failure> {
+    use crate::retention::{self, RetentionRule};
+    let state = AppState::open(config).await?;
+    match command {
+        RetentionCommand::Rules(RetentionRulesCommand::Set {
+            org,
+            category,
+            after_days,
+            action,
+        }) => {
+            let rule = RetentionRule::parse(&category, &after_days, &action)
+                .map_err(|error| usage(format!("--{error}")))?;
+            let org = org_by_name(&state, &org).await?;
+            retention::save_rule(&state.db, org, rule).await?;
+            state
+                .audit
+                .record(
+                    &state.db,
+                    audit::Entry {
+                        org: Some(org),
+                        actor: audit::Actor::System("cli"),
+                        action: "retention.rule_changed",
+                        target: format!("retention_rule:{}", rule.category().as_str()),
+                        client: None,
+                        details: serde_json::json!({
+                            "after_days": rule.after_days(),
+                            "action": rule.action().as_str(),
+                        }),
+                    },
+                )
+                .await?;
+            println!(
+                "retention rule saved: {} after {} days: {}",
+                rule.category().as_str(),
+                rule.after_days(),
+                rule.action().as_str()
+            );
+            Ok(())
+        }
+        RetentionCommand::Run { org, dry_run, json } => {
+            let orgs = match org {
+                Some(name) => vec![org_by_name(&state, &name).await?],
+                None => retention::organization_ids(&state.db).await?,
+            };
+            let mut reports = Vec::new();
+            for org in orgs {
+                let options = retention::run::RunOptions {
+                    dry_run,
+                    trigger: "cli",
+                    actor: audit::Actor::System("cli"),
+                };
+                reports.push(retention::run::run_with(&state, org, options).await?);
+            }
+            if json {
+                println!("{}", serde_json::to_string(&reports)?);
+            } else {
+                for report in &reports {
+                    println!(
+                        "organization {}{}:",
+                        report.organization_id,
+                        if report.dry_run { " (dry run)" } else { "" }
+                    );
+                    for (category, counts) in &report.categories {
+                        println!(
+                            "  {category} ({}): conversations {}, customers {}, messages {}, attachments {}, notes {}, audit entries {}, skipped on legal hold {}",
+                            counts.action,
+                            counts.conversations,
+                            counts.customers,
+                            counts.messages,
+                            counts.attachments,
+                            counts.notes,
+                            counts.audit_events,
+                            counts.skipped_legal_hold
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+// end retention

@@ -15,5 +15,6 @@ pub mod jobs;
 pub mod mail;
 pub mod orgs;
 pub mod privacy;
+pub mod retention;
 pub mod search;
 pub mod web;

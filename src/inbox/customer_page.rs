@@ -16,6 +16,7 @@ use crate::web::{AppError, Page, render};
 #[template(path = "inbox/customer.html")]
 struct CustomerPage {
     page: Page,
+    id: i64,
     name: String,
     emails: Vec<String>,
     conversations: Vec<OtherConversation>,
@@ -60,6 +61,7 @@ pub async fn show(
         .collect();
     render(&CustomerPage {
         page: Page::new(&state, &scope.session, &req, "inbox").await?,
+        id: found.id,
         name: found.display_name,
         emails,
         conversations,

@@ -24,6 +24,25 @@ pub async fn start(state: Arc<AppState>) -> Result<JobScheduler, JobSchedulerErr
             })
         })?)
         .await?;
+    // retention (src/retention/): a tick every minute runs the organizations whose schedule
+    // came due, and one tick at start catches up runs missed while the server was down.
+    let retention_state = state.clone();
+    scheduler
+        .add(Job::new_async("0 * * * * *", move |_, _| {
+            let state = retention_state.clone();
+            Box::pin(async move {
+                if let Err(error) = crate::retention::run::scheduled_tick(&state).await {
+                    tracing::error!(%error, "retention schedule check failed");
+                }
+            })
+        })?)
+        .await?;
+    let startup_state = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = crate::retention::run::scheduled_tick(&startup_state).await {
+            tracing::error!(%error, "retention catch-up at start failed");
+        }
+    });
     scheduler.start().await?;
     Ok(scheduler)
 }

@@ -1,4 +1,51 @@
 //! Privacy: the PII detector that anonymization is built on (`lethe privacy redact` shows
-//! admins what it catches). Erasure, export and data subject requests come here too.
+//! admins what it catches), and the data subject rights:
+//!
+//! - [`erase`]: the right to be forgotten, with a deletion receipt;
+//! - [`export`]: access and portability, one ZIP with a documented JSON file and the
+//!   attachments;
+//! - [`requests`]: the register of requests and their deadlines;
+//! - [`routes`]: the pages (`/customers/{id}/erase`, `/customers/{id}/export`,
+//!   `/privacy/requests`, `/privacy/receipts/{id}`).
 
+pub mod entity;
+pub mod erase;
+pub mod export;
 pub mod pii;
+pub mod requests;
+pub mod routes;
+
+use crate::web::AppError;
+
+/// Why an export or erasure failed. Messages carry no personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error("no such customer in this organization")]
+    NotFound,
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Blob(#[from] crate::mail::blobs::BlobError),
+    #[error(transparent)]
+    Indexer(#[from] crate::search::indexer::IndexerError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl PrivacyError {
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        Self::Internal(context.to_string())
+    }
+}
+
+impl From<PrivacyError> for AppError {
+    fn from(error: PrivacyError) -> Self {
+        match error {
+            PrivacyError::NotFound => AppError::NotFound,
+            PrivacyError::Database(error) => AppError::Database(error),
+            other => AppError::internal(other),
+        }
+    }
+}

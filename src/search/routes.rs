@@ -3,6 +3,7 @@
 //! on the page (400); an empty one shows how to search.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -107,9 +108,11 @@ pub async fn search(
             Sort::Relevance
         },
     };
+    let started = std::time::Instant::now();
     let found = tokio::task::spawn_blocking(move || index.search(org, &query, &ctx, result_page))
         .await
         .map_err(AppError::internal)?;
+    let search_ms = started.elapsed().as_secs_f64() * 1000.0;
     let results = match found {
         Ok(results) => results,
         Err(SearchError::Query(error)) => return explain(view, &error),
@@ -140,7 +143,14 @@ pub async fn search(
     if number * PER_PAGE < view.total && number < MAX_PAGE {
         view.next = Some(link(&view.q, newest, number + 1));
     }
-    render_with_status(&view, StatusCode::OK)
+    let mut response = render_with_status(&view, StatusCode::OK)?;
+    // How long the index took, for benchmarks and the browser's developer tools.
+    if let Ok(value) = HeaderValue::from_str(&format!("index;dur={search_ms:.3}")) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("server-timing"), value);
+    }
+    Ok(response)
 }
 
 /// A found conversation as the inbox shows it.

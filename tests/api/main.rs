@@ -14,5 +14,8 @@ mod imap;
 mod import;
 mod inbox;
 mod organizations;
+mod privacy;
+mod retention;
+mod search;
 mod shell;
 mod tenancy;

@@ -83,6 +83,8 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/channels.toml")),
             include_str!(concat!($lang, "/search.toml")),
             include_str!(concat!($lang, "/audit.toml")),
+            include_str!(concat!($lang, "/privacy.toml")),
+            include_str!(concat!($lang, "/retention.toml")),
         ]
     };
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Search benchmark, side by side in one run: generates CONVERSATIONS demo conversations
+# (about 10 messages each, six languages) with `lethe demo-data`, times `lethe index rebuild`
+# (indexing throughput), starts `lethe serve`, and measures p50/p99 of /search over HTTP
+# against SQLite FTS5 (bm25) and PostgreSQL full-text search (ts_rank, GIN) on the same
+# messages. SQLite is Lethe's database here; PostgreSQL only holds the comparison table.
+# Usage: benches/search.sh [CONVERSATIONS=100000] [ROUNDS=20] [CLIENTS=8] [PG_URL|-] [path/to/lethe]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONVERSATIONS="${1:-100000}"
+ROUNDS="${2:-20}"
+CLIENTS="${3:-8}"
+PG_BASE="${4:-postgres://postgres@127.0.0.1:5432}"
+BIN="${5:-target/release/lethe}"
+[[ -x "$BIN" ]] || cargo build --release
+work="$(mktemp -d)"
+port=$((20000 + RANDOM % 20000))
+server=""
+pg_db="lethe_search_bench_$$"
+cleanup() {
+    [[ -n "$server" ]] && kill "$server" 2>/dev/null || true
+    [[ "$PG_BASE" != "-" ]] && psql "$PG_BASE/postgres" -X -q -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
+password='bench password 123'
+echo "$password" | "$BIN" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
+"$BIN" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42
+messages="$(sqlite3 "$work/data/lethe.db" 'SELECT COUNT(*) FROM messages')"
+wait_ready() { for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done; }
+# 1. The live path: the server's indexer drains the trigger-filled queue.
+start="$(date +%s%N)"
+"$BIN" serve & server=$!
+wait_ready
+while [[ "$(sqlite3 "$work/data/lethe.db" 'SELECT COUNT(*) FROM search_queue')" != 0 ]]; do sleep 0.2; done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "indexing (queue drained by the running server): $messages messages in $ms ms = $(( messages * 1000 / (ms > 0 ? ms : 1) )) messages/s"
+kill "$server"; wait "$server" 2>/dev/null || true; server=""
+# 2. The operator's path: a full rebuild from the database.
+start="$(date +%s%N)"
+"$BIN" index rebuild
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "indexing (lethe index rebuild): $messages messages in $ms ms = $(( messages * 1000 / (ms > 0 ? ms : 1) )) messages/s"
+"$BIN" index verify
+du -sh "$work/data/index" | awk '{print "index size: " $1}'
+"$BIN" serve & server=$!
+wait_ready
+pg_url="-"
+if [[ "$PG_BASE" != "-" ]]; then
+    psql "$PG_BASE/postgres" -X -q -c "CREATE DATABASE $pg_db" >/dev/null
+    pg_url="$PG_BASE/$pg_db"
+fi
+python3 benches/search_bench.py "http://127.0.0.1:$port" bench@shop.example "$password" \
+    "$work/data/lethe.db" "$pg_url" "$ROUNDS" "$CLIENTS"
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
+echo "server resident memory after the run: $((rss / 1024)) MB"

@@ -1,0 +1,408 @@
+//! Export (right of access and portability, GDPR Art. 15 and 20): one ZIP holding
+//! `export.json`, `README.txt` (the format, in words) and every attachment, opened from the
+//! sealed store.
+//!
+//! `export.json` (`schema` = [`SCHEMA`], `schema_version` = [`SCHEMA_VERSION`]):
+//!
+//! ```text
+//! { schema, schema_version, generated_at, includes_internal_notes,
+//!   customer: { id, display_name, created_at, email_addresses: [string] },
+//!   conversations: [ { id, reference, subject, status, tags: [string], created_at,
+//!                      last_activity_at, closed_at,
+//!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
+//!                   from: { name, address }, to: [string], cc: [string], subject,
+//!                   text, html, delivery_status,
+//!       attachments: [ { filename, content_type, size, inline, file } ] } ] } ] }
+//! ```
+//!
+//! Dates are RFC 3339 in UTC; `file` is the attachment's path inside the ZIP.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::Serialize;
+
+use super::PrivacyError;
+use super::erase::{Performer, find_customer};
+use super::requests::{self, Kind, Status};
+use crate::app::AppState;
+use crate::db::entity::{attachment, conversation, conversation_tag, customer_email, message, tag};
+use crate::orgs::OrgId;
+
+pub const SCHEMA: &str = "lethe.customer-export";
+pub const SCHEMA_VERSION: u32 = 1;
+
+const README: &str = "Lethe customer data export\n\
+==========================\n\n\
+export.json holds everything this shop's support inbox stores about one customer:\n\n\
+- schema, schema_version: \"lethe.customer-export\", 1\n\
+- generated_at: when this file was made (RFC 3339, UTC)\n\
+- includes_internal_notes: whether the team's internal notes are included\n\
+- customer: id, display_name, created_at, email_addresses\n\
+- conversations: one entry per conversation with its reference, subject, status, tags,\n\
+  created_at, last_activity_at, closed_at and its messages\n\
+- messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
+  customer, outbound = a reply, note = an internal note), internal, from, to, cc, subject,\n\
+  text, html, delivery_status and attachments\n\
+- attachments: filename, content_type, size in bytes, inline, and file: the path of the\n\
+  file inside this archive (attachments/<message id>/<attachment id>-<name>)\n";
+
+#[derive(Serialize)]
+struct ExportFile {
+    schema: &'static str,
+    schema_version: u32,
+    generated_at: DateTime<Utc>,
+    includes_internal_notes: bool,
+    customer: CustomerRecord,
+    conversations: Vec<ConversationRecord>,
+}
+
+#[derive(Serialize)]
+struct CustomerRecord {
+    id: i64,
+    display_name: String,
+    created_at: DateTime<Utc>,
+    email_addresses: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConversationRecord {
+    id: i64,
+    reference: String,
+    subject: String,
+    status: String,
+    tags: Vec<String>,
+    created_at: DateTime<Utc>,
+    last_activity_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    messages: Vec<MessageRecord>,
+}
+
+#[derive(Serialize)]
+struct Party {
+    name: String,
+    address: String,
+}
+
+#[derive(Serialize)]
+struct MessageRecord {
+    id: i64,
+    date: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    direction: String,
+    internal: bool,
+    from: Party,
+    to: Vec<String>,
+    cc: Vec<String>,
+    subject: String,
+    text: String,
+    html: Option<String>,
+    delivery_status: Option<String>,
+    attachments: Vec<AttachmentRecord>,
+}
+
+#[derive(Serialize)]
+struct AttachmentRecord {
+    filename: String,
+    content_type: String,
+    size: i64,
+    inline: bool,
+    file: String,
+    #[serde(skip)]
+    blob_id: String,
+}
+
+/// The result: the ZIP's bytes and how much it holds.
+pub struct Export {
+    pub zip: Vec<u8>,
+    pub conversations: usize,
+    pub messages: usize,
+    pub attachments: usize,
+}
+
+fn address_list(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A file name safe inside a ZIP on every system: letters, digits, `.`, `-`, `_`.
+fn safe_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.').to_owned();
+    if cleaned.is_empty() {
+        "attachment".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+async fn tags_by_conversation(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_ids: &[i64],
+) -> Result<BTreeMap<i64, Vec<String>>, sea_orm::DbErr> {
+    let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for chunk in conversation_ids.chunks(500) {
+        let links = conversation_tag::Entity::find()
+            .filter(conversation_tag::Column::ConversationId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        let tag_ids: Vec<i64> = links.iter().map(|l| l.tag_id).collect();
+        let names: BTreeMap<i64, String> = tag::Entity::find()
+            .filter(tag::Column::OrganizationId.eq(org.get()))
+            .filter(tag::Column::Id.is_in(tag_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        for link in links {
+            if let Some(name) = names.get(&link.tag_id) {
+                out.entry(link.conversation_id)
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+    }
+    for names in out.values_mut() {
+        names.sort();
+    }
+    Ok(out)
+}
+
+/// Everything `org` stores about the customer, as a ZIP. Internal notes only when asked.
+pub async fn export(
+    state: &AppState,
+    org: OrgId,
+    customer_id: i64,
+    include_notes: bool,
+) -> Result<Export, PrivacyError> {
+    let db = &state.db;
+    let found = find_customer(db, org, customer_id)
+        .await?
+        .ok_or(PrivacyError::NotFound)?;
+    let email_addresses = customer_email::Entity::find()
+        .select_only()
+        .column(customer_email::Column::Email)
+        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(customer_email::Column::CustomerId.eq(found.id))
+        .order_by_asc(customer_email::Column::Id)
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let conversations = conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::CustomerId.eq(found.id))
+        .order_by_asc(conversation::Column::CreatedAt)
+        .order_by_asc(conversation::Column::Id)
+        .all(db)
+        .await?;
+    let conversation_ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
+    let mut tags = tags_by_conversation(db, org, &conversation_ids).await?;
+
+    let mut records = Vec::with_capacity(conversations.len());
+    let (mut message_total, mut attachment_total) = (0, 0);
+    for c in conversations {
+        let mut query = message::Entity::find()
+            .filter(message::Column::OrganizationId.eq(org.get()))
+            .filter(message::Column::ConversationId.eq(c.id));
+        if !include_notes {
+            query = query.filter(message::Column::Direction.ne("note"));
+        }
+        let messages = query.order_by_asc(message::Column::Id).all(db).await?;
+        let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        let mut attachments: BTreeMap<i64, Vec<AttachmentRecord>> = BTreeMap::new();
+        for chunk in message_ids.chunks(500) {
+            for a in attachment::Entity::find()
+                .filter(attachment::Column::OrganizationId.eq(org.get()))
+                .filter(attachment::Column::MessageId.is_in(chunk.iter().copied()))
+                .order_by_asc(attachment::Column::Id)
+                .all(db)
+                .await?
+            {
+                attachments
+                    .entry(a.message_id)
+                    .or_default()
+                    .push(AttachmentRecord {
+                        file: format!(
+                            "attachments/{}/{}-{}",
+                            a.message_id,
+                            a.id,
+                            safe_name(&a.filename)
+                        ),
+                        filename: a.filename,
+                        content_type: a.content_type,
+                        size: a.size,
+                        inline: a.inline,
+                        blob_id: a.blob_id,
+                    });
+            }
+        }
+        let messages: Vec<MessageRecord> = messages
+            .into_iter()
+            .map(|m| {
+                let attachments = attachments.remove(&m.id).unwrap_or_default();
+                attachment_total += attachments.len();
+                MessageRecord {
+                    id: m.id,
+                    date: m.created_at,
+                    sent_at: m.sent_at,
+                    internal: m.direction == "note",
+                    direction: m.direction,
+                    from: Party {
+                        name: m.from_name,
+                        address: m.from_address,
+                    },
+                    to: address_list(&m.to_addresses),
+                    cc: address_list(&m.cc_addresses),
+                    subject: m.subject,
+                    text: m.text_body,
+                    html: m.html_body,
+                    delivery_status: m.delivery_status,
+                    attachments,
+                }
+            })
+            .collect();
+        message_total += messages.len();
+        records.push(ConversationRecord {
+            id: c.id,
+            reference: c.token,
+            subject: c.subject,
+            status: c.status,
+            tags: tags.remove(&c.id).unwrap_or_default(),
+            created_at: c.created_at,
+            last_activity_at: c.last_activity_at,
+            closed_at: c.closed_at,
+            messages,
+        });
+    }
+    let conversation_total = records.len();
+    let file = ExportFile {
+        schema: SCHEMA,
+        schema_version: SCHEMA_VERSION,
+        generated_at: Utc::now(),
+        includes_internal_notes: include_notes,
+        customer: CustomerRecord {
+            id: found.id,
+            display_name: found.display_name,
+            created_at: found.created_at,
+            email_addresses,
+        },
+        conversations: records,
+    };
+    let blobs = state.blobs.clone();
+    let zip = tokio::task::spawn_blocking(move || write_zip(&file, &blobs))
+        .await
+        .map_err(PrivacyError::internal)??;
+    Ok(Export {
+        zip,
+        conversations: conversation_total,
+        messages: message_total,
+        attachments: attachment_total,
+    })
+}
+
+/// Records a delivered export: the customer's oldest open access request (or a new one) is
+/// completed, and the audit log gets `privacy.exported` naming the request's reference.
+pub async fn record(
+    state: &AppState,
+    org: OrgId,
+    customer_id: i64,
+    performer: &Performer<'_>,
+    include_notes: bool,
+    export: &Export,
+) -> Result<String, PrivacyError> {
+    let txn = state.db.begin().await?;
+    let request = requests::open_or_create(&txn, org, customer_id, Kind::Access).await?;
+    requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
+    txn.commit().await?;
+    state
+        .audit
+        .record(
+            &state.db,
+            crate::audit::Entry {
+                org: Some(org),
+                actor: performer.actor.clone(),
+                action: "privacy.exported",
+                target: request.reference.clone(),
+                client: performer.client,
+                details: serde_json::json!({
+                    "customer": customer_id,
+                    "include_internal_notes": include_notes,
+                    "conversations": export.conversations,
+                    "messages": export.messages,
+                    "attachments": export.attachments,
+                }),
+            },
+        )
+        .await?;
+    Ok(request.reference)
+}
+
+fn write_zip(
+    file: &ExportFile,
+    blobs: &crate::mail::blobs::BlobStore,
+) -> Result<Vec<u8>, PrivacyError> {
+    use zip::write::SimpleFileOptions;
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let json = serde_json::to_vec_pretty(file).map_err(PrivacyError::internal)?;
+    let zip_error = |e: zip::result::ZipError| PrivacyError::internal(format!("zip: {e}"));
+    let io_error = |e: std::io::Error| PrivacyError::internal(format!("zip: {e}"));
+    zip.start_file("export.json", options).map_err(zip_error)?;
+    zip.write_all(&json).map_err(io_error)?;
+    zip.start_file("README.txt", options).map_err(zip_error)?;
+    zip.write_all(README.as_bytes()).map_err(io_error)?;
+    for conversation in &file.conversations {
+        for message in &conversation.messages {
+            for a in &message.attachments {
+                let content = blobs.get(&a.blob_id)?;
+                zip.start_file(a.file.as_str(), options)
+                    .map_err(zip_error)?;
+                zip.write_all(&content).map_err(io_error)?;
+            }
+        }
+    }
+    Ok(zip.finish().map_err(zip_error)?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_names_cannot_escape_the_archive() {
+        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_name("Rechnung März.pdf"), "Rechnung_März.pdf");
+        assert_eq!(safe_name(""), "attachment");
+        assert_eq!(safe_name("..."), "attachment");
+    }
+
+    #[test]
+    fn address_lists_split_on_commas() {
+        assert_eq!(
+            address_list("a@x.test, b@y.test"),
+            vec!["a@x.test".to_owned(), "b@y.test".to_owned()]
+        );
+        assert!(address_list("").is_empty());
+    }
+}

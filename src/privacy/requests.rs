@@ -1,0 +1,289 @@
+//! The register of data subject requests: what was asked (access, erasure, rectification,
+//! restriction, objection), when it arrived, when it is due (one month later, GDPR Art. 12(3)),
+//! its status and who handled it.
+
+use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::entity::privacy_request;
+use crate::orgs::OrgId;
+
+/// What the data subject asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Access,
+    Erasure,
+    Rectification,
+    Restriction,
+    Objection,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Access,
+        Kind::Erasure,
+        Kind::Rectification,
+        Kind::Restriction,
+        Kind::Objection,
+    ];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == value.trim())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Access => "access",
+            Kind::Erasure => "erasure",
+            Kind::Rectification => "rectification",
+            Kind::Restriction => "restriction",
+            Kind::Objection => "objection",
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Kind::Access => "privacy.kind.access",
+            Kind::Erasure => "privacy.kind.erasure",
+            Kind::Rectification => "privacy.kind.rectification",
+            Kind::Restriction => "privacy.kind.restriction",
+            Kind::Objection => "privacy.kind.objection",
+        }
+    }
+
+    /// The label key of a stored kind (an unknown value shows as itself would be a bug).
+    pub fn label_key_of(stored: &str) -> &'static str {
+        Self::parse(stored).map_or("privacy.kind.unknown", Kind::label_key)
+    }
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Completed,
+    Rejected,
+}
+
+impl Status {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "open" => Some(Status::Open),
+            "completed" => Some(Status::Completed),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Completed => "completed",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn label_key_of(stored: &str) -> &'static str {
+        match Self::parse(stored) {
+            Some(Status::Open) => "privacy.status.open",
+            Some(Status::Completed) => "privacy.status.completed",
+            Some(Status::Rejected) => "privacy.status.rejected",
+            None => "privacy.kind.unknown",
+        }
+    }
+}
+
+/// The deadline: one calendar month after the request arrived.
+pub fn due_date(received_at: DateTime<Utc>) -> DateTime<Utc> {
+    received_at
+        .checked_add_months(Months::new(1))
+        .unwrap_or(received_at + chrono::Duration::days(31))
+}
+
+/// Midnight UTC of a calendar day (the register's received dates are days).
+pub fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+/// A random reference such as `DSR-7F3A9C21`: what the receipt and the audit log name instead
+/// of the person.
+pub fn new_reference() -> String {
+    let random = crate::crypto::sha256_hex(&crate::crypto::random_token());
+    format!("DSR-{}", random[..8].to_ascii_uppercase())
+}
+
+/// A request to record.
+pub struct NewRequest {
+    pub kind: Kind,
+    pub received_at: DateTime<Utc>,
+    pub customer_id: Option<i64>,
+    pub note: String,
+}
+
+/// Records a request (status open) and returns it.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    new: NewRequest,
+) -> Result<privacy_request::Model, DbErr> {
+    privacy_request::ActiveModel {
+        organization_id: Set(org.get()),
+        kind: Set(new.kind.as_str().to_owned()),
+        reference: Set(new_reference()),
+        customer_id: Set(new.customer_id),
+        received_at: Set(new.received_at),
+        due_at: Set(due_date(new.received_at)),
+        status: Set(Status::Open.as_str().to_owned()),
+        handled_by: Set(None),
+        completed_at: Set(None),
+        note: Set(new.note),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// One request of the organization.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+) -> Result<Option<privacy_request::Model>, DbErr> {
+    privacy_request::Entity::find_by_id(id)
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .one(db)
+        .await
+}
+
+/// The oldest open request of this kind about this customer, else a new one received now:
+/// what an export or erasure from the customer page completes.
+pub async fn open_or_create(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+    kind: Kind,
+) -> Result<privacy_request::Model, DbErr> {
+    let open = privacy_request::Entity::find()
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .filter(privacy_request::Column::CustomerId.eq(customer_id))
+        .filter(privacy_request::Column::Kind.eq(kind.as_str()))
+        .filter(privacy_request::Column::Status.eq(Status::Open.as_str()))
+        .order_by_asc(privacy_request::Column::DueAt)
+        .order_by_asc(privacy_request::Column::Id)
+        .limit(1)
+        .one(db)
+        .await?;
+    match open {
+        Some(request) => Ok(request),
+        None => {
+            create(
+                db,
+                org,
+                NewRequest {
+                    kind,
+                    received_at: Utc::now(),
+                    customer_id: Some(customer_id),
+                    note: String::new(),
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// Closes a request as completed or rejected.
+pub async fn close(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+    status: Status,
+    handled_by: Option<i64>,
+) -> Result<(), DbErr> {
+    privacy_request::Entity::update_many()
+        .col_expr(
+            privacy_request::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(privacy_request::Column::HandledBy, Expr::value(handled_by))
+        .col_expr(
+            privacy_request::Column::CompletedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .filter(privacy_request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Before a customer is erased: the requests about them forget them — the link and any note
+/// (a note may name the person); the kind, dates, status and reference stay.
+pub async fn forget_customer(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<(), DbErr> {
+    privacy_request::Entity::update_many()
+        .col_expr(
+            privacy_request::Column::CustomerId,
+            Expr::value(None::<i64>),
+        )
+        .col_expr(privacy_request::Column::Note, Expr::value(""))
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .filter(privacy_request::Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The register: open requests by due date (soonest first), then the latest closed ones.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<(Vec<privacy_request::Model>, Vec<privacy_request::Model>), DbErr> {
+    let open = privacy_request::Entity::find()
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .filter(privacy_request::Column::Status.eq(Status::Open.as_str()))
+        .order_by_asc(privacy_request::Column::DueAt)
+        .order_by_asc(privacy_request::Column::Id)
+        .limit(1000)
+        .all(db)
+        .await?;
+    let closed = privacy_request::Entity::find()
+        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+        .filter(privacy_request::Column::Status.ne(Status::Open.as_str()))
+        .order_by_desc(privacy_request::Column::CompletedAt)
+        .order_by_desc(privacy_request::Column::Id)
+        .limit(200)
+        .all(db)
+        .await?;
+    Ok((open, closed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_due_one_calendar_month_after_it_arrived() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap();
+        assert_eq!(due_date(at(2026, 3, 15)), at(2026, 4, 15));
+        assert_eq!(due_date(at(2026, 1, 31)), at(2026, 2, 28));
+        assert_eq!(due_date(at(2026, 12, 20)), at(2027, 1, 20));
+    }
+
+    #[test]
+    fn references_are_random_and_shaped_like_dsr_hex() {
+        let a = new_reference();
+        let b = new_reference();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 12);
+        assert!(a.starts_with("DSR-"));
+        assert!(a[4..].bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,429 @@
+//! The privacy pages, for admins and owners: erasure (a confirmation page with the counts,
+//! then the erasure), export (a ZIP download), the request register and deletion receipts.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::entity::{deletion_receipt, privacy_request};
+use super::erase::{self, Counts, Performer};
+use super::export;
+use super::requests::{self, Kind, NewRequest, Status};
+use crate::app::AppState;
+use crate::audit::{self, Actor};
+use crate::mail::EmailAddress;
+use crate::orgs::TenantScope;
+use crate::web::client::ClientInfo;
+use crate::web::forms::{NoFields, non_empty};
+use crate::web::page::see_other_with_flash;
+use crate::web::{AppError, CsrfForm, Page, render};
+
+pub const REQUESTS: &str = "/privacy/requests";
+
+fn receipt_url(id: i64) -> String {
+    format!("/privacy/receipts/{id}")
+}
+
+fn performer<'a>(scope: &TenantScope, client: &'a ClientInfo) -> Performer<'a> {
+    let email = scope
+        .session
+        .user
+        .as_ref()
+        .map(|u| u.email.clone())
+        .unwrap_or_default();
+    Performer {
+        user_id: Some(scope.user_id()),
+        actor: Actor::User {
+            id: scope.user_id(),
+            email,
+        },
+        client: Some(client),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "privacy/erase_confirm.html")]
+struct EraseConfirmPage {
+    page: Page,
+    customer_id: i64,
+    name: String,
+    counts: Counts,
+}
+
+/// `GET /customers/{id}/erase`: what erasing would remove, and the button that does it.
+pub async fn erase_confirm(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let found = erase::find_customer(&state.db, scope.org(), path.into_inner())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let counts = erase::preview(&state.db, scope.org(), found.id).await?;
+    render(&EraseConfirmPage {
+        page: Page::new(&state, &scope.session, &req, "inbox").await?,
+        customer_id: found.id,
+        name: found.display_name,
+        counts,
+    })
+}
+
+/// `POST /customers/{id}/erase`: erases, then shows the deletion receipt.
+pub async fn erase(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let erasure = erase::erase(
+        &state,
+        scope.org(),
+        path.into_inner(),
+        performer(&scope, &client),
+    )
+    .await?;
+    let flash = if erasure.incomplete.is_empty() {
+        "flash.privacy_erased"
+    } else {
+        "flash.privacy_erased_incomplete"
+    };
+    Ok(see_other_with_flash(
+        &receipt_url(erasure.receipt_id),
+        flash,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ExportForm {
+    include_notes: Option<String>,
+}
+
+/// `POST /customers/{id}/export`: the customer's data as a ZIP download.
+pub async fn export(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    form: CsrfForm<ExportForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let customer_id = path.into_inner();
+    let include_notes = form.0.include_notes.is_some();
+    let built = export::export(&state, scope.org(), customer_id, include_notes).await?;
+    let reference = export::record(
+        &state,
+        scope.org(),
+        customer_id,
+        &performer(&scope, &client),
+        include_notes,
+        &built,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/zip"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"lethe-export-{reference}.zip\""),
+        ))
+        .body(built.zip))
+}
+
+/// One row of the register.
+struct RequestView {
+    id: i64,
+    reference: String,
+    kind: String,
+    kind_key: &'static str,
+    received: String,
+    due: String,
+    overdue: bool,
+    status_key: &'static str,
+    customer_id: Option<i64>,
+    note: String,
+    completed: Option<String>,
+    receipt_id: Option<i64>,
+}
+
+impl RequestView {
+    fn is_erasure(&self) -> bool {
+        self.kind == Kind::Erasure.as_str()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "privacy/requests.html")]
+struct RequestsPage {
+    page: Page,
+    open: Vec<RequestView>,
+    closed: Vec<RequestView>,
+    kinds: [Kind; 5],
+    today: String,
+}
+
+fn day(at: &chrono::DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+/// `GET /privacy/requests`: open requests by due date (overdue marked), then closed ones.
+pub async fn requests(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let (open, closed) = requests::list(&state.db, scope.org()).await?;
+    let closed_ids: Vec<i64> = closed.iter().map(|r| r.id).collect();
+    let receipts: std::collections::BTreeMap<i64, i64> = deletion_receipt::Entity::find()
+        .filter(deletion_receipt::Column::OrganizationId.eq(scope.org().get()))
+        .filter(deletion_receipt::Column::RequestId.is_in(closed_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.request_id, r.id))
+        .collect();
+    let now = Utc::now();
+    let view = |r: privacy_request::Model| RequestView {
+        id: r.id,
+        kind_key: Kind::label_key_of(&r.kind),
+        received: day(&r.received_at),
+        due: day(&r.due_at),
+        overdue: r.status == Status::Open.as_str() && r.due_at < now,
+        status_key: Status::label_key_of(&r.status),
+        customer_id: r.customer_id,
+        completed: r.completed_at.as_ref().map(day),
+        receipt_id: receipts.get(&r.id).copied(),
+        kind: r.kind,
+        reference: r.reference,
+        note: r.note,
+    };
+    render(&RequestsPage {
+        page: Page::new(&state, &scope.session, &req, "privacy").await?,
+        open: open.into_iter().map(view).collect(),
+        closed: closed.into_iter().map(view).collect(),
+        kinds: Kind::ALL,
+        today: day(&now),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewRequestForm {
+    kind: String,
+    received: Option<String>,
+    customer_email: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST /privacy/requests`: records a request.
+pub async fn create_request(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    form: CsrfForm<NewRequestForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let form = form.0;
+    let kind = Kind::parse(&form.kind).ok_or(AppError::BadRequest("privacy.bad_kind"))?;
+    let today = Utc::now().date_naive();
+    let received = match non_empty(&form.received) {
+        None => today,
+        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()
+            .filter(|d| *d <= today)
+            .ok_or(AppError::BadRequest("privacy.bad_date"))?,
+    };
+    let customer_id = match non_empty(&form.customer_email) {
+        None => None,
+        Some(value) => {
+            let email = EmailAddress::parse(value)
+                .map_err(|_| AppError::BadRequest("privacy.unknown_customer"))?;
+            Some(
+                erase::customer_by_email(&state.db, scope.org(), &email)
+                    .await?
+                    .ok_or(AppError::BadRequest("privacy.unknown_customer"))?,
+            )
+        }
+    };
+    let note: String = non_empty(&form.note)
+        .unwrap_or_default()
+        .chars()
+        .take(2000)
+        .collect();
+    let created = requests::create(
+        &state.db,
+        scope.org(),
+        NewRequest {
+            kind,
+            received_at: requests::start_of_day(received),
+            customer_id,
+            note,
+        },
+    )
+    .await?;
+    state
+        .audit
+        .record(
+            &state.db,
+            audit::Entry {
+                org: Some(scope.org()),
+                actor: performer(&scope, &client).actor,
+                action: "privacy.request_recorded",
+                target: created.reference,
+                client: Some(&client),
+                details: serde_json::json!({ "kind": kind.as_str() }),
+            },
+        )
+        .await?;
+    Ok(see_other_with_flash(
+        REQUESTS,
+        "flash.privacy_request_recorded",
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+/// `POST /privacy/requests/{id}/status`: closes an open request as completed or rejected.
+/// An erasure request is completed only by erasing (from the customer's page).
+pub async fn change_status(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    form: CsrfForm<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let request = requests::find(&state.db, scope.org(), path.into_inner())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = match Status::parse(&form.0.status) {
+        Some(Status::Rejected) => Status::Rejected,
+        Some(Status::Completed) if request.kind != Kind::Erasure.as_str() => Status::Completed,
+        _ => return Err(AppError::BadRequest("privacy.bad_status")),
+    };
+    if request.status != Status::Open.as_str() {
+        return Err(AppError::BadRequest("privacy.bad_status"));
+    }
+    requests::close(
+        &state.db,
+        scope.org(),
+        request.id,
+        status,
+        Some(scope.user_id()),
+    )
+    .await?;
+    state
+        .audit
+        .record(
+            &state.db,
+            audit::Entry {
+                org: Some(scope.org()),
+                actor: performer(&scope, &client).actor,
+                action: "privacy.request_closed",
+                target: request.reference,
+                client: Some(&client),
+                details: serde_json::json!({ "status": status.as_str() }),
+            },
+        )
+        .await?;
+    Ok(see_other_with_flash(
+        REQUESTS,
+        "flash.privacy_request_closed",
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "privacy/receipt.html")]
+struct ReceiptPage {
+    page: Page,
+    receipt: ReceiptJson,
+    counts: Counts,
+}
+
+/// The receipt's JSON form: counts, dates, who, and the request reference — nothing of the
+/// erased person.
+#[derive(serde::Serialize)]
+struct ReceiptJson {
+    schema: &'static str,
+    schema_version: u32,
+    receipt_id: i64,
+    organization: String,
+    request_reference: String,
+    request_kind: String,
+    request_received_at: String,
+    request_due_at: String,
+    erased_at: String,
+    performed_by: String,
+    counts: Counts,
+}
+
+/// `GET /privacy/receipts/{id}` (a printable page) and `/privacy/receipts/{id}.json`.
+pub async fn receipt(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let raw = path.into_inner();
+    let (id, as_json) = match raw.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (raw.as_str(), false),
+    };
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let found = deletion_receipt::Entity::find_by_id(id)
+        .filter(deletion_receipt::Column::OrganizationId.eq(scope.org().get()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let request = requests::find(&state.db, scope.org(), found.request_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let counts: Counts = serde_json::from_str(&found.counts).map_err(AppError::internal)?;
+    let receipt = ReceiptJson {
+        schema: "lethe.deletion-receipt",
+        schema_version: 1,
+        receipt_id: found.id,
+        organization: scope
+            .session
+            .org
+            .as_ref()
+            .map(|o| o.name.clone())
+            .unwrap_or_default(),
+        request_reference: request.reference,
+        request_kind: request.kind,
+        request_received_at: request.received_at.to_rfc3339(),
+        request_due_at: request.due_at.to_rfc3339(),
+        erased_at: found.created_at.to_rfc3339(),
+        performed_by: found.performed_by,
+        counts,
+    };
+    if as_json {
+        let body = serde_json::to_string_pretty(&receipt).map_err(AppError::internal)?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"deletion-receipt-{}.json\"",
+                    found.id
+                ),
+            ))
+            .body(body));
+    }
+    render(&ReceiptPage {
+        page: Page::new(&state, &scope.session, &req, "privacy").await?,
+        receipt,
+        counts,
+    })
+}
