@@ -253,6 +253,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(crate::privacy::routes::change_status),
         )
         .route("/privacy/receipts/{id}", web::get().to(crate::privacy::routes::receipt))
+        .route("/customers/{id}/rectify", web::post().to(crate::privacy::rectify::rectify))
+        .route("/customers/{id}/restriction", web::post().to(crate::privacy::restrict::change))
+        .route("/customers/{id}/objections", web::post().to(crate::privacy::objection::record))
+        .route("/customers/{id}/merge", web::get().to(crate::privacy::merge::confirm))
+        .route("/customers/{id}/merge", web::post().to(crate::privacy::merge::apply))
         // end privacy
         // inbox (src/inbox/)
         .route("/inbox", web::get().to(inbox::routes::inbox))

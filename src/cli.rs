@@ -422,6 +422,11 @@ async fn privacy_erase(
     use crate::privacy::erase;
     let state = AppState::open(config).await?;
     let (org, customer) = privacy_customer(&state, org, email).await?;
+    let holds = erase::holds(&state.db, org, customer).await?;
+    if !holds.is_empty() {
+        // Legal hold blocks erasure, with or without --yes; nothing is changed.
+        return Err(erase::describe_holds(&holds).into());
+    }
     if !yes {
         let counts = erase::preview(&state.db, org, customer).await?;
         if json {

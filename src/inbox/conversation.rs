@@ -93,9 +93,17 @@ pub struct ConversationPage {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    /// The customer's restriction of processing (src/privacy/restrict.rs): a banner, no reply
+    /// or note forms, and for agents no thread.
+    pub restriction: Option<crate::privacy::restrict::Restriction>,
 }
 
 impl ConversationPage {
+    /// Agents see a restricted customer's conversation as the banner only.
+    fn show_thread(&self) -> bool {
+        self.restriction.is_none() || self.page.is_admin()
+    }
+
     fn statuses(&self) -> [Status; 3] {
         Status::ALL
     }
@@ -295,7 +303,9 @@ pub async fn load(
         _ => String::new(),
     };
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
+    let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
     Ok(ConversationPage {
+        restriction,
         page: Page::new(state, &scope.session, req, "inbox").await?,
         status_key: Status::key_of(&conversation.status),
         tags: conversation_tags.remove(&id).unwrap_or_default(),

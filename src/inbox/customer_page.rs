@@ -1,16 +1,25 @@
-//! The customer page (`/customers/{id}`): the customer's addresses and conversations.
+//! The customer page (`/customers/{id}`): the customer record (name, email addresses, phone,
+//! postal address), their conversations and objections, the banners for a restriction of
+//! processing and a legal hold, and for admins the data subject rights: export, erase,
+//! rectify, restrict, record an objection, merge a duplicate record, legal hold
+//! (handlers in `src/privacy/` and `src/retention/hold.rs`).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::conversation::OtherConversation;
+use super::customers::{self, PostalAddress};
 use super::queries;
 use super::triage::Status;
 use crate::app::AppState;
-use crate::db::entity::{conversation, customer, customer_email};
+use crate::db::entity::{conversation, customer_email};
 use crate::orgs::TenantScope;
-use crate::web::{AppError, Page, render};
+use crate::privacy::objection::{self, ObjectionView};
+use crate::privacy::restrict::Restriction;
+use crate::web::page::render_with_status;
+use crate::web::{AppError, Page};
 
 #[derive(Template)]
 #[template(path = "inbox/customer.html")]
@@ -18,8 +27,73 @@ struct CustomerPage {
     page: Page,
     id: i64,
     name: String,
-    emails: Vec<String>,
+    emails: Vec<customer_email::Model>,
+    phone: String,
+    postal_address: String,
+    restriction: Option<Restriction>,
+    legal_hold: Option<String>,
+    /// False for agents while the customer is restricted: the banner instead of the list.
+    show_conversations: bool,
     conversations: Vec<OtherConversation>,
+    objections: Vec<ObjectionView>,
+    /// A mistake in the rectification form (translation key).
+    error: Option<&'static str>,
+    today: String,
+}
+
+impl CustomerPage {
+    fn postal_lines(&self) -> Vec<&str> {
+        PostalAddress::lines(&self.postal_address).collect()
+    }
+}
+
+async fn load(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    customer_id: i64,
+    error: Option<&'static str>,
+) -> Result<CustomerPage, AppError> {
+    let org = scope.org();
+    let found = customers::find(&state.db, org, customer_id).await?;
+    let emails = customers::emails(&state.db, org, found.id).await?;
+    let restriction = Restriction::of(&found);
+    let show_conversations = restriction.is_none() || scope.role().is_admin();
+    let conversations = if show_conversations {
+        conversation::Entity::find()
+            .filter(conversation::Column::OrganizationId.eq(org.get()))
+            .filter(conversation::Column::CustomerId.eq(found.id))
+            .order_by_desc(conversation::Column::LastActivityAt)
+            .order_by_desc(conversation::Column::Id)
+            .limit(200)
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|c| OtherConversation {
+                id: c.id,
+                status_key: Status::key_of(&c.status),
+                last_activity: queries::short_time(&c.last_activity_at),
+                subject: c.subject,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(CustomerPage {
+        page: Page::new(state, &scope.session, req, "inbox").await?,
+        id: found.id,
+        name: found.display_name,
+        emails,
+        phone: found.phone.unwrap_or_default(),
+        postal_address: found.postal_address.unwrap_or_default(),
+        restriction,
+        legal_hold: crate::retention::hold::customer_hold(&state.db, org, found.id).await?,
+        show_conversations,
+        conversations,
+        objections: objection::of_customer(&state.db, org, found.id).await?,
+        error,
+        today: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+    })
 }
 
 pub async fn show(
@@ -28,42 +102,19 @@ pub async fn show(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let org = scope.org();
-    let found = customer::Entity::find_by_id(path.into_inner())
-        .filter(customer::Column::OrganizationId.eq(org.get()))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let emails = customer_email::Entity::find()
-        .select_only()
-        .column(customer_email::Column::Email)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
-        .filter(customer_email::Column::CustomerId.eq(found.id))
-        .order_by_asc(customer_email::Column::Id)
-        .into_tuple::<String>()
-        .all(&state.db)
-        .await?;
-    let conversations = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
-        .filter(conversation::Column::CustomerId.eq(found.id))
-        .order_by_desc(conversation::Column::LastActivityAt)
-        .order_by_desc(conversation::Column::Id)
-        .limit(200)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| OtherConversation {
-            id: c.id,
-            status_key: Status::key_of(&c.status),
-            last_activity: queries::short_time(&c.last_activity_at),
-            subject: c.subject,
-        })
-        .collect();
-    render(&CustomerPage {
-        page: Page::new(&state, &scope.session, &req, "inbox").await?,
-        id: found.id,
-        name: found.display_name,
-        emails,
-        conversations,
-    })
+    let page = load(&state, &scope, &req, path.into_inner(), None).await?;
+    render_with_status(&page, StatusCode::OK)
+}
+
+/// The page again with a mistake of the rectification form (nothing was changed).
+pub async fn render_with_error(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    customer_id: i64,
+    error: &'static str,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let page = load(state, scope, req, customer_id, Some(error)).await?;
+    render_with_status(&page, status)
 }

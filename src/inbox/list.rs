@@ -96,6 +96,9 @@ pub struct Filter {
     pub channel: Option<i64>,
     pub tag: Option<i64>,
     pub before: Option<Cursor>,
+    /// Customers whose conversations are left out: restricted ones, for agents
+    /// (src/privacy/restrict.rs).
+    pub hidden_customers: Vec<i64>,
 }
 
 impl From<&ListQuery> for Filter {
@@ -111,6 +114,7 @@ impl From<&ListQuery> for Filter {
             channel: id(&query.channel),
             tag: id(&query.tag),
             before: query.before.as_deref().and_then(Cursor::parse),
+            hidden_customers: Vec::new(),
         }
     }
 }
@@ -163,6 +167,11 @@ pub async fn page(
             ),
         );
     }
+    if !filter.hidden_customers.is_empty() {
+        query = query.filter(
+            conversation::Column::CustomerId.is_not_in(filter.hidden_customers.iter().copied()),
+        );
+    }
     if let Some(cursor) = filter.before {
         // A row-value comparison, which both databases answer from the index.
         query = query.filter(
@@ -204,6 +213,8 @@ pub struct Row {
     pub message_count: i32,
     pub last_activity: String,
     pub last_activity_iso: String,
+    /// The customer's processing is restricted (only admins see such rows).
+    pub restricted: bool,
 }
 
 /// A choice in a filter select.
@@ -256,8 +267,12 @@ pub async fn inbox(
     req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = Filter::from(&*query);
+    let mut filter = Filter::from(&*query);
     let org = scope.org();
+    let restricted = crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?;
+    if !scope.role().is_admin() {
+        filter.hidden_customers = restricted.clone();
+    }
     let (conversations, next) = page(&state.db, org, scope.user_id(), &filter).await?;
     let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
     let customers = queries::customer_names(
@@ -289,6 +304,7 @@ pub async fn inbox(
             message_count: c.message_count,
             last_activity: queries::short_time(&c.last_activity_at),
             last_activity_iso: c.last_activity_at.to_rfc3339(),
+            restricted: restricted.contains(&c.customer_id),
             subject: c.subject,
             token: c.token,
         })

@@ -4,6 +4,9 @@
 //! up and purges its segments, and SQLite's WAL is checkpointed, so the raw bytes of the data
 //! directory hold no trace of the person (DESIGN.md invariant 3). A deletion receipt records the
 //! counts; it and the audit entry name only the request's random reference.
+//!
+//! Legal hold blocks erasure: a customer on hold, or with any conversation on hold, is not
+//! erased ([`holds`]; [`erase`] answers [`PrivacyError::OnHold`] and changes nothing).
 
 use std::collections::BTreeSet;
 
@@ -106,6 +109,75 @@ fn messages_of(org: OrgId, customer_id: i64) -> SelectStatement {
         .and_where(message::Column::OrganizationId.eq(org.get()))
         .and_where(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
         .to_owned()
+}
+
+/// A legal hold that blocks an erasure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hold {
+    Customer { reason: String },
+    Conversation { id: i64, reason: String },
+}
+
+impl Hold {
+    pub fn reason(&self) -> &str {
+        match self {
+            Hold::Customer { reason } | Hold::Conversation { reason, .. } => reason,
+        }
+    }
+
+    /// The conversation on hold, or None for the customer record itself.
+    pub fn conversation(&self) -> Option<i64> {
+        match self {
+            Hold::Customer { .. } => None,
+            Hold::Conversation { id, .. } => Some(*id),
+        }
+    }
+}
+
+/// The holds in words, for the command line (admins' own reasons; nothing of the customer).
+pub fn describe_holds(holds: &[Hold]) -> String {
+    let parts: Vec<String> = holds
+        .iter()
+        .map(|hold| match hold {
+            Hold::Customer { reason } => format!("the customer is on legal hold ({reason})"),
+            Hold::Conversation { id, reason } => {
+                format!("conversation {id} is on legal hold ({reason})")
+            }
+        })
+        .collect();
+    format!("erasure refused: {}", parts.join("; "))
+}
+
+/// The legal holds on the customer and their conversations; erasure needs none.
+pub async fn holds(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<Vec<Hold>, sea_orm::DbErr> {
+    let mut out = Vec::new();
+    if let Some(reason) = crate::retention::hold::customer_hold(db, org, customer_id).await? {
+        out.push(Hold::Customer { reason });
+    }
+    let held: Vec<(i64, Option<String>)> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .column_as(
+            sea_orm::sea_query::Expr::cust("conversations.legal_hold_reason"),
+            "legal_hold_reason",
+        )
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::CustomerId.eq(customer_id))
+        .filter(sea_orm::sea_query::Expr::cust(
+            "conversations.legal_hold_reason IS NOT NULL",
+        ))
+        .into_tuple()
+        .all(db)
+        .await?;
+    out.extend(held.into_iter().map(|(id, reason)| Hold::Conversation {
+        id,
+        reason: reason.unwrap_or_default(),
+    }));
+    Ok(out)
 }
 
 /// The customer, if it belongs to `org`.
@@ -351,6 +423,11 @@ pub async fn erase(
     let txn = state.db.begin().await?;
     if find_customer(&txn, org, customer_id).await?.is_none() {
         return Err(PrivacyError::NotFound);
+    }
+    let on_hold = holds(&txn, org, customer_id).await?;
+    if !on_hold.is_empty() {
+        // Dropping the transaction rolls it back: nothing was changed.
+        return Err(PrivacyError::OnHold(on_hold));
     }
     let request = requests::open_or_create(&txn, org, customer_id, Kind::Erasure).await?;
     requests::forget_customer(&txn, org, customer_id).await?;

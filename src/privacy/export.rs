@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! { schema, schema_version, generated_at, includes_internal_notes,
-//!   customer: { id, display_name, created_at, email_addresses: [string] },
+//!   customer: { id, display_name, created_at, email_addresses: [string], phone,
+//!               postal_address, processing_restricted: null | { since, reason } },
 //!   conversations: [ { id, reference, subject, status, tags: [string], created_at,
 //!                      last_activity_at, closed_at,
 //!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
@@ -43,7 +44,9 @@ export.json holds everything this shop's support inbox stores about one customer
 - schema, schema_version: \"lethe.customer-export\", 1\n\
 - generated_at: when this file was made (RFC 3339, UTC)\n\
 - includes_internal_notes: whether the team's internal notes are included\n\
-- customer: id, display_name, created_at, email_addresses\n\
+- customer: id, display_name, created_at, email_addresses, phone and postal_address\n\
+  (null when unknown), processing_restricted (null, or since when and why the shop\n\
+  restricted the processing of this data)\n\
 - conversations: one entry per conversation with its reference, subject, status, tags,\n\
   created_at, last_activity_at, closed_at and its messages\n\
 - messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
@@ -68,6 +71,15 @@ struct CustomerRecord {
     display_name: String,
     created_at: DateTime<Utc>,
     email_addresses: Vec<String>,
+    phone: Option<String>,
+    postal_address: Option<String>,
+    processing_restricted: Option<RestrictionRecord>,
+}
+
+#[derive(Serialize)]
+struct RestrictionRecord {
+    since: DateTime<Utc>,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -306,6 +318,12 @@ pub async fn export(
             display_name: found.display_name,
             created_at: found.created_at,
             email_addresses,
+            phone: found.phone,
+            postal_address: found.postal_address,
+            processing_restricted: found.restricted_at.map(|since| RestrictionRecord {
+                since,
+                reason: found.restriction_reason.unwrap_or_default(),
+            }),
         },
         conversations: records,
     };

@@ -4,6 +4,10 @@
 //! - [`erase`]: the right to be forgotten, with a deletion receipt;
 //! - [`export`]: access and portability, one ZIP with a documented JSON file and the
 //!   attachments;
+//! - [`rectify`]: correcting the customer record (name, addresses, phone, postal address);
+//! - [`restrict`]: restriction of processing, and what it hides and refuses;
+//! - [`objection`]: recording an objection with its date and text;
+//! - [`merge`]: merging two customer records of one organization;
 //! - [`requests`]: the register of requests and their deadlines;
 //! - [`routes`]: the pages (`/customers/{id}/erase`, `/customers/{id}/export`,
 //!   `/privacy/requests`, `/privacy/receipts/{id}`).
@@ -11,8 +15,12 @@
 pub mod entity;
 pub mod erase;
 pub mod export;
+pub mod merge;
+pub mod objection;
 pub mod pii;
+pub mod rectify;
 pub mod requests;
+pub mod restrict;
 pub mod routes;
 
 use crate::web::AppError;
@@ -22,6 +30,9 @@ use crate::web::AppError;
 pub enum PrivacyError {
     #[error("no such customer in this organization")]
     NotFound,
+    /// Erasure refused: the customer or one of their conversations is on legal hold.
+    #[error("{}", erase::describe_holds(.0))]
+    OnHold(Vec<erase::Hold>),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
@@ -44,6 +55,7 @@ impl From<PrivacyError> for AppError {
     fn from(error: PrivacyError) -> Self {
         match error {
             PrivacyError::NotFound => AppError::NotFound,
+            PrivacyError::OnHold(_) => AppError::BadRequest("privacy.erase.on_hold"),
             PrivacyError::Database(error) => AppError::Database(error),
             other => AppError::internal(other),
         }

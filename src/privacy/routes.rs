@@ -1,13 +1,14 @@
 //! The privacy pages, for admins and owners: erasure (a confirmation page with the counts,
 //! then the erasure), export (a ZIP download), the request register and deletion receipts.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
+use super::PrivacyError;
 use super::entity::{deletion_receipt, privacy_request};
 use super::erase::{self, Counts, Performer};
 use super::export;
@@ -18,7 +19,7 @@ use crate::mail::EmailAddress;
 use crate::orgs::TenantScope;
 use crate::web::client::ClientInfo;
 use crate::web::forms::{NoFields, non_empty};
-use crate::web::page::see_other_with_flash;
+use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page, render};
 
 pub const REQUESTS: &str = "/privacy/requests";
@@ -27,7 +28,8 @@ fn receipt_url(id: i64) -> String {
     format!("/privacy/receipts/{id}")
 }
 
-fn performer<'a>(scope: &TenantScope, client: &'a ClientInfo) -> Performer<'a> {
+/// The signed-in admin as the performer of a privacy action.
+pub(crate) fn performer<'a>(scope: &TenantScope, client: &'a ClientInfo) -> Performer<'a> {
     let email = scope
         .session
         .user
@@ -51,6 +53,39 @@ struct EraseConfirmPage {
     customer_id: i64,
     name: String,
     counts: Counts,
+    /// Legal holds that block the erasure: when any, the page shows them and no button.
+    holds: Vec<erase::Hold>,
+}
+
+impl EraseConfirmPage {
+    /// The counts' rows with a stable name for each category (`data-category`).
+    fn count_rows(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.counts
+            .rows()
+            .into_iter()
+            .map(|(key, n)| (key, key.trim_start_matches("privacy.count."), n))
+            .collect()
+    }
+}
+
+async fn erase_confirm_page(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    customer_id: i64,
+) -> Result<EraseConfirmPage, AppError> {
+    let found = erase::find_customer(&state.db, scope.org(), customer_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let counts = erase::preview(&state.db, scope.org(), found.id).await?;
+    let holds = erase::holds(&state.db, scope.org(), found.id).await?;
+    Ok(EraseConfirmPage {
+        page: Page::new(state, &scope.session, req, "inbox").await?,
+        customer_id: found.id,
+        name: found.display_name,
+        counts,
+        holds,
+    })
 }
 
 /// `GET /customers/{id}/erase`: what erasing would remove, and the button that does it.
@@ -61,34 +96,30 @@ pub async fn erase_confirm(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let found = erase::find_customer(&state.db, scope.org(), path.into_inner())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let counts = erase::preview(&state.db, scope.org(), found.id).await?;
-    render(&EraseConfirmPage {
-        page: Page::new(&state, &scope.session, &req, "inbox").await?,
-        customer_id: found.id,
-        name: found.display_name,
-        counts,
-    })
+    render(&erase_confirm_page(&state, &scope, &req, path.into_inner()).await?)
 }
 
-/// `POST /customers/{id}/erase`: erases, then shows the deletion receipt.
+/// `POST /customers/{id}/erase`: erases, then shows the deletion receipt. A legal hold
+/// refuses it: the confirmation page again, with the reason (409), and nothing changed.
 pub async fn erase(
     state: web::Data<AppState>,
     scope: TenantScope,
     client: ClientInfo,
+    req: HttpRequest,
     path: web::Path<i64>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let erasure = erase::erase(
-        &state,
-        scope.org(),
-        path.into_inner(),
-        performer(&scope, &client),
-    )
-    .await?;
+    let customer_id = path.into_inner();
+    let result = erase::erase(&state, scope.org(), customer_id, performer(&scope, &client)).await;
+    let erasure = match result {
+        Ok(erasure) => erasure,
+        Err(PrivacyError::OnHold(_)) => {
+            let page = erase_confirm_page(&state, &scope, &req, customer_id).await?;
+            return render_with_status(&page, StatusCode::CONFLICT);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let flash = if erasure.incomplete.is_empty() {
         "flash.privacy_erased"
     } else {
@@ -150,6 +181,8 @@ struct RequestView {
     note: String,
     completed: Option<String>,
     receipt_id: Option<i64>,
+    /// Who closed the request: a member's name, or None (the command line, or a former user).
+    handled_by: Option<String>,
 }
 
 impl RequestView {
@@ -189,8 +222,14 @@ pub async fn requests(
         .into_iter()
         .map(|r| (r.request_id, r.id))
         .collect();
+    let handlers = crate::inbox::queries::user_names(
+        &state.db,
+        closed.iter().filter_map(|r| r.handled_by).collect(),
+    )
+    .await?;
     let now = Utc::now();
     let view = |r: privacy_request::Model| RequestView {
+        handled_by: r.handled_by.and_then(|id| handlers.get(&id).cloned()),
         id: r.id,
         kind_key: Kind::label_key_of(&r.kind),
         received: day(&r.received_at),

@@ -289,11 +289,13 @@ async fn execute(
 
 // ---- selections -------------------------------------------------------------------------
 
-/// Conversations on legal hold, or whose customer is.
+/// Conversations on legal hold, or whose customer is on hold or restricted (a restriction
+/// of processing keeps the data like a hold, src/privacy/restrict.rs).
 fn held_conversation(org: OrgId) -> SimpleExpr {
     Expr::cust(format!(
         "(conversations.legal_hold_reason IS NOT NULL OR conversations.customer_id IN \
-         (SELECT id FROM customers WHERE organization_id = {} AND legal_hold_reason IS NOT NULL))",
+         (SELECT id FROM customers WHERE organization_id = {} AND (legal_hold_reason IS NOT NULL \
+         OR restricted_at IS NOT NULL)))",
         org.get()
     ))
 }
@@ -301,7 +303,8 @@ fn held_conversation(org: OrgId) -> SimpleExpr {
 fn free_conversation(org: OrgId) -> SimpleExpr {
     Expr::cust(format!(
         "(conversations.legal_hold_reason IS NULL AND conversations.customer_id NOT IN \
-         (SELECT id FROM customers WHERE organization_id = {} AND legal_hold_reason IS NOT NULL))",
+         (SELECT id FROM customers WHERE organization_id = {} AND (legal_hold_reason IS NOT NULL \
+         OR restricted_at IS NOT NULL)))",
         org.get()
     ))
 }
@@ -462,6 +465,10 @@ async fn known_values(
         .await?;
     let mut known = Vec::new();
     if let Some(record) = &record {
+        known.extend(crate::privacy::pii::record_values(
+            record.phone.as_deref(),
+            record.postal_address.as_deref(),
+        ));
         let name = record.display_name.trim();
         if !name.is_empty() {
             known.push(KnownValue::new(PiiKind::Name, name));
@@ -815,10 +822,14 @@ async fn customers(
     }
     counts.skipped_legal_hold = due
         .clone()
-        .filter(Expr::cust("customers.legal_hold_reason IS NOT NULL"))
+        .filter(Expr::cust(
+            "(customers.legal_hold_reason IS NOT NULL OR customers.restricted_at IS NOT NULL)",
+        ))
         .count(db)
         .await?;
-    let free = due.filter(Expr::cust("customers.legal_hold_reason IS NULL"));
+    let free = due.filter(Expr::cust(
+        "customers.legal_hold_reason IS NULL AND customers.restricted_at IS NULL",
+    ));
     if ctx.dry_run {
         counts.customers = free.count(db).await?;
         return Ok(());
@@ -856,6 +867,8 @@ async fn customers(
                         &Query::update()
                             .table(customer::Entity)
                             .value(customer::Column::DisplayName, pseudonym())
+                            .value(customer::Column::Phone, None::<String>)
+                            .value(customer::Column::PostalAddress, None::<String>)
                             .value(Alias::new("anonymized_at"), ctx.now)
                             .and_where(customer::Column::Id.eq(id))
                             .to_owned(),

@@ -40,6 +40,8 @@ pub struct HitView {
     /// Escaped text with `<mark>` around matches (built in `results.rs`), safe to embed.
     pub snippet_html: String,
     pub matching_messages: usize,
+    /// The customer's processing is restricted (only admins get such hits).
+    pub restricted: bool,
 }
 
 #[derive(Template)]
@@ -95,9 +97,15 @@ pub async fn search(
     };
     let index = state.search.clone();
     let org = scope.org();
+    // Restricted customers' conversations: left out for agents, marked for admins.
+    let restricted = crate::privacy::restrict::restricted_conversation_ids(&state.db, org).await?;
     let ctx = SearchContext {
         me: Some(scope.user_id()),
-        hidden_conversations: Vec::new(),
+        hidden_conversations: if scope.role().is_admin() {
+            Vec::new()
+        } else {
+            restricted.clone()
+        },
     };
     let result_page = ResultPage {
         number,
@@ -134,6 +142,7 @@ pub async fn search(
                 date_iso: hit.date.to_rfc3339(),
                 snippet_html: hit.snippet_html,
                 matching_messages: hit.matching_messages,
+                restricted: restricted.contains(&hit.conversation_id),
             }
         })
         .collect();

@@ -8,6 +8,14 @@ pub struct Model {
     pub organization_id: i64,
     pub display_name: String,
     pub created_at: DateTimeUtc,
+    // customer rights (src/privacy/, migration m20261202_000008_customer_rights)
+    pub phone: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub postal_address: Option<String>,
+    /// Set while processing is restricted (GDPR Art. 18): the data is kept but frozen.
+    pub restricted_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub restriction_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

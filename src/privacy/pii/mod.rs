@@ -95,6 +95,36 @@ impl Detector {
     }
 }
 
+/// The known values of a customer record's phone number and postal address: the phone
+/// (matched by its digits, however it is written), each address line and each comma-separated
+/// part of a line, and the postcodes in it. What anonymization and the PII detector look for
+/// besides the name and email addresses.
+pub fn record_values(phone: Option<&str>, postal_address: Option<&str>) -> Vec<KnownValue> {
+    let mut out = Vec::new();
+    if let Some(phone) = phone.map(str::trim).filter(|p| !p.is_empty()) {
+        out.push(KnownValue::new(PiiKind::Phone, phone));
+    }
+    for line in postal_address.unwrap_or_default().lines().map(str::trim) {
+        if line.chars().count() < 3 {
+            continue;
+        }
+        out.push(KnownValue::new(PiiKind::Address, line));
+        let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+        if parts.len() > 1 {
+            for part in parts.into_iter().filter(|p| p.chars().count() >= 3) {
+                out.push(KnownValue::new(PiiKind::Address, part));
+            }
+        }
+        for word in line.split(|c: char| c.is_whitespace() || c == ',') {
+            let digits = word.chars().filter(char::is_ascii_digit).count();
+            if digits >= 4 && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                out.push(KnownValue::new(PiiKind::Postcode, word));
+            }
+        }
+    }
+    out
+}
+
 /// Greedy overlap resolution: best candidates first, each kept only if it overlaps none kept.
 fn resolve(text: &str, mut candidates: Vec<Candidate>) -> Vec<Finding> {
     candidates.retain(|c| {
@@ -130,6 +160,21 @@ mod tests {
     #[test]
     fn detector_is_send_sync() {
         assert_send_sync::<Detector>();
+    }
+
+    #[test]
+    fn the_record_s_phone_and_address_are_found_however_they_are_written() {
+        let d = Detector::new();
+        let known = record_values(
+            Some("+49 (0)30 1234 5678"),
+            Some("Lindenallee 42, Hinterhaus\n10115 Berlin"),
+        );
+        let text = "Ruf mich an: 030/12345678. Ich wohne Lindenallee 42 (Hinterhaus), PLZ 10115.";
+        let redacted = d.redact(text, &known);
+        for gone in ["12345678", "Lindenallee 42", "Hinterhaus", "10115"] {
+            assert!(!redacted.contains(gone), "{gone} in {redacted}");
+        }
+        assert!(record_values(None, None).is_empty());
     }
 
     #[test]

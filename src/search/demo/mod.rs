@@ -296,6 +296,7 @@ fn conversation(
         organization_id: Set(org.get()),
         display_name: Set(format!("{} {}", facts.first, facts.last)),
         created_at: Set(start),
+        ..Default::default()
     });
     batch.emails.push(customer_email::ActiveModel {
         id: Set(ids.email),
