@@ -7,6 +7,7 @@ mod smtp;
 mod accounts;
 mod audit;
 mod browser;
+mod browser_privacy;
 mod channels;
 mod cli;
 mod durability;

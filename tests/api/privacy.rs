@@ -442,6 +442,21 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
     )
     .await;
     add_tag(&app, shop, conversation_id, "vip").await;
+    let phone = format!("+49 40 {}", unique_digits());
+    let street = format!("Quittenweg{suffix} 9");
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::Phone,
+            sea_orm::sea_query::Expr::val(phone.clone()),
+        )
+        .col_expr(
+            customer::Column::PostalAddress,
+            sea_orm::sea_query::Expr::val(format!("{street}\n20095 Hamburg")),
+        )
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
     lethe::search::indexer::run_once(&app.state).await.unwrap();
     lethe::db::checkpoint(&app.state.db).await.unwrap();
     let blob_files_before = files_under(&app.data_dir.join("attachments")).len();
@@ -453,6 +468,8 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
         sentence.clone().into_bytes(),
         format!("marmalade{suffix}").into_bytes(),
         format!("ATTACHMENT-{suffix}").into_bytes(),
+        phone.clone().into_bytes(),
+        street.clone().into_bytes(),
     ];
     if on_sqlite(&app) {
         assert!(
@@ -916,4 +933,1487 @@ async fn cli_erase_without_yes_changes_nothing_and_with_yes_erases() {
             .unwrap()
             .is_none()
     );
+}
+
+// ---- customer rights: rectify, restrict, object, merge, legal hold -------------------------
+
+/// The (row id, address) pairs of the rectification form on a customer page.
+fn email_rows(html: &str) -> Vec<(i64, String)> {
+    let re = regex::Regex::new(r#"name="email\.(\d+)" type="email" value="([^"]+)""#).unwrap();
+    re.captures_iter(html)
+        .map(|c| (c[1].parse().unwrap(), c[2].to_owned()))
+        .collect()
+}
+
+/// The conversation ids a page links to.
+fn conversation_links(html: &str) -> Vec<i64> {
+    let re = regex::Regex::new(r#"href="/conversations/(\d+)""#).unwrap();
+    let mut ids: Vec<i64> = re
+        .captures_iter(html)
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Posts the rectification form of the customer page with these fields.
+async fn rectify(app: &TestApp, customer_id: i64, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.post_form(
+        &format!("/customers/{customer_id}"),
+        &format!("/customers/{customer_id}/rectify"),
+        fields,
+    )
+    .await
+}
+
+async fn search_page(app: &TestApp, q: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let response = app.get(&format!("/search?q={encoded}")).await;
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+async fn customer_row(app: &TestApp, id: i64) -> Option<customer::Model> {
+    customer::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn addresses_of(app: &TestApp, customer_id: i64) -> Vec<String> {
+    let mut out: Vec<String> = customer_email::Entity::find()
+        .filter(customer_email::Column::CustomerId.eq(customer_id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.email)
+        .collect();
+    out.sort();
+    out
+}
+
+async fn audit_actions(app: &TestApp, action: &str) -> Vec<audit_event::Model> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(action))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn message_count(app: &TestApp) -> u64 {
+    message::Entity::find().count(&app.state.db).await.unwrap()
+}
+
+/// Digits unique to one test run, shaped like a phone number's subscriber part.
+fn unique_digits() -> String {
+    uuid::Uuid::new_v4()
+        .as_u128()
+        .to_string()
+        .chars()
+        .take(8)
+        .collect()
+}
+
+#[tokio::test]
+async fn phone_and_postal_address_are_rectified_shown_and_exported() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (ida, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Ida Imker <ida@kunde.test>",
+            "i1@kunde.test",
+            "Honig",
+            "Wann kommt der Honig?",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let page = app.get_text(&format!("/customers/{ida}")).await;
+    let rows = email_rows(&page);
+    let first = format!("email.{}", rows[0].0);
+
+    // Act
+    let response = rectify(
+        &app,
+        ida,
+        &[
+            ("name", "Ida Imker"),
+            (&first, "ida@kunde.test"),
+            ("phone", "+49 (0)40 555 1234"),
+            ("postal_address", "Bienenweg 4\r\n20095 Hamburg"),
+        ],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(response.status(), 303);
+    let page = app.get_text(&format!("/customers/{ida}")).await;
+    assert!(page.contains("+49 (0)40 555 1234"), "the phone is shown");
+    assert!(
+        page.contains("Bienenweg 4<br>20095 Hamburg"),
+        "the address is shown"
+    );
+    let mut archive = unzip(&export_via_page(&app, ida, false).await);
+    let json: serde_json::Value =
+        serde_json::from_slice(&zip_file(&mut archive, "export.json")).unwrap();
+    assert_eq!(json["customer"]["phone"], "+49 (0)40 555 1234");
+    assert_eq!(
+        json["customer"]["postal_address"],
+        "Bienenweg 4\n20095 Hamburg"
+    );
+    assert_eq!(
+        json["customer"]["processing_restricted"],
+        serde_json::Value::Null
+    );
+    let logged = audit_actions(&app, "privacy.rectified").await;
+    assert_eq!(logged.len(), 1);
+    let details: serde_json::Value = serde_json::from_str(&logged[0].details).unwrap();
+    assert_eq!(
+        details["fields"],
+        serde_json::json!(["phone", "postal_address"]),
+        "only the changed fields are named"
+    );
+    assert!(!logged[0].details.contains("555") && !logged[0].details.contains("Bienenweg"));
+}
+
+#[tokio::test]
+async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_files() {
+    // Arrange: a customer whose record got wrong values, which are then corrected
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let suffix = unique_suffix();
+    let first_address = format!("ann{suffix}@kunde.test");
+    let (ann, conversation_id) = receive(
+        &app,
+        shop,
+        mail(
+            &format!("Ann Example <{first_address}>"),
+            &format!("r1-{suffix}@kunde.test"),
+            "Lieferung",
+            "Bitte liefern Sie an meine neue Adresse.",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let wrong_name = format!("Annabelle Mistyped{suffix}");
+    let wrong_phone = format!("+49 30 {}", unique_digits());
+    let wrong_street = format!("Ulmenweg{suffix} 7");
+    let wrong_address = format!("old{suffix}@kunde.test");
+    let dropped_address = format!("gone{suffix}@kunde.test");
+    let page = app.get_text(&format!("/customers/{ann}")).await;
+    let first_row = format!("email.{}", email_rows(&page)[0].0);
+    let wrong_postal = format!("{wrong_street}\n10115 Berlin");
+    let set_wrong = rectify(
+        &app,
+        ann,
+        &[
+            ("name", &wrong_name),
+            (&first_row, &first_address),
+            ("new_email", &wrong_address),
+            ("phone", &wrong_phone),
+            ("postal_address", &wrong_postal),
+        ],
+    )
+    .await;
+    assert_eq!(set_wrong.status(), 303);
+    let second = rectify(
+        &app,
+        ann,
+        &[
+            ("name", &wrong_name),
+            (&first_row, &first_address),
+            ("new_email", &dropped_address),
+            ("phone", &wrong_phone),
+            ("postal_address", &wrong_postal),
+        ],
+    )
+    .await;
+    assert_eq!(second.status(), 303);
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        conversation_links(&search_page(&app, &format!("gone{suffix}")).await),
+        vec![conversation_id],
+        "the added address is indexed"
+    );
+    let before = search_page(&app, &format!("Mistyped{suffix}")).await;
+    assert_eq!(
+        conversation_links(&before),
+        vec![conversation_id],
+        "the wrong name is indexed"
+    );
+    let needles: Vec<Vec<u8>> = vec![
+        format!("Mistyped{suffix}").into_bytes(),
+        format!("mistyped{suffix}").into_bytes(),
+        wrong_phone.clone().into_bytes(),
+        format!("Ulmenweg{suffix}").into_bytes(),
+        format!("ulmenweg{suffix}").into_bytes(),
+        format!("old{suffix}").into_bytes(),
+        format!("gone{suffix}").into_bytes(),
+    ];
+    if on_sqlite(&app) {
+        lethe::db::checkpoint(&app.state.db).await.unwrap();
+        assert!(
+            !hits(&app.data_dir, &needles).is_empty(),
+            "the scan finds the wrong values before the correction"
+        );
+    }
+    let page = app.get_text(&format!("/customers/{ann}")).await;
+    let rows = email_rows(&page);
+    let wrong_row = rows.iter().find(|(_, e)| *e == wrong_address).unwrap().0;
+    let wrong_field = format!("email.{wrong_row}");
+    let dropped_row = rows.iter().find(|(_, e)| *e == dropped_address).unwrap().0;
+    let dropped_field = format!("email.{dropped_row}");
+    let dropped_remove = format!("remove.{dropped_row}");
+    let new_address = format!("new{suffix}@kunde.test");
+
+    // Act: remove one address (alone: no other change re-indexes the customer), then
+    // correct every other field
+    let removed = rectify(
+        &app,
+        ann,
+        &[
+            ("name", &wrong_name),
+            (&first_row, &first_address),
+            (&wrong_field, &wrong_address),
+            (&dropped_field, &dropped_address),
+            (&dropped_remove, "1"),
+            ("phone", &wrong_phone),
+            ("postal_address", &wrong_postal),
+        ],
+    )
+    .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let after_removal = search_page(&app, &format!("gone{suffix}")).await;
+    let corrected = rectify(
+        &app,
+        ann,
+        &[
+            ("name", "Ann Corrected"),
+            (&first_row, &first_address),
+            (&wrong_field, &new_address),
+            ("phone", "+49 30 1111 2222"),
+            ("postal_address", "Eichenweg 1\n10115 Berlin"),
+        ],
+    )
+    .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        (removed.status().as_u16(), corrected.status().as_u16()),
+        (303, 303)
+    );
+    assert!(
+        conversation_links(&after_removal).is_empty(),
+        "the removed address finds nothing"
+    );
+    assert!(
+        conversation_links(&search_page(&app, &format!("Mistyped{suffix}")).await).is_empty(),
+        "the old name finds nothing"
+    );
+    assert!(
+        conversation_links(&search_page(&app, &format!("old{suffix}")).await).is_empty(),
+        "the changed address finds nothing"
+    );
+    assert_eq!(
+        conversation_links(&search_page(&app, &format!("new{suffix}")).await),
+        vec![conversation_id],
+        "the new address is indexed"
+    );
+    if on_sqlite(&app) {
+        let found = hits(&app.data_dir, &needles);
+        assert!(found.is_empty(), "old values left: {found:#?}");
+    }
+    let record = customer_row(&app, ann).await.unwrap();
+    assert_eq!(record.display_name, "Ann Corrected");
+    assert_eq!(record.phone.as_deref(), Some("+49 30 1111 2222"));
+    assert_eq!(
+        addresses_of(&app, ann).await,
+        vec![first_address.clone(), new_address.clone()]
+    );
+    for logged in audit_actions(&app, "privacy.rectified").await {
+        for value in [
+            &wrong_name,
+            &wrong_phone,
+            &wrong_street,
+            &wrong_address,
+            &dropped_address,
+            &new_address,
+        ] {
+            assert!(
+                !logged.details.contains(value.as_str()),
+                "the audit log names a value"
+            );
+        }
+    }
+    let message = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (message.from_name.as_str(), message.from_address.as_str()),
+        ("Ann Example", first_address.as_str()),
+        "the received message keeps its historic From header"
+    );
+    // Inbound mail from the added address lands on this customer.
+    let (from_new, _) = receive(
+        &app,
+        shop,
+        mail(
+            &format!("Ann <{new_address}>"),
+            &format!("r2-{suffix}@kunde.test"),
+            "Noch eine Frage",
+            "Von meiner neuen Adresse.",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(from_new, ann);
+}
+
+#[tokio::test]
+async fn rectification_refuses_bad_input_and_changes_nothing() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (jan, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Jan <jan@kunde.test>",
+            "j1@kunde.test",
+            "Frage",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    receive(
+        &app,
+        shop,
+        mail(
+            "Kim <kim@kunde.test>",
+            "k1@kunde.test",
+            "Frage",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let page = app.get_text(&format!("/customers/{jan}")).await;
+    let row = format!("email.{}", email_rows(&page)[0].0);
+    let remove = row.replace("email.", "remove.");
+
+    // Act and assert
+    for (fields, message) in [
+        (
+            vec![
+                ("name", "Jan"),
+                (row.as_str(), "jan@kunde.test"),
+                ("phone", "call me maybe"),
+            ],
+            "phone number may hold only digits",
+        ),
+        (
+            vec![("name", "Jan"), (row.as_str(), "kim@kunde.test")],
+            "Another customer of this organization has that email address",
+        ),
+        (
+            vec![
+                ("name", "Jan"),
+                (row.as_str(), "jan@kunde.test"),
+                (remove.as_str(), "1"),
+            ],
+            "at least one email address",
+        ),
+        (
+            vec![("name", "  "), (row.as_str(), "jan@kunde.test")],
+            "Please enter the customer",
+        ),
+    ] {
+        let response = rectify(&app, jan, &fields).await;
+        assert_eq!(response.status(), 422, "{fields:?}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(message), "{message} not in the page");
+    }
+    let record = customer_row(&app, jan).await.unwrap();
+    assert_eq!((record.display_name.as_str(), record.phone), ("Jan", None));
+    assert_eq!(
+        addresses_of(&app, jan).await,
+        vec!["jan@kunde.test".to_owned()]
+    );
+    assert!(audit_actions(&app, "privacy.rectified").await.is_empty());
+}
+
+#[tokio::test]
+async fn restriction_hides_the_customer_from_search_and_lists_for_agents() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let shop = org_id(&app, "Shop").await;
+    let (rita, restricted_conversation) = receive(
+        &app,
+        shop,
+        mail(
+            "Rita Restrict <rita@kunde.test>",
+            "rr1@kunde.test",
+            "Kaffeemaschine defekt",
+            "Die Kaffeemaschine tropft.",
+            None,
+        ),
+    )
+    .await;
+    let (_, free_conversation) = receive(
+        &app,
+        shop,
+        mail(
+            "Felix Frei <felix@kunde.test>",
+            "ff1@kunde.test",
+            "Kaffeemaschine Frage",
+            "Wie entkalke ich die Kaffeemaschine?",
+            None,
+        ),
+    )
+    .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    assert_eq!(
+        conversation_links(&search_page(&agent, "Kaffeemaschine").await),
+        vec![restricted_conversation, free_conversation],
+        "before the restriction the agent finds both"
+    );
+    app.login("owner@shop.test").await;
+
+    // Act
+    let restricted = app
+        .post_form(
+            &format!("/customers/{rita}"),
+            &format!("/customers/{rita}/restriction"),
+            &[("reason", "Customer disputes the accuracy of the data")],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(restricted.status(), 303);
+    assert_eq!(
+        conversation_links(&search_page(&agent, "Kaffeemaschine").await),
+        vec![free_conversation],
+        "the agent's search leaves the restricted customer out"
+    );
+    assert!(
+        conversation_links(&search_page(&agent, "Rita").await).is_empty(),
+        "also by the customer's name"
+    );
+    let agent_inbox = agent.get_text("/inbox").await;
+    assert_eq!(conversation_links(&agent_inbox), vec![free_conversation]);
+    let admin_search = search_page(&app, "Kaffeemaschine").await;
+    assert_eq!(
+        conversation_links(&admin_search),
+        vec![restricted_conversation, free_conversation],
+        "admins still find it"
+    );
+    assert!(
+        admin_search.contains("badge restricted"),
+        "marked for admins"
+    );
+    let admin_inbox = app.get_text("/inbox").await;
+    assert_eq!(
+        conversation_links(&admin_inbox),
+        vec![restricted_conversation, free_conversation]
+    );
+    assert_eq!(admin_inbox.matches("badge restricted").count(), 1);
+    let agent_customer_page = agent.get_text(&format!("/customers/{rita}")).await;
+    assert!(agent_customer_page.contains("Customer disputes the accuracy of the data"));
+    assert!(conversation_links(&agent_customer_page).is_empty());
+    assert_eq!(audit_actions(&app, "privacy.restricted").await.len(), 1);
+    let (_, closed) = lethe::privacy::requests::list(&app.state.db, shop)
+        .await
+        .unwrap();
+    assert!(
+        closed
+            .iter()
+            .any(|r| r.kind == "restriction" && r.customer_id == Some(rita)),
+        "the restriction request is completed"
+    );
+
+    // Act: lift it
+    let lifted = app
+        .post_form(
+            &format!("/customers/{rita}"),
+            &format!("/customers/{rita}/restriction"),
+            &[("lift", "1")],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(lifted.status(), 303);
+    assert_eq!(
+        conversation_links(&search_page(&agent, "Kaffeemaschine").await),
+        vec![restricted_conversation, free_conversation]
+    );
+    assert_eq!(
+        audit_actions(&app, "privacy.restriction_lifted")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        customer_row(&app, rita)
+            .await
+            .unwrap()
+            .restricted_at
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let shop = org_id(&app, "Shop").await;
+    let (otto, conversation_id) = receive(
+        &app,
+        shop,
+        mail(
+            "Otto <otto@kunde.test>",
+            "o1@kunde.test",
+            "Frage",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let page = format!("/conversations/{conversation_id}");
+    let note = app
+        .post_form(&page, &format!("{page}/notes"), &[("text", "before")])
+        .await;
+    assert_eq!(note.status(), 303, "notes work before the restriction");
+    let restricted = app
+        .post_form(
+            &format!("/customers/{otto}"),
+            &format!("/customers/{otto}/restriction"),
+            &[("reason", "Objection pending (Art. 21)")],
+        )
+        .await;
+    assert_eq!(restricted.status(), 303);
+    let messages_before = message_count(&app).await;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+
+    // Act
+    let csrf = crate::helpers::csrf_of(&app.get_text(&page).await);
+    let reply = app
+        .post_with_csrf(&format!("{page}/reply"), &csrf, &[("text", "Hello")])
+        .await;
+    let note = app
+        .post_with_csrf(&format!("{page}/notes"), &csrf, &[("text", "after")])
+        .await;
+    let agent_csrf = crate::helpers::csrf_of(&agent.get_text("/inbox").await);
+    let agent_note = agent
+        .post_with_csrf(&format!("{page}/notes"), &agent_csrf, &[("text", "agent")])
+        .await;
+
+    // Assert
+    for response in [reply, note, agent_note] {
+        assert_eq!(response.status(), 400);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("processing of this customer")
+        );
+    }
+    assert_eq!(
+        message_count(&app).await,
+        messages_before,
+        "nothing was stored"
+    );
+    let admin_view = app.get_text(&page).await;
+    assert!(admin_view.contains("restricted-banner"));
+    assert!(admin_view.contains("Objection pending (Art. 21)"));
+    let since = customer_row(&app, otto)
+        .await
+        .unwrap()
+        .restricted_at
+        .unwrap()
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    assert!(admin_view.contains(&since), "the banner says since when");
+    assert!(!admin_view.contains("reply-form") && !admin_view.contains("note-form"));
+    assert!(
+        admin_view.contains(">before<"),
+        "admins still read the thread"
+    );
+    let agent_view = agent.get_text(&page).await;
+    assert!(agent_view.contains("restricted-banner"));
+    assert!(
+        !agent_view.contains(">before<"),
+        "agents see the banner, not the thread"
+    );
+    let customer_page = app.get_text(&format!("/customers/{otto}")).await;
+    assert!(customer_page.contains("restricted-banner") && customer_page.contains(&since));
+}
+
+#[tokio::test]
+async fn retention_skips_restricted_customers_like_legal_hold() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (paula, conversation_id) = receive(
+        &app,
+        shop,
+        mail(
+            "Paula <paula@kunde.test>",
+            "p1@kunde.test",
+            "Alt",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::Status,
+            sea_orm::sea_query::Expr::val("closed"),
+        )
+        .col_expr(
+            conversation::Column::ClosedAt,
+            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
+        )
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    lethe::retention::save_rule(
+        &app.state.db,
+        shop,
+        lethe::retention::RetentionRule::new(
+            lethe::retention::Category::ClosedConversations,
+            30,
+            lethe::retention::Action::Delete,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    app.login("owner@shop.test").await;
+    app.post_form(
+        &format!("/customers/{paula}"),
+        &format!("/customers/{paula}/restriction"),
+        &[("reason", "Needed for a legal claim")],
+    )
+    .await;
+
+    // Act
+    let report = lethe::retention::run_once(&app.state, shop, false)
+        .await
+        .unwrap();
+
+    // Assert
+    let counts = report
+        .category(lethe::retention::Category::ClosedConversations)
+        .unwrap();
+    assert_eq!((counts.conversations, counts.skipped_legal_hold), (0, 1));
+    assert!(
+        conversation::Entity::find_by_id(conversation_id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() {
+    // Arrange: the text names the phone and address only as the record knows them
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let body = "Bitte rufen Sie mich unter 30.77.88.99.11 an, ich wohne im Gut Tannenhöhe.";
+    let detector = lethe::privacy::pii::Detector::new();
+    let unaided = detector.redact(body, &[]);
+    assert!(
+        unaided.contains("Tannenhöhe") && unaided.contains("30.77.88.99.11"),
+        "the generic patterns alone miss these: {unaided}"
+    );
+    let (gerd, conversation_id) = receive(
+        &app,
+        shop,
+        mail(
+            "Gerd Gut <gerd@kunde.test>",
+            "gg1@kunde.test",
+            "Anruf",
+            body,
+            None,
+        ),
+    )
+    .await;
+    let (lone, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Lone <lone@kunde.test>",
+            "l1@kunde.test",
+            "Hallo",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    for (id, name, address) in [
+        (gerd, "Gerd Gut", "gerd@kunde.test"),
+        (lone, "Lone", "lone@kunde.test"),
+    ] {
+        let page = app.get_text(&format!("/customers/{id}")).await;
+        let row = format!("email.{}", email_rows(&page)[0].0);
+        let response = rectify(
+            &app,
+            id,
+            &[
+                ("name", name),
+                (&row, address),
+                ("phone", "+49 30 7788 9911"),
+                ("postal_address", "Gut Tannenhöhe\n17098 Friedland"),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), 303);
+    }
+    // Lone's only conversation goes, so the customers rule finds the record without one.
+    conversation::Entity::delete_many()
+        .filter(conversation::Column::CustomerId.eq(lone))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::Status,
+            sea_orm::sea_query::Expr::val("closed"),
+        )
+        .col_expr(
+            conversation::Column::ClosedAt,
+            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
+        )
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::CreatedAt,
+            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
+        )
+        .filter(customer::Column::Id.eq(lone))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    for category in [
+        lethe::retention::Category::ClosedConversations,
+        lethe::retention::Category::CustomersWithoutConversations,
+    ] {
+        lethe::retention::save_rule(
+            &app.state.db,
+            shop,
+            lethe::retention::RetentionRule::new(category, 30, lethe::retention::Action::Anonymize)
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+
+    // Act
+    lethe::retention::run_once(&app.state, shop, false)
+        .await
+        .unwrap();
+
+    // Assert
+    let text = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .text_body;
+    assert!(
+        !text.contains("Tannenhöhe") && !text.contains("30.77.88.99.11"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[PHONE]") && text.contains("[ADDRESS]"),
+        "{text}"
+    );
+    assert!(customer_row(&app, gerd).await.is_none(), "the record went");
+    let lone_record = customer_row(&app, lone).await.unwrap();
+    assert_eq!(
+        (lone_record.phone, lone_record.postal_address),
+        (None, None),
+        "anonymizing a record clears its phone and address"
+    );
+}
+
+#[tokio::test]
+async fn an_objection_is_recorded_with_its_date_and_text() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (olga, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Olga <olga@kunde.test>",
+            "ob1@kunde.test",
+            "Werbung",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let page = format!("/customers/{olga}");
+
+    // Act
+    let empty = app
+        .post_form(
+            &page,
+            &format!("{page}/objections"),
+            &[("received", "2026-03-02"), ("text", " ")],
+        )
+        .await;
+    let recorded = app
+        .post_form(
+            &page,
+            &format!("{page}/objections"),
+            &[
+                ("received", "2026-03-02"),
+                ("text", "Objects to newsletters and profiling"),
+            ],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(empty.status(), 400);
+    assert_eq!(recorded.status(), 303);
+    let (open, _) = lethe::privacy::requests::list(&app.state.db, shop)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, "objection");
+    assert_eq!(
+        open[0].received_at.format("%Y-%m-%d").to_string(),
+        "2026-03-02"
+    );
+    assert_eq!(open[0].due_at.format("%Y-%m-%d").to_string(), "2026-04-02");
+    let register = app.get_text("/privacy/requests").await;
+    assert!(register.contains("Objects to newsletters and profiling"));
+    assert!(register.contains(&open[0].reference));
+    let customer_page = app.get_text(&page).await;
+    assert!(customer_page.contains("Objects to newsletters and profiling"));
+    assert!(customer_page.contains("2026-03-02"));
+}
+
+#[tokio::test]
+async fn merging_moves_conversations_and_addresses_and_deletes_the_duplicate() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (kept, first) = receive(
+        &app,
+        shop,
+        mail(
+            "Mia Meyer <mia@kunde.test>",
+            "mm1@kunde.test",
+            "Eins",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    let (duplicate, second) = receive(
+        &app,
+        shop,
+        mail(
+            "M. Meyer <mia.work@firma.test>",
+            "mm2@firma.test",
+            "Zwei",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::Phone,
+            sea_orm::sea_query::Expr::val("+49 89 123456"),
+        )
+        .filter(customer::Column::Id.eq(duplicate))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    app.login("owner@shop.test").await;
+
+    // Act
+    let confirm = app
+        .get(&format!(
+            "/customers/{kept}/merge?email=Mia.Work%40firma.test"
+        ))
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let confirm = confirm.text().await.unwrap();
+    assert!(confirm.contains("mia.work@firma.test") && confirm.contains("mia@kunde.test"));
+    let csrf = crate::helpers::csrf_of(&confirm);
+    let other = duplicate.to_string();
+    let merged = app
+        .post_with_csrf(
+            &format!("/customers/{kept}/merge"),
+            &csrf,
+            &[("other", &other)],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(merged.status(), 303);
+    assert!(customer_row(&app, duplicate).await.is_none());
+    assert_eq!(
+        app.get(&format!("/customers/{duplicate}")).await.status(),
+        404
+    );
+    assert_eq!(
+        addresses_of(&app, kept).await,
+        vec![
+            "mia.work@firma.test".to_owned(),
+            "mia@kunde.test".to_owned()
+        ]
+    );
+    let record = customer_row(&app, kept).await.unwrap();
+    assert_eq!(record.display_name, "Mia Meyer");
+    assert_eq!(
+        record.phone.as_deref(),
+        Some("+49 89 123456"),
+        "a missing phone is taken over"
+    );
+    let page = app.get_text(&format!("/customers/{kept}")).await;
+    assert_eq!(conversation_links(&page), vec![first, second]);
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        conversation_links(&search_page(&app, "Mia Meyer").await),
+        vec![first, second],
+        "the moved conversation is re-indexed under the kept record"
+    );
+    let (from_work, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Mia <mia.work@firma.test>",
+            "mm3@firma.test",
+            "Drei",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        from_work, kept,
+        "mail from the merged address lands on the kept record"
+    );
+    let logged = audit_actions(&app, "privacy.merged").await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].target, format!("customer:{kept}"));
+    assert!(
+        !logged[0].details.contains("mia"),
+        "no personal data in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn merging_refuses_a_held_duplicate_and_restricted_records() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (a, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Anton <anton@kunde.test>",
+            "an1@kunde.test",
+            "A",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    let (b, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Anton B <anton.b@kunde.test>",
+            "an2@kunde.test",
+            "B",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let hold = app
+        .post_form(
+            &format!("/customers/{b}"),
+            &format!("/customers/{b}/legal-hold"),
+            &[("reason", "Tax audit 2026")],
+        )
+        .await;
+    assert_eq!(hold.status(), 303);
+
+    // Act and assert: the held record cannot be the one deleted
+    let page = app
+        .get_text(&format!("/customers/{a}/merge?email=anton.b%40kunde.test"))
+        .await;
+    assert!(page.contains("merge-blocked") && !page.contains("merge-form"));
+    let csrf = crate::helpers::csrf_of(&page);
+    let refused = app
+        .post_with_csrf(
+            &format!("/customers/{a}/merge"),
+            &csrf,
+            &[("other", &b.to_string())],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(customer_row(&app, b).await.is_some());
+    // ... but it can be the one kept.
+    let reverse = app
+        .get_text(&format!("/customers/{b}/merge?email=anton%40kunde.test"))
+        .await;
+    assert!(
+        reverse.contains("merge-form"),
+        "keeping the held record is allowed"
+    );
+    // A restricted record cannot be merged at all.
+    app.post_form(
+        &format!("/customers/{a}"),
+        &format!("/customers/{a}/restriction"),
+        &[("reason", "Disputed")],
+    )
+    .await;
+    let refused = app
+        .post_with_csrf(
+            &format!("/customers/{b}/merge"),
+            &csrf,
+            &[("other", &a.to_string())],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("lift the restriction first")
+    );
+    assert!(customer_row(&app, a).await.is_some());
+    assert!(audit_actions(&app, "privacy.merged").await.is_empty());
+}
+
+#[tokio::test]
+async fn legal_hold_blocks_erasure_on_the_page_and_on_the_command_line() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (hanna, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Hanna <hanna@kunde.test>",
+            "h1@kunde.test",
+            "Streit",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    let (_, conversation_id) = receive(
+        &app,
+        shop,
+        mail(
+            "Hanna <hanna@kunde.test>",
+            "h2@kunde.test",
+            "Zweiter",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    app.post_form(
+        &format!("/conversations/{conversation_id}"),
+        &format!("/conversations/{conversation_id}/legal-hold"),
+        &[("reason", "Court case 7 O 123/26")],
+    )
+    .await;
+    let messages_before = message_count(&app).await;
+
+    // Act
+    let confirm = app.get_text(&format!("/customers/{hanna}/erase")).await;
+    let csrf = crate::helpers::csrf_of(&confirm);
+    let post = app
+        .post_with_csrf(&format!("/customers/{hanna}/erase"), &csrf, &[])
+        .await;
+    let cli = lethe(&app)
+        .args([
+            "privacy",
+            "erase",
+            "--org",
+            "Shop",
+            "--email",
+            "hanna@kunde.test",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+
+    // Assert
+    assert!(
+        confirm.contains("Court case 7 O 123/26"),
+        "the reason is shown"
+    );
+    assert!(!confirm.contains("erase-form"), "no erase button");
+    assert_eq!(post.status(), 409);
+    assert!(post.text().await.unwrap().contains("Court case 7 O 123/26"));
+    assert!(!cli.status.success());
+    let stderr = String::from_utf8_lossy(&cli.stderr);
+    assert!(
+        stderr.contains("legal hold") && stderr.contains("Court case 7 O 123/26"),
+        "{stderr}"
+    );
+    assert!(customer_row(&app, hanna).await.is_some());
+    assert_eq!(message_count(&app).await, messages_before);
+    assert!(audit_actions(&app, "privacy.erased").await.is_empty());
+    let (_, closed) = lethe::privacy::requests::list(&app.state.db, shop)
+        .await
+        .unwrap();
+    assert!(closed.is_empty(), "no request was completed");
+
+    // Act: a hold on the customer record blocks it the same way; releasing both frees it
+    app.post_form(
+        &format!("/customers/{hanna}"),
+        &format!("/customers/{hanna}/legal-hold"),
+        &[("reason", "Tax audit")],
+    )
+    .await;
+    let confirm = app.get_text(&format!("/customers/{hanna}/erase")).await;
+    assert!(confirm.contains("Tax audit") && confirm.contains("Court case"));
+    for path in [
+        format!("/customers/{hanna}/legal-hold"),
+        format!("/conversations/{conversation_id}/legal-hold"),
+    ] {
+        app.post_form("/inbox", &path, &[("release", "1")]).await;
+    }
+    let confirm = app.get_text(&format!("/customers/{hanna}/erase")).await;
+    assert!(confirm.contains("erase-form"));
+}
+
+/// The counts on the erase confirmation page, by category.
+fn confirmation_counts(html: &str) -> std::collections::BTreeMap<String, u64> {
+    let re = regex::Regex::new(
+        r#"<tr data-category="([a-z_]+)"><td>[^<]*</td><td class="count">(\d+)</td></tr>"#,
+    )
+    .unwrap();
+    re.captures_iter(html)
+        .map(|c| (c[1].to_owned(), c[2].parse().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_erase_confirmation_shows_the_right_counts() {
+    // Arrange: two conversations, three messages (one a note), two attachments
+    let app = spawn_app().await;
+    let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let (vera, first) = receive(
+        &app,
+        shop,
+        mail(
+            "Vera <vera@kunde.test>",
+            "v1@kunde.test",
+            "Eins",
+            "Text",
+            Some(("a.bin", b"first attachment")),
+        ),
+    )
+    .await;
+    receive(
+        &app,
+        shop,
+        mail(
+            "Vera <vera@kunde.test>",
+            "v2@kunde.test",
+            "Zwei",
+            "Text",
+            Some(("b.bin", b"second attachment")),
+        ),
+    )
+    .await;
+    add_note(&app, shop, first, owner, "Internal").await;
+    receive(
+        &app,
+        shop,
+        mail(
+            "Walter <walter@kunde.test>",
+            "w1@kunde.test",
+            "Andere",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+
+    // Act
+    let page = app.get_text(&format!("/customers/{vera}/erase")).await;
+
+    // Assert
+    let counts = confirmation_counts(&page);
+    assert_eq!(counts.get("conversations"), Some(&2), "{counts:?}");
+    assert_eq!(counts.get("messages"), Some(&3));
+    assert_eq!(counts.get("internal_notes"), Some(&1));
+    assert_eq!(counts.get("attachments"), Some(&2));
+    assert_eq!(counts.get("email_addresses"), Some(&1));
+    assert_eq!(counts.get("customers"), Some(&1));
+}
+
+#[tokio::test]
+async fn the_register_shows_who_handled_a_request() {
+    // Arrange
+    let app = spawn_app().await;
+    let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    lethe::db::entity::user::Entity::update_many()
+        .col_expr(
+            lethe::db::entity::user::Column::DisplayName,
+            sea_orm::sea_query::Expr::val("Olivia Owner"),
+        )
+        .filter(lethe::db::entity::user::Column::Id.eq(owner))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    receive(
+        &app,
+        shop,
+        mail(
+            "Quinn <quinn@kunde.test>",
+            "q1@kunde.test",
+            "Frage",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    receive(
+        &app,
+        shop,
+        mail(
+            "Rosa <rosa@kunde.test>",
+            "ro1@kunde.test",
+            "Frage",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    app.post_form(
+        "/privacy/requests",
+        "/privacy/requests",
+        &[("kind", "access"), ("customer_email", "quinn@kunde.test")],
+    )
+    .await;
+    let (open, _) = lethe::privacy::requests::list(&app.state.db, shop)
+        .await
+        .unwrap();
+
+    // Act
+    let closed = app
+        .post_form(
+            "/privacy/requests",
+            &format!("/privacy/requests/{}/status", open[0].id),
+            &[("status", "completed")],
+        )
+        .await;
+    let cli = lethe(&app)
+        .args([
+            "privacy",
+            "erase",
+            "--org",
+            "Shop",
+            "--email",
+            "rosa@kunde.test",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+
+    // Assert
+    assert_eq!(closed.status(), 303);
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let register = app.get_text("/privacy/requests").await;
+    let handled: Vec<&str> = register
+        .split("<td class=\"handled-by\">")
+        .skip(1)
+        .map(|cell| cell.split("</td>").next().unwrap())
+        .collect();
+    assert_eq!(handled.len(), 2, "{register}");
+    assert!(
+        handled.iter().any(|c| c.contains("Olivia Owner")),
+        "{handled:?}"
+    );
+    assert!(
+        handled.iter().any(|c| c.contains("command line")),
+        "{handled:?}"
+    );
+}
+
+#[tokio::test]
+async fn customer_rights_routes_answer_404_for_another_organization_and_403_for_agents() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("a@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.create_user("b@other.test", "Other", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let other = org_id(&app, "Other").await;
+    let (mine, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Mine <mine@kunde.test>",
+            "mi1@kunde.test",
+            "Hallo",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    let (theirs, _) = receive(
+        &app,
+        other,
+        mail(
+            "Theirs <theirs@kunde.test>",
+            "th1@kunde.test",
+            "Hallo",
+            "Text",
+            None,
+        ),
+    )
+    .await;
+    let posts = |id: i64, other_id: i64| {
+        vec![
+            (
+                format!("/customers/{id}/rectify"),
+                vec![("name".to_owned(), "Changed".to_owned())],
+            ),
+            (
+                format!("/customers/{id}/restriction"),
+                vec![("reason".to_owned(), "x".to_owned())],
+            ),
+            (
+                format!("/customers/{id}/objections"),
+                vec![("text".to_owned(), "x".to_owned())],
+            ),
+            (
+                format!("/customers/{id}/merge"),
+                vec![("other".to_owned(), other_id.to_string())],
+            ),
+        ]
+    };
+    let admin = app.another_browser();
+    admin.login("a@shop.test").await;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+
+    // Act and assert: another organization's ids are not found
+    let csrf = crate::helpers::csrf_of(&admin.get_text("/inbox").await);
+    for (path, fields) in posts(theirs, mine)
+        .into_iter()
+        .chain(posts(mine, theirs).into_iter().skip(3))
+    {
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = admin.post_with_csrf(&path, &csrf, &fields).await;
+        assert_eq!(response.status(), 404, "{path} {fields:?}");
+    }
+    assert_eq!(
+        admin
+            .get(&format!(
+                "/customers/{theirs}/merge?email=theirs%40kunde.test"
+            ))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        admin
+            .get(&format!(
+                "/customers/{mine}/merge?email=theirs%40kunde.test"
+            ))
+            .await
+            .status(),
+        400,
+        "another organization's address is no customer here"
+    );
+    // ... and agents may not use them.
+    let csrf = crate::helpers::csrf_of(&agent.get_text("/inbox").await);
+    for (path, fields) in posts(mine, mine) {
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = agent.post_with_csrf(&path, &csrf, &fields).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    assert_eq!(
+        agent
+            .get(&format!("/customers/{mine}/merge?email=mine%40kunde.test"))
+            .await
+            .status(),
+        403
+    );
+    let agent_page = agent.get_text(&format!("/customers/{mine}")).await;
+    assert!(!agent_page.contains("/rectify") && !agent_page.contains("/restriction"));
+    let untouched = customer_row(&app, theirs).await.unwrap();
+    assert_eq!(untouched.display_name, "Theirs");
+    assert!(untouched.restricted_at.is_none());
+    assert_eq!(customer_row(&app, mine).await.unwrap().display_name, "Mine");
+    let (open, _) = lethe::privacy::requests::list(&app.state.db, other)
+        .await
+        .unwrap();
+    assert!(open.is_empty());
 }
