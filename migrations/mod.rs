@@ -8,6 +8,7 @@ mod m20261122_000002_create_inbox;
 mod m20261122_000005_search;
 mod m20261122_000006_privacy;
 mod m20261122_000007_retention;
+mod m20261202_000009_org_lifecycle_and_api_keys;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_search::Migration),
             Box::new(m20261122_000006_privacy::Migration),
             Box::new(m20261122_000007_retention::Migration),
+            Box::new(m20261202_000009_org_lifecycle_and_api_keys::Migration),
         ]
     }
 }
