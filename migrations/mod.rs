@@ -9,6 +9,7 @@ mod m20261122_000005_search;
 mod m20261122_000006_privacy;
 mod m20261122_000007_retention;
 mod m20261202_000008_customer_rights;
+mod m20261202_000009_org_lifecycle_and_api_keys;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_privacy::Migration),
             Box::new(m20261122_000007_retention::Migration),
             Box::new(m20261202_000008_customer_rights::Migration),
+            Box::new(m20261202_000009_org_lifecycle_and_api_keys::Migration),
         ]
     }
 }

@@ -320,6 +320,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(crate::retention::hold::customer),
         )
         // end retention
+        // organization lifecycle (src/orgs/lifecycle.rs) and the API (src/api/)
+        .route("/settings/organization", web::get().to(orgs::lifecycle::page))
+        .route("/settings/organization/export", web::post().to(orgs::lifecycle::export))
+        .route(
+            "/settings/organization/deletion",
+            web::post().to(orgs::lifecycle::schedule_deletion),
+        )
+        .route(
+            "/settings/organization/deletion/cancel",
+            web::post().to(orgs::lifecycle::cancel_deletion),
+        )
+        .route("/settings/api-keys", web::get().to(crate::api::keys::list))
+        .route("/settings/api-keys", web::post().to(crate::api::keys::create_key))
+        .route(
+            "/settings/api-keys/{id}/revoke",
+            web::post().to(crate::api::keys::revoke_key),
+        )
+        .route("/api/v1/customers", web::get().to(crate::api::v1::customers))
+        .route("/api/v1/customers/{id}/export", web::get().to(crate::api::v1::export))
+        .route("/api/v1/customers/{id}/erase", web::post().to(crate::api::v1::erase))
+        .route("/api/v1/privacy/requests", web::get().to(crate::api::v1::requests))
+        .route("/api/v1/privacy/requests", web::post().to(crate::api::v1::create_request))
+        // end organization lifecycle and API
         ;
 }
 

@@ -3,6 +3,7 @@
 //! The crate is cut by feature: each folder owns its routes, queries and logic.
 //! `app.rs` holds the shared state and the one route table.
 
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;

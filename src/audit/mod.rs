@@ -1,16 +1,34 @@
 //! The append-only, hash-chained audit log: every privileged action is a row carrying the
 //! SHA-256 of the previous row, so altering or removing a row breaks the chain and
 //! `lethe audit verify` names the first bad row.
+//!
+//! Both ends are anchored: the `audit_head` row names the newest entry and is updated in the
+//! same transaction as every append (so removing the newest rows is detected), and every gap
+//! that a legitimate removal leaves — retention pruning the oldest entries of an organization,
+//! or an organization's purge — is recorded in `audit_anchors` in the same transaction as the
+//! removal, together with an entry saying what was removed (so removing rows any other way is
+//! detected, the oldest ones included). Appends lock the head row inside their transaction,
+//! which serializes them across processes (the server and a CLI command) on SQLite and
+//! PostgreSQL alike; an in-process mutex keeps the connection pool from queueing on that lock.
+//!
+//! - [`chain`]: appending, and removing with anchors;
+//! - [`verify`](fn@verify): walking the chain;
+//! - [`routes`]: the `/audit` page and its CSV and JSON exports.
 
+mod chain;
 pub mod routes;
+mod verify;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 use sha2::{Digest, Sha256};
 
 use crate::db::entity::audit_event;
 use crate::orgs::OrgId;
 use crate::web::client::ClientInfo;
+
+pub use chain::{Removal, begin_write};
+pub use verify::{Verification, verify};
 
 /// The hash the first row chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -38,69 +56,79 @@ pub struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
-/// Serializes appends within this process so the chain never forks.
+/// The audit log. Appends are serialized within this process by a mutex and across processes
+/// by the lock on the head row.
 #[derive(Default)]
 pub struct AuditLog {
     lock: tokio::sync::Mutex<()>,
 }
 
 impl AuditLog {
-    pub async fn record(
-        &self,
-        db: &impl ConnectionTrait,
-        entry: Entry<'_>,
-    ) -> Result<(), sea_orm::DbErr> {
+    /// Appends one entry (in its own transaction, or a savepoint of the caller's).
+    pub async fn record<C>(&self, db: &C, entry: Entry<'_>) -> Result<(), sea_orm::DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
         let _guard = self.lock.lock().await;
-        let previous = audit_event::Entity::find()
-            .order_by_desc(audit_event::Column::Id)
-            .limit(1)
-            .one(db)
-            .await?;
-        let prev_hash = previous
-            .map(|p| p.hash)
-            .unwrap_or_else(|| GENESIS.to_owned());
-        let (actor_user_id, actor) = match &entry.actor {
-            Actor::User { id, email } => (Some(*id), email.clone()),
-            Actor::Anonymous => (None, "anonymous".to_owned()),
-            Actor::System(name) => (None, format!("system:{name}")),
-        };
-        // Stored timestamps are compared after a round trip through both databases: keep
-        // microseconds only.
-        let occurred_at = Utc::now().trunc_subsecs(6);
-        let mut row = audit_event::Model {
-            id: 0,
-            organization_id: entry.org.map(OrgId::get),
-            occurred_at,
-            actor_user_id,
-            actor,
-            action: entry.action.to_owned(),
-            target: entry.target,
-            ip: entry.client.and_then(|c| c.ip.clone()),
-            user_agent: entry.client.and_then(|c| c.user_agent.clone()),
-            details: entry.details.to_string(),
-            prev_hash,
-            hash: String::new(),
-        };
-        row.hash = row_hash(&row);
-        audit_event::ActiveModel {
-            organization_id: Set(row.organization_id),
-            occurred_at: Set(row.occurred_at),
-            actor_user_id: Set(row.actor_user_id),
-            actor: Set(row.actor),
-            action: Set(row.action),
-            target: Set(row.target),
-            ip: Set(row.ip),
-            user_agent: Set(row.user_agent),
-            details: Set(row.details),
-            prev_hash: Set(row.prev_hash),
-            hash: Set(row.hash),
-            ..Default::default()
+        let txn = chain::begin_write(db).await?;
+        let mut head = chain::lock_head(&txn).await?;
+        chain::append(&txn, &mut head, entry).await?;
+        txn.commit().await
+    }
+
+    /// Holds the in-process append lock. A caller that removes entries inside its own write
+    /// transaction takes this first, before the transaction, so that locks are always taken in
+    /// the same order (this lock, then the database's) and no append waits on a lock the
+    /// caller holds.
+    pub async fn exclusive(&self) -> AuditGuard<'_> {
+        AuditGuard(self.lock.lock().await)
+    }
+
+    /// Removes the entries `removal` selects, anchoring the gaps, and appends the entry
+    /// `summary(removed)` — all in one transaction. Nothing is written when nothing matches.
+    /// Returns how many entries were removed.
+    pub async fn remove<'a, C>(
+        &self,
+        db: &C,
+        removal: Removal,
+        summary: impl FnOnce(u64) -> Entry<'a>,
+    ) -> Result<u64, sea_orm::DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let guard = self.exclusive().await;
+        self.remove_holding(&guard, db, removal, summary).await
+    }
+
+    /// [`AuditLog::remove`] for a caller that holds [`AuditLog::exclusive`] (and may pass its
+    /// own transaction as `db`).
+    pub async fn remove_holding<'a, C>(
+        &self,
+        _guard: &AuditGuard<'_>,
+        db: &C,
+        removal: Removal,
+        summary: impl FnOnce(u64) -> Entry<'a>,
+    ) -> Result<u64, sea_orm::DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let txn = chain::begin_write(db).await?;
+        let mut head = chain::lock_head(&txn).await?;
+        let due = chain::count(&txn, &removal).await?;
+        if due == 0 {
+            return txn.commit().await.map(|()| 0);
         }
-        .insert(db)
-        .await?;
-        Ok(())
+        // The summary first: the newest row is then one that stays, so every gap has a kept
+        // row after it to anchor.
+        chain::append(&txn, &mut head, summary(due)).await?;
+        let removed = chain::remove_anchored(&txn, &removal).await?;
+        txn.commit().await?;
+        Ok(removed)
     }
 }
+
+/// Proof of holding the audit log's in-process lock ([`AuditLog::exclusive`]).
+pub struct AuditGuard<'a>(#[allow(dead_code)] tokio::sync::MutexGuard<'a, ()>);
 
 /// The hash of a row's content and the previous row's hash.
 pub fn row_hash(row: &audit_event::Model) -> String {
@@ -128,50 +156,4 @@ pub fn row_hash(row: &audit_event::Model) -> String {
 
 fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// The outcome of walking the chain.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verification {
-    Intact { rows: u64 },
-    Broken { row_id: i64, reason: &'static str },
-}
-
-/// Walks the whole chain in id order, in pages.
-pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter};
-    let mut expected_prev: Option<String> = None;
-    let mut last_id = 0i64;
-    let mut rows = 0u64;
-    loop {
-        let page = audit_event::Entity::find()
-            .filter(audit_event::Column::Id.gt(last_id))
-            .order_by_asc(audit_event::Column::Id)
-            .limit(1000)
-            .all(db)
-            .await?;
-        if page.is_empty() {
-            return Ok(Verification::Intact { rows });
-        }
-        for row in page {
-            // The oldest kept row may chain to a pruned one: the chain starts where it starts.
-            if let Some(prev) = &expected_prev
-                && &row.prev_hash != prev
-            {
-                return Ok(Verification::Broken {
-                    row_id: row.id,
-                    reason: "a row before it was removed or altered",
-                });
-            }
-            if row_hash(&row) != row.hash {
-                return Ok(Verification::Broken {
-                    row_id: row.id,
-                    reason: "its content was altered",
-                });
-            }
-            expected_prev = Some(row.hash.clone());
-            last_id = row.id;
-            rows += 1;
-        }
-    }
 }

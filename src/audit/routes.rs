@@ -1,5 +1,6 @@
 //! `/audit`: the organization's audit log for admins and owners, filtered by actor, action and
-//! date, newest first with keyset pagination, and exported as CSV or JSON.
+//! date, newest first with keyset pagination, and exported as CSV or JSON (an export is itself
+//! audit-logged).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
+use crate::web::client::ClientInfo;
 use crate::web::{AppError, Page, render};
 
 const PAGE_SIZE: u64 = 100;
@@ -107,15 +109,20 @@ async fn load(
 pub async fn log(
     state: web::Data<AppState>,
     scope: TenantScope,
+    client: ClientInfo,
     req: HttpRequest,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let filter = filter.into_inner();
-    match filter.format.as_deref() {
-        Some("csv") => return export_csv(&state, &scope, &filter).await,
-        Some("json") => return export_json(&state, &scope, &filter).await,
-        _ => {}
+    if let Some(format @ ("csv" | "json")) = filter.format.as_deref() {
+        let response = if format == "csv" {
+            export_csv(&state, &scope, &filter).await?
+        } else {
+            export_json(&state, &scope, &filter).await?
+        };
+        record_export(&state, &scope, &client, format, &filter).await?;
+        return Ok(response);
     }
     let mut entries = load(&state, &scope, &filter, PAGE_SIZE + 1).await?;
     let next = if entries.len() as u64 > PAGE_SIZE {
@@ -137,6 +144,31 @@ pub async fn log(
         next,
         export_query,
     })
+}
+
+/// Every export of the log is itself an entry.
+async fn record_export(
+    state: &AppState,
+    scope: &TenantScope,
+    client: &ClientInfo,
+    format: &str,
+    filter: &AuditFilter,
+) -> Result<(), AppError> {
+    state
+        .audit
+        .record(
+            &state.db,
+            crate::audit::Entry {
+                org: Some(scope.org()),
+                actor: scope.actor(),
+                action: "audit.exported",
+                target: "audit_log".to_owned(),
+                client: Some(client),
+                details: serde_json::json!({ "format": format, "filter": query_string(filter) }),
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 fn csv_field(value: &str) -> String {

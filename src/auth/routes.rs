@@ -113,22 +113,38 @@ pub async fn login(
     let matches = web::block(move || verify_password(&password, &stored))
         .await
         .map_err(AppError::internal)?;
-    let Some(user) = found.filter(|_| matches) else {
+    let Some(user) = found.clone().filter(|_| matches) else {
         state.throttle.record_failure(&form.email, address);
-        state
-            .audit
-            .record(
-                &state.db,
-                Entry {
-                    org: None,
-                    actor: Actor::Anonymous,
-                    action: "login.failed",
-                    target: "account".into(),
-                    client: Some(&client),
-                    details: serde_json::json!({}),
-                },
-            )
-            .await?;
+        // A known account's failures show in each of its organizations' logs; an unknown
+        // address is recorded under no organization, and never the typed address.
+        let (orgs_of_user, target) = match &found {
+            Some(user) => (
+                orgs::organizations_of(&state.db, user.id).await?,
+                format!("user:{}", user.id),
+            ),
+            None => (Vec::new(), "account".to_owned()),
+        };
+        let orgs_or_none: Vec<Option<crate::orgs::OrgId>> = if orgs_of_user.is_empty() {
+            vec![None]
+        } else {
+            orgs_of_user.into_iter().map(Some).collect()
+        };
+        for org in orgs_or_none {
+            state
+                .audit
+                .record(
+                    &state.db,
+                    Entry {
+                        org,
+                        actor: Actor::Anonymous,
+                        action: "login.failed",
+                        target: target.clone(),
+                        client: Some(&client),
+                        details: serde_json::json!({}),
+                    },
+                )
+                .await?;
+        }
         return failure("login.failed", StatusCode::UNAUTHORIZED).await;
     };
     state.throttle.record_success(&form.email);

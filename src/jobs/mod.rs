@@ -2,6 +2,8 @@
 //! `run_once(&AppState)` that tests call directly, plus its schedule here.
 
 pub mod cleanup;
+pub mod org_purge;
+pub mod privacy_reminders;
 
 use std::sync::Arc;
 
@@ -33,6 +35,31 @@ pub async fn start(state: Arc<AppState>) -> Result<JobScheduler, JobSchedulerErr
             Box::pin(async move {
                 if let Err(error) = crate::retention::run::scheduled_tick(&state).await {
                     tracing::error!(%error, "retention schedule check failed");
+                }
+            })
+        })?)
+        .await?;
+    // organization purge (src/orgs/purge.rs) and privacy request reminders, hourly.
+    let purge_state = state.clone();
+    scheduler
+        .add(Job::new_async("0 20 * * * *", move |_, _| {
+            let state = purge_state.clone();
+            Box::pin(async move {
+                match org_purge::run_once(&state).await {
+                    Ok(outcome) => tracing::debug!(?outcome, "organization purge check finished"),
+                    Err(error) => tracing::error!(%error, "organization purge check failed"),
+                }
+            })
+        })?)
+        .await?;
+    let reminder_state = state.clone();
+    scheduler
+        .add(Job::new_async("0 5 * * * *", move |_, _| {
+            let state = reminder_state.clone();
+            Box::pin(async move {
+                match privacy_reminders::run_once(&state).await {
+                    Ok(outcome) => tracing::debug!(?outcome, "privacy reminders finished"),
+                    Err(error) => tracing::error!(%error, "privacy reminders failed"),
                 }
             })
         })?)

@@ -1,7 +1,11 @@
 //! Organizations (one per shop), memberships with roles, invitations, switching between
-//! organizations, and the tenant scope every query on organization data takes.
+//! organizations, and the tenant scope every query on organization data takes; the
+//! organization's lifecycle: its export, its scheduled deletion and the purge.
 
+pub mod export;
 pub mod invitations;
+pub mod lifecycle;
+pub mod purge;
 pub mod queries;
 pub mod routes;
 mod scope;

@@ -94,6 +94,21 @@ pub async fn first_membership(
         .map(|m| OrgId::from_db(m.organization_id)))
 }
 
+/// Every organization the user is a member of, by id.
+pub async fn organizations_of(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Vec<OrgId>, AppError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::OrganizationId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| OrgId::from_db(m.organization_id))
+        .collect())
+}
+
 /// The user's role in `org`, if a member. This is how a requested organization id (from a
 /// form) is checked before the session switches to it.
 pub async fn role_in(

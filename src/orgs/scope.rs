@@ -1,7 +1,7 @@
-//! The tenant scope: the organization id taken from the authenticated session, never from the
-//! request. Queries on organization data take a [`TenantScope`] (or the [`OrgId`] inside it),
-//! and handlers can only get one from the session extractor, so an unscoped query does not
-//! compile.
+//! The tenant scope: the organization id taken from the authenticated session or API key,
+//! never from the request. Queries on organization data take a [`TenantScope`] (or the
+//! [`OrgId`] inside it), and handlers can only get one from the session extractor (below) or
+//! the API key extractor (`crate::api::auth`), so an unscoped query does not compile.
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -102,6 +102,37 @@ impl TenantScope {
             Ok(())
         } else {
             Err(AppError::Forbidden)
+        }
+    }
+
+    /// Who the audit log names for what this scope does: the signed-in user (for an API key,
+    /// the admin who created it, labelled with the key).
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor::User {
+            id: self.user_id,
+            email: self
+                .session
+                .user
+                .as_ref()
+                .map(|u| u.email.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The scope an API key grants: its organization, acting for the member who created it
+    /// with that member's current role. `session` is a request-scoped state that is never
+    /// stored and sets no cookie.
+    pub(crate) fn for_api_key(
+        org: OrgId,
+        user_id: i64,
+        role: Role,
+        session: Arc<SessionState>,
+    ) -> Self {
+        TenantScope {
+            org,
+            user_id,
+            role,
+            session,
         }
     }
 

@@ -391,6 +391,7 @@ pub async fn preview(
 pub async fn run_now(
     state: web::Data<AppState>,
     scope: TenantScope,
+    client: ClientInfo,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -398,6 +399,22 @@ pub async fn run_now(
     if settings.running_since.is_some() {
         return Ok(see_other_with_flash(PATH, "flash.retention_run_busy"));
     }
+    // The run itself is logged when it ends (`retention.run`); the request carries who asked,
+    // from where.
+    state
+        .audit
+        .record(
+            &state.db,
+            Entry {
+                org: Some(scope.org()),
+                actor: actor(&scope),
+                action: "retention.run_requested",
+                target: "retention".to_owned(),
+                client: Some(&client),
+                details: serde_json::json!({ "trigger": "manual" }),
+            },
+        )
+        .await?;
     let state = state.into_inner();
     let org = scope.org();
     let options = RunOptions {

@@ -885,10 +885,8 @@ async fn customers(
 
 // ---- audit log --------------------------------------------------------------------------
 
-/// Removes the organization's entries older than the rule. The log is one hash chain shared
-/// by all organizations and verified from its oldest kept row, so only a prefix of the chain
-/// can go: old entries behind a newer or another organization's entry stay (counted as
-/// skipped) until everything before them is due.
+/// Removes the organization's entries older than the rule, wherever they sit in the chain
+/// shared by all organizations (see `crate::audit::Removal`).
 async fn audit_log(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
@@ -896,47 +894,37 @@ async fn audit_log(
 ) -> Result<(), RunError> {
     let db = &ctx.state.db;
     let cutoff = rule.cutoff(ctx.now);
-    let barrier: Option<i64> = audit_event::Entity::find()
-        .select_only()
-        .column_as(audit_event::Column::Id.min(), "id")
-        .filter(
-            Condition::any()
-                .add(audit_event::Column::OrganizationId.is_null())
-                .add(audit_event::Column::OrganizationId.ne(ctx.org.get()))
-                .add(audit_event::Column::OccurredAt.gte(cutoff)),
-        )
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten();
-    let due = audit_event::Entity::find()
-        .filter(audit_event::Column::OrganizationId.eq(ctx.org.get()))
-        .filter(audit_event::Column::OccurredAt.lt(cutoff));
-    let (removable, kept) = match barrier {
-        Some(barrier) => (
-            due.clone().filter(audit_event::Column::Id.lt(barrier)),
-            Some(due.filter(audit_event::Column::Id.gte(barrier))),
-        ),
-        None => (due, None),
+    let removal = crate::audit::Removal::OlderThan {
+        org: ctx.org,
+        cutoff,
     };
-    if let Some(kept) = kept {
-        let held_by_chain = kept.count(db).await?;
-        if held_by_chain > 0 {
-            tracing::info!(
-                held_by_chain,
-                "old audit entries kept to keep the chain verifiable"
-            );
-        }
-    }
-    counts.audit_events = removable.clone().count(db).await?;
-    if !ctx.dry_run && counts.audit_events > 0 {
-        audit_event::Entity::delete_many()
+    if ctx.dry_run {
+        counts.audit_events = audit_event::Entity::find()
             .filter(audit_event::Column::OrganizationId.eq(ctx.org.get()))
             .filter(audit_event::Column::OccurredAt.lt(cutoff))
-            .filter(audit_event::Column::Id.lt(barrier.unwrap_or(i64::MAX)))
-            .exec(db)
+            .count(db)
             .await?;
+        return Ok(());
     }
+    // Entries of other organizations, and entries without one (failed logins of unknown
+    // addresses), stay where they are: the audit log anchors the gaps the removed entries
+    // leave and records the pruning, so the chain still verifies from its oldest kept row.
+    let org = ctx.org;
+    counts.audit_events = ctx
+        .state
+        .audit
+        .remove(db, removal, |removed| Entry {
+            org: Some(org),
+            actor: Actor::System("retention"),
+            action: "audit.pruned",
+            target: "audit_log".to_owned(),
+            client: None,
+            details: serde_json::json!({
+                "removed": removed,
+                "older_than": cutoff.to_rfc3339(),
+            }),
+        })
+        .await?;
     Ok(())
 }
 

@@ -30,6 +30,13 @@ pub enum AppError {
     TooManyRequests,
     #[error("login required")]
     LoginRequired { next: String },
+    /// An API call without a valid key (401, `WWW-Authenticate: Bearer`).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The request is understood but refused in the current state (409); the key names the
+    /// rule, `reason` is shown with it (e.g. the legal hold's reason).
+    #[error("refused: {key}")]
+    Refused { key: &'static str, reason: String },
     /// Not an error for the user: go elsewhere first (e.g. create an organization).
     #[error("redirect")]
     Redirect(String),
@@ -56,6 +63,8 @@ impl AppError {
             Self::CsrfRejected => "error.csrf",
             Self::TooManyRequests => "error.too_many",
             Self::LoginRequired { .. } | Self::Redirect(_) => "error.login_required",
+            Self::Unauthorized => "api.error.unauthorized",
+            Self::Refused { key, .. } => key,
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => "error.internal",
         }
     }
@@ -70,6 +79,8 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::LoginRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Refused { .. } => StatusCode::CONFLICT,
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -86,6 +97,11 @@ impl ResponseError for AppError {
         if let Self::Redirect(location) = self {
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location.clone()))
+                .finish();
+        }
+        if let Self::Unauthorized = self {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"lethe\""))
                 .finish();
         }
         if self.status_code().is_server_error() {
@@ -128,13 +144,17 @@ pub async fn render_errors(
     if !is_error || !produced_by_error {
         return Ok(res.map_into_left_body());
     }
-    let key = match res
+    let app_error = res
         .response()
         .error()
-        .and_then(|e| e.as_error::<AppError>())
-    {
+        .and_then(|e| e.as_error::<AppError>());
+    let key = match app_error {
         Some(app_error) => app_error.message_key(),
         None => generic_key(status),
+    };
+    let reason = match app_error {
+        Some(AppError::Refused { reason, .. }) => Some(reason.clone()),
+        _ => None,
     };
     let lang = res
         .request()
@@ -155,18 +175,26 @@ pub async fn render_errors(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ));
-        serde_json::json!({ "error": tr.t(key), "status": status.as_u16() }).to_string()
+        let mut body = serde_json::json!({ "error": tr.t(key), "status": status.as_u16() });
+        if let Some(reason) = &reason {
+            body["reason"] = serde_json::Value::String(reason.clone());
+        }
+        body.to_string()
     } else {
         builder.insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         ));
+        let message = match &reason {
+            Some(reason) => format!("{} {reason}", tr.t(key)),
+            None => tr.t(key).to_owned(),
+        };
         let page = ErrorPage {
             tr,
             status: status.as_u16(),
-            message: tr.t(key),
+            message: &message,
         };
-        page.render().unwrap_or_else(|_| tr.t(key).to_owned())
+        page.render().unwrap_or(message)
     };
     let response = builder.body(body);
     Ok(ServiceResponse::new(req, response).map_into_right_body())

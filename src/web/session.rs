@@ -70,6 +70,19 @@ impl SessionState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The state of a request authenticated by an API key (src/api/): no session row, no CSRF
+    /// token, no cookie; it lives for the one request.
+    pub fn stateless(user: SessionUser, org: SessionOrg, lang: Lang) -> Self {
+        SessionState {
+            row_id: Mutex::new(None),
+            csrf: Mutex::new(None),
+            user: Some(user),
+            org: Some(org),
+            lang,
+            cookie: Mutex::new(CookieChange::Keep),
+        }
+    }
+
     /// The CSRF token of the current session, creating an anonymous session for a visitor who
     /// has none (the login form needs a token before anyone is signed in).
     pub async fn csrf_token(&self, state: &AppState) -> Result<String, AppError> {

@@ -1,6 +1,101 @@
-//! The audit log page: admins only, this organization only, filters and exports.
+//! The audit log: the page (admins only, this organization only, IP address and user agent,
+//! filters by actor, action and date, CSV and JSON exports), failed logins in the right
+//! organizations, a chain anchored at both ends (`lethe audit verify` names removed newest or
+//! oldest rows), appends from several processes at once, and retention pruning that keeps the
+//! chain verifiable.
 
-use crate::helpers::spawn_app;
+use chrono::{Duration, Utc};
+use reqwest::redirect::Policy;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::helpers::{PASSWORD, TestApp, csrf_of, spawn_app};
+use lethe::audit::{Actor, Entry, Verification};
+use lethe::db::entity::audit_event;
+use lethe::orgs::OrgId;
+use lethe::retention::{Action, Category, RetentionRule};
+
+async fn org_id(app: &TestApp, name: &str) -> OrgId {
+    lethe::orgs::queries::find_by_name(&app.state.db, name)
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+}
+
+async fn verify(app: &TestApp) -> Verification {
+    lethe::audit::verify(&app.state.db).await.unwrap()
+}
+
+async fn record(app: &TestApp, org: Option<OrgId>, action: &'static str) {
+    app.state
+        .audit
+        .record(
+            &app.state.db,
+            Entry {
+                org,
+                actor: Actor::System("test"),
+                action,
+                target: "test".into(),
+                client: None,
+                details: serde_json::json!({}),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn rows(app: &TestApp) -> Vec<audit_event::Model> {
+    use sea_orm::QueryOrder;
+    audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Id)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// Runs `lethe audit verify` against the app's database, as an operator would.
+fn cli_verify(app: &TestApp) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LETHE_DATA_DIR", &app.data_dir)
+        .args(["audit", "verify"]);
+    if let Some(url) = &app.database_url {
+        command.env("LETHE_DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+/// Signs in with a browser that sends its own User-Agent header.
+async fn login_with_agent(app: &TestApp, email: &str, agent: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .user_agent(agent)
+        .build()
+        .unwrap();
+    let html = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    client
+}
 
 #[tokio::test]
 async fn admins_read_their_organizations_audit_log_and_export_it() {
@@ -53,6 +148,12 @@ async fn admins_read_their_organizations_audit_log_and_export_it() {
             .iter()
             .all(|e| e["hash"].as_str().unwrap().len() == 64)
     );
+    assert!(
+        app.get_text("/audit?action=audit.exported")
+            .await
+            .contains("audit.exported"),
+        "exporting the log is itself logged"
+    );
 
     let bad = app.get("/audit?from=yesterday").await;
     assert_eq!(bad.status(), 400);
@@ -61,4 +162,478 @@ async fn admins_read_their_organizations_audit_log_and_export_it() {
     let agent = app.another_browser();
     agent.login("agent@shop-a.test").await;
     assert_eq!(agent.get("/audit").await.status(), 403);
+}
+
+#[tokio::test]
+async fn the_page_shows_ip_and_user_agent_and_filters_by_actor_and_date() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    login_with_agent(&app, "agent@shop.test", "AgentBrowser/7.1 (audit test)").await;
+    app.login("owner@shop.test").await;
+
+    // Act
+    let all = app.get_text("/audit").await;
+    let by_agent = app.get_text("/audit?actor=agent%40shop").await;
+    let today = Utc::now().date_naive();
+    let tomorrow = (today + Duration::days(1)).format("%Y-%m-%d").to_string();
+    let yesterday = (today - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let today = today.format("%Y-%m-%d").to_string();
+    let from_tomorrow = app.get_text(&format!("/audit?from={tomorrow}")).await;
+    let until_yesterday = app.get_text(&format!("/audit?to={yesterday}")).await;
+    let only_today = app
+        .get_text(&format!("/audit?from={today}&to={today}&action=login"))
+        .await;
+
+    // Assert
+    assert!(
+        all.contains("AgentBrowser/7.1 (audit test)"),
+        "the user agent shows"
+    );
+    assert!(all.contains("127.0.0.1"), "the IP address shows");
+    assert!(by_agent.contains("agent@shop.test") && !by_agent.contains("owner@shop.test"));
+    for empty in [&from_tomorrow, &until_yesterday] {
+        assert!(empty.contains("No entries match.") && !empty.contains("login.succeeded"));
+    }
+    assert!(only_today.contains("agent@shop.test") && only_today.contains("owner@shop.test"));
+}
+
+#[tokio::test]
+async fn failed_logins_show_in_each_organization_of_the_account_and_unknown_ones_in_none() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop-a.test", "Shop A", "owner")
+        .await;
+    app.create_user("owner@shop-b.test", "Shop B", "owner")
+        .await;
+    let both = app.create_user("both@shop.test", "Shop A", "admin").await;
+    let shop_b = org_id(&app, "Shop B").await;
+    lethe::orgs::queries::add_member(&app.state.db, shop_b, both, lethe::orgs::Role::Agent)
+        .await
+        .unwrap();
+    let stranger = app.another_browser();
+
+    // Act
+    assert_eq!(
+        stranger
+            .login_with("both@shop.test", "wrong password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        stranger
+            .login_with("ghost-zx81@nowhere.test", "wrong password")
+            .await
+            .status(),
+        401
+    );
+
+    // Assert
+    for (owner, org) in [
+        ("owner@shop-a.test", "Shop A"),
+        ("owner@shop-b.test", "Shop B"),
+    ] {
+        let browser = app.another_browser();
+        browser.login(owner).await;
+        let html = browser.get_text("/audit?action=login.failed").await;
+        assert!(
+            html.contains("login.failed") && html.contains(&format!("user:{both}")),
+            "{org} sees the failed login of its member"
+        );
+    }
+    let unknown = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("login.failed"))
+        .filter(audit_event::Column::OrganizationId.is_null())
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.len(),
+        1,
+        "an unknown address is logged once, under no organization"
+    );
+    assert!(
+        !format!("{unknown:?}").contains("ghost-zx81"),
+        "without the typed address"
+    );
+    assert!(matches!(verify(&app).await, Verification::Intact { .. }));
+}
+
+#[tokio::test]
+async fn verify_names_removed_newest_and_oldest_rows() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = org_id(&app, "Shop").await;
+    for action in ["test.one", "test.two", "test.three"] {
+        record(&app, Some(org), action).await;
+    }
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 3 });
+    let all = rows(&app).await;
+    let newest = all.last().unwrap().clone();
+    let oldest = all.first().unwrap().clone();
+
+    // Act: the newest row goes.
+    audit_event::Entity::delete_by_id(newest.id)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Assert
+    match verify(&app).await {
+        Verification::Broken { row_id, reason } => {
+            assert_eq!(row_id, newest.id);
+            assert!(reason.contains("newest rows were removed"), "{reason}");
+        }
+        intact => panic!("removing the newest row went unnoticed: {intact:?}"),
+    }
+    let output = cli_verify(&app);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("row {}", newest.id)) && stderr.contains("newest"),
+        "{stderr}"
+    );
+
+    // Put it back: intact again. Then the oldest row goes.
+    audit_event::ActiveModel::from(newest)
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 3 });
+    audit_event::Entity::delete_by_id(oldest.id)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    match verify(&app).await {
+        Verification::Broken { row_id, reason } => {
+            assert_eq!(row_id, all[1].id, "the first remaining row is named");
+            assert!(reason.contains("oldest rows"), "{reason}");
+        }
+        intact => panic!("removing the oldest row went unnoticed: {intact:?}"),
+    }
+}
+
+#[tokio::test]
+async fn appends_from_two_logs_at_once_keep_one_chain() {
+    // Two `AuditLog`s with their own in-process locks stand for two processes (the server
+    // and a CLI command): only the database lock keeps them from forking the chain.
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = org_id(&app, "Shop").await;
+    let other = std::sync::Arc::new(lethe::audit::AuditLog::default());
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let state = app.state.clone();
+        let other = other.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                let entry = Entry {
+                    org: Some(org),
+                    actor: Actor::System("test"),
+                    action: "test.concurrent",
+                    target: format!("worker:{worker}"),
+                    client: None,
+                    details: serde_json::json!({}),
+                };
+                let log = if worker % 2 == 0 {
+                    &state.audit
+                } else {
+                    &*other
+                };
+                log.record(&state.db, entry).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 100 });
+}
+
+#[tokio::test]
+async fn cli_commands_and_the_server_append_to_one_chain() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = org_id(&app, "Shop").await;
+    for i in 0..3 {
+        app.create_user(&format!("cli{i}@shop.test"), "Shop", "agent")
+            .await;
+    }
+    let mut children = Vec::new();
+    for i in 0..3 {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LETHE_DATA_DIR", &app.data_dir)
+            .args([
+                "user",
+                "password",
+                "--email",
+                &format!("cli{i}@shop.test"),
+                "--password-stdin",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(url) = &app.database_url {
+            command.env("LETHE_DATABASE_URL", url);
+        }
+        let mut child = command.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
+        children.push(child);
+    }
+    let appender = {
+        let state = app.state.clone();
+        tokio::spawn(async move {
+            for _ in 0..150 {
+                state
+                    .audit
+                    .record(
+                        &state.db,
+                        Entry {
+                            org: Some(org),
+                            actor: Actor::System("test"),
+                            action: "test.server",
+                            target: "test".into(),
+                            client: None,
+                            details: serde_json::json!({}),
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for child in children {
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    appender.await.unwrap();
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 153 });
+}
+
+/// Moves entries back in time (the content changes, so their hashes no longer match: only
+/// entries that pruning removes are moved).
+async fn age(app: &TestApp, ids: &[i64], days: i64) {
+    let at = Utc::now() - Duration::days(days);
+    audit_event::Entity::update_many()
+        .col_expr(audit_event::Column::OccurredAt, at.into())
+        .filter(audit_event::Column::Id.is_in(ids.iter().copied()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn retention_prunes_old_entries_around_other_organizations_and_failed_logins() {
+    // Arrange: A's old entries sit between a failed login of an unknown address (no
+    // organization) and B's entries.
+    let app = spawn_app().await;
+    app.create_user("owner@shop-a.test", "Shop A", "owner")
+        .await;
+    app.create_user("owner@shop-b.test", "Shop B", "owner")
+        .await;
+    let a = org_id(&app, "Shop A").await;
+    let b = org_id(&app, "Shop B").await;
+    record(&app, Some(a), "test.a1").await;
+    app.another_browser()
+        .login_with("nobody@nowhere.test", "wrong password")
+        .await;
+    record(&app, Some(b), "test.b1").await;
+    record(&app, Some(a), "test.a2").await;
+    record(&app, Some(a), "test.a3").await;
+    record(&app, Some(b), "test.b2").await;
+    record(&app, Some(a), "test.a4").await;
+    let by_action = |all: &[audit_event::Model], action: &str| {
+        all.iter().find(|r| r.action == action).unwrap().id
+    };
+    let all = rows(&app).await;
+    let first_a = [
+        by_action(&all, "test.a1"),
+        by_action(&all, "test.a2"),
+        by_action(&all, "test.a3"),
+    ];
+    age(&app, &first_a, 400).await;
+    lethe::retention::save_rule(
+        &app.state.db,
+        a,
+        RetentionRule::new(Category::AuditLog, 365, Action::Delete).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    // Act
+    let report = lethe::retention::run_once(&app.state, a, false)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.category(Category::AuditLog).unwrap().audit_events, 3);
+    let kept = rows(&app).await;
+    assert!(
+        kept.iter().all(|r| !first_a.contains(&r.id)),
+        "A's old entries are gone"
+    );
+    for action in [
+        "login.failed",
+        "test.b1",
+        "test.b2",
+        "test.a4",
+        "audit.pruned",
+    ] {
+        assert!(kept.iter().any(|r| r.action == action), "{action} stays");
+    }
+    assert!(matches!(verify(&app).await, Verification::Intact { .. }));
+    let output = cli_verify(&app);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A later run takes the next entries, growing the gaps: still verifiable.
+    let next: Vec<i64> = kept
+        .iter()
+        .filter(|r| r.organization_id == Some(a.get()) && r.action == "test.a4")
+        .map(|r| r.id)
+        .collect();
+    age(&app, &next, 400).await;
+    let again = lethe::retention::run_once(&app.state, a, false)
+        .await
+        .unwrap();
+    assert_eq!(again.category(Category::AuditLog).unwrap().audit_events, 1);
+    assert!(matches!(verify(&app).await, Verification::Intact { .. }));
+
+    // Removing a kept entry by hand is still caught.
+    let b1 = by_action(&rows(&app).await, "test.b1");
+    app.state
+        .db
+        .execute_unprepared(&format!("DELETE FROM audit_events WHERE id = {b1}"))
+        .await
+        .unwrap();
+    assert!(matches!(verify(&app).await, Verification::Broken { .. }));
+}
+
+#[tokio::test]
+async fn actions_the_issue_lists_are_logged_with_ip_and_user_agent() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let agent = app.create_user("agent@shop.test", "Shop", "agent").await;
+    let owner = login_with_agent(&app, "owner@shop.test", "OwnerBrowser/1.0").await;
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let owner = owner.clone();
+        let page_url = app.url("/settings/team");
+        let url = app.url(&path);
+        async move {
+            let html = owner
+                .get(page_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut form = vec![("csrf", csrf_of(&html))];
+            form.extend(fields);
+            owner.post(url).form(&form).send().await.unwrap()
+        }
+    };
+
+    // Act
+    post(
+        format!("/settings/team/members/{agent}/role"),
+        vec![("role", "admin".into())],
+    )
+    .await;
+    post(
+        "/settings/retention/rules".into(),
+        vec![
+            ("category", "closed_conversations".into()),
+            ("after_days", "400".into()),
+            ("action", "delete".into()),
+        ],
+    )
+    .await;
+    post("/settings/retention/run".into(), vec![]).await;
+    post(
+        "/settings/api-keys".into(),
+        vec![("name", "Shop backend".into())],
+    )
+    .await;
+
+    // Assert
+    let logged = audit_event::Entity::find()
+        .filter(audit_event::Column::ActorUserId.is_not_null())
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    for action in [
+        "login.succeeded",
+        "member.role_changed",
+        "retention.rule_changed",
+        "retention.run_requested",
+        "api_key.created",
+    ] {
+        let entry = logged
+            .iter()
+            .find(|e| e.action == action)
+            .unwrap_or_else(|| panic!("{action} is logged"));
+        assert_eq!(
+            entry.user_agent.as_deref(),
+            Some("OwnerBrowser/1.0"),
+            "{action}"
+        );
+        assert_eq!(entry.ip.as_deref(), Some("127.0.0.1"), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_entry_after_a_head_is_removed_is_refused_and_verify_says_why() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = org_id(&app, "Shop").await;
+    record(&app, Some(org), "test.one").await;
+    app.state
+        .db
+        .execute_unprepared("DELETE FROM audit_head")
+        .await
+        .unwrap();
+    let refused = app
+        .state
+        .audit
+        .record(
+            &app.state.db,
+            Entry {
+                org: Some(org),
+                actor: Actor::System("test"),
+                action: "test.two",
+                target: "test".into(),
+                client: None,
+                details: serde_json::json!({}),
+            },
+        )
+        .await;
+    assert!(refused.is_err(), "no entry is chained to an unknown head");
+    assert!(matches!(
+        verify(&app).await,
+        Verification::Broken { reason, .. } if reason.contains("head")
+    ));
+    assert_eq!(rows(&app).await.len(), 1);
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod smtp;
 
 mod accounts;
+mod api;
 mod audit;
 mod browser;
 mod browser_privacy;

@@ -317,3 +317,728 @@ async fn a_user_can_create_another_organization() {
     let team = app.get_text("/settings/team").await;
     assert!(team.contains("Second Shop"));
 }
+
+// ---- organization export, scheduled deletion and purge, privacy reminders -----------------
+
+mod lifecycle {
+    use std::io::{Cursor, Read};
+    use std::path::Path;
+
+    use base64::Engine;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    use crate::helpers::{AppOptions, TestApp, csrf_of, spawn_app, spawn_app_with, unique_suffix};
+    use crate::smtp::SmtpRecorder;
+    use lethe::db::entity::{
+        audit_event, channel, conversation, customer, organization, organization_deletion,
+        privacy_reminder, user,
+    };
+    use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+    use lethe::orgs::OrgId;
+
+    const IMAP_SECRET: &str = "imap-pw-Lk29";
+    const SMTP_SECRET: &str = "smtp-pw-Rt57";
+
+    fn mail(from: &str, message_id: &str, body: &str, attachment: Option<&[u8]>) -> Vec<u8> {
+        let head = format!(
+            "From: {from}\r\nTo: support@shop.test\r\nSubject: Question\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+        );
+        match attachment {
+            None => format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n")
+                .into_bytes(),
+            Some(bytes) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                format!(
+                    "{head}Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n--b0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b0\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"file.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b0--\r\n"
+                )
+                .into_bytes()
+            }
+        }
+    }
+
+    async fn org_id(app: &TestApp, name: &str) -> OrgId {
+        lethe::orgs::queries::find_by_name(&app.state.db, name)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    /// Stores a mail; returns (customer id, conversation id).
+    async fn receive(app: &TestApp, org: OrgId, raw: Vec<u8>) -> (i64, i64) {
+        let source = Source {
+            org,
+            channel_id: None,
+            keep_original_date: true,
+        };
+        let Outcome::Stored {
+            conversation_id, ..
+        } = ingest_raw(&app.state, source, raw).await.unwrap()
+        else {
+            panic!("mail not stored");
+        };
+        let c = conversation::Entity::find_by_id(conversation_id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        (c.customer_id, conversation_id)
+    }
+
+    fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(current) = stack.pop() {
+            for entry in std::fs::read_dir(&current).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+        out
+    }
+
+    fn hits(dir: &Path, needles: &[String]) -> Vec<String> {
+        let mut found = Vec::new();
+        for (path, bytes) in files_under(dir) {
+            for needle in needles {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(format!("{} holds {needle:?}", path.display()));
+                }
+            }
+        }
+        found
+    }
+
+    fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+        (0..archive.len())
+            .map(|i| {
+                let mut file = archive.by_index(i).unwrap();
+                let mut content = Vec::new();
+                file.read_to_end(&mut content).unwrap();
+                (file.name().unwrap().into_owned(), content)
+            })
+            .collect()
+    }
+
+    async fn download_export(app: &TestApp) -> reqwest::Response {
+        let csrf = csrf_of(&app.get_text("/settings/organization").await);
+        app.post_with_csrf("/settings/organization/export", &csrf, &[])
+            .await
+    }
+
+    #[tokio::test]
+    async fn the_owner_exports_the_whole_organization_without_secrets_or_other_tenants() {
+        // Arrange
+        let app = spawn_app().await;
+        app.create_user("owner@shop-a.test", "Shop A", "owner")
+            .await;
+        app.create_user("admin@shop-a.test", "Shop A", "admin")
+            .await;
+        app.create_user("owner@shop-b.test", "Shop B", "owner")
+            .await;
+        let a = org_id(&app, "Shop A").await;
+        let b = org_id(&app, "Shop B").await;
+        let suffix = unique_suffix();
+        let attachment = format!("ATTACH-{suffix}-").repeat(20).into_bytes();
+        let (anna, _) = receive(
+            &app,
+            a,
+            mail(
+                "Anna <anna@kunde.test>",
+                &format!("a1-{suffix}@kunde.test"),
+                "Where is my order?",
+                Some(&attachment),
+            ),
+        )
+        .await;
+        let (bert, _) = receive(
+            &app,
+            a,
+            mail(
+                "Bert <bert@kunde.test>",
+                &format!("a2-{suffix}@kunde.test"),
+                "Invoice please",
+                None,
+            ),
+        )
+        .await;
+        receive(
+            &app,
+            b,
+            mail(
+                "Other <other@kunde.test>",
+                &format!("b1-{suffix}@kunde.test"),
+                &format!("Tenant B secret {suffix}"),
+                None,
+            ),
+        )
+        .await;
+        app.login("owner@shop-a.test").await;
+        let created = app
+            .post_form(
+                "/settings/channels/new",
+                "/settings/channels",
+                &[
+                    ("name", "Support"),
+                    ("from_name", "Shop Support"),
+                    ("from_address", "support@shop-a.test"),
+                    ("imap_host", "imap.shop-a.test"),
+                    ("imap_port", "993"),
+                    ("imap_tls", "tls"),
+                    ("imap_user", "support@shop-a.test"),
+                    ("imap_password", IMAP_SECRET),
+                    ("imap_folder", "INBOX"),
+                    ("after_fetch", "seen"),
+                    ("imap_move_to", ""),
+                    ("poll_seconds", "120"),
+                    ("smtp_host", "smtp.shop-a.test"),
+                    ("smtp_port", "587"),
+                    ("smtp_tls", "starttls"),
+                    ("smtp_user", "support@shop-a.test"),
+                    ("smtp_password", SMTP_SECRET),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), 303);
+        let stored = channel::Entity::find()
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Act
+        let response = download_export(&app).await;
+
+        // Assert
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/zip");
+        let bytes = response.bytes().await.unwrap();
+        let files = unzip(&bytes);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for expected in [
+            "README.txt".to_owned(),
+            "organization.json".to_owned(),
+            "customers/README.txt".to_owned(),
+            format!("customers/{anna}/export.json"),
+            format!("customers/{bert}/export.json"),
+        ] {
+            assert!(
+                names.contains(&expected.as_str()),
+                "{expected} in {names:?}"
+            );
+        }
+        assert!(
+            files.iter().any(
+                |(n, c)| n.starts_with(&format!("customers/{anna}/attachments/"))
+                    && *c == attachment
+            ),
+            "the attachment is in the customer's folder"
+        );
+        let org_json: serde_json::Value = serde_json::from_slice(
+            &files
+                .iter()
+                .find(|(n, _)| n == "organization.json")
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        assert_eq!(org_json["schema"], "lethe.organization-export");
+        assert_eq!(org_json["organization"]["name"], "Shop A");
+        assert_eq!(org_json["customers"].as_array().unwrap().len(), 2);
+        assert_eq!(org_json["members"].as_array().unwrap().len(), 2);
+        assert_eq!(org_json["channels"][0]["imap"]["host"], "imap.shop-a.test");
+        let anna_json: serde_json::Value = serde_json::from_slice(
+            &files
+                .iter()
+                .find(|(n, _)| *n == format!("customers/{anna}/export.json"))
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        assert_eq!(
+            anna_json["schema"], "lethe.customer-export",
+            "the customer export's schema"
+        );
+        assert_eq!(
+            anna_json["conversations"][0]["messages"][0]["text"],
+            "Where is my order?"
+        );
+        let everything: Vec<u8> = files.iter().flat_map(|(_, c)| c.clone()).collect();
+        let text = String::from_utf8_lossy(&everything);
+        for secret in [
+            IMAP_SECRET,
+            SMTP_SECRET,
+            stored.inbound_token_hash.as_str(),
+            stored.inbound_token_sealed.as_str(),
+            stored.imap_password_sealed.as_deref().unwrap(),
+            stored.smtp_password_sealed.as_deref().unwrap(),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "the export holds no secret ({secret})"
+            );
+        }
+        let org_text = org_json.to_string();
+        for field in ["password", "sealed", "token"] {
+            assert!(
+                !org_text.contains(field),
+                "no {field} field in organization.json"
+            );
+        }
+        assert!(!text.contains(&format!("Tenant B secret {suffix}")) && !text.contains("Shop B"));
+        let logged = audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq("organization.exported"))
+            .filter(audit_event::Column::OrganizationId.eq(a.get()))
+            .count(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(logged, 1, "the export is audit-logged");
+
+        // Admins see the page, but the export and the deletion are the owner's.
+        let admin = app.another_browser();
+        admin.login("admin@shop-a.test").await;
+        let page = admin.get_text("/settings/organization").await;
+        assert!(
+            page.contains("Only an owner") && !page.contains("/settings/organization/export\"")
+        );
+        let csrf = csrf_of(&page);
+        assert_eq!(
+            admin
+                .post_with_csrf("/settings/organization/export", &csrf, &[])
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(
+            admin
+                .post_with_csrf(
+                    "/settings/organization/deletion",
+                    &csrf,
+                    &[("confirm_name", "Shop A")]
+                )
+                .await
+                .status(),
+            403
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_deletion_purges_everything_after_the_window_and_spares_the_other_organization()
+     {
+        // Arrange
+        let app = spawn_app().await;
+        app.create_user("owner@doomed.test", "Doomed Shop", "owner")
+            .await;
+        let lone_agent = app
+            .create_user("agent-only@doomed.test", "Doomed Shop", "agent")
+            .await;
+        app.create_user("owner@kept.test", "Kept Shop", "owner")
+            .await;
+        let shared = app
+            .create_user("shared@kept.test", "Kept Shop", "agent")
+            .await;
+        let doomed = org_id(&app, "Doomed Shop").await;
+        let kept = org_id(&app, "Kept Shop").await;
+        lethe::orgs::queries::add_member(&app.state.db, doomed, shared, lethe::orgs::Role::Agent)
+            .await
+            .unwrap();
+        let suffix = unique_suffix();
+        let doomed_words = format!("quokkamarmalade{suffix}");
+        let doomed_address = format!("zq{suffix}@doomed-kunde.test");
+        let attachment = format!("DOOMED-FILE-{suffix}-").repeat(40).into_bytes();
+        let (doomed_customer, _) = receive(
+            &app,
+            doomed,
+            mail(
+                &format!("Xylo{suffix} Doom <{doomed_address}>"),
+                &format!("d1-{suffix}@doomed.test"),
+                &format!("My parcel {doomed_words} never came"),
+                Some(&attachment),
+            ),
+        )
+        .await;
+        let kept_words = format!("wombatchutney{suffix}");
+        let (kept_customer, _) = receive(
+            &app,
+            kept,
+            mail(
+                "Kim <kim@kept-kunde.test>",
+                &format!("k1-{suffix}@kept.test"),
+                &format!("Thanks for the {kept_words}"),
+                None,
+            ),
+        )
+        .await;
+        lethe::search::indexer::run_once(&app.state).await.unwrap();
+        app.login("owner@doomed.test").await;
+
+        // A wrong name schedules nothing.
+        let csrf = csrf_of(&app.get_text("/settings/organization").await);
+        let wrong = app
+            .post_with_csrf(
+                "/settings/organization/deletion",
+                &csrf,
+                &[("confirm_name", "doomed shop")],
+            )
+            .await;
+        assert_eq!(wrong.status(), 422);
+        assert!(wrong.text().await.unwrap().contains("does not match"));
+        let scheduled = || async {
+            organization_deletion::Entity::find_by_id(doomed.get())
+                .one(&app.state.db)
+                .await
+                .unwrap()
+        };
+        assert!(scheduled().await.is_none());
+
+        // The right name schedules it; the page shows the date, and it can be cancelled.
+        let response = app
+            .post_with_csrf(
+                "/settings/organization/deletion",
+                &csrf,
+                &[("confirm_name", "Doomed Shop")],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let row = scheduled().await.expect("scheduled");
+        assert_eq!((row.purge_after - row.requested_at).num_days(), 30);
+        let page = app.get_text("/settings/organization").await;
+        let date = row.purge_after.format("%Y-%m-%d").to_string();
+        assert!(
+            page.contains(&format!("will be deleted on {date}")),
+            "{page}"
+        );
+        assert!(page.contains("30 days are left"));
+        let cancel = app
+            .post_with_csrf("/settings/organization/deletion/cancel", &csrf, &[])
+            .await;
+        assert_eq!(cancel.status(), 303);
+        assert!(scheduled().await.is_none(), "cancelled");
+        assert!(
+            !app.get_text("/settings/organization")
+                .await
+                .contains("will be deleted on")
+        );
+        app.post_with_csrf(
+            "/settings/organization/deletion",
+            &csrf,
+            &[("confirm_name", "Doomed Shop")],
+        )
+        .await;
+        assert!(scheduled().await.is_some());
+        // The export can still be downloaded during the window.
+        let export = download_export(&app).await;
+        assert_eq!(export.status(), 200);
+        assert!(unzip(&export.bytes().await.unwrap()).len() > 2);
+        // Nothing happens before the window ends.
+        assert_eq!(
+            lethe::jobs::org_purge::run_once(&app.state)
+                .await
+                .unwrap()
+                .purged,
+            0
+        );
+
+        lethe::db::checkpoint(&app.state.db).await.unwrap();
+        let needles = vec![
+            doomed_words.clone(),
+            doomed_address.clone(),
+            format!("Xylo{suffix}"),
+            format!("DOOMED-FILE-{suffix}"),
+            "Doomed Shop".to_owned(),
+            "agent-only@doomed.test".to_owned(),
+        ];
+        let on_sqlite = app.database_url.is_none();
+        if on_sqlite {
+            assert!(
+                !hits(&app.data_dir, &needles).is_empty(),
+                "the scan finds the organization before the purge"
+            );
+        }
+        let blob_files = files_under(&app.data_dir.join("attachments")).len();
+
+        // Act: the window has passed.
+        organization_deletion::Entity::update_many()
+            .col_expr(
+                organization_deletion::Column::PurgeAfter,
+                (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+            )
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        let outcome = lethe::jobs::org_purge::run_once(&app.state).await.unwrap();
+
+        // Assert
+        assert_eq!(outcome.purged, 1);
+        let db = &app.state.db;
+        assert!(
+            organization::Entity::find_by_id(doomed.get())
+                .one(db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            customer::Entity::find_by_id(doomed_customer)
+                .one(db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            user::Entity::find_by_id(lone_agent)
+                .one(db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            user::Entity::find_by_id(shared)
+                .one(db)
+                .await
+                .unwrap()
+                .is_some(),
+            "a member of another organization keeps the account"
+        );
+        assert_eq!(
+            audit_event::Entity::find()
+                .filter(audit_event::Column::OrganizationId.eq(doomed.get()))
+                .count(db)
+                .await
+                .unwrap(),
+            0
+        );
+        let purged = audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq("organization.purged"))
+            .one(db)
+            .await
+            .unwrap()
+            .expect("the purge is recorded");
+        assert!(purged.organization_id.is_none() && !format!("{purged:?}").contains("Doomed"));
+        assert!(matches!(
+            lethe::audit::verify(db).await.unwrap(),
+            lethe::audit::Verification::Intact { .. }
+        ));
+        assert!(
+            app.state
+                .search
+                .all_message_ids(Some(doomed))
+                .unwrap()
+                .is_empty(),
+            "no search document of the organization is left"
+        );
+        assert_eq!(
+            files_under(&app.data_dir.join("attachments")).len(),
+            blob_files - 1,
+            "the attachment file is gone"
+        );
+        if on_sqlite {
+            let found = hits(&app.data_dir, &needles);
+            assert!(found.is_empty(), "traces left: {found:#?}");
+            assert!(
+                !hits(&app.data_dir, std::slice::from_ref(&kept_words)).is_empty(),
+                "the other organization's data is still there"
+            );
+        }
+        // The other organization works as before.
+        let other = app.another_browser();
+        other.login("owner@kept.test").await;
+        assert_eq!(
+            other
+                .get(&format!("/customers/{kept_customer}"))
+                .await
+                .status(),
+            200
+        );
+        assert!(
+            other
+                .get_text(&format!("/search?q={kept_words}"))
+                .await
+                .contains("Kim"),
+            "the other organization's search still finds its conversation"
+        );
+        assert_eq!(
+            conversation::Entity::find()
+                .filter(conversation::Column::OrganizationId.eq(kept.get()))
+                .count(db)
+                .await
+                .unwrap(),
+            1
+        );
+        // The deleted owner's session is gone with the account.
+        assert_eq!(app.get("/inbox").await.status(), 303);
+    }
+
+    #[tokio::test]
+    async fn legal_hold_blocks_scheduling_the_organization_deletion() {
+        let app = spawn_app().await;
+        app.create_user("owner@shop.test", "Shop", "owner").await;
+        let org = org_id(&app, "Shop").await;
+        let (customer_id, _) = receive(
+            &app,
+            org,
+            mail("Hold <hold@kunde.test>", "h1@kunde.test", "Keep this", None),
+        )
+        .await;
+        app.login("owner@shop.test").await;
+        let held = app
+            .post_form(
+                &format!("/customers/{customer_id}"),
+                &format!("/customers/{customer_id}/legal-hold"),
+                &[("reason", "Court case 7/2026")],
+            )
+            .await;
+        assert_eq!(held.status(), 303);
+        let page = app.get_text("/settings/organization").await;
+        assert!(page.contains("on legal hold"));
+        let response = app
+            .post_with_csrf(
+                "/settings/organization/deletion",
+                &csrf_of(&page),
+                &[("confirm_name", "Shop")],
+            )
+            .await;
+        assert_eq!(response.status(), 409);
+        assert!(
+            organization_deletion::Entity::find_by_id(org.get())
+                .one(&app.state.db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    /// A request received `30 - days` days ago: due in about `days` days (months vary).
+    async fn request_due_in(
+        app: &TestApp,
+        org: OrgId,
+        days: i64,
+        customer_id: Option<i64>,
+    ) -> lethe::privacy::entity::privacy_request::Model {
+        let received_at = chrono::Utc::now() - chrono::Duration::days(30 - days);
+        lethe::privacy::requests::create(
+            &app.state.db,
+            org,
+            lethe::privacy::requests::NewRequest {
+                kind: lethe::privacy::requests::Kind::Erasure,
+                received_at,
+                customer_id,
+                note: "Zelda Privatperson wants everything gone".into(),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn admins_are_reminded_once_before_a_privacy_request_is_due_without_personal_data() {
+        // Arrange
+        let smtp = SmtpRecorder::start().await;
+        let app = spawn_app_with(AppOptions {
+            smtp_url: Some(smtp.url()),
+            ..Default::default()
+        })
+        .await;
+        app.create_user("owner@shop-a.test", "Shop A", "owner")
+            .await;
+        app.create_user("admin@shop-a.test", "Shop A", "admin")
+            .await;
+        app.create_user("agent@shop-a.test", "Shop A", "agent")
+            .await;
+        app.create_user("owner@shop-b.test", "Shop B", "owner")
+            .await;
+        let a = org_id(&app, "Shop A").await;
+        let b = org_id(&app, "Shop B").await;
+        let (zelda, _) = receive(
+            &app,
+            a,
+            mail(
+                "Zelda Privatperson <zelda@kunde.test>",
+                "z1@kunde.test",
+                "Delete me",
+                None,
+            ),
+        )
+        .await;
+        let soon = request_due_in(&app, a, 3, Some(zelda)).await;
+        let later = request_due_in(&app, a, 20, None).await.reference;
+        let closed = request_due_in(&app, a, 2, None).await;
+        lethe::privacy::requests::close(
+            &app.state.db,
+            a,
+            closed.id,
+            lethe::privacy::requests::Status::Rejected,
+            None,
+        )
+        .await
+        .unwrap();
+        let closed = closed.reference;
+        let other = request_due_in(&app, b, 2, None).await.reference;
+
+        // Act
+        let outcome = lethe::jobs::privacy_reminders::run_once(&app.state)
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(
+            (outcome.requests, outcome.emails, outcome.failed),
+            (2, 3, 0)
+        );
+        let messages = smtp.wait_for(3).await;
+        let to_line = |m: &String| {
+            m.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("to:"))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let recipients: Vec<String> = messages.iter().map(to_line).collect();
+        for expected in [
+            "owner@shop-a.test",
+            "admin@shop-a.test",
+            "owner@shop-b.test",
+        ] {
+            assert!(
+                recipients.iter().any(|r| r.contains(expected)),
+                "{expected} in {recipients:?}"
+            );
+        }
+        assert!(
+            !recipients.iter().any(|r| r.contains("agent@")),
+            "agents are not reminded"
+        );
+        for message in &messages {
+            let body = crate::smtp::unfold_qp(message);
+            assert!(
+                !body.contains("Zelda") && !body.contains("zelda@"),
+                "no personal data"
+            );
+            assert!(!body.contains(&later) && !body.contains(&closed));
+            if to_line(message).contains("shop-a") {
+                assert!(body.contains(&soon.reference), "the reference");
+                let due = soon.due_at.format("%Y-%m-%d").to_string();
+                assert!(body.contains(&due), "the due date {due}");
+            } else {
+                assert!(body.contains(&other));
+            }
+        }
+        assert_eq!(
+            privacy_reminder::Entity::find()
+                .count(&app.state.db)
+                .await
+                .unwrap(),
+            2,
+            "each reminder is recorded"
+        );
+        let again = lethe::jobs::privacy_reminders::run_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!((again.requests, again.emails), (0, 0), "once per request");
+        assert_eq!(smtp.messages().len(), 3);
+    }
+}

@@ -85,6 +85,9 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/audit.toml")),
             include_str!(concat!($lang, "/privacy.toml")),
             include_str!(concat!($lang, "/retention.toml")),
+            include_str!(concat!($lang, "/orgs.toml")),
+            include_str!(concat!($lang, "/api.toml")),
+            include_str!(concat!($lang, "/jobs.toml")),
         ]
     };
 }

@@ -1,0 +1,315 @@
+//! API keys: admins create them under `/settings/api-keys` (the key is shown once, in the
+//! response to the form, never again) and revoke them there. Creation and revocation are
+//! audit-logged.
+//!
+//! The database keeps only the key's SHA-256 digest, as it does for session tokens. DESIGN.md
+//! invariant 5 lists API keys among the secrets sealed with the instance key; for a bearer
+//! secret a digest is the stronger choice: the server only ever has to recognise a key, never
+//! to show or send it again, so nothing — not even a copy of the database together with the
+//! instance key — can give the key back. A key is 256 random bits, so an unsalted, fast digest
+//! cannot be searched.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::entity::{api_key, user};
+use crate::orgs::{OrgId, TenantScope};
+use crate::web::client::ClientInfo;
+use crate::web::forms::NoFields;
+use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::{AppError, CsrfForm, Page};
+
+pub const PATH: &str = "/settings/api-keys";
+/// Every key starts with this, so a leaked one is easy to recognise (and to scan for).
+pub const KEY_PREFIX: &str = "lethe_";
+/// How many characters of a key the list shows.
+const SHOWN_CHARS: usize = KEY_PREFIX.len() + 8;
+const MAX_NAME_CHARS: usize = 100;
+
+/// A key's label, as an admin names it: 1 to 100 characters, no control characters.
+pub struct KeyName(String);
+
+impl KeyName {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err("api.keys.name_required");
+        }
+        if trimmed.chars().count() > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
+            return Err("api.keys.name_invalid");
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+/// A freshly made key: the secret (to show once) and its stored row.
+pub struct NewKey {
+    pub secret: String,
+    pub row: api_key::Model,
+}
+
+/// Creates a key of `org` for the member `created_by`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    created_by: i64,
+    name: &KeyName,
+) -> Result<NewKey, sea_orm::DbErr> {
+    let secret = format!("{KEY_PREFIX}{}", random_token());
+    let row = api_key::ActiveModel {
+        organization_id: Set(org.get()),
+        name: Set(name.0.clone()),
+        prefix: Set(secret.chars().take(SHOWN_CHARS).collect()),
+        token_hash: Set(digest(&secret)),
+        created_by: Set(Some(created_by)),
+        created_at: Set(Utc::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        revoked_by: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(NewKey { secret, row })
+}
+
+/// What the database stores of a key.
+pub fn digest(secret: &str) -> String {
+    sha256_hex(secret)
+}
+
+/// The key with this digest, revoked or not.
+pub async fn find_by_secret(
+    db: &impl ConnectionTrait,
+    secret: &str,
+) -> Result<Option<api_key::Model>, sea_orm::DbErr> {
+    api_key::Entity::find()
+        .filter(api_key::Column::TokenHash.eq(digest(secret)))
+        .one(db)
+        .await
+}
+
+/// Revokes a live key of `org`; false when there is none with that id.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+    by: i64,
+) -> Result<Option<api_key::Model>, sea_orm::DbErr> {
+    let updated = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::val(Some(Utc::now())))
+        .col_expr(api_key::Column::RevokedBy, Expr::val(Some(by)))
+        .filter(api_key::Column::OrganizationId.eq(org.get()))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    api_key::Entity::find_by_id(id)
+        .filter(api_key::Column::OrganizationId.eq(org.get()))
+        .one(db)
+        .await
+}
+
+/// One key as the list shows it.
+pub struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings/api_keys.html")]
+struct KeysPage {
+    page: Page,
+    keys: Vec<KeyRow>,
+    /// The key just created: shown this once.
+    new_key: Option<String>,
+    name: String,
+    error: Option<&'static str>,
+    base_url: String,
+}
+
+fn minute(at: &chrono::DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+async fn rows(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<KeyRow>, AppError> {
+    let keys = api_key::Entity::find()
+        .filter(api_key::Column::OrganizationId.eq(org.get()))
+        .order_by_desc(api_key::Column::Id)
+        .all(db)
+        .await?;
+    let creators: Vec<i64> = keys.iter().filter_map(|k| k.created_by).collect();
+    let emails: std::collections::BTreeMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(creators))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.email))
+        .collect();
+    Ok(keys
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            created_by: k
+                .created_by
+                .and_then(|id| emails.get(&id).cloned())
+                .unwrap_or_default(),
+            created_at: minute(&k.created_at),
+            last_used_at: k.last_used_at.as_ref().map(minute),
+            revoked_at: k.revoked_at.as_ref().map(minute),
+            name: k.name,
+            prefix: k.prefix,
+        })
+        .collect())
+}
+
+async fn render_page(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    new_key: Option<String>,
+    name: String,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let page = KeysPage {
+        page: Page::new(state, &scope.session, req, "organization").await?,
+        keys: rows(&state.db, scope.org()).await?,
+        new_key,
+        name,
+        error,
+        base_url: state
+            .config
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+    };
+    render_with_status(&page, status)
+}
+
+/// `GET /settings/api-keys` (admins).
+pub async fn list(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    render_page(
+        &state,
+        &scope,
+        &req,
+        None,
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    name: String,
+}
+
+/// `POST /settings/api-keys`: creates a key and shows it once.
+pub async fn create_key(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    req: HttpRequest,
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let name = match KeyName::parse(&form.name) {
+        Ok(name) => name,
+        Err(error) => {
+            return render_page(
+                &state,
+                &scope,
+                &req,
+                None,
+                form.name,
+                Some(error),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let created = create(&state.db, scope.org(), scope.user_id(), &name).await?;
+    state
+        .audit
+        .record(
+            &state.db,
+            Entry {
+                org: Some(scope.org()),
+                actor: scope.actor(),
+                action: "api_key.created",
+                target: format!("api_key:{}", created.row.id),
+                client: Some(&client),
+                details: serde_json::json!({
+                    "name": created.row.name,
+                    "prefix": created.row.prefix,
+                }),
+            },
+        )
+        .await?;
+    render_page(
+        &state,
+        &scope,
+        &req,
+        Some(created.secret),
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /settings/api-keys/{id}/revoke`.
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let id = path.into_inner();
+    let revoked = revoke(&state.db, scope.org(), id, scope.user_id())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state
+        .audit
+        .record(
+            &state.db,
+            Entry {
+                org: Some(scope.org()),
+                actor: scope.actor(),
+                action: "api_key.revoked",
+                target: format!("api_key:{}", revoked.id),
+                client: Some(&client),
+                details: serde_json::json!({ "name": revoked.name, "prefix": revoked.prefix }),
+            },
+        )
+        .await?;
+    Ok(see_other_with_flash(PATH, "flash.api_key_revoked"))
+}

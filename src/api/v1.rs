@@ -1,0 +1,395 @@
+//! `/api/v1/…`: the JSON API, authenticated by an API key ([`ApiCaller`]). Every call is
+//! audit-logged; errors are JSON through [`AppError`] (`{"error", "status"}`, plus `reason`
+//! when a rule refuses the call).
+//!
+//! - `GET  /api/v1/customers?email=E` — the customer holding that address (0 or 1 result);
+//! - `GET  /api/v1/customers/{id}/export[?include_notes=true]` — the customer export ZIP;
+//! - `POST /api/v1/customers/{id}/erase` — erasure; refused (409) while on legal hold;
+//! - `GET  /api/v1/privacy/requests` — the register: open (by due date) and closed;
+//! - `POST /api/v1/privacy/requests` — records a request:
+//!   `{"kind", "received"?: "YYYY-MM-DD", "customer_id"?, "customer_email"?, "note"?}`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use super::auth::ApiCaller;
+use crate::app::AppState;
+use crate::db::entity::{conversation, customer, customer_email};
+use crate::mail::EmailAddress;
+use crate::orgs::OrgId;
+use crate::privacy::entity::privacy_request;
+use crate::privacy::erase::{self, Performer};
+use crate::privacy::export;
+use crate::privacy::requests::{self, Kind, NewRequest, Status};
+use crate::web::AppError;
+
+const MAX_NOTE_CHARS: usize = 2000;
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+fn performer(caller: &ApiCaller) -> Performer<'_> {
+    Performer {
+        user_id: Some(caller.scope.user_id()),
+        actor: caller.scope.actor(),
+        client: Some(&caller.client),
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    caller: &ApiCaller,
+    action: &'static str,
+    target: String,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    state
+        .audit
+        .record(&state.db, caller.entry(action, target, details))
+        .await?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct CustomerJson {
+    id: i64,
+    display_name: String,
+    created_at: DateTime<Utc>,
+    email_addresses: Vec<String>,
+    /// The reason, when the customer is on legal hold.
+    legal_hold: Option<String>,
+}
+
+async fn customer_json(
+    state: &AppState,
+    org: OrgId,
+    found: customer::Model,
+) -> Result<CustomerJson, AppError> {
+    let email_addresses = customer_email::Entity::find()
+        .select_only()
+        .column(customer_email::Column::Email)
+        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(customer_email::Column::CustomerId.eq(found.id))
+        .order_by_asc(customer_email::Column::Id)
+        .into_tuple::<String>()
+        .all(&state.db)
+        .await?;
+    Ok(CustomerJson {
+        legal_hold: crate::retention::hold::customer_hold(&state.db, org, found.id).await?,
+        id: found.id,
+        display_name: found.display_name,
+        created_at: found.created_at,
+        email_addresses,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    email: Option<String>,
+}
+
+/// `GET /api/v1/customers?email=E`
+pub async fn customers(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<LookupQuery>,
+) -> Result<HttpResponse, AppError> {
+    let email = query
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or(AppError::BadRequest("api.error.email_required"))?;
+    let email =
+        EmailAddress::parse(email).map_err(|_| AppError::BadRequest("api.error.email_invalid"))?;
+    let org = caller.scope.org();
+    let mut found = Vec::new();
+    if let Some(id) = erase::customer_by_email(&state.db, org, &email).await?
+        && let Some(row) = erase::find_customer(&state.db, org, id).await?
+    {
+        found.push(customer_json(&state, org, row).await?);
+    }
+    // The address looked up is personal data: the log records only how many matched.
+    audit(
+        &state,
+        &caller,
+        "api.customers_looked_up",
+        "customers".to_owned(),
+        serde_json::json!({ "matches": found.len() }),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "customers": found })))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    include_notes: Option<String>,
+}
+
+fn truthy(value: Option<&str>) -> bool {
+    matches!(value.map(str::trim), Some("true" | "1" | "yes"))
+}
+
+/// `GET /api/v1/customers/{id}/export` — `privacy.exported` in the audit log.
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    caller.scope.require_admin()?;
+    let org = caller.scope.org();
+    let customer_id = path.into_inner();
+    let include_notes = truthy(query.include_notes.as_deref());
+    let built = export::export(&state, org, customer_id, include_notes).await?;
+    let reference = export::record(
+        &state,
+        org,
+        customer_id,
+        &performer(&caller),
+        include_notes,
+        &built,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/zip"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"lethe-export-{reference}.zip\""),
+        ))
+        .body(built.zip))
+}
+
+/// The legal hold that blocks erasing the customer: their own, or one of their
+/// conversations'.
+async fn blocking_hold(
+    state: &AppState,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<Option<String>, AppError> {
+    use crate::retention::hold;
+    if let Some(reason) = hold::customer_hold(&state.db, org, customer_id).await? {
+        return Ok(Some(reason));
+    }
+    let conversations: Vec<i64> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::CustomerId.eq(customer_id))
+        .into_tuple::<i64>()
+        .all(&state.db)
+        .await?;
+    for id in conversations {
+        if let Some(reason) = hold::conversation_hold(&state.db, org, id).await? {
+            return Ok(Some(reason));
+        }
+    }
+    Ok(None)
+}
+
+/// `POST /api/v1/customers/{id}/erase` — `privacy.erased` in the audit log, or
+/// `api.erase_refused` and 409 with the hold's reason.
+pub async fn erase(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.scope.require_admin()?;
+    let org = caller.scope.org();
+    let customer_id = path.into_inner();
+    if erase::find_customer(&state.db, org, customer_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    if let Some(reason) = blocking_hold(&state, org, customer_id).await? {
+        audit(
+            &state,
+            &caller,
+            "api.erase_refused",
+            format!("customer:{customer_id}"),
+            serde_json::json!({ "reason": "legal_hold" }),
+        )
+        .await?;
+        return Err(AppError::Refused {
+            key: "api.error.legal_hold",
+            reason,
+        });
+    }
+    let erasure = erase::erase(&state, org, customer_id, performer(&caller)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "receipt_id": erasure.receipt_id,
+        "receipt_url": format!("/privacy/receipts/{}", erasure.receipt_id),
+        "request_reference": erasure.reference,
+        "counts": erasure.counts,
+        "incomplete": erasure.incomplete,
+    })))
+}
+
+#[derive(Serialize)]
+struct RequestJson {
+    id: i64,
+    reference: String,
+    kind: String,
+    status: String,
+    received_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    overdue: bool,
+    customer_id: Option<i64>,
+    completed_at: Option<DateTime<Utc>>,
+    note: String,
+}
+
+fn request_json(r: privacy_request::Model, now: DateTime<Utc>) -> RequestJson {
+    RequestJson {
+        overdue: r.status == Status::Open.as_str() && r.due_at < now,
+        id: r.id,
+        reference: r.reference,
+        kind: r.kind,
+        status: r.status,
+        received_at: r.received_at,
+        due_at: r.due_at,
+        customer_id: r.customer_id,
+        completed_at: r.completed_at,
+        note: r.note,
+    }
+}
+
+/// `GET /api/v1/privacy/requests`
+pub async fn requests(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, AppError> {
+    caller.scope.require_admin()?;
+    let (open, closed) = requests::list(&state.db, caller.scope.org()).await?;
+    let now = Utc::now();
+    let body = serde_json::json!({
+        "open": open.into_iter().map(|r| request_json(r, now)).collect::<Vec<_>>(),
+        "closed": closed.into_iter().map(|r| request_json(r, now)).collect::<Vec<_>>(),
+    });
+    audit(
+        &state,
+        &caller,
+        "api.privacy_requests_listed",
+        "privacy_requests".to_owned(),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRequestBody {
+    kind: String,
+    received: Option<String>,
+    customer_id: Option<i64>,
+    customer_email: Option<String>,
+    note: Option<String>,
+}
+
+/// A request body, checked.
+struct ValidRequest {
+    kind: Kind,
+    received: NaiveDate,
+    customer: Option<CustomerRef>,
+    note: String,
+}
+
+enum CustomerRef {
+    Id(i64),
+    Email(EmailAddress),
+}
+
+impl TryFrom<NewRequestBody> for ValidRequest {
+    type Error = AppError;
+
+    fn try_from(body: NewRequestBody) -> Result<Self, AppError> {
+        let kind = Kind::parse(&body.kind).ok_or(AppError::BadRequest("privacy.bad_kind"))?;
+        let today = Utc::now().date_naive();
+        let received = match body.received.as_deref().map(str::trim) {
+            None | Some("") => today,
+            Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .ok()
+                .filter(|d| *d <= today)
+                .ok_or(AppError::BadRequest("privacy.bad_date"))?,
+        };
+        let email = body
+            .customer_email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let customer = match (body.customer_id, email) {
+            (Some(_), Some(_)) => return Err(AppError::BadRequest("api.error.one_customer")),
+            (Some(id), None) => Some(CustomerRef::Id(id)),
+            (None, Some(email)) => Some(CustomerRef::Email(
+                EmailAddress::parse(email)
+                    .map_err(|_| AppError::BadRequest("privacy.unknown_customer"))?,
+            )),
+            (None, None) => None,
+        };
+        let note = body.note.unwrap_or_default();
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(AppError::BadRequest("api.error.note_too_long"));
+        }
+        Ok(ValidRequest {
+            kind,
+            received,
+            customer,
+            note: note.trim().to_owned(),
+        })
+    }
+}
+
+/// `POST /api/v1/privacy/requests` — `privacy.request_recorded` in the audit log; 201 with
+/// the request.
+pub async fn create_request(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    caller.scope.require_admin()?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let parsed: NewRequestBody =
+        serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("api.error.bad_json"))?;
+    let valid = ValidRequest::try_from(parsed)?;
+    let org = caller.scope.org();
+    let customer_id = match valid.customer {
+        None => None,
+        Some(CustomerRef::Id(id)) => Some(
+            erase::find_customer(&state.db, org, id)
+                .await?
+                .ok_or(AppError::BadRequest("privacy.unknown_customer"))?
+                .id,
+        ),
+        Some(CustomerRef::Email(email)) => Some(
+            erase::customer_by_email(&state.db, org, &email)
+                .await?
+                .ok_or(AppError::BadRequest("privacy.unknown_customer"))?,
+        ),
+    };
+    let created = requests::create(
+        &state.db,
+        org,
+        NewRequest {
+            kind: valid.kind,
+            received_at: requests::start_of_day(valid.received),
+            customer_id,
+            note: valid.note,
+        },
+    )
+    .await?;
+    audit(
+        &state,
+        &caller,
+        "privacy.request_recorded",
+        created.reference.clone(),
+        serde_json::json!({ "kind": valid.kind.as_str() }),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(request_json(created, Utc::now())))
+}

@@ -1,0 +1,19 @@
+use sea_orm::entity::prelude::*;
+
+/// An owner's scheduled deletion of the organization (src/orgs/lifecycle.rs).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organization_deletions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub organization_id: i64,
+    pub requested_at: DateTimeUtc,
+    pub requested_by: Option<i64>,
+    /// The purge job deletes everything once this has passed.
+    pub purge_after: DateTimeUtc,
+    pub purge_started_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

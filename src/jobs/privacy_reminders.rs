@@ -1,0 +1,163 @@
+//! Reminds an organization's admins and owners, through the system mailer (`LETHE_SMTP_URL`),
+//! when an open privacy request is due within [`REMINDER_DAYS`] days: once per request (the
+//! `privacy_reminders` row claims it before sending, so two runs never both send). The email
+//! carries the request's reference, kind and due date — nothing about the person who asked.
+//! When no recipient could be reached the claim is dropped and the next run tries again.
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
+
+use crate::app::AppState;
+use crate::db::entity::{membership, organization, privacy_reminder, user};
+use crate::mail::EmailAddress;
+use crate::orgs::Role;
+use crate::privacy::entity::privacy_request;
+use crate::privacy::requests::{Kind, Status};
+use crate::web::i18n::{Lang, Tr};
+
+/// How many days before the due date the reminder goes out.
+pub const REMINDER_DAYS: i64 = 5;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Requests reminded about.
+    pub requests: u32,
+    /// Emails accepted by the SMTP server.
+    pub emails: u32,
+    /// Emails that could not be sent.
+    pub failed: u32,
+    /// No system mailer is configured: nothing was sent or recorded.
+    pub no_mailer: bool,
+}
+
+/// One reminder email, in the recipient's language.
+pub struct Reminder {
+    pub subject: String,
+    pub text: String,
+}
+
+/// The email about `request` for a recipient speaking `lang`.
+pub fn compose(
+    lang: Lang,
+    organization: &str,
+    request: &privacy_request::Model,
+    link: &str,
+) -> Reminder {
+    let tr = Tr::new(lang);
+    let due = request.due_at.format("%Y-%m-%d").to_string();
+    let days = (request.due_at - Utc::now()).num_days().max(0).to_string();
+    let kind = tr.t(Kind::label_key_of(&request.kind));
+    let args = [
+        ("reference", request.reference.as_str()),
+        ("kind", kind),
+        ("due", due.as_str()),
+        ("days", days.as_str()),
+        ("organization", organization),
+        ("link", link),
+    ];
+    Reminder {
+        subject: tr.tf("jobs.reminder.subject", &args),
+        text: tr.tf("jobs.reminder.body", &args),
+    }
+}
+
+pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
+    let mut outcome = Outcome::default();
+    if !state.mailer.is_configured() {
+        outcome.no_mailer = true;
+        return Ok(outcome);
+    }
+    let horizon = Utc::now() + Duration::days(REMINDER_DAYS);
+    let reminded = Query::select()
+        .column(privacy_reminder::Column::RequestId)
+        .from(privacy_reminder::Entity)
+        .to_owned();
+    let due = privacy_request::Entity::find()
+        .filter(privacy_request::Column::Status.eq(Status::Open.as_str()))
+        .filter(privacy_request::Column::DueAt.lte(horizon))
+        .filter(privacy_request::Column::Id.not_in_subquery(reminded))
+        .all(&state.db)
+        .await?;
+    let link = state.config.base_url.join("/privacy/requests");
+    for request in due {
+        let claimed = privacy_reminder::Entity::insert(privacy_reminder::ActiveModel {
+            request_id: Set(request.id),
+            organization_id: Set(request.organization_id),
+            sent_at: Set(Utc::now()),
+            recipients: Set(0),
+        })
+        .on_conflict_do_nothing_on([privacy_reminder::Column::RequestId])
+        .exec_without_returning(&state.db)
+        .await?;
+        if !matches!(claimed, TryInsertResult::Inserted(n) if n > 0) {
+            continue;
+        }
+        let organization = organization::Entity::find_by_id(request.organization_id)
+            .one(&state.db)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let mut sent: i32 = 0;
+        for (address, lang) in recipients(state, request.organization_id).await? {
+            let mail = compose(lang, &organization, &request, &link);
+            match state.mailer.send(&address, &mail.subject, mail.text).await {
+                Ok(()) => sent += 1,
+                Err(error) => {
+                    outcome.failed += 1;
+                    tracing::warn!(
+                        error = error.kind(),
+                        request = request.id,
+                        "privacy reminder not sent"
+                    );
+                }
+            }
+        }
+        if sent == 0 {
+            privacy_reminder::Entity::delete_by_id(request.id)
+                .exec(&state.db)
+                .await?;
+            continue;
+        }
+        privacy_reminder::Entity::update_many()
+            .col_expr(
+                privacy_reminder::Column::Recipients,
+                sea_orm::sea_query::Expr::val(sent),
+            )
+            .filter(privacy_reminder::Column::RequestId.eq(request.id))
+            .exec(&state.db)
+            .await?;
+        outcome.requests += 1;
+        outcome.emails += u32::try_from(sent).unwrap_or(u32::MAX);
+    }
+    Ok(outcome)
+}
+
+/// The admins and owners of the organization, with the language each reads.
+async fn recipients(
+    state: &AppState,
+    organization_id: i64,
+) -> Result<Vec<(EmailAddress, Lang)>, sea_orm::DbErr> {
+    let admins: Vec<i64> = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|m| Role::parse(&m.role).is_some_and(Role::is_admin))
+        .map(|m| m.user_id)
+        .collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(admins))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter_map(|u| {
+            let lang = u
+                .language
+                .as_deref()
+                .and_then(Lang::from_code)
+                .unwrap_or(Lang::En);
+            EmailAddress::parse(&u.email).ok().map(|a| (a, lang))
+        })
+        .collect())
+}

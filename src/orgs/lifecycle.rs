@@ -1,0 +1,263 @@
+//! `/settings/organization`: the organization's own settings page. Admins find the API keys
+//! there; the owner exports the whole organization and schedules its deletion — confirmed by
+//! typing the organization's name — with a [`WINDOW_DAYS`]-day window in which the page shows
+//! the date, the deletion can be cancelled and the export downloaded. After the window the
+//! purge job (`crate::jobs::org_purge`) removes everything ([`super::purge`]). Exports,
+//! scheduling and cancelling are audit-logged.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+
+use super::{OrgId, TenantScope};
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::db::entity::organization_deletion;
+use crate::web::client::ClientInfo;
+use crate::web::forms::NoFields;
+use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::{AppError, CsrfForm, Page};
+
+pub const PATH: &str = "/settings/organization";
+/// Days between scheduling a deletion and the purge.
+pub const WINDOW_DAYS: i64 = 30;
+
+/// The organization's scheduled deletion, if any.
+pub async fn scheduled(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Option<organization_deletion::Model>, sea_orm::DbErr> {
+    organization_deletion::Entity::find_by_id(org.get())
+        .one(db)
+        .await
+}
+
+/// Schedules the deletion of `org` [`WINDOW_DAYS`] after `now` (an existing schedule stays).
+pub async fn schedule(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    requested_by: i64,
+    now: DateTime<Utc>,
+) -> Result<organization_deletion::Model, sea_orm::DbErr> {
+    if let Some(existing) = scheduled(db, org).await? {
+        return Ok(existing);
+    }
+    organization_deletion::ActiveModel {
+        organization_id: Set(org.get()),
+        requested_at: Set(now),
+        requested_by: Set(Some(requested_by)),
+        purge_after: Set(now + Duration::days(WINDOW_DAYS)),
+        purge_started_at: Set(None),
+    }
+    .insert(db)
+    .await
+}
+
+/// Cancels a scheduled deletion that has not started; false when there was none.
+pub async fn cancel(db: &impl ConnectionTrait, org: OrgId) -> Result<bool, sea_orm::DbErr> {
+    Ok(organization_deletion::Entity::delete_many()
+        .filter(organization_deletion::Column::OrganizationId.eq(org.get()))
+        .filter(organization_deletion::Column::PurgeStartedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// The organizations whose window has passed.
+pub async fn due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<OrgId>, sea_orm::DbErr> {
+    Ok(organization_deletion::Entity::find()
+        .filter(organization_deletion::Column::PurgeAfter.lte(now))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| OrgId::from_db(d.organization_id))
+        .collect())
+}
+
+/// A scheduled deletion as the page shows it.
+struct DeletionView {
+    requested_at: String,
+    purge_after: String,
+    days_left: i64,
+}
+
+#[derive(Template)]
+#[template(path = "settings/organization.html")]
+struct OrganizationPage {
+    page: Page,
+    name: String,
+    deletion: Option<DeletionView>,
+    holds: u64,
+    error: Option<&'static str>,
+}
+
+async fn render_page(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let now = Utc::now();
+    let deletion = scheduled(&state.db, scope.org())
+        .await?
+        .map(|d| DeletionView {
+            requested_at: d.requested_at.format("%Y-%m-%d").to_string(),
+            purge_after: d.purge_after.format("%Y-%m-%d %H:%M UTC").to_string(),
+            // Whole days, rounded up: "30 days" right after scheduling.
+            days_left: ((d.purge_after - now).num_seconds().max(0) + 86_399) / 86_400,
+        });
+    let page = OrganizationPage {
+        page: Page::new(state, &scope.session, req, "organization").await?,
+        name: org_name(scope),
+        deletion,
+        holds: super::purge::holds(&state.db, scope.org()).await?,
+        error,
+    };
+    render_with_status(&page, status)
+}
+
+fn org_name(scope: &TenantScope) -> String {
+    scope
+        .session
+        .org
+        .as_ref()
+        .map(|o| o.name.clone())
+        .unwrap_or_default()
+}
+
+async fn audit(
+    state: &AppState,
+    scope: &TenantScope,
+    client: &ClientInfo,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    state
+        .audit
+        .record(
+            &state.db,
+            Entry {
+                org: Some(scope.org()),
+                actor: scope.actor(),
+                action,
+                target: format!("organization:{}", scope.org()),
+                client: Some(client),
+                details,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// `GET /settings/organization` (admins; the export and deletion are the owner's).
+pub async fn page(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    render_page(&state, &scope, &req, None, StatusCode::OK).await
+}
+
+/// `POST /settings/organization/export` (owner): the whole organization as a ZIP download.
+pub async fn export(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_owner()?;
+    audit(
+        &state,
+        &scope,
+        &client,
+        "organization.exported",
+        serde_json::json!({ "schema": super::export::SCHEMA }),
+    )
+    .await?;
+    let filename = format!(
+        "lethe-organization-{}-{}.zip",
+        scope.org(),
+        Utc::now().format("%Y%m%d")
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/zip"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .streaming(super::export::stream(state.into_inner(), scope.org())))
+}
+
+#[derive(Deserialize)]
+pub struct DeletionForm {
+    confirm_name: String,
+}
+
+/// `POST /settings/organization/deletion` (owner): schedules the deletion once the typed name
+/// matches; refused while anything is on legal hold.
+pub async fn schedule_deletion(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    req: HttpRequest,
+    CsrfForm(form): CsrfForm<DeletionForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_owner()?;
+    if form.confirm_name.trim() != org_name(&scope) {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render_page(
+            &state,
+            &scope,
+            &req,
+            Some("orgs.deletion.name_mismatch"),
+            status,
+        )
+        .await;
+    }
+    if super::purge::holds(&state.db, scope.org()).await? > 0 {
+        let status = StatusCode::CONFLICT;
+        return render_page(&state, &scope, &req, Some("orgs.deletion.on_hold"), status).await;
+    }
+    let deletion = schedule(&state.db, scope.org(), scope.user_id(), Utc::now()).await?;
+    audit(
+        &state,
+        &scope,
+        &client,
+        "organization.deletion_scheduled",
+        serde_json::json!({ "purge_after": deletion.purge_after.to_rfc3339() }),
+    )
+    .await?;
+    Ok(see_other_with_flash(PATH, "flash.org_deletion_scheduled"))
+}
+
+/// `POST /settings/organization/deletion/cancel` (owner).
+pub async fn cancel_deletion(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    client: ClientInfo,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_owner()?;
+    if !cancel(&state.db, scope.org()).await? {
+        return Err(AppError::NotFound);
+    }
+    audit(
+        &state,
+        &scope,
+        &client,
+        "organization.deletion_cancelled",
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(see_other_with_flash(PATH, "flash.org_deletion_cancelled"))
+}
