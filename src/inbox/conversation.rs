@@ -93,6 +93,8 @@ pub struct ConversationPage {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    /// retention (src/retention/hold.rs): templates/retention/legal_hold.html
+    pub legal_hold: crate::retention::hold::LegalHoldView,
 }
 
 impl ConversationPage {
@@ -296,6 +298,13 @@ pub async fn load(
     };
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     Ok(ConversationPage {
+        legal_hold: crate::retention::hold::conversation_view(
+            db,
+            org,
+            id,
+            conversation.customer_id,
+        )
+        .await?,
         page: Page::new(state, &scope.session, req, "inbox").await?,
         status_key: Status::key_of(&conversation.status),
         tags: conversation_tags.remove(&id).unwrap_or_default(),

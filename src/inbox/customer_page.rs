@@ -20,6 +20,8 @@ struct CustomerPage {
     name: String,
     emails: Vec<String>,
     conversations: Vec<OtherConversation>,
+    /// retention (src/retention/hold.rs): templates/retention/legal_hold.html
+    legal_hold: crate::retention::hold::LegalHoldView,
 }
 
 pub async fn show(
@@ -60,6 +62,7 @@ pub async fn show(
         })
         .collect();
     render(&CustomerPage {
+        legal_hold: crate::retention::hold::customer_view(&state.db, org, found.id).await?,
         page: Page::new(&state, &scope.session, &req, "inbox").await?,
         id: found.id,
         name: found.display_name,
