@@ -7,6 +7,7 @@ mod smtp;
 mod accounts;
 mod audit;
 mod browser;
+mod browser_retention;
 mod channels;
 mod cli;
 mod durability;
