@@ -96,6 +96,8 @@ pub struct ConversationPage {
     /// The customer's restriction of processing (src/privacy/restrict.rs): a banner, no reply
     /// or note forms, and for agents no thread.
     pub restriction: Option<crate::privacy::restrict::Restriction>,
+    /// retention (src/retention/hold.rs): templates/retention/legal_hold.html
+    pub legal_hold: crate::retention::hold::LegalHoldView,
 }
 
 impl ConversationPage {
@@ -306,6 +308,13 @@ pub async fn load(
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
     Ok(ConversationPage {
         restriction,
+        legal_hold: crate::retention::hold::conversation_view(
+            db,
+            org,
+            id,
+            conversation.customer_id,
+        )
+        .await?,
         page: Page::new(state, &scope.session, req, "inbox").await?,
         status_key: Status::key_of(&conversation.status),
         tags: conversation_tags.remove(&id).unwrap_or_default(),

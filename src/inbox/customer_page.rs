@@ -31,7 +31,8 @@ struct CustomerPage {
     phone: String,
     postal_address: String,
     restriction: Option<Restriction>,
-    legal_hold: Option<String>,
+    /// retention (src/retention/hold.rs): templates/retention/legal_hold.html
+    legal_hold: crate::retention::hold::LegalHoldView,
     /// False for agents while the customer is restricted: the banner instead of the list.
     show_conversations: bool,
     conversations: Vec<OtherConversation>,
@@ -87,7 +88,7 @@ async fn load(
         phone: found.phone.unwrap_or_default(),
         postal_address: found.postal_address.unwrap_or_default(),
         restriction,
-        legal_hold: crate::retention::hold::customer_hold(&state.db, org, found.id).await?,
+        legal_hold: crate::retention::hold::customer_view(&state.db, org, found.id).await?,
         show_conversations,
         conversations,
         objections: objection::of_customer(&state.db, org, found.id).await?,

@@ -64,6 +64,18 @@ pub async fn start(state: Arc<AppState>) -> Result<JobScheduler, JobSchedulerErr
             })
         })?)
         .await?;
+    // retention (src/retention/sweep.rs): hourly, attachment files no row refers to any more.
+    let sweep_state = state.clone();
+    scheduler
+        .add(Job::new_async("0 41 * * * *", move |_, _| {
+            let state = sweep_state.clone();
+            Box::pin(async move {
+                if let Err(error) = crate::retention::sweep::run_once(&state).await {
+                    tracing::error!(%error, "attachment sweep failed");
+                }
+            })
+        })?)
+        .await?;
     let startup_state = state.clone();
     tokio::spawn(async move {
         if let Err(error) = crate::retention::run::scheduled_tick(&startup_state).await {

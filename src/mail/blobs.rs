@@ -64,6 +64,12 @@ impl BlobStore {
         let id = self.id_for(content);
         let path = self.path(&id)?;
         if path.exists() {
+            // Reused: its time is refreshed, so the orphan sweep (src/retention/sweep.rs),
+            // which only takes old unreferenced files, leaves it to the row about to refer to it.
+            std::fs::File::options()
+                .append(true)
+                .open(&path)?
+                .set_modified(std::time::SystemTime::now())?;
             return Ok(id);
         }
         if let Some(parent) = path.parent() {

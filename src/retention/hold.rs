@@ -123,6 +123,51 @@ pub async fn customer_hold(
     hold_of(db, org, "customers", customer_id).await
 }
 
+/// What the conversation and customer pages show about legal hold, and the form to set or
+/// lift it (`templates/retention/legal_hold.html`, included by both pages).
+#[derive(Clone, Debug, Default)]
+pub struct LegalHoldView {
+    /// Where the form posts: `/conversations/{id}/legal-hold` or `/customers/{id}/legal-hold`.
+    pub action: String,
+    /// The hold's reason, when on hold.
+    pub reason: Option<String>,
+    /// On a conversation page: the customer, when the customer is on hold (by reason).
+    pub customer_hold: Option<(i64, String)>,
+    /// The catalog key of the text shown when not on hold.
+    pub none_key: &'static str,
+}
+
+/// The legal hold block of a conversation page.
+pub async fn conversation_view(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    customer_id: i64,
+) -> Result<LegalHoldView, sea_orm::DbErr> {
+    Ok(LegalHoldView {
+        action: format!("/conversations/{conversation_id}/legal-hold"),
+        reason: conversation_hold(db, org, conversation_id).await?,
+        customer_hold: customer_hold(db, org, customer_id)
+            .await?
+            .map(|reason| (customer_id, reason)),
+        none_key: "retention.hold.none_conversation",
+    })
+}
+
+/// The legal hold block of a customer page.
+pub async fn customer_view(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<LegalHoldView, sea_orm::DbErr> {
+    Ok(LegalHoldView {
+        action: format!("/customers/{customer_id}/legal-hold"),
+        reason: customer_hold(db, org, customer_id).await?,
+        customer_hold: None,
+        none_key: "retention.hold.none_customer",
+    })
+}
+
 async fn change(
     state: &AppState,
     scope: &TenantScope,

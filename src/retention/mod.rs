@@ -3,9 +3,11 @@
 //! (`schedule.rs`), in small batches; `routes.rs` holds the settings page and legal hold.
 
 pub mod hold;
+pub mod lock;
 pub mod routes;
 pub mod run;
 pub mod schedule;
+pub mod sweep;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;

@@ -5,11 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Local, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::run::{CategoryCounts, RunOptions, RunReport};
+use super::run::{CategoryCounts, RunError, RunOptions, RunReport};
 use super::schedule::Schedule;
 use super::{Action, Category, RetentionRule, saved_rules};
 use crate::app::AppState;
@@ -32,18 +32,31 @@ pub struct RuleRow {
     pub after_days: i32,
     pub action: &'static str,
     pub saved: bool,
+    /// Shown because it was just previewed (not saved).
+    pub proposed: bool,
     pub allows_anonymize: bool,
     pub min_days: i32,
 }
 
 pub struct RunRow {
     pub id: i64,
-    pub trigger: String,
+    pub trigger_key: &'static str,
     pub dry_run: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub summary: String,
-    pub error: Option<String>,
+    /// The catalog key of the error, if the run failed.
+    pub error_key: Option<&'static str>,
+}
+
+/// The catalog key naming who or what started a run.
+fn trigger_key(trigger: &str) -> &'static str {
+    match trigger {
+        "schedule" => "retention.started_by.schedule",
+        "resume" => "retention.started_by.resume",
+        "cli" => "retention.started_by.cli",
+        _ => "retention.started_by.manual",
+    }
 }
 
 #[derive(Template)]
@@ -57,7 +70,8 @@ struct SettingsPage {
     proposal: Option<String>,
     error: Option<&'static str>,
     schedule: String,
-    next_run: Option<DateTime<Utc>>,
+    /// In server time, the schedule's time zone.
+    next_run: Option<DateTime<Local>>,
     running: bool,
     runs: Vec<RunRow>,
 }
@@ -179,8 +193,14 @@ async fn render_page(
         .into_iter()
         .map(|category| {
             let found = saved.iter().find(|r| r.category() == category);
-            let shown = found.copied().unwrap_or_else(|| category.default_rule());
+            // A previewed rule stays in its form, ready to be saved.
+            let proposed = proposal.filter(|r| r.category() == category);
+            let shown = proposed
+                .or(found)
+                .copied()
+                .unwrap_or_else(|| category.default_rule());
             RuleRow {
+                proposed: proposed.is_some(),
                 category: category.as_str(),
                 label_key: category.label_key(),
                 hint_key: category.hint_key(),
@@ -216,7 +236,8 @@ async fn render_page(
     let settings = super::ensure_settings(&state.db, org).await?;
     let next_run = Schedule::parse(&settings.schedule)
         .ok()
-        .and_then(|s| s.next_after(Utc::now()));
+        .and_then(|s| s.next_after(Utc::now()))
+        .map(|next| next.with_timezone(&Local));
     let runs = retention_run::Entity::find()
         .filter(retention_run::Column::OrganizationId.eq(org.get()))
         .order_by_desc(retention_run::Column::Id)
@@ -229,12 +250,12 @@ async fn render_page(
                 serde_json::from_str(&run.counts).unwrap_or_default();
             RunRow {
                 id: run.id,
-                trigger: run.trigger,
+                trigger_key: trigger_key(&run.trigger),
                 dry_run: run.dry_run,
                 started_at: run.started_at,
                 finished_at: run.finished_at,
                 summary: summary(counts.iter().map(|(k, v)| (k.as_str(), v)), tr),
-                error: run.error,
+                error_key: run.error.as_deref().map(super::run::error_key),
             }
         })
         .collect();
@@ -247,7 +268,7 @@ async fn render_page(
             error,
             schedule: settings.schedule,
             next_run,
-            running: settings.running_since.is_some(),
+            running: super::lock::is_held(state, org),
             runs,
         },
         status,
@@ -395,8 +416,7 @@ pub async fn run_now(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let settings = super::ensure_settings(&state.db, scope.org()).await?;
-    if settings.running_since.is_some() {
+    if super::lock::is_held(&state, scope.org()) {
         return Ok(see_other_with_flash(PATH, "flash.retention_run_busy"));
     }
     // The run itself is logged when it ends (`retention.run`); the request carries who asked,
@@ -423,8 +443,16 @@ pub async fn run_now(
         actor: actor(&scope),
     };
     tokio::spawn(async move {
-        if let Err(error) = super::run::run_with(&state, org, options).await {
-            tracing::error!(%error, org = org.get(), "retention run failed");
+        match super::run::run_with(&state, org, options).await {
+            Ok(_) => {}
+            Err(RunError::AlreadyRunning) => {
+                tracing::info!(
+                    org = org.get(),
+                    "retention run in progress; run now skipped"
+                )
+            }
+            // Recorded in the run history with its error.
+            Err(error) => tracing::error!(%error, org = org.get(), "retention run failed"),
         }
     });
     Ok(see_other_with_flash(PATH, "flash.retention_run_started"))

@@ -1,26 +1,32 @@
 //! The retention runner: applies an organization's saved rules now. It works in batches of
 //! [`BATCH`] items, each in its own transaction, so agents keep working during a large run; it
 //! selects what is still due every batch, so it is idempotent and a run cut short by a crash
-//! simply continues at the next one. A lock row per organization keeps two runs apart.
+//! simply continues at the next one (the scheduler resumes it at the next start, see
+//! [`scheduled_tick`]). The run lock ([`super::lock`]) keeps two runs apart.
 //!
 //! Delete removes the rows (attachments, tags and outbox rows go with their messages) and the
-//! attachment files no row refers to any more, then checkpoints SQLite's WAL. Anonymize
-//! rewrites subjects, bodies, names and addresses with the PII detector, removes attachments
-//! and moves the conversation to a new pseudonymous customer ("Customer 7F3A") with no mapping
-//! back; timestamps, status, tags, channel and counts stay. Items on legal hold are skipped
-//! and counted. The search queue triggers re-index every change.
+//! attachment files no row refers to any more. Anonymize rewrites subjects, bodies, names and
+//! addresses with the PII detector, removes attachments and moves the conversation to a new
+//! pseudonymous customer ("Customer 7F3A") with no mapping back; timestamps, status, tags,
+//! channel and counts stay. Items on legal hold are skipped and counted. The database triggers
+//! queue every change for the search index; at the end of a run the queue is drained and the
+//! index purged (unless the running server holds the index: its indexer does it), orphaned
+//! attachment files are swept, and SQLite's WAL is checkpointed, so what was deleted or
+//! anonymized leaves the data directory without a server running.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
+use super::lock::{LockError, RunLock};
 use super::{Action, Category, RetentionRule, saved_rules};
 use crate::app::AppState;
 use crate::audit::{Actor, Entry};
@@ -33,8 +39,8 @@ use crate::privacy::pii::{Detector, KnownValue, PiiKind};
 
 /// Conversations (or attachments, notes, customers) per transaction.
 pub const BATCH: u64 = 200;
-/// A lock older than this belongs to a run that died; runs refresh it every batch.
-const STALE_LOCK_MINUTES: i64 = 30;
+/// The error recorded for a run whose process died before it finished.
+pub const INTERRUPTED: &str = "interrupted";
 
 static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 
@@ -60,6 +66,8 @@ pub struct RunReport {
     pub organization_id: i64,
     pub dry_run: bool,
     pub categories: BTreeMap<&'static str, CategoryCounts>,
+    /// Attachment files that no row referred to any more (left by an interrupted run).
+    pub swept: super::sweep::Swept,
 }
 
 impl RunReport {
@@ -72,7 +80,7 @@ impl RunReport {
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub dry_run: bool,
-    /// `manual`, `schedule` or `cli`.
+    /// `manual`, `schedule`, `resume` or `cli`.
     pub trigger: &'static str,
     pub actor: Actor,
 }
@@ -83,6 +91,45 @@ pub enum RunError {
     AlreadyRunning,
     #[error("retention run failed: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error("retention run: the run lock failed: {0}")]
+    Lock(std::io::Error),
+    #[error("retention run: the search index was not purged: {0}")]
+    Index(String),
+}
+
+impl RunError {
+    /// The stable code kept in the run history and the audit log (the details, which may
+    /// quote database values, only go to the server log).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RunError::AlreadyRunning => "already_running",
+            RunError::Database(_) => "database",
+            RunError::Lock(_) => "lock",
+            RunError::Index(_) => "search_index",
+        }
+    }
+}
+
+impl From<LockError> for RunError {
+    fn from(error: LockError) -> Self {
+        match error {
+            LockError::Held => RunError::AlreadyRunning,
+            LockError::Io(error) => RunError::Lock(error),
+            LockError::Database(error) => RunError::Database(error),
+        }
+    }
+}
+
+/// The catalog key of a stored error code (older rows may hold other text).
+pub fn error_key(code: &str) -> &'static str {
+    match code {
+        INTERRUPTED => "retention.run_error.interrupted",
+        "already_running" => "retention.run_error.already_running",
+        "database" => "retention.run_error.database",
+        "lock" => "retention.run_error.lock",
+        "search_index" => "retention.run_error.search_index",
+        _ => "retention.run_error.other",
+    }
 }
 
 /// Applies the organization's saved rules now (started by the system).
@@ -99,17 +146,27 @@ pub async fn run_once(state: &AppState, org: OrgId, dry_run: bool) -> Result<Run
     .await
 }
 
-/// Applies the saved rules, recorded in the run history and the audit log.
+/// Applies the saved rules, recorded in the run history and the audit log. The run holds the
+/// organization's lock throughout (a dry run too, so that its counts are not taken while
+/// another run changes them).
 pub async fn run_with(
     state: &AppState,
     org: OrgId,
     options: RunOptions,
 ) -> Result<RunReport, RunError> {
+    let lock = RunLock::acquire(state, org).await?;
+    let result = locked_run(state, org, &options).await;
+    lock.release(state).await;
+    result
+}
+
+async fn locked_run(
+    state: &AppState,
+    org: OrgId,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
     let rules = saved_rules(&state.db, org).await?;
     let started_at = Utc::now();
-    if !options.dry_run {
-        acquire_lock(&state.db, org, started_at).await?;
-    }
     let run_id = retention_run::Entity::insert(retention_run::ActiveModel {
         organization_id: Set(org.get()),
         trigger: Set(options.trigger.to_owned()),
@@ -121,33 +178,37 @@ pub async fn run_with(
         ..Default::default()
     })
     .exec(&state.db)
-    .await;
-    let run_id = match run_id {
-        Ok(inserted) => inserted.last_insert_id,
-        Err(error) => {
-            release_lock(&state.db, org).await;
-            return Err(error.into());
-        }
-    };
+    .await?
+    .last_insert_id;
     let mut report = RunReport {
         run_id: Some(run_id),
         organization_id: org.get(),
         dry_run: options.dry_run,
-        categories: BTreeMap::new(),
+        ..Default::default()
     };
-    let outcome = execute(state, org, &rules, options.dry_run, started_at, &mut report).await;
+    let mut outcome = execute(state, org, &rules, options.dry_run, started_at, &mut report).await;
     if !options.dry_run {
+        let index = finish_index(state).await;
+        if outcome.is_ok() {
+            outcome = index;
+        }
+        match super::sweep::run_once(state).await {
+            Ok(swept) => report.swept = swept,
+            Err(error) => tracing::error!(%error, "attachment sweep after retention failed"),
+        }
         if let Err(error) = crate::db::checkpoint(&state.db).await {
             tracing::error!(%error, "WAL checkpoint after retention failed");
         }
-        release_lock(&state.db, org).await;
     }
-    let error = outcome.as_ref().err().map(ToString::to_string);
+    if let Err(error) = &outcome {
+        tracing::error!(%error, org = org.get(), "retention run stopped");
+    }
+    let error = outcome.as_ref().err().map(RunError::code);
     let counts = serde_json::to_string(&report.categories).unwrap_or_else(|_| "{}".into());
     retention_run::Entity::update_many()
         .col_expr(retention_run::Column::FinishedAt, Expr::val(Utc::now()))
         .col_expr(retention_run::Column::Counts, Expr::val(counts))
-        .col_expr(retention_run::Column::Error, Expr::val(error.clone()))
+        .col_expr(retention_run::Column::Error, Expr::val(error))
         .filter(retention_run::Column::Id.eq(run_id))
         .exec(&state.db)
         .await?;
@@ -157,7 +218,7 @@ pub async fn run_with(
             &state.db,
             Entry {
                 org: Some(org),
-                actor: options.actor,
+                actor: options.actor.clone(),
                 action: if options.dry_run {
                     "retention.dry_run"
                 } else {
@@ -168,12 +229,60 @@ pub async fn run_with(
                 details: serde_json::json!({
                     "trigger": options.trigger,
                     "categories": &report.categories,
+                    "swept_files": report.swept.orphan_files,
                     "error": error,
                 }),
             },
         )
         .await?;
     outcome.map(|()| report)
+}
+
+/// Drains the search queue the run filled and purges the index, so deleted and rewritten text
+/// leaves the index files. When another process (the running server) holds the index, its
+/// indexer does this within a second; that is not an error.
+async fn finish_index(state: &AppState) -> Result<(), RunError> {
+    use crate::search::SearchError;
+    use crate::search::indexer::IndexerError;
+    fn held_elsewhere(error: &SearchError) -> bool {
+        matches!(
+            error,
+            SearchError::Tantivy(tantivy::TantivyError::LockFailure(..))
+        )
+    }
+    match crate::search::indexer::run_once(state).await {
+        Ok(_) => {}
+        Err(IndexerError::Search(error)) if held_elsewhere(&error) => {
+            tracing::info!("retention: the server's indexer purges the search index");
+            return Ok(());
+        }
+        Err(error) => return Err(RunError::Index(error.to_string())),
+    }
+    let index = state.search.clone();
+    match tokio::task::spawn_blocking(move || index.purge_deleted()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) if held_elsewhere(&error) => Ok(()),
+        Ok(Err(error)) => Err(RunError::Index(error.to_string())),
+        Err(error) => Err(RunError::Index(error.to_string())),
+    }
+}
+
+/// For the crash tests: with `LETHE_TEST_RETENTION_CRASH_AFTER_BATCHES=N` the process aborts
+/// right after its N-th committed batch, before that batch's attachment files are removed —
+/// what a power cut at the worst moment leaves behind. Unset (always, outside tests), it does
+/// nothing.
+fn crash_point() {
+    static AFTER: LazyLock<Option<u64>> = LazyLock::new(|| {
+        std::env::var("LETHE_TEST_RETENTION_CRASH_AFTER_BATCHES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    });
+    static COMMITTED: AtomicU64 = AtomicU64::new(0);
+    if let Some(after) = *AFTER
+        && COMMITTED.fetch_add(1, Ordering::SeqCst) + 1 >= after
+    {
+        std::process::abort();
+    }
 }
 
 /// What the given rules would do now: a dry run that is not recorded (the settings preview).
@@ -186,63 +295,10 @@ pub async fn preview(
         run_id: None,
         organization_id: org.get(),
         dry_run: true,
-        categories: BTreeMap::new(),
+        ..Default::default()
     };
     execute(state, org, rules, true, Utc::now(), &mut report).await?;
     Ok(report)
-}
-
-async fn acquire_lock(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    now: DateTime<Utc>,
-) -> Result<(), RunError> {
-    super::ensure_settings(db, org).await?;
-    let taken = retention_setting::Entity::update_many()
-        .col_expr(retention_setting::Column::RunningSince, Expr::val(now))
-        .filter(retention_setting::Column::OrganizationId.eq(org.get()))
-        .filter(
-            Condition::any()
-                .add(retention_setting::Column::RunningSince.is_null())
-                .add(
-                    retention_setting::Column::RunningSince
-                        .lt(now - Duration::minutes(STALE_LOCK_MINUTES)),
-                ),
-        )
-        .exec(db)
-        .await?
-        .rows_affected;
-    if taken == 0 {
-        Err(RunError::AlreadyRunning)
-    } else {
-        Ok(())
-    }
-}
-
-async fn heartbeat(db: &impl ConnectionTrait, org: OrgId) -> Result<(), sea_orm::DbErr> {
-    retention_setting::Entity::update_many()
-        .col_expr(
-            retention_setting::Column::RunningSince,
-            Expr::val(Utc::now()),
-        )
-        .filter(retention_setting::Column::OrganizationId.eq(org.get()))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-async fn release_lock(db: &impl ConnectionTrait, org: OrgId) {
-    let released = retention_setting::Entity::update_many()
-        .col_expr(
-            retention_setting::Column::RunningSince,
-            Expr::val(Option::<DateTime<Utc>>::None),
-        )
-        .filter(retention_setting::Column::OrganizationId.eq(org.get()))
-        .exec(db)
-        .await;
-    if let Err(error) = released {
-        tracing::error!(%error, org = org.get(), "cannot release the retention lock");
-    }
 }
 
 /// The per-run context.
@@ -446,8 +502,8 @@ async fn conversations(
             }
         }
         txn.commit().await?;
+        crash_point();
         delete_unreferenced_blobs(ctx.state, blob_ids).await;
-        heartbeat(db, ctx.org).await?;
     }
     counts.customers = customers_seen.len() as u64;
     Ok(())
@@ -689,8 +745,8 @@ async fn attachments(
             .filter(attachment::Column::Id.is_in(ids))
             .exec(db)
             .await?;
+        crash_point();
         delete_unreferenced_blobs(ctx.state, blob_ids).await;
-        heartbeat(db, ctx.org).await?;
     }
     Ok(())
 }
@@ -798,7 +854,7 @@ async fn notes(
             }
         }
         txn.commit().await?;
-        heartbeat(db, ctx.org).await?;
+        crash_point();
     }
     Ok(())
 }
@@ -878,7 +934,7 @@ async fn customers(
             }
         }
         txn.commit().await?;
-        heartbeat(db, ctx.org).await?;
+        crash_point();
     }
     Ok(())
 }
@@ -930,12 +986,38 @@ async fn audit_log(
 
 // ---- the schedule -----------------------------------------------------------------------
 
-/// One scheduler tick: every organization whose schedule had a time since the last check
-/// (including times missed while the server was down) and that has saved rules runs now.
+/// Why a tick starts an organization's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Due {
+    /// A scheduled time passed since the last handled one (or was missed while down).
+    Schedule,
+    /// A run of the organization died before it finished (its history row is unfinished).
+    Resume,
+}
+
+async fn has_interrupted_run(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<bool, sea_orm::DbErr> {
+    Ok(retention_run::Entity::find()
+        .filter(retention_run::Column::OrganizationId.eq(org.get()))
+        .filter(retention_run::Column::FinishedAt.is_null())
+        .filter(retention_run::Column::DryRun.eq(false))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// One scheduler tick (every minute, and once at start): every organization whose schedule
+/// had a time since the last handled one — including times missed while the server was down —
+/// and every organization with an interrupted run, runs now. A scheduled time counts as
+/// handled only once its run finished (or failed with a recorded error): a run the process
+/// did not live to finish is resumed at the next tick, and a time that found another run in
+/// progress is taken up at the next tick after that run ends. Returns the runs finished.
 pub async fn scheduled_tick(state: &AppState) -> Result<u32, sea_orm::DbErr> {
     let now = Utc::now();
     let settings = retention_setting::Entity::find().all(&state.db).await?;
-    let mut started = 0;
+    let mut finished = 0;
     for setting in settings {
         let org = OrgId::from_db(setting.organization_id);
         let Ok(schedule) = super::schedule::Schedule::parse(&setting.schedule) else {
@@ -946,34 +1028,50 @@ pub async fn scheduled_tick(state: &AppState) -> Result<u32, sea_orm::DbErr> {
             continue;
         };
         let since = setting.schedule_checked_at.unwrap_or(setting.created_at);
-        if !schedule.due_between(since, now) {
+        let due = if schedule.due_between(since, now) {
+            Due::Schedule
+        } else if has_interrupted_run(&state.db, org).await? {
+            Due::Resume
+        } else {
             continue;
-        }
-        retention_setting::Entity::update_many()
-            .col_expr(retention_setting::Column::ScheduleCheckedAt, Expr::val(now))
-            .filter(retention_setting::Column::OrganizationId.eq(org.get()))
-            .exec(&state.db)
-            .await?;
-        if saved_rules(&state.db, org).await?.is_empty() {
-            continue;
-        }
-        let options = RunOptions {
-            dry_run: false,
-            trigger: "schedule",
-            actor: Actor::System("retention"),
         };
-        match run_with(state, org, options).await {
-            Ok(_) => started += 1,
-            Err(RunError::AlreadyRunning) => {
-                tracing::info!(
-                    org = org.get(),
-                    "retention run in progress; scheduled run skipped"
-                );
+        let handled = if saved_rules(&state.db, org).await?.is_empty() {
+            true
+        } else {
+            let options = RunOptions {
+                dry_run: false,
+                trigger: match due {
+                    Due::Schedule => "schedule",
+                    Due::Resume => "resume",
+                },
+                actor: Actor::System("retention"),
+            };
+            match run_with(state, org, options).await {
+                Ok(_) => {
+                    finished += 1;
+                    true
+                }
+                Err(RunError::AlreadyRunning) => {
+                    tracing::info!(
+                        org = org.get(),
+                        "retention run in progress; the scheduled run waits for it"
+                    );
+                    false
+                }
+                Err(error) => {
+                    // Recorded in the history with its error; the next time is the next try.
+                    tracing::error!(%error, org = org.get(), "scheduled retention run failed");
+                    true
+                }
             }
-            Err(error) => {
-                tracing::error!(%error, org = org.get(), "scheduled retention run failed")
-            }
+        };
+        if handled && due == Due::Schedule {
+            retention_setting::Entity::update_many()
+                .col_expr(retention_setting::Column::ScheduleCheckedAt, Expr::val(now))
+                .filter(retention_setting::Column::OrganizationId.eq(org.get()))
+                .exec(&state.db)
+                .await?;
         }
     }
-    Ok(started)
+    Ok(finished)
 }

@@ -9,6 +9,7 @@ mod api;
 mod audit;
 mod browser;
 mod browser_privacy;
+mod browser_retention;
 mod channels;
 mod cli;
 mod durability;

@@ -182,10 +182,28 @@ fn print_table(title: &str, table: &BTreeMap<PiiKind, Stats>) -> Stats {
     total
 }
 
+/// The thresholds asserted per kind (POSTCODE counted as ADDRESS): the targets for
+/// emails, phones, IBANs and cards (0.98) and for names and addresses (0.90); IP addresses,
+/// being as structured as emails, 0.98; token URLs, which are recognized by heuristics, 0.90.
+/// Precision at least 0.95 for every kind.
+const RECALL_TARGETS: [(PiiKind, f64); 8] = [
+    (PiiKind::Email, 0.98),
+    (PiiKind::Phone, 0.98),
+    (PiiKind::Iban, 0.98),
+    (PiiKind::Card, 0.98),
+    (PiiKind::Ip, 0.98),
+    (PiiKind::Url, 0.90),
+    (PiiKind::Name, 0.90),
+    (PiiKind::Address, 0.90),
+];
+const PRECISION_TARGET: f64 = 0.95;
+/// Fewer labeled examples than this would make a kind's figures meaningless.
+const MIN_EXAMPLES: usize = 20;
+
 #[test]
 fn corpus_accuracy_meets_targets() {
     let mails = load();
-    assert!(mails.len() >= 60, "corpus has {} mails", mails.len());
+    assert!(mails.len() >= 100, "corpus has {} mails", mails.len());
     println!("{} mails", mails.len());
 
     let strict = evaluate(&mails, |k| k, false);
@@ -204,16 +222,45 @@ fn corpus_accuracy_meets_targets() {
     );
     let total = print_table("\nasserted (POSTCODE counted as ADDRESS):", &merged);
 
-    let recall = |k: PiiKind| merged.get(&k).map_or(1.0, Stats::recall);
-    for k in [PiiKind::Email, PiiKind::Phone, PiiKind::Iban, PiiKind::Card] {
-        assert!(recall(k) >= 0.98, "{} recall {:.3}", k.label(), recall(k));
+    println!("\n| kind | n | recall | precision |");
+    println!("| --- | ---: | ---: | ---: |");
+    let mut failures = Vec::new();
+    for (kind, target) in RECALL_TARGETS {
+        let s = merged.get(&kind).copied().unwrap_or_default();
+        println!(
+            "| {} | {} | {:.3} | {:.3} |",
+            kind.label(),
+            s.gold,
+            s.recall(),
+            s.precision()
+        );
+        if s.gold < MIN_EXAMPLES {
+            failures.push(format!(
+                "{}: only {} labeled examples",
+                kind.label(),
+                s.gold
+            ));
+        }
+        if s.recall() < target {
+            failures.push(format!(
+                "{}: recall {:.3} < {target}",
+                kind.label(),
+                s.recall()
+            ));
+        }
+        if s.precision() < PRECISION_TARGET {
+            failures.push(format!(
+                "{}: precision {:.3} < {PRECISION_TARGET}",
+                kind.label(),
+                s.precision()
+            ));
+        }
     }
-    for k in [PiiKind::Name, PiiKind::Address] {
-        assert!(recall(k) >= 0.90, "{} recall {:.3}", k.label(), recall(k));
-    }
-    assert!(
-        total.precision() >= 0.95,
-        "precision {:.3}",
+    println!(
+        "| all | {} | {:.3} | {:.3} |",
+        total.gold,
+        total.recall(),
         total.precision()
     );
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -212,3 +212,79 @@ fn offsets_on_char_boundaries_for_random_input() {
     check_invariants(&d, "", &known);
     check_invariants(&d, "İİİ MÜLLER ǅ", &known);
 }
+
+/// National formats (without the country prefix) of EU countries, as customers write them in
+/// a signature or a sentence about being called back.
+#[test]
+fn national_phone_formats_of_eu_countries() {
+    let d = Detector::new();
+    let numbers: &[(&str, &[&str])] = &[
+        (
+            "BE",
+            &[
+                "02 123 45 67",
+                "0470 12 34 56",
+                "0470/12.34.56",
+                "09 234 56 78",
+            ],
+        ),
+        (
+            "AT",
+            &["0664 1234567", "01 5123456", "0316 123456", "0699/12345678"],
+        ),
+        ("PT", &["912 345 678", "21 123 4567", "961234567"]),
+        ("PL", &["512 345 678", "512-345-678", "22 123 45 67"]),
+        (
+            "NL",
+            &["06 12345678", "020 123 4567", "010-1234567", "06-12345678"],
+        ),
+        (
+            "FR",
+            &[
+                "06 12 34 56 78",
+                "01 23 45 67 89",
+                "06.12.34.56.78",
+                "0612345678",
+            ],
+        ),
+        (
+            "DE",
+            &[
+                "030 1234567",
+                "0171 2345678",
+                "089/12345678",
+                "(030) 1234567",
+                "0151-23456789",
+            ],
+        ),
+        (
+            "IT",
+            &["333 123 4567", "347 1234567", "02 1234 5678", "06 1234567"],
+        ),
+        (
+            "ES",
+            &["612 345 678", "91 123 45 67", "912 34 56 78", "612345678"],
+        ),
+        ("IE", &["087 123 4567", "01 234 5678"]),
+        ("LU", &["621 123 456"]),
+        ("FI", &["040 1234567", "09 1234 5678"]),
+        ("SE", &["070-123 45 67", "08-123 456 78"]),
+        ("CZ", &["601 123 456"]),
+    ];
+    let mut missed = Vec::new();
+    for (country, formats) in numbers {
+        for phone in *formats {
+            for text in [
+                format!("Tel.: {phone}"),
+                format!("Bitte rufen Sie mich zurück unter {phone}, danke."),
+                format!("Please call me on {phone} after 5pm."),
+            ] {
+                let found = kinds(&d, &text);
+                if found != vec![(PiiKind::Phone, phone.to_string())] {
+                    missed.push(format!("{country}: {text:?} -> {found:?}"));
+                }
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}

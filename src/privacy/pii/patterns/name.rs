@@ -212,6 +212,10 @@ impl NameFinder {
             format!(
                 r"(?m)^[ \t>]*(?i:name|nom|nombre|nome|naam|vorname|nachname|full name|empfänger|recipient|destinataire|destinatario|ontvanger|name on account|account holder|account name|kontoinhaber|kontoinhaberin|inhaber|inhaberin|titulaire|titulaire du compte|titular|titular de la cuenta|intestatario|intestataria|rekeninghouder|tenaamstelling)[ \t]*:[ \t]*({name})"
             ),
+            // "…, account holder Aino Virtanen." in running text.
+            format!(
+                r"(?i:account holder|name on the account|kontoinhaber|kontoinhaberin|titulaire du compte|titular de la cuenta|intestatario del conto|intestataria del conto|rekeninghouder)[ \t]+({name})"
+            ),
         ];
         let closing = r"(?i:best regards|kind regards|warm regards|warmest regards|regards|best wishes|best|cheers|thanks|thank you|many thanks|thanks again|thx|ta|sincerely|yours sincerely|yours faithfully|yours truly|yours|mit freundlichen gr(?:ü|ue|u)(?:ß|ss)en|mit freundlichem gru(?:ß|ss)|freundliche gr(?:ü|ue|u)(?:ß|ss)e|viele gr(?:ü|ue|u)(?:ß|ss)e|liebe gr(?:ü|ue|u)(?:ß|ss)e|beste gr(?:ü|ue|u)(?:ß|ss)e|herzliche gr(?:ü|ue|u)(?:ß|ss)e|sch(?:ö|oe|o)ne gr(?:ü|ue|u)(?:ß|ss)e|gr(?:ü|ue|u)(?:ß|ss)e|gru(?:ß|ss)|lg|vg|mfg|danke|danke schön|vielen dank|cordialement|bien cordialement|bien à vous|salutations|sincères salutations|bien amicalement|merci|merci beaucoup|merci d'avance|bonne journée|saludos|un saludo|saludos cordiales|atentamente|gracias|muchas gracias|un abrazo|cordiali saluti|distinti saluti|saluti|grazie|grazie mille|un saluto|a presto|met vriendelijke groet|met vriendelijke groeten|vriendelijke groet|vriendelijke groeten|groeten|groetjes|mvg|bedankt|alvast bedankt|hartelijke groet|hartelijke groeten)";
         NameFinder {
@@ -220,7 +224,7 @@ impl NameFinder {
                 .map(|p| Regex::new(p).expect("constant name pattern"))
                 .collect(),
             closing_line: Regex::new(&format!(
-                r"(?m)^[ \t>]*(?:{closing}(?:[ \t]+(?i:aus|from|de|da|uit|desde|a lot|so much|again|a todos)(?:[ \t]+\p{{Lu}}[\p{{L}}\-]+)?)?[ \t]*[,!.]?[ \t]*(?:({name})[ \t]*[.!]?[ \t]*)?|--[ \t]*)\r?$"
+                r"(?m)^[ \t>]*(?:{closing}(?:[ \t]+(?i:aus|from|de|da|uit|desde|a lot|so much|again|a todos)(?:[ \t]+[\p{{Lu}}0-9][\p{{L}}0-9\-]*){{0,3}})?[ \t]*[,!.]?[ \t]*(?:({name})[ \t]*[.!]?[ \t]*)?|--[ \t]*)\r?$"
             ))
             .expect("constant name pattern"),
             name_line: Regex::new(&format!(
@@ -259,7 +263,31 @@ impl NameFinder {
         }
     }
 
+    /// The mail's last non-empty line, when it holds only a name and follows an empty line
+    /// (a signature without a sign-off phrase), is a name.
+    fn find_last_line(&self, text: &str, out: &mut Vec<Candidate>) {
+        let trimmed = text.trim_end();
+        let start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        if start == 0 {
+            return;
+        }
+        let before = trimmed[..start - 1].trim_end_matches('\r');
+        let blank_above =
+            before.ends_with('\n') || before.trim_end_matches([' ', '\t']).ends_with('\n');
+        if !blank_above {
+            return;
+        }
+        let line = trimmed[start..].trim_end_matches('\r');
+        if let Some(c) = self.name_line.captures(line)
+            && let Some(m) = c.get(1)
+            && m.end() == line.trim_end().len()
+        {
+            push_name(text, start + m.start(), start + m.end(), out);
+        }
+    }
+
     pub fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        self.find_last_line(text, out);
         for re in &self.inline {
             for caps in re.captures_iter(text) {
                 if let Some(m) = caps.get(1) {

@@ -15,6 +15,7 @@ pub struct PhoneFinder {
     national: Regex,
     bare: Regex,
     date: Regex,
+    full_date: Regex,
     grouped_no_trunk: Regex,
 }
 
@@ -73,6 +74,10 @@ impl PhoneFinder {
                 r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}\.[0-9]{1,2}\.",
             )
             .expect("constant date pattern"),
+            full_date: Regex::new(
+                r"[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}",
+            )
+            .expect("constant date pattern"),
             grouped_no_trunk: Regex::new(
                 r"^(?:[6-9][0-9]{2} [0-9]{3} [0-9]{3}|[6-9][0-9]{2} [0-9]{2} [0-9]{2} [0-9]{2}|3[0-9]{2}[ .][0-9]{3}[ .]?[0-9]{3,4}|3[0-9]{2} [0-9]{6,7}|2[0-9]{2} [0-9]{3} [0-9]{3})$",
             )
@@ -119,7 +124,23 @@ impl PhoneFinder {
             (Some(' '), Some('€' | '%')) | (Some('€' | '%'), _) => return false,
             _ => {}
         }
-        if self.date.is_match(s) || s.contains("  ") || s.contains("..") {
+        // A date with a full year is never a phone number; a shorter date-like run only when
+        // the number has fewer than four groups (French and Belgian numbers are written in
+        // dotted pairs: 06.12.34.56.78, 0470/12.34.56).
+        let groups = s
+            .split([' ', '.', '/', '-', '(', ')'])
+            .filter(|g| !g.is_empty())
+            .count();
+        let ipv4_shaped = groups == 4
+            && s.split('.').count() == 4
+            && s.split('.')
+                .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()));
+        if ipv4_shaped
+            || self.full_date.is_match(s)
+            || (self.date.is_match(s) && groups < 4)
+            || s.contains("  ")
+            || s.contains("..")
+        {
             return false;
         }
         let digits: String = s.chars().filter(char::is_ascii_digit).collect();

@@ -97,9 +97,34 @@ fn looks_random(s: &str) -> bool {
         let letters = part.bytes().filter(u8::is_ascii_alphabetic).count();
         let digits = part.bytes().filter(u8::is_ascii_digit).count();
         let alnum = part.bytes().all(|b| b.is_ascii_alphanumeric());
-        alnum && part.len() >= 12 && letters >= 2 && digits >= 2
+        (alnum && part.len() >= 12 && letters >= 2 && digits >= 2) || (alnum && base62_noise(part))
     }) || (s.len() >= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         || is_uuid(s)
+}
+
+/// A shorter random token such as a share link's `Xk29Qp7Lm4`: at least 8 characters of
+/// upper case, lower case and digits, switching between them at least every other character
+/// (words and model names like `GalaxyS24` switch far less).
+fn base62_noise(part: &str) -> bool {
+    fn class(b: u8) -> u8 {
+        if b.is_ascii_digit() {
+            0
+        } else if b.is_ascii_uppercase() {
+            1
+        } else {
+            2
+        }
+    }
+    let bytes = part.as_bytes();
+    if bytes.len() < 8 {
+        return false;
+    }
+    let count = |c: u8| bytes.iter().filter(|b| class(**b) == c).count();
+    let switches = bytes
+        .windows(2)
+        .filter(|w| class(w[0]) != class(w[1]))
+        .count();
+    count(0) >= 2 && count(1) >= 2 && count(2) >= 2 && switches * 2 >= bytes.len()
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -127,5 +152,12 @@ mod tests {
             "https://shop.example/produkte/winterjacke-blau-xl"
         ));
         assert!(!carries_personal_token("https://www.example.org/faq"));
+        assert!(carries_personal_token("https://we.tl/t-Xk29Qp7Lm4"));
+        assert!(!carries_personal_token(
+            "https://shop.example/samsung/GalaxyS24"
+        ));
+        assert!(!carries_personal_token(
+            "https://shop.example/p/iPhone15Pro"
+        ));
     }
 }
