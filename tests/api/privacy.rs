@@ -1645,16 +1645,18 @@ async fn retention_skips_restricted_customers_like_legal_hold() {
 
 #[tokio::test]
 async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() {
-    // Arrange: the text names the phone and address only as the record knows them
+    // Arrange: the text names the address only as the record knows it
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let shop = org_id(&app, "Shop").await;
     let body = "Bitte rufen Sie mich unter 30.77.88.99.11 an, ich wohne im Gut Tannenhöhe.";
     let detector = lethe::privacy::pii::Detector::new();
     let unaided = detector.redact(body, &[]);
+    // The generic patterns miss the farm's name; only the record's address finds it. (The
+    // dotted number is a phone pattern of its own by now; the record still has to match it.)
     assert!(
-        unaided.contains("Tannenhöhe") && unaided.contains("30.77.88.99.11"),
-        "the generic patterns alone miss these: {unaided}"
+        unaided.contains("Tannenhöhe"),
+        "the generic patterns alone miss the address: {unaided}"
     );
     let (gerd, conversation_id) = receive(
         &app,
