@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sea_orm::TransactionTrait;
 
 use crate::app::{AppState, Application};
 use crate::config::{Config, LogFormat};
@@ -557,7 +556,7 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
             let password = read_password_line()?;
             let password = auth::users::NewPassword::parse(&password)
                 .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
-            let txn = state.db.begin().await?;
+            let txn = crate::db::begin_write(&state.db).await?;
             let existing_org = orgs::find_by_name(&txn, org_name.as_str()).await?;
             if existing_org.is_none() && role != Role::Owner {
                 return Err(usage(format!(

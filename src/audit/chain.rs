@@ -8,8 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{Actor, Entry, GENESIS, row_hash};
@@ -66,17 +65,7 @@ impl Removal {
     }
 }
 
-/// Begins a transaction that writes: on SQLite `BEGIN IMMEDIATE`, so the write lock is taken
-/// (or waited for, within the busy timeout) before anything is read — a deferred transaction
-/// that reads first fails outright when another process wrote in between. Inside a caller's
-/// transaction this is a savepoint.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-}
+pub use crate::db::begin_write;
 
 /// Locks the head row for the rest of the transaction and returns it. The first statement is
 /// a write, so SQLite takes its write lock right away (waiting out another process's append

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::{password_reset, users};
@@ -269,7 +269,7 @@ pub async fn setup(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = users::create(&txn, &email, &password, &display_name).await?;
     let org = orgs::create_organization(&txn, &org_name, user.id).await?;
     txn.commit().await?;
@@ -630,7 +630,7 @@ pub async fn reset(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     users::set_password(&txn, reset.user_id, &password).await?;
     password_reset::mark_used(&txn, reset.id).await?;
     session::Entity::delete_many()

@@ -9,7 +9,10 @@ mod migrations;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::DatabaseTarget;
@@ -61,4 +64,16 @@ pub async fn checkpoint(db: &impl ConnectionTrait) -> Result<(), DbErr> {
             .await?;
     }
     Ok(())
+}
+
+/// Begins a transaction that writes: on SQLite `BEGIN IMMEDIATE`, so the write lock is taken
+/// (or waited for, within the busy timeout) before anything is read — a deferred transaction
+/// that reads first fails outright when another process wrote in between. Inside a caller's
+/// transaction this is a savepoint.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use sea_orm::TransactionTrait;
-
 use super::ingest::{self, Outcome, Source};
 use super::parse::{self, MboxItem, MboxReader, RejectReason};
 use crate::app::AppState;
@@ -226,7 +224,7 @@ async fn store_batch(
     parsed: Vec<Result<parse::ParsedMail, RejectReason>>,
     counts: &mut Counts,
 ) -> Result<(), AppError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     for item in parsed {
         match item {
             Err(reason) => {

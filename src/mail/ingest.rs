@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlErr, TransactionTrait,
+    QuerySelect, Set, SqlErr,
 };
 
 use super::blobs::BlobStore;
@@ -61,7 +61,7 @@ pub async fn ingest_raw(
         Ok(parsed) => parsed,
         Err(reason) => return Ok(Outcome::Rejected(reason)),
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let outcome = match store_parsed(&txn, &state.blobs, source, parsed).await {
         Ok(outcome) => outcome,
         Err(AppError::Database(error)) if is_unique_violation(&error) => {

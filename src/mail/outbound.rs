@@ -14,7 +14,6 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use super::channel::{self, SmtpSettings, TlsMode};
@@ -75,7 +74,7 @@ pub async fn queue_reply(
     if text.is_empty() {
         return Ok(Err(Refusal::Empty));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let conversation = conversation::Entity::find_by_id(conversation_id)
         .filter(conversation::Column::OrganizationId.eq(org.get()))
         .one(&txn)
@@ -344,7 +343,7 @@ async fn finish(
     status: &str,
     error: Option<String>,
 ) -> Result<(), AppError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     outbox::Entity::delete_by_id(row.id).exec(&txn).await?;
     let sent_at = (status == "sent").then(Utc::now);
     message::Entity::update_many()
@@ -420,7 +419,7 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
         return Ok(false);
     };
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     outbox::ActiveModel {
         organization_id: Set(org.get()),
         message_id: Set(message.id),

@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::invitations::{self, Refusal};
@@ -479,7 +478,7 @@ pub async fn accept_invitation(
             };
             let email =
                 EmailAddress::parse(&usable.invitation.email).map_err(AppError::internal)?;
-            let txn = state.db.begin().await?;
+            let txn = crate::db::begin_write(&state.db).await?;
             let user = users::create(&txn, &email, &password, &name).await?;
             let org = invitations::accept(&txn, &usable.invitation, user.id).await?;
             txn.commit().await?;
@@ -590,7 +589,7 @@ pub async fn create_org(
             );
         }
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let org = queries::create_organization(&txn, &name, auth.user.id).await?;
     txn.commit().await?;
     auth.session.set_organization(&state, org.get()).await?;

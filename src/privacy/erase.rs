@@ -14,7 +14,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -420,7 +420,7 @@ pub async fn erase(
     customer_id: i64,
     performer: Performer<'_>,
 ) -> Result<Erasure, PrivacyError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if find_customer(&txn, org, customer_id).await?.is_none() {
         return Err(PrivacyError::NotFound);
     }

@@ -22,10 +22,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::PrivacyError;
@@ -349,7 +346,7 @@ pub async fn record(
     include_notes: bool,
     export: &Export,
 ) -> Result<String, PrivacyError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let request = requests::open_or_create(&txn, org, customer_id, Kind::Access).await?;
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     txn.commit().await?;

@@ -15,9 +15,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::entity::privacy_request;
@@ -208,7 +206,7 @@ pub async fn apply(
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let org = scope.org();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let kept = customers::find(&txn, org, path.into_inner()).await?;
     let other = customers::find(&txn, org, form.other).await?;
     let sides = (

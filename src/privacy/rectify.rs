@@ -19,7 +19,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
-    TransactionTrait,
 };
 
 use super::requests::{self, Kind, Status};
@@ -307,7 +306,7 @@ pub async fn rectify(
         Ok(form) => form,
         Err(key) => return refuse(key).await,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let stored = customers::emails(&txn, org, record.id).await?;
     let plan = match plan(&txn, org, &record, &stored, form).await? {
         Ok(plan) => plan,

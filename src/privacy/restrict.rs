@@ -11,9 +11,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
 use super::requests::{self, Kind, Status};
@@ -179,7 +177,7 @@ pub async fn change(
     scope.require_admin()?;
     let org = scope.org();
     let change = Change::try_from(form)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let record = crate::inbox::customers::find(&txn, org, path.into_inner()).await?;
     let (action, flash, details) = match change {
         Change::Set(reason) => {

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Set, TransactionTrait,
+    QuerySelect, QueryTrait, Select, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -459,7 +459,7 @@ async fn conversations(
         if batch.is_empty() {
             break;
         }
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
         let in_batch =
             conversation::Entity::find().filter(conversation::Column::Id.is_in(ids.clone()));
@@ -809,7 +809,7 @@ async fn notes(
             break;
         }
         counts.notes += batch.len() as u64;
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         match rule.action() {
             Action::Delete => {
                 message::Entity::delete_many()
@@ -904,7 +904,7 @@ async fn customers(
             break;
         }
         counts.customers += ids.len() as u64;
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         customer_email::Entity::delete_many()
             .filter(customer_email::Column::CustomerId.is_in(ids.clone()))
             .exec(&txn)

@@ -11,7 +11,7 @@ mod text;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 
 use crate::db::entity::{
@@ -230,7 +230,7 @@ pub async fn generate(
                 &mut batch,
             );
         }
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         insert_all(&txn, batch.customers).await?;
         insert_all(&txn, batch.emails).await?;
         insert_all(&txn, batch.conversations).await?;
