@@ -28,6 +28,13 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Whether this invocation runs the server (the default command).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Migrate the database, start the scheduled jobs and serve HTTP (the default).

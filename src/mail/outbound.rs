@@ -190,7 +190,13 @@ pub struct SendOutcome {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// Replies whose customer's processing was restricted after they were queued: kept in the
+    /// outbox, not sent, looked at again after [`RESTRICTED_RECHECK`].
+    pub held: usize,
 }
+
+/// How long a reply held by a restriction waits before the sender looks at it again.
+const RESTRICTED_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Delivers every outbox row due at `now`.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcome, AppError> {
@@ -202,6 +208,18 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         .await?;
     let mut outcome = SendOutcome::default();
     for row in due {
+        if is_restricted(state, &row).await? {
+            outbox::Entity::update_many()
+                .col_expr(
+                    outbox::Column::NextAttemptAt,
+                    (now + RESTRICTED_RECHECK).into(),
+                )
+                .filter(outbox::Column::Id.eq(row.id))
+                .exec(&state.db)
+                .await?;
+            outcome.held += 1;
+            continue;
+        }
         match deliver(state, &row).await {
             Ok(()) => {
                 finish(state, &row, "sent", None).await?;
@@ -245,6 +263,24 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         }
     }
     Ok(outcome)
+}
+
+/// Whether the customer of the reply's conversation is restricted (GDPR Art. 18): a reply
+/// written before the restriction must not go out while it lasts.
+async fn is_restricted(state: &AppState, row: &outbox::Model) -> Result<bool, AppError> {
+    let org = OrgId::from_db(row.organization_id);
+    let Some(message) = message::Entity::find_by_id(row.message_id)
+        .filter(message::Column::OrganizationId.eq(org.get()))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    Ok(
+        crate::privacy::restrict::of_conversation(&state.db, org, message.conversation_id)
+            .await?
+            .is_some(),
+    )
 }
 
 /// 30 s, 1 min, 2 min, … capped at one hour.

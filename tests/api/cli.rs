@@ -270,6 +270,33 @@ fn unsafe_kill_term(pid: u32) {
 }
 
 #[tokio::test]
+async fn a_command_piped_into_a_reader_that_stops_early_ends_without_a_panic() {
+    let env = Env::new().await;
+    let mut child = env
+        .command()
+        .args(["privacy", "redact"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the output (far larger than a pipe's buffer) is written,
+    // as `lethe privacy redact < big.txt | head` does.
+    drop(child.stdout.take());
+    let text = "Order 4711 arrived damaged, please call me back.\n".repeat(40_000);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}
+
+#[tokio::test]
 async fn privacy_redact_shows_what_the_detector_catches() {
     let env = Env::new().await;
     let text = "Hallo, ich bin Jürgen Weiß. IBAN DE89 3704 0044 0532 0130 00, Tel. +49 30 1234567, mail juergen@example.de. Bestellung 4711-2235 über 49,90 €.";

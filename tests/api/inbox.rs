@@ -507,6 +507,53 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
 }
 
 #[tokio::test]
+async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_lifted() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = new_conversation(&app, org, channel, 1).await;
+    let path = conversation_path(id);
+    app.post_form(
+        &path,
+        &format!("{path}/reply"),
+        &[("text", "Your refund is on its way")],
+    )
+    .await;
+    let customer = format!("/customers/{}", conversation_row(&app, id).await.customer_id);
+    let restriction = format!("{customer}/restriction");
+    app.post_form(
+        &customer,
+        &restriction,
+        &[("reason", "The customer contests the accuracy of the data")],
+    )
+    .await;
+
+    let now = Utc::now();
+    let outcome = lethe::mail::outbound::run_once(&app.state, now)
+        .await
+        .unwrap();
+    assert_eq!((outcome.held, outcome.sent), (1, 0));
+    let later = lethe::mail::outbound::run_once(&app.state, now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!((later.held, later.sent), (1, 0), "still held while restricted");
+    assert!(smtp.messages().is_empty(), "nothing was sent");
+    assert_eq!(
+        outbox::Entity::find().count(&app.state.db).await.unwrap(),
+        1,
+        "the reply is kept, not dropped"
+    );
+
+    app.post_form(&customer, &restriction, &[("lift", "1")]).await;
+    let outcome = lethe::mail::outbound::run_once(&app.state, now + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(outcome.sent, 1);
+    let sent = smtp.wait_for(1).await;
+    assert!(sent[0].contains("Your refund is on its way"));
+}
+
+#[tokio::test]
 async fn with_the_smtp_server_down_a_reply_retries_shows_the_error_and_is_delivered_later() {
     let app = spawn_app().await;
     let mut smtp = SmtpRecorder::start().await;
