@@ -57,6 +57,7 @@ pub async fn reply(
         }
         Some(Refusal::Empty) => ("reply.empty", StatusCode::UNPROCESSABLE_ENTITY),
         Some(Refusal::NoSmtpChannel) => ("reply.no_smtp", StatusCode::CONFLICT),
+        Some(Refusal::NoRecipient) => ("reply.no_recipient", StatusCode::CONFLICT),
     };
     let drafts = Drafts {
         reply_text: Some(form.text),

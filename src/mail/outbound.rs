@@ -13,7 +13,8 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::channel::{self, SmtpSettings, TlsMode};
@@ -36,6 +37,9 @@ pub enum Refusal {
     NoSmtpChannel,
     /// The reply has no text.
     Empty,
+    /// Only automatic mail (bounces, auto-replies, bulk) came in on this conversation and the
+    /// customer has no other address: answering it would start a mail loop.
+    NoRecipient,
 }
 
 /// Builds an SMTP transport for a channel.
@@ -59,6 +63,43 @@ pub fn smtp_transport(
         _ => builder,
     };
     Ok(builder.build())
+}
+
+/// Whom a reply goes to: the sender of the last mail a person wrote on the conversation, else
+/// the customer's address. Never the sender of a bounce, auto-reply or bulk mail, so nothing
+/// Lethe sends answers automatic mail (no mail loops).
+async fn recipient(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+) -> Result<Option<String>, AppError> {
+    let inbound = || {
+        message::Entity::find()
+            .filter(message::Column::OrganizationId.eq(org.get()))
+            .filter(message::Column::ConversationId.eq(conversation.id))
+            .filter(message::Column::Direction.eq("inbound"))
+    };
+    let from_a_person = inbound()
+        .filter(message::Column::Kind.eq("normal"))
+        .order_by_desc(message::Column::Id)
+        .one(db)
+        .await?;
+    if let Some(m) = from_a_person.filter(|m| !m.from_address.is_empty()) {
+        return Ok(Some(m.from_address));
+    }
+    let automatic: Vec<String> = inbound()
+        .select_only()
+        .column(message::Column::FromAddress)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(
+        crate::inbox::customers::primary_email(db, org, conversation.customer_id)
+            .await?
+            .filter(|address| {
+                !address.is_empty() && !automatic.iter().any(|a| a.eq_ignore_ascii_case(address))
+            }),
+    )
 }
 
 /// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
@@ -96,17 +137,8 @@ pub async fn queue_reply(
         return Ok(Err(Refusal::NoSmtpChannel));
     };
     let latest = latest_message(&txn, conversation.id).await?;
-    let last_inbound = message::Entity::find()
-        .filter(message::Column::ConversationId.eq(conversation.id))
-        .filter(message::Column::Direction.eq("inbound"))
-        .order_by_desc(message::Column::Id)
-        .one(&txn)
-        .await?;
-    let to = match &last_inbound {
-        Some(m) => m.from_address.clone(),
-        None => crate::inbox::customers::primary_email(&txn, org, conversation.customer_id)
-            .await?
-            .unwrap_or_default(),
+    let Some(to) = recipient(&txn, org, &conversation).await? else {
+        return Ok(Err(Refusal::NoRecipient));
     };
     let (in_reply_to, references) = match &latest {
         Some(m) => {

@@ -507,6 +507,108 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
 }
 
 #[tokio::test]
+async fn a_reply_goes_to_the_customer_never_to_the_sender_of_a_bounce_or_auto_reply() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let (id, _) = ingest(
+        &app,
+        org,
+        channel,
+        text_mail(
+            "Anna Berg <anna@customer.test>",
+            "Where is my order",
+            "anna-1@customer.test",
+            "",
+            "It did not arrive.",
+        ),
+    )
+    .await;
+    // After her mail: her autoresponder, then a bounce, both threaded onto the conversation.
+    let auto_reply = text_mail(
+        "Anna's Office <out-of-office@customer.test>",
+        "Abwesenheitsnotiz: Where is my order",
+        "ooo-1@customer.test",
+        "In-Reply-To: <anna-1@customer.test>\r\nAuto-Submitted: auto-replied\r\n",
+        "I am away until Monday.",
+    );
+    assert_eq!(ingest(&app, org, channel, auto_reply).await.0, id);
+    let bounce = text_mail(
+        "Mail Delivery System <MAILER-DAEMON@mx.customer.test>",
+        "Undelivered Mail Returned to Sender",
+        "bounce-1@mx.customer.test",
+        "In-Reply-To: <anna-1@customer.test>\r\nAuto-Submitted: auto-generated\r\n",
+        "This is the mail system. Your message could not be delivered.",
+    );
+    assert_eq!(ingest(&app, org, channel, bounce).await.0, id);
+    let kinds: Vec<String> = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k != "normal").count(),
+        2,
+        "{kinds:?}"
+    );
+
+    let path = conversation_path(id);
+    app.post_form(
+        &path,
+        &format!("{path}/reply"),
+        &[("text", "It left today.")],
+    )
+    .await;
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await.remove(0);
+    assert!(sent.contains("To: anna@customer.test"), "{sent}");
+    assert!(!sent.to_lowercase().contains("mailer-daemon"), "{sent}");
+    assert!(!sent.contains("out-of-office@"), "{sent}");
+}
+
+#[tokio::test]
+async fn a_conversation_of_automatic_mail_only_refuses_a_reply_with_a_clear_message() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let (id, _) = ingest(
+        &app,
+        org,
+        channel,
+        text_mail(
+            "Mail Delivery System <MAILER-DAEMON@mx.elsewhere.test>",
+            "Undelivered Mail Returned to Sender",
+            "bounce-2@mx.elsewhere.test",
+            "Auto-Submitted: auto-generated\r\n",
+            "Your message could not be delivered.",
+        ),
+    )
+    .await;
+    let path = conversation_path(id);
+    let response = app
+        .post_form(&path, &format!("{path}/reply"), &[("text", "Hello?")])
+        .await;
+    assert_eq!(response.status(), 409);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("a reply would answer a machine"),
+        "the page says why"
+    );
+    assert_eq!(
+        outbox::Entity::find().count(&app.state.db).await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_lifted() {
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;
@@ -519,7 +621,10 @@ async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_li
         &[("text", "Your refund is on its way")],
     )
     .await;
-    let customer = format!("/customers/{}", conversation_row(&app, id).await.customer_id);
+    let customer = format!(
+        "/customers/{}",
+        conversation_row(&app, id).await.customer_id
+    );
     let restriction = format!("{customer}/restriction");
     app.post_form(
         &customer,
@@ -536,7 +641,11 @@ async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_li
     let later = lethe::mail::outbound::run_once(&app.state, now + chrono::Duration::hours(1))
         .await
         .unwrap();
-    assert_eq!((later.held, later.sent), (1, 0), "still held while restricted");
+    assert_eq!(
+        (later.held, later.sent),
+        (1, 0),
+        "still held while restricted"
+    );
     assert!(smtp.messages().is_empty(), "nothing was sent");
     assert_eq!(
         outbox::Entity::find().count(&app.state.db).await.unwrap(),
@@ -544,7 +653,8 @@ async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_li
         "the reply is kept, not dropped"
     );
 
-    app.post_form(&customer, &restriction, &[("lift", "1")]).await;
+    app.post_form(&customer, &restriction, &[("lift", "1")])
+        .await;
     let outcome = lethe::mail::outbound::run_once(&app.state, now + chrono::Duration::hours(2))
         .await
         .unwrap();

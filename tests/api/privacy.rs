@@ -1359,6 +1359,52 @@ async fn rectification_refuses_bad_input_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_restricted_customer_s_attachments_are_hidden_from_agents_like_the_thread() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let shop = org_id(&app, "Shop").await;
+    let (rita, _) = receive(
+        &app,
+        shop,
+        mail(
+            "Rita Restrict <rita@kunde.test>",
+            "rr-att@kunde.test",
+            "Rechnung anbei",
+            "Die Rechnung liegt bei.",
+            Some(("rechnung.pdf", b"%PDF rita")),
+        ),
+    )
+    .await;
+    let file = attachment::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let download = format!("/attachments/{}", file.id);
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    assert_eq!(
+        agent.get(&download).await.status(),
+        200,
+        "before the restriction"
+    );
+
+    app.login("owner@shop.test").await;
+    app.post_form(
+        &format!("/customers/{rita}"),
+        &format!("/customers/{rita}/restriction"),
+        &[("reason", "Customer disputes the accuracy of the data")],
+    )
+    .await;
+
+    assert_eq!(agent.get(&download).await.status(), 404, "agents: hidden");
+    let admin = app.get(&download).await;
+    assert_eq!(admin.status(), 200, "admins still reach it");
+    assert_eq!(admin.bytes().await.unwrap().as_ref(), b"%PDF rita");
+}
+
+#[tokio::test]
 async fn restriction_hides_the_customer_from_search_and_lists_for_agents() {
     // Arrange
     let app = spawn_app().await;
