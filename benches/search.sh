@@ -12,7 +12,8 @@ ROUNDS="${2:-20}"
 CLIENTS="${3:-8}"
 PG_BASE="${4:-postgres://postgres@127.0.0.1:5432}"
 BIN="${5:-target/release/lethe}"
-[[ -x "$BIN" ]] || cargo build --release
+if [[ -z "${5:-}" && ! -x "$BIN" ]]; then cargo build --release; fi
+[[ -x "$BIN" ]] || { echo "no lethe binary at $BIN" >&2; exit 1; }
 work="$(mktemp -d)"
 port=$((20000 + RANDOM % 20000))
 server=""

@@ -236,7 +236,6 @@ def main():
     rounds, clients = int(rounds), int(clients)
     org = 1
     lethe = Lethe(base, email, password)
-    conn = lethe.conn()
     fts = Fts5(sqlite_path)
     print(f"building SQLite FTS5 table: {fts.build():.1f} s", flush=True)
     pg = None
@@ -249,6 +248,9 @@ def main():
     print(f"{'query type':<11} | {'HTTP p50':>9} {'p99':>8} | {'index p50':>9} {'p99':>8} | {'FTS5 p50':>9} {'p99':>8} | {'PG p50':>9} {'p99':>8} | {'PG/Lethe p99':>12}")
     print("-" * 118)
     for kind, queries in QUERIES.items():
+        # A fresh connection per query type: the server closes keep-alive connections left
+        # idle while FTS5 and PostgreSQL are measured.
+        conn = lethe.conn()
         lat = measure(lambda q: lethe.search(conn, q), queries, rounds)
         flat = [v for vs in lat.values() for v in vs]
         eng = lethe.engine_ms[len(queries):]
