@@ -65,8 +65,6 @@ impl Removal {
     }
 }
 
-pub use crate::db::begin_write;
-
 /// Locks the head row for the rest of the transaction and returns it. The first statement is
 /// a write, so SQLite takes its write lock right away (waiting out another process's append
 /// within the busy timeout) and PostgreSQL locks the row until commit.

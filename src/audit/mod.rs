@@ -27,7 +27,7 @@ use crate::db::entity::audit_event;
 use crate::orgs::OrgId;
 use crate::web::client::ClientInfo;
 
-pub use chain::{Removal, begin_write};
+pub use chain::Removal;
 pub use verify::{Verification, verify};
 
 /// The hash the first row chains to.
@@ -70,7 +70,7 @@ impl AuditLog {
         C: ConnectionTrait + TransactionTrait,
     {
         let _guard = self.lock.lock().await;
-        let txn = chain::begin_write(db).await?;
+        let txn = crate::db::begin_write(db).await?;
         let mut head = chain::lock_head(&txn).await?;
         chain::append(&txn, &mut head, entry).await?;
         txn.commit().await
@@ -112,7 +112,7 @@ impl AuditLog {
     where
         C: ConnectionTrait + TransactionTrait,
     {
-        let txn = chain::begin_write(db).await?;
+        let txn = crate::db::begin_write(db).await?;
         let mut head = chain::lock_head(&txn).await?;
         let due = chain::count(&txn, &removal).await?;
         if due == 0 {

@@ -4,10 +4,10 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::app::AppState;
-use crate::db::entity::{attachment, message};
+use crate::db::entity::attachment;
 use crate::orgs::TenantScope;
 use crate::web::AppError;
 
@@ -52,7 +52,11 @@ pub async fn download(
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !scope.role().is_admin() && of_restricted_customer(&state, &scope, &found).await? {
+    if !scope.role().is_admin()
+        && crate::privacy::restrict::of_message(&state.db, scope.org(), found.message_id)
+            .await?
+            .is_some()
+    {
         // Agents see a restricted customer's conversations as a banner only; their files
         // are as hidden as the thread.
         return Err(AppError::NotFound);
@@ -75,29 +79,6 @@ pub async fn download(
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
-}
-
-/// Whether the attachment belongs to a conversation whose customer is restricted.
-async fn of_restricted_customer(
-    state: &AppState,
-    scope: &TenantScope,
-    found: &attachment::Model,
-) -> Result<bool, AppError> {
-    let conversation_id: Option<i64> = message::Entity::find_by_id(found.message_id)
-        .filter(message::Column::OrganizationId.eq(scope.org().get()))
-        .select_only()
-        .column(message::Column::ConversationId)
-        .into_tuple()
-        .one(&state.db)
-        .await?;
-    let Some(conversation_id) = conversation_id else {
-        return Ok(false);
-    };
-    Ok(
-        crate::privacy::restrict::of_conversation(&state.db, scope.org(), conversation_id)
-            .await?
-            .is_some(),
-    )
 }
 
 #[cfg(test)]

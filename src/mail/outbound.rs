@@ -88,6 +88,7 @@ async fn recipient(
         return Ok(Some(m.from_address));
     }
     let automatic: Vec<String> = inbound()
+        .filter(message::Column::Kind.ne("normal"))
         .select_only()
         .column(message::Column::FromAddress)
         .into_tuple()
@@ -240,7 +241,12 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         .await?;
     let mut outcome = SendOutcome::default();
     for row in due {
-        if is_restricted(state, &row).await? {
+        let org = OrgId::from_db(row.organization_id);
+        // GDPR Art. 18: a reply written before its customer's restriction waits while it lasts.
+        if crate::privacy::restrict::of_message(&state.db, org, row.message_id)
+            .await?
+            .is_some()
+        {
             outbox::Entity::update_many()
                 .col_expr(
                     outbox::Column::NextAttemptAt,
@@ -295,24 +301,6 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         }
     }
     Ok(outcome)
-}
-
-/// Whether the customer of the reply's conversation is restricted (GDPR Art. 18): a reply
-/// written before the restriction must not go out while it lasts.
-async fn is_restricted(state: &AppState, row: &outbox::Model) -> Result<bool, AppError> {
-    let org = OrgId::from_db(row.organization_id);
-    let Some(message) = message::Entity::find_by_id(row.message_id)
-        .filter(message::Column::OrganizationId.eq(org.get()))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    Ok(
-        crate::privacy::restrict::of_conversation(&state.db, org, message.conversation_id)
-            .await?
-            .is_some(),
-    )
 }
 
 /// 30 s, 1 min, 2 min, … capped at one hour.

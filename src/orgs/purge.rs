@@ -106,7 +106,7 @@ pub async fn purge(state: &AppState, org: OrgId) -> Result<Purged, PurgeError> {
 /// organization lose their account. Returns the number of accounts deleted.
 async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
     let o = org.get();
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     organization_deletion::Entity::update_many()
         .col_expr(
             organization_deletion::Column::PurgeStartedAt,
@@ -173,7 +173,7 @@ async fn conversation_batch(
     blobs: &mut BTreeSet<String>,
 ) -> Result<(u64, u64), DbErr> {
     let o = org.get();
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let ids: Vec<i64> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
@@ -236,7 +236,7 @@ async fn conversation_batch(
 /// Deletes the next batch of customers (conversations are gone by now) and their addresses.
 async fn customer_batch(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
     let o = org.get();
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let ids: Vec<i64> = customer::Entity::find()
         .select_only()
         .column(customer::Column::Id)
@@ -270,7 +270,7 @@ async fn finish(state: &AppState, org: OrgId, blobs: &mut BTreeSet<String>) -> R
     let o = org.get();
     // The audit lock before the write transaction, as every append takes them.
     let guard = state.audit.exclusive().await;
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     // Anything a batch did not reach (rows added while the purge ran).
     blobs.extend(
         attachment::Entity::find()

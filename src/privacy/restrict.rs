@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::requests::{self, Kind, Status};
 use crate::app::AppState;
 use crate::audit;
-use crate::db::entity::{conversation, customer};
+use crate::db::entity::{conversation, customer, message};
 use crate::orgs::{OrgId, TenantScope};
 use crate::web::client::ClientInfo;
 use crate::web::forms::non_empty;
@@ -121,6 +121,26 @@ pub async fn of_conversation(
         Some((Some(at), reason)) => Some(Restriction::at(at, reason.as_deref())),
         _ => None,
     })
+}
+
+/// The restriction of the customer whose conversation holds the message, if any: for what
+/// hangs off a message (its attachments, its outbox row).
+pub async fn of_message(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    message_id: i64,
+) -> Result<Option<Restriction>, sea_orm::DbErr> {
+    let conversation_id: Option<i64> = message::Entity::find_by_id(message_id)
+        .filter(message::Column::OrganizationId.eq(org.get()))
+        .select_only()
+        .column(message::Column::ConversationId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    match conversation_id {
+        Some(id) => of_conversation(db, org, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Refuses any processing of a restricted customer's conversation (replies, notes, resends):
