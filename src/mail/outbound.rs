@@ -65,6 +65,26 @@ pub fn smtp_transport(
     Ok(builder.build())
 }
 
+/// The channel a reply goes out through: the conversation's own if it can send, else the
+/// organization's first that can.
+async fn sending_channel(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+) -> Result<Option<crate::db::entity::channel::Model>, AppError> {
+    if let Some(id) = conversation.channel_id
+        && let Some(own) = channel::find(db, org, id)
+            .await?
+            .filter(|c| c.smtp_host.is_some())
+    {
+        return Ok(Some(own));
+    }
+    Ok(channel::list(db, org)
+        .await?
+        .into_iter()
+        .find(|c| c.smtp_host.is_some()))
+}
+
 /// Whom a reply goes to: the sender of the last mail a person wrote on the conversation, else
 /// the customer's address. Never the sender of a bounce, auto-reply or bulk mail, so nothing
 /// Lethe sends answers automatic mail (no mail loops).
@@ -122,19 +142,7 @@ pub async fn queue_reply(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut chosen = None;
-    if let Some(id) = conversation.channel_id {
-        chosen = channel::find(&txn, org, id)
-            .await?
-            .filter(|c| c.smtp_host.is_some());
-    }
-    if chosen.is_none() {
-        chosen = channel::list(&txn, org)
-            .await?
-            .into_iter()
-            .find(|c| c.smtp_host.is_some());
-    }
-    let Some(channel) = chosen else {
+    let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
         return Ok(Err(Refusal::NoSmtpChannel));
     };
     let latest = latest_message(&txn, conversation.id).await?;
@@ -466,11 +474,9 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let Some(channel_id) = conversation.channel_id.or(channel::list(&state.db, org)
+    let Some(channel_id) = sending_channel(&state.db, org, &conversation)
         .await?
-        .into_iter()
-        .find(|c| c.smtp_host.is_some())
-        .map(|c| c.id))
+        .map(|c| c.id)
     else {
         return Ok(false);
     };
@@ -492,6 +498,11 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
         .col_expr(
             message::Column::DeliveryStatus,
             Some("queued".to_owned()).into(),
+        )
+        // The old server answer belongs to the failed attempt, not under a "queued" badge.
+        .col_expr(
+            message::Column::DeliveryError,
+            Option::<String>::None.into(),
         )
         .filter(message::Column::Id.eq(message.id))
         .exec(&txn)

@@ -746,6 +746,17 @@ async fn a_failed_reply_can_be_retried_from_the_page() {
         .await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).contains("flash=flash.retry_queued"));
+    let queued = message::Entity::find_by_id(reply_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.delivery_status.as_deref(), Some("queued"));
+    assert_eq!(
+        queued.delivery_error, None,
+        "the failed attempt's answer is not shown under a queued badge"
+    );
+    assert!(!app.get_text(&path).await.contains("delivery-error"));
     smtp.resume().await;
     let outcome = lethe::mail::outbound::run_once(&app.state, at)
         .await

@@ -213,15 +213,10 @@ async fn acknowledge(
             .try_collect::<Vec<_>>()
             .await
             .map_err(fetch_problem)?;
-    } else {
-        session
-            .expunge()
-            .await
-            .map_err(fetch_problem)?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(fetch_problem)?;
     }
+    // Without UIDPLUS the only expunge is the folder-wide EXPUNGE, which would also remove
+    // every other message someone flagged \Deleted: the copy is made, this one stays flagged
+    // (seen and deleted) until the mailbox's own client or policy expunges it.
     Ok(())
 }
 
