@@ -10,6 +10,7 @@ mod m20261122_000006_privacy;
 mod m20261122_000007_retention;
 mod m20261202_000008_customer_rights;
 mod m20261202_000009_org_lifecycle_and_api_keys;
+mod m20261203_000010_foreign_key_indexes;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_retention::Migration),
             Box::new(m20261202_000008_customer_rights::Migration),
             Box::new(m20261202_000009_org_lifecycle_and_api_keys::Migration),
+            Box::new(m20261203_000010_foreign_key_indexes::Migration),
         ]
     }
 }

@@ -76,6 +76,23 @@ impl AuditLog {
         txn.commit().await
     }
 
+    /// [`AuditLog::record`] for a caller that holds [`AuditLog::exclusive`] and passes its own
+    /// write transaction: the entry commits with the action it records, or neither does.
+    pub async fn record_holding<C>(
+        &self,
+        _guard: &AuditGuard<'_>,
+        db: &C,
+        entry: Entry<'_>,
+    ) -> Result<(), sea_orm::DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let txn = crate::db::begin_write(db).await?;
+        let mut head = chain::lock_head(&txn).await?;
+        chain::append(&txn, &mut head, entry).await?;
+        txn.commit().await
+    }
+
     /// Holds the in-process append lock. A caller that removes entries inside its own write
     /// transaction takes this first, before the transaction, so that locks are always taken in
     /// the same order (this lock, then the database's) and no append waits on a lock the

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
 };
 
 use super::{OrgId, Role};
@@ -180,48 +180,71 @@ async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, AppEr
 }
 
 pub async fn change_role(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     org: OrgId,
     user_id: i64,
     role: Role,
 ) -> Result<TeamChange, AppError> {
-    let Some(current) = role_in(db, org.get(), user_id).await? else {
+    let txn = lock_team(db, org).await?;
+    let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);
     };
-    if current == Role::Owner && role != Role::Owner && owner_count(db, org).await? <= 1 {
+    if current == Role::Owner && role != Role::Owner && owner_count(&txn, org).await? <= 1 {
         return Ok(TeamChange::LastOwner);
     }
     membership::Entity::update_many()
         .col_expr(membership::Column::Role, role.as_str().into())
         .filter(membership::Column::OrganizationId.eq(org.get()))
         .filter(membership::Column::UserId.eq(user_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(TeamChange::Done)
+}
+
+/// A write transaction that holds the organization's team still: SQLite's immediate
+/// transaction excludes every other writer, PostgreSQL locks the organization row. So two
+/// owners demoting or removing each other at once cannot both pass the last-owner check.
+async fn lock_team(
+    db: &DatabaseConnection,
+    org: OrgId,
+) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+            [org.get().into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
 }
 
 /// Removes a member; their sessions in this organization lose it at the next request.
 pub async fn remove_member(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     org: OrgId,
     user_id: i64,
 ) -> Result<TeamChange, AppError> {
-    let Some(current) = role_in(db, org.get(), user_id).await? else {
+    let txn = lock_team(db, org).await?;
+    let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);
     };
-    if current == Role::Owner && owner_count(db, org).await? <= 1 {
+    if current == Role::Owner && owner_count(&txn, org).await? <= 1 {
         return Ok(TeamChange::LastOwner);
     }
     membership::Entity::delete_many()
         .filter(membership::Column::OrganizationId.eq(org.get()))
         .filter(membership::Column::UserId.eq(user_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
     session::Entity::update_many()
         .col_expr(session::Column::OrganizationId, Option::<i64>::None.into())
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::OrganizationId.eq(org.get()))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(TeamChange::Done)
 }

@@ -420,6 +420,9 @@ pub async fn erase(
     customer_id: i64,
     performer: Performer<'_>,
 ) -> Result<Erasure, PrivacyError> {
+    // The audit lock before the transaction (the lock order of `AuditLog::exclusive`): the
+    // entry commits with the erasure.
+    let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     if find_customer(&txn, org, customer_id).await?.is_none() {
         return Err(PrivacyError::NotFound);
@@ -445,12 +448,11 @@ pub async fn erase(
     }
     .insert(&txn)
     .await?;
-    txn.commit().await?;
-
     state
         .audit
-        .record(
-            &state.db,
+        .record_holding(
+            &audit_guard,
+            &txn,
             audit::Entry {
                 org: Some(org),
                 actor: performer.actor.clone(),
@@ -461,6 +463,8 @@ pub async fn erase(
             },
         )
         .await?;
+    txn.commit().await?;
+    drop(audit_guard);
 
     let mut incomplete = Vec::new();
     if let Err(error) = remove_files(state, &orphans).await {

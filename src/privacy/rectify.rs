@@ -8,9 +8,13 @@
 //! `m20261202_000008` an added or removed one) and the index is purged, so the old text leaves
 //! the index files. The audit entry names only the fields that changed, never a value.
 //!
-//! Messages the customer actually sent keep their historic `From` header: they are the record
-//! of what was received, not the customer record, and correcting the record does not rewrite
-//! history (erasure and anonymization do remove it).
+//! The corrected values follow into the customer's conversations too ([`history`]): wherever a
+//! message or subject holds an old value of the record — the name and addresses in `From`,
+//! `To` and `Cc`, any of them quoted in a body — it is replaced by the new one (a removed
+//! address by the record's first remaining one, a removed phone or postal address by
+//! nothing), so the old value is not kept in the inbox, the search index or an export.
+
+mod history;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -268,6 +272,59 @@ async fn apply(
     Ok(())
 }
 
+/// The record's old values and what replaces them in the customer's messages.
+fn replacements(
+    record: &customer::Model,
+    stored: &[customer_email::Model],
+    plan: &Plan,
+) -> Vec<history::Replacement> {
+    use history::Replacement;
+    let mut out = Vec::new();
+    if let Some(name) = &plan.name {
+        out.push(Replacement::exact(&record.display_name, name));
+    }
+    let changed: BTreeMap<i64, &str> = plan
+        .changed
+        .iter()
+        .map(|(id, v)| (*id, v.as_str()))
+        .collect();
+    let first_kept = stored
+        .iter()
+        .filter(|row| !plan.removed.contains(&row.id))
+        .map(|row| changed.get(&row.id).copied().unwrap_or(row.email.as_str()))
+        .chain(plan.added.as_deref())
+        .next()
+        .unwrap_or_default();
+    for row in stored {
+        if let Some(new) = changed.get(&row.id) {
+            out.push(Replacement::address(&row.email, new));
+        } else if plan.removed.contains(&row.id) {
+            out.push(Replacement::address(&row.email, first_kept));
+        }
+    }
+    if let Some(phone) = &plan.phone
+        && let Some(old) = &record.phone
+    {
+        out.push(Replacement::exact(
+            old,
+            phone.as_deref().unwrap_or_default(),
+        ));
+    }
+    if let Some(postal) = &plan.postal_address
+        && let Some(old) = &record.postal_address
+    {
+        let new_lines: Vec<&str> = postal.as_deref().unwrap_or_default().lines().collect();
+        for (i, line) in old.lines().enumerate() {
+            let new = new_lines.get(i).copied().unwrap_or_default();
+            if line.trim() != new.trim() {
+                out.push(Replacement::exact(line.trim(), new.trim()));
+            }
+        }
+    }
+    out.retain(|r| !r.is_noop());
+    out
+}
+
 /// After the commit: the index catches up and is purged, the WAL is checkpointed, so the old
 /// values leave the raw bytes too. A failure here is logged; the indexer retries on its own.
 async fn purge_old_values(state: &AppState, customer_id: i64) {
@@ -306,6 +363,8 @@ pub async fn rectify(
         Ok(form) => form,
         Err(key) => return refuse(key).await,
     };
+    // The audit lock before the transaction: the entry commits with the correction.
+    let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     let stored = customers::emails(&txn, org, record.id).await?;
     let plan = match plan(&txn, org, &record, &stored, form).await? {
@@ -322,6 +381,7 @@ pub async fn rectify(
             "flash.privacy_rectify_unchanged",
         ));
     }
+    let replacements = replacements(&record, &stored, &plan);
     if let Err(error) = apply(&txn, org, record.id, &plan).await {
         return match error.sql_err() {
             // Another customer took the address in the meantime.
@@ -332,6 +392,7 @@ pub async fn rectify(
             _ => Err(error.into()),
         };
     }
+    history::rewrite(&txn, org, record.id, &replacements).await?;
     let request = requests::open_or_create(&txn, org, record.id, Kind::Rectification).await?;
     requests::close(
         &txn,
@@ -341,11 +402,11 @@ pub async fn rectify(
         Some(scope.user_id()),
     )
     .await?;
-    txn.commit().await?;
     state
         .audit
-        .record(
-            &state.db,
+        .record_holding(
+            &audit_guard,
+            &txn,
             audit::Entry {
                 org: Some(org),
                 actor: super::routes::performer(&scope, &client).actor,
@@ -356,6 +417,8 @@ pub async fn rectify(
             },
         )
         .await?;
+    txn.commit().await?;
+    drop(audit_guard);
     purge_old_values(&state, record.id).await;
     Ok(see_other_with_flash(
         &format!("/customers/{}", record.id),

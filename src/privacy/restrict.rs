@@ -197,6 +197,8 @@ pub async fn change(
     scope.require_admin()?;
     let org = scope.org();
     let change = Change::try_from(form)?;
+    // The audit lock before the transaction: the entry commits with the change.
+    let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     let record = crate::inbox::customers::find(&txn, org, path.into_inner()).await?;
     let (action, flash, details) = match change {
@@ -256,12 +258,12 @@ pub async fn change(
             )
         }
     };
-    txn.commit().await?;
     // The reason stays out of the audit log: it may describe the person's dispute.
     state
         .audit
-        .record(
-            &state.db,
+        .record_holding(
+            &audit_guard,
+            &txn,
             audit::Entry {
                 org: Some(org),
                 actor: super::routes::performer(&scope, &client).actor,
@@ -272,6 +274,8 @@ pub async fn change(
             },
         )
         .await?;
+    txn.commit().await?;
+    drop(audit_guard);
     Ok(see_other_with_flash(
         &format!("/customers/{}", record.id),
         flash,

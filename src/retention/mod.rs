@@ -2,6 +2,7 @@
 //! is deleted or anonymized. The runner (`run.rs`) enforces the saved rules on a schedule
 //! (`schedule.rs`), in small batches; `routes.rs` holds the settings page and legal hold.
 
+pub mod anonymize;
 pub mod hold;
 pub mod lock;
 pub mod routes;

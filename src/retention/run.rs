@@ -35,14 +35,11 @@ use crate::db::entity::{
     retention_setting,
 };
 use crate::orgs::OrgId;
-use crate::privacy::pii::{Detector, KnownValue, PiiKind};
 
 /// Conversations (or attachments, notes, customers) per transaction.
 pub const BATCH: u64 = 200;
 /// The error recorded for a run whose process died before it finished.
 pub const INTERRUPTED: &str = "interrupted";
-
-static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 
 /// What a run did (or, dry, would do) per category.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +325,7 @@ async fn execute(
             action: rule.action().as_str().to_owned(),
             ..Default::default()
         };
+        let started = std::time::Instant::now();
         let result = match rule.category() {
             Category::ClosedConversations | Category::AnyConversation => {
                 conversations(&ctx, rule, &mut counts).await
@@ -337,6 +335,13 @@ async fn execute(
             Category::CustomersWithoutConversations => customers(&ctx, rule, &mut counts).await,
             Category::AuditLog => audit_log(&ctx, rule, &mut counts).await,
         };
+        tracing::info!(
+            org = org.get(),
+            category = rule.category().as_str(),
+            dry_run,
+            seconds = started.elapsed().as_secs_f64(),
+            "retention category done"
+        );
         report.categories.insert(rule.category().as_str(), counts);
         result?;
     }
@@ -449,16 +454,19 @@ async fn conversations(
         return Ok(());
     }
     let mut customers_seen = BTreeSet::new();
+    let mut after = 0;
     loop {
         let batch = free
             .clone()
+            .filter(conversation::Column::Id.gt(after))
             .order_by_asc(conversation::Column::Id)
             .limit(BATCH)
             .all(db)
             .await?;
-        if batch.is_empty() {
+        let Some(last) = batch.last() else {
             break;
-        }
+        };
+        after = last.id;
         let txn = crate::db::begin_write(db).await?;
         let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
         let in_batch =
@@ -486,19 +494,9 @@ async fn conversations(
                     .await?;
             }
             Action::Anonymize => {
-                let mut by_customer: HashMap<i64, Vec<conversation::Model>> = HashMap::new();
-                for conversation in batch {
-                    by_customer
-                        .entry(conversation.customer_id)
-                        .or_default()
-                        .push(conversation);
-                }
-                for (customer_id, conversations) in by_customer {
-                    customers_seen.insert(customer_id);
-                    counts.messages +=
-                        anonymize_customer_conversations(ctx, &txn, customer_id, &conversations)
-                            .await?;
-                }
+                customers_seen.extend(batch.iter().map(|c| c.customer_id));
+                counts.messages +=
+                    super::anonymize::conversations(&txn, ctx.org, ctx.now, &batch).await?;
             }
         }
         txn.commit().await?;
@@ -507,185 +505,6 @@ async fn conversations(
     }
     counts.customers = customers_seen.len() as u64;
     Ok(())
-}
-
-/// The customer record's values, to be found wherever they appear.
-async fn known_values(
-    db: &impl ConnectionTrait,
-    customer_id: i64,
-) -> Result<(Option<customer::Model>, Vec<KnownValue>), sea_orm::DbErr> {
-    let record = customer::Entity::find_by_id(customer_id).one(db).await?;
-    let emails = customer_email::Entity::find()
-        .filter(customer_email::Column::CustomerId.eq(customer_id))
-        .all(db)
-        .await?;
-    let mut known = Vec::new();
-    if let Some(record) = &record {
-        known.extend(crate::privacy::pii::record_values(
-            record.phone.as_deref(),
-            record.postal_address.as_deref(),
-        ));
-        let name = record.display_name.trim();
-        if !name.is_empty() {
-            known.push(KnownValue::new(PiiKind::Name, name));
-            for part in name.split_whitespace() {
-                if part.chars().count() >= 2 {
-                    known.push(KnownValue::new(PiiKind::Name, part));
-                }
-            }
-        }
-    }
-    for email in emails {
-        if let Some((local, _)) = email.email.split_once('@')
-            && local.chars().count() >= 3
-        {
-            known.push(KnownValue::new(PiiKind::Email, local));
-        }
-        known.push(KnownValue::new(PiiKind::Email, email.email));
-    }
-    Ok((record, known))
-}
-
-/// "Customer 7F3A": random, so nothing leads back.
-fn pseudonym() -> String {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    format!("Customer {}", hex::encode_upper(&bytes[..2]))
-}
-
-/// Anonymizes conversations of one customer inside the batch transaction; returns the number
-/// of messages rewritten. The customer record goes when no conversation of theirs remains.
-async fn anonymize_customer_conversations(
-    ctx: &Ctx<'_>,
-    txn: &impl ConnectionTrait,
-    customer_id: i64,
-    conversations: &[conversation::Model],
-) -> Result<u64, sea_orm::DbErr> {
-    let (record, known) = known_values(txn, customer_id).await?;
-    let name = pseudonym();
-    let created_at = record.as_ref().map(|r| r.created_at).unwrap_or(ctx.now);
-    let anonymous = customer::Entity::insert(customer::ActiveModel {
-        organization_id: Set(ctx.org.get()),
-        display_name: Set(name.clone()),
-        created_at: Set(created_at),
-        ..Default::default()
-    })
-    .exec(txn)
-    .await?
-    .last_insert_id;
-    txn.execute(
-        &Query::update()
-            .table(customer::Entity)
-            .value(Alias::new("anonymized_at"), ctx.now)
-            .and_where(customer::Column::Id.eq(anonymous))
-            .to_owned(),
-    )
-    .await?;
-    let mut rewritten = 0;
-    for conversation in conversations {
-        rewritten +=
-            anonymize_conversation(ctx, txn, conversation, &known, anonymous, &name).await?;
-    }
-    let remaining = conversation::Entity::find()
-        .filter(conversation::Column::CustomerId.eq(customer_id))
-        .count(txn)
-        .await?;
-    if remaining == 0 {
-        customer::Entity::delete_many()
-            .filter(customer::Column::OrganizationId.eq(ctx.org.get()))
-            .filter(customer::Column::Id.eq(customer_id))
-            .exec(txn)
-            .await?;
-    }
-    Ok(rewritten)
-}
-
-fn redact(text: &str, known: &[KnownValue]) -> String {
-    DETECTOR.redact(text, known)
-}
-
-async fn anonymize_conversation(
-    ctx: &Ctx<'_>,
-    txn: &impl ConnectionTrait,
-    conversation: &conversation::Model,
-    known: &[KnownValue],
-    anonymous_customer: i64,
-    pseudonym: &str,
-) -> Result<u64, sea_orm::DbErr> {
-    let messages = message::Entity::find()
-        .filter(message::Column::ConversationId.eq(conversation.id))
-        .all(txn)
-        .await?;
-    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-    attachment::Entity::delete_many()
-        .filter(attachment::Column::MessageId.is_in(ids))
-        .exec(txn)
-        .await?;
-    for m in &messages {
-        let from_customer = m.direction == "inbound";
-        let (from_name, from_address) = if from_customer {
-            (pseudonym.to_owned(), String::new())
-        } else {
-            (redact(&m.from_name, known), redact(&m.from_address, known))
-        };
-        let statement = Query::update()
-            .table(message::Entity)
-            .values([
-                (message::Column::Subject, redact(&m.subject, known).into()),
-                (
-                    message::Column::TextBody,
-                    redact(&m.text_body, known).into(),
-                ),
-                (
-                    message::Column::HtmlBody,
-                    m.html_body.as_deref().map(|h| redact(h, known)).into(),
-                ),
-                (message::Column::FromName, from_name.into()),
-                (message::Column::FromAddress, from_address.into()),
-                (
-                    message::Column::ToAddresses,
-                    redact(&m.to_addresses, known).into(),
-                ),
-                (
-                    message::Column::CcAddresses,
-                    redact(&m.cc_addresses, known).into(),
-                ),
-                // Message-IDs often carry the sender's domain or name: replaced, still unique.
-                (
-                    message::Column::MessageIdHeader,
-                    format!(
-                        "anon.{}@lethe.invalid",
-                        &crate::crypto::random_token()[..24]
-                    )
-                    .into(),
-                ),
-                (message::Column::InReplyTo, String::new().into()),
-                (message::Column::ReferencesHeader, String::new().into()),
-                (message::Column::ParseNotes, "[]".to_owned().into()),
-                (
-                    message::Column::DeliveryError,
-                    m.delivery_error.as_deref().map(|e| redact(e, known)).into(),
-                ),
-            ])
-            .value(Alias::new("anonymized_at"), ctx.now)
-            .and_where(message::Column::Id.eq(m.id))
-            .to_owned();
-        txn.execute(&statement).await?;
-    }
-    txn.execute(
-        &Query::update()
-            .table(conversation::Entity)
-            .value(
-                conversation::Column::Subject,
-                redact(&conversation.subject, known),
-            )
-            .value(conversation::Column::CustomerId, anonymous_customer)
-            .value(Alias::new("anonymized_at"), ctx.now)
-            .and_where(conversation::Column::Id.eq(conversation.id))
-            .and_where(conversation::Column::OrganizationId.eq(ctx.org.get()))
-            .to_owned(),
-    )
-    .await?;
-    Ok(messages.len() as u64)
 }
 
 // ---- attachments ------------------------------------------------------------------------
@@ -724,20 +543,23 @@ async fn attachments(
         counts.attachments = free.count(db).await?;
         return Ok(());
     }
+    let mut after = 0;
     loop {
         let batch: Vec<(i64, String)> = free
             .clone()
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)
+            .filter(attachment::Column::Id.gt(after))
             .order_by_asc(attachment::Column::Id)
             .limit(BATCH)
             .into_tuple()
             .all(db)
             .await?;
-        if batch.is_empty() {
+        let Some((last, _)) = batch.last() else {
             break;
-        }
+        };
+        after = *last;
         let (ids, blob_ids): (Vec<i64>, Vec<String>) = batch.into_iter().unzip();
         counts.attachments += ids.len() as u64;
         attachment::Entity::delete_many()
@@ -774,6 +596,14 @@ async fn delete_unreferenced_blobs(state: &AppState, blob_ids: Vec<String>) {
 
 // ---- internal notes ---------------------------------------------------------------------
 
+/// What the notes rule reads of a note.
+#[derive(sea_orm::FromQueryResult)]
+struct Note {
+    id: i64,
+    conversation_id: i64,
+    text_body: String,
+}
+
 async fn notes(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
@@ -798,16 +628,24 @@ async fn notes(
         counts.notes = free.count(db).await?;
         return Ok(());
     }
+    let mut after = 0;
     loop {
-        let batch = free
+        let batch: Vec<Note> = free
             .clone()
+            .select_only()
+            .column(message::Column::Id)
+            .column(message::Column::ConversationId)
+            .column(message::Column::TextBody)
+            .filter(message::Column::Id.gt(after))
             .order_by_asc(message::Column::Id)
             .limit(BATCH)
+            .into_model()
             .all(db)
             .await?;
-        if batch.is_empty() {
+        let Some(last) = batch.last() else {
             break;
-        }
+        };
+        after = last.id;
         counts.notes += batch.len() as u64;
         let txn = crate::db::begin_write(db).await?;
         match rule.action() {
@@ -819,32 +657,31 @@ async fn notes(
                     .await?;
             }
             Action::Anonymize => {
-                let mut known_by_conversation: HashMap<i64, Vec<KnownValue>> = HashMap::new();
+                let customer_of: HashMap<i64, i64> = conversation::Entity::find()
+                    .select_only()
+                    .column(conversation::Column::Id)
+                    .column(conversation::Column::CustomerId)
+                    .filter(conversation::Column::OrganizationId.eq(ctx.org.get()))
+                    .filter(conversation::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
+                    .into_tuple::<(i64, i64)>()
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let customers: BTreeSet<i64> = customer_of.values().copied().collect();
+                let known = super::anonymize::known_values(&txn, &customers).await?;
                 for note in &batch {
-                    if let std::collections::hash_map::Entry::Vacant(e) =
-                        known_by_conversation.entry(note.conversation_id)
-                    {
-                        let customer_id: Option<i64> =
-                            conversation::Entity::find_by_id(note.conversation_id)
-                                .select_only()
-                                .column(conversation::Column::CustomerId)
-                                .into_tuple()
-                                .one(&txn)
-                                .await?;
-                        let known = match customer_id {
-                            Some(id) => known_values(&txn, id).await?.1,
-                            None => Vec::new(),
-                        };
-                        e.insert(known);
-                    }
-                    let known = known_by_conversation
+                    let known = customer_of
                         .get(&note.conversation_id)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default();
+                        .and_then(|c| known.get(c))
+                        .map_or(&[][..], |(_, k)| k.as_slice());
                     txn.execute(
                         &Query::update()
                             .table(message::Entity)
-                            .value(message::Column::TextBody, redact(&note.text_body, known))
+                            .value(
+                                message::Column::TextBody,
+                                super::anonymize::redact(&note.text_body, known),
+                            )
                             .value(Alias::new("anonymized_at"), ctx.now)
                             .and_where(message::Column::Id.eq(note.id))
                             .to_owned(),
@@ -890,19 +727,22 @@ async fn customers(
         counts.customers = free.count(db).await?;
         return Ok(());
     }
+    let mut after = 0;
     loop {
         let ids: Vec<i64> = free
             .clone()
             .select_only()
             .column(customer::Column::Id)
+            .filter(customer::Column::Id.gt(after))
             .order_by_asc(customer::Column::Id)
             .limit(BATCH)
             .into_tuple()
             .all(db)
             .await?;
-        if ids.is_empty() {
+        let Some(last) = ids.last() else {
             break;
-        }
+        };
+        after = *last;
         counts.customers += ids.len() as u64;
         let txn = crate::db::begin_write(db).await?;
         customer_email::Entity::delete_many()
@@ -922,7 +762,7 @@ async fn customers(
                     txn.execute(
                         &Query::update()
                             .table(customer::Entity)
-                            .value(customer::Column::DisplayName, pseudonym())
+                            .value(customer::Column::DisplayName, super::anonymize::pseudonym())
                             .value(customer::Column::Phone, None::<String>)
                             .value(customer::Column::PostalAddress, None::<String>)
                             .value(Alias::new("anonymized_at"), ctx.now)

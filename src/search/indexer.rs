@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::queue::{self, Target};
 use super::{SearchError, SearchIndex, docs};
@@ -19,6 +19,10 @@ use crate::app::AppState;
 const BATCH: u64 = 5_000;
 /// How often the background task looks at the queue.
 const POLL: Duration = Duration::from_millis(250);
+/// The background purge waits for the queue to be quiet this long...
+const PURGE_QUIET: Duration = Duration::from_secs(2);
+/// ...but no longer than this after the first removal it has not purged.
+const PURGE_AT_LATEST: Duration = Duration::from_secs(120);
 
 /// Why a drain stopped.
 #[derive(Debug, thiserror::Error)]
@@ -31,18 +35,37 @@ pub enum IndexerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Drains the whole queue; returns the number of queue rows processed.
+/// Drains the whole queue and, when text went away, purges the index once at the end;
+/// returns the number of queue rows processed. Callers that promise "deleted means gone"
+/// (erasure, retention, rectification, the tests) use this.
 pub async fn run_once(state: &AppState) -> Result<usize, IndexerError> {
+    let drained = drain(state).await?;
+    if drained.removed_text {
+        purge(state).await?;
+    }
+    Ok(drained.rows)
+}
+
+/// What one drain did.
+#[derive(Clone, Copy, Debug, Default)]
+struct Drained {
+    rows: usize,
+    /// A row removed or rewrote text: the index holds deleted documents until purged.
+    removed_text: bool,
+}
+
+/// Brings the index in line with the queue, committing each batch (deleted documents stop
+/// matching at once) without purging.
+async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
-    let mut total = 0;
+    let mut drained = Drained::default();
     loop {
         let rows = queue::next_batch(&state.db, BATCH).await?;
         if rows.is_empty() {
-            return Ok(total);
+            return Ok(drained);
         }
         let mut messages = BTreeSet::new();
         let mut conversations = BTreeSet::new();
-        let mut purge = false;
         for row in &rows {
             match row.target {
                 Target::Message(id) if id > 0 => {
@@ -53,7 +76,7 @@ pub async fn run_once(state: &AppState) -> Result<usize, IndexerError> {
                     conversations.insert(id);
                 }
             }
-            purge |= row.removes_text;
+            drained.removed_text |= row.removes_text;
         }
         let conversations: Vec<i64> = conversations.into_iter().collect();
         let mut documents = docs::by_conversations(&state.db, &conversations).await?;
@@ -62,49 +85,74 @@ pub async fn run_once(state: &AppState) -> Result<usize, IndexerError> {
         documents.extend(docs::by_messages(&state.db, &messages).await?);
 
         let index = state.search.clone();
-        tokio::task::spawn_blocking(move || {
-            apply(&index, &conversations, &messages, &documents, purge)
-        })
-        .await??;
+        tokio::task::spawn_blocking(move || apply(&index, &conversations, &messages, &documents))
+            .await??;
 
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         queue::remove(&state.db, &ids).await?;
-        total += rows.len();
-        tracing::debug!(rows = rows.len(), purge, "search index updated");
+        drained.rows += rows.len();
+        tracing::debug!(rows = rows.len(), "search index updated");
     }
 }
 
+/// Rewrites the segments that hold deleted documents, so their text leaves the index files.
+async fn purge(state: &AppState) -> Result<(), IndexerError> {
+    let _drain = state.search.drain_lock.lock().await;
+    let index = state.search.clone();
+    tokio::task::spawn_blocking(move || index.purge_deleted()).await??;
+    Ok(())
+}
+
 /// Applies one batch to the index: conversation and message documents are removed, the
-/// current ones added, then committed (and purged when text went away).
+/// current ones added, then committed.
 fn apply(
     index: &SearchIndex,
     conversations: &[i64],
     messages: &[i64],
     documents: &[super::MessageDoc],
-    purge: bool,
 ) -> Result<(), SearchError> {
     index.delete_conversations(conversations)?;
     index.delete_messages(messages)?;
     index.upsert(documents)?;
-    if purge {
-        index.purge_deleted()
-    } else {
-        index.commit()
-    }
+    index.commit()
 }
 
 /// Starts the background indexer: it drains the queue now (catching up after a crash) and
-/// then every [`POLL`]. A failed drain is logged and retried.
+/// then every [`POLL`]; a failed drain is logged and retried. Deleted documents stop matching
+/// at each drain's commit; their text leaves the index files at the purge, which waits until
+/// the queue has been quiet for [`PURGE_QUIET`] (at most [`PURGE_AT_LATEST`] after the first
+/// removal): rewriting the segments after every drain would make a large retention run or
+/// erasure merge the whole index again and again. A purge is due at start too, for removals a
+/// crash left unpurged.
 pub fn spawn_indexer(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut failures = 0u32;
+        let mut purge_pending_since = Some(Instant::now());
+        let mut last_rows_at = Instant::now();
         loop {
-            match run_once(&state).await {
-                Ok(0) => failures = 0,
-                Ok(rows) => {
-                    failures = 0;
-                    tracing::info!(rows, "search index caught up");
+            let result = match drain(&state).await {
+                Ok(drained) => {
+                    if drained.rows > 0 {
+                        tracing::info!(rows = drained.rows, "search index caught up");
+                        last_rows_at = Instant::now();
+                    }
+                    if drained.removed_text {
+                        purge_pending_since.get_or_insert_with(Instant::now);
+                    }
+                    match purge_pending_since {
+                        Some(since)
+                            if last_rows_at.elapsed() >= PURGE_QUIET
+                                || since.elapsed() >= PURGE_AT_LATEST =>
+                        {
+                            purge(&state).await.map(|()| purge_pending_since = None)
+                        }
+                        _ => Ok(()),
+                    }
                 }
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(()) => failures = 0,
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     tracing::error!(%error, failures, "search indexing failed; retrying");

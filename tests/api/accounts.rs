@@ -238,6 +238,108 @@ async fn idle_sessions_expire() {
 }
 
 #[tokio::test]
+async fn a_session_ends_at_its_absolute_age_however_busy() {
+    // Arrange: a session in use a minute ago but begun longer ago than the maximum age
+    let app = spawn_app().await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    app.login("agent@shop.test").await;
+    assert_eq!(app.get("/inbox").await.status(), 200);
+    let max_hours = app.state.config.session_max_hours;
+    let begun =
+        chrono::Utc::now() - chrono::Duration::hours(max_hours) - chrono::Duration::minutes(5);
+    session::Entity::update_many()
+        .col_expr(session::Column::CreatedAt, begun.into())
+        .col_expr(
+            session::Column::LastSeenAt,
+            (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Act
+    let response = app.get("/inbox").await;
+
+    // Assert
+    assert_eq!(response.status(), 303, "the session is over");
+    assert!(location(&response).starts_with("/login"));
+}
+
+#[tokio::test]
+async fn an_expired_reset_link_is_refused_and_the_password_stays() {
+    // Arrange: a reset link whose hour has passed
+    let smtp = SmtpRecorder::start().await;
+    let app = spawn_app_with(AppOptions {
+        smtp_url: Some(smtp.url()),
+        ..Default::default()
+    })
+    .await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    app.post_form(
+        "/password/forgot",
+        "/password/forgot",
+        &[("email", "agent@shop.test")],
+    )
+    .await;
+    let mail = unfold_qp(&smtp.wait_for(1).await[0]);
+    let link = regex::Regex::new(r"/password/reset/[A-Za-z0-9_-]{43}")
+        .unwrap()
+        .find(&mail)
+        .expect("reset link")
+        .as_str()
+        .to_owned();
+    lethe::db::entity::password_reset::Entity::update_many()
+        .col_expr(
+            lethe::db::entity::password_reset::Column::ExpiresAt,
+            (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Act
+    let shown = app.get(&link).await;
+    let posted = app
+        .client
+        .post(app.url(&link))
+        .form(&[
+            ("csrf", "x"),
+            ("new_password", "fresh secret 123"),
+            ("confirm", "fresh secret 123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(shown.status(), 400);
+    assert!(
+        shown
+            .text()
+            .await
+            .unwrap()
+            .contains("invalid, expired or was used")
+    );
+    assert_ne!(posted.status(), 303, "no password is set");
+    assert_eq!(
+        app.another_browser()
+            .login_with("agent@shop.test", "fresh secret 123")
+            .await
+            .status(),
+        401,
+        "the new password does not sign in"
+    );
+    assert_eq!(
+        app.another_browser()
+            .login_with("agent@shop.test", PASSWORD)
+            .await
+            .status(),
+        303,
+        "the old password still does"
+    );
+}
+
+#[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     let user_id = app.create_user("agent@shop.test", "Shop", "owner").await;

@@ -201,6 +201,64 @@ async fn an_existing_user_signs_in_to_accept_and_can_switch_organizations() {
 }
 
 #[tokio::test]
+async fn two_owners_removing_each_other_at_once_leave_one_owner() {
+    // Arrange
+    let app = spawn_app().await;
+    let first = app.create_user("first@shop.test", "Shop", "owner").await;
+    let second = app.create_user("second@shop.test", "Shop", "owner").await;
+    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    use lethe::orgs::queries::{TeamChange, change_role, remove_member};
+
+    // Act: each removes (then demotes) the other at the same time
+    let (a, b) = tokio::join!(
+        remove_member(&app.state.db, org, second),
+        remove_member(&app.state.db, org, first)
+    );
+    let owners_after_removal = owners(&app).await;
+    let survivor = owners_after_removal[0];
+    let newcomer = app.create_user("third@shop.test", "Shop", "owner").await;
+    let (c, d) = tokio::join!(
+        change_role(&app.state.db, org, survivor, lethe::orgs::Role::Agent),
+        change_role(&app.state.db, org, newcomer, lethe::orgs::Role::Agent)
+    );
+
+    // Assert
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, TeamChange::LastOwner));
+    assert!(
+        matches!(outcomes, [TeamChange::Done, TeamChange::LastOwner]),
+        "one removal passes, the other is refused"
+    );
+    assert_eq!(owners_after_removal.len(), 1);
+    let mut demotions = [c.unwrap(), d.unwrap()];
+    demotions.sort_by_key(|o| matches!(o, TeamChange::LastOwner));
+    assert!(matches!(
+        demotions,
+        [TeamChange::Done, TeamChange::LastOwner]
+    ));
+    assert_eq!(
+        owners(&app).await.len(),
+        1,
+        "the organization keeps an owner"
+    );
+}
+
+async fn owners(app: &crate::helpers::TestApp) -> Vec<i64> {
+    membership::Entity::find()
+        .filter(membership::Column::Role.eq("owner"))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect()
+}
+
+#[tokio::test]
 async fn the_last_owner_cannot_be_removed_or_demoted() {
     let app = spawn_app().await;
     let owner = app.create_user("owner@shop.test", "Shop", "owner").await;

@@ -1138,16 +1138,44 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
     )
     .await;
     assert_eq!(second.status(), 303);
-    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    // Mail from the wrong address quotes the wrong values.
+    let (from_wrong, quoting_conversation) = receive(
+        &app,
+        shop,
+        mail(
+            &format!("{wrong_name} <{wrong_address}>"),
+            &format!("r3-{suffix}@kunde.test"),
+            &format!("Frage von {wrong_name}"),
+            &format!(
+                "Ich bin {wrong_name}, Telefon {wrong_phone}, {wrong_street}. Schreiben Sie an {}.",
+                wrong_address.to_uppercase()
+            ),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(
-        conversation_links(&search_page(&app, &format!("gone{suffix}")).await),
-        vec![conversation_id],
+        from_wrong, ann,
+        "mail from the added address lands on the customer"
+    );
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let mut both = vec![conversation_id, quoting_conversation];
+    both.sort_unstable();
+    let sorted = |mut ids: Vec<i64>| {
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(
+        sorted(conversation_links(
+            &search_page(&app, &format!("gone{suffix}")).await
+        )),
+        both,
         "the added address is indexed"
     );
     let before = search_page(&app, &format!("Mistyped{suffix}")).await;
     assert_eq!(
-        conversation_links(&before),
-        vec![conversation_id],
+        sorted(conversation_links(&before)),
+        both,
         "the wrong name is indexed"
     );
     let needles: Vec<Vec<u8>> = vec![
@@ -1225,8 +1253,10 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
         "the changed address finds nothing"
     );
     assert_eq!(
-        conversation_links(&search_page(&app, &format!("new{suffix}")).await),
-        vec![conversation_id],
+        sorted(conversation_links(
+            &search_page(&app, &format!("new{suffix}")).await
+        )),
+        both,
         "the new address is indexed"
     );
     if on_sqlite(&app) {
@@ -1255,16 +1285,45 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
             );
         }
     }
-    let message = message::Entity::find()
+    let first = message::Entity::find()
         .filter(message::Column::ConversationId.eq(conversation_id))
         .one(&app.state.db)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (message.from_name.as_str(), message.from_address.as_str()),
-        ("Ann Example", first_address.as_str()),
-        "the received message keeps its historic From header"
+        (first.from_name.as_str(), first.from_address.as_str()),
+        ("Ann Corrected", first_address.as_str()),
+        "the first mail's sender shows the corrected name"
+    );
+    let quoting = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(quoting_conversation))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            quoting.from_name.as_str(),
+            quoting.from_address.as_str(),
+            quoting.subject.as_str(),
+            quoting.text_body.trim()
+        ),
+        (
+            "Ann Corrected",
+            new_address.as_str(),
+            "Frage von Ann Corrected",
+            format!(
+                "Ich bin Ann Corrected, Telefon +49 30 1111 2222, Eichenweg 1. Schreiben Sie an {new_address}."
+            )
+            .as_str()
+        ),
+        "the corrected values replace the old ones in the mail that quoted them"
+    );
+    assert_eq!(
+        conversation_links(&search_page(&app, "Corrected").await).len(),
+        2,
+        "both conversations are found by the corrected name"
     );
     // Inbound mail from the added address lands on this customer.
     let (from_new, _) = receive(
@@ -2464,4 +2523,50 @@ async fn customer_rights_routes_answer_404_for_another_organization_and_403_for_
         .await
         .unwrap();
     assert!(open.is_empty());
+}
+
+#[tokio::test]
+async fn an_erasure_the_audit_log_cannot_record_does_not_happen() {
+    // Arrange: a customer, an admin signed in, then the audit log's head row is lost
+    let app = spawn_app().await;
+    app.create_user("admin@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let suffix = unique_suffix();
+    let (customer_id, _) = receive(
+        &app,
+        shop,
+        mail(
+            &format!("Kim <kim{suffix}@kunde.test>"),
+            &format!("k-{suffix}@kunde.test"),
+            "Hallo",
+            "Bitte loeschen.",
+            None,
+        ),
+    )
+    .await;
+    app.login("admin@shop.test").await;
+    let confirm = app
+        .get_text(&format!("/customers/{customer_id}/erase"))
+        .await;
+    let csrf = crate::helpers::csrf_of(&confirm);
+    use sea_orm::ConnectionTrait;
+    app.state
+        .db
+        .execute_unprepared("DELETE FROM audit_head")
+        .await
+        .unwrap();
+
+    // Act
+    let response = app
+        .post_with_csrf(&format!("/customers/{customer_id}/erase"), &csrf, &[])
+        .await;
+
+    // Assert
+    assert_eq!(response.status(), 500);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("audit_head"), "no internals on the page");
+    assert!(
+        customer_row(&app, customer_id).await.is_some(),
+        "the customer is still there: no erasure without its audit entry"
+    );
 }

@@ -1,7 +1,7 @@
 //! DESIGN.md invariant 1: a user of organization A gets 404 for every organization-B URL the
 //! app has. When a route with an organization-data id is added, add it to `org_b_urls`.
 
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use crate::helpers::{TestApp, csrf_of, spawn_app};
 use lethe::db::entity::{attachment, canned_reply, conversation, invitation, message, tag};
@@ -110,8 +110,73 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .insert(&app.state.db)
     .await
     .unwrap();
+    let erased_raw = "From: Weg B <weg@b.test>\r\nTo: support@shop-b.test\r\nSubject: Weg\r\nMessage-ID: <b-2@b.test>\r\n\r\nBitte loeschen\r\n";
+    let Outcome::Stored {
+        conversation_id: erased_conversation,
+        ..
+    } = ingest_raw(&app.state, source, erased_raw.as_bytes().to_vec())
+        .await
+        .unwrap()
+    else {
+        panic!("stored")
+    };
+    let erased_customer = conversation::Entity::find_by_id(erased_conversation)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .customer_id;
+    let erasure = lethe::privacy::erase::erase(
+        &app.state,
+        b_org,
+        erased_customer,
+        lethe::privacy::erase::Performer {
+            user_id: None,
+            actor: lethe::audit::Actor::System("test"),
+            client: None,
+        },
+    )
+    .await
+    .unwrap();
+    let request = lethe::privacy::requests::create(
+        &app.state.db,
+        b_org,
+        lethe::privacy::requests::NewRequest {
+            kind: lethe::privacy::requests::Kind::Access,
+            received_at: chrono::Utc::now(),
+            customer_id: Some(conversation.customer_id),
+            note: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let key = lethe::api::keys::create(
+        &app.state.db,
+        b_org,
+        b_owner,
+        &lethe::api::keys::KeyName::parse("B key").unwrap(),
+    )
+    .await
+    .unwrap();
     let c = conversation.id;
+    let customer = conversation.customer_id;
     vec![
+        ("GET", format!("/customers/{customer}/erase")),
+        ("GET", format!("/privacy/receipts/{}", erasure.receipt_id)),
+        (
+            "GET",
+            format!("/privacy/receipts/{}.json", erasure.receipt_id),
+        ),
+        ("POST", format!("/customers/{customer}/erase")),
+        ("POST", format!("/customers/{customer}/export")),
+        ("POST", format!("/customers/{customer}/legal-hold")),
+        ("POST", format!("/customers/{customer}/merge")),
+        ("POST", format!("/customers/{customer}/objections")),
+        ("POST", format!("/customers/{customer}/rectify")),
+        ("POST", format!("/customers/{customer}/restriction")),
+        ("POST", format!("/conversations/{c}/legal-hold")),
+        ("POST", format!("/privacy/requests/{}/status", request.id)),
+        ("POST", format!("/settings/api-keys/{}/revoke", key.row.id)),
         ("GET", format!("/conversations/{c}")),
         ("GET", format!("/customers/{}", conversation.customer_id)),
         ("GET", format!("/attachments/{}", attachment.id)),
@@ -184,6 +249,10 @@ fn every_field<'a>(csrf: &'a str, b_org: &'a str) -> Vec<(&'static str, &'a str)
         ("smtp_tls", "starttls"),
         ("smtp_user", ""),
         ("smtp_password", ""),
+        ("reason", "x"),
+        ("other", "1"),
+        ("received", "2026-11-02"),
+        ("include_notes", "1"),
     ]
 }
 
@@ -243,6 +312,22 @@ async fn a_user_of_organization_a_gets_404_for_every_organization_b_url() {
             .unwrap(),
     );
     assert_eq!(before, after);
+    let keys = lethe::db::entity::api_key::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().all(|k| k.revoked_at.is_none()),
+        "B's API key is not revoked"
+    );
+    let frozen = lethe::db::entity::customer::Entity::find()
+        .filter(sea_orm::sea_query::Expr::cust(
+            "legal_hold_reason IS NOT NULL OR restricted_at IS NOT NULL",
+        ))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(frozen, 0, "no hold or restriction was put on B's customer");
     assert_eq!(
         lethe::mail::channel::list(&app.state.db, b_org)
             .await
