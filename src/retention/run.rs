@@ -37,7 +37,7 @@ use crate::db::entity::{
 use crate::orgs::OrgId;
 
 /// Conversations (or attachments, notes, customers) per transaction.
-pub const BATCH: u64 = 200;
+pub const BATCH: usize = 200;
 /// The error recorded for a run whose process died before it finished.
 pub const INTERRUPTED: &str = "interrupted";
 
@@ -350,40 +350,77 @@ async fn execute(
 
 // ---- selections -------------------------------------------------------------------------
 
-/// Conversations on legal hold, or whose customer is on hold or restricted (a restriction
-/// of processing keeps the data like a hold, src/privacy/restrict.rs).
+/// The organization's customers on hold or restricted (a restriction of processing keeps the
+/// data like a hold, src/privacy/restrict.rs), as SQL. A union rather than an `OR`, so that
+/// each half is answered from its (partial) index instead of a walk over every customer —
+/// this runs once per batch.
+fn held_customers_sql(org: OrgId) -> String {
+    let org = org.get();
+    format!(
+        "SELECT id FROM customers WHERE organization_id = {org} AND legal_hold_reason IS NOT NULL \
+         UNION SELECT id FROM customers WHERE organization_id = {org} AND restricted_at IS NOT NULL"
+    )
+}
+
+/// The organization's conversations on legal hold, or whose customer is, as SQL.
+fn held_conversations_sql(org: OrgId) -> String {
+    format!(
+        "SELECT id FROM conversations WHERE organization_id = {} AND legal_hold_reason IS NOT NULL \
+         UNION SELECT id FROM conversations WHERE customer_id IN ({})",
+        org.get(),
+        held_customers_sql(org)
+    )
+}
+
+/// Conversations on legal hold, or whose customer is on hold or restricted.
 fn held_conversation(org: OrgId) -> SimpleExpr {
     Expr::cust(format!(
-        "(conversations.legal_hold_reason IS NOT NULL OR conversations.customer_id IN \
-         (SELECT id FROM customers WHERE organization_id = {} AND (legal_hold_reason IS NOT NULL \
-         OR restricted_at IS NOT NULL)))",
-        org.get()
+        "(conversations.legal_hold_reason IS NOT NULL OR conversations.customer_id IN ({}))",
+        held_customers_sql(org)
     ))
 }
 
 fn free_conversation(org: OrgId) -> SimpleExpr {
     Expr::cust(format!(
-        "(conversations.legal_hold_reason IS NULL AND conversations.customer_id NOT IN \
-         (SELECT id FROM customers WHERE organization_id = {} AND (legal_hold_reason IS NOT NULL \
-         OR restricted_at IS NOT NULL)))",
-        org.get()
+        "(conversations.legal_hold_reason IS NULL AND conversations.customer_id NOT IN ({}))",
+        held_customers_sql(org)
     ))
 }
 
-fn held_conversation_ids(org: OrgId) -> sea_orm::sea_query::SelectStatement {
-    conversation::Entity::find()
-        .select_only()
-        .column(conversation::Column::Id)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
-        .filter(held_conversation(org))
-        .into_query()
+/// Messages (`messages.conversation_id`) in a held conversation, or (`held` false) not.
+fn in_held_conversation(org: OrgId, held: bool) -> SimpleExpr {
+    let not = if held { "" } else { "NOT " };
+    Expr::cust(format!(
+        "messages.conversation_id {not}IN ({})",
+        held_conversations_sql(org)
+    ))
+}
+
+/// How a selection finds its rows: by walking the organization's rows, or (re-checking a chunk
+/// of ids that were due) by id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Scan,
+    Ids,
+}
+
+/// The organization term of a selection. For [`Lookup::Ids`] it is written
+/// `+table.organization_id = N` (valid in both databases): SQLite then does not pick an
+/// organization index for it, which would walk every row of the organization once per batch,
+/// and looks the chunk up by id.
+fn org_term(table: &str, org: OrgId, lookup: Lookup) -> SimpleExpr {
+    let plus = if lookup == Lookup::Ids { "+" } else { "" };
+    Expr::cust(format!("{plus}{table}.organization_id = {}", org.get()))
 }
 
 /// The conversations a conversation rule finds due, held or not.
-fn due_conversations(ctx: &Ctx<'_>, rule: &RetentionRule) -> Select<conversation::Entity> {
+fn due_conversations(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    lookup: Lookup,
+) -> Select<conversation::Entity> {
     let cutoff = rule.cutoff(ctx.now);
-    let mut query =
-        conversation::Entity::find().filter(conversation::Column::OrganizationId.eq(ctx.org.get()));
+    let mut query = conversation::Entity::find().filter(org_term("conversations", ctx.org, lookup));
     query = match rule.category() {
         Category::ClosedConversations => query
             .filter(conversation::Column::Status.eq("closed"))
@@ -432,7 +469,7 @@ async fn conversations(
     counts: &mut CategoryCounts,
 ) -> Result<(), RunError> {
     let db = &ctx.state.db;
-    let due = due_conversations(ctx, rule);
+    let due = due_conversations(ctx, rule, Lookup::Scan);
     counts.skipped_legal_hold = due
         .clone()
         .filter(held_conversation(ctx.org))
@@ -454,19 +491,25 @@ async fn conversations(
         return Ok(());
     }
     let mut customers_seen = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let batch = free
-            .clone()
-            .filter(conversation::Column::Id.gt(after))
+    let due: Vec<i64> = free
+        .clone()
+        .select_only()
+        .column(conversation::Column::Id)
+        .order_by_asc(conversation::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let batch = due_conversations(ctx, rule, Lookup::Ids)
+            .filter(free_conversation(ctx.org))
+            .filter(conversation::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(conversation::Column::Id)
-            .limit(BATCH)
             .all(db)
             .await?;
-        let Some(last) = batch.last() else {
-            break;
-        };
-        after = last.id;
+        if batch.is_empty() {
+            continue;
+        }
         let txn = crate::db::begin_write(db).await?;
         let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
         let in_batch =
@@ -515,51 +558,65 @@ async fn attachments(
     counts: &mut CategoryCounts,
 ) -> Result<(), RunError> {
     let db = &ctx.state.db;
-    let old_messages = |held: bool| {
+    let old_messages = |held: bool, among: Option<&[i64]>| {
+        let lookup = if among.is_some() {
+            Lookup::Ids
+        } else {
+            Lookup::Scan
+        };
         let mut query = message::Entity::find()
             .select_only()
             .column(message::Column::Id)
-            .filter(message::Column::OrganizationId.eq(ctx.org.get()))
+            .filter(org_term("messages", ctx.org, lookup))
             .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
-        query = if held {
-            query
-                .filter(message::Column::ConversationId.in_subquery(held_conversation_ids(ctx.org)))
-        } else {
-            query.filter(
-                message::Column::ConversationId.not_in_subquery(held_conversation_ids(ctx.org)),
-            )
-        };
+        if let Some(ids) = among {
+            query = query.filter(message::Column::Id.is_in(ids.iter().copied()));
+        }
+        query = query.filter(in_held_conversation(ctx.org, held));
         query.into_query()
     };
     let scoped =
         attachment::Entity::find().filter(attachment::Column::OrganizationId.eq(ctx.org.get()));
     counts.skipped_legal_hold = scoped
         .clone()
-        .filter(attachment::Column::MessageId.in_subquery(old_messages(true)))
+        .filter(attachment::Column::MessageId.in_subquery(old_messages(true, None)))
         .count(db)
         .await?;
-    let free = scoped.filter(attachment::Column::MessageId.in_subquery(old_messages(false)));
+    let free = scoped
+        .clone()
+        .filter(attachment::Column::MessageId.in_subquery(old_messages(false, None)));
     if ctx.dry_run {
         counts.attachments = free.count(db).await?;
         return Ok(());
     }
-    let mut after = 0;
-    loop {
-        let batch: Vec<(i64, String)> = free
-            .clone()
+    let due: Vec<(i64, i64)> = free
+        .select_only()
+        .column(attachment::Column::Id)
+        .column(attachment::Column::MessageId)
+        .order_by_asc(attachment::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)? The message check is limited to the chunk's
+        // messages, so it does not walk the whole message table per batch.
+        let (ids, message_ids): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
+        let batch: Vec<(i64, String)> = attachment::Entity::find()
+            .filter(org_term("attachments", ctx.org, Lookup::Ids))
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)
-            .filter(attachment::Column::Id.gt(after))
-            .order_by_asc(attachment::Column::Id)
-            .limit(BATCH)
+            .filter(attachment::Column::Id.is_in(ids))
+            .filter(
+                attachment::Column::MessageId
+                    .in_subquery(old_messages(false, Some(message_ids.as_slice()))),
+            )
             .into_tuple()
             .all(db)
             .await?;
-        let Some((last, _)) = batch.last() else {
-            break;
-        };
-        after = *last;
+        if batch.is_empty() {
+            continue;
+        }
         let (ids, blob_ids): (Vec<i64>, Vec<String>) = batch.into_iter().unzip();
         counts.attachments += ids.len() as u64;
         attachment::Entity::delete_many()
@@ -610,42 +667,51 @@ async fn notes(
     counts: &mut CategoryCounts,
 ) -> Result<(), RunError> {
     let db = &ctx.state.db;
-    let mut due = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(ctx.org.get()))
-        .filter(message::Column::Direction.eq("note"))
-        .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
-    if rule.action() == Action::Anonymize {
-        due = due.filter(Expr::cust("messages.anonymized_at IS NULL"));
-    }
+    let due_notes = |lookup: Lookup| {
+        let mut due = message::Entity::find()
+            .filter(org_term("messages", ctx.org, lookup))
+            .filter(message::Column::Direction.eq("note"))
+            .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
+        if rule.action() == Action::Anonymize {
+            due = due.filter(Expr::cust("messages.anonymized_at IS NULL"));
+        }
+        due
+    };
+    let due = due_notes(Lookup::Scan);
     counts.skipped_legal_hold = due
         .clone()
-        .filter(message::Column::ConversationId.in_subquery(held_conversation_ids(ctx.org)))
+        .filter(in_held_conversation(ctx.org, true))
         .count(db)
         .await?;
-    let free =
-        due.filter(message::Column::ConversationId.not_in_subquery(held_conversation_ids(ctx.org)));
+    let free = due.filter(in_held_conversation(ctx.org, false));
     if ctx.dry_run {
         counts.notes = free.count(db).await?;
         return Ok(());
     }
-    let mut after = 0;
-    loop {
-        let batch: Vec<Note> = free
-            .clone()
+    let due: Vec<i64> = free
+        .clone()
+        .select_only()
+        .column(message::Column::Id)
+        .order_by_asc(message::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let batch: Vec<Note> = due_notes(Lookup::Ids)
+            .filter(in_held_conversation(ctx.org, false))
             .select_only()
             .column(message::Column::Id)
             .column(message::Column::ConversationId)
             .column(message::Column::TextBody)
-            .filter(message::Column::Id.gt(after))
+            .filter(message::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(message::Column::Id)
-            .limit(BATCH)
             .into_model()
             .all(db)
             .await?;
-        let Some(last) = batch.last() else {
-            break;
-        };
-        after = last.id;
+        if batch.is_empty() {
+            continue;
+        }
         counts.notes += batch.len() as u64;
         let txn = crate::db::begin_write(db).await?;
         match rule.action() {
@@ -704,15 +770,19 @@ async fn customers(
     counts: &mut CategoryCounts,
 ) -> Result<(), RunError> {
     let db = &ctx.state.db;
-    let mut due = customer::Entity::find()
-        .filter(customer::Column::OrganizationId.eq(ctx.org.get()))
-        .filter(customer::Column::CreatedAt.lt(rule.cutoff(ctx.now)))
-        .filter(Expr::cust(
-            "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
-        ));
-    if rule.action() == Action::Anonymize {
-        due = due.filter(Expr::cust("customers.anonymized_at IS NULL"));
-    }
+    let due_customers = |lookup: Lookup| {
+        let mut due = customer::Entity::find()
+            .filter(org_term("customers", ctx.org, lookup))
+            .filter(customer::Column::CreatedAt.lt(rule.cutoff(ctx.now)))
+            .filter(Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
+            ));
+        if rule.action() == Action::Anonymize {
+            due = due.filter(Expr::cust("customers.anonymized_at IS NULL"));
+        }
+        due
+    };
+    let due = due_customers(Lookup::Scan);
     counts.skipped_legal_hold = due
         .clone()
         .filter(Expr::cust(
@@ -720,29 +790,35 @@ async fn customers(
         ))
         .count(db)
         .await?;
-    let free = due.filter(Expr::cust(
-        "customers.legal_hold_reason IS NULL AND customers.restricted_at IS NULL",
-    ));
+    let not_held =
+        || Expr::cust("customers.legal_hold_reason IS NULL AND customers.restricted_at IS NULL");
+    let free = due.filter(not_held());
     if ctx.dry_run {
         counts.customers = free.count(db).await?;
         return Ok(());
     }
-    let mut after = 0;
-    loop {
-        let ids: Vec<i64> = free
-            .clone()
+    let due: Vec<i64> = free
+        .clone()
+        .select_only()
+        .column(customer::Column::Id)
+        .order_by_asc(customer::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let ids: Vec<i64> = due_customers(Lookup::Ids)
+            .filter(not_held())
             .select_only()
             .column(customer::Column::Id)
-            .filter(customer::Column::Id.gt(after))
+            .filter(customer::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(customer::Column::Id)
-            .limit(BATCH)
             .into_tuple()
             .all(db)
             .await?;
-        let Some(last) = ids.last() else {
-            break;
-        };
-        after = *last;
+        if ids.is_empty() {
+            continue;
+        }
         counts.customers += ids.len() as u64;
         let txn = crate::db::begin_write(db).await?;
         customer_email::Entity::delete_many()
