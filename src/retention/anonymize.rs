@@ -19,6 +19,7 @@ use sea_orm::{
     QueryTrait, Set, Statement, Value,
 };
 
+use super::run::{Lookup, org_term};
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
 use crate::orgs::OrgId;
 use crate::privacy::pii::{Detector, KnownValue, PiiKind};
@@ -93,12 +94,12 @@ pub async fn conversations(
     let customer_ids: BTreeSet<i64> = batch.iter().map(|c| c.customer_id).collect();
     let known = known_values(db, &customer_ids).await?;
     let messages = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(org.get()))
+        .filter(org_term("messages", org, Lookup::Ids))
         .filter(message::Column::ConversationId.is_in(ids.clone()))
         .all(db)
         .await?;
     attachment::Entity::delete_many()
-        .filter(attachment::Column::OrganizationId.eq(org.get()))
+        .filter(org_term("attachments", org, Lookup::Ids))
         .filter(
             attachment::Column::MessageId.in_subquery(
                 message::Entity::find()
@@ -213,7 +214,7 @@ pub async fn conversations(
 
     // The old records go when none of their conversations remains.
     customer::Entity::delete_many()
-        .filter(customer::Column::OrganizationId.eq(org.get()))
+        .filter(org_term("customers", org, Lookup::Ids))
         .filter(customer::Column::Id.is_in(customer_ids))
         .filter(sea_orm::sea_query::Expr::cust(
             "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",

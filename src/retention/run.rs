@@ -399,7 +399,7 @@ fn in_held_conversation(org: OrgId, held: bool) -> SimpleExpr {
 /// How a selection finds its rows: by walking the organization's rows, or (re-checking a chunk
 /// of ids that were due) by id.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Lookup {
+pub(super) enum Lookup {
     Scan,
     Ids,
 }
@@ -408,7 +408,7 @@ enum Lookup {
 /// `+table.organization_id = N` (valid in both databases): SQLite then does not pick an
 /// organization index for it, which would walk every row of the organization once per batch,
 /// and looks the chunk up by id.
-fn org_term(table: &str, org: OrgId, lookup: Lookup) -> SimpleExpr {
+pub(super) fn org_term(table: &str, org: OrgId, lookup: Lookup) -> SimpleExpr {
     let plus = if lookup == Lookup::Ids { "+" } else { "" };
     Expr::cust(format!("{plus}{table}.organization_id = {}", org.get()))
 }
@@ -531,7 +531,7 @@ async fn conversations(
                     .await?;
                 customers_seen.extend(batch.iter().map(|c| c.customer_id));
                 conversation::Entity::delete_many()
-                    .filter(conversation::Column::OrganizationId.eq(ctx.org.get()))
+                    .filter(org_term("conversations", ctx.org, Lookup::Ids))
                     .filter(conversation::Column::Id.is_in(ids))
                     .exec(&txn)
                     .await?;
@@ -620,7 +620,7 @@ async fn attachments(
         let (ids, blob_ids): (Vec<i64>, Vec<String>) = batch.into_iter().unzip();
         counts.attachments += ids.len() as u64;
         attachment::Entity::delete_many()
-            .filter(attachment::Column::OrganizationId.eq(ctx.org.get()))
+            .filter(org_term("attachments", ctx.org, Lookup::Ids))
             .filter(attachment::Column::Id.is_in(ids))
             .exec(db)
             .await?;
@@ -717,7 +717,7 @@ async fn notes(
         match rule.action() {
             Action::Delete => {
                 message::Entity::delete_many()
-                    .filter(message::Column::OrganizationId.eq(ctx.org.get()))
+                    .filter(org_term("messages", ctx.org, Lookup::Ids))
                     .filter(message::Column::Id.is_in(batch.iter().map(|m| m.id)))
                     .exec(&txn)
                     .await?;
@@ -727,7 +727,7 @@ async fn notes(
                     .select_only()
                     .column(conversation::Column::Id)
                     .column(conversation::Column::CustomerId)
-                    .filter(conversation::Column::OrganizationId.eq(ctx.org.get()))
+                    .filter(org_term("conversations", ctx.org, Lookup::Ids))
                     .filter(conversation::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
                     .into_tuple::<(i64, i64)>()
                     .all(&txn)
@@ -828,7 +828,7 @@ async fn customers(
         match rule.action() {
             Action::Delete => {
                 customer::Entity::delete_many()
-                    .filter(customer::Column::OrganizationId.eq(ctx.org.get()))
+                    .filter(org_term("customers", ctx.org, Lookup::Ids))
                     .filter(customer::Column::Id.is_in(ids))
                     .exec(&txn)
                     .await?;
