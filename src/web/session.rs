@@ -271,11 +271,16 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<session::Model>,
         return Ok(None);
     }
     if now - row.last_seen_at > chrono::Duration::seconds(60) {
-        session::Entity::update_many()
+        // Best effort: a busy database (a long retention batch holding the write lock) must
+        // not fail a page that only reads; the next request a minute on tries again.
+        if let Err(error) = session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, now.into())
             .filter(session::Column::Id.eq(row.id.clone()))
             .exec(&state.db)
-            .await?;
+            .await
+        {
+            tracing::warn!(%error, "session activity not recorded");
+        }
     }
     Ok(Some(row))
 }
