@@ -1440,7 +1440,7 @@ async fn a_run_missed_while_the_server_was_down_happens_when_it_starts() {
 async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_are_swept() {
     // Arrange: more due conversations than one batch, each with its own attachment file
     let (app, org) = owner_app().await;
-    let due = retention::run::BATCH as usize + 40;
+    let due = retention::run::BATCH + 40;
     for i in 0..due {
         let raw = mail_with_attachment(
             &format!("Customer {i} <c{i}@crash.test>"),
@@ -1474,7 +1474,7 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
         .count(&app.state.db)
         .await
         .unwrap();
-    assert_eq!(left as usize, due + 1 - retention::run::BATCH as usize);
+    assert_eq!(left as usize, due + 1 - retention::run::BATCH);
     assert_eq!(
         blob_files(&app).len(),
         due + 1,
@@ -1520,7 +1520,7 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
     let counts: serde_json::Value = serde_json::from_str(&runs[1].counts).unwrap();
     assert_eq!(
         counts["closed_conversations"]["conversations"],
-        due - retention::run::BATCH as usize
+        due - retention::run::BATCH
     );
     assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
     app.login("owner@shop.test").await;
@@ -2023,7 +2023,7 @@ async fn after_anonymization_search_no_longer_finds_the_old_name_but_finds_the_r
 async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
     // Arrange: 2.5 batches of generated conversations, all inactive for 400 days
     let (app, org) = owner_app().await;
-    let n = retention::run::BATCH * 2 + 50;
+    let n = retention::run::BATCH as u64 * 2 + 50;
     lethe::search::demo::generate(
         &app.state.db,
         org,
