@@ -1,7 +1,7 @@
 //! The retention runner: applies an organization's saved rules now. It works in batches of
 //! [`BATCH`] items, each in its own transaction, so agents keep working during a large run; it
-//! selects what is still due every batch, so it is idempotent and a run cut short by a crash
-//! simply continues at the next one (the scheduler resumes it at the next start, see
+//! takes the ids that are due once and re-checks each batch (still due, not put on hold since),
+//! so it is idempotent and a run cut short by a crash simply continues at the next one (the scheduler resumes it at the next start, see
 //! [`scheduled_tick`]). The run lock ([`super::lock`]) keeps two runs apart.
 //!
 //! Delete removes the rows (attachments, tags and outbox rows go with their messages) and the
@@ -396,6 +396,21 @@ fn in_held_conversation(org: OrgId, held: bool) -> SimpleExpr {
     ))
 }
 
+/// The ids a selection finds due now, in id order: taken once per category, then each chunk
+/// of [`BATCH`] is re-checked by id ([`Lookup::Ids`]) in its own transaction.
+async fn due_ids<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    due: Select<E>,
+    id: E::Column,
+) -> Result<Vec<i64>, sea_orm::DbErr> {
+    due.select_only()
+        .column(id)
+        .order_by_asc(id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// How a selection finds its rows: by walking the organization's rows, or (re-checking a chunk
 /// of ids that were due) by id.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -491,14 +506,7 @@ async fn conversations(
         return Ok(());
     }
     let mut customers_seen = BTreeSet::new();
-    let due: Vec<i64> = free
-        .clone()
-        .select_only()
-        .column(conversation::Column::Id)
-        .order_by_asc(conversation::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let due = due_ids(db, free.clone(), conversation::Column::Id).await?;
     for chunk in due.chunks(BATCH) {
         // Still due (and not put on hold since)?
         let batch = due_conversations(ctx, rule, Lookup::Ids)
@@ -688,14 +696,7 @@ async fn notes(
         counts.notes = free.count(db).await?;
         return Ok(());
     }
-    let due: Vec<i64> = free
-        .clone()
-        .select_only()
-        .column(message::Column::Id)
-        .order_by_asc(message::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let due = due_ids(db, free.clone(), message::Column::Id).await?;
     for chunk in due.chunks(BATCH) {
         // Still due (and not put on hold since)?
         let batch: Vec<Note> = due_notes(Lookup::Ids)
@@ -797,14 +798,7 @@ async fn customers(
         counts.customers = free.count(db).await?;
         return Ok(());
     }
-    let due: Vec<i64> = free
-        .clone()
-        .select_only()
-        .column(customer::Column::Id)
-        .order_by_asc(customer::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let due = due_ids(db, free.clone(), customer::Column::Id).await?;
     for chunk in due.chunks(BATCH) {
         // Still due (and not put on hold since)?
         let ids: Vec<i64> = due_customers(Lookup::Ids)

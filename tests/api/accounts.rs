@@ -282,12 +282,7 @@ async fn an_expired_reset_link_is_refused_and_the_password_stays() {
     )
     .await;
     let mail = unfold_qp(&smtp.wait_for(1).await[0]);
-    let link = regex::Regex::new(r"/password/reset/[A-Za-z0-9_-]{43}")
-        .unwrap()
-        .find(&mail)
-        .expect("reset link")
-        .as_str()
-        .to_owned();
+    let link = reset_link(&mail);
     lethe::db::entity::password_reset::Entity::update_many()
         .col_expr(
             lethe::db::entity::password_reset::Column::ExpiresAt,
@@ -564,12 +559,7 @@ async fn password_reset_by_emailed_link_works_once() {
 
     let mail = unfold_qp(&smtp.wait_for(1).await[0]);
     assert!(mail.contains("agent@shop.test"));
-    let link = regex::Regex::new(r"/password/reset/[A-Za-z0-9_-]{43}")
-        .unwrap()
-        .find(&mail)
-        .expect("reset link")
-        .as_str()
-        .to_owned();
+    let link = reset_link(&mail);
     assert_eq!(smtp.messages().len(), 1, "no mail for an unknown address");
 
     let response = app
@@ -599,4 +589,14 @@ async fn password_reset_by_emailed_link_works_once() {
             .unwrap()
             .contains("invalid, expired or was used")
     );
+}
+
+/// The reset link in a password-reset mail.
+fn reset_link(mail: &str) -> String {
+    regex::Regex::new(r"/password/reset/[A-Za-z0-9_-]{43}")
+        .unwrap()
+        .find(mail)
+        .expect("reset link")
+        .as_str()
+        .to_owned()
 }
