@@ -140,45 +140,13 @@ pub async fn store_parsed(
             }
         }
     }
-    let inserted = message::ActiveModel {
-        organization_id: Set(org),
-        conversation_id: Set(conversation_id),
-        direction: Set("inbound".into()),
-        kind: Set(kind_str(parsed.kind).into()),
-        message_id_header: Set(parsed.message_id.clone()),
-        in_reply_to: Set(parsed.in_reply_to.join(" ")),
-        references_header: Set(parsed.references.join(" ")),
-        from_name: Set(parsed.from.name.clone().unwrap_or_default()),
-        from_address: Set(parsed.from.address.clone()),
-        to_addresses: Set(join_addresses(&parsed.to)),
-        cc_addresses: Set(join_addresses(&parsed.cc)),
-        subject: Set(parsed.subject.clone()),
-        text_body: Set(parsed.text.clone()),
-        html_body: Set(parsed.html.clone()),
-        parse_notes: Set(serde_json::to_string(&notes).unwrap_or_else(|_| "[]".into())),
-        author_id: Set(None),
-        delivery_status: Set(None),
-        delivery_error: Set(None),
-        sent_at: Set(parsed.date),
-        created_at: Set(received_at),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    for (part, blob_id) in stored_attachments {
-        attachment::ActiveModel {
-            organization_id: Set(org),
-            message_id: Set(inserted.id),
-            filename: Set(part.filename.clone()),
-            content_type: Set(part.content_type.clone()),
-            content_id: Set(part.content_id.clone()),
-            inline: Set(part.inline),
-            size: Set(i64::try_from(part.data.len()).unwrap_or(i64::MAX)),
-            blob_id: Set(blob_id),
-            ..Default::default()
-        }
+    let inserted = inbound_row(source, conversation_id, &parsed, &notes, received_at)
         .insert(db)
         .await?;
+    for (part, blob_id) in stored_attachments {
+        attachment_row(org, inserted.id, part, blob_id)
+            .insert(db)
+            .await?;
     }
     touch_conversation(
         db,
@@ -196,7 +164,7 @@ pub async fn store_parsed(
 
 /// PostgreSQL text cannot hold NUL characters, and no reader needs them: real mail has them
 /// (broken encoders), so they are dropped from everything stored.
-fn without_nul_characters(mut parsed: ParsedMail) -> ParsedMail {
+pub(crate) fn without_nul_characters(mut parsed: ParsedMail) -> ParsedMail {
     fn clean(value: &mut String) {
         if value.contains('\0') {
             *value = value.replace('\0', "");
@@ -316,15 +284,9 @@ async fn find_or_create_customer(
     if let Some(id) = found {
         return Ok(id);
     }
-    let name = parsed
-        .from
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| parsed.from.local_part().to_owned());
     let created = customer::ActiveModel {
         organization_id: Set(org.get()),
-        display_name: Set(name.chars().take(200).collect()),
+        display_name: Set(customer_name(parsed)),
         created_at: Set(at),
         ..Default::default()
     }
@@ -339,6 +301,70 @@ async fn find_or_create_customer(
     .insert(db)
     .await?;
     Ok(created.id)
+}
+
+/// The name a new customer gets: the From display name, else the address's local part.
+pub(crate) fn customer_name(parsed: &ParsedMail) -> String {
+    let name = parsed
+        .from
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| parsed.from.local_part().to_owned());
+    name.chars().take(200).collect()
+}
+
+/// The row of an inbound message.
+pub(crate) fn inbound_row(
+    source: Source,
+    conversation_id: i64,
+    parsed: &ParsedMail,
+    notes: &[String],
+    received_at: DateTime<Utc>,
+) -> message::ActiveModel {
+    message::ActiveModel {
+        organization_id: Set(source.org.get()),
+        conversation_id: Set(conversation_id),
+        direction: Set("inbound".into()),
+        kind: Set(kind_str(parsed.kind).into()),
+        message_id_header: Set(parsed.message_id.clone()),
+        in_reply_to: Set(parsed.in_reply_to.join(" ")),
+        references_header: Set(parsed.references.join(" ")),
+        from_name: Set(parsed.from.name.clone().unwrap_or_default()),
+        from_address: Set(parsed.from.address.clone()),
+        to_addresses: Set(join_addresses(&parsed.to)),
+        cc_addresses: Set(join_addresses(&parsed.cc)),
+        subject: Set(parsed.subject.clone()),
+        text_body: Set(parsed.text.clone()),
+        html_body: Set(parsed.html.clone()),
+        parse_notes: Set(serde_json::to_string(notes).unwrap_or_else(|_| "[]".into())),
+        author_id: Set(None),
+        delivery_status: Set(None),
+        delivery_error: Set(None),
+        sent_at: Set(parsed.date),
+        created_at: Set(received_at),
+        ..Default::default()
+    }
+}
+
+/// The row of a sealed attachment of message `message_id`.
+pub(crate) fn attachment_row(
+    org: i64,
+    message_id: i64,
+    part: &parse::Attachment,
+    blob_id: String,
+) -> attachment::ActiveModel {
+    attachment::ActiveModel {
+        organization_id: Set(org),
+        message_id: Set(message_id),
+        filename: Set(part.filename.clone()),
+        content_type: Set(part.content_type.clone()),
+        content_id: Set(part.content_id.clone()),
+        inline: Set(part.inline),
+        size: Set(i64::try_from(part.data.len()).unwrap_or(i64::MAX)),
+        blob_id: Set(blob_id),
+        ..Default::default()
+    }
 }
 
 async fn create_conversation(
@@ -389,7 +415,7 @@ pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<Strin
     }
 }
 
-fn random_conversation_token() -> String {
+pub(crate) fn random_conversation_token() -> String {
     let alphabet = parse::TOKEN_ALPHABET.as_bytes();
     let mut bytes = [0u8; parse::TOKEN_LEN];
     let _ = getrandom::fill(&mut bytes);
@@ -407,10 +433,21 @@ pub async fn touch_conversation(
     at: DateTime<Utc>,
     reopen: bool,
 ) -> Result<(), AppError> {
+    touch_conversation_by(db, conversation_id, 1, at, reopen).await
+}
+
+/// [`touch_conversation`] for `messages` messages at once, the latest at `at`.
+pub async fn touch_conversation_by(
+    db: &impl ConnectionTrait,
+    conversation_id: i64,
+    messages: i32,
+    at: DateTime<Utc>,
+    reopen: bool,
+) -> Result<(), AppError> {
     let mut update = conversation::Entity::update_many()
         .col_expr(
             conversation::Column::MessageCount,
-            Expr::col(conversation::Column::MessageCount).add(1),
+            Expr::col(conversation::Column::MessageCount).add(messages),
         )
         .col_expr(
             conversation::Column::LastActivityAt,

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use super::ingest::{self, Outcome, Source};
-use super::parse::{self, MboxItem, MboxReader, RejectReason};
+use crate::mail::ingest::{self, Source};
+use crate::mail::parse::{self, MboxItem, MboxReader, RejectReason};
 use crate::app::AppState;
 use crate::orgs::OrgId;
 use crate::web::AppError;
+
+mod store;
 
 const BATCH: usize = 500;
 
@@ -224,9 +226,10 @@ async fn store_batch(
     parsed: Vec<Result<parse::ParsedMail, RejectReason>>,
     counts: &mut Counts,
 ) -> Result<(), AppError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let mut mails = Vec::with_capacity(parsed.len());
     for item in parsed {
         match item {
+            Ok(mail) => mails.push(mail),
             Err(reason) => {
                 counts.rejected += 1;
                 *counts
@@ -234,20 +237,13 @@ async fn store_batch(
                     .entry(reason_label(&reason))
                     .or_default() += 1;
             }
-            Ok(mail) => match ingest::store_parsed(&txn, &state.blobs, source, mail).await? {
-                Outcome::Stored { .. } => counts.imported += 1,
-                Outcome::Duplicate => counts.duplicates += 1,
-                Outcome::Rejected(reason) => {
-                    counts.rejected += 1;
-                    *counts
-                        .rejected_reasons
-                        .entry(reason_label(&reason))
-                        .or_default() += 1;
-                }
-            },
         }
     }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let stored = store::store_batch(&txn, &state.blobs, source, mails).await?;
     txn.commit().await?;
+    counts.imported += stored.imported;
+    counts.duplicates += stored.duplicates;
     Ok(())
 }
 
