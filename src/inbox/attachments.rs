@@ -1,6 +1,10 @@
 //! Attachment downloads (`/attachments/{id}`): scoped by organization, always as a download
 //! (`Content-Disposition: attachment`), as `application/octet-stream` unless the file is a
-//! harmless image type, and never sniffed by the browser.
+//! harmless image type, and never sniffed by the browser; and the mapping of a message's
+//! `cid:` image sources onto those downloads, so inline images show in the thread.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -22,6 +26,54 @@ pub fn served_content_type(stored: &str) -> &'static str {
         .find(|t| **t == stored)
         .copied()
         .unwrap_or("application/octet-stream")
+}
+
+/// A `src="cid:…"` attribute as the sanitizer serializes it.
+static CID_SRC: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r#"(\s)src="(?i:cid):([^"]*)""#).ok());
+
+/// The sanitized `html` of a message with each `cid:` image source that names one of the
+/// message's attachments (Content-ID → attachment id) pointed at that attachment's download.
+/// A `cid:` naming nothing stays as it is: it loads nothing.
+pub fn with_inline_images(html: &str, by_content_id: &HashMap<String, i64>) -> String {
+    let Some(pattern) = CID_SRC.as_ref() else {
+        return html.to_owned();
+    };
+    if by_content_id.is_empty() {
+        return html.to_owned();
+    }
+    pattern
+        .replace_all(html, |caps: &regex::Captures<'_>| {
+            let reference = percent_decoded(caps[2].trim());
+            let reference = reference.trim_start_matches('<').trim_end_matches('>');
+            match by_content_id.get(reference) {
+                Some(id) => format!("{}src=\"/attachments/{id}\"", &caps[1]),
+                None => caps[0].to_owned(),
+            }
+        })
+        .into_owned()
+}
+
+/// `cid:` URLs percent-encode the Content-ID (RFC 2392); invalid escapes stay as they are.
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `attachment; filename*=UTF-8''…` with the name percent-encoded (RFC 6266 / RFC 8187).
@@ -97,5 +149,21 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(served_content_type("text/html"), "application/octet-stream");
+    }
+
+    #[test]
+    fn cid_sources_point_at_the_named_attachment_and_others_stay() {
+        let ids = HashMap::from([("logo@shop".to_owned(), 7), ("a b".to_owned(), 9)]);
+        let html =
+            r#"<p><img src="cid:logo@shop" alt="x"><img src="CID:a%20b"><img src="cid:gone"></p>"#;
+        assert_eq!(
+            with_inline_images(html, &ids),
+            r#"<p><img src="/attachments/7" alt="x"><img src="/attachments/9"><img src="cid:gone"></p>"#
+        );
+    }
+
+    #[test]
+    fn percent_decoding_leaves_broken_escapes() {
+        assert_eq!(percent_decoded("a%40b%zz%4"), "a@b%zz%4");
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::triage::Status;
-use super::{canned, queries, tags};
+use super::{attachments, canned, queries, tags};
 use crate::app::AppState;
 use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
 use crate::mail::parse::sanitize_html;
@@ -191,6 +191,8 @@ pub async fn load(
         .await?;
     let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
     let mut attachments: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
+    // Message → Content-ID → attachment, for the `cid:` images of its HTML.
+    let mut inline: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     if !message_ids.is_empty() {
         for a in attachment::Entity::find()
             .filter(attachment::Column::OrganizationId.eq(org.get()))
@@ -199,6 +201,12 @@ pub async fn load(
             .all(db)
             .await?
         {
+            if let Some(content_id) = a.content_id {
+                inline
+                    .entry(a.message_id)
+                    .or_default()
+                    .insert(content_id, a.id);
+            }
             attachments
                 .entry(a.message_id)
                 .or_default()
@@ -226,10 +234,15 @@ pub async fn load(
                 .is_some_and(|h| h.contains("data-remote-src=\""));
             let remote_images_loaded = has_remote_images && remote_for == Some(m.id);
             let html = m.html_body.as_deref().map(|h| {
-                if remote_images_loaded {
+                let h = if remote_images_loaded {
                     with_remote_images(h)
                 } else {
                     h.to_owned()
+                };
+                // After sanitizing: the sanitizer denies relative URLs such as downloads.
+                match inline.get(&m.id) {
+                    Some(by_content_id) => attachments::with_inline_images(&h, by_content_id),
+                    None => h,
                 }
             });
             MessageView {

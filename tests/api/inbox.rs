@@ -380,6 +380,42 @@ async fn the_conversation_page_escapes_text_sanitizes_html_and_serves_attachment
 }
 
 #[tokio::test]
+async fn inline_images_of_a_multipart_related_mail_show_in_the_thread() {
+    let app = spawn_app().await;
+    let (org, channel) = shop(&app, None).await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n photo of the broken parcel";
+    let mail = format!(
+        "From: Anna Berg <anna@customer.test>\r\nTo: support@shop-a.test\r\n\
+         Subject: Damaged parcel\r\nMessage-ID: <related-1@customer.test>\r\n\
+         Date: Mon, 23 Nov 2026 10:05:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
+         --rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>See the photo:</p><img src=\"cid:parcel.1@customer.test\" alt=\"parcel\">\
+         <img src=\"cid:not-attached@customer.test\" alt=\"missing\">\r\n\
+         --rel\r\nContent-Type: image/png; name=\"parcel.png\"\r\n\
+         Content-ID: <parcel.1@customer.test>\r\nContent-Disposition: inline; filename=\"parcel.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--rel--\r\n",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
+    let (conversation_id, _) = ingest(&app, org, channel, mail.into_bytes()).await;
+
+    let page = app.get_text(&conversation_path(conversation_id)).await;
+    let source = regex::Regex::new(r#"<img src="(/attachments/\d+)" alt="parcel""#)
+        .unwrap()
+        .captures(&page)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_else(|| panic!("the cid: image points at its attachment: {page}"));
+    assert!(
+        page.contains(r#"src="cid:not-attached@customer.test""#),
+        "a cid: naming no attachment stays (it loads nothing)"
+    );
+    let image = app.get(&source).await;
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(image.bytes().await.unwrap().to_vec(), png);
+}
+
+#[tokio::test]
 async fn notes_never_create_outbox_rows_and_never_reach_the_smtp_server() {
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::app::AppState;
 use crate::mail::ingest::{self, Source};
 use crate::mail::parse::{self, MboxItem, MboxReader, RejectReason};
-use crate::app::AppState;
 use crate::orgs::OrgId;
 use crate::web::AppError;
 

@@ -76,7 +76,10 @@ pub async fn store_batch(
     source: Source,
     mails: Vec<ParsedMail>,
 ) -> Result<Stored, AppError> {
-    let mails: Vec<ParsedMail> = mails.into_iter().map(ingest::without_nul_characters).collect();
+    let mails: Vec<ParsedMail> = mails
+        .into_iter()
+        .map(ingest::without_nul_characters)
+        .collect();
     let known = Known::load(db, source, &mails).await?;
     let plan = Plan::make(source, mails, known);
     let customers = create_customers(db, source, &plan.customers).await?;
@@ -218,16 +221,14 @@ impl Plan {
             } else {
                 now
             };
-            let person = *people
-                .entry(mail.from.address.clone())
-                .or_insert_with(|| {
-                    plan.customers.push(NewCustomer {
-                        address: mail.from.address.clone(),
-                        name: ingest::customer_name(&mail),
-                        created_at: received_at,
-                    });
-                    Person::New(plan.customers.len() - 1)
+            let person = *people.entry(mail.from.address.clone()).or_insert_with(|| {
+                plan.customers.push(NewCustomer {
+                    address: mail.from.address.clone(),
+                    name: ingest::customer_name(&mail),
+                    created_at: received_at,
                 });
+                Person::New(plan.customers.len() - 1)
+            });
             let answered = mail
                 .in_reply_to
                 .iter()
@@ -437,7 +438,10 @@ async fn insert_messages(
                     .push((part, blob_id)),
                 Err(error) => {
                     tracing::error!(%error, "attachment not stored");
-                    notes.push(format!("Attachment '{}' could not be stored.", part.filename));
+                    notes.push(format!(
+                        "Attachment '{}' could not be stored.",
+                        part.filename
+                    ));
                 }
             }
         }
