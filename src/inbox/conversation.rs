@@ -347,9 +347,10 @@ pub async fn load(
 }
 
 /// The Content-Security-Policy for a page that shows one message's remote images: the
-/// default, with `https:` images allowed.
+/// default, with `https:` and `http:` images allowed (much shop mail still links images over
+/// plain HTTP; the browser upgrades or blocks them on an HTTPS page as it does elsewhere).
 pub fn remote_images_csp() -> String {
-    CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", "img-src 'self' data: https:")
+    CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", "img-src 'self' data: https: http:")
 }
 
 pub async fn show(

@@ -348,7 +348,7 @@ async fn the_conversation_page_escapes_text_sanitizes_html_and_serves_attachment
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(csp.contains("img-src 'self' data: https:"), "{csp}");
+    assert!(csp.contains("img-src 'self' data: https: http:"), "{csp}");
     assert!(csp.contains("script-src 'self'"));
     let page = response.text().await.unwrap();
     assert!(page.contains(" src=\"https://tracker.test/pixel.gif\""));
