@@ -271,7 +271,7 @@ async fn complete(
             channel: conv
                 .channel_id
                 .and_then(|id| channel_names.get(&id).cloned())
-                .unwrap_or_else(|| "email".to_owned()),
+                .unwrap_or_else(|| super::index::EMAIL_CHANNEL.to_owned()),
             assignee: conv.assignee_id,
             direction: row.direction,
             has_attachment: with_attachments.contains(&row.id),

@@ -30,6 +30,9 @@ use super::results::{
 use super::schema::{Fields, MESSAGE_ID, ORG, build_schema};
 use crate::orgs::OrgId;
 
+/// The channel kind every conversation has; a named channel is also indexed under it.
+pub(crate) const EMAIL_CHANNEL: &str = "email";
+
 /// One message as the search index sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageDoc {
@@ -231,7 +234,12 @@ impl SearchIndex {
             doc.add_text(f.tag, keyword(tag));
         }
         doc.add_text(f.status, keyword(&m.status));
+        // Every channel is an email channel: `channel:email` finds them all, and a named
+        // channel is found by its name as well.
         doc.add_text(f.channel, keyword(&m.channel));
+        if keyword(&m.channel) != EMAIL_CHANNEL {
+            doc.add_text(f.channel, EMAIL_CHANNEL);
+        }
         doc.add_text(f.direction, keyword(&m.direction));
         match m.assignee {
             Some(id) => doc.add_text(f.assignee, id.to_string()),

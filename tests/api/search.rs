@@ -44,9 +44,19 @@ fn mail_with_attachment(from: &str, subject: &str, body: &str) -> Vec<u8> {
 }
 
 async fn store(state: &AppState, org: OrgId, raw: Vec<u8>) -> (i64, i64) {
+    store_from(state, org, None, raw).await
+}
+
+/// Stores `raw` as mail that came in through `channel_id` (None: imported).
+async fn store_from(
+    state: &AppState,
+    org: OrgId,
+    channel_id: Option<i64>,
+    raw: Vec<u8>,
+) -> (i64, i64) {
     let source = Source {
         org,
-        channel_id: None,
+        channel_id,
         keep_original_date: true,
     };
     match ingest_raw(state, source, raw).await.unwrap() {
@@ -65,6 +75,26 @@ async fn org_id(state: &AppState, name: &str) -> OrgId {
         .unwrap()
         .unwrap()
         .0
+}
+
+/// An email channel of `org` called `name` (no servers: mail is stored directly).
+async fn email_channel(app: &TestApp, org: OrgId, name: &str) -> i64 {
+    let (channel, _token) = lethe::mail::channel::create(
+        &app.state.db,
+        &app.state.sealer,
+        org,
+        lethe::mail::channel::NewChannel {
+            name: name.into(),
+            imap: None,
+            smtp: None,
+            from_name: "Shop Support".into(),
+            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
+            poll_seconds: 60,
+        },
+    )
+    .await
+    .unwrap();
+    channel.id
 }
 
 fn encode(q: &str) -> String {
@@ -177,9 +207,11 @@ async fn each_operator_of_the_query_language_filters_as_documented() {
         ),
     )
     .await;
-    let (c2, _) = store(
+    let support = email_channel(&app, org, "Support Desk").await;
+    let (c2, _) = store_from(
         &app.state,
         org,
+        Some(support),
         mail_dated(
             "Bob Brown <bob@kunde.test>",
             "Delivery was late",
@@ -236,7 +268,10 @@ async fn each_operator_of_the_query_language_filters_as_documented() {
         ("status:open delivery", vec![c1, c3]),
         ("assignee:me", vec![c2]),
         ("assignee:none delivery", vec![c1, c3]),
+        // Every channel is an email channel; a named one is found by its name too.
         ("channel:email late", vec![c1, c2]),
+        ("channel:\"support desk\"", vec![c2]),
+        ("-channel:\"Support Desk\" late", vec![c1]),
         ("channel:webchat", vec![]),
         ("has:attachment", vec![c3]),
         ("before:2026-03-01", vec![c1]),
