@@ -183,7 +183,7 @@ pub async fn load(
     let conversation = queries::conversation(db, org, id).await?;
     let remote_for: Option<i64> = query.remote_images.as_deref().and_then(|v| v.parse().ok());
     let messages = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("messages", org))
         .filter(message::Column::ConversationId.eq(id))
         .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)
@@ -272,14 +272,14 @@ pub async fn load(
     let customer_emails = customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("customer_emails", org))
         .filter(customer_email::Column::CustomerId.eq(conversation.customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
         .all(db)
         .await?;
     let others = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("conversations", org))
         .filter(conversation::Column::CustomerId.eq(conversation.customer_id))
         .filter(conversation::Column::Id.ne(id))
         .order_by_desc(conversation::Column::LastActivityAt)

@@ -62,7 +62,7 @@ async fn load(
     let show_conversations = restriction.is_none() || scope.role().is_admin();
     let conversations = if show_conversations {
         conversation::Entity::find()
-            .filter(conversation::Column::OrganizationId.eq(org.get()))
+            .filter(crate::db::org_check("conversations", org))
             .filter(conversation::Column::CustomerId.eq(found.id))
             .order_by_desc(conversation::Column::LastActivityAt)
             .order_by_desc(conversation::Column::Id)

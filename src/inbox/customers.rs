@@ -16,7 +16,7 @@ pub async fn primary_email(
     Ok(customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("customer_emails", org))
         .filter(customer_email::Column::CustomerId.eq(customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
@@ -44,7 +44,7 @@ pub async fn emails(
     customer_id: i64,
 ) -> Result<Vec<customer_email::Model>, sea_orm::DbErr> {
     customer_email::Entity::find()
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("customer_emails", org))
         .filter(customer_email::Column::CustomerId.eq(customer_id))
         .order_by_asc(customer_email::Column::Id)
         .all(db)

@@ -58,7 +58,7 @@ pub async fn customer_names(
         .select_only()
         .column(customer::Column::Id)
         .column(customer::Column::DisplayName)
-        .filter(customer::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("customers", org))
         .filter(customer::Column::Id.is_in(ids))
         .into_tuple::<(i64, String)>()
         .all(db)

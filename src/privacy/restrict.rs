@@ -83,7 +83,7 @@ pub async fn restricted_conversation_ids(
             conversation::Entity::find()
                 .select_only()
                 .column(conversation::Column::Id)
-                .filter(conversation::Column::OrganizationId.eq(org.get()))
+                .filter(crate::db::org_check("conversations", org))
                 .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
                 .into_tuple::<i64>()
                 .all(db)
@@ -103,7 +103,7 @@ pub async fn of_conversation(
         .select_only()
         .column(customer::Column::RestrictedAt)
         .column(customer::Column::RestrictionReason)
-        .filter(customer::Column::OrganizationId.eq(org.get()))
+        .filter(crate::db::org_check("customers", org))
         .filter(
             customer::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()

@@ -419,13 +419,13 @@ pub(super) enum Lookup {
     Ids,
 }
 
-/// The organization term of a selection. For [`Lookup::Ids`] it is written
-/// `+table.organization_id = N` (valid in both databases): SQLite then does not pick an
-/// organization index for it, which would walk every row of the organization once per batch,
-/// and looks the chunk up by id.
+/// The organization term of a selection; for [`Lookup::Ids`] the one of a lookup by listed ids
+/// ([`crate::db::org_check`]), so a batch is not found by walking the organization.
 pub(super) fn org_term(table: &str, org: OrgId, lookup: Lookup) -> SimpleExpr {
-    let plus = if lookup == Lookup::Ids { "+" } else { "" };
-    Expr::cust(format!("{plus}{table}.organization_id = {}", org.get()))
+    match lookup {
+        Lookup::Ids => crate::db::org_check(table, org),
+        Lookup::Scan => Expr::cust(format!("{table}.organization_id = {}", org.get())),
+    }
 }
 
 /// The conversations a conversation rule finds due, held or not.

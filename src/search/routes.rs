@@ -185,7 +185,7 @@ async fn conversation_summaries(
             conversation::Column::CustomerId,
             conversation::Column::Subject,
         ])
-        .filter(conversation::Column::OrganizationId.eq(scope.org().get()))
+        .filter(crate::db::org_check("conversations", scope.org()))
         .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
         .into_tuple()
         .all(&state.db)
@@ -193,7 +193,7 @@ async fn conversation_summaries(
     let names: Vec<(i64, String)> = customer::Entity::find()
         .select_only()
         .columns([customer::Column::Id, customer::Column::DisplayName])
-        .filter(customer::Column::OrganizationId.eq(scope.org().get()))
+        .filter(crate::db::org_check("customers", scope.org()))
         .filter(customer::Column::Id.is_in(rows.iter().map(|(_, c, _)| *c)))
         .into_tuple()
         .all(&state.db)

@@ -133,7 +133,7 @@ pub async fn rewrite(
     let ids: Vec<i64> = conversations.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(500) {
         let messages = message::Entity::find()
-            .filter(message::Column::OrganizationId.eq(org.get()))
+            .filter(crate::db::org_check("messages", org))
             .filter(message::Column::ConversationId.is_in(chunk.iter().copied()))
             .all(db)
             .await?;
