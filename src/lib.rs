@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cores;
 pub mod crypto;
 pub mod db;
 pub mod inbox;

@@ -163,7 +163,7 @@ pub async fn conversations(
                 .map_or("", |(_, _, name)| name.as_str());
             message_row(m, known_of(m.conversation_id), pseudonym, now)
         };
-        let message_rows = on_every_core(&messages, row_of);
+        let message_rows = crate::cores::map(&messages, row_of);
         let conversation_rows: Vec<Vec<Value>> = subjects
             .iter()
             .map(|(id, subject)| {
@@ -220,29 +220,6 @@ pub async fn conversations(
         .exec(db)
         .await?;
     Ok(rewritten)
-}
-
-/// `f` of every item, in order, computed on every core (the detector is the run's main cost).
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if workers < 2 || items.len() < 2 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(workers);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| match part.join() {
-                Ok(rows) => rows,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
 }
 
 /// The rewritten columns of one message, in the order [`conversations`] names them, after its

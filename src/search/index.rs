@@ -236,10 +236,11 @@ impl SearchIndex {
         doc.add_text(f.status, keyword(&m.status));
         // Every channel is an email channel: `channel:email` finds them all, and a named
         // channel is found by its name as well.
-        doc.add_text(f.channel, keyword(&m.channel));
-        if keyword(&m.channel) != EMAIL_CHANNEL {
+        let channel = keyword(&m.channel);
+        if channel != EMAIL_CHANNEL {
             doc.add_text(f.channel, EMAIL_CHANNEL);
         }
+        doc.add_text(f.channel, channel);
         doc.add_text(f.direction, keyword(&m.direction));
         match m.assignee {
             Some(id) => doc.add_text(f.assignee, id.to_string()),

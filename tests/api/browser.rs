@@ -229,7 +229,6 @@ async fn an_agent_signs_in_in_a_real_browser_and_manages_the_team() {
 
 #[tokio::test]
 async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
-    use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode, create};
     use lethe::mail::ingest::{Source, ingest_raw};
     let smtp = crate::smtp::SmtpRecorder::start().await;
     let app = spawn_app().await;
@@ -239,34 +238,15 @@ async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
         .unwrap()
         .unwrap()
         .0;
-    let smtp_settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        tls: TlsMode::None,
-        user: None,
-        password: None,
-    };
-    let (channel, _) = create(
-        &app.state.db,
-        &app.state.sealer,
-        org,
-        NewChannel {
-            name: "Support".into(),
-            imap: None,
-            smtp: Some(smtp_settings),
-            from_name: "Shop".into(),
-            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
-            poll_seconds: 60,
-        },
-    )
-    .await
-    .unwrap();
+    let (channel, _) = app
+        .email_channel(org, "Support", "support@shop.test", Some(smtp.port))
+        .await;
     let customer_mail = "From: Élodie Martin <elodie@client.test>\r\nTo: support@shop.test\r\nSubject: Colis abîmé\r\nMessage-ID: <elodie-1@client.test>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Le colis est arrivé <b>abîmé</b>.</p><script>alert(1)</script><img src=\"https://tracker.example/p.gif\">\r\n";
     ingest_raw(
         &app.state,
         Source {
             org,
-            channel_id: Some(channel.id),
+            channel_id: Some(channel),
             keep_original_date: false,
         },
         customer_mail.as_bytes().to_vec(),

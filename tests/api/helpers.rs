@@ -178,6 +178,40 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// An email channel of `org` sending as `from_address` (through the SMTP recorder on
+    /// `smtp_port`, if given; no IMAP): its id and its inbound token.
+    pub async fn email_channel(
+        &self,
+        org: lethe::orgs::OrgId,
+        name: &str,
+        from_address: &str,
+        smtp_port: Option<u16>,
+    ) -> (i64, String) {
+        use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode, create};
+        let (channel, token) = create(
+            &self.state.db,
+            &self.state.sealer,
+            org,
+            NewChannel {
+                name: name.into(),
+                imap: None,
+                smtp: smtp_port.map(|port| SmtpSettings {
+                    host: "127.0.0.1".into(),
+                    port,
+                    tls: TlsMode::None,
+                    user: None,
+                    password: None,
+                }),
+                from_name: name.into(),
+                from_address: lethe::mail::EmailAddress::parse(from_address).unwrap(),
+                poll_seconds: 60,
+            },
+        )
+        .await
+        .unwrap();
+        (channel.id, token)
+    }
+
     /// Creates a user (and organization) directly, as `lethe user create` does.
     pub async fn create_user(&self, email: &str, org: &str, role: &str) -> i64 {
         use lethe::auth::users;

@@ -228,7 +228,6 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn the_inbound_endpoint_answers_2xx_only_for_committed_mail() {
-    use lethe::mail::channel::{NewChannel, create};
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
@@ -236,21 +235,9 @@ async fn the_inbound_endpoint_answers_2xx_only_for_committed_mail() {
         .unwrap()
         .unwrap()
         .0;
-    let (_, token) = create(
-        &app.state.db,
-        &app.state.sealer,
-        org,
-        NewChannel {
-            name: "Support".into(),
-            imap: None,
-            smtp: None,
-            from_name: "Shop".into(),
-            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
-            poll_seconds: 60,
-        },
-    )
-    .await
-    .unwrap();
+    let (_, token) = app
+        .email_channel(org, "Support", "support@shop.test", None)
+        .await;
     let url = app.url(&format!("/inbound/email/{token}"));
     let raw = mail(
         "pipe-1@kunde.test",

@@ -8,7 +8,6 @@ use std::time::Duration;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
 use lethe::db::entity::{conversation, message, outbox};
-use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode, create};
 use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -35,28 +34,9 @@ async fn org_id(app: &TestApp, name: &str) -> OrgId {
 }
 
 async fn channel(app: &TestApp, org: OrgId, smtp_port: Option<u16>) -> i64 {
-    let (channel, _token) = create(
-        &app.state.db,
-        &app.state.sealer,
-        org,
-        NewChannel {
-            name: "Support".into(),
-            imap: None,
-            smtp: smtp_port.map(|port| SmtpSettings {
-                host: "127.0.0.1".into(),
-                port,
-                tls: TlsMode::None,
-                user: None,
-                password: None,
-            }),
-            from_name: "Shop A Support".into(),
-            from_address: lethe::mail::EmailAddress::parse("support@shop-a.test").unwrap(),
-            poll_seconds: 60,
-        },
-    )
-    .await
-    .unwrap();
-    channel.id
+    app.email_channel(org, "Support", "support@shop-a.test", smtp_port)
+        .await
+        .0
 }
 
 fn text_mail(from: &str, subject: &str, message_id: &str, extra: &str, body: &str) -> Vec<u8> {

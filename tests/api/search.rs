@@ -77,26 +77,6 @@ async fn org_id(state: &AppState, name: &str) -> OrgId {
         .0
 }
 
-/// An email channel of `org` called `name` (no servers: mail is stored directly).
-async fn email_channel(app: &TestApp, org: OrgId, name: &str) -> i64 {
-    let (channel, _token) = lethe::mail::channel::create(
-        &app.state.db,
-        &app.state.sealer,
-        org,
-        lethe::mail::channel::NewChannel {
-            name: name.into(),
-            imap: None,
-            smtp: None,
-            from_name: "Shop Support".into(),
-            from_address: lethe::mail::EmailAddress::parse("support@shop.test").unwrap(),
-            poll_seconds: 60,
-        },
-    )
-    .await
-    .unwrap();
-    channel.id
-}
-
 fn encode(q: &str) -> String {
     url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
 }
@@ -207,7 +187,9 @@ async fn each_operator_of_the_query_language_filters_as_documented() {
         ),
     )
     .await;
-    let support = email_channel(&app, org, "Support Desk").await;
+    let (support, _) = app
+        .email_channel(org, "Support Desk", "support@shop.test", None)
+        .await;
     let (c2, _) = store_from(
         &app.state,
         org,

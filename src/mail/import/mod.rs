@@ -1,5 +1,5 @@
 //! Bulk import (`lethe import eml|mbox PATH --org NAME`): a directory of .eml files or an
-//! mbox, parsed on every core and stored in batches of one transaction each, in file order so
+//! mbox, parsed on every core (`crate::cores`) and stored in batches of one transaction each, in file order so
 //! that replies thread onto the messages before them. Re-importing counts duplicates; a
 //! message that cannot be used is counted with its reason and never stops the import.
 
@@ -203,21 +203,7 @@ fn parse_in_parallel(
             limit: limits.max_message_bytes,
         }),
     };
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .max(1);
-    let chunk = batch.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(parse_one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    crate::cores::map(&batch, parse_one)
 }
 
 async fn store_batch(

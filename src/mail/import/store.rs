@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
@@ -118,7 +119,6 @@ impl Known {
         source: Source,
         mails: &[ParsedMail],
     ) -> Result<Self, AppError> {
-        let org = source.org.get();
         let mut ids: Vec<&str> = Vec::new();
         for mail in mails {
             ids.push(&mail.message_id);
@@ -128,49 +128,60 @@ impl Known {
         let ids = distinct(ids);
         let tokens = distinct(mails.iter().filter_map(|m| m.conversation_token.as_deref()));
         let addresses = distinct(mails.iter().map(|m| m.from.address.as_str()));
-        let mut known = Known {
-            messages: HashMap::new(),
-            tokens: HashMap::new(),
-            customers: HashMap::new(),
-        };
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<(String, i64)> = message::Entity::find()
-                .select_only()
-                .column(message::Column::MessageIdHeader)
-                .column(message::Column::ConversationId)
-                .filter(message::Column::OrganizationId.eq(org))
-                .filter(message::Column::MessageIdHeader.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            known.messages.extend(rows);
-        }
-        for chunk in tokens.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<(String, i64)> = conversation::Entity::find()
-                .select_only()
-                .column(conversation::Column::Token)
-                .column(conversation::Column::Id)
-                .filter(conversation::Column::OrganizationId.eq(org))
-                .filter(conversation::Column::Token.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            known.tokens.extend(rows);
-        }
-        for chunk in addresses.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<(String, i64)> = customer_email::Entity::find()
-                .select_only()
-                .column(customer_email::Column::Email)
-                .column(customer_email::Column::CustomerId)
-                .filter(customer_email::Column::OrganizationId.eq(org))
-                .filter(customer_email::Column::Email.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            known.customers.extend(rows);
-        }
-        Ok(known)
+        Ok(Known {
+            messages: lookup::<message::Entity>(
+                db,
+                source,
+                message::Column::MessageIdHeader,
+                message::Column::ConversationId,
+                &ids,
+            )
+            .await?,
+            tokens: lookup::<conversation::Entity>(
+                db,
+                source,
+                conversation::Column::Token,
+                conversation::Column::Id,
+                &tokens,
+            )
+            .await?,
+            customers: lookup::<customer_email::Entity>(
+                db,
+                source,
+                customer_email::Column::Email,
+                customer_email::Column::CustomerId,
+                &addresses,
+            )
+            .await?,
+        })
     }
+}
+
+/// `key → value` for the rows of the organization whose `key` column is one of `keys` (looked
+/// up in chunks, through the organization's unique index on that key).
+async fn lookup<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    source: Source,
+    key: E::Column,
+    value: E::Column,
+    keys: &[&str],
+) -> Result<HashMap<String, i64>, AppError> {
+    use sea_orm::sea_query::ExprTrait as _;
+    let organization = Expr::col((E::default(), Alias::new("organization_id")));
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, i64)> = E::find()
+            .select_only()
+            .column(key)
+            .column(value)
+            .filter(organization.clone().eq(source.org.get()))
+            .filter(key.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -358,19 +369,15 @@ async fn create_conversations(
             .await?;
     }
     // Tokens are unique per organization, so they find the rows just inserted.
-    let mut by_token = HashMap::with_capacity(tokens.len());
-    for chunk in tokens.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, i64)> = conversation::Entity::find()
-            .select_only()
-            .column(conversation::Column::Token)
-            .column(conversation::Column::Id)
-            .filter(conversation::Column::OrganizationId.eq(org))
-            .filter(conversation::Column::Token.is_in(chunk.iter().map(String::as_str)))
-            .into_tuple()
-            .all(db)
-            .await?;
-        by_token.extend(rows);
-    }
+    let keys: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let by_token = lookup::<conversation::Entity>(
+        db,
+        source,
+        conversation::Column::Token,
+        conversation::Column::Id,
+        &keys,
+    )
+    .await?;
     tokens
         .iter()
         .map(|token| {
@@ -397,19 +404,16 @@ async fn unused_tokens(
                 fresh.push(token);
             }
         }
-        let mut taken = HashSet::new();
-        for chunk in fresh.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<String> = conversation::Entity::find()
-                .select_only()
-                .column(conversation::Column::Token)
-                .filter(conversation::Column::OrganizationId.eq(source.org.get()))
-                .filter(conversation::Column::Token.is_in(chunk.iter().map(String::as_str)))
-                .into_tuple()
-                .all(db)
-                .await?;
-            taken.extend(rows);
-        }
-        tokens.extend(fresh.into_iter().filter(|t| !taken.contains(t)));
+        let keys: Vec<&str> = fresh.iter().map(String::as_str).collect();
+        let taken = lookup::<conversation::Entity>(
+            db,
+            source,
+            conversation::Column::Token,
+            conversation::Column::Id,
+            &keys,
+        )
+        .await?;
+        tokens.extend(fresh.into_iter().filter(|t| !taken.contains_key(t)));
     }
     Ok(tokens)
 }
@@ -462,19 +466,14 @@ async fn insert_messages(
         return Ok(());
     }
     let headers: Vec<&str> = files.keys().copied().collect();
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(headers.len());
-    for chunk in headers.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, i64)> = message::Entity::find()
-            .select_only()
-            .column(message::Column::MessageIdHeader)
-            .column(message::Column::Id)
-            .filter(message::Column::OrganizationId.eq(org))
-            .filter(message::Column::MessageIdHeader.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        ids.extend(rows);
-    }
+    let ids = lookup::<message::Entity>(
+        db,
+        source,
+        message::Column::MessageIdHeader,
+        message::Column::Id,
+        &headers,
+    )
+    .await?;
     let mut attachments = Vec::new();
     for (header, parts) in files {
         let message_id = ids.get(header).copied().ok_or_else(|| {
