@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Retention benchmark: generates CONVERSATIONS demo conversations (about 10 messages each, six
-# languages) with `lethe demo-data`, starts `lethe serve` and lets its indexer index them,
+# languages) with `lethe demo-data`, indexes them with `lethe index rebuild`, starts `lethe serve`,
 # saves rules under which most of the corpus is due (conversations inactive for 180 days are
 # deleted, closed ones older than 30 days anonymized, old notes deleted, customers left
 # without conversations deleted), then presses "run now" on /settings/retention while CLIENTS
-# concurrent clients request the logged-in /inbox page. Prints the run's duration and the
-# inbox p50/p99 before and during the run. SQLite, the default database.
+# concurrent clients request the logged-in /inbox page, RATE requests per second in all (a
+# support team of CLIENTS agents each opening a page every CLIENTS/RATE seconds), or with
+# RATE 0 as fast as they can (a closed loop: the load takes both cores, and the run gets
+# what the scheduler leaves it). Prints the run's duration and the inbox p50/p99 before and
+# during the run. SQLite, the default database.
 #
-# Usage: benches/retention.sh [CONVERSATIONS=100000] [CLIENTS=50]
+# Usage: benches/retention.sh [CONVERSATIONS=100000] [CLIENTS=50] [RATE=50]
 #   LETHE_BIN=target/debug/lethe benches/retention.sh 2000   # small check with a debug build
 # Without LETHE_BIN it uses target/release/lethe, building it when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONVERSATIONS="${1:-100000}"
 CLIENTS="${2:-50}"
+RATE="${3:-50}"
 BASELINE_SECONDS="${BASELINE_SECONDS:-5}"
 BIN="${LETHE_BIN:-target/release/lethe}"
 if [[ -z "${LETHE_BIN:-}" && ! -x "$BIN" ]]; then cargo build --release; fi
@@ -33,11 +37,9 @@ echo "$password" | "$BIN" user create --email bench@shop.example --password-stdi
 "$BIN" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42
 echo "corpus: $(sqlite3 "$db" 'SELECT COUNT(*) FROM conversations') conversations, $(sqlite3 "$db" 'SELECT COUNT(*) FROM messages') messages"
 wait_ready() { for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done; echo "server not ready" >&2; exit 1; }
+"$BIN" index rebuild
 "$BIN" serve & server=$!
 wait_ready
-start="$(date +%s)"
-while [[ "$(sqlite3 "$db" 'SELECT COUNT(*) FROM search_queue')" != 0 ]]; do sleep 0.5; done
-echo "indexed in $(( $(date +%s) - start )) s"
 rules() { "$BIN" retention rules set --org Bench "$@" >/dev/null; }
 rules --category any_conversation --after-days 180 --action delete
 rules --category closed_conversations --after-days 30 --action anonymize
@@ -45,7 +47,7 @@ rules --category internal_notes --after-days 30 --action delete
 rules --category customers_without_conversations --after-days 30 --action delete
 echo "would: $("$BIN" retention run --org Bench --dry-run --json)"
 python3 benches/retention_load.py "http://127.0.0.1:$port" bench@shop.example "$password" \
-    "$db" "$CLIENTS" "$BASELINE_SECONDS"
+    "$db" "$CLIENTS" "$BASELINE_SECONDS" "$RATE"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
 echo "server resident memory after the run: $((rss / 1024)) MB"
 echo "left: $(sqlite3 "$db" 'SELECT COUNT(*) FROM conversations') conversations, $(sqlite3 "$db" 'SELECT COUNT(*) FROM messages') messages, $(sqlite3 "$db" "SELECT COUNT(*) FROM conversations WHERE anonymized_at IS NOT NULL") anonymized"

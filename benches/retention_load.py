@@ -2,10 +2,13 @@
 """Inbox latency during a retention run. Called by benches/retention.sh, which generates the
 corpus, saves the rules and starts the server.
 
-Usage: retention_load.py BASE_URL EMAIL PASSWORD SQLITE_DB CLIENTS BASELINE_SECONDS
+Usage: retention_load.py BASE_URL EMAIL PASSWORD SQLITE_DB CLIENTS BASELINE_SECONDS [RATE]
 
 Signs in once, then CLIENTS asyncio clients (one keep-alive connection each) request the
-logged-in /inbox page in a loop. After BASELINE_SECONDS of load alone it presses "run now"
+logged-in /inbox page: paced, RATE requests per second in all (each client on its own fixed
+schedule; a request's latency counts from its scheduled time, so a stalled server is not
+hidden by requests that were never sent), or with RATE 0 in a closed loop, each client
+asking again as soon as it has its answer (a load that takes every core there is). After BASELINE_SECONDS of load alone it presses "run now"
 on /settings/retention and keeps the load going until the run's history row is finished.
 Prints the run's duration (from its history row) and the p50/p99 of /inbox before and
 during the run, then waits for the search queue the run filled to drain.
@@ -110,6 +113,7 @@ def parse_time(text):
 
 async def main():
     base, email, password, db_path, clients, baseline = sys.argv[1:7]
+    rate = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
     u = urllib.parse.urlparse(base)
     host, port = u.hostname, u.port
     clients, baseline = int(clients), float(baseline)
@@ -120,17 +124,23 @@ async def main():
     samples = []  # (start time, latency ms, status)
     stop = asyncio.Event()
 
-    async def client():
+    async def client(k):
         c = Http(host, port)
+        interval = clients / rate if rate > 0 else 0.0
+        next_at = time.monotonic() + interval * k / clients
         while not stop.is_set():
-            t = time.monotonic()
+            if interval:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                t, next_at = next_at, next_at + interval
+            else:
+                t = time.monotonic()
             try:
                 status, _, _ = await c.request("GET", "/inbox", {"Cookie": cookie})
             except (OSError, asyncio.IncompleteReadError):
                 status, c = 0, Http(host, port)
             samples.append((t, (time.monotonic() - t) * 1000, status))
 
-    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    tasks = [asyncio.create_task(client(k)) for k in range(clients)]
     await asyncio.sleep(baseline)
     run_started = time.monotonic()
     await run_now(host, port, cookie)
@@ -153,7 +163,8 @@ async def main():
     before = [ms for t, ms, s in samples if t < run_started]
     during = [ms for t, ms, s in samples if run_started <= t <= run_finished]
     failed = sum(1 for _, _, s in samples if s != 200)
-    print(f"retention run: {duration:.1f} s (error: {error})")
+    load = f"{rate:g} requests/s from {clients} clients" if rate > 0 else f"{clients} closed-loop clients"
+    print(f"retention run: {duration:.1f} s (error: {error}); load: {load}")
     print(f"  counts: {counts}")
     print(f"/inbox with {clients} clients before the run: {len(before)} requests, "
           f"p50 {pct(before, 50):.1f} ms, p99 {pct(before, 99):.1f} ms")

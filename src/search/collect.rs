@@ -2,14 +2,17 @@
 //!
 //! For each conversation it keeps the number of matching messages, the best-scoring message
 //! and the newest message, so both sort orders, exact conversation totals and pagination come
-//! out of a single scan of the matches.
+//! out of a single scan of the matches. A conversation's messages mostly sit next to each
+//! other in a segment (they are indexed in id order), so a run of matches from one
+//! conversation is folded into one group before it touches the hash map, and queries that do
+//! not score read the id and date columns a block of documents at a time.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::ColumnValues;
+use tantivy::columnar::{Column, ColumnValues};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::schema::{CONVERSATION_ID, DATE};
@@ -103,9 +106,11 @@ impl Collector for GroupCollector {
         let fast = segment.fast_fields();
         Ok(GroupSegmentCollector {
             segment_ord,
-            conversation: fast.i64(CONVERSATION_ID)?.first_or_default_col(0),
-            date: fast.i64(DATE)?.first_or_default_col(0),
+            conversation: values(fast.i64(CONVERSATION_ID)?),
+            date: values(fast.i64(DATE)?),
             groups: Groups::default(),
+            current: None,
+            block: Block::default(),
         })
     }
 
@@ -114,6 +119,9 @@ impl Collector for GroupCollector {
     }
 
     fn merge_fruits(&self, fruits: Vec<Groups>) -> tantivy::Result<Groups> {
+        // Into the largest, so the fewest groups are moved.
+        let mut fruits = fruits;
+        fruits.sort_unstable_by_key(|fruit| std::cmp::Reverse(fruit.len()));
         let mut iter = fruits.into_iter();
         let mut merged = iter.next().unwrap_or_default();
         for fruit in iter {
@@ -128,12 +136,48 @@ impl Collector for GroupCollector {
     }
 }
 
+/// A column's values by document; every document has one id and one date, so the values are
+/// read directly where the column is full (no per-document "first value" indirection).
+fn values(column: Column<i64>) -> Arc<dyn ColumnValues<i64>> {
+    if column.get_cardinality().is_full() {
+        column.values
+    } else {
+        column.first_or_default_col(0)
+    }
+}
+
+/// Reused buffers for [`SegmentCollector::collect_block`].
+#[derive(Default)]
+struct Block {
+    conversations: Vec<i64>,
+    dates: Vec<i64>,
+}
+
 /// Per-segment part of [`GroupCollector`].
 pub(crate) struct GroupSegmentCollector {
     segment_ord: SegmentOrdinal,
     conversation: Arc<dyn ColumnValues<i64>>,
     date: Arc<dyn ColumnValues<i64>>,
     groups: Groups,
+    /// The group of the conversation of the last match, not yet in `groups`.
+    current: Option<(i64, Group)>,
+    block: Block,
+}
+
+impl GroupSegmentCollector {
+    fn add(&mut self, conversation: i64, one: Group) {
+        match &mut self.current {
+            Some((id, group)) if *id == conversation => group.absorb(&one),
+            current => {
+                if let Some((id, group)) = current.replace((conversation, one)) {
+                    self.groups
+                        .entry(id)
+                        .and_modify(|g| g.absorb(&group))
+                        .or_insert(group);
+                }
+            }
+        }
+    }
 }
 
 impl SegmentCollector for GroupSegmentCollector {
@@ -142,14 +186,34 @@ impl SegmentCollector for GroupSegmentCollector {
     fn collect(&mut self, doc: DocId, score: Score) {
         let conversation = self.conversation.get_val(doc);
         let date = self.date.get_val(doc);
-        let one = Group::new(score, date, DocAddress::new(self.segment_ord, doc));
-        self.groups
-            .entry(conversation)
-            .and_modify(|g| g.absorb(&one))
-            .or_insert(one);
+        self.add(
+            conversation,
+            Group::new(score, date, DocAddress::new(self.segment_ord, doc)),
+        );
     }
 
-    fn harvest(self) -> Groups {
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut block = std::mem::take(&mut self.block);
+        block.conversations.resize(docs.len(), 0);
+        block.dates.resize(docs.len(), 0);
+        self.conversation.get_vals(docs, &mut block.conversations);
+        self.date.get_vals(docs, &mut block.dates);
+        for ((doc, conversation), date) in docs.iter().zip(&block.conversations).zip(&block.dates) {
+            self.add(
+                *conversation,
+                Group::new(0.0, *date, DocAddress::new(self.segment_ord, *doc)),
+            );
+        }
+        self.block = block;
+    }
+
+    fn harvest(mut self) -> Groups {
+        if let Some((id, group)) = self.current.take() {
+            self.groups
+                .entry(id)
+                .and_modify(|g| g.absorb(&group))
+                .or_insert(group);
+        }
         self.groups
     }
 }

@@ -18,6 +18,7 @@ use tantivy::tokenizer::TextAnalyzer;
 
 use super::analysis::{Lang, analyze, code_of_word, keyword};
 use super::forward::ForwardOnly;
+use super::org_scope::OrgScope;
 use super::query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
 use super::results::SearchContext;
 use super::schema::Fields;
@@ -161,7 +162,8 @@ fn filter_query(
     })
 }
 
-/// Compiles `query` for organization `org`. The organization clause is always present.
+/// Compiles `query` for organization `org`. The organization clause ([`OrgScope`]) is always
+/// present.
 pub(crate) fn compile(
     fields: &Fields,
     an: &mut QueryAnalyzers,
@@ -169,13 +171,7 @@ pub(crate) fn compile(
     query: &Query,
     ctx: &SearchContext,
 ) -> Result<Box<dyn TQuery>, QueryError> {
-    let mut clauses: Vec<Clause> = vec![filter_clause(
-        Occur::Must,
-        Box::new(TermQuery::new(
-            Term::from_field_i64(fields.org, org.get()),
-            IndexRecordOption::Basic,
-        )),
-    )];
+    let mut clauses: Vec<Clause> = vec![(Occur::Must, Box::new(OrgScope::new(fields.org, org)))];
     for term in &query.include {
         // A word that analyzes to nothing indexable cannot match anything.
         let q = text_query(fields, an, term).unwrap_or_else(|| Box::new(EmptyQuery));

@@ -18,6 +18,7 @@ mod forward;
 mod index;
 pub mod indexer;
 pub mod maintenance;
+mod org_scope;
 mod query;
 mod queue;
 mod results;

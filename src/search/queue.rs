@@ -29,9 +29,10 @@ fn col(name: &str) -> Alias {
     Alias::new(name)
 }
 
-/// The oldest `limit` rows, in id order.
+/// The oldest `limit` rows with ids above `after`, in id order.
 pub(crate) async fn next_batch(
     db: &impl ConnectionTrait,
+    after: i64,
     limit: u64,
 ) -> Result<Vec<QueueRow>, DbErr> {
     let select = Sql::select()
@@ -42,6 +43,7 @@ pub(crate) async fn next_batch(
             col("op"),
         ])
         .from(col(TABLE))
+        .and_where(Expr::col(col("id")).gt(after))
         .order_by(col("id"), Order::Asc)
         .limit(limit)
         .to_owned();

@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Sql};
 use serde::Deserialize;
 
 use super::{Page as ResultPage, Query, QueryError, SearchContext, SearchError, Sort};
@@ -169,7 +170,7 @@ struct Summary {
     customer: String,
 }
 
-/// Subject and customer name of each conversation, read within the tenant.
+/// Subject and customer name of each conversation, read within the tenant (one query).
 async fn conversation_summaries(
     state: &AppState,
     scope: &TenantScope,
@@ -178,38 +179,38 @@ async fn conversation_summaries(
     if conversation_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, i64, String)> = conversation::Entity::find()
-        .select_only()
-        .columns([
-            conversation::Column::Id,
-            conversation::Column::CustomerId,
-            conversation::Column::Subject,
-        ])
-        .filter(crate::db::org_check("conversations", scope.org()))
-        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let names: Vec<(i64, String)> = customer::Entity::find()
-        .select_only()
-        .columns([customer::Column::Id, customer::Column::DisplayName])
-        .filter(crate::db::org_check("customers", scope.org()))
-        .filter(customer::Column::Id.is_in(rows.iter().map(|(_, c, _)| *c)))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, customer_id, subject)| Summary {
-            id,
-            subject,
-            customer: names
-                .iter()
-                .find(|(c, _)| *c == customer_id)
-                .map(|(_, name)| name.clone())
+    let org = scope.org();
+    let query = Sql::select()
+        .column((conversation::Entity, conversation::Column::Id))
+        .column((conversation::Entity, conversation::Column::Subject))
+        .expr_as(
+            Expr::col((customer::Entity, customer::Column::DisplayName)),
+            Alias::new("customer_name"),
+        )
+        .from(conversation::Entity)
+        .left_join(
+            customer::Entity,
+            Expr::col((customer::Entity, customer::Column::Id))
+                .equals((conversation::Entity, conversation::Column::CustomerId))
+                .and(crate::db::org_check("customers", org)),
+        )
+        .and_where(crate::db::org_check("conversations", org))
+        .and_where(
+            Expr::col((conversation::Entity, conversation::Column::Id))
+                .is_in(conversation_ids.iter().copied()),
+        )
+        .to_owned();
+    let mut summaries = Vec::with_capacity(conversation_ids.len());
+    for row in state.db.query_all(&query).await? {
+        summaries.push(Summary {
+            id: row.try_get("", "id")?,
+            subject: row.try_get("", "subject")?,
+            customer: row
+                .try_get::<Option<String>>("", "customer_name")?
                 .unwrap_or_default(),
-        })
-        .collect())
+        });
+    }
+    Ok(summaries)
 }
 
 /// The page again, with the query's mistake in plain words (400).

@@ -4,14 +4,12 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::assets::asset_url;
 use super::error::AppError;
 use super::i18n::{Lang, Tr, has_key};
 use super::session::{SessionOrg, SessionState, SessionUser};
 use crate::app::AppState;
-use crate::db::entity::{membership, organization};
 
 /// An organization the user can switch to.
 #[derive(Clone, Debug)]
@@ -41,10 +39,15 @@ impl Page {
         nav: &'static str,
     ) -> Result<Self, AppError> {
         let csrf = session.csrf_token(state).await?;
-        let org_choices = match &session.user {
-            Some(user) => org_choices(state, user.id).await?,
-            None => Vec::new(),
-        };
+        let mut org_choices: Vec<OrgChoice> = session
+            .orgs
+            .iter()
+            .map(|o| OrgChoice {
+                id: o.id,
+                name: o.name.clone(),
+            })
+            .collect();
+        org_choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(Self {
             tr: session.tr(),
             csrf,
@@ -93,27 +96,6 @@ impl Page {
     pub fn nav_current(&self, entry: &str) -> &'static str {
         if self.nav == entry { "page" } else { "false" }
     }
-}
-
-async fn org_choices(state: &AppState, user_id: i64) -> Result<Vec<OrgChoice>, AppError> {
-    let memberships = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(user_id))
-        .order_by_asc(membership::Column::OrganizationId)
-        .all(&state.db)
-        .await?;
-    let ids: Vec<i64> = memberships.iter().map(|m| m.organization_id).collect();
-    let orgs = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(ids))
-        .order_by_asc(organization::Column::Name)
-        .all(&state.db)
-        .await?;
-    Ok(orgs
-        .into_iter()
-        .map(|o| OrgChoice {
-            id: o.id,
-            name: o.name,
-        })
-        .collect())
 }
 
 /// A flash message travels as `?flash=<key>` on the redirect target; only catalog keys under

@@ -14,7 +14,8 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::error::AppError;
 use super::i18n::{Lang, Tr};
@@ -55,6 +56,8 @@ pub struct SessionState {
     csrf: Mutex<Option<String>>,
     pub user: Option<SessionUser>,
     pub org: Option<SessionOrg>,
+    /// Every organization the user belongs to, by id (for the organization switcher).
+    pub orgs: Vec<SessionOrg>,
     pub lang: Lang,
     cookie: Mutex<CookieChange>,
 }
@@ -77,6 +80,7 @@ impl SessionState {
             row_id: Mutex::new(None),
             csrf: Mutex::new(None),
             user: Some(user),
+            orgs: vec![org.clone()],
             org: Some(org),
             lang,
             cookie: Mutex::new(CookieChange::Keep),
@@ -302,11 +306,13 @@ async fn build_state(
 ) -> Result<SessionState, AppError> {
     let mut user = None;
     let mut org = None;
+    let mut orgs = Vec::new();
     if let Some(row) = &row
         && let Some(user_id) = row.user_id
         && let Some(found) = user::Entity::find_by_id(user_id).one(&state.db).await?
     {
-        org = current_org(state, row, user_id).await?;
+        orgs = memberships(state, user_id).await?;
+        org = current_org(state, row, &orgs).await?;
         user = Some(SessionUser {
             id: found.id,
             email: found.email,
@@ -323,53 +329,64 @@ async fn build_state(
         csrf: Mutex::new(row.map(|r| r.csrf_token)),
         user,
         org,
+        orgs,
         lang,
         cookie: Mutex::new(CookieChange::Keep),
     })
 }
 
-/// The session's organization if the user is still a member; else the user's first one.
+/// The user's organizations with the role in each, ordered by organization id (one query).
+async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, AppError> {
+    let query = Query::select()
+        .column((membership::Entity, membership::Column::OrganizationId))
+        .column((membership::Entity, membership::Column::Role))
+        .column((organization::Entity, organization::Column::Name))
+        .from(membership::Entity)
+        .inner_join(
+            organization::Entity,
+            Expr::col((organization::Entity, organization::Column::Id))
+                .equals((membership::Entity, membership::Column::OrganizationId)),
+        )
+        .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id))
+        .order_by(
+            (membership::Entity, membership::Column::OrganizationId),
+            Order::Asc,
+        )
+        .to_owned();
+    let mut orgs = Vec::new();
+    for row in state.db.query_all(&query).await? {
+        let role: String = row.try_get("", "role")?;
+        orgs.push(SessionOrg {
+            id: row.try_get("", "organization_id")?,
+            name: row.try_get("", "name")?,
+            role: Role::parse(&role).unwrap_or(Role::Agent),
+        });
+    }
+    Ok(orgs)
+}
+
+/// The session's organization if the user is still a member; else the user's first one
+/// (recorded on the session).
 async fn current_org(
     state: &AppState,
     row: &session::Model,
-    user_id: i64,
+    orgs: &[SessionOrg],
 ) -> Result<Option<SessionOrg>, AppError> {
-    let mut query = membership::Entity::find().filter(membership::Column::UserId.eq(user_id));
-    if let Some(org_id) = row.organization_id {
-        let found = query
-            .clone()
-            .filter(membership::Column::OrganizationId.eq(org_id))
-            .one(&state.db)
-            .await?;
-        if found.is_none() {
-            query = query.order_by_asc(membership::Column::OrganizationId);
-        } else {
-            query = query.filter(membership::Column::OrganizationId.eq(org_id));
-        }
-    } else {
-        query = query.order_by_asc(membership::Column::OrganizationId);
-    }
-    let Some(membership) = query.one(&state.db).await? else {
-        return Ok(None);
-    };
-    let Some(organization) = organization::Entity::find_by_id(membership.organization_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if row.organization_id != Some(organization.id) {
+    let chosen = row
+        .organization_id
+        .and_then(|id| orgs.iter().find(|o| o.id == id))
+        .or_else(|| orgs.first())
+        .cloned();
+    if let Some(org) = &chosen
+        && row.organization_id != Some(org.id)
+    {
         session::Entity::update_many()
-            .col_expr(session::Column::OrganizationId, organization.id.into())
+            .col_expr(session::Column::OrganizationId, org.id.into())
             .filter(session::Column::Id.eq(row.id.clone()))
             .exec(&state.db)
             .await?;
     }
-    Ok(Some(SessionOrg {
-        id: organization.id,
-        name: organization.name,
-        role: Role::parse(&membership.role).unwrap_or(Role::Agent),
-    }))
+    Ok(chosen)
 }
 
 fn session_of(req: &HttpRequest) -> Result<Arc<SessionState>, AppError> {

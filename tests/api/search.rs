@@ -169,6 +169,50 @@ async fn org_b_never_sees_org_a_documents_whatever_the_query() {
     assert_eq!(hits(&b, "refund").await, vec![b1]);
     assert_eq!(hits(&app, "refund").await, vec![a1]);
     assert_eq!(hits(&app, "beta").await, Vec::<i64>::new());
+
+    // Index segments that hold one organization's documents only (each drain commits its
+    // own) are scoped as strictly as shared ones.
+    let (a2, _) = store(
+        &app.state,
+        org_a,
+        mail(
+            "Anna <anna@kunde.test>",
+            "Refund again",
+            "Secret alpha refund, second try.",
+        ),
+    )
+    .await;
+    run_once(&app.state).await.unwrap();
+    let (b2, _) = store(
+        &app.state,
+        org_b,
+        mail(
+            "Bert <bert@kunde.test>",
+            "Refund again",
+            "Still no refund. beta",
+        ),
+    )
+    .await;
+    run_once(&app.state).await.unwrap();
+    for q in ["refund", "secret", "-zzz", "status:open", "channel:email"] {
+        let seen = hits(&b, q).await;
+        assert!(
+            !seen.contains(&a1) && !seen.contains(&a2),
+            "org B saw org A's conversation for {q:?}"
+        );
+        let seen = hits(&app, q).await;
+        assert!(
+            !seen.contains(&b1) && !seen.contains(&b2),
+            "org A saw org B's conversation for {q:?}"
+        );
+    }
+    let mut both_a = vec![a1, a2];
+    both_a.sort_unstable();
+    let mut both_b = vec![b1, b2];
+    both_b.sort_unstable();
+    assert_eq!(hits(&app, "refund").await, both_a);
+    assert_eq!(hits(&b, "refund").await, both_b);
+    assert_eq!(hits(&app, "status:open").await, both_a);
 }
 
 #[tokio::test]
@@ -691,4 +735,127 @@ async fn results_are_paginated_and_sorted_by_relevance_or_date() {
     let top = |html: &str| -> i64 { first_hit.captures(html).unwrap()[1].parse().unwrap() };
     assert_eq!(top(&first), dated[3], "best match first");
     assert_eq!(top(&newest), dated[24], "newest first");
+}
+
+#[tokio::test]
+async fn matches_of_one_conversation_are_counted_together_wherever_they_sit_in_the_index() {
+    // Arrange: conversation X's messages interleaved with Y's, and one indexed later (its
+    // own index segment).
+    let app = spawn_app().await;
+    let (org, _) = shop_a(&app).await;
+    let reply = |id: &str, parent: Option<&str>, body: &str| {
+        let threading = parent
+            .map(|p| {
+                format!("In-Reply-To: <{p}@customer.test>\r\nReferences: <{p}@customer.test>\r\n")
+            })
+            .unwrap_or_default();
+        format!(
+            "From: Anna <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: Broken lamp\r\n\
+             Date: Tue, 03 Mar 2026 10:00:00 +0000\r\nMessage-ID: <{id}@customer.test>\r\n\
+             {threading}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+        .into_bytes()
+    };
+    let (x, _) = store(&app.state, org, reply("x1", None, "The lamp is broken.")).await;
+    let (y, _) = store(
+        &app.state,
+        org,
+        mail("Bert <bert@kunde.test>", "Lamp", "My lamp flickers."),
+    )
+    .await;
+    let (x_again, _) = store(
+        &app.state,
+        org,
+        reply("x2", Some("x1"), "Lamp still broken."),
+    )
+    .await;
+    run_once(&app.state).await.unwrap();
+    let (x_third, _) = store(
+        &app.state,
+        org,
+        reply("x3", Some("x2"), "Any news on the lamp?"),
+    )
+    .await;
+    run_once(&app.state).await.unwrap();
+    assert_eq!(
+        (x_again, x_third),
+        (x, x),
+        "the replies are threaded into X"
+    );
+
+    // Act: a scored query, a date-sorted one and a filter-only one (both unscored).
+    let mut both = vec![x, y];
+    both.sort_unstable();
+    for q in ["lamp", "lamp&sort=newest", "from:anna@kunde.test"] {
+        let html = app.get_text(&format!("/search?q={q}")).await;
+
+        // Assert
+        let expected = if q.starts_with("from:") {
+            vec![x]
+        } else {
+            both.clone()
+        };
+        assert_eq!(conversation_links(&html), expected, "{q}");
+        assert!(
+            html.contains("3 matching messages"),
+            "{q}: X's three messages, once"
+        );
+        let conversations = if expected.len() == 1 {
+            "1 matching conversation"
+        } else {
+            "2 matching conversations"
+        };
+        assert!(html.contains(conversations), "{q}: {conversations}");
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_of_many_batches_is_drained_completely_and_committed() {
+    // Arrange: a message, a backlog of 12,000 queue rows (three batches, more than one
+    // commit's worth of work for deleted messages), and another message behind it.
+    let app = spawn_app().await;
+    let (org, _) = shop_a(&app).await;
+    let (before, _) = store(
+        &app.state,
+        org,
+        mail("Ella <ella@kunde.test>", "Kettle", "The kettle leaks."),
+    )
+    .await;
+    let sql = format!(
+        "INSERT INTO search_queue (organization_id, message_id, conversation_id, op) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000) \
+         SELECT {}, 900000000 + i, NULL, 'message.delete' FROM n",
+        org.get()
+    );
+    sea_orm::ConnectionTrait::execute_unprepared(&app.state.db, &sql)
+        .await
+        .unwrap();
+    let (after, _) = store(
+        &app.state,
+        org,
+        mail("Finn <finn@kunde.test>", "Kettle", "My kettle leaks too."),
+    )
+    .await;
+
+    // Act
+    let drained = run_once(&app.state).await.unwrap();
+
+    // Assert
+    assert!(drained >= 12_002, "drained {drained} rows");
+    let left: i64 = sea_orm::ConnectionTrait::query_one_raw(
+        &app.state.db,
+        sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM search_queue",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap();
+    assert_eq!(left, 0, "the queue is empty");
+    let mut both = vec![before, after];
+    both.sort_unstable();
+    assert_eq!(hits(&app, "kettle").await, both);
 }
