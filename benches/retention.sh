@@ -48,6 +48,6 @@ rules --category customers_without_conversations --after-days 30 --action delete
 echo "would: $("$BIN" retention run --org Bench --dry-run --json)"
 python3 benches/retention_load.py "http://127.0.0.1:$port" bench@shop.example "$password" \
     "$db" "$CLIENTS" "$BASELINE_SECONDS" "$RATE"
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
-echo "server resident memory after the run: $((rss / 1024)) MB"
+memory() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' "/proc/$server/status"; }
+echo "server resident memory after the run: $(memory VmRSS) MB ($(memory RssAnon) MB its own, $(memory RssFile) MB index and database files mapped or cached)"
 echo "left: $(sqlite3 "$db" 'SELECT COUNT(*) FROM conversations') conversations, $(sqlite3 "$db" 'SELECT COUNT(*) FROM messages') messages, $(sqlite3 "$db" "SELECT COUNT(*) FROM conversations WHERE anonymized_at IS NOT NULL") anonymized"

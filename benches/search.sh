@@ -54,5 +54,5 @@ if [[ "$PG_BASE" != "-" ]]; then
 fi
 python3 benches/search_bench.py "http://127.0.0.1:$port" bench@shop.example "$password" \
     "$work/data/lethe.db" "$pg_url" "$ROUNDS" "$CLIENTS"
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
-echo "server resident memory after the run: $((rss / 1024)) MB"
+memory() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' "/proc/$server/status"; }
+echo "server resident memory after the run: $(memory VmRSS) MB ($(memory RssAnon) MB its own, $(memory RssFile) MB index and database files mapped or cached)"

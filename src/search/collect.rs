@@ -126,14 +126,19 @@ impl Collector for GroupCollector {
         let mut merged = iter.next().unwrap_or_default();
         for fruit in iter {
             for (conversation, group) in fruit {
-                merged
-                    .entry(conversation)
-                    .and_modify(|g| g.absorb(&group))
-                    .or_insert(group);
+                absorb_into(&mut merged, conversation, group);
             }
         }
         Ok(merged)
     }
+}
+
+/// Adds `group` to the conversation's group in `groups`.
+fn absorb_into(groups: &mut Groups, conversation: i64, group: Group) {
+    groups
+        .entry(conversation)
+        .and_modify(|g| g.absorb(&group))
+        .or_insert(group);
 }
 
 /// A column's values by document; every document has one id and one date, so the values are
@@ -170,10 +175,7 @@ impl GroupSegmentCollector {
             Some((id, group)) if *id == conversation => group.absorb(&one),
             current => {
                 if let Some((id, group)) = current.replace((conversation, one)) {
-                    self.groups
-                        .entry(id)
-                        .and_modify(|g| g.absorb(&group))
-                        .or_insert(group);
+                    absorb_into(&mut self.groups, id, group);
                 }
             }
         }
@@ -209,10 +211,7 @@ impl SegmentCollector for GroupSegmentCollector {
 
     fn harvest(mut self) -> Groups {
         if let Some((id, group)) = self.current.take() {
-            self.groups
-                .entry(id)
-                .and_modify(|g| g.absorb(&group))
-                .or_insert(group);
+            absorb_into(&mut self.groups, id, group);
         }
         self.groups
     }
