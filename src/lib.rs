@@ -15,6 +15,7 @@ pub mod db;
 pub mod inbox;
 pub mod jobs;
 pub mod mail;
+pub mod memory;
 pub mod orgs;
 pub mod privacy;
 pub mod retention;

@@ -196,6 +196,7 @@ async fn locked_run(
         if let Err(error) = crate::db::checkpoint(&state.db).await {
             tracing::error!(%error, "WAL checkpoint after retention failed");
         }
+        crate::memory::release_free_memory();
     }
     if let Err(error) = &outcome {
         tracing::error!(%error, org = org.get(), "retention run stopped");

@@ -94,6 +94,9 @@ async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
             applied.clear();
         }
         if last_batch {
+            if drained.rows >= COMMIT_ROWS {
+                crate::memory::release_free_memory();
+            }
             return Ok(drained);
         }
     }
