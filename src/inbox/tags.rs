@@ -129,6 +129,7 @@ pub async fn add(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::conversation(&state.db, scope.org(), id).await?;
+    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
     let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
     let tag = find_or_create(&state.db, scope.org(), &name).await?;
     let linked = conversation_tag::Entity::find_by_id((id, tag.id))
@@ -163,6 +164,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (id, tag_id) = path.into_inner();
     queries::conversation(&state.db, scope.org(), id).await?;
+    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
     tag::Entity::find_by_id(tag_id)
         .filter(tag::Column::OrganizationId.eq(scope.org().get()))
         .one(&state.db)

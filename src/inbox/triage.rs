@@ -89,6 +89,7 @@ pub async fn change_status(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::conversation(&state.db, scope.org(), id).await?;
+    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
     let status = Status::parse(&form.status).ok_or(AppError::BadRequest("status.invalid"))?;
     if !set_status(&state.db, scope.org(), id, status, Utc::now()).await? {
         return Err(AppError::NotFound);
@@ -114,6 +115,7 @@ pub async fn change_assignee(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::conversation(&state.db, scope.org(), id).await?;
+    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
     let assignee = match form.assignee.trim() {
         "" => None,
         value => {

@@ -143,7 +143,8 @@ pub async fn of_message(
     }
 }
 
-/// Refuses any processing of a restricted customer's conversation (replies, notes, resends):
+/// Refuses any processing of a restricted customer's conversation (replies, notes, resends,
+/// changes of status, assignee and tags):
 /// a 400 whose message says the processing is restricted.
 pub async fn refuse_if_restricted(
     db: &impl ConnectionTrait,

@@ -1591,7 +1591,7 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let agent_id = app.create_user("agent@shop.test", "Shop", "agent").await;
     let shop = org_id(&app, "Shop").await;
     let (otto, conversation_id) = receive(
         &app,
@@ -1611,6 +1611,17 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
         .post_form(&page, &format!("{page}/notes"), &[("text", "before")])
         .await;
     assert_eq!(note.status(), 303, "notes work before the restriction");
+    let tagged = app
+        .post_form(&page, &format!("{page}/tags"), &[("name", "vip")])
+        .await;
+    assert_eq!(tagged.status(), 303, "tags work before the restriction");
+    let vip = tag::Entity::find()
+        .filter(tag::Column::Name.eq("vip"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let restricted = app
         .post_form(
             &format!("/customers/{otto}"),
@@ -1635,9 +1646,24 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
     let agent_note = agent
         .post_with_csrf(&format!("{page}/notes"), &agent_csrf, &[("text", "agent")])
         .await;
+    let agent_id = agent_id.to_string();
+    let triage = [
+        (format!("{page}/status"), vec![("status", "closed")]),
+        (
+            format!("{page}/assignee"),
+            vec![("assignee", agent_id.as_str())],
+        ),
+        (format!("{page}/tags"), vec![("name", "later")]),
+        (format!("{page}/tags/{vip}/remove"), vec![]),
+    ];
+    let mut triaged = Vec::new();
+    for (path, fields) in &triage {
+        triaged.push(app.post_with_csrf(path, &csrf, fields).await);
+        triaged.push(agent.post_with_csrf(path, &agent_csrf, fields).await);
+    }
 
     // Assert
-    for response in [reply, note, agent_note] {
+    for response in [reply, note, agent_note].into_iter().chain(triaged) {
         assert_eq!(response.status(), 400);
         assert!(
             response
@@ -1652,7 +1678,34 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
         messages_before,
         "nothing was stored"
     );
+    let row = conversation::Entity::find_by_id(conversation_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.assignee_id),
+        ("open", None),
+        "status and assignee unchanged"
+    );
+    let tags: Vec<i64> = conversation_tag::Entity::find()
+        .filter(conversation_tag::Column::ConversationId.eq(conversation_id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tag_id)
+        .collect();
+    assert_eq!(tags, vec![vip], "tags unchanged");
     let admin_view = app.get_text(&page).await;
+    for form in ["status", "assignee", "tags"] {
+        let action = format!("action=\"{page}/{form}\"");
+        assert!(
+            !admin_view.contains(&action),
+            "no {form} form while restricted"
+        );
+    }
+    assert!(admin_view.contains(">vip<"), "the tags are still shown");
     assert!(admin_view.contains("restricted-banner"));
     assert!(admin_view.contains("Objection pending (Art. 21)"));
     let since = customer_row(&app, otto)
