@@ -401,6 +401,8 @@ async fn clean_index(state: &AppState, org: OrgId) -> Result<(), PurgeError> {
     crate::search::indexer::run_once(state)
         .await
         .map_err(|e| PurgeError::Index(e.to_string()))?;
+    // Under the drain lock, like every purge (see `crate::search::indexer::purge`).
+    let _drain = state.search.drain_lock.lock().await;
     let index = state.search.clone();
     tokio::task::spawn_blocking(move || {
         index.delete_org(org)?;

@@ -519,10 +519,7 @@ async fn remove_files(state: &AppState, orphans: &[String]) -> Result<(), Privac
 /// index files.
 pub async fn after_erasure(state: &AppState) -> Result<(), PrivacyError> {
     crate::search::indexer::run_once(state).await?;
-    let index = state.search.clone();
-    tokio::task::spawn_blocking(move || index.purge_deleted())
-        .await
-        .map_err(PrivacyError::internal)??;
+    crate::search::indexer::purge(state).await?;
     Ok(())
 }
 

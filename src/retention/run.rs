@@ -256,11 +256,9 @@ async fn finish_index(state: &AppState) -> Result<(), RunError> {
         }
         Err(error) => return Err(RunError::Index(error.to_string())),
     }
-    let index = state.search.clone();
-    match tokio::task::spawn_blocking(move || index.purge_deleted()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) if held_elsewhere(&error) => Ok(()),
-        Ok(Err(error)) => Err(RunError::Index(error.to_string())),
+    match crate::search::indexer::purge(state).await {
+        Ok(()) => Ok(()),
+        Err(IndexerError::Search(error)) if held_elsewhere(&error) => Ok(()),
         Err(error) => Err(RunError::Index(error.to_string())),
     }
 }

@@ -300,7 +300,8 @@ impl SearchIndex {
     }
 
     /// Commits, then rewrites every segment that has deleted documents and removes the old
-    /// files, so deleted text no longer exists in any file of the index directory.
+    /// files, so deleted text no longer exists in any file of the index directory. Callers
+    /// hold the drain lock (`crate::search::indexer::purge`): the writer is replaced here.
     pub fn purge_deleted(&self) -> Result<(), SearchError> {
         let mut guard = self.lock()?;
         let Some(mut writer) = guard.take() else {

@@ -131,7 +131,9 @@ async fn apply_batch(state: &AppState, rows: &[queue::QueueRow]) -> Result<(), I
 }
 
 /// Rewrites the segments that hold deleted documents, so their text leaves the index files.
-async fn purge(state: &AppState) -> Result<(), IndexerError> {
+/// It holds the drain lock, as every caller must: a purge replaces the writer, and a drain
+/// between two batches has applied documents to that writer that it has not committed yet.
+pub async fn purge(state: &AppState) -> Result<(), IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
     let index = state.search.clone();
     tokio::task::spawn_blocking(move || index.purge_deleted()).await??;
