@@ -1,10 +1,16 @@
 //! Spreading CPU-bound work over the machine's cores: parsing an import batch, running the PII
-//! detector over an anonymization batch.
+//! detector over an anonymization batch, building search documents; and how many cores there
+//! are, for the thread pools that size themselves by it.
+
+/// The cores this process may use (1 when unknown).
+pub fn count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// `f` of every item, in order, computed in one scoped thread per core. A panic in `f` is
 /// raised again here, so no item is silently left out.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = count();
     if workers < 2 || items.len() < 2 {
         return items.iter().map(&f).collect();
     }

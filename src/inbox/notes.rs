@@ -87,8 +87,7 @@ pub async fn add(
     CsrfForm(form): CsrfForm<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let text = form.text.trim();
     let error = if text.is_empty() {
         Some("note.empty")

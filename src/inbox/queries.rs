@@ -25,6 +25,19 @@ pub async fn conversation(
         .ok_or(AppError::NotFound)
 }
 
+/// A conversation of this organization that agents may act on: "not found" like
+/// [`conversation`], and refused while its customer's processing is restricted (replies,
+/// notes, resends, status, assignee and tags; [`crate::privacy::restrict`]).
+pub async fn changeable_conversation(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+) -> Result<conversation::Model, AppError> {
+    let found = conversation(db, org, id).await?;
+    crate::privacy::restrict::refuse_if_restricted(db, org, id).await?;
+    Ok(found)
+}
+
 /// Display names of users (assignees, note and reply authors).
 pub async fn user_names(
     db: &impl ConnectionTrait,

@@ -35,8 +35,7 @@ pub async fn reply(
     CsrfForm(form): CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let then = match form.then.trim() {
         "" => None,
         value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
@@ -75,8 +74,7 @@ pub async fn retry(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let (id, message_id) = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     message::Entity::find_by_id(message_id)
         .filter(message::Column::OrganizationId.eq(scope.org().get()))
         .filter(message::Column::ConversationId.eq(id))

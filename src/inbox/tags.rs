@@ -128,8 +128,7 @@ pub async fn add(
     CsrfForm(form): CsrfForm<AddTagForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
     let tag = find_or_create(&state.db, scope.org(), &name).await?;
     let linked = conversation_tag::Entity::find_by_id((id, tag.id))
@@ -163,8 +162,7 @@ pub async fn remove(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let (id, tag_id) = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     tag::Entity::find_by_id(tag_id)
         .filter(tag::Column::OrganizationId.eq(scope.org().get()))
         .one(&state.db)

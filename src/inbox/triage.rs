@@ -88,8 +88,7 @@ pub async fn change_status(
     CsrfForm(form): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let status = Status::parse(&form.status).ok_or(AppError::BadRequest("status.invalid"))?;
     if !set_status(&state.db, scope.org(), id, status, Utc::now()).await? {
         return Err(AppError::NotFound);
@@ -114,8 +113,7 @@ pub async fn change_assignee(
     CsrfForm(form): CsrfForm<AssigneeForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
-    crate::privacy::restrict::refuse_if_restricted(&state.db, scope.org(), id).await?;
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let assignee = match form.assignee.trim() {
         "" => None,
         value => {

@@ -85,7 +85,7 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = crate::cores::count();
         SearchOptions {
             compress_store: true,
             writer_threads: cpus.clamp(1, 2),
@@ -134,7 +134,7 @@ impl SearchIndex {
             .open_or_create(directory)?;
         // A search runs its segments on every core: one agent's query is answered in about
         // half the time on two cores; concurrent queries share the same threads.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = crate::cores::count();
         if cores > 1 {
             index.set_multithread_executor(cores.min(8))?;
         }

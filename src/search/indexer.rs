@@ -94,9 +94,6 @@ async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
             applied.clear();
         }
         if last_batch {
-            if drained.rows >= COMMIT_ROWS {
-                crate::memory::release_free_memory();
-            }
             return Ok(drained);
         }
     }
@@ -171,6 +168,10 @@ pub fn spawn_indexer(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     if drained.rows > 0 {
                         tracing::info!(rows = drained.rows, "search index caught up");
                         last_rows_at = Instant::now();
+                    }
+                    if drained.rows >= COMMIT_ROWS {
+                        // A backlog (an import, another process's retention run) was large.
+                        crate::memory::release_free_memory();
                     }
                     if drained.removed_text {
                         purge_pending_since.get_or_insert_with(Instant::now);

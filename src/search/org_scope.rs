@@ -62,7 +62,6 @@ struct OrgScopeWeight {
 }
 
 /// Which documents of a segment belong to the organization, judged by the column's bounds.
-#[derive(Debug, PartialEq, Eq)]
 enum SegmentShare {
     All,
     None,

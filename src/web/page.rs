@@ -11,20 +11,14 @@ use super::i18n::{Lang, Tr, has_key};
 use super::session::{SessionOrg, SessionState, SessionUser};
 use crate::app::AppState;
 
-/// An organization the user can switch to.
-#[derive(Clone, Debug)]
-pub struct OrgChoice {
-    pub id: i64,
-    pub name: String,
-}
-
 /// What the base layout needs.
 pub struct Page {
     pub tr: Tr,
     pub csrf: String,
     pub user: Option<SessionUser>,
     pub org: Option<SessionOrg>,
-    pub org_choices: Vec<OrgChoice>,
+    /// The organizations the user can switch to, by name.
+    pub org_choices: Vec<SessionOrg>,
     pub flash: Option<&'static str>,
     /// The navigation entry to mark as current.
     pub nav: &'static str,
@@ -39,21 +33,12 @@ impl Page {
         nav: &'static str,
     ) -> Result<Self, AppError> {
         let csrf = session.csrf_token(state).await?;
-        let mut org_choices: Vec<OrgChoice> = session
-            .orgs
-            .iter()
-            .map(|o| OrgChoice {
-                id: o.id,
-                name: o.name.clone(),
-            })
-            .collect();
-        org_choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(Self {
             tr: session.tr(),
             csrf,
             user: session.user.clone(),
             org: session.org.clone(),
-            org_choices,
+            org_choices: session.orgs.clone(),
             flash: flash_from_query(req, session.tr()),
             nav,
         })

@@ -56,7 +56,7 @@ pub struct SessionState {
     csrf: Mutex<Option<String>>,
     pub user: Option<SessionUser>,
     pub org: Option<SessionOrg>,
-    /// Every organization the user belongs to, by id (for the organization switcher).
+    /// Every organization the user belongs to, by name (for the organization switcher).
     pub orgs: Vec<SessionOrg>,
     pub lang: Lang,
     cookie: Mutex<CookieChange>,
@@ -335,7 +335,7 @@ async fn build_state(
     })
 }
 
-/// The user's organizations with the role in each, ordered by organization id (one query).
+/// The user's organizations with the role in each, ordered by name (one query).
 async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, AppError> {
     let query = Query::select()
         .column((membership::Entity, membership::Column::OrganizationId))
@@ -348,6 +348,10 @@ async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, 
                 .equals((membership::Entity, membership::Column::OrganizationId)),
         )
         .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id))
+        .order_by(
+            (organization::Entity, organization::Column::Name),
+            Order::Asc,
+        )
         .order_by(
             (membership::Entity, membership::Column::OrganizationId),
             Order::Asc,
@@ -365,8 +369,8 @@ async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, 
     Ok(orgs)
 }
 
-/// The session's organization if the user is still a member; else the user's first one
-/// (recorded on the session).
+/// The session's organization if the user is still a member; else the one the user joined
+/// first, by organization id (recorded on the session).
 async fn current_org(
     state: &AppState,
     row: &session::Model,
@@ -375,7 +379,7 @@ async fn current_org(
     let chosen = row
         .organization_id
         .and_then(|id| orgs.iter().find(|o| o.id == id))
-        .or_else(|| orgs.first())
+        .or_else(|| orgs.iter().min_by_key(|o| o.id))
         .cloned();
     if let Some(org) = &chosen
         && row.organization_id != Some(org.id)
