@@ -18,6 +18,7 @@ pub mod mail;
 pub mod memory;
 pub mod orgs;
 pub mod privacy;
+pub mod records;
 pub mod retention;
 pub mod search;
 pub mod web;

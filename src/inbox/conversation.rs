@@ -17,7 +17,7 @@ use super::triage::Status;
 use super::{attachments, canned, queries, tags};
 use crate::app::AppState;
 use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
-use crate::mail::parse::sanitize_html;
+use crate::mail::parse::{sanitize_html, unpark_remote_images};
 use crate::orgs::TenantScope;
 use crate::orgs::queries::Member;
 use crate::web::headers::CONTENT_SECURITY_POLICY;
@@ -166,7 +166,7 @@ fn direction_key(direction: &str) -> &'static str {
 /// The stored (sanitized, images parked) HTML with the parked sources of remote images put
 /// back, sanitized once more with remote images allowed.
 fn with_remote_images(html: &str) -> String {
-    sanitize_html(&html.replace(" data-remote-src=\"", " src=\""), true)
+    sanitize_html(&unpark_remote_images(html), true)
 }
 
 /// Builds the page; `remote_images` and `canned` come from the query string.

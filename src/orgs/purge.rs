@@ -17,15 +17,16 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::OrgId;
 use crate::app::AppState;
+use crate::records;
 use crate::audit::{Actor, Entry, Removal};
 use crate::db::entity::{
-    api_key, attachment, canned_reply, channel, conversation, conversation_tag, customer,
-    customer_email, invitation, membership, message, organization, organization_deletion, outbox,
+    api_key, canned_reply, channel, conversation, conversation_tag, customer, invitation,
+    membership, organization, organization_deletion,
     privacy_reminder, retention_rule, retention_run, retention_setting, session, tag, user,
 };
 use crate::privacy::entity::{deletion_receipt, privacy_request};
@@ -52,6 +53,14 @@ pub struct Purged {
     pub audit_entries: u64,
 }
 
+impl Purged {
+    fn add(&mut self, removed: records::Removed) {
+        self.conversations += removed.conversations;
+        self.messages += removed.messages;
+        self.customers += removed.customers;
+    }
+}
+
 /// How many conversations and customers of `org` are on legal hold (a purge waits for them).
 pub async fn holds(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, DbErr> {
     let mut total = 0;
@@ -75,26 +84,23 @@ pub async fn purge(state: &AppState, org: OrgId) -> Result<Purged, PurgeError> {
         users: lock_out_members(state, org).await?,
         ..Default::default()
     };
-    let mut blobs = BTreeSet::new();
-    loop {
-        let batch = conversation_batch(state, org, &mut blobs).await?;
-        if batch.0 == 0 {
-            break;
+    for table in [Table::Conversations, Table::Customers] {
+        loop {
+            let (removed, files) = batch(state, org, table).await?;
+            if removed == records::Removed::default() {
+                break;
+            }
+            purged.add(removed);
+            purged.attachment_files += remove_files(state, files).await?;
         }
-        purged.conversations += batch.0;
-        purged.messages += batch.1;
-        purged.attachment_files += remove_unreferenced(state, &mut blobs).await?;
     }
-    loop {
-        let removed = customer_batch(state, org).await?;
-        if removed == 0 {
-            break;
-        }
-        purged.customers += removed;
-    }
-    purged.audit_entries = finish(state, org, &mut blobs).await?;
-    purged.attachment_files += remove_unreferenced(state, &mut blobs).await?;
-    clean_index(state, org).await?;
+    let (audit_entries, removed, files) = finish(state, org).await?;
+    purged.audit_entries = audit_entries;
+    purged.add(removed);
+    purged.attachment_files += remove_files(state, files).await?;
+    crate::search::indexer::forget_organization(state, org)
+        .await
+        .map_err(|e| PurgeError::Index(e.to_string()))?;
     if let Err(error) = crate::db::checkpoint(&state.db).await {
         tracing::error!(%error, org = org.get(), "purge: WAL checkpoint failed");
     }
@@ -165,135 +171,70 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
     Ok(users)
 }
 
-/// Deletes the next batch of conversations with their messages, attachments, outbox rows and
-/// tags; collects the attachment files they used. Returns (conversations, messages).
-async fn conversation_batch(
-    state: &AppState,
-    org: OrgId,
-    blobs: &mut BTreeSet<String>,
-) -> Result<(u64, u64), DbErr> {
-    let o = org.get();
-    let txn = crate::db::begin_write(&state.db).await?;
-    let ids: Vec<i64> = conversation::Entity::find()
-        .select_only()
-        .column(conversation::Column::Id)
-        .filter(conversation::Column::OrganizationId.eq(o))
-        .limit(BATCH)
-        .into_tuple::<i64>()
-        .all(&txn)
-        .await?;
-    if ids.is_empty() {
-        txn.commit().await?;
-        return Ok((0, 0));
-    }
-    let messages = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::OrganizationId.eq(o))
-        .and_where(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .to_owned();
-    blobs.extend(
-        attachment::Entity::find()
-            .select_only()
-            .column(attachment::Column::BlobId)
-            .distinct()
-            .filter(attachment::Column::OrganizationId.eq(o))
-            .filter(attachment::Column::MessageId.in_subquery(messages.clone()))
-            .into_tuple::<String>()
-            .all(&txn)
-            .await?,
-    );
-    conversation_tag::Entity::delete_many()
-        .filter(conversation_tag::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?;
-    outbox::Entity::delete_many()
-        .filter(outbox::Column::OrganizationId.eq(o))
-        .filter(outbox::Column::MessageId.in_subquery(messages.clone()))
-        .exec(&txn)
-        .await?;
-    attachment::Entity::delete_many()
-        .filter(attachment::Column::OrganizationId.eq(o))
-        .filter(attachment::Column::MessageId.in_subquery(messages))
-        .exec(&txn)
-        .await?;
-    let removed_messages = message::Entity::delete_many()
-        .filter(message::Column::OrganizationId.eq(o))
-        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    let removed = conversation::Entity::delete_many()
-        .filter(conversation::Column::OrganizationId.eq(o))
-        .filter(conversation::Column::Id.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    txn.commit().await?;
-    Ok((removed, removed_messages))
+/// What a batch deletes: conversations first, then the customers left without them.
+#[derive(Clone, Copy)]
+enum Table {
+    Conversations,
+    Customers,
 }
 
-/// Deletes the next batch of customers (conversations are gone by now) and their addresses.
-async fn customer_batch(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
-    let o = org.get();
+/// Deletes the next [`BATCH`] conversations (or customers) of `org` in one transaction, with
+/// everything they hold.
+async fn batch(
+    state: &AppState,
+    org: OrgId,
+    table: Table,
+) -> Result<(records::Removed, records::Files), DbErr> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let ids: Vec<i64> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(customer::Column::OrganizationId.eq(o))
-        .limit(BATCH)
-        .into_tuple::<i64>()
-        .all(&txn)
-        .await?;
-    if ids.is_empty() {
-        txn.commit().await?;
-        return Ok(0);
-    }
-    customer_email::Entity::delete_many()
-        .filter(customer_email::Column::OrganizationId.eq(o))
-        .filter(customer_email::Column::CustomerId.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?;
-    let removed = customer::Entity::delete_many()
-        .filter(customer::Column::OrganizationId.eq(o))
-        .filter(customer::Column::Id.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?
-        .rows_affected;
+    let ids: Vec<i64> = match table {
+        Table::Conversations => {
+            conversation::Entity::find()
+                .select_only()
+                .column(conversation::Column::Id)
+                .filter(conversation::Column::OrganizationId.eq(org.get()))
+                .limit(BATCH)
+                .into_tuple()
+                .all(&txn)
+                .await?
+        }
+        Table::Customers => {
+            customer::Entity::find()
+                .select_only()
+                .column(customer::Column::Id)
+                .filter(customer::Column::OrganizationId.eq(org.get()))
+                .limit(BATCH)
+                .into_tuple()
+                .all(&txn)
+                .await?
+        }
+    };
+    let deleted = match table {
+        Table::Conversations => records::delete_conversations(&txn, org, &ids).await?,
+        Table::Customers => records::delete_customers(&txn, org, &ids).await?,
+    };
     txn.commit().await?;
-    Ok(removed)
+    Ok(deleted)
 }
 
 /// Everything else, the audit entries and the organization row, in one transaction. Returns
 /// how many audit entries went.
-async fn finish(state: &AppState, org: OrgId, blobs: &mut BTreeSet<String>) -> Result<u64, DbErr> {
+async fn finish(
+    state: &AppState,
+    org: OrgId,
+) -> Result<(u64, records::Removed, records::Files), DbErr> {
     let o = org.get();
     // The audit lock before the write transaction, as every append takes them.
     let guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     // Anything a batch did not reach (rows added while the purge ran).
-    blobs.extend(
-        attachment::Entity::find()
-            .select_only()
-            .column(attachment::Column::BlobId)
-            .distinct()
-            .filter(attachment::Column::OrganizationId.eq(o))
-            .into_tuple::<String>()
-            .all(&txn)
-            .await?,
-    );
-    outbox::Entity::delete_many()
-        .filter(outbox::Column::OrganizationId.eq(o))
-        .exec(&txn)
+    let customers: Vec<i64> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::OrganizationId.eq(o))
+        .into_tuple()
+        .all(&txn)
         .await?;
-    attachment::Entity::delete_many()
-        .filter(attachment::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    message::Entity::delete_many()
-        .filter(message::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
+    let (removed, files) = records::delete_customers(&txn, org, &customers).await?;
     let tags_of_org = Query::select()
         .column(tag::Column::Id)
         .from(tag::Entity)
@@ -301,18 +242,6 @@ async fn finish(state: &AppState, org: OrgId, blobs: &mut BTreeSet<String>) -> R
         .to_owned();
     conversation_tag::Entity::delete_many()
         .filter(conversation_tag::Column::TagId.in_subquery(tags_of_org))
-        .exec(&txn)
-        .await?;
-    conversation::Entity::delete_many()
-        .filter(conversation::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    customer_email::Entity::delete_many()
-        .filter(customer_email::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    customer::Entity::delete_many()
-        .filter(customer::Column::OrganizationId.eq(o))
         .exec(&txn)
         .await?;
     tag::Entity::delete_many()
@@ -372,43 +301,11 @@ async fn finish(state: &AppState, org: OrgId, blobs: &mut BTreeSet<String>) -> R
     organization::Entity::delete_by_id(o).exec(&txn).await?;
     txn.commit().await?;
     drop(guard);
-    Ok(audit_entries)
+    Ok((audit_entries, removed, files))
 }
 
-/// Removes the collected attachment files that no attachment row (of any organization: the
-/// store is shared) refers to any more. Returns how many were removed.
-async fn remove_unreferenced(state: &AppState, blobs: &mut BTreeSet<String>) -> Result<u64, DbErr> {
-    let mut removed = 0;
-    for blob in std::mem::take(blobs) {
-        let referenced = attachment::Entity::find()
-            .filter(attachment::Column::BlobId.eq(blob.as_str()))
-            .count(&state.db)
-            .await?;
-        if referenced > 0 {
-            continue;
-        }
-        match state.blobs.delete(&blob) {
-            Ok(()) => removed += 1,
-            Err(error) => tracing::error!(%error, "purge: an attachment file was not removed"),
-        }
-    }
-    Ok(removed)
-}
-
-/// Drains the search queue the deletes filled, drops every document of the organization and
-/// rewrites the segments that held them.
-async fn clean_index(state: &AppState, org: OrgId) -> Result<(), PurgeError> {
-    crate::search::indexer::run_once(state)
-        .await
-        .map_err(|e| PurgeError::Index(e.to_string()))?;
-    // Under the drain lock, like every purge (see `crate::search::indexer::purge`).
-    let _drain = state.search.drain_lock.lock().await;
-    let index = state.search.clone();
-    tokio::task::spawn_blocking(move || {
-        index.delete_org(org)?;
-        index.purge_deleted()
-    })
-    .await
-    .map_err(|e| PurgeError::Index(e.to_string()))?
-    .map_err(|e| PurgeError::Index(e.to_string()))
+/// Removes the batch's files that nothing refers to any more; returns how many went.
+async fn remove_files(state: &AppState, files: records::Files) -> Result<u64, DbErr> {
+    let removed = records::remove_unreferenced_files(&state.db, &state.blobs, files).await?;
+    Ok(removed.removed)
 }

@@ -8,8 +8,6 @@
 //! Legal hold blocks erasure: a customer on hold, or with any conversation on hold, is not
 //! erased ([`holds`]; [`erase`] answers [`PrivacyError::OnHold`] and changes nothing).
 
-use std::collections::BTreeSet;
-
 use chrono::Utc;
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
@@ -27,6 +25,8 @@ use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
 };
 use crate::orgs::OrgId;
+use crate::records;
+use crate::search::indexer::Settled;
 use crate::web::client::ClientInfo;
 
 /// How many records of each category an erasure removes (or would remove).
@@ -61,6 +61,22 @@ impl Counts {
             ("privacy.count.outbox", self.outbox),
             ("privacy.count.conversation_tags", self.conversation_tags),
         ]
+    }
+}
+
+impl From<records::Removed> for Counts {
+    fn from(removed: records::Removed) -> Self {
+        Counts {
+            customers: removed.customers,
+            email_addresses: removed.email_addresses,
+            conversations: removed.conversations,
+            messages: removed.messages,
+            internal_notes: removed.internal_notes,
+            attachments: removed.attachments,
+            attachment_files: 0,
+            outbox: removed.outbox,
+            conversation_tags: removed.conversation_tags,
+        }
     }
 }
 
@@ -100,6 +116,21 @@ fn conversations_of(org: OrgId, customer_id: i64) -> SelectStatement {
         .and_where(conversation::Column::OrganizationId.eq(org.get()))
         .and_where(conversation::Column::CustomerId.eq(customer_id))
         .to_owned()
+}
+
+async fn conversation_ids(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<Vec<i64>, sea_orm::DbErr> {
+    conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::OrganizationId.eq(org.get()))
+        .filter(conversation::Column::CustomerId.eq(customer_id))
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 fn messages_of(org: OrgId, customer_id: i64) -> SelectStatement {
@@ -208,54 +239,6 @@ pub async fn customer_by_email(
         .await
 }
 
-/// The attachment files of the customer's messages (blob ids).
-async fn blob_ids(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    customer_id: i64,
-) -> Result<BTreeSet<String>, sea_orm::DbErr> {
-    Ok(attachment::Entity::find()
-        .select_only()
-        .column(attachment::Column::BlobId)
-        .distinct()
-        .filter(attachment::Column::OrganizationId.eq(org.get()))
-        .filter(attachment::Column::MessageId.in_subquery(messages_of(org, customer_id)))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// Of these blob ids, the ones no attachment row (of any organization: the store is shared
-/// and content-addressed) refers to.
-async fn unreferenced(
-    db: &impl ConnectionTrait,
-    blobs: &BTreeSet<String>,
-) -> Result<Vec<String>, sea_orm::DbErr> {
-    let mut out = Vec::new();
-    let all: Vec<&String> = blobs.iter().collect();
-    for chunk in all.chunks(500) {
-        let still: BTreeSet<String> = attachment::Entity::find()
-            .select_only()
-            .column(attachment::Column::BlobId)
-            .distinct()
-            .filter(attachment::Column::BlobId.is_in(chunk.iter().map(|s| s.as_str())))
-            .into_tuple::<String>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        out.extend(
-            chunk
-                .iter()
-                .filter(|id| !still.contains(**id))
-                .map(|id| (*id).clone()),
-        );
-    }
-    Ok(out)
-}
-
 /// What erasing this customer would remove (the confirmation page and `--yes`-less CLI).
 /// `attachment_files` counts the files no other customer's attachment shares.
 pub async fn preview(
@@ -308,25 +291,8 @@ pub async fn preview(
         .count(db)
         .await?;
     // Files shared with attachments outside this customer stay.
-    let blobs = blob_ids(db, org, customer_id).await?;
-    let mut attachment_files = 0;
-    for blob in &blobs {
-        let elsewhere = attachment::Entity::find()
-            .filter(attachment::Column::BlobId.eq(blob.as_str()))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(attachment::Column::OrganizationId.ne(o))
-                    .add(
-                        attachment::Column::MessageId
-                            .not_in_subquery(messages_of(org, customer_id)),
-                    ),
-            )
-            .count(db)
-            .await?;
-        if elsewhere == 0 {
-            attachment_files += 1;
-        }
-    }
+    let attachment_files =
+        records::files_only_in(db, org, &conversation_ids(db, org, customer_id).await?).await?;
     Ok(Counts {
         customers,
         email_addresses,
@@ -338,79 +304,6 @@ pub async fn preview(
         outbox,
         conversation_tags,
     })
-}
-
-/// Deletes the rows in one transaction; returns the counts and the blob ids to remove.
-async fn delete_rows(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    customer_id: i64,
-) -> Result<(Counts, BTreeSet<String>), sea_orm::DbErr> {
-    let o = org.get();
-    let internal_notes = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(o))
-        .filter(message::Column::Direction.eq("note"))
-        .filter(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
-        .count(db)
-        .await?;
-    let blobs = blob_ids(db, org, customer_id).await?;
-    // Children first: every delete is explicit, so the search triggers see each row go.
-    let conversation_tags = conversation_tag::Entity::delete_many()
-        .filter(
-            conversation_tag::Column::ConversationId
-                .in_subquery(conversations_of(org, customer_id)),
-        )
-        .exec(db)
-        .await?
-        .rows_affected;
-    let outbox = outbox::Entity::delete_many()
-        .filter(outbox::Column::OrganizationId.eq(o))
-        .filter(outbox::Column::MessageId.in_subquery(messages_of(org, customer_id)))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let attachments = attachment::Entity::delete_many()
-        .filter(attachment::Column::OrganizationId.eq(o))
-        .filter(attachment::Column::MessageId.in_subquery(messages_of(org, customer_id)))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let messages = message::Entity::delete_many()
-        .filter(message::Column::OrganizationId.eq(o))
-        .filter(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let conversations = conversation::Entity::delete_many()
-        .filter(conversation::Column::OrganizationId.eq(o))
-        .filter(conversation::Column::CustomerId.eq(customer_id))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let email_addresses = customer_email::Entity::delete_many()
-        .filter(customer_email::Column::OrganizationId.eq(o))
-        .filter(customer_email::Column::CustomerId.eq(customer_id))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let customers = customer::Entity::delete_many()
-        .filter(customer::Column::OrganizationId.eq(o))
-        .filter(customer::Column::Id.eq(customer_id))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let counts = Counts {
-        customers,
-        email_addresses,
-        conversations,
-        messages,
-        internal_notes,
-        attachments,
-        attachment_files: 0,
-        outbox,
-        conversation_tags,
-    };
-    Ok((counts, blobs))
 }
 
 /// Erases a customer of `org` and everything about them; see the module documentation.
@@ -434,9 +327,13 @@ pub async fn erase(
     }
     let request = requests::open_or_create(&txn, org, customer_id, Kind::Erasure).await?;
     requests::forget_customer(&txn, org, customer_id).await?;
-    let (mut counts, blobs) = delete_rows(&txn, org, customer_id).await?;
-    let orphans = unreferenced(&txn, &blobs).await?;
-    counts.attachment_files = orphans.len() as u64;
+    let conversations = conversation_ids(&txn, org, customer_id).await?;
+    let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
+    let (removed, files) = records::delete_customers(&txn, org, &[customer_id]).await?;
+    let counts = Counts {
+        attachment_files,
+        ..Counts::from(removed)
+    };
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     let receipt = deletion_receipt::ActiveModel {
         organization_id: Set(org.get()),
@@ -467,15 +364,19 @@ pub async fn erase(
     drop(audit_guard);
 
     let mut incomplete = Vec::new();
-    if let Err(error) = remove_files(state, &orphans).await {
-        tracing::error!(%error, receipt = receipt.id, "erasure: attachment files not removed");
-        incomplete.push("attachment_files");
+    match records::remove_unreferenced_files(&state.db, &state.blobs, files).await {
+        Ok(files) if files.failed == 0 => {}
+        Ok(_) => incomplete.push("attachment_files"),
+        Err(error) => {
+            tracing::error!(%error, receipt = receipt.id, "erasure: attachment files not removed");
+            incomplete.push("attachment_files");
+        }
     }
-    match after_erasure(state).await {
-        Ok(()) => {}
+    match settle_index(state).await {
+        Ok(Settled::Done) => {}
         // The running server holds the index (this is the command line): its indexer drains
         // the durable queue the triggers filled, and purges, within a second.
-        Err(error) if index_held_elsewhere(&error) => {
+        Ok(Settled::HeldElsewhere) => {
             tracing::info!(
                 receipt = receipt.id,
                 "erasure: the server's indexer purges the index"
@@ -499,40 +400,8 @@ pub async fn erase(
     })
 }
 
-/// Removes attachment files, checking again just before each that no row refers to it (an
-/// equal file may have arrived since the commit).
-async fn remove_files(state: &AppState, orphans: &[String]) -> Result<(), PrivacyError> {
-    for blob in orphans {
-        let referenced = attachment::Entity::find()
-            .filter(attachment::Column::BlobId.eq(blob.as_str()))
-            .count(&state.db)
-            .await?;
-        if referenced == 0 {
-            state.blobs.delete(blob)?;
-        }
-    }
-    Ok(())
-}
-
-/// After rows were deleted: drains the search queue (the database triggers queued every
-/// deleted message and conversation) and purges the index, so the deleted text leaves the
-/// index files.
-pub async fn after_erasure(state: &AppState) -> Result<(), PrivacyError> {
-    crate::search::indexer::run_once(state).await?;
-    crate::search::indexer::purge(state).await?;
-    Ok(())
-}
-
-/// True when another process (the running server) holds the index writer's lock.
-fn index_held_elsewhere(error: &PrivacyError) -> bool {
-    use crate::search::SearchError;
-    use crate::search::indexer::IndexerError;
-    let search = match error {
-        PrivacyError::Search(e) | PrivacyError::Indexer(IndexerError::Search(e)) => e,
-        _ => return false,
-    };
-    matches!(
-        search,
-        SearchError::Tantivy(tantivy::TantivyError::LockFailure(..))
-    )
+/// After rows were deleted or rewritten: the search index catches up and purges, so the old
+/// text leaves the index files.
+pub async fn settle_index(state: &AppState) -> Result<Settled, PrivacyError> {
+    Ok(crate::search::indexer::settle(state).await?)
 }

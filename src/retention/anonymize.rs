@@ -16,12 +16,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Set, Statement, Value,
+    Set, Statement, Value,
 };
 
 use super::run::{Lookup, org_term};
-use crate::db::entity::{attachment, conversation, customer, customer_email, message};
+use crate::db::entity::{conversation, customer, customer_email, message};
+use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
+use crate::records;
 use crate::privacy::pii::{Detector, KnownValue, PiiKind};
 
 static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
@@ -83,13 +85,15 @@ pub async fn known_values(
     Ok(out)
 }
 
-/// Anonymizes the conversations of `batch` (all of `org`); returns the messages rewritten.
+/// Anonymizes the conversations of `batch` (all of `org`); returns the messages rewritten,
+/// what was removed (attachments, the old customer records) and the files to remove after
+/// the commit.
 pub async fn conversations(
     db: &impl ConnectionTrait,
     org: OrgId,
     now: DateTime<Utc>,
     batch: &[conversation::Model],
-) -> Result<u64, DbErr> {
+) -> Result<(u64, records::Removed, records::Files), DbErr> {
     let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let customer_ids: BTreeSet<i64> = batch.iter().map(|c| c.customer_id).collect();
     let known = known_values(db, &customer_ids).await?;
@@ -98,19 +102,7 @@ pub async fn conversations(
         .filter(message::Column::ConversationId.is_in(ids.clone()))
         .all(db)
         .await?;
-    attachment::Entity::delete_many()
-        .filter(org_term("attachments", org, Lookup::Ids))
-        .filter(
-            attachment::Column::MessageId.in_subquery(
-                message::Entity::find()
-                    .select_only()
-                    .column(message::Column::Id)
-                    .filter(message::Column::ConversationId.is_in(ids))
-                    .into_query(),
-            ),
-        )
-        .exec(db)
-        .await?;
+    let (removed, files) = records::delete_attachments_of_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();
@@ -211,15 +203,23 @@ pub async fn conversations(
     .await?;
 
     // The old records go when none of their conversations remains.
-    customer::Entity::delete_many()
+    let left_alone: Vec<i64> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
         .filter(org_term("customers", org, Lookup::Ids))
         .filter(customer::Column::Id.is_in(customer_ids))
         .filter(sea_orm::sea_query::Expr::cust(
             "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
         ))
-        .exec(db)
+        .into_tuple()
+        .all(db)
         .await?;
-    Ok(rewritten)
+    let (customers_removed, more_files) = records::delete_customers(db, org, &left_alone).await?;
+    let mut files = files;
+    files.extend(more_files);
+    let mut removed = removed;
+    removed += customers_removed;
+    Ok((rewritten, removed, files))
 }
 
 /// The rewritten columns of one message, in the order [`conversations`] names them, after its
@@ -240,7 +240,12 @@ fn message_row(
         m.id.into(),
         redact(&m.subject, known).into(),
         redact(&m.text_body, known).into(),
-        m.html_body.as_deref().map(|h| redact(h, known)).into(),
+        // Text nodes and attribute values only, then sanitized again: a replacement never
+        // becomes markup, and addresses in links go too.
+        m.html_body
+            .as_deref()
+            .map(|h| rewrite_html_text(h, |text| redact(text, known)))
+            .into(),
         from_name.into(),
         from_address.into(),
         redact(&m.to_addresses, known).into(),

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 use super::lock::{LockError, RunLock};
 use super::{Action, Category, RetentionRule, saved_rules};
 use crate::app::AppState;
+use crate::records;
+use crate::search::indexer::Settled;
 use crate::audit::{Actor, Entry};
 use crate::db::entity::{
     attachment, audit_event, conversation, customer, customer_email, message, retention_run,
@@ -240,25 +242,12 @@ async fn locked_run(
 /// leaves the index files. When another process (the running server) holds the index, its
 /// indexer does this within a second; that is not an error.
 async fn finish_index(state: &AppState) -> Result<(), RunError> {
-    use crate::search::SearchError;
-    use crate::search::indexer::IndexerError;
-    fn held_elsewhere(error: &SearchError) -> bool {
-        matches!(
-            error,
-            SearchError::Tantivy(tantivy::TantivyError::LockFailure(..))
-        )
-    }
-    match crate::search::indexer::run_once(state).await {
-        Ok(_) => {}
-        Err(IndexerError::Search(error)) if held_elsewhere(&error) => {
+    match crate::search::indexer::settle(state).await {
+        Ok(Settled::Done) => Ok(()),
+        Ok(Settled::HeldElsewhere) => {
             tracing::info!("retention: the server's indexer purges the search index");
-            return Ok(());
+            Ok(())
         }
-        Err(error) => return Err(RunError::Index(error.to_string())),
-    }
-    match crate::search::indexer::purge(state).await {
-        Ok(()) => Ok(()),
-        Err(IndexerError::Search(error)) if held_elsewhere(&error) => Ok(()),
         Err(error) => Err(RunError::Index(error.to_string())),
     }
 }
@@ -519,39 +508,26 @@ async fn conversations(
         }
         let txn = crate::db::begin_write(db).await?;
         let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
-        let in_batch =
-            conversation::Entity::find().filter(conversation::Column::Id.is_in(ids.clone()));
-        let blob_ids: Vec<String> = attachment::Entity::find()
-            .select_only()
-            .column(attachment::Column::BlobId)
-            .filter(attachment::Column::MessageId.in_subquery(messages_of(in_batch.clone())))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        counts.attachments += blob_ids.len() as u64;
         counts.conversations += ids.len() as u64;
-        match rule.action() {
+        customers_seen.extend(batch.iter().map(|c| c.customer_id));
+        let files = match rule.action() {
             Action::Delete => {
-                counts.messages += message::Entity::find()
-                    .filter(message::Column::ConversationId.is_in(ids.clone()))
-                    .count(&txn)
-                    .await?;
-                customers_seen.extend(batch.iter().map(|c| c.customer_id));
-                conversation::Entity::delete_many()
-                    .filter(org_term("conversations", ctx.org, Lookup::Ids))
-                    .filter(conversation::Column::Id.is_in(ids))
-                    .exec(&txn)
-                    .await?;
+                let (removed, files) = records::delete_conversations(&txn, ctx.org, &ids).await?;
+                counts.messages += removed.messages;
+                counts.attachments += removed.attachments;
+                files
             }
             Action::Anonymize => {
-                customers_seen.extend(batch.iter().map(|c| c.customer_id));
-                counts.messages +=
+                let (rewritten, removed, files) =
                     super::anonymize::conversations(&txn, ctx.org, ctx.now, &batch).await?;
+                counts.messages += rewritten;
+                counts.attachments += removed.attachments;
+                files
             }
-        }
+        };
         txn.commit().await?;
         crash_point();
-        delete_unreferenced_blobs(ctx.state, blob_ids).await;
+        remove_files(ctx.state, files).await;
     }
     counts.customers = customers_seen.len() as u64;
     Ok(())
@@ -624,37 +600,21 @@ async fn attachments(
         if batch.is_empty() {
             continue;
         }
-        let (ids, blob_ids): (Vec<i64>, Vec<String>) = batch.into_iter().unzip();
-        counts.attachments += ids.len() as u64;
-        attachment::Entity::delete_many()
-            .filter(org_term("attachments", ctx.org, Lookup::Ids))
-            .filter(attachment::Column::Id.is_in(ids))
-            .exec(db)
-            .await?;
+        let ids: Vec<i64> = batch.into_iter().map(|(id, _)| id).collect();
+        let (removed, files) = records::delete_attachments(db, ctx.org, &ids).await?;
+        counts.attachments += removed.attachments;
         crash_point();
-        delete_unreferenced_blobs(ctx.state, blob_ids).await;
+        remove_files(ctx.state, files).await;
     }
     Ok(())
 }
 
-/// Removes the sealed files that no attachment row (of any organization: files are shared
-/// by content) refers to any more. A failure is logged and the run goes on.
-async fn delete_unreferenced_blobs(state: &AppState, blob_ids: Vec<String>) {
-    let unique: BTreeSet<String> = blob_ids.into_iter().collect();
-    for blob_id in unique {
-        let still_used = attachment::Entity::find()
-            .filter(attachment::Column::BlobId.eq(blob_id.as_str()))
-            .count(&state.db)
-            .await;
-        match still_used {
-            Ok(0) => {
-                if let Err(error) = state.blobs.delete(&blob_id) {
-                    tracing::error!(%error, "cannot remove an attachment file");
-                }
-            }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "cannot check an attachment file's use"),
-        }
+/// Removes the batch's files that no attachment row (of any organization: files are shared
+/// by content) refers to any more. A failure is logged and the run goes on; the hourly sweep
+/// removes what is left.
+async fn remove_files(state: &AppState, files: records::Files) {
+    if let Err(error) = records::remove_unreferenced_files(&state.db, &state.blobs, files).await {
+        tracing::error!(%error, "cannot check the attachment files' use");
     }
 }
 
@@ -713,14 +673,14 @@ async fn notes(
             continue;
         }
         counts.notes += batch.len() as u64;
+        let mut pending_files = records::Files::default();
         let txn = crate::db::begin_write(db).await?;
         match rule.action() {
             Action::Delete => {
-                message::Entity::delete_many()
-                    .filter(org_term("messages", ctx.org, Lookup::Ids))
-                    .filter(message::Column::Id.is_in(batch.iter().map(|m| m.id)))
-                    .exec(&txn)
-                    .await?;
+                let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
+                // Notes carry no attachments; were one to, its file would go with it.
+                let (_, files) = records::delete_messages(&txn, ctx.org, &ids).await?;
+                pending_files.extend(files);
             }
             Action::Anonymize => {
                 let customer_of: HashMap<i64, i64> = conversation::Entity::find()
@@ -758,6 +718,7 @@ async fn notes(
         }
         txn.commit().await?;
         crash_point();
+        remove_files(ctx.state, pending_files).await;
     }
     Ok(())
 }
@@ -813,20 +774,20 @@ async fn customers(
             continue;
         }
         counts.customers += ids.len() as u64;
+        let mut files = records::Files::default();
         let txn = crate::db::begin_write(db).await?;
-        customer_email::Entity::delete_many()
-            .filter(customer_email::Column::CustomerId.is_in(ids.clone()))
-            .exec(&txn)
-            .await?;
         match rule.action() {
             Action::Delete => {
-                customer::Entity::delete_many()
-                    .filter(org_term("customers", ctx.org, Lookup::Ids))
-                    .filter(customer::Column::Id.is_in(ids))
-                    .exec(&txn)
-                    .await?;
+                // They have no conversations (the rule's condition), so no files either, but
+                // whatever the deletion reports goes the usual way.
+                files = records::delete_customers(&txn, ctx.org, &ids).await?.1;
             }
             Action::Anonymize => {
+                customer_email::Entity::delete_many()
+                    .filter(org_term("customer_emails", ctx.org, Lookup::Ids))
+                    .filter(customer_email::Column::CustomerId.is_in(ids.clone()))
+                    .exec(&txn)
+                    .await?;
                 for id in ids {
                     txn.execute(
                         &Query::update()
@@ -844,6 +805,7 @@ async fn customers(
         }
         txn.commit().await?;
         crash_point();
+        remove_files(ctx.state, files).await;
     }
     Ok(())
 }

@@ -18,3 +18,13 @@ pub enum SearchError {
     #[error("the search index writer is unusable after a panic in another thread")]
     Poisoned,
 }
+
+impl SearchError {
+    /// True when another process (the running server) holds the index writer's lock.
+    pub fn is_lock_held_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            SearchError::Tantivy(tantivy::TantivyError::LockFailure(..))
+        )
+    }
+}

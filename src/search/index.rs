@@ -103,7 +103,7 @@ pub struct SearchIndex {
     /// `None` again only while [`SearchIndex::purge_deleted`] replaces it or after it failed.
     writer: Mutex<Option<IndexWriter>>,
     /// Held while the indexer drains the queue, so that two drains never interleave.
-    pub(crate) drain_lock: tokio::sync::Mutex<()>,
+    pub(super) drain_lock: tokio::sync::Mutex<()>,
     reader: IndexReader,
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,

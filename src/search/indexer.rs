@@ -137,6 +137,59 @@ pub async fn purge(state: &AppState) -> Result<(), IndexerError> {
     Ok(())
 }
 
+/// How [`settle`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The queue is drained and the removed text has left the index files.
+    Done,
+    /// Another process (the running server) holds the index: its indexer drains the durable
+    /// queue and purges within a second or two.
+    HeldElsewhere,
+}
+
+/// After rows were deleted or rewritten: drains the queue the database triggers filled and
+/// purges the index, so the old text leaves the index files. Erasure, rectification,
+/// retention and organization purge call this; the command line, while the server runs, is
+/// answered [`Settled::HeldElsewhere`] instead of an error.
+pub async fn settle(state: &AppState) -> Result<Settled, IndexerError> {
+    let outcome = async {
+        drain(state).await?;
+        purge(state).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(Settled::Done),
+        Err(IndexerError::Search(error)) if error.is_lock_held_elsewhere() => {
+            Ok(Settled::HeldElsewhere)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes every document of an organization that is being purged and purges the segments
+/// that held them (after [`settle`], so no queued row brings one back).
+pub async fn forget_organization(
+    state: &AppState,
+    org: crate::orgs::OrgId,
+) -> Result<Settled, IndexerError> {
+    let settled = settle(state).await?;
+    if settled == Settled::HeldElsewhere {
+        return Ok(settled);
+    }
+    let _drain = state.search.drain_lock.lock().await;
+    let index = state.search.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        index.delete_org(org)?;
+        index.purge_deleted()
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(Settled::Done),
+        Err(error) if error.is_lock_held_elsewhere() => Ok(Settled::HeldElsewhere),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Applies one batch to the writer: conversation and message documents are removed and the
 /// current ones added (visible at the next commit).
 fn apply(

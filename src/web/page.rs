@@ -124,12 +124,74 @@ pub fn see_other_with_flash(location: &str, flash_key: &str) -> HttpResponse {
     see_other(&format!("{location}{separator}flash={flash_key}"))
 }
 
-/// A safe place to go after login: only paths on this site.
+/// A safe place to go after login: only a path on this site. Browsers drop tabs and line
+/// breaks anywhere in a URL and read `\` as `/`, so `/%09/evil.example` would take them to
+/// `//evil.example`: a control character or a backslash refuses the value, and what is left
+/// must resolve on this origin. The answer is the resolved path, query and fragment, encoded
+/// as a browser would send them.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
+    const FALLBACK: &str = "/inbox";
+    let Some(path) = next else {
+        return FALLBACK.to_owned();
+    };
+    let plain = path.chars().all(|c| !c.is_control() && c != '\\');
+    if !plain || !path.starts_with('/') || path.starts_with("//") {
+        return FALLBACK.to_owned();
+    }
+    let Ok(base) = url::Url::parse("http://lethe.invalid/") else {
+        return FALLBACK.to_owned();
+    };
+    match base.join(path) {
+        Ok(resolved) if resolved.origin() == base.origin() => {
+            let mut out = resolved.path().to_owned();
+            if let Some(query) = resolved.query() {
+                out.push('?');
+                out.push_str(query);
+            }
+            if let Some(fragment) = resolved.fragment() {
+                out.push('#');
+                out.push_str(fragment);
+            }
+            out
         }
-        _ => "/inbox".to_owned(),
+        _ => FALLBACK.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_keeps_paths_on_this_site() {
+        for path in ["/inbox", "/conversations/7?tab=notes", "/search?q=a%2Fb"] {
+            assert_eq!(safe_next(Some(path)), path);
+        }
+    }
+
+    #[test]
+    fn next_refuses_anything_a_browser_could_take_elsewhere() {
+        for next in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "/\u{0}/x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(next)), "/inbox", "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/inbox");
+    }
+
+    #[test]
+    fn spaces_come_back_encoded_as_a_path() {
+        assert_eq!(safe_next(Some("/ /evil.example")), "/%20/evil.example");
+        assert_eq!(safe_next(Some("/search?q=two words")), "/search?q=two%20words");
     }
 }

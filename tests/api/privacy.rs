@@ -1083,6 +1083,91 @@ async fn phone_and_postal_address_are_rectified_shown_and_exported() {
     assert!(!logged[0].details.contains("555") && !logged[0].details.contains("Bienenweg"));
 }
 
+/// One inbound email with an HTML part (and its plain-text twin).
+fn html_mail(from: &str, message_id: &str, subject: &str, html: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n(html)\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--alt--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn rectified_values_with_markup_stay_text_in_html_bodies() {
+    // Arrange: an HTML mail that names the customer and her street (no `& < > "` in either,
+    // the case that was once replaced raw), and an admin who sets markup as the new values
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = org_id(&app, "Shop").await;
+    let suffix = unique_suffix();
+    let address = format!("ann{suffix}@kunde.test");
+    let (ann, conversation_id) = receive(
+        &app,
+        shop,
+        html_mail(
+            &format!("Ann Example <{address}>"),
+            &format!("markup-{suffix}@kunde.test"),
+            "Lieferung",
+            "<p>Viele Gr\u{fc}\u{df}e, Ann Example</p><p>Lindenweg 5</p>",
+        ),
+    )
+    .await;
+    app.login("owner@shop.test").await;
+    let page = app.get_text(&format!("/customers/{ann}")).await;
+    let first_row = format!("email.{}", email_rows(&page)[0].0);
+    let set_street = rectify(
+        &app,
+        ann,
+        &[
+            ("name", "Ann Example"),
+            (&first_row, &address),
+            ("postal_address", "Lindenweg 5\n10115 Berlin"),
+        ],
+    )
+    .await;
+    assert_eq!(set_street.status(), 303);
+    let evil_name = r#"<form action=/settings/team/invitations method=post><input name=email value=x@evil.test>"#;
+    let evil_street = r#"<img src=x onerror=alert(1)><a href="javascript:alert(2)">"#;
+
+    // Act
+    let response = rectify(
+        &app,
+        ann,
+        &[
+            ("name", evil_name),
+            (&first_row, &address),
+            ("postal_address", &format!("{evil_street}\n10115 Berlin")),
+        ],
+    )
+    .await;
+
+    // Assert: the values are text, on the page and in the stored body
+    assert_eq!(response.status(), 303);
+    let stored = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .html_body
+        .unwrap();
+    for markup in ["<form", "<input", "<img", "<a "] {
+        assert!(!stored.contains(markup), "{markup} became markup in {stored}");
+    }
+    assert!(stored.contains("&lt;form action=/settings/team/invitations"), "{stored}");
+    assert!(stored.contains("&lt;img src=x onerror=alert(1)&gt;"), "{stored}");
+    assert!(!stored.contains("Ann Example") && !stored.contains("Lindenweg"), "{stored}");
+    let page = app.get_text(&format!("/conversations/{conversation_id}")).await;
+    let body_start = page.find("html-body").expect("the HTML body is shown");
+    let body = &page[body_start..];
+    let body = &body[..body.find("</div>").unwrap()];
+    assert!(!body.contains("<form") && !body.contains("<img"), "{body}");
+    assert_eq!(
+        page.matches("<form").count(),
+        page.matches("</form>").count(),
+        "every form on the page is closed: none was opened by a message"
+    );
+}
+
 #[tokio::test]
 async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_files() {
     // Arrange: a customer whose record got wrong values, which are then corrected

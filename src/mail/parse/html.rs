@@ -81,6 +81,12 @@ pub fn sanitize_html(html: &str, load_remote_images: bool) -> String {
     }
 }
 
+/// Turns parked remote images back into sources (for a sanitizer pass that parks them again,
+/// or for showing them once the agent asked).
+pub fn unpark_remote_images(html: &str) -> String {
+    html.replace(" data-remote-src=\"", " src=\"")
+}
+
 fn filter_attribute<'a>(element: &str, attribute: &str, value: &'a str) -> Option<Cow<'a, str>> {
     let lower = value.trim_start().to_ascii_lowercase();
     let is_img_src = element == "img" && attribute == "src";

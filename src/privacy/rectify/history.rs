@@ -9,6 +9,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::entity::{conversation, message};
+use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
 
 /// One old value and its replacement.
@@ -40,50 +41,29 @@ impl Replacement {
         self.old.is_empty() || self.old == self.new
     }
 
-    fn patterns(&self) -> Vec<(Regex, String)> {
-        let mut out = Vec::new();
-        let escaped_old = html_escape(&self.old);
-        let variants = if escaped_old == self.old {
-            vec![(self.old.clone(), self.new.clone())]
-        } else {
-            // HTML bodies hold the value escaped.
-            vec![
-                (self.old.clone(), self.new.clone()),
-                (escaped_old, html_escape(&self.new)),
-            ]
-        };
-        for (old, new) in variants {
-            // Whole words only: a name "Ann" is not replaced inside "Annual".
-            let edge = |c: Option<char>| {
-                if c.is_some_and(char::is_alphanumeric) {
-                    r"\b"
-                } else {
-                    ""
-                }
-            };
-            let pattern = format!(
-                "{}{}{}",
-                edge(old.chars().next()),
-                regex::escape(&old),
-                edge(old.chars().last())
-            );
-            if let Ok(regex) = RegexBuilder::new(&pattern)
-                .case_insensitive(self.ignore_case)
-                .build()
-            {
-                out.push((regex, new));
+    /// The whole-word pattern for the old value. HTML bodies are matched through
+    /// [`rewrite_html_text`], which hands over decoded text, so one pattern serves all fields.
+    fn pattern(&self) -> Option<(Regex, String)> {
+        // Whole words only: a name "Ann" is not replaced inside "Annual".
+        let edge = |c: Option<char>| {
+            if c.is_some_and(char::is_alphanumeric) {
+                r"\b"
+            } else {
+                ""
             }
-        }
-        out
+        };
+        let pattern = format!(
+            "{}{}{}",
+            edge(self.old.chars().next()),
+            regex::escape(&self.old),
+            edge(self.old.chars().last())
+        );
+        RegexBuilder::new(&pattern)
+            .case_insensitive(self.ignore_case)
+            .build()
+            .ok()
+            .map(|regex| (regex, self.new.clone()))
     }
-}
-
-fn html_escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Replaces each old value in `text`; borrowed when nothing matched.
@@ -107,7 +87,7 @@ pub async fn rewrite(
     if replacements.is_empty() {
         return Ok(());
     }
-    let patterns: Vec<(Regex, String)> = replacements.iter().flat_map(|r| r.patterns()).collect();
+    let patterns: Vec<(Regex, String)> = replacements.iter().filter_map(Replacement::pattern).collect();
     let conversations: Vec<(i64, String)> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
@@ -164,11 +144,24 @@ async fn rewrite_message(
     set(message::Column::FromAddress, &m.from_address);
     set(message::Column::ToAddresses, &m.to_addresses);
     set(message::Column::CcAddresses, &m.cc_addresses);
-    if let Some(html) = &m.html_body {
-        set(message::Column::HtmlBody, html);
-    }
     if let Some(error) = &m.delivery_error {
         set(message::Column::DeliveryError, error);
+    }
+    if let Some(html) = &m.html_body {
+        // Text nodes and attribute values only, escaped, then sanitized again: a corrected
+        // name can never become markup on the conversation page.
+        let matched = std::cell::Cell::new(false);
+        let rewritten = rewrite_html_text(html, |text| match replace(text, patterns) {
+            Cow::Owned(new) => {
+                matched.set(true);
+                new
+            }
+            Cow::Borrowed(same) => same.to_owned(),
+        });
+        if matched.get() {
+            update.value(message::Column::HtmlBody, rewritten);
+            changed = true;
+        }
     }
     if changed {
         update.and_where(message::Column::Id.eq(m.id));
@@ -182,7 +175,7 @@ mod tests {
     use super::*;
 
     fn apply(text: &str, replacements: &[Replacement]) -> String {
-        let patterns: Vec<_> = replacements.iter().flat_map(|r| r.patterns()).collect();
+        let patterns: Vec<_> = replacements.iter().filter_map(Replacement::pattern).collect();
         replace(text, &patterns).into_owned()
     }
 
@@ -206,12 +199,12 @@ mod tests {
     }
 
     #[test]
-    fn html_bodies_are_matched_escaped_and_dollar_signs_are_literal() {
+    fn dollar_signs_are_literal() {
         let replacements = [Replacement::exact("Smith & Sons", "$1 Smith")];
 
-        let out = apply("<p>Smith &amp; Sons</p> Smith & Sons", &replacements);
+        let out = apply("Smith & Sons", &replacements);
 
-        assert_eq!(out, "<p>$1 Smith</p> $1 Smith");
+        assert_eq!(out, "$1 Smith");
     }
 
     #[test]
