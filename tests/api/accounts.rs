@@ -2,7 +2,7 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{AppOptions, PASSWORD, csrf_of, location, spawn_app, spawn_app_with};
+use crate::helpers::{AppOptions, PASSWORD, csrf_of, location, spawn_app, spawn_app_with, text_of};
 use crate::smtp::{SmtpRecorder, unfold_qp};
 use lethe::db::entity::{audit_event, organization, session, user};
 
@@ -52,7 +52,7 @@ async fn first_start_setup_link_creates_the_owner_and_organization_once() {
     ] {
         assert!(html.contains(message), "{message}");
     }
-    assert_eq!(user::Entity::find().count(&app.state.db).await.unwrap(), 0);
+    assert_eq!(app.count::<user::Entity>().await, 0);
 
     let response = app
         .post_with_csrf(
@@ -74,13 +74,7 @@ async fn first_start_setup_link_creates_the_owner_and_organization_once() {
 
     // The link works once.
     assert_eq!(app.another_browser().get(&path).await.status(), 404);
-    assert_eq!(
-        organization::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.count::<organization::Entity>().await, 1);
 }
 
 #[tokio::test]
@@ -294,11 +288,7 @@ async fn a_session_ends_at_its_absolute_age_however_busy() {
 async fn an_expired_reset_link_is_refused_and_the_password_stays() {
     // Arrange: a reset link whose hour has passed
     let smtp = SmtpRecorder::start().await;
-    let app = spawn_app_with(AppOptions {
-        smtp_url: Some(smtp.url()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
     app.create_user("agent@shop.test", "Shop", "owner").await;
     app.post_form(
         "/password/forgot",
@@ -461,16 +451,8 @@ async fn the_users_language_setting_wins_over_the_browser() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let html = app
-        .client
-        .get(app.url("/inbox"))
-        .header("accept-language", "de")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let request = app.client.get(app.url("/inbox"));
+    let html = text_of(request.header("accept-language", "de")).await;
     assert!(
         html.contains("Boîte de réception"),
         "French as set, not the browser's German"
@@ -553,11 +535,7 @@ async fn without_smtp_the_reset_page_says_so() {
 #[tokio::test]
 async fn password_reset_by_emailed_link_works_once() {
     let smtp = SmtpRecorder::start().await;
-    let app = spawn_app_with(AppOptions {
-        smtp_url: Some(smtp.url()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
     app.create_user("agent@shop.test", "Shop", "owner").await;
     let response = app
         .post_form(

@@ -4,9 +4,8 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{TestApp, csrf_of, spawn_app};
-use lethe::db::entity::{api_key, audit_event, conversation, customer};
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+use crate::helpers::{TestApp, csrf_of, imported, mail, spawn_app};
+use lethe::db::entity::{api_key, audit_event};
 use lethe::orgs::OrgId;
 
 fn key_on(html: &str) -> String {
@@ -18,37 +17,11 @@ fn key_on(html: &str) -> String {
         .to_owned()
 }
 
-async fn org_id(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-}
-
+/// Stores a mail from `from` in `org`; returns its customer's id.
 async fn customer_of_mail(app: &TestApp, org: OrgId, from: &str, message_id: &str) -> i64 {
-    let raw = format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: Hello\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease help.\r\n"
-    );
-    let source = Source {
-        org,
-        channel_id: None,
-        keep_original_date: true,
-    };
-    let Outcome::Stored {
-        conversation_id, ..
-    } = ingest_raw(&app.state, source, raw.into_bytes())
-        .await
-        .unwrap()
-    else {
-        panic!("mail not stored");
-    };
-    conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .customer_id
+    let raw = mail(from, message_id, "Hello", "Please help.");
+    let (conversation_id, _) = app.ingest(imported(org), raw).await;
+    app.customer_of(conversation_id).await
 }
 
 /// Signs in as `email` (an admin) and creates a key named `name`; returns the key.
@@ -151,10 +124,7 @@ async fn an_admin_creates_a_key_that_is_shown_once_and_stored_as_a_digest() {
         .await;
     assert_eq!(empty.status(), 422);
     assert!(empty.text().await.unwrap().contains("Give the key a name"));
-    assert_eq!(
-        api_key::Entity::find().count(&app.state.db).await.unwrap(),
-        1
-    );
+    assert_eq!(app.count::<api_key::Entity>().await, 1);
 
     let agent = app.another_browser();
     agent.login("agent@shop.test").await;
@@ -177,8 +147,8 @@ async fn a_key_reaches_its_organization_only_and_another_organizations_ids_answe
         .await;
     app.create_user("admin@shop-b.test", "Shop B", "owner")
         .await;
-    let a = org_id(&app, "Shop A").await;
-    let b = org_id(&app, "Shop B").await;
+    let a = app.org_id("Shop A").await;
+    let b = app.org_id("Shop B").await;
     let anna = customer_of_mail(&app, a, "Anna <anna@kunde.test>", "a1@kunde.test").await;
     let bea = customer_of_mail(&app, b, "Bea <bea@kunde.test>", "b1@kunde.test").await;
     app.login("admin@shop-a.test").await;
@@ -222,11 +192,7 @@ async fn a_key_reaches_its_organization_only_and_another_organizations_ids_answe
         assert!(body["error"].is_string());
     }
     assert!(
-        customer::Entity::find_by_id(bea)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some(),
+        app.find_customer(bea).await.is_some(),
         "the other organization's customer is untouched"
     );
     let logged = actions_by_api(&app, a).await;
@@ -250,7 +216,7 @@ async fn a_missing_wrong_or_revoked_key_gets_401() {
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
     let helper = app.create_user("helper@shop.test", "Shop", "admin").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     app.login("admin@shop.test").await;
     let key = create_key(&app, "Backend").await;
     assert_eq!(
@@ -326,12 +292,7 @@ async fn a_missing_wrong_or_revoked_key_gets_401() {
             .status(),
         200
     );
-    app.post_form(
-        "/settings/team",
-        &format!("/settings/team/members/{helper}/role"),
-        &[("role", "agent")],
-    )
-    .await;
+    app.set_role(helper, "agent").await;
     assert_eq!(
         get(&app, &helper_key, "/api/v1/privacy/requests")
             .await
@@ -345,13 +306,12 @@ async fn erasure_through_the_api_is_refused_on_legal_hold_with_the_reason() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     let held = customer_of_mail(&app, org, "Held <held@kunde.test>", "h1@kunde.test").await;
     app.login("admin@shop.test").await;
     let key = create_key(&app, "Backend").await;
-    app.post_form(
+    app.legal_hold(
         &format!("/customers/{held}"),
-        &format!("/customers/{held}/legal-hold"),
         &[("reason", "Tax audit 2026")],
     )
     .await;
@@ -368,19 +328,9 @@ async fn erasure_through_the_api_is_refused_on_legal_hold_with_the_reason() {
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["reason"], "Tax audit 2026");
     assert!(body["error"].as_str().unwrap().contains("legal hold"));
-    assert!(
-        customer::Entity::find_by_id(held)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    app.post_form(
-        &format!("/customers/{held}"),
-        &format!("/customers/{held}/legal-hold"),
-        &[("release", "1")],
-    )
-    .await;
+    assert!(app.find_customer(held).await.is_some());
+    app.legal_hold(&format!("/customers/{held}"), &[("release", "1")])
+        .await;
     let erased = api(&app, Some(&key), reqwest::Method::POST, &path)
         .send()
         .await
@@ -389,13 +339,7 @@ async fn erasure_through_the_api_is_refused_on_legal_hold_with_the_reason() {
     let body: serde_json::Value = erased.json().await.unwrap();
     assert!(body["receipt_id"].as_i64().is_some());
     assert_eq!(body["counts"]["customers"], 1);
-    assert!(
-        customer::Entity::find_by_id(held)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_customer(held).await.is_none());
     let logged = actions_by_api(&app, org).await;
     for action in ["api.erase_refused", "privacy.erased"] {
         assert!(logged.iter().any(|l| l == action), "{action} in {logged:?}");
@@ -407,7 +351,7 @@ async fn privacy_requests_are_recorded_and_listed_through_the_api() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     customer_of_mail(&app, org, "Carla <carla@kunde.test>", "c1@kunde.test").await;
     app.login("admin@shop.test").await;
     let key = create_key(&app, "Backend").await;

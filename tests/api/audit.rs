@@ -8,19 +8,11 @@ use chrono::{Duration, Utc};
 use reqwest::redirect::Policy;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::{PASSWORD, TestApp, csrf_of, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, post_form_with, spawn_app, spawn_with_input};
 use lethe::audit::{Actor, Entry, Verification};
 use lethe::db::entity::audit_event;
 use lethe::orgs::OrgId;
-use lethe::retention::{Action, Category, RetentionRule};
-
-async fn org_id(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-}
+use lethe::retention::{Action, Category};
 
 async fn verify(app: &TestApp) -> Verification {
     lethe::audit::verify(&app.state.db).await.unwrap()
@@ -55,16 +47,7 @@ async fn rows(app: &TestApp) -> Vec<audit_event::Model> {
 
 /// Runs `lethe audit verify` against the app's database, as an operator would.
 fn cli_verify(app: &TestApp) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", &app.data_dir)
-        .args(["audit", "verify"]);
-    if let Some(url) = &app.database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command.output().unwrap()
+    app.lethe().args(["audit", "verify"]).output().unwrap()
 }
 
 /// Signs in with a browser that sends its own User-Agent header.
@@ -75,24 +58,14 @@ async fn login_with_agent(app: &TestApp, email: &str, agent: &str) -> reqwest::C
         .user_agent(agent)
         .build()
         .unwrap();
-    let html = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf_of(&html).as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = post_form_with(
+        &client,
+        &app.address,
+        "/login",
+        "/login",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     client
 }
@@ -208,7 +181,7 @@ async fn failed_logins_show_in_each_organization_of_the_account_and_unknown_ones
     app.create_user("owner@shop-b.test", "Shop B", "owner")
         .await;
     let both = app.create_user("both@shop.test", "Shop A", "admin").await;
-    let shop_b = org_id(&app, "Shop B").await;
+    let shop_b = app.org_id("Shop B").await;
     lethe::orgs::queries::add_member(&app.state.db, shop_b, both, lethe::orgs::Role::Agent)
         .await
         .unwrap();
@@ -266,7 +239,7 @@ async fn verify_names_removed_newest_and_oldest_rows() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     for action in ["test.one", "test.two", "test.three"] {
         record(&app, Some(org), action).await;
     }
@@ -322,7 +295,7 @@ async fn appends_from_two_logs_at_once_keep_one_chain() {
     // and a CLI command): only the database lock keeps them from forking the chain.
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     let other = std::sync::Arc::new(lethe::audit::AuditLog::default());
     let mut tasks = Vec::new();
     for worker in 0..4 {
@@ -357,18 +330,15 @@ async fn appends_from_two_logs_at_once_keep_one_chain() {
 async fn cli_commands_and_the_server_append_to_one_chain() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     for i in 0..3 {
         app.create_user(&format!("cli{i}@shop.test"), "Shop", "agent")
             .await;
     }
     let mut children = Vec::new();
     for i in 0..3 {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
+        let mut command = app.lethe();
         command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LETHE_DATA_DIR", &app.data_dir)
             .args([
                 "user",
                 "password",
@@ -376,21 +346,9 @@ async fn cli_commands_and_the_server_append_to_one_chain() {
                 &format!("cli{i}@shop.test"),
                 "--password-stdin",
             ])
-            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
-        if let Some(url) = &app.database_url {
-            command.env("LETHE_DATABASE_URL", url);
-        }
-        let mut child = command.spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .unwrap();
-        children.push(child);
+        children.push(spawn_with_input(&mut command, &format!("{PASSWORD}\n")));
     }
     let appender = {
         let state = app.state.clone();
@@ -449,8 +407,8 @@ async fn retention_prunes_old_entries_around_other_organizations_and_failed_logi
         .await;
     app.create_user("owner@shop-b.test", "Shop B", "owner")
         .await;
-    let a = org_id(&app, "Shop A").await;
-    let b = org_id(&app, "Shop B").await;
+    let a = app.org_id("Shop A").await;
+    let b = app.org_id("Shop B").await;
     record(&app, Some(a), "test.a1").await;
     app.another_browser()
         .login_with("nobody@nowhere.test", "wrong password")
@@ -470,13 +428,8 @@ async fn retention_prunes_old_entries_around_other_organizations_and_failed_logi
         by_action(&all, "test.a3"),
     ];
     age(&app, &first_a, 400).await;
-    lethe::retention::save_rule(
-        &app.state.db,
-        a,
-        RetentionRule::new(Category::AuditLog, 365, Action::Delete).unwrap(),
-    )
-    .await
-    .unwrap();
+    app.save_rule(a, Category::AuditLog, 365, Action::Delete)
+        .await;
 
     // Act
     let report = lethe::retention::run_once(&app.state, a, false)
@@ -539,20 +492,10 @@ async fn actions_the_issue_lists_are_logged_with_ip_and_user_agent() {
     let owner = login_with_agent(&app, "owner@shop.test", "OwnerBrowser/1.0").await;
     let post = |path: String, fields: Vec<(&'static str, String)>| {
         let owner = owner.clone();
-        let page_url = app.url("/settings/team");
-        let url = app.url(&path);
+        let address = app.address.clone();
         async move {
-            let html = owner
-                .get(page_url)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let mut form = vec![("csrf", csrf_of(&html))];
-            form.extend(fields);
-            owner.post(url).form(&form).send().await.unwrap()
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form_with(&owner, &address, "/settings/team", &path, &fields).await
         }
     };
 
@@ -608,7 +551,7 @@ async fn actions_the_issue_lists_are_logged_with_ip_and_user_agent() {
 async fn a_new_entry_after_a_head_is_removed_is_refused_and_verify_says_why() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     record(&app, Some(org), "test.one").await;
     app.state
         .db

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, json_of, spawn_app};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -33,15 +33,7 @@ impl Browser {
                          "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.display())]
             }
         }}});
-        let response: Value = http
-            .post(format!("{driver}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response = json_of(http.post(format!("{driver}/session")).json(&capabilities)).await;
         let id = response["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {response}"))
@@ -229,30 +221,17 @@ async fn an_agent_signs_in_in_a_real_browser_and_manages_the_team() {
 
 #[tokio::test]
 async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
-    use lethe::mail::ingest::{Source, ingest_raw};
+    use crate::helpers::arriving;
     let smtp = crate::smtp::SmtpRecorder::start().await;
     let app = spawn_app().await;
     app.create_user("agent@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let org = app.org_id("Shop").await;
     let (channel, _) = app
         .email_channel(org, "Support", "support@shop.test", Some(smtp.port))
         .await;
     let customer_mail = "From: Élodie Martin <elodie@client.test>\r\nTo: support@shop.test\r\nSubject: Colis abîmé\r\nMessage-ID: <elodie-1@client.test>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Le colis est arrivé <b>abîmé</b>.</p><script>alert(1)</script><img src=\"https://tracker.example/p.gif\">\r\n";
-    ingest_raw(
-        &app.state,
-        Source {
-            org,
-            channel_id: Some(channel),
-            keep_original_date: false,
-        },
-        customer_mail.as_bytes().to_vec(),
-    )
-    .await
-    .unwrap();
+    app.ingest(arriving(org, Some(channel)), customer_mail)
+        .await;
 
     let browser = Browser::start().await;
     browser.goto(&app.url("/login")).await;

@@ -1,46 +1,24 @@
 //! Erasure in a real headless Chromium (the WebDriver helpers of `browser.rs`): an admin opens
 //! a customer, goes through the confirmation step, and the customer is gone.
 
-use sea_orm::EntityTrait;
-
 use crate::browser::Browser;
-use crate::helpers::{PASSWORD, spawn_app};
-use lethe::db::entity::customer;
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+use crate::helpers::{PASSWORD, arriving, mail, spawn_app};
 
 #[tokio::test]
 async fn an_admin_erases_a_customer_through_the_confirmation_step_in_a_real_browser() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
-    let raw = "From: Erika Mustermann <erika@kunde.test>\r\nTo: support@shop.test\r\nSubject: Bitte alles löschen\r\nMessage-ID: <erika-1@kunde.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBitte löschen Sie meine Daten.\r\n";
-    let Outcome::Stored {
-        conversation_id, ..
-    } = ingest_raw(
-        &app.state,
-        Source {
-            org,
-            channel_id: None,
-            keep_original_date: false,
-        },
-        raw.as_bytes().to_vec(),
+    let org = app.org_id("Shop").await;
+    let raw = mail(
+        "Erika Mustermann <erika@kunde.test>",
+        "erika-1@kunde.test",
+        "Bitte alles löschen",
+        "Bitte löschen Sie meine Daten.",
     )
-    .await
-    .unwrap()
-    else {
-        panic!("mail not stored");
-    };
-    let customer_id = lethe::db::entity::conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .customer_id;
+    .undated();
+    let (conversation_id, _) = app.ingest(arriving(org, None), raw).await;
+    let customer_id = app.customer_of(conversation_id).await;
     let browser = Browser::start().await;
     browser.goto(&app.url("/login")).await;
     browser.type_into("#email", "admin@shop.test").await;
@@ -87,13 +65,7 @@ async fn an_admin_erases_a_customer_through_the_confirmation_step_in_a_real_brow
     assert!(!receipt.contains("Erika"), "the receipt names nobody");
     assert!(!gone.contains("Erika"), "the customer page is gone");
     assert!(gone.contains("This page does not exist"));
-    assert!(
-        customer::Entity::find_by_id(customer_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_customer(customer_id).await.is_none());
     let errors = browser.console_errors().await;
     assert!(
         errors.is_empty(),

@@ -7,9 +7,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, arriving, mail, spawn_app};
 use lethe::db::entity::conversation;
-use lethe::mail::ingest::{Source, ingest_raw};
 
 impl Browser {
     /// Empties an input field.
@@ -29,26 +28,16 @@ async fn an_admin_sets_previews_saves_and_runs_a_retention_rule_in_a_real_browse
     // Arrange: three conversations closed more than a year ago
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let org = app.org_id("Shop").await;
     for i in 0..3 {
-        let raw = format!(
-            "From: Berta Browser <berta@browser.test>\r\nTo: support@shop.test\r\nSubject: Question {i}\r\nMessage-ID: <browser-{i}@browser.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nQuestion number {i}\r\n"
-        );
-        ingest_raw(
-            &app.state,
-            Source {
-                org,
-                channel_id: None,
-                keep_original_date: false,
-            },
-            raw.into_bytes(),
+        let raw = mail(
+            "Berta Browser <berta@browser.test>",
+            &format!("browser-{i}@browser.test"),
+            &format!("Question {i}"),
+            &format!("Question number {i}"),
         )
-        .await
-        .unwrap();
+        .undated();
+        app.ingest(arriving(org, None), raw).await;
     }
     conversation::Entity::update_many()
         .col_expr(conversation::Column::Status, Expr::val("closed"))

@@ -6,8 +6,8 @@ use lethe::db::entity::{audit_event, channel as channel_entity};
 use lethe::mail::channel;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::{TestApp, location, spawn_app};
-use crate::imap::{imap_channel, mailbox_user, org_of, settings};
+use crate::helpers::{TestApp, channel_form, location, spawn_app};
+use crate::imap::{imap_channel, mailbox_user, settings};
 
 const IMAP_SECRET_MARK: &str = "imap-pw-Zq81";
 const SMTP_SECRET_MARK: &str = "smtp-pw-Xv42";
@@ -19,26 +19,19 @@ async fn admin_app() -> TestApp {
     app
 }
 
+/// The channel form for IMAP on 127.0.0.1:`port` as `imap_user` and SMTP on smtp.shop.test.
 fn full_form<'a>(imap_user: &'a str, port: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("name", "Support"),
-        ("from_name", "Shop Support"),
-        ("from_address", "support@shop.test"),
+    channel_form(&[
         ("imap_host", "127.0.0.1"),
         ("imap_port", port),
         ("imap_tls", "none"),
         ("imap_user", imap_user),
         ("imap_password", IMAP_SECRET_MARK),
-        ("imap_folder", "INBOX"),
-        ("after_fetch", "seen"),
-        ("imap_move_to", ""),
         ("poll_seconds", "120"),
         ("smtp_host", "smtp.shop.test"),
-        ("smtp_port", "587"),
-        ("smtp_tls", "starttls"),
         ("smtp_user", "support@shop.test"),
         ("smtp_password", SMTP_SECRET_MARK),
-    ]
+    ])
 }
 
 async fn only_channel(app: &TestApp) -> channel_entity::Model {
@@ -176,7 +169,7 @@ async fn agents_cannot_open_channel_settings() {
 #[tokio::test]
 async fn the_test_buttons_say_exactly_what_failed() {
     let app = admin_app().await;
-    let org = org_of(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     let mut wrong = settings(&mailbox_user());
     wrong.password = "wrong-password".into();
     let bad = imap_channel(&app, org, wrong).await;
@@ -232,7 +225,7 @@ async fn the_test_buttons_say_exactly_what_failed() {
 #[tokio::test]
 async fn deleting_a_channel_needs_confirmation() {
     let app = admin_app().await;
-    let org = org_of(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     let created = imap_channel(&app, org, settings(&mailbox_user())).await;
     let edit = format!("/settings/channels/{}", created.id);
     let delete = format!("{edit}/delete");
@@ -269,7 +262,7 @@ async fn another_organizations_channel_ids_answer_404_on_every_channel_url() {
     let app = admin_app().await;
     app.create_user("owner-b@shop-b.test", "Shop B", "owner")
         .await;
-    let org_b = org_of(&app, "Shop B").await;
+    let org_b = app.org_id("Shop B").await;
     let theirs = imap_channel(&app, org_b, settings(&mailbox_user())).await;
     let id = theirs.id;
     let form = full_form("user@example.test", "1143");

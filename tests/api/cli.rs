@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use crate::helpers::{PASSWORD, fresh_database_url, test_tmp_root};
+use crate::helpers::{
+    PASSWORD, fresh_database_url, lethe_command, spawn_with_input, test_tmp_root,
+};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -26,33 +28,18 @@ impl Env {
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lethe"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default());
-        command.env("LETHE_DATA_DIR", self.dir.path().join("data"));
-        if let Some(url) = &self.database_url {
-            command.env("LETHE_DATABASE_URL", url);
-        }
-        command
+        lethe_command(&self.dir.path().join("data"), self.database_url.as_deref())
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> std::process::Output {
-        let mut child = self
-            .command()
+        let mut command = self.command();
+        command
             .args(args)
-            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
+            .stderr(Stdio::piped());
+        spawn_with_input(&mut command, stdin)
+            .wait_with_output()
             .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
     }
 
     async fn db(&self) -> sea_orm::DatabaseConnection {

@@ -1,11 +1,12 @@
 //! DESIGN.md invariant 2 with the real binary: a reply queued while the SMTP server is down
 //! survives a `kill -9` of `lethe serve` and is delivered, once, after the restart.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::helpers::{
-    PASSWORD, browser_client, csrf_of, fresh_database_url, location, test_tmp_root,
+    PASSWORD, browser_client, channel_form, fresh_database_url, json_of, lethe_command, location,
+    post_form_with, spawn_with_input, test_tmp_root, text_of,
 };
 use crate::smtp::{SmtpRecorder, free_port};
 
@@ -14,21 +15,9 @@ struct Server {
     base: String,
 }
 
-fn lethe(data_dir: &std::path::Path, database_url: &Option<String>) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", data_dir);
-    if let Some(url) = database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command
-}
-
 async fn start(data_dir: &std::path::Path, database_url: &Option<String>) -> Server {
     let port = free_port();
-    let mut child = lethe(data_dir, database_url)
+    let mut child = lethe_command(data_dir, database_url.as_deref())
         .arg("serve")
         .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
@@ -53,32 +42,6 @@ async fn start(data_dir: &std::path::Path, database_url: &Option<String>) -> Ser
     panic!("lethe serve did not become ready");
 }
 
-async fn form(
-    client: &reqwest::Client,
-    base: &str,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let html = client
-        .get(format!("{base}{page}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&html);
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    client
-        .post(format!("{base}{action}"))
-        .form(&all)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
     let tmp = tempfile::Builder::new()
@@ -87,7 +50,8 @@ async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
         .unwrap();
     let data_dir = tmp.path().join("data");
     let database_url = fresh_database_url().await;
-    let mut create = lethe(&data_dir, &database_url)
+    let mut command = lethe_command(&data_dir, database_url.as_deref());
+    command
         .args([
             "user",
             "create",
@@ -97,17 +61,8 @@ async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
             "--org",
             "Shop",
         ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    create
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
+        .stdout(Stdio::null());
+    let mut create = spawn_with_input(&mut command, &format!("{PASSWORD}\n"));
     assert!(create.wait().unwrap().success());
 
     let mut smtp = SmtpRecorder::start().await;
@@ -115,7 +70,7 @@ async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
     let mut server = start(&data_dir, &database_url).await;
     let base = server.base.clone();
     let client = browser_client();
-    form(
+    post_form_with(
         &client,
         &base,
         "/login",
@@ -124,41 +79,20 @@ async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
     )
     .await;
     let port = smtp.port.to_string();
-    let created = form(
+    let created = post_form_with(
         &client,
         &base,
         "/settings/channels/new",
         "/settings/channels",
-        &[
-            ("name", "Support"),
-            ("from_name", "Shop Support"),
-            ("from_address", "support@shop.test"),
-            ("imap_host", ""),
-            ("imap_port", "993"),
-            ("imap_tls", "tls"),
-            ("imap_user", ""),
-            ("imap_password", ""),
-            ("imap_folder", "INBOX"),
-            ("after_fetch", "seen"),
-            ("imap_move_to", ""),
-            ("poll_seconds", "60"),
+        &channel_form(&[
             ("smtp_host", "127.0.0.1"),
             ("smtp_port", &port),
             ("smtp_tls", "none"),
-            ("smtp_user", ""),
-            ("smtp_password", ""),
-        ],
+        ]),
     )
     .await;
     assert_eq!(created.status(), 303, "{}", created.text().await.unwrap());
-    let channels = client
-        .get(format!("{base}/settings/channels"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let channels = text_of(client.get(format!("{base}/settings/channels"))).await;
     let token = regex::Regex::new(r"/inbound/email/([A-Za-z0-9_-]{43})")
         .unwrap()
         .captures(&channels)
@@ -166,18 +100,11 @@ async fn a_queued_reply_survives_kill_9_and_is_delivered_once_after_restart() {
         .to_owned();
 
     let customer_mail = "From: Jana Novak <jana@kunde.test>\r\nTo: support@shop.test\r\nSubject: Paket fehlt\r\nMessage-ID: <jana-1@kunde.test>\r\n\r\nMein Paket ist nicht angekommen.\r\n";
-    let stored: serde_json::Value = client
-        .post(format!("{base}/inbound/email/{token}"))
-        .body(customer_mail)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbound = client.post(format!("{base}/inbound/email/{token}"));
+    let stored = json_of(inbound.body(customer_mail)).await;
     let conversation = stored["conversation_id"].as_i64().unwrap();
     let page = format!("/conversations/{conversation}");
-    let reply = form(
+    let reply = post_form_with(
         &client,
         &base,
         &page,

@@ -12,7 +12,7 @@ use lethe::orgs::OrgId;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, spawn_app, unique_suffix};
+use crate::helpers::{self, TestApp, spawn_app, unique_suffix};
 
 /// Where the test Dovecot listens; it accepts any user name with one password.
 pub struct Dovecot {
@@ -109,20 +109,17 @@ pub async fn folder_state(user: &str, folder: &str) -> Vec<(u32, bool)> {
     out
 }
 
+/// A customer's mail to the shop's mailbox.
 pub fn mail(message_id: &str, subject: &str) -> String {
-    format!(
-        "From: Customer <customer-{message_id}@example.test>\r\nTo: shop@example.test\r\n\
-         Subject: {subject}\r\nMessage-ID: <{message_id}@example.test>\r\n\
-         Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nHello, where is my order?\r\n"
+    helpers::mail(
+        &format!("Customer <customer-{message_id}@example.test>"),
+        &format!("{message_id}@example.test"),
+        subject,
+        "Hello, where is my order?",
     )
-}
-
-pub async fn org_of(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .expect("lookup")
-        .expect("organization")
-        .0
+    .to("shop@example.test")
+    .date("Sun, 22 Nov 2026 10:00:00 +0000")
+    .to_string()
 }
 
 /// A channel of `org` fetching from `user`'s mailbox.
@@ -172,7 +169,7 @@ async fn messages(app: &TestApp, org: OrgId) -> u64 {
 async fn app_with_org() -> (TestApp, OrgId) {
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let org = org_of(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     (app, org)
 }
 

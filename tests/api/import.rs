@@ -1,10 +1,11 @@
 //! Bulk import and the HTTP inbound endpoint, on synthetic and real-world mail.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{arriving, mail, spawn_app};
 use lethe::db::entity::{conversation, message};
 
 fn corpus_dir(var: &str) -> PathBuf {
@@ -12,20 +13,10 @@ fn corpus_dir(var: &str) -> PathBuf {
     PathBuf::from(dir)
 }
 
-fn lethe(app: &TestApp) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", &app.data_dir);
-    if let Some(url) = &app.database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command
-}
-
-fn import_json(app: &TestApp, format: &str, path: &std::path::Path) -> serde_json::Value {
-    let output = lethe(app)
+/// Runs `lethe import <format> <path> --org Shop --json` with `lethe` (`app.lethe()`, perhaps
+/// with more settings); returns the counts it prints, asserting success.
+fn import_json(mut lethe: Command, format: &str, path: &std::path::Path) -> serde_json::Value {
+    let output = lethe
         .args(["import", format])
         .arg(path)
         .args(["--org", "Shop", "--json"])
@@ -39,14 +30,7 @@ fn import_json(app: &TestApp, format: &str, path: &std::path::Path) -> serde_jso
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn mail(message_id: &str, in_reply_to: Option<&str>, subject: &str, body: &str) -> String {
-    let reply = in_reply_to
-        .map(|id| format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n"))
-        .unwrap_or_default();
-    format!(
-        "From: Anna Schmidt <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\n{reply}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
+const ANNA: &str = "Anna Schmidt <anna@kunde.test>";
 
 #[tokio::test]
 async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies() {
@@ -56,21 +40,24 @@ async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies(
     std::fs::write(
         dir.path().join("1.eml"),
         mail(
+            ANNA,
             "order-1@kunde.test",
-            None,
             "Wo bleibt meine Bestellung?",
             "Bestellung 4711",
-        ),
+        )
+        .to_string(),
     )
     .unwrap();
     std::fs::write(
         dir.path().join("2.eml"),
         mail(
+            ANNA,
             "order-2@kunde.test",
-            Some("order-1@kunde.test"),
             "Re: Wo bleibt meine Bestellung?",
             "Noch nichts da",
-        ),
+        )
+        .in_reply_to("order-1@kunde.test")
+        .to_string(),
     )
     .unwrap();
     std::fs::write(
@@ -79,7 +66,7 @@ async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies(
     )
     .unwrap();
     std::fs::write(dir.path().join("4.eml"), b"").unwrap();
-    let counts = import_json(&app, "eml", dir.path());
+    let counts = import_json(app.lethe(), "eml", dir.path());
     assert_eq!(counts["imported"], 2);
     assert_eq!(counts["duplicates"], 0);
     assert_eq!(counts["rejected"], 2);
@@ -93,20 +80,14 @@ async fn import_eml_counts_imported_duplicates_and_rejected_and_threads_replies(
     );
 
     assert_eq!(
-        conversation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<conversation::Entity>().await,
         1,
         "the reply threads onto the order"
     );
-    let again = import_json(&app, "eml", dir.path());
+    let again = import_json(app.lethe(), "eml", dir.path());
     assert_eq!(again["imported"], 0);
     assert_eq!(again["duplicates"], 2);
-    assert_eq!(
-        message::Entity::find().count(&app.state.db).await.unwrap(),
-        2
-    );
+    assert_eq!(app.count::<message::Entity>().await, 2);
 }
 
 #[tokio::test]
@@ -121,11 +102,12 @@ async fn import_mbox_reads_every_message() {
         ));
         mbox.push_str(
             &mail(
+                ANNA,
                 &format!("m{i}@kunde.test"),
-                None,
                 &format!("Frage {i}"),
                 "From now on I write here",
             )
+            .to_string()
             .replace("\r\n", "\n")
             .replace("\nFrom now", "\n>From now"),
         );
@@ -133,7 +115,7 @@ async fn import_mbox_reads_every_message() {
     }
     let path = dir.path().join("export.mbox");
     std::fs::write(&path, mbox).unwrap();
-    let counts = import_json(&app, "mbox", &path);
+    let counts = import_json(app.lethe(), "mbox", &path);
     assert_eq!(counts["imported"], 25);
     let bodies: Vec<String> = message::Entity::find()
         .all(&app.state.db)
@@ -159,7 +141,7 @@ async fn the_mail_parser_crates_test_messages_import_or_are_rejected_with_a_reas
         "expected the crate's test messages in {}",
         dir.display()
     );
-    let counts = import_json(&app, "eml", &dir);
+    let counts = import_json(app.lethe(), "eml", &dir);
     let total = counts["imported"].as_u64().unwrap()
         + counts["duplicates"].as_u64().unwrap()
         + counts["rejected"].as_u64().unwrap();
@@ -189,7 +171,7 @@ async fn six_thousand_real_mails_import_and_replies_thread() {
         "expected the SpamAssassin corpus in {}",
         dir.display()
     );
-    let counts = import_json(&app, "eml", &dir);
+    let counts = import_json(app.lethe(), "eml", &dir);
     let imported = counts["imported"].as_u64().unwrap();
     let total =
         imported + counts["duplicates"].as_u64().unwrap() + counts["rejected"].as_u64().unwrap();
@@ -230,21 +212,18 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 async fn the_inbound_endpoint_answers_2xx_only_for_committed_mail() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let org = app.org_id("Shop").await;
     let (_, token) = app
         .email_channel(org, "Support", "support@shop.test", None)
         .await;
     let url = app.url(&format!("/inbound/email/{token}"));
     let raw = mail(
+        ANNA,
         "pipe-1@kunde.test",
-        None,
         "Rücksendung",
         "Ich möchte zurücksenden",
-    );
+    )
+    .to_string();
     let first = app
         .client
         .post(&url)
@@ -282,10 +261,7 @@ async fn the_inbound_endpoint_answers_2xx_only_for_committed_mail() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 404);
-    assert_eq!(
-        message::Entity::find().count(&app.state.db).await.unwrap(),
-        1
-    );
+    assert_eq!(app.count::<message::Entity>().await, 1);
 }
 
 #[tokio::test]
@@ -300,19 +276,9 @@ async fn an_oversized_attachment_becomes_a_visible_note_not_a_failed_import() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.eml"), raw).unwrap();
-    let output = lethe(&app)
-        .env("LETHE_MAX_ATTACHMENT_MB", "1")
-        .args(["import", "eml"])
-        .arg(dir.path())
-        .args(["--org", "Shop", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut lethe = app.lethe();
+    lethe.env("LETHE_MAX_ATTACHMENT_MB", "1");
+    let counts = import_json(lethe, "eml", dir.path());
     assert_eq!(counts["imported"], 1);
     let stored = message::Entity::find()
         .one(&app.state.db)
@@ -347,41 +313,22 @@ async fn an_oversized_attachment_becomes_a_visible_note_not_a_failed_import() {
 
 #[tokio::test]
 async fn a_mail_without_reply_headers_threads_by_the_token_in_its_subject() {
-    use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+    use lethe::mail::ingest::{Outcome, ingest_raw};
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
-    let source = Source {
-        org,
-        channel_id: None,
-        keep_original_date: false,
-    };
-    let Outcome::Stored {
-        conversation_id, ..
-    } = ingest_raw(
-        &app.state,
-        source,
-        mail("t-1@kunde.test", None, "Umtausch", "Größe M bitte").into_bytes(),
-    )
-    .await
-    .unwrap()
-    else {
-        panic!("stored")
-    };
-    let token = conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .token;
+    let org = app.org_id("Shop").await;
+    let source = arriving(org, None);
+    let (conversation_id, _) = app
+        .ingest(
+            source,
+            mail(ANNA, "t-1@kunde.test", "Umtausch", "Größe M bitte"),
+        )
+        .await;
+    let token = app.conversation(conversation_id).await.token;
     // A customer who writes a new mail but keeps the tag in the subject.
     let follow_up = mail(
+        ANNA,
         "t-2@kunde.test",
-        None,
         &format!("Nochmal wegen Umtausch [#{token}]"),
         "Ist das angekommen?",
     );
@@ -389,7 +336,7 @@ async fn a_mail_without_reply_headers_threads_by_the_token_in_its_subject() {
         conversation_id: second,
         new_conversation,
         ..
-    } = ingest_raw(&app.state, source, follow_up.into_bytes())
+    } = ingest_raw(&app.state, source, follow_up.into())
         .await
         .unwrap()
     else {
@@ -398,10 +345,10 @@ async fn a_mail_without_reply_headers_threads_by_the_token_in_its_subject() {
     assert_eq!(second, conversation_id);
     assert!(!new_conversation);
     // Another organization's token means nothing here.
-    let unrelated = mail("t-3@kunde.test", None, "Frage [#ZZZZZ]", "Neue Frage");
+    let unrelated = mail(ANNA, "t-3@kunde.test", "Frage [#ZZZZZ]", "Neue Frage");
     let Outcome::Stored {
         new_conversation, ..
-    } = ingest_raw(&app.state, source, unrelated.into_bytes())
+    } = ingest_raw(&app.state, source, unrelated.into())
         .await
         .unwrap()
     else {

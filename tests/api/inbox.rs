@@ -8,29 +8,20 @@ use std::time::Duration;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
 use lethe::db::entity::{conversation, message, outbox};
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use crate::helpers::{TestApp, csrf_of, location, spawn_app};
+use crate::helpers::{Mail, TestApp, arriving, csrf_of, location, mail, spawn_app};
 use crate::smtp::SmtpRecorder;
 
 /// An owner of "Shop A" (signed in) and a channel, sending through `smtp_port` if given.
 async fn shop(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
     app.create_user("owner@shop-a.test", "Shop A", "owner")
         .await;
-    let org = org_id(app, "Shop A").await;
+    let org = app.org_id("Shop A").await;
     let channel = channel(app, org, smtp_port).await;
     app.login("owner@shop-a.test").await;
     (org, channel)
-}
-
-async fn org_id(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
 }
 
 async fn channel(app: &TestApp, org: OrgId, smtp_port: Option<u16>) -> i64 {
@@ -39,30 +30,16 @@ async fn channel(app: &TestApp, org: OrgId, smtp_port: Option<u16>) -> i64 {
         .0
 }
 
-fn text_mail(from: &str, subject: &str, message_id: &str, extra: &str, body: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: support@shop-a.test\r\nSubject: {subject}\r\n\
-         Message-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-    .into_bytes()
+/// A plain-text mail to Shop A's channel.
+fn text_mail(from: &str, message_id: &str, subject: &str, body: &str) -> Mail {
+    mail(from, message_id, subject, body)
+        .to("support@shop-a.test")
+        .date("Mon, 23 Nov 2026 10:00:00 +0000")
 }
 
-/// Stores a mail through the real ingest path; returns (conversation id, message id).
-async fn ingest(app: &TestApp, org: OrgId, channel: i64, raw: Vec<u8>) -> (i64, i64) {
-    let source = Source {
-        org,
-        channel_id: Some(channel),
-        keep_original_date: false,
-    };
-    match ingest_raw(&app.state, source, raw).await.unwrap() {
-        Outcome::Stored {
-            conversation_id,
-            message_id,
-            ..
-        } => (conversation_id, message_id),
-        other => panic!("not stored: {other:?}"),
-    }
+/// Stores a mail arriving on `channel`; returns (conversation id, message id).
+async fn ingest(app: &TestApp, org: OrgId, channel: i64, raw: impl Into<Vec<u8>>) -> (i64, i64) {
+    app.ingest(arriving(org, Some(channel)), raw).await
 }
 
 async fn new_conversation(app: &TestApp, org: OrgId, channel: i64, n: usize) -> i64 {
@@ -72,14 +49,25 @@ async fn new_conversation(app: &TestApp, org: OrgId, channel: i64, n: usize) -> 
         channel,
         text_mail(
             &format!("Customer {n} <customer{n}@customer.test>"),
-            &format!("Question number {n}"),
             &format!("q{n}.{}@customer.test", crate::helpers::unique_suffix()),
-            "",
+            &format!("Question number {n}"),
             "Where is my parcel?",
         ),
     )
     .await
     .0
+}
+
+/// Anna Berg's mail "Where is my order" with Message-ID `message_id`; returns its conversation.
+async fn anna_asks_where_her_order_is(
+    app: &TestApp,
+    org: OrgId,
+    channel: i64,
+    message_id: &str,
+) -> i64 {
+    let from = "Anna Berg <anna@customer.test>";
+    let question = text_mail(from, message_id, "Where is my order", "It did not arrive.");
+    ingest(app, org, channel, question).await.0
 }
 
 /// The conversation ids listed on an inbox page, in order.
@@ -116,14 +104,6 @@ fn escaped(text: &str) -> String {
         .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
-}
-
-async fn conversation_row(app: &TestApp, id: i64) -> conversation::Model {
-    conversation::Entity::find_by_id(id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -269,9 +249,8 @@ async fn the_conversation_page_escapes_text_sanitizes_html_and_serves_attachment
         channel,
         text_mail(
             "Anna Berg <anna@customer.test>",
-            "Order 4711",
             "text-1@customer.test",
-            "",
+            "Order 4711",
             "Is <b>this</b> bold? & more",
         ),
     )
@@ -353,7 +332,7 @@ async fn the_conversation_page_escapes_text_sanitizes_html_and_serves_attachment
     assert_eq!(download.bytes().await.unwrap().to_vec(), attachment);
 
     // The customer page lists the conversation and the address.
-    let customer_id = conversation_row(&app, conversation_id).await.customer_id;
+    let customer_id = app.conversation(conversation_id).await.customer_id;
     let customer = app.get_text(&format!("/customers/{customer_id}")).await;
     assert!(customer.contains("anna@customer.test"));
     assert!(customer.contains(&conversation_path(conversation_id)));
@@ -425,10 +404,7 @@ async fn notes_never_create_outbox_rows_and_never_reach_the_smtp_server() {
         .expect("note stored");
     assert!(note.message_id_header.starts_with("note."));
     assert!(note.message_id_header.ends_with("@lethe.invalid"));
-    assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
-        0
-    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
     let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
         .await
         .unwrap();
@@ -445,19 +421,7 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;
     let (org, channel) = shop(&app, Some(smtp.port)).await;
-    let (id, _) = ingest(
-        &app,
-        org,
-        channel,
-        text_mail(
-            "Anna Berg <anna@customer.test>",
-            "Where is my order",
-            "cust-1@customer.test",
-            "",
-            "It did not arrive.",
-        ),
-    )
-    .await;
+    let id = anna_asks_where_her_order_is(&app, org, channel, "cust-1@customer.test").await;
     let path = conversation_path(id);
 
     let response = app
@@ -480,7 +444,7 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
     let rows = outbox::Entity::find().all(&app.state.db).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].message_id, reply.id);
-    assert_eq!(conversation_row(&app, id).await.status, "pending");
+    assert_eq!(app.conversation(id).await.status, "pending");
     assert!(app.get_text(&path).await.contains("Queued"));
 
     let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
@@ -488,7 +452,7 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
         .unwrap();
     assert_eq!(outcome.sent, 1);
     let sent = smtp.wait_for(1).await.remove(0);
-    let token = conversation_row(&app, id).await.token;
+    let token = app.conversation(id).await.token;
     assert!(
         sent.contains("In-Reply-To: <cust-1@customer.test>"),
         "{sent}"
@@ -505,21 +469,15 @@ async fn a_reply_is_sent_threaded_and_the_customers_answer_lands_in_the_same_con
     // The customer answers the reply: same conversation, reopened.
     let answer = text_mail(
         "Anna Berg <anna@customer.test>",
-        "Re: Where is my order",
         "cust-2@customer.test",
-        &format!("In-Reply-To: <{}>\r\n", reply.message_id_header),
+        "Re: Where is my order",
         "Thanks!",
-    );
+    )
+    .header("In-Reply-To", &format!("<{}>", reply.message_id_header));
     let (answered, _) = ingest(&app, org, channel, answer).await;
     assert_eq!(answered, id);
-    assert_eq!(conversation_row(&app, id).await.status, "open");
-    assert_eq!(
-        conversation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.conversation(id).await.status, "open");
+    assert_eq!(app.count::<conversation::Entity>().await, 1);
 }
 
 #[tokio::test]
@@ -527,35 +485,25 @@ async fn a_reply_goes_to_the_customer_never_to_the_sender_of_a_bounce_or_auto_re
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;
     let (org, channel) = shop(&app, Some(smtp.port)).await;
-    let (id, _) = ingest(
-        &app,
-        org,
-        channel,
-        text_mail(
-            "Anna Berg <anna@customer.test>",
-            "Where is my order",
-            "anna-1@customer.test",
-            "",
-            "It did not arrive.",
-        ),
-    )
-    .await;
+    let id = anna_asks_where_her_order_is(&app, org, channel, "anna-1@customer.test").await;
     // After her mail: her autoresponder, then a bounce, both threaded onto the conversation.
     let auto_reply = text_mail(
         "Anna's Office <out-of-office@customer.test>",
-        "Abwesenheitsnotiz: Where is my order",
         "ooo-1@customer.test",
-        "In-Reply-To: <anna-1@customer.test>\r\nAuto-Submitted: auto-replied\r\n",
+        "Abwesenheitsnotiz: Where is my order",
         "I am away until Monday.",
-    );
+    )
+    .header("In-Reply-To", "<anna-1@customer.test>")
+    .header("Auto-Submitted", "auto-replied");
     assert_eq!(ingest(&app, org, channel, auto_reply).await.0, id);
     let bounce = text_mail(
         "Mail Delivery System <MAILER-DAEMON@mx.customer.test>",
-        "Undelivered Mail Returned to Sender",
         "bounce-1@mx.customer.test",
-        "In-Reply-To: <anna-1@customer.test>\r\nAuto-Submitted: auto-generated\r\n",
+        "Undelivered Mail Returned to Sender",
         "This is the mail system. Your message could not be delivered.",
-    );
+    )
+    .header("In-Reply-To", "<anna-1@customer.test>")
+    .header("Auto-Submitted", "auto-generated");
     assert_eq!(ingest(&app, org, channel, bounce).await.0, id);
     let kinds: Vec<String> = message::Entity::find()
         .filter(message::Column::ConversationId.eq(id))
@@ -598,11 +546,11 @@ async fn a_conversation_of_automatic_mail_only_refuses_a_reply_with_a_clear_mess
         channel,
         text_mail(
             "Mail Delivery System <MAILER-DAEMON@mx.elsewhere.test>",
-            "Undelivered Mail Returned to Sender",
             "bounce-2@mx.elsewhere.test",
-            "Auto-Submitted: auto-generated\r\n",
+            "Undelivered Mail Returned to Sender",
             "Your message could not be delivered.",
-        ),
+        )
+        .header("Auto-Submitted", "auto-generated"),
     )
     .await;
     let path = conversation_path(id);
@@ -618,10 +566,7 @@ async fn a_conversation_of_automatic_mail_only_refuses_a_reply_with_a_clear_mess
             .contains("a reply would answer a machine"),
         "the page says why"
     );
-    assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
-        0
-    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
 }
 
 #[tokio::test]
@@ -637,10 +582,7 @@ async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_li
         &[("text", "Your refund is on its way")],
     )
     .await;
-    let customer = format!(
-        "/customers/{}",
-        conversation_row(&app, id).await.customer_id
-    );
+    let customer = format!("/customers/{}", app.conversation(id).await.customer_id);
     let restriction = format!("{customer}/restriction");
     app.post_form(
         &customer,
@@ -664,7 +606,7 @@ async fn a_reply_queued_before_a_restriction_is_held_until_the_restriction_is_li
     );
     assert!(smtp.messages().is_empty(), "nothing was sent");
     assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
+        app.count::<outbox::Entity>().await,
         1,
         "the reply is kept, not dropped"
     );
@@ -706,10 +648,7 @@ async fn with_the_smtp_server_down_a_reply_retries_shows_the_error_and_is_delive
         .delivery_error
         .clone()
         .expect("the server's error is kept");
-    assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
-        1
-    );
+    assert_eq!(app.count::<outbox::Entity>().await, 1);
     let page = app.get_text(&path).await;
     assert!(page.contains("Retrying"));
     assert!(page.contains("delivery-error"));
@@ -724,10 +663,7 @@ async fn with_the_smtp_server_down_a_reply_retries_shows_the_error_and_is_delive
         .unwrap();
     assert_eq!(outcome.sent, 1);
     assert_eq!(smtp.wait_for(1).await.len(), 1);
-    assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
-        0
-    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
 }
 
 #[tokio::test]
@@ -806,10 +742,7 @@ async fn a_reply_without_an_smtp_channel_or_text_is_refused_with_a_clear_message
             .unwrap()
             .contains("Please write a reply first.")
     );
-    assert_eq!(
-        outbox::Entity::find().count(&app.state.db).await.unwrap(),
-        0
-    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
 }
 
 #[tokio::test]
@@ -822,9 +755,8 @@ async fn canned_replies_fill_their_placeholders_into_the_reply_box() {
         channel,
         text_mail(
             "Anna Maria Berg <anna@customer.test>",
-            "Refund",
             "refund-1@customer.test",
-            "",
+            "Refund",
             "Money back please",
         ),
     )
@@ -857,7 +789,7 @@ async fn canned_replies_fill_their_placeholders_into_the_reply_box() {
         .await;
     assert_eq!(invalid.status(), 422);
 
-    let token = conversation_row(&app, id).await.token;
+    let token = app.conversation(id).await.token;
     let page = app
         .get_text(&format!("{}?canned={}", conversation_path(id), canned.id))
         .await;
@@ -883,10 +815,7 @@ async fn canned_replies_fill_their_placeholders_into_the_reply_box() {
     let deleted = app.post_form(&edit, &format!("{edit}/delete"), &[]).await;
     assert_eq!(deleted.status(), 303);
     assert_eq!(
-        lethe::db::entity::canned_reply::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<lethe::db::entity::canned_reply::Entity>().await,
         0
     );
 
@@ -907,12 +836,12 @@ async fn status_assignee_and_tags_change_and_are_checked() {
 
     app.post_form(&path, &format!("{path}/status"), &[("status", "closed")])
         .await;
-    let closed = conversation_row(&app, id).await;
+    let closed = app.conversation(id).await;
     assert_eq!(closed.status, "closed");
     assert!(closed.closed_at.is_some());
     app.post_form(&path, &format!("{path}/status"), &[("status", "open")])
         .await;
-    assert!(conversation_row(&app, id).await.closed_at.is_none());
+    assert!(app.conversation(id).await.closed_at.is_none());
     let bad = app
         .post_form(&path, &format!("{path}/status"), &[("status", "deleted")])
         .await;
@@ -930,7 +859,7 @@ async fn status_assignee_and_tags_change_and_are_checked() {
         )
         .await;
     assert_eq!(refused.status(), 400);
-    assert_eq!(conversation_row(&app, id).await.assignee_id, None);
+    assert_eq!(app.conversation(id).await.assignee_id, None);
     let agent = app
         .create_user("agent@shop-a.test", "Shop A", "agent")
         .await;
@@ -940,10 +869,10 @@ async fn status_assignee_and_tags_change_and_are_checked() {
         &[("assignee", &agent.to_string())],
     )
     .await;
-    assert_eq!(conversation_row(&app, id).await.assignee_id, Some(agent));
+    assert_eq!(app.conversation(id).await.assignee_id, Some(agent));
     app.post_form(&path, &format!("{path}/assignee"), &[("assignee", "")])
         .await;
-    assert_eq!(conversation_row(&app, id).await.assignee_id, None);
+    assert_eq!(app.conversation(id).await.assignee_id, None);
 
     // Tags: added by name (twice is once), removed again.
     for _ in 0..2 {
@@ -957,10 +886,8 @@ async fn status_assignee_and_tags_change_and_are_checked() {
     assert_eq!(tags.len(), 1);
     assert_eq!(tags[0].name, "Urgent");
     assert_eq!(
-        lethe::db::entity::conversation_tag::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<lethe::db::entity::conversation_tag::Entity>()
+            .await,
         1
     );
     let removed = app
@@ -968,10 +895,8 @@ async fn status_assignee_and_tags_change_and_are_checked() {
         .await;
     assert_eq!(removed.status(), 303);
     assert_eq!(
-        lethe::db::entity::conversation_tag::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<lethe::db::entity::conversation_tag::Entity>()
+            .await,
         0
     );
 }
@@ -996,7 +921,7 @@ async fn the_event_stream_carries_the_own_organizations_events_only() {
     let (org, channel) = shop(&app, None).await;
     app.create_user("owner@shop-b.test", "Shop B", "owner")
         .await;
-    let org_b = org_id(&app, "Shop B").await;
+    let org_b = app.org_id("Shop B").await;
     let channel_b = self::channel(&app, org_b, None).await;
 
     let mut stream = app.get("/events").await;
@@ -1033,7 +958,7 @@ async fn an_agent_of_another_organization_gets_404_for_every_inbox_url() {
          Content-Type: application/pdf; name=\"a.pdf\"\r\n\
          Content-Disposition: attachment; filename=\"a.pdf\"\r\n\r\nPDFDATA\r\n--b--\r\n";
     let (a_conversation, a_message) = ingest(&app, org, channel, raw.as_bytes().to_vec()).await;
-    let a = conversation_row(&app, a_conversation).await;
+    let a = app.conversation(a_conversation).await;
     let a_attachment = lethe::db::entity::attachment::Entity::find()
         .one(&app.state.db)
         .await
@@ -1067,7 +992,7 @@ async fn an_agent_of_another_organization_gets_404_for_every_inbox_url() {
         .await;
     app.create_user("agent@shop-b.test", "Shop B", "agent")
         .await;
-    let org_b = org_id(&app, "Shop B").await;
+    let org_b = app.org_id("Shop B").await;
     let channel_b = self::channel(&app, org_b, None).await;
     let b_conversation = new_conversation(&app, org_b, channel_b, 9).await;
     let b = app.another_browser();
@@ -1110,7 +1035,7 @@ async fn an_agent_of_another_organization_gets_404_for_every_inbox_url() {
         assert_eq!(response.status(), 404, "POST {url}");
     }
     // Nothing of organization A changed.
-    let after = conversation_row(&app, a_conversation).await;
+    let after = app.conversation(a_conversation).await;
     assert_eq!(after, a);
     assert_eq!(
         message::Entity::find()
@@ -1130,10 +1055,8 @@ async fn an_agent_of_another_organization_gets_404_for_every_inbox_url() {
         "A's text"
     );
     assert_eq!(
-        lethe::db::entity::conversation_tag::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<lethe::db::entity::conversation_tag::Entity>()
+            .await,
         1
     );
     // And B's inbox does not list A's conversation.

@@ -89,11 +89,7 @@ async fn an_admin_invites_by_link_and_the_invitee_creates_an_account() {
 #[tokio::test]
 async fn an_invitation_is_mailed_when_smtp_is_configured() {
     let smtp = SmtpRecorder::start().await;
-    let app = spawn_app_with(AppOptions {
-        smtp_url: Some(smtp.url()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     app.login("owner@shop.test").await;
     let response = app
@@ -180,11 +176,7 @@ async fn an_existing_user_signs_in_to_accept_and_can_switch_organizations() {
         "the switcher lists both"
     );
 
-    let shop_b = lethe::orgs::queries::find_by_name(&invitee.state.db, "Shop B")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let shop_b = invitee.org_id("Shop B").await;
     let response = invitee
         .post_form(
             "/inbox",
@@ -206,11 +198,7 @@ async fn two_owners_removing_each_other_at_once_leave_one_owner() {
     let app = spawn_app().await;
     let first = app.create_user("first@shop.test", "Shop", "owner").await;
     let second = app.create_user("second@shop.test", "Shop", "owner").await;
-    let org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let org = app.org_id("Shop").await;
     use lethe::orgs::queries::{TeamChange, change_role, remove_member};
 
     // Act: each removes (then demotes) the other at the same time
@@ -264,13 +252,7 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
     let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
     let agent = app.create_user("agent@shop.test", "Shop", "agent").await;
     app.login("owner@shop.test").await;
-    let demote = app
-        .post_form(
-            "/settings/team",
-            &format!("/settings/team/members/{owner}/role"),
-            &[("role", "admin")],
-        )
-        .await;
+    let demote = app.set_role(owner, "admin").await;
     assert_eq!(demote.status(), 409);
     assert!(demote.text().await.unwrap().contains("at least one owner"));
     let remove = app
@@ -292,26 +274,8 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
     assert_eq!(roles, vec!["owner"]);
 
     // With a second owner, the first may step down.
-    assert_eq!(
-        app.post_form(
-            "/settings/team",
-            &format!("/settings/team/members/{agent}/role"),
-            &[("role", "owner")]
-        )
-        .await
-        .status(),
-        303
-    );
-    assert_eq!(
-        app.post_form(
-            "/settings/team",
-            &format!("/settings/team/members/{owner}/role"),
-            &[("role", "admin")]
-        )
-        .await
-        .status(),
-        303
-    );
+    assert_eq!(app.set_role(agent, "owner").await.status(), 303);
+    assert_eq!(app.set_role(owner, "admin").await.status(), 303);
 }
 
 #[tokio::test]
@@ -321,26 +285,8 @@ async fn admins_cannot_make_owners_and_removed_members_lose_access() {
     let admin = app.create_user("admin@shop.test", "Shop", "admin").await;
     let agent = app.create_user("agent@shop.test", "Shop", "agent").await;
     app.login("admin@shop.test").await;
-    assert_eq!(
-        app.post_form(
-            "/settings/team",
-            &format!("/settings/team/members/{agent}/role"),
-            &[("role", "owner")]
-        )
-        .await
-        .status(),
-        403
-    );
-    assert_eq!(
-        app.post_form(
-            "/settings/team",
-            &format!("/settings/team/members/{admin}/role"),
-            &[("role", "owner")]
-        )
-        .await
-        .status(),
-        403
-    );
+    assert_eq!(app.set_role(agent, "owner").await.status(), 403);
+    assert_eq!(app.set_role(admin, "owner").await.status(), 403);
 
     let agent_browser = app.another_browser();
     agent_browser.login("agent@shop.test").await;
@@ -380,96 +326,22 @@ async fn a_user_can_create_another_organization() {
 
 mod lifecycle {
     use std::io::{Cursor, Read};
-    use std::path::Path;
 
-    use base64::Engine;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-    use crate::helpers::{AppOptions, TestApp, csrf_of, spawn_app, spawn_app_with, unique_suffix};
+    use crate::helpers::{
+        AppOptions, TestApp, channel_form, csrf_of, files_under, mail, spawn_app, spawn_app_with,
+        traces, unique_suffix,
+    };
     use crate::smtp::SmtpRecorder;
     use lethe::db::entity::{
-        audit_event, channel, conversation, customer, organization, organization_deletion,
-        privacy_reminder, user,
+        audit_event, channel, conversation, organization, organization_deletion, privacy_reminder,
+        user,
     };
-    use lethe::mail::ingest::{Outcome, Source, ingest_raw};
     use lethe::orgs::OrgId;
 
     const IMAP_SECRET: &str = "imap-pw-Lk29";
     const SMTP_SECRET: &str = "smtp-pw-Rt57";
-
-    fn mail(from: &str, message_id: &str, body: &str, attachment: Option<&[u8]>) -> Vec<u8> {
-        let head = format!(
-            "From: {from}\r\nTo: support@shop.test\r\nSubject: Question\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
-        );
-        match attachment {
-            None => format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n")
-                .into_bytes(),
-            Some(bytes) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-                format!(
-                    "{head}Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n--b0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b0\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"file.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b0--\r\n"
-                )
-                .into_bytes()
-            }
-        }
-    }
-
-    async fn org_id(app: &TestApp, name: &str) -> OrgId {
-        lethe::orgs::queries::find_by_name(&app.state.db, name)
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-    }
-
-    /// Stores a mail; returns (customer id, conversation id).
-    async fn receive(app: &TestApp, org: OrgId, raw: Vec<u8>) -> (i64, i64) {
-        let source = Source {
-            org,
-            channel_id: None,
-            keep_original_date: true,
-        };
-        let Outcome::Stored {
-            conversation_id, ..
-        } = ingest_raw(&app.state, source, raw).await.unwrap()
-        else {
-            panic!("mail not stored");
-        };
-        let c = conversation::Entity::find_by_id(conversation_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .unwrap();
-        (c.customer_id, conversation_id)
-    }
-
-    fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(current) = stack.pop() {
-            for entry in std::fs::read_dir(&current).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(bytes) = std::fs::read(&path) {
-                    out.push((path, bytes));
-                }
-            }
-        }
-        out
-    }
-
-    fn hits(dir: &Path, needles: &[String]) -> Vec<String> {
-        let mut found = Vec::new();
-        for (path, bytes) in files_under(dir) {
-            for needle in needles {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(format!("{} holds {needle:?}", path.display()));
-                }
-            }
-        }
-        found
-    }
 
     fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
@@ -499,40 +371,40 @@ mod lifecycle {
             .await;
         app.create_user("owner@shop-b.test", "Shop B", "owner")
             .await;
-        let a = org_id(&app, "Shop A").await;
-        let b = org_id(&app, "Shop B").await;
+        let a = app.org_id("Shop A").await;
+        let b = app.org_id("Shop B").await;
         let suffix = unique_suffix();
         let attachment = format!("ATTACH-{suffix}-").repeat(20).into_bytes();
-        let (anna, _) = receive(
-            &app,
-            a,
-            mail(
-                "Anna <anna@kunde.test>",
-                &format!("a1-{suffix}@kunde.test"),
-                "Where is my order?",
-                Some(&attachment),
-            ),
-        )
-        .await;
-        let (bert, _) = receive(
-            &app,
-            a,
-            mail(
-                "Bert <bert@kunde.test>",
-                &format!("a2-{suffix}@kunde.test"),
-                "Invoice please",
-                None,
-            ),
-        )
-        .await;
-        receive(
-            &app,
+        let (anna, _) = app
+            .receive(
+                a,
+                mail(
+                    "Anna <anna@kunde.test>",
+                    &format!("a1-{suffix}@kunde.test"),
+                    "Question",
+                    "Where is my order?",
+                )
+                .attachment("application/octet-stream", "file.bin", &attachment),
+            )
+            .await;
+        let (bert, _) = app
+            .receive(
+                a,
+                mail(
+                    "Bert <bert@kunde.test>",
+                    &format!("a2-{suffix}@kunde.test"),
+                    "Question",
+                    "Invoice please",
+                ),
+            )
+            .await;
+        app.receive(
             b,
             mail(
                 "Other <other@kunde.test>",
                 &format!("b1-{suffix}@kunde.test"),
+                "Question",
                 &format!("Tenant B secret {suffix}"),
-                None,
             ),
         )
         .await;
@@ -541,25 +413,16 @@ mod lifecycle {
             .post_form(
                 "/settings/channels/new",
                 "/settings/channels",
-                &[
-                    ("name", "Support"),
-                    ("from_name", "Shop Support"),
+                &channel_form(&[
                     ("from_address", "support@shop-a.test"),
                     ("imap_host", "imap.shop-a.test"),
-                    ("imap_port", "993"),
-                    ("imap_tls", "tls"),
                     ("imap_user", "support@shop-a.test"),
                     ("imap_password", IMAP_SECRET),
-                    ("imap_folder", "INBOX"),
-                    ("after_fetch", "seen"),
-                    ("imap_move_to", ""),
                     ("poll_seconds", "120"),
                     ("smtp_host", "smtp.shop-a.test"),
-                    ("smtp_port", "587"),
-                    ("smtp_tls", "starttls"),
                     ("smtp_user", "support@shop-a.test"),
                     ("smtp_password", SMTP_SECRET),
-                ],
+                ]),
             )
             .await;
         assert_eq!(created.status(), 303);
@@ -700,8 +563,8 @@ mod lifecycle {
         let shared = app
             .create_user("shared@kept.test", "Kept Shop", "agent")
             .await;
-        let doomed = org_id(&app, "Doomed Shop").await;
-        let kept = org_id(&app, "Kept Shop").await;
+        let doomed = app.org_id("Doomed Shop").await;
+        let kept = app.org_id("Kept Shop").await;
         lethe::orgs::queries::add_member(&app.state.db, doomed, shared, lethe::orgs::Role::Agent)
             .await
             .unwrap();
@@ -709,29 +572,30 @@ mod lifecycle {
         let doomed_words = format!("quokkamarmalade{suffix}");
         let doomed_address = format!("zq{suffix}@doomed-kunde.test");
         let attachment = format!("DOOMED-FILE-{suffix}-").repeat(40).into_bytes();
-        let (doomed_customer, _) = receive(
-            &app,
-            doomed,
-            mail(
-                &format!("Xylo{suffix} Doom <{doomed_address}>"),
-                &format!("d1-{suffix}@doomed.test"),
-                &format!("My parcel {doomed_words} never came"),
-                Some(&attachment),
-            ),
-        )
-        .await;
+        let (doomed_customer, _) = app
+            .receive(
+                doomed,
+                mail(
+                    &format!("Xylo{suffix} Doom <{doomed_address}>"),
+                    &format!("d1-{suffix}@doomed.test"),
+                    "Question",
+                    &format!("My parcel {doomed_words} never came"),
+                )
+                .attachment("application/octet-stream", "file.bin", &attachment),
+            )
+            .await;
         let kept_words = format!("wombatchutney{suffix}");
-        let (kept_customer, _) = receive(
-            &app,
-            kept,
-            mail(
-                "Kim <kim@kept-kunde.test>",
-                &format!("k1-{suffix}@kept.test"),
-                &format!("Thanks for the {kept_words}"),
-                None,
-            ),
-        )
-        .await;
+        let (kept_customer, _) = app
+            .receive(
+                kept,
+                mail(
+                    "Kim <kim@kept-kunde.test>",
+                    &format!("k1-{suffix}@kept.test"),
+                    "Question",
+                    &format!("Thanks for the {kept_words}"),
+                ),
+            )
+            .await;
         lethe::search::indexer::run_once(&app.state).await.unwrap();
         app.login("owner@doomed.test").await;
 
@@ -814,7 +678,7 @@ mod lifecycle {
         let on_sqlite = app.database_url.is_none();
         if on_sqlite {
             assert!(
-                !hits(&app.data_dir, &needles).is_empty(),
+                !traces(&app.data_dir, &needles).is_empty(),
                 "the scan finds the organization before the purge"
             );
         }
@@ -841,13 +705,7 @@ mod lifecycle {
                 .unwrap()
                 .is_none()
         );
-        assert!(
-            customer::Entity::find_by_id(doomed_customer)
-                .one(db)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(app.find_customer(doomed_customer).await.is_none());
         assert!(
             user::Entity::find_by_id(lone_agent)
                 .one(db)
@@ -896,10 +754,10 @@ mod lifecycle {
             "the attachment file is gone"
         );
         if on_sqlite {
-            let found = hits(&app.data_dir, &needles);
+            let found = traces(&app.data_dir, &needles);
             assert!(found.is_empty(), "traces left: {found:#?}");
             assert!(
-                !hits(&app.data_dir, std::slice::from_ref(&kept_words)).is_empty(),
+                !traces(&app.data_dir, std::slice::from_ref(&kept_words)).is_empty(),
                 "the other organization's data is still there"
             );
         }
@@ -936,18 +794,22 @@ mod lifecycle {
     async fn legal_hold_blocks_scheduling_the_organization_deletion() {
         let app = spawn_app().await;
         app.create_user("owner@shop.test", "Shop", "owner").await;
-        let org = org_id(&app, "Shop").await;
-        let (customer_id, _) = receive(
-            &app,
-            org,
-            mail("Hold <hold@kunde.test>", "h1@kunde.test", "Keep this", None),
-        )
-        .await;
+        let org = app.org_id("Shop").await;
+        let (customer_id, _) = app
+            .receive(
+                org,
+                mail(
+                    "Hold <hold@kunde.test>",
+                    "h1@kunde.test",
+                    "Question",
+                    "Keep this",
+                ),
+            )
+            .await;
         app.login("owner@shop.test").await;
         let held = app
-            .post_form(
+            .legal_hold(
                 &format!("/customers/{customer_id}"),
-                &format!("/customers/{customer_id}/legal-hold"),
                 &[("reason", "Court case 7/2026")],
             )
             .await;
@@ -997,11 +859,7 @@ mod lifecycle {
     async fn admins_are_reminded_once_before_a_privacy_request_is_due_without_personal_data() {
         // Arrange
         let smtp = SmtpRecorder::start().await;
-        let app = spawn_app_with(AppOptions {
-            smtp_url: Some(smtp.url()),
-            ..Default::default()
-        })
-        .await;
+        let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
         app.create_user("owner@shop-a.test", "Shop A", "owner")
             .await;
         app.create_user("admin@shop-a.test", "Shop A", "admin")
@@ -1010,19 +868,19 @@ mod lifecycle {
             .await;
         app.create_user("owner@shop-b.test", "Shop B", "owner")
             .await;
-        let a = org_id(&app, "Shop A").await;
-        let b = org_id(&app, "Shop B").await;
-        let (zelda, _) = receive(
-            &app,
-            a,
-            mail(
-                "Zelda Privatperson <zelda@kunde.test>",
-                "z1@kunde.test",
-                "Delete me",
-                None,
-            ),
-        )
-        .await;
+        let a = app.org_id("Shop A").await;
+        let b = app.org_id("Shop B").await;
+        let (zelda, _) = app
+            .receive(
+                a,
+                mail(
+                    "Zelda Privatperson <zelda@kunde.test>",
+                    "z1@kunde.test",
+                    "Question",
+                    "Delete me",
+                ),
+            )
+            .await;
         let soon = request_due_in(&app, a, 3, Some(zelda)).await;
         let later = request_due_in(&app, a, 20, None).await.reference;
         let closed = request_due_in(&app, a, 2, None).await;
@@ -1086,10 +944,7 @@ mod lifecycle {
             }
         }
         assert_eq!(
-            privacy_reminder::Entity::find()
-                .count(&app.state.db)
-                .await
-                .unwrap(),
+            app.count::<privacy_reminder::Entity>().await,
             2,
             "each reminder is recorded"
         );

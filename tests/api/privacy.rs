@@ -3,89 +3,15 @@
 //! data, the request register, tenant isolation and roles, and the command line.
 
 use std::io::{Cursor, Read};
-use std::path::Path;
 
-use base64::Engine;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{TestApp, location, spawn_app, unique_suffix};
+use crate::helpers::{TestApp, files_under, location, mail, spawn_app, traces, unique_suffix};
 use lethe::db::entity::{
     attachment, audit_event, conversation, conversation_tag, customer, customer_email, message, tag,
 };
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
-
-fn lethe(app: &TestApp) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", &app.data_dir);
-    if let Some(url) = &app.database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command
-}
-
-/// One inbound email, optionally with an attachment.
-fn mail(
-    from: &str,
-    message_id: &str,
-    subject: &str,
-    body: &str,
-    attachment: Option<(&str, &[u8])>,
-) -> Vec<u8> {
-    let head = format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
-    );
-    match attachment {
-        None => {
-            format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").into_bytes()
-        }
-        Some((name, bytes)) => {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-            let lines: Vec<String> = encoded
-                .as_bytes()
-                .chunks(76)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            format!(
-                "{head}Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n--b0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b0\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b0--\r\n",
-                lines.join("\r\n")
-            )
-            .into_bytes()
-        }
-    }
-}
-
-async fn org_id(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-}
-
-/// Stores a mail; returns (customer id, conversation id).
-async fn receive(app: &TestApp, org: OrgId, raw: Vec<u8>) -> (i64, i64) {
-    let source = Source {
-        org,
-        channel_id: None,
-        keep_original_date: true,
-    };
-    let Outcome::Stored {
-        conversation_id, ..
-    } = ingest_raw(&app.state, source, raw).await.unwrap()
-    else {
-        panic!("mail not stored");
-    };
-    let c = conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    (c.customer_id, conversation_id)
-}
+use lethe::retention::{Action, Category};
 
 async fn add_note(app: &TestApp, org: OrgId, conversation_id: i64, author: i64, text: &str) {
     lethe::inbox::notes::create(
@@ -101,22 +27,10 @@ async fn add_note(app: &TestApp, org: OrgId, conversation_id: i64, author: i64, 
     .unwrap();
 }
 
-async fn add_tag(app: &TestApp, org: OrgId, conversation_id: i64, name: &str) {
-    let t = tag::ActiveModel {
-        organization_id: Set(org.get()),
-        name: Set(name.to_owned()),
-        ..Default::default()
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    conversation_tag::ActiveModel {
-        conversation_id: Set(conversation_id),
-        tag_id: Set(t.id),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
+/// Runs `lethe privacy erase --org Shop --email <email>` and the `more` arguments.
+fn cli_erase(app: &TestApp, email: &str, more: &[&str]) -> std::process::Output {
+    let erase = ["privacy", "erase", "--org", "Shop", "--email", email];
+    app.lethe().args(erase).args(more).output().unwrap()
 }
 
 fn unzip(bytes: &[u8]) -> zip::ZipArchive<Cursor<Vec<u8>>> {
@@ -168,72 +82,66 @@ async fn export_holds_every_message_of_the_customer_and_nothing_of_anyone_else()
     let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
     app.create_user("other@else.test", "Elsewhere", "owner")
         .await;
-    let shop = org_id(&app, "Shop").await;
-    let elsewhere = org_id(&app, "Elsewhere").await;
+    let shop = app.org_id("Shop").await;
+    let elsewhere = app.org_id("Elsewhere").await;
     let invoice: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
-    let (anna, first) = receive(
-        &app,
-        shop,
-        mail(
-            "Anna Schmidt <anna@kunde.test>",
-            "a1@kunde.test",
-            "Bestellung 4711",
-            "Wo ist mein Paket?",
-            Some(("rechnung.pdf", &invoice)),
-        ),
-    )
-    .await;
-    let (_, second) = receive(
-        &app,
-        shop,
-        mail(
-            "Anna Schmidt <anna@kunde.test>",
-            "a2@kunde.test",
-            "Rücksendung",
-            "Ich möchte zurückgeben.",
-            None,
-        ),
-    )
-    .await;
-    receive(
-        &app,
+    let (anna, first) = app
+        .receive(
+            shop,
+            mail(
+                "Anna Schmidt <anna@kunde.test>",
+                "a1@kunde.test",
+                "Bestellung 4711",
+                "Wo ist mein Paket?",
+            )
+            .attachment("application/octet-stream", "rechnung.pdf", &invoice),
+        )
+        .await;
+    let (_, second) = app
+        .receive(
+            shop,
+            mail(
+                "Anna Schmidt <anna@kunde.test>",
+                "a2@kunde.test",
+                "Rücksendung",
+                "Ich möchte zurückgeben.",
+            ),
+        )
+        .await;
+    app.receive(
         shop,
         mail(
             "Anna Schmidt <anna@kunde.test>",
             "a3@kunde.test",
             "Re: Bestellung 4711",
             "Noch immer nichts.",
-            None,
         ),
     )
     .await;
-    let (bob, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Bob <bob@kunde.test>",
-            "b1@kunde.test",
-            "Bobs Frage",
-            "Bob-secret-body",
-            None,
-        ),
-    )
-    .await;
-    receive(
-        &app,
+    let (bob, _) = app
+        .receive(
+            shop,
+            mail(
+                "Bob <bob@kunde.test>",
+                "b1@kunde.test",
+                "Bobs Frage",
+                "Bob-secret-body",
+            ),
+        )
+        .await;
+    app.receive(
         elsewhere,
         mail(
             "Anna Schmidt <anna@kunde.test>",
             "e1@kunde.test",
             "Other shop",
             "Elsewhere-secret-body",
-            None,
         ),
     )
     .await;
     assert_ne!(anna, bob);
     add_note(&app, shop, first, owner, "Internal: VIP customer").await;
-    add_tag(&app, shop, second, "returns").await;
+    app.tag_conversation(shop, second, "returns").await;
     app.login("owner@shop.test").await;
 
     // Act
@@ -342,39 +250,6 @@ async fn export_holds_every_message_of_the_customer_and_nothing_of_anyone_else()
     );
 }
 
-/// Every file under `dir`, with its bytes.
-fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push((path, bytes));
-            }
-        }
-    }
-    out
-}
-
-fn hits(dir: &Path, needles: &[Vec<u8>]) -> Vec<String> {
-    let mut found = Vec::new();
-    for (path, bytes) in files_under(dir) {
-        for needle in needles {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
-                found.push(format!(
-                    "{} holds {:?}",
-                    path.display(),
-                    String::from_utf8_lossy(needle)
-                ));
-            }
-        }
-    }
-    found
-}
-
 fn on_sqlite(app: &TestApp) -> bool {
     app.database_url.is_none()
 }
@@ -384,48 +259,45 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     let suffix = unique_suffix();
     let address = format!("zq{suffix}@kunde.test");
     let name = format!("Xylophon{suffix} Quartzberg");
     let sentence = format!("The marmalade{suffix} tastes of forgotten harbours");
     let attachment_bytes = format!("ATTACHMENT-{suffix}-").repeat(50).into_bytes();
-    let (customer_id, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            &format!("{name} <{address}>"),
-            &format!("m1-{suffix}@kunde.test"),
-            &format!("Question {suffix}"),
-            &sentence,
-            Some(("unique.bin", &attachment_bytes)),
-        ),
-    )
-    .await;
-    receive(
-        &app,
+    let (customer_id, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                &format!("{name} <{address}>"),
+                &format!("m1-{suffix}@kunde.test"),
+                &format!("Question {suffix}"),
+                &sentence,
+            )
+            .attachment("application/octet-stream", "unique.bin", &attachment_bytes),
+        )
+        .await;
+    app.receive(
         shop,
         mail(
             &format!("{name} <{address}>"),
             &format!("m2-{suffix}@kunde.test"),
             "Second conversation",
             &format!("Again: {sentence}"),
-            None,
         ),
     )
     .await;
-    let (keeper, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Keeper <keeper@kunde.test>",
-            "keep@kunde.test",
-            "Stays",
-            "This customer stays.",
-            None,
-        ),
-    )
-    .await;
+    let (keeper, _) = app
+        .receive(
+            shop,
+            mail(
+                "Keeper <keeper@kunde.test>",
+                "keep@kunde.test",
+                "Stays",
+                "This customer stays.",
+            ),
+        )
+        .await;
     let admin = lethe::auth::users::find_by_email(
         &app.state.db,
         &lethe::mail::EmailAddress::parse("admin@shop.test").unwrap(),
@@ -441,7 +313,7 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
         &format!("Note about {name}"),
     )
     .await;
-    add_tag(&app, shop, conversation_id, "vip").await;
+    app.tag_conversation(shop, conversation_id, "vip").await;
     let phone = format!("+49 40 {}", unique_digits());
     let street = format!("Quittenweg{suffix} 9");
     customer::Entity::update_many()
@@ -473,7 +345,7 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
     ];
     if on_sqlite(&app) {
         assert!(
-            !hits(&app.data_dir, &needles).is_empty(),
+            !traces(&app.data_dir, &needles).is_empty(),
             "the scan finds the person before the erasure"
         );
     }
@@ -495,7 +367,7 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
         receipt_path.starts_with("/privacy/receipts/"),
         "{receipt_path}"
     );
-    let found = hits(&app.data_dir, &needles);
+    let found = traces(&app.data_dir, &needles);
     assert!(found.is_empty(), "traces left: {found:#?}");
     assert_eq!(
         files_under(&app.data_dir.join("attachments")).len(),
@@ -503,13 +375,7 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
         "the attachment file is gone"
     );
     let db = &app.state.db;
-    assert!(
-        customer::Entity::find_by_id(customer_id)
-            .one(db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_customer(customer_id).await.is_none());
     assert_eq!(
         customer_email::Entity::find()
             .filter(customer_email::Column::Email.eq(address.as_str()))
@@ -535,13 +401,7 @@ async fn erased_customer_leaves_no_bytes_in_data_dir() {
         0
     );
     assert_eq!(attachment::Entity::find().count(db).await.unwrap(), 0);
-    assert!(
-        customer::Entity::find_by_id(keeper)
-            .one(db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_customer(keeper).await.is_some());
 
     let receipt_id = receipt_path
         .trim_start_matches("/privacy/receipts/")
@@ -594,55 +454,21 @@ async fn another_organizations_customers_receipts_and_requests_answer_404() {
     let app = spawn_app().await;
     app.create_user("a@shop.test", "Shop", "owner").await;
     app.create_user("b@other.test", "Other", "owner").await;
-    let other = org_id(&app, "Other").await;
-    let (theirs, _) = receive(
-        &app,
-        other,
-        mail(
-            "Carla <carla@kunde.test>",
-            "c1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let (erased, _) = receive(
-        &app,
-        other,
-        mail(
-            "Dora <dora@kunde.test>",
-            "d1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let erasure = lethe::privacy::erase::erase(
-        &app.state,
-        other,
-        erased,
-        lethe::privacy::erase::Performer {
-            user_id: None,
-            actor: lethe::audit::Actor::System("test"),
-            client: None,
-        },
-    )
-    .await
-    .unwrap();
-    let request = lethe::privacy::requests::create(
-        &app.state.db,
-        other,
-        lethe::privacy::requests::NewRequest {
-            kind: lethe::privacy::requests::Kind::Access,
-            received_at: chrono::Utc::now(),
-            customer_id: Some(theirs),
-            note: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let other = app.org_id("Other").await;
+    let (theirs, _) = app
+        .receive(
+            other,
+            mail("Carla <carla@kunde.test>", "c1@kunde.test", "Hallo", "Text"),
+        )
+        .await;
+    let (erased, _) = app
+        .receive(
+            other,
+            mail("Dora <dora@kunde.test>", "d1@kunde.test", "Hallo", "Text"),
+        )
+        .await;
+    let erasure = app.erase(other, erased).await;
+    let request = app.access_request(other, theirs).await;
     app.login("a@shop.test").await;
     let csrf = crate::helpers::csrf_of(&app.get_text("/privacy/requests").await);
 
@@ -665,13 +491,7 @@ async fn another_organizations_customers_receipts_and_requests_answer_404() {
         let response = app.post_with_csrf(&path, &csrf, &fields).await;
         assert_eq!(response.status(), 404, "{path}");
     }
-    assert!(
-        customer::Entity::find_by_id(theirs)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_customer(theirs).await.is_some());
     let untouched = lethe::privacy::requests::find(&app.state.db, other, request.id)
         .await
         .unwrap()
@@ -685,19 +505,13 @@ async fn agents_may_not_export_erase_or_see_the_register() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     app.create_user("agent@shop.test", "Shop", "agent").await;
-    let shop = org_id(&app, "Shop").await;
-    let (customer_id, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Emil <emil@kunde.test>",
-            "e1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (customer_id, _) = app
+        .receive(
+            shop,
+            mail("Emil <emil@kunde.test>", "e1@kunde.test", "Hallo", "Text"),
+        )
+        .await;
     app.login("agent@shop.test").await;
     let customer_page = app.get_text(&format!("/customers/{customer_id}")).await;
     let csrf = crate::helpers::csrf_of(&customer_page);
@@ -728,13 +542,7 @@ async fn agents_may_not_export_erase_or_see_the_register() {
             "{path}"
         );
     }
-    assert!(
-        customer::Entity::find_by_id(customer_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_customer(customer_id).await.is_some());
 }
 
 #[tokio::test]
@@ -742,17 +550,10 @@ async fn the_register_computes_due_dates_and_marks_overdue_requests() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    receive(
-        &app,
+    let shop = app.org_id("Shop").await;
+    app.receive(
         shop,
-        mail(
-            "Fritz <fritz@kunde.test>",
-            "f1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
+        mail("Fritz <fritz@kunde.test>", "f1@kunde.test", "Hallo", "Text"),
     )
     .await;
     app.login("owner@shop.test").await;
@@ -821,36 +622,27 @@ async fn cli_erase_without_yes_changes_nothing_and_with_yes_erases() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (customer_id, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Gerda <gerda@kunde.test>",
-            "g1@kunde.test",
-            "Hallo",
-            "Gerdas Text",
-            Some(("g.txt", b"gerda attachment")),
-        ),
-    )
-    .await;
-    let messages_before = message::Entity::find().count(&app.state.db).await.unwrap();
+    let shop = app.org_id("Shop").await;
+    let (customer_id, _) = app
+        .receive(
+            shop,
+            mail(
+                "Gerda <gerda@kunde.test>",
+                "g1@kunde.test",
+                "Hallo",
+                "Gerdas Text",
+            )
+            .attachment("application/octet-stream", "g.txt", b"gerda attachment"),
+        )
+        .await;
+    let messages_before = app.count::<message::Entity>().await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export.zip");
 
     // Act
-    let dry = lethe(&app)
-        .args([
-            "privacy",
-            "erase",
-            "--org",
-            "Shop",
-            "--email",
-            "Gerda@kunde.test",
-        ])
-        .output()
-        .unwrap();
-    let exported = lethe(&app)
+    let dry = cli_erase(&app, "Gerda@kunde.test", &[]);
+    let exported = app
+        .lethe()
         .args([
             "privacy",
             "export",
@@ -873,17 +665,8 @@ async fn cli_erase_without_yes_changes_nothing_and_with_yes_erases() {
     );
     let stdout = String::from_utf8_lossy(&dry.stdout);
     assert!(stdout.contains("messages: 1"), "{stdout}");
-    assert!(
-        customer::Entity::find_by_id(customer_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        message::Entity::find().count(&app.state.db).await.unwrap(),
-        messages_before
-    );
+    assert!(app.find_customer(customer_id).await.is_some());
+    assert_eq!(app.count::<message::Entity>().await, messages_before);
     assert_eq!(
         audit_event::Entity::find()
             .filter(audit_event::Column::Action.eq("privacy.erased"))
@@ -903,19 +686,7 @@ async fn cli_erase_without_yes_changes_nothing_and_with_yes_erases() {
     assert_eq!(all_messages(&json).len(), 1);
 
     // Act: erase for real
-    let erased = lethe(&app)
-        .args([
-            "privacy",
-            "erase",
-            "--org",
-            "Shop",
-            "--email",
-            "gerda@kunde.test",
-            "--yes",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let erased = cli_erase(&app, "gerda@kunde.test", &["--yes", "--json"]);
 
     // Assert
     assert!(
@@ -926,13 +697,7 @@ async fn cli_erase_without_yes_changes_nothing_and_with_yes_erases() {
     let report: serde_json::Value = serde_json::from_slice(&erased.stdout).unwrap();
     assert_eq!(report["counts"]["messages"], 1);
     assert_eq!(report["counts"]["attachment_files"], 1);
-    assert!(
-        customer::Entity::find_by_id(customer_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_customer(customer_id).await.is_none());
 }
 
 // ---- customer rights: rectify, restrict, object, merge, legal hold -------------------------
@@ -974,13 +739,6 @@ async fn search_page(app: &TestApp, q: &str) -> String {
     response.text().await.unwrap()
 }
 
-async fn customer_row(app: &TestApp, id: i64) -> Option<customer::Model> {
-    customer::Entity::find_by_id(id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-}
-
 async fn addresses_of(app: &TestApp, customer_id: i64) -> Vec<String> {
     let mut out: Vec<String> = customer_email::Entity::find()
         .filter(customer_email::Column::CustomerId.eq(customer_id))
@@ -1003,7 +761,7 @@ async fn audit_actions(app: &TestApp, action: &str) -> Vec<audit_event::Model> {
 }
 
 async fn message_count(app: &TestApp) -> u64 {
-    message::Entity::find().count(&app.state.db).await.unwrap()
+    app.count::<message::Entity>().await
 }
 
 /// Digits unique to one test run, shaped like a phone number's subscriber part.
@@ -1021,19 +779,18 @@ async fn phone_and_postal_address_are_rectified_shown_and_exported() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (ida, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Ida Imker <ida@kunde.test>",
-            "i1@kunde.test",
-            "Honig",
-            "Wann kommt der Honig?",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (ida, _) = app
+        .receive(
+            shop,
+            mail(
+                "Ida Imker <ida@kunde.test>",
+                "i1@kunde.test",
+                "Honig",
+                "Wann kommt der Honig?",
+            ),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let page = app.get_text(&format!("/customers/{ida}")).await;
     let rows = email_rows(&page);
@@ -1084,33 +841,27 @@ async fn phone_and_postal_address_are_rectified_shown_and_exported() {
 }
 
 /// One inbound email with an HTML part (and its plain-text twin).
-fn html_mail(from: &str, message_id: &str, subject: &str, html: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n(html)\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--alt--\r\n"
-    )
-    .into_bytes()
-}
-
 #[tokio::test]
 async fn rectified_values_with_markup_stay_text_in_html_bodies() {
     // Arrange: an HTML mail that names the customer and her street (no `& < > "` in either,
     // the case that was once replaced raw), and an admin who sets markup as the new values
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     let suffix = unique_suffix();
     let address = format!("ann{suffix}@kunde.test");
-    let (ann, conversation_id) = receive(
-        &app,
-        shop,
-        html_mail(
-            &format!("Ann Example <{address}>"),
-            &format!("markup-{suffix}@kunde.test"),
-            "Lieferung",
-            "<p>Viele Gr\u{fc}\u{df}e, Ann Example</p><p>Lindenweg 5</p>",
-        ),
-    )
-    .await;
+    let (ann, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Ann Example <{address}>"),
+                &format!("markup-{suffix}@kunde.test"),
+                "Lieferung",
+                "(html)",
+            )
+            .html("<p>Viele Gr\u{fc}\u{df}e, Ann Example</p><p>Lindenweg 5</p>"),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let page = app.get_text(&format!("/customers/{ann}")).await;
     let first_row = format!("email.{}", email_rows(&page)[0].0);
@@ -1151,12 +902,26 @@ async fn rectified_values_with_markup_stay_text_in_html_bodies() {
         .html_body
         .unwrap();
     for markup in ["<form", "<input", "<img", "<a "] {
-        assert!(!stored.contains(markup), "{markup} became markup in {stored}");
+        assert!(
+            !stored.contains(markup),
+            "{markup} became markup in {stored}"
+        );
     }
-    assert!(stored.contains("&lt;form action=/settings/team/invitations"), "{stored}");
-    assert!(stored.contains("&lt;img src=x onerror=alert(1)&gt;"), "{stored}");
-    assert!(!stored.contains("Ann Example") && !stored.contains("Lindenweg"), "{stored}");
-    let page = app.get_text(&format!("/conversations/{conversation_id}")).await;
+    assert!(
+        stored.contains("&lt;form action=/settings/team/invitations"),
+        "{stored}"
+    );
+    assert!(
+        stored.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{stored}"
+    );
+    assert!(
+        !stored.contains("Ann Example") && !stored.contains("Lindenweg"),
+        "{stored}"
+    );
+    let page = app
+        .get_text(&format!("/conversations/{conversation_id}"))
+        .await;
     let body_start = page.find("html-body").expect("the HTML body is shown");
     let body = &page[body_start..];
     let body = &body[..body.find("</div>").unwrap()];
@@ -1173,21 +938,20 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
     // Arrange: a customer whose record got wrong values, which are then corrected
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     let suffix = unique_suffix();
     let first_address = format!("ann{suffix}@kunde.test");
-    let (ann, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            &format!("Ann Example <{first_address}>"),
-            &format!("r1-{suffix}@kunde.test"),
-            "Lieferung",
-            "Bitte liefern Sie an meine neue Adresse.",
-            None,
-        ),
-    )
-    .await;
+    let (ann, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Ann Example <{first_address}>"),
+                &format!("r1-{suffix}@kunde.test"),
+                "Lieferung",
+                "Bitte liefern Sie an meine neue Adresse.",
+            ),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let wrong_name = format!("Annabelle Mistyped{suffix}");
     let wrong_phone = format!("+49 30 {}", unique_digits());
@@ -1224,8 +988,7 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
     .await;
     assert_eq!(second.status(), 303);
     // Mail from the wrong address quotes the wrong values.
-    let (from_wrong, quoting_conversation) = receive(
-        &app,
+    let (from_wrong, quoting_conversation) = app.receive(
         shop,
         mail(
             &format!("{wrong_name} <{wrong_address}>"),
@@ -1235,7 +998,6 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
                 "Ich bin {wrong_name}, Telefon {wrong_phone}, {wrong_street}. Schreiben Sie an {}.",
                 wrong_address.to_uppercase()
             ),
-            None,
         ),
     )
     .await;
@@ -1275,7 +1037,7 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
     if on_sqlite(&app) {
         lethe::db::checkpoint(&app.state.db).await.unwrap();
         assert!(
-            !hits(&app.data_dir, &needles).is_empty(),
+            !traces(&app.data_dir, &needles).is_empty(),
             "the scan finds the wrong values before the correction"
         );
     }
@@ -1345,10 +1107,10 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
         "the new address is indexed"
     );
     if on_sqlite(&app) {
-        let found = hits(&app.data_dir, &needles);
+        let found = traces(&app.data_dir, &needles);
         assert!(found.is_empty(), "old values left: {found:#?}");
     }
-    let record = customer_row(&app, ann).await.unwrap();
+    let record = app.find_customer(ann).await.unwrap();
     assert_eq!(record.display_name, "Ann Corrected");
     assert_eq!(record.phone.as_deref(), Some("+49 30 1111 2222"));
     assert_eq!(
@@ -1411,18 +1173,17 @@ async fn rectified_values_leave_no_trace_in_the_search_index_or_the_database_fil
         "both conversations are found by the corrected name"
     );
     // Inbound mail from the added address lands on this customer.
-    let (from_new, _) = receive(
-        &app,
-        shop,
-        mail(
-            &format!("Ann <{new_address}>"),
-            &format!("r2-{suffix}@kunde.test"),
-            "Noch eine Frage",
-            "Von meiner neuen Adresse.",
-            None,
-        ),
-    )
-    .await;
+    let (from_new, _) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Ann <{new_address}>"),
+                &format!("r2-{suffix}@kunde.test"),
+                "Noch eine Frage",
+                "Von meiner neuen Adresse.",
+            ),
+        )
+        .await;
     assert_eq!(from_new, ann);
 }
 
@@ -1431,29 +1192,16 @@ async fn rectification_refuses_bad_input_and_changes_nothing() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (jan, _) = receive(
-        &app,
+    let shop = app.org_id("Shop").await;
+    let (jan, _) = app
+        .receive(
+            shop,
+            mail("Jan <jan@kunde.test>", "j1@kunde.test", "Frage", "Text"),
+        )
+        .await;
+    app.receive(
         shop,
-        mail(
-            "Jan <jan@kunde.test>",
-            "j1@kunde.test",
-            "Frage",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    receive(
-        &app,
-        shop,
-        mail(
-            "Kim <kim@kunde.test>",
-            "k1@kunde.test",
-            "Frage",
-            "Text",
-            None,
-        ),
+        mail("Kim <kim@kunde.test>", "k1@kunde.test", "Frage", "Text"),
     )
     .await;
     app.login("owner@shop.test").await;
@@ -1493,7 +1241,7 @@ async fn rectification_refuses_bad_input_and_changes_nothing() {
         let body = response.text().await.unwrap();
         assert!(body.contains(message), "{message} not in the page");
     }
-    let record = customer_row(&app, jan).await.unwrap();
+    let record = app.find_customer(jan).await.unwrap();
     assert_eq!((record.display_name.as_str(), record.phone), ("Jan", None));
     assert_eq!(
         addresses_of(&app, jan).await,
@@ -1507,19 +1255,19 @@ async fn a_restricted_customer_s_attachments_are_hidden_from_agents_like_the_thr
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     app.create_user("agent@shop.test", "Shop", "agent").await;
-    let shop = org_id(&app, "Shop").await;
-    let (rita, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Rita Restrict <rita@kunde.test>",
-            "rr-att@kunde.test",
-            "Rechnung anbei",
-            "Die Rechnung liegt bei.",
-            Some(("rechnung.pdf", b"%PDF rita")),
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (rita, _) = app
+        .receive(
+            shop,
+            mail(
+                "Rita Restrict <rita@kunde.test>",
+                "rr-att@kunde.test",
+                "Rechnung anbei",
+                "Die Rechnung liegt bei.",
+            )
+            .attachment("application/octet-stream", "rechnung.pdf", b"%PDF rita"),
+        )
+        .await;
     let file = attachment::Entity::find()
         .one(&app.state.db)
         .await
@@ -1554,31 +1302,29 @@ async fn restriction_hides_the_customer_from_search_and_lists_for_agents() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     app.create_user("agent@shop.test", "Shop", "agent").await;
-    let shop = org_id(&app, "Shop").await;
-    let (rita, restricted_conversation) = receive(
-        &app,
-        shop,
-        mail(
-            "Rita Restrict <rita@kunde.test>",
-            "rr1@kunde.test",
-            "Kaffeemaschine defekt",
-            "Die Kaffeemaschine tropft.",
-            None,
-        ),
-    )
-    .await;
-    let (_, free_conversation) = receive(
-        &app,
-        shop,
-        mail(
-            "Felix Frei <felix@kunde.test>",
-            "ff1@kunde.test",
-            "Kaffeemaschine Frage",
-            "Wie entkalke ich die Kaffeemaschine?",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (rita, restricted_conversation) = app
+        .receive(
+            shop,
+            mail(
+                "Rita Restrict <rita@kunde.test>",
+                "rr1@kunde.test",
+                "Kaffeemaschine defekt",
+                "Die Kaffeemaschine tropft.",
+            ),
+        )
+        .await;
+    let (_, free_conversation) = app
+        .receive(
+            shop,
+            mail(
+                "Felix Frei <felix@kunde.test>",
+                "ff1@kunde.test",
+                "Kaffeemaschine Frage",
+                "Wie entkalke ich die Kaffeemaschine?",
+            ),
+        )
+        .await;
     lethe::search::indexer::run_once(&app.state).await.unwrap();
     let agent = app.another_browser();
     agent.login("agent@shop.test").await;
@@ -1663,7 +1409,7 @@ async fn restriction_hides_the_customer_from_search_and_lists_for_agents() {
         1
     );
     assert!(
-        customer_row(&app, rita)
+        app.find_customer(rita)
             .await
             .unwrap()
             .restricted_at
@@ -1677,19 +1423,13 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let agent_id = app.create_user("agent@shop.test", "Shop", "agent").await;
-    let shop = org_id(&app, "Shop").await;
-    let (otto, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            "Otto <otto@kunde.test>",
-            "o1@kunde.test",
-            "Frage",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (otto, conversation_id) = app
+        .receive(
+            shop,
+            mail("Otto <otto@kunde.test>", "o1@kunde.test", "Frage", "Text"),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let page = format!("/conversations/{conversation_id}");
     let note = app
@@ -1763,11 +1503,7 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
         messages_before,
         "nothing was stored"
     );
-    let row = conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.conversation(conversation_id).await;
     assert_eq!(
         (row.status.as_str(), row.assignee_id),
         ("open", None),
@@ -1793,7 +1529,8 @@ async fn replies_and_notes_to_a_restricted_customer_are_refused_with_a_banner() 
     assert!(admin_view.contains(">vip<"), "the tags are still shown");
     assert!(admin_view.contains("restricted-banner"));
     assert!(admin_view.contains("Objection pending (Art. 21)"));
-    let since = customer_row(&app, otto)
+    let since = app
+        .find_customer(otto)
         .await
         .unwrap()
         .restricted_at
@@ -1821,44 +1558,16 @@ async fn retention_skips_restricted_customers_like_legal_hold() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (paula, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            "Paula <paula@kunde.test>",
-            "p1@kunde.test",
-            "Alt",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::Status,
-            sea_orm::sea_query::Expr::val("closed"),
+    let shop = app.org_id("Shop").await;
+    let (paula, conversation_id) = app
+        .receive(
+            shop,
+            mail("Paula <paula@kunde.test>", "p1@kunde.test", "Alt", "Text"),
         )
-        .col_expr(
-            conversation::Column::ClosedAt,
-            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
-        )
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(&app.state.db)
-        .await
-        .unwrap();
-    lethe::retention::save_rule(
-        &app.state.db,
-        shop,
-        lethe::retention::RetentionRule::new(
-            lethe::retention::Category::ClosedConversations,
-            30,
-            lethe::retention::Action::Delete,
-        )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+        .await;
+    app.close_days_ago(conversation_id, 400).await;
+    app.save_rule(shop, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     app.login("owner@shop.test").await;
     app.post_form(
         &format!("/customers/{paula}"),
@@ -1873,17 +1582,9 @@ async fn retention_skips_restricted_customers_like_legal_hold() {
         .unwrap();
 
     // Assert
-    let counts = report
-        .category(lethe::retention::Category::ClosedConversations)
-        .unwrap();
+    let counts = report.category(Category::ClosedConversations).unwrap();
     assert_eq!((counts.conversations, counts.skipped_legal_hold), (0, 1));
-    assert!(
-        conversation::Entity::find_by_id(conversation_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_conversation(conversation_id).await.is_some());
 }
 
 #[tokio::test]
@@ -1891,7 +1592,7 @@ async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() 
     // Arrange: the text names the address only as the record knows it
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     let body = "Bitte rufen Sie mich unter 30.77.88.99.11 an, ich wohne im Gut Tannenhöhe.";
     let detector = lethe::privacy::pii::Detector::new();
     let unaided = detector.redact(body, &[]);
@@ -1901,30 +1602,23 @@ async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() 
         unaided.contains("Tannenhöhe"),
         "the generic patterns alone miss the address: {unaided}"
     );
-    let (gerd, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            "Gerd Gut <gerd@kunde.test>",
-            "gg1@kunde.test",
-            "Anruf",
-            body,
-            None,
-        ),
-    )
-    .await;
-    let (lone, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Lone <lone@kunde.test>",
-            "l1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let (gerd, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                "Gerd Gut <gerd@kunde.test>",
+                "gg1@kunde.test",
+                "Anruf",
+                body,
+            ),
+        )
+        .await;
+    let (lone, _) = app
+        .receive(
+            shop,
+            mail("Lone <lone@kunde.test>", "l1@kunde.test", "Hallo", "Text"),
+        )
+        .await;
     app.login("owner@shop.test").await;
     for (id, name, address) in [
         (gerd, "Gerd Gut", "gerd@kunde.test"),
@@ -1951,40 +1645,13 @@ async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() 
         .exec(&app.state.db)
         .await
         .unwrap();
-    conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::Status,
-            sea_orm::sea_query::Expr::val("closed"),
-        )
-        .col_expr(
-            conversation::Column::ClosedAt,
-            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
-        )
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(&app.state.db)
-        .await
-        .unwrap();
-    customer::Entity::update_many()
-        .col_expr(
-            customer::Column::CreatedAt,
-            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
-        )
-        .filter(customer::Column::Id.eq(lone))
-        .exec(&app.state.db)
-        .await
-        .unwrap();
+    app.close_days_ago(conversation_id, 400).await;
+    app.customer_created_days_ago(lone, 400).await;
     for category in [
-        lethe::retention::Category::ClosedConversations,
-        lethe::retention::Category::CustomersWithoutConversations,
+        Category::ClosedConversations,
+        Category::CustomersWithoutConversations,
     ] {
-        lethe::retention::save_rule(
-            &app.state.db,
-            shop,
-            lethe::retention::RetentionRule::new(category, 30, lethe::retention::Action::Anonymize)
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+        app.save_rule(shop, category, 30, Action::Anonymize).await;
     }
 
     // Act
@@ -2008,8 +1675,8 @@ async fn anonymization_finds_and_clears_the_record_s_phone_and_postal_address() 
         text.contains("[PHONE]") && text.contains("[ADDRESS]"),
         "{text}"
     );
-    assert!(customer_row(&app, gerd).await.is_none(), "the record went");
-    let lone_record = customer_row(&app, lone).await.unwrap();
+    assert!(app.find_customer(gerd).await.is_none(), "the record went");
+    let lone_record = app.find_customer(lone).await.unwrap();
     assert_eq!(
         (lone_record.phone, lone_record.postal_address),
         (None, None),
@@ -2022,19 +1689,18 @@ async fn an_objection_is_recorded_with_its_date_and_text() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (olga, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Olga <olga@kunde.test>",
-            "ob1@kunde.test",
-            "Werbung",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (olga, _) = app
+        .receive(
+            shop,
+            mail(
+                "Olga <olga@kunde.test>",
+                "ob1@kunde.test",
+                "Werbung",
+                "Text",
+            ),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let page = format!("/customers/{olga}");
 
@@ -2083,31 +1749,29 @@ async fn merging_moves_conversations_and_addresses_and_deletes_the_duplicate() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (kept, first) = receive(
-        &app,
-        shop,
-        mail(
-            "Mia Meyer <mia@kunde.test>",
-            "mm1@kunde.test",
-            "Eins",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let (duplicate, second) = receive(
-        &app,
-        shop,
-        mail(
-            "M. Meyer <mia.work@firma.test>",
-            "mm2@firma.test",
-            "Zwei",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (kept, first) = app
+        .receive(
+            shop,
+            mail(
+                "Mia Meyer <mia@kunde.test>",
+                "mm1@kunde.test",
+                "Eins",
+                "Text",
+            ),
+        )
+        .await;
+    let (duplicate, second) = app
+        .receive(
+            shop,
+            mail(
+                "M. Meyer <mia.work@firma.test>",
+                "mm2@firma.test",
+                "Zwei",
+                "Text",
+            ),
+        )
+        .await;
     customer::Entity::update_many()
         .col_expr(
             customer::Column::Phone,
@@ -2140,7 +1804,7 @@ async fn merging_moves_conversations_and_addresses_and_deletes_the_duplicate() {
 
     // Assert
     assert_eq!(merged.status(), 303);
-    assert!(customer_row(&app, duplicate).await.is_none());
+    assert!(app.find_customer(duplicate).await.is_none());
     assert_eq!(
         app.get(&format!("/customers/{duplicate}")).await.status(),
         404
@@ -2152,7 +1816,7 @@ async fn merging_moves_conversations_and_addresses_and_deletes_the_duplicate() {
             "mia@kunde.test".to_owned()
         ]
     );
-    let record = customer_row(&app, kept).await.unwrap();
+    let record = app.find_customer(kept).await.unwrap();
     assert_eq!(record.display_name, "Mia Meyer");
     assert_eq!(
         record.phone.as_deref(),
@@ -2167,18 +1831,17 @@ async fn merging_moves_conversations_and_addresses_and_deletes_the_duplicate() {
         vec![first, second],
         "the moved conversation is re-indexed under the kept record"
     );
-    let (from_work, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Mia <mia.work@firma.test>",
-            "mm3@firma.test",
-            "Drei",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let (from_work, _) = app
+        .receive(
+            shop,
+            mail(
+                "Mia <mia.work@firma.test>",
+                "mm3@firma.test",
+                "Drei",
+                "Text",
+            ),
+        )
+        .await;
     assert_eq!(
         from_work, kept,
         "mail from the merged address lands on the kept record"
@@ -2197,38 +1860,27 @@ async fn merging_refuses_a_held_duplicate_and_restricted_records() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (a, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Anton <anton@kunde.test>",
-            "an1@kunde.test",
-            "A",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let (b, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Anton B <anton.b@kunde.test>",
-            "an2@kunde.test",
-            "B",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (a, _) = app
+        .receive(
+            shop,
+            mail("Anton <anton@kunde.test>", "an1@kunde.test", "A", "Text"),
+        )
+        .await;
+    let (b, _) = app
+        .receive(
+            shop,
+            mail(
+                "Anton B <anton.b@kunde.test>",
+                "an2@kunde.test",
+                "B",
+                "Text",
+            ),
+        )
+        .await;
     app.login("owner@shop.test").await;
     let hold = app
-        .post_form(
-            &format!("/customers/{b}"),
-            &format!("/customers/{b}/legal-hold"),
-            &[("reason", "Tax audit 2026")],
-        )
+        .legal_hold(&format!("/customers/{b}"), &[("reason", "Tax audit 2026")])
         .await;
     assert_eq!(hold.status(), 303);
 
@@ -2246,7 +1898,7 @@ async fn merging_refuses_a_held_duplicate_and_restricted_records() {
         )
         .await;
     assert_eq!(refused.status(), 400);
-    assert!(customer_row(&app, b).await.is_some());
+    assert!(app.find_customer(b).await.is_some());
     // ... but it can be the one kept.
     let reverse = app
         .get_text(&format!("/customers/{b}/merge?email=anton%40kunde.test"))
@@ -2277,7 +1929,7 @@ async fn merging_refuses_a_held_duplicate_and_restricted_records() {
             .unwrap()
             .contains("lift the restriction first")
     );
-    assert!(customer_row(&app, a).await.is_some());
+    assert!(app.find_customer(a).await.is_some());
     assert!(audit_actions(&app, "privacy.merged").await.is_empty());
 }
 
@@ -2286,35 +1938,32 @@ async fn legal_hold_blocks_erasure_on_the_page_and_on_the_command_line() {
     // Arrange
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (hanna, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Hanna <hanna@kunde.test>",
-            "h1@kunde.test",
-            "Streit",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let (_, conversation_id) = receive(
-        &app,
-        shop,
-        mail(
-            "Hanna <hanna@kunde.test>",
-            "h2@kunde.test",
-            "Zweiter",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let (hanna, _) = app
+        .receive(
+            shop,
+            mail(
+                "Hanna <hanna@kunde.test>",
+                "h1@kunde.test",
+                "Streit",
+                "Text",
+            ),
+        )
+        .await;
+    let (_, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                "Hanna <hanna@kunde.test>",
+                "h2@kunde.test",
+                "Zweiter",
+                "Text",
+            ),
+        )
+        .await;
     app.login("owner@shop.test").await;
-    app.post_form(
+    app.legal_hold(
         &format!("/conversations/{conversation_id}"),
-        &format!("/conversations/{conversation_id}/legal-hold"),
         &[("reason", "Court case 7 O 123/26")],
     )
     .await;
@@ -2326,18 +1975,7 @@ async fn legal_hold_blocks_erasure_on_the_page_and_on_the_command_line() {
     let post = app
         .post_with_csrf(&format!("/customers/{hanna}/erase"), &csrf, &[])
         .await;
-    let cli = lethe(&app)
-        .args([
-            "privacy",
-            "erase",
-            "--org",
-            "Shop",
-            "--email",
-            "hanna@kunde.test",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
+    let cli = cli_erase(&app, "hanna@kunde.test", &["--yes"]);
 
     // Assert
     assert!(
@@ -2353,7 +1991,7 @@ async fn legal_hold_blocks_erasure_on_the_page_and_on_the_command_line() {
         stderr.contains("legal hold") && stderr.contains("Court case 7 O 123/26"),
         "{stderr}"
     );
-    assert!(customer_row(&app, hanna).await.is_some());
+    assert!(app.find_customer(hanna).await.is_some());
     assert_eq!(message_count(&app).await, messages_before);
     assert!(audit_actions(&app, "privacy.erased").await.is_empty());
     let (_, closed) = lethe::privacy::requests::list(&app.state.db, shop)
@@ -2362,12 +2000,8 @@ async fn legal_hold_blocks_erasure_on_the_page_and_on_the_command_line() {
     assert!(closed.is_empty(), "no request was completed");
 
     // Act: a hold on the customer record blocks it the same way; releasing both frees it
-    app.post_form(
-        &format!("/customers/{hanna}"),
-        &format!("/customers/{hanna}/legal-hold"),
-        &[("reason", "Tax audit")],
-    )
-    .await;
+    app.legal_hold(&format!("/customers/{hanna}"), &[("reason", "Tax audit")])
+        .await;
     let confirm = app.get_text(&format!("/customers/{hanna}/erase")).await;
     assert!(confirm.contains("Tax audit") && confirm.contains("Court case"));
     for path in [
@@ -2396,41 +2030,34 @@ async fn the_erase_confirmation_shows_the_right_counts() {
     // Arrange: two conversations, three messages (one a note), two attachments
     let app = spawn_app().await;
     let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let (vera, first) = receive(
-        &app,
+    let shop = app.org_id("Shop").await;
+    let (vera, first) = app
+        .receive(
+            shop,
+            mail("Vera <vera@kunde.test>", "v1@kunde.test", "Eins", "Text").attachment(
+                "application/octet-stream",
+                "a.bin",
+                b"first attachment",
+            ),
+        )
+        .await;
+    app.receive(
         shop,
-        mail(
-            "Vera <vera@kunde.test>",
-            "v1@kunde.test",
-            "Eins",
-            "Text",
-            Some(("a.bin", b"first attachment")),
-        ),
-    )
-    .await;
-    receive(
-        &app,
-        shop,
-        mail(
-            "Vera <vera@kunde.test>",
-            "v2@kunde.test",
-            "Zwei",
-            "Text",
-            Some(("b.bin", b"second attachment")),
+        mail("Vera <vera@kunde.test>", "v2@kunde.test", "Zwei", "Text").attachment(
+            "application/octet-stream",
+            "b.bin",
+            b"second attachment",
         ),
     )
     .await;
     add_note(&app, shop, first, owner, "Internal").await;
-    receive(
-        &app,
+    app.receive(
         shop,
         mail(
             "Walter <walter@kunde.test>",
             "w1@kunde.test",
             "Andere",
             "Text",
-            None,
         ),
     )
     .await;
@@ -2454,7 +2081,7 @@ async fn the_register_shows_who_handled_a_request() {
     // Arrange
     let app = spawn_app().await;
     let owner = app.create_user("owner@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     lethe::db::entity::user::Entity::update_many()
         .col_expr(
             lethe::db::entity::user::Column::DisplayName,
@@ -2464,28 +2091,14 @@ async fn the_register_shows_who_handled_a_request() {
         .exec(&app.state.db)
         .await
         .unwrap();
-    receive(
-        &app,
+    app.receive(
         shop,
-        mail(
-            "Quinn <quinn@kunde.test>",
-            "q1@kunde.test",
-            "Frage",
-            "Text",
-            None,
-        ),
+        mail("Quinn <quinn@kunde.test>", "q1@kunde.test", "Frage", "Text"),
     )
     .await;
-    receive(
-        &app,
+    app.receive(
         shop,
-        mail(
-            "Rosa <rosa@kunde.test>",
-            "ro1@kunde.test",
-            "Frage",
-            "Text",
-            None,
-        ),
+        mail("Rosa <rosa@kunde.test>", "ro1@kunde.test", "Frage", "Text"),
     )
     .await;
     app.login("owner@shop.test").await;
@@ -2507,18 +2120,7 @@ async fn the_register_shows_who_handled_a_request() {
             &[("status", "completed")],
         )
         .await;
-    let cli = lethe(&app)
-        .args([
-            "privacy",
-            "erase",
-            "--org",
-            "Shop",
-            "--email",
-            "rosa@kunde.test",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
+    let cli = cli_erase(&app, "rosa@kunde.test", &["--yes"]);
 
     // Assert
     assert_eq!(closed.status(), 303);
@@ -2551,32 +2153,25 @@ async fn customer_rights_routes_answer_404_for_another_organization_and_403_for_
     app.create_user("a@shop.test", "Shop", "owner").await;
     app.create_user("agent@shop.test", "Shop", "agent").await;
     app.create_user("b@other.test", "Other", "owner").await;
-    let shop = org_id(&app, "Shop").await;
-    let other = org_id(&app, "Other").await;
-    let (mine, _) = receive(
-        &app,
-        shop,
-        mail(
-            "Mine <mine@kunde.test>",
-            "mi1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
-    let (theirs, _) = receive(
-        &app,
-        other,
-        mail(
-            "Theirs <theirs@kunde.test>",
-            "th1@kunde.test",
-            "Hallo",
-            "Text",
-            None,
-        ),
-    )
-    .await;
+    let shop = app.org_id("Shop").await;
+    let other = app.org_id("Other").await;
+    let (mine, _) = app
+        .receive(
+            shop,
+            mail("Mine <mine@kunde.test>", "mi1@kunde.test", "Hallo", "Text"),
+        )
+        .await;
+    let (theirs, _) = app
+        .receive(
+            other,
+            mail(
+                "Theirs <theirs@kunde.test>",
+                "th1@kunde.test",
+                "Hallo",
+                "Text",
+            ),
+        )
+        .await;
     let posts = |id: i64, other_id: i64| {
         vec![
             (
@@ -2653,10 +2248,10 @@ async fn customer_rights_routes_answer_404_for_another_organization_and_403_for_
     );
     let agent_page = agent.get_text(&format!("/customers/{mine}")).await;
     assert!(!agent_page.contains("/rectify") && !agent_page.contains("/restriction"));
-    let untouched = customer_row(&app, theirs).await.unwrap();
+    let untouched = app.find_customer(theirs).await.unwrap();
     assert_eq!(untouched.display_name, "Theirs");
     assert!(untouched.restricted_at.is_none());
-    assert_eq!(customer_row(&app, mine).await.unwrap().display_name, "Mine");
+    assert_eq!(app.find_customer(mine).await.unwrap().display_name, "Mine");
     let (open, _) = lethe::privacy::requests::list(&app.state.db, other)
         .await
         .unwrap();
@@ -2668,20 +2263,19 @@ async fn an_erasure_the_audit_log_cannot_record_does_not_happen() {
     // Arrange: a customer, an admin signed in, then the audit log's head row is lost
     let app = spawn_app().await;
     app.create_user("admin@shop.test", "Shop", "owner").await;
-    let shop = org_id(&app, "Shop").await;
+    let shop = app.org_id("Shop").await;
     let suffix = unique_suffix();
-    let (customer_id, _) = receive(
-        &app,
-        shop,
-        mail(
-            &format!("Kim <kim{suffix}@kunde.test>"),
-            &format!("k-{suffix}@kunde.test"),
-            "Hallo",
-            "Bitte loeschen.",
-            None,
-        ),
-    )
-    .await;
+    let (customer_id, _) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Kim <kim{suffix}@kunde.test>"),
+                &format!("k-{suffix}@kunde.test"),
+                "Hallo",
+                "Bitte loeschen.",
+            ),
+        )
+        .await;
     app.login("admin@shop.test").await;
     let confirm = app
         .get_text(&format!("/customers/{customer_id}/erase"))
@@ -2704,7 +2298,7 @@ async fn an_erasure_the_audit_log_cannot_record_does_not_happen() {
     let page = response.text().await.unwrap();
     assert!(!page.contains("audit_head"), "no internals on the page");
     assert!(
-        customer_row(&app, customer_id).await.is_some(),
+        app.find_customer(customer_id).await.is_some(),
         "the customer is still there: no erasure without its audit entry"
     );
 }

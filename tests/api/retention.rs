@@ -3,43 +3,25 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{
+    Mail, TestApp, arriving, files_holding, files_under, imported, mail, spawn_app,
+};
 use lethe::db::entity::{
     attachment, audit_event, conversation, conversation_tag, customer, customer_email, message,
-    retention_rule, retention_run, retention_setting, tag,
+    retention_rule, retention_run, retention_setting,
 };
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
+use lethe::retention::run::CategoryCounts;
 use lethe::retention::{self, Action, Category, RetentionRule};
-
-fn lethe(app: &TestApp) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", &app.data_dir);
-    if let Some(url) = &app.database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command
-}
-
-async fn org_id(app: &TestApp, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&app.state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-}
 
 struct Person<'a> {
     name: &'a str,
     address: &'a str,
 }
 
-/// A customer mail with an attachment; returns the conversation id.
+/// A customer mail of 3 Nov 2020 with an attachment, imported; returns the conversation id.
 async fn ingest(
     app: &TestApp,
     org: OrgId,
@@ -49,113 +31,38 @@ async fn ingest(
     body: &str,
     attachment: &str,
 ) -> i64 {
-    let raw = format!(
-        "From: {name} <{address}>\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 3 Nov 2020 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b1\r\nContent-Type: text/plain; name=\"invoice.txt\"\r\nContent-Disposition: attachment; filename=\"invoice.txt\"\r\n\r\n{attachment}\r\n--b1--\r\n",
-        name = person.name,
-        address = person.address,
-    );
-    let source = Source {
-        org,
-        channel_id: None,
-        keep_original_date: true,
-    };
-    match ingest_raw(&app.state, source, raw.into_bytes())
+    let from = format!("{} <{}>", person.name, person.address);
+    let raw = mail(&from, message_id, subject, body)
+        .date("Tue, 3 Nov 2020 10:00:00 +0100")
+        .text_attachment("invoice.txt", attachment);
+    app.ingest(imported(org), raw).await.0
+}
+
+/// Runs the organization's rules (not dry); returns what they did in `category`.
+async fn run_for(app: &TestApp, org: OrgId, category: Category) -> CategoryCounts {
+    let report = retention::run_once(&app.state, org, false).await.unwrap();
+    report.category(category).unwrap().clone()
+}
+
+/// Posts the rule form of the retention page: `action` for `category` after `days` days.
+async fn post_rule(app: &TestApp, category: &str, days: &str, action: &str) -> reqwest::Response {
+    let rule = [
+        ("category", category),
+        ("after_days", days),
+        ("action", action),
+    ];
+    app.post_form("/settings/retention", "/settings/retention/rules", &rule)
         .await
-        .unwrap()
-    {
-        Outcome::Stored {
-            conversation_id, ..
-        } => conversation_id,
-        other => panic!("not stored: {other:?}"),
-    }
-}
-
-/// Closes a conversation `days` ago.
-async fn close_days_ago(app: &TestApp, conversation_id: i64, days: i64) {
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::Status, Expr::val("closed"))
-        .col_expr(
-            conversation::Column::ClosedAt,
-            Expr::val(Utc::now() - Duration::days(days)),
-        )
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(&app.state.db)
-        .await
-        .unwrap();
-}
-
-async fn tag_conversation(app: &TestApp, org: OrgId, conversation_id: i64, name: &str) {
-    let tag = tag::Entity::insert(tag::ActiveModel {
-        organization_id: Set(org.get()),
-        name: Set(name.to_owned()),
-        ..Default::default()
-    })
-    .exec(&app.state.db)
-    .await
-    .unwrap()
-    .last_insert_id;
-    conversation_tag::Entity::insert(conversation_tag::ActiveModel {
-        conversation_id: Set(conversation_id),
-        tag_id: Set(tag),
-    })
-    .exec_without_returning(&app.state.db)
-    .await
-    .unwrap();
-}
-
-async fn save(app: &TestApp, org: OrgId, category: Category, days: i64, action: Action) {
-    retention::save_rule(
-        &app.state.db,
-        org,
-        RetentionRule::new(category, days, action).unwrap(),
-    )
-    .await
-    .unwrap();
 }
 
 fn blob_files(app: &TestApp) -> Vec<std::path::PathBuf> {
-    files_under(&app.data_dir.join("attachments"))
+    let dir = app.data_dir.join("attachments");
+    if !dir.exists() {
+        return Vec::new();
+    }
+    files_under(&dir)
         .into_iter()
         .filter(|p| !p.to_string_lossy().contains(".tmp"))
-        .collect()
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.extend(files_under(&path));
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
-/// Every file of the data directory that holds `needle`, byte for byte.
-fn files_holding(app: &TestApp, needle: &str) -> Vec<String> {
-    files_holding_in(&app.data_dir, needle, false)
-}
-
-/// Every file under `dir` that holds `needle` (in any letter case if `any_case`: the index
-/// keeps words lower-cased).
-fn files_holding_in(dir: &std::path::Path, needle: &str, any_case: bool) -> Vec<String> {
-    files_under(dir)
-        .into_iter()
-        .filter(|path| {
-            let bytes = std::fs::read(path).unwrap_or_default();
-            bytes.windows(needle.len()).any(|window| {
-                if any_case {
-                    window.eq_ignore_ascii_case(needle.as_bytes())
-                } else {
-                    window == needle.as_bytes()
-                }
-            })
-        })
-        .map(|p| p.display().to_string())
         .collect()
 }
 
@@ -166,7 +73,7 @@ fn is_sqlite(app: &TestApp) -> bool {
 async fn owner_app() -> (TestApp, OrgId) {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
-    let org = org_id(&app, "Shop").await;
+    let org = app.org_id("Shop").await;
     (app, org)
 }
 
@@ -181,38 +88,15 @@ async fn rules_are_validated_on_the_page_and_on_the_command_line() {
         "defaults shown"
     );
     assert_eq!(
-        retention_rule::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
+        app.count::<retention_rule::Entity>().await,
         0,
         "defaults are not applied"
     );
 
-    let short = app
-        .post_form(
-            "/settings/retention",
-            "/settings/retention/rules",
-            &[
-                ("category", "audit_log"),
-                ("after_days", "100"),
-                ("action", "delete"),
-            ],
-        )
-        .await;
+    let short = post_rule(&app, "audit_log", "100", "delete").await;
     assert_eq!(short.status(), 422);
     assert!(short.text().await.unwrap().contains("at least 365 days"));
-    let bad_action = app
-        .post_form(
-            "/settings/retention",
-            "/settings/retention/rules",
-            &[
-                ("category", "closed_conversations"),
-                ("after_days", "30"),
-                ("action", "shred"),
-            ],
-        )
-        .await;
+    let bad_action = post_rule(&app, "closed_conversations", "30", "shred").await;
     assert_eq!(bad_action.status(), 422);
     assert!(
         retention::saved_rules(&app.state.db, org)
@@ -221,17 +105,7 @@ async fn rules_are_validated_on_the_page_and_on_the_command_line() {
             .is_empty()
     );
 
-    let saved = app
-        .post_form(
-            "/settings/retention",
-            "/settings/retention/rules",
-            &[
-                ("category", "closed_conversations"),
-                ("after_days", "30"),
-                ("action", "anonymize"),
-            ],
-        )
-        .await;
+    let saved = post_rule(&app, "closed_conversations", "30", "anonymize").await;
     assert_eq!(saved.status(), 303);
     let rules = retention::saved_rules(&app.state.db, org).await.unwrap();
     assert_eq!(
@@ -247,7 +121,8 @@ async fn rules_are_validated_on_the_page_and_on_the_command_line() {
 
     let app_for_cli = &app;
     let cli = |args: &[&str]| {
-        lethe(app_for_cli)
+        app_for_cli
+            .lethe()
             .args(["retention", "rules", "set", "--org", "Shop"])
             .args(args)
             .output()
@@ -359,16 +234,10 @@ async fn a_dry_run_changes_nothing_and_a_delete_run_removes_old_closed_conversat
         "new invoice 2222",
     )
     .await;
-    close_days_ago(&app, old, 400).await;
-    close_days_ago(&app, recent, 10).await;
-    save(
-        &app,
-        org,
-        Category::ClosedConversations,
-        365,
-        Action::Delete,
-    )
-    .await;
+    app.close_days_ago(old, 400).await;
+    app.close_days_ago(recent, 10).await;
+    app.save_rule(org, Category::ClosedConversations, 365, Action::Delete)
+        .await;
     assert_eq!(blob_files(&app).len(), 2);
 
     let dry = retention::run::run_with(
@@ -387,49 +256,22 @@ async fn a_dry_run_changes_nothing_and_a_delete_run_removes_old_closed_conversat
         (counts.conversations, counts.customers, counts.attachments),
         (1, 1, 1)
     );
-    assert_eq!(
-        conversation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(app.count::<conversation::Entity>().await, 2);
     assert_eq!(blob_files(&app).len(), 2, "a dry run deletes nothing");
 
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!(
         (counts.conversations, counts.messages, counts.attachments),
         (1, 1, 1)
     );
-    assert!(
-        conversation::Entity::find_by_id(old)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        conversation::Entity::find_by_id(recent)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_conversation(old).await.is_none());
+    assert!(app.find_conversation(recent).await.is_some());
     assert_eq!(blob_files(&app).len(), 1, "the old attachment file is gone");
-    assert_eq!(
-        attachment::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.count::<attachment::Entity>().await, 1);
 
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again
-            .category(Category::ClosedConversations)
-            .unwrap()
+        run_for(&app, org, Category::ClosedConversations)
+            .await
             .conversations,
         0,
         "idempotent"
@@ -463,34 +305,19 @@ async fn anonymization_replaces_personal_data_and_keeps_status_tags_timestamps_a
         "attached receipt",
     )
     .await;
-    close_days_ago(&app, id, 100).await;
-    tag_conversation(&app, org, id, "refund").await;
-    let before = conversation::Entity::find_by_id(id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    save(
-        &app,
-        org,
-        Category::ClosedConversations,
-        30,
-        Action::Anonymize,
-    )
-    .await;
+    app.close_days_ago(id, 100).await;
+    app.tag_conversation(org, id, "refund").await;
+    let before = app.conversation(id).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Anonymize)
+        .await;
 
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!(
         (counts.conversations, counts.customers, counts.attachments),
         (1, 1, 1)
     );
 
-    let after = conversation::Entity::find_by_id(id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = app.conversation(id).await;
     assert_eq!(after.status, "closed");
     assert_eq!(after.created_at, before.created_at);
     assert_eq!(after.last_activity_at, before.last_activity_at);
@@ -508,30 +335,14 @@ async fn anonymization_replaces_personal_data_and_keeps_status_tags_timestamps_a
         .await
         .unwrap();
     assert_eq!(tags, 1, "tags stay");
-    let pseudonym = customer::Entity::find_by_id(after.customer_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let pseudonym = app.find_customer(after.customer_id).await.unwrap();
     assert!(
         pseudonym.display_name.starts_with("Customer "),
         "{}",
         pseudonym.display_name
     );
-    assert!(
-        customer::Entity::find_by_id(before.customer_id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        customer_email::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert!(app.find_customer(before.customer_id).await.is_none());
+    assert_eq!(app.count::<customer_email::Entity>().await, 0);
     let messages = message::Entity::find()
         .filter(message::Column::ConversationId.eq(id))
         .all(&app.state.db)
@@ -566,20 +377,12 @@ async fn anonymization_replaces_personal_data_and_keeps_status_tags_timestamps_a
         "{}",
         m.text_body
     );
-    assert_eq!(
-        attachment::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.count::<attachment::Entity>().await, 0);
     assert!(blob_files(&app).is_empty());
 
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again
-            .category(Category::ClosedConversations)
-            .unwrap()
+        run_for(&app, org, Category::ClosedConversations)
+            .await
             .conversations,
         0,
         "anonymized once"
@@ -615,32 +418,19 @@ async fn legal_hold_is_set_by_admins_and_retention_skips_and_reports_it() {
         "evidence two",
     )
     .await;
-    close_days_ago(&app, held, 400).await;
-    close_days_ago(&app, by_customer, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
+    app.close_days_ago(held, 400).await;
+    app.close_days_ago(by_customer, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     app.login("owner@shop.test").await;
     let page = format!("/conversations/{held}");
-    let missing_reason = app
-        .post_form(
-            &page,
-            &format!("/conversations/{held}/legal-hold"),
-            &[("reason", "  ")],
-        )
-        .await;
+    let missing_reason = app.legal_hold(&page, &[("reason", "  ")]).await;
     assert_eq!(missing_reason.status(), 400);
     let set = app
-        .post_form(
-            &page,
-            &format!("/conversations/{held}/legal-hold"),
-            &[("reason", "Court case 12/2026")],
-        )
+        .legal_hold(&page, &[("reason", "Court case 12/2026")])
         .await;
     assert_eq!(set.status(), 303);
-    let karl = conversation::Entity::find_by_id(by_customer)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let karl = app.conversation(by_customer).await;
     let set_customer = app
         .post_form(
             &page,
@@ -650,16 +440,9 @@ async fn legal_hold_is_set_by_admins_and_retention_skips_and_reports_it() {
         .await;
     assert_eq!(set_customer.status(), 303);
 
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!((counts.conversations, counts.skipped_legal_hold), (0, 2));
-    assert_eq!(
-        conversation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(app.count::<conversation::Entity>().await, 2);
     let logged = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("legal_hold.set"))
         .count(&app.state.db)
@@ -667,16 +450,9 @@ async fn legal_hold_is_set_by_admins_and_retention_skips_and_reports_it() {
         .unwrap();
     assert_eq!(logged, 2);
 
-    let release = app
-        .post_form(
-            &page,
-            &format!("/conversations/{held}/legal-hold"),
-            &[("release", "1")],
-        )
-        .await;
+    let release = app.legal_hold(&page, &[("release", "1")]).await;
     assert_eq!(release.status(), 303);
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!((counts.conversations, counts.skipped_legal_hold), (1, 1));
 }
 
@@ -685,7 +461,7 @@ async fn another_organizations_data_is_never_touched_and_its_ids_answer_404() {
     let (app, org) = owner_app().await;
     app.create_user("other@else.test", "Elsewhere", "owner")
         .await;
-    let other = org_id(&app, "Elsewhere").await;
+    let other = app.org_id("Elsewhere").await;
     let mine = ingest(
         &app,
         org,
@@ -712,11 +488,11 @@ async fn another_organizations_data_is_never_touched_and_its_ids_answer_404() {
         "b",
     )
     .await;
-    close_days_ago(&app, mine, 400).await;
-    close_days_ago(&app, theirs, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
-    save(
-        &app,
+    app.close_days_ago(mine, 400).await;
+    app.close_days_ago(theirs, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
+    app.save_rule(
         org,
         Category::CustomersWithoutConversations,
         1,
@@ -725,20 +501,8 @@ async fn another_organizations_data_is_never_touched_and_its_ids_answer_404() {
     .await;
 
     retention::run_once(&app.state, org, false).await.unwrap();
-    assert!(
-        conversation::Entity::find_by_id(mine)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        conversation::Entity::find_by_id(theirs)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_conversation(mine).await.is_none());
+    assert!(app.find_conversation(theirs).await.is_some());
     assert_eq!(blob_files(&app).len(), 1);
 
     app.login("owner@shop.test").await;
@@ -784,8 +548,8 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
         "Wrenfeather attachment payload",
     )
     .await;
-    close_days_ago(&app, deleted, 800).await;
-    close_days_ago(&app, anonymized, 100).await;
+    app.close_days_ago(deleted, 800).await;
+    app.close_days_ago(anonymized, 100).await;
     // any_conversation deletes what is older than 500 days; closed ones older than 30 are anonymized.
     conversation::Entity::update_many()
         .col_expr(
@@ -805,17 +569,11 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
         .exec(&app.state.db)
         .await
         .unwrap();
-    save(&app, org, Category::AnyConversation, 500, Action::Delete).await;
-    save(
-        &app,
-        org,
-        Category::ClosedConversations,
-        30,
-        Action::Anonymize,
-    )
-    .await;
-    save(
-        &app,
+    app.save_rule(org, Category::AnyConversation, 500, Action::Delete)
+        .await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Anonymize)
+        .await;
+    app.save_rule(
         org,
         Category::CustomersWithoutConversations,
         1,
@@ -849,7 +607,7 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
     ];
     for needle in stored_in_index {
         assert!(
-            !files_holding_in(&index_dir, needle, true).is_empty(),
+            !files_holding(&index_dir, needle, true).is_empty(),
             "{needle} is not in the index files before the run"
         );
     }
@@ -857,7 +615,7 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
         if is_sqlite(&app) {
             lethe::db::checkpoint(&app.state.db).await.unwrap();
             assert!(
-                !files_holding(&app, needle).is_empty(),
+                !files_holding(&app.data_dir, needle, false).is_empty(),
                 "{needle} is not in the data directory before the run"
             );
         }
@@ -881,12 +639,12 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
     );
 
     for needle in needles {
-        let hits = files_holding_in(&index_dir, needle, true);
+        let hits = files_holding(&index_dir, needle, true);
         assert!(hits.is_empty(), "{needle} left in the index: {hits:?}");
     }
     if is_sqlite(&app) {
         for needle in needles {
-            let hits = files_holding(&app, needle);
+            let hits = files_holding(&app.data_dir, needle, false);
             assert!(hits.is_empty(), "{needle} found in {hits:?}");
         }
     } else {
@@ -920,7 +678,7 @@ async fn deleted_and_anonymized_customers_leave_no_bytes_in_the_data_directory()
             assert!(!text.contains(needle), "{needle} left in the database");
         }
         for needle in ["Zapfenstreich attachment", "Wrenfeather attachment"] {
-            assert!(files_holding(&app, needle).is_empty());
+            assert!(files_holding(&app.data_dir, needle, false).is_empty());
         }
     }
     assert!(blob_files(&app).is_empty(), "attachment files removed");
@@ -942,9 +700,11 @@ async fn the_cli_runs_retention_and_prints_json_counts_per_category() {
         "c",
     )
     .await;
-    close_days_ago(&app, id, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
-    let dry = lethe(&app)
+    app.close_days_ago(id, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
+    let dry = app
+        .lethe()
         .args(["retention", "run", "--org", "Shop", "--dry-run", "--json"])
         .output()
         .unwrap();
@@ -959,14 +719,9 @@ async fn the_cli_runs_retention_and_prints_json_counts_per_category() {
         json[0]["categories"]["closed_conversations"]["conversations"],
         1
     );
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let run = lethe(&app)
+    assert!(app.find_conversation(id).await.is_some());
+    let run = app
+        .lethe()
         .args(["retention", "run", "--json"])
         .output()
         .unwrap();
@@ -980,13 +735,7 @@ async fn the_cli_runs_retention_and_prints_json_counts_per_category() {
         json[0]["categories"]["closed_conversations"]["conversations"],
         1
     );
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_conversation(id).await.is_none());
 }
 
 #[tokio::test]
@@ -1006,7 +755,7 @@ async fn the_settings_page_previews_saved_and_proposed_rules_and_lists_runs() {
             &format!("file {i}"),
         )
         .await;
-        close_days_ago(&app, id, 400).await;
+        app.close_days_ago(id, 400).await;
     }
     app.login("owner@shop.test").await;
     let proposal = app
@@ -1026,13 +775,7 @@ async fn the_settings_page_previews_saved_and_proposed_rules_and_lists_runs() {
         html.contains("anonymize 3 conversations of 1 customers, deleting 3 attachments"),
         "{html}"
     );
-    assert_eq!(
-        conversation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(app.count::<conversation::Entity>().await, 3);
     assert!(
         retention::saved_rules(&app.state.db, org)
             .await
@@ -1041,7 +784,8 @@ async fn the_settings_page_previews_saved_and_proposed_rules_and_lists_runs() {
         "a preview saves nothing"
     );
 
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     retention::run_once(&app.state, org, false).await.unwrap();
     let html = app.get_text("/settings/retention").await;
     assert!(
@@ -1053,40 +797,11 @@ async fn the_settings_page_previews_saved_and_proposed_rules_and_lists_runs() {
 
 // ---- helpers for the tests below ----------------------------------------------------------
 
-/// Stores a raw mail; returns (conversation id, message id).
-async fn ingest_raw_mail(app: &TestApp, org: OrgId, raw: &str, keep_date: bool) -> (i64, i64) {
-    let source = Source {
-        org,
-        channel_id: None,
-        keep_original_date: keep_date,
-    };
-    match ingest_raw(&app.state, source, raw.as_bytes().to_vec())
-        .await
-        .unwrap()
-    {
-        Outcome::Stored {
-            conversation_id,
-            message_id,
-            ..
-        } => (conversation_id, message_id),
-        other => panic!("not stored: {other:?}"),
-    }
-}
-
 /// A plain mail of today with one attachment.
-fn mail_with_attachment(from: &str, message_id: &str, subject: &str, attachment: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attached file.\r\n--b1\r\nContent-Type: text/plain; name=\"scan.txt\"\r\nContent-Disposition: attachment; filename=\"scan.txt\"\r\n\r\n{attachment}\r\n--b1--\r\n"
-    )
-}
-
-async fn customer_of(app: &TestApp, conversation_id: i64) -> i64 {
-    conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .customer_id
+fn mail_with_attachment(from: &str, message_id: &str, subject: &str, attachment: &str) -> Mail {
+    mail(from, message_id, subject, "See the attached file.")
+        .undated()
+        .text_attachment("scan.txt", attachment)
 }
 
 async fn set_last_activity_days_ago(app: &TestApp, conversation_id: i64, days: i64) {
@@ -1199,7 +914,7 @@ async fn admins_put_a_conversation_and_a_customer_on_legal_hold_from_their_pages
         "evidence",
     )
     .await;
-    let customer_id = customer_of(&app, id).await;
+    let customer_id = app.customer_of(id).await;
     let conversation_page = format!("/conversations/{id}");
     let customer_page = format!("/customers/{customer_id}");
     let conversation_form = format!(r#"action="/conversations/{id}/legal-hold""#);
@@ -1214,19 +929,14 @@ async fn admins_put_a_conversation_and_a_customer_on_legal_hold_from_their_pages
 
     // Act: both put on hold from their pages
     let set = app
-        .post_form(
+        .legal_hold(
             &conversation_page,
-            &format!("/conversations/{id}/legal-hold"),
             &[("reason", "Court case 12-2026 (Landgericht)")],
         )
         .await;
     assert_eq!(set.status(), 303);
     let set = app
-        .post_form(
-            &customer_page,
-            &format!("/customers/{customer_id}/legal-hold"),
-            &[("reason", "Tax audit 2026")],
-        )
+        .legal_hold(&customer_page, &[("reason", "Tax audit 2026")])
         .await;
     assert_eq!(set.status(), 303);
 
@@ -1251,28 +961,18 @@ async fn admins_put_a_conversation_and_a_customer_on_legal_hold_from_their_pages
     assert!(page.contains("Tax audit 2026"));
     assert!(!page.contains(&customer_form));
     // Retention says so.
-    close_days_ago(&app, id, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    app.close_days_ago(id, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!((counts.conversations, counts.skipped_legal_hold), (0, 1));
 
     // Act: both lifted from their pages
     let lift = app
-        .post_form(
-            &conversation_page,
-            &format!("/conversations/{id}/legal-hold"),
-            &[("release", "1")],
-        )
+        .legal_hold(&conversation_page, &[("release", "1")])
         .await;
     assert_eq!(lift.status(), 303);
-    let lift = app
-        .post_form(
-            &customer_page,
-            &format!("/customers/{customer_id}/legal-hold"),
-            &[("release", "1")],
-        )
-        .await;
+    let lift = app.legal_hold(&customer_page, &[("release", "1")]).await;
     assert_eq!(lift.status(), 303);
 
     // Assert
@@ -1284,8 +984,7 @@ async fn admins_put_a_conversation_and_a_customer_on_legal_hold_from_their_pages
     assert!(page.contains("This customer is not on legal hold."));
     assert_eq!(audit_count(&app, "legal_hold.set").await, 2);
     assert_eq!(audit_count(&app, "legal_hold.released").await, 2);
-    let report = retention::run_once(&app.state, org, false).await.unwrap();
-    let counts = report.category(Category::ClosedConversations).unwrap();
+    let counts = run_for(&app, org, Category::ClosedConversations).await;
     assert_eq!((counts.conversations, counts.skipped_legal_hold), (1, 0));
 }
 
@@ -1308,8 +1007,9 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
         "l",
     )
     .await;
-    close_days_ago(&app, id, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
+    app.close_days_ago(id, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     let two_days_ago = Utc::now() - Duration::days(2);
     set_schedule_checked_at(&app, org, two_days_ago).await;
     app.login("owner@shop.test").await;
@@ -1324,7 +1024,8 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
         retention::run_once(&app.state, org, false).await,
         Err(retention::run::RunError::AlreadyRunning)
     ));
-    let cli = lethe(&app)
+    let cli = app
+        .lethe()
         .args(["retention", "run", "--org", "Shop"])
         .output()
         .unwrap();
@@ -1351,27 +1052,14 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
         .post_form("/settings/retention", "/settings/retention/run", &[])
         .await;
     assert!(crate::helpers::location(&busy).contains("retention_run_busy"));
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some(),
-        "nothing ran"
-    );
+    assert!(app.find_conversation(id).await.is_some(), "nothing ran");
 
     // Act: the other run ends
     lock.release(&app.state).await;
 
     // Assert: the next tick takes the scheduled time up, once
     assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 1);
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_conversation(id).await.is_none());
     assert!(schedule_checked_at(&app, org).await > Utc::now() - Duration::minutes(5));
     assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
     let runs = runs_of(&app, org).await;
@@ -1401,14 +1089,16 @@ async fn a_run_missed_while_the_server_was_down_happens_when_it_starts() {
         "m",
     )
     .await;
-    close_days_ago(&app, id, 400).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
+    app.close_days_ago(id, 400).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     set_schedule_checked_at(&app, org, Utc::now() - Duration::days(2)).await;
     assert!(runs_of(&app, org).await.is_empty());
 
     // Act: `lethe serve` starts
     let port = crate::smtp::free_port();
-    let mut server = lethe(&app)
+    let mut server = app
+        .lethe()
         .arg("serve")
         .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
@@ -1423,13 +1113,7 @@ async fn a_run_missed_while_the_server_was_down_happens_when_it_starts() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "schedule");
     assert_eq!(runs[0].error, None);
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_conversation(id).await.is_none());
     app.login("owner@shop.test").await;
     let page = app.get_text("/settings/retention").await;
     assert!(page.contains(&format!("<tr id=\"run-{}\">", runs[0].id)));
@@ -1448,8 +1132,8 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
             &format!("Order {i}"),
             &format!("scan number {i}"),
         );
-        let (conversation, _) = ingest_raw_mail(&app, org, &raw, false).await;
-        close_days_ago(&app, conversation, 400).await;
+        let (conversation, _) = app.ingest(arriving(org, None), raw).await;
+        app.close_days_ago(conversation, 400).await;
     }
     let raw = mail_with_attachment(
         "Kept <kept@crash.test>",
@@ -1457,12 +1141,14 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
         "Recent",
         "recent scan",
     );
-    let (kept, _) = ingest_raw_mail(&app, org, &raw, false).await;
-    save(&app, org, Category::ClosedConversations, 30, Action::Delete).await;
+    let (kept, _) = app.ingest(arriving(org, None), raw).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
     assert_eq!(blob_files(&app).len(), due + 1);
 
     // Act: the command-line run dies right after its first batch committed
-    let crashed = lethe(&app)
+    let crashed = app
+        .lethe()
         .env("LETHE_TEST_RETENTION_CRASH_AFTER_BATCHES", "1")
         .args(["retention", "run", "--org", "Shop"])
         .output()
@@ -1470,10 +1156,7 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
 
     // Assert: what the crash left behind
     assert!(!crashed.status.success(), "the run was killed");
-    let left = conversation::Entity::find()
-        .count(&app.state.db)
-        .await
-        .unwrap();
+    let left = app.count::<conversation::Entity>().await;
     assert_eq!(left as usize, due + 1 - retention::run::BATCH);
     assert_eq!(
         blob_files(&app).len(),
@@ -1542,7 +1225,7 @@ async fn the_sweep_removes_only_old_unreferenced_files_and_never_one_an_ingest_r
         "Referenced",
         "referenced scan",
     );
-    ingest_raw_mail(&app, org, &raw, false).await;
+    app.ingest(arriving(org, None), raw).await;
     let referenced = blob_files(&app);
     assert_eq!(referenced.len(), 1);
     let orphan = app.state.blobs.put(b"left by a crash").unwrap();
@@ -1604,15 +1287,12 @@ async fn the_attachments_rule_deletes_old_attachments_and_keeps_their_messages()
         "New invoice",
         "recent invoice content",
     );
-    let (recent, _) = ingest_raw_mail(&app, org, &raw, false).await;
+    let (recent, _) = app.ingest(arriving(org, None), raw).await;
     app.login("owner@shop.test").await;
-    app.post_form(
-        &format!("/conversations/{held}"),
-        &format!("/conversations/{held}/legal-hold"),
-        &[("reason", "Dispute")],
-    )
-    .await;
-    save(&app, org, Category::Attachments, 180, Action::Delete).await;
+    app.legal_hold(&format!("/conversations/{held}"), &[("reason", "Dispute")])
+        .await;
+    app.save_rule(org, Category::Attachments, 180, Action::Delete)
+        .await;
     assert!(
         app.get_text(&format!("/conversations/{old}"))
             .await
@@ -1648,9 +1328,8 @@ async fn the_attachments_rule_deletes_old_attachments_and_keeps_their_messages()
             .await
             .contains("scan.txt")
     );
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again.category(Category::Attachments).unwrap().attachments,
+        run_for(&app, org, Category::Attachments).await.attachments,
         0
     );
 }
@@ -1699,7 +1378,8 @@ async fn internal_notes_are_anonymized_and_later_deleted_by_their_rule() {
         .exec(&app.state.db)
         .await
         .unwrap();
-    save(&app, org, Category::InternalNotes, 30, Action::Anonymize).await;
+    app.save_rule(org, Category::InternalNotes, 30, Action::Anonymize)
+        .await;
 
     // Act
     let report = retention::run_once(&app.state, org, false).await.unwrap();
@@ -1728,15 +1408,15 @@ async fn internal_notes_are_anonymized_and_later_deleted_by_their_rule() {
     let page = app.get_text(&format!("/conversations/{id}")).await;
     assert!(page.contains("Please refund me."));
     assert!(page.contains("Called [NAME]"));
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again.category(Category::InternalNotes).unwrap().notes,
+        run_for(&app, org, Category::InternalNotes).await.notes,
         0,
         "once"
     );
 
     // Act: the rule is changed to delete
-    save(&app, org, Category::InternalNotes, 30, Action::Delete).await;
+    app.save_rule(org, Category::InternalNotes, 30, Action::Delete)
+        .await;
     let report = retention::run_once(&app.state, org, false).await.unwrap();
 
     // Assert
@@ -1791,7 +1471,8 @@ async fn any_conversation_anonymizes_open_conversations_by_their_last_activity()
     .await;
     set_last_activity_days_ago(&app, stale, 400).await;
     set_last_activity_days_ago(&app, active, 2).await;
-    save(&app, org, Category::AnyConversation, 365, Action::Anonymize).await;
+    app.save_rule(org, Category::AnyConversation, 365, Action::Anonymize)
+        .await;
 
     // Act
     let report = retention::run_once(&app.state, org, false).await.unwrap();
@@ -1799,11 +1480,7 @@ async fn any_conversation_anonymizes_open_conversations_by_their_last_activity()
     // Assert
     let counts = report.category(Category::AnyConversation).unwrap();
     assert_eq!((counts.conversations, counts.customers), (1, 1));
-    let after = conversation::Entity::find_by_id(stale)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = app.conversation(stale).await;
     assert_eq!(after.status, "open", "the status stays");
     assert!(!after.subject.contains("Siegfried"), "{}", after.subject);
     let m = message::Entity::find()
@@ -1821,11 +1498,9 @@ async fn any_conversation_anonymizes_open_conversations_by_their_last_activity()
         .unwrap()
         .unwrap();
     assert!(untouched.text_body.contains("Agathe"));
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again
-            .category(Category::AnyConversation)
-            .unwrap()
+        run_for(&app, org, Category::AnyConversation)
+            .await
             .conversations,
         0
     );
@@ -1848,22 +1523,13 @@ async fn customers_without_conversations_are_anonymized_once() {
         "k",
     )
     .await;
-    let customer_id = customer_of(&app, id).await;
+    let customer_id = app.customer_of(id).await;
     conversation::Entity::delete_by_id(id)
         .exec(&app.state.db)
         .await
         .unwrap();
-    customer::Entity::update_many()
-        .col_expr(
-            customer::Column::CreatedAt,
-            Expr::val(Utc::now() - Duration::days(400)),
-        )
-        .filter(customer::Column::Id.eq(customer_id))
-        .exec(&app.state.db)
-        .await
-        .unwrap();
-    save(
-        &app,
+    app.customer_created_days_ago(customer_id, 400).await;
+    app.save_rule(
         org,
         Category::CustomersWithoutConversations,
         30,
@@ -1882,11 +1548,7 @@ async fn customers_without_conversations_are_anonymized_once() {
             .customers,
         1
     );
-    let record = customer::Entity::find_by_id(customer_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = app.find_customer(customer_id).await.unwrap();
     assert!(
         record.display_name.starts_with("Customer "),
         "{}",
@@ -1903,11 +1565,9 @@ async fn customers_without_conversations_are_anonymized_once() {
     app.login("owner@shop.test").await;
     let page = app.get_text(&format!("/customers/{customer_id}")).await;
     assert!(!page.contains("Kunigunde") && !page.contains("leftover-unique"));
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again
-            .category(Category::CustomersWithoutConversations)
-            .unwrap()
+        run_for(&app, org, Category::CustomersWithoutConversations)
+            .await
             .customers,
         0,
         "anonymized once"
@@ -1919,7 +1579,7 @@ async fn anonymization_rewrites_html_bodies_and_clears_threading_headers() {
     // Arrange: a multipart/alternative mail, part of a thread
     let (app, org) = owner_app().await;
     let raw = "From: Ottokar Brennessel <ottokar@brennessel-unique.test>\r\nTo: support@shop.test\r\nSubject: Retoure\r\nMessage-ID: <reply-2.ottokar@brennessel-unique.test>\r\nIn-Reply-To: <order-4711.ottokar@brennessel-unique.test>\r\nReferences: <order-4711.ottokar@brennessel-unique.test> <ack-1.ottokar@brennessel-unique.test>\r\nDate: Tue, 3 Nov 2020 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHallo, hier ist Ottokar Brennessel. Rufen Sie mich an: +49 30 9876543.\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hallo, hier ist <b>Ottokar</b> Brennessel.</p><p>Rufen Sie mich an: +49 30 9876543 oder <a href=\"mailto:ottokar@brennessel-unique.test\">ottokar@brennessel-unique.test</a>.</p><p>Gr&uuml;&szlig;e, Ottokar</p></body></html>\r\n--alt--\r\n";
-    let (id, message_id) = ingest_raw_mail(&app, org, raw, true).await;
+    let (id, message_id) = app.ingest(imported(org), raw).await;
     let before = message::Entity::find_by_id(message_id)
         .one(&app.state.db)
         .await
@@ -1934,15 +1594,9 @@ async fn anonymization_rewrites_html_bodies_and_clears_threading_headers() {
     );
     assert!(before.in_reply_to.contains("brennessel-unique"));
     assert!(before.references_header.contains("brennessel-unique"));
-    close_days_ago(&app, id, 100).await;
-    save(
-        &app,
-        org,
-        Category::ClosedConversations,
-        30,
-        Action::Anonymize,
-    )
-    .await;
+    app.close_days_ago(id, 100).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Anonymize)
+        .await;
 
     // Act
     retention::run_once(&app.state, org, false).await.unwrap();
@@ -1995,15 +1649,9 @@ async fn after_anonymization_search_no_longer_finds_the_old_name_but_finds_the_r
     app.login("owner@shop.test").await;
     assert_eq!(search_hits(&app, "Quackenbusch").await, vec![id]);
     assert_eq!(search_hits(&app, "Wendelin").await, vec![id]);
-    close_days_ago(&app, id, 100).await;
-    save(
-        &app,
-        org,
-        Category::ClosedConversations,
-        30,
-        Action::Anonymize,
-    )
-    .await;
+    app.close_days_ago(id, 100).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Anonymize)
+        .await;
 
     // Act
     retention::run_once(&app.state, org, false).await.unwrap();
@@ -2042,8 +1690,9 @@ async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
         .exec(&app.state.db)
         .await
         .unwrap();
-    let customers = customer::Entity::find().count(&app.state.db).await.unwrap();
-    save(&app, org, Category::AnyConversation, 365, Action::Anonymize).await;
+    let customers = app.count::<customer::Entity>().await;
+    app.save_rule(org, Category::AnyConversation, 365, Action::Anonymize)
+        .await;
 
     // Act
     let report = retention::run_once(&app.state, org, false).await.unwrap();
@@ -2052,7 +1701,7 @@ async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
     let counts = report.category(Category::AnyConversation).unwrap();
     assert_eq!(counts.conversations, n);
     assert_eq!(counts.customers, customers);
-    let messages = message::Entity::find().count(&app.state.db).await.unwrap();
+    let messages = app.count::<message::Entity>().await;
     assert_eq!(counts.messages, messages);
     let left = conversation::Entity::find()
         .filter(Expr::cust("anonymized_at IS NULL"))
@@ -2060,11 +1709,9 @@ async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
         .await
         .unwrap();
     assert_eq!(left, 0);
-    let again = retention::run_once(&app.state, org, false).await.unwrap();
     assert_eq!(
-        again
-            .category(Category::AnyConversation)
-            .unwrap()
+        run_for(&app, org, Category::AnyConversation)
+            .await
             .conversations,
         0
     );
@@ -2089,18 +1736,9 @@ async fn the_run_now_button_runs_the_saved_rules_and_the_history_shows_it() {
         "n",
     )
     .await;
-    close_days_ago(&app, id, 400).await;
+    app.close_days_ago(id, 400).await;
     app.login("owner@shop.test").await;
-    app.post_form(
-        "/settings/retention",
-        "/settings/retention/rules",
-        &[
-            ("category", "closed_conversations"),
-            ("after_days", "30"),
-            ("action", "delete"),
-        ],
-    )
-    .await;
+    post_rule(&app, "closed_conversations", "30", "delete").await;
 
     // Act
     let started = app
@@ -2112,13 +1750,7 @@ async fn the_run_now_button_runs_the_saved_rules_and_the_history_shows_it() {
     assert!(crate::helpers::location(&started).contains("retention_run_started"));
     let runs = wait_for_finished_runs(&app, org, 1).await;
     assert_eq!(runs[0].trigger, "manual");
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.find_conversation(id).await.is_none());
     let page = app.get_text("/settings/retention").await;
     let row = regex::Regex::new(&format!(r#"(?s)<tr id="run-{}">.*?</tr>"#, runs[0].id)).unwrap();
     let row = row.find(&page).expect("the run is in the history").as_str();
@@ -2232,18 +1864,9 @@ async fn a_rule_removed_on_the_page_no_longer_applies_and_the_removal_is_audit_l
         "r",
     )
     .await;
-    close_days_ago(&app, id, 400).await;
+    app.close_days_ago(id, 400).await;
     app.login("owner@shop.test").await;
-    app.post_form(
-        "/settings/retention",
-        "/settings/retention/rules",
-        &[
-            ("category", "closed_conversations"),
-            ("after_days", "30"),
-            ("action", "delete"),
-        ],
-    )
-    .await;
+    post_rule(&app, "closed_conversations", "30", "delete").await;
     assert!(
         app.get_text("/settings/retention")
             .await
@@ -2273,13 +1896,7 @@ async fn a_rule_removed_on_the_page_no_longer_applies_and_the_removal_is_audit_l
     assert!(page.contains("No rule is saved yet"));
     let report = retention::run_once(&app.state, org, false).await.unwrap();
     assert!(report.category(Category::ClosedConversations).is_none());
-    assert!(
-        conversation::Entity::find_by_id(id)
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(app.find_conversation(id).await.is_some());
     let unknown = app
         .post_form(
             "/settings/retention",

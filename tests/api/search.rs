@@ -7,74 +7,45 @@ use std::path::Path;
 use lethe::app::{AppState, Application};
 use lethe::config::Config;
 use lethe::db::entity::{conversation, message};
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
+use lethe::mail::ingest::Source;
 use lethe::orgs::OrgId;
 use lethe::search::indexer::run_once;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
-use crate::helpers::{TestApp, browser_client, csrf_of, spawn_app, test_tmp_root};
+use crate::helpers::{
+    self, TestApp, browser_client, files_holding, imported, ingest_into, post_form_with, spawn_app,
+    test_tmp_root, text_of,
+};
 
-/// A plain-text mail.
+const MARCH: &str = "Tue, 03 Mar 2026 10:00:00 +0000";
+
+/// A plain-text mail with a Message-ID of its own.
 fn mail(from: &str, subject: &str, body: &str) -> Vec<u8> {
-    mail_dated(from, subject, body, "Tue, 03 Mar 2026 10:00:00 +0000")
+    mail_dated(from, subject, body, MARCH)
 }
 
 fn mail_dated(from: &str, subject: &str, body: &str, date: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\nDate: {date}\r\n\
-         Message-ID: <{}@customer.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
-        uuid::Uuid::new_v4()
-    )
-    .into_bytes()
+    let message_id = format!("{}@customer.test", uuid::Uuid::new_v4());
+    helpers::mail(from, &message_id, subject, body)
+        .date(date)
+        .into()
 }
 
 /// A mail with a PDF attachment.
 fn mail_with_attachment(from: &str, subject: &str, body: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: support@shop.test\r\nSubject: {subject}\r\n\
-         Date: Tue, 03 Mar 2026 10:00:00 +0000\r\nMessage-ID: <{}@customer.test>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
-         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
-         --b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--b1--\r\n",
-        uuid::Uuid::new_v4()
-    )
-    .into_bytes()
+    let message_id = format!("{}@customer.test", uuid::Uuid::new_v4());
+    helpers::mail(from, &message_id, subject, body)
+        .date(MARCH)
+        .attachment(
+            "application/pdf",
+            "invoice.pdf",
+            b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n",
+        )
+        .into()
 }
 
 async fn store(state: &AppState, org: OrgId, raw: Vec<u8>) -> (i64, i64) {
-    store_from(state, org, None, raw).await
-}
-
-/// Stores `raw` as mail that came in through `channel_id` (None: imported).
-async fn store_from(
-    state: &AppState,
-    org: OrgId,
-    channel_id: Option<i64>,
-    raw: Vec<u8>,
-) -> (i64, i64) {
-    let source = Source {
-        org,
-        channel_id,
-        keep_original_date: true,
-    };
-    match ingest_raw(state, source, raw).await.unwrap() {
-        Outcome::Stored {
-            conversation_id,
-            message_id,
-            ..
-        } => (conversation_id, message_id),
-        other => panic!("not stored: {other:?}"),
-    }
-}
-
-async fn org_id(state: &AppState, name: &str) -> OrgId {
-    lethe::orgs::queries::find_by_name(&state.db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
+    ingest_into(state, imported(org), raw).await
 }
 
 fn encode(q: &str) -> String {
@@ -105,7 +76,7 @@ async fn shop_a(app: &TestApp) -> (OrgId, i64) {
         .create_user("owner@shop-a.test", "Shop A", "owner")
         .await;
     app.login("owner@shop-a.test").await;
-    (org_id(&app.state, "Shop A").await, user)
+    (app.org_id("Shop A").await, user)
 }
 
 #[tokio::test]
@@ -116,7 +87,7 @@ async fn org_b_never_sees_org_a_documents_whatever_the_query() {
     let b = app.another_browser();
     b.create_user("owner@shop-b.test", "Shop B", "owner").await;
     b.login("owner@shop-b.test").await;
-    let org_b = org_id(&app.state, "Shop B").await;
+    let org_b = app.org_id("Shop B").await;
     let (a1, _) = store(
         &app.state,
         org_a,
@@ -234,18 +205,21 @@ async fn each_operator_of_the_query_language_filters_as_documented() {
     let (support, _) = app
         .email_channel(org, "Support Desk", "support@shop.test", None)
         .await;
-    let (c2, _) = store_from(
-        &app.state,
-        org,
-        Some(support),
-        mail_dated(
-            "Bob Brown <bob@kunde.test>",
-            "Delivery was late",
-            "Delivery came late but fine. Spam free text.",
-            "Wed, 01 Apr 2026 10:00:00 +0000",
-        ),
-    )
-    .await;
+    let source = Source {
+        channel_id: Some(support),
+        ..imported(org)
+    };
+    let (c2, _) = app
+        .ingest(
+            source,
+            mail_dated(
+                "Bob Brown <bob@kunde.test>",
+                "Delivery was late",
+                "Delivery came late but fine. Spam free text.",
+                "Wed, 01 Apr 2026 10:00:00 +0000",
+            ),
+        )
+        .await;
     let (c3, _) = store(
         &app.state,
         org,
@@ -442,47 +416,27 @@ async fn changes_committed_while_the_indexer_is_down_are_indexed_at_the_next_sta
     // Assert
     assert!(drained >= 1);
     let client = browser_client();
-    let login = client
-        .get(format!("{address}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&login);
-    client
-        .post(format!("{address}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
+    post_form_with(
+        &client,
+        &address,
+        "/login",
+        "/login",
+        &[
             ("email", "owner@shop-a.test"),
             ("password", crate::helpers::PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let html = client
-        .get(format!("{address}/search?q=pinkumbrella"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
+    let html = text_of(client.get(format!("{address}/search?q=pinkumbrella"))).await;
     assert_eq!(conversation_links(&html), vec![c1]);
 }
 
 fn lethe_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lethe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", &app.data_dir)
-        .env("LETHE_LOG", "error");
-    if let Some(url) = &app.database_url {
-        command.env("LETHE_DATABASE_URL", url);
-    }
-    command.args(args).output().unwrap()
+    app.lethe()
+        .env("LETHE_LOG", "error")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -524,27 +478,8 @@ async fn index_verify_after_rebuild_is_clean_and_reports_a_removed_document() {
     assert!(out.contains(&removed.to_string()), "{out}");
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 fn index_holds(dir: &Path, needle: &str) -> bool {
-    files(dir).iter().any(|file| {
-        let bytes = std::fs::read(file).unwrap_or_default();
-        bytes
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    })
+    !files_holding(dir, needle, true).is_empty()
 }
 
 #[tokio::test]
@@ -743,18 +678,15 @@ async fn matches_of_one_conversation_are_counted_together_wherever_they_sit_in_t
     // own index segment).
     let app = spawn_app().await;
     let (org, _) = shop_a(&app).await;
-    let reply = |id: &str, parent: Option<&str>, body: &str| {
-        let threading = parent
-            .map(|p| {
-                format!("In-Reply-To: <{p}@customer.test>\r\nReferences: <{p}@customer.test>\r\n")
-            })
-            .unwrap_or_default();
-        format!(
-            "From: Anna <anna@kunde.test>\r\nTo: support@shop.test\r\nSubject: Broken lamp\r\n\
-             Date: Tue, 03 Mar 2026 10:00:00 +0000\r\nMessage-ID: <{id}@customer.test>\r\n\
-             {threading}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-        )
-        .into_bytes()
+    let reply = |id: &str, parent: Option<&str>, body: &str| -> Vec<u8> {
+        let message_id = format!("{id}@customer.test");
+        let mail =
+            helpers::mail("Anna <anna@kunde.test>", &message_id, "Broken lamp", body).date(MARCH);
+        match parent {
+            Some(p) => mail.in_reply_to(&format!("{p}@customer.test")),
+            None => mail,
+        }
+        .into()
     };
     let (x, _) = store(&app.state, org, reply("x1", None, "The lamp is broken.")).await;
     let (y, _) = store(

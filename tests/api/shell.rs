@@ -1,6 +1,6 @@
 //! The UI shell: health, security headers, assets, error pages, languages.
 
-use crate::helpers::{location, spawn_app};
+use crate::helpers::{location, spawn_app, text_of};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -135,16 +135,8 @@ async fn api_clients_get_json_errors() {
 async fn the_login_page_speaks_english_german_and_french() {
     let app = spawn_app().await;
     for (accept, expected) in [("en", "Sign in"), ("de", "Anmelden"), ("fr", "Connexion")] {
-        let html = app
-            .client
-            .get(app.url("/login"))
-            .header("accept-language", accept)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let request = app.client.get(app.url("/login"));
+        let html = text_of(request.header("accept-language", accept)).await;
         assert!(html.contains(expected), "{accept}: {expected}");
     }
 }

@@ -3,10 +3,9 @@
 
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
-use crate::helpers::{TestApp, csrf_of, spawn_app};
+use crate::helpers::{TestApp, arriving, channel_form, csrf_of, spawn_app};
 use lethe::db::entity::{attachment, canned_reply, conversation, invitation, message, tag};
 use lethe::mail::channel::{NewChannel, SmtpSettings, TlsMode};
-use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 
 /// Every URL that names organization data by id, filled with organization B's ids.
 async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
@@ -16,11 +15,7 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     let b_agent = app
         .create_user("agent-b@shop-b.test", "Shop B", "agent")
         .await;
-    let b_org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop B")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let b_org = app.org_id("Shop B").await;
     let email = lethe::mail::EmailAddress::parse("pending-b@shop-b.test").unwrap();
     lethe::orgs::invitations::create(
         &app.state.db,
@@ -60,24 +55,9 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .await
     .unwrap();
     let raw = "From: Kunde B <kunde@b.test>\r\nTo: support@shop-b.test\r\nSubject: Geheim B\r\nMessage-ID: <b-1@b.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nNur fuer B\r\n--x\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"b.pdf\"\r\n\r\n%PDF B\r\n--x--\r\n";
-    let source = Source {
-        org: b_org,
-        channel_id: Some(channel.id),
-        keep_original_date: false,
-    };
-    let Outcome::Stored {
-        conversation_id, ..
-    } = ingest_raw(&app.state, source, raw.as_bytes().to_vec())
-        .await
-        .unwrap()
-    else {
-        panic!("stored")
-    };
-    let conversation = conversation::Entity::find_by_id(conversation_id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let source = arriving(b_org, Some(channel.id));
+    let (conversation_id, _) = app.ingest(source, raw).await;
+    let conversation = app.conversation(conversation_id).await;
     let attachment = attachment::Entity::find()
         .one(&app.state.db)
         .await
@@ -111,45 +91,10 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .await
     .unwrap();
     let erased_raw = "From: Weg B <weg@b.test>\r\nTo: support@shop-b.test\r\nSubject: Weg\r\nMessage-ID: <b-2@b.test>\r\n\r\nBitte loeschen\r\n";
-    let Outcome::Stored {
-        conversation_id: erased_conversation,
-        ..
-    } = ingest_raw(&app.state, source, erased_raw.as_bytes().to_vec())
-        .await
-        .unwrap()
-    else {
-        panic!("stored")
-    };
-    let erased_customer = conversation::Entity::find_by_id(erased_conversation)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .customer_id;
-    let erasure = lethe::privacy::erase::erase(
-        &app.state,
-        b_org,
-        erased_customer,
-        lethe::privacy::erase::Performer {
-            user_id: None,
-            actor: lethe::audit::Actor::System("test"),
-            client: None,
-        },
-    )
-    .await
-    .unwrap();
-    let request = lethe::privacy::requests::create(
-        &app.state.db,
-        b_org,
-        lethe::privacy::requests::NewRequest {
-            kind: lethe::privacy::requests::Kind::Access,
-            received_at: chrono::Utc::now(),
-            customer_id: Some(conversation.customer_id),
-            note: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let (erased_conversation, _) = app.ingest(source, erased_raw).await;
+    let erased_customer = app.customer_of(erased_conversation).await;
+    let erasure = app.erase(b_org, erased_customer).await;
+    let request = app.access_request(b_org, conversation.customer_id).await;
     let key = lethe::api::keys::create(
         &app.state.db,
         b_org,
@@ -221,7 +166,7 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
 /// A superset of every form's fields, so no request fails on a missing field before the
 /// organization check has answered.
 fn every_field<'a>(csrf: &'a str, b_org: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
+    let mut fields = vec![
         ("csrf", csrf),
         ("organization", b_org),
         ("role", "admin"),
@@ -229,31 +174,20 @@ fn every_field<'a>(csrf: &'a str, b_org: &'a str) -> Vec<(&'static str, &'a str)
         ("then", ""),
         ("status", "closed"),
         ("assignee", ""),
-        ("name", "x"),
         ("title", "x"),
         ("body", "x"),
         ("confirm", "yes"),
-        ("from_name", "x"),
-        ("from_address", "x@a.test"),
-        ("imap_host", ""),
-        ("imap_port", "993"),
-        ("imap_tls", "tls"),
-        ("imap_user", ""),
-        ("imap_password", ""),
-        ("imap_folder", "INBOX"),
-        ("after_fetch", "seen"),
-        ("imap_move_to", ""),
-        ("poll_seconds", "60"),
-        ("smtp_host", ""),
-        ("smtp_port", "587"),
-        ("smtp_tls", "starttls"),
-        ("smtp_user", ""),
-        ("smtp_password", ""),
         ("reason", "x"),
         ("other", "1"),
         ("received", "2026-11-02"),
         ("include_notes", "1"),
-    ]
+    ];
+    fields.extend(channel_form(&[
+        ("name", "x"),
+        ("from_name", "x"),
+        ("from_address", "x@a.test"),
+    ]));
+    fields
 }
 
 #[tokio::test]
@@ -262,13 +196,9 @@ async fn a_user_of_organization_a_gets_404_for_every_organization_b_url() {
     app.create_user("owner-a@shop-a.test", "Shop A", "owner")
         .await;
     let urls = org_b_urls(&app).await;
-    let b_org = lethe::orgs::queries::find_by_name(&app.state.db, "Shop B")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let b_org = app.org_id("Shop B").await;
     let before = (
-        message::Entity::find().count(&app.state.db).await.unwrap(),
+        app.count::<message::Entity>().await,
         conversation::Entity::find()
             .one(&app.state.db)
             .await
@@ -297,15 +227,9 @@ async fn a_user_of_organization_a_gets_404_for_every_organization_b_url() {
         .unwrap();
     assert_eq!(members.len(), 2);
     assert!(members.iter().any(|m| m.role == lethe::orgs::Role::Agent));
-    assert_eq!(
-        invitation::Entity::find()
-            .count(&app.state.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.count::<invitation::Entity>().await, 1);
     let after = (
-        message::Entity::find().count(&app.state.db).await.unwrap(),
+        app.count::<message::Entity>().await,
         conversation::Entity::find()
             .one(&app.state.db)
             .await
