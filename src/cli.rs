@@ -7,12 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{AppState, Application};
+use crate::app::Application;
 use crate::config::{Config, LogFormat};
 use crate::mail::EmailAddress;
 use crate::orgs::Role;
 use crate::orgs::queries::{self as orgs, OrgName};
-use crate::{audit, auth, db, jobs};
+use crate::state::AppState;
+use crate::{audit, auth, db};
 
 #[derive(Parser)]
 #[command(
@@ -297,10 +298,6 @@ fn init_logging(format: LogFormat) {
 async fn serve(config: Config) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let app = Application::build(config).await?;
-    let _scheduler = jobs::start(app.state.clone()).await?;
-    let _sender = crate::mail::outbound::spawn_sender(app.state.clone());
-    let _indexer = crate::search::indexer::spawn_indexer(app.state.clone());
-    let _poller = crate::mail::imap::spawn_poller(app.state.clone());
     tracing::info!(
         port = app.port,
         base_url = app.state.config.base_url.as_str(),

@@ -21,4 +21,5 @@ pub mod privacy;
 pub mod records;
 pub mod retention;
 pub mod search;
+pub mod state;
 pub mod web;

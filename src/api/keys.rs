@@ -19,11 +19,11 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{api_key, user};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};

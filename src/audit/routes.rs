@@ -9,9 +9,9 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::{AppError, Page, render};
 

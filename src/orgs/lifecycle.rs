@@ -13,9 +13,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 
 use super::{OrgId, TenantScope};
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::db::entity::organization_deletion;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use super::PrivacyError;
 use super::entity::deletion_receipt;
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
 use crate::audit::{self, Actor};
 use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
@@ -27,6 +26,7 @@ use crate::db::entity::{
 use crate::orgs::OrgId;
 use crate::records;
 use crate::search::indexer::Settled;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 
 /// How many records of each category an erasure removes (or would remove).

@@ -19,12 +19,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use serde::Deserialize;
 
 use super::entity::privacy_request;
-use crate::app::AppState;
 use crate::audit;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::inbox::customers;
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;

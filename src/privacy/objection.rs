@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::entity::privacy_request;
 use super::requests::{self, Kind, NewRequest};
-use crate::app::AppState;
 use crate::audit;
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;

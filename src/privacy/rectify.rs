@@ -26,12 +26,12 @@ use sea_orm::{
 };
 
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
 use crate::audit;
 use crate::db::entity::{customer, customer_email};
 use crate::inbox::customers::{self, CustomerName, PhoneNumber, PostalAddress};
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};

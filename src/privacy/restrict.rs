@@ -15,10 +15,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde::Deserialize;
 
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
 use crate::audit;
 use crate::db::entity::{conversation, customer, message};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;

@@ -28,15 +28,15 @@ use serde::{Deserialize, Serialize};
 
 use super::lock::{LockError, RunLock};
 use super::{Action, Category, RetentionRule, saved_rules};
-use crate::app::AppState;
-use crate::records;
-use crate::search::indexer::Settled;
 use crate::audit::{Actor, Entry};
 use crate::db::entity::{
     attachment, audit_event, conversation, customer, customer_email, message, retention_run,
     retention_setting,
 };
 use crate::orgs::OrgId;
+use crate::records;
+use crate::search::indexer::Settled;
+use crate::state::AppState;
 
 /// Conversations (or attachments, notes, customers) per transaction.
 pub const BATCH: usize = 200;

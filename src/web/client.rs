@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::AppError;
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {

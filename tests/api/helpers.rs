@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lethe::app::{AppState, Application};
+use lethe::app::Application;
 use lethe::config::Config;
+use lethe::state::AppState;
 use reqwest::redirect::Policy;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -26,6 +27,8 @@ pub struct TestApp {
 pub struct AppOptions {
     pub smtp_url: Option<String>,
     pub extra_env: Vec<(String, String)>,
+    /// Run the workers and scheduled jobs as `lethe serve` does (off by default).
+    pub background: bool,
 }
 
 pub fn test_tmp_root() -> PathBuf {
@@ -82,6 +85,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             "LETHE_SMTP_FROM".to_owned(),
             "Lethe <lethe@shop.test>".to_owned(),
         );
+    }
+    // The tests drive each job themselves (`run_once`), so nothing runs in the background
+    // unless a test asks for it; the wiring is `lethe serve`'s all the same.
+    if !options.background {
+        env.insert("LETHE_WORKERS".to_owned(), String::new());
+        for job in lethe::jobs::Scheduled::ALL {
+            env.insert(job.setting().to_owned(), String::new());
+        }
     }
     for (key, value) in options.extra_env {
         env.insert(key, value);

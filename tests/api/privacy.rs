@@ -1151,12 +1151,26 @@ async fn rectified_values_with_markup_stay_text_in_html_bodies() {
         .html_body
         .unwrap();
     for markup in ["<form", "<input", "<img", "<a "] {
-        assert!(!stored.contains(markup), "{markup} became markup in {stored}");
+        assert!(
+            !stored.contains(markup),
+            "{markup} became markup in {stored}"
+        );
     }
-    assert!(stored.contains("&lt;form action=/settings/team/invitations"), "{stored}");
-    assert!(stored.contains("&lt;img src=x onerror=alert(1)&gt;"), "{stored}");
-    assert!(!stored.contains("Ann Example") && !stored.contains("Lindenweg"), "{stored}");
-    let page = app.get_text(&format!("/conversations/{conversation_id}")).await;
+    assert!(
+        stored.contains("&lt;form action=/settings/team/invitations"),
+        "{stored}"
+    );
+    assert!(
+        stored.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{stored}"
+    );
+    assert!(
+        !stored.contains("Ann Example") && !stored.contains("Lindenweg"),
+        "{stored}"
+    );
+    let page = app
+        .get_text(&format!("/conversations/{conversation_id}"))
+        .await;
     let body_start = page.find("html-body").expect("the HTML body is shown");
     let body = &page[body_start..];
     let body = &body[..body.find("</div>").unwrap()];

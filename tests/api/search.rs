@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lethe::app::{AppState, Application};
+use lethe::app::Application;
 use lethe::config::Config;
 use lethe::db::entity::{conversation, message};
 use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
 use lethe::search::indexer::run_once;
+use lethe::state::AppState;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use crate::helpers::{TestApp, browser_client, csrf_of, spawn_app, test_tmp_root};

@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use super::form::ChannelForm;
 use super::smtp_check::test_smtp;
-use crate::app::AppState;
 use crate::audit::{Actor, Entry};
 use crate::db::entity::channel as entity;
 use crate::mail::channel::{self, INBOUND_TOKEN};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
