@@ -174,7 +174,7 @@ async fn authenticate(
         lang,
     );
     Ok(ApiCaller {
-        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session)),
+        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session), client.clone()),
         key_id: key.id,
         client,
     })

@@ -89,10 +89,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     // The tests drive each job themselves (`run_once`), so nothing runs in the background
     // unless a test asks for it; the wiring is `lethe serve`'s all the same.
     if !options.background {
-        env.insert("LETHE_WORKERS".to_owned(), String::new());
-        for job in lethe::jobs::Scheduled::ALL {
-            env.insert(job.setting().to_owned(), String::new());
-        }
+        without_background(&mut env);
     }
     for (key, value) in options.extra_env {
         env.insert(key, value);
@@ -118,6 +115,15 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         database_url,
         setup_link,
         _tmp: tmp,
+    }
+}
+
+/// Settings that switch off every worker and scheduled job: the tests drive each job
+/// themselves (`run_once`).
+pub fn without_background(env: &mut BTreeMap<String, String>) {
+    env.insert("LETHE_WORKERS".to_owned(), String::new());
+    for job in lethe::jobs::Scheduled::ALL {
+        env.insert(job.setting().to_owned(), String::new());
     }
 }
 

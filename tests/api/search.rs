@@ -411,6 +411,7 @@ fn config_for(data_dir: &Path, database_url: Option<&str>) -> Config {
     if let Some(url) = database_url {
         env.insert("LETHE_DATABASE_URL".to_owned(), url.to_owned());
     }
+    crate::helpers::without_background(&mut env);
     Config::from_sources(None, &env).unwrap()
 }
 
