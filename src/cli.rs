@@ -1,5 +1,8 @@
-//! The command line: `serve` (the default), `migrate`, `user create`, `user password`,
-//! `audit verify`.
+//! The command line (clap): `serve` (the default), `migrate`, `user create`, `user password`,
+//! `audit verify`, `privacy redact|export|erase`, `healthcheck`, `index rebuild|verify`,
+//! `demo-data`, `retention rules set`, `retention run`, and `import eml|mbox`. Each
+//! one-shot command opens the state itself; `serve` builds the [`Application`], which starts the
+//! background work.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -743,11 +746,11 @@ async fn demo_data(
     let state = AppState::open(config).await?;
     let org = org_by_name(&state, org).await?;
     let started = std::time::Instant::now();
-    let options = crate::search::demo::DemoOptions {
+    let options = crate::demo::DemoOptions {
         conversations,
         seed,
     };
-    let outcome = crate::search::demo::generate(&state.db, org, options).await?;
+    let outcome = crate::demo::generate(&state.db, org, options).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "generated {} conversations, {} messages ({:.1} s, {:.0} messages/s)",

@@ -12,6 +12,7 @@ pub mod config;
 pub mod cores;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod inbox;
 pub mod jobs;
 pub mod mail;

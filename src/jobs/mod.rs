@@ -112,7 +112,7 @@ impl Scheduled {
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::Retention => crate::retention::run::scheduled_tick(&state)
+                Scheduled::Retention => crate::retention::tick::scheduled_tick(&state)
                     .await
                     .map(|started| format!("{started} runs started"))
                     .map_err(|e| e.to_string()),

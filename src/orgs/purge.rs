@@ -25,7 +25,7 @@ use crate::db::entity::{
     membership, organization, organization_deletion, privacy_reminder, retention_rule,
     retention_run, retention_setting, session, tag, user,
 };
-use crate::privacy::entity::{deletion_receipt, privacy_request};
+use crate::db::entity::{deletion_receipt, privacy_request};
 use crate::records;
 use crate::state::AppState;
 

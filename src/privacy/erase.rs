@@ -17,9 +17,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::PrivacyError;
-use super::entity::deletion_receipt;
 use super::requests::{self, Kind, Status};
 use crate::audit::{self, Actor};
+use crate::db::entity::deletion_receipt;
 use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
 };

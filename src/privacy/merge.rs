@@ -18,7 +18,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::entity::privacy_request;
+use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::inbox::customers;
 use crate::mail::EmailAddress;

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::entity::privacy_request;
 use super::requests::{self, Kind, NewRequest};
+use crate::db::entity::privacy_request;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::non_empty;

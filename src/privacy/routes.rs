@@ -9,10 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::PrivacyError;
-use super::entity::{deletion_receipt, privacy_request};
 use super::erase::{self, Counts, Performer};
 use super::export;
 use super::requests::{self, Kind, NewRequest, Status};
+use crate::db::entity::{deletion_receipt, privacy_request};
 use crate::mail::EmailAddress;
 use crate::orgs::TenantScope;
 use crate::state::AppState;

@@ -19,7 +19,7 @@ use sea_orm::{
     Statement, Value,
 };
 
-use super::run::{Lookup, org_term};
+use super::select::{Lookup, org_term};
 use crate::db::entity::{conversation, customer, customer_email, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;

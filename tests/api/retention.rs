@@ -1436,6 +1436,8 @@ async fn a_run_missed_while_the_server_was_down_happens_when_it_starts() {
     assert!(page.contains("<td>schedule</td>"), "{page}");
 }
 
+// The crash hook exists only in builds with the `test-hooks` feature (scripts/test.sh).
+#[cfg(feature = "test-hooks")]
 #[tokio::test]
 async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_are_swept() {
     // Arrange: more due conversations than one batch, each with its own attachment file
@@ -2024,10 +2026,10 @@ async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
     // Arrange: 2.5 batches of generated conversations, all inactive for 400 days
     let (app, org) = owner_app().await;
     let n = retention::run::BATCH as u64 * 2 + 50;
-    lethe::search::demo::generate(
+    lethe::demo::generate(
         &app.state.db,
         org,
-        lethe::search::demo::DemoOptions {
+        lethe::demo::DemoOptions {
             conversations: n,
             seed: 7,
         },
