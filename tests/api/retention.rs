@@ -1338,7 +1338,7 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
         retention::lock::RunLock::acquire(&app.state, org).await,
         Err(retention::lock::LockError::Held)
     ));
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(retention::tick::scheduled_tick(&app.state).await.unwrap(), 0);
     assert_eq!(
         schedule_checked_at(&app, org).await.timestamp(),
         two_days_ago.timestamp(),
@@ -1364,7 +1364,7 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
     lock.release(&app.state).await;
 
     // Assert: the next tick takes the scheduled time up, once
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 1);
+    assert_eq!(retention::tick::scheduled_tick(&app.state).await.unwrap(), 1);
     assert!(
         conversation::Entity::find_by_id(id)
             .one(&app.state.db)
@@ -1373,7 +1373,7 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
             .is_none()
     );
     assert!(schedule_checked_at(&app, org).await > Utc::now() - Duration::minutes(5));
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(retention::tick::scheduled_tick(&app.state).await.unwrap(), 0);
     let runs = runs_of(&app, org).await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "schedule");
@@ -1499,7 +1499,7 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
     }
 
     // Act: the next scheduler tick (the one at start) resumes the run
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 1);
+    assert_eq!(retention::tick::scheduled_tick(&app.state).await.unwrap(), 1);
 
     // Assert
     let remaining: Vec<i64> = conversation::Entity::find()
@@ -1524,7 +1524,7 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
         counts["closed_conversations"]["conversations"],
         due - retention::run::BATCH
     );
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(retention::tick::scheduled_tick(&app.state).await.unwrap(), 0);
     app.login("owner@shop.test").await;
     let page = app.get_text("/settings/retention").await;
     assert!(
