@@ -501,7 +501,7 @@ lint() {
         rustup component add rustfmt clippy
     fi
     cargo fmt --check || die "cargo fmt --check failed: run cargo fmt"
-    cargo clippy "${locked[@]}" --all-targets -- -D warnings || die "clippy found warnings"
+    cargo clippy "${locked[@]}" --all-targets --features test-hooks -- -D warnings || die "clippy found warnings"
 }
 
 # Each test makes its own database lethe_t_<random>; drop those of earlier runs.
@@ -524,7 +524,7 @@ run_suite() {
     # In the background + wait, so that SIGTERM/SIGINT reach our traps at once (bash runs
     # traps only after a foreground child ends); cleanup then stops cargo and its tests.
     LETHE_TEST_DATABASE="$backend" LETHE_TEST_TMP="$tmp" TMPDIR="$tmp" \
-        timeout --signal=TERM 35m cargo test "${locked[@]}" "${CARGO_TEST_ARGS[@]}" &
+        timeout --signal=TERM 35m cargo test "${locked[@]}" --features test-hooks "${CARGO_TEST_ARGS[@]}" &
     wait "$!"
 }
 

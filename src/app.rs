@@ -1,4 +1,5 @@
-//! The shared state and the one route table: every URL of Lethe is listed here.
+//! The application and the one route table: every URL of Lethe is listed here, and
+//! [`Application::build`] wires the state, the background work and the HTTP server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -6,110 +7,13 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 
-use crate::audit::AuditLog;
-use crate::auth::setup::SetupToken;
-use crate::auth::{self, LoginThrottle};
+use crate::auth;
 use crate::config::Config;
-use crate::crypto::{Sealer, load_or_create_key};
-use crate::inbox::events::InboxEvents;
-use crate::mail::blobs::BlobStore;
-use crate::mail::system::SystemMailer;
+pub use crate::state::{AppState, StartError};
 use crate::web::AppError;
-use crate::{db, inbox, mail, orgs};
-
-/// What every handler and job shares.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: DatabaseConnection,
-    pub sealer: Sealer,
-    pub mailer: SystemMailer,
-    pub throttle: LoginThrottle,
-    pub setup: SetupToken,
-    pub audit: AuditLog,
-    pub blobs: BlobStore,
-    pub events: InboxEvents,
-    /// Wakes the outbox sender when a reply is queued.
-    pub outbox_wakeup: tokio::sync::Notify,
-    /// The full-text index in `data_dir/index` (src/search/).
-    pub search: Arc<crate::search::SearchIndex>,
-}
-
-/// Why the application could not start. Each message says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Key(#[from] crate::crypto::key::KeyError),
-    #[error("cannot open the database (LETHE_DATABASE_URL): {0}")]
-    Database(sea_orm::DbErr),
-    #[error("cannot migrate the database: {0}")]
-    Migration(sea_orm::DbErr),
-    #[error("{0}")]
-    Mail(String),
-    #[error("cannot open the search index {path}: {source}")]
-    Search {
-        path: String,
-        source: crate::search::SearchError,
-    },
-    #[error("cannot listen on {address} (LETHE_LISTEN): {source}")]
-    Listen {
-        address: String,
-        source: std::io::Error,
-    },
-}
-
-impl AppState {
-    /// Opens the data directory, the key, the database (migrated) and the mailer.
-    pub async fn open(config: Config) -> Result<Arc<Self>, StartError> {
-        create_data_dir(&config.data_dir)?;
-        let key = load_or_create_key(config.secret_key.as_ref(), &config.data_dir)?;
-        let db = db::connect(&config.database)
-            .await
-            .map_err(StartError::Database)?;
-        db::migrate(&db).await.map_err(StartError::Migration)?;
-        let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
-        let config_data_dir = config.data_dir.clone();
-        let index_dir = config_data_dir.join("index");
-        let search =
-            crate::search::SearchIndex::open(&index_dir).map_err(|source| StartError::Search {
-                path: index_dir.display().to_string(),
-                source,
-            })?;
-        Ok(Arc::new(Self {
-            config: Arc::new(config),
-            db,
-            sealer: Sealer::new(&key),
-            mailer,
-            throttle: LoginThrottle::default(),
-            setup: SetupToken::default(),
-            audit: AuditLog::default(),
-            blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
-            events: InboxEvents::default(),
-            outbox_wakeup: tokio::sync::Notify::new(),
-            search: Arc::new(search),
-        }))
-    }
-}
-
-fn create_data_dir(path: &std::path::Path) -> Result<(), StartError> {
-    let error = |source| StartError::DataDir {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(path).map_err(error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(error)?;
-    }
-    Ok(())
-}
+use crate::{inbox, mail, orgs};
 
 /// A running application: the HTTP server, its port, and the first-start setup link.
 pub struct Application {
@@ -117,10 +21,13 @@ pub struct Application {
     pub server: Server,
     pub state: Arc<AppState>,
     pub setup_link: Option<String>,
+    /// The workers and scheduled jobs `LETHE_WORKERS` and `LETHE_SCHEDULE_*` turned on.
+    pub background: crate::jobs::Background,
 }
 
 impl Application {
-    /// Builds everything and binds the listener (port 0 picks a free port, as tests do).
+    /// Builds everything, starts the background work and binds the listener (port 0 picks a
+    /// free port, as tests do). `lethe serve` and the test harness both start here.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let listen = config.listen;
         let state = AppState::open(config).await?;
@@ -167,11 +74,15 @@ impl Application {
         })?
         .shutdown_timeout(10)
         .run();
+        let background = crate::jobs::start(state.clone(), &state.config.jobs)
+            .await
+            .map_err(|e| StartError::Jobs(e.to_string()))?;
         Ok(Self {
             port,
             server,
             state,
             setup_link,
+            background,
         })
     }
 }

@@ -1,5 +1,8 @@
-//! The command line: `serve` (the default), `migrate`, `user create`, `user password`,
-//! `audit verify`.
+//! The command line (clap): `serve` (the default), `migrate`, `user create`, `user password`,
+//! `audit verify`, `privacy redact|export|erase`, `healthcheck`, `index rebuild|verify`,
+//! `demo-data`, `retention rules set`, `retention run`, and `import eml|mbox`. Each
+//! one-shot command opens the state itself; `serve` builds the [`Application`], which starts the
+//! background work.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -7,12 +10,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{AppState, Application};
+use crate::app::Application;
 use crate::config::{Config, LogFormat};
 use crate::mail::EmailAddress;
 use crate::orgs::Role;
 use crate::orgs::queries::{self as orgs, OrgName};
-use crate::{audit, auth, db, jobs};
+use crate::state::AppState;
+use crate::{audit, auth, db};
 
 #[derive(Parser)]
 #[command(
@@ -297,10 +301,6 @@ fn init_logging(format: LogFormat) {
 async fn serve(config: Config) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let app = Application::build(config).await?;
-    let _scheduler = jobs::start(app.state.clone()).await?;
-    let _sender = crate::mail::outbound::spawn_sender(app.state.clone());
-    let _indexer = crate::search::indexer::spawn_indexer(app.state.clone());
-    let _poller = crate::mail::imap::spawn_poller(app.state.clone());
     tracing::info!(
         port = app.port,
         base_url = app.state.config.base_url.as_str(),
@@ -746,11 +746,11 @@ async fn demo_data(
     let state = AppState::open(config).await?;
     let org = org_by_name(&state, org).await?;
     let started = std::time::Instant::now();
-    let options = crate::search::demo::DemoOptions {
+    let options = crate::demo::DemoOptions {
         conversations,
         seed,
     };
-    let outcome = crate::search::demo::generate(&state.db, org, options).await?;
+    let outcome = crate::demo::generate(&state.db, org, options).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "generated {} conversations, {} messages ({:.1} s, {:.0} messages/s)",

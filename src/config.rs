@@ -2,7 +2,7 @@
 //! variables. Every value is parsed here, so a bad setting stops start-up with a message that
 //! names it, and code past this point only holds valid values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::crypto::SecretKey;
+use crate::jobs::{JobsConfig, Schedule, Scheduled, Worker};
 
 /// Where the database lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +99,8 @@ pub struct Config {
     pub max_attachment_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy: bool,
+    /// The background work this instance runs (`LETHE_WORKERS`, `LETHE_SCHEDULE_*`).
+    pub jobs: JobsConfig,
 }
 
 /// Why the configuration was refused. The message always names the setting.
@@ -126,6 +129,12 @@ struct RawConfig {
     max_message_mb: Option<toml::Value>,
     max_attachment_mb: Option<toml::Value>,
     trust_proxy: Option<toml::Value>,
+    workers: Option<String>,
+    schedule_cleanup: Option<String>,
+    schedule_retention: Option<String>,
+    schedule_org_purge: Option<String>,
+    schedule_privacy_reminders: Option<String>,
+    schedule_attachment_sweep: Option<String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -143,6 +152,18 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
     ("LETHE_MAX_ATTACHMENT_MB", "max_attachment_mb"),
     ("LETHE_TRUST_PROXY", "trust_proxy"),
+    ("LETHE_WORKERS", "workers"),
+    ("LETHE_SCHEDULE_CLEANUP", "schedule_cleanup"),
+    ("LETHE_SCHEDULE_RETENTION", "schedule_retention"),
+    ("LETHE_SCHEDULE_ORG_PURGE", "schedule_org_purge"),
+    (
+        "LETHE_SCHEDULE_PRIVACY_REMINDERS",
+        "schedule_privacy_reminders",
+    ),
+    (
+        "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
+        "schedule_attachment_sweep",
+    ),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -193,10 +214,31 @@ impl Config {
         overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
         overlay_value(&mut raw.max_attachment_mb, get("LETHE_MAX_ATTACHMENT_MB"));
         overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
+        // An empty value switches a job off, so these are taken even when empty.
+        let given = |name: &str| env.get(name).cloned();
+        overlay(&mut raw.workers, given("LETHE_WORKERS"));
+        overlay(&mut raw.schedule_cleanup, given("LETHE_SCHEDULE_CLEANUP"));
+        overlay(
+            &mut raw.schedule_retention,
+            given("LETHE_SCHEDULE_RETENTION"),
+        );
+        overlay(
+            &mut raw.schedule_org_purge,
+            given("LETHE_SCHEDULE_ORG_PURGE"),
+        );
+        overlay(
+            &mut raw.schedule_privacy_reminders,
+            given("LETHE_SCHEDULE_PRIVACY_REMINDERS"),
+        );
+        overlay(
+            &mut raw.schedule_attachment_sweep,
+            given("LETHE_SCHEDULE_ATTACHMENT_SWEEP"),
+        );
         Self::parse(raw)
     }
 
     fn parse(raw: RawConfig) -> Result<Self, ConfigError> {
+        let jobs = jobs_config(&raw)?;
         let listen: SocketAddr = raw
             .listen
             .as_deref()
@@ -319,8 +361,47 @@ impl Config {
             max_message_bytes: usize::try_from(max_message_mb).unwrap_or(25) * 1024 * 1024,
             max_attachment_bytes: usize::try_from(max_attachment_mb).unwrap_or(20) * 1024 * 1024,
             trust_proxy,
+            jobs,
         })
     }
+}
+
+/// `LETHE_WORKERS` (a comma-separated list; empty runs none) and one cron schedule per
+/// scheduled job (empty switches it off).
+fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
+    let workers = match raw.workers.as_deref() {
+        None => Worker::ALL.into_iter().collect(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                Worker::parse(name).ok_or_else(|| {
+                    invalid(
+                        "LETHE_WORKERS",
+                        &format!("unknown worker {name:?}; the workers are outbox, index, imap"),
+                    )
+                })
+            })
+            .collect::<Result<BTreeSet<Worker>, ConfigError>>()?,
+    };
+    let mut schedules = Vec::new();
+    for job in Scheduled::ALL {
+        let value = match job {
+            Scheduled::Cleanup => &raw.schedule_cleanup,
+            Scheduled::Retention => &raw.schedule_retention,
+            Scheduled::OrgPurge => &raw.schedule_org_purge,
+            Scheduled::PrivacyReminders => &raw.schedule_privacy_reminders,
+            Scheduled::AttachmentSweep => &raw.schedule_attachment_sweep,
+        };
+        let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
+        if text.is_empty() {
+            continue;
+        }
+        let schedule = Schedule::parse(text).map_err(|reason| invalid(job.setting(), &reason))?;
+        schedules.push((job, schedule));
+    }
+    Ok(JobsConfig { workers, schedules })
 }
 
 fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
@@ -411,6 +492,53 @@ mod tests {
             DatabaseTarget::Sqlite(PathBuf::from("./data/lethe.db"))
         );
         assert_eq!(config.base_url.as_str(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_job_runs_by_default_and_an_empty_setting_switches_one_off() {
+        let all = Config::from_sources(None, &env(&[])).expect("defaults are valid");
+        assert_eq!(all.jobs, JobsConfig::default());
+        assert_eq!(all.jobs.workers.len(), 3);
+        assert_eq!(all.jobs.schedules.len(), Scheduled::ALL.len());
+
+        let some = Config::from_sources(
+            None,
+            &env(&[
+                ("LETHE_WORKERS", "outbox, index"),
+                ("LETHE_SCHEDULE_CLEANUP", ""),
+                ("LETHE_SCHEDULE_RETENTION", "0 */5 * * * *"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(
+            some.jobs.workers.iter().copied().collect::<Vec<_>>(),
+            [Worker::Outbox, Worker::Index]
+        );
+        let scheduled: Vec<(Scheduled, &str)> = some
+            .jobs
+            .schedules
+            .iter()
+            .map(|(job, schedule)| (*job, schedule.as_str()))
+            .collect();
+        assert!(!scheduled.iter().any(|(job, _)| *job == Scheduled::Cleanup));
+        assert!(scheduled.contains(&(Scheduled::Retention, "0 */5 * * * *")));
+
+        let none = Config::from_sources(None, &env(&[("LETHE_WORKERS", "")])).expect("valid");
+        assert!(none.jobs.workers.is_empty());
+    }
+
+    #[test]
+    fn a_bad_schedule_or_worker_is_named() {
+        let error = Config::from_sources(None, &env(&[("LETHE_SCHEDULE_ORG_PURGE", "hourly")]))
+            .expect_err("must refuse");
+        assert!(
+            error.to_string().starts_with("LETHE_SCHEDULE_ORG_PURGE:"),
+            "{error}"
+        );
+        let error = Config::from_sources(None, &env(&[("LETHE_WORKERS", "outbox,mailer")]))
+            .expect_err("must refuse");
+        assert!(error.to_string().starts_with("LETHE_WORKERS:"), "{error}");
+        assert!(error.to_string().contains("mailer"), "{error}");
     }
 
     #[test]

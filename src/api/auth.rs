@@ -16,10 +16,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::keys;
-use crate::app::AppState;
 use crate::audit::{Actor, Entry};
 use crate::db::entity::{api_key, organization, user};
 use crate::orgs::{OrgId, TenantScope, queries};
+use crate::state::AppState;
 use crate::web::AppError;
 use crate::web::client::ClientInfo;
 use crate::web::i18n::Lang;
@@ -174,7 +174,7 @@ async fn authenticate(
         lang,
     );
     Ok(ApiCaller {
-        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session)),
+        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session), client.clone()),
         key_id: key.id,
         client,
     })

@@ -19,12 +19,10 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::audit::Entry;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{api_key, user};
 use crate::orgs::{OrgId, TenantScope};
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page};
@@ -234,7 +232,6 @@ pub struct CreateForm {
 pub async fn create_key(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     req: HttpRequest,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -255,21 +252,15 @@ pub async fn create_key(
         }
     };
     let created = create(&state.db, scope.org(), scope.user_id(), &name).await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: scope.actor(),
-                action: "api_key.created",
-                target: format!("api_key:{}", created.row.id),
-                client: Some(&client),
-                details: serde_json::json!({
-                    "name": created.row.name,
-                    "prefix": created.row.prefix,
-                }),
-            },
+    scope
+        .audit(
+            &state,
+            "api_key.created",
+            format!("api_key:{}", created.row.id),
+            serde_json::json!({
+                "name": created.row.name,
+                "prefix": created.row.prefix,
+            }),
         )
         .await?;
     render_page(
@@ -288,7 +279,6 @@ pub async fn create_key(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -297,18 +287,12 @@ pub async fn revoke_key(
     let revoked = revoke(&state.db, scope.org(), id, scope.user_id())
         .await?
         .ok_or(AppError::NotFound)?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: scope.actor(),
-                action: "api_key.revoked",
-                target: format!("api_key:{}", revoked.id),
-                client: Some(&client),
-                details: serde_json::json!({ "name": revoked.name, "prefix": revoked.prefix }),
-            },
+    scope
+        .audit(
+            &state,
+            "api_key.revoked",
+            format!("api_key:{}", revoked.id),
+            serde_json::json!({ "name": revoked.name, "prefix": revoked.prefix }),
         )
         .await?;
     Ok(see_other_with_flash(PATH, "flash.api_key_revoked"))

@@ -16,14 +16,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::auth::ApiCaller;
-use crate::app::AppState;
+use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::mail::EmailAddress;
 use crate::orgs::OrgId;
-use crate::privacy::entity::privacy_request;
 use crate::privacy::erase::{self, Performer};
 use crate::privacy::export;
 use crate::privacy::requests::{self, Kind, NewRequest, Status};
+use crate::state::AppState;
 use crate::web::AppError;
 
 const MAX_NOTE_CHARS: usize = 2000;

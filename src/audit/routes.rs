@@ -9,9 +9,9 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::{AppError, Page, render};
 
@@ -109,7 +109,7 @@ async fn load(
 pub async fn log(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
+    _client: ClientInfo,
     req: HttpRequest,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -121,7 +121,7 @@ pub async fn log(
         } else {
             export_json(&state, &scope, &filter).await?
         };
-        record_export(&state, &scope, &client, format, &filter).await?;
+        record_export(&state, &scope, format, &filter).await?;
         return Ok(response);
     }
     let mut entries = load(&state, &scope, &filter, PAGE_SIZE + 1).await?;
@@ -150,7 +150,6 @@ pub async fn log(
 async fn record_export(
     state: &AppState,
     scope: &TenantScope,
-    client: &ClientInfo,
     format: &str,
     filter: &AuditFilter,
 ) -> Result<(), AppError> {
@@ -158,14 +157,11 @@ async fn record_export(
         .audit
         .record(
             &state.db,
-            crate::audit::Entry {
-                org: Some(scope.org()),
-                actor: scope.actor(),
-                action: "audit.exported",
-                target: "audit_log".to_owned(),
-                client: Some(client),
-                details: serde_json::json!({ "format": format, "filter": query_string(filter) }),
-            },
+            scope.audit_entry(
+                "audit.exported",
+                "audit_log".to_owned(),
+                serde_json::json!({ "format": format, "filter": query_string(filter) }),
+            ),
         )
         .await?;
     Ok(())

@@ -9,12 +9,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::{password_reset, users};
-use crate::app::AppState;
 use crate::audit::{Actor, Entry};
 use crate::crypto::verify_password;
 use crate::db::entity::{session, user};
 use crate::mail::EmailAddress;
 use crate::orgs::queries as orgs;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::i18n::Lang;

@@ -10,9 +10,9 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::app::AppState;
 use crate::db::entity::attachment;
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// Image types a browser shows without running anything (no SVG).

@@ -13,9 +13,9 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::db::entity::canned_reply;
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page, render};

@@ -15,11 +15,11 @@ use serde::Deserialize;
 
 use super::triage::Status;
 use super::{attachments, canned, queries, tags};
-use crate::app::AppState;
 use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
 use crate::mail::parse::{sanitize_html, unpark_remote_images};
 use crate::orgs::TenantScope;
 use crate::orgs::queries::Member;
+use crate::state::AppState;
 use crate::web::headers::CONTENT_SECURITY_POLICY;
 use crate::web::{AppError, Page, render};
 

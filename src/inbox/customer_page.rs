@@ -13,11 +13,11 @@ use super::conversation::OtherConversation;
 use super::customers::{self, PostalAddress};
 use super::queries;
 use super::triage::Status;
-use crate::app::AppState;
 use crate::db::entity::{conversation, customer_email};
 use crate::orgs::TenantScope;
 use crate::privacy::objection::{self, ObjectionView};
 use crate::privacy::restrict::Restriction;
+use crate::state::AppState;
 use crate::web::page::render_with_status;
 use crate::web::{AppError, Page};
 

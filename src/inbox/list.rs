@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use super::queries;
 use super::triage::Status;
-use crate::app::AppState;
 use crate::db::entity::{channel, conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::{AppError, Page, render};
 
 /// Conversations per page.

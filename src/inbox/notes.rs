@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries::{self, conversation_path};
-use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::db::entity::{conversation as conversation_entity, message};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm};
 

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::app::AppState;
 use crate::db::entity::{conversation, customer, user};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// A conversation of this organization; any other id is "not found".

@@ -9,8 +9,8 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::AppState;
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
 

@@ -11,9 +11,9 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::queries::{self, conversation_path};
-use crate::app::AppState;
 use crate::db::entity::{conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};

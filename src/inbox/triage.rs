@@ -8,9 +8,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::queries::{self, conversation_path};
-use crate::app::AppState;
 use crate::db::entity::conversation;
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};
 

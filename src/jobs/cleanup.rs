@@ -3,8 +3,8 @@
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
-use crate::app::AppState;
 use crate::db::entity::{invitation, password_reset, session};
+use crate::state::AppState;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {

@@ -1,87 +1,241 @@
-//! The scheduler (tokio-cron-scheduler) and the list of scheduled jobs. Each job is a
-//! `run_once(&AppState)` that tests call directly, plus its schedule here.
+//! Background work, started in one place ([`start`], from `Application::build`): the workers
+//! that run all the time (the outbox sender, the search indexer, the IMAP poller) and the
+//! scheduled jobs (tokio-cron-scheduler). Both lists come from [`JobsConfig`], read from the
+//! settings, so `lethe serve` and the test harness run the same wiring; a setting left empty
+//! switches its job off. Each job is a `run_once(&AppState)` that tests call directly.
+//! Per-organization schedules (retention runs) are set in the UI; the retention job here is
+//! the tick that starts the runs that came due.
 
 pub mod cleanup;
 pub mod org_purge;
 pub mod privacy_reminders;
 
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
-/// Starts every scheduled job. A failing run is logged and the next run happens on schedule.
-pub async fn start(state: Arc<AppState>) -> Result<JobScheduler, JobSchedulerError> {
-    let scheduler = JobScheduler::new().await?;
-    let cleanup_state = state.clone();
-    scheduler
-        .add(Job::new_async("0 */15 * * * *", move |_, _| {
-            let state = cleanup_state.clone();
-            Box::pin(async move {
-                match cleanup::run_once(&state).await {
-                    Ok(outcome) => tracing::debug!(?outcome, "cleanup finished"),
-                    Err(error) => tracing::error!(%error, "cleanup failed"),
-                }
-            })
-        })?)
-        .await?;
-    // retention (src/retention/): a tick every minute runs the organizations whose schedule
-    // came due, and one tick at start catches up runs missed while the server was down.
-    let retention_state = state.clone();
-    scheduler
-        .add(Job::new_async("0 * * * * *", move |_, _| {
-            let state = retention_state.clone();
-            Box::pin(async move {
-                if let Err(error) = crate::retention::run::scheduled_tick(&state).await {
-                    tracing::error!(%error, "retention schedule check failed");
-                }
-            })
-        })?)
-        .await?;
-    // organization purge (src/orgs/purge.rs) and privacy request reminders, hourly.
-    let purge_state = state.clone();
-    scheduler
-        .add(Job::new_async("0 20 * * * *", move |_, _| {
-            let state = purge_state.clone();
-            Box::pin(async move {
-                match org_purge::run_once(&state).await {
-                    Ok(outcome) => tracing::debug!(?outcome, "organization purge check finished"),
-                    Err(error) => tracing::error!(%error, "organization purge check failed"),
-                }
-            })
-        })?)
-        .await?;
-    let reminder_state = state.clone();
-    scheduler
-        .add(Job::new_async("0 5 * * * *", move |_, _| {
-            let state = reminder_state.clone();
-            Box::pin(async move {
-                match privacy_reminders::run_once(&state).await {
-                    Ok(outcome) => tracing::debug!(?outcome, "privacy reminders finished"),
-                    Err(error) => tracing::error!(%error, "privacy reminders failed"),
-                }
-            })
-        })?)
-        .await?;
-    // retention (src/retention/sweep.rs): hourly, attachment files no row refers to any more.
-    let sweep_state = state.clone();
-    scheduler
-        .add(Job::new_async("0 41 * * * *", move |_, _| {
-            let state = sweep_state.clone();
-            Box::pin(async move {
-                if let Err(error) = crate::retention::sweep::run_once(&state).await {
-                    tracing::error!(%error, "attachment sweep failed");
-                }
-            })
-        })?)
-        .await?;
-    let startup_state = state.clone();
-    tokio::spawn(async move {
-        if let Err(error) = crate::retention::run::scheduled_tick(&startup_state).await {
-            tracing::error!(%error, "retention catch-up at start failed");
+/// A worker that runs for as long as the server does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Worker {
+    /// Sends queued replies (src/mail/outbound.rs).
+    Outbox,
+    /// Drains the search queue into the index (src/search/indexer.rs).
+    Index,
+    /// Polls the channels' IMAP mailboxes (src/mail/imap/).
+    Imap,
+}
+
+impl Worker {
+    pub const ALL: [Worker; 3] = [Worker::Outbox, Worker::Index, Worker::Imap];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Worker::Outbox => "outbox",
+            Worker::Index => "index",
+            Worker::Imap => "imap",
         }
-    });
-    scheduler.start().await?;
-    Ok(scheduler)
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.name() == name.trim())
+    }
+}
+
+/// A scheduled job, with the setting that holds its schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scheduled {
+    /// Expired sessions, reset links and invitations (src/jobs/cleanup.rs).
+    Cleanup,
+    /// Starts the retention runs that came due (src/retention/schedule.rs); also once at start,
+    /// to catch up runs missed while the server was down.
+    Retention,
+    /// Purges organizations whose deletion window has passed (src/orgs/purge.rs).
+    OrgPurge,
+    /// Reminds admins of privacy requests coming due (src/jobs/privacy_reminders.rs).
+    PrivacyReminders,
+    /// Removes attachment files no row refers to (src/retention/sweep.rs).
+    AttachmentSweep,
+}
+
+impl Scheduled {
+    pub const ALL: [Scheduled; 5] = [
+        Scheduled::Cleanup,
+        Scheduled::Retention,
+        Scheduled::OrgPurge,
+        Scheduled::PrivacyReminders,
+        Scheduled::AttachmentSweep,
+    ];
+
+    /// The environment variable that sets the schedule.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Scheduled::Cleanup => "LETHE_SCHEDULE_CLEANUP",
+            Scheduled::Retention => "LETHE_SCHEDULE_RETENTION",
+            Scheduled::OrgPurge => "LETHE_SCHEDULE_ORG_PURGE",
+            Scheduled::PrivacyReminders => "LETHE_SCHEDULE_PRIVACY_REMINDERS",
+            Scheduled::AttachmentSweep => "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
+        }
+    }
+
+    /// The schedule when the setting is not given (cron, seconds first, UTC).
+    pub fn default_schedule(self) -> &'static str {
+        match self {
+            Scheduled::Cleanup => "0 */15 * * * *",
+            Scheduled::Retention => "0 * * * * *",
+            Scheduled::OrgPurge => "0 20 * * * *",
+            Scheduled::PrivacyReminders => "0 5 * * * *",
+            Scheduled::AttachmentSweep => "0 41 * * * *",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scheduled::Cleanup => "cleanup",
+            Scheduled::Retention => "retention schedule check",
+            Scheduled::OrgPurge => "organization purge check",
+            Scheduled::PrivacyReminders => "privacy reminders",
+            Scheduled::AttachmentSweep => "attachment sweep",
+        }
+    }
+
+    /// One run of the job; its outcome is logged, and the next run happens on schedule.
+    fn run(self, state: Arc<AppState>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let result: Result<String, String> = match self {
+                Scheduled::Cleanup => cleanup::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::Retention => crate::retention::tick::scheduled_tick(&state)
+                    .await
+                    .map(|started| format!("{started} runs started"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::OrgPurge => org_purge::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::PrivacyReminders => privacy_reminders::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::AttachmentSweep => crate::retention::sweep::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(outcome) => tracing::debug!(job = self.name(), %outcome, "job finished"),
+                Err(error) => tracing::error!(job = self.name(), %error, "job failed"),
+            }
+        })
+    }
+}
+
+/// A cron expression that the scheduler accepts (six fields, seconds first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule(String);
+
+impl Schedule {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(value)
+            .map_err(|e| {
+                format!("not a schedule ({e}); six fields, seconds first, e.g. \"0 */15 * * * *\"")
+            })?;
+        Ok(Schedule(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Which background work this instance runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobsConfig {
+    pub workers: BTreeSet<Worker>,
+    /// The scheduled jobs that are on, with their schedules.
+    pub schedules: Vec<(Scheduled, Schedule)>,
+}
+
+impl Default for JobsConfig {
+    /// Everything on, on the default schedules.
+    fn default() -> Self {
+        JobsConfig {
+            workers: Worker::ALL.into_iter().collect(),
+            schedules: Scheduled::ALL
+                .into_iter()
+                .filter_map(|job| {
+                    Schedule::parse(job.default_schedule())
+                        .ok()
+                        .map(|s| (job, s))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl JobsConfig {
+    /// Nothing in the background: what tests use when they drive each job themselves.
+    pub fn none() -> Self {
+        JobsConfig {
+            workers: BTreeSet::new(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+/// The running background work; dropping it leaves the tasks running until the process ends
+/// (the scheduler and the workers stop with the runtime).
+pub struct Background {
+    pub scheduler: Option<JobScheduler>,
+    pub workers: Vec<(Worker, JoinHandle<()>)>,
+}
+
+/// Starts the workers and the scheduled jobs `config` names.
+pub async fn start(
+    state: Arc<AppState>,
+    config: &JobsConfig,
+) -> Result<Background, JobSchedulerError> {
+    let workers = config
+        .workers
+        .iter()
+        .map(|worker| {
+            let handle = match worker {
+                Worker::Outbox => crate::mail::outbound::spawn_sender(state.clone()),
+                Worker::Index => crate::search::indexer::spawn_indexer(state.clone()),
+                Worker::Imap => crate::mail::imap::spawn_poller(state.clone()),
+            };
+            (*worker, handle)
+        })
+        .collect();
+    let scheduler = if config.schedules.is_empty() {
+        None
+    } else {
+        let scheduler = JobScheduler::new().await?;
+        for (job, schedule) in &config.schedules {
+            let (job, job_state) = (*job, state.clone());
+            scheduler
+                .add(Job::new_async(schedule.as_str(), move |_, _| {
+                    job.run(job_state.clone())
+                })?)
+                .await?;
+            if job == Scheduled::Retention {
+                tokio::spawn(job.run(state.clone()));
+            }
+        }
+        scheduler.start().await?;
+        Some(scheduler)
+    };
+    Ok(Background { scheduler, workers })
 }

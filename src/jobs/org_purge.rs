@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 
-use crate::app::AppState;
 use crate::orgs::{lifecycle, purge};
+use crate::state::AppState;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {

@@ -8,12 +8,12 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
-use crate::app::AppState;
+use crate::db::entity::privacy_request;
 use crate::db::entity::{membership, organization, privacy_reminder, user};
 use crate::mail::EmailAddress;
 use crate::orgs::Role;
-use crate::privacy::entity::privacy_request;
 use crate::privacy::requests::{Kind, Status};
+use crate::state::AppState;
 use crate::web::i18n::{Lang, Tr};
 
 /// How many days before the due date the reminder goes out.

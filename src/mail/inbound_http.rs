@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::channel;
 use super::ingest::{self, Outcome, Source};
-use crate::app::AppState;
 use crate::orgs::OrgId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub async fn receive(

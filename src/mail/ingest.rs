@@ -12,10 +12,10 @@ use sea_orm::{
 
 use super::blobs::BlobStore;
 use super::parse::{self, Limits, MailKind, ParsedMail, RejectReason};
-use crate::app::AppState;
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// What happened to one inbound message.

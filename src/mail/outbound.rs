@@ -20,11 +20,11 @@ use sea_orm::{
 use super::channel::{self, SmtpSettings, TlsMode};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
-use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::db::entity::{conversation, message, outbox};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// After this many failed attempts a reply is marked failed and leaves the outbox.

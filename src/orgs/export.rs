@@ -33,12 +33,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::OrgId;
-use crate::app::AppState;
+use crate::db::entity::privacy_request;
 use crate::db::entity::{
     canned_reply, channel, customer, membership, organization, organization_deletion,
     retention_rule, retention_setting, tag, user,
 };
-use crate::privacy::entity::privacy_request;
+use crate::state::AppState;
 
 pub const SCHEMA: &str = "lethe.organization-export";
 pub const SCHEMA_VERSION: u32 = 1;

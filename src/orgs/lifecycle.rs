@@ -13,9 +13,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 
 use super::{OrgId, TenantScope};
-use crate::app::AppState;
-use crate::audit::Entry;
 use crate::db::entity::organization_deletion;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
@@ -133,30 +132,6 @@ fn org_name(scope: &TenantScope) -> String {
         .unwrap_or_default()
 }
 
-async fn audit(
-    state: &AppState,
-    scope: &TenantScope,
-    client: &ClientInfo,
-    action: &'static str,
-    details: serde_json::Value,
-) -> Result<(), AppError> {
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: scope.actor(),
-                action,
-                target: format!("organization:{}", scope.org()),
-                client: Some(client),
-                details,
-            },
-        )
-        .await?;
-    Ok(())
-}
-
 /// `GET /settings/organization` (admins; the export and deletion are the owner's).
 pub async fn page(
     state: web::Data<AppState>,
@@ -171,18 +146,18 @@ pub async fn page(
 pub async fn export(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
+    _client: ClientInfo,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;
-    audit(
-        &state,
-        &scope,
-        &client,
-        "organization.exported",
-        serde_json::json!({ "schema": super::export::SCHEMA }),
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "organization.exported",
+            format!("organization:{}", scope.org()),
+            serde_json::json!({ "schema": super::export::SCHEMA }),
+        )
+        .await?;
     let filename = format!(
         "lethe-organization-{}-{}.zip",
         scope.org(),
@@ -208,7 +183,7 @@ pub struct DeletionForm {
 pub async fn schedule_deletion(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
+    _client: ClientInfo,
     req: HttpRequest,
     CsrfForm(form): CsrfForm<DeletionForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -229,14 +204,14 @@ pub async fn schedule_deletion(
         return render_page(&state, &scope, &req, Some("orgs.deletion.on_hold"), status).await;
     }
     let deletion = schedule(&state.db, scope.org(), scope.user_id(), Utc::now()).await?;
-    audit(
-        &state,
-        &scope,
-        &client,
-        "organization.deletion_scheduled",
-        serde_json::json!({ "purge_after": deletion.purge_after.to_rfc3339() }),
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "organization.deletion_scheduled",
+            format!("organization:{}", scope.org()),
+            serde_json::json!({ "purge_after": deletion.purge_after.to_rfc3339() }),
+        )
+        .await?;
     Ok(see_other_with_flash(PATH, "flash.org_deletion_scheduled"))
 }
 
@@ -244,20 +219,20 @@ pub async fn schedule_deletion(
 pub async fn cancel_deletion(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
+    _client: ClientInfo,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;
     if !cancel(&state.db, scope.org()).await? {
         return Err(AppError::NotFound);
     }
-    audit(
-        &state,
-        &scope,
-        &client,
-        "organization.deletion_cancelled",
-        serde_json::json!({}),
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "organization.deletion_cancelled",
+            format!("organization:{}", scope.org()),
+            serde_json::json!({}),
+        )
+        .await?;
     Ok(see_other_with_flash(PATH, "flash.org_deletion_cancelled"))
 }

@@ -16,20 +16,18 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use super::OrgId;
-use crate::app::AppState;
-use crate::records;
 use crate::audit::{Actor, Entry, Removal};
 use crate::db::entity::{
     api_key, canned_reply, channel, conversation, conversation_tag, customer, invitation,
-    membership, organization, organization_deletion,
-    privacy_reminder, retention_rule, retention_run, retention_setting, session, tag, user,
+    membership, organization, organization_deletion, privacy_reminder, retention_rule,
+    retention_run, retention_setting, session, tag, user,
 };
-use crate::privacy::entity::{deletion_receipt, privacy_request};
+use crate::db::entity::{deletion_receipt, privacy_request};
+use crate::records;
+use crate::state::AppState;
 
 /// Conversations (or customers) per transaction.
 pub const BATCH: u64 = 200;

@@ -9,29 +9,16 @@ use serde::Deserialize;
 use super::invitations::{self, Refusal};
 use super::queries::{self, Member, OrgName, TeamChange};
 use super::{Role, TenantScope};
-use crate::app::AppState;
 use crate::audit::{Actor, Entry};
 use crate::auth::users;
 use crate::db::entity::invitation;
 use crate::mail::EmailAddress;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::i18n::Tr;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::{AppError, Authenticated, CsrfForm, Visitor, render};
-
-fn actor(scope: &TenantScope) -> Actor {
-    let email = scope
-        .session
-        .user
-        .as_ref()
-        .map(|u| u.email.clone())
-        .unwrap_or_default();
-    Actor::User {
-        id: scope.user_id(),
-        email,
-    }
-}
 
 #[derive(Template)]
 #[template(path = "orgs/team.html")]
@@ -101,7 +88,6 @@ pub async fn invite(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -130,18 +116,12 @@ pub async fn invite(
             Err(Refusal::AlreadyMember) => return refuse("team.already_member").await,
             Err(Refusal::AlreadyInvited) => return refuse("team.already_invited").await,
         };
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "member.invited",
-                target: format!("invitation:{}", email.domain()),
-                client: Some(&client),
-                details: serde_json::json!({ "role": role.as_str() }),
-            },
+    scope
+        .audit(
+            &state,
+            "member.invited",
+            format!("invitation:{}", email.domain()),
+            serde_json::json!({ "role": role.as_str() }),
         )
         .await?;
     let link = state.config.base_url.join(&format!("/invitations/{token}"));
@@ -188,7 +168,6 @@ pub async fn invite(
 pub async fn revoke_invitation(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -197,18 +176,12 @@ pub async fn revoke_invitation(
     if !invitations::revoke(&state.db, scope.org(), id).await? {
         return Err(AppError::NotFound);
     }
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "member.invitation_revoked",
-                target: format!("invitation:{id}"),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
+    scope
+        .audit(
+            &state,
+            "member.invitation_revoked",
+            format!("invitation:{id}"),
+            serde_json::json!({}),
         )
         .await?;
     Ok(see_other_with_flash(
@@ -226,7 +199,6 @@ pub async fn change_role(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -256,18 +228,12 @@ pub async fn change_role(
             return render_with_status(&page, StatusCode::CONFLICT);
         }
     }
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "member.role_changed",
-                target: format!("user:{user_id}"),
-                client: Some(&client),
-                details: serde_json::json!({ "from": target_role.as_str(), "to": role.as_str() }),
-            },
+    scope
+        .audit(
+            &state,
+            "member.role_changed",
+            format!("user:{user_id}"),
+            serde_json::json!({ "from": target_role.as_str(), "to": role.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash("/settings/team", "flash.saved"))
@@ -277,7 +243,6 @@ pub async fn remove_member(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -305,18 +270,12 @@ pub async fn remove_member(
             return render_with_status(&page, StatusCode::CONFLICT);
         }
     }
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "member.removed",
-                target: format!("user:{user_id}"),
-                client: Some(&client),
-                details: serde_json::json!({ "role": target_role.as_str() }),
-            },
+    scope
+        .audit(
+            &state,
+            "member.removed",
+            format!("user:{user_id}"),
+            serde_json::json!({ "role": target_role.as_str() }),
         )
         .await?;
     if user_id == scope.user_id() {

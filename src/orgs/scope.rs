@@ -9,7 +9,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use crate::audit::Entry;
+use crate::state::AppState;
 use crate::web::AppError;
+use crate::web::client::ClientInfo;
 use crate::web::session::{SessionState, login_return_path};
 
 /// An organization's id. Only the session, the database and the command line make one.
@@ -82,6 +85,8 @@ pub struct TenantScope {
     user_id: i64,
     role: Role,
     pub session: Arc<SessionState>,
+    /// The client of the request, for the audit entries this scope writes.
+    client: ClientInfo,
 }
 
 impl TenantScope {
@@ -127,13 +132,51 @@ impl TenantScope {
         user_id: i64,
         role: Role,
         session: Arc<SessionState>,
+        client: ClientInfo,
     ) -> Self {
         TenantScope {
             org,
             user_id,
             role,
             session,
+            client,
         }
+    }
+
+    /// The request's client (address and user agent).
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
+    }
+
+    /// The audit entry for what this scope did: its organization, its user, its client.
+    pub fn audit_entry(
+        &self,
+        action: &'static str,
+        target: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Entry<'_> {
+        Entry {
+            org: Some(self.org),
+            actor: self.actor(),
+            action,
+            target: target.into(),
+            client: Some(&self.client),
+            details,
+        }
+    }
+
+    /// Records what this scope did in the audit log (its own transaction).
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &'static str,
+        target: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Result<(), sea_orm::DbErr> {
+        state
+            .audit
+            .record(&state.db, self.audit_entry(action, target, details))
+            .await
     }
 
     pub fn require_owner(&self) -> Result<(), AppError> {
@@ -163,6 +206,7 @@ impl FromRequest for TenantScope {
                     user_id: user.id,
                     role: org.role,
                     session: session.clone(),
+                    client: ClientInfo::of(req),
                 }),
             },
         };

@@ -17,16 +17,16 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::PrivacyError;
-use super::entity::deletion_receipt;
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
 use crate::audit::{self, Actor};
+use crate::db::entity::deletion_receipt;
 use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
 };
 use crate::orgs::OrgId;
 use crate::records;
 use crate::search::indexer::Settled;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 
 /// How many records of each category an erasure removes (or would remove).

@@ -28,9 +28,9 @@ use serde::Serialize;
 use super::PrivacyError;
 use super::erase::{Performer, find_customer};
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
 use crate::db::entity::{attachment, conversation, conversation_tag, customer_email, message, tag};
 use crate::orgs::OrgId;
+use crate::state::AppState;
 
 pub const SCHEMA: &str = "lethe.customer-export";
 pub const SCHEMA_VERSION: u32 = 1;

@@ -18,14 +18,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::entity::privacy_request;
-use crate::app::AppState;
-use crate::audit;
+use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::inbox::customers;
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm, Page, render};
@@ -200,7 +198,6 @@ pub struct MergeForm {
 pub async fn apply(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<MergeForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -222,14 +219,11 @@ pub async fn apply(
         .audit
         .record(
             &state.db,
-            audit::Entry {
-                org: Some(org),
-                actor: super::routes::performer(&scope, &client).actor,
-                action: "privacy.merged",
-                target: format!("customer:{}", kept.id),
-                client: Some(&client),
-                details: serde_json::json!({ "merged_customer": other.id, "moved": merged }),
-            },
+            scope.audit_entry(
+                "privacy.merged",
+                format!("customer:{}", kept.id),
+                serde_json::json!({ "merged_customer": other.id, "moved": merged }),
+            ),
         )
         .await?;
     Ok(see_other_with_flash(

@@ -12,7 +12,6 @@
 //! - [`routes`]: the pages (`/customers/{id}/erase`, `/customers/{id}/export`,
 //!   `/privacy/requests`, `/privacy/receipts/{id}`).
 
-pub mod entity;
 pub mod erase;
 pub mod export;
 pub mod merge;

@@ -8,12 +8,10 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::entity::privacy_request;
 use super::requests::{self, Kind, NewRequest};
-use crate::app::AppState;
-use crate::audit;
+use crate::db::entity::privacy_request;
 use crate::orgs::{OrgId, TenantScope};
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};
@@ -94,7 +92,6 @@ impl TryFrom<ObjectionForm> for Objection {
 pub async fn record(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ObjectionForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -117,14 +114,11 @@ pub async fn record(
         .audit
         .record(
             &state.db,
-            audit::Entry {
-                org: Some(org),
-                actor: super::routes::performer(&scope, &client).actor,
-                action: "privacy.request_recorded",
-                target: created.reference,
-                client: Some(&client),
-                details: serde_json::json!({ "kind": Kind::Objection.as_str(), "customer": record.id }),
-            },
+            scope.audit_entry(
+                "privacy.request_recorded",
+                created.reference,
+                serde_json::json!({ "kind": Kind::Objection.as_str(), "customer": record.id }),
+            ),
         )
         .await?;
     Ok(see_other_with_flash(

@@ -26,13 +26,11 @@ use sea_orm::{
 };
 
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
-use crate::audit;
 use crate::db::entity::{customer, customer_email};
 use crate::inbox::customers::{self, CustomerName, PhoneNumber, PostalAddress};
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};
 
@@ -341,7 +339,6 @@ async fn purge_old_values(state: &AppState, customer_id: i64) {
 pub async fn rectify(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
@@ -407,14 +404,11 @@ pub async fn rectify(
         .record_holding(
             &audit_guard,
             &txn,
-            audit::Entry {
-                org: Some(org),
-                actor: super::routes::performer(&scope, &client).actor,
-                action: "privacy.rectified",
-                target: format!("customer:{}", record.id),
-                client: Some(&client),
-                details: serde_json::json!({ "fields": fields, "request": request.reference }),
-            },
+            scope.audit_entry(
+                "privacy.rectified",
+                format!("customer:{}", record.id),
+                serde_json::json!({ "fields": fields, "request": request.reference }),
+            ),
         )
         .await?;
     txn.commit().await?;

@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::entity::privacy_request;
+use crate::db::entity::privacy_request;
 use crate::orgs::OrgId;
 
 /// What the data subject asked for.

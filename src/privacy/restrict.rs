@@ -15,11 +15,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde::Deserialize;
 
 use super::requests::{self, Kind, Status};
-use crate::app::AppState;
-use crate::audit;
 use crate::db::entity::{conversation, customer, message};
 use crate::orgs::{OrgId, TenantScope};
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm};
@@ -191,7 +189,6 @@ impl TryFrom<RestrictForm> for Change {
 pub async fn change(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RestrictForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -265,14 +262,7 @@ pub async fn change(
         .record_holding(
             &audit_guard,
             &txn,
-            audit::Entry {
-                org: Some(org),
-                actor: super::routes::performer(&scope, &client).actor,
-                action,
-                target: format!("customer:{}", record.id),
-                client: Some(&client),
-                details,
-            },
+            scope.audit_entry(action, format!("customer:{}", record.id), details),
         )
         .await?;
     txn.commit().await?;

@@ -9,15 +9,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::PrivacyError;
-use super::entity::{deletion_receipt, privacy_request};
 use super::erase::{self, Counts, Performer};
 use super::export;
 use super::requests::{self, Kind, NewRequest, Status};
-use crate::app::AppState;
-use crate::audit::{self, Actor};
+use crate::db::entity::{deletion_receipt, privacy_request};
 use crate::mail::EmailAddress;
 use crate::orgs::TenantScope;
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::forms::{NoFields, non_empty};
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page, render};
@@ -29,20 +27,11 @@ fn receipt_url(id: i64) -> String {
 }
 
 /// The signed-in admin as the performer of a privacy action.
-pub(crate) fn performer<'a>(scope: &TenantScope, client: &'a ClientInfo) -> Performer<'a> {
-    let email = scope
-        .session
-        .user
-        .as_ref()
-        .map(|u| u.email.clone())
-        .unwrap_or_default();
+pub(crate) fn performer(scope: &TenantScope) -> Performer<'_> {
     Performer {
         user_id: Some(scope.user_id()),
-        actor: Actor::User {
-            id: scope.user_id(),
-            email,
-        },
-        client: Some(client),
+        actor: scope.actor(),
+        client: Some(scope.client()),
     }
 }
 
@@ -104,14 +93,13 @@ pub async fn erase_confirm(
 pub async fn erase(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     req: HttpRequest,
     path: web::Path<i64>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let customer_id = path.into_inner();
-    let result = erase::erase(&state, scope.org(), customer_id, performer(&scope, &client)).await;
+    let result = erase::erase(&state, scope.org(), customer_id, performer(&scope)).await;
     let erasure = match result {
         Ok(erasure) => erasure,
         Err(PrivacyError::OnHold(_)) => {
@@ -140,7 +128,6 @@ pub struct ExportForm {
 pub async fn export(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     form: CsrfForm<ExportForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -152,7 +139,7 @@ pub async fn export(
         &state,
         scope.org(),
         customer_id,
-        &performer(&scope, &client),
+        &performer(&scope),
         include_notes,
         &built,
     )
@@ -264,7 +251,6 @@ pub struct NewRequestForm {
 pub async fn create_request(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     form: CsrfForm<NewRequestForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -310,14 +296,11 @@ pub async fn create_request(
         .audit
         .record(
             &state.db,
-            audit::Entry {
-                org: Some(scope.org()),
-                actor: performer(&scope, &client).actor,
-                action: "privacy.request_recorded",
-                target: created.reference,
-                client: Some(&client),
-                details: serde_json::json!({ "kind": kind.as_str() }),
-            },
+            scope.audit_entry(
+                "privacy.request_recorded",
+                created.reference,
+                serde_json::json!({ "kind": kind.as_str() }),
+            ),
         )
         .await?;
     Ok(see_other_with_flash(
@@ -336,7 +319,6 @@ pub struct StatusForm {
 pub async fn change_status(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     form: CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -364,14 +346,11 @@ pub async fn change_status(
         .audit
         .record(
             &state.db,
-            audit::Entry {
-                org: Some(scope.org()),
-                actor: performer(&scope, &client).actor,
-                action: "privacy.request_closed",
-                target: request.reference,
-                client: Some(&client),
-                details: serde_json::json!({ "status": status.as_str() }),
-            },
+            scope.audit_entry(
+                "privacy.request_closed",
+                request.reference,
+                serde_json::json!({ "status": status.as_str() }),
+            ),
         )
         .await?;
     Ok(see_other_with_flash(

@@ -15,16 +15,16 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Set, Statement, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
+    Statement, Value,
 };
 
-use super::run::{Lookup, org_term};
+use super::select::{Lookup, org_term};
 use crate::db::entity::{conversation, customer, customer_email, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
-use crate::records;
 use crate::privacy::pii::{Detector, KnownValue, PiiKind};
+use crate::records;
 
 static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 

@@ -7,9 +7,9 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit::{Actor, Entry};
 use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm, forms::non_empty};

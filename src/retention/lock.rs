@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::app::AppState;
 use crate::db::entity::{retention_run, retention_setting};
 use crate::orgs::OrgId;
+use crate::state::AppState;
 
 /// Why the lock was not taken.
 #[derive(Debug, thiserror::Error)]

@@ -3,12 +3,15 @@
 //! (`schedule.rs`), in small batches; `routes.rs` holds the settings page and legal hold.
 
 pub mod anonymize;
+mod categories;
 pub mod hold;
 pub mod lock;
 pub mod routes;
 pub mod run;
 pub mod schedule;
+mod select;
 pub mod sweep;
+pub mod tick;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;

@@ -12,11 +12,9 @@ use serde::Deserialize;
 use super::run::{CategoryCounts, RunError, RunOptions, RunReport};
 use super::schedule::Schedule;
 use super::{Action, Category, RetentionRule, saved_rules};
-use crate::app::AppState;
-use crate::audit::{Actor, Entry};
 use crate::db::entity::retention_run;
 use crate::orgs::TenantScope;
-use crate::web::client::ClientInfo;
+use crate::state::AppState;
 use crate::web::i18n::Tr;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page, forms::NoFields};
@@ -74,18 +72,6 @@ struct SettingsPage {
     next_run: Option<DateTime<Local>>,
     running: bool,
     runs: Vec<RunRow>,
-}
-
-fn actor(scope: &TenantScope) -> Actor {
-    Actor::User {
-        id: scope.user_id(),
-        email: scope
-            .session
-            .user
-            .as_ref()
-            .map(|u| u.email.clone())
-            .unwrap_or_default(),
-    }
 }
 
 /// "1,204" / "1.204" / "1 204".
@@ -303,7 +289,6 @@ impl TryFrom<&RuleForm> for RetentionRule {
 pub async fn save_rule(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     req: HttpRequest,
     CsrfForm(form): CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -327,25 +312,19 @@ pub async fn save_rule(
         .into_iter()
         .find(|r| r.category() == rule.category());
     super::save_rule(&state.db, scope.org(), rule).await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "retention.rule_changed",
-                target: format!("retention_rule:{}", rule.category().as_str()),
-                client: Some(&client),
-                details: serde_json::json!({
-                    "after_days": rule.after_days(),
-                    "action": rule.action().as_str(),
-                    "previous": previous.map(|p| serde_json::json!({
-                        "after_days": p.after_days(),
-                        "action": p.action().as_str(),
-                    })),
-                }),
-            },
+    scope
+        .audit(
+            &state,
+            "retention.rule_changed",
+            format!("retention_rule:{}", rule.category().as_str()),
+            serde_json::json!({
+                "after_days": rule.after_days(),
+                "action": rule.action().as_str(),
+                "previous": previous.map(|p| serde_json::json!({
+                    "after_days": p.after_days(),
+                    "action": p.action().as_str(),
+                })),
+            }),
         )
         .await?;
     Ok(see_other_with_flash(PATH, "flash.retention_rule_saved"))
@@ -360,25 +339,18 @@ pub struct CategoryForm {
 pub async fn remove_rule(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let category =
         Category::parse(&form.category).ok_or(AppError::BadRequest("retention.error.category"))?;
     if super::remove_rule(&state.db, scope.org(), category).await? > 0 {
-        state
-            .audit
-            .record(
-                &state.db,
-                Entry {
-                    org: Some(scope.org()),
-                    actor: actor(&scope),
-                    action: "retention.rule_removed",
-                    target: format!("retention_rule:{}", category.as_str()),
-                    client: Some(&client),
-                    details: serde_json::json!({}),
-                },
+        scope
+            .audit(
+                &state,
+                "retention.rule_removed",
+                format!("retention_rule:{}", category.as_str()),
+                serde_json::json!({}),
             )
             .await?;
     }
@@ -412,7 +384,6 @@ pub async fn preview(
 pub async fn run_now(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -421,18 +392,12 @@ pub async fn run_now(
     }
     // The run itself is logged when it ends (`retention.run`); the request carries who asked,
     // from where.
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "retention.run_requested",
-                target: "retention".to_owned(),
-                client: Some(&client),
-                details: serde_json::json!({ "trigger": "manual" }),
-            },
+    scope
+        .audit(
+            &state,
+            "retention.run_requested",
+            "retention".to_owned(),
+            serde_json::json!({ "trigger": "manual" }),
         )
         .await?;
     let state = state.into_inner();
@@ -440,7 +405,7 @@ pub async fn run_now(
     let options = RunOptions {
         dry_run: false,
         trigger: "manual",
-        actor: actor(&scope),
+        actor: scope.actor(),
     };
     tokio::spawn(async move {
         match super::run::run_with(&state, org, options).await {
@@ -467,7 +432,6 @@ pub struct ScheduleForm {
 pub async fn set_schedule(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     req: HttpRequest,
     CsrfForm(form): CsrfForm<ScheduleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -484,18 +448,12 @@ pub async fn set_schedule(
         .await;
     };
     super::set_schedule(&state.db, scope.org(), &schedule).await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(&scope),
-                action: "retention.schedule_changed",
-                target: format!("organization:{}", scope.org()),
-                client: Some(&client),
-                details: serde_json::json!({ "schedule": schedule.as_str() }),
-            },
+    scope
+        .audit(
+            &state,
+            "retention.schedule_changed",
+            format!("organization:{}", scope.org()),
+            serde_json::json!({ "schedule": schedule.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash(PATH, "flash.retention_schedule_saved"))

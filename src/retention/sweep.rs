@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::db::entity::attachment;
+use crate::state::AppState;
 
 /// Files younger than this are never swept.
 pub const SAFE_AGE_MINUTES: u64 = 60;

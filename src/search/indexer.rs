@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::queue::{self, Target};
 use super::{SearchError, SearchIndex, docs};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Queue rows read and applied at a time.
 const BATCH: u64 = 5_000;

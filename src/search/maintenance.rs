@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::indexer::IndexerError;
 use super::{SearchIndex, docs, queue};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Messages per page while rebuilding.
 const PAGE: u64 = 2_000;

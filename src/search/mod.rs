@@ -6,12 +6,11 @@
 //! - [`indexer`] drains the `search_queue` table that database triggers fill in the same
 //!   transaction as every change, so the index never falls out of step with the database.
 //! - [`maintenance`] rebuilds and verifies the index (`lethe index rebuild|verify`).
-//! - [`routes`] serves `/search`; [`demo`] generates realistic shop conversations.
+//! - [`routes`] serves `/search`.
 
 mod analysis;
 mod collect;
 mod compile;
-pub mod demo;
 mod docs;
 mod error;
 mod forward;

@@ -11,9 +11,9 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Sql};
 use serde::Deserialize;
 
 use super::{Page as ResultPage, Query, QueryError, SearchContext, SearchError, Sort};
-use crate::app::AppState;
 use crate::db::entity::{conversation, customer};
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::i18n::Tr;
 use crate::web::page::render_with_status;
 use crate::web::{AppError, Page};

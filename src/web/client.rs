@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::AppError;
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
@@ -16,11 +16,9 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-impl FromRequest for ClientInfo {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+impl ClientInfo {
+    /// The client of this request.
+    pub fn of(req: &HttpRequest) -> Self {
         let trust_proxy = req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.config.trust_proxy);
@@ -37,6 +35,15 @@ impl FromRequest for ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(300).collect());
-        ready(Ok(ClientInfo { ip, user_agent }))
+        ClientInfo { ip, user_agent }
+    }
+}
+
+impl FromRequest for ClientInfo {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(ClientInfo::of(req)))
     }
 }

@@ -9,7 +9,7 @@ use super::assets::asset_url;
 use super::error::AppError;
 use super::i18n::{Lang, Tr, has_key};
 use super::session::{SessionOrg, SessionState, SessionUser};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// What the base layout needs.
 pub struct Page {
@@ -192,6 +192,9 @@ mod tests {
     #[test]
     fn spaces_come_back_encoded_as_a_path() {
         assert_eq!(safe_next(Some("/ /evil.example")), "/%20/evil.example");
-        assert_eq!(safe_next(Some("/search?q=two words")), "/search?q=two%20words");
+        assert_eq!(
+            safe_next(Some("/search?q=two words")),
+            "/search?q=two%20words"
+        );
     }
 }

@@ -19,10 +19,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::error::AppError;
 use super::i18n::{Lang, Tr};
-use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{membership, organization, session, user};
 use crate::orgs::Role;
+use crate::state::AppState;
 
 pub const COOKIE_NAME: &str = "lethe_session";
 

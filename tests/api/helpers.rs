@@ -11,12 +11,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine;
-use lethe::app::{AppState, Application};
+use lethe::app::Application;
 use lethe::config::Config;
 use lethe::db::entity::{conversation, conversation_tag, customer, tag};
 use lethe::mail::ingest::{Outcome, Source, ingest_raw};
 use lethe::orgs::OrgId;
 use lethe::retention::{Action, Category, RetentionRule};
+use lethe::state::AppState;
 use reqwest::redirect::Policy;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -39,6 +40,8 @@ pub struct TestApp {
 pub struct AppOptions {
     pub smtp_url: Option<String>,
     pub extra_env: Vec<(String, String)>,
+    /// Run the workers and scheduled jobs as `lethe serve` does (off by default).
+    pub background: bool,
 }
 
 impl AppOptions {
@@ -106,6 +109,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             "Lethe <lethe@shop.test>".to_owned(),
         );
     }
+    // The tests drive each job themselves (`run_once`), so nothing runs in the background
+    // unless a test asks for it; the wiring is `lethe serve`'s all the same.
+    if !options.background {
+        without_background(&mut env);
+    }
     for (key, value) in options.extra_env {
         env.insert(key, value);
     }
@@ -130,6 +138,15 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         database_url,
         setup_link,
         _tmp: tmp,
+    }
+}
+
+/// Settings that switch off every worker and scheduled job: the tests drive each job
+/// themselves (`run_once`).
+pub fn without_background(env: &mut BTreeMap<String, String>) {
+    env.insert("LETHE_WORKERS".to_owned(), String::new());
+    for job in lethe::jobs::Scheduled::ALL {
+        env.insert(job.setting().to_owned(), String::new());
     }
 }
 
@@ -586,7 +603,7 @@ impl TestApp {
         &self,
         org: OrgId,
         customer_id: i64,
-    ) -> lethe::privacy::entity::privacy_request::Model {
+    ) -> lethe::db::entity::privacy_request::Model {
         use lethe::privacy::requests::{Kind, NewRequest, create};
         let request = NewRequest {
             kind: Kind::Access,

@@ -839,7 +839,7 @@ mod lifecycle {
         org: OrgId,
         days: i64,
         customer_id: Option<i64>,
-    ) -> lethe::privacy::entity::privacy_request::Model {
+    ) -> lethe::db::entity::privacy_request::Model {
         let received_at = chrono::Utc::now() - chrono::Duration::days(30 - days);
         lethe::privacy::requests::create(
             &app.state.db,

@@ -1039,7 +1039,10 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
         retention::lock::RunLock::acquire(&app.state, org).await,
         Err(retention::lock::LockError::Held)
     ));
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        retention::tick::scheduled_tick(&app.state).await.unwrap(),
+        0
+    );
     assert_eq!(
         schedule_checked_at(&app, org).await.timestamp(),
         two_days_ago.timestamp(),
@@ -1058,10 +1061,16 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
     lock.release(&app.state).await;
 
     // Assert: the next tick takes the scheduled time up, once
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        retention::tick::scheduled_tick(&app.state).await.unwrap(),
+        1
+    );
     assert!(app.find_conversation(id).await.is_none());
     assert!(schedule_checked_at(&app, org).await > Utc::now() - Duration::minutes(5));
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        retention::tick::scheduled_tick(&app.state).await.unwrap(),
+        0
+    );
     let runs = runs_of(&app, org).await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "schedule");
@@ -1120,6 +1129,8 @@ async fn a_run_missed_while_the_server_was_down_happens_when_it_starts() {
     assert!(page.contains("<td>schedule</td>"), "{page}");
 }
 
+// The crash hook exists only in builds with the `test-hooks` feature (scripts/test.sh).
+#[cfg(feature = "test-hooks")]
 #[tokio::test]
 async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_are_swept() {
     // Arrange: more due conversations than one batch, each with its own attachment file
@@ -1180,7 +1191,10 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
     }
 
     // Act: the next scheduler tick (the one at start) resumes the run
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        retention::tick::scheduled_tick(&app.state).await.unwrap(),
+        1
+    );
 
     // Assert
     let remaining: Vec<i64> = conversation::Entity::find()
@@ -1205,7 +1219,10 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
         counts["closed_conversations"]["conversations"],
         due - retention::run::BATCH
     );
-    assert_eq!(retention::run::scheduled_tick(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        retention::tick::scheduled_tick(&app.state).await.unwrap(),
+        0
+    );
     app.login("owner@shop.test").await;
     let page = app.get_text("/settings/retention").await;
     assert!(
@@ -1672,10 +1689,10 @@ async fn more_than_one_batch_is_anonymized_and_counted_in_one_run() {
     // Arrange: 2.5 batches of generated conversations, all inactive for 400 days
     let (app, org) = owner_app().await;
     let n = retention::run::BATCH as u64 * 2 + 50;
-    lethe::search::demo::generate(
+    lethe::demo::generate(
         &app.state.db,
         org,
-        lethe::search::demo::DemoOptions {
+        lethe::demo::DemoOptions {
             conversations: n,
             seed: 7,
         },

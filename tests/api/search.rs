@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lethe::app::{AppState, Application};
+use lethe::app::Application;
 use lethe::config::Config;
 use lethe::db::entity::{conversation, message};
 use lethe::mail::ingest::Source;
 use lethe::orgs::OrgId;
 use lethe::search::indexer::run_once;
+use lethe::state::AppState;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use crate::helpers::{
@@ -384,6 +385,7 @@ fn config_for(data_dir: &Path, database_url: Option<&str>) -> Config {
     if let Some(url) = database_url {
         env.insert("LETHE_DATABASE_URL".to_owned(), url.to_owned());
     }
+    crate::helpers::without_background(&mut env);
     Config::from_sources(None, &env).unwrap()
 }
 

@@ -180,3 +180,46 @@ async fn a_server_error_shows_a_friendly_page_without_internals() {
         assert!(!html.contains(internal), "the page leaks {internal}");
     }
 }
+
+#[tokio::test]
+async fn the_background_work_of_lethe_serve_runs_from_application_build() {
+    // Arrange: an app wired as `lethe serve` is (workers and schedules on)
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        background: true,
+        ..Default::default()
+    })
+    .await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = lethe::orgs::queries::find_by_name(&app.state.db, "Shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let word = format!("quokka{}", crate::helpers::unique_suffix());
+    let raw = format!(
+        "From: Ann <ann@kunde.test>\r\nTo: support@shop.test\r\nSubject: Where is {word}\r\nMessage-ID: <bg-{word}@kunde.test>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\n\r\nMy parcel {word} is late.\r\n"
+    );
+    let source = lethe::mail::ingest::Source {
+        org: shop,
+        channel_id: None,
+        keep_original_date: true,
+    };
+
+    // Act: mail arrives; nobody calls the indexer
+    lethe::mail::ingest::ingest_raw(&app.state, source, raw.into_bytes())
+        .await
+        .unwrap();
+    app.login("owner@shop.test").await;
+
+    // Assert: the index worker that Application::build started makes it searchable
+    let mut found = false;
+    for _ in 0..100 {
+        let page = app.get_text(&format!("/search?q={word}")).await;
+        if page.contains(&format!("Where is {word}")) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "the background indexer did not index the new mail");
+}

@@ -9,31 +9,17 @@ use serde::Deserialize;
 
 use super::form::ChannelForm;
 use super::smtp_check::test_smtp;
-use crate::app::AppState;
-use crate::audit::{Actor, Entry};
 use crate::db::entity::channel as entity;
 use crate::mail::channel::{self, INBOUND_TOKEN};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, render};
 
 const LIST: &str = "/settings/channels";
-
-fn actor(scope: &TenantScope) -> Actor {
-    let email = scope
-        .session
-        .user
-        .as_ref()
-        .map(|u| u.email.clone())
-        .unwrap_or_default();
-    Actor::User {
-        id: scope.user_id(),
-        email,
-    }
-}
 
 /// A channel's last error, split into a translated stage and the message.
 pub struct ErrorView {
@@ -200,7 +186,7 @@ pub async fn create(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
+    _client: ClientInfo,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -217,15 +203,14 @@ pub async fn create(
         "smtp": new.smtp.as_ref().map(|s| s.host.clone()),
     });
     let (created, _token) = channel::create(&state.db, &state.sealer, scope.org(), new).await?;
-    audit(
-        &state,
-        &scope,
-        &client,
-        "channel.created",
-        created.id,
-        details,
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "channel.created",
+            format!("channel:{}", created.id),
+            details,
+        )
+        .await?;
     Ok(see_other_with_flash(
         &format!("{LIST}/{}", created.id),
         "flash.channel_created",
@@ -248,7 +233,7 @@ pub async fn update(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
+    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -280,15 +265,14 @@ pub async fn update(
     {
         return Err(AppError::NotFound);
     }
-    audit(
-        &state,
-        &scope,
-        &client,
-        "channel.updated",
-        existing.id,
-        details,
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "channel.updated",
+            format!("channel:{}", existing.id),
+            details,
+        )
+        .await?;
     Ok(see_other_with_flash(
         &format!("{LIST}/{}", existing.id),
         "flash.channel_saved",
@@ -304,7 +288,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    client: ClientInfo,
+    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -329,15 +313,14 @@ pub async fn delete(
         return Err(AppError::NotFound);
     }
     let details = serde_json::json!({ "name": existing.name });
-    audit(
-        &state,
-        &scope,
-        &client,
-        "channel.deleted",
-        existing.id,
-        details,
-    )
-    .await?;
+    scope
+        .audit(
+            &state,
+            "channel.deleted",
+            format!("channel:{}", existing.id),
+            details,
+        )
+        .await?;
     Ok(see_other_with_flash(LIST, "flash.channel_deleted"))
 }
 
@@ -402,29 +385,4 @@ fn test_result(
             message,
         },
     }
-}
-
-async fn audit(
-    state: &AppState,
-    scope: &TenantScope,
-    client: &ClientInfo,
-    action: &'static str,
-    id: i64,
-    details: serde_json::Value,
-) -> Result<(), AppError> {
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: actor(scope),
-                action,
-                target: format!("channel:{id}"),
-                client: Some(client),
-                details,
-            },
-        )
-        .await?;
-    Ok(())
 }

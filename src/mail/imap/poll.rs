@@ -8,11 +8,11 @@ use futures::TryStreamExt;
 
 use super::connect::{self, ImapSession, STEP_TIMEOUT, folder_problem, server_text};
 use super::{ImapProblem, Stage};
-use crate::app::AppState;
 use crate::db::entity::channel;
 use crate::mail::channel::{self as channels, ImapSettings};
 use crate::mail::ingest::{self, Outcome, Source};
 use crate::orgs::OrgId;
+use crate::state::AppState;
 
 /// How many messages are fetched (and held in memory) at once.
 pub const BATCH: usize = 25;

@@ -11,9 +11,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::task::JoinHandle;
 
 use super::{ImapProblem, Stage, poll_once};
-use crate::app::AppState;
 use crate::db::entity::channel;
 use crate::mail::channel as channels;
+use crate::state::AppState;
 
 /// How often the poller looks for due channels.
 pub const TICK: Duration = Duration::from_secs(5);

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::app::AppState;
 use crate::mail::ingest::{self, Source};
 use crate::mail::parse::{self, MboxItem, MboxReader, RejectReason};
 use crate::orgs::OrgId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 mod store;

@@ -139,7 +139,8 @@ mod tests {
     #[test]
     fn a_replacement_with_markup_stays_text() {
         let html = "<p>Dear Ann Old, thanks.</p><p>Regards</p>";
-        let evil = r#"<form action="/settings/team/invitations"><input name="email" value="x@evil.test">"#;
+        let evil =
+            r#"<form action="/settings/team/invitations"><input name="email" value="x@evil.test">"#;
 
         let out = rewrite_html_text(html, replace_all("Ann Old", evil));
 
@@ -155,7 +156,10 @@ mod tests {
 
         let out = rewrite_html_text(html, replace_all("p", "<script>"));
 
-        assert!(out.starts_with("<p title=\"&lt;script&gt;\">&lt;script&gt; <b>"), "{out}");
+        assert!(
+            out.starts_with("<p title=\"&lt;script&gt;\">&lt;script&gt; <b>"),
+            "{out}"
+        );
         assert!(!out.contains("<script"), "{out}");
     }
 
@@ -170,7 +174,10 @@ mod tests {
 
         let tag = &out[..out.find('>').unwrap_or(out.len())];
         assert!(!tag.contains("onclick=\""), "an attribute was added: {out}");
-        assert!(tag.contains("mailto:x@y.test&quot; onclick=&quot;steal()"), "{out}");
+        assert!(
+            tag.contains("mailto:x@y.test&quot; onclick=&quot;steal()"),
+            "{out}"
+        );
         assert!(!out.contains("ann@old.test"), "{out}");
     }
 
@@ -189,7 +196,10 @@ mod tests {
 
         let out = rewrite_html_text(&html, replace_all("Ann", "Bo"));
 
-        assert!(out.contains(r#"data-remote-src="https://t.example/a.png""#), "{out}");
+        assert!(
+            out.contains(r#"data-remote-src="https://t.example/a.png""#),
+            "{out}"
+        );
         assert!(out.contains(r#"alt="Bo""#), "{out}");
         assert!(!out.contains(" src="), "{out}");
     }

@@ -87,7 +87,10 @@ pub async fn rewrite(
     if replacements.is_empty() {
         return Ok(());
     }
-    let patterns: Vec<(Regex, String)> = replacements.iter().filter_map(Replacement::pattern).collect();
+    let patterns: Vec<(Regex, String)> = replacements
+        .iter()
+        .filter_map(Replacement::pattern)
+        .collect();
     let conversations: Vec<(i64, String)> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
@@ -175,7 +178,10 @@ mod tests {
     use super::*;
 
     fn apply(text: &str, replacements: &[Replacement]) -> String {
-        let patterns: Vec<_> = replacements.iter().filter_map(Replacement::pattern).collect();
+        let patterns: Vec<_> = replacements
+            .iter()
+            .filter_map(Replacement::pattern)
+            .collect();
         replace(text, &patterns).into_owned()
     }
 

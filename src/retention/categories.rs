@@ -1,0 +1,414 @@
+//! What a retention run does to each category: conversations (delete or anonymize),
+//! attachments, internal notes, customers without conversations and the audit log. Each
+//! takes the ids that are due once and works through them in batches of [`BATCH`], re-checking
+//! every batch, one transaction each; deletions go through [`crate::records`].
+
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
+
+use super::run::{BATCH, CategoryCounts, Ctx, RunError, crash_point};
+use super::select::{
+    Lookup, count_distinct_customers, due_conversations, due_ids, free_conversation,
+    held_conversation, in_held_conversation, messages_of, org_term,
+};
+use super::{Action, RetentionRule};
+use crate::audit::{Actor, Entry};
+use crate::db::entity::{attachment, audit_event, conversation, customer, customer_email, message};
+use crate::records;
+use crate::state::AppState;
+
+// ---- conversations ----------------------------------------------------------------------
+
+pub(super) async fn conversations(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RunError> {
+    let db = &ctx.state.db;
+    let due = due_conversations(ctx, rule, Lookup::Scan);
+    counts.skipped_legal_hold = due
+        .clone()
+        .filter(held_conversation(ctx.org))
+        .count(db)
+        .await?;
+    let free = due.filter(free_conversation(ctx.org));
+    if ctx.dry_run {
+        counts.conversations = free.clone().count(db).await?;
+        counts.customers = count_distinct_customers(db, free.clone()).await?;
+        let messages = messages_of(free);
+        counts.messages = message::Entity::find()
+            .filter(message::Column::Id.in_subquery(messages.clone()))
+            .count(db)
+            .await?;
+        counts.attachments = attachment::Entity::find()
+            .filter(attachment::Column::MessageId.in_subquery(messages))
+            .count(db)
+            .await?;
+        return Ok(());
+    }
+    let mut customers_seen = BTreeSet::new();
+    let due = due_ids(db, free.clone(), conversation::Column::Id).await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let batch = due_conversations(ctx, rule, Lookup::Ids)
+            .filter(free_conversation(ctx.org))
+            .filter(conversation::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(conversation::Column::Id)
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            continue;
+        }
+        let txn = crate::db::begin_write(db).await?;
+        let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+        counts.conversations += ids.len() as u64;
+        customers_seen.extend(batch.iter().map(|c| c.customer_id));
+        let files = match rule.action() {
+            Action::Delete => {
+                let (removed, files) = records::delete_conversations(&txn, ctx.org, &ids).await?;
+                counts.messages += removed.messages;
+                counts.attachments += removed.attachments;
+                files
+            }
+            Action::Anonymize => {
+                let (rewritten, removed, files) =
+                    super::anonymize::conversations(&txn, ctx.org, ctx.now, &batch).await?;
+                counts.messages += rewritten;
+                counts.attachments += removed.attachments;
+                files
+            }
+        };
+        txn.commit().await?;
+        crash_point();
+        remove_files(ctx.state, files).await;
+    }
+    counts.customers = customers_seen.len() as u64;
+    Ok(())
+}
+
+// ---- attachments ------------------------------------------------------------------------
+
+pub(super) async fn attachments(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RunError> {
+    let db = &ctx.state.db;
+    let old_messages = |held: bool, among: Option<&[i64]>| {
+        let lookup = if among.is_some() {
+            Lookup::Ids
+        } else {
+            Lookup::Scan
+        };
+        let mut query = message::Entity::find()
+            .select_only()
+            .column(message::Column::Id)
+            .filter(org_term("messages", ctx.org, lookup))
+            .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
+        if let Some(ids) = among {
+            query = query.filter(message::Column::Id.is_in(ids.iter().copied()));
+        }
+        query = query.filter(in_held_conversation(ctx.org, held));
+        query.into_query()
+    };
+    let scoped =
+        attachment::Entity::find().filter(attachment::Column::OrganizationId.eq(ctx.org.get()));
+    counts.skipped_legal_hold = scoped
+        .clone()
+        .filter(attachment::Column::MessageId.in_subquery(old_messages(true, None)))
+        .count(db)
+        .await?;
+    let free = scoped
+        .clone()
+        .filter(attachment::Column::MessageId.in_subquery(old_messages(false, None)));
+    if ctx.dry_run {
+        counts.attachments = free.count(db).await?;
+        return Ok(());
+    }
+    let due: Vec<(i64, i64)> = free
+        .select_only()
+        .column(attachment::Column::Id)
+        .column(attachment::Column::MessageId)
+        .order_by_asc(attachment::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)? The message check is limited to the chunk's
+        // messages, so it does not walk the whole message table per batch.
+        let (ids, message_ids): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
+        let batch: Vec<(i64, String)> = attachment::Entity::find()
+            .filter(org_term("attachments", ctx.org, Lookup::Ids))
+            .select_only()
+            .column(attachment::Column::Id)
+            .column(attachment::Column::BlobId)
+            .filter(attachment::Column::Id.is_in(ids))
+            .filter(
+                attachment::Column::MessageId
+                    .in_subquery(old_messages(false, Some(message_ids.as_slice()))),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = batch.into_iter().map(|(id, _)| id).collect();
+        let (removed, files) = records::delete_attachments(db, ctx.org, &ids).await?;
+        counts.attachments += removed.attachments;
+        crash_point();
+        remove_files(ctx.state, files).await;
+    }
+    Ok(())
+}
+
+/// Removes the batch's files that no attachment row (of any organization: files are shared
+/// by content) refers to any more. A failure is logged and the run goes on; the hourly sweep
+/// removes what is left.
+pub(super) async fn remove_files(state: &AppState, files: records::Files) {
+    if let Err(error) = records::remove_unreferenced_files(&state.db, &state.blobs, files).await {
+        tracing::error!(%error, "cannot check the attachment files' use");
+    }
+}
+
+// ---- internal notes ---------------------------------------------------------------------
+
+/// What the notes rule reads of a note.
+#[derive(sea_orm::FromQueryResult)]
+pub(super) struct Note {
+    id: i64,
+    conversation_id: i64,
+    text_body: String,
+}
+
+pub(super) async fn notes(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RunError> {
+    let db = &ctx.state.db;
+    let due_notes = |lookup: Lookup| {
+        let mut due = message::Entity::find()
+            .filter(org_term("messages", ctx.org, lookup))
+            .filter(message::Column::Direction.eq("note"))
+            .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
+        if rule.action() == Action::Anonymize {
+            due = due.filter(Expr::cust("messages.anonymized_at IS NULL"));
+        }
+        due
+    };
+    let due = due_notes(Lookup::Scan);
+    counts.skipped_legal_hold = due
+        .clone()
+        .filter(in_held_conversation(ctx.org, true))
+        .count(db)
+        .await?;
+    let free = due.filter(in_held_conversation(ctx.org, false));
+    if ctx.dry_run {
+        counts.notes = free.count(db).await?;
+        return Ok(());
+    }
+    let due = due_ids(db, free.clone(), message::Column::Id).await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let batch: Vec<Note> = due_notes(Lookup::Ids)
+            .filter(in_held_conversation(ctx.org, false))
+            .select_only()
+            .column(message::Column::Id)
+            .column(message::Column::ConversationId)
+            .column(message::Column::TextBody)
+            .filter(message::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(message::Column::Id)
+            .into_model()
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            continue;
+        }
+        counts.notes += batch.len() as u64;
+        let mut pending_files = records::Files::default();
+        let txn = crate::db::begin_write(db).await?;
+        match rule.action() {
+            Action::Delete => {
+                let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
+                // Notes carry no attachments; were one to, its file would go with it.
+                let (_, files) = records::delete_messages(&txn, ctx.org, &ids).await?;
+                pending_files.extend(files);
+            }
+            Action::Anonymize => {
+                let customer_of: HashMap<i64, i64> = conversation::Entity::find()
+                    .select_only()
+                    .column(conversation::Column::Id)
+                    .column(conversation::Column::CustomerId)
+                    .filter(org_term("conversations", ctx.org, Lookup::Ids))
+                    .filter(conversation::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
+                    .into_tuple::<(i64, i64)>()
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let customers: BTreeSet<i64> = customer_of.values().copied().collect();
+                let known = super::anonymize::known_values(&txn, &customers).await?;
+                for note in &batch {
+                    let known = customer_of
+                        .get(&note.conversation_id)
+                        .and_then(|c| known.get(c))
+                        .map_or(&[][..], |(_, k)| k.as_slice());
+                    txn.execute(
+                        &Query::update()
+                            .table(message::Entity)
+                            .value(
+                                message::Column::TextBody,
+                                super::anonymize::redact(&note.text_body, known),
+                            )
+                            .value(Alias::new("anonymized_at"), ctx.now)
+                            .and_where(message::Column::Id.eq(note.id))
+                            .to_owned(),
+                    )
+                    .await?;
+                }
+            }
+        }
+        txn.commit().await?;
+        crash_point();
+        remove_files(ctx.state, pending_files).await;
+    }
+    Ok(())
+}
+
+// ---- customers without conversations ----------------------------------------------------
+
+pub(super) async fn customers(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RunError> {
+    let db = &ctx.state.db;
+    let due_customers = |lookup: Lookup| {
+        let mut due = customer::Entity::find()
+            .filter(org_term("customers", ctx.org, lookup))
+            .filter(customer::Column::CreatedAt.lt(rule.cutoff(ctx.now)))
+            .filter(Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
+            ));
+        if rule.action() == Action::Anonymize {
+            due = due.filter(Expr::cust("customers.anonymized_at IS NULL"));
+        }
+        due
+    };
+    let due = due_customers(Lookup::Scan);
+    counts.skipped_legal_hold = due
+        .clone()
+        .filter(Expr::cust(
+            "(customers.legal_hold_reason IS NOT NULL OR customers.restricted_at IS NOT NULL)",
+        ))
+        .count(db)
+        .await?;
+    let not_held =
+        || Expr::cust("customers.legal_hold_reason IS NULL AND customers.restricted_at IS NULL");
+    let free = due.filter(not_held());
+    if ctx.dry_run {
+        counts.customers = free.count(db).await?;
+        return Ok(());
+    }
+    let due = due_ids(db, free.clone(), customer::Column::Id).await?;
+    for chunk in due.chunks(BATCH) {
+        // Still due (and not put on hold since)?
+        let ids: Vec<i64> = due_customers(Lookup::Ids)
+            .filter(not_held())
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(customer::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if ids.is_empty() {
+            continue;
+        }
+        counts.customers += ids.len() as u64;
+        let mut files = records::Files::default();
+        let txn = crate::db::begin_write(db).await?;
+        match rule.action() {
+            Action::Delete => {
+                // They have no conversations (the rule's condition), so no files either, but
+                // whatever the deletion reports goes the usual way.
+                files = records::delete_customers(&txn, ctx.org, &ids).await?.1;
+            }
+            Action::Anonymize => {
+                customer_email::Entity::delete_many()
+                    .filter(org_term("customer_emails", ctx.org, Lookup::Ids))
+                    .filter(customer_email::Column::CustomerId.is_in(ids.clone()))
+                    .exec(&txn)
+                    .await?;
+                for id in ids {
+                    txn.execute(
+                        &Query::update()
+                            .table(customer::Entity)
+                            .value(customer::Column::DisplayName, super::anonymize::pseudonym())
+                            .value(customer::Column::Phone, None::<String>)
+                            .value(customer::Column::PostalAddress, None::<String>)
+                            .value(Alias::new("anonymized_at"), ctx.now)
+                            .and_where(customer::Column::Id.eq(id))
+                            .to_owned(),
+                    )
+                    .await?;
+                }
+            }
+        }
+        txn.commit().await?;
+        crash_point();
+        remove_files(ctx.state, files).await;
+    }
+    Ok(())
+}
+
+// ---- audit log --------------------------------------------------------------------------
+
+/// Removes the organization's entries older than the rule, wherever they sit in the chain
+/// shared by all organizations (see `crate::audit::Removal`).
+pub(super) async fn audit_log(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RunError> {
+    let db = &ctx.state.db;
+    let cutoff = rule.cutoff(ctx.now);
+    let removal = crate::audit::Removal::OlderThan {
+        org: ctx.org,
+        cutoff,
+    };
+    if ctx.dry_run {
+        counts.audit_events = audit_event::Entity::find()
+            .filter(audit_event::Column::OrganizationId.eq(ctx.org.get()))
+            .filter(audit_event::Column::OccurredAt.lt(cutoff))
+            .count(db)
+            .await?;
+        return Ok(());
+    }
+    // Entries of other organizations, and entries without one (failed logins of unknown
+    // addresses), stay where they are: the audit log anchors the gaps the removed entries
+    // leave and records the pruning, so the chain still verifies from its oldest kept row.
+    let org = ctx.org;
+    counts.audit_events = ctx
+        .state
+        .audit
+        .remove(db, removal, |removed| Entry {
+            org: Some(org),
+            actor: Actor::System("retention"),
+            action: "audit.pruned",
+            target: "audit_log".to_owned(),
+            client: None,
+            details: serde_json::json!({
+                "removed": removed,
+                "older_than": cutoff.to_rfc3339(),
+            }),
+        })
+        .await?;
+    Ok(())
+}
