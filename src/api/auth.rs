@@ -30,11 +30,11 @@ const MAX_KEY_CHARS: usize = 200;
 /// `last_used_at` is refreshed at most this often.
 const USE_STAMP_SECONDS: i64 = 60;
 
-/// An authenticated API call: the tenant scope, the key, and the client for the audit log.
+/// An authenticated API call: the tenant scope (with the client, for the audit log) and the
+/// key.
 pub struct ApiCaller {
     pub scope: TenantScope,
     pub key_id: i64,
-    pub client: ClientInfo,
 }
 
 impl ApiCaller {
@@ -45,14 +45,8 @@ impl ApiCaller {
         target: String,
         details: serde_json::Value,
     ) -> Entry<'_> {
-        Entry {
-            org: Some(self.scope.org()),
-            actor: self.scope.actor(),
-            action,
-            target,
-            client: Some(&self.client),
-            details: with_key(details, self.key_id),
-        }
+        self.scope
+            .audit_entry(action, target, with_key(details, self.key_id))
     }
 }
 
@@ -174,9 +168,8 @@ async fn authenticate(
         lang,
     );
     Ok(ApiCaller {
-        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session), client.clone()),
+        scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session), client),
         key_id: key.id,
-        client,
     })
 }
 

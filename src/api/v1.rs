@@ -29,14 +29,6 @@ use crate::web::AppError;
 const MAX_NOTE_CHARS: usize = 2000;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-fn performer(caller: &ApiCaller) -> Performer<'_> {
-    Performer {
-        user_id: Some(caller.scope.user_id()),
-        actor: caller.scope.actor(),
-        client: Some(&caller.client),
-    }
-}
-
 async fn audit(
     state: &AppState,
     caller: &ApiCaller,
@@ -146,7 +138,7 @@ pub async fn export(
         &state,
         org,
         customer_id,
-        &performer(&caller),
+        &Performer::of(&caller.scope),
         include_notes,
         &built,
     )
@@ -218,7 +210,7 @@ pub async fn erase(
             reason,
         });
     }
-    let erasure = erase::erase(&state, org, customer_id, performer(&caller)).await?;
+    let erasure = erase::erase(&state, org, customer_id, Performer::of(&caller.scope)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "receipt_id": erasure.receipt_id,
         "receipt_url": format!("/privacy/receipts/{}", erasure.receipt_id),

@@ -52,7 +52,7 @@ impl Worker {
 pub enum Scheduled {
     /// Expired sessions, reset links and invitations (src/jobs/cleanup.rs).
     Cleanup,
-    /// Starts the retention runs that came due (src/retention/schedule.rs); also once at start,
+    /// Starts the retention runs that came due (src/retention/tick.rs); also once at start,
     /// to catch up runs missed while the server was down.
     Retention,
     /// Purges organizations whose deletion window has passed (src/orgs/purge.rs).
@@ -181,16 +181,6 @@ impl Default for JobsConfig {
                         .map(|s| (job, s))
                 })
                 .collect(),
-        }
-    }
-}
-
-impl JobsConfig {
-    /// Nothing in the background: what tests use when they drive each job themselves.
-    pub fn none() -> Self {
-        JobsConfig {
-            workers: BTreeSet::new(),
-            schedules: Vec::new(),
         }
     }
 }

@@ -9,10 +9,8 @@
 //! erased ([`holds`]; [`erase`] answers [`PrivacyError::OnHold`] and changes nothing).
 
 use chrono::Utc;
-use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,63 +18,40 @@ use super::PrivacyError;
 use super::requests::{self, Kind, Status};
 use crate::audit::{self, Actor};
 use crate::db::entity::deletion_receipt;
-use crate::db::entity::{
-    attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
-};
+use crate::db::entity::{conversation, customer, customer_email};
 use crate::orgs::OrgId;
 use crate::records;
 use crate::search::indexer::Settled;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 
-/// How many records of each category an erasure removes (or would remove).
+/// How many records of each category an erasure removes (or would remove): the rows, and the
+/// attachment files no other attachment shares. Stored in the deletion receipt (the same flat
+/// JSON keys as before: the rows' counts and `attachment_files`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    pub customers: u64,
-    pub email_addresses: u64,
-    pub conversations: u64,
-    /// Every message, internal notes included.
-    pub messages: u64,
-    /// Of `messages`, how many were internal notes.
-    pub internal_notes: u64,
-    pub attachments: u64,
+    #[serde(flatten)]
+    pub removed: records::Removed,
     /// Attachment files removed from the store (a file shared with a remaining attachment
     /// stays).
     pub attachment_files: u64,
-    pub outbox: u64,
-    pub conversation_tags: u64,
 }
 
 impl Counts {
     /// The categories in display order: (translation key, count).
     pub fn rows(&self) -> [(&'static str, u64); 9] {
+        let rows = &self.removed;
         [
-            ("privacy.count.customers", self.customers),
-            ("privacy.count.email_addresses", self.email_addresses),
-            ("privacy.count.conversations", self.conversations),
-            ("privacy.count.messages", self.messages),
-            ("privacy.count.internal_notes", self.internal_notes),
-            ("privacy.count.attachments", self.attachments),
+            ("privacy.count.customers", rows.customers),
+            ("privacy.count.email_addresses", rows.email_addresses),
+            ("privacy.count.conversations", rows.conversations),
+            ("privacy.count.messages", rows.messages),
+            ("privacy.count.internal_notes", rows.internal_notes),
+            ("privacy.count.attachments", rows.attachments),
             ("privacy.count.attachment_files", self.attachment_files),
-            ("privacy.count.outbox", self.outbox),
-            ("privacy.count.conversation_tags", self.conversation_tags),
+            ("privacy.count.outbox", rows.outbox),
+            ("privacy.count.conversation_tags", rows.conversation_tags),
         ]
-    }
-}
-
-impl From<records::Removed> for Counts {
-    fn from(removed: records::Removed) -> Self {
-        Counts {
-            customers: removed.customers,
-            email_addresses: removed.email_addresses,
-            conversations: removed.conversations,
-            messages: removed.messages,
-            internal_notes: removed.internal_notes,
-            attachments: removed.attachments,
-            attachment_files: 0,
-            outbox: removed.outbox,
-            conversation_tags: removed.conversation_tags,
-        }
     }
 }
 
@@ -88,7 +63,16 @@ pub struct Performer<'a> {
     pub client: Option<&'a ClientInfo>,
 }
 
-impl Performer<'_> {
+impl<'a> Performer<'a> {
+    /// A signed-in user (or an API key's creator) acting in their organization.
+    pub fn of(scope: &'a crate::orgs::TenantScope) -> Self {
+        Performer {
+            user_id: Some(scope.user_id()),
+            actor: scope.actor(),
+            client: Some(scope.client()),
+        }
+    }
+
     fn label(&self) -> String {
         match &self.actor {
             Actor::User { email, .. } => email.clone(),
@@ -109,15 +93,6 @@ pub struct Erasure {
     pub incomplete: Vec<&'static str>,
 }
 
-fn conversations_of(org: OrgId, customer_id: i64) -> SelectStatement {
-    Query::select()
-        .column(conversation::Column::Id)
-        .from(conversation::Entity)
-        .and_where(conversation::Column::OrganizationId.eq(org.get()))
-        .and_where(conversation::Column::CustomerId.eq(customer_id))
-        .to_owned()
-}
-
 async fn conversation_ids(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -131,15 +106,6 @@ async fn conversation_ids(
         .into_tuple()
         .all(db)
         .await
-}
-
-fn messages_of(org: OrgId, customer_id: i64) -> SelectStatement {
-    Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::OrganizationId.eq(org.get()))
-        .and_where(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
-        .to_owned()
 }
 
 /// A legal hold that blocks an erasure.
@@ -246,63 +212,14 @@ pub async fn preview(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Counts, sea_orm::DbErr> {
-    let o = org.get();
-    let customers = customer::Entity::find()
-        .filter(customer::Column::OrganizationId.eq(o))
-        .filter(customer::Column::Id.eq(customer_id))
-        .count(db)
-        .await?;
-    let email_addresses = customer_email::Entity::find()
-        .filter(customer_email::Column::OrganizationId.eq(o))
-        .filter(customer_email::Column::CustomerId.eq(customer_id))
-        .count(db)
-        .await?;
-    let conversations = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(o))
-        .filter(conversation::Column::CustomerId.eq(customer_id))
-        .count(db)
-        .await?;
-    let messages = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(o))
-        .filter(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
-        .count(db)
-        .await?;
-    let internal_notes = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(o))
-        .filter(message::Column::Direction.eq("note"))
-        .filter(message::Column::ConversationId.in_subquery(conversations_of(org, customer_id)))
-        .count(db)
-        .await?;
-    let attachments = attachment::Entity::find()
-        .filter(attachment::Column::OrganizationId.eq(o))
-        .filter(attachment::Column::MessageId.in_subquery(messages_of(org, customer_id)))
-        .count(db)
-        .await?;
-    let outbox = outbox::Entity::find()
-        .filter(outbox::Column::OrganizationId.eq(o))
-        .filter(outbox::Column::MessageId.in_subquery(messages_of(org, customer_id)))
-        .count(db)
-        .await?;
-    let conversation_tags = conversation_tag::Entity::find()
-        .filter(
-            conversation_tag::Column::ConversationId
-                .in_subquery(conversations_of(org, customer_id)),
-        )
-        .count(db)
-        .await?;
-    // Files shared with attachments outside this customer stay.
-    let attachment_files =
-        records::files_only_in(db, org, &conversation_ids(db, org, customer_id).await?).await?;
     Ok(Counts {
-        customers,
-        email_addresses,
-        conversations,
-        messages,
-        internal_notes,
-        attachments,
-        attachment_files,
-        outbox,
-        conversation_tags,
+        removed: records::count_customers(db, org, &[customer_id]).await?,
+        attachment_files: records::files_only_in(
+            db,
+            org,
+            &conversation_ids(db, org, customer_id).await?,
+        )
+        .await?,
     })
 }
 
@@ -331,8 +248,8 @@ pub async fn erase(
     let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
     let (removed, files) = records::delete_customers(&txn, org, &[customer_id]).await?;
     let counts = Counts {
+        removed,
         attachment_files,
-        ..Counts::from(removed)
     };
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     let receipt = deletion_receipt::ActiveModel {
@@ -372,7 +289,7 @@ pub async fn erase(
             incomplete.push("attachment_files");
         }
     }
-    match settle_index(state).await {
+    match crate::search::indexer::settle(state).await {
         Ok(Settled::Done) => {}
         // The running server holds the index (this is the command line): its indexer drains
         // the durable queue the triggers filled, and purges, within a second.
@@ -398,10 +315,4 @@ pub async fn erase(
         reference: request.reference,
         incomplete,
     })
-}
-
-/// After rows were deleted or rewritten: the search index catches up and purges, so the old
-/// text leaves the index files.
-pub async fn settle_index(state: &AppState) -> Result<Settled, PrivacyError> {
-    Ok(crate::search::indexer::settle(state).await?)
 }

@@ -326,7 +326,7 @@ fn replacements(
 /// After the commit: the index catches up and is purged, the WAL is checkpointed, so the old
 /// values leave the raw bytes too. A failure here is logged; the indexer retries on its own.
 async fn purge_old_values(state: &AppState, customer_id: i64) {
-    if let Err(error) = super::erase::settle_index(state).await {
+    if let Err(error) = crate::search::indexer::settle(state).await {
         tracing::warn!(%error, customer = customer_id, "rectification: search index purged later");
     }
     if let Err(error) = crate::db::checkpoint(&state.db).await {

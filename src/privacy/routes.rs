@@ -26,15 +26,6 @@ fn receipt_url(id: i64) -> String {
     format!("/privacy/receipts/{id}")
 }
 
-/// The signed-in admin as the performer of a privacy action.
-pub(crate) fn performer(scope: &TenantScope) -> Performer<'_> {
-    Performer {
-        user_id: Some(scope.user_id()),
-        actor: scope.actor(),
-        client: Some(scope.client()),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "privacy/erase_confirm.html")]
 struct EraseConfirmPage {
@@ -99,7 +90,7 @@ pub async fn erase(
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let customer_id = path.into_inner();
-    let result = erase::erase(&state, scope.org(), customer_id, performer(&scope)).await;
+    let result = erase::erase(&state, scope.org(), customer_id, Performer::of(&scope)).await;
     let erasure = match result {
         Ok(erasure) => erasure,
         Err(PrivacyError::OnHold(_)) => {
@@ -139,7 +130,7 @@ pub async fn export(
         &state,
         scope.org(),
         customer_id,
-        &performer(&scope),
+        &Performer::of(&scope),
         include_notes,
         &built,
     )

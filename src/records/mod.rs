@@ -1,6 +1,7 @@
 //! The one place that deletes customer data: conversations with their messages (internal
 //! notes too), attachments, outbox rows and tags; customers with their addresses. Erasure,
-//! retention and organization purge all call it, inside their own transactions.
+//! retention and organization purge all call it, inside their own transactions, and the
+//! erasure preview counts with the same selections ([`count_customers`]).
 //!
 //! Every child is deleted explicitly, children first, so the search triggers see each row go
 //! and nothing depends on a foreign key's cascade. Each function answers what it removed and
@@ -15,7 +16,8 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +31,7 @@ use crate::orgs::OrgId;
 /// Ids per statement (well inside both databases' limits on bound values).
 const CHUNK: usize = 500;
 
-/// How many rows of each kind a deletion removed.
+/// How many rows of each kind a deletion removed (or, counting, would remove).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removed {
     pub customers: u64,
@@ -67,14 +69,48 @@ impl Files {
     pub fn extend(&mut self, other: Files) {
         self.0.extend(other.0);
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
+/// What a step does with the rows it selects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Count,
+    Delete,
+}
 
-    fn from_ids(ids: impl IntoIterator<Item = String>) -> Self {
-        Files(ids.into_iter().collect())
+/// Counts or deletes the rows of `E` that `condition` selects.
+async fn rows<E>(db: &impl ConnectionTrait, mode: Mode, condition: Condition) -> Result<u64, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    match mode {
+        Mode::Count => E::find().filter(condition).count(db).await,
+        Mode::Delete => Ok(E::delete_many()
+            .filter(condition)
+            .exec(db)
+            .await?
+            .rows_affected),
     }
+}
+
+/// Runs `each` over `ids` in chunks of [`CHUNK`] and adds up what it did. (A closure that
+/// returns a future for one fixed lifetime, not an `AsyncFn`: the futures must stay `Send`.)
+async fn by_chunks<'c, Fut>(
+    ids: &'c [i64],
+    each: impl Fn(&'c [i64]) -> Fut,
+) -> Result<(Removed, Files), DbErr>
+where
+    Fut: std::future::Future<Output = Result<(Removed, Files), DbErr>>,
+{
+    let mut removed = Removed::default();
+    let mut files = Files::default();
+    for chunk in ids.chunks(CHUNK) {
+        let (chunk_removed, chunk_files) = each(chunk).await?;
+        removed += chunk_removed;
+        files.extend(chunk_files);
+    }
+    Ok((removed, files))
 }
 
 /// The ids of the messages of these conversations.
@@ -84,6 +120,16 @@ fn messages_of(org: OrgId, conversations: &[i64]) -> SelectStatement {
         .from(message::Entity)
         .and_where(org_check("messages", org))
         .and_where(message::Column::ConversationId.is_in(conversations.iter().copied()))
+        .to_owned()
+}
+
+/// These messages, by id.
+fn listed_messages(org: OrgId, ids: &[i64]) -> SelectStatement {
+    Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(org_check("messages", org))
+        .and_where(message::Column::Id.is_in(ids.iter().copied()))
         .to_owned()
 }
 
@@ -102,32 +148,65 @@ async fn files_of(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(Files::from_ids(ids))
+    Ok(Files(ids.into_iter().collect()))
 }
 
-/// Deletes conversations of `org` with everything in them: tags, outbox rows, attachments,
-/// messages and notes. Ids of other organizations are left alone.
-pub async fn delete_conversations(
+/// What hangs off messages (outbox rows, attachments), then the messages themselves; the
+/// messages are those `messages()` selects, and `message_rows` selects the same rows.
+async fn messages(
     db: &impl ConnectionTrait,
+    mode: Mode,
     org: OrgId,
-    ids: &[i64],
+    messages: impl Fn() -> SelectStatement,
+    message_rows: Condition,
 ) -> Result<(Removed, Files), DbErr> {
-    let mut removed = Removed::default();
-    let mut files = Files::default();
-    for chunk in ids.chunks(CHUNK) {
-        let (chunk_removed, chunk_files) = delete_conversation_chunk(db, org, chunk).await?;
-        removed += chunk_removed;
-        files.extend(chunk_files);
-    }
+    let files = match mode {
+        Mode::Delete => files_of(db, org, messages()).await?,
+        Mode::Count => Files::default(),
+    };
+    let internal_notes = rows::<message::Entity>(
+        db,
+        Mode::Count,
+        message_rows
+            .clone()
+            .add(message::Column::Direction.eq("note")),
+    )
+    .await?;
+    let outbox = rows::<outbox::Entity>(
+        db,
+        mode,
+        Condition::all()
+            .add(org_check("outbox", org))
+            .add(outbox::Column::MessageId.in_subquery(messages())),
+    )
+    .await?;
+    let attachments = rows::<attachment::Entity>(
+        db,
+        mode,
+        Condition::all()
+            .add(org_check("attachments", org))
+            .add(attachment::Column::MessageId.in_subquery(messages())),
+    )
+    .await?;
+    let messages = rows::<message::Entity>(db, mode, message_rows).await?;
+    let removed = Removed {
+        messages,
+        internal_notes,
+        attachments,
+        outbox,
+        ..Removed::default()
+    };
     Ok((removed, files))
 }
 
-async fn delete_conversation_chunk(
+/// Conversations of `org` (ids of other organizations are left alone) with everything in
+/// them: tags, outbox rows, attachments, messages and notes.
+async fn conversations(
     db: &impl ConnectionTrait,
+    mode: Mode,
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    // Only this organization's conversations: the children are found through them.
     let ids: Vec<i64> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
@@ -139,52 +218,82 @@ async fn delete_conversation_chunk(
     if ids.is_empty() {
         return Ok((Removed::default(), Files::default()));
     }
-    let files = files_of(db, org, messages_of(org, &ids)).await?;
-    let internal_notes = message::Entity::find()
-        .filter(org_check("messages", org))
-        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .filter(message::Column::Direction.eq("note"))
-        .count(db)
-        .await?;
-    let conversation_tags = conversation_tag::Entity::delete_many()
-        .filter(conversation_tag::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let outbox = outbox::Entity::delete_many()
-        .filter(org_check("outbox", org))
-        .filter(outbox::Column::MessageId.in_subquery(messages_of(org, &ids)))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let attachments = attachment::Entity::delete_many()
-        .filter(org_check("attachments", org))
-        .filter(attachment::Column::MessageId.in_subquery(messages_of(org, &ids)))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let messages = message::Entity::delete_many()
-        .filter(org_check("messages", org))
-        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let conversations = conversation::Entity::delete_many()
-        .filter(org_check("conversations", org))
-        .filter(conversation::Column::Id.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let removed = Removed {
-        conversations,
-        messages,
-        internal_notes,
-        attachments,
-        outbox,
-        conversation_tags,
-        ..Removed::default()
-    };
+    let in_conversations = || conversation_tag::Column::ConversationId.is_in(ids.iter().copied());
+    let conversation_tags =
+        rows::<conversation_tag::Entity>(db, mode, Condition::all().add(in_conversations()))
+            .await?;
+    let (mut removed, files) = messages(
+        db,
+        mode,
+        org,
+        || messages_of(org, &ids),
+        Condition::all()
+            .add(org_check("messages", org))
+            .add(message::Column::ConversationId.is_in(ids.iter().copied())),
+    )
+    .await?;
+    removed.conversation_tags = conversation_tags;
+    removed.conversations = rows::<conversation::Entity>(
+        db,
+        mode,
+        Condition::all()
+            .add(org_check("conversations", org))
+            .add(conversation::Column::Id.is_in(ids.iter().copied())),
+    )
+    .await?;
     Ok((removed, files))
+}
+
+/// The email addresses of these customers.
+fn addresses_of(org: OrgId, customers: &[i64]) -> Condition {
+    Condition::all()
+        .add(org_check("customer_emails", org))
+        .add(customer_email::Column::CustomerId.is_in(customers.iter().copied()))
+}
+
+/// Customers of `org` with every conversation they have, then their addresses and records.
+async fn customers(
+    db: &impl ConnectionTrait,
+    mode: Mode,
+    org: OrgId,
+    ids: &[i64],
+) -> Result<(Removed, Files), DbErr> {
+    let their_conversations: Vec<i64> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(org_check("conversations", org))
+        .filter(conversation::Column::CustomerId.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let (mut removed, files) = by_chunks(&their_conversations, |chunk| async move {
+        conversations(db, mode, org, chunk).await
+    })
+    .await?;
+    removed.email_addresses =
+        rows::<customer_email::Entity>(db, mode, addresses_of(org, ids)).await?;
+    removed.customers = rows::<customer::Entity>(
+        db,
+        mode,
+        Condition::all()
+            .add(org_check("customers", org))
+            .add(customer::Column::Id.is_in(ids.iter().copied())),
+    )
+    .await?;
+    Ok((removed, files))
+}
+
+/// Deletes conversations of `org` with everything in them: tags, outbox rows, attachments,
+/// messages and notes. Ids of other organizations are left alone.
+pub async fn delete_conversations(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    ids: &[i64],
+) -> Result<(Removed, Files), DbErr> {
+    by_chunks(ids, |chunk| async move {
+        conversations(db, Mode::Delete, org, chunk).await
+    })
+    .await
 }
 
 /// Deletes single messages of `org` (internal notes a rule found due) with their attachments
@@ -194,44 +303,19 @@ pub async fn delete_messages(
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let mut removed = Removed::default();
-    let mut files = Files::default();
-    for chunk in ids.chunks(CHUNK) {
-        let listed = || {
-            Query::select()
-                .column(message::Column::Id)
-                .from(message::Entity)
-                .and_where(org_check("messages", org))
-                .and_where(message::Column::Id.is_in(chunk.iter().copied()))
-                .to_owned()
-        };
-        files.extend(files_of(db, org, listed()).await?);
-        removed.internal_notes += message::Entity::find()
-            .filter(org_check("messages", org))
-            .filter(message::Column::Id.is_in(chunk.iter().copied()))
-            .filter(message::Column::Direction.eq("note"))
-            .count(db)
-            .await?;
-        removed.outbox += outbox::Entity::delete_many()
-            .filter(org_check("outbox", org))
-            .filter(outbox::Column::MessageId.in_subquery(listed()))
-            .exec(db)
-            .await?
-            .rows_affected;
-        removed.attachments += attachment::Entity::delete_many()
-            .filter(org_check("attachments", org))
-            .filter(attachment::Column::MessageId.in_subquery(listed()))
-            .exec(db)
-            .await?
-            .rows_affected;
-        removed.messages += message::Entity::delete_many()
-            .filter(org_check("messages", org))
-            .filter(message::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok((removed, files))
+    by_chunks(ids, |chunk| async move {
+        messages(
+            db,
+            Mode::Delete,
+            org,
+            || listed_messages(org, chunk),
+            Condition::all()
+                .add(org_check("messages", org))
+                .add(message::Column::Id.is_in(chunk.iter().copied())),
+        )
+        .await
+    })
+    .await
 }
 
 /// Deletes attachments of `org` by id (the message stays).
@@ -240,26 +324,27 @@ pub async fn delete_attachments(
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let mut removed = Removed::default();
-    let mut files = Files::default();
-    for chunk in ids.chunks(CHUNK) {
+    by_chunks(ids, |chunk| async move {
+        let listed = || {
+            Condition::all()
+                .add(org_check("attachments", org))
+                .add(attachment::Column::Id.is_in(chunk.iter().copied()))
+        };
         let blob_ids: Vec<String> = attachment::Entity::find()
             .select_only()
             .column(attachment::Column::BlobId)
-            .filter(org_check("attachments", org))
-            .filter(attachment::Column::Id.is_in(chunk.iter().copied()))
+            .filter(listed())
             .into_tuple()
             .all(db)
             .await?;
-        files.extend(Files::from_ids(blob_ids));
-        removed.attachments += attachment::Entity::delete_many()
-            .filter(org_check("attachments", org))
-            .filter(attachment::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok((removed, files))
+        let attachments = rows::<attachment::Entity>(db, Mode::Delete, listed()).await?;
+        let removed = Removed {
+            attachments,
+            ..Removed::default()
+        };
+        Ok((removed, Files(blob_ids.into_iter().collect())))
+    })
+    .await
 }
 
 /// Deletes the attachments of these conversations' messages (anonymization keeps the
@@ -269,18 +354,23 @@ pub async fn delete_attachments_of_conversations(
     org: OrgId,
     conversations: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let mut removed = Removed::default();
-    let mut files = Files::default();
-    for chunk in conversations.chunks(CHUNK) {
-        files.extend(files_of(db, org, messages_of(org, chunk)).await?);
-        removed.attachments += attachment::Entity::delete_many()
-            .filter(org_check("attachments", org))
-            .filter(attachment::Column::MessageId.in_subquery(messages_of(org, chunk)))
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok((removed, files))
+    by_chunks(conversations, |chunk| async move {
+        let files = files_of(db, org, messages_of(org, chunk)).await?;
+        let attachments = rows::<attachment::Entity>(
+            db,
+            Mode::Delete,
+            Condition::all()
+                .add(org_check("attachments", org))
+                .add(attachment::Column::MessageId.in_subquery(messages_of(org, chunk))),
+        )
+        .await?;
+        let removed = Removed {
+            attachments,
+            ..Removed::default()
+        };
+        Ok((removed, files))
+    })
+    .await
 }
 
 /// Deletes customers of `org` with their addresses and every conversation they have.
@@ -289,41 +379,44 @@ pub async fn delete_customers(
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let mut removed = Removed::default();
-    let mut files = Files::default();
-    for chunk in ids.chunks(CHUNK) {
-        let conversations: Vec<i64> = conversation::Entity::find()
-            .select_only()
-            .column(conversation::Column::Id)
-            .filter(org_check("conversations", org))
-            .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let (in_conversations, conversation_files) =
-            delete_conversations(db, org, &conversations).await?;
-        removed += in_conversations;
-        files.extend(conversation_files);
-        removed.email_addresses += customer_email::Entity::delete_many()
-            .filter(org_check("customer_emails", org))
-            .filter(customer_email::Column::CustomerId.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
-        removed.customers += customer::Entity::delete_many()
-            .filter(org_check("customers", org))
-            .filter(customer::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
+    by_chunks(ids, |chunk| async move {
+        customers(db, Mode::Delete, org, chunk).await
+    })
+    .await
+}
+
+/// Deletes the email addresses of customers of `org` (anonymization keeps the record);
+/// returns how many went.
+pub async fn delete_email_addresses(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customers: &[i64],
+) -> Result<u64, DbErr> {
+    let mut removed = 0;
+    for chunk in customers.chunks(CHUNK) {
+        removed +=
+            rows::<customer_email::Entity>(db, Mode::Delete, addresses_of(org, chunk)).await?;
     }
-    Ok((removed, files))
+    Ok(removed)
+}
+
+/// What [`delete_customers`] would remove, counted with the same selections (the erasure
+/// preview).
+pub async fn count_customers(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    ids: &[i64],
+) -> Result<Removed, DbErr> {
+    let (removed, _) = by_chunks(ids, |chunk| async move {
+        customers(db, Mode::Count, org, chunk).await
+    })
+    .await?;
+    Ok(removed)
 }
 
 /// After the commit: removes the files that no attachment row (of any organization) refers
-/// to, checking each just before (an equal file may have arrived since). Returns how many
-/// files went; a file that cannot be removed is logged, counted in `failed`, and left to the
-/// hourly orphan sweep.
+/// to, checking each just before (an equal file may have arrived since). A file that cannot be
+/// removed is logged, counted in `failed`, and left to the hourly orphan sweep.
 pub async fn remove_unreferenced_files(
     db: &impl ConnectionTrait,
     store: &BlobStore,
@@ -362,35 +455,46 @@ pub struct FilesRemoved {
     pub failed: u64,
 }
 
-/// Of these files, how many no attachment row outside `org`'s listed conversations refers to:
-/// what an erasure of those conversations would remove (the preview).
+/// How many attachment files only these conversations of `org` use: what deleting them would
+/// remove from the store (a file shared with any other attachment, of any organization, stays).
 pub async fn files_only_in(
     db: &impl ConnectionTrait,
     org: OrgId,
     conversations: &[i64],
 ) -> Result<u64, DbErr> {
-    let mut files = Files::default();
+    let mut here: BTreeSet<i64> = BTreeSet::new();
+    let mut files: BTreeSet<String> = BTreeSet::new();
     for chunk in conversations.chunks(CHUNK) {
-        files.extend(files_of(db, org, messages_of(org, chunk)).await?);
-    }
-    let mut only_here = 0;
-    for blob in &files.0 {
-        let total = attachment::Entity::find()
-            .filter(attachment::Column::BlobId.eq(blob.as_str()))
-            .count(db)
+        let rows: Vec<(i64, String)> = attachment::Entity::find()
+            .select_only()
+            .column(attachment::Column::Id)
+            .column(attachment::Column::BlobId)
+            .filter(org_check("attachments", org))
+            .filter(attachment::Column::MessageId.in_subquery(messages_of(org, chunk)))
+            .into_tuple()
+            .all(db)
             .await?;
-        let mut here = 0;
-        for chunk in conversations.chunks(CHUNK) {
-            here += attachment::Entity::find()
-                .filter(org_check("attachments", org))
-                .filter(attachment::Column::BlobId.eq(blob.as_str()))
-                .filter(attachment::Column::MessageId.in_subquery(messages_of(org, chunk)))
-                .count(db)
-                .await?;
-        }
-        if total == here {
-            only_here += 1;
+        for (id, blob) in rows {
+            here.insert(id);
+            files.insert(blob);
         }
     }
-    Ok(only_here)
+    let listed: Vec<&String> = files.iter().collect();
+    let mut shared: BTreeSet<String> = BTreeSet::new();
+    for chunk in listed.chunks(CHUNK) {
+        let rows: Vec<(i64, String)> = attachment::Entity::find()
+            .select_only()
+            .column(attachment::Column::Id)
+            .column(attachment::Column::BlobId)
+            .filter(attachment::Column::BlobId.is_in(chunk.iter().map(|b| b.as_str())))
+            .into_tuple()
+            .all(db)
+            .await?;
+        shared.extend(
+            rows.into_iter()
+                .filter(|(id, _)| !here.contains(id))
+                .map(|(_, blob)| blob),
+        );
+    }
+    Ok(files.difference(&shared).count() as u64)
 }

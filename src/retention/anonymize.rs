@@ -85,6 +85,32 @@ pub async fn known_values(
     Ok(out)
 }
 
+/// Anonymizes customer records that have no conversations: their addresses go, the name
+/// becomes a pseudonym, phone and postal address are cleared.
+pub async fn customers(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> Result<(), DbErr> {
+    records::delete_email_addresses(db, org, ids).await?;
+    for id in ids {
+        db.execute(
+            &Query::update()
+                .table(customer::Entity)
+                .value(customer::Column::DisplayName, pseudonym())
+                .value(customer::Column::Phone, None::<String>)
+                .value(customer::Column::PostalAddress, None::<String>)
+                .value(Alias::new("anonymized_at"), now)
+                .and_where(org_term("customers", org, Lookup::Ids))
+                .and_where(customer::Column::Id.eq(*id))
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Anonymizes the conversations of `batch` (all of `org`); returns the messages rewritten,
 /// what was removed (attachments, the old customer records) and the files to remove after
 /// the commit.
@@ -102,7 +128,8 @@ pub async fn conversations(
         .filter(message::Column::ConversationId.is_in(ids.clone()))
         .all(db)
         .await?;
-    let (removed, files) = records::delete_attachments_of_conversations(db, org, &ids).await?;
+    let (mut removed, mut files) =
+        records::delete_attachments_of_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();
@@ -215,9 +242,7 @@ pub async fn conversations(
         .all(db)
         .await?;
     let (customers_removed, more_files) = records::delete_customers(db, org, &left_alone).await?;
-    let mut files = files;
     files.extend(more_files);
-    let mut removed = removed;
     removed += customers_removed;
     Ok((rewritten, removed, files))
 }
@@ -244,7 +269,13 @@ fn message_row(
         // becomes markup, and addresses in links go too.
         m.html_body
             .as_deref()
-            .map(|h| rewrite_html_text(h, |text| redact(text, known)))
+            .map(|h| {
+                rewrite_html_text(h, |text| {
+                    let redacted = redact(text, known);
+                    (redacted != text).then_some(redacted)
+                })
+                .unwrap_or_else(|| h.to_owned())
+            })
             .into(),
         from_name.into(),
         from_address.into(),

@@ -18,7 +18,7 @@ use super::select::{
 };
 use super::{Action, RetentionRule};
 use crate::audit::{Actor, Entry};
-use crate::db::entity::{attachment, audit_event, conversation, customer, customer_email, message};
+use crate::db::entity::{attachment, audit_event, conversation, customer, message};
 use crate::records;
 use crate::state::AppState;
 
@@ -231,14 +231,12 @@ pub(super) async fn notes(
             continue;
         }
         counts.notes += batch.len() as u64;
-        let mut pending_files = records::Files::default();
         let txn = crate::db::begin_write(db).await?;
-        match rule.action() {
+        let files = match rule.action() {
             Action::Delete => {
                 let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
                 // Notes carry no attachments; were one to, its file would go with it.
-                let (_, files) = records::delete_messages(&txn, ctx.org, &ids).await?;
-                pending_files.extend(files);
+                records::delete_messages(&txn, ctx.org, &ids).await?.1
             }
             Action::Anonymize => {
                 let customer_of: HashMap<i64, i64> = conversation::Entity::find()
@@ -272,11 +270,12 @@ pub(super) async fn notes(
                     )
                     .await?;
                 }
+                records::Files::default()
             }
-        }
+        };
         txn.commit().await?;
         crash_point();
-        remove_files(ctx.state, pending_files).await;
+        remove_files(ctx.state, files).await;
     }
     Ok(())
 }
@@ -332,35 +331,16 @@ pub(super) async fn customers(
             continue;
         }
         counts.customers += ids.len() as u64;
-        let mut files = records::Files::default();
         let txn = crate::db::begin_write(db).await?;
-        match rule.action() {
-            Action::Delete => {
-                // They have no conversations (the rule's condition), so no files either, but
-                // whatever the deletion reports goes the usual way.
-                files = records::delete_customers(&txn, ctx.org, &ids).await?.1;
-            }
+        let files = match rule.action() {
+            // They have no conversations (the rule's condition), so no files either, but
+            // whatever the deletion reports goes the usual way.
+            Action::Delete => records::delete_customers(&txn, ctx.org, &ids).await?.1,
             Action::Anonymize => {
-                customer_email::Entity::delete_many()
-                    .filter(org_term("customer_emails", ctx.org, Lookup::Ids))
-                    .filter(customer_email::Column::CustomerId.is_in(ids.clone()))
-                    .exec(&txn)
-                    .await?;
-                for id in ids {
-                    txn.execute(
-                        &Query::update()
-                            .table(customer::Entity)
-                            .value(customer::Column::DisplayName, super::anonymize::pseudonym())
-                            .value(customer::Column::Phone, None::<String>)
-                            .value(customer::Column::PostalAddress, None::<String>)
-                            .value(Alias::new("anonymized_at"), ctx.now)
-                            .and_where(customer::Column::Id.eq(id))
-                            .to_owned(),
-                    )
-                    .await?;
-                }
+                super::anonymize::customers(&txn, ctx.org, ctx.now, &ids).await?;
+                records::Files::default()
             }
-        }
+        };
         txn.commit().await?;
         crash_point();
         remove_files(ctx.state, files).await;

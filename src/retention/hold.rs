@@ -7,10 +7,8 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use serde::Deserialize;
 
-use crate::audit::{Actor, Entry};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::page::see_other_with_flash;
 use crate::web::{AppError, CsrfForm, forms::non_empty};
 
@@ -171,7 +169,6 @@ pub async fn customer_view(
 async fn change(
     state: &AppState,
     scope: &TenantScope,
-    client: &ClientInfo,
     target: Target,
     id: i64,
     form: HoldForm,
@@ -185,30 +182,16 @@ async fn change(
     if !set_hold(&state.db, scope.org(), target, id, reason).await? {
         return Err(AppError::NotFound);
     }
-    let email = scope
-        .session
-        .user
-        .as_ref()
-        .map(|u| u.email.clone())
-        .unwrap_or_default();
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(scope.org()),
-                actor: Actor::User {
-                    id: scope.user_id(),
-                    email,
-                },
-                action: match change {
-                    HoldChange::Set(_) => "legal_hold.set",
-                    HoldChange::Release => "legal_hold.released",
-                },
-                target: format!("{}:{id}", target.noun()),
-                client: Some(client),
-                details: serde_json::json!({ "reason": reason }),
-            },
+    let action = match change {
+        HoldChange::Set(_) => "legal_hold.set",
+        HoldChange::Release => "legal_hold.released",
+    };
+    scope
+        .audit(
+            state,
+            action,
+            format!("{}:{id}", target.noun()),
+            serde_json::json!({ "reason": reason }),
         )
         .await?;
     Ok(())
@@ -226,13 +209,12 @@ fn flash(form: &HoldForm) -> &'static str {
 pub async fn conversation(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<HoldForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let flash = flash(&form);
-    change(&state, &scope, &client, Target::Conversation, id, form).await?;
+    change(&state, &scope, Target::Conversation, id, form).await?;
     Ok(see_other_with_flash(&format!("/conversations/{id}"), flash))
 }
 
@@ -240,12 +222,11 @@ pub async fn conversation(
 pub async fn customer(
     state: web::Data<AppState>,
     scope: TenantScope,
-    client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<HoldForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let flash = flash(&form);
-    change(&state, &scope, &client, Target::Customer, id, form).await?;
+    change(&state, &scope, Target::Customer, id, form).await?;
     Ok(see_other_with_flash(&format!("/customers/{id}"), flash))
 }

@@ -9,8 +9,18 @@ use std::borrow::Cow;
 use super::html::{sanitize_html, unpark_remote_images};
 
 /// Applies `rewrite` to every text node and attribute value of `html` (decoded, as a reader
-/// sees them) and returns the sanitized result, with remote images still parked.
-pub fn rewrite_html_text(html: &str, rewrite: impl Fn(&str) -> String) -> String {
+/// sees them; `None` leaves one as it is) and returns the sanitized result, with remote images
+/// still parked — or `None` when nothing was rewritten, so an untouched body is neither
+/// sanitized again nor written back.
+pub fn rewrite_html_text(html: &str, rewrite: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let changed = std::cell::Cell::new(false);
+    let rewrite = |text: &str| match rewrite(text) {
+        Some(new) => {
+            changed.set(true);
+            new
+        }
+        None => text.to_owned(),
+    };
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {
@@ -21,8 +31,11 @@ pub fn rewrite_html_text(html: &str, rewrite: impl Fn(&str) -> String) -> String
         rest = &from_tag[end..];
     }
     out.push_str(&escape_text(&rewrite(&decode(rest))));
+    if !changed.get() {
+        return None;
+    }
     // Parked images come back as sources for the sanitizer, which parks them again.
-    sanitize_html(&unpark_remote_images(&out), false)
+    Some(sanitize_html(&unpark_remote_images(&out), false))
 }
 
 /// The length of the tag at the start of `s` (which starts with `<`): up to the first `>`
@@ -132,8 +145,20 @@ fn escape_attribute(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn replace_all<'a>(from: &'a str, to: &'a str) -> impl Fn(&str) -> String + 'a {
-        move |text: &str| text.replace(from, to)
+    fn replace_all<'a>(from: &'a str, to: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+        move |text: &str| text.contains(from).then(|| text.replace(from, to))
+    }
+
+    fn rewritten(html: &str, from: &str, to: &str) -> String {
+        rewrite_html_text(html, replace_all(from, to)).expect("something was rewritten")
+    }
+
+    #[test]
+    fn an_untouched_body_is_left_alone() {
+        assert_eq!(
+            rewrite_html_text("<p>nothing here</p>", replace_all("Ann", "Bo")),
+            None
+        );
     }
 
     #[test]
@@ -142,7 +167,7 @@ mod tests {
         let evil =
             r#"<form action="/settings/team/invitations"><input name="email" value="x@evil.test">"#;
 
-        let out = rewrite_html_text(html, replace_all("Ann Old", evil));
+        let out = rewritten(html, "Ann Old", evil);
 
         assert!(!out.contains("<form") && !out.contains("<input"), "{out}");
         assert!(out.contains("&lt;form action="), "{out}");
@@ -154,7 +179,7 @@ mod tests {
     fn tag_names_and_attribute_names_are_never_rewritten() {
         let html = r#"<p title="p">p <b>bold</b></p>"#;
 
-        let out = rewrite_html_text(html, replace_all("p", "<script>"));
+        let out = rewritten(html, "p", "<script>");
 
         assert!(
             out.starts_with("<p title=\"&lt;script&gt;\">&lt;script&gt; <b>"),
@@ -167,10 +192,7 @@ mod tests {
     fn attribute_values_are_rewritten_and_cannot_break_out() {
         let html = r#"<a href="mailto:ann@old.test" rel="noopener noreferrer nofollow" target="_blank">ann@old.test</a>"#;
 
-        let out = rewrite_html_text(
-            html,
-            replace_all("ann@old.test", "x@y.test\" onclick=\"steal()"),
-        );
+        let out = rewritten(html, "ann@old.test", "x@y.test\" onclick=\"steal()");
 
         let tag = &out[..out.find('>').unwrap_or(out.len())];
         assert!(!tag.contains("onclick=\""), "an attribute was added: {out}");
@@ -185,7 +207,7 @@ mod tests {
     fn escaped_text_is_matched_as_a_reader_sees_it() {
         let html = "<p>Smith &amp; Sons&nbsp;GmbH, 1 &lt; 2</p>";
 
-        let out = rewrite_html_text(html, replace_all("Smith & Sons", "Jones"));
+        let out = rewritten(html, "Smith & Sons", "Jones");
 
         assert_eq!(out, "<p>Jones&nbsp;GmbH, 1 &lt; 2</p>");
     }
@@ -194,7 +216,7 @@ mod tests {
     fn parked_remote_images_stay_parked() {
         let html = sanitize_html(r#"<img src="https://t.example/a.png" alt="Ann">"#, false);
 
-        let out = rewrite_html_text(&html, replace_all("Ann", "Bo"));
+        let out = rewritten(&html, "Ann", "Bo");
 
         assert!(
             out.contains(r#"data-remote-src="https://t.example/a.png""#),
@@ -206,7 +228,7 @@ mod tests {
 
     #[test]
     fn broken_markup_is_sanitized_after_the_rewrite() {
-        let out = rewrite_html_text("<p>hi <form action=x", replace_all("hi", "ho"));
+        let out = rewritten("<p>hi <form action=x", "hi", "ho");
 
         assert!(!out.contains("<form"), "{out}");
         assert!(out.contains("ho"), "{out}");

@@ -153,15 +153,11 @@ async fn rewrite_message(
     if let Some(html) = &m.html_body {
         // Text nodes and attribute values only, escaped, then sanitized again: a corrected
         // name can never become markup on the conversation page.
-        let matched = std::cell::Cell::new(false);
         let rewritten = rewrite_html_text(html, |text| match replace(text, patterns) {
-            Cow::Owned(new) => {
-                matched.set(true);
-                new
-            }
-            Cow::Borrowed(same) => same.to_owned(),
+            Cow::Owned(new) => Some(new),
+            Cow::Borrowed(_) => None,
         });
-        if matched.get() {
+        if let Some(rewritten) = rewritten {
             update.value(message::Column::HtmlBody, rewritten);
             changed = true;
         }
