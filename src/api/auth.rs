@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::keys;
 use crate::audit::{Actor, Entry};
 use crate::db::entity::{api_key, organization, user};
-use crate::orgs::{OrgId, TenantScope, queries};
+use crate::orgs::{TenantScope, queries};
 use crate::state::AppState;
 use crate::web::AppError;
 use crate::web::client::ClientInfo;
@@ -96,7 +96,7 @@ async fn refuse(
         .record(
             &state.db,
             Entry {
-                org: key.map(|k| OrgId::from_db(k.organization_id)),
+                org: key.map(|k| k.organization_id),
                 actor: Actor::Anonymous,
                 action: "api.key_refused",
                 target: key.map_or_else(|| "api".to_owned(), |k| format!("api_key:{}", k.id)),
@@ -126,7 +126,7 @@ async fn authenticate(
     if key.revoked_at.is_some() {
         return Err(refuse(&state, &client, Some(&key), Refusal::Revoked).await);
     }
-    let org = OrgId::from_db(key.organization_id);
+    let org = key.organization_id;
     let creator = match key.created_by {
         Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
         None => None,
@@ -161,7 +161,7 @@ async fn authenticate(
             language: creator.language.as_deref().and_then(Lang::from_code),
         },
         SessionOrg {
-            id: organization.id,
+            id: org,
             name: organization.name,
             role,
         },

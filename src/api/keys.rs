@@ -20,6 +20,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use crate::crypto::{random_token, sha256_hex};
+use crate::db::InOrg;
 use crate::db::entity::{api_key, user};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -65,7 +66,7 @@ pub async fn create(
 ) -> Result<NewKey, sea_orm::DbErr> {
     let secret = format!("{KEY_PREFIX}{}", random_token());
     let row = api_key::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         name: Set(name.0.clone()),
         prefix: Set(secret.chars().take(SHOWN_CHARS).collect()),
         token_hash: Set(digest(&secret)),
@@ -104,10 +105,9 @@ pub async fn revoke(
     id: i64,
     by: i64,
 ) -> Result<Option<api_key::Model>, sea_orm::DbErr> {
-    let updated = api_key::Entity::update_many()
+    let updated = api_key::Entity::update_in(org)
         .col_expr(api_key::Column::RevokedAt, Expr::val(Some(Utc::now())))
         .col_expr(api_key::Column::RevokedBy, Expr::val(Some(by)))
-        .filter(api_key::Column::OrganizationId.eq(org.get()))
         .filter(api_key::Column::Id.eq(id))
         .filter(api_key::Column::RevokedAt.is_null())
         .exec(db)
@@ -115,10 +115,7 @@ pub async fn revoke(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
-    api_key::Entity::find_by_id(id)
-        .filter(api_key::Column::OrganizationId.eq(org.get()))
-        .one(db)
-        .await
+    api_key::Entity::find_by_id_in(org, id).one(db).await
 }
 
 /// One key as the list shows it.
@@ -149,8 +146,7 @@ fn minute(at: &chrono::DateTime<Utc>) -> String {
 }
 
 async fn rows(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<KeyRow>, AppError> {
-    let keys = api_key::Entity::find()
-        .filter(api_key::Column::OrganizationId.eq(org.get()))
+    let keys = api_key::Entity::find_in(org)
         .order_by_desc(api_key::Column::Id)
         .all(db)
         .await?;

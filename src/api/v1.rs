@@ -12,10 +12,11 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::auth::ApiCaller;
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::mail::EmailAddress;
@@ -58,10 +59,9 @@ async fn customer_json(
     org: OrgId,
     found: customer::Model,
 ) -> Result<CustomerJson, AppError> {
-    let email_addresses = customer_email::Entity::find()
+    let email_addresses = customer_email::Entity::find_in(org)
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
         .filter(customer_email::Column::CustomerId.eq(found.id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
@@ -164,10 +164,9 @@ async fn blocking_hold(
     if let Some(reason) = hold::customer_hold(&state.db, org, customer_id).await? {
         return Ok(Some(reason));
     }
-    let conversations: Vec<i64> = conversation::Entity::find()
+    let conversations: Vec<i64> = conversation::Entity::find_in(org)
         .select_only()
         .column(conversation::Column::Id)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
         .filter(conversation::Column::CustomerId.eq(customer_id))
         .into_tuple::<i64>()
         .all(&state.db)

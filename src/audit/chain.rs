@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::{Actor, Entry, GENESIS, row_hash};
+use crate::db::InOrg;
 use crate::db::entity::{audit_anchor, audit_event, audit_head};
 use crate::orgs::OrgId;
 
@@ -46,8 +47,7 @@ impl Removal {
     }
 
     fn select(self) -> sea_orm::Select<audit_event::Entity> {
-        let query = audit_event::Entity::find()
-            .filter(audit_event::Column::OrganizationId.eq(self.org().get()));
+        let query = audit_event::Entity::find_in(self.org());
         match self {
             Removal::OlderThan { cutoff, .. } => {
                 query.filter(audit_event::Column::OccurredAt.lt(cutoff))
@@ -57,7 +57,7 @@ impl Removal {
     }
 
     fn takes(self, row: &audit_event::Model) -> bool {
-        row.organization_id == Some(self.org().get())
+        row.organization_id == Some(self.org())
             && match self {
                 Removal::OlderThan { cutoff, .. } => row.occurred_at < cutoff,
                 Removal::Organization(_) => true,
@@ -105,7 +105,7 @@ pub async fn append(
     let occurred_at = Utc::now().trunc_subsecs(6);
     let mut row = audit_event::Model {
         id: 0,
-        organization_id: entry.org.map(OrgId::get),
+        organization_id: entry.org,
         occurred_at,
         actor_user_id,
         actor,

@@ -6,9 +6,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
+use crate::db::InOrg;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
@@ -69,8 +70,7 @@ async fn load(
     filter: &AuditFilter,
     limit: u64,
 ) -> Result<Vec<audit_event::Model>, AppError> {
-    let mut query = audit_event::Entity::find()
-        .filter(audit_event::Column::OrganizationId.eq(scope.org().get()));
+    let mut query = audit_event::Entity::find_in(scope.org());
     if let Some(actor) = filter
         .actor
         .as_deref()

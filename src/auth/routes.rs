@@ -151,7 +151,7 @@ pub async fn login(
     let first_org = orgs::first_membership(&state.db, user.id).await?;
     visitor
         .0
-        .start_authenticated(&state, user.id, first_org.map(|o| o.get()))
+        .start_authenticated(&state, user.id, first_org)
         .await?;
     user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Utc::now().into())
@@ -276,7 +276,7 @@ pub async fn setup(
     state.setup.close();
     visitor
         .0
-        .start_authenticated(&state, user.id, Some(org.get()))
+        .start_authenticated(&state, user.id, Some(org))
         .await?;
     state
         .audit

@@ -2,13 +2,13 @@
 //! entities (plain data; queries live in the feature modules).
 
 pub mod entity;
+mod tenant;
 
 #[path = "../../migrations/mod.rs"]
 mod migrations;
 
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
@@ -17,9 +17,9 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::DatabaseTarget;
-use crate::orgs::OrgId;
 
 pub use migrations::Migrator;
+pub use tenant::InOrg;
 
 /// Opens the configured database. SQLite runs with WAL, foreign keys, a busy timeout and
 /// `secure_delete`, so deleted rows are overwritten on disk (DESIGN.md invariant 3).
@@ -66,16 +66,6 @@ pub async fn checkpoint(db: &impl ConnectionTrait) -> Result<(), DbErr> {
             .await?;
     }
     Ok(())
-}
-
-/// The organization term of a lookup that goes by another key — listed ids (`id IN (…)`) or a
-/// parent's rows (`conversation_id = ?`, `customer_id = ?`) — written
-/// `+table.organization_id = N` (valid in both databases). Plain, SQLite takes it for selective
-/// and may answer from an index that leads with `organization_id`, walking every row of the
-/// organization to find the few wanted, so a page gets slower as the shop's data grows. The `+`
-/// keeps the term as a check and lets the lookup use the other key's index.
-pub fn org_check(table: &str, org: OrgId) -> SimpleExpr {
-    Expr::cust(format!("+{table}.organization_id = {}", org.get()))
 }
 
 /// Begins a transaction that writes: on SQLite `BEGIN IMMEDIATE`, so the write lock is taken

@@ -14,6 +14,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QuerySelect,
 };
 
+use crate::db::InOrg;
 use crate::db::entity::{
     conversation, conversation_tag, customer, customer_email, membership, message, tag,
 };
@@ -149,10 +150,9 @@ async fn tag_ids(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<(String, i
     names.extend(EXTRA_TAGS);
     let mut out = Vec::new();
     for name in names {
-        let existing: Option<i64> = tag::Entity::find()
+        let existing: Option<i64> = tag::Entity::find_in(org)
             .select_only()
             .column(tag::Column::Id)
-            .filter(tag::Column::OrganizationId.eq(org.get()))
             .filter(tag::Column::Name.eq(name))
             .into_tuple()
             .one(db)
@@ -161,7 +161,7 @@ async fn tag_ids(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<(String, i
             Some(id) => id,
             None => {
                 tag::Entity::insert(tag::ActiveModel {
-                    organization_id: Set(org.get()),
+                    organization_id: Set(org),
                     name: Set(name.to_owned()),
                     ..Default::default()
                 })
@@ -200,10 +200,9 @@ pub async fn generate(
     options: DemoOptions,
 ) -> Result<DemoOutcome, DbErr> {
     let tags = tag_ids(db, org).await?;
-    let members: Vec<i64> = membership::Entity::find()
+    let members: Vec<i64> = membership::Entity::find_in(org)
         .select_only()
         .column(membership::Column::UserId)
-        .filter(membership::Column::OrganizationId.eq(org.get()))
         .into_tuple()
         .all(db)
         .await?;
@@ -293,14 +292,14 @@ fn conversation(
 
     batch.customers.push(customer::ActiveModel {
         id: Set(customer_id),
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         display_name: Set(format!("{} {}", facts.first, facts.last)),
         created_at: Set(start),
         ..Default::default()
     });
     batch.emails.push(customer_email::ActiveModel {
         id: Set(ids.email),
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         customer_id: Set(customer_id),
         email: Set(facts.email.clone()),
     });
@@ -352,7 +351,7 @@ fn conversation(
         ids.message += 1;
         batch.messages.push(message::ActiveModel {
             id: Set(message_id),
-            organization_id: Set(org.get()),
+            organization_id: Set(org),
             conversation_id: Set(conversation_id),
             direction: Set(direction.to_owned()),
             kind: Set("normal".to_owned()),
@@ -393,7 +392,7 @@ fn conversation(
     };
     batch.conversations.push(conversation::ActiveModel {
         id: Set(conversation_id),
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         channel_id: Set(None),
         customer_id: Set(customer_id),
         token: Set(format!("D{conversation_id:09}")),

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::db::InOrg;
 use crate::db::entity::attachment;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
@@ -84,8 +84,7 @@ pub async fn download(
     scope: TenantScope,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let found = attachment::Entity::find_by_id(path.into_inner())
-        .filter(attachment::Column::OrganizationId.eq(scope.org().get()))
+    let found = attachment::Entity::find_by_id_in(scope.org(), path.into_inner())
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -8,11 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use regex::{Captures, Regex};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set};
 use serde::Deserialize;
 
+use crate::db::InOrg;
 use crate::db::entity::canned_reply;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -27,8 +26,7 @@ pub async fn all(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<Vec<canned_reply::Model>, AppError> {
-    Ok(canned_reply::Entity::find()
-        .filter(canned_reply::Column::OrganizationId.eq(org.get()))
+    Ok(canned_reply::Entity::find_in(org)
         .order_by_asc(canned_reply::Column::Title)
         .all(db)
         .await?)
@@ -40,8 +38,7 @@ pub async fn find(
     org: OrgId,
     id: i64,
 ) -> Result<canned_reply::Model, AppError> {
-    canned_reply::Entity::find_by_id(id)
-        .filter(canned_reply::Column::OrganizationId.eq(org.get()))
+    canned_reply::Entity::find_by_id_in(org, id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
@@ -178,7 +175,7 @@ pub async fn create(
         }
     };
     canned_reply::ActiveModel {
-        organization_id: Set(scope.org().get()),
+        organization_id: Set(scope.org()),
         title: Set(input.title),
         body: Set(input.body),
         ..Default::default()
@@ -228,11 +225,10 @@ pub async fn update(
             return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    canned_reply::Entity::update_many()
+    canned_reply::Entity::update_in(scope.org())
         .col_expr(canned_reply::Column::Title, input.title.into())
         .col_expr(canned_reply::Column::Body, input.body.into())
         .filter(canned_reply::Column::Id.eq(reply.id))
-        .filter(canned_reply::Column::OrganizationId.eq(scope.org().get()))
         .exec(&state.db)
         .await?;
     Ok(see_other_with_flash(LIST_PATH, "flash.canned_saved"))
@@ -246,9 +242,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let reply = find(&state.db, scope.org(), path.into_inner()).await?;
     scope.require_admin()?;
-    canned_reply::Entity::delete_many()
+    canned_reply::Entity::delete_in(scope.org())
         .filter(canned_reply::Column::Id.eq(reply.id))
-        .filter(canned_reply::Column::OrganizationId.eq(scope.org().get()))
         .exec(&state.db)
         .await?;
     Ok(see_other_with_flash(LIST_PATH, "flash.canned_deleted"))

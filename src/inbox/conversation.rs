@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::triage::Status;
 use super::{attachments, canned, queries, tags};
+use crate::db::InOrg;
 use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
 use crate::mail::parse::{sanitize_html, unpark_remote_images};
 use crate::orgs::TenantScope;
@@ -182,8 +183,7 @@ pub async fn load(
     let db = &state.db;
     let conversation = queries::conversation(db, org, id).await?;
     let remote_for: Option<i64> = query.remote_images.as_deref().and_then(|v| v.parse().ok());
-    let messages = message::Entity::find()
-        .filter(crate::db::org_check("messages", org))
+    let messages = message::Entity::lookup_in(org)
         .filter(message::Column::ConversationId.eq(id))
         .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)
@@ -194,8 +194,7 @@ pub async fn load(
     // Message → Content-ID → attachment, for the `cid:` images of its HTML.
     let mut inline: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     if !message_ids.is_empty() {
-        for a in attachment::Entity::find()
-            .filter(attachment::Column::OrganizationId.eq(org.get()))
+        for a in attachment::Entity::find_in(org)
             .filter(attachment::Column::MessageId.is_in(message_ids))
             .order_by_asc(attachment::Column::Id)
             .all(db)
@@ -272,14 +271,13 @@ pub async fn load(
     let customer_emails = customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(crate::db::org_check("customer_emails", org))
+        .filter(customer_email::Entity::org_check(org))
         .filter(customer_email::Column::CustomerId.eq(conversation.customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
         .all(db)
         .await?;
-    let others = conversation::Entity::find()
-        .filter(crate::db::org_check("conversations", org))
+    let others = conversation::Entity::lookup_in(org)
         .filter(conversation::Column::CustomerId.eq(conversation.customer_id))
         .filter(conversation::Column::Id.ne(id))
         .order_by_desc(conversation::Column::LastActivityAt)

@@ -7,12 +7,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::conversation::OtherConversation;
 use super::customers::{self, PostalAddress};
 use super::queries;
 use super::triage::Status;
+use crate::db::InOrg;
 use crate::db::entity::{conversation, customer_email};
 use crate::orgs::TenantScope;
 use crate::privacy::objection::{self, ObjectionView};
@@ -61,8 +62,7 @@ async fn load(
     let restriction = Restriction::of(&found);
     let show_conversations = restriction.is_none() || scope.role().is_admin();
     let conversations = if show_conversations {
-        conversation::Entity::find()
-            .filter(crate::db::org_check("conversations", org))
+        conversation::Entity::lookup_in(org)
             .filter(conversation::Column::CustomerId.eq(found.id))
             .order_by_desc(conversation::Column::LastActivityAt)
             .order_by_desc(conversation::Column::Id)

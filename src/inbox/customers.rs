@@ -3,6 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::db::InOrg;
 use crate::db::entity::{customer, customer_email};
 use crate::orgs::OrgId;
 use crate::web::AppError;
@@ -16,7 +17,7 @@ pub async fn primary_email(
     Ok(customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(crate::db::org_check("customer_emails", org))
+        .filter(customer_email::Entity::org_check(org))
         .filter(customer_email::Column::CustomerId.eq(customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
@@ -30,8 +31,7 @@ pub async fn find(
     org: OrgId,
     customer_id: i64,
 ) -> Result<customer::Model, AppError> {
-    customer::Entity::find_by_id(customer_id)
-        .filter(customer::Column::OrganizationId.eq(org.get()))
+    customer::Entity::find_by_id_in(org, customer_id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
@@ -43,8 +43,7 @@ pub async fn emails(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Vec<customer_email::Model>, sea_orm::DbErr> {
-    customer_email::Entity::find()
-        .filter(crate::db::org_check("customer_emails", org))
+    customer_email::Entity::lookup_in(org)
         .filter(customer_email::Column::CustomerId.eq(customer_id))
         .order_by_asc(customer_email::Column::Id)
         .all(db)

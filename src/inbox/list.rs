@@ -7,11 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::queries;
 use super::triage::Status;
+use crate::db::InOrg;
 use crate::db::entity::{channel, conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -145,8 +146,7 @@ pub async fn page(
     user_id: i64,
     filter: &Filter,
 ) -> Result<(Vec<conversation::Model>, Option<Cursor>), AppError> {
-    let mut query = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
+    let mut query = conversation::Entity::find_in(org)
         .filter(conversation::Column::Status.eq(filter.status.as_str()));
     query = match filter.assignee {
         Assignee::Mine => query.filter(conversation::Column::AssigneeId.eq(user_id)),
@@ -309,11 +309,10 @@ pub async fn inbox(
             token: c.token,
         })
         .collect();
-    let channels = channel::Entity::find()
+    let channels = channel::Entity::find_in(org)
         .select_only()
         .column(channel::Column::Id)
         .column(channel::Column::Name)
-        .filter(channel::Column::OrganizationId.eq(org.get()))
         .order_by_asc(channel::Column::Name)
         .into_tuple::<(i64, String)>()
         .all(&state.db)
@@ -321,8 +320,7 @@ pub async fn inbox(
         .into_iter()
         .map(|(id, name)| Choice { id, name })
         .collect();
-    let tag_choices = tag::Entity::find()
-        .filter(tag::Column::OrganizationId.eq(org.get()))
+    let tag_choices = tag::Entity::find_in(org)
         .order_by_asc(tag::Column::Name)
         .all(&state.db)
         .await?

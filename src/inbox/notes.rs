@@ -6,12 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use serde::Deserialize;
 
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries::{self, conversation_path};
 use crate::crypto::random_token;
+use crate::db::InOrg;
 use crate::db::entity::{conversation as conversation_entity, message};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -33,7 +34,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<message::Model, AppError> {
     let inserted = message::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         conversation_id: Set(conversation_id),
         direction: Set("note".into()),
         kind: Set("normal".into()),
@@ -57,7 +58,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
-    conversation_entity::Entity::update_many()
+    conversation_entity::Entity::update_in(org)
         .col_expr(
             conversation_entity::Column::LastActivityAt,
             Expr::case(
@@ -68,7 +69,6 @@ pub async fn create(
             .into(),
         )
         .filter(conversation_entity::Column::Id.eq(conversation_id))
-        .filter(conversation_entity::Column::OrganizationId.eq(org.get()))
         .exec(db)
         .await?;
     Ok(inserted)

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use crate::db::InOrg;
 use crate::db::entity::{conversation, customer, user};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
@@ -18,8 +19,7 @@ pub async fn conversation(
     org: OrgId,
     id: i64,
 ) -> Result<conversation::Model, AppError> {
-    conversation::Entity::find_by_id(id)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
+    conversation::Entity::find_by_id_in(org, id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
@@ -71,7 +71,7 @@ pub async fn customer_names(
         .select_only()
         .column(customer::Column::Id)
         .column(customer::Column::DisplayName)
-        .filter(crate::db::org_check("customers", org))
+        .filter(customer::Entity::org_check(org))
         .filter(customer::Column::Id.is_in(ids))
         .into_tuple::<(i64, String)>()
         .all(db)

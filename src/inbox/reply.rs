@@ -5,12 +5,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries::{self, conversation_path};
 use super::triage::{self, Status};
+use crate::db::InOrg;
 use crate::db::entity::message;
 use crate::mail::outbound::{self, Refusal};
 use crate::orgs::TenantScope;
@@ -75,8 +76,7 @@ pub async fn retry(
 ) -> Result<HttpResponse, AppError> {
     let (id, message_id) = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
-    message::Entity::find_by_id(message_id)
-        .filter(message::Column::OrganizationId.eq(scope.org().get()))
+    message::Entity::find_by_id_in(scope.org(), message_id)
         .filter(message::Column::ConversationId.eq(id))
         .one(&state.db)
         .await?

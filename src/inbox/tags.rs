@@ -11,6 +11,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::queries::{self, conversation_path};
+use crate::db::InOrg;
 use crate::db::entity::{conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -40,8 +41,7 @@ impl TagName {
 
 /// Every tag of the organization, by name.
 pub async fn all(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<tag::Model>, AppError> {
-    Ok(tag::Entity::find()
-        .filter(tag::Column::OrganizationId.eq(org.get()))
+    Ok(tag::Entity::find_in(org)
         .order_by_asc(tag::Column::Name)
         .all(db)
         .await?)
@@ -61,8 +61,7 @@ pub async fn of_conversations(
         .all(db)
         .await?;
     let tag_ids: Vec<i64> = links.iter().map(|l| l.tag_id).collect();
-    let tags: HashMap<i64, tag::Model> = tag::Entity::find()
-        .filter(tag::Column::OrganizationId.eq(org.get()))
+    let tags: HashMap<i64, tag::Model> = tag::Entity::find_in(org)
         .filter(tag::Column::Id.is_in(tag_ids))
         .order_by_asc(tag::Column::Name)
         .all(db)
@@ -91,8 +90,7 @@ pub async fn find_or_create(
     name: &TagName,
 ) -> Result<tag::Model, AppError> {
     let find = || {
-        tag::Entity::find()
-            .filter(tag::Column::OrganizationId.eq(org.get()))
+        tag::Entity::find_in(org)
             .filter(tag::Column::Name.eq(name.as_str()))
             .one(db)
     };
@@ -100,7 +98,7 @@ pub async fn find_or_create(
         return Ok(found);
     }
     let inserted = tag::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         name: Set(name.as_str().to_owned()),
         ..Default::default()
     }
@@ -163,8 +161,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (id, tag_id) = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
-    tag::Entity::find_by_id(tag_id)
-        .filter(tag::Column::OrganizationId.eq(scope.org().get()))
+    tag::Entity::find_by_id_in(scope.org(), tag_id)
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;

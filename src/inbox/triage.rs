@@ -4,10 +4,11 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::queries::{self, conversation_path};
+use crate::db::InOrg;
 use crate::db::entity::conversation;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -66,11 +67,10 @@ pub async fn set_status(
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let closed_at = (status == Status::Closed).then_some(now);
-    let result = conversation::Entity::update_many()
+    let result = conversation::Entity::update_in(org)
         .col_expr(conversation::Column::Status, Expr::val(status.as_str()))
         .col_expr(conversation::Column::ClosedAt, Expr::val(closed_at))
         .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
@@ -127,10 +127,9 @@ pub async fn change_assignee(
             Some(user_id)
         }
     };
-    conversation::Entity::update_many()
+    conversation::Entity::update_in(scope.org())
         .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
         .filter(conversation::Column::Id.eq(id))
-        .filter(conversation::Column::OrganizationId.eq(scope.org().get()))
         .exec(&state.db)
         .await?;
     queries::publish(&state, scope.org(), id);

@@ -8,9 +8,11 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::db::entity::{membership, organization, privacy_reminder, user};
 use crate::mail::EmailAddress;
+use crate::orgs::OrgId;
 use crate::orgs::Role;
 use crate::privacy::requests::{Kind, Status};
 use crate::state::AppState;
@@ -93,7 +95,7 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         if !matches!(claimed, TryInsertResult::Inserted(n) if n > 0) {
             continue;
         }
-        let organization = organization::Entity::find_by_id(request.organization_id)
+        let organization = organization::Entity::find_by_id(request.organization_id.get())
             .one(&state.db)
             .await?
             .map(|o| o.name)
@@ -136,10 +138,9 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
 /// The admins and owners of the organization, with the language each reads.
 async fn recipients(
     state: &AppState,
-    organization_id: i64,
+    org: OrgId,
 ) -> Result<Vec<(EmailAddress, Lang)>, sea_orm::DbErr> {
-    let admins: Vec<i64> = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization_id))
+    let admins: Vec<i64> = membership::Entity::find_in(org)
         .all(&state.db)
         .await?
         .into_iter()

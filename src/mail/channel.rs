@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use crate::crypto::{Sealer, random_token, sha256_hex};
+use crate::db::InOrg;
 use crate::db::entity::channel;
 use crate::mail::EmailAddress;
 use crate::orgs::OrgId;
@@ -133,7 +134,7 @@ pub async fn create(
     let imap = new.imap.as_ref();
     let smtp = new.smtp.as_ref();
     let model = channel::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         name: Set(new.name),
         inbound_token_hash: Set(sha256_hex(&token)),
         inbound_token_sealed: Set(sealer.seal_text(&token, INBOUND_TOKEN)),
@@ -182,15 +183,11 @@ pub async fn find(
     org: OrgId,
     id: i64,
 ) -> Result<Option<channel::Model>, AppError> {
-    Ok(channel::Entity::find_by_id(id)
-        .filter(channel::Column::OrganizationId.eq(org.get()))
-        .one(db)
-        .await?)
+    Ok(channel::Entity::find_by_id_in(org, id).one(db).await?)
 }
 
 pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, AppError> {
-    Ok(channel::Entity::find()
-        .filter(channel::Column::OrganizationId.eq(org.get()))
+    Ok(channel::Entity::find_in(org)
         .order_by_asc(channel::Column::Name)
         .all(db)
         .await?)
@@ -372,9 +369,8 @@ pub async fn update(
 /// Deletes a channel of this organization (its conversations stay, without a channel).
 /// Returns false when there is no such channel.
 pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
-    let result = channel::Entity::delete_many()
+    let result = channel::Entity::delete_in(org)
         .filter(channel::Column::Id.eq(id))
-        .filter(channel::Column::OrganizationId.eq(org.get()))
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::channel;
 use super::ingest::{self, Outcome, Source};
-use crate::orgs::OrgId;
 use crate::state::AppState;
 use crate::web::AppError;
 
@@ -20,7 +19,7 @@ pub async fn receive(
         .await?
         .ok_or(AppError::NotFound)?;
     let source = Source {
-        org: OrgId::from_db(channel.organization_id),
+        org: channel.organization_id,
         channel_id: Some(channel.id),
         keep_original_date: false,
     };

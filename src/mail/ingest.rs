@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::blobs::BlobStore;
 use super::parse::{self, Limits, MailKind, ParsedMail, RejectReason};
+use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
@@ -98,11 +99,10 @@ pub async fn store_parsed(
     parsed: ParsedMail,
 ) -> Result<Outcome, AppError> {
     let parsed = without_nul_characters(parsed);
-    let org = source.org.get();
-    let existing = message::Entity::find()
+    let org = source.org;
+    let existing = message::Entity::find_in(org)
         .select_only()
         .column(message::Column::Id)
-        .filter(message::Column::OrganizationId.eq(org))
         .filter(message::Column::MessageIdHeader.eq(parsed.message_id.as_str()))
         .into_tuple::<i64>()
         .one(db)
@@ -235,11 +235,10 @@ async fn thread(
     candidates.extend(parsed.references.iter().rev().map(String::as_str));
     candidates.retain(|id| !id.is_empty());
     if !candidates.is_empty() {
-        let found: Vec<(String, i64)> = message::Entity::find()
+        let found: Vec<(String, i64)> = message::Entity::find_in(org)
             .select_only()
             .column(message::Column::MessageIdHeader)
             .column(message::Column::ConversationId)
-            .filter(message::Column::OrganizationId.eq(org.get()))
             .filter(message::Column::MessageIdHeader.is_in(candidates.clone()))
             .into_tuple()
             .all(db)
@@ -251,10 +250,9 @@ async fn thread(
         }
     }
     if let Some(token) = &parsed.conversation_token {
-        let found = conversation::Entity::find()
+        let found = conversation::Entity::find_in(org)
             .select_only()
             .column(conversation::Column::Id)
-            .filter(conversation::Column::OrganizationId.eq(org.get()))
             .filter(conversation::Column::Token.eq(token.as_str()))
             .into_tuple::<i64>()
             .one(db)
@@ -273,10 +271,9 @@ async fn find_or_create_customer(
     at: DateTime<Utc>,
 ) -> Result<i64, AppError> {
     let address = parsed.from.address.as_str();
-    let found = customer_email::Entity::find()
+    let found = customer_email::Entity::find_in(org)
         .select_only()
         .column(customer_email::Column::CustomerId)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
         .filter(customer_email::Column::Email.eq(address))
         .into_tuple::<i64>()
         .one(db)
@@ -285,7 +282,7 @@ async fn find_or_create_customer(
         return Ok(id);
     }
     let created = customer::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         display_name: Set(customer_name(parsed)),
         created_at: Set(at),
         ..Default::default()
@@ -293,7 +290,7 @@ async fn find_or_create_customer(
     .insert(db)
     .await?;
     customer_email::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         customer_id: Set(created.id),
         email: Set(address.to_owned()),
         ..Default::default()
@@ -323,7 +320,7 @@ pub(crate) fn inbound_row(
     received_at: DateTime<Utc>,
 ) -> message::ActiveModel {
     message::ActiveModel {
-        organization_id: Set(source.org.get()),
+        organization_id: Set(source.org),
         conversation_id: Set(conversation_id),
         direction: Set("inbound".into()),
         kind: Set(kind_str(parsed.kind).into()),
@@ -349,7 +346,7 @@ pub(crate) fn inbound_row(
 
 /// The row of a sealed attachment of message `message_id`.
 pub(crate) fn attachment_row(
-    org: i64,
+    org: OrgId,
     message_id: i64,
     part: &parse::Attachment,
     blob_id: String,
@@ -379,7 +376,7 @@ async fn create_conversation(
         .trim()
         .to_owned();
     let created = conversation::ActiveModel {
-        organization_id: Set(source.org.get()),
+        organization_id: Set(source.org),
         channel_id: Set(source.channel_id),
         customer_id: Set(customer_id),
         token: Set(token),
@@ -401,10 +398,9 @@ async fn create_conversation(
 pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, AppError> {
     loop {
         let token = random_conversation_token();
-        let taken = conversation::Entity::find()
+        let taken = conversation::Entity::find_in(org)
             .select_only()
             .column(conversation::Column::Id)
-            .filter(conversation::Column::OrganizationId.eq(org.get()))
             .filter(conversation::Column::Token.eq(token.as_str()))
             .into_tuple::<i64>()
             .one(db)

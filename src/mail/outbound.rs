@@ -21,6 +21,7 @@ use super::channel::{self, SmtpSettings, TlsMode};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
+use crate::db::InOrg;
 use crate::db::entity::{conversation, message, outbox};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
@@ -94,8 +95,7 @@ async fn recipient(
     conversation: &conversation::Model,
 ) -> Result<Option<String>, AppError> {
     let inbound = || {
-        message::Entity::find()
-            .filter(message::Column::OrganizationId.eq(org.get()))
+        message::Entity::find_in(org)
             .filter(message::Column::ConversationId.eq(conversation.id))
             .filter(message::Column::Direction.eq("inbound"))
     };
@@ -137,8 +137,7 @@ pub async fn queue_reply(
         return Ok(Err(Refusal::Empty));
     }
     let txn = crate::db::begin_write(&state.db).await?;
-    let conversation = conversation::Entity::find_by_id(conversation_id)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -179,7 +178,7 @@ pub async fn queue_reply(
     );
     let now = Utc::now();
     let inserted = message::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         conversation_id: Set(conversation.id),
         direction: Set("outbound".into()),
         kind: Set("normal".into()),
@@ -204,7 +203,7 @@ pub async fn queue_reply(
     .insert(&txn)
     .await?;
     outbox::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         message_id: Set(inserted.id),
         channel_id: Set(channel.id),
         attempts: Set(0),
@@ -249,7 +248,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         .await?;
     let mut outcome = SendOutcome::default();
     for row in due {
-        let org = OrgId::from_db(row.organization_id);
+        let org = row.organization_id;
         // GDPR Art. 18: a reply written before its customer's restriction waits while it lasts.
         if crate::privacy::restrict::of_message(&state.db, org, row.message_id)
             .await?
@@ -335,7 +334,7 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
             reason: "the message no longer exists".into(),
             permanent: true,
         })?;
-    let org = OrgId::from_db(row.organization_id);
+    let org = row.organization_id;
     let channel = channel::find(&state.db, org, row.channel_id)
         .await
         .map_err(|e| temporary(e.to_string()))?
@@ -454,7 +453,7 @@ async fn publish_for_message(state: &AppState, row: &outbox::Model) {
         .await
     {
         state.events.publish(InboxEvent {
-            org: OrgId::from_db(row.organization_id),
+            org: row.organization_id,
             conversation_id,
         });
     }
@@ -462,8 +461,7 @@ async fn publish_for_message(state: &AppState, row: &outbox::Model) {
 
 /// Puts a failed reply back into the outbox (the "retry now" button).
 pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool, AppError> {
-    let Some(message) = message::Entity::find_by_id(message_id)
-        .filter(message::Column::OrganizationId.eq(org.get()))
+    let Some(message) = message::Entity::find_by_id_in(org, message_id)
         .filter(message::Column::DeliveryStatus.eq("failed"))
         .one(&state.db)
         .await?
@@ -483,7 +481,7 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
     let now = Utc::now();
     let txn = crate::db::begin_write(&state.db).await?;
     outbox::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         message_id: Set(message.id),
         channel_id: Set(channel_id),
         attempts: Set(0),

@@ -33,6 +33,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::OrgId;
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::db::entity::{
     canned_reply, channel, customer, membership, organization, organization_deletion,
@@ -213,9 +214,10 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
         .one(db)
         .await?
         .ok_or(ExportError::NotFound)?;
-    let deletion = organization_deletion::Entity::find_by_id(o).one(db).await?;
-    let memberships = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(o))
+    let deletion = organization_deletion::Entity::find_by_id(org)
+        .one(db)
+        .await?;
+    let memberships = membership::Entity::find_in(org)
         .order_by_asc(membership::Column::Id)
         .all(db)
         .await?;
@@ -238,20 +240,18 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
             })
         })
         .collect();
-    let channels = channel::Entity::find()
-        .filter(channel::Column::OrganizationId.eq(o))
+    let channels = channel::Entity::find_in(org)
         .order_by_asc(channel::Column::Id)
         .all(db)
         .await?
         .into_iter()
         .map(ChannelRecord::from)
         .collect();
-    let schedule = retention_setting::Entity::find_by_id(o)
+    let schedule = retention_setting::Entity::find_by_id(org)
         .one(db)
         .await?
         .map(|s| s.schedule);
-    let rules = retention_rule::Entity::find()
-        .filter(retention_rule::Column::OrganizationId.eq(o))
+    let rules = retention_rule::Entity::find_in(org)
         .order_by_asc(retention_rule::Column::Category)
         .all(db)
         .await?
@@ -262,16 +262,14 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
             action: r.action,
         })
         .collect();
-    let tags = tag::Entity::find()
+    let tags = tag::Entity::find_in(org)
         .select_only()
         .column(tag::Column::Name)
-        .filter(tag::Column::OrganizationId.eq(o))
         .order_by_asc(tag::Column::Name)
         .into_tuple::<String>()
         .all(db)
         .await?;
-    let canned_replies = canned_reply::Entity::find()
-        .filter(canned_reply::Column::OrganizationId.eq(o))
+    let canned_replies = canned_reply::Entity::find_in(org)
         .order_by_asc(canned_reply::Column::Id)
         .all(db)
         .await?
@@ -281,8 +279,7 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
             body: c.body,
         })
         .collect();
-    let privacy_requests = privacy_request::Entity::find()
-        .filter(privacy_request::Column::OrganizationId.eq(o))
+    let privacy_requests = privacy_request::Entity::find_in(org)
         .order_by_asc(privacy_request::Column::Id)
         .all(db)
         .await?
@@ -300,8 +297,7 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
     let mut customers = Vec::new();
     let mut after = 0i64;
     loop {
-        let page = customer::Entity::find()
-            .filter(customer::Column::OrganizationId.eq(o))
+        let page = customer::Entity::find_in(org)
             .filter(customer::Column::Id.gt(after))
             .order_by_asc(customer::Column::Id)
             .limit(CUSTOMER_PAGE)

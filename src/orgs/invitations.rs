@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::{OrgId, Role};
 use crate::crypto::{random_token, sha256_hex};
+use crate::db::InOrg;
 use crate::db::entity::{invitation, membership, organization, user};
 use crate::mail::EmailAddress;
 use crate::web::AppError;
@@ -34,8 +35,7 @@ pub async fn create(
         .one(db)
         .await?
     {
-        let member = membership::Entity::find()
-            .filter(membership::Column::OrganizationId.eq(org.get()))
+        let member = membership::Entity::find_in(org)
             .filter(membership::Column::UserId.eq(existing.id))
             .one(db)
             .await?;
@@ -44,8 +44,7 @@ pub async fn create(
         }
     }
     let now = Utc::now();
-    let pending = invitation::Entity::find()
-        .filter(invitation::Column::OrganizationId.eq(org.get()))
+    let pending = invitation::Entity::find_in(org)
         .filter(invitation::Column::Email.eq(email.as_str()))
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(now))
@@ -56,7 +55,7 @@ pub async fn create(
     }
     let token = random_token();
     invitation::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         email: Set(email.as_str().to_owned()),
         role: Set(role.as_str().to_owned()),
         token_hash: Set(sha256_hex(&token)),
@@ -76,8 +75,7 @@ pub async fn pending(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<Vec<invitation::Model>, AppError> {
-    Ok(invitation::Entity::find()
-        .filter(invitation::Column::OrganizationId.eq(org.get()))
+    Ok(invitation::Entity::find_in(org)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
         .order_by_desc(invitation::Column::CreatedAt)
@@ -87,8 +85,7 @@ pub async fn pending(
 
 /// Deletes a pending invitation of this organization; false if there is none with that id.
 pub async fn revoke(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
-    let result = invitation::Entity::delete_many()
-        .filter(invitation::Column::OrganizationId.eq(org.get()))
+    let result = invitation::Entity::delete_in(org)
         .filter(invitation::Column::Id.eq(id))
         .filter(invitation::Column::AcceptedAt.is_null())
         .exec(db)
@@ -119,7 +116,7 @@ pub async fn find_usable(
     if found.accepted_at.is_some() || found.expires_at <= Utc::now() {
         return Ok(None);
     }
-    let Some(org) = organization::Entity::find_by_id(found.organization_id)
+    let Some(org) = organization::Entity::find_by_id(found.organization_id.get())
         .one(db)
         .await?
     else {
@@ -137,7 +134,7 @@ pub async fn accept(
     invitation: &invitation::Model,
     user_id: i64,
 ) -> Result<OrgId, AppError> {
-    let org = OrgId::from_db(invitation.organization_id);
+    let org = invitation.organization_id;
     let role = Role::parse(&invitation.role).unwrap_or(Role::Agent);
     if super::queries::role_in(db, org.get(), user_id)
         .await?

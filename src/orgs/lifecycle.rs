@@ -13,6 +13,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 
 use super::{OrgId, TenantScope};
+use crate::db::InOrg;
 use crate::db::entity::organization_deletion;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -29,9 +30,7 @@ pub async fn scheduled(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<Option<organization_deletion::Model>, sea_orm::DbErr> {
-    organization_deletion::Entity::find_by_id(org.get())
-        .one(db)
-        .await
+    organization_deletion::Entity::find_by_id(org).one(db).await
 }
 
 /// Schedules the deletion of `org` [`WINDOW_DAYS`] after `now` (an existing schedule stays).
@@ -45,7 +44,7 @@ pub async fn schedule(
         return Ok(existing);
     }
     organization_deletion::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         requested_at: Set(now),
         requested_by: Set(Some(requested_by)),
         purge_after: Set(now + Duration::days(WINDOW_DAYS)),
@@ -57,8 +56,7 @@ pub async fn schedule(
 
 /// Cancels a scheduled deletion that has not started; false when there was none.
 pub async fn cancel(db: &impl ConnectionTrait, org: OrgId) -> Result<bool, sea_orm::DbErr> {
-    Ok(organization_deletion::Entity::delete_many()
-        .filter(organization_deletion::Column::OrganizationId.eq(org.get()))
+    Ok(organization_deletion::Entity::delete_in(org)
         .filter(organization_deletion::Column::PurgeStartedAt.is_null())
         .exec(db)
         .await?
@@ -76,7 +74,7 @@ pub async fn due(
         .all(db)
         .await?
         .into_iter()
-        .map(|d| OrgId::from_db(d.organization_id))
+        .map(|d| d.organization_id)
         .collect())
 }
 

@@ -20,6 +20,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 
 use super::OrgId;
 use crate::audit::{Actor, Entry, Removal};
+use crate::db::InOrg;
 use crate::db::entity::{
     api_key, canned_reply, channel, conversation, conversation_tag, customer, invitation,
     membership, organization, organization_deletion, privacy_reminder, retention_rule,
@@ -109,39 +110,27 @@ pub async fn purge(state: &AppState, org: OrgId) -> Result<Purged, PurgeError> {
 /// Memberships, invitations, API keys and sessions of `org` go; members who belong to no other
 /// organization lose their account. Returns the number of accounts deleted.
 async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
-    let o = org.get();
+    let _o = org.get();
     let txn = crate::db::begin_write(&state.db).await?;
-    organization_deletion::Entity::update_many()
+    organization_deletion::Entity::update_in(org)
         .col_expr(
             organization_deletion::Column::PurgeStartedAt,
             Expr::val(Some(Utc::now())),
         )
-        .filter(organization_deletion::Column::OrganizationId.eq(o))
         .filter(organization_deletion::Column::PurgeStartedAt.is_null())
         .exec(&txn)
         .await?;
-    let members: Vec<i64> = membership::Entity::find()
+    let members: Vec<i64> = membership::Entity::find_in(org)
         .select_only()
         .column(membership::Column::UserId)
-        .filter(membership::Column::OrganizationId.eq(o))
         .into_tuple::<i64>()
         .all(&txn)
         .await?;
-    membership::Entity::delete_many()
-        .filter(membership::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    invitation::Entity::delete_many()
-        .filter(invitation::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    api_key::Entity::delete_many()
-        .filter(api_key::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    session::Entity::update_many()
+    membership::Entity::delete_in(org).exec(&txn).await?;
+    invitation::Entity::delete_in(org).exec(&txn).await?;
+    api_key::Entity::delete_in(org).exec(&txn).await?;
+    session::Entity::update_in(org)
         .col_expr(session::Column::OrganizationId, Expr::val(None::<i64>))
-        .filter(session::Column::OrganizationId.eq(o))
         .exec(&txn)
         .await?;
     let still_members: BTreeSet<i64> = membership::Entity::find()
@@ -186,20 +175,18 @@ async fn batch(
     let txn = crate::db::begin_write(&state.db).await?;
     let ids: Vec<i64> = match table {
         Table::Conversations => {
-            conversation::Entity::find()
+            conversation::Entity::find_in(org)
                 .select_only()
                 .column(conversation::Column::Id)
-                .filter(conversation::Column::OrganizationId.eq(org.get()))
                 .limit(BATCH)
                 .into_tuple()
                 .all(&txn)
                 .await?
         }
         Table::Customers => {
-            customer::Entity::find()
+            customer::Entity::find_in(org)
                 .select_only()
                 .column(customer::Column::Id)
-                .filter(customer::Column::OrganizationId.eq(org.get()))
                 .limit(BATCH)
                 .into_tuple()
                 .all(&txn)
@@ -225,10 +212,9 @@ async fn finish(
     let guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     // Anything a batch did not reach (rows added while the purge ran).
-    let customers: Vec<i64> = customer::Entity::find()
+    let customers: Vec<i64> = customer::Entity::find_in(org)
         .select_only()
         .column(customer::Column::Id)
-        .filter(customer::Column::OrganizationId.eq(o))
         .into_tuple()
         .all(&txn)
         .await?;
@@ -236,49 +222,22 @@ async fn finish(
     let tags_of_org = Query::select()
         .column(tag::Column::Id)
         .from(tag::Entity)
-        .and_where(tag::Column::OrganizationId.eq(o))
+        .and_where(tag::Column::OrganizationId.eq(org))
         .to_owned();
     conversation_tag::Entity::delete_many()
         .filter(conversation_tag::Column::TagId.in_subquery(tags_of_org))
         .exec(&txn)
         .await?;
-    tag::Entity::delete_many()
-        .filter(tag::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    canned_reply::Entity::delete_many()
-        .filter(canned_reply::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    channel::Entity::delete_many()
-        .filter(channel::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    privacy_reminder::Entity::delete_many()
-        .filter(privacy_reminder::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    deletion_receipt::Entity::delete_many()
-        .filter(deletion_receipt::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    privacy_request::Entity::delete_many()
-        .filter(privacy_request::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    retention_rule::Entity::delete_many()
-        .filter(retention_rule::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    retention_run::Entity::delete_many()
-        .filter(retention_run::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    retention_setting::Entity::delete_many()
-        .filter(retention_setting::Column::OrganizationId.eq(o))
-        .exec(&txn)
-        .await?;
-    let deletion = organization_deletion::Entity::find_by_id(o)
+    tag::Entity::delete_in(org).exec(&txn).await?;
+    canned_reply::Entity::delete_in(org).exec(&txn).await?;
+    channel::Entity::delete_in(org).exec(&txn).await?;
+    privacy_reminder::Entity::delete_in(org).exec(&txn).await?;
+    deletion_receipt::Entity::delete_in(org).exec(&txn).await?;
+    privacy_request::Entity::delete_in(org).exec(&txn).await?;
+    retention_rule::Entity::delete_in(org).exec(&txn).await?;
+    retention_run::Entity::delete_in(org).exec(&txn).await?;
+    retention_setting::Entity::delete_in(org).exec(&txn).await?;
+    let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;
     let audit_entries = state

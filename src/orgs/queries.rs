@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::{OrgId, Role};
+use crate::db::InOrg;
 use crate::db::entity::{membership, organization, session, user};
 use crate::web::AppError;
 
@@ -70,7 +71,7 @@ pub async fn add_member(
     role: Role,
 ) -> Result<(), AppError> {
     membership::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         user_id: Set(user_id),
         role: Set(role.as_str().to_owned()),
         created_at: Set(Utc::now()),
@@ -91,7 +92,7 @@ pub async fn first_membership(
         .order_by_asc(membership::Column::OrganizationId)
         .one(db)
         .await?
-        .map(|m| OrgId::from_db(m.organization_id)))
+        .map(|m| m.organization_id))
 }
 
 /// Every organization the user is a member of, by id.
@@ -105,8 +106,22 @@ pub async fn organizations_of(
         .all(db)
         .await?
         .into_iter()
-        .map(|m| OrgId::from_db(m.organization_id))
+        .map(|m| m.organization_id)
         .collect())
+}
+
+/// The organization `requested` (an id from a form), if the user is a member of it.
+pub async fn membership_org(
+    db: &impl ConnectionTrait,
+    requested: i64,
+    user_id: i64,
+) -> Result<Option<OrgId>, AppError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(requested))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .map(|m| m.organization_id))
 }
 
 /// The user's role in `org`, if a member. This is how a requested organization id (from a
@@ -133,10 +148,7 @@ pub struct Member {
 }
 
 pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, AppError> {
-    let memberships = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(org.get()))
-        .all(db)
-        .await?;
+    let memberships = membership::Entity::find_in(org).all(db).await?;
     let ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
     let users = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
@@ -172,8 +184,7 @@ pub enum TeamChange {
 }
 
 async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, AppError> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(org.get()))
+    Ok(membership::Entity::find_in(org)
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(db)
         .await?)
@@ -192,9 +203,8 @@ pub async fn change_role(
     if current == Role::Owner && role != Role::Owner && owner_count(&txn, org).await? <= 1 {
         return Ok(TeamChange::LastOwner);
     }
-    membership::Entity::update_many()
+    membership::Entity::update_in(org)
         .col_expr(membership::Column::Role, role.as_str().into())
-        .filter(membership::Column::OrganizationId.eq(org.get()))
         .filter(membership::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
@@ -234,15 +244,13 @@ pub async fn remove_member(
     if current == Role::Owner && owner_count(&txn, org).await? <= 1 {
         return Ok(TeamChange::LastOwner);
     }
-    membership::Entity::delete_many()
-        .filter(membership::Column::OrganizationId.eq(org.get()))
+    membership::Entity::delete_in(org)
         .filter(membership::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
-    session::Entity::update_many()
+    session::Entity::update_in(org)
         .col_expr(session::Column::OrganizationId, Option::<i64>::None.into())
         .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::OrganizationId.eq(org.get()))
         .exec(&txn)
         .await?;
     txn.commit().await?;

@@ -406,7 +406,7 @@ pub async fn accept_invitation(
         (InvitationState::Join, Some(usable)) => {
             let user = visitor.0.user.clone().ok_or(AppError::Forbidden)?;
             let org = invitations::accept(&state.db, &usable.invitation, user.id).await?;
-            visitor.0.set_organization(&state, org.get()).await?;
+            visitor.0.set_organization(&state, org).await?;
             (user.id, user.email, org)
         }
         (InvitationState::CreateAccount, Some(usable)) => {
@@ -443,7 +443,7 @@ pub async fn accept_invitation(
             txn.commit().await?;
             visitor
                 .0
-                .start_authenticated(&state, user.id, Some(org.get()))
+                .start_authenticated(&state, user.id, Some(org))
                 .await?;
             (user.id, user.email, org)
         }
@@ -485,15 +485,11 @@ pub async fn switch(
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<HttpResponse, AppError> {
     // The requested id is only a wish: the membership decides.
-    if queries::role_in(&state.db, form.organization, auth.user.id)
-        .await?
-        .is_none()
-    {
+    let Some(org) = queries::membership_org(&state.db, form.organization, auth.user.id).await?
+    else {
         return Err(AppError::NotFound);
-    }
-    auth.session
-        .set_organization(&state, form.organization)
-        .await?;
+    };
+    auth.session.set_organization(&state, org).await?;
     Ok(see_other_with_flash("/inbox", "flash.switched"))
 }
 
@@ -551,7 +547,7 @@ pub async fn create_org(
     let txn = crate::db::begin_write(&state.db).await?;
     let org = queries::create_organization(&txn, &name, auth.user.id).await?;
     txn.commit().await?;
-    auth.session.set_organization(&state, org.get()).await?;
+    auth.session.set_organization(&state, org).await?;
     state
         .audit
         .record(

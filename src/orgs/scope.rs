@@ -15,8 +15,10 @@ use crate::web::AppError;
 use crate::web::client::ClientInfo;
 use crate::web::session::{SessionState, login_return_path};
 
-/// An organization's id. Only the session, the database and the command line make one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// An organization's id. Only the session, the API key, the database and the command line
+/// make one. It is the type of every `organization_id` column, and the queries of those tables
+/// start from [`crate::db::InOrg`], so the organization filter is written once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, sea_orm::DeriveValueType)]
 pub struct OrgId(i64);
 
 impl OrgId {
@@ -202,7 +204,7 @@ impl FromRequest for TenantScope {
                 }),
                 (Some(_), None) => Err(AppError::Redirect("/orgs/new".into())),
                 (Some(user), Some(org)) => Ok(TenantScope {
-                    org: OrgId(org.id),
+                    org: org.id,
                     user_id: user.id,
                     role: org.role,
                     session: session.clone(),

@@ -9,14 +9,13 @@
 //! erased ([`holds`]; [`erase`] answers [`PrivacyError::OnHold`] and changes nothing).
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 
 use super::PrivacyError;
 use super::requests::{self, Kind, Status};
 use crate::audit::{self, Actor};
+use crate::db::InOrg;
 use crate::db::entity::deletion_receipt;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::orgs::OrgId;
@@ -98,10 +97,9 @@ async fn conversation_ids(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Vec<i64>, sea_orm::DbErr> {
-    conversation::Entity::find()
+    conversation::Entity::find_in(org)
         .select_only()
         .column(conversation::Column::Id)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
         .filter(conversation::Column::CustomerId.eq(customer_id))
         .into_tuple()
         .all(db)
@@ -155,14 +153,13 @@ pub async fn holds(
     if let Some(reason) = crate::retention::hold::customer_hold(db, org, customer_id).await? {
         out.push(Hold::Customer { reason });
     }
-    let held: Vec<(i64, Option<String>)> = conversation::Entity::find()
+    let held: Vec<(i64, Option<String>)> = conversation::Entity::find_in(org)
         .select_only()
         .column(conversation::Column::Id)
         .column_as(
             sea_orm::sea_query::Expr::cust("conversations.legal_hold_reason"),
             "legal_hold_reason",
         )
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
         .filter(conversation::Column::CustomerId.eq(customer_id))
         .filter(sea_orm::sea_query::Expr::cust(
             "conversations.legal_hold_reason IS NOT NULL",
@@ -183,8 +180,7 @@ pub async fn find_customer(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Option<customer::Model>, sea_orm::DbErr> {
-    customer::Entity::find_by_id(customer_id)
-        .filter(customer::Column::OrganizationId.eq(org.get()))
+    customer::Entity::find_by_id_in(org, customer_id)
         .one(db)
         .await
 }
@@ -195,10 +191,9 @@ pub async fn customer_by_email(
     org: OrgId,
     email: &crate::mail::EmailAddress,
 ) -> Result<Option<i64>, sea_orm::DbErr> {
-    customer_email::Entity::find()
+    customer_email::Entity::find_in(org)
         .select_only()
         .column(customer_email::Column::CustomerId)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
         .filter(customer_email::Column::Email.eq(email.as_str()))
         .into_tuple::<i64>()
         .one(db)
@@ -253,7 +248,7 @@ pub async fn erase(
     };
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     let receipt = deletion_receipt::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         request_id: Set(request.id),
         created_at: Set(Utc::now()),
         performed_by: Set(performer.label()),

@@ -28,6 +28,7 @@ use serde::Serialize;
 use super::PrivacyError;
 use super::erase::{Performer, find_customer};
 use super::requests::{self, Kind, Status};
+use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, conversation_tag, customer_email, message, tag};
 use crate::orgs::OrgId;
 use crate::state::AppState;
@@ -176,8 +177,7 @@ async fn tags_by_conversation(
             .all(db)
             .await?;
         let tag_ids: Vec<i64> = links.iter().map(|l| l.tag_id).collect();
-        let names: BTreeMap<i64, String> = tag::Entity::find()
-            .filter(tag::Column::OrganizationId.eq(org.get()))
+        let names: BTreeMap<i64, String> = tag::Entity::find_in(org)
             .filter(tag::Column::Id.is_in(tag_ids))
             .all(db)
             .await?
@@ -209,17 +209,15 @@ pub async fn export(
     let found = find_customer(db, org, customer_id)
         .await?
         .ok_or(PrivacyError::NotFound)?;
-    let email_addresses = customer_email::Entity::find()
+    let email_addresses = customer_email::Entity::find_in(org)
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Column::OrganizationId.eq(org.get()))
         .filter(customer_email::Column::CustomerId.eq(found.id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
         .all(db)
         .await?;
-    let conversations = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
+    let conversations = conversation::Entity::find_in(org)
         .filter(conversation::Column::CustomerId.eq(found.id))
         .order_by_asc(conversation::Column::CreatedAt)
         .order_by_asc(conversation::Column::Id)
@@ -231,9 +229,8 @@ pub async fn export(
     let mut records = Vec::with_capacity(conversations.len());
     let (mut message_total, mut attachment_total) = (0, 0);
     for c in conversations {
-        let mut query = message::Entity::find()
-            .filter(message::Column::OrganizationId.eq(org.get()))
-            .filter(message::Column::ConversationId.eq(c.id));
+        let mut query =
+            message::Entity::find_in(org).filter(message::Column::ConversationId.eq(c.id));
         if !include_notes {
             query = query.filter(message::Column::Direction.ne("note"));
         }
@@ -241,8 +238,7 @@ pub async fn export(
         let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         let mut attachments: BTreeMap<i64, Vec<AttachmentRecord>> = BTreeMap::new();
         for chunk in message_ids.chunks(500) {
-            for a in attachment::Entity::find()
-                .filter(attachment::Column::OrganizationId.eq(org.get()))
+            for a in attachment::Entity::find_in(org)
                 .filter(attachment::Column::MessageId.is_in(chunk.iter().copied()))
                 .order_by_asc(attachment::Column::Id)
                 .all(db)

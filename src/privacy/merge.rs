@@ -15,9 +15,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer, customer_email};
 use crate::inbox::customers;
@@ -51,8 +52,7 @@ async fn side(
             .into_iter()
             .map(|e| e.email)
             .collect(),
-        conversations: conversation::Entity::find()
-            .filter(conversation::Column::OrganizationId.eq(org.get()))
+        conversations: conversation::Entity::find_in(org)
             .filter(conversation::Column::CustomerId.eq(record.id))
             .count(db)
             .await?,
@@ -94,31 +94,26 @@ async fn merge(
     kept: &customer::Model,
     other: &customer::Model,
 ) -> Result<Merged, sea_orm::DbErr> {
-    let o = org.get();
-    let conversations = conversation::Entity::update_many()
+    let _o = org.get();
+    let conversations = conversation::Entity::update_in(org)
         .col_expr(conversation::Column::CustomerId, Expr::value(kept.id))
-        .filter(conversation::Column::OrganizationId.eq(o))
         .filter(conversation::Column::CustomerId.eq(other.id))
         .exec(db)
         .await?
         .rows_affected;
-    let email_addresses = customer_email::Entity::update_many()
+    let email_addresses = customer_email::Entity::update_in(org)
         .col_expr(customer_email::Column::CustomerId, Expr::value(kept.id))
-        .filter(customer_email::Column::OrganizationId.eq(o))
         .filter(customer_email::Column::CustomerId.eq(other.id))
         .exec(db)
         .await?
         .rows_affected;
-    let requests = privacy_request::Entity::update_many()
+    let requests = privacy_request::Entity::update_in(org)
         .col_expr(privacy_request::Column::CustomerId, Expr::value(kept.id))
-        .filter(privacy_request::Column::OrganizationId.eq(o))
         .filter(privacy_request::Column::CustomerId.eq(other.id))
         .exec(db)
         .await?
         .rows_affected;
-    let mut fill = customer::Entity::update_many()
-        .filter(customer::Column::OrganizationId.eq(o))
-        .filter(customer::Column::Id.eq(kept.id));
+    let mut fill = customer::Entity::update_in(org).filter(customer::Column::Id.eq(kept.id));
     let mut any = false;
     if kept.phone.is_none() && other.phone.is_some() {
         fill = fill.col_expr(customer::Column::Phone, Expr::value(other.phone.clone()));
@@ -134,8 +129,7 @@ async fn merge(
     if any {
         fill.exec(db).await?;
     }
-    customer::Entity::delete_many()
-        .filter(customer::Column::OrganizationId.eq(o))
+    customer::Entity::delete_in(org)
         .filter(customer::Column::Id.eq(other.id))
         .exec(db)
         .await?;

@@ -5,10 +5,11 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::requests::{self, Kind, NewRequest};
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -33,8 +34,7 @@ pub async fn of_customer(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Vec<ObjectionView>, sea_orm::DbErr> {
-    Ok(privacy_request::Entity::find()
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+    Ok(privacy_request::Entity::find_in(org)
         .filter(privacy_request::Column::CustomerId.eq(customer_id))
         .filter(privacy_request::Column::Kind.eq(Kind::Objection.as_str()))
         .order_by_desc(privacy_request::Column::ReceivedAt)

@@ -21,11 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, SqlErr};
 
 use super::requests::{self, Kind, Status};
+use crate::db::InOrg;
 use crate::db::entity::{customer, customer_email};
 use crate::inbox::customers::{self, CustomerName, PhoneNumber, PostalAddress};
 use crate::mail::EmailAddress;
@@ -200,8 +199,7 @@ async fn plan(
         .chain(plan.added.as_deref())
         .collect();
     if !new_values.is_empty() {
-        let taken = customer_email::Entity::find()
-            .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        let taken = customer_email::Entity::find_in(org)
             .filter(customer_email::Column::CustomerId.ne(record.id))
             .filter(customer_email::Column::Email.is_in(new_values))
             .one(db)
@@ -221,9 +219,7 @@ async fn apply(
     customer_id: i64,
     plan: &Plan,
 ) -> Result<(), sea_orm::DbErr> {
-    let mut update = customer::Entity::update_many()
-        .filter(customer::Column::OrganizationId.eq(org.get()))
-        .filter(customer::Column::Id.eq(customer_id));
+    let mut update = customer::Entity::update_in(org).filter(customer::Column::Id.eq(customer_id));
     let mut any = false;
     if let Some(name) = &plan.name {
         update = update.col_expr(customer::Column::DisplayName, Expr::value(name.clone()));
@@ -241,17 +237,15 @@ async fn apply(
         update.exec(db).await?;
     }
     if !plan.removed.is_empty() {
-        customer_email::Entity::delete_many()
-            .filter(customer_email::Column::OrganizationId.eq(org.get()))
+        customer_email::Entity::delete_in(org)
             .filter(customer_email::Column::CustomerId.eq(customer_id))
             .filter(customer_email::Column::Id.is_in(plan.removed.iter().copied()))
             .exec(db)
             .await?;
     }
     for (id, value) in &plan.changed {
-        customer_email::Entity::update_many()
+        customer_email::Entity::update_in(org)
             .col_expr(customer_email::Column::Email, Expr::value(value.clone()))
-            .filter(customer_email::Column::OrganizationId.eq(org.get()))
             .filter(customer_email::Column::CustomerId.eq(customer_id))
             .filter(customer_email::Column::Id.eq(*id))
             .exec(db)
@@ -259,7 +253,7 @@ async fn apply(
     }
     if let Some(value) = &plan.added {
         customer_email::ActiveModel {
-            organization_id: Set(org.get()),
+            organization_id: Set(org),
             customer_id: Set(customer_id),
             email: Set(value.clone()),
             ..Default::default()

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
+use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::orgs::OrgId;
 
@@ -131,7 +132,7 @@ pub async fn create(
     new: NewRequest,
 ) -> Result<privacy_request::Model, DbErr> {
     privacy_request::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         kind: Set(new.kind.as_str().to_owned()),
         reference: Set(new_reference()),
         customer_id: Set(new.customer_id),
@@ -154,8 +155,7 @@ pub async fn find(
     org: OrgId,
     id: i64,
 ) -> Result<Option<privacy_request::Model>, DbErr> {
-    privacy_request::Entity::find_by_id(id)
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+    privacy_request::Entity::find_by_id_in(org, id)
         .one(db)
         .await
 }
@@ -168,8 +168,7 @@ pub async fn open_or_create(
     customer_id: i64,
     kind: Kind,
 ) -> Result<privacy_request::Model, DbErr> {
-    let open = privacy_request::Entity::find()
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+    let open = privacy_request::Entity::find_in(org)
         .filter(privacy_request::Column::CustomerId.eq(customer_id))
         .filter(privacy_request::Column::Kind.eq(kind.as_str()))
         .filter(privacy_request::Column::Status.eq(Status::Open.as_str()))
@@ -204,7 +203,7 @@ pub async fn close(
     status: Status,
     handled_by: Option<i64>,
 ) -> Result<(), DbErr> {
-    privacy_request::Entity::update_many()
+    privacy_request::Entity::update_in(org)
         .col_expr(
             privacy_request::Column::Status,
             Expr::value(status.as_str()),
@@ -214,7 +213,6 @@ pub async fn close(
             privacy_request::Column::CompletedAt,
             Expr::value(Some(Utc::now())),
         )
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
         .filter(privacy_request::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -228,13 +226,12 @@ pub async fn forget_customer(
     org: OrgId,
     customer_id: i64,
 ) -> Result<(), DbErr> {
-    privacy_request::Entity::update_many()
+    privacy_request::Entity::update_in(org)
         .col_expr(
             privacy_request::Column::CustomerId,
             Expr::value(None::<i64>),
         )
         .col_expr(privacy_request::Column::Note, Expr::value(""))
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
         .filter(privacy_request::Column::CustomerId.eq(customer_id))
         .exec(db)
         .await?;
@@ -246,16 +243,14 @@ pub async fn list(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<(Vec<privacy_request::Model>, Vec<privacy_request::Model>), DbErr> {
-    let open = privacy_request::Entity::find()
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+    let open = privacy_request::Entity::find_in(org)
         .filter(privacy_request::Column::Status.eq(Status::Open.as_str()))
         .order_by_asc(privacy_request::Column::DueAt)
         .order_by_asc(privacy_request::Column::Id)
         .limit(1000)
         .all(db)
         .await?;
-    let closed = privacy_request::Entity::find()
-        .filter(privacy_request::Column::OrganizationId.eq(org.get()))
+    let closed = privacy_request::Entity::find_in(org)
         .filter(privacy_request::Column::Status.ne(Status::Open.as_str()))
         .order_by_desc(privacy_request::Column::CompletedAt)
         .order_by_desc(privacy_request::Column::Id)

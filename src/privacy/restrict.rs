@@ -15,6 +15,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde::Deserialize;
 
 use super::requests::{self, Kind, Status};
+use crate::db::InOrg;
 use crate::db::entity::{conversation, customer, message};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -56,10 +57,9 @@ pub async fn restricted_customer_ids(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<Vec<i64>, sea_orm::DbErr> {
-    customer::Entity::find()
+    customer::Entity::find_in(org)
         .select_only()
         .column(customer::Column::Id)
-        .filter(customer::Column::OrganizationId.eq(org.get()))
         .filter(customer::Column::RestrictedAt.is_not_null())
         .into_tuple()
         .all(db)
@@ -81,7 +81,7 @@ pub async fn restricted_conversation_ids(
             conversation::Entity::find()
                 .select_only()
                 .column(conversation::Column::Id)
-                .filter(crate::db::org_check("conversations", org))
+                .filter(conversation::Entity::org_check(org))
                 .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
                 .into_tuple::<i64>()
                 .all(db)
@@ -101,14 +101,14 @@ pub async fn of_conversation(
         .select_only()
         .column(customer::Column::RestrictedAt)
         .column(customer::Column::RestrictionReason)
-        .filter(crate::db::org_check("customers", org))
+        .filter(customer::Entity::org_check(org))
         .filter(
             customer::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()
                     .column(conversation::Column::CustomerId)
                     .from(conversation::Entity)
                     .and_where(conversation::Column::Id.eq(conversation_id))
-                    .and_where(conversation::Column::OrganizationId.eq(org.get()))
+                    .and_where(conversation::Column::OrganizationId.eq(org))
                     .to_owned(),
             ),
         )
@@ -128,8 +128,7 @@ pub async fn of_message(
     org: OrgId,
     message_id: i64,
 ) -> Result<Option<Restriction>, sea_orm::DbErr> {
-    let conversation_id: Option<i64> = message::Entity::find_by_id(message_id)
-        .filter(message::Column::OrganizationId.eq(org.get()))
+    let conversation_id: Option<i64> = message::Entity::find_by_id_in(org, message_id)
         .select_only()
         .column(message::Column::ConversationId)
         .into_tuple()
@@ -204,7 +203,7 @@ pub async fn change(
             if record.restricted_at.is_some() {
                 return Err(AppError::BadRequest("privacy.restrict.already"));
             }
-            customer::Entity::update_many()
+            customer::Entity::update_in(org)
                 .col_expr(
                     customer::Column::RestrictedAt,
                     Expr::value(Some(Utc::now())),
@@ -213,7 +212,6 @@ pub async fn change(
                     customer::Column::RestrictionReason,
                     Expr::value(Some(reason)),
                 )
-                .filter(customer::Column::OrganizationId.eq(org.get()))
                 .filter(customer::Column::Id.eq(record.id))
                 .exec(&txn)
                 .await?;
@@ -236,7 +234,7 @@ pub async fn change(
             if record.restricted_at.is_none() {
                 return Err(AppError::BadRequest("privacy.restrict.not_restricted"));
             }
-            customer::Entity::update_many()
+            customer::Entity::update_in(org)
                 .col_expr(
                     customer::Column::RestrictedAt,
                     Expr::value(None::<DateTime<Utc>>),
@@ -245,7 +243,6 @@ pub async fn change(
                     customer::Column::RestrictionReason,
                     Expr::value(None::<String>),
                 )
-                .filter(customer::Column::OrganizationId.eq(org.get()))
                 .filter(customer::Column::Id.eq(record.id))
                 .exec(&txn)
                 .await?;

@@ -5,13 +5,14 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::PrivacyError;
 use super::erase::{self, Counts, Performer};
 use super::export;
 use super::requests::{self, Kind, NewRequest, Status};
+use crate::db::InOrg;
 use crate::db::entity::{deletion_receipt, privacy_request};
 use crate::mail::EmailAddress;
 use crate::orgs::TenantScope;
@@ -192,14 +193,14 @@ pub async fn requests(
     scope.require_admin()?;
     let (open, closed) = requests::list(&state.db, scope.org()).await?;
     let closed_ids: Vec<i64> = closed.iter().map(|r| r.id).collect();
-    let receipts: std::collections::BTreeMap<i64, i64> = deletion_receipt::Entity::find()
-        .filter(deletion_receipt::Column::OrganizationId.eq(scope.org().get()))
-        .filter(deletion_receipt::Column::RequestId.is_in(closed_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| (r.request_id, r.id))
-        .collect();
+    let receipts: std::collections::BTreeMap<i64, i64> =
+        deletion_receipt::Entity::find_in(scope.org())
+            .filter(deletion_receipt::Column::RequestId.is_in(closed_ids))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.request_id, r.id))
+            .collect();
     let handlers = crate::inbox::queries::user_names(
         &state.db,
         closed.iter().filter_map(|r| r.handled_by).collect(),
@@ -389,8 +390,7 @@ pub async fn receipt(
         None => (raw.as_str(), false),
     };
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let found = deletion_receipt::Entity::find_by_id(id)
-        .filter(deletion_receipt::Column::OrganizationId.eq(scope.org().get()))
+    let found = deletion_receipt::Entity::find_by_id_in(scope.org(), id)
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;

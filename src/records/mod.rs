@@ -21,10 +21,10 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::db::InOrg;
 use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
 };
-use crate::db::org_check;
 use crate::mail::blobs::BlobStore;
 use crate::orgs::OrgId;
 
@@ -118,7 +118,7 @@ fn messages_of(org: OrgId, conversations: &[i64]) -> SelectStatement {
     Query::select()
         .column(message::Column::Id)
         .from(message::Entity)
-        .and_where(org_check("messages", org))
+        .and_where(message::Entity::org_check(org))
         .and_where(message::Column::ConversationId.is_in(conversations.iter().copied()))
         .to_owned()
 }
@@ -128,7 +128,7 @@ fn listed_messages(org: OrgId, ids: &[i64]) -> SelectStatement {
     Query::select()
         .column(message::Column::Id)
         .from(message::Entity)
-        .and_where(org_check("messages", org))
+        .and_where(message::Entity::org_check(org))
         .and_where(message::Column::Id.is_in(ids.iter().copied()))
         .to_owned()
 }
@@ -143,7 +143,7 @@ async fn files_of(
         .select_only()
         .column(attachment::Column::BlobId)
         .distinct()
-        .filter(org_check("attachments", org))
+        .filter(attachment::Entity::org_check(org))
         .filter(attachment::Column::MessageId.in_subquery(messages))
         .into_tuple()
         .all(db)
@@ -176,7 +176,7 @@ async fn messages(
         db,
         mode,
         Condition::all()
-            .add(org_check("outbox", org))
+            .add(outbox::Entity::org_check(org))
             .add(outbox::Column::MessageId.in_subquery(messages())),
     )
     .await?;
@@ -184,7 +184,7 @@ async fn messages(
         db,
         mode,
         Condition::all()
-            .add(org_check("attachments", org))
+            .add(attachment::Entity::org_check(org))
             .add(attachment::Column::MessageId.in_subquery(messages())),
     )
     .await?;
@@ -210,7 +210,7 @@ async fn conversations(
     let ids: Vec<i64> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
-        .filter(org_check("conversations", org))
+        .filter(conversation::Entity::org_check(org))
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
@@ -228,7 +228,7 @@ async fn conversations(
         org,
         || messages_of(org, &ids),
         Condition::all()
-            .add(org_check("messages", org))
+            .add(message::Entity::org_check(org))
             .add(message::Column::ConversationId.is_in(ids.iter().copied())),
     )
     .await?;
@@ -237,7 +237,7 @@ async fn conversations(
         db,
         mode,
         Condition::all()
-            .add(org_check("conversations", org))
+            .add(conversation::Entity::org_check(org))
             .add(conversation::Column::Id.is_in(ids.iter().copied())),
     )
     .await?;
@@ -247,7 +247,7 @@ async fn conversations(
 /// The email addresses of these customers.
 fn addresses_of(org: OrgId, customers: &[i64]) -> Condition {
     Condition::all()
-        .add(org_check("customer_emails", org))
+        .add(customer_email::Entity::org_check(org))
         .add(customer_email::Column::CustomerId.is_in(customers.iter().copied()))
 }
 
@@ -261,7 +261,7 @@ async fn customers(
     let their_conversations: Vec<i64> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Id)
-        .filter(org_check("conversations", org))
+        .filter(conversation::Entity::org_check(org))
         .filter(conversation::Column::CustomerId.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
@@ -276,7 +276,7 @@ async fn customers(
         db,
         mode,
         Condition::all()
-            .add(org_check("customers", org))
+            .add(customer::Entity::org_check(org))
             .add(customer::Column::Id.is_in(ids.iter().copied())),
     )
     .await?;
@@ -310,7 +310,7 @@ pub async fn delete_messages(
             org,
             || listed_messages(org, chunk),
             Condition::all()
-                .add(org_check("messages", org))
+                .add(message::Entity::org_check(org))
                 .add(message::Column::Id.is_in(chunk.iter().copied())),
         )
         .await
@@ -327,7 +327,7 @@ pub async fn delete_attachments(
     by_chunks(ids, |chunk| async move {
         let listed = || {
             Condition::all()
-                .add(org_check("attachments", org))
+                .add(attachment::Entity::org_check(org))
                 .add(attachment::Column::Id.is_in(chunk.iter().copied()))
         };
         let blob_ids: Vec<String> = attachment::Entity::find()
@@ -360,7 +360,7 @@ pub async fn delete_attachments_of_conversations(
             db,
             Mode::Delete,
             Condition::all()
-                .add(org_check("attachments", org))
+                .add(attachment::Entity::org_check(org))
                 .add(attachment::Column::MessageId.in_subquery(messages_of(org, chunk))),
         )
         .await?;
@@ -469,7 +469,7 @@ pub async fn files_only_in(
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)
-            .filter(org_check("attachments", org))
+            .filter(attachment::Entity::org_check(org))
             .filter(attachment::Column::MessageId.in_subquery(messages_of(org, chunk)))
             .into_tuple()
             .all(db)

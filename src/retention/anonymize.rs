@@ -102,7 +102,7 @@ pub async fn customers(
                 .value(customer::Column::Phone, None::<String>)
                 .value(customer::Column::PostalAddress, None::<String>)
                 .value(Alias::new("anonymized_at"), now)
-                .and_where(org_term("customers", org, Lookup::Ids))
+                .and_where(org_term::<customer::Entity>(org, Lookup::Ids))
                 .and_where(customer::Column::Id.eq(*id))
                 .to_owned(),
         )
@@ -124,7 +124,7 @@ pub async fn conversations(
     let customer_ids: BTreeSet<i64> = batch.iter().map(|c| c.customer_id).collect();
     let known = known_values(db, &customer_ids).await?;
     let messages = message::Entity::find()
-        .filter(org_term("messages", org, Lookup::Ids))
+        .filter(org_term::<message::Entity>(org, Lookup::Ids))
         .filter(message::Column::ConversationId.is_in(ids.clone()))
         .all(db)
         .await?;
@@ -140,7 +140,7 @@ pub async fn conversations(
             .map(|(record, _)| record.created_at)
             .unwrap_or(now);
         let id = customer::Entity::insert(customer::ActiveModel {
-            organization_id: Set(org.get()),
+            organization_id: Set(org),
             display_name: Set(name.clone()),
             created_at: Set(created_at),
             ..Default::default()
@@ -233,7 +233,7 @@ pub async fn conversations(
     let left_alone: Vec<i64> = customer::Entity::find()
         .select_only()
         .column(customer::Column::Id)
-        .filter(org_term("customers", org, Lookup::Ids))
+        .filter(org_term::<customer::Entity>(org, Lookup::Ids))
         .filter(customer::Column::Id.is_in(customer_ids))
         .filter(sea_orm::sea_query::Expr::cust(
             "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",

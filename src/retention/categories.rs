@@ -18,6 +18,7 @@ use super::select::{
 };
 use super::{Action, RetentionRule};
 use crate::audit::{Actor, Entry};
+use crate::db::InOrg;
 use crate::db::entity::{attachment, audit_event, conversation, customer, message};
 use crate::records;
 use crate::state::AppState;
@@ -108,7 +109,7 @@ pub(super) async fn attachments(
         let mut query = message::Entity::find()
             .select_only()
             .column(message::Column::Id)
-            .filter(org_term("messages", ctx.org, lookup))
+            .filter(org_term::<message::Entity>(ctx.org, lookup))
             .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
         if let Some(ids) = among {
             query = query.filter(message::Column::Id.is_in(ids.iter().copied()));
@@ -116,8 +117,7 @@ pub(super) async fn attachments(
         query = query.filter(in_held_conversation(ctx.org, held));
         query.into_query()
     };
-    let scoped =
-        attachment::Entity::find().filter(attachment::Column::OrganizationId.eq(ctx.org.get()));
+    let scoped = attachment::Entity::find_in(ctx.org);
     counts.skipped_legal_hold = scoped
         .clone()
         .filter(attachment::Column::MessageId.in_subquery(old_messages(true, None)))
@@ -143,7 +143,7 @@ pub(super) async fn attachments(
         // messages, so it does not walk the whole message table per batch.
         let (ids, message_ids): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
         let batch: Vec<(i64, String)> = attachment::Entity::find()
-            .filter(org_term("attachments", ctx.org, Lookup::Ids))
+            .filter(org_term::<attachment::Entity>(ctx.org, Lookup::Ids))
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)
@@ -194,7 +194,7 @@ pub(super) async fn notes(
     let db = &ctx.state.db;
     let due_notes = |lookup: Lookup| {
         let mut due = message::Entity::find()
-            .filter(org_term("messages", ctx.org, lookup))
+            .filter(org_term::<message::Entity>(ctx.org, lookup))
             .filter(message::Column::Direction.eq("note"))
             .filter(message::Column::CreatedAt.lt(rule.cutoff(ctx.now)));
         if rule.action() == Action::Anonymize {
@@ -243,7 +243,7 @@ pub(super) async fn notes(
                     .select_only()
                     .column(conversation::Column::Id)
                     .column(conversation::Column::CustomerId)
-                    .filter(org_term("conversations", ctx.org, Lookup::Ids))
+                    .filter(org_term::<conversation::Entity>(ctx.org, Lookup::Ids))
                     .filter(conversation::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
                     .into_tuple::<(i64, i64)>()
                     .all(&txn)
@@ -290,7 +290,7 @@ pub(super) async fn customers(
     let db = &ctx.state.db;
     let due_customers = |lookup: Lookup| {
         let mut due = customer::Entity::find()
-            .filter(org_term("customers", ctx.org, lookup))
+            .filter(org_term::<customer::Entity>(ctx.org, lookup))
             .filter(customer::Column::CreatedAt.lt(rule.cutoff(ctx.now)))
             .filter(Expr::cust(
                 "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
@@ -364,8 +364,7 @@ pub(super) async fn audit_log(
         cutoff,
     };
     if ctx.dry_run {
-        counts.audit_events = audit_event::Entity::find()
-            .filter(audit_event::Column::OrganizationId.eq(ctx.org.get()))
+        counts.audit_events = audit_event::Entity::find_in(ctx.org)
             .filter(audit_event::Column::OccurredAt.lt(cutoff))
             .count(db)
             .await?;

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 
+use crate::db::InOrg;
 use crate::db::entity::{retention_run, retention_setting};
 use crate::orgs::OrgId;
 use crate::state::AppState;
@@ -75,18 +76,16 @@ impl RunLock {
         let lock = RunLock { _file: file, org };
         let now = Utc::now();
         super::ensure_settings(&state.db, org).await?;
-        retention_setting::Entity::update_many()
+        retention_setting::Entity::update_in(org)
             .col_expr(retention_setting::Column::RunningSince, Expr::val(now))
-            .filter(retention_setting::Column::OrganizationId.eq(org.get()))
             .exec(&state.db)
             .await?;
-        retention_run::Entity::update_many()
+        retention_run::Entity::update_in(org)
             .col_expr(retention_run::Column::FinishedAt, Expr::val(now))
             .col_expr(
                 retention_run::Column::Error,
                 Expr::val(super::run::INTERRUPTED),
             )
-            .filter(retention_run::Column::OrganizationId.eq(org.get()))
             .filter(retention_run::Column::FinishedAt.is_null())
             .exec(&state.db)
             .await?;
@@ -95,12 +94,11 @@ impl RunLock {
 
     /// Releases the lock and clears `running_since`.
     pub async fn release(self, state: &AppState) {
-        let cleared = retention_setting::Entity::update_many()
+        let cleared = retention_setting::Entity::update_in(self.org)
             .col_expr(
                 retention_setting::Column::RunningSince,
                 Expr::val(Option::<DateTime<Utc>>::None),
             )
-            .filter(retention_setting::Column::OrganizationId.eq(self.org.get()))
             .exec(&state.db)
             .await;
         if let Err(error) = cleared {

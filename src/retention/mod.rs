@@ -17,6 +17,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use crate::db::InOrg;
 use crate::db::entity::{retention_rule, retention_setting};
 use crate::orgs::OrgId;
 
@@ -281,8 +282,7 @@ pub async fn saved_rules(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<Vec<RetentionRule>, sea_orm::DbErr> {
-    let rows = retention_rule::Entity::find()
-        .filter(retention_rule::Column::OrganizationId.eq(org.get()))
+    let rows = retention_rule::Entity::find_in(org)
         .order_by_asc(retention_rule::Column::Id)
         .all(db)
         .await?;
@@ -312,7 +312,7 @@ pub async fn save_rule(
 ) -> Result<(), sea_orm::DbErr> {
     ensure_settings(db, org).await?;
     retention_rule::Entity::insert(retention_rule::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         category: Set(rule.category.as_str().to_owned()),
         after_days: Set(rule.after_days),
         action: Set(rule.action.as_str().to_owned()),
@@ -342,8 +342,7 @@ pub async fn remove_rule(
     org: OrgId,
     category: Category,
 ) -> Result<u64, sea_orm::DbErr> {
-    Ok(retention_rule::Entity::delete_many()
-        .filter(retention_rule::Column::OrganizationId.eq(org.get()))
+    Ok(retention_rule::Entity::delete_in(org)
         .filter(retention_rule::Column::Category.eq(category.as_str()))
         .exec(db)
         .await?
@@ -355,15 +354,12 @@ pub async fn ensure_settings(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<retention_setting::Model, sea_orm::DbErr> {
-    if let Some(found) = retention_setting::Entity::find_by_id(org.get())
-        .one(db)
-        .await?
-    {
+    if let Some(found) = retention_setting::Entity::find_by_id(org).one(db).await? {
         return Ok(found);
     }
     let now = Utc::now();
     retention_setting::Entity::insert(retention_setting::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         schedule: Set(DEFAULT_SCHEDULE.to_owned()),
         running_since: Set(None),
         schedule_checked_at: Set(Some(now)),
@@ -376,7 +372,7 @@ pub async fn ensure_settings(
     )
     .exec_without_returning(db)
     .await?;
-    retention_setting::Entity::find_by_id(org.get())
+    retention_setting::Entity::find_by_id(org)
         .one(db)
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("retention settings".into()))
@@ -389,12 +385,11 @@ pub async fn set_schedule(
     schedule: &schedule::Schedule,
 ) -> Result<(), sea_orm::DbErr> {
     ensure_settings(db, org).await?;
-    retention_setting::Entity::update_many()
+    retention_setting::Entity::update_in(org)
         .col_expr(
             retention_setting::Column::Schedule,
             sea_orm::sea_query::Expr::val(schedule.as_str()),
         )
-        .filter(retention_setting::Column::OrganizationId.eq(org.get()))
         .exec(db)
         .await?;
     Ok(())

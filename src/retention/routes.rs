@@ -6,12 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Local, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::run::{CategoryCounts, RunError, RunOptions, RunReport};
 use super::schedule::Schedule;
 use super::{Action, Category, RetentionRule, saved_rules};
+use crate::db::InOrg;
 use crate::db::entity::retention_run;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
@@ -224,8 +225,7 @@ async fn render_page(
         .ok()
         .and_then(|s| s.next_after(Utc::now()))
         .map(|next| next.with_timezone(&Local));
-    let runs = retention_run::Entity::find()
-        .filter(retention_run::Column::OrganizationId.eq(org.get()))
+    let runs = retention_run::Entity::find_in(org)
         .order_by_desc(retention_run::Column::Id)
         .limit(HISTORY)
         .all(&state.db)

@@ -159,7 +159,7 @@ async fn locked_run(
     let rules = saved_rules(&state.db, org).await?;
     let started_at = Utc::now();
     let run_id = retention_run::Entity::insert(retention_run::ActiveModel {
-        organization_id: Set(org.get()),
+        organization_id: Set(org),
         trigger: Set(options.trigger.to_owned()),
         dry_run: Set(options.dry_run),
         started_at: Set(started_at),

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::run::Ctx;
 use super::{Action, Category, RetentionRule};
+use crate::db::InOrg;
 use crate::db::entity::{conversation, message};
 use crate::orgs::OrgId;
 
@@ -83,11 +84,11 @@ pub(super) enum Lookup {
 }
 
 /// The organization term of a selection; for [`Lookup::Ids`] the one of a lookup by listed ids
-/// ([`crate::db::org_check`]), so a batch is not found by walking the organization.
-pub(super) fn org_term(table: &str, org: OrgId, lookup: Lookup) -> SimpleExpr {
+/// ([`InOrg::org_check`]), so a batch is not found by walking the organization.
+pub(super) fn org_term<E: InOrg>(org: OrgId, lookup: Lookup) -> SimpleExpr {
     match lookup {
-        Lookup::Ids => crate::db::org_check(table, org),
-        Lookup::Scan => Expr::cust(format!("{table}.organization_id = {}", org.get())),
+        Lookup::Ids => E::org_check(org),
+        Lookup::Scan => E::organization_id().eq(org),
     }
 }
 
@@ -98,7 +99,8 @@ pub(super) fn due_conversations(
     lookup: Lookup,
 ) -> Select<conversation::Entity> {
     let cutoff = rule.cutoff(ctx.now);
-    let mut query = conversation::Entity::find().filter(org_term("conversations", ctx.org, lookup));
+    let mut query =
+        conversation::Entity::find().filter(org_term::<conversation::Entity>(ctx.org, lookup));
     query = match rule.category() {
         Category::ClosedConversations => query
             .filter(conversation::Column::Status.eq("closed"))

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use super::run::{RunError, RunOptions, run_with};
 use super::saved_rules;
 use crate::audit::Actor;
+use crate::db::InOrg;
 use crate::db::entity::{retention_run, retention_setting};
 use crate::orgs::OrgId;
 use crate::state::AppState;
@@ -25,8 +26,7 @@ async fn has_interrupted_run(
     db: &impl ConnectionTrait,
     org: OrgId,
 ) -> Result<bool, sea_orm::DbErr> {
-    Ok(retention_run::Entity::find()
-        .filter(retention_run::Column::OrganizationId.eq(org.get()))
+    Ok(retention_run::Entity::find_in(org)
         .filter(retention_run::Column::FinishedAt.is_null())
         .filter(retention_run::Column::DryRun.eq(false))
         .count(db)
@@ -45,7 +45,7 @@ pub async fn scheduled_tick(state: &AppState) -> Result<u32, sea_orm::DbErr> {
     let settings = retention_setting::Entity::find().all(&state.db).await?;
     let mut finished = 0;
     for setting in settings {
-        let org = OrgId::from_db(setting.organization_id);
+        let org = setting.organization_id;
         let Ok(schedule) = super::schedule::Schedule::parse(&setting.schedule) else {
             tracing::warn!(
                 org = org.get(),
@@ -92,9 +92,8 @@ pub async fn scheduled_tick(state: &AppState) -> Result<u32, sea_orm::DbErr> {
             }
         };
         if handled && due == Due::Schedule {
-            retention_setting::Entity::update_many()
+            retention_setting::Entity::update_in(org)
                 .col_expr(retention_setting::Column::ScheduleCheckedAt, Expr::val(now))
-                .filter(retention_setting::Column::OrganizationId.eq(org.get()))
                 .exec(&state.db)
                 .await?;
         }

@@ -22,7 +22,7 @@ const CHUNK: usize = 500;
 #[derive(FromQueryResult)]
 struct MessageRow {
     id: i64,
-    organization_id: i64,
+    organization_id: OrgId,
     conversation_id: i64,
     direction: String,
     from_name: String,
@@ -113,7 +113,7 @@ pub(crate) async fn all_message_ids(
         .column(message::Column::Id)
         .order_by_asc(message::Column::Id);
     if let Some(org) = org {
-        query = query.filter(message::Column::OrganizationId.eq(org.get()));
+        query = query.filter(message::Column::OrganizationId.eq(org));
     }
     query.into_tuple::<i64>().all(db).await
 }
@@ -245,7 +245,7 @@ async fn complete(
             format!("{} <{}>", row.from_name, row.from_address)
         };
         docs.push(MessageDoc {
-            org: OrgId::from_db(row.organization_id),
+            org: row.organization_id,
             message_id: row.id,
             conversation_id: row.conversation_id,
             subject,

@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Sql};
 use serde::Deserialize;
 
 use super::{Page as ResultPage, Query, QueryError, SearchContext, SearchError, Sort};
+use crate::db::InOrg;
 use crate::db::entity::{conversation, customer};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
@@ -192,9 +193,9 @@ async fn conversation_summaries(
             customer::Entity,
             Expr::col((customer::Entity, customer::Column::Id))
                 .equals((conversation::Entity, conversation::Column::CustomerId))
-                .and(crate::db::org_check("customers", org)),
+                .and(customer::Entity::org_check(org)),
         )
-        .and_where(crate::db::org_check("conversations", org))
+        .and_where(conversation::Entity::org_check(org))
         .and_where(
             Expr::col((conversation::Entity, conversation::Column::Id))
                 .is_in(conversation_ids.iter().copied()),

@@ -21,7 +21,7 @@ use super::error::AppError;
 use super::i18n::{Lang, Tr};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{membership, organization, session, user};
-use crate::orgs::Role;
+use crate::orgs::{OrgId, Role};
 use crate::state::AppState;
 
 pub const COOKIE_NAME: &str = "lethe_session";
@@ -38,7 +38,7 @@ pub struct SessionUser {
 /// The organization the session works in, with the user's role there.
 #[derive(Clone, Debug)]
 pub struct SessionOrg {
-    pub id: i64,
+    pub id: OrgId,
     pub name: String,
     pub role: Role,
 }
@@ -121,7 +121,7 @@ impl SessionState {
         &self,
         state: &AppState,
         user_id: i64,
-        organization_id: Option<i64>,
+        organization_id: Option<OrgId>,
     ) -> Result<(), AppError> {
         self.end(state).await?;
         let (token, row) = new_session_row(Some(user_id), organization_id);
@@ -156,7 +156,7 @@ impl SessionState {
     pub async fn set_organization(
         &self,
         state: &AppState,
-        organization_id: i64,
+        organization_id: OrgId,
     ) -> Result<(), AppError> {
         let row_id = Self::lock(&self.row_id).clone();
         if let Some(id) = row_id {
@@ -170,7 +170,10 @@ impl SessionState {
     }
 }
 
-fn new_session_row(user_id: Option<i64>, organization_id: Option<i64>) -> (String, session::Model) {
+fn new_session_row(
+    user_id: Option<i64>,
+    organization_id: Option<OrgId>,
+) -> (String, session::Model) {
     let token = random_token();
     let now = Utc::now();
     let row = session::Model {

@@ -463,7 +463,7 @@ async fn retention_prunes_old_entries_around_other_organizations_and_failed_logi
     // A later run takes the next entries, growing the gaps: still verifiable.
     let next: Vec<i64> = kept
         .iter()
-        .filter(|r| r.organization_id == Some(a.get()) && r.action == "test.a4")
+        .filter(|r| r.organization_id == Some(a) && r.action == "test.a4")
         .map(|r| r.id)
         .collect();
     age(&app, &next, 400).await;

@@ -644,7 +644,7 @@ impl TestApp {
     /// Tags the conversation `conversation_id` of `org` with a new tag `name`.
     pub async fn tag_conversation(&self, org: OrgId, conversation_id: i64, name: &str) {
         let tag = tag::ActiveModel {
-            organization_id: Set(org.get()),
+            organization_id: Set(org),
             name: Set(name.to_owned()),
             ..Default::default()
         }

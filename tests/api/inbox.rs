@@ -145,7 +145,7 @@ async fn the_inbox_lists_by_status_assignee_and_tag() {
         .unwrap();
     assert_eq!(
         (tag.organization_id, tag.name.as_str()),
-        (org.get(), "Refund")
+        (org, "Refund")
     );
 
     let open = app.get_text("/inbox").await;

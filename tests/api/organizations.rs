@@ -611,7 +611,7 @@ mod lifecycle {
         assert_eq!(wrong.status(), 422);
         assert!(wrong.text().await.unwrap().contains("does not match"));
         let scheduled = || async {
-            organization_deletion::Entity::find_by_id(doomed.get())
+            organization_deletion::Entity::find_by_id(doomed)
                 .one(&app.state.db)
                 .await
                 .unwrap()
@@ -825,7 +825,7 @@ mod lifecycle {
             .await;
         assert_eq!(response.status(), 409);
         assert!(
-            organization_deletion::Entity::find_by_id(org.get())
+            organization_deletion::Entity::find_by_id(org)
                 .one(&app.state.db)
                 .await
                 .unwrap()

@@ -74,7 +74,7 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .unwrap()
     .unwrap();
     let tag = tag::ActiveModel {
-        organization_id: Set(b_org.get()),
+        organization_id: Set(b_org),
         name: Set("vip".into()),
         ..Default::default()
     }
@@ -82,7 +82,7 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
     .await
     .unwrap();
     let canned = canned_reply::ActiveModel {
-        organization_id: Set(b_org.get()),
+        organization_id: Set(b_org),
         title: Set("B".into()),
         body: Set("Hallo".into()),
         ..Default::default()

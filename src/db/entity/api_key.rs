@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 /// An organization's API key (src/api/keys.rs). `token_hash` is the SHA-256 of the key; the
 /// key itself is shown once and never stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub name: String,
     /// The key's first characters, to tell keys apart on the page.
     pub prefix: String,

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "canned_replies")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub body: String,

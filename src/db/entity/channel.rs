@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "channels")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub name: String,
     pub inbound_token_hash: String,
     #[sea_orm(column_type = "Text")]

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "customers")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub display_name: String,
     pub created_at: DateTimeUtc,
     // customer rights (src/privacy/, migration m20261202_000008_customer_rights)

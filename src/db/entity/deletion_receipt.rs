@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deletion_receipts")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub request_id: i64,
     pub created_at: DateTimeUtc,
     pub performed_by: String,

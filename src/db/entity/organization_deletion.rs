@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 /// An owner's scheduled deletion of the organization (src/orgs/lifecycle.rs).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organization_deletions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub requested_at: DateTimeUtc,
     pub requested_by: Option<i64>,
     /// The purge job deletes everything once this has passed.

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "privacy_requests")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub kind: String,
     pub reference: String,
     pub customer_id: Option<i64>,

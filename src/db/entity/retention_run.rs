@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::orgs::OrgId;
+
 /// One retention run (or dry run) of an organization; `counts` is JSON per category.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "retention_runs")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     pub trigger: String,
     pub dry_run: bool,
     pub started_at: DateTimeUtc,

@@ -11,7 +11,6 @@ use super::{ImapProblem, Stage};
 use crate::db::entity::channel;
 use crate::mail::channel::{self as channels, ImapSettings};
 use crate::mail::ingest::{self, Outcome, Source};
-use crate::orgs::OrgId;
 use crate::state::AppState;
 
 /// How many messages are fetched (and held in memory) at once.
@@ -124,7 +123,7 @@ async fn fetch_new(
     uids.sort_unstable();
 
     let source = Source {
-        org: OrgId::from_db(channel.organization_id),
+        org: channel.organization_id,
         channel_id: Some(channel.id),
         keep_original_date: false,
     };

@@ -174,7 +174,7 @@ async fn lookup<E: EntityTrait>(
             .select_only()
             .column(key)
             .column(value)
-            .filter(organization.clone().eq(source.org.get()))
+            .filter(organization.clone().eq(source.org))
             .filter(key.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(db)
@@ -307,7 +307,7 @@ async fn create_customers(
     source: Source,
     created: &[NewCustomer],
 ) -> Result<Vec<i64>, AppError> {
-    let org = source.org.get();
+    let org = source.org;
     let mut ids = Vec::with_capacity(created.len());
     for person in created {
         let row = customer::ActiveModel {
@@ -343,7 +343,7 @@ async fn create_conversations(
     created: &[NewConversation],
     customer_id: impl Fn(Person) -> i64,
 ) -> Result<Vec<i64>, AppError> {
-    let org = source.org.get();
+    let org = source.org;
     let tokens = unused_tokens(db, source, created.len()).await?;
     let rows: Vec<conversation::ActiveModel> = created
         .iter()
@@ -426,7 +426,7 @@ async fn insert_messages(
     planned: &[Planned],
     conversation_id: impl Fn(Thread) -> i64,
 ) -> Result<(), AppError> {
-    let org = source.org.get();
+    let org = source.org;
     let mut rows = Vec::with_capacity(planned.len());
     // Message-ID → (attachment, blob) for the messages that have stored attachments.
     let mut files: HashMap<&str, Vec<(&parse::Attachment, String)>> = HashMap::new();

@@ -6,8 +6,9 @@ use std::borrow::Cow;
 
 use regex::{NoExpand, Regex, RegexBuilder};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
 
+use crate::db::InOrg;
 use crate::db::entity::{conversation, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
@@ -91,11 +92,10 @@ pub async fn rewrite(
         .iter()
         .filter_map(Replacement::pattern)
         .collect();
-    let conversations: Vec<(i64, String)> = conversation::Entity::find()
+    let conversations: Vec<(i64, String)> = conversation::Entity::find_in(org)
         .select_only()
         .column(conversation::Column::Id)
         .column(conversation::Column::Subject)
-        .filter(conversation::Column::OrganizationId.eq(org.get()))
         .filter(conversation::Column::CustomerId.eq(customer_id))
         .into_tuple()
         .all(db)
@@ -107,7 +107,7 @@ pub async fn rewrite(
                     .table(conversation::Entity)
                     .value(conversation::Column::Subject, subject)
                     .and_where(conversation::Column::Id.eq(*id))
-                    .and_where(conversation::Column::OrganizationId.eq(org.get()))
+                    .and_where(conversation::Column::OrganizationId.eq(org))
                     .to_owned(),
             )
             .await?;
@@ -115,8 +115,7 @@ pub async fn rewrite(
     }
     let ids: Vec<i64> = conversations.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(500) {
-        let messages = message::Entity::find()
-            .filter(crate::db::org_check("messages", org))
+        let messages = message::Entity::lookup_in(org)
             .filter(message::Column::ConversationId.is_in(chunk.iter().copied()))
             .all(db)
             .await?;
