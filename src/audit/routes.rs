@@ -12,7 +12,6 @@ use serde::Deserialize;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::{AppError, Page, render};
 
 const PAGE_SIZE: u64 = 100;
@@ -109,7 +108,6 @@ async fn load(
 pub async fn log(
     state: web::Data<AppState>,
     scope: TenantScope,
-    _client: ClientInfo,
     req: HttpRequest,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {

@@ -270,8 +270,8 @@ pub async fn setup(
         );
     };
     let txn = crate::db::begin_write(&state.db).await?;
-    let user = users::create(&txn, &email, &password, &display_name).await?;
-    let org = orgs::create_organization(&txn, &org_name, user.id).await?;
+    let founds = orgs::Joining::Founds(&org_name);
+    let (user, org) = orgs::create_user_in(&txn, &email, &password, &display_name, founds).await?;
     txn.commit().await?;
     state.setup.close();
     visitor

@@ -14,7 +14,6 @@ use crate::mail::channel::{self, INBOUND_TOKEN};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, render};
@@ -186,7 +185,6 @@ pub async fn create(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -233,7 +231,6 @@ pub async fn update(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -288,7 +285,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
