@@ -151,15 +151,12 @@ async fn record_export(
     format: &str,
     filter: &AuditFilter,
 ) -> Result<(), AppError> {
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "audit.exported",
-                "audit_log".to_owned(),
-                serde_json::json!({ "format": format, "filter": query_string(filter) }),
-            ),
+    scope
+        .audit(
+            &state,
+            "audit.exported",
+            "audit_log".to_owned(),
+            serde_json::json!({ "format": format, "filter": query_string(filter) }),
         )
         .await?;
     Ok(())

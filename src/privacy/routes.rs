@@ -265,15 +265,12 @@ pub async fn create_request(
         },
     )
     .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.request_recorded",
-                created.reference,
-                serde_json::json!({ "kind": kind.as_str() }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.request_recorded",
+            created.reference,
+            serde_json::json!({ "kind": kind.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash(
@@ -315,15 +312,12 @@ pub async fn change_status(
         Some(scope.user_id()),
     )
     .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.request_closed",
-                request.reference,
-                serde_json::json!({ "status": status.as_str() }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.request_closed",
+            request.reference,
+            serde_json::json!({ "status": status.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash(
