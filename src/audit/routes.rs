@@ -153,7 +153,7 @@ async fn record_export(
 ) -> Result<(), AppError> {
     scope
         .audit(
-            &state,
+            state,
             "audit.exported",
             "audit_log".to_owned(),
             serde_json::json!({ "format": format, "filter": query_string(filter) }),
