@@ -564,24 +564,18 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
             let password = auth::users::NewPassword::parse(&password)
                 .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
             let txn = crate::db::begin_write(&state.db).await?;
-            let existing_org = orgs::find_by_name(&txn, org_name.as_str()).await?;
-            if existing_org.is_none() && role != Role::Owner {
+            let joining = orgs::Joining::by_name(&txn, &org_name, role).await?;
+            if matches!(joining, orgs::Joining::Founds(_)) && role != Role::Owner {
                 return Err(usage(format!(
                     "organization \"{}\" does not exist; create it with --role owner",
                     org_name.as_str()
                 )));
             }
-            let user = match auth::users::find_by_email(&txn, &email).await? {
-                Some(_) => return Err(usage("a user with this email address exists already")),
-                None => auth::users::create(&txn, &email, &password, &display_name).await?,
-            };
-            let org_id = match existing_org {
-                Some((id, _)) => {
-                    orgs::add_member(&txn, id, user.id, role).await?;
-                    id
-                }
-                None => orgs::create_organization(&txn, &org_name, user.id).await?,
-            };
+            if auth::users::find_by_email(&txn, &email).await?.is_some() {
+                return Err(usage("a user with this email address exists already"));
+            }
+            let (user, org_id) =
+                orgs::create_user_in(&txn, &email, &password, &display_name, joining).await?;
             txn.commit().await?;
             state
                 .audit

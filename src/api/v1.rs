@@ -9,7 +9,6 @@
 //! - `POST /api/v1/privacy/requests` — records a request:
 //!   `{"kind", "received"?: "YYYY-MM-DD", "customer_id"?, "customer_email"?, "note"?}`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -130,27 +129,8 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.scope.require_admin()?;
-    let org = caller.scope.org();
-    let customer_id = path.into_inner();
     let include_notes = truthy(query.include_notes.as_deref());
-    let built = export::export(&state, org, customer_id, include_notes).await?;
-    let reference = export::record(
-        &state,
-        org,
-        customer_id,
-        &Performer::of(&caller.scope),
-        include_notes,
-        &built,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/zip"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"lethe-export-{reference}.zip\""),
-        ))
-        .body(built.zip))
+    export::download(&state, &caller.scope, path.into_inner(), include_notes).await
 }
 
 /// The legal hold that blocks erasing the customer: their own, or one of their

@@ -13,7 +13,6 @@ use crate::db::InOrg;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::{AppError, Page, render};
 
 const PAGE_SIZE: u64 = 100;
@@ -109,7 +108,6 @@ async fn load(
 pub async fn log(
     state: web::Data<AppState>,
     scope: TenantScope,
-    _client: ClientInfo,
     req: HttpRequest,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -153,15 +151,12 @@ async fn record_export(
     format: &str,
     filter: &AuditFilter,
 ) -> Result<(), AppError> {
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "audit.exported",
-                "audit_log".to_owned(),
-                serde_json::json!({ "format": format, "filter": query_string(filter) }),
-            ),
+    scope
+        .audit(
+            state,
+            "audit.exported",
+            "audit_log".to_owned(),
+            serde_json::json!({ "format": format, "filter": query_string(filter) }),
         )
         .await?;
     Ok(())

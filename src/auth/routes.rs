@@ -244,12 +244,8 @@ pub async fn setup(
     let email = EmailAddress::parse(&form.email)
         .map_err(|_| errors.push("form.email_invalid"))
         .ok();
-    let password = users::NewPassword::parse(&form.password)
-        .map_err(|e| errors.push(e))
-        .ok();
-    if form.password != form.password_confirm {
-        errors.push("form.password_mismatch");
-    }
+    let same = form.password == form.password_confirm;
+    let password = users::NewPassword::confirmed(&form.password, same, &mut errors);
     let (Some(org_name), Some(display_name), Some(email), Some(password), true) =
         (org_name, display_name, email, password, errors.is_empty())
     else {
@@ -270,8 +266,8 @@ pub async fn setup(
         );
     };
     let txn = crate::db::begin_write(&state.db).await?;
-    let user = users::create(&txn, &email, &password, &display_name).await?;
-    let org = orgs::create_organization(&txn, &org_name, user.id).await?;
+    let founds = orgs::Joining::Founds(&org_name);
+    let (user, org) = orgs::create_user_in(&txn, &email, &password, &display_name, founds).await?;
     txn.commit().await?;
     state.setup.close();
     visitor
@@ -310,6 +306,26 @@ struct AccountPage {
 }
 
 impl AccountPage {
+    /// The page with the account as stored, and the mistakes of a form just sent.
+    async fn of(
+        state: &AppState,
+        auth: &Authenticated,
+        req: &HttpRequest,
+        errors: Vec<&'static str>,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            page: Page::new(state, &auth.session, req, "account").await?,
+            display_name: auth.user.display_name.clone(),
+            email: auth.user.email.clone(),
+            language: auth
+                .user
+                .language
+                .map(|l| l.code().to_owned())
+                .unwrap_or_default(),
+            errors,
+        })
+    }
+
     fn language_selected(&self, code: &str) -> bool {
         self.language == code
     }
@@ -320,18 +336,7 @@ pub async fn account(
     auth: Authenticated,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let page = Page::new(&state, &auth.session, &req, "account").await?;
-    render(&AccountPage {
-        page,
-        display_name: auth.user.display_name.clone(),
-        email: auth.user.email.clone(),
-        language: auth
-            .user
-            .language
-            .map(|l| l.code().to_owned())
-            .unwrap_or_default(),
-        errors: vec![],
-    })
+    render(&AccountPage::of(&state, &auth, &req, vec![]).await?)
 }
 
 #[derive(Deserialize)]
@@ -410,28 +415,11 @@ pub async fn change_password(
     if !current_ok {
         errors.push("form.current_password_wrong");
     }
-    let new_password = users::NewPassword::parse(&form.new_password)
-        .map_err(|e| errors.push(e))
-        .ok();
-    if form.new_password != form.confirm {
-        errors.push("form.password_mismatch");
-    }
+    let same = form.new_password == form.confirm;
+    let new_password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {
-        let page = Page::new(&state, &auth.session, &req, "account").await?;
-        return render_with_status(
-            &AccountPage {
-                page,
-                display_name: auth.user.display_name.clone(),
-                email: auth.user.email.clone(),
-                language: auth
-                    .user
-                    .language
-                    .map(|l| l.code().to_owned())
-                    .unwrap_or_default(),
-                errors,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let page = AccountPage::of(&state, &auth, &req, errors).await?;
+        return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
     users::set_password(&state.db, auth.user.id, &new_password).await?;
     // Other sessions of this user end; this one is replaced by a fresh id.
@@ -612,12 +600,8 @@ pub async fn reset(
         );
     };
     let mut errors = Vec::new();
-    let password = users::NewPassword::parse(&form.new_password)
-        .map_err(|e| errors.push(e))
-        .ok();
-    if form.new_password != form.confirm {
-        errors.push("form.password_mismatch");
-    }
+    let same = form.new_password == form.confirm;
+    let password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
     let (Some(password), true) = (password, errors.is_empty()) else {
         let page = Page::new(&state, &visitor.0, &req, "login").await?;
         return render_with_status(

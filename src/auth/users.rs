@@ -24,6 +24,20 @@ impl NewPassword {
         Ok(Self(value.to_owned()))
     }
 
+    /// The new password of a form that asks for it twice; its mistakes (the policy's, then a
+    /// confirmation that differs) go to `errors`.
+    pub fn confirmed(
+        value: &str,
+        confirmation_matches: bool,
+        errors: &mut Vec<&'static str>,
+    ) -> Option<Self> {
+        let password = Self::parse(value).map_err(|e| errors.push(e)).ok();
+        if !confirmation_matches {
+            errors.push("form.password_mismatch");
+        }
+        password
+    }
+
     pub fn hash(&self) -> Result<String, AppError> {
         hash_password(&self.0)
             .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))

@@ -76,6 +76,17 @@ pub struct OtherConversation {
     pub last_activity: String,
 }
 
+impl From<conversation::Model> for OtherConversation {
+    fn from(c: conversation::Model) -> Self {
+        Self {
+            id: c.id,
+            status_key: Status::key_of(&c.status),
+            last_activity: queries::short_time(&c.last_activity_at),
+            subject: c.subject,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "inbox/conversation.html")]
 pub struct ConversationPage {
@@ -285,12 +296,7 @@ pub async fn load(
         .all(db)
         .await?
         .into_iter()
-        .map(|c| OtherConversation {
-            id: c.id,
-            status_key: Status::key_of(&c.status),
-            last_activity: queries::short_time(&c.last_activity_at),
-            subject: c.subject,
-        })
+        .map(OtherConversation::from)
         .collect();
     let canned_list = canned::all(db, org).await?;
     let reply_text = match (drafts.reply_text, query.canned.as_deref()) {

@@ -11,8 +11,6 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::conversation::OtherConversation;
 use super::customers::{self, PostalAddress};
-use super::queries;
-use super::triage::Status;
 use crate::db::InOrg;
 use crate::db::entity::{conversation, customer_email};
 use crate::orgs::TenantScope;
@@ -70,12 +68,7 @@ async fn load(
             .all(&state.db)
             .await?
             .into_iter()
-            .map(|c| OtherConversation {
-                id: c.id,
-                status_key: Status::key_of(&c.status),
-                last_activity: queries::short_time(&c.last_activity_at),
-                subject: c.subject,
-            })
+            .map(OtherConversation::from)
             .collect()
     } else {
         Vec::new()

@@ -5,7 +5,7 @@
 //! purge job (`crate::jobs::org_purge`) removes everything ([`super::purge`]). Exports,
 //! scheduling and cancelling are audit-logged.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
@@ -16,9 +16,8 @@ use super::{OrgId, TenantScope};
 use crate::db::InOrg;
 use crate::db::entity::organization_deletion;
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
-use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::page::{download, render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page};
 
 pub const PATH: &str = "/settings/organization";
@@ -144,7 +143,6 @@ pub async fn page(
 pub async fn export(
     state: web::Data<AppState>,
     scope: TenantScope,
-    _client: ClientInfo,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;
@@ -161,13 +159,7 @@ pub async fn export(
         scope.org(),
         Utc::now().format("%Y%m%d")
     );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/zip"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
+    Ok(download("application/zip", &filename)
         .streaming(super::export::stream(state.into_inner(), scope.org())))
 }
 
@@ -181,7 +173,6 @@ pub struct DeletionForm {
 pub async fn schedule_deletion(
     state: web::Data<AppState>,
     scope: TenantScope,
-    _client: ClientInfo,
     req: HttpRequest,
     CsrfForm(form): CsrfForm<DeletionForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -217,7 +208,6 @@ pub async fn schedule_deletion(
 pub async fn cancel_deletion(
     state: web::Data<AppState>,
     scope: TenantScope,
-    _client: ClientInfo,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;

@@ -8,8 +8,10 @@ use sea_orm::{
 };
 
 use super::{OrgId, Role};
+use crate::auth::users::{self, NewPassword};
 use crate::db::InOrg;
 use crate::db::entity::{membership, organization, session, user};
+use crate::mail::EmailAddress;
 use crate::web::AppError;
 
 /// An organization's name: 1 to 100 characters, trimmed, no control characters.
@@ -47,6 +49,50 @@ pub async fn create_organization(
     .await?;
     add_member(db, OrgId::from_db(org.id), owner, Role::Owner).await?;
     Ok(OrgId::from_db(org.id))
+}
+
+/// The organization a new user joins.
+pub enum Joining<'a> {
+    /// A new organization of this name, with the user as its owner.
+    Founds(&'a OrgName),
+    /// An existing organization, in this role.
+    Joins(OrgId, Role),
+}
+
+impl<'a> Joining<'a> {
+    /// The organization called `name` in `role` when there is one, else a new one of that
+    /// name (as `lethe user create` decides).
+    pub async fn by_name(
+        db: &impl ConnectionTrait,
+        name: &'a OrgName,
+        role: Role,
+    ) -> Result<Self, AppError> {
+        Ok(match find_by_name(db, name.as_str()).await? {
+            Some((org, _)) => Self::Joins(org, role),
+            None => Self::Founds(name),
+        })
+    }
+}
+
+/// Creates a user with their membership: in a new organization they own, or in an existing
+/// one. The one way the command line, the setup page and the tests make users; give it a
+/// transaction to make it one step.
+pub async fn create_user_in(
+    db: &impl ConnectionTrait,
+    email: &EmailAddress,
+    password: &NewPassword,
+    display_name: &str,
+    joining: Joining<'_>,
+) -> Result<(user::Model, OrgId), AppError> {
+    let user = users::create(db, email, password, display_name).await?;
+    let org = match joining {
+        Joining::Founds(name) => create_organization(db, name, user.id).await?,
+        Joining::Joins(org, role) => {
+            add_member(db, org, user.id, role).await?;
+            org
+        }
+    };
+    Ok((user, org))
 }
 
 pub async fn find_by_name(

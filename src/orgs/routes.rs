@@ -69,6 +69,25 @@ async fn team_page(
     })
 }
 
+/// What a refused change of the team answers: 404 for a non-member, the team page with
+/// the reason (409) when it would leave no owner; None when the change was made.
+async fn refused(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    change: TeamChange,
+) -> Result<Option<HttpResponse>, AppError> {
+    match change {
+        TeamChange::Done => Ok(None),
+        TeamChange::NotAMember => Err(AppError::NotFound),
+        TeamChange::LastOwner => {
+            let error = Some("team.last_owner");
+            let page = team_page(state, scope, req, String::new(), error, None).await?;
+            render_with_status(&page, StatusCode::CONFLICT).map(Some)
+        }
+    }
+}
+
 pub async fn team(
     state: web::Data<AppState>,
     scope: TenantScope,
@@ -212,21 +231,9 @@ pub async fn change_role(
     if (role == Role::Owner || target_role == Role::Owner) && scope.role() != Role::Owner {
         return Err(AppError::Forbidden);
     }
-    match queries::change_role(&state.db, scope.org(), user_id, role).await? {
-        TeamChange::Done => {}
-        TeamChange::NotAMember => return Err(AppError::NotFound),
-        TeamChange::LastOwner => {
-            let page = team_page(
-                &state,
-                &scope,
-                &req,
-                String::new(),
-                Some("team.last_owner"),
-                None,
-            )
-            .await?;
-            return render_with_status(&page, StatusCode::CONFLICT);
-        }
+    let change = queries::change_role(&state.db, scope.org(), user_id, role).await?;
+    if let Some(refusal) = refused(&state, &scope, &req, change).await? {
+        return Ok(refusal);
     }
     scope
         .audit(
@@ -254,21 +261,9 @@ pub async fn remove_member(
     if target_role == Role::Owner && scope.role() != Role::Owner {
         return Err(AppError::Forbidden);
     }
-    match queries::remove_member(&state.db, scope.org(), user_id).await? {
-        TeamChange::Done => {}
-        TeamChange::NotAMember => return Err(AppError::NotFound),
-        TeamChange::LastOwner => {
-            let page = team_page(
-                &state,
-                &scope,
-                &req,
-                String::new(),
-                Some("team.last_owner"),
-                None,
-            )
-            .await?;
-            return render_with_status(&page, StatusCode::CONFLICT);
-        }
+    let change = queries::remove_member(&state.db, scope.org(), user_id).await?;
+    if let Some(refusal) = refused(&state, &scope, &req, change).await? {
+        return Ok(refusal);
     }
     scope
         .audit(
@@ -414,12 +409,9 @@ pub async fn accept_invitation(
             let name = users::parse_display_name(form.display_name.as_deref().unwrap_or_default())
                 .map_err(|e| errors.push(e))
                 .ok();
-            let password = users::NewPassword::parse(form.password.as_deref().unwrap_or_default())
-                .map_err(|e| errors.push(e))
-                .ok();
-            if form.password != form.password_confirm {
-                errors.push("form.password_mismatch");
-            }
+            let given = form.password.as_deref().unwrap_or_default();
+            let same = form.password == form.password_confirm;
+            let password = users::NewPassword::confirmed(given, same, &mut errors);
             let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
                 let page = Page::new(&state, &visitor.0, &req, "invitation").await?;
                 return render_with_status(

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
@@ -30,8 +31,9 @@ use super::erase::{Performer, find_customer};
 use super::requests::{self, Kind, Status};
 use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, conversation_tag, customer_email, message, tag};
-use crate::orgs::OrgId;
+use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
+use crate::web::AppError;
 
 pub const SCHEMA: &str = "lethe.customer-export";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -367,6 +369,30 @@ pub async fn record(
         )
         .await?;
     Ok(request.reference)
+}
+
+/// The customer export as the page and the API answer it: built, recorded (the register and
+/// the audit log) and sent as the download `lethe-export-<reference>.zip`.
+pub async fn download(
+    state: &AppState,
+    scope: &TenantScope,
+    customer_id: i64,
+    include_notes: bool,
+) -> Result<HttpResponse, AppError> {
+    let built = export(state, scope.org(), customer_id, include_notes).await?;
+    let reference = record(
+        state,
+        scope.org(),
+        customer_id,
+        &Performer::of(scope),
+        include_notes,
+        &built,
+    )
+    .await?;
+    Ok(
+        crate::web::page::download("application/zip", &format!("lethe-export-{reference}.zip"))
+            .body(built.zip),
+    )
 }
 
 fn write_zip(

@@ -209,15 +209,12 @@ pub async fn apply(
     }
     let merged = merge(&txn, org, &kept, &other).await?;
     txn.commit().await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.merged",
-                format!("customer:{}", kept.id),
-                serde_json::json!({ "merged_customer": other.id, "moved": merged }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.merged",
+            format!("customer:{}", kept.id),
+            serde_json::json!({ "merged_customer": other.id, "moved": merged }),
         )
         .await?;
     Ok(see_other_with_flash(

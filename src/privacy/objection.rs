@@ -110,15 +110,12 @@ pub async fn record(
         },
     )
     .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.request_recorded",
-                created.reference,
-                serde_json::json!({ "kind": Kind::Objection.as_str(), "customer": record.id }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.request_recorded",
+            created.reference,
+            serde_json::json!({ "kind": Kind::Objection.as_str(), "customer": record.id }),
         )
         .await?;
     Ok(see_other_with_flash(

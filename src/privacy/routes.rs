@@ -1,7 +1,7 @@
 //! The privacy pages, for admins and owners: erasure (a confirmation page with the counts,
 //! then the erasure), export (a ZIP download), the request register and deletion receipts.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
@@ -18,7 +18,7 @@ use crate::mail::EmailAddress;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::{NoFields, non_empty};
-use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::page::{download, render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, Page, render};
 
 pub const REQUESTS: &str = "/privacy/requests";
@@ -124,26 +124,8 @@ pub async fn export(
     form: CsrfForm<ExportForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let customer_id = path.into_inner();
     let include_notes = form.0.include_notes.is_some();
-    let built = export::export(&state, scope.org(), customer_id, include_notes).await?;
-    let reference = export::record(
-        &state,
-        scope.org(),
-        customer_id,
-        &Performer::of(&scope),
-        include_notes,
-        &built,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/zip"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"lethe-export-{reference}.zip\""),
-        ))
-        .body(built.zip))
+    export::download(&state, &scope, path.into_inner(), include_notes).await
 }
 
 /// One row of the register.
@@ -284,15 +266,12 @@ pub async fn create_request(
         },
     )
     .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.request_recorded",
-                created.reference,
-                serde_json::json!({ "kind": kind.as_str() }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.request_recorded",
+            created.reference,
+            serde_json::json!({ "kind": kind.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash(
@@ -334,15 +313,12 @@ pub async fn change_status(
         Some(scope.user_id()),
     )
     .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            scope.audit_entry(
-                "privacy.request_closed",
-                request.reference,
-                serde_json::json!({ "status": status.as_str() }),
-            ),
+    scope
+        .audit(
+            &state,
+            "privacy.request_closed",
+            request.reference,
+            serde_json::json!({ "status": status.as_str() }),
         )
         .await?;
     Ok(see_other_with_flash(
@@ -418,17 +394,8 @@ pub async fn receipt(
     };
     if as_json {
         let body = serde_json::to_string_pretty(&receipt).map_err(AppError::internal)?;
-        return Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"deletion-receipt-{}.json\"",
-                    found.id
-                ),
-            ))
-            .body(body));
+        let filename = format!("deletion-receipt-{}.json", found.id);
+        return Ok(download("application/json", &filename).body(body));
     }
     render(&ReceiptPage {
         page: Page::new(&state, &scope.session, &req, "privacy").await?,

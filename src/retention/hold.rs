@@ -172,8 +172,9 @@ async fn change(
     target: Target,
     id: i64,
     form: HoldForm,
-) -> Result<(), AppError> {
+) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
+    let flash = flash(&form);
     let change = HoldChange::try_from(form)?;
     let reason = match &change {
         HoldChange::Set(reason) => Some(reason.as_str()),
@@ -194,7 +195,9 @@ async fn change(
             serde_json::json!({ "reason": reason }),
         )
         .await?;
-    Ok(())
+    // The page of a conversation or customer is at its table's name.
+    let page = format!("/{}/{id}", target.table());
+    Ok(see_other_with_flash(&page, flash))
 }
 
 fn flash(form: &HoldForm) -> &'static str {
@@ -212,10 +215,14 @@ pub async fn conversation(
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<HoldForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let flash = flash(&form);
-    change(&state, &scope, Target::Conversation, id, form).await?;
-    Ok(see_other_with_flash(&format!("/conversations/{id}"), flash))
+    change(
+        &state,
+        &scope,
+        Target::Conversation,
+        path.into_inner(),
+        form,
+    )
+    .await
 }
 
 /// `POST /customers/{id}/legal-hold` (admins): `reason`, or `release`.
@@ -225,8 +232,5 @@ pub async fn customer(
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<HoldForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let flash = flash(&form);
-    change(&state, &scope, Target::Customer, id, form).await?;
-    Ok(see_other_with_flash(&format!("/customers/{id}"), flash))
+    change(&state, &scope, Target::Customer, path.into_inner(), form).await
 }

@@ -2,7 +2,7 @@
 //! message), and small helpers to render a template or redirect.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
 use super::assets::asset_url;
@@ -116,6 +116,20 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_owned()))
         .finish()
+}
+
+/// A file download (`Content-Disposition: attachment`), never cached; the caller adds the
+/// body (or the stream).
+pub fn download(content_type: &'static str, filename: &str) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::Ok();
+    builder
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ));
+    builder
 }
 
 /// A 303 redirect that shows a flash message on arrival.

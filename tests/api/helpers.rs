@@ -704,36 +704,23 @@ impl TestApp {
 
     /// Creates a user (and organization) directly, as `lethe user create` does.
     pub async fn create_user(&self, email: &str, org: &str, role: &str) -> i64 {
-        use lethe::auth::users;
+        use lethe::auth::users::NewPassword;
         use lethe::mail::EmailAddress;
         use lethe::orgs::{Role, queries};
-        let email = EmailAddress::parse(email).expect("email");
-        let user = users::create(
+        let name = queries::OrgName::parse(org).expect("name");
+        let role = Role::parse(role).expect("role");
+        let joining = queries::Joining::by_name(&self.state.db, &name, role)
+            .await
+            .expect("lookup");
+        let (user, _) = queries::create_user_in(
             &self.state.db,
-            &email,
-            &users::NewPassword::parse(PASSWORD).expect("pw"),
+            &EmailAddress::parse(email).expect("email"),
+            &NewPassword::parse(PASSWORD).expect("pw"),
             "Test User",
+            joining,
         )
         .await
         .expect("user");
-        let role = Role::parse(role).expect("role");
-        match queries::find_by_name(&self.state.db, org)
-            .await
-            .expect("lookup")
-        {
-            Some((id, _)) => queries::add_member(&self.state.db, id, user.id, role)
-                .await
-                .expect("member"),
-            None => {
-                queries::create_organization(
-                    &self.state.db,
-                    &queries::OrgName::parse(org).expect("name"),
-                    user.id,
-                )
-                .await
-                .expect("org");
-            }
-        }
         user.id
     }
 

@@ -143,10 +143,7 @@ async fn the_inbox_lists_by_status_assignee_and_tag() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (tag.organization_id, tag.name.as_str()),
-        (org, "Refund")
-    );
+    assert_eq!((tag.organization_id, tag.name.as_str()), (org, "Refund"));
 
     let open = app.get_text("/inbox").await;
     assert_eq!(listed(&open), vec![third, second], "open, newest first");

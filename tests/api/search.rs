@@ -508,18 +508,13 @@ async fn deleted_text_leaves_no_bytes_in_the_index_files() {
     let state = AppState::open(config_for(&data_dir, database_url.as_deref()))
         .await
         .unwrap();
-    let owner = lethe::auth::users::create(
+    let name = lethe::orgs::queries::OrgName::parse("Shop A").unwrap();
+    let (_, org) = lethe::orgs::queries::create_user_in(
         &state.db,
         &lethe::mail::EmailAddress::parse("owner@shop-a.test").unwrap(),
         &lethe::auth::users::NewPassword::parse(crate::helpers::PASSWORD).unwrap(),
         "Owner",
-    )
-    .await
-    .unwrap();
-    let org = lethe::orgs::queries::create_organization(
-        &state.db,
-        &lethe::orgs::queries::OrgName::parse("Shop A").unwrap(),
-        owner.id,
+        lethe::orgs::queries::Joining::Founds(&name),
     )
     .await
     .unwrap();

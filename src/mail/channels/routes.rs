@@ -14,7 +14,6 @@ use crate::mail::channel::{self, INBOUND_TOKEN};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::{AppError, CsrfForm, render};
@@ -186,7 +185,6 @@ pub async fn create(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -233,7 +231,6 @@ pub async fn update(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -288,7 +285,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     scope: TenantScope,
     req: HttpRequest,
-    _client: ClientInfo,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -331,18 +327,7 @@ pub async fn test_imap(
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    scope.require_admin()?;
-    let existing = find(&state, &scope, path.into_inner()).await?;
-    let form = ChannelForm::from_model(&existing);
-    let mut page = form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?;
-    let result = match channel::imap_settings(&existing, &state.sealer)? {
-        None => Err((None, page.page.t("channels.imap_not_configured").to_owned())),
-        Some(settings) => imap::test_connection(&settings)
-            .await
-            .map_err(|p| (Some(page.page.t(p.stage.label_key())), p.to_string())),
-    };
-    page.test = Some(test_result(&page.page, "channels.test_imap_title", result));
-    render(&page)
+    test_button(&state, &scope, &req, path.into_inner(), Probe::Imap).await
 }
 
 pub async fn test_smtp_button(
@@ -352,17 +337,49 @@ pub async fn test_smtp_button(
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    test_button(&state, &scope, &req, path.into_inner(), Probe::Smtp).await
+}
+
+/// Which server a "Test" button tries.
+enum Probe {
+    Imap,
+    Smtp,
+}
+
+/// The channel's edit page with the result of trying its IMAP or SMTP server.
+async fn test_button(
+    state: &AppState,
+    scope: &TenantScope,
+    req: &HttpRequest,
+    id: i64,
+    probe: Probe,
+) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let existing = find(&state, &scope, path.into_inner()).await?;
+    let existing = find(state, scope, id).await?;
     let form = ChannelForm::from_model(&existing);
-    let mut page = form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?;
-    let result = match channel::smtp_settings(&existing, &state.sealer)? {
-        None => Err((None, page.page.t("channels.smtp_not_configured").to_owned())),
-        Some(settings) => test_smtp(&settings)
-            .await
-            .map_err(|p| (Some(page.page.t(p.stage.label_key())), p.to_string())),
+    let mut page = form_page(state, scope, req, Some(&existing), form, vec![]).await?;
+    let t = |key: &str| page.page.t(key);
+    let (title, result) = match probe {
+        Probe::Imap => (
+            "channels.test_imap_title",
+            match channel::imap_settings(&existing, &state.sealer)? {
+                None => Err((None, t("channels.imap_not_configured").to_owned())),
+                Some(settings) => imap::test_connection(&settings)
+                    .await
+                    .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
+            },
+        ),
+        Probe::Smtp => (
+            "channels.test_smtp_title",
+            match channel::smtp_settings(&existing, &state.sealer)? {
+                None => Err((None, t("channels.smtp_not_configured").to_owned())),
+                Some(settings) => test_smtp(&settings)
+                    .await
+                    .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
+            },
+        ),
     };
-    page.test = Some(test_result(&page.page, "channels.test_smtp_title", result));
+    page.test = Some(test_result(&page.page, title, result));
     render(&page)
 }
 
