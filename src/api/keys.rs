@@ -10,7 +10,7 @@
 //! cannot be searched.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -178,14 +178,13 @@ async fn rows(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<KeyRow>, AppE
 async fn render_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     new_key: Option<String>,
     name: String,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let page = KeysPage {
-        page: Page::new(state, &scope.session, req, "organization").await?,
+        page: Page::new(state, &scope.session, "organization").await?,
         keys: rows(&state.db, scope.org()).await?,
         new_key,
         name,
@@ -204,19 +203,9 @@ async fn render_page(
 pub async fn list(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render_page(
-        &state,
-        &scope,
-        &req,
-        None,
-        String::new(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render_page(&state, &scope, None, String::new(), None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -228,7 +217,6 @@ pub struct CreateForm {
 pub async fn create_key(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -238,7 +226,6 @@ pub async fn create_key(
             return render_page(
                 &state,
                 &scope,
-                &req,
                 None,
                 form.name,
                 Some(error),
@@ -262,7 +249,6 @@ pub async fn create_key(
     render_page(
         &state,
         &scope,
-        &req,
         Some(created.secret),
         String::new(),
         None,

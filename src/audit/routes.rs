@@ -3,7 +3,7 @@
 //! audit-logged).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -108,7 +108,6 @@ async fn load(
 pub async fn log(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -133,7 +132,7 @@ pub async fn log(
     } else {
         None
     };
-    let page = Page::new(&state, &scope.session, &req, "audit").await?;
+    let page = Page::new(&state, &scope.session, "audit").await?;
     let export_query = query_string(&filter);
     render(&AuditPage {
         page,

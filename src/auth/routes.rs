@@ -2,7 +2,7 @@
 //! `/password/reset/{token}`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -45,14 +45,13 @@ pub struct LoginQuery {
 pub async fn login_form(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     if visitor.0.user.is_some() {
         return Ok(see_other(&next));
     }
-    let page = Page::new(&state, &visitor.0, &req, "login").await?;
+    let page = Page::new(&state, &visitor.0, "login").await?;
     render(&LoginPage {
         page,
         email: String::new(),
@@ -72,7 +71,6 @@ pub struct LoginForm {
 pub async fn login(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     client: ClientInfo,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -81,11 +79,10 @@ pub async fn login(
     let failure = |key: &'static str, status: StatusCode| {
         let state = state.clone();
         let visitor = &visitor;
-        let req = &req;
         let email = form.email.clone();
         let next = next.clone();
         async move {
-            let page = Page::new(&state, &visitor.0, req, "login").await?;
+            let page = Page::new(&state, &visitor.0, "login").await?;
             render_with_status(
                 &LoginPage {
                     page,
@@ -208,13 +205,12 @@ pub struct SetupForm {
 pub async fn setup_form(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     if !state.setup.matches(&token) || users::count(&state.db).await? > 0 {
         return Err(AppError::NotFound);
     }
-    let page = Page::new(&state, &visitor.0, &req, "setup").await?;
+    let page = Page::new(&state, &visitor.0, "setup").await?;
     render(&SetupPage {
         page,
         token: token.into_inner(),
@@ -226,7 +222,6 @@ pub async fn setup_form(
 pub async fn setup(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     client: ClientInfo,
     token: web::Path<String>,
     CsrfForm(form): CsrfForm<SetupForm>,
@@ -249,7 +244,7 @@ pub async fn setup(
     let (Some(org_name), Some(display_name), Some(email), Some(password), true) =
         (org_name, display_name, email, password, errors.is_empty())
     else {
-        let page = Page::new(&state, &visitor.0, &req, "setup").await?;
+        let page = Page::new(&state, &visitor.0, "setup").await?;
         let form = SetupForm {
             password: String::new(),
             password_confirm: String::new(),
@@ -310,11 +305,10 @@ impl AccountPage {
     async fn of(
         state: &AppState,
         auth: &Authenticated,
-        req: &HttpRequest,
         errors: Vec<&'static str>,
     ) -> Result<Self, AppError> {
         Ok(Self {
-            page: Page::new(state, &auth.session, req, "account").await?,
+            page: Page::new(state, &auth.session, "account").await?,
             display_name: auth.user.display_name.clone(),
             email: auth.user.email.clone(),
             language: auth
@@ -334,9 +328,8 @@ impl AccountPage {
 pub async fn account(
     state: web::Data<AppState>,
     auth: Authenticated,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    render(&AccountPage::of(&state, &auth, &req, vec![]).await?)
+    render(&AccountPage::of(&state, &auth, vec![]).await?)
 }
 
 #[derive(Deserialize)]
@@ -348,7 +341,6 @@ pub struct ProfileForm {
 pub async fn update_profile(
     state: web::Data<AppState>,
     auth: Authenticated,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = Vec::new();
@@ -364,7 +356,7 @@ pub async fn update_profile(
     .map_err(|e| errors.push(e))
     .ok();
     let (Some(name), Some(language)) = (name, language) else {
-        let page = Page::new(&state, &auth.session, &req, "account").await?;
+        let page = Page::new(&state, &auth.session, "account").await?;
         return render_with_status(
             &AccountPage {
                 page,
@@ -398,7 +390,6 @@ pub struct PasswordForm {
 pub async fn change_password(
     state: web::Data<AppState>,
     auth: Authenticated,
-    req: HttpRequest,
     client: ClientInfo,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -418,7 +409,7 @@ pub async fn change_password(
     let same = form.new_password == form.confirm;
     let new_password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {
-        let page = AccountPage::of(&state, &auth, &req, errors).await?;
+        let page = AccountPage::of(&state, &auth, errors).await?;
         return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
     users::set_password(&state.db, auth.user.id, &new_password).await?;
@@ -462,9 +453,8 @@ struct ForgotPage {
 pub async fn forgot_form(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let page = Page::new(&state, &visitor.0, &req, "login").await?;
+    let page = Page::new(&state, &visitor.0, "login").await?;
     render(&ForgotPage {
         page,
         mail_configured: state.mailer.is_configured(),
@@ -480,12 +470,11 @@ pub struct ForgotForm {
 pub async fn forgot(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     client: ClientInfo,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<HttpResponse, AppError> {
     if !state.mailer.is_configured() {
-        let page = Page::new(&state, &visitor.0, &req, "login").await?;
+        let page = Page::new(&state, &visitor.0, "login").await?;
         return render_with_status(
             &ForgotPage {
                 page,
@@ -530,7 +519,7 @@ pub async fn forgot(
             }
         }
     }
-    let page = Page::new(&state, &visitor.0, &req, "login").await?;
+    let page = Page::new(&state, &visitor.0, "login").await?;
     render(&ForgotPage {
         page,
         mail_configured: true,
@@ -550,13 +539,12 @@ struct ResetPage {
 pub async fn reset_form(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let valid = password_reset::find_valid(&state.db, &token)
         .await?
         .is_some();
-    let page = Page::new(&state, &visitor.0, &req, "login").await?;
+    let page = Page::new(&state, &visitor.0, "login").await?;
     let status = if valid {
         StatusCode::OK
     } else {
@@ -582,13 +570,12 @@ pub struct ResetForm {
 pub async fn reset(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     client: ClientInfo,
     token: web::Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
     let Some(reset) = password_reset::find_valid(&state.db, &token).await? else {
-        let page = Page::new(&state, &visitor.0, &req, "login").await?;
+        let page = Page::new(&state, &visitor.0, "login").await?;
         return render_with_status(
             &ResetPage {
                 page,
@@ -603,7 +590,7 @@ pub async fn reset(
     let same = form.new_password == form.confirm;
     let password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
     let (Some(password), true) = (password, errors.is_empty()) else {
-        let page = Page::new(&state, &visitor.0, &req, "login").await?;
+        let page = Page::new(&state, &visitor.0, "login").await?;
         return render_with_status(
             &ResetPage {
                 page,

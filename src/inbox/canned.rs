@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use regex::{Captures, Regex};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set};
@@ -137,13 +137,12 @@ struct CannedEditPage {
 async fn list_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     title: String,
     body: String,
     errors: Vec<&'static str>,
 ) -> Result<CannedListPage, AppError> {
     Ok(CannedListPage {
-        page: Page::new(state, &scope.session, req, "canned").await?,
+        page: Page::new(state, &scope.session, "canned").await?,
         replies: all(&state.db, scope.org()).await?,
         title,
         body,
@@ -154,23 +153,21 @@ async fn list_page(
 pub async fn list(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render(&list_page(&state, &scope, &req, String::new(), String::new(), vec![]).await?)
+    render(&list_page(&state, &scope, String::new(), String::new(), vec![]).await?)
 }
 
 pub async fn create(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<CannedForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let input = match CannedInput::try_from(&form) {
         Ok(input) => input,
         Err(errors) => {
-            let page = list_page(&state, &scope, &req, form.title, form.body, errors).await?;
+            let page = list_page(&state, &scope, form.title, form.body, errors).await?;
             return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -188,14 +185,13 @@ pub async fn create(
 pub async fn edit(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     // Another organization's id is "not found" before anything else is said about it.
     let reply = find(&state.db, scope.org(), path.into_inner()).await?;
     scope.require_admin()?;
     render(&CannedEditPage {
-        page: Page::new(&state, &scope.session, &req, "canned").await?,
+        page: Page::new(&state, &scope.session, "canned").await?,
         id: reply.id,
         title: reply.title,
         body: reply.body,
@@ -206,7 +202,6 @@ pub async fn edit(
 pub async fn update(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<CannedForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -216,7 +211,7 @@ pub async fn update(
         Ok(input) => input,
         Err(errors) => {
             let page = CannedEditPage {
-                page: Page::new(&state, &scope.session, &req, "canned").await?,
+                page: Page::new(&state, &scope.session, "canned").await?,
                 id: reply.id,
                 title: form.title,
                 body: form.body,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
@@ -185,7 +185,6 @@ fn with_remote_images(html: &str) -> String {
 pub async fn load(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     id: i64,
     query: &ViewQuery,
     drafts: Drafts,
@@ -332,7 +331,7 @@ pub async fn load(
             conversation.customer_id,
         )
         .await?,
-        page: Page::new(state, &scope.session, req, "inbox").await?,
+        page: Page::new(state, &scope.session, "inbox").await?,
         status_key: Status::key_of(&conversation.status),
         tags: conversation_tags.remove(&id).unwrap_or_default(),
         all_tags: tags::all(db, org).await?,
@@ -360,19 +359,10 @@ pub fn remote_images_csp() -> String {
 pub async fn show(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     query: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = load(
-        &state,
-        &scope,
-        &req,
-        path.into_inner(),
-        &query,
-        Drafts::default(),
-    )
-    .await?;
+    let page = load(&state, &scope, path.into_inner(), &query, Drafts::default()).await?;
     let remote = page.messages.iter().any(|m| m.remote_images_loaded);
     let mut response = render(&page)?;
     if remote {

@@ -5,7 +5,7 @@
 //! (handlers in `src/privacy/` and `src/retention/hold.rs`).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -50,7 +50,6 @@ impl CustomerPage {
 async fn load(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     customer_id: i64,
     error: Option<&'static str>,
 ) -> Result<CustomerPage, AppError> {
@@ -74,7 +73,7 @@ async fn load(
         Vec::new()
     };
     Ok(CustomerPage {
-        page: Page::new(state, &scope.session, req, "inbox").await?,
+        page: Page::new(state, &scope.session, "inbox").await?,
         id: found.id,
         name: found.display_name,
         emails,
@@ -93,10 +92,9 @@ async fn load(
 pub async fn show(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let page = load(&state, &scope, &req, path.into_inner(), None).await?;
+    let page = load(&state, &scope, path.into_inner(), None).await?;
     render_with_status(&page, StatusCode::OK)
 }
 
@@ -104,11 +102,10 @@ pub async fn show(
 pub async fn render_with_error(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     customer_id: i64,
     error: &'static str,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let page = load(state, scope, req, customer_id, Some(error)).await?;
+    let page = load(state, scope, customer_id, Some(error)).await?;
     render_with_status(&page, status)
 }

@@ -3,7 +3,7 @@
 //! `(last_activity_at, id)` (`?before=<nanoseconds>_<id>`), never by OFFSET, so page 500
 //! costs what page 1 costs (index `ix_conversations_list`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -264,7 +264,6 @@ impl InboxPage {
 pub async fn inbox(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mut filter = Filter::from(&*query);
@@ -330,7 +329,7 @@ pub async fn inbox(
             name: t.name,
         })
         .collect();
-    let page = Page::new(&state, &scope.session, &req, "inbox").await?;
+    let page = Page::new(&state, &scope.session, "inbox").await?;
     render(&InboxPage {
         page,
         rows,

@@ -3,7 +3,7 @@
 //! is never sent.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
@@ -82,7 +82,6 @@ pub struct NoteForm {
 pub async fn add(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -102,8 +101,7 @@ pub async fn add(
             note_error: Some(error),
             ..Drafts::default()
         };
-        let page =
-            conversation::load(&state, &scope, &req, id, &ViewQuery::default(), drafts).await?;
+        let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
         return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let author_name = scope

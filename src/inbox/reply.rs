@@ -3,7 +3,7 @@
 //! failed reply back into the outbox.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
@@ -31,7 +31,6 @@ pub struct ReplyForm {
 pub async fn reply(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -64,7 +63,7 @@ pub async fn reply(
         reply_error: Some(error),
         ..Drafts::default()
     };
-    let page = conversation::load(&state, &scope, &req, id, &ViewQuery::default(), drafts).await?;
+    let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
     render_with_status(&page, status)
 }
 

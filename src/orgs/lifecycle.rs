@@ -6,7 +6,7 @@
 //! scheduling and cancelling are audit-logged.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -97,7 +97,6 @@ struct OrganizationPage {
 async fn render_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
@@ -111,7 +110,7 @@ async fn render_page(
             days_left: ((d.purge_after - now).num_seconds().max(0) + 86_399) / 86_400,
         });
     let page = OrganizationPage {
-        page: Page::new(state, &scope.session, req, "organization").await?,
+        page: Page::new(state, &scope.session, "organization").await?,
         name: org_name(scope),
         deletion,
         holds: super::purge::holds(&state.db, scope.org()).await?,
@@ -133,10 +132,9 @@ fn org_name(scope: &TenantScope) -> String {
 pub async fn page(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render_page(&state, &scope, &req, None, StatusCode::OK).await
+    render_page(&state, &scope, None, StatusCode::OK).await
 }
 
 /// `POST /settings/organization/export` (owner): the whole organization as a ZIP download.
@@ -173,24 +171,16 @@ pub struct DeletionForm {
 pub async fn schedule_deletion(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<DeletionForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;
     if form.confirm_name.trim() != org_name(&scope) {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return render_page(
-            &state,
-            &scope,
-            &req,
-            Some("orgs.deletion.name_mismatch"),
-            status,
-        )
-        .await;
+        return render_page(&state, &scope, Some("orgs.deletion.name_mismatch"), status).await;
     }
     if super::purge::holds(&state.db, scope.org()).await? > 0 {
         let status = StatusCode::CONFLICT;
-        return render_page(&state, &scope, &req, Some("orgs.deletion.on_hold"), status).await;
+        return render_page(&state, &scope, Some("orgs.deletion.on_hold"), status).await;
     }
     let deletion = schedule(&state.db, scope.org(), scope.user_id(), Utc::now()).await?;
     scope

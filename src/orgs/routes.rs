@@ -2,7 +2,7 @@
 //! `/orgs/new` and `/orgs/switch`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -52,13 +52,12 @@ impl TeamPage {
 async fn team_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     invite_email: String,
     error: Option<&'static str>,
     invite_link: Option<String>,
 ) -> Result<TeamPage, AppError> {
     Ok(TeamPage {
-        page: Page::new(state, &scope.session, req, "team").await?,
+        page: Page::new(state, &scope.session, "team").await?,
         members: queries::members(&state.db, scope.org()).await?,
         invitations: invitations::pending(&state.db, scope.org()).await?,
         me: scope.user_id(),
@@ -74,7 +73,6 @@ async fn team_page(
 async fn refused(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     change: TeamChange,
 ) -> Result<Option<HttpResponse>, AppError> {
     match change {
@@ -82,7 +80,7 @@ async fn refused(
         TeamChange::NotAMember => Err(AppError::NotFound),
         TeamChange::LastOwner => {
             let error = Some("team.last_owner");
-            let page = team_page(state, scope, req, String::new(), error, None).await?;
+            let page = team_page(state, scope, String::new(), error, None).await?;
             render_with_status(&page, StatusCode::CONFLICT).map(Some)
         }
     }
@@ -91,10 +89,9 @@ async fn refused(
 pub async fn team(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render(&team_page(&state, &scope, &req, String::new(), None, None).await?)
+    render(&team_page(&state, &scope, String::new(), None, None).await?)
 }
 
 #[derive(Deserialize)]
@@ -106,17 +103,15 @@ pub struct InviteForm {
 pub async fn invite(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let refuse = |key: &'static str| {
         let state = state.clone();
         let scope = scope.clone();
-        let req = req.clone();
         let email = form.email.clone();
         async move {
-            let page = team_page(&state, &scope, &req, email, Some(key), None).await?;
+            let page = team_page(&state, &scope, email, Some(key), None).await?;
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     };
@@ -166,7 +161,6 @@ pub async fn invite(
             let page = team_page(
                 &state,
                 &scope,
-                &req,
                 String::new(),
                 Some("team.mail_failed"),
                 Some(link),
@@ -180,7 +174,7 @@ pub async fn invite(
         ))
     } else {
         // Without SMTP the admin hands the link over themselves; the page says so.
-        render(&team_page(&state, &scope, &req, String::new(), None, Some(link)).await?)
+        render(&team_page(&state, &scope, String::new(), None, Some(link)).await?)
     }
 }
 
@@ -217,7 +211,6 @@ pub struct RoleForm {
 pub async fn change_role(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -232,7 +225,7 @@ pub async fn change_role(
         return Err(AppError::Forbidden);
     }
     let change = queries::change_role(&state.db, scope.org(), user_id, role).await?;
-    if let Some(refusal) = refused(&state, &scope, &req, change).await? {
+    if let Some(refusal) = refused(&state, &scope, change).await? {
         return Ok(refusal);
     }
     scope
@@ -249,7 +242,6 @@ pub async fn change_role(
 pub async fn remove_member(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -262,7 +254,7 @@ pub async fn remove_member(
         return Err(AppError::Forbidden);
     }
     let change = queries::remove_member(&state.db, scope.org(), user_id).await?;
-    if let Some(refusal) = refused(&state, &scope, &req, change).await? {
+    if let Some(refusal) = refused(&state, &scope, change).await? {
         return Ok(refusal);
     }
     scope
@@ -349,7 +341,6 @@ async fn invitation_state(
 pub async fn invitation(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let usable = invitations::find_usable(&state.db, &token).await?;
@@ -359,7 +350,7 @@ pub async fn invitation(
     } else {
         StatusCode::OK
     };
-    let page = Page::new(&state, &visitor.0, &req, "invitation").await?;
+    let page = Page::new(&state, &visitor.0, "invitation").await?;
     render_with_status(
         &InvitationPage {
             page,
@@ -390,7 +381,6 @@ pub struct AcceptForm {
 pub async fn accept_invitation(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     client: ClientInfo,
     token: web::Path<String>,
     CsrfForm(form): CsrfForm<AcceptForm>,
@@ -413,7 +403,7 @@ pub async fn accept_invitation(
             let same = form.password == form.password_confirm;
             let password = users::NewPassword::confirmed(given, same, &mut errors);
             let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
-                let page = Page::new(&state, &visitor.0, &req, "invitation").await?;
+                let page = Page::new(&state, &visitor.0, "invitation").await?;
                 return render_with_status(
                     &InvitationPage {
                         page,
@@ -496,9 +486,8 @@ struct NewOrgPage {
 pub async fn new_org_form(
     state: web::Data<AppState>,
     auth: Authenticated,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let page = Page::new(&state, &auth.session, &req, "orgs").await?;
+    let page = Page::new(&state, &auth.session, "orgs").await?;
     render(&NewOrgPage {
         page,
         name: String::new(),
@@ -514,7 +503,6 @@ pub struct NewOrgForm {
 pub async fn create_org(
     state: web::Data<AppState>,
     auth: Authenticated,
-    req: HttpRequest,
     client: ClientInfo,
     CsrfForm(form): CsrfForm<NewOrgForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -525,7 +513,7 @@ pub async fn create_org(
     let name = match name {
         Ok(name) => name,
         Err(error) => {
-            let page = Page::new(&state, &auth.session, &req, "orgs").await?;
+            let page = Page::new(&state, &auth.session, "orgs").await?;
             return render_with_status(
                 &NewOrgPage {
                     page,

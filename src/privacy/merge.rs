@@ -12,7 +12,7 @@
 //! - either record restricted: refused, since merging is processing, which a restriction
 //!   forbids; lift the restriction first.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter};
@@ -159,7 +159,6 @@ pub struct MergeQuery {
 pub async fn confirm(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     query: web::Query<MergeQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -176,7 +175,7 @@ pub async fn confirm(
     let kept = side(&state.db, org, &kept).await?;
     let other = side(&state.db, org, &other).await?;
     render(&MergePage {
-        page: Page::new(&state, &scope.session, &req, "inbox").await?,
+        page: Page::new(&state, &scope.session, "inbox").await?,
         blockers: blockers(&kept, &other),
         kept,
         other,

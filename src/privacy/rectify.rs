@@ -19,7 +19,7 @@ mod history;
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, SqlErr};
 
@@ -333,7 +333,6 @@ async fn purge_old_values(state: &AppState, customer_id: i64) {
 pub async fn rectify(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -344,7 +343,6 @@ pub async fn rectify(
         crate::inbox::customer_page::render_with_error(
             &state,
             &scope,
-            &req,
             record.id,
             key,
             StatusCode::UNPROCESSABLE_ENTITY,

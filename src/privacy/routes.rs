@@ -2,7 +2,7 @@
 //! then the erasure), export (a ZIP download), the request register and deletion receipts.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -52,7 +52,6 @@ impl EraseConfirmPage {
 async fn erase_confirm_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     customer_id: i64,
 ) -> Result<EraseConfirmPage, AppError> {
     let found = erase::find_customer(&state.db, scope.org(), customer_id)
@@ -61,7 +60,7 @@ async fn erase_confirm_page(
     let counts = erase::preview(&state.db, scope.org(), found.id).await?;
     let holds = erase::holds(&state.db, scope.org(), found.id).await?;
     Ok(EraseConfirmPage {
-        page: Page::new(state, &scope.session, req, "inbox").await?,
+        page: Page::new(state, &scope.session, "inbox").await?,
         customer_id: found.id,
         name: found.display_name,
         counts,
@@ -73,11 +72,10 @@ async fn erase_confirm_page(
 pub async fn erase_confirm(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render(&erase_confirm_page(&state, &scope, &req, path.into_inner()).await?)
+    render(&erase_confirm_page(&state, &scope, path.into_inner()).await?)
 }
 
 /// `POST /customers/{id}/erase`: erases, then shows the deletion receipt. A legal hold
@@ -85,7 +83,6 @@ pub async fn erase_confirm(
 pub async fn erase(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -95,7 +92,7 @@ pub async fn erase(
     let erasure = match result {
         Ok(erasure) => erasure,
         Err(PrivacyError::OnHold(_)) => {
-            let page = erase_confirm_page(&state, &scope, &req, customer_id).await?;
+            let page = erase_confirm_page(&state, &scope, customer_id).await?;
             return render_with_status(&page, StatusCode::CONFLICT);
         }
         Err(error) => return Err(error.into()),
@@ -170,7 +167,6 @@ fn day(at: &chrono::DateTime<Utc>) -> String {
 pub async fn requests(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let (open, closed) = requests::list(&state.db, scope.org()).await?;
@@ -205,7 +201,7 @@ pub async fn requests(
         note: r.note,
     };
     render(&RequestsPage {
-        page: Page::new(&state, &scope.session, &req, "privacy").await?,
+        page: Page::new(&state, &scope.session, "privacy").await?,
         open: open.into_iter().map(view).collect(),
         closed: closed.into_iter().map(view).collect(),
         kinds: Kind::ALL,
@@ -356,7 +352,6 @@ struct ReceiptJson {
 pub async fn receipt(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -398,7 +393,7 @@ pub async fn receipt(
         return Ok(download("application/json", &filename).body(body));
     }
     render(&ReceiptPage {
-        page: Page::new(&state, &scope.session, &req, "privacy").await?,
+        page: Page::new(&state, &scope.session, "privacy").await?,
         receipt,
         counts,
     })

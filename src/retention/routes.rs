@@ -3,7 +3,7 @@
 //! the next run; the history of runs. Every change and every run is audit-logged.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Local, Utc};
 use sea_orm::{QueryOrder, QuerySelect};
@@ -166,14 +166,13 @@ fn report_summary(report: &RunReport, tr: Tr) -> String {
 async fn render_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     proposal: Option<&RetentionRule>,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let org = scope.org();
-    let page = Page::new(state, &scope.session, req, "retention").await?;
+    let page = Page::new(state, &scope.session, "retention").await?;
     let tr = page.tr;
     let saved = saved_rules(&state.db, org).await?;
     let rows = Category::ALL
@@ -265,9 +264,8 @@ async fn render_page(
 pub async fn settings(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    render_page(&state, &scope, &req, None, None, StatusCode::OK).await
+    render_page(&state, &scope, None, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -289,7 +287,6 @@ impl TryFrom<&RuleForm> for RetentionRule {
 pub async fn save_rule(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -299,7 +296,6 @@ pub async fn save_rule(
             return render_page(
                 &state,
                 &scope,
-                &req,
                 None,
                 Some(error.message_key()),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -361,16 +357,14 @@ pub async fn remove_rule(
 pub async fn preview(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
     match RetentionRule::try_from(&form) {
-        Ok(rule) => render_page(&state, &scope, &req, Some(&rule), None, StatusCode::OK).await,
+        Ok(rule) => render_page(&state, &scope, Some(&rule), None, StatusCode::OK).await,
         Err(error) => {
             render_page(
                 &state,
                 &scope,
-                &req,
                 None,
                 Some(error.message_key()),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -432,7 +426,6 @@ pub struct ScheduleForm {
 pub async fn set_schedule(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<ScheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
@@ -440,7 +433,6 @@ pub async fn set_schedule(
         return render_page(
             &state,
             &scope,
-            &req,
             None,
             Some("retention.error.schedule"),
             StatusCode::UNPROCESSABLE_ENTITY,

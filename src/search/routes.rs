@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Sql};
@@ -65,7 +65,6 @@ struct SearchPage {
 pub async fn search(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
     let q = params.q.clone().unwrap_or_default().trim().to_owned();
@@ -76,7 +75,7 @@ pub async fn search(
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(1)
         .clamp(1, MAX_PAGE);
-    let page = Page::new(&state, &scope.session, &req, "search").await?;
+    let page = Page::new(&state, &scope.session, "search").await?;
     let mut view = SearchPage {
         relevance_link: link(&q, false, 1),
         newest_link: link(&q, true, 1),

@@ -2,7 +2,7 @@
 //! message), and small helpers to render a template or redirect.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
 use super::assets::asset_url;
@@ -29,7 +29,6 @@ impl Page {
     pub async fn new(
         state: &AppState,
         session: &SessionState,
-        req: &HttpRequest,
         nav: &'static str,
     ) -> Result<Self, AppError> {
         let csrf = session.csrf_token(state).await?;
@@ -39,7 +38,7 @@ impl Page {
             user: session.user.clone(),
             org: session.org.clone(),
             org_choices: session.orgs.clone(),
-            flash: flash_from_query(req, session.tr()),
+            flash: session.flash,
             nav,
         })
     }
@@ -85,8 +84,8 @@ impl Page {
 
 /// A flash message travels as `?flash=<key>` on the redirect target; only catalog keys under
 /// `flash.` are shown, so a link cannot put arbitrary text on the page.
-fn flash_from_query(req: &HttpRequest, tr: Tr) -> Option<&'static str> {
-    let query = req.query_string();
+/// The confirmation a redirect named with `?flash=` (only known `flash.*` keys), translated.
+pub(super) fn flash_from_query(query: &str, tr: Tr) -> Option<&'static str> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "flash")
         .map(|(_, v)| v.into_owned())

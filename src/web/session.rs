@@ -19,6 +19,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::error::AppError;
 use super::i18n::{Lang, Tr};
+use super::page::flash_from_query;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{membership, organization, session, user};
 use crate::orgs::{OrgId, Role};
@@ -59,6 +60,8 @@ pub struct SessionState {
     /// Every organization the user belongs to, by name (for the organization switcher).
     pub orgs: Vec<SessionOrg>,
     pub lang: Lang,
+    /// The confirmation this request's `?flash=` names (a known `flash.*` key), translated.
+    pub flash: Option<&'static str>,
     cookie: Mutex<CookieChange>,
 }
 
@@ -83,6 +86,7 @@ impl SessionState {
             orgs: vec![org.clone()],
             org: Some(org),
             lang,
+            flash: None,
             cookie: Mutex::new(CookieChange::Keep),
         }
     }
@@ -208,9 +212,10 @@ pub async fn load_session(
         None => None,
     };
     let had_cookie = req.cookie(COOKIE_NAME).is_some();
-    let session_state = build_state(&state, loaded, accept.as_deref())
+    let mut session_state = build_state(&state, loaded, accept.as_deref())
         .await
         .map_err(actix_web::Error::from)?;
+    session_state.flash = flash_from_query(req.query_string(), session_state.tr());
     if had_cookie && SessionState::lock(&session_state.row_id).is_none() {
         // The cookie named a session that has expired or never existed: drop it.
         *SessionState::lock(&session_state.cookie) = CookieChange::Clear;
@@ -334,6 +339,7 @@ async fn build_state(
         org,
         orgs,
         lang,
+        flash: None,
         cookie: Mutex::new(CookieChange::Keep),
     })
 }

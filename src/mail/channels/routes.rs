@@ -3,7 +3,7 @@
 //! organization, so another organization's channel answers 404.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -85,10 +85,9 @@ struct ChannelsPage {
 pub async fn list(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let page = Page::new(&state, &scope.session, &req, "channels").await?;
+    let page = Page::new(&state, &scope.session, "channels").await?;
     let rows = channel::list(&state.db, scope.org())
         .await?
         .iter()
@@ -147,12 +146,11 @@ impl ChannelFormPage {
 async fn form_page(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     existing: Option<&entity::Model>,
     form: ChannelForm,
     errors: Vec<&'static str>,
 ) -> Result<ChannelFormPage, AppError> {
-    let page = Page::new(state, &scope.session, req, "channels").await?;
+    let page = Page::new(state, &scope.session, "channels").await?;
     let status = existing.map(|m| row(state, &page, m)).transpose()?;
     Ok(ChannelFormPage {
         page,
@@ -174,24 +172,22 @@ async fn find(state: &AppState, scope: &TenantScope, id: i64) -> Result<entity::
 pub async fn new_form(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let page = form_page(&state, &scope, &req, None, ChannelForm::default(), vec![]).await?;
+    let page = form_page(&state, &scope, None, ChannelForm::default(), vec![]).await?;
     render(&page)
 }
 
 pub async fn create(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let (new, _) = match form.check(None) {
         Ok(checked) => checked,
         Err(errors) => {
-            let page = form_page(&state, &scope, &req, None, form, errors).await?;
+            let page = form_page(&state, &scope, None, form, errors).await?;
             return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -218,19 +214,17 @@ pub async fn create(
 pub async fn edit(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let existing = find(&state, &scope, path.into_inner()).await?;
     let form = ChannelForm::from_model(&existing);
-    render(&form_page(&state, &scope, &req, Some(&existing), form, vec![]).await?)
+    render(&form_page(&state, &scope, Some(&existing), form, vec![]).await?)
 }
 
 pub async fn update(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -239,7 +233,7 @@ pub async fn update(
     let (new, keep) = match form.check(Some(&existing)) {
         Ok(checked) => checked,
         Err(errors) => {
-            let page = form_page(&state, &scope, &req, Some(&existing), form, errors).await?;
+            let page = form_page(&state, &scope, Some(&existing), form, errors).await?;
             return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -284,7 +278,6 @@ pub struct DeleteForm {
 pub async fn delete(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -302,7 +295,7 @@ pub async fn delete(
     };
     if let Some((key, status)) = refusal {
         let form = ChannelForm::from_model(&existing);
-        let page = form_page(&state, &scope, &req, Some(&existing), form, vec![key]).await?;
+        let page = form_page(&state, &scope, Some(&existing), form, vec![key]).await?;
         return render_with_status(&page, status);
     }
     if !channel::delete(&state.db, scope.org(), existing.id).await? {
@@ -323,21 +316,19 @@ pub async fn delete(
 pub async fn test_imap(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    test_button(&state, &scope, &req, path.into_inner(), Probe::Imap).await
+    test_button(&state, &scope, path.into_inner(), Probe::Imap).await
 }
 
 pub async fn test_smtp_button(
     state: web::Data<AppState>,
     scope: TenantScope,
-    req: HttpRequest,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    test_button(&state, &scope, &req, path.into_inner(), Probe::Smtp).await
+    test_button(&state, &scope, path.into_inner(), Probe::Smtp).await
 }
 
 /// Which server a "Test" button tries.
@@ -350,14 +341,13 @@ enum Probe {
 async fn test_button(
     state: &AppState,
     scope: &TenantScope,
-    req: &HttpRequest,
     id: i64,
     probe: Probe,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let existing = find(state, scope, id).await?;
     let form = ChannelForm::from_model(&existing);
-    let mut page = form_page(state, scope, req, Some(&existing), form, vec![]).await?;
+    let mut page = form_page(state, scope, Some(&existing), form, vec![]).await?;
     let t = |key: &str| page.page.t(key);
     let (title, result) = match probe {
         Probe::Imap => (
