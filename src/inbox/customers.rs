@@ -12,7 +12,7 @@ pub async fn primary_email(
     db: &impl ConnectionTrait,
     org: OrgId,
     customer_id: i64,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, sea_orm::DbErr> {
     Ok(customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)

@@ -9,9 +9,8 @@ use sea_orm::{
 
 use crate::crypto::{Sealer, random_token, sha256_hex};
 use crate::db::entity::channel;
-use crate::mail::EmailAddress;
+use crate::mail::{EmailAddress, MailError};
 use crate::orgs::OrgId;
-use crate::web::AppError;
 
 pub const IMAP_PASSWORD: &str = "imap-password";
 pub const SMTP_PASSWORD: &str = "smtp-password";
@@ -128,7 +127,7 @@ pub async fn create(
     sealer: &Sealer,
     org: OrgId,
     new: NewChannel,
-) -> Result<(channel::Model, String), AppError> {
+) -> Result<(channel::Model, String), MailError> {
     let token = random_token();
     let imap = new.imap.as_ref();
     let smtp = new.smtp.as_ref();
@@ -181,14 +180,14 @@ pub async fn find(
     db: &impl ConnectionTrait,
     org: OrgId,
     id: i64,
-) -> Result<Option<channel::Model>, AppError> {
+) -> Result<Option<channel::Model>, MailError> {
     Ok(channel::Entity::find_by_id(id)
         .filter(channel::Column::OrganizationId.eq(org.get()))
         .one(db)
         .await?)
 }
 
-pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, AppError> {
+pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, MailError> {
     Ok(channel::Entity::find()
         .filter(channel::Column::OrganizationId.eq(org.get()))
         .order_by_asc(channel::Column::Name)
@@ -200,7 +199,7 @@ pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::
 pub async fn by_inbound_token(
     db: &impl ConnectionTrait,
     token: &str,
-) -> Result<Option<channel::Model>, AppError> {
+) -> Result<Option<channel::Model>, MailError> {
     if token.len() > 100 {
         return Ok(None);
     }
@@ -214,16 +213,12 @@ pub async fn by_inbound_token(
 pub fn smtp_settings(
     channel: &channel::Model,
     sealer: &Sealer,
-) -> Result<Option<SmtpSettings>, AppError> {
+) -> Result<Option<SmtpSettings>, MailError> {
     let Some(host) = channel.smtp_host.clone() else {
         return Ok(None);
     };
     let password = match &channel.smtp_password_sealed {
-        Some(sealed) => Some(
-            sealer
-                .open_text(sealed, SMTP_PASSWORD)
-                .map_err(AppError::internal)?,
-        ),
+        Some(sealed) => Some(sealer.open_text(sealed, SMTP_PASSWORD)?),
         None => None,
     };
     Ok(Some(SmtpSettings {
@@ -239,7 +234,7 @@ pub fn smtp_settings(
 pub fn imap_settings(
     channel: &channel::Model,
     sealer: &Sealer,
-) -> Result<Option<ImapSettings>, AppError> {
+) -> Result<Option<ImapSettings>, MailError> {
     let (Some(host), Some(user), Some(sealed)) = (
         channel.imap_host.clone(),
         channel.imap_user.clone(),
@@ -252,9 +247,7 @@ pub fn imap_settings(
         port: u16::try_from(channel.imap_port).unwrap_or(993),
         tls: TlsMode::parse(&channel.imap_tls).unwrap_or(TlsMode::Tls),
         user,
-        password: sealer
-            .open_text(sealed, IMAP_PASSWORD)
-            .map_err(AppError::internal)?,
+        password: sealer.open_text(sealed, IMAP_PASSWORD)?,
         folder: channel.imap_folder.clone(),
         move_to: channel.imap_move_to.clone(),
     }))
@@ -309,7 +302,7 @@ pub async fn update(
     id: i64,
     new: NewChannel,
     keep: KeepPasswords,
-) -> Result<bool, AppError> {
+) -> Result<bool, MailError> {
     let Some(existing) = find(db, org, id).await? else {
         return Ok(false);
     };
@@ -371,7 +364,7 @@ pub async fn update(
 
 /// Deletes a channel of this organization (its conversations stay, without a channel).
 /// Returns false when there is no such channel.
-pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
+pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, MailError> {
     let result = channel::Entity::delete_many()
         .filter(channel::Column::Id.eq(id))
         .filter(channel::Column::OrganizationId.eq(org.get()))
@@ -381,7 +374,7 @@ pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bo
 }
 
 /// How many replies wait in the outbox to be sent through this channel.
-pub async fn queued_replies(db: &impl ConnectionTrait, id: i64) -> Result<u64, AppError> {
+pub async fn queued_replies(db: &impl ConnectionTrait, id: i64) -> Result<u64, MailError> {
     use sea_orm::PaginatorTrait;
     Ok(crate::db::entity::outbox::Entity::find()
         .filter(crate::db::entity::outbox::Column::ChannelId.eq(id))

@@ -11,6 +11,7 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::i18n::{Lang, Tr};
+use crate::mail::MailError;
 
 /// Everything that can go wrong in a request.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,20 @@ impl AppError {
             Self::Unauthorized => "api.error.unauthorized",
             Self::Refused { key, .. } => key,
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => "error.internal",
+        }
+    }
+}
+
+/// Mail errors as the web shows them: a conversation that is not the organization's is "not
+/// found"; everything else is a generic 500 whose detail only goes to the log.
+impl From<MailError> for AppError {
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::Database(error) => Self::Database(error),
+            MailError::ConversationNotFound => Self::NotFound,
+            error @ (MailError::Sealed(_)
+            | MailError::MissingAfterInsert(_)
+            | MailError::Task(_)) => Self::internal(error),
         }
     }
 }
