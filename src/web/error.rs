@@ -12,6 +12,7 @@ use askama::Template;
 
 use super::i18n::{Lang, Tr};
 use crate::mail::MailError;
+use crate::retention::RetentionError;
 
 /// Everything that can go wrong in a request.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,20 @@ impl From<MailError> for AppError {
             error @ (MailError::Sealed(_)
             | MailError::MissingAfterInsert(_)
             | MailError::Task(_)) => Self::internal(error),
+        }
+    }
+}
+
+/// Retention errors as the web shows them (the settings page's preview): a generic 500 whose
+/// detail only goes to the log. A run started from a page runs in the background and records
+/// its own error, so no request answers "already running" through this mapping.
+impl From<RetentionError> for AppError {
+    fn from(error: RetentionError) -> Self {
+        match error {
+            RetentionError::Database(error) => Self::Database(error),
+            error @ (RetentionError::AlreadyRunning
+            | RetentionError::Lock(_)
+            | RetentionError::Index(_)) => Self::internal(error),
         }
     }
 }
