@@ -13,6 +13,7 @@ use askama::Template;
 use super::i18n::{Lang, Tr};
 use crate::mail::MailError;
 use crate::retention::RetentionError;
+use crate::search::SearchError;
 
 /// Everything that can go wrong in a request.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,20 @@ impl From<RetentionError> for AppError {
             error @ (RetentionError::AlreadyRunning
             | RetentionError::Lock(_)
             | RetentionError::Index(_)) => Self::internal(error),
+        }
+    }
+}
+
+/// Search errors as the web shows them: a query the parser did not understand is a 400 (the
+/// search page explains it in words before it gets here); a broken index is a generic 500
+/// whose detail only goes to the log.
+impl From<SearchError> for AppError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::Query(_) => Self::BadRequest("error.bad_request"),
+            error @ (SearchError::Tantivy(_) | SearchError::Io(_) | SearchError::Poisoned) => {
+                Self::internal(error)
+            }
         }
     }
 }
