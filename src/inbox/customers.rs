@@ -13,7 +13,7 @@ pub async fn primary_email(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Option<String>, sea_orm::DbErr> {
-    Ok(customer_email::Entity::find()
+    customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
         .filter(crate::db::org_check("customer_emails", org))
@@ -21,7 +21,7 @@ pub async fn primary_email(
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
         .one(db)
-        .await?)
+        .await
 }
 
 /// A customer of this organization; any other id is "not found".

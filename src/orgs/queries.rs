@@ -9,7 +9,6 @@ use sea_orm::{
 
 use super::{OrgId, Role};
 use crate::db::entity::{membership, organization, session, user};
-use crate::web::AppError;
 
 /// An organization's name: 1 to 100 characters, trimmed, no control characters.
 pub struct OrgName(String);
@@ -36,7 +35,7 @@ pub async fn create_organization(
     db: &impl ConnectionTrait,
     name: &OrgName,
     owner: i64,
-) -> Result<OrgId, AppError> {
+) -> Result<OrgId, sea_orm::DbErr> {
     let org = organization::ActiveModel {
         name: Set(name.as_str().to_owned()),
         created_at: Set(Utc::now()),
@@ -51,7 +50,7 @@ pub async fn create_organization(
 pub async fn find_by_name(
     db: &impl ConnectionTrait,
     name: &str,
-) -> Result<Option<(OrgId, String)>, AppError> {
+) -> Result<Option<(OrgId, String)>, sea_orm::DbErr> {
     Ok(organization::Entity::find()
         .filter(organization::Column::Name.eq(name.trim()))
         .one(db)
@@ -59,7 +58,7 @@ pub async fn find_by_name(
         .map(|o| (OrgId::from_db(o.id), o.name)))
 }
 
-pub async fn name_taken(db: &impl ConnectionTrait, name: &OrgName) -> Result<bool, AppError> {
+pub async fn name_taken(db: &impl ConnectionTrait, name: &OrgName) -> Result<bool, sea_orm::DbErr> {
     Ok(find_by_name(db, name.as_str()).await?.is_some())
 }
 
@@ -68,7 +67,7 @@ pub async fn add_member(
     org: OrgId,
     user_id: i64,
     role: Role,
-) -> Result<(), AppError> {
+) -> Result<(), sea_orm::DbErr> {
     membership::ActiveModel {
         organization_id: Set(org.get()),
         user_id: Set(user_id),
@@ -85,7 +84,7 @@ pub async fn add_member(
 pub async fn first_membership(
     db: &impl ConnectionTrait,
     user_id: i64,
-) -> Result<Option<OrgId>, AppError> {
+) -> Result<Option<OrgId>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::OrganizationId)
@@ -98,7 +97,7 @@ pub async fn first_membership(
 pub async fn organizations_of(
     db: &impl ConnectionTrait,
     user_id: i64,
-) -> Result<Vec<OrgId>, AppError> {
+) -> Result<Vec<OrgId>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::OrganizationId)
@@ -115,7 +114,7 @@ pub async fn role_in(
     db: &impl ConnectionTrait,
     org_id: i64,
     user_id: i64,
-) -> Result<Option<Role>, AppError> {
+) -> Result<Option<Role>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org_id))
         .filter(membership::Column::UserId.eq(user_id))
@@ -132,7 +131,7 @@ pub struct Member {
     pub role: Role,
 }
 
-pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, AppError> {
+pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, sea_orm::DbErr> {
     let memberships = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.get()))
         .all(db)
@@ -171,12 +170,12 @@ pub enum TeamChange {
     LastOwner,
 }
 
-async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, AppError> {
-    Ok(membership::Entity::find()
+async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, sea_orm::DbErr> {
+    membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.get()))
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(db)
-        .await?)
+        .await
 }
 
 pub async fn change_role(
@@ -184,7 +183,7 @@ pub async fn change_role(
     org: OrgId,
     user_id: i64,
     role: Role,
-) -> Result<TeamChange, AppError> {
+) -> Result<TeamChange, sea_orm::DbErr> {
     let txn = lock_team(db, org).await?;
     let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);
@@ -226,7 +225,7 @@ pub async fn remove_member(
     db: &DatabaseConnection,
     org: OrgId,
     user_id: i64,
-) -> Result<TeamChange, AppError> {
+) -> Result<TeamChange, sea_orm::DbErr> {
     let txn = lock_team(db, org).await?;
     let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);

@@ -1,6 +1,7 @@
 //! The one error type of the web layer, and the middleware that turns any error response into
 //! a friendly page in the user's language (or JSON for API clients). Details go to the log,
-//! never to the user, and never with personal data.
+//! never to the user, and never with personal data. The domain errors (mail, search,
+//! retention) become `AppError`s here, in one place, so handlers use `?` on them.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
