@@ -13,8 +13,8 @@ pub async fn primary_email(
     db: &impl ConnectionTrait,
     org: OrgId,
     customer_id: i64,
-) -> Result<Option<String>, AppError> {
-    Ok(customer_email::Entity::find()
+) -> Result<Option<String>, sea_orm::DbErr> {
+    customer_email::Entity::find()
         .select_only()
         .column(customer_email::Column::Email)
         .filter(customer_email::Entity::org_check(org))
@@ -22,7 +22,7 @@ pub async fn primary_email(
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()
         .one(db)
-        .await?)
+        .await
 }
 
 /// A customer of this organization; any other id is "not found".

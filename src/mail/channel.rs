@@ -10,9 +10,8 @@ use sea_orm::{
 use crate::crypto::{Sealer, random_token, sha256_hex};
 use crate::db::InOrg;
 use crate::db::entity::channel;
-use crate::mail::EmailAddress;
+use crate::mail::{EmailAddress, MailError};
 use crate::orgs::OrgId;
-use crate::web::AppError;
 
 pub const IMAP_PASSWORD: &str = "imap-password";
 pub const SMTP_PASSWORD: &str = "smtp-password";
@@ -129,7 +128,7 @@ pub async fn create(
     sealer: &Sealer,
     org: OrgId,
     new: NewChannel,
-) -> Result<(channel::Model, String), AppError> {
+) -> Result<(channel::Model, String), MailError> {
     let token = random_token();
     let imap = new.imap.as_ref();
     let smtp = new.smtp.as_ref();
@@ -182,11 +181,11 @@ pub async fn find(
     db: &impl ConnectionTrait,
     org: OrgId,
     id: i64,
-) -> Result<Option<channel::Model>, AppError> {
+) -> Result<Option<channel::Model>, MailError> {
     Ok(channel::Entity::find_by_id_in(org, id).one(db).await?)
 }
 
-pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, AppError> {
+pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::Model>, MailError> {
     Ok(channel::Entity::find_in(org)
         .order_by_asc(channel::Column::Name)
         .all(db)
@@ -197,7 +196,7 @@ pub async fn list(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<channel::
 pub async fn by_inbound_token(
     db: &impl ConnectionTrait,
     token: &str,
-) -> Result<Option<channel::Model>, AppError> {
+) -> Result<Option<channel::Model>, MailError> {
     if token.len() > 100 {
         return Ok(None);
     }
@@ -211,16 +210,12 @@ pub async fn by_inbound_token(
 pub fn smtp_settings(
     channel: &channel::Model,
     sealer: &Sealer,
-) -> Result<Option<SmtpSettings>, AppError> {
+) -> Result<Option<SmtpSettings>, MailError> {
     let Some(host) = channel.smtp_host.clone() else {
         return Ok(None);
     };
     let password = match &channel.smtp_password_sealed {
-        Some(sealed) => Some(
-            sealer
-                .open_text(sealed, SMTP_PASSWORD)
-                .map_err(AppError::internal)?,
-        ),
+        Some(sealed) => Some(sealer.open_text(sealed, SMTP_PASSWORD)?),
         None => None,
     };
     Ok(Some(SmtpSettings {
@@ -236,7 +231,7 @@ pub fn smtp_settings(
 pub fn imap_settings(
     channel: &channel::Model,
     sealer: &Sealer,
-) -> Result<Option<ImapSettings>, AppError> {
+) -> Result<Option<ImapSettings>, MailError> {
     let (Some(host), Some(user), Some(sealed)) = (
         channel.imap_host.clone(),
         channel.imap_user.clone(),
@@ -249,9 +244,7 @@ pub fn imap_settings(
         port: u16::try_from(channel.imap_port).unwrap_or(993),
         tls: TlsMode::parse(&channel.imap_tls).unwrap_or(TlsMode::Tls),
         user,
-        password: sealer
-            .open_text(sealed, IMAP_PASSWORD)
-            .map_err(AppError::internal)?,
+        password: sealer.open_text(sealed, IMAP_PASSWORD)?,
         folder: channel.imap_folder.clone(),
         move_to: channel.imap_move_to.clone(),
     }))
@@ -306,7 +299,7 @@ pub async fn update(
     id: i64,
     new: NewChannel,
     keep: KeepPasswords,
-) -> Result<bool, AppError> {
+) -> Result<bool, MailError> {
     let Some(existing) = find(db, org, id).await? else {
         return Ok(false);
     };
@@ -368,7 +361,7 @@ pub async fn update(
 
 /// Deletes a channel of this organization (its conversations stay, without a channel).
 /// Returns false when there is no such channel.
-pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
+pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, MailError> {
     let result = channel::Entity::delete_in(org)
         .filter(channel::Column::Id.eq(id))
         .exec(db)
@@ -377,7 +370,7 @@ pub async fn delete(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bo
 }
 
 /// How many replies wait in the outbox to be sent through this channel.
-pub async fn queued_replies(db: &impl ConnectionTrait, id: i64) -> Result<u64, AppError> {
+pub async fn queued_replies(db: &impl ConnectionTrait, id: i64) -> Result<u64, MailError> {
     use sea_orm::PaginatorTrait;
     Ok(crate::db::entity::outbox::Entity::find()
         .filter(crate::db::entity::outbox::Column::ChannelId.eq(id))

@@ -10,6 +10,7 @@ use sea_orm::{
     QuerySelect, Set, SqlErr,
 };
 
+use super::MailError;
 use super::blobs::BlobStore;
 use super::parse::{self, Limits, MailKind, ParsedMail, RejectReason};
 use crate::db::InOrg;
@@ -17,7 +18,6 @@ use crate::db::entity::{attachment, conversation, customer, customer_email, mess
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
 use crate::state::AppState;
-use crate::web::AppError;
 
 /// What happened to one inbound message.
 #[derive(Debug)]
@@ -53,11 +53,9 @@ pub async fn ingest_raw(
     state: &AppState,
     source: Source,
     raw: Vec<u8>,
-) -> Result<Outcome, AppError> {
+) -> Result<Outcome, MailError> {
     let limits = limits(state);
-    let parsed = tokio::task::spawn_blocking(move || parse::parse(&raw, &limits))
-        .await
-        .map_err(AppError::internal)?;
+    let parsed = tokio::task::spawn_blocking(move || parse::parse(&raw, &limits)).await?;
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(reason) => return Ok(Outcome::Rejected(reason)),
@@ -65,7 +63,7 @@ pub async fn ingest_raw(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = match store_parsed(&txn, &state.blobs, source, parsed).await {
         Ok(outcome) => outcome,
-        Err(AppError::Database(error)) if is_unique_violation(&error) => {
+        Err(MailError::Database(error)) if is_unique_violation(&error) => {
             return Ok(Outcome::Duplicate);
         }
         Err(error) => return Err(error),
@@ -97,7 +95,7 @@ pub async fn store_parsed(
     blobs: &BlobStore,
     source: Source,
     parsed: ParsedMail,
-) -> Result<Outcome, AppError> {
+) -> Result<Outcome, MailError> {
     let parsed = without_nul_characters(parsed);
     let org = source.org;
     let existing = message::Entity::find_in(org)
@@ -230,7 +228,7 @@ async fn thread(
     db: &impl ConnectionTrait,
     org: OrgId,
     parsed: &ParsedMail,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<i64>, MailError> {
     let mut candidates: Vec<&str> = parsed.in_reply_to.iter().map(String::as_str).collect();
     candidates.extend(parsed.references.iter().rev().map(String::as_str));
     candidates.retain(|id| !id.is_empty());
@@ -269,7 +267,7 @@ async fn find_or_create_customer(
     org: OrgId,
     parsed: &ParsedMail,
     at: DateTime<Utc>,
-) -> Result<i64, AppError> {
+) -> Result<i64, MailError> {
     let address = parsed.from.address.as_str();
     let found = customer_email::Entity::find_in(org)
         .select_only()
@@ -370,7 +368,7 @@ async fn create_conversation(
     customer_id: i64,
     parsed: &ParsedMail,
     at: DateTime<Utc>,
-) -> Result<i64, AppError> {
+) -> Result<i64, MailError> {
     let token = unused_token(db, source.org).await?;
     let subject = parse::strip_subject_prefixes(&parsed.subject)
         .trim()
@@ -395,7 +393,7 @@ async fn create_conversation(
 }
 
 /// A fresh conversation token of this organization.
-pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, AppError> {
+pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, MailError> {
     loop {
         let token = random_conversation_token();
         let taken = conversation::Entity::find_in(org)
@@ -428,7 +426,7 @@ pub async fn touch_conversation(
     conversation_id: i64,
     at: DateTime<Utc>,
     reopen: bool,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     touch_conversation_by(db, conversation_id, 1, at, reopen).await
 }
 
@@ -439,7 +437,7 @@ pub async fn touch_conversation_by(
     messages: i32,
     at: DateTime<Utc>,
     reopen: bool,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     let mut update = conversation::Entity::update_many()
         .col_expr(
             conversation::Column::MessageCount,
@@ -471,7 +469,7 @@ pub async fn touch_conversation_by(
 pub async fn latest_message(
     db: &impl ConnectionTrait,
     conversation_id: i64,
-) -> Result<Option<message::Model>, AppError> {
+) -> Result<Option<message::Model>, MailError> {
     Ok(message::Entity::find()
         .filter(message::Column::ConversationId.eq(conversation_id))
         .filter(message::Column::Direction.ne("note"))

@@ -5,6 +5,7 @@ pub mod address;
 pub mod blobs;
 pub mod channel;
 pub mod channels;
+mod error;
 pub mod imap;
 pub mod import;
 pub mod inbound_http;
@@ -14,3 +15,4 @@ pub mod parse;
 pub mod system;
 
 pub use address::EmailAddress;
+pub use error::MailError;

@@ -17,6 +17,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use super::MailError;
 use super::channel::{self, SmtpSettings, TlsMode};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
@@ -26,7 +27,6 @@ use crate::db::entity::{conversation, message, outbox};
 use crate::inbox::events::InboxEvent;
 use crate::orgs::OrgId;
 use crate::state::AppState;
-use crate::web::AppError;
 
 /// After this many failed attempts a reply is marked failed and leaves the outbox.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -72,7 +72,7 @@ async fn sending_channel(
     db: &impl ConnectionTrait,
     org: OrgId,
     conversation: &conversation::Model,
-) -> Result<Option<crate::db::entity::channel::Model>, AppError> {
+) -> Result<Option<crate::db::entity::channel::Model>, MailError> {
     if let Some(id) = conversation.channel_id
         && let Some(own) = channel::find(db, org, id)
             .await?
@@ -93,7 +93,7 @@ async fn recipient(
     db: &impl ConnectionTrait,
     org: OrgId,
     conversation: &conversation::Model,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, MailError> {
     let inbound = || {
         message::Entity::find_in(org)
             .filter(message::Column::ConversationId.eq(conversation.id))
@@ -131,7 +131,7 @@ pub async fn queue_reply(
     conversation_id: i64,
     author_id: i64,
     text: &str,
-) -> Result<Result<message::Model, Refusal>, AppError> {
+) -> Result<Result<message::Model, Refusal>, MailError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Err(Refusal::Empty));
@@ -140,7 +140,7 @@ pub async fn queue_reply(
     let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
         .one(&txn)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(MailError::ConversationNotFound)?;
     let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
         return Ok(Err(Refusal::NoSmtpChannel));
     };
@@ -239,7 +239,7 @@ pub struct SendOutcome {
 const RESTRICTED_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Delivers every outbox row due at `now`.
-pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcome, AppError> {
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcome, MailError> {
     let due = outbox::Entity::find()
         .filter(outbox::Column::NextAttemptAt.lte(now))
         .order_by_asc(outbox::Column::NextAttemptAt)
@@ -405,7 +405,7 @@ async fn finish(
     row: &outbox::Model,
     status: &str,
     error: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     let txn = crate::db::begin_write(&state.db).await?;
     outbox::Entity::delete_by_id(row.id).exec(&txn).await?;
     let sent_at = (status == "sent").then(Utc::now);
@@ -430,7 +430,7 @@ async fn set_status(
     status: &str,
     error: Option<String>,
     sent_at: Option<DateTime<Utc>>,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     message::Entity::update_many()
         .col_expr(
             message::Column::DeliveryStatus,
@@ -460,7 +460,7 @@ async fn publish_for_message(state: &AppState, row: &outbox::Model) {
 }
 
 /// Puts a failed reply back into the outbox (the "retry now" button).
-pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool, AppError> {
+pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool, MailError> {
     let Some(message) = message::Entity::find_by_id_in(org, message_id)
         .filter(message::Column::DeliveryStatus.eq("failed"))
         .one(&state.db)
@@ -471,7 +471,7 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
     let conversation = conversation::Entity::find_by_id(message.conversation_id)
         .one(&state.db)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(MailError::ConversationNotFound)?;
     let Some(channel_id) = sending_channel(&state.db, org, &conversation)
         .await?
         .map(|c| c.id)

@@ -11,7 +11,6 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::InOrg;
 use crate::db::entity::{invitation, membership, organization, user};
 use crate::mail::EmailAddress;
-use crate::web::AppError;
 
 pub const VALID_FOR_DAYS: i64 = 7;
 
@@ -29,7 +28,7 @@ pub async fn create(
     email: &EmailAddress,
     role: Role,
     invited_by: i64,
-) -> Result<Result<String, Refusal>, AppError> {
+) -> Result<Result<String, Refusal>, sea_orm::DbErr> {
     if let Some(existing) = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(db)
@@ -74,17 +73,21 @@ pub async fn create(
 pub async fn pending(
     db: &impl ConnectionTrait,
     org: OrgId,
-) -> Result<Vec<invitation::Model>, AppError> {
-    Ok(invitation::Entity::find_in(org)
+) -> Result<Vec<invitation::Model>, sea_orm::DbErr> {
+    invitation::Entity::find_in(org)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
         .order_by_desc(invitation::Column::CreatedAt)
         .all(db)
-        .await?)
+        .await
 }
 
 /// Deletes a pending invitation of this organization; false if there is none with that id.
-pub async fn revoke(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, AppError> {
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    id: i64,
+) -> Result<bool, sea_orm::DbErr> {
     let result = invitation::Entity::delete_in(org)
         .filter(invitation::Column::Id.eq(id))
         .filter(invitation::Column::AcceptedAt.is_null())
@@ -102,7 +105,7 @@ pub struct Usable {
 pub async fn find_usable(
     db: &impl ConnectionTrait,
     token: &str,
-) -> Result<Option<Usable>, AppError> {
+) -> Result<Option<Usable>, sea_orm::DbErr> {
     if token.len() > 100 {
         return Ok(None);
     }
@@ -133,7 +136,7 @@ pub async fn accept(
     db: &impl ConnectionTrait,
     invitation: &invitation::Model,
     user_id: i64,
-) -> Result<OrgId, AppError> {
+) -> Result<OrgId, sea_orm::DbErr> {
     let org = invitation.organization_id;
     let role = Role::parse(&invitation.role).unwrap_or(Role::Agent);
     if super::queries::role_in(db, org.get(), user_id)

@@ -39,7 +39,7 @@ pub async fn create_organization(
     db: &impl ConnectionTrait,
     name: &OrgName,
     owner: i64,
-) -> Result<OrgId, AppError> {
+) -> Result<OrgId, sea_orm::DbErr> {
     let org = organization::ActiveModel {
         name: Set(name.as_str().to_owned()),
         created_at: Set(Utc::now()),
@@ -98,7 +98,7 @@ pub async fn create_user_in(
 pub async fn find_by_name(
     db: &impl ConnectionTrait,
     name: &str,
-) -> Result<Option<(OrgId, String)>, AppError> {
+) -> Result<Option<(OrgId, String)>, sea_orm::DbErr> {
     Ok(organization::Entity::find()
         .filter(organization::Column::Name.eq(name.trim()))
         .one(db)
@@ -106,7 +106,7 @@ pub async fn find_by_name(
         .map(|o| (OrgId::from_db(o.id), o.name)))
 }
 
-pub async fn name_taken(db: &impl ConnectionTrait, name: &OrgName) -> Result<bool, AppError> {
+pub async fn name_taken(db: &impl ConnectionTrait, name: &OrgName) -> Result<bool, sea_orm::DbErr> {
     Ok(find_by_name(db, name.as_str()).await?.is_some())
 }
 
@@ -115,7 +115,7 @@ pub async fn add_member(
     org: OrgId,
     user_id: i64,
     role: Role,
-) -> Result<(), AppError> {
+) -> Result<(), sea_orm::DbErr> {
     membership::ActiveModel {
         organization_id: Set(org),
         user_id: Set(user_id),
@@ -132,7 +132,7 @@ pub async fn add_member(
 pub async fn first_membership(
     db: &impl ConnectionTrait,
     user_id: i64,
-) -> Result<Option<OrgId>, AppError> {
+) -> Result<Option<OrgId>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::OrganizationId)
@@ -145,7 +145,7 @@ pub async fn first_membership(
 pub async fn organizations_of(
     db: &impl ConnectionTrait,
     user_id: i64,
-) -> Result<Vec<OrgId>, AppError> {
+) -> Result<Vec<OrgId>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::OrganizationId)
@@ -176,7 +176,7 @@ pub async fn role_in(
     db: &impl ConnectionTrait,
     org_id: i64,
     user_id: i64,
-) -> Result<Option<Role>, AppError> {
+) -> Result<Option<Role>, sea_orm::DbErr> {
     Ok(membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org_id))
         .filter(membership::Column::UserId.eq(user_id))
@@ -193,7 +193,7 @@ pub struct Member {
     pub role: Role,
 }
 
-pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, AppError> {
+pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, sea_orm::DbErr> {
     let memberships = membership::Entity::find_in(org).all(db).await?;
     let ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
     let users = user::Entity::find()
@@ -229,11 +229,11 @@ pub enum TeamChange {
     LastOwner,
 }
 
-async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, AppError> {
-    Ok(membership::Entity::find_in(org)
+async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, sea_orm::DbErr> {
+    membership::Entity::find_in(org)
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(db)
-        .await?)
+        .await
 }
 
 pub async fn change_role(
@@ -241,7 +241,7 @@ pub async fn change_role(
     org: OrgId,
     user_id: i64,
     role: Role,
-) -> Result<TeamChange, AppError> {
+) -> Result<TeamChange, sea_orm::DbErr> {
     let txn = lock_team(db, org).await?;
     let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);
@@ -282,7 +282,7 @@ pub async fn remove_member(
     db: &DatabaseConnection,
     org: OrgId,
     user_id: i64,
-) -> Result<TeamChange, AppError> {
+) -> Result<TeamChange, sea_orm::DbErr> {
     let txn = lock_team(db, org).await?;
     let Some(current) = role_in(&txn, org.get(), user_id).await? else {
         return Ok(TeamChange::NotAMember);

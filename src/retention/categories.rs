@@ -11,7 +11,8 @@ use sea_orm::{
     QuerySelect, QueryTrait,
 };
 
-use super::run::{BATCH, CategoryCounts, Ctx, RunError, crash_point};
+use super::RetentionError;
+use super::run::{BATCH, CategoryCounts, Ctx, crash_point};
 use super::select::{
     Lookup, count_distinct_customers, due_conversations, due_ids, free_conversation,
     held_conversation, in_held_conversation, messages_of, org_term,
@@ -29,7 +30,7 @@ pub(super) async fn conversations(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
     let due = due_conversations(ctx, rule, Lookup::Scan);
     counts.skipped_legal_hold = due
@@ -98,7 +99,7 @@ pub(super) async fn attachments(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
     let old_messages = |held: bool, among: Option<&[i64]>| {
         let lookup = if among.is_some() {
@@ -190,7 +191,7 @@ pub(super) async fn notes(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
     let due_notes = |lookup: Lookup| {
         let mut due = message::Entity::find()
@@ -286,7 +287,7 @@ pub(super) async fn customers(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
     let due_customers = |lookup: Lookup| {
         let mut due = customer::Entity::find()
@@ -356,7 +357,7 @@ pub(super) async fn audit_log(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
     let cutoff = rule.cutoff(ctx.now);
     let removal = crate::audit::Removal::OlderThan {

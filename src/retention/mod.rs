@@ -4,6 +4,7 @@
 
 pub mod anonymize;
 mod categories;
+mod error;
 pub mod hold;
 pub mod lock;
 pub mod routes;
@@ -21,6 +22,7 @@ use crate::db::InOrg;
 use crate::db::entity::{retention_rule, retention_setting};
 use crate::orgs::OrgId;
 
+pub use error::RetentionError;
 pub use run::{RunReport, run_once};
 
 /// The audit log is kept at least this long (seed policies promise 12 months).

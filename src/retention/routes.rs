@@ -9,7 +9,8 @@ use chrono::{DateTime, Local, Utc};
 use sea_orm::{QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::run::{CategoryCounts, RunError, RunOptions, RunReport};
+use super::RetentionError;
+use super::run::{CategoryCounts, RunOptions, RunReport};
 use super::schedule::Schedule;
 use super::{Action, Category, RetentionRule, saved_rules};
 use crate::db::InOrg;
@@ -205,16 +206,12 @@ async fn render_page(
     let saved_preview = if saved.is_empty() {
         None
     } else {
-        let report = super::run::preview(state, org, &saved)
-            .await
-            .map_err(AppError::internal)?;
+        let report = super::run::preview(state, org, &saved).await?;
         Some(report_summary(&report, tr))
     };
     let proposal = match proposal {
         Some(rule) => {
-            let report = super::run::preview(state, org, std::slice::from_ref(rule))
-                .await
-                .map_err(AppError::internal)?;
+            let report = super::run::preview(state, org, std::slice::from_ref(rule)).await?;
             Some(report_summary(&report, tr))
         }
         None => None,
@@ -404,7 +401,7 @@ pub async fn run_now(
     tokio::spawn(async move {
         match super::run::run_with(&state, org, options).await {
             Ok(_) => {}
-            Err(RunError::AlreadyRunning) => {
+            Err(RetentionError::AlreadyRunning) => {
                 tracing::info!(
                     org = org.get(),
                     "retention run in progress; run now skipped"

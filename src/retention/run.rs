@@ -22,7 +22,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 use super::categories;
-use super::lock::{LockError, RunLock};
+use super::error::RetentionError;
+use super::lock::RunLock;
 use super::{Category, RetentionRule, saved_rules};
 use crate::audit::{Actor, Entry};
 use crate::db::entity::retention_run;
@@ -76,41 +77,6 @@ pub struct RunOptions {
     pub actor: Actor,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("a retention run of this organization is in progress")]
-    AlreadyRunning,
-    #[error("retention run failed: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error("retention run: the run lock failed: {0}")]
-    Lock(std::io::Error),
-    #[error("retention run: the search index was not purged: {0}")]
-    Index(String),
-}
-
-impl RunError {
-    /// The stable code kept in the run history and the audit log (the details, which may
-    /// quote database values, only go to the server log).
-    pub fn code(&self) -> &'static str {
-        match self {
-            RunError::AlreadyRunning => "already_running",
-            RunError::Database(_) => "database",
-            RunError::Lock(_) => "lock",
-            RunError::Index(_) => "search_index",
-        }
-    }
-}
-
-impl From<LockError> for RunError {
-    fn from(error: LockError) -> Self {
-        match error {
-            LockError::Held => RunError::AlreadyRunning,
-            LockError::Io(error) => RunError::Lock(error),
-            LockError::Database(error) => RunError::Database(error),
-        }
-    }
-}
-
 /// The catalog key of a stored error code (older rows may hold other text).
 pub fn error_key(code: &str) -> &'static str {
     match code {
@@ -124,7 +90,11 @@ pub fn error_key(code: &str) -> &'static str {
 }
 
 /// Applies the organization's saved rules now (started by the system).
-pub async fn run_once(state: &AppState, org: OrgId, dry_run: bool) -> Result<RunReport, RunError> {
+pub async fn run_once(
+    state: &AppState,
+    org: OrgId,
+    dry_run: bool,
+) -> Result<RunReport, RetentionError> {
     run_with(
         state,
         org,
@@ -144,7 +114,7 @@ pub async fn run_with(
     state: &AppState,
     org: OrgId,
     options: RunOptions,
-) -> Result<RunReport, RunError> {
+) -> Result<RunReport, RetentionError> {
     let lock = RunLock::acquire(state, org).await?;
     let result = locked_run(state, org, &options).await;
     lock.release(state).await;
@@ -155,7 +125,7 @@ async fn locked_run(
     state: &AppState,
     org: OrgId,
     options: &RunOptions,
-) -> Result<RunReport, RunError> {
+) -> Result<RunReport, RetentionError> {
     let rules = saved_rules(&state.db, org).await?;
     let started_at = Utc::now();
     let run_id = retention_run::Entity::insert(retention_run::ActiveModel {
@@ -195,7 +165,7 @@ async fn locked_run(
     if let Err(error) = &outcome {
         tracing::error!(%error, org = org.get(), "retention run stopped");
     }
-    let error = outcome.as_ref().err().map(RunError::code);
+    let error = outcome.as_ref().err().map(RetentionError::code);
     let counts = serde_json::to_string(&report.categories).unwrap_or_else(|_| "{}".into());
     retention_run::Entity::update_many()
         .col_expr(retention_run::Column::FinishedAt, Expr::val(Utc::now()))
@@ -233,14 +203,14 @@ async fn locked_run(
 /// Drains the search queue the run filled and purges the index, so deleted and rewritten text
 /// leaves the index files. When another process (the running server) holds the index, its
 /// indexer does this within a second; that is not an error.
-async fn finish_index(state: &AppState) -> Result<(), RunError> {
+async fn finish_index(state: &AppState) -> Result<(), RetentionError> {
     match crate::search::indexer::settle(state).await {
         Ok(Settled::Done) => Ok(()),
         Ok(Settled::HeldElsewhere) => {
             tracing::info!("retention: the server's indexer purges the search index");
             Ok(())
         }
-        Err(error) => Err(RunError::Index(error.to_string())),
+        Err(error) => Err(RetentionError::Index(error)),
     }
 }
 
@@ -274,7 +244,7 @@ pub async fn preview(
     state: &AppState,
     org: OrgId,
     rules: &[RetentionRule],
-) -> Result<RunReport, RunError> {
+) -> Result<RunReport, RetentionError> {
     let mut report = RunReport {
         run_id: None,
         organization_id: org.get(),
@@ -300,7 +270,7 @@ async fn execute(
     dry_run: bool,
     now: DateTime<Utc>,
     report: &mut RunReport,
-) -> Result<(), RunError> {
+) -> Result<(), RetentionError> {
     let ctx = Ctx {
         state,
         org,

@@ -5,7 +5,8 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::run::{RunError, RunOptions, run_with};
+use super::RetentionError;
+use super::run::{RunOptions, run_with};
 use super::saved_rules;
 use crate::audit::Actor;
 use crate::db::InOrg;
@@ -77,7 +78,7 @@ pub async fn scheduled_tick(state: &AppState) -> Result<u32, sea_orm::DbErr> {
                     finished += 1;
                     true
                 }
-                Err(RunError::AlreadyRunning) => {
+                Err(RetentionError::AlreadyRunning) => {
                     tracing::info!(
                         org = org.get(),
                         "retention run in progress; the scheduled run waits for it"

@@ -125,7 +125,7 @@ pub async fn search(
     let results = match found {
         Ok(results) => results,
         Err(SearchError::Query(error)) => return explain(view, &error),
-        Err(error) => return Err(AppError::internal(error)),
+        Err(error) => return Err(error.into()),
     };
     let ids: Vec<i64> = results.hits.iter().map(|h| h.conversation_id).collect();
     let summaries = conversation_summaries(&state, &scope, &ids).await?;
@@ -175,7 +175,7 @@ async fn conversation_summaries(
     state: &AppState,
     scope: &TenantScope,
     conversation_ids: &[i64],
-) -> Result<Vec<Summary>, AppError> {
+) -> Result<Vec<Summary>, sea_orm::DbErr> {
     if conversation_ids.is_empty() {
         return Ok(Vec::new());
     }

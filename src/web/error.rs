@@ -1,6 +1,7 @@
 //! The one error type of the web layer, and the middleware that turns any error response into
 //! a friendly page in the user's language (or JSON for API clients). Details go to the log,
-//! never to the user, and never with personal data.
+//! never to the user, and never with personal data. The domain errors (mail, search,
+//! retention) become `AppError`s here, in one place, so handlers use `?` on them.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,6 +12,9 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::i18n::{Lang, Tr};
+use crate::mail::MailError;
+use crate::retention::RetentionError;
+use crate::search::SearchError;
 
 /// Everything that can go wrong in a request.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,48 @@ impl AppError {
             Self::Unauthorized => "api.error.unauthorized",
             Self::Refused { key, .. } => key,
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => "error.internal",
+        }
+    }
+}
+
+/// Mail errors as the web shows them: a conversation that is not the organization's is "not
+/// found"; everything else is a generic 500 whose detail only goes to the log.
+impl From<MailError> for AppError {
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::Database(error) => Self::Database(error),
+            MailError::ConversationNotFound => Self::NotFound,
+            error @ (MailError::Sealed(_)
+            | MailError::MissingAfterInsert(_)
+            | MailError::Task(_)) => Self::internal(error),
+        }
+    }
+}
+
+/// Retention errors as the web shows them (the settings page's preview): a generic 500 whose
+/// detail only goes to the log. A run started from a page runs in the background and records
+/// its own error, so no request answers "already running" through this mapping.
+impl From<RetentionError> for AppError {
+    fn from(error: RetentionError) -> Self {
+        match error {
+            RetentionError::Database(error) => Self::Database(error),
+            error @ (RetentionError::AlreadyRunning
+            | RetentionError::Lock(_)
+            | RetentionError::Index(_)) => Self::internal(error),
+        }
+    }
+}
+
+/// Search errors as the web shows them: a query the parser did not understand is a 400 (the
+/// search page explains it in words before it gets here); a broken index is a generic 500
+/// whose detail only goes to the log.
+impl From<SearchError> for AppError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::Query(_) => Self::BadRequest("error.bad_request"),
+            error @ (SearchError::Tantivy(_) | SearchError::Io(_) | SearchError::Poisoned) => {
+                Self::internal(error)
+            }
         }
     }
 }

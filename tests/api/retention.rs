@@ -1022,7 +1022,7 @@ async fn two_runs_never_overlap_and_a_scheduled_time_that_finds_one_running_is_n
     // Assert: no second run starts, here or in another process
     assert!(matches!(
         retention::run_once(&app.state, org, false).await,
-        Err(retention::run::RunError::AlreadyRunning)
+        Err(retention::RetentionError::AlreadyRunning)
     ));
     let cli = app
         .lethe()

@@ -9,6 +9,7 @@ use futures::TryStreamExt;
 use super::connect::{self, ImapSession, STEP_TIMEOUT, folder_problem, server_text};
 use super::{ImapProblem, Stage};
 use crate::db::entity::channel;
+use crate::mail::MailError;
 use crate::mail::channel::{self as channels, ImapSettings};
 use crate::mail::ingest::{self, Outcome, Source};
 use crate::state::AppState;
@@ -167,8 +168,11 @@ async fn fetch_new(
                     // Not acknowledged: the message is fetched again on the next poll. The
                     // error's text is not logged: a database may quote the row it refused.
                     let kind = match error {
-                        crate::web::AppError::Database(_) => "database",
-                        _ => "internal",
+                        MailError::Database(_) => "database",
+                        MailError::ConversationNotFound
+                        | MailError::Sealed(_)
+                        | MailError::MissingAfterInsert(_)
+                        | MailError::Task(_) => "internal",
                     };
                     tracing::error!(channel_id = channel.id, uid, kind, "message not stored");
                     return Err(store_problem());

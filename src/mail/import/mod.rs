@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::mail::MailError;
 use crate::mail::ingest::{self, Source};
 use crate::mail::parse::{self, MboxItem, MboxReader, RejectReason};
 use crate::orgs::OrgId;
 use crate::state::AppState;
-use crate::web::AppError;
 
 mod store;
 
@@ -42,7 +42,7 @@ pub enum ImportError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] AppError),
+    Store(#[from] MailError),
 }
 
 /// Imports everything at `path` into `org`.
@@ -75,13 +75,13 @@ pub async fn import(
     while let Some(batch) = receiver.recv().await {
         let parsed = tokio::task::spawn_blocking(move || parse_in_parallel(batch, &limits))
             .await
-            .map_err(AppError::internal)?;
+            .map_err(MailError::from)?;
         store_batch(state, source, parsed, &mut counts).await?;
     }
-    counts.skipped_files = reader.await.map_err(AppError::internal)??;
+    counts.skipped_files = reader.await.map_err(MailError::from)??;
     crate::db::checkpoint(&state.db)
         .await
-        .map_err(AppError::from)?;
+        .map_err(MailError::from)?;
     Ok(counts)
 }
 
@@ -211,7 +211,7 @@ async fn store_batch(
     source: Source,
     parsed: Vec<Result<parse::ParsedMail, RejectReason>>,
     counts: &mut Counts,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     let mut mails = Vec::with_capacity(parsed.len());
     for item in parsed {
         match item {

@@ -12,10 +12,10 @@ use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
+use crate::mail::MailError;
 use crate::mail::blobs::BlobStore;
 use crate::mail::ingest::{self, Source};
 use crate::mail::parse::{self, MailKind, ParsedMail};
-use crate::web::AppError;
 
 /// Values bound per `IN (…)` list, well below SQLite's and PostgreSQL's limits.
 const LOOKUP_CHUNK: usize = 500;
@@ -76,7 +76,7 @@ pub async fn store_batch(
     blobs: &BlobStore,
     source: Source,
     mails: Vec<ParsedMail>,
-) -> Result<Stored, AppError> {
+) -> Result<Stored, MailError> {
     let mails: Vec<ParsedMail> = mails
         .into_iter()
         .map(ingest::without_nul_characters)
@@ -118,7 +118,7 @@ impl Known {
         db: &impl ConnectionTrait,
         source: Source,
         mails: &[ParsedMail],
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, MailError> {
         let mut ids: Vec<&str> = Vec::new();
         for mail in mails {
             ids.push(&mail.message_id);
@@ -165,7 +165,7 @@ async fn lookup<E: EntityTrait>(
     key: E::Column,
     value: E::Column,
     keys: &[&str],
-) -> Result<HashMap<String, i64>, AppError> {
+) -> Result<HashMap<String, i64>, MailError> {
     use sea_orm::sea_query::ExprTrait as _;
     let organization = Expr::col((E::default(), Alias::new("organization_id")));
     let mut found = HashMap::with_capacity(keys.len());
@@ -306,7 +306,7 @@ async fn create_customers(
     db: &impl ConnectionTrait,
     source: Source,
     created: &[NewCustomer],
-) -> Result<Vec<i64>, AppError> {
+) -> Result<Vec<i64>, MailError> {
     let org = source.org;
     let mut ids = Vec::with_capacity(created.len());
     for person in created {
@@ -342,7 +342,7 @@ async fn create_conversations(
     source: Source,
     created: &[NewConversation],
     customer_id: impl Fn(Person) -> i64,
-) -> Result<Vec<i64>, AppError> {
+) -> Result<Vec<i64>, MailError> {
     let org = source.org;
     let tokens = unused_tokens(db, source, created.len()).await?;
     let rows: Vec<conversation::ActiveModel> = created
@@ -381,9 +381,10 @@ async fn create_conversations(
     tokens
         .iter()
         .map(|token| {
-            by_token.get(token).copied().ok_or_else(|| {
-                AppError::internal(format!("conversation {token} not found after insert"))
-            })
+            by_token
+                .get(token)
+                .copied()
+                .ok_or_else(|| MailError::MissingAfterInsert(format!("conversation {token}")))
         })
         .collect()
 }
@@ -393,7 +394,7 @@ async fn unused_tokens(
     db: &impl ConnectionTrait,
     source: Source,
     count: usize,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<String>, MailError> {
     let mut tokens: Vec<String> = Vec::with_capacity(count);
     let mut chosen = HashSet::with_capacity(count);
     while tokens.len() < count {
@@ -425,7 +426,7 @@ async fn insert_messages(
     source: Source,
     planned: &[Planned],
     conversation_id: impl Fn(Thread) -> i64,
-) -> Result<(), AppError> {
+) -> Result<(), MailError> {
     let org = source.org;
     let mut rows = Vec::with_capacity(planned.len());
     // Message-ID → (attachment, blob) for the messages that have stored attachments.
@@ -476,9 +477,10 @@ async fn insert_messages(
     .await?;
     let mut attachments = Vec::new();
     for (header, parts) in files {
-        let message_id = ids.get(header).copied().ok_or_else(|| {
-            AppError::internal("a message with attachments was not found after insert")
-        })?;
+        let message_id = ids
+            .get(header)
+            .copied()
+            .ok_or_else(|| MailError::MissingAfterInsert("a message with attachments".into()))?;
         for (part, blob_id) in parts {
             attachments.push(ingest::attachment_row(org, message_id, part, blob_id));
         }
