@@ -11,13 +11,13 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::auth::ApiCaller;
 use crate::db::InOrg;
 use crate::db::entity::privacy_request;
-use crate::db::entity::{conversation, customer, customer_email};
+use crate::db::entity::{conversation, customer};
 use crate::mail::EmailAddress;
 use crate::orgs::OrgId;
 use crate::privacy::erase::{self, Performer};
@@ -58,14 +58,11 @@ async fn customer_json(
     org: OrgId,
     found: customer::Model,
 ) -> Result<CustomerJson, AppError> {
-    let email_addresses = customer_email::Entity::find_in(org)
-        .select_only()
-        .column(customer_email::Column::Email)
-        .filter(customer_email::Column::CustomerId.eq(found.id))
-        .order_by_asc(customer_email::Column::Id)
-        .into_tuple::<String>()
-        .all(&state.db)
-        .await?;
+    let email_addresses = crate::inbox::customers::emails(&state.db, org, found.id)
+        .await?
+        .into_iter()
+        .map(|address| address.email)
+        .collect();
     Ok(CustomerJson {
         legal_hold: crate::retention::hold::customer_hold(&state.db, org, found.id).await?,
         id: found.id,

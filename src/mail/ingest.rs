@@ -248,13 +248,7 @@ async fn thread(
         }
     }
     if let Some(token) = &parsed.conversation_token {
-        let found = conversation::Entity::find_in(org)
-            .select_only()
-            .column(conversation::Column::Id)
-            .filter(conversation::Column::Token.eq(token.as_str()))
-            .into_tuple::<i64>()
-            .one(db)
-            .await?;
+        let found = conversation_with_token(db, org, token).await?;
         if found.is_some() {
             return Ok(found);
         }
@@ -396,17 +390,25 @@ async fn create_conversation(
 pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, MailError> {
     loop {
         let token = random_conversation_token();
-        let taken = conversation::Entity::find_in(org)
-            .select_only()
-            .column(conversation::Column::Id)
-            .filter(conversation::Column::Token.eq(token.as_str()))
-            .into_tuple::<i64>()
-            .one(db)
-            .await?;
-        if taken.is_none() {
+        if conversation_with_token(db, org, &token).await?.is_none() {
             return Ok(token);
         }
     }
+}
+
+/// The organization's conversation with this token, if any.
+async fn conversation_with_token(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    token: &str,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    conversation::Entity::find_in(org)
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::Token.eq(token))
+        .into_tuple::<i64>()
+        .one(db)
+        .await
 }
 
 pub(crate) fn random_conversation_token() -> String {

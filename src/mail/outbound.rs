@@ -202,18 +202,9 @@ pub async fn queue_reply(
     }
     .insert(&txn)
     .await?;
-    outbox::ActiveModel {
-        organization_id: Set(org),
-        message_id: Set(inserted.id),
-        channel_id: Set(channel.id),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    queued(org, inserted.id, channel.id, now)
+        .insert(&txn)
+        .await?;
     touch_conversation(&txn, conversation.id, now, false).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
@@ -295,7 +286,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
                         .exec(&state.db)
                         .await?;
                     set_status(
-                        state,
+                        &state.db,
                         row.message_id,
                         "retrying",
                         Some(failure.reason),
@@ -409,23 +400,14 @@ async fn finish(
     let txn = crate::db::begin_write(&state.db).await?;
     outbox::Entity::delete_by_id(row.id).exec(&txn).await?;
     let sent_at = (status == "sent").then(Utc::now);
-    message::Entity::update_many()
-        .col_expr(
-            message::Column::DeliveryStatus,
-            Some(status.to_owned()).into(),
-        )
-        .col_expr(message::Column::DeliveryError, error.into())
-        .col_expr(message::Column::SentAt, sent_at.into())
-        .filter(message::Column::Id.eq(row.message_id))
-        .exec(&txn)
-        .await?;
+    set_status(&txn, row.message_id, status, error, sent_at).await?;
     txn.commit().await?;
     publish_for_message(state, row).await;
     Ok(())
 }
 
 async fn set_status(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     message_id: i64,
     status: &str,
     error: Option<String>,
@@ -439,7 +421,7 @@ async fn set_status(
         .col_expr(message::Column::DeliveryError, error.into())
         .col_expr(message::Column::SentAt, sent_at.into())
         .filter(message::Column::Id.eq(message_id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }
@@ -456,6 +438,20 @@ async fn publish_for_message(state: &AppState, row: &outbox::Model) {
             org: row.organization_id,
             conversation_id,
         });
+    }
+}
+
+/// The outbox row that sends `message_id` through `channel_id`, first try at `now`.
+fn queued(org: OrgId, message_id: i64, channel_id: i64, now: DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        organization_id: Set(org),
+        message_id: Set(message_id),
+        channel_id: Set(channel_id),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        created_at: Set(now),
+        ..Default::default()
     }
 }
 
@@ -480,18 +476,9 @@ pub async fn retry(state: &AppState, org: OrgId, message_id: i64) -> Result<bool
     };
     let now = Utc::now();
     let txn = crate::db::begin_write(&state.db).await?;
-    outbox::ActiveModel {
-        organization_id: Set(org),
-        message_id: Set(message.id),
-        channel_id: Set(channel_id),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    queued(org, message.id, channel_id, now)
+        .insert(&txn)
+        .await?;
     message::Entity::update_many()
         .col_expr(
             message::Column::DeliveryStatus,

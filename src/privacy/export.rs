@@ -23,14 +23,14 @@ use std::io::Write;
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use super::PrivacyError;
 use super::erase::{Performer, find_customer};
-use super::requests::{self, Kind, Status};
+use super::requests::{self, Kind};
 use crate::db::InOrg;
-use crate::db::entity::{attachment, conversation, conversation_tag, customer_email, message, tag};
+use crate::db::entity::{attachment, conversation, conversation_tag, message, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::AppError;
@@ -211,14 +211,11 @@ pub async fn export(
     let found = find_customer(db, org, customer_id)
         .await?
         .ok_or(PrivacyError::NotFound)?;
-    let email_addresses = customer_email::Entity::find_in(org)
-        .select_only()
-        .column(customer_email::Column::Email)
-        .filter(customer_email::Column::CustomerId.eq(found.id))
-        .order_by_asc(customer_email::Column::Id)
-        .into_tuple::<String>()
-        .all(db)
-        .await?;
+    let email_addresses = crate::inbox::customers::emails(db, org, found.id)
+        .await?
+        .into_iter()
+        .map(|address| address.email)
+        .collect();
     let conversations = conversation::Entity::find_in(org)
         .filter(conversation::Column::CustomerId.eq(found.id))
         .order_by_asc(conversation::Column::CreatedAt)
@@ -345,8 +342,7 @@ pub async fn record(
     export: &Export,
 ) -> Result<String, PrivacyError> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let request = requests::open_or_create(&txn, org, customer_id, Kind::Access).await?;
-    requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
+    let request = requests::fulfil(&txn, org, customer_id, Kind::Access, performer.user_id).await?;
     txn.commit().await?;
     state
         .audit

@@ -23,7 +23,7 @@ use actix_web::{HttpResponse, web};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, SqlErr};
 
-use super::requests::{self, Kind, Status};
+use super::requests::{self, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{customer, customer_email};
 use crate::inbox::customers::{self, CustomerName, PhoneNumber, PostalAddress};
@@ -382,12 +382,11 @@ pub async fn rectify(
         };
     }
     history::rewrite(&txn, org, record.id, &replacements).await?;
-    let request = requests::open_or_create(&txn, org, record.id, Kind::Rectification).await?;
-    requests::close(
+    let request = requests::fulfil(
         &txn,
         org,
-        request.id,
-        Status::Completed,
+        record.id,
+        Kind::Rectification,
         Some(scope.user_id()),
     )
     .await?;

@@ -195,6 +195,20 @@ pub async fn open_or_create(
     }
 }
 
+/// Records the customer's request of `kind` as fulfilled now by `handled_by`: the open one,
+/// or a new one when none is open (an action taken without a request on file).
+pub async fn fulfil(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+    kind: Kind,
+    handled_by: Option<i64>,
+) -> Result<privacy_request::Model, DbErr> {
+    let request = open_or_create(db, org, customer_id, kind).await?;
+    close(db, org, request.id, Status::Completed, handled_by).await?;
+    Ok(request)
+}
+
 /// Closes a request as completed or rejected.
 pub async fn close(
     db: &impl ConnectionTrait,

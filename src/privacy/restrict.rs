@@ -14,7 +14,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
-use super::requests::{self, Kind, Status};
+use super::requests::{self, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{conversation, customer, message};
 use crate::orgs::{OrgId, TenantScope};
@@ -215,12 +215,11 @@ pub async fn change(
                 .filter(customer::Column::Id.eq(record.id))
                 .exec(&txn)
                 .await?;
-            let request = requests::open_or_create(&txn, org, record.id, Kind::Restriction).await?;
-            requests::close(
+            let request = requests::fulfil(
                 &txn,
                 org,
-                request.id,
-                Status::Completed,
+                record.id,
+                Kind::Restriction,
                 Some(scope.user_id()),
             )
             .await?;

@@ -57,17 +57,7 @@ pub(crate) async fn by_messages(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<Vec<MessageDoc>, DbErr> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        rows.extend(
-            message_query()
-                .filter(message::Column::Id.is_in(chunk.iter().copied()))
-                .into_model::<MessageRow>()
-                .all(db)
-                .await?,
-        );
-    }
-    complete(db, rows).await
+    by_column(db, message::Column::Id, ids).await
 }
 
 /// Documents of every message of these conversations.
@@ -75,11 +65,20 @@ pub(crate) async fn by_conversations(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<Vec<MessageDoc>, DbErr> {
+    by_column(db, message::Column::ConversationId, ids).await
+}
+
+/// Documents of the messages whose `column` is one of `ids`, a chunk of ids per query.
+async fn by_column(
+    db: &impl ConnectionTrait,
+    column: message::Column,
+    ids: &[i64],
+) -> Result<Vec<MessageDoc>, DbErr> {
     let mut rows = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         rows.extend(
             message_query()
-                .filter(message::Column::ConversationId.is_in(chunk.iter().copied()))
+                .filter(column.is_in(chunk.iter().copied()))
                 .into_model::<MessageRow>()
                 .all(db)
                 .await?,

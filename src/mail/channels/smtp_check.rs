@@ -16,13 +16,9 @@ pub struct SmtpProblem {
 impl std::fmt::Display for SmtpProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let detail = &self.detail;
-        match self.stage {
-            Stage::Dns => write!(f, "could not resolve host {detail}"),
-            Stage::Connect => write!(f, "could not connect: {detail}"),
-            Stage::Tls => write!(f, "TLS handshake failed: {detail}"),
-            Stage::Auth => write!(f, "the server refused the user name or password ({detail})"),
-            Stage::Timeout => write!(f, "the server did not answer in time: {detail}"),
-            _ => write!(f, "the SMTP conversation failed: {detail}"),
+        match self.stage.connection_problem(detail) {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "the SMTP conversation failed: {detail}"),
         }
     }
 }

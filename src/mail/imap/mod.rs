@@ -104,22 +104,37 @@ impl ImapProblem {
     }
 }
 
+impl Stage {
+    /// The text of a failure at this stage of talking to a mail server, for the stages IMAP
+    /// and SMTP share (connecting, TLS, signing in, waiting); `None` for the others.
+    pub fn connection_problem(self, detail: &str) -> Option<String> {
+        match self {
+            Stage::Dns => Some(format!("could not resolve host {detail}")),
+            Stage::Connect => Some(format!("could not connect: {detail}")),
+            Stage::Tls => Some(format!("TLS handshake failed: {detail}")),
+            Stage::Auth => Some(format!(
+                "the server refused the user name or password ({detail})"
+            )),
+            Stage::Timeout => Some(format!("the server did not answer in time: {detail}")),
+            Stage::Greeting | Stage::Folder | Stage::Fetch | Stage::Store => None,
+        }
+    }
+}
+
 impl std::fmt::Display for ImapProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let detail = &self.detail;
+        if let Some(text) = self.stage.connection_problem(detail) {
+            return f.write_str(&text);
+        }
         match self.stage {
-            Stage::Dns => write!(f, "could not resolve host {detail}"),
-            Stage::Connect => write!(f, "could not connect: {detail}"),
-            Stage::Tls => write!(f, "TLS handshake failed: {detail}"),
             Stage::Greeting => write!(f, "the server did not greet as an IMAP server: {detail}"),
-            Stage::Auth => write!(f, "the server refused the user name or password ({detail})"),
             Stage::Folder => write!(f, "folder \"{detail}\" does not exist"),
             Stage::Fetch => write!(f, "reading mail from the server failed: {detail}"),
-            Stage::Store => write!(
+            _ => write!(
                 f,
                 "storing mail failed; it stays on the server and is fetched again: {detail}"
             ),
-            Stage::Timeout => write!(f, "the server did not answer in time: {detail}"),
         }
     }
 }

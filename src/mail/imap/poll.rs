@@ -209,13 +209,7 @@ async fn acknowledge(
         .map_err(|e| folder_problem(target, e))?;
     mark(session, uid, "\\Seen \\Deleted").await?;
     if capabilities.uidplus {
-        session
-            .uid_expunge(&uid_text)
-            .await
-            .map_err(fetch_problem)?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(fetch_problem)?;
+        answered(session.uid_expunge(&uid_text).await).await?;
     }
     // Without UIDPLUS the only expunge is the folder-wide EXPUNGE, which would also remove
     // every other message someone flagged \Deleted: the copy is made, this one stays flagged
@@ -224,9 +218,23 @@ async fn acknowledge(
 }
 
 async fn mark(session: &mut ImapSession, uid: u32, flags: &str) -> Result<(), ImapProblem> {
-    session
-        .uid_store(uid.to_string(), format!("+FLAGS.SILENT ({flags})"))
-        .await
+    answered(
+        session
+            .uid_store(uid.to_string(), format!("+FLAGS.SILENT ({flags})"))
+            .await,
+    )
+    .await
+}
+
+/// Reads a command's streamed answers to the end (STORE, EXPUNGE): the command is done only
+/// when the server has answered.
+async fn answered<T>(
+    answers: Result<
+        impl futures::Stream<Item = Result<T, async_imap::error::Error>>,
+        async_imap::error::Error,
+    >,
+) -> Result<(), ImapProblem> {
+    answers
         .map_err(fetch_problem)?
         .try_collect::<Vec<_>>()
         .await
