@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::triage::Status;
@@ -278,10 +278,9 @@ pub async fn load(
         .await?
         .remove(&conversation.customer_id)
         .unwrap_or_default();
-    let customer_emails = customer_email::Entity::find()
+    let customer_emails = customer_email::Entity::lookup_in(org)
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Entity::org_check(org))
         .filter(customer_email::Column::CustomerId.eq(conversation.customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()

@@ -1,7 +1,7 @@
 //! Customers and their email addresses, always within one organization, and the checked
 //! values of the customer record: [`CustomerName`], [`PhoneNumber`], [`PostalAddress`].
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::db::InOrg;
 use crate::db::entity::{customer, customer_email};
@@ -14,10 +14,9 @@ pub async fn primary_email(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Option<String>, sea_orm::DbErr> {
-    customer_email::Entity::find()
+    customer_email::Entity::lookup_in(org)
         .select_only()
         .column(customer_email::Column::Email)
-        .filter(customer_email::Entity::org_check(org))
         .filter(customer_email::Column::CustomerId.eq(customer_id))
         .order_by_asc(customer_email::Column::Id)
         .into_tuple::<String>()

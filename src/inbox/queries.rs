@@ -67,11 +67,10 @@ pub async fn customer_names(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(customer::Entity::find()
+    Ok(customer::Entity::lookup_in(org)
         .select_only()
         .column(customer::Column::Id)
         .column(customer::Column::DisplayName)
-        .filter(customer::Entity::org_check(org))
         .filter(customer::Column::Id.is_in(ids))
         .into_tuple::<(i64, String)>()
         .all(db)

@@ -11,7 +11,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
 use super::requests::{self, Kind};
@@ -78,10 +78,9 @@ pub async fn restricted_conversation_ids(
     let mut out = Vec::new();
     for chunk in customers.chunks(500) {
         out.extend(
-            conversation::Entity::find()
+            conversation::Entity::lookup_in(org)
                 .select_only()
                 .column(conversation::Column::Id)
-                .filter(conversation::Entity::org_check(org))
                 .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
                 .into_tuple::<i64>()
                 .all(db)
@@ -97,11 +96,10 @@ pub async fn of_conversation(
     org: OrgId,
     conversation_id: i64,
 ) -> Result<Option<Restriction>, sea_orm::DbErr> {
-    let row: Option<(Option<DateTime<Utc>>, Option<String>)> = customer::Entity::find()
+    let row: Option<(Option<DateTime<Utc>>, Option<String>)> = customer::Entity::lookup_in(org)
         .select_only()
         .column(customer::Column::RestrictedAt)
         .column(customer::Column::RestrictionReason)
-        .filter(customer::Entity::org_check(org))
         .filter(
             customer::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()

@@ -139,11 +139,10 @@ async fn files_of(
     org: OrgId,
     messages: SelectStatement,
 ) -> Result<Files, DbErr> {
-    let ids: Vec<String> = attachment::Entity::find()
+    let ids: Vec<String> = attachment::Entity::lookup_in(org)
         .select_only()
         .column(attachment::Column::BlobId)
         .distinct()
-        .filter(attachment::Entity::org_check(org))
         .filter(attachment::Column::MessageId.in_subquery(messages))
         .into_tuple()
         .all(db)
@@ -207,10 +206,9 @@ async fn conversations(
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let ids: Vec<i64> = conversation::Entity::find()
+    let ids: Vec<i64> = conversation::Entity::lookup_in(org)
         .select_only()
         .column(conversation::Column::Id)
-        .filter(conversation::Entity::org_check(org))
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
@@ -258,10 +256,9 @@ async fn customers(
     org: OrgId,
     ids: &[i64],
 ) -> Result<(Removed, Files), DbErr> {
-    let their_conversations: Vec<i64> = conversation::Entity::find()
+    let their_conversations: Vec<i64> = conversation::Entity::lookup_in(org)
         .select_only()
         .column(conversation::Column::Id)
-        .filter(conversation::Entity::org_check(org))
         .filter(conversation::Column::CustomerId.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
@@ -465,11 +462,10 @@ pub async fn files_only_in(
     let mut here: BTreeSet<i64> = BTreeSet::new();
     let mut files: BTreeSet<String> = BTreeSet::new();
     for chunk in conversations.chunks(CHUNK) {
-        let rows: Vec<(i64, String)> = attachment::Entity::find()
+        let rows: Vec<(i64, String)> = attachment::Entity::lookup_in(org)
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)
-            .filter(attachment::Entity::org_check(org))
             .filter(attachment::Column::MessageId.in_subquery(messages_of(org, chunk)))
             .into_tuple()
             .all(db)
