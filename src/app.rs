@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait;
 use crate::auth;
 use crate::config::Config;
 pub use crate::state::{AppState, StartError};
-use crate::web::AppError;
+use crate::web::{AppError, paths};
 use crate::{inbox, mail, orgs};
 
 /// A running application: the HTTP server, its port, and the first-start setup link.
@@ -37,7 +37,7 @@ impl Application {
             == 0
         {
             let token = state.setup.open();
-            Some(state.config.base_url.join(&format!("/setup/{token}")))
+            Some(state.config.base_url.join(&paths::SETUP.at(token)))
         } else {
             None
         };
@@ -89,170 +89,170 @@ impl Application {
 
 /// The route table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
+    cfg.route(paths::HEALTHZ.pattern(), web::get().to(healthz))
         .route(
-            "/assets/{path:.*}",
+            paths::ASSET.pattern(),
             web::get().to(crate::web::assets::serve),
         )
-        .route("/", web::get().to(home))
+        .route(paths::HOME.pattern(), web::get().to(home))
         // accounts
-        .route("/login", web::get().to(auth::routes::login_form))
-        .route("/login", web::post().to(auth::routes::login))
-        .route("/logout", web::post().to(auth::routes::logout))
-        .route("/setup/{token}", web::get().to(auth::routes::setup_form))
-        .route("/setup/{token}", web::post().to(auth::routes::setup))
-        .route("/account", web::get().to(auth::routes::account))
+        .route(paths::LOGIN.pattern(), web::get().to(auth::routes::login_form))
+        .route(paths::LOGIN.pattern(), web::post().to(auth::routes::login))
+        .route(paths::LOGOUT.pattern(), web::post().to(auth::routes::logout))
+        .route(paths::SETUP.pattern(), web::get().to(auth::routes::setup_form))
+        .route(paths::SETUP.pattern(), web::post().to(auth::routes::setup))
+        .route(paths::ACCOUNT.pattern(), web::get().to(auth::routes::account))
         .route(
-            "/account/profile",
+            paths::ACCOUNT_PROFILE.pattern(),
             web::post().to(auth::routes::update_profile),
         )
         .route(
-            "/account/password",
+            paths::ACCOUNT_PASSWORD.pattern(),
             web::post().to(auth::routes::change_password),
         )
-        .route("/password/forgot", web::get().to(auth::routes::forgot_form))
-        .route("/password/forgot", web::post().to(auth::routes::forgot))
+        .route(paths::PASSWORD_FORGOT.pattern(), web::get().to(auth::routes::forgot_form))
+        .route(paths::PASSWORD_FORGOT.pattern(), web::post().to(auth::routes::forgot))
         .route(
-            "/password/reset/{token}",
+            paths::PASSWORD_RESET.pattern(),
             web::get().to(auth::routes::reset_form),
         )
         .route(
-            "/password/reset/{token}",
+            paths::PASSWORD_RESET.pattern(),
             web::post().to(auth::routes::reset),
         )
         // organizations and team
-        .route("/orgs/new", web::get().to(orgs::routes::new_org_form))
-        .route("/orgs/new", web::post().to(orgs::routes::create_org))
-        .route("/orgs/switch", web::post().to(orgs::routes::switch))
-        .route("/settings/team", web::get().to(orgs::routes::team))
+        .route(paths::ORG_NEW.pattern(), web::get().to(orgs::routes::new_org_form))
+        .route(paths::ORG_NEW.pattern(), web::post().to(orgs::routes::create_org))
+        .route(paths::ORG_SWITCH.pattern(), web::post().to(orgs::routes::switch))
+        .route(paths::TEAM.pattern(), web::get().to(orgs::routes::team))
         .route(
-            "/settings/team/invitations",
+            paths::TEAM_INVITATIONS.pattern(),
             web::post().to(orgs::routes::invite),
         )
         .route(
-            "/settings/team/invitations/{id}/revoke",
+            paths::TEAM_INVITATION_REVOKE.pattern(),
             web::post().to(orgs::routes::revoke_invitation),
         )
         .route(
-            "/settings/team/members/{user_id}/role",
+            paths::TEAM_MEMBER_ROLE.pattern(),
             web::post().to(orgs::routes::change_role),
         )
         .route(
-            "/settings/team/members/{user_id}/remove",
+            paths::TEAM_MEMBER_REMOVE.pattern(),
             web::post().to(orgs::routes::remove_member),
         )
         .route(
-            "/invitations/{token}",
+            paths::INVITATION.pattern(),
             web::get().to(orgs::routes::invitation),
         )
         .route(
-            "/invitations/{token}",
+            paths::INVITATION.pattern(),
             web::post().to(orgs::routes::accept_invitation),
         )
         // search (src/search/)
-        .route("/search", web::get().to(crate::search::routes::search))
+        .route(paths::SEARCH.pattern(), web::get().to(crate::search::routes::search))
         // audit log
-        .route("/audit", web::get().to(crate::audit::routes::log))
+        .route(paths::AUDIT.pattern(), web::get().to(crate::audit::routes::log))
         // privacy (src/privacy/)
-        .route("/customers/{id}/erase", web::get().to(crate::privacy::routes::erase_confirm))
-        .route("/customers/{id}/erase", web::post().to(crate::privacy::routes::erase))
-        .route("/customers/{id}/export", web::post().to(crate::privacy::routes::export))
-        .route("/privacy/requests", web::get().to(crate::privacy::routes::requests))
-        .route("/privacy/requests", web::post().to(crate::privacy::routes::create_request))
+        .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::routes::erase_confirm))
+        .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::routes::erase))
+        .route(paths::CUSTOMER_EXPORT.pattern(), web::post().to(crate::privacy::routes::export))
+        .route(paths::PRIVACY_REQUESTS.pattern(), web::get().to(crate::privacy::routes::requests))
+        .route(paths::PRIVACY_REQUESTS.pattern(), web::post().to(crate::privacy::routes::create_request))
         .route(
-            "/privacy/requests/{id}/status",
+            paths::PRIVACY_REQUEST_STATUS.pattern(),
             web::post().to(crate::privacy::routes::change_status),
         )
-        .route("/privacy/receipts/{id}", web::get().to(crate::privacy::routes::receipt))
-        .route("/customers/{id}/rectify", web::post().to(crate::privacy::rectify::rectify))
-        .route("/customers/{id}/restriction", web::post().to(crate::privacy::restrict::change))
-        .route("/customers/{id}/objections", web::post().to(crate::privacy::objection::record))
-        .route("/customers/{id}/merge", web::get().to(crate::privacy::merge::confirm))
-        .route("/customers/{id}/merge", web::post().to(crate::privacy::merge::apply))
+        .route(paths::PRIVACY_RECEIPT.pattern(), web::get().to(crate::privacy::routes::receipt))
+        .route(paths::CUSTOMER_RECTIFY.pattern(), web::post().to(crate::privacy::rectify::rectify))
+        .route(paths::CUSTOMER_RESTRICTION.pattern(), web::post().to(crate::privacy::restrict::change))
+        .route(paths::CUSTOMER_OBJECTIONS.pattern(), web::post().to(crate::privacy::objection::record))
+        .route(paths::CUSTOMER_MERGE.pattern(), web::get().to(crate::privacy::merge::confirm))
+        .route(paths::CUSTOMER_MERGE.pattern(), web::post().to(crate::privacy::merge::apply))
         // end privacy
         // inbox (src/inbox/)
-        .route("/inbox", web::get().to(inbox::routes::inbox))
-        .route("/events", web::get().to(inbox::routes::events))
-        .route("/conversations/{id}", web::get().to(inbox::routes::conversation))
-        .route("/conversations/{id}/reply", web::post().to(inbox::routes::reply))
-        .route("/conversations/{id}/notes", web::post().to(inbox::routes::add_note))
-        .route("/conversations/{id}/status", web::post().to(inbox::routes::change_status))
-        .route("/conversations/{id}/assignee", web::post().to(inbox::routes::change_assignee))
-        .route("/conversations/{id}/tags", web::post().to(inbox::routes::add_tag))
+        .route(paths::INBOX.pattern(), web::get().to(inbox::routes::inbox))
+        .route(paths::EVENTS.pattern(), web::get().to(inbox::routes::events))
+        .route(paths::CONVERSATION.pattern(), web::get().to(inbox::routes::conversation))
+        .route(paths::CONVERSATION_REPLY.pattern(), web::post().to(inbox::routes::reply))
+        .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::routes::add_note))
+        .route(paths::CONVERSATION_STATUS.pattern(), web::post().to(inbox::routes::change_status))
+        .route(paths::CONVERSATION_ASSIGNEE.pattern(), web::post().to(inbox::routes::change_assignee))
+        .route(paths::CONVERSATION_TAGS.pattern(), web::post().to(inbox::routes::add_tag))
         .route(
-            "/conversations/{id}/tags/{tag_id}/remove",
+            paths::CONVERSATION_TAG_REMOVE.pattern(),
             web::post().to(inbox::routes::remove_tag),
         )
         .route(
-            "/conversations/{id}/messages/{message_id}/retry",
+            paths::CONVERSATION_MESSAGE_RETRY.pattern(),
             web::post().to(inbox::routes::retry),
         )
-        .route("/customers/{id}", web::get().to(inbox::routes::customer))
-        .route("/attachments/{id}", web::get().to(inbox::routes::attachment))
-        .route("/settings/canned-replies", web::get().to(inbox::routes::canned_list))
-        .route("/settings/canned-replies", web::post().to(inbox::routes::canned_create))
-        .route("/settings/canned-replies/{id}", web::get().to(inbox::routes::canned_edit))
-        .route("/settings/canned-replies/{id}", web::post().to(inbox::routes::canned_update))
+        .route(paths::CUSTOMER.pattern(), web::get().to(inbox::routes::customer))
+        .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::routes::attachment))
+        .route(paths::CANNED_REPLIES.pattern(), web::get().to(inbox::routes::canned_list))
+        .route(paths::CANNED_REPLIES.pattern(), web::post().to(inbox::routes::canned_create))
+        .route(paths::CANNED_REPLY.pattern(), web::get().to(inbox::routes::canned_edit))
+        .route(paths::CANNED_REPLY.pattern(), web::post().to(inbox::routes::canned_update))
         .route(
-            "/settings/canned-replies/{id}/delete",
+            paths::CANNED_REPLY_DELETE.pattern(),
             web::post().to(inbox::routes::canned_delete),
         )
         // end inbox
         // email channels (src/mail/)
-        .route("/inbound/email/{token}", web::post().to(mail::inbound_http::receive))
-        .route("/settings/channels", web::get().to(mail::channels::routes::list))
-        .route("/settings/channels", web::post().to(mail::channels::routes::create))
-        .route("/settings/channels/new", web::get().to(mail::channels::routes::new_form))
-        .route("/settings/channels/{id}", web::get().to(mail::channels::routes::edit))
-        .route("/settings/channels/{id}", web::post().to(mail::channels::routes::update))
-        .route("/settings/channels/{id}/delete", web::post().to(mail::channels::routes::delete))
-        .route("/settings/channels/{id}/test-imap", web::post().to(mail::channels::routes::test_imap))
-        .route("/settings/channels/{id}/test-smtp", web::post().to(mail::channels::routes::test_smtp_button))
+        .route(paths::INBOUND_EMAIL.pattern(), web::post().to(mail::inbound_http::receive))
+        .route(paths::CHANNELS.pattern(), web::get().to(mail::channels::routes::list))
+        .route(paths::CHANNELS.pattern(), web::post().to(mail::channels::routes::create))
+        .route(paths::CHANNEL_NEW.pattern(), web::get().to(mail::channels::routes::new_form))
+        .route(paths::CHANNEL.pattern(), web::get().to(mail::channels::routes::edit))
+        .route(paths::CHANNEL.pattern(), web::post().to(mail::channels::routes::update))
+        .route(paths::CHANNEL_DELETE.pattern(), web::post().to(mail::channels::routes::delete))
+        .route(paths::CHANNEL_TEST_IMAP.pattern(), web::post().to(mail::channels::routes::test_imap))
+        .route(paths::CHANNEL_TEST_SMTP.pattern(), web::post().to(mail::channels::routes::test_smtp_button))
         // end email channels
         // retention (src/retention/)
-        .route("/settings/retention", web::get().to(crate::retention::routes::settings))
-        .route("/settings/retention/rules", web::post().to(crate::retention::routes::save_rule))
+        .route(paths::RETENTION.pattern(), web::get().to(crate::retention::routes::settings))
+        .route(paths::RETENTION_RULES.pattern(), web::post().to(crate::retention::routes::save_rule))
         .route(
-            "/settings/retention/rules/remove",
+            paths::RETENTION_RULES_REMOVE.pattern(),
             web::post().to(crate::retention::routes::remove_rule),
         )
-        .route("/settings/retention/preview", web::post().to(crate::retention::routes::preview))
-        .route("/settings/retention/run", web::post().to(crate::retention::routes::run_now))
+        .route(paths::RETENTION_PREVIEW.pattern(), web::post().to(crate::retention::routes::preview))
+        .route(paths::RETENTION_RUN.pattern(), web::post().to(crate::retention::routes::run_now))
         .route(
-            "/settings/retention/schedule",
+            paths::RETENTION_SCHEDULE.pattern(),
             web::post().to(crate::retention::routes::set_schedule),
         )
         .route(
-            "/conversations/{id}/legal-hold",
+            paths::CONVERSATION_LEGAL_HOLD.pattern(),
             web::post().to(crate::retention::hold::conversation),
         )
         .route(
-            "/customers/{id}/legal-hold",
+            paths::CUSTOMER_LEGAL_HOLD.pattern(),
             web::post().to(crate::retention::hold::customer),
         )
         // end retention
         // organization lifecycle (src/orgs/lifecycle.rs) and the API (src/api/)
-        .route("/settings/organization", web::get().to(orgs::lifecycle::page))
-        .route("/settings/organization/export", web::post().to(orgs::lifecycle::export))
+        .route(paths::ORGANIZATION.pattern(), web::get().to(orgs::lifecycle::page))
+        .route(paths::ORGANIZATION_EXPORT.pattern(), web::post().to(orgs::lifecycle::export))
         .route(
-            "/settings/organization/deletion",
+            paths::ORGANIZATION_DELETION.pattern(),
             web::post().to(orgs::lifecycle::schedule_deletion),
         )
         .route(
-            "/settings/organization/deletion/cancel",
+            paths::ORGANIZATION_DELETION_CANCEL.pattern(),
             web::post().to(orgs::lifecycle::cancel_deletion),
         )
-        .route("/settings/api-keys", web::get().to(crate::api::keys::list))
-        .route("/settings/api-keys", web::post().to(crate::api::keys::create_key))
+        .route(paths::API_KEYS.pattern(), web::get().to(crate::api::keys::list))
+        .route(paths::API_KEYS.pattern(), web::post().to(crate::api::keys::create_key))
         .route(
-            "/settings/api-keys/{id}/revoke",
+            paths::API_KEY_REVOKE.pattern(),
             web::post().to(crate::api::keys::revoke_key),
         )
-        .route("/api/v1/customers", web::get().to(crate::api::v1::customers))
-        .route("/api/v1/customers/{id}/export", web::get().to(crate::api::v1::export))
-        .route("/api/v1/customers/{id}/erase", web::post().to(crate::api::v1::erase))
-        .route("/api/v1/privacy/requests", web::get().to(crate::api::v1::requests))
-        .route("/api/v1/privacy/requests", web::post().to(crate::api::v1::create_request))
+        .route(paths::API_CUSTOMERS.pattern(), web::get().to(crate::api::v1::customers))
+        .route(paths::API_CUSTOMER_EXPORT.pattern(), web::get().to(crate::api::v1::export))
+        .route(paths::API_CUSTOMER_ERASE.pattern(), web::post().to(crate::api::v1::erase))
+        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::get().to(crate::api::v1::requests))
+        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::post().to(crate::api::v1::create_request))
         // end organization lifecycle and API
         ;
 }
@@ -264,9 +264,9 @@ async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
 
 async fn home(visitor: crate::web::Visitor) -> HttpResponse {
     if visitor.0.user.is_some() {
-        crate::web::see_other("/inbox")
+        crate::web::see_other(paths::INBOX.path())
     } else {
-        crate::web::see_other("/login")
+        crate::web::see_other(paths::LOGIN.path())
     }
 }
 

@@ -26,9 +26,9 @@ use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page};
 
-pub const PATH: &str = "/settings/api-keys";
 /// Every key starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "lethe_";
 /// How many characters of a key the list shows.
@@ -277,5 +277,8 @@ pub async fn revoke_key(
             serde_json::json!({ "name": revoked.name, "prefix": revoked.prefix }),
         )
         .await?;
-    Ok(see_other_with_flash(PATH, "flash.api_key_revoked"))
+    Ok(see_other_with_flash(
+        paths::API_KEYS.path(),
+        "flash.api_key_revoked",
+    ))
 }

@@ -25,6 +25,7 @@ use crate::privacy::export;
 use crate::privacy::requests::{self, Kind, NewRequest, Status};
 use crate::state::AppState;
 use crate::web::AppError;
+use crate::web::paths;
 
 const MAX_NOTE_CHARS: usize = 2000;
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -189,7 +190,7 @@ pub async fn erase(
     let erasure = erase::erase(&state, org, customer_id, Performer::of(&caller.scope)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "receipt_id": erasure.receipt_id,
-        "receipt_url": format!("/privacy/receipts/{}", erasure.receipt_id),
+        "receipt_url": paths::PRIVACY_RECEIPT.at(erasure.receipt_id),
         "request_reference": erasure.reference,
         "counts": erasure.counts,
         "incomplete": erasure.incomplete,

@@ -13,6 +13,7 @@ use crate::db::InOrg;
 use crate::db::entity::audit_event;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
+use crate::web::paths;
 use crate::web::{AppError, Page, render};
 
 const PAGE_SIZE: u64 = 100;
@@ -127,7 +128,7 @@ pub async fn log(
         entries.last().map(|last| {
             let base = query_string(&filter);
             let separator = if base.is_empty() { "" } else { "&" };
-            format!("/audit?{base}{separator}before={}", last.id)
+            format!("{}?{base}{separator}before={}", paths::AUDIT, last.id)
         })
     } else {
         None

@@ -19,6 +19,7 @@ use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::i18n::Lang;
 use crate::web::page::{Page, render_with_status, safe_next, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, Authenticated, CsrfForm, Visitor, render, see_other};
 
 /// Verifying against this hash when the account does not exist keeps the answer time the
@@ -181,7 +182,10 @@ pub async fn logout(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     visitor.0.end(&state).await?;
-    Ok(see_other_with_flash("/login", "flash.logged_out"))
+    Ok(see_other_with_flash(
+        paths::LOGIN.path(),
+        "flash.logged_out",
+    ))
 }
 
 #[derive(Template)]
@@ -287,7 +291,7 @@ pub async fn setup(
         )
         .await?;
     tracing::info!(organization = %org, "first owner and organization created");
-    Ok(see_other_with_flash("/inbox", "flash.welcome"))
+    Ok(see_other_with_flash(paths::INBOX.path(), "flash.welcome"))
 }
 
 #[derive(Template)]
@@ -377,7 +381,7 @@ pub async fn update_profile(
         .filter(user::Column::Id.eq(auth.user.id))
         .exec(&state.db)
         .await?;
-    Ok(see_other_with_flash("/account", "flash.saved"))
+    Ok(see_other_with_flash(paths::ACCOUNT.path(), "flash.saved"))
 }
 
 #[derive(Deserialize)]
@@ -439,7 +443,10 @@ pub async fn change_password(
             },
         )
         .await?;
-    Ok(see_other_with_flash("/account", "flash.password_changed"))
+    Ok(see_other_with_flash(
+        paths::ACCOUNT.path(),
+        "flash.password_changed",
+    ))
 }
 
 #[derive(Template)]
@@ -499,10 +506,7 @@ pub async fn forgot(
                     .and_then(Lang::from_code)
                     .unwrap_or(visitor.0.lang),
             );
-            let link = state
-                .config
-                .base_url
-                .join(&format!("/password/reset/{token}"));
+            let link = state.config.base_url.join(&paths::PASSWORD_RESET.at(token));
             let body = tr.tf(
                 "mail.reset_body",
                 &[
@@ -631,5 +635,8 @@ pub async fn reset(
             },
         )
         .await?;
-    Ok(see_other_with_flash("/login", "flash.password_reset"))
+    Ok(see_other_with_flash(
+        paths::LOGIN.path(),
+        "flash.password_reset",
+    ))
 }

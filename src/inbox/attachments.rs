@@ -14,6 +14,7 @@ use crate::db::entity::attachment;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::AppError;
+use crate::web::paths;
 
 /// Image types a browser shows without running anything (no SVG).
 const SAFE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -47,7 +48,7 @@ pub fn with_inline_images(html: &str, by_content_id: &HashMap<String, i64>) -> S
             let reference = percent_decoded(caps[2].trim());
             let reference = reference.trim_start_matches('<').trim_end_matches('>');
             match by_content_id.get(reference) {
-                Some(id) => format!("{}src=\"/attachments/{id}\"", &caps[1]),
+                Some(id) => format!("{}src=\"{}\"", &caps[1], paths::ATTACHMENT.at(id)),
                 None => caps[0].to_owned(),
             }
         })

@@ -17,9 +17,8 @@ use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page, render};
-
-const LIST_PATH: &str = "/settings/canned-replies";
 
 /// The organization's canned replies, by title.
 pub async fn all(
@@ -179,7 +178,10 @@ pub async fn create(
     }
     .insert(&state.db)
     .await?;
-    Ok(see_other_with_flash(LIST_PATH, "flash.canned_saved"))
+    Ok(see_other_with_flash(
+        paths::CANNED_REPLIES.path(),
+        "flash.canned_saved",
+    ))
 }
 
 pub async fn edit(
@@ -226,7 +228,10 @@ pub async fn update(
         .filter(canned_reply::Column::Id.eq(reply.id))
         .exec(&state.db)
         .await?;
-    Ok(see_other_with_flash(LIST_PATH, "flash.canned_saved"))
+    Ok(see_other_with_flash(
+        paths::CANNED_REPLIES.path(),
+        "flash.canned_saved",
+    ))
 }
 
 pub async fn delete(
@@ -241,7 +246,10 @@ pub async fn delete(
         .filter(canned_reply::Column::Id.eq(reply.id))
         .exec(&state.db)
         .await?;
-    Ok(see_other_with_flash(LIST_PATH, "flash.canned_deleted"))
+    Ok(see_other_with_flash(
+        paths::CANNED_REPLIES.path(),
+        "flash.canned_deleted",
+    ))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::db::InOrg;
 use crate::db::entity::{channel, conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
+use crate::web::paths;
 use crate::web::{AppError, Page, render};
 
 /// Conversations per page.
@@ -333,10 +334,10 @@ pub async fn inbox(
     render(&InboxPage {
         page,
         rows,
-        next: next.map(|cursor| format!("/inbox?{}", filter.query_string(Some(cursor)))),
+        next: next.map(|cursor| format!("{}?{}", paths::INBOX, filter.query_string(Some(cursor)))),
         first: filter
             .before
-            .map(|_| format!("/inbox?{}", filter.query_string(None))),
+            .map(|_| format!("{}?{}", paths::INBOX, filter.query_string(None))),
         filter,
         channels,
         tags: tag_choices,

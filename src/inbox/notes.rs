@@ -10,13 +10,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use serde::Deserialize;
 
 use super::conversation::{self, Drafts, ViewQuery};
-use super::queries::{self, conversation_path};
+use super::queries;
 use crate::crypto::random_token;
 use crate::db::InOrg;
 use crate::db::entity::{conversation as conversation_entity, message};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// The longest note accepted, in characters.
@@ -122,7 +123,7 @@ pub async fn add(
     .await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
-        &conversation_path(id),
+        &paths::CONVERSATION.at(id),
         "flash.note_added",
     ))
 }

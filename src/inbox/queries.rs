@@ -91,8 +91,3 @@ pub fn publish(state: &AppState, org: OrgId, conversation_id: i64) {
         conversation_id,
     });
 }
-
-/// The path of a conversation page.
-pub fn conversation_path(id: i64) -> String {
-    format!("/conversations/{id}")
-}

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::conversation::{self, Drafts, ViewQuery};
-use super::queries::{self, conversation_path};
+use super::queries;
 use super::triage::{self, Status};
 use crate::db::InOrg;
 use crate::db::entity::message;
@@ -18,6 +18,7 @@ use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 #[derive(Deserialize)]
@@ -50,7 +51,7 @@ pub async fn reply(
                 queries::publish(&state, scope.org(), id);
             }
             return Ok(see_other_with_flash(
-                &conversation_path(id),
+                &paths::CONVERSATION.at(id),
                 "flash.reply_queued",
             ));
         }
@@ -86,5 +87,5 @@ pub async fn retry(
     } else {
         "flash.retry_not_possible"
     };
-    Ok(see_other_with_flash(&conversation_path(id), flash))
+    Ok(see_other_with_flash(&paths::CONVERSATION.at(id), flash))
 }

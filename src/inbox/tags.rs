@@ -10,13 +10,14 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::queries::{self, conversation_path};
+use super::queries;
 use crate::db::InOrg;
 use crate::db::entity::{conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// A tag's name: 1 to 50 characters, trimmed, no control characters.
@@ -148,7 +149,7 @@ pub async fn add(
     }
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
-        &conversation_path(id),
+        &paths::CONVERSATION.at(id),
         "flash.tag_added",
     ))
 }
@@ -172,7 +173,7 @@ pub async fn remove(
         .await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
-        &conversation_path(id),
+        &paths::CONVERSATION.at(id),
         "flash.tag_removed",
     ))
 }

@@ -7,12 +7,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::queries::{self, conversation_path};
+use super::queries;
 use crate::db::InOrg;
 use crate::db::entity::conversation;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// Where a conversation stands.
@@ -95,7 +96,7 @@ pub async fn change_status(
     }
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
-        &conversation_path(id),
+        &paths::CONVERSATION.at(id),
         "flash.status_changed",
     ))
 }
@@ -134,7 +135,7 @@ pub async fn change_assignee(
         .await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
-        &conversation_path(id),
+        &paths::CONVERSATION.at(id),
         "flash.assignee_changed",
     ))
 }

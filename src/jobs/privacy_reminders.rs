@@ -17,6 +17,7 @@ use crate::orgs::Role;
 use crate::privacy::requests::{Kind, Status};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Tr};
+use crate::web::paths;
 
 /// How many days before the due date the reminder goes out.
 pub const REMINDER_DAYS: i64 = 5;
@@ -81,7 +82,7 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         .filter(privacy_request::Column::Id.not_in_subquery(reminded))
         .all(&state.db)
         .await?;
-    let link = state.config.base_url.join("/privacy/requests");
+    let link = state.config.base_url.join(paths::PRIVACY_REQUESTS.path());
     for request in due {
         let claimed = privacy_reminder::Entity::insert(privacy_reminder::ActiveModel {
             request_id: Set(request.id),

@@ -18,9 +18,9 @@ use crate::db::entity::organization_deletion;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{download, render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page};
 
-pub const PATH: &str = "/settings/organization";
 /// Days between scheduling a deletion and the purge.
 pub const WINDOW_DAYS: i64 = 30;
 
@@ -191,7 +191,10 @@ pub async fn schedule_deletion(
             serde_json::json!({ "purge_after": deletion.purge_after.to_rfc3339() }),
         )
         .await?;
-    Ok(see_other_with_flash(PATH, "flash.org_deletion_scheduled"))
+    Ok(see_other_with_flash(
+        paths::ORGANIZATION.path(),
+        "flash.org_deletion_scheduled",
+    ))
 }
 
 /// `POST /settings/organization/deletion/cancel` (owner).
@@ -212,5 +215,8 @@ pub async fn cancel_deletion(
             serde_json::json!({}),
         )
         .await?;
-    Ok(see_other_with_flash(PATH, "flash.org_deletion_cancelled"))
+    Ok(see_other_with_flash(
+        paths::ORGANIZATION.path(),
+        "flash.org_deletion_cancelled",
+    ))
 }

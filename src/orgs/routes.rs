@@ -18,6 +18,7 @@ use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::i18n::Tr;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, Authenticated, CsrfForm, Visitor, render};
 
 #[derive(Template)]
@@ -138,7 +139,7 @@ pub async fn invite(
             serde_json::json!({ "role": role.as_str() }),
         )
         .await?;
-    let link = state.config.base_url.join(&format!("/invitations/{token}"));
+    let link = state.config.base_url.join(&paths::INVITATION.at(token));
     let org_name = scope
         .session
         .org
@@ -169,7 +170,7 @@ pub async fn invite(
             return render_with_status(&page, StatusCode::BAD_GATEWAY);
         }
         Ok(see_other_with_flash(
-            "/settings/team",
+            paths::TEAM.path(),
             "flash.invitation_sent",
         ))
     } else {
@@ -198,7 +199,7 @@ pub async fn revoke_invitation(
         )
         .await?;
     Ok(see_other_with_flash(
-        "/settings/team",
+        paths::TEAM.path(),
         "flash.invitation_revoked",
     ))
 }
@@ -236,7 +237,7 @@ pub async fn change_role(
             serde_json::json!({ "from": target_role.as_str(), "to": role.as_str() }),
         )
         .await?;
-    Ok(see_other_with_flash("/settings/team", "flash.saved"))
+    Ok(see_other_with_flash(paths::TEAM.path(), "flash.saved"))
 }
 
 pub async fn remove_member(
@@ -266,10 +267,13 @@ pub async fn remove_member(
         )
         .await?;
     if user_id == scope.user_id() {
-        return Ok(see_other_with_flash("/inbox", "flash.left_organization"));
+        return Ok(see_other_with_flash(
+            paths::INBOX.path(),
+            "flash.left_organization",
+        ));
     }
     Ok(see_other_with_flash(
-        "/settings/team",
+        paths::TEAM.path(),
         "flash.member_removed",
     ))
 }
@@ -453,7 +457,7 @@ pub async fn accept_invitation(
             },
         )
         .await?;
-    Ok(see_other_with_flash("/inbox", "flash.joined"))
+    Ok(see_other_with_flash(paths::INBOX.path(), "flash.joined"))
 }
 
 #[derive(Deserialize)]
@@ -472,7 +476,7 @@ pub async fn switch(
         return Err(AppError::NotFound);
     };
     auth.session.set_organization(&state, org).await?;
-    Ok(see_other_with_flash("/inbox", "flash.switched"))
+    Ok(see_other_with_flash(paths::INBOX.path(), "flash.switched"))
 }
 
 #[derive(Template)]
@@ -545,5 +549,8 @@ pub async fn create_org(
             },
         )
         .await?;
-    Ok(see_other_with_flash("/inbox", "flash.org_created"))
+    Ok(see_other_with_flash(
+        paths::INBOX.path(),
+        "flash.org_created",
+    ))
 }

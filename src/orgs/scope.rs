@@ -13,6 +13,7 @@ use crate::audit::Entry;
 use crate::state::AppState;
 use crate::web::AppError;
 use crate::web::client::ClientInfo;
+use crate::web::paths;
 use crate::web::session::{SessionState, login_return_path};
 
 /// An organization's id. Only the session, the API key, the database and the command line
@@ -202,7 +203,7 @@ impl FromRequest for TenantScope {
                 (None, _) => Err(AppError::LoginRequired {
                     next: login_return_path(req),
                 }),
-                (Some(_), None) => Err(AppError::Redirect("/orgs/new".into())),
+                (Some(_), None) => Err(AppError::Redirect(paths::ORG_NEW.path().into())),
                 (Some(user), Some(org)) => Ok(TenantScope {
                     org: org.id,
                     user_id: user.id,

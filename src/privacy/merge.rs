@@ -27,6 +27,7 @@ use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page, render};
 
 /// One side of the merge, as the confirmation page shows it.
@@ -217,7 +218,7 @@ pub async fn apply(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("/customers/{}", kept.id),
+        &paths::CUSTOMER.at(kept.id),
         "flash.privacy_merged",
     ))
 }

@@ -15,6 +15,7 @@ use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// The longest objection text accepted, in characters.
@@ -119,7 +120,7 @@ pub async fn record(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("/customers/{}", record.id),
+        &paths::CUSTOMER.at(record.id),
         "flash.privacy_objection_recorded",
     ))
 }

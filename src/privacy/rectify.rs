@@ -31,6 +31,7 @@ use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// The most addresses one customer record holds.
@@ -366,7 +367,7 @@ pub async fn rectify(
     let fields = plan.fields();
     if fields.is_empty() {
         return Ok(see_other_with_flash(
-            &format!("/customers/{}", record.id),
+            &paths::CUSTOMER.at(record.id),
             "flash.privacy_rectify_unchanged",
         ));
     }
@@ -406,7 +407,7 @@ pub async fn rectify(
     drop(audit_guard);
     purge_old_values(&state, record.id).await;
     Ok(see_other_with_flash(
-        &format!("/customers/{}", record.id),
+        &paths::CUSTOMER.at(record.id),
         "flash.privacy_rectified",
     ))
 }

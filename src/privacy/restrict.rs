@@ -21,6 +21,7 @@ use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::non_empty;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm};
 
 /// The longest reason accepted, in characters.
@@ -261,8 +262,5 @@ pub async fn change(
         .await?;
     txn.commit().await?;
     drop(audit_guard);
-    Ok(see_other_with_flash(
-        &format!("/customers/{}", record.id),
-        flash,
-    ))
+    Ok(see_other_with_flash(&paths::CUSTOMER.at(record.id), flash))
 }

@@ -19,13 +19,8 @@ use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::{NoFields, non_empty};
 use crate::web::page::{download, render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page, render};
-
-pub const REQUESTS: &str = "/privacy/requests";
-
-fn receipt_url(id: i64) -> String {
-    format!("/privacy/receipts/{id}")
-}
 
 #[derive(Template)]
 #[template(path = "privacy/erase_confirm.html")]
@@ -103,7 +98,7 @@ pub async fn erase(
         "flash.privacy_erased_incomplete"
     };
     Ok(see_other_with_flash(
-        &receipt_url(erasure.receipt_id),
+        &paths::PRIVACY_RECEIPT.at(erasure.receipt_id),
         flash,
     ))
 }
@@ -271,7 +266,7 @@ pub async fn create_request(
         )
         .await?;
     Ok(see_other_with_flash(
-        REQUESTS,
+        paths::PRIVACY_REQUESTS.path(),
         "flash.privacy_request_recorded",
     ))
 }
@@ -318,7 +313,7 @@ pub async fn change_status(
         )
         .await?;
     Ok(see_other_with_flash(
-        REQUESTS,
+        paths::PRIVACY_REQUESTS.path(),
         "flash.privacy_request_closed",
     ))
 }

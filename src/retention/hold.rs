@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, forms::non_empty};
 
 /// The longest reason accepted, in characters.
@@ -143,7 +144,7 @@ pub async fn conversation_view(
     customer_id: i64,
 ) -> Result<LegalHoldView, sea_orm::DbErr> {
     Ok(LegalHoldView {
-        action: format!("/conversations/{conversation_id}/legal-hold"),
+        action: paths::CONVERSATION_LEGAL_HOLD.at(conversation_id),
         reason: conversation_hold(db, org, conversation_id).await?,
         customer_hold: customer_hold(db, org, customer_id)
             .await?
@@ -159,7 +160,7 @@ pub async fn customer_view(
     customer_id: i64,
 ) -> Result<LegalHoldView, sea_orm::DbErr> {
     Ok(LegalHoldView {
-        action: format!("/customers/{customer_id}/legal-hold"),
+        action: paths::CUSTOMER_LEGAL_HOLD.at(customer_id),
         reason: customer_hold(db, org, customer_id).await?,
         customer_hold: None,
         none_key: "retention.hold.none_customer",
@@ -195,8 +196,10 @@ async fn change(
             serde_json::json!({ "reason": reason }),
         )
         .await?;
-    // The page of a conversation or customer is at its table's name.
-    let page = format!("/{}/{id}", target.table());
+    let page = match target {
+        Target::Conversation => paths::CONVERSATION.at(id),
+        Target::Customer => paths::CUSTOMER.at(id),
+    };
     Ok(see_other_with_flash(&page, flash))
 }
 

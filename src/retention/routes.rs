@@ -19,9 +19,9 @@ use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::i18n::Tr;
 use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page, forms::NoFields};
 
-const PATH: &str = "/settings/retention";
 const HISTORY: u64 = 20;
 
 /// One category on the page: the saved rule, or the default (marked as not saved).
@@ -320,7 +320,10 @@ pub async fn save_rule(
             }),
         )
         .await?;
-    Ok(see_other_with_flash(PATH, "flash.retention_rule_saved"))
+    Ok(see_other_with_flash(
+        paths::RETENTION.path(),
+        "flash.retention_rule_saved",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -347,7 +350,10 @@ pub async fn remove_rule(
             )
             .await?;
     }
-    Ok(see_other_with_flash(PATH, "flash.retention_rule_removed"))
+    Ok(see_other_with_flash(
+        paths::RETENTION.path(),
+        "flash.retention_rule_removed",
+    ))
 }
 
 /// `POST /settings/retention/preview`: what the proposed rule would do now (nothing saved).
@@ -379,7 +385,10 @@ pub async fn run_now(
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     if super::lock::is_held(&state, scope.org()) {
-        return Ok(see_other_with_flash(PATH, "flash.retention_run_busy"));
+        return Ok(see_other_with_flash(
+            paths::RETENTION.path(),
+            "flash.retention_run_busy",
+        ));
     }
     // The run itself is logged when it ends (`retention.run`); the request carries who asked,
     // from where.
@@ -411,7 +420,10 @@ pub async fn run_now(
             Err(error) => tracing::error!(%error, org = org.get(), "retention run failed"),
         }
     });
-    Ok(see_other_with_flash(PATH, "flash.retention_run_started"))
+    Ok(see_other_with_flash(
+        paths::RETENTION.path(),
+        "flash.retention_run_started",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -445,7 +457,10 @@ pub async fn set_schedule(
             serde_json::json!({ "schedule": schedule.as_str() }),
         )
         .await?;
-    Ok(see_other_with_flash(PATH, "flash.retention_schedule_saved"))
+    Ok(see_other_with_flash(
+        paths::RETENTION.path(),
+        "flash.retention_schedule_saved",
+    ))
 }
 
 /// Action labels for the template.

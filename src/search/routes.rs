@@ -17,6 +17,7 @@ use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::i18n::Tr;
 use crate::web::page::render_with_status;
+use crate::web::paths;
 use crate::web::{AppError, Page};
 
 /// Conversations per page.
@@ -250,5 +251,5 @@ fn link(q: &str, newest: bool, page: usize) -> String {
     if page > 1 {
         out.append_pair("page", &page.to_string());
     }
-    format!("/search?{}", out.finish())
+    format!("{}?{}", paths::SEARCH, out.finish())
 }

@@ -43,8 +43,8 @@ static MANIFEST: LazyLock<Manifest> = LazyLock::new(|| {
 /// The URL of an asset, e.g. `asset_url("css/app.css")` → `/assets/css/app.3f2a9c1b7d.css`.
 pub fn asset_url(name: &str) -> String {
     match MANIFEST.hashed.get(name) {
-        Some(hashed) => format!("/assets/{hashed}"),
-        None => format!("/assets/{name}"),
+        Some(hashed) => super::paths::ASSET.at(hashed),
+        None => super::paths::ASSET.at(name),
     }
 }
 

@@ -12,6 +12,7 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::i18n::{Lang, Tr};
+use super::paths;
 use crate::mail::MailError;
 use crate::retention::RetentionError;
 use crate::search::SearchError;
@@ -135,7 +136,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let Self::LoginRequired { next } = self {
-            let location = format!("/login?next={}", urlencoding(next));
+            let location = format!("{}?next={}", paths::LOGIN, urlencoding(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();
@@ -260,7 +261,7 @@ fn generic_key(status: StatusCode) -> &'static str {
 
 fn wants_json(req: &ServiceRequest) -> bool {
     let path = req.path();
-    if path.starts_with("/api/") || path.starts_with("/inbound/") {
+    if path.starts_with(paths::API_PREFIX) || path.starts_with(paths::INBOUND_PREFIX) {
         return true;
     }
     req.headers()

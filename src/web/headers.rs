@@ -6,6 +6,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, Next};
 
 use super::error::AppError;
+use super::paths;
 
 /// No inline script, nothing from another host, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -47,7 +48,7 @@ pub async fn reject_cross_site_posts(
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site");
-    if changes_state && cross_site && !req.path().starts_with("/inbound/") {
+    if changes_state && cross_site && !req.path().starts_with(paths::INBOUND_PREFIX) {
         let res = req.error_response(AppError::CsrfRejected);
         return Ok(res.map_into_right_body());
     }

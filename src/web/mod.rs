@@ -8,6 +8,7 @@ pub mod forms;
 pub mod headers;
 pub mod i18n;
 pub mod page;
+pub mod paths;
 pub mod session;
 
 pub use error::AppError;

@@ -143,7 +143,7 @@ pub fn see_other_with_flash(location: &str, flash_key: &str) -> HttpResponse {
 /// must resolve on this origin. The answer is the resolved path, query and fragment, encoded
 /// as a browser would send them.
 pub fn safe_next(next: Option<&str>) -> String {
-    const FALLBACK: &str = "/inbox";
+    const FALLBACK: &str = super::paths::INBOX.path();
     let Some(path) = next else {
         return FALLBACK.to_owned();
     };

@@ -20,6 +20,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::error::AppError;
 use super::i18n::{Lang, Tr};
 use super::page::flash_from_query;
+use super::paths;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::{membership, organization, session, user};
 use crate::orgs::{OrgId, Role};
@@ -449,8 +450,8 @@ pub fn login_return_path(req: &HttpRequest) -> String {
         req.uri()
             .path_and_query()
             .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/".into())
+            .unwrap_or_else(|| paths::HOME.path().into())
     } else {
-        "/inbox".into()
+        paths::INBOX.path().into()
     }
 }

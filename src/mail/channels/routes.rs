@@ -16,9 +16,8 @@ use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
+use crate::web::paths;
 use crate::web::{AppError, CsrfForm, render};
-
-const LIST: &str = "/settings/channels";
 
 /// A channel's last error, split into a translated stage and the message.
 pub struct ErrorView {
@@ -68,10 +67,7 @@ fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRo
             .last_poll_at
             .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         error,
-        inbound_url: state
-            .config
-            .base_url
-            .join(&format!("/inbound/email/{token}")),
+        inbound_url: state.config.base_url.join(&paths::INBOUND_EMAIL.at(token)),
     })
 }
 
@@ -120,8 +116,8 @@ struct ChannelFormPage {
 impl ChannelFormPage {
     fn action(&self) -> String {
         match &self.status {
-            Some(status) => format!("{LIST}/{}", status.id),
-            None => LIST.to_owned(),
+            Some(status) => paths::CHANNEL.at(status.id),
+            None => paths::CHANNELS.path().to_owned(),
         }
     }
 
@@ -206,7 +202,7 @@ pub async fn create(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("{LIST}/{}", created.id),
+        &paths::CHANNEL.at(created.id),
         "flash.channel_created",
     ))
 }
@@ -265,7 +261,7 @@ pub async fn update(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("{LIST}/{}", existing.id),
+        &paths::CHANNEL.at(existing.id),
         "flash.channel_saved",
     ))
 }
@@ -310,7 +306,10 @@ pub async fn delete(
             details,
         )
         .await?;
-    Ok(see_other_with_flash(LIST, "flash.channel_deleted"))
+    Ok(see_other_with_flash(
+        paths::CHANNELS.path(),
+        "flash.channel_deleted",
+    ))
 }
 
 pub async fn test_imap(

@@ -1,0 +1,211 @@
+//! Every URL of Lethe, defined once.
+//!
+//! Each route is a [`Route`] constant holding its actix pattern, e.g. `"/conversations/{id}"`.
+//! The route table (`app::routes`) registers `CONVERSATION.pattern()`; handlers redirect to
+//! and templates link to `CONVERSATION.at(id)`, which fills the `{…}` segments of that same
+//! pattern. A route without segments is its own URL: `INBOX.path()` in Rust, `{{
+//! crate::web::paths::INBOX }}` in a template. Query strings and fragments (`?next=…`,
+//! `#message-…`) are composed around the path where they are used.
+//!
+//! The number of `{…}` segments is part of the type (`Route<1>` takes one argument); a
+//! pattern whose segment count disagrees with its type fails to compile.
+
+use std::fmt::{self, Display, Write as _};
+
+/// A route pattern with `N` `{…}` segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route<const N: usize>(&'static str);
+
+impl<const N: usize> Route<N> {
+    /// A route; compilation fails unless `pattern` has exactly `N` `{…}` segments.
+    const fn new(pattern: &'static str) -> Self {
+        let bytes = pattern.as_bytes();
+        let mut segments = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'{' {
+                segments += 1;
+            }
+            i += 1;
+        }
+        assert!(segments == N, "segment count disagrees with Route<N>");
+        Self(pattern)
+    }
+
+    /// The pattern for the route table, e.g. `/conversations/{id}`.
+    pub const fn pattern(self) -> &'static str {
+        self.0
+    }
+
+    /// The pattern with each `{…}` segment replaced, in order, by the next of `args`.
+    fn fill(self, args: [&dyn Display; N]) -> String {
+        let mut out = String::with_capacity(self.0.len() + 8 * N);
+        let mut rest = self.0;
+        for arg in args {
+            let Some((before, after)) = rest.split_once('{') else {
+                break;
+            };
+            out.push_str(before);
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{arg}");
+            rest = after.split_once('}').map_or("", |(_, after)| after);
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+impl Route<0> {
+    /// The URL of a route without segments (the same string as its pattern).
+    pub const fn path(self) -> &'static str {
+        self.0
+    }
+}
+
+impl Display for Route<0> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Route<1> {
+    /// The URL with the segment filled, e.g. `CONVERSATION.at(7)` → `/conversations/7`.
+    pub fn at(self, a: impl Display) -> String {
+        self.fill([&a])
+    }
+}
+
+impl Route<2> {
+    /// The URL with both segments filled, in the order of the pattern.
+    pub fn at(self, a: impl Display, b: impl Display) -> String {
+        self.fill([&a, &b])
+    }
+}
+
+/// Paths under this prefix are the JSON API (errors answer JSON).
+pub const API_PREFIX: &str = "/api/";
+/// Paths under this prefix take posts from other sites (inbound mail webhooks).
+pub const INBOUND_PREFIX: &str = "/inbound/";
+
+// site
+pub const HEALTHZ: Route<0> = Route::new("/healthz");
+pub const ASSET: Route<1> = Route::new("/assets/{path:.*}");
+pub const HOME: Route<0> = Route::new("/");
+
+// accounts (src/auth/)
+pub const LOGIN: Route<0> = Route::new("/login");
+pub const LOGOUT: Route<0> = Route::new("/logout");
+pub const SETUP: Route<1> = Route::new("/setup/{token}");
+pub const ACCOUNT: Route<0> = Route::new("/account");
+pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
+pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
+pub const PASSWORD_FORGOT: Route<0> = Route::new("/password/forgot");
+pub const PASSWORD_RESET: Route<1> = Route::new("/password/reset/{token}");
+
+// organizations and team (src/orgs/)
+pub const ORG_NEW: Route<0> = Route::new("/orgs/new");
+pub const ORG_SWITCH: Route<0> = Route::new("/orgs/switch");
+pub const TEAM: Route<0> = Route::new("/settings/team");
+pub const TEAM_INVITATIONS: Route<0> = Route::new("/settings/team/invitations");
+pub const TEAM_INVITATION_REVOKE: Route<1> = Route::new("/settings/team/invitations/{id}/revoke");
+pub const TEAM_MEMBER_ROLE: Route<1> = Route::new("/settings/team/members/{user_id}/role");
+pub const TEAM_MEMBER_REMOVE: Route<1> = Route::new("/settings/team/members/{user_id}/remove");
+pub const INVITATION: Route<1> = Route::new("/invitations/{token}");
+
+// search (src/search/) and the audit log (src/audit/)
+pub const SEARCH: Route<0> = Route::new("/search");
+pub const AUDIT: Route<0> = Route::new("/audit");
+
+// privacy (src/privacy/)
+pub const CUSTOMER_ERASE: Route<1> = Route::new("/customers/{id}/erase");
+pub const CUSTOMER_EXPORT: Route<1> = Route::new("/customers/{id}/export");
+pub const PRIVACY_REQUESTS: Route<0> = Route::new("/privacy/requests");
+pub const PRIVACY_REQUEST_STATUS: Route<1> = Route::new("/privacy/requests/{id}/status");
+pub const PRIVACY_RECEIPT: Route<1> = Route::new("/privacy/receipts/{id}");
+pub const CUSTOMER_RECTIFY: Route<1> = Route::new("/customers/{id}/rectify");
+pub const CUSTOMER_RESTRICTION: Route<1> = Route::new("/customers/{id}/restriction");
+pub const CUSTOMER_OBJECTIONS: Route<1> = Route::new("/customers/{id}/objections");
+pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
+
+// inbox (src/inbox/)
+pub const INBOX: Route<0> = Route::new("/inbox");
+pub const EVENTS: Route<0> = Route::new("/events");
+pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
+pub const CONVERSATION_REPLY: Route<1> = Route::new("/conversations/{id}/reply");
+pub const CONVERSATION_NOTES: Route<1> = Route::new("/conversations/{id}/notes");
+pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");
+pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assignee");
+pub const CONVERSATION_TAGS: Route<1> = Route::new("/conversations/{id}/tags");
+pub const CONVERSATION_TAG_REMOVE: Route<2> =
+    Route::new("/conversations/{id}/tags/{tag_id}/remove");
+pub const CONVERSATION_MESSAGE_RETRY: Route<2> =
+    Route::new("/conversations/{id}/messages/{message_id}/retry");
+pub const CUSTOMER: Route<1> = Route::new("/customers/{id}");
+pub const ATTACHMENT: Route<1> = Route::new("/attachments/{id}");
+pub const CANNED_REPLIES: Route<0> = Route::new("/settings/canned-replies");
+pub const CANNED_REPLY: Route<1> = Route::new("/settings/canned-replies/{id}");
+pub const CANNED_REPLY_DELETE: Route<1> = Route::new("/settings/canned-replies/{id}/delete");
+
+// email channels (src/mail/)
+pub const INBOUND_EMAIL: Route<1> = Route::new("/inbound/email/{token}");
+pub const CHANNELS: Route<0> = Route::new("/settings/channels");
+pub const CHANNEL_NEW: Route<0> = Route::new("/settings/channels/new");
+pub const CHANNEL: Route<1> = Route::new("/settings/channels/{id}");
+pub const CHANNEL_DELETE: Route<1> = Route::new("/settings/channels/{id}/delete");
+pub const CHANNEL_TEST_IMAP: Route<1> = Route::new("/settings/channels/{id}/test-imap");
+pub const CHANNEL_TEST_SMTP: Route<1> = Route::new("/settings/channels/{id}/test-smtp");
+
+// retention (src/retention/)
+pub const RETENTION: Route<0> = Route::new("/settings/retention");
+pub const RETENTION_RULES: Route<0> = Route::new("/settings/retention/rules");
+pub const RETENTION_RULES_REMOVE: Route<0> = Route::new("/settings/retention/rules/remove");
+pub const RETENTION_PREVIEW: Route<0> = Route::new("/settings/retention/preview");
+pub const RETENTION_RUN: Route<0> = Route::new("/settings/retention/run");
+pub const RETENTION_SCHEDULE: Route<0> = Route::new("/settings/retention/schedule");
+pub const CONVERSATION_LEGAL_HOLD: Route<1> = Route::new("/conversations/{id}/legal-hold");
+pub const CUSTOMER_LEGAL_HOLD: Route<1> = Route::new("/customers/{id}/legal-hold");
+
+// organization lifecycle (src/orgs/lifecycle.rs) and API keys (src/api/keys.rs)
+pub const ORGANIZATION: Route<0> = Route::new("/settings/organization");
+pub const ORGANIZATION_EXPORT: Route<0> = Route::new("/settings/organization/export");
+pub const ORGANIZATION_DELETION: Route<0> = Route::new("/settings/organization/deletion");
+pub const ORGANIZATION_DELETION_CANCEL: Route<0> =
+    Route::new("/settings/organization/deletion/cancel");
+pub const API_KEYS: Route<0> = Route::new("/settings/api-keys");
+pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke");
+
+// the JSON API (src/api/v1.rs)
+pub const API_CUSTOMERS: Route<0> = Route::new("/api/v1/customers");
+pub const API_CUSTOMER_EXPORT: Route<1> = Route::new("/api/v1/customers/{id}/export");
+pub const API_CUSTOMER_ERASE: Route<1> = Route::new("/api/v1/customers/{id}/erase");
+pub const API_PRIVACY_REQUESTS: Route<0> = Route::new("/api/v1/privacy/requests");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_fills_segments_in_order() {
+        assert_eq!(CONVERSATION.at(7), "/conversations/7");
+        assert_eq!(
+            CONVERSATION_TAG_REMOVE.at(7, 9),
+            "/conversations/7/tags/9/remove"
+        );
+        assert_eq!(SETUP.at("abc"), "/setup/abc");
+        assert_eq!(ASSET.at("css/app.css"), "/assets/css/app.css");
+        assert_eq!(INBOX.to_string(), INBOX.path());
+    }
+
+    #[test]
+    fn prefixes_cover_their_routes() {
+        for pattern in [
+            API_CUSTOMERS.pattern(),
+            API_CUSTOMER_EXPORT.pattern(),
+            API_CUSTOMER_ERASE.pattern(),
+            API_PRIVACY_REQUESTS.pattern(),
+        ] {
+            assert!(pattern.starts_with(API_PREFIX), "{pattern}");
+        }
+        assert!(INBOUND_EMAIL.pattern().starts_with(INBOUND_PREFIX));
+    }
+}
