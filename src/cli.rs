@@ -1,5 +1,5 @@
 //! The command line (clap): `serve` (the default), `migrate`, `user create`, `user password`,
-//! `audit verify`, `privacy redact|export|erase`, `healthcheck`, `index rebuild|verify`,
+//! `audit verify|checkpoint`, `privacy redact|export|erase`, `healthcheck`, `index rebuild|verify`,
 //! `demo-data`, `retention rules set`, `retention run`, and `import eml|mbox`. Each
 //! one-shot command opens the state itself; `serve` builds the [`Application`], which starts the
 //! background work.
@@ -210,8 +210,16 @@ pub enum UserCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain; exit 1 naming the first bad row.
-    Verify,
+    /// Walk the keyed hash chain; exit 1 naming the first bad row.
+    Verify {
+        /// A checkpoint printed earlier by `lethe audit checkpoint`: also fail when the chain
+        /// no longer extends it (cut back to an older state).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Verify the chain and print its checkpoint (JSON: the newest row and its MAC), to keep
+    /// somewhere the database's writers cannot reach.
+    Checkpoint,
 }
 
 /// A failure of a command: printed, and the process exits non-zero.
@@ -242,7 +250,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::User(command) => user(config, command).await,
-        Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+        Command::Audit(AuditCommand::Verify { checkpoint }) => {
+            audit_verify(config, checkpoint.as_deref()).await
+        }
+        Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Index(command) => index(config, command).await,
         Command::Retention(command) => retention(config, command).await,
@@ -756,18 +767,51 @@ async fn demo_data(
     Ok(())
 }
 
-async fn audit_verify(config: Config) -> Result<(), Failure> {
-    let db = db::connect(&config.database).await?;
-    match audit::verify(&db).await? {
+async fn audit_verify(config: Config, checkpoint: Option<&std::path::Path>) -> Result<(), Failure> {
+    let state = AppState::open(config).await?;
+    let key = state.audit.key();
+    let verification = match checkpoint {
+        None => audit::verify(&state.db, key).await?,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("--checkpoint {}: {e}", path.display())))?;
+            let checkpoint: audit::Checkpoint = serde_json::from_str(&text).map_err(|e| {
+                usage(format!(
+                    "--checkpoint {}: not a checkpoint of `lethe audit checkpoint`: {e}",
+                    path.display()
+                ))
+            })?;
+            audit::verify_checkpoint(&state.db, key, &checkpoint).await?
+        }
+    };
+    match verification {
         audit::Verification::Intact { rows } => {
             println!("audit log intact: {rows} rows");
             Ok(())
         }
-        audit::Verification::Broken { row_id, reason } => Err(Failure {
-            message: format!("audit log broken at row {row_id}: {reason}"),
-            code: 1,
-        }),
+        broken => Err(broken_chain(broken)),
     }
+}
+
+async fn audit_checkpoint(config: Config) -> Result<(), Failure> {
+    let state = AppState::open(config).await?;
+    match audit::checkpoint(&state.db, state.audit.key()).await? {
+        Ok(checkpoint) => {
+            println!("{}", serde_json::to_string(&checkpoint)?);
+            Ok(())
+        }
+        Err(broken) => Err(broken_chain(broken)),
+    }
+}
+
+fn broken_chain(verification: audit::Verification) -> Failure {
+    let message = match verification {
+        audit::Verification::Broken { row_id, reason } => {
+            format!("audit log broken at row {row_id}: {reason}")
+        }
+        audit::Verification::Intact { rows } => format!("audit log intact: {rows} rows"),
+    };
+    Failure { message, code: 1 }
 }
 
 // retention (src/retention/)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, ChainKey, Rekeyed};
 use crate::auth::LoginThrottle;
 use crate::auth::setup::SetupToken;
 use crate::config::Config;
@@ -72,6 +72,20 @@ impl AppState {
             .await
             .map_err(StartError::Database)?;
         db::migrate(&db).await.map_err(StartError::Migration)?;
+        let chain_key = ChainKey::derive(&key);
+        match crate::audit::rekey(&db, &chain_key)
+            .await
+            .map_err(StartError::Database)?
+        {
+            Rekeyed::Keyed { rows } => {
+                tracing::info!(rows, "audit log keyed with the instance key")
+            }
+            Rekeyed::Broken { row_id } => tracing::warn!(
+                row_id,
+                "the audit log was broken before it could be keyed; `lethe audit verify` names the row"
+            ),
+            Rekeyed::AlreadyKeyed => {}
+        }
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
         let config_data_dir = config.data_dir.clone();
         let index_dir = config_data_dir.join("index");
@@ -87,7 +101,7 @@ impl AppState {
             mailer,
             throttle: LoginThrottle::default(),
             setup: SetupToken::default(),
-            audit: AuditLog::default(),
+            audit: AuditLog::new(chain_key),
             blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
             events: InboxEvents::default(),
             outbox_wakeup: tokio::sync::Notify::new(),

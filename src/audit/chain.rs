@@ -11,13 +11,13 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::{Actor, Entry, GENESIS, row_hash};
+use super::{Actor, ChainKey, Entry, GENESIS};
 use crate::db::InOrg;
 use crate::db::entity::{audit_anchor, audit_event, audit_head};
 use crate::orgs::OrgId;
 
 /// The id of the one head row.
-const HEAD: i64 = 1;
+pub(super) const HEAD: i64 = 1;
 /// Rows read per page while walking the chain.
 const PAGE: u64 = 1000;
 /// Ids per `IN (…)` list.
@@ -92,6 +92,7 @@ pub async fn lock_head(db: &impl ConnectionTrait) -> Result<audit_head::Model, D
 /// Appends one row after the head and moves the head to it.
 pub async fn append(
     db: &impl ConnectionTrait,
+    key: &ChainKey,
     head: &mut audit_head::Model,
     entry: Entry<'_>,
 ) -> Result<audit_event::Model, DbErr> {
@@ -117,7 +118,7 @@ pub async fn append(
         prev_hash: head.last_hash.clone(),
         hash: String::new(),
     };
-    row.hash = row_hash(&row);
+    row.hash = key.row(&row);
     let inserted = audit_event::ActiveModel {
         organization_id: Set(row.organization_id),
         occurred_at: Set(row.occurred_at),
@@ -134,18 +135,30 @@ pub async fn append(
     }
     .insert(db)
     .await?;
+    move_head(db, key, head, inserted.id, &inserted.hash).await?;
+    Ok(inserted)
+}
+
+/// Points the head at row `last_id` (whose MAC is `last_hash`), with the head's own MAC.
+pub async fn move_head(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+    head: &mut audit_head::Model,
+    last_id: i64,
+    last_hash: &str,
+) -> Result<(), DbErr> {
+    let mac = key.head(last_id, last_hash);
     audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::LastId, Expr::val(inserted.id))
-        .col_expr(
-            audit_head::Column::LastHash,
-            Expr::val(inserted.hash.clone()),
-        )
+        .col_expr(audit_head::Column::LastId, Expr::val(last_id))
+        .col_expr(audit_head::Column::LastHash, Expr::val(last_hash))
+        .col_expr(audit_head::Column::Mac, Expr::val(Some(mac.clone())))
         .filter(audit_head::Column::Id.eq(HEAD))
         .exec(db)
         .await?;
-    head.last_id = inserted.id;
-    head.last_hash = inserted.hash.clone();
-    Ok(inserted)
+    head.last_id = last_id;
+    head.last_hash = last_hash.to_owned();
+    head.mac = Some(mac);
+    Ok(())
 }
 
 /// How many rows the removal would take.
@@ -157,7 +170,11 @@ pub async fn count(db: &impl ConnectionTrait, removal: &Removal) -> Result<u64, 
 /// after it gets an anchor: the hash it chains to and the hash of the kept row before the run
 /// (an anchor already on a removed row, or on a row whose gap grows, is folded in). The caller
 /// has appended a kept row last, so every run has a kept row after it.
-pub async fn remove_anchored(db: &impl ConnectionTrait, removal: &Removal) -> Result<u64, DbErr> {
+pub async fn remove_anchored(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+    removal: &Removal,
+) -> Result<u64, DbErr> {
     let first: Option<i64> = removal
         .select()
         .select_only()
@@ -208,13 +225,16 @@ pub async fn remove_anchored(db: &impl ConnectionTrait, removal: &Removal) -> Re
                 continue;
             }
             if gap > 0 {
-                new_anchors.push(audit_anchor::Model {
+                let mut anchor = audit_anchor::Model {
                     row_id: row.id,
                     prev_hash: row.prev_hash.clone(),
                     kept_hash: kept_hash.clone(),
                     removed: gap + folded,
                     reason: removal.reason().to_owned(),
-                });
+                    mac: None,
+                };
+                anchor.mac = Some(key.anchor(&anchor));
+                new_anchors.push(anchor);
             }
             kept_hash = row.hash;
             gap = 0;
@@ -237,6 +257,7 @@ pub async fn remove_anchored(db: &impl ConnectionTrait, removal: &Removal) -> Re
             kept_hash: Set(anchor.kept_hash),
             removed: Set(anchor.removed),
             reason: Set(anchor.reason),
+            mac: Set(anchor.mac),
         }
         .insert(db)
         .await?;

@@ -1,6 +1,8 @@
 //! The append-only, hash-chained audit log: every privileged action is a row carrying the
-//! SHA-256 of the previous row, so altering or removing a row breaks the chain and
-//! `lethe audit verify` names the first bad row.
+//! MAC of the previous row (HMAC-SHA-256 under a key derived from the instance key, which is
+//! not in the database: [`mac`]), so altering or removing a row breaks the chain and
+//! `lethe audit verify` names the first bad row — even when whoever changed it recomputed
+//! every hash.
 //!
 //! Both ends are anchored: the `audit_head` row names the newest entry and is updated in the
 //! same transaction as every append (so removing the newest rows is detected), and every gap
@@ -11,24 +13,31 @@
 //! which serializes them across processes (the server and a CLI command) on SQLite and
 //! PostgreSQL alike; an in-process mutex keeps the connection pool from queueing on that lock.
 //!
+//! Anchors and the head carry MACs of their own. A checkpoint (`lethe audit checkpoint`: the
+//! head's position and MAC, kept outside the database) lets `lethe audit verify --checkpoint`
+//! detect a chain cut back to an older state, which no MAC can.
+//!
 //! - [`chain`]: appending, and removing with anchors;
-//! - [`verify`](fn@verify): walking the chain;
+//! - [`mac`]: the chain key;
+//! - [`rekey`]: keying a chain written before the key (once, on open);
+//! - [`verify`](fn@verify): walking the chain, and checkpoints;
 //! - [`routes`]: the `/audit` page and its CSV and JSON exports.
 
 mod chain;
+mod mac;
+mod rekey;
 pub mod routes;
 mod verify;
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
-use sha2::{Digest, Sha256};
 
-use crate::db::entity::audit_event;
 use crate::orgs::OrgId;
 use crate::web::client::ClientInfo;
 
 pub use chain::Removal;
-pub use verify::{Verification, verify};
+pub use mac::ChainKey;
+pub use rekey::{Rekeyed, rekey};
+pub use verify::{Checkpoint, Verification, checkpoint, verify, verify_checkpoint};
 
 /// The hash the first row chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -58,12 +67,24 @@ pub struct Entry<'a> {
 
 /// The audit log. Appends are serialized within this process by a mutex and across processes
 /// by the lock on the head row.
-#[derive(Default)]
 pub struct AuditLog {
     lock: tokio::sync::Mutex<()>,
+    key: ChainKey,
 }
 
 impl AuditLog {
+    pub fn new(key: ChainKey) -> Self {
+        Self {
+            lock: tokio::sync::Mutex::new(()),
+            key,
+        }
+    }
+
+    /// The key the chain is authenticated with (for `verify`).
+    pub fn key(&self) -> &ChainKey {
+        &self.key
+    }
+
     /// Appends one entry (in its own transaction, or a savepoint of the caller's).
     pub async fn record<C>(&self, db: &C, entry: Entry<'_>) -> Result<(), sea_orm::DbErr>
     where
@@ -72,7 +93,7 @@ impl AuditLog {
         let _guard = self.lock.lock().await;
         let txn = crate::db::begin_write(db).await?;
         let mut head = chain::lock_head(&txn).await?;
-        chain::append(&txn, &mut head, entry).await?;
+        chain::append(&txn, &self.key, &mut head, entry).await?;
         txn.commit().await
     }
 
@@ -89,7 +110,7 @@ impl AuditLog {
     {
         let txn = crate::db::begin_write(db).await?;
         let mut head = chain::lock_head(&txn).await?;
-        chain::append(&txn, &mut head, entry).await?;
+        chain::append(&txn, &self.key, &mut head, entry).await?;
         txn.commit().await
     }
 
@@ -137,8 +158,8 @@ impl AuditLog {
         }
         // The summary first: the newest row is then one that stays, so every gap has a kept
         // row after it to anchor.
-        chain::append(&txn, &mut head, summary(due)).await?;
-        let removed = chain::remove_anchored(&txn, &removal).await?;
+        chain::append(&txn, &self.key, &mut head, summary(due)).await?;
+        let removed = chain::remove_anchored(&txn, &self.key, &removal).await?;
         txn.commit().await?;
         Ok(removed)
     }
@@ -146,31 +167,3 @@ impl AuditLog {
 
 /// Proof of holding the audit log's in-process lock ([`AuditLog::exclusive`]).
 pub struct AuditGuard<'a>(#[allow(dead_code)] tokio::sync::MutexGuard<'a, ()>);
-
-/// The hash of a row's content and the previous row's hash.
-pub fn row_hash(row: &audit_event::Model) -> String {
-    let mut hasher = Sha256::new();
-    let fields = [
-        row.prev_hash.clone(),
-        row.organization_id
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
-        timestamp(row.occurred_at),
-        row.actor_user_id.map(|v| v.to_string()).unwrap_or_default(),
-        row.actor.clone(),
-        row.action.clone(),
-        row.target.clone(),
-        row.ip.clone().unwrap_or_default(),
-        row.user_agent.clone().unwrap_or_default(),
-        row.details.clone(),
-    ];
-    for field in fields {
-        hasher.update((field.len() as u64).to_be_bytes());
-        hasher.update(field.as_bytes());
-    }
-    hex::encode(hasher.finalize())
-}
-
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}

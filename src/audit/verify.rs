@@ -1,12 +1,17 @@
-//! Walking the chain (`lethe audit verify`): every row must hash to its stored hash and chain
-//! to the row before it, or to the kept row before a recorded gap; the first row chains to
-//! the genesis hash or to a recorded gap; the last row is the one the head names.
+//! Walking the chain (`lethe audit verify`): every row must carry the MAC of its content and
+//! chain to the row before it, or to the kept row before a recorded gap whose anchor carries
+//! its MAC; the first row chains to the genesis hash or to a recorded gap; the last row is the
+//! one the head names, and the head carries its MAC. A [`Checkpoint`] taken earlier must
+//! still be part of the chain.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
 
-use super::{GENESIS, row_hash};
+use super::chain::HEAD;
+use super::{ChainKey, GENESIS};
 use crate::db::entity::{audit_anchor, audit_event, audit_head};
 
 /// The outcome of walking the chain.
@@ -17,8 +22,11 @@ pub enum Verification {
 }
 
 /// Walks the whole chain in id order, in pages.
-pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::DbErr> {
-    let head = audit_head::Entity::find_by_id(1).one(db).await?;
+pub async fn verify(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+) -> Result<Verification, sea_orm::DbErr> {
+    let head = audit_head::Entity::find_by_id(HEAD).one(db).await?;
     let anchors: HashMap<i64, audit_anchor::Model> = audit_anchor::Entity::find()
         .all(db)
         .await?
@@ -41,9 +49,11 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::
         }
         for row in page {
             if row.prev_hash != expected_prev {
-                let anchored = anchors
-                    .get(&row.id)
-                    .is_some_and(|a| a.prev_hash == row.prev_hash && a.kept_hash == expected_prev);
+                let anchored = anchors.get(&row.id).is_some_and(|a| {
+                    a.prev_hash == row.prev_hash
+                        && a.kept_hash == expected_prev
+                        && a.mac.as_deref() == Some(key.anchor(a).as_str())
+                });
                 if !anchored {
                     return Ok(Verification::Broken {
                         row_id: row.id,
@@ -55,7 +65,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::
                     });
                 }
             }
-            if row_hash(&row) != row.hash {
+            if key.row(&row) != row.hash {
                 return Ok(Verification::Broken {
                     row_id: row.id,
                     reason: "its content was altered",
@@ -72,6 +82,12 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::
             reason: "the head record naming the newest row is missing",
         });
     };
+    if head.mac.as_deref() != Some(key.head(head.last_id, &head.last_hash).as_str()) {
+        return Ok(Verification::Broken {
+            row_id: head.last_id,
+            reason: "the head record naming the newest row was altered (or the chain was never keyed)",
+        });
+    }
     match last {
         None if head.last_id == 0 => Ok(Verification::Intact { rows }),
         Some((id, hash)) if id == head.last_id && hash == head.last_hash => {
@@ -89,5 +105,73 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification, sea_orm::
             row_id: head.last_id,
             reason: "the newest rows were removed: the chain ends before this row, which the head names",
         }),
+    }
+}
+
+/// A position in the chain, kept outside the database (`lethe audit checkpoint`): the row the
+/// head named and its MAC. A chain cut back to an older state, head and all, is consistent
+/// in itself; only a checkpoint taken before the cut shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub row_id: i64,
+    pub mac: String,
+    pub taken_at: DateTime<Utc>,
+}
+
+/// The checkpoint of an intact chain; the verification that failed otherwise.
+pub async fn checkpoint(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+) -> Result<Result<Checkpoint, Verification>, sea_orm::DbErr> {
+    let verification = verify(db, key).await?;
+    if !matches!(verification, Verification::Intact { .. }) {
+        return Ok(Err(verification));
+    }
+    let head = audit_head::Entity::find_by_id(HEAD).one(db).await?;
+    Ok(match head {
+        Some(head) => Ok(Checkpoint {
+            row_id: head.last_id,
+            mac: head.last_hash,
+            taken_at: Utc::now(),
+        }),
+        None => Err(Verification::Broken {
+            row_id: 0,
+            reason: "the head record naming the newest row is missing",
+        }),
+    })
+}
+
+/// [`verify`], and the chain still extends `checkpoint`: its row is there with the same MAC,
+/// or it went in a recorded removal (the anchors, checked by [`verify`], account for every
+/// gap) and the chain reaches past it.
+pub async fn verify_checkpoint(
+    db: &impl ConnectionTrait,
+    key: &ChainKey,
+    checkpoint: &Checkpoint,
+) -> Result<Verification, sea_orm::DbErr> {
+    let verification = verify(db, key).await?;
+    if !matches!(verification, Verification::Intact { .. }) || checkpoint.row_id == 0 {
+        return Ok(verification);
+    }
+    let row = audit_event::Entity::find_by_id(checkpoint.row_id)
+        .one(db)
+        .await?;
+    match row {
+        Some(row) if row.hash == checkpoint.mac => Ok(verification),
+        Some(row) => Ok(Verification::Broken {
+            row_id: row.id,
+            reason: "the chain no longer extends the checkpoint: the row it names was replaced",
+        }),
+        None => {
+            let head = audit_head::Entity::find_by_id(HEAD).one(db).await?;
+            if head.is_some_and(|h| h.last_id > checkpoint.row_id) {
+                Ok(verification)
+            } else {
+                Ok(Verification::Broken {
+                    row_id: checkpoint.row_id,
+                    reason: "the chain was cut back to before the checkpoint",
+                })
+            }
+        }
     }
 }

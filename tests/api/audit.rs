@@ -15,7 +15,9 @@ use lethe::orgs::OrgId;
 use lethe::retention::{Action, Category};
 
 async fn verify(app: &TestApp) -> Verification {
-    lethe::audit::verify(&app.state.db).await.unwrap()
+    lethe::audit::verify(&app.state.db, app.state.audit.key())
+        .await
+        .unwrap()
 }
 
 async fn record(app: &TestApp, org: Option<OrgId>, action: &'static str) {
@@ -296,7 +298,7 @@ async fn appends_from_two_logs_at_once_keep_one_chain() {
     let app = spawn_app().await;
     app.create_user("owner@shop.test", "Shop", "owner").await;
     let org = app.org_id("Shop").await;
-    let other = std::sync::Arc::new(lethe::audit::AuditLog::default());
+    let other = std::sync::Arc::new(lethe::audit::AuditLog::new(app.state.audit.key().clone()));
     let mut tasks = Vec::new();
     for worker in 0..4 {
         let state = app.state.clone();
@@ -579,4 +581,259 @@ async fn a_new_entry_after_a_head_is_removed_is_refused_and_verify_says_why() {
         Verification::Broken { reason, .. } if reason.contains("head")
     ));
     assert_eq!(rows(&app).await.len(), 1);
+}
+
+/// SHA-256 over the row's fields the way the chain was hashed before it was keyed: what
+/// someone with write access to the database can compute without the instance key.
+fn unkeyed_hash(row: &audit_event::Model) -> String {
+    use sha2::{Digest, Sha256};
+    let fields = [
+        row.prev_hash.clone(),
+        row.organization_id
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        row.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        row.actor_user_id.map(|v| v.to_string()).unwrap_or_default(),
+        row.actor.clone(),
+        row.action.clone(),
+        row.target.clone(),
+        row.ip.clone().unwrap_or_default(),
+        row.user_agent.clone().unwrap_or_default(),
+        row.details.clone(),
+    ];
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Rewrites every row's hash with [`unkeyed_hash`], chaining from the genesis hash, and points
+/// the head at the result: a forger's complete, self-consistent chain.
+async fn rechain_unkeyed(app: &TestApp) {
+    let mut prev = lethe::audit::GENESIS.to_owned();
+    for mut row in rows(app).await {
+        row.prev_hash = prev.clone();
+        row.hash = unkeyed_hash(&row);
+        prev = row.hash.clone();
+        app.state
+            .db
+            .execute_unprepared(&format!(
+                "UPDATE audit_events SET prev_hash = '{}', hash = '{}' WHERE id = {}",
+                row.prev_hash, row.hash, row.id
+            ))
+            .await
+            .unwrap();
+        app.state
+            .db
+            .execute_unprepared(&format!(
+                "UPDATE audit_head SET last_id = {}, last_hash = '{}'",
+                row.id, row.hash
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_row_rewritten_and_the_chain_recomputed_without_the_key_fails_verify() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    for action in ["test.one", "test.two", "test.three"] {
+        record(&app, Some(org), action).await;
+    }
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 3 });
+    let target = rows(&app).await[1].clone();
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_events SET action = 'test.harmless' WHERE id = {}",
+            target.id
+        ))
+        .await
+        .unwrap();
+
+    rechain_unkeyed(&app).await;
+
+    let verification = verify(&app).await;
+    assert!(
+        matches!(verification, Verification::Broken { .. }),
+        "a chain recomputed with plain SHA-256 passes: {verification:?}"
+    );
+    let output = cli_verify(&app);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_removed_row_hidden_behind_a_forged_anchor_fails_verify() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    for action in ["test.one", "test.two", "test.three"] {
+        record(&app, Some(org), action).await;
+    }
+    let all = rows(&app).await;
+    // An anchor says what a legitimate removal would: the row after the gap chains to the
+    // removed row's hash, and the kept row before it is the first.
+    let (kept, removed, after) = (&all[0], &all[1], &all[2]);
+    audit_event::Entity::delete_by_id(removed.id)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    lethe::db::entity::audit_anchor::ActiveModel {
+        row_id: sea_orm::Set(after.id),
+        prev_hash: sea_orm::Set(after.prev_hash.clone()),
+        kept_hash: sea_orm::Set(kept.hash.clone()),
+        removed: sea_orm::Set(1),
+        reason: sea_orm::Set("retention".into()),
+        mac: sea_orm::Set(Some("0".repeat(64))),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+
+    match verify(&app).await {
+        Verification::Broken { row_id, reason } => {
+            assert_eq!(row_id, after.id);
+            assert!(reason.contains("removed"), "{reason}");
+        }
+        intact => panic!("a forged anchor hid a removal: {intact:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_shows_a_chain_cut_back_with_its_old_head() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    record(&app, Some(org), "test.one").await;
+    // The head as it was, saved by someone who will later cut the chain back to it.
+    let old_head = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT last_id, last_hash, mac FROM audit_head",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (old_id, old_hash, old_mac): (i64, String, Option<String>) = (
+        old_head.try_get("", "last_id").unwrap(),
+        old_head.try_get("", "last_hash").unwrap(),
+        old_head.try_get("", "mac").unwrap(),
+    );
+    record(&app, Some(org), "test.two").await;
+    record(&app, Some(org), "test.three").await;
+
+    // The operator keeps a checkpoint.
+    let output = app.lethe().args(["audit", "checkpoint"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let checkpoint_file = app.data_dir.join("checkpoint.json");
+    std::fs::write(&checkpoint_file, &output.stdout).unwrap();
+    let checkpoint: lethe::audit::Checkpoint = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(checkpoint.row_id, rows(&app).await.last().unwrap().id);
+    let verify_against = |app: &TestApp| {
+        app.lethe()
+            .args(["audit", "verify", "--checkpoint"])
+            .arg(&checkpoint_file)
+            .output()
+            .unwrap()
+    };
+    assert!(verify_against(&app).status.success());
+
+    // The chain is cut back to the saved head: consistent in itself.
+    app.state
+        .db
+        .execute_unprepared(&format!("DELETE FROM audit_events WHERE id > {old_id}"))
+        .await
+        .unwrap();
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_head SET last_id = {old_id}, last_hash = '{old_hash}', mac = '{}'",
+            old_mac.unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 1 });
+
+    let output = verify_against(&app);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cut back"), "{stderr}");
+
+    // A checkpoint that is not one is refused with a clear message.
+    std::fs::write(&checkpoint_file, "{}").unwrap();
+    let output = verify_against(&app);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--checkpoint"));
+}
+
+#[tokio::test]
+async fn a_chain_written_before_the_key_is_keyed_once_and_only_when_intact() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    for action in ["test.one", "test.two", "test.three"] {
+        record(&app, Some(org), action).await;
+    }
+    // An old chain: unkeyed hashes and a head without a MAC, as the previous version wrote it.
+    rechain_unkeyed(&app).await;
+    app.state
+        .db
+        .execute_unprepared("UPDATE audit_head SET mac = NULL")
+        .await
+        .unwrap();
+    let before = rows(&app).await;
+
+    // A broken old chain is left alone.
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_events SET target = 'changed' WHERE id = {}",
+            before[1].id
+        ))
+        .await
+        .unwrap();
+    let rekeyed = lethe::audit::rekey(&app.state.db, app.state.audit.key())
+        .await
+        .unwrap();
+    assert_eq!(
+        rekeyed,
+        lethe::audit::Rekeyed::Broken {
+            row_id: before[1].id
+        }
+    );
+    assert_eq!(
+        rows(&app).await[2].hash,
+        before[2].hash,
+        "nothing was rewritten"
+    );
+
+    // Intact, it is keyed: verify accepts it, and a second run changes nothing.
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_events SET target = '{}' WHERE id = {}",
+            before[1].target, before[1].id
+        ))
+        .await
+        .unwrap();
+    let rekeyed = lethe::audit::rekey(&app.state.db, app.state.audit.key())
+        .await
+        .unwrap();
+    assert_eq!(rekeyed, lethe::audit::Rekeyed::Keyed { rows: 3 });
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 3 });
+    assert_ne!(rows(&app).await[0].hash, before[0].hash);
+    assert_eq!(
+        lethe::audit::rekey(&app.state.db, app.state.audit.key())
+            .await
+            .unwrap(),
+        lethe::audit::Rekeyed::AlreadyKeyed
+    );
+    record(&app, Some(org), "test.four").await;
+    assert_eq!(verify(&app).await, Verification::Intact { rows: 4 });
 }

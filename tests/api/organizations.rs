@@ -737,7 +737,9 @@ mod lifecycle {
             .expect("the purge is recorded");
         assert!(purged.organization_id.is_none() && !format!("{purged:?}").contains("Doomed"));
         assert!(matches!(
-            lethe::audit::verify(db).await.unwrap(),
+            lethe::audit::verify(db, app.state.audit.key())
+                .await
+                .unwrap(),
             lethe::audit::Verification::Intact { .. }
         ));
         assert!(

@@ -283,7 +283,9 @@ async fn a_dry_run_changes_nothing_and_a_delete_run_removes_old_closed_conversat
         .unwrap();
     assert_eq!(runs, 3, "every run is audit-logged");
     assert!(matches!(
-        lethe::audit::verify(&app.state.db).await.unwrap(),
+        lethe::audit::verify(&app.state.db, app.state.audit.key())
+            .await
+            .unwrap(),
         lethe::audit::Verification::Intact { .. }
     ));
 }

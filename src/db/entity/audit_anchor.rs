@@ -12,6 +12,8 @@ pub struct Model {
     pub kept_hash: String,
     pub removed: i64,
     pub reason: String,
+    /// The MAC of this record under the chain key; empty before the chain was keyed.
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: i64,
     pub last_id: i64,
     pub last_hash: String,
+    /// The MAC of this record under the chain key; empty before the chain was keyed.
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
