@@ -99,6 +99,9 @@ pub struct Config {
     pub max_attachment_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy: bool,
+    /// Let mail channels reach loopback, private and link-local addresses
+    /// (`LETHE_ALLOW_PRIVATE_HOSTS`; off: no SSRF, see `crate::mail::egress`).
+    pub allow_private_hosts: bool,
     /// The background work this instance runs (`LETHE_WORKERS`, `LETHE_SCHEDULE_*`).
     pub jobs: JobsConfig,
 }
@@ -129,6 +132,7 @@ struct RawConfig {
     max_message_mb: Option<toml::Value>,
     max_attachment_mb: Option<toml::Value>,
     trust_proxy: Option<toml::Value>,
+    allow_private_hosts: Option<toml::Value>,
     workers: Option<String>,
     schedule_cleanup: Option<String>,
     schedule_retention: Option<String>,
@@ -152,6 +156,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
     ("LETHE_MAX_ATTACHMENT_MB", "max_attachment_mb"),
     ("LETHE_TRUST_PROXY", "trust_proxy"),
+    ("LETHE_ALLOW_PRIVATE_HOSTS", "allow_private_hosts"),
     ("LETHE_WORKERS", "workers"),
     ("LETHE_SCHEDULE_CLEANUP", "schedule_cleanup"),
     ("LETHE_SCHEDULE_RETENTION", "schedule_retention"),
@@ -214,6 +219,10 @@ impl Config {
         overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
         overlay_value(&mut raw.max_attachment_mb, get("LETHE_MAX_ATTACHMENT_MB"));
         overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
+        overlay_value(
+            &mut raw.allow_private_hosts,
+            get("LETHE_ALLOW_PRIVATE_HOSTS"),
+        );
         // An empty value switches a job off, so these are taken even when empty.
         let given = |name: &str| env.get(name).cloned();
         overlay(&mut raw.workers, given("LETHE_WORKERS"));
@@ -347,6 +356,7 @@ impl Config {
         let max_attachment_mb =
             integer(raw.max_attachment_mb, "LETHE_MAX_ATTACHMENT_MB", 20, 1, 512)?;
         let trust_proxy = boolean(raw.trust_proxy, "LETHE_TRUST_PROXY")?;
+        let allow_private_hosts = boolean(raw.allow_private_hosts, "LETHE_ALLOW_PRIVATE_HOSTS")?;
         Ok(Self {
             listen,
             data_dir,
@@ -361,8 +371,16 @@ impl Config {
             max_message_bytes: usize::try_from(max_message_mb).unwrap_or(25) * 1024 * 1024,
             max_attachment_bytes: usize::try_from(max_attachment_mb).unwrap_or(20) * 1024 * 1024,
             trust_proxy,
+            allow_private_hosts,
             jobs,
         })
+    }
+}
+
+impl Config {
+    /// Where mail channels may connect.
+    pub fn egress(&self) -> crate::mail::egress::Egress {
+        crate::mail::egress::Egress::new(self.allow_private_hosts)
     }
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -25,6 +26,7 @@ use crate::crypto::random_token;
 use crate::db::InOrg;
 use crate::db::entity::{conversation, message, outbox};
 use crate::inbox::events::InboxEvent;
+use crate::mail::egress::{Egress, EgressError};
 use crate::orgs::OrgId;
 use crate::state::AppState;
 
@@ -43,16 +45,45 @@ pub enum Refusal {
     NoRecipient,
 }
 
+/// Why no SMTP connection could be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error(transparent)]
+    Unreachable(#[from] EgressError),
+    #[error("TLS settings: {0}")]
+    Tls(String),
+}
+
+impl TransportError {
+    /// Trying again will not help (a refused address, bad TLS settings); a failed lookup may.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::Unreachable(EgressError::Lookup { .. })
+        )
+    }
+}
+
 /// Builds an SMTP transport for a channel.
-pub fn smtp_transport(
+pub async fn smtp_transport(
     settings: &SmtpSettings,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    egress: Egress,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportError> {
+    // Connect to the address the egress policy checked; TLS still verifies the host name.
+    let address = egress
+        .resolve(&settings.host, settings.port)
+        .await?
+        .first()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let tls = |host: &str| {
+        TlsParameters::new(host.to_owned()).map_err(|e| TransportError::Tls(e.to_string()))
+    };
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address);
     let builder = match settings.tls {
-        TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
-        TlsMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-            .map_err(|e| e.to_string())?,
-        TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
-            .map_err(|e| e.to_string())?,
+        TlsMode::None => builder,
+        TlsMode::StartTls => builder.tls(Tls::Required(tls(&settings.host)?)),
+        TlsMode::Tls => builder.tls(Tls::Wrapper(tls(&settings.host)?)),
     };
     let builder = builder
         .port(settings.port)
@@ -343,10 +374,12 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
         reason,
         permanent: true,
     })?;
-    let transport = smtp_transport(&settings).map_err(|reason| Failure {
-        reason,
-        permanent: true,
-    })?;
+    let transport = smtp_transport(&settings, state.config.egress())
+        .await
+        .map_err(|error| Failure {
+            reason: error.to_string(),
+            permanent: error.is_permanent(),
+        })?;
     match transport.send(email).await {
         Ok(_) => Ok(()),
         Err(error) => Err(Failure {

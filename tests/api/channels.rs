@@ -6,7 +6,7 @@ use lethe::db::entity::{audit_event, channel as channel_entity};
 use lethe::mail::channel;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::{TestApp, channel_form, location, spawn_app};
+use crate::helpers::{AppOptions, TestApp, channel_form, location, spawn_app, spawn_app_with};
 use crate::imap::{imap_channel, mailbox_user, settings};
 
 const IMAP_SECRET_MARK: &str = "imap-pw-Zq81";
@@ -286,4 +286,54 @@ async fn another_organizations_channel_ids_answer_404_on_every_channel_url() {
         .expect("query")
         .expect("still there");
     assert_eq!(unchanged, theirs);
+}
+
+#[tokio::test]
+async fn channels_cannot_reach_inside_the_network_unless_the_operator_allows_it() {
+    // The operator did not allow private hosts: a shop admin's channel settings cannot make
+    // the server connect to its own loopback (the suite's Dovecot) or a metadata address.
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![("LETHE_ALLOW_PRIVATE_HOSTS".into(), "false".into())],
+        ..Default::default()
+    })
+    .await;
+    app.create_user("admin@shop.test", "Shop", "owner").await;
+    app.login("admin@shop.test").await;
+    let org = app.org_id("Shop").await;
+    let loopback = imap_channel(&app, org, settings(&mailbox_user())).await;
+    let mut metadata_settings = settings(&mailbox_user());
+    metadata_settings.host = "169.254.169.254".into();
+    let metadata = imap_channel(&app, org, metadata_settings).await;
+    let url = |id: i64, what: &str| format!("/settings/channels/{id}{what}");
+
+    for (channel, address) in [(&loopback, "127.0.0.1"), (&metadata, "169.254.169.254")] {
+        let page = app
+            .post_form(&url(channel.id, ""), &url(channel.id, "/test-imap"), &[])
+            .await
+            .text()
+            .await
+            .expect("body");
+        assert!(
+            page.contains(address) && page.contains("LETHE_ALLOW_PRIVATE_HOSTS=true"),
+            "{page}"
+        );
+        assert!(!page.contains("Connected and signed in successfully."));
+    }
+
+    // The poller is refused the same way, and says so in the channel's last error.
+    let outcome = lethe::mail::imap::poll_once(&app.state, &loopback).await;
+    assert!(outcome.is_err(), "{outcome:?}");
+    let stored = channel_entity::Entity::find_by_id(loopback.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("LETHE_ALLOW_PRIVATE_HOSTS")),
+        "{:?}",
+        stored.last_error
+    );
 }

@@ -99,6 +99,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut env = BTreeMap::new();
     env.insert("LETHE_LISTEN".to_owned(), "127.0.0.1:0".to_owned());
     env.insert("LETHE_DATA_DIR".to_owned(), data_dir.display().to_string());
+    // The suite's Dovecot and SMTP recorder listen on loopback.
+    env.insert("LETHE_ALLOW_PRIVATE_HOSTS".to_owned(), "true".to_owned());
     if let Some(url) = &database_url {
         env.insert("LETHE_DATABASE_URL".to_owned(), url.clone());
     }
@@ -247,7 +249,8 @@ pub fn lethe_command(data_dir: &Path, database_url: Option<&str>) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LETHE_DATA_DIR", data_dir);
+        .env("LETHE_DATA_DIR", data_dir)
+        .env("LETHE_ALLOW_PRIVATE_HOSTS", "true");
     if let Some(url) = database_url {
         command.env("LETHE_DATABASE_URL", url);
     }

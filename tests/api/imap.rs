@@ -7,6 +7,7 @@ use futures::TryStreamExt;
 use lethe::db::entity::{channel as channel_entity, conversation, message};
 use lethe::mail::EmailAddress;
 use lethe::mail::channel::{self, ImapSettings, NewChannel, TlsMode};
+use lethe::mail::egress::Egress;
 use lethe::mail::imap::{self, Stage, poll_once};
 use lethe::orgs::OrgId;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -358,16 +359,19 @@ async fn a_database_failure_acknowledges_nothing_and_the_next_poll_imports_it() 
     assert_eq!(folder_state(&user, "INBOX").await, vec![(1, true)]);
 }
 
+/// The suite's Dovecot is on loopback, which only an operator's setting lets channels reach.
+const LOOPBACK: Egress = Egress::new(true);
+
 #[tokio::test]
 async fn test_connection_names_the_failing_step() {
     let user = mailbox_user();
-    imap::test_connection(&settings(&user))
+    imap::test_connection(&settings(&user), LOOPBACK)
         .await
         .expect("good settings pass");
 
     let mut wrong_password = settings(&user);
     wrong_password.password = "wrong".into();
-    let problem = imap::test_connection(&wrong_password)
+    let problem = imap::test_connection(&wrong_password, LOOPBACK)
         .await
         .expect_err("refused");
     assert_eq!(problem.stage, Stage::Auth);
@@ -379,7 +383,7 @@ async fn test_connection_names_the_failing_step() {
 
     let mut missing = settings(&user);
     missing.folder = "Nope".into();
-    let problem = imap::test_connection(&missing)
+    let problem = imap::test_connection(&missing, LOOPBACK)
         .await
         .expect_err("no folder");
     assert_eq!(problem.stage, Stage::Folder);
@@ -387,14 +391,24 @@ async fn test_connection_names_the_failing_step() {
 
     let mut missing_target = settings(&user);
     missing_target.move_to = Some("Archive".into());
-    let problem = imap::test_connection(&missing_target)
+    let problem = imap::test_connection(&missing_target, LOOPBACK)
         .await
         .expect_err("no target folder");
     assert_eq!(problem.to_string(), "folder \"Archive\" does not exist");
 
+    // Dovecot is on loopback: without the operator's setting, the connection is refused.
+    let problem = imap::test_connection(&settings(&user), Egress::PUBLIC_ONLY)
+        .await
+        .expect_err("loopback refused");
+    assert_eq!(problem.stage, Stage::Dns);
+    assert!(
+        problem.to_string().contains("LETHE_ALLOW_PRIVATE_HOSTS"),
+        "{problem}"
+    );
+
     let mut unknown_host = settings(&user);
     unknown_host.host = "no-such-host.invalid".into();
-    let problem = imap::test_connection(&unknown_host)
+    let problem = imap::test_connection(&unknown_host, LOOPBACK)
         .await
         .expect_err("no host");
     assert_eq!(problem.stage, Stage::Dns);
@@ -402,7 +416,7 @@ async fn test_connection_names_the_failing_step() {
 
     let mut closed_port = settings(&user);
     closed_port.port = crate::smtp::free_port();
-    let problem = imap::test_connection(&closed_port)
+    let problem = imap::test_connection(&closed_port, LOOPBACK)
         .await
         .expect_err("nothing listens");
     assert_eq!(problem.stage, Stage::Connect);
@@ -410,14 +424,16 @@ async fn test_connection_names_the_failing_step() {
     // A plain-text IMAP server is not a TLS server.
     let mut tls = settings(&user);
     tls.tls = TlsMode::Tls;
-    let problem = imap::test_connection(&tls).await.expect_err("no TLS");
+    let problem = imap::test_connection(&tls, LOOPBACK)
+        .await
+        .expect_err("no TLS");
     assert_eq!(problem.stage, Stage::Tls);
     assert!(problem.to_string().starts_with("TLS handshake failed"));
 
     // This Dovecot offers no STARTTLS: refused, and said so.
     let mut starttls = settings(&user);
     starttls.tls = TlsMode::StartTls;
-    let problem = imap::test_connection(&starttls)
+    let problem = imap::test_connection(&starttls, LOOPBACK)
         .await
         .expect_err("no STARTTLS");
     assert_eq!(problem.stage, Stage::Tls);

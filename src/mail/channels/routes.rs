@@ -353,7 +353,7 @@ async fn test_button(
             "channels.test_imap_title",
             match channel::imap_settings(&existing, &state.sealer)? {
                 None => Err((None, t("channels.imap_not_configured").to_owned())),
-                Some(settings) => imap::test_connection(&settings)
+                Some(settings) => imap::test_connection(&settings, state.config.egress())
                     .await
                     .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
             },
@@ -362,7 +362,7 @@ async fn test_button(
             "channels.test_smtp_title",
             match channel::smtp_settings(&existing, &state.sealer)? {
                 None => Err((None, t("channels.smtp_not_configured").to_owned())),
-                Some(settings) => test_smtp(&settings)
+                Some(settings) => test_smtp(&settings, state.config.egress())
                     .await
                     .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
             },

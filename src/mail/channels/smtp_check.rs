@@ -2,6 +2,7 @@
 //! which of those steps failed.
 
 use crate::mail::channel::SmtpSettings;
+use crate::mail::egress::Egress;
 use crate::mail::imap::Stage;
 use crate::mail::imap::connect::tcp_connect;
 use crate::mail::outbound::smtp_transport;
@@ -33,13 +34,15 @@ fn problem(stage: Stage, detail: impl Into<String>) -> SmtpProblem {
 }
 
 /// Connects with the channel's settings (TLS, login included) and says NOOP; sends nothing.
-pub async fn test_smtp(settings: &SmtpSettings) -> Result<(), SmtpProblem> {
+pub async fn test_smtp(settings: &SmtpSettings, egress: Egress) -> Result<(), SmtpProblem> {
     // DNS and TCP first, ourselves: lettre reports both as one kind of error.
-    let tcp = tcp_connect(&settings.host, settings.port)
+    let tcp = tcp_connect(&settings.host, settings.port, egress)
         .await
         .map_err(|p| problem(p.stage, p.detail))?;
     drop(tcp);
-    let transport = smtp_transport(settings).map_err(|e| problem(Stage::Tls, e))?;
+    let transport = smtp_transport(settings, egress)
+        .await
+        .map_err(|e| problem(Stage::Tls, e.to_string()))?;
     match transport.test_connection().await {
         Ok(true) => Ok(()),
         Ok(false) => Err(problem(Stage::Greeting, "the server did not answer NOOP")),

@@ -18,6 +18,7 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use super::{ImapProblem, Stage};
 use crate::mail::channel::{ImapSettings, TlsMode};
+use crate::mail::egress::Egress;
 
 /// How long one network step (resolve, connect, handshake, one command) may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -96,21 +97,15 @@ async fn step<T>(
         })
 }
 
-/// Resolves and connects to `host:port` (trying each address).
-pub async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, ImapProblem> {
-    let addresses: Vec<_> = step(Stage::Dns, host, async {
-        tokio::net::lookup_host((host, port))
+/// Resolves `host:port` within the egress policy and connects (trying each address).
+pub async fn tcp_connect(host: &str, port: u16, egress: Egress) -> Result<TcpStream, ImapProblem> {
+    let addresses = step(Stage::Dns, host, async {
+        egress
+            .resolve(host, port)
             .await
-            .map(Iterator::collect)
-            .map_err(|e| ImapProblem::new(Stage::Dns, format!("\"{host}\": {e}")))
+            .map_err(|e| ImapProblem::new(Stage::Dns, e.to_string()))
     })
     .await?;
-    if addresses.is_empty() {
-        return Err(ImapProblem::new(
-            Stage::Dns,
-            format!("\"{host}\": no address"),
-        ));
-    }
     let mut last = None;
     for address in addresses {
         let attempt = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(address)).await;
@@ -180,9 +175,12 @@ async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), ImapProble
 }
 
 /// Connects, secures and logs in.
-pub async fn open_session(settings: &ImapSettings) -> Result<ImapSession, ImapProblem> {
+pub async fn open_session(
+    settings: &ImapSettings,
+    egress: Egress,
+) -> Result<ImapSession, ImapProblem> {
     let host = settings.host.as_str();
-    let tcp = tcp_connect(host, settings.port).await?;
+    let tcp = tcp_connect(host, settings.port, egress).await?;
     let client = match settings.tls {
         TlsMode::None => {
             let mut client = Client::new(MailStream::Plain(tcp));
@@ -245,8 +243,8 @@ pub fn server_text(text: &str) -> String {
 
 /// Checks settings the way a poll uses them: connect, log in, open the folder and (when
 /// set) the folder mail is moved to; then logs out. Nothing on the server changes.
-pub async fn test_connection(settings: &ImapSettings) -> Result<(), ImapProblem> {
-    let mut session = open_session(settings).await?;
+pub async fn test_connection(settings: &ImapSettings, egress: Egress) -> Result<(), ImapProblem> {
+    let mut session = open_session(settings, egress).await?;
     let result = check_folders(&mut session, settings).await;
     let _ = tokio::time::timeout(STEP_TIMEOUT, session.logout()).await;
     result

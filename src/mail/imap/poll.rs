@@ -63,7 +63,7 @@ async fn run(state: &AppState, channel: &channel::Model) -> Result<PollOutcome, 
     let Some(settings) = settings else {
         return Ok(PollOutcome::default());
     };
-    let mut session = connect::open_session(&settings).await?;
+    let mut session = connect::open_session(&settings, state.config.egress()).await?;
     let result = fetch_new(state, channel, &settings, &mut session).await;
     let _ = tokio::time::timeout(STEP_TIMEOUT, session.logout()).await;
     result
