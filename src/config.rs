@@ -97,8 +97,8 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Largest attachment stored; a larger one becomes a visible note on its message.
     pub max_attachment_bytes: usize,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
-    pub trust_proxy: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (`LETHE_TRUSTED_PROXIES`: CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Let mail channels reach loopback, private and link-local addresses
     /// (`LETHE_ALLOW_PRIVATE_HOSTS`; off: no SSRF, see `crate::mail::egress`).
     pub allow_private_hosts: bool,
@@ -132,6 +132,7 @@ struct RawConfig {
     max_message_mb: Option<toml::Value>,
     max_attachment_mb: Option<toml::Value>,
     trust_proxy: Option<toml::Value>,
+    trusted_proxies: Option<String>,
     allow_private_hosts: Option<toml::Value>,
     workers: Option<String>,
     schedule_cleanup: Option<String>,
@@ -156,6 +157,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
     ("LETHE_MAX_ATTACHMENT_MB", "max_attachment_mb"),
     ("LETHE_TRUST_PROXY", "trust_proxy"),
+    ("LETHE_TRUSTED_PROXIES", "trusted_proxies"),
     ("LETHE_ALLOW_PRIVATE_HOSTS", "allow_private_hosts"),
     ("LETHE_WORKERS", "workers"),
     ("LETHE_SCHEDULE_CLEANUP", "schedule_cleanup"),
@@ -219,6 +221,7 @@ impl Config {
         overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
         overlay_value(&mut raw.max_attachment_mb, get("LETHE_MAX_ATTACHMENT_MB"));
         overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
+        overlay(&mut raw.trusted_proxies, get("LETHE_TRUSTED_PROXIES"));
         overlay_value(
             &mut raw.allow_private_hosts,
             get("LETHE_ALLOW_PRIVATE_HOSTS"),
@@ -355,7 +358,14 @@ impl Config {
         let max_message_mb = integer(raw.max_message_mb, "LETHE_MAX_MESSAGE_MB", 25, 1, 512)?;
         let max_attachment_mb =
             integer(raw.max_attachment_mb, "LETHE_MAX_ATTACHMENT_MB", 20, 1, 512)?;
-        let trust_proxy = boolean(raw.trust_proxy, "LETHE_TRUST_PROXY")?;
+        if raw.trust_proxy.is_some() {
+            return Err(invalid(
+                "LETHE_TRUST_PROXY",
+                "replaced by LETHE_TRUSTED_PROXIES, the addresses of your reverse proxies \
+                 as CIDRs (for example 127.0.0.1/32, 10.0.0.0/8)",
+            ));
+        }
+        let trusted_proxies = cidrs(raw.trusted_proxies.as_deref(), "LETHE_TRUSTED_PROXIES")?;
         let allow_private_hosts = boolean(raw.allow_private_hosts, "LETHE_ALLOW_PRIVATE_HOSTS")?;
         Ok(Self {
             listen,
@@ -370,7 +380,7 @@ impl Config {
             session_max_hours,
             max_message_bytes: usize::try_from(max_message_mb).unwrap_or(25) * 1024 * 1024,
             max_attachment_bytes: usize::try_from(max_attachment_mb).unwrap_or(20) * 1024 * 1024,
-            trust_proxy,
+            trusted_proxies,
             allow_private_hosts,
             jobs,
         })
@@ -445,6 +455,27 @@ fn overlay_value(slot: &mut Option<toml::Value>, value: Option<String>) {
     }
 }
 
+/// A list of networks, separated by commas or spaces; a bare address is a network of one.
+fn cidrs(value: Option<&str>, setting: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    value
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    invalid(
+                        setting,
+                        &format!("\"{item}\" is not an IP address or CIDR network"),
+                    )
+                })
+        })
+        .collect()
+}
+
 fn invalid(setting: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
@@ -499,6 +530,36 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_and_the_old_switch_is_refused_by_name() {
+        let config = Config::from_sources(
+            None,
+            &env(&[(
+                "LETHE_TRUSTED_PROXIES",
+                "127.0.0.1, 10.0.0.0/8 2001:db8::/32",
+            )]),
+        )
+        .expect("valid");
+        let nets: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "2001:db8::/32"]);
+        let bad = Config::from_sources(None, &env(&[("LETHE_TRUSTED_PROXIES", "10.0.0.0/33")]));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .starts_with("LETHE_TRUSTED_PROXIES:")
+        );
+        let old = Config::from_sources(None, &env(&[("LETHE_TRUST_PROXY", "true")]));
+        let message = old.unwrap_err().to_string();
+        assert!(
+            message.starts_with("LETHE_TRUST_PROXY:") && message.contains("LETHE_TRUSTED_PROXIES"),
+            "{message}"
+        );
     }
 
     #[test]

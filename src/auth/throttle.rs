@@ -72,8 +72,16 @@ fn account_key(account: &str) -> String {
     format!("account:{}", account.trim().to_lowercase())
 }
 
+/// An IPv4 address counts alone; an IPv6 client counts by its /64, the smallest network a
+/// subscriber gets (a client holds a whole /64 and could rotate through it).
 fn address_key(address: &str) -> String {
-    format!("address:{address}")
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => format!("address:{address}"),
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +107,16 @@ mod tests {
         }
         assert!(throttle.is_blocked("fresh@b.de", Some("192.0.2.1")));
         assert!(!throttle.is_blocked("fresh@b.de", Some("192.0.2.2")));
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_network() {
+        let throttle = LoginThrottle::default();
+        for i in 0..PER_ADDRESS {
+            let address = format!("2001:db8:1:2::{i:x}");
+            throttle.record_failure(&format!("user{i}@b.de"), Some(&address));
+        }
+        assert!(throttle.is_blocked("fresh@b.de", Some("2001:db8:1:2:ffff::1")));
+        assert!(!throttle.is_blocked("fresh@b.de", Some("2001:db8:1:3::1")));
     }
 }

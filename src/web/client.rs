@@ -1,11 +1,15 @@
-//! Facts about the client that the audit log and login throttling need: its IP address
-//! (from `X-Forwarded-For` only when configured to trust a proxy) and its user agent.
+//! Facts about the client that the audit log and login throttling need: its IP address and its
+//! user agent. The address is the peer's, unless the peer is one of `LETHE_TRUSTED_PROXIES`:
+//! then `X-Forwarded-For` is read from the right, and the client is the first address that is
+//! not a trusted proxy (the left part of the header is whatever the client sent).
 
 use std::future::{Ready, ready};
+use std::net::{IpAddr, SocketAddr};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use ipnet::IpNet;
 
 use super::error::AppError;
 use crate::state::AppState;
@@ -19,17 +23,17 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// The client of this request.
     pub fn of(req: &HttpRequest) -> Self {
-        let trust_proxy = req
+        let trusted = req
             .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| s.config.trust_proxy);
-        let forwarded = trust_proxy
-            .then(|| req.headers().get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        let ip = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+            .map(|s| s.config.trusted_proxies.as_slice())
+            .unwrap_or_default();
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = client_ip(req.peer_addr().map(|a| a.ip()), &forwarded, trusted)
+            .map(|ip| ip.to_string());
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
@@ -39,11 +43,95 @@ impl ClientInfo {
     }
 }
 
+/// The client's address: the peer, or — while the hop is a trusted proxy — the address it
+/// forwarded for, read from the right of the `X-Forwarded-For` values (in header order). An
+/// entry that is not an address ends the walk at the last trusted hop.
+pub fn client_ip(peer: Option<IpAddr>, forwarded: &[&str], trusted: &[IpNet]) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer?.to_canonical();
+    let hops = forwarded.iter().rev().flat_map(|v| v.rsplit(','));
+    for hop in hops {
+        if !is_trusted(&client) {
+            break;
+        }
+        let Some(ip) = parse_hop(hop.trim()) else {
+            break;
+        };
+        client = ip;
+    }
+    Some(client)
+}
+
+/// `1.2.3.4`, `2001:db8::1`, or either with a port (`1.2.3.4:80`, `[2001:db8::1]:80`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
 impl FromRequest for ClientInfo {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(ClientInfo::of(req)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client_whatever_the_header_says() {
+        let peer = Some(ip("203.0.113.9"));
+        assert_eq!(client_ip(peer, &["1.2.3.4"], &[]), peer);
+        let untrusted_peer = client_ip(peer, &["1.2.3.4"], &nets(&["10.0.0.0/8"]));
+        assert_eq!(untrusted_peer, peer);
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_rightmost_untrusted_address_is_the_client() {
+        let trusted = nets(&["10.0.0.0/8", "192.168.1.1/32"]);
+        let peer = Some(ip("10.0.0.2"));
+        // The client forged the leftmost entry; the proxies appended the rest.
+        let header = ["6.6.6.6, 198.51.100.7, 192.168.1.1"];
+        assert_eq!(client_ip(peer, &header, &trusted), Some(ip("198.51.100.7")));
+        // Several headers read as one list, in order.
+        let headers = ["6.6.6.6", "198.51.100.7:4711", "192.168.1.1"];
+        assert_eq!(
+            client_ip(peer, &headers, &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        // Every hop trusted: the leftmost is the client.
+        assert_eq!(
+            client_ip(peer, &["10.1.1.1"], &trusted),
+            Some(ip("10.1.1.1"))
+        );
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(
+            client_ip(peer, &["6.6.6.6, unknown"], &trusted),
+            Some(ip("10.0.0.2"))
+        );
+        // IPv6 and IPv4-mapped addresses.
+        let v6 = nets(&["2001:db8::/32"]);
+        let peer6 = Some(ip("2001:db8::1"));
+        assert_eq!(
+            client_ip(peer6, &["[2a00:1450::5]:443"], &v6),
+            Some(ip("2a00:1450::5"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("::ffff:10.0.0.2")), &["198.51.100.7"], &trusted),
+            Some(ip("198.51.100.7"))
+        );
     }
 }

@@ -8,7 +8,9 @@ use chrono::{Duration, Utc};
 use reqwest::redirect::Policy;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::{PASSWORD, TestApp, post_form_with, spawn_app, spawn_with_input};
+use crate::helpers::{
+    AppOptions, PASSWORD, TestApp, post_form_with, spawn_app, spawn_app_with, spawn_with_input,
+};
 use lethe::audit::{Actor, Entry, Verification};
 use lethe::db::entity::audit_event;
 use lethe::orgs::OrgId;
@@ -836,4 +838,54 @@ async fn a_chain_written_before_the_key_is_keyed_once_and_only_when_intact() {
     );
     record(&app, Some(org), "test.four").await;
     assert_eq!(verify(&app).await, Verification::Intact { rows: 4 });
+}
+
+/// Signs in through a client that sends `X-Forwarded-For: forwarded`; returns the audit row
+/// of that login.
+async fn login_forwarded_for(app: &TestApp, forwarded: &str) -> audit_event::Model {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let response = post_form_with(
+        &client,
+        &app.address,
+        "/login",
+        "/login",
+        &[("email", "owner@shop.test"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    rows(app)
+        .await
+        .into_iter()
+        .rev()
+        .find(|r| r.action == "login.succeeded")
+        .expect("the login is recorded")
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_trusted_proxies_only_and_from_the_right() {
+    // Behind a proxy on loopback the operator declared: the address the proxy appended counts,
+    // not the one the client wrote at the left of the header.
+    let behind_proxy = spawn_app_with(AppOptions {
+        extra_env: vec![("LETHE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into())],
+        ..Default::default()
+    })
+    .await;
+    behind_proxy
+        .create_user("owner@shop.test", "Shop", "owner")
+        .await;
+    let row = login_forwarded_for(&behind_proxy, "6.6.6.6, 198.51.100.7").await;
+    assert_eq!(row.ip.as_deref(), Some("198.51.100.7"));
+
+    // No proxy declared: the header is the client's own claim and is ignored.
+    let direct = spawn_app().await;
+    direct.create_user("owner@shop.test", "Shop", "owner").await;
+    let row = login_forwarded_for(&direct, "198.51.100.7").await;
+    assert_eq!(row.ip.as_deref(), Some("127.0.0.1"));
 }
