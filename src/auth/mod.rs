@@ -1,8 +1,8 @@
 //! Signing in and out, first-start setup, password change and reset, login throttling, and
 //! the user records behind them.
 
+pub mod login;
 pub mod password_reset;
-pub mod routes;
 pub mod setup;
 pub mod throttle;
 pub mod users;

@@ -17,10 +17,10 @@ pub mod export;
 pub mod merge;
 pub mod objection;
 pub mod pii;
+pub mod receipt;
 pub mod rectify;
 pub mod requests;
 pub mod restrict;
-pub mod routes;
 
 use crate::web::AppError;
 

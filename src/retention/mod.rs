@@ -7,10 +7,10 @@ mod categories;
 mod error;
 pub mod hold;
 pub mod lock;
-pub mod routes;
 pub mod run;
 pub mod schedule;
 mod select;
+pub mod settings;
 pub mod sweep;
 pub mod tick;
 
