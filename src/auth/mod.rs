@@ -1,6 +1,7 @@
 //! Signing in and out, first-start setup, password change and reset, login throttling, and
 //! the user records behind them.
 
+pub mod account;
 pub mod login;
 pub mod password_reset;
 pub mod setup;
