@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::users;
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::crypto::verify_password;
 use crate::db::entity::{session, user};
 use crate::state::AppState;
@@ -150,23 +150,15 @@ pub async fn change_password(
     auth.session
         .start_authenticated(&state, auth.user.id, org)
         .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: None,
-                actor: Actor::User {
-                    id: auth.user.id,
-                    email: auth.user.email.clone(),
-                },
-                action: "password.changed",
-                target: format!("user:{}", auth.user.id),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("user:{}", auth.user.id);
+    let entry = Entry::by_user(
+        None,
+        (auth.user.id, auth.user.email.clone()),
+        "password.changed",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     Ok(see_other_with_flash(
         paths::ACCOUNT.path(),
         "flash.password_changed",

@@ -154,23 +154,15 @@ pub async fn login(
         .filter(user::Column::Id.eq(user.id))
         .exec(&state.db)
         .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: first_org,
-                actor: Actor::User {
-                    id: user.id,
-                    email: user.email.clone(),
-                },
-                action: "login.succeeded",
-                target: format!("user:{}", user.id),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("user:{}", user.id);
+    let entry = Entry::by_user(
+        first_org,
+        (user.id, user.email.clone()),
+        "login.succeeded",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     Ok(see_other(&next))
 }
 

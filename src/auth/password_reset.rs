@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 
 use super::users;
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::password_reset;
 use crate::db::entity::{session, user};
@@ -229,23 +229,15 @@ pub async fn reset(
         .await?
         .ok_or(AppError::NotFound)?;
     state.throttle.record_success(&user.email);
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: None,
-                actor: Actor::User {
-                    id: user.id,
-                    email: user.email,
-                },
-                action: "password.reset",
-                target: format!("user:{}", reset.user_id),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("user:{}", reset.user_id);
+    let entry = Entry::by_user(
+        None,
+        (user.id, user.email),
+        "password.reset",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     Ok(see_other_with_flash(
         paths::LOGIN.path(),
         "flash.password_reset",

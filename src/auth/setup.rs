@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::users;
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::crypto::{random_token, sha256_hex};
 use crate::mail::EmailAddress;
 use crate::orgs::queries as orgs;
@@ -131,23 +131,15 @@ pub async fn setup(
         .0
         .start_authenticated(&state, user.id, Some(org))
         .await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(org),
-                actor: Actor::User {
-                    id: user.id,
-                    email: user.email.clone(),
-                },
-                action: "setup.completed",
-                target: format!("organization:{org}"),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("organization:{org}");
+    let entry = Entry::by_user(
+        Some(org),
+        (user.id, user.email.clone()),
+        "setup.completed",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     tracing::info!(organization = %org, "first owner and organization created");
     Ok(see_other_with_flash(paths::INBOX.path(), "flash.welcome"))
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{OrgId, Role};
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::auth::users;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::InOrg;
@@ -327,22 +327,14 @@ pub async fn accept_invitation(
             return Err(AppError::Forbidden);
         }
     };
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(org),
-                actor: Actor::User {
-                    id: user_id,
-                    email: user_email,
-                },
-                action: "member.joined",
-                target: format!("user:{user_id}"),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("user:{user_id}");
+    let entry = Entry::by_user(
+        Some(org),
+        (user_id, user_email),
+        "member.joined",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     Ok(see_other_with_flash(paths::INBOX.path(), "flash.joined"))
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::queries::{self, OrgName};
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
@@ -67,23 +67,15 @@ pub async fn create_org(
     let org = queries::create_organization(&txn, &name, auth.user.id).await?;
     txn.commit().await?;
     auth.session.set_organization(&state, org).await?;
-    state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: Some(org),
-                actor: Actor::User {
-                    id: auth.user.id,
-                    email: auth.user.email.clone(),
-                },
-                action: "organization.created",
-                target: format!("organization:{org}"),
-                client: Some(&client),
-                details: serde_json::json!({}),
-            },
-        )
-        .await?;
+    let target = format!("organization:{org}");
+    let entry = Entry::by_user(
+        Some(org),
+        (auth.user.id, auth.user.email.clone()),
+        "organization.created",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
     Ok(see_other_with_flash(
         paths::INBOX.path(),
         "flash.org_created",
