@@ -96,74 +96,74 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(paths::HOME.pattern(), web::get().to(home))
         // accounts
-        .route(paths::LOGIN.pattern(), web::get().to(auth::routes::login_form))
-        .route(paths::LOGIN.pattern(), web::post().to(auth::routes::login))
-        .route(paths::LOGOUT.pattern(), web::post().to(auth::routes::logout))
-        .route(paths::SETUP.pattern(), web::get().to(auth::routes::setup_form))
-        .route(paths::SETUP.pattern(), web::post().to(auth::routes::setup))
-        .route(paths::ACCOUNT.pattern(), web::get().to(auth::routes::account))
+        .route(paths::LOGIN.pattern(), web::get().to(auth::login::login_form))
+        .route(paths::LOGIN.pattern(), web::post().to(auth::login::login))
+        .route(paths::LOGOUT.pattern(), web::post().to(auth::login::logout))
+        .route(paths::SETUP.pattern(), web::get().to(auth::setup::setup_form))
+        .route(paths::SETUP.pattern(), web::post().to(auth::setup::setup))
+        .route(paths::ACCOUNT.pattern(), web::get().to(auth::account::account))
         .route(
             paths::ACCOUNT_PROFILE.pattern(),
-            web::post().to(auth::routes::update_profile),
+            web::post().to(auth::account::update_profile),
         )
         .route(
             paths::ACCOUNT_PASSWORD.pattern(),
-            web::post().to(auth::routes::change_password),
+            web::post().to(auth::account::change_password),
         )
-        .route(paths::PASSWORD_FORGOT.pattern(), web::get().to(auth::routes::forgot_form))
-        .route(paths::PASSWORD_FORGOT.pattern(), web::post().to(auth::routes::forgot))
+        .route(paths::PASSWORD_FORGOT.pattern(), web::get().to(auth::password_reset::forgot_form))
+        .route(paths::PASSWORD_FORGOT.pattern(), web::post().to(auth::password_reset::forgot))
         .route(
             paths::PASSWORD_RESET.pattern(),
-            web::get().to(auth::routes::reset_form),
+            web::get().to(auth::password_reset::reset_form),
         )
         .route(
             paths::PASSWORD_RESET.pattern(),
-            web::post().to(auth::routes::reset),
+            web::post().to(auth::password_reset::reset),
         )
         // organizations and team
-        .route(paths::ORG_NEW.pattern(), web::get().to(orgs::routes::new_org_form))
-        .route(paths::ORG_NEW.pattern(), web::post().to(orgs::routes::create_org))
-        .route(paths::ORG_SWITCH.pattern(), web::post().to(orgs::routes::switch))
-        .route(paths::TEAM.pattern(), web::get().to(orgs::routes::team))
+        .route(paths::ORG_NEW.pattern(), web::get().to(orgs::new::new_org_form))
+        .route(paths::ORG_NEW.pattern(), web::post().to(orgs::new::create_org))
+        .route(paths::ORG_SWITCH.pattern(), web::post().to(orgs::new::switch))
+        .route(paths::TEAM.pattern(), web::get().to(orgs::team::team))
         .route(
             paths::TEAM_INVITATIONS.pattern(),
-            web::post().to(orgs::routes::invite),
+            web::post().to(orgs::team::invite),
         )
         .route(
             paths::TEAM_INVITATION_REVOKE.pattern(),
-            web::post().to(orgs::routes::revoke_invitation),
+            web::post().to(orgs::team::revoke_invitation),
         )
         .route(
             paths::TEAM_MEMBER_ROLE.pattern(),
-            web::post().to(orgs::routes::change_role),
+            web::post().to(orgs::team::change_role),
         )
         .route(
             paths::TEAM_MEMBER_REMOVE.pattern(),
-            web::post().to(orgs::routes::remove_member),
+            web::post().to(orgs::team::remove_member),
         )
         .route(
             paths::INVITATION.pattern(),
-            web::get().to(orgs::routes::invitation),
+            web::get().to(orgs::invitations::invitation),
         )
         .route(
             paths::INVITATION.pattern(),
-            web::post().to(orgs::routes::accept_invitation),
+            web::post().to(orgs::invitations::accept_invitation),
         )
         // search (src/search/)
         .route(paths::SEARCH.pattern(), web::get().to(crate::search::routes::search))
         // audit log
         .route(paths::AUDIT.pattern(), web::get().to(crate::audit::routes::log))
         // privacy (src/privacy/)
-        .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::routes::erase_confirm))
-        .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::routes::erase))
-        .route(paths::CUSTOMER_EXPORT.pattern(), web::post().to(crate::privacy::routes::export))
-        .route(paths::PRIVACY_REQUESTS.pattern(), web::get().to(crate::privacy::routes::requests))
-        .route(paths::PRIVACY_REQUESTS.pattern(), web::post().to(crate::privacy::routes::create_request))
+        .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::erase::confirm))
+        .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::erase::apply))
+        .route(paths::CUSTOMER_EXPORT.pattern(), web::post().to(crate::privacy::export::customer))
+        .route(paths::PRIVACY_REQUESTS.pattern(), web::get().to(crate::privacy::requests::requests))
+        .route(paths::PRIVACY_REQUESTS.pattern(), web::post().to(crate::privacy::requests::create_request))
         .route(
             paths::PRIVACY_REQUEST_STATUS.pattern(),
-            web::post().to(crate::privacy::routes::change_status),
+            web::post().to(crate::privacy::requests::change_status),
         )
-        .route(paths::PRIVACY_RECEIPT.pattern(), web::get().to(crate::privacy::routes::receipt))
+        .route(paths::PRIVACY_RECEIPT.pattern(), web::get().to(crate::privacy::receipt::receipt))
         .route(paths::CUSTOMER_RECTIFY.pattern(), web::post().to(crate::privacy::rectify::rectify))
         .route(paths::CUSTOMER_RESTRICTION.pattern(), web::post().to(crate::privacy::restrict::change))
         .route(paths::CUSTOMER_OBJECTIONS.pattern(), web::post().to(crate::privacy::objection::record))
@@ -171,31 +171,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CUSTOMER_MERGE.pattern(), web::post().to(crate::privacy::merge::apply))
         // end privacy
         // inbox (src/inbox/)
-        .route(paths::INBOX.pattern(), web::get().to(inbox::routes::inbox))
-        .route(paths::EVENTS.pattern(), web::get().to(inbox::routes::events))
-        .route(paths::CONVERSATION.pattern(), web::get().to(inbox::routes::conversation))
-        .route(paths::CONVERSATION_REPLY.pattern(), web::post().to(inbox::routes::reply))
-        .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::routes::add_note))
-        .route(paths::CONVERSATION_STATUS.pattern(), web::post().to(inbox::routes::change_status))
-        .route(paths::CONVERSATION_ASSIGNEE.pattern(), web::post().to(inbox::routes::change_assignee))
-        .route(paths::CONVERSATION_TAGS.pattern(), web::post().to(inbox::routes::add_tag))
+        .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
+        .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
+        .route(paths::CONVERSATION.pattern(), web::get().to(inbox::conversation::show))
+        .route(paths::CONVERSATION_REPLY.pattern(), web::post().to(inbox::reply::reply))
+        .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::notes::add))
+        .route(paths::CONVERSATION_STATUS.pattern(), web::post().to(inbox::triage::change_status))
+        .route(paths::CONVERSATION_ASSIGNEE.pattern(), web::post().to(inbox::triage::change_assignee))
+        .route(paths::CONVERSATION_TAGS.pattern(), web::post().to(inbox::tags::add))
         .route(
             paths::CONVERSATION_TAG_REMOVE.pattern(),
-            web::post().to(inbox::routes::remove_tag),
+            web::post().to(inbox::tags::remove),
         )
         .route(
             paths::CONVERSATION_MESSAGE_RETRY.pattern(),
-            web::post().to(inbox::routes::retry),
+            web::post().to(inbox::reply::retry),
         )
-        .route(paths::CUSTOMER.pattern(), web::get().to(inbox::routes::customer))
-        .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::routes::attachment))
-        .route(paths::CANNED_REPLIES.pattern(), web::get().to(inbox::routes::canned_list))
-        .route(paths::CANNED_REPLIES.pattern(), web::post().to(inbox::routes::canned_create))
-        .route(paths::CANNED_REPLY.pattern(), web::get().to(inbox::routes::canned_edit))
-        .route(paths::CANNED_REPLY.pattern(), web::post().to(inbox::routes::canned_update))
+        .route(paths::CUSTOMER.pattern(), web::get().to(inbox::customer_page::show))
+        .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::attachments::download))
+        .route(paths::CANNED_REPLIES.pattern(), web::get().to(inbox::canned::list))
+        .route(paths::CANNED_REPLIES.pattern(), web::post().to(inbox::canned::create))
+        .route(paths::CANNED_REPLY.pattern(), web::get().to(inbox::canned::edit))
+        .route(paths::CANNED_REPLY.pattern(), web::post().to(inbox::canned::update))
         .route(
             paths::CANNED_REPLY_DELETE.pattern(),
-            web::post().to(inbox::routes::canned_delete),
+            web::post().to(inbox::canned::delete),
         )
         // end inbox
         // email channels (src/mail/)
@@ -210,17 +210,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CHANNEL_TEST_SMTP.pattern(), web::post().to(mail::channels::routes::test_smtp_button))
         // end email channels
         // retention (src/retention/)
-        .route(paths::RETENTION.pattern(), web::get().to(crate::retention::routes::settings))
-        .route(paths::RETENTION_RULES.pattern(), web::post().to(crate::retention::routes::save_rule))
+        .route(paths::RETENTION.pattern(), web::get().to(crate::retention::settings::settings))
+        .route(paths::RETENTION_RULES.pattern(), web::post().to(crate::retention::settings::save_rule))
         .route(
             paths::RETENTION_RULES_REMOVE.pattern(),
-            web::post().to(crate::retention::routes::remove_rule),
+            web::post().to(crate::retention::settings::remove_rule),
         )
-        .route(paths::RETENTION_PREVIEW.pattern(), web::post().to(crate::retention::routes::preview))
-        .route(paths::RETENTION_RUN.pattern(), web::post().to(crate::retention::routes::run_now))
+        .route(paths::RETENTION_PREVIEW.pattern(), web::post().to(crate::retention::settings::preview))
+        .route(paths::RETENTION_RUN.pattern(), web::post().to(crate::retention::settings::run_now))
         .route(
             paths::RETENTION_SCHEDULE.pattern(),
-            web::post().to(crate::retention::routes::set_schedule),
+            web::post().to(crate::retention::settings::set_schedule),
         )
         .route(
             paths::CONVERSATION_LEGAL_HOLD.pattern(),
@@ -231,16 +231,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(crate::retention::hold::customer),
         )
         // end retention
-        // organization lifecycle (src/orgs/lifecycle.rs) and the API (src/api/)
-        .route(paths::ORGANIZATION.pattern(), web::get().to(orgs::lifecycle::page))
-        .route(paths::ORGANIZATION_EXPORT.pattern(), web::post().to(orgs::lifecycle::export))
+        // the organization's settings page (src/orgs/organization_page.rs) and the API (src/api/)
+        .route(paths::ORGANIZATION.pattern(), web::get().to(orgs::organization_page::page))
+        .route(paths::ORGANIZATION_EXPORT.pattern(), web::post().to(orgs::organization_page::export))
         .route(
             paths::ORGANIZATION_DELETION.pattern(),
-            web::post().to(orgs::lifecycle::schedule_deletion),
+            web::post().to(orgs::organization_page::schedule_deletion),
         )
         .route(
             paths::ORGANIZATION_DELETION_CANCEL.pattern(),
-            web::post().to(orgs::lifecycle::cancel_deletion),
+            web::post().to(orgs::organization_page::cancel_deletion),
         )
         .route(paths::API_KEYS.pattern(), web::get().to(crate::api::keys::list))
         .route(paths::API_KEYS.pattern(), web::post().to(crate::api::keys::create_key))
@@ -253,7 +253,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::API_CUSTOMER_ERASE.pattern(), web::post().to(crate::api::v1::erase))
         .route(paths::API_PRIVACY_REQUESTS.pattern(), web::get().to(crate::api::v1::requests))
         .route(paths::API_PRIVACY_REQUESTS.pattern(), web::post().to(crate::api::v1::create_request))
-        // end organization lifecycle and API
+        // end organization settings and API
         ;
 }
 

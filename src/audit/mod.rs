@@ -65,6 +65,26 @@ pub struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
+impl<'a> Entry<'a> {
+    /// What a user did through a page: [`Actor::User`], the request's client, no details.
+    pub fn by_user(
+        org: Option<OrgId>,
+        (id, email): (i64, String),
+        action: &'static str,
+        target: String,
+        client: &'a ClientInfo,
+    ) -> Self {
+        Self {
+            org,
+            actor: Actor::User { id, email },
+            action,
+            target,
+            client: Some(client),
+            details: serde_json::json!({}),
+        }
+    }
+}
+
 /// The audit log. Appends are serialized within this process by a mutex and across processes
 /// by the lock on the head row.
 pub struct AuditLog {

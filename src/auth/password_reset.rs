@@ -1,12 +1,26 @@
 //! Password reset links: a random token mailed to the user, stored as a digest, valid for one
-//! hour and once.
+//! hour and once. `/password/forgot` asks for the address and mails the link;
+//! `/password/reset/{token}` is the link's page, which sets the new password.
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
 
+use super::users;
+use crate::audit::Entry;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::entity::password_reset;
-use crate::web::AppError;
+use crate::db::entity::{session, user};
+use crate::mail::EmailAddress;
+use crate::state::AppState;
+use crate::web::client::ClientInfo;
+use crate::web::i18n::Lang;
+use crate::web::page::{Page, render_with_status, see_other_with_flash};
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm, Visitor, render};
 
 pub const VALID_FOR_MINUTES: i64 = 60;
 
@@ -49,4 +63,183 @@ pub async fn mark_used(db: &impl ConnectionTrait, reset_id: i64) -> Result<(), A
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    page: Page,
+    mail_configured: bool,
+    sent: bool,
+}
+
+pub async fn forgot_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+) -> Result<HttpResponse, AppError> {
+    let page = Page::new(&state, &visitor.0, "login").await?;
+    render(&ForgotPage {
+        page,
+        mail_configured: state.mailer.is_configured(),
+        sent: false,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> Result<HttpResponse, AppError> {
+    if !state.mailer.is_configured() {
+        let page = Page::new(&state, &visitor.0, "login").await?;
+        return render_with_status(
+            &ForgotPage {
+                page,
+                mail_configured: false,
+                sent: false,
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    }
+    // The same answer whether or not the account exists; throttled like logins.
+    if !state.throttle.is_blocked(&form.email, client.ip.as_deref())
+        && let Ok(email) = EmailAddress::parse(&form.email)
+    {
+        state
+            .throttle
+            .record_failure(&form.email, client.ip.as_deref());
+        if let Some(user) = users::find_by_email(&state.db, &email).await? {
+            let token = create(&state.db, user.id).await?;
+            let tr = crate::web::i18n::Tr::new(
+                user.language
+                    .as_deref()
+                    .and_then(Lang::from_code)
+                    .unwrap_or(visitor.0.lang),
+            );
+            let link = state.config.base_url.join(&paths::PASSWORD_RESET.at(token));
+            let body = tr.tf(
+                "mail.reset_body",
+                &[("link", &link), ("minutes", &VALID_FOR_MINUTES.to_string())],
+            );
+            if let Err(error) = state
+                .mailer
+                .send(&email, tr.t("mail.reset_subject"), body)
+                .await
+            {
+                tracing::error!(reason = error.kind(), "password reset mail not sent");
+            }
+        }
+    }
+    let page = Page::new(&state, &visitor.0, "login").await?;
+    render(&ForgotPage {
+        page,
+        mail_configured: true,
+        sent: true,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    page: Page,
+    token: String,
+    valid: bool,
+    errors: Vec<&'static str>,
+}
+
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let valid = find_valid(&state.db, &token).await?.is_some();
+    let page = Page::new(&state, &visitor.0, "login").await?;
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    render_with_status(
+        &ResetPage {
+            page,
+            token: token.into_inner(),
+            valid,
+            errors: vec![],
+        },
+        status,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    new_password: String,
+    confirm: String,
+}
+
+pub async fn reset(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    token: web::Path<String>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(reset) = find_valid(&state.db, &token).await? else {
+        let page = Page::new(&state, &visitor.0, "login").await?;
+        return render_with_status(
+            &ResetPage {
+                page,
+                token: token.into_inner(),
+                valid: false,
+                errors: vec![],
+            },
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let mut errors = Vec::new();
+    let same = form.new_password == form.confirm;
+    let password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
+    let (Some(password), true) = (password, errors.is_empty()) else {
+        let page = Page::new(&state, &visitor.0, "login").await?;
+        return render_with_status(
+            &ResetPage {
+                page,
+                token: token.into_inner(),
+                valid: true,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    users::set_password(&txn, reset.user_id, &password).await?;
+    mark_used(&txn, reset.id).await?;
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(reset.user_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let user = user::Entity::find_by_id(reset.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.throttle.record_success(&user.email);
+    let target = format!("user:{}", reset.user_id);
+    let entry = Entry::by_user(
+        None,
+        (user.id, user.email),
+        "password.reset",
+        target,
+        &client,
+    );
+    state.audit.record(&state.db, entry).await?;
+    Ok(see_other_with_flash(
+        paths::LOGIN.path(),
+        "flash.password_reset",
+    ))
 }

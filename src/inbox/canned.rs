@@ -1,6 +1,9 @@
 //! Canned replies: texts an admin prepares once (`/settings/canned-replies`) and agents insert
 //! into the reply box, with `{customer_first_name}`, `{customer_name}`, `{agent_name}` and
 //! `{ticket}` filled in.
+//!
+//! Pages: `/settings/canned-replies` (the list, and its form creating one),
+//! `/settings/canned-replies/{id}` (edit) and `POST /settings/canned-replies/{id}/delete`.
 
 use std::sync::LazyLock;
 

@@ -10,7 +10,6 @@ pub mod list;
 pub mod notes;
 pub mod queries;
 pub mod reply;
-pub mod routes;
 pub mod sse;
 pub mod tags;
 pub mod triage;

@@ -1,6 +1,8 @@
 //! Internal notes: messages with `direction = "note"` that only the team sees. A note gets a
 //! synthetic, unique Message-ID (`note.<random>@lethe.invalid`) and never an outbox row, so it
 //! is never sent.
+//!
+//! Form of the conversation page: `POST /conversations/{id}/notes`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

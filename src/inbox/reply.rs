@@ -1,6 +1,9 @@
 //! Replies: the reply box queues a reply through the outbox (message and outbox row in one
 //! transaction, see `mail::outbound`), optionally setting the status; "retry now" puts a
 //! failed reply back into the outbox.
+//!
+//! Forms of the conversation page: `POST /conversations/{id}/reply` and
+//! `POST /conversations/{id}/messages/{message_id}/retry`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

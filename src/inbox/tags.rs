@@ -1,5 +1,8 @@
 //! Tags: named labels of an organization, put on conversations by name (the tag is created on
 //! first use) and taken off again.
+//!
+//! Forms of the conversation page: `POST /conversations/{id}/tags` (add) and
+//! `POST /conversations/{id}/tags/{tag_id}/remove`.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,8 @@
 //! Triage of a conversation: its status (open, pending, closed — closing records `closed_at`)
 //! and its assignee (a member of the organization, or nobody).
+//!
+//! Forms of the conversation page: `POST /conversations/{id}/status` and
+//! `POST /conversations/{id}/assignee`.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use crate::orgs::{lifecycle, purge};
+use crate::orgs::{organization_page, purge};
 use crate::state::AppState;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Outcome {
 
 pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
     let mut outcome = Outcome::default();
-    for org in lifecycle::due(&state.db, Utc::now()).await? {
+    for org in organization_page::due(&state.db, Utc::now()).await? {
         if purge::holds(&state.db, org).await? > 0 {
             tracing::warn!(
                 org = org.get(),

@@ -4,10 +4,11 @@
 
 pub mod export;
 pub mod invitations;
-pub mod lifecycle;
+pub mod new;
+pub mod organization_page;
 pub mod purge;
 pub mod queries;
-pub mod routes;
 mod scope;
+pub mod team;
 
 pub use scope::{OrgId, Role, TenantScope};

@@ -7,7 +7,13 @@
 //!
 //! Legal hold blocks erasure: a customer on hold, or with any conversation on hold, is not
 //! erased ([`holds`]; [`erase`] answers [`PrivacyError::OnHold`] and changes nothing).
+//!
+//! Page: `/customers/{id}/erase` (admins and owners): what erasing would remove, and its post
+//! that erases and leads to the receipt (`super::receipt`).
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
@@ -18,11 +24,15 @@ use crate::audit::{self, Actor};
 use crate::db::InOrg;
 use crate::db::entity::deletion_receipt;
 use crate::db::entity::{conversation, customer, customer_email};
-use crate::orgs::OrgId;
+use crate::orgs::{OrgId, TenantScope};
 use crate::records;
 use crate::search::indexer::Settled;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
+use crate::web::forms::NoFields;
+use crate::web::page::{render_with_status, see_other_with_flash};
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm, Page, render};
 
 /// How many records of each category an erasure removes (or would remove): the rows, and the
 /// attachment files no other attachment shares. Stored in the deletion receipt (the same flat
@@ -310,4 +320,85 @@ pub async fn erase(
         reference: request.reference,
         incomplete,
     })
+}
+
+#[derive(Template)]
+#[template(path = "privacy/erase_confirm.html")]
+struct EraseConfirmPage {
+    page: Page,
+    customer_id: i64,
+    name: String,
+    counts: Counts,
+    /// Legal holds that block the erasure: when any, the page shows them and no button.
+    holds: Vec<Hold>,
+}
+
+impl EraseConfirmPage {
+    /// The counts' rows with a stable name for each category (`data-category`).
+    fn count_rows(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.counts
+            .rows()
+            .into_iter()
+            .map(|(key, n)| (key, key.trim_start_matches("privacy.count."), n))
+            .collect()
+    }
+}
+
+async fn erase_confirm_page(
+    state: &AppState,
+    scope: &TenantScope,
+    customer_id: i64,
+) -> Result<EraseConfirmPage, AppError> {
+    let found = find_customer(&state.db, scope.org(), customer_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let counts = preview(&state.db, scope.org(), found.id).await?;
+    let holds = holds(&state.db, scope.org(), found.id).await?;
+    Ok(EraseConfirmPage {
+        page: Page::new(state, &scope.session, "inbox").await?,
+        customer_id: found.id,
+        name: found.display_name,
+        counts,
+        holds,
+    })
+}
+
+/// `GET /customers/{id}/erase`: what erasing would remove, and the button that does it.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    render(&erase_confirm_page(&state, &scope, path.into_inner()).await?)
+}
+
+/// `POST /customers/{id}/erase`: erases, then shows the deletion receipt. A legal hold
+/// refuses it: the confirmation page again, with the reason (409), and nothing changed.
+pub async fn apply(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let customer_id = path.into_inner();
+    let result = erase(&state, scope.org(), customer_id, Performer::of(&scope)).await;
+    let erasure = match result {
+        Ok(erasure) => erasure,
+        Err(PrivacyError::OnHold(_)) => {
+            let page = erase_confirm_page(&state, &scope, customer_id).await?;
+            return render_with_status(&page, StatusCode::CONFLICT);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let flash = if erasure.incomplete.is_empty() {
+        "flash.privacy_erased"
+    } else {
+        "flash.privacy_erased_incomplete"
+    };
+    Ok(see_other_with_flash(
+        &paths::PRIVACY_RECEIPT.at(erasure.receipt_id),
+        flash,
+    ))
 }

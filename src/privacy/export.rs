@@ -17,14 +17,17 @@
 //! ```
 //!
 //! Dates are RFC 3339 in UTC; `file` is the attachment's path inside the ZIP.
+//!
+//! Form of the customer page: `POST /customers/{id}/export` (admins and owners) answers the
+//! ZIP as a download; `/api/v1` and the command line build the same file.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::PrivacyError;
 use super::erase::{Performer, find_customer};
@@ -33,7 +36,7 @@ use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, conversation_tag, message, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
-use crate::web::AppError;
+use crate::web::{AppError, CsrfForm};
 
 pub const SCHEMA: &str = "lethe.customer-export";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -416,6 +419,23 @@ fn write_zip(
         }
     }
     Ok(zip.finish().map_err(zip_error)?.into_inner())
+}
+
+#[derive(Deserialize)]
+pub struct ExportForm {
+    include_notes: Option<String>,
+}
+
+/// `POST /customers/{id}/export`: the customer's data as a ZIP download.
+pub async fn customer(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    form: CsrfForm<ExportForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let include_notes = form.0.include_notes.is_some();
+    download(&state, &scope, path.into_inner(), include_notes).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //!   moved conversations too; conversations on hold move with their own hold;
 //! - either record restricted: refused, since merging is processing, which a restriction
 //!   forbids; lift the restriction first.
+//!
+//! Page: `/customers/{id}/merge` (the confirmation, and its post that merges).
 
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -1,26 +1,29 @@
 //! Privacy: the PII detector that anonymization is built on (`lethe privacy redact` shows
 //! admins what it catches), and the data subject rights:
 //!
-//! - [`erase`]: the right to be forgotten, with a deletion receipt;
+//! - [`erase`]: the right to be forgotten, and its page (`/customers/{id}/erase`);
+//! - [`receipt`]: the deletion receipt's page (`/privacy/receipts/{id}`);
 //! - [`export`]: access and portability, one ZIP with a documented JSON file and the
 //!   attachments;
 //! - [`rectify`]: correcting the customer record (name, addresses, phone, postal address);
 //! - [`restrict`]: restriction of processing, and what it hides and refuses;
 //! - [`objection`]: recording an objection with its date and text;
 //! - [`merge`]: merging two customer records of one organization;
-//! - [`requests`]: the register of requests and their deadlines;
-//! - [`routes`]: the pages (`/customers/{id}/erase`, `/customers/{id}/export`,
-//!   `/privacy/requests`, `/privacy/receipts/{id}`).
+//! - [`requests`]: the register of requests and their deadlines, and its page
+//!   (`/privacy/requests`).
+//!
+//! Each module serves its own page or form; the customer page itself is
+//! `crate::inbox::customer_page`.
 
 pub mod erase;
 pub mod export;
 pub mod merge;
 pub mod objection;
 pub mod pii;
+pub mod receipt;
 pub mod rectify;
 pub mod requests;
 pub mod restrict;
-pub mod routes;
 
 use crate::web::AppError;
 

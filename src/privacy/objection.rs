@@ -2,6 +2,8 @@
 //! its text, as a request of the register (kind `objection`, the text as its note). The text
 //! shows on the request in the register and on the customer's page; it is removed with the
 //! customer when they are erased.
+//!
+//! Form of the customer page: `POST /customers/{id}/objections`.
 
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};

@@ -13,6 +13,8 @@
 //! `To` and `Cc`, any of them quoted in a body — it is replaced by the new one (a removed
 //! address by the record's first remaining one, a removed phone or postal address by
 //! nothing), so the old value is not kept in the inbox, the search index or an export.
+//!
+//! Form of the customer page: `POST /customers/{id}/rectify`.
 
 mod history;
 

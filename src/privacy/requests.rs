@@ -1,17 +1,31 @@
 //! The register of data subject requests: what was asked (access, erasure, rectification,
 //! restriction, objection), when it arrived, when it is due (one month later, GDPR Art. 12(3)),
 //! its status and who handled it.
+//!
+//! Page: `/privacy/requests` (admins and owners): open requests by due date, then closed ones,
+//! with its forms: `POST /privacy/requests` records one, `POST /privacy/requests/{id}/status`
+//! closes one.
 
+use actix_web::{HttpResponse, web};
+use askama::Template;
 use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect,
     Set,
 };
+use serde::Deserialize;
 
+use super::erase;
 use crate::db::InOrg;
-use crate::db::entity::privacy_request;
-use crate::orgs::OrgId;
+use crate::db::entity::{deletion_receipt, privacy_request};
+use crate::mail::EmailAddress;
+use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
+use crate::web::forms::non_empty;
+use crate::web::page::see_other_with_flash;
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm, Page, render};
 
 /// What the data subject asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +286,204 @@ pub async fn list(
         .all(db)
         .await?;
     Ok((open, closed))
+}
+
+/// One row of the register.
+struct RequestView {
+    id: i64,
+    reference: String,
+    kind: String,
+    kind_key: &'static str,
+    received: String,
+    due: String,
+    overdue: bool,
+    status_key: &'static str,
+    customer_id: Option<i64>,
+    note: String,
+    completed: Option<String>,
+    receipt_id: Option<i64>,
+    /// Who closed the request: a member's name, or None (the command line, or a former user).
+    handled_by: Option<String>,
+}
+
+impl RequestView {
+    fn is_erasure(&self) -> bool {
+        self.kind == Kind::Erasure.as_str()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "privacy/requests.html")]
+struct RequestsPage {
+    page: Page,
+    open: Vec<RequestView>,
+    closed: Vec<RequestView>,
+    kinds: [Kind; 5],
+    today: String,
+}
+
+fn day(at: &chrono::DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+/// `GET /privacy/requests`: open requests by due date (overdue marked), then closed ones.
+pub async fn requests(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let (open, closed) = list(&state.db, scope.org()).await?;
+    let closed_ids: Vec<i64> = closed.iter().map(|r| r.id).collect();
+    let receipts: std::collections::BTreeMap<i64, i64> =
+        deletion_receipt::Entity::find_in(scope.org())
+            .filter(deletion_receipt::Column::RequestId.is_in(closed_ids))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.request_id, r.id))
+            .collect();
+    let handlers = crate::inbox::queries::user_names(
+        &state.db,
+        closed.iter().filter_map(|r| r.handled_by).collect(),
+    )
+    .await?;
+    let now = Utc::now();
+    let view = |r: privacy_request::Model| RequestView {
+        handled_by: r.handled_by.and_then(|id| handlers.get(&id).cloned()),
+        id: r.id,
+        kind_key: Kind::label_key_of(&r.kind),
+        received: day(&r.received_at),
+        due: day(&r.due_at),
+        overdue: r.status == Status::Open.as_str() && r.due_at < now,
+        status_key: Status::label_key_of(&r.status),
+        customer_id: r.customer_id,
+        completed: r.completed_at.as_ref().map(day),
+        receipt_id: receipts.get(&r.id).copied(),
+        kind: r.kind,
+        reference: r.reference,
+        note: r.note,
+    };
+    render(&RequestsPage {
+        page: Page::new(&state, &scope.session, "privacy").await?,
+        open: open.into_iter().map(view).collect(),
+        closed: closed.into_iter().map(view).collect(),
+        kinds: Kind::ALL,
+        today: day(&now),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewRequestForm {
+    kind: String,
+    received: Option<String>,
+    customer_email: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST /privacy/requests`: records a request.
+pub async fn create_request(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    form: CsrfForm<NewRequestForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let form = form.0;
+    let kind = Kind::parse(&form.kind).ok_or(AppError::BadRequest("privacy.bad_kind"))?;
+    let today = Utc::now().date_naive();
+    let received = match non_empty(&form.received) {
+        None => today,
+        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()
+            .filter(|d| *d <= today)
+            .ok_or(AppError::BadRequest("privacy.bad_date"))?,
+    };
+    let customer_id = match non_empty(&form.customer_email) {
+        None => None,
+        Some(value) => {
+            let email = EmailAddress::parse(value)
+                .map_err(|_| AppError::BadRequest("privacy.unknown_customer"))?;
+            Some(
+                erase::customer_by_email(&state.db, scope.org(), &email)
+                    .await?
+                    .ok_or(AppError::BadRequest("privacy.unknown_customer"))?,
+            )
+        }
+    };
+    let note: String = non_empty(&form.note)
+        .unwrap_or_default()
+        .chars()
+        .take(2000)
+        .collect();
+    let created = create(
+        &state.db,
+        scope.org(),
+        NewRequest {
+            kind,
+            received_at: start_of_day(received),
+            customer_id,
+            note,
+        },
+    )
+    .await?;
+    scope
+        .audit(
+            &state,
+            "privacy.request_recorded",
+            created.reference,
+            serde_json::json!({ "kind": kind.as_str() }),
+        )
+        .await?;
+    Ok(see_other_with_flash(
+        paths::PRIVACY_REQUESTS.path(),
+        "flash.privacy_request_recorded",
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+/// `POST /privacy/requests/{id}/status`: closes an open request as completed or rejected.
+/// An erasure request is completed only by erasing (from the customer's page).
+pub async fn change_status(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    form: CsrfForm<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_admin()?;
+    let request = find(&state.db, scope.org(), path.into_inner())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = match Status::parse(&form.0.status) {
+        Some(Status::Rejected) => Status::Rejected,
+        Some(Status::Completed) if request.kind != Kind::Erasure.as_str() => Status::Completed,
+        _ => return Err(AppError::BadRequest("privacy.bad_status")),
+    };
+    if request.status != Status::Open.as_str() {
+        return Err(AppError::BadRequest("privacy.bad_status"));
+    }
+    close(
+        &state.db,
+        scope.org(),
+        request.id,
+        status,
+        Some(scope.user_id()),
+    )
+    .await?;
+    scope
+        .audit(
+            &state,
+            "privacy.request_closed",
+            request.reference,
+            serde_json::json!({ "status": status.as_str() }),
+        )
+        .await?;
+    Ok(see_other_with_flash(
+        paths::PRIVACY_REQUESTS.path(),
+        "flash.privacy_request_closed",
+    ))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! legal hold. Inbound mail from the customer is still stored (an acknowledged email is never
 //! lost) and lands frozen. Setting and lifting are for admins and audit-logged; setting
 //! completes the customer's open restriction request (or records one).
+//!
+//! Form of the customer page: `POST /customers/{id}/restriction` (set or lift).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -1,6 +1,9 @@
 //! Legal hold: an admin puts a conversation or a customer on hold with a reason; retention
 //! (and erasure, which can ask [`customer_hold`]) skips it and says so. Setting and releasing
 //! are audit-logged.
+//!
+//! Forms of the conversation and customer pages: `POST /conversations/{id}/legal-hold` and
+//! `POST /customers/{id}/legal-hold` (set or release).
 
 use actix_web::{HttpResponse, web};
 use sea_orm::ConnectionTrait;

@@ -1,16 +1,17 @@
 //! Retention: per organization, one rule per data category says after how many days the data
 //! is deleted or anonymized. The runner (`run.rs`) enforces the saved rules on a schedule
-//! (`schedule.rs`), in small batches; `routes.rs` holds the settings page and legal hold.
+//! (`schedule.rs`), in small batches; `settings.rs` serves the settings page and `hold.rs` the
+//! legal hold forms.
 
 pub mod anonymize;
 mod categories;
 mod error;
 pub mod hold;
 pub mod lock;
-pub mod routes;
 pub mod run;
 pub mod schedule;
 mod select;
+pub mod settings;
 pub mod sweep;
 pub mod tick;
 

@@ -165,7 +165,7 @@ pub const RETENTION_SCHEDULE: Route<0> = Route::new("/settings/retention/schedul
 pub const CONVERSATION_LEGAL_HOLD: Route<1> = Route::new("/conversations/{id}/legal-hold");
 pub const CUSTOMER_LEGAL_HOLD: Route<1> = Route::new("/customers/{id}/legal-hold");
 
-// organization lifecycle (src/orgs/lifecycle.rs) and API keys (src/api/keys.rs)
+// the organization's settings page (src/orgs/organization_page.rs) and API keys (src/api/keys.rs)
 pub const ORGANIZATION: Route<0> = Route::new("/settings/organization");
 pub const ORGANIZATION_EXPORT: Route<0> = Route::new("/settings/organization/export");
 pub const ORGANIZATION_DELETION: Route<0> = Route::new("/settings/organization/deletion");

@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::orgs::OrgId;
 
-/// An owner's scheduled deletion of the organization (src/orgs/lifecycle.rs).
+/// An owner's scheduled deletion of the organization (src/orgs/organization_page.rs).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organization_deletions")]
 pub struct Model {
