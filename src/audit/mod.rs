@@ -143,23 +143,9 @@ impl AuditLog {
     }
 
     /// Removes the entries `removal` selects, anchoring the gaps, and appends the entry
-    /// `summary(removed)` — all in one transaction. Nothing is written when nothing matches.
-    /// Returns how many entries were removed.
-    pub async fn remove<'a, C>(
-        &self,
-        db: &C,
-        removal: Removal,
-        summary: impl FnOnce(u64) -> Entry<'a>,
-    ) -> Result<u64, sea_orm::DbErr>
-    where
-        C: ConnectionTrait + TransactionTrait,
-    {
-        let guard = self.exclusive().await;
-        self.remove_holding(&guard, db, removal, summary).await
-    }
-
-    /// [`AuditLog::remove`] for a caller that holds [`AuditLog::exclusive`] (and may pass its
-    /// own transaction as `db`).
+    /// `summary(removed)` — all in one transaction (a savepoint of the caller's, if `db` is
+    /// one), by a caller that holds [`AuditLog::exclusive`]. Nothing is written when nothing
+    /// matches. Returns how many entries were removed.
     pub async fn remove_holding<'a, C>(
         &self,
         _guard: &AuditGuard<'_>,

@@ -36,6 +36,7 @@ use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, conversation_tag, message, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
+use crate::web::forms::checkbox;
 use crate::web::{AppError, CsrfForm};
 
 pub const SCHEMA: &str = "lethe.customer-export";
@@ -423,7 +424,8 @@ fn write_zip(
 
 #[derive(Deserialize)]
 pub struct ExportForm {
-    include_notes: Option<String>,
+    #[serde(default, deserialize_with = "checkbox")]
+    include_notes: bool,
 }
 
 /// `POST /customers/{id}/export`: the customer's data as a ZIP download.
@@ -434,7 +436,7 @@ pub async fn customer(
     form: CsrfForm<ExportForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let include_notes = form.0.include_notes.is_some();
+    let include_notes = form.0.include_notes;
     download(&state, &scope, path.into_inner(), include_notes).await
 }
 

@@ -6,7 +6,7 @@
 //! Form of the customer page: `POST /customers/{id}/objections`.
 
 use actix_web::{HttpResponse, web};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
@@ -71,14 +71,7 @@ impl TryFrom<ObjectionForm> for Objection {
     type Error = AppError;
 
     fn try_from(form: ObjectionForm) -> Result<Self, AppError> {
-        let today = Utc::now().date_naive();
-        let received = match non_empty(&form.received) {
-            None => today,
-            Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                .ok()
-                .filter(|d| *d <= today)
-                .ok_or(AppError::BadRequest("privacy.bad_date"))?,
-        };
+        let received = super::requests::received_on(&form.received)?;
         let text =
             non_empty(&form.text).ok_or(AppError::BadRequest("privacy.objection.text_required"))?;
         if text.chars().count() > MAX_TEXT_CHARS {

@@ -209,6 +209,19 @@ pub async fn open_or_create(
     }
 }
 
+/// The day a request or objection reached the shop, from a form's `YYYY-MM-DD` field: today
+/// when empty, never in the future.
+pub fn received_on(value: &Option<String>) -> Result<NaiveDate, AppError> {
+    let today = Utc::now().date_naive();
+    match non_empty(value) {
+        None => Ok(today),
+        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()
+            .filter(|d| *d <= today)
+            .ok_or(AppError::BadRequest("privacy.bad_date")),
+    }
+}
+
 /// Records the customer's request of `kind` as fulfilled now by `handled_by`: the open one,
 /// or a new one when none is open (an action taken without a request on file).
 pub async fn fulfil(
@@ -389,14 +402,7 @@ pub async fn create_request(
     scope.require_admin()?;
     let form = form.0;
     let kind = Kind::parse(&form.kind).ok_or(AppError::BadRequest("privacy.bad_kind"))?;
-    let today = Utc::now().date_naive();
-    let received = match non_empty(&form.received) {
-        None => today,
-        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
-            .ok()
-            .filter(|d| *d <= today)
-            .ok_or(AppError::BadRequest("privacy.bad_date"))?,
-    };
+    let received = received_on(&form.received)?;
     let customer_id = match non_empty(&form.customer_email) {
         None => None,
         Some(value) => {

@@ -375,10 +375,10 @@ pub(super) async fn audit_log(
     // addresses), stay where they are: the audit log anchors the gaps the removed entries
     // leave and records the pruning, so the chain still verifies from its oldest kept row.
     let org = ctx.org;
-    counts.audit_events = ctx
-        .state
-        .audit
-        .remove(db, removal, |removed| Entry {
+    let audit = &ctx.state.audit;
+    let guard = audit.exclusive().await;
+    counts.audit_events = audit
+        .remove_holding(&guard, db, removal, |removed| Entry {
             org: Some(org),
             actor: Actor::System("retention"),
             action: "audit.pruned",

@@ -71,7 +71,38 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A checkbox (`#[serde(default, deserialize_with = "checkbox")]`): ticked when the form
+/// carries it with the value a checkbox sends (`on`, or the page's `value`: `yes`, `1`, `true`);
+/// any other value, or none, is not ticked.
+pub fn checkbox<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(matches!(
+        value.as_deref().map(str::trim),
+        Some("on" | "yes" | "1" | "true")
+    ))
+}
+
 /// Optional text field: empty or whitespace-only means absent.
 pub fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize)]
+    struct Form {
+        #[serde(default, deserialize_with = "super::checkbox")]
+        ticked: bool,
+    }
+
+    #[test]
+    fn a_checkbox_is_ticked_only_by_a_checkbox_value() {
+        let ticked = |body: &str| serde_urlencoded::from_str::<Form>(body).unwrap().ticked;
+        for body in ["ticked=on", "ticked=yes", "ticked=1", "ticked=true"] {
+            assert!(ticked(body), "{body}");
+        }
+        for body in ["", "ticked=", "ticked=no", "ticked=0", "other=on"] {
+            assert!(!ticked(body), "{body}");
+        }
+    }
 }

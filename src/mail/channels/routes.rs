@@ -14,7 +14,7 @@ use crate::mail::channel::{self, INBOUND_TOKEN};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::forms::NoFields;
+use crate::web::forms::{NoFields, checkbox};
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::paths;
 use crate::web::{AppError, CsrfForm, render};
@@ -268,7 +268,8 @@ pub async fn update(
 
 #[derive(Deserialize)]
 pub struct DeleteForm {
-    confirm: Option<String>,
+    #[serde(default, deserialize_with = "checkbox")]
+    confirm: bool,
 }
 
 pub async fn delete(
@@ -279,7 +280,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let existing = find(&state, &scope, path.into_inner()).await?;
-    let refusal = if form.confirm.as_deref() != Some("yes") {
+    let refusal = if !form.confirm {
         Some((
             "channels.delete_unconfirmed",
             StatusCode::UNPROCESSABLE_ENTITY,
