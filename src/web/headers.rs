@@ -24,7 +24,10 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
             "camera=(), microphone=(), geolocation=(), interest-cohort=()",
         ))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
-        .add(("Cross-Origin-Resource-Policy", "same-origin"));
+        .add(("Cross-Origin-Resource-Policy", "same-origin"))
+        // Every answer carries someone's data unless it says otherwise (the hashed assets do):
+        // no copy in a browser's or a proxy's cache.
+        .add((header::CACHE_CONTROL, "no-store"));
     if https {
         headers.add((
             header::STRICT_TRANSPORT_SECURITY,

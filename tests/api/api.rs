@@ -172,6 +172,14 @@ async fn a_key_reaches_its_organization_only_and_another_organizations_ids_answe
     // Assert
     assert_eq!(found.status(), 200);
     assert!(found.headers().get("set-cookie").is_none(), "no cookie");
+    for answer in [&found, &other, &own_export, &export_b] {
+        assert_eq!(
+            answer.headers().get("cache-control").unwrap(),
+            "no-store",
+            "{}",
+            answer.url()
+        );
+    }
     let body: serde_json::Value = found.json().await.unwrap();
     assert_eq!(body["customers"][0]["id"], anna);
     assert_eq!(
