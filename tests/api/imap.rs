@@ -460,3 +460,48 @@ async fn the_poller_picks_channels_whose_interval_has_passed() {
         .await
         .expect("due")));
 }
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_not_fetched_and_is_left_unread_with_a_note() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        extra_env: vec![("LETHE_MAX_MESSAGE_MB".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    app.create_user("admin@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let user = mailbox_user();
+    append(&user, "INBOX", &mail("small-1", "Before")).await;
+    // 2 MB of text in a mail: over the 1 MB limit by the server's own count.
+    let big = mail("big-1", "Huge").replace(
+        "Hello, where is my order?",
+        &"0123456789abcdef ".repeat(2 * 1024 * 1024 / 17),
+    );
+    append(&user, "INBOX", &big).await;
+    append(&user, "INBOX", &mail("small-2", "After")).await;
+    let channel = imap_channel(&app, org, settings(&user)).await;
+
+    let outcome = poll_once(&app.state, &channel).await.expect("poll");
+
+    assert_eq!(outcome.stored, 2);
+    assert_eq!(outcome.too_large.len(), 1);
+    assert_eq!(outcome.too_large[0].0, 2);
+    assert!(outcome.too_large[0].1 > 1024 * 1024);
+    assert_eq!(
+        folder_state(&user, "INBOX").await,
+        vec![(1, true), (2, false), (3, true)],
+        "the big one stays unread on the server"
+    );
+    let stored = reload(&app, channel.id).await;
+    assert_eq!(stored.imap_last_uid, 3);
+    let note = stored.last_error.clone().expect("a note");
+    assert!(
+        note.starts_with("too large: 1 message(s) are over LETHE_MAX_MESSAGE_MB (1.0 MB)")
+            && note.contains("UID 2: 2.0 MB"),
+        "{note}"
+    );
+    // The next poll does not fetch it again.
+    let again = poll_once(&app.state, &stored).await.expect("poll");
+    assert_eq!((again.stored, again.too_large.len()), (0, 0));
+    assert_eq!(messages(&app, org).await, 2);
+}

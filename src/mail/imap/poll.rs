@@ -24,6 +24,9 @@ pub struct PollOutcome {
     pub duplicates: usize,
     /// Not email (or no sender): left in the mailbox, flagged `\Seen`.
     pub rejected: usize,
+    /// Larger than `LETHE_MAX_MESSAGE_MB` by the server's `RFC822.SIZE`: `(uid, bytes)`, not
+    /// fetched, left unread in the mailbox.
+    pub too_large: Vec<(u32, u32)>,
     /// The folder's UIDVALIDITY changed, so the poll started over from UID 1.
     pub uid_validity_reset: bool,
 }
@@ -36,12 +39,7 @@ pub async fn poll_once(
 ) -> Result<PollOutcome, ImapProblem> {
     let result = run(state, channel).await;
     let note = match &result {
-        Ok(outcome) if outcome.rejected > 0 => Some(format!(
-            "rejected: {} message(s) are not email Lethe can import; they were left in the \
-             mailbox, marked as read",
-            outcome.rejected
-        )),
-        Ok(_) => None,
+        Ok(outcome) => notes(outcome, state.config.max_message_bytes),
         Err(problem) => Some(problem.stored_text()),
     };
     if let Err(problem) = &result {
@@ -55,6 +53,37 @@ pub async fn poll_once(
         tracing::error!(channel_id = channel.id, %error, "could not record the poll");
     }
     result
+}
+
+/// What a poll that worked has to tell the admin: messages it left in the mailbox, and why.
+fn notes(outcome: &PollOutcome, max_bytes: usize) -> Option<String> {
+    let mut notes = Vec::new();
+    if outcome.rejected > 0 {
+        notes.push(format!(
+            "rejected: {} message(s) are not email Lethe can import; they were left in the \
+             mailbox, marked as read",
+            outcome.rejected
+        ));
+    }
+    if !outcome.too_large.is_empty() {
+        let sizes: Vec<String> = outcome
+            .too_large
+            .iter()
+            .map(|(uid, bytes)| format!("UID {uid}: {}", megabytes(*bytes as usize)))
+            .collect();
+        notes.push(format!(
+            "too large: {} message(s) are over LETHE_MAX_MESSAGE_MB ({}) and were not fetched; \
+             they were left unread in the mailbox ({})",
+            outcome.too_large.len(),
+            megabytes(max_bytes),
+            sizes.join(", ")
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 async fn run(state: &AppState, channel: &channel::Model) -> Result<PollOutcome, ImapProblem> {
@@ -128,15 +157,42 @@ async fn fetch_new(
         channel_id: Some(channel.id),
         keep_original_date: false,
     };
+    let max_bytes = state.config.max_message_bytes;
     for batch in uids.chunks(BATCH) {
-        let set = batch
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        // Sizes first: a message over the limit is never read into memory.
+        let sizes: Vec<(u32, u32)> = session
+            .uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")
+            .await
+            .map_err(fetch_problem)?
+            .try_filter_map(|fetch| async move { Ok(fetch.uid.zip(fetch.size)) })
+            .try_collect()
+            .await
+            .map_err(fetch_problem)?;
+        let (too_large, fitting): (Vec<(u32, u32)>, Vec<(u32, u32)>) = sizes
+            .into_iter()
+            .filter(|(uid, _)| i64::from(*uid) > last_uid)
+            .partition(|(_, size)| *size as usize > max_bytes);
+        for (uid, size) in &too_large {
+            tracing::warn!(
+                channel_id = channel.id,
+                uid,
+                size,
+                "message over the size limit left on the server"
+            );
+        }
+        outcome.too_large.extend(too_large.iter().copied());
+        let fitting: Vec<u32> = fitting.into_iter().map(|(uid, _)| uid).collect();
+        if fitting.is_empty() {
+            if let Some((uid, _)) = too_large.iter().max() {
+                channels::set_imap_progress(&state.db, channel.id, validity, i64::from(*uid))
+                    .await
+                    .map_err(|_| store_problem())?;
+            }
+            continue;
+        }
         // BODY.PEEK[] does not set \Seen: the flag is set after the message is committed.
         let mut fetched: Vec<(u32, Vec<u8>)> = session
-            .uid_fetch(&set, "(UID BODY.PEEK[])")
+            .uid_fetch(uid_set(&fitting), "(UID BODY.PEEK[])")
             .await
             .map_err(fetch_problem)?
             .try_filter_map(|fetch| async move {
@@ -182,8 +238,24 @@ async fn fetch_new(
                 .await
                 .map_err(|_| store_problem())?;
         }
+        // A message over the limit after the last stored one is passed too.
+        if let Some((uid, _)) = too_large.iter().max()
+            && fitting.last().is_none_or(|last| uid > last)
+        {
+            channels::set_imap_progress(&state.db, channel.id, validity, i64::from(*uid))
+                .await
+                .map_err(|_| store_problem())?;
+        }
     }
     Ok(outcome)
+}
+
+/// `1,5,7`: an IMAP UID set.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Tells the server the message is safe in Lethe: flag it seen, or move it.
