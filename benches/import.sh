@@ -19,7 +19,7 @@ index_rates=()
 combined=()
 for run in 1 2 3; do
     dir="$work/data$run"
-    echo 'bench password 123' | LETHE_DATA_DIR="$dir" "$BIN" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
+    echo 'bench lantern tractor 42' | LETHE_DATA_DIR="$dir" "$BIN" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
     start="$(date +%s%N)"
     LETHE_DATA_DIR="$dir" "$BIN" import mbox "$work/corpus.mbox" --org Bench --json > "$work/out$run.json"
     ms=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -22,7 +22,7 @@ trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
 export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
 base="http://127.0.0.1:$port"
-password='bench password 123'
+password='bench lantern tractor 42'
 echo "$password" | "${BINARIES[0]}" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
 "${BINARIES[0]}" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42
 "${BINARIES[0]}" index rebuild

@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
 db="$work/data/lethe.db"
-password='bench password 123'
+password='bench lantern tractor 42'
 echo "$password" | "$BIN" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
 "$BIN" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42
 echo "corpus: $(sqlite3 "$db" 'SELECT COUNT(*) FROM conversations') conversations, $(sqlite3 "$db" 'SELECT COUNT(*) FROM messages') messages"

@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
-password='bench password 123'
+password='bench lantern tractor 42'
 echo "$password" | "$BIN" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
 "$BIN" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42
 messages="$(sqlite3 "$work/data/lethe.db" 'SELECT COUNT(*) FROM messages')"

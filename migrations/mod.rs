@@ -12,6 +12,7 @@ mod m20261202_000008_customer_rights;
 mod m20261202_000009_org_lifecycle_and_api_keys;
 mod m20261203_000010_foreign_key_indexes;
 mod m20261205_000011_keyed_audit_chain;
+mod m20261205_000012_api_key_scopes;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_org_lifecycle_and_api_keys::Migration),
             Box::new(m20261203_000010_foreign_key_indexes::Migration),
             Box::new(m20261205_000011_keyed_audit_chain::Migration),
+            Box::new(m20261205_000012_api_key_scopes::Migration),
         ]
     }
 }

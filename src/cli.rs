@@ -572,8 +572,8 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
                 None => auth::users::default_display_name(&email),
             };
             let password = read_password_line()?;
-            let password = auth::users::NewPassword::parse(&password)
-                .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
+            let password = auth::users::NewPassword::parse(&password, &[email.as_str(), &org])
+                .map_err(password_refused)?;
             let txn = crate::db::begin_write(&state.db).await?;
             let joining = orgs::Joining::by_name(&txn, &org_name, role).await?;
             if matches!(joining, orgs::Joining::Founds(_)) && role != Role::Owner {
@@ -614,8 +614,9 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
         UserCommand::Password { email, .. } => {
             let email = EmailAddress::parse(&email)
                 .map_err(|_| usage("--email: not a valid email address"))?;
-            let password = auth::users::NewPassword::parse(&read_password_line()?)
-                .map_err(|_| usage("the password must be 10 to 1024 characters"))?;
+            let password =
+                auth::users::NewPassword::parse(&read_password_line()?, &[email.as_str()])
+                    .map_err(password_refused)?;
             let user = auth::users::find_by_email(&state.db, &email)
                 .await?
                 .ok_or_else(|| usage("no user has this email address"))?;
@@ -802,6 +803,19 @@ async fn audit_checkpoint(config: Config) -> Result<(), Failure> {
         }
         Err(broken) => Err(broken_chain(broken)),
     }
+}
+
+/// Why the password policy refused a password read from standard input.
+fn password_refused(key: &'static str) -> Failure {
+    usage(match key {
+        "form.password_too_short" | "form.password_too_long" => format!(
+            "the password must be {} to 1024 characters",
+            auth::users::MIN_PASSWORD_CHARS
+        ),
+        _ => "the password is too common or too easy to guess: use a longer one, such as a few \
+              unrelated words"
+            .to_owned(),
+    })
 }
 
 fn broken_chain(verification: audit::Verification) -> Failure {

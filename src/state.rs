@@ -23,6 +23,9 @@ pub struct AppState {
     pub sealer: Sealer,
     pub mailer: SystemMailer,
     pub throttle: LoginThrottle,
+    /// Password reset requests, counted apart from logins (asking for a link never locks an
+    /// account).
+    pub reset_throttle: LoginThrottle,
     pub setup: SetupToken,
     pub audit: AuditLog,
     pub blobs: BlobStore,
@@ -77,9 +80,10 @@ impl AppState {
             .await
             .map_err(StartError::Database)?
         {
-            Rekeyed::Keyed { rows } => {
-                tracing::info!(rows, "audit log keyed with the instance key")
+            Rekeyed::Keyed { rows } if rows > 0 => {
+                tracing::info!(rows, "audit log keyed with the instance key");
             }
+            Rekeyed::Keyed { .. } => {}
             Rekeyed::Broken { row_id } => tracing::warn!(
                 row_id,
                 "the audit log was broken before it could be keyed; `lethe audit verify` names the row"
@@ -100,6 +104,7 @@ impl AppState {
             sealer: Sealer::new(&key),
             mailer,
             throttle: LoginThrottle::default(),
+            reset_throttle: LoginThrottle::default(),
             setup: SetupToken::default(),
             audit: AuditLog::new(chain_key),
             blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),

@@ -2,7 +2,8 @@
 //! so no CSRF). The [`ApiCaller`] extractor turns a live key into the same [`TenantScope`]
 //! the session gives pages: the key's organization, acting for the admin who created it with
 //! that member's current role. A missing, unknown or revoked key — or one whose creator is no
-//! longer an admin of the organization — answers 401, and the refusal is audit-logged.
+//! longer an admin of the organization — answers 401, and the refusal is audit-logged, as
+//! does a key past its last day. A call outside the key's scopes answers 403.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::keys;
+use super::scopes::{Scope, Scopes};
 use crate::audit::{Actor, Entry};
 use crate::db::entity::{api_key, organization, user};
 use crate::orgs::{TenantScope, queries};
@@ -35,9 +37,19 @@ const USE_STAMP_SECONDS: i64 = 60;
 pub struct ApiCaller {
     pub scope: TenantScope,
     pub key_id: i64,
+    scopes: Scopes,
 }
 
 impl ApiCaller {
+    /// Refuses the call (403, naming the scope) unless the key holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.allows(scope) {
+            Ok(())
+        } else {
+            Err(AppError::ScopeMissing(scope.missing_key()))
+        }
+    }
+
     /// The audit entry of this call.
     pub fn entry(
         &self,
@@ -63,6 +75,7 @@ enum Refusal {
     Missing,
     Unknown,
     Revoked,
+    Expired,
     CreatorGone,
 }
 
@@ -72,6 +85,7 @@ impl Refusal {
             Refusal::Missing => "missing",
             Refusal::Unknown => "unknown",
             Refusal::Revoked => "revoked",
+            Refusal::Expired => "expired",
             Refusal::CreatorGone => "creator_not_admin",
         }
     }
@@ -126,6 +140,9 @@ async fn authenticate(
     if key.revoked_at.is_some() {
         return Err(refuse(&state, &client, Some(&key), Refusal::Revoked).await);
     }
+    if key.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(refuse(&state, &client, Some(&key), Refusal::Expired).await);
+    }
     let org = key.organization_id;
     let creator = match key.created_by {
         Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
@@ -170,6 +187,7 @@ async fn authenticate(
     Ok(ApiCaller {
         scope: TenantScope::for_api_key(org, creator.id, role, Arc::new(session), client),
         key_id: key.id,
+        scopes: Scopes::from_stored(&key.scopes),
     })
 }
 

@@ -1,6 +1,7 @@
 //! API keys: admins create them under `/settings/api-keys` (the key is shown once, in the
-//! response to the form, never again) and revoke them there. Creation and revocation are
-//! audit-logged.
+//! response to the form, never again) with their scopes ([`super::scopes`]) and an optional
+//! last day, and revoke them there; the list shows each key's scopes, expiry and last use.
+//! Creation and revocation are audit-logged.
 //!
 //! The database keeps only the key's SHA-256 digest, as it does for session tokens. DESIGN.md
 //! invariant 5 lists API keys among the secrets sealed with the instance key; for a bearer
@@ -12,19 +13,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 
+use super::scopes::{Scope, Scopes};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::InOrg;
 use crate::db::entity::{api_key, user};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
-use crate::web::forms::NoFields;
+use crate::web::forms::{NoFields, checkbox};
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page};
@@ -51,6 +53,23 @@ impl KeyName {
     }
 }
 
+/// A key's last day, from the form (`YYYY-MM-DD`, empty: no expiry): after today. The key
+/// works through that day (UTC) and is refused from the next.
+pub fn parse_expiry(value: &str) -> Result<Option<DateTime<Utc>>, &'static str> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|day| *day > Utc::now().date_naive())
+        .ok_or("api.keys.expiry_invalid")?;
+    Ok(day
+        .succ_opt()
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc()))
+}
+
 /// A freshly made key: the secret (to show once) and its stored row.
 pub struct NewKey {
     pub secret: String,
@@ -63,6 +82,8 @@ pub async fn create(
     org: OrgId,
     created_by: i64,
     name: &KeyName,
+    scopes: Scopes,
+    expires_at: Option<DateTime<Utc>>,
 ) -> Result<NewKey, sea_orm::DbErr> {
     let secret = format!("{KEY_PREFIX}{}", random_token());
     let row = api_key::ActiveModel {
@@ -75,6 +96,8 @@ pub async fn create(
         last_used_at: Set(None),
         revoked_at: Set(None),
         revoked_by: Set(None),
+        scopes: Set(scopes.stored()),
+        expires_at: Set(expires_at),
         ..Default::default()
     }
     .insert(db)
@@ -127,6 +150,9 @@ pub struct KeyRow {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    pub scopes: Vec<&'static str>,
+    /// The last day it works, and whether that day has passed.
+    pub expires: Option<(String, bool)>,
 }
 
 #[derive(Template)]
@@ -136,7 +162,7 @@ struct KeysPage {
     keys: Vec<KeyRow>,
     /// The key just created: shown this once.
     new_key: Option<String>,
-    name: String,
+    form: CreateForm,
     error: Option<&'static str>,
     base_url: String,
 }
@@ -169,6 +195,14 @@ async fn rows(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<KeyRow>, AppE
             created_at: minute(&k.created_at),
             last_used_at: k.last_used_at.as_ref().map(minute),
             revoked_at: k.revoked_at.as_ref().map(minute),
+            scopes: Scopes::from_stored(&k.scopes)
+                .iter()
+                .map(Scope::as_str)
+                .collect(),
+            expires: k.expires_at.map(|at| {
+                let last_day = at - chrono::Duration::days(1);
+                (last_day.format("%Y-%m-%d").to_string(), at <= Utc::now())
+            }),
             name: k.name,
             prefix: k.prefix,
         })
@@ -179,7 +213,7 @@ async fn render_page(
     state: &AppState,
     scope: &TenantScope,
     new_key: Option<String>,
-    name: String,
+    form: CreateForm,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
@@ -187,7 +221,7 @@ async fn render_page(
         page: Page::new(state, &scope.session, "organization").await?,
         keys: rows(&state.db, scope.org()).await?,
         new_key,
-        name,
+        form,
         error,
         base_url: state
             .config
@@ -205,12 +239,41 @@ pub async fn list(
     scope: TenantScope,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    render_page(&state, &scope, None, String::new(), None, StatusCode::OK).await
+    render_page(
+        &state,
+        &scope,
+        None,
+        CreateForm::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
+/// The new-key form; a fresh one offers `read` only, ticked.
 #[derive(Deserialize)]
 pub struct CreateForm {
     name: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    scope_read: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    scope_write: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    scope_privacy: bool,
+    #[serde(default)]
+    expires: String,
+}
+
+impl Default for CreateForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            scope_read: true,
+            scope_write: false,
+            scope_privacy: false,
+            expires: String::new(),
+        }
+    }
 }
 
 /// `POST /settings/api-keys`: creates a key and shows it once.
@@ -220,21 +283,33 @@ pub async fn create_key(
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let name = match KeyName::parse(&form.name) {
-        Ok(name) => name,
+    let checked = KeyName::parse(&form.name).and_then(|name| {
+        let scopes = Scopes::chosen(form.scope_read, form.scope_write, form.scope_privacy)?;
+        Ok((name, scopes, parse_expiry(&form.expires)?))
+    });
+    let (name, scopes, expires_at) = match checked {
+        Ok(checked) => checked,
         Err(error) => {
             return render_page(
                 &state,
                 &scope,
                 None,
-                form.name,
+                form,
                 Some(error),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
     };
-    let created = create(&state.db, scope.org(), scope.user_id(), &name).await?;
+    let created = create(
+        &state.db,
+        scope.org(),
+        scope.user_id(),
+        &name,
+        scopes,
+        expires_at,
+    )
+    .await?;
     scope
         .audit(
             &state,
@@ -243,6 +318,8 @@ pub async fn create_key(
             serde_json::json!({
                 "name": created.row.name,
                 "prefix": created.row.prefix,
+                "scopes": created.row.scopes,
+                "expires_at": created.row.expires_at,
             }),
         )
         .await?;
@@ -250,7 +327,7 @@ pub async fn create_key(
         &state,
         &scope,
         Some(created.secret),
-        String::new(),
+        CreateForm::default(),
         None,
         StatusCode::OK,
     )

@@ -8,5 +8,7 @@
 //! - [`v1`]: the endpoints.
 
 pub mod auth;
+pub mod body;
 pub mod keys;
+pub mod scopes;
 pub mod v1;

@@ -15,6 +15,8 @@ use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::auth::ApiCaller;
+use super::body::JsonBody;
+use super::scopes::Scope;
 use crate::db::InOrg;
 use crate::db::entity::privacy_request;
 use crate::db::entity::{conversation, customer};
@@ -28,7 +30,6 @@ use crate::web::AppError;
 use crate::web::paths;
 
 const MAX_NOTE_CHARS: usize = 2000;
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 async fn audit(
     state: &AppState,
@@ -84,6 +85,7 @@ pub async fn customers(
     caller: ApiCaller,
     query: web::Query<LookupQuery>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::Read)?;
     let email = query
         .email
         .as_deref()
@@ -126,6 +128,7 @@ pub async fn export(
     path: web::Path<i64>,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::Privacy)?;
     caller.scope.require_admin()?;
     let include_notes = truthy(query.include_notes.as_deref());
     export::download(&state, &caller.scope, path.into_inner(), include_notes).await
@@ -164,6 +167,7 @@ pub async fn erase(
     caller: ApiCaller,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::Privacy)?;
     caller.scope.require_admin()?;
     let org = caller.scope.org();
     let customer_id = path.into_inner();
@@ -231,6 +235,7 @@ pub async fn requests(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::Read)?;
     caller.scope.require_admin()?;
     let (open, closed) = requests::list(&state.db, caller.scope.org()).await?;
     let now = Utc::now();
@@ -251,7 +256,7 @@ pub async fn requests(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewRequestBody {
+pub struct NewRequestBody {
     kind: String,
     received: Option<String>,
     customer_id: Option<i64>,
@@ -277,14 +282,7 @@ impl TryFrom<NewRequestBody> for ValidRequest {
 
     fn try_from(body: NewRequestBody) -> Result<Self, AppError> {
         let kind = Kind::parse(&body.kind).ok_or(AppError::BadRequest("privacy.bad_kind"))?;
-        let today = Utc::now().date_naive();
-        let received = match body.received.as_deref().map(str::trim) {
-            None | Some("") => today,
-            Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                .ok()
-                .filter(|d| *d <= today)
-                .ok_or(AppError::BadRequest("privacy.bad_date"))?,
-        };
+        let received = requests::received_on(&body.received)?;
         let email = body
             .customer_email
             .as_deref()
@@ -317,15 +315,11 @@ impl TryFrom<NewRequestBody> for ValidRequest {
 pub async fn create_request(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    body: web::Bytes,
+    JsonBody(body): JsonBody<NewRequestBody>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::Write)?;
     caller.scope.require_admin()?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    let parsed: NewRequestBody =
-        serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("api.error.bad_json"))?;
-    let valid = ValidRequest::try_from(parsed)?;
+    let valid = ValidRequest::try_from(body)?;
     let org = caller.scope.org();
     let customer_id = match valid.customer {
         None => None,

@@ -135,7 +135,9 @@ pub async fn change_password(
         errors.push("form.current_password_wrong");
     }
     let same = form.new_password == form.confirm;
-    let new_password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
+    let personal = [auth.user.email.as_str(), auth.user.display_name.as_str()];
+    let new_password =
+        users::NewPassword::confirmed(&form.new_password, same, &personal, &mut errors);
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {
         let page = AccountPage::of(&state, &auth, errors).await?;
         return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);

@@ -1,6 +1,12 @@
 //! Password reset links: a random token mailed to the user, stored as a digest, valid for one
 //! hour and once. `/password/forgot` asks for the address and mails the link;
 //! `/password/reset/{token}` is the link's page, which sets the new password.
+//!
+//! The answer to `/password/forgot` does not tell whether the address has an account: the same
+//! page, and the mail goes out after the answer, not during it. Requests are throttled on
+//! their own ([`AppState::reset_throttle`]), so asking for links never locks anyone out of
+//! signing in. A new link, or any new password, voids the user's older links, and a link is
+//! spent by one atomic update, so two submissions cannot both use it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -28,6 +34,7 @@ pub const VALID_FOR_MINUTES: i64 = 60;
 pub async fn create(db: &impl ConnectionTrait, user_id: i64) -> Result<String, AppError> {
     let token = random_token();
     let now = Utc::now();
+    void_links(db, user_id).await?;
     password_reset::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(sha256_hex(&token)),
@@ -56,10 +63,26 @@ pub async fn find_valid(
     Ok(found.filter(|r| r.used_at.is_none() && r.expires_at > Utc::now()))
 }
 
-pub async fn mark_used(db: &impl ConnectionTrait, reset_id: i64) -> Result<(), AppError> {
+/// Spends the link: true for the one caller that did, false when it was used (or had
+/// expired) in the meantime.
+pub async fn spend(db: &impl ConnectionTrait, reset_id: i64) -> Result<bool, sea_orm::DbErr> {
+    let now = Utc::now();
+    let spent = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, now.into())
+        .filter(password_reset::Column::Id.eq(reset_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    Ok(spent.rows_affected == 1)
+}
+
+/// Voids every unused link of the user (a new link was asked for, or a password was set).
+pub async fn void_links(db: &impl ConnectionTrait, user_id: i64) -> Result<(), sea_orm::DbErr> {
     password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Utc::now().into())
-        .filter(password_reset::Column::Id.eq(reset_id))
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .filter(password_reset::Column::UsedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
@@ -107,12 +130,14 @@ pub async fn forgot(
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
-    // The same answer whether or not the account exists; throttled like logins.
-    if !state.throttle.is_blocked(&form.email, client.ip.as_deref())
+    // The same answer whether or not the account exists; throttled apart from logins.
+    if !state
+        .reset_throttle
+        .is_blocked(&form.email, client.ip.as_deref())
         && let Ok(email) = EmailAddress::parse(&form.email)
     {
         state
-            .throttle
+            .reset_throttle
             .record_failure(&form.email, client.ip.as_deref());
         if let Some(user) = users::find_by_email(&state.db, &email).await? {
             let token = create(&state.db, user.id).await?;
@@ -127,13 +152,17 @@ pub async fn forgot(
                 "mail.reset_body",
                 &[("link", &link), ("minutes", &VALID_FOR_MINUTES.to_string())],
             );
-            if let Err(error) = state
-                .mailer
-                .send(&email, tr.t("mail.reset_subject"), body)
-                .await
-            {
-                tracing::error!(reason = error.kind(), "password reset mail not sent");
-            }
+            // Sent after the answer: its time would tell that the address has an account.
+            let state = state.clone().into_inner();
+            tokio::spawn(async move {
+                if let Err(error) = state
+                    .mailer
+                    .send(&email, tr.t("mail.reset_subject"), body)
+                    .await
+                {
+                    tracing::error!(reason = error.kind(), "password reset mail not sent");
+                }
+            });
         }
     }
     let page = Page::new(&state, &visitor.0, "login").await?;
@@ -203,7 +232,12 @@ pub async fn reset(
     };
     let mut errors = Vec::new();
     let same = form.new_password == form.confirm;
-    let password = users::NewPassword::confirmed(&form.new_password, same, &mut errors);
+    let user = user::Entity::find_by_id(reset.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let personal = [user.email.as_str(), user.display_name.as_str()];
+    let password = users::NewPassword::confirmed(&form.new_password, same, &personal, &mut errors);
     let (Some(password), true) = (password, errors.is_empty()) else {
         let page = Page::new(&state, &visitor.0, "login").await?;
         return render_with_status(
@@ -217,17 +251,25 @@ pub async fn reset(
         );
     };
     let txn = crate::db::begin_write(&state.db).await?;
+    if !spend(&txn, reset.id).await? {
+        // Used by another submission a moment ago: nothing changes.
+        let page = Page::new(&state, &visitor.0, "login").await?;
+        return render_with_status(
+            &ResetPage {
+                page,
+                token: token.into_inner(),
+                valid: false,
+                errors: vec![],
+            },
+            StatusCode::BAD_REQUEST,
+        );
+    }
     users::set_password(&txn, reset.user_id, &password).await?;
-    mark_used(&txn, reset.id).await?;
     session::Entity::delete_many()
         .filter(session::Column::UserId.eq(reset.user_id))
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    let user = user::Entity::find_by_id(reset.user_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
     state.throttle.record_success(&user.email);
     let target = format!("user:{}", reset.user_id);
     let entry = Entry::by_user(

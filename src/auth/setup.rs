@@ -102,7 +102,12 @@ pub async fn setup(
         .map_err(|_| errors.push("form.email_invalid"))
         .ok();
     let same = form.password == form.password_confirm;
-    let password = users::NewPassword::confirmed(&form.password, same, &mut errors);
+    let personal = [
+        form.email.as_str(),
+        form.display_name.as_str(),
+        form.organization.as_str(),
+    ];
+    let password = users::NewPassword::confirmed(&form.password, same, &personal, &mut errors);
     let (Some(org_name), Some(display_name), Some(email), Some(password), true) =
         (org_name, display_name, email, password, errors.is_empty())
     else {

@@ -9,17 +9,45 @@ use crate::db::entity::user;
 use crate::mail::EmailAddress;
 use crate::web::AppError;
 
-/// A password that meets the policy: 10 to 1024 characters.
+/// Fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Characters the guessability estimate reads (a longer password is not weaker for its tail,
+/// and the estimate's work grows with the length).
+const ESTIMATED_CHARS: usize = 64;
+
+/// A password that meets the policy: 12 to 1024 characters, and not common or easily guessed:
+/// an offline estimate (zxcvbn, no network) must put it beyond 10^10 guesses, counting the
+/// person's own address, name and organization (`personal`) as known to the guesser.
 pub struct NewPassword(String);
 
 impl NewPassword {
-    pub fn parse(value: &str) -> Result<Self, &'static str> {
+    pub fn parse(value: &str, personal: &[&str]) -> Result<Self, &'static str> {
         let length = value.chars().count();
-        if length < 10 {
+        if length < MIN_PASSWORD_CHARS {
             return Err("form.password_too_short");
         }
         if length > 1024 {
             return Err("form.password_too_long");
+        }
+        let estimated: String = value.chars().take(ESTIMATED_CHARS).collect();
+        // Each input, and each of its parts (`anna.schmidt@kunde.test` gives `anna`, `schmidt`,
+        // `kunde`, `annaschmidt`...), is a word the guesser knows.
+        let mut known: Vec<String> = Vec::new();
+        for input in personal.iter().map(|i| i.to_lowercase()) {
+            let parts: Vec<&str> = input
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|p| p.chars().count() >= 3)
+                .collect();
+            known.push(parts.concat());
+            if let Some((local, _)) = input.split_once('@') {
+                known.push(local.replace(|c: char| !c.is_alphanumeric(), ""));
+            }
+            known.extend(parts.iter().map(|p| (*p).to_owned()));
+            known.push(input.clone());
+        }
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        if zxcvbn::zxcvbn(&estimated, &known).score() < zxcvbn::Score::Three {
+            return Err("form.password_guessable");
         }
         Ok(Self(value.to_owned()))
     }
@@ -29,9 +57,12 @@ impl NewPassword {
     pub fn confirmed(
         value: &str,
         confirmation_matches: bool,
+        personal: &[&str],
         errors: &mut Vec<&'static str>,
     ) -> Option<Self> {
-        let password = Self::parse(value).map_err(|e| errors.push(e)).ok();
+        let password = Self::parse(value, personal)
+            .map_err(|e| errors.push(e))
+            .ok();
         if !confirmation_matches {
             errors.push("form.password_mismatch");
         }
@@ -103,6 +134,8 @@ pub async fn set_password(
         .filter(user::Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    // A new password voids the reset links still out.
+    super::password_reset::void_links(db, user_id).await?;
     Ok(())
 }
 
@@ -114,4 +147,42 @@ pub fn default_display_name(email: &EmailAddress) -> String {
         name = first.to_uppercase() + name.get(1..).unwrap_or_default();
     }
     name
+}
+
+#[cfg(test)]
+mod password_policy_tests {
+    use super::NewPassword;
+
+    #[test]
+    fn short_common_and_personal_passwords_are_refused() {
+        assert_eq!(
+            NewPassword::parse("eleven char", &[]).err(),
+            Some("form.password_too_short")
+        );
+        for guessable in [
+            "password1234",
+            "qwertyuiop123",
+            "123456789012",
+            "aaaaaaaaaaaaaaa",
+        ] {
+            assert_eq!(
+                NewPassword::parse(guessable, &[]).err(),
+                Some("form.password_guessable"),
+                "{guessable}"
+            );
+        }
+        // Someone's own address is known to whoever guesses.
+        let personal = ["annaschmidt@kunde.test", "Anna Schmidt"];
+        assert_eq!(
+            NewPassword::parse("annaschmidt2026", &personal).err(),
+            Some("form.password_guessable")
+        );
+        for strong in [
+            "correct horse battery",
+            "plum tractor lantern",
+            "fresh secret 123",
+        ] {
+            assert!(NewPassword::parse(strong, &personal).is_ok(), "{strong}");
+        }
+    }
 }

@@ -292,7 +292,11 @@ pub async fn accept_invitation(
                 .ok();
             let given = form.password.as_deref().unwrap_or_default();
             let same = form.password == form.password_confirm;
-            let password = users::NewPassword::confirmed(given, same, &mut errors);
+            let personal = [
+                usable.invitation.email.as_str(),
+                form.display_name.as_deref().unwrap_or_default(),
+            ];
+            let password = users::NewPassword::confirmed(given, same, &personal, &mut errors);
             let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
                 let page = Page::new(&state, &visitor.0, "invitation").await?;
                 return render_with_status(

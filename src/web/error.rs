@@ -24,6 +24,9 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// An API key without the scope a call needs (403); the key names the scope's message.
+    #[error("missing scope: {0}")]
+    ScopeMissing(&'static str),
     /// Malformed input; the string is a translation key shown to the user.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -63,6 +66,7 @@ impl AppError {
         match self {
             Self::NotFound => "error.not_found",
             Self::Forbidden => "error.forbidden",
+            Self::ScopeMissing(key) => key,
             Self::BadRequest(key) => key,
             Self::PayloadTooLarge => "error.too_large",
             Self::CsrfRejected => "error.csrf",
@@ -121,7 +125,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ScopeMissing(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,

@@ -39,19 +39,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let content_type_ok = req
             .content_type()
             .eq_ignore_ascii_case("application/x-www-form-urlencoded");
-        let mut payload = payload.take();
+        let declared = content_length(req);
+        let payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
                 return Err(AppError::BadRequest("error.bad_form"));
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| AppError::BadRequest("error.bad_form"))?;
-                if body.len() + chunk.len() > FORM_LIMIT {
-                    return Err(AppError::PayloadTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(declared, payload, FORM_LIMIT, "error.bad_form").await?;
             let field: CsrfField = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("error.bad_form"))?;
             let expected = session.and_then(|s| s.existing_csrf());
@@ -65,6 +59,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .map_err(|_| AppError::BadRequest("error.bad_form"))
         })
     }
+}
+
+/// The body's declared length, if the request declares one.
+pub fn content_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads a body of at most `limit` bytes: a declared length over it is refused before anything
+/// is read (413), and reading stops as soon as the body grows past it. A body that breaks off
+/// is `malformed` (a translation key).
+pub async fn read_limited(
+    declared: Option<usize>,
+    mut payload: Payload,
+    limit: usize,
+    malformed: &'static str,
+) -> Result<web::BytesMut, AppError> {
+    if declared.is_some_and(|length| length > limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::BadRequest(malformed))?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -47,7 +47,7 @@ async fn first_start_setup_link_creates_the_owner_and_organization_once() {
     for message in [
         "Please enter a name for the organization",
         "not valid",
-        "at least 10 characters",
+        "at least 12 characters",
         "not the same",
     ] {
         assert!(html.contains(message), "{message}");
@@ -602,4 +602,129 @@ fn reset_link(mail: &str) -> String {
         .expect("reset link")
         .as_str()
         .to_owned()
+}
+
+#[tokio::test]
+async fn a_common_or_personal_password_is_refused_and_the_old_one_stays() {
+    let app = spawn_app().await;
+    app.create_user("anna.schmidt@shop.test", "Shop", "owner")
+        .await;
+    app.login("anna.schmidt@shop.test").await;
+    for guessable in ["password1234", "anna.schmidt@shop.test"] {
+        let refused = app
+            .post_form(
+                "/account",
+                "/account/password",
+                &[
+                    ("current", PASSWORD),
+                    ("new_password", guessable),
+                    ("confirm", guessable),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{guessable}");
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("too common or too easy to guess"),
+            "{guessable}"
+        );
+    }
+    assert_eq!(
+        app.another_browser()
+            .login_with("anna.schmidt@shop.test", PASSWORD)
+            .await
+            .status(),
+        303,
+        "the old password still signs in"
+    );
+}
+
+#[tokio::test]
+async fn reset_links_never_lock_a_login_and_only_the_newest_works_and_only_once() {
+    let smtp = SmtpRecorder::start().await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    let ask = || {
+        app.post_form(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "agent@shop.test")],
+        )
+    };
+
+    // Two links, one after the other: the first is void once the second exists.
+    ask().await;
+    let first = reset_link(&unfold_qp(&smtp.wait_for(1).await[0]));
+    ask().await;
+    let second = reset_link(&unfold_qp(&smtp.wait_for(2).await[1]));
+    assert_eq!(
+        app.get(&first).await.status(),
+        400,
+        "the older link is void"
+    );
+    assert_eq!(app.get(&second).await.status(), 200);
+
+    // A password change voids the link still out.
+    let browser = app.another_browser();
+    browser.login_with("agent@shop.test", PASSWORD).await;
+    let changed = browser
+        .post_form(
+            "/account",
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new_password", "another fresh secret"),
+                ("confirm", "another fresh secret"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), 303);
+    assert_eq!(app.get(&second).await.status(), 400, "the change voided it");
+
+    // More requests than failed logins that block an account: signing in still works.
+    for _ in 0..6 {
+        ask().await;
+    }
+    assert_eq!(
+        app.another_browser()
+            .login_with("agent@shop.test", "another fresh secret")
+            .await
+            .status(),
+        303,
+        "asking for links does not lock the account"
+    );
+
+    // Five links went out (the throttle held back the rest), each sent after its answer and
+    // so in any order: exactly one of them, the newest, still opens.
+    let links: Vec<String> = smtp
+        .wait_for(5)
+        .await
+        .iter()
+        .map(|mail| reset_link(&unfold_qp(mail)))
+        .collect();
+    let mut open = Vec::new();
+    for link in &links {
+        if app.get(link).await.status() == 200 {
+            open.push(link.clone());
+        }
+    }
+    assert_eq!(open.len(), 1, "only the newest link opens");
+    let newest = open.remove(0);
+
+    // Submitted twice at once from two browsers: one submission sets the password.
+    let (one, two) = (app.another_browser(), app.another_browser());
+    let fields = [
+        ("new_password", "fresh secret 123"),
+        ("confirm", "fresh secret 123"),
+    ];
+    let (a, b) = tokio::join!(
+        one.post_form(&newest, &newest, &fields),
+        two.post_form(&newest, &newest, &fields)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 400], "exactly one submission used the link");
 }

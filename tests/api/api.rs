@@ -25,13 +25,23 @@ async fn customer_of_mail(app: &TestApp, org: OrgId, from: &str, message_id: &st
 }
 
 /// Signs in as `email` (an admin) and creates a key named `name`; returns the key.
+/// Creates a key with every scope and no expiry.
 async fn create_key(app: &TestApp, name: &str) -> String {
+    create_key_with(
+        app,
+        &[
+            ("name", name),
+            ("scope_read", "yes"),
+            ("scope_write", "yes"),
+            ("scope_privacy", "yes"),
+        ],
+    )
+    .await
+}
+
+async fn create_key_with(app: &TestApp, form: &[(&str, &str)]) -> String {
     let response = app
-        .post_form(
-            "/settings/api-keys",
-            "/settings/api-keys",
-            &[("name", name)],
-        )
+        .post_form("/settings/api-keys", "/settings/api-keys", form)
         .await;
     assert_eq!(response.status(), 200);
     key_on(&response.text().await.unwrap())
@@ -422,4 +432,157 @@ async fn privacy_requests_are_recorded_and_listed_through_the_api() {
     for action in ["privacy.request_recorded", "api.privacy_requests_listed"] {
         assert!(logged.iter().any(|l| l == action), "{action} in {logged:?}");
     }
+}
+
+#[tokio::test]
+async fn a_key_does_only_what_its_scopes_allow_and_nothing_after_its_last_day() {
+    let app = spawn_app().await;
+    app.create_user("admin@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let anna = customer_of_mail(&app, org, "Anna <anna@kunde.test>", "a1@kunde.test").await;
+    app.login("admin@shop.test").await;
+
+    // A fresh form offers read only; a key needs at least one scope and a last day after today.
+    let page = app.get_text("/settings/api-keys").await;
+    assert!(
+        page.contains(r#"name="scope_read" value="yes" checked"#),
+        "{page}"
+    );
+    assert!(!page.contains(r#"name="scope_privacy" value="yes" checked"#));
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (form, message) in [
+        (vec![("name", "None")], "Choose at least one scope."),
+        (
+            vec![
+                ("name", "Old"),
+                ("scope_read", "yes"),
+                ("expires", yesterday.as_str()),
+            ],
+            "The last day must be a date after today",
+        ),
+        (
+            vec![("name", "Bad"), ("scope_read", "yes"), ("expires", "soon")],
+            "The last day must be a date after today",
+        ),
+    ] {
+        let refused = app
+            .post_form("/settings/api-keys", "/settings/api-keys", &form)
+            .await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains(message), "{message}");
+    }
+    assert_eq!(
+        api_key::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .len(),
+        0,
+        "nothing was created"
+    );
+
+    // A read-only key reads, and is refused what needs write or privacy, with the reason.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let reader = create_key_with(
+        &app,
+        &[
+            ("name", "Reader"),
+            ("scope_read", "yes"),
+            ("expires", &tomorrow),
+        ],
+    )
+    .await;
+    let found = get(&app, &reader, "/api/v1/customers?email=anna%40kunde.test").await;
+    assert_eq!(found.status(), 200);
+    let export = get(&app, &reader, &format!("/api/v1/customers/{anna}/export")).await;
+    assert_eq!(export.status(), 403);
+    let body: serde_json::Value = export.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("privacy scope"),
+        "{body}"
+    );
+    let erase = api(
+        &app,
+        Some(&reader),
+        reqwest::Method::POST,
+        &format!("/api/v1/customers/{anna}/erase"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(erase.status(), 403);
+    let record = post_json(
+        &app,
+        &reader,
+        "/api/v1/privacy/requests",
+        serde_json::json!({ "kind": "access", "customer_id": anna }),
+    )
+    .await;
+    assert_eq!(record.status(), 403);
+    assert!(
+        lethe::db::entity::customer::Entity::find_by_id(anna)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_some(),
+        "nothing was erased"
+    );
+    let page = app.get_text("/settings/api-keys").await;
+    assert!(
+        page.contains(&format!("<td>read</td>\n    <td>{tomorrow}</td>")),
+        "{page}"
+    );
+
+    // After its last day the key is refused, and the refusal is recorded.
+    api_key::Entity::update_many()
+        .col_expr(
+            api_key::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::val(Some(chrono::Utc::now() - chrono::Duration::minutes(1))),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let expired = get(&app, &reader, "/api/v1/customers?email=anna%40kunde.test").await;
+    assert_eq!(expired.status(), 401);
+    let refusal = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("api.key_refused"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(refusal.iter().any(|r| r.details.contains("expired")));
+    assert!(
+        app.get_text("/settings/api-keys")
+            .await
+            .contains("(expired)")
+    );
+}
+
+#[tokio::test]
+async fn an_api_body_over_64_kib_is_refused_by_its_length_before_it_is_read() {
+    let app = spawn_app().await;
+    app.create_user("admin@shop.test", "Shop", "owner").await;
+    app.login("admin@shop.test").await;
+    let key = create_key(&app, "Backend").await;
+    let note = "x".repeat(100 * 1024);
+    let response = post_json(
+        &app,
+        &key,
+        "/api/v1/privacy/requests",
+        serde_json::json!({ "kind": "access", "note": note }),
+    )
+    .await;
+    assert_eq!(response.status(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 413);
+    assert_eq!(
+        lethe::db::entity::privacy_request::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -521,7 +521,11 @@ async fn actions_the_issue_lists_are_logged_with_ip_and_user_agent() {
     post("/settings/retention/run".into(), vec![]).await;
     post(
         "/settings/api-keys".into(),
-        vec![("name", "Shop backend".into())],
+        // As a browser sends the form: the read scope is ticked by default.
+        vec![
+            ("name", "Shop backend".into()),
+            ("scope_read", "yes".into()),
+        ],
     )
     .await;
 

@@ -112,7 +112,7 @@ async fn user_create_from_a_script_makes_a_working_owner() {
         "short\n",
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("10 to 1024"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("12 to 1024"));
     let output = env.run(
         &[
             "user",

@@ -718,7 +718,7 @@ impl TestApp {
         let (user, _) = queries::create_user_in(
             &self.state.db,
             &EmailAddress::parse(email).expect("email"),
-            &NewPassword::parse(PASSWORD).expect("pw"),
+            &NewPassword::parse(PASSWORD, &[]).expect("pw"),
             "Test User",
             joining,
         )

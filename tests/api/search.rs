@@ -512,7 +512,7 @@ async fn deleted_text_leaves_no_bytes_in_the_index_files() {
     let (_, org) = lethe::orgs::queries::create_user_in(
         &state.db,
         &lethe::mail::EmailAddress::parse("owner@shop-a.test").unwrap(),
-        &lethe::auth::users::NewPassword::parse(crate::helpers::PASSWORD).unwrap(),
+        &lethe::auth::users::NewPassword::parse(crate::helpers::PASSWORD, &[]).unwrap(),
         "Owner",
         lethe::orgs::queries::Joining::Founds(&name),
     )

@@ -100,6 +100,8 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
         b_org,
         b_owner,
         &lethe::api::keys::KeyName::parse("B key").unwrap(),
+        lethe::api::scopes::Scopes::chosen(true, true, true).unwrap(),
+        None,
     )
     .await
     .unwrap();

@@ -19,6 +19,10 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub revoked_by: Option<i64>,
+    /// What the key may do: `read`, `write`, `privacy`, comma-separated (src/api/scopes.rs).
+    pub scopes: String,
+    /// After this the key is refused; none: it does not expire.
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
