@@ -25,8 +25,6 @@ pub mod rectify;
 pub mod requests;
 pub mod restrict;
 
-use crate::web::AppError;
-
 /// Why an export or erasure failed. Messages carry no personal data.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -50,16 +48,5 @@ pub enum PrivacyError {
 impl PrivacyError {
     pub fn internal(context: impl std::fmt::Display) -> Self {
         Self::Internal(context.to_string())
-    }
-}
-
-impl From<PrivacyError> for AppError {
-    fn from(error: PrivacyError) -> Self {
-        match error {
-            PrivacyError::NotFound => AppError::NotFound,
-            PrivacyError::OnHold(_) => AppError::BadRequest("privacy.erase.on_hold"),
-            PrivacyError::Database(error) => AppError::Database(error),
-            other => AppError::internal(other),
-        }
     }
 }

@@ -14,6 +14,7 @@ use askama::Template;
 use super::i18n::{Lang, Tr};
 use super::paths;
 use crate::mail::MailError;
+use crate::privacy::PrivacyError;
 use crate::retention::RetentionError;
 use crate::search::SearchError;
 
@@ -75,6 +76,19 @@ impl AppError {
             Self::Unauthorized => "api.error.unauthorized",
             Self::Refused { key, .. } => key,
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => "error.internal",
+        }
+    }
+}
+
+/// Privacy errors as the web shows them: no such customer is "not found"; a legal hold is a
+/// bad request that says so; everything else is a generic 500.
+impl From<PrivacyError> for AppError {
+    fn from(error: PrivacyError) -> Self {
+        match error {
+            PrivacyError::NotFound => AppError::NotFound,
+            PrivacyError::OnHold(_) => AppError::BadRequest("privacy.erase.on_hold"),
+            PrivacyError::Database(error) => AppError::Database(error),
+            other => AppError::internal(other),
         }
     }
 }

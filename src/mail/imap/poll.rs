@@ -17,6 +17,9 @@ use crate::state::AppState;
 /// How many messages are fetched (and held in memory) at once.
 pub const BATCH: usize = 25;
 
+/// A message's UID and its size in bytes, as the server counts it.
+type UidSize = (u32, u32);
+
 /// What one poll did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PollOutcome {
@@ -26,7 +29,7 @@ pub struct PollOutcome {
     pub rejected: usize,
     /// Larger than `LETHE_MAX_MESSAGE_MB` by the server's `RFC822.SIZE`: `(uid, bytes)`, not
     /// fetched, left unread in the mailbox.
-    pub too_large: Vec<(u32, u32)>,
+    pub too_large: Vec<UidSize>,
     /// The folder's UIDVALIDITY changed, so the poll started over from UID 1.
     pub uid_validity_reset: bool,
 }
@@ -168,7 +171,7 @@ async fn fetch_new(
             .try_collect()
             .await
             .map_err(fetch_problem)?;
-        let (too_large, fitting): (Vec<(u32, u32)>, Vec<(u32, u32)>) = sizes
+        let (too_large, fitting): (Vec<UidSize>, Vec<UidSize>) = sizes
             .into_iter()
             .filter(|(uid, _)| i64::from(*uid) > last_uid)
             .partition(|(_, size)| *size as usize > max_bytes);
