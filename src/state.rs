@@ -74,21 +74,27 @@ impl AppState {
         let db = db::connect(&config.database)
             .await
             .map_err(StartError::Database)?;
-        db::migrate(&db).await.map_err(StartError::Migration)?;
-        let chain_key = ChainKey::derive(&key);
-        match crate::audit::rekey(&db, &chain_key)
+        // The audit chain is keyed once, by the process that adds the MAC columns: deciding it
+        // from what the database says would let whoever writes the database get a forged
+        // chain keyed (`audit::rekey`).
+        let keying = db::migrate_noting(&db, crate::audit::KEYING_MIGRATION)
             .await
-            .map_err(StartError::Database)?
-        {
-            Rekeyed::Keyed { rows } if rows > 0 => {
-                tracing::info!(rows, "audit log keyed with the instance key");
+            .map_err(StartError::Migration)?;
+        let chain_key = ChainKey::derive(&key);
+        if keying {
+            match crate::audit::rekey(&db, &chain_key)
+                .await
+                .map_err(StartError::Database)?
+            {
+                Rekeyed::Keyed { rows } if rows > 0 => {
+                    tracing::info!(rows, "audit log keyed with the instance key");
+                }
+                Rekeyed::Broken { row_id } => tracing::warn!(
+                    row_id,
+                    "the audit log was broken before it could be keyed; `lethe audit verify` names the row"
+                ),
+                Rekeyed::Keyed { .. } | Rekeyed::AlreadyKeyed => {}
             }
-            Rekeyed::Keyed { .. } => {}
-            Rekeyed::Broken { row_id } => tracing::warn!(
-                row_id,
-                "the audit log was broken before it could be keyed; `lethe audit verify` names the row"
-            ),
-            Rekeyed::AlreadyKeyed => {}
         }
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
         let config_data_dir = config.data_dir.clone();

@@ -39,6 +39,10 @@ pub use mac::ChainKey;
 pub use rekey::{Rekeyed, rekey};
 pub use verify::{Checkpoint, Verification, checkpoint, verify, verify_checkpoint};
 
+/// The migration that adds the chain's MAC columns: the process that applies it keys the
+/// chain ([`rekey`]), once.
+pub const KEYING_MIGRATION: &str = "m20261205_000011_keyed_audit_chain";
+
 /// The hash the first row chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

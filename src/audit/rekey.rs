@@ -1,8 +1,13 @@
 //! Keying a chain written before the chain key existed (a head without a MAC): the chain is
 //! checked the old way, with unkeyed SHA-256, and only if it holds is every row's hash
 //! replaced by its MAC, every anchor's and the head's MAC written — in one transaction, under
-//! the head lock, once. A chain that fails the old check is left as it is, for
-//! `lethe audit verify` to report.
+//! the head lock. A chain that fails the old check is left as it is, for `lethe audit verify`
+//! to report.
+//!
+//! Only the process that applies [`super::KEYING_MIGRATION`] calls this (`AppState::open`):
+//! a head without a MAC later on is a broken chain, never one to key — otherwise whoever can
+//! write the database could clear the MAC, recompute the unkeyed chain over forged rows, and
+//! have the next start bless them.
 
 use std::collections::HashMap;
 

@@ -162,16 +162,31 @@ pub async fn verify_checkpoint(
             row_id: row.id,
             reason: "the chain no longer extends the checkpoint: the row it names was replaced",
         }),
-        None => {
-            let head = audit_head::Entity::find_by_id(HEAD).one(db).await?;
-            if head.is_some_and(|h| h.last_id > checkpoint.row_id) {
-                Ok(verification)
-            } else {
-                Ok(Verification::Broken {
-                    row_id: checkpoint.row_id,
-                    reason: "the chain was cut back to before the checkpoint",
-                })
-            }
-        }
+        None if in_recorded_gap(db, checkpoint.row_id).await? => Ok(verification),
+        None => Ok(Verification::Broken {
+            row_id: checkpoint.row_id,
+            reason: "the chain was cut back to before the checkpoint",
+        }),
     }
+}
+
+/// Whether row `id`, which is gone, went in a recorded removal: the first row after it does
+/// not chain to the last row before it (a gap, which [`verify`] accepted only with an anchor
+/// carrying its MAC). A chain cut back and then appended to chains straight on: no gap.
+async fn in_recorded_gap(db: &impl ConnectionTrait, id: i64) -> Result<bool, sea_orm::DbErr> {
+    let after = audit_event::Entity::find()
+        .filter(audit_event::Column::Id.gt(id))
+        .order_by_asc(audit_event::Column::Id)
+        .one(db)
+        .await?;
+    let Some(after) = after else {
+        return Ok(false);
+    };
+    let before = audit_event::Entity::find()
+        .filter(audit_event::Column::Id.lt(id))
+        .order_by_desc(audit_event::Column::Id)
+        .one(db)
+        .await?
+        .map_or_else(|| GENESIS.to_owned(), |row| row.hash);
+    Ok(after.prev_hash != before)
 }

@@ -130,40 +130,25 @@ pub async fn forgot(
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
-    // The same answer whether or not the account exists; throttled apart from logins.
+    // The same answer, in the same time, whether or not the account exists: the lookup, the
+    // link and the mail happen after the answer. Throttled apart from logins, and by the
+    // client's address only, so nobody can block the resets of someone else's address.
+    let source = format!("reset-from:{}", client.ip.as_deref().unwrap_or("unknown"));
     if !state
         .reset_throttle
-        .is_blocked(&form.email, client.ip.as_deref())
+        .is_blocked(&source, client.ip.as_deref())
         && let Ok(email) = EmailAddress::parse(&form.email)
     {
         state
             .reset_throttle
-            .record_failure(&form.email, client.ip.as_deref());
-        if let Some(user) = users::find_by_email(&state.db, &email).await? {
-            let token = create(&state.db, user.id).await?;
-            let tr = crate::web::i18n::Tr::new(
-                user.language
-                    .as_deref()
-                    .and_then(Lang::from_code)
-                    .unwrap_or(visitor.0.lang),
-            );
-            let link = state.config.base_url.join(&paths::PASSWORD_RESET.at(token));
-            let body = tr.tf(
-                "mail.reset_body",
-                &[("link", &link), ("minutes", &VALID_FOR_MINUTES.to_string())],
-            );
-            // Sent after the answer: its time would tell that the address has an account.
-            let state = state.clone().into_inner();
-            tokio::spawn(async move {
-                if let Err(error) = state
-                    .mailer
-                    .send(&email, tr.t("mail.reset_subject"), body)
-                    .await
-                {
-                    tracing::error!(reason = error.kind(), "password reset mail not sent");
-                }
-            });
-        }
+            .record_failure(&source, client.ip.as_deref());
+        let state = state.clone().into_inner();
+        let fallback = visitor.0.lang;
+        tokio::spawn(async move {
+            if let Err(reason) = send_link(&state, &email, fallback).await {
+                tracing::error!(reason, "password reset link not sent");
+            }
+        });
     }
     let page = Page::new(&state, &visitor.0, "login").await?;
     render(&ForgotPage {
@@ -284,4 +269,39 @@ pub async fn reset(
         paths::LOGIN.path(),
         "flash.password_reset",
     ))
+}
+
+/// Makes a link for the account at `email`, if there is one, and mails it.
+/// On failure, what failed (never the error's text: it may quote the address).
+async fn send_link(
+    state: &AppState,
+    email: &EmailAddress,
+    fallback: Lang,
+) -> Result<(), &'static str> {
+    let database = |_| "database";
+    let user = users::find_by_email(&state.db, email)
+        .await
+        .map_err(|_| "database")?;
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let txn = crate::db::begin_write(&state.db).await.map_err(database)?;
+    let token = create(&txn, user.id).await.map_err(|_| "database")?;
+    txn.commit().await.map_err(database)?;
+    let tr = crate::web::i18n::Tr::new(
+        user.language
+            .as_deref()
+            .and_then(Lang::from_code)
+            .unwrap_or(fallback),
+    );
+    let link = state.config.base_url.join(&paths::PASSWORD_RESET.at(token));
+    let body = tr.tf(
+        "mail.reset_body",
+        &[("link", &link), ("minutes", &VALID_FOR_MINUTES.to_string())],
+    );
+    state
+        .mailer
+        .send(email, tr.t("mail.reset_subject"), body)
+        .await
+        .map_err(|error| error.kind())
 }

@@ -16,8 +16,9 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 const ESTIMATED_CHARS: usize = 64;
 
 /// A password that meets the policy: 12 to 1024 characters, and not common or easily guessed:
-/// an offline estimate (zxcvbn, no network) must put it beyond 10^10 guesses, counting the
-/// person's own address, name and organization (`personal`) as known to the guesser.
+/// an offline estimate (zxcvbn, no network) must score it 3 of 4 or better — beyond 10^8
+/// guesses — counting the person's own address, name and organization (`personal`) as known
+/// to the guesser.
 pub struct NewPassword(String);
 
 impl NewPassword {

@@ -58,6 +58,17 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Applies every pending migration; true when one of them was `name` (so the caller can do,
+/// once, the work that needs what the database does not hold, such as the instance key).
+pub async fn migrate_noting(db: &DatabaseConnection, name: &str) -> Result<bool, DbErr> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .any(|m| m.name() == name);
+    Migrator::up(db, None).await?;
+    Ok(pending)
+}
+
 /// Moves the SQLite WAL into the main file and truncates it, so erased rows do not linger in
 /// the WAL. A no-op on PostgreSQL (VACUUM there is the operator's).
 pub async fn checkpoint(db: &impl ConnectionTrait) -> Result<(), DbErr> {

@@ -4,6 +4,7 @@
 //! exponential backoff. A row leaves the outbox only when the server accepted the mail or
 //! refused it for good, so a crash or `kill -9` loses nothing.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,11 +70,13 @@ pub async fn smtp_transport(
     settings: &SmtpSettings,
     egress: Egress,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportError> {
-    // Connect to the address the egress policy checked; TLS still verifies the host name.
+    // Connect to an address the egress policy checked (IPv4 first: many servers have no IPv6
+    // route); TLS still verifies the host name.
     let address = egress
         .resolve(&settings.host, settings.port)
         .await?
-        .first()
+        .into_iter()
+        .min_by_key(SocketAddr::is_ipv6)
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     let tls = |host: &str| {

@@ -893,3 +893,41 @@ async fn the_client_address_comes_from_trusted_proxies_only_and_from_the_right()
     let row = login_forwarded_for(&direct, "198.51.100.7").await;
     assert_eq!(row.ip.as_deref(), Some("127.0.0.1"));
 }
+
+#[tokio::test]
+async fn a_forged_chain_with_its_mac_cleared_is_not_keyed_by_the_next_start() {
+    // Whoever writes the database rewrites a row, recomputes the old unkeyed chain and clears
+    // the head's MAC, as if the chain had never been keyed: the next process to open the
+    // database (here `lethe audit verify`) must not key it, and reports it broken.
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    for action in ["test.one", "test.two"] {
+        record(&app, Some(org), action).await;
+    }
+    let target = rows(&app).await[0].clone();
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_events SET action = 'test.harmless' WHERE id = {}",
+            target.id
+        ))
+        .await
+        .unwrap();
+    rechain_unkeyed(&app).await;
+    app.state
+        .db
+        .execute_unprepared("UPDATE audit_head SET mac = NULL")
+        .await
+        .unwrap();
+
+    let output = cli_verify(&app);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let again = cli_verify(&app);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "still broken after a second start"
+    );
+    assert!(matches!(verify(&app).await, Verification::Broken { .. }));
+}

@@ -3,6 +3,8 @@
 //! batches, store each, and only then mark it `\Seen` or move it and advance the channel's
 //! last UID. A database failure stops the poll without acknowledging anything.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use futures::TryStreamExt;
 
@@ -163,7 +165,7 @@ async fn fetch_new(
     let max_bytes = state.config.max_message_bytes;
     for batch in uids.chunks(BATCH) {
         // Sizes first: a message over the limit is never read into memory.
-        let sizes: Vec<(u32, u32)> = session
+        let sizes: HashMap<u32, u32> = session
             .uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")
             .await
             .map_err(fetch_problem)?
@@ -171,9 +173,10 @@ async fn fetch_new(
             .try_collect()
             .await
             .map_err(fetch_problem)?;
-        let (too_large, fitting): (Vec<UidSize>, Vec<UidSize>) = sizes
-            .into_iter()
-            .filter(|(uid, _)| i64::from(*uid) > last_uid)
+        // A message the server gave no size for is fetched (the limit is checked on its body).
+        let (too_large, fitting): (Vec<UidSize>, Vec<UidSize>) = batch
+            .iter()
+            .map(|uid| (*uid, sizes.get(uid).copied().unwrap_or(0)))
             .partition(|(_, size)| *size as usize > max_bytes);
         for (uid, size) in &too_large {
             tracing::warn!(
@@ -243,7 +246,7 @@ async fn fetch_new(
         }
         // A message over the limit after the last stored one is passed too.
         if let Some((uid, _)) = too_large.iter().max()
-            && fitting.last().is_none_or(|last| uid > last)
+            && fitting.iter().max().is_none_or(|last| uid > last)
         {
             channels::set_imap_progress(&state.db, channel.id, validity, i64::from(*uid))
                 .await
