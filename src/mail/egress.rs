@@ -1,8 +1,9 @@
 //! Where Lethe may connect (no SSRF): a mail server's host name is resolved here, and every
 //! address in loopback, private, link-local (cloud metadata included), shared, reserved or
-//! multicast ranges is refused unless the operator sets `LETHE_ALLOW_PRIVATE_HOSTS=true` — a
-//! shop admin who types `169.254.169.254` or a name that resolves to `127.0.0.1` cannot make
-//! the server talk to its own network. Connections then go to the addresses checked here, not
+//! multicast ranges is refused unless the operator sets `LETHE_ALLOW_PRIVATE_HOSTS=true`, so
+//! a shop admin who types `169.254.169.254` or a name that resolves to `127.0.0.1` cannot make
+//! the server talk to its own network. An IPv6 address that carries an IPv4 one (mapped,
+//! NAT64, 6to4) is judged by that IPv4 address; Teredo is refused. Connections then go to the addresses checked here, not
 //! to a second lookup of the name.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -67,11 +68,32 @@ impl Egress {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
     }
+}
+
+/// The IPv4 address an IPv6 address stands for, where it carries one: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`, what DNS64
+/// answers on an IPv6-only server) and 6to4 (`2002:aabb:ccdd::`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0; 6] && !(ip.is_loopback() || ip.is_unspecified()) {
+        return Some(low(s[6], s[7]));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(low(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return Some(low(s[1], s[2]));
+    }
+    None
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -99,7 +121,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80 // link-local
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
         || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 of IPv4 (may map inside)
+        || first == 0x2001 && ip.segments()[1] == 0 // Teredo (hides an IPv4 address)
+        || first == 0x0064 && ip.segments()[1] == 0xff9b) // local-use NAT64 (64:ff9b:1::/48)
 }
 
 #[cfg(test)]
@@ -129,12 +152,23 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "::a00:1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
             "ff02::1",
         ] {
             let ip: IpAddr = inside.parse().unwrap();
             assert!(!is_public(ip), "{inside} passed as public");
         }
-        for outside in ["1.1.1.1", "172.32.0.1", "100.128.0.1", "2a00:1450:4001::1"] {
+        for outside in [
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2a00:1450:4001::1",
+            "64:ff9b::101:101",
+            "2002:101:101::1",
+        ] {
             let ip: IpAddr = outside.parse().unwrap();
             assert!(is_public(ip), "{outside} refused");
         }
