@@ -9,6 +9,10 @@ pub struct SmtpRecorder {
     pub port: u16,
     pub dir: PathBuf,
     child: Option<Child>,
+    /// While stopped: a listener on the port that hangs up on every connection, so the port
+    /// stays this recorder's (another test's free port cannot land on it) and a client fails
+    /// at once, as it would against a server that is down.
+    hold: Option<tokio::task::JoinHandle<()>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -37,6 +41,7 @@ impl SmtpRecorder {
             port: free_port(),
             dir,
             child: None,
+            hold: None,
             _tmp: tmp,
         };
         recorder.resume().await;
@@ -49,6 +54,10 @@ impl SmtpRecorder {
 
     /// Starts (again) on the same port.
     pub async fn resume(&mut self) {
+        if let Some(hold) = self.hold.take() {
+            hold.abort();
+            let _ = hold.await;
+        }
         let child = Command::new("python3")
             .arg(recorder_script())
             .args([
@@ -76,11 +85,22 @@ impl SmtpRecorder {
         panic!("the SMTP recorder did not start on port {}", self.port);
     }
 
+    /// Stops the server (a client's connection fails at once) and keeps its port for
+    /// [`SmtpRecorder::resume`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(tokio::net::TcpListener::from_std)
+            .expect("the stopped recorder keeps its port");
+        self.hold = Some(tokio::spawn(async move {
+            while let Ok((connection, _)) = listener.accept().await {
+                drop(connection);
+            }
+        }));
     }
 
     /// Every message received so far, oldest first.
@@ -119,7 +139,13 @@ impl SmtpRecorder {
 
 impl Drop for SmtpRecorder {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(hold) = self.hold.take() {
+            hold.abort();
+        }
     }
 }
 
