@@ -12,6 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 
@@ -34,6 +35,13 @@ pub const VALID_FOR_MINUTES: i64 = 60;
 pub async fn create(db: &impl ConnectionTrait, user_id: i64) -> Result<String, AppError> {
     let token = random_token();
     let now = Utc::now();
+    // Lock the user's row first (in the caller's transaction), so two requests at once take
+    // turns: otherwise neither sees the other's link to void, and both stay valid.
+    user::Entity::update_many()
+        .col_expr(user::Column::Id, Expr::col(user::Column::Id))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
     void_links(db, user_id).await?;
     password_reset::ActiveModel {
         user_id: Set(user_id),
