@@ -204,6 +204,31 @@ pub struct ResetForm {
     confirm: String,
 }
 
+/// The link's page again: an unusable link (400), or the form with its mistakes (422).
+async fn reset_page(
+    state: &AppState,
+    visitor: &Visitor,
+    token: String,
+    valid: bool,
+    errors: Vec<&'static str>,
+) -> Result<HttpResponse, AppError> {
+    let page = Page::new(state, &visitor.0, "login").await?;
+    let status = if valid {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    render_with_status(
+        &ResetPage {
+            page,
+            token,
+            valid,
+            errors,
+        },
+        status,
+    )
+}
+
 pub async fn reset(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -212,16 +237,7 @@ pub async fn reset(
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
     let Some(reset) = find_valid(&state.db, &token).await? else {
-        let page = Page::new(&state, &visitor.0, "login").await?;
-        return render_with_status(
-            &ResetPage {
-                page,
-                token: token.into_inner(),
-                valid: false,
-                errors: vec![],
-            },
-            StatusCode::BAD_REQUEST,
-        );
+        return reset_page(&state, &visitor, token.into_inner(), false, vec![]).await;
     };
     let mut errors = Vec::new();
     let same = form.new_password == form.confirm;
@@ -232,30 +248,12 @@ pub async fn reset(
     let personal = [user.email.as_str(), user.display_name.as_str()];
     let password = users::NewPassword::confirmed(&form.new_password, same, &personal, &mut errors);
     let (Some(password), true) = (password, errors.is_empty()) else {
-        let page = Page::new(&state, &visitor.0, "login").await?;
-        return render_with_status(
-            &ResetPage {
-                page,
-                token: token.into_inner(),
-                valid: true,
-                errors,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return reset_page(&state, &visitor, token.into_inner(), true, errors).await;
     };
     let txn = crate::db::begin_write(&state.db).await?;
     if !spend(&txn, reset.id).await? {
         // Used by another submission a moment ago: nothing changes.
-        let page = Page::new(&state, &visitor.0, "login").await?;
-        return render_with_status(
-            &ResetPage {
-                page,
-                token: token.into_inner(),
-                valid: false,
-                errors: vec![],
-            },
-            StatusCode::BAD_REQUEST,
-        );
+        return reset_page(&state, &visitor, token.into_inner(), false, vec![]).await;
     }
     users::set_password(&txn, reset.user_id, &password).await?;
     session::Entity::delete_many()
