@@ -4,14 +4,16 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::body::BoxBody;
+use actix_web::dev::{HttpServiceFactory, Server, ServiceRequest};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, guard, web};
 use sea_orm::ConnectionTrait;
 
 use crate::auth;
 use crate::config::Config;
 pub use crate::state::{AppState, StartError};
+use crate::web::rate_limit::{self, AddressLimit};
 use crate::web::{AppError, paths};
 use crate::{inbox, mail, orgs};
 
@@ -73,6 +75,9 @@ impl Application {
             source,
         })?
         .shutdown_timeout(10)
+        // A client that closes its side is gone: its event stream (and the slot it holds
+        // of `LETHE_SSE_STREAMS_PER_USER`) ends now, not at the next failed keep-alive write.
+        .h1_allow_half_closed(false)
         .run();
         let background = crate::jobs::start(state.clone(), &state.config.jobs)
             .await
@@ -97,7 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::HOME.pattern(), web::get().to(home))
         // accounts
         .route(paths::LOGIN.pattern(), web::get().to(auth::login::login_form))
-        .route(paths::LOGIN.pattern(), web::post().to(auth::login::login))
+        .service(limited_post(paths::LOGIN.pattern(), AddressLimit::Login, auth::login::login))
         .route(paths::LOGOUT.pattern(), web::post().to(auth::login::logout))
         .route(paths::SETUP.pattern(), web::get().to(auth::setup::setup_form))
         .route(paths::SETUP.pattern(), web::post().to(auth::setup::setup))
@@ -111,7 +116,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(auth::account::change_password),
         )
         .route(paths::PASSWORD_FORGOT.pattern(), web::get().to(auth::password_reset::forgot_form))
-        .route(paths::PASSWORD_FORGOT.pattern(), web::post().to(auth::password_reset::forgot))
+        .service(limited_post(
+            paths::PASSWORD_FORGOT.pattern(),
+            AddressLimit::PasswordReset,
+            auth::password_reset::forgot,
+        ))
         .route(
             paths::PASSWORD_RESET.pattern(),
             web::get().to(auth::password_reset::reset_form),
@@ -199,7 +208,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         // end inbox
         // email channels (src/mail/)
-        .route(paths::INBOUND_EMAIL.pattern(), web::post().to(mail::inbound_http::receive))
+        .service(limited_post(
+            paths::INBOUND_EMAIL.pattern(),
+            AddressLimit::Inbound,
+            mail::inbound_http::receive,
+        ))
         .route(paths::CHANNELS.pattern(), web::get().to(mail::channels::routes::list))
         .route(paths::CHANNELS.pattern(), web::post().to(mail::channels::routes::create))
         .route(paths::CHANNEL_NEW.pattern(), web::get().to(mail::channels::routes::new_form))
@@ -255,6 +268,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::API_PRIVACY_REQUESTS.pattern(), web::post().to(crate::api::v1::create_request))
         // end organization settings and API
         ;
+}
+
+/// A POST route limited by the client's address (and, for inbound mail, the channel token):
+/// over the limit it answers 429 before its handler runs (`web::rate_limit`). The other
+/// limits are keyed by who is signed in, so their handlers (search, the channels' test
+/// buttons, `/events`) and the API key extractor check them.
+fn limited_post<F, Args>(pattern: &str, limit: AddressLimit, handler: F) -> impl HttpServiceFactory
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(pattern)
+        .guard(guard::Post())
+        .wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+            rate_limit::by_address(limit, req, next)
+        }))
+        .route(web::post().to(handler))
 }
 
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

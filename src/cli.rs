@@ -324,6 +324,10 @@ async fn serve(config: Config) -> Result<(), Failure> {
         );
     }
     app.server.await?;
+    // The refusals counted since the last flush are written before the process ends.
+    if let Err(error) = app.state.audit.flush_tally(&app.state.db).await {
+        tracing::error!(%error, "the counted refusals could not be written to the audit log");
+    }
     tracing::info!("stopped");
     Ok(())
 }

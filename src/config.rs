@@ -104,6 +104,72 @@ pub struct Config {
     pub allow_private_hosts: bool,
     /// The background work this instance runs (`LETHE_WORKERS`, `LETHE_SCHEDULE_*`).
     pub jobs: JobsConfig,
+    /// Request rate limits (`LETHE_RATE_*`, `LETHE_SSE_STREAMS_PER_USER`).
+    pub rate_limits: RateLimitConfig,
+    /// Audit entries under no organization (failed logins of unknown addresses, refused API
+    /// keys) are removed after this many days (`LETHE_INSTANCE_AUDIT_DAYS`).
+    pub instance_audit_days: i64,
+}
+
+/// Request rate limits, each per minute unless it says otherwise (see `web::rate_limit`).
+/// The defaults are far above what a busy team does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// `POST /login` per client address.
+    pub login_per_minute: u32,
+    /// `POST /password/forgot` per client address.
+    pub password_reset_per_minute: u32,
+    /// `/api/v1/*` per API key.
+    pub api_key_per_minute: u32,
+    /// `/api/v1/*` per organization, all its keys together.
+    pub api_org_per_minute: u32,
+    /// `/search` per user.
+    pub search_per_minute: u32,
+    /// `/inbound/email/*` per channel token, and per client address.
+    pub inbound_per_minute: u32,
+    /// The channels' *Test IMAP* / *Test SMTP* buttons per organization.
+    pub test_button_per_minute: u32,
+    /// Open live-update streams (`/events`) per user, at once.
+    pub sse_streams_per_user: u32,
+}
+
+impl RateLimitConfig {
+    /// (setting, default) of every limit, in the order of the fields.
+    const SETTINGS: [(&'static str, u32); 8] = [
+        ("LETHE_RATE_LOGIN_PER_MINUTE", 60),
+        ("LETHE_RATE_PASSWORD_RESET_PER_MINUTE", 10),
+        ("LETHE_RATE_API_PER_MINUTE", 600),
+        ("LETHE_RATE_API_ORG_PER_MINUTE", 1200),
+        ("LETHE_RATE_SEARCH_PER_MINUTE", 120),
+        ("LETHE_RATE_INBOUND_PER_MINUTE", 600),
+        ("LETHE_RATE_TEST_BUTTON_PER_MINUTE", 20),
+        ("LETHE_SSE_STREAMS_PER_USER", 20),
+    ];
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let [
+            login,
+            reset,
+            api_key,
+            api_org,
+            search,
+            inbound,
+            test_button,
+            streams,
+        ] = Self::SETTINGS.map(|(_, default)| default);
+        Self {
+            login_per_minute: login,
+            password_reset_per_minute: reset,
+            api_key_per_minute: api_key,
+            api_org_per_minute: api_org,
+            search_per_minute: search,
+            inbound_per_minute: inbound,
+            test_button_per_minute: test_button,
+            sse_streams_per_user: streams,
+        }
+    }
 }
 
 /// Why the configuration was refused. The message always names the setting.
@@ -140,6 +206,16 @@ struct RawConfig {
     schedule_org_purge: Option<String>,
     schedule_privacy_reminders: Option<String>,
     schedule_attachment_sweep: Option<String>,
+    schedule_audit_flush: Option<String>,
+    rate_login_per_minute: Option<toml::Value>,
+    rate_password_reset_per_minute: Option<toml::Value>,
+    rate_api_per_minute: Option<toml::Value>,
+    rate_api_org_per_minute: Option<toml::Value>,
+    rate_search_per_minute: Option<toml::Value>,
+    rate_inbound_per_minute: Option<toml::Value>,
+    rate_test_button_per_minute: Option<toml::Value>,
+    sse_streams_per_user: Option<toml::Value>,
+    instance_audit_days: Option<toml::Value>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -171,6 +247,22 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
         "schedule_attachment_sweep",
     ),
+    ("LETHE_SCHEDULE_AUDIT_FLUSH", "schedule_audit_flush"),
+    ("LETHE_RATE_LOGIN_PER_MINUTE", "rate_login_per_minute"),
+    (
+        "LETHE_RATE_PASSWORD_RESET_PER_MINUTE",
+        "rate_password_reset_per_minute",
+    ),
+    ("LETHE_RATE_API_PER_MINUTE", "rate_api_per_minute"),
+    ("LETHE_RATE_API_ORG_PER_MINUTE", "rate_api_org_per_minute"),
+    ("LETHE_RATE_SEARCH_PER_MINUTE", "rate_search_per_minute"),
+    ("LETHE_RATE_INBOUND_PER_MINUTE", "rate_inbound_per_minute"),
+    (
+        "LETHE_RATE_TEST_BUTTON_PER_MINUTE",
+        "rate_test_button_per_minute",
+    ),
+    ("LETHE_SSE_STREAMS_PER_USER", "sse_streams_per_user"),
+    ("LETHE_INSTANCE_AUDIT_DAYS", "instance_audit_days"),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -226,6 +318,42 @@ impl Config {
             &mut raw.allow_private_hosts,
             get("LETHE_ALLOW_PRIVATE_HOSTS"),
         );
+        overlay_value(
+            &mut raw.rate_login_per_minute,
+            get("LETHE_RATE_LOGIN_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_password_reset_per_minute,
+            get("LETHE_RATE_PASSWORD_RESET_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_api_per_minute,
+            get("LETHE_RATE_API_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_api_org_per_minute,
+            get("LETHE_RATE_API_ORG_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_search_per_minute,
+            get("LETHE_RATE_SEARCH_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_inbound_per_minute,
+            get("LETHE_RATE_INBOUND_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.rate_test_button_per_minute,
+            get("LETHE_RATE_TEST_BUTTON_PER_MINUTE"),
+        );
+        overlay_value(
+            &mut raw.sse_streams_per_user,
+            get("LETHE_SSE_STREAMS_PER_USER"),
+        );
+        overlay_value(
+            &mut raw.instance_audit_days,
+            get("LETHE_INSTANCE_AUDIT_DAYS"),
+        );
         // An empty value switches a job off, so these are taken even when empty.
         let given = |name: &str| env.get(name).cloned();
         overlay(&mut raw.workers, given("LETHE_WORKERS"));
@@ -246,11 +374,23 @@ impl Config {
             &mut raw.schedule_attachment_sweep,
             given("LETHE_SCHEDULE_ATTACHMENT_SWEEP"),
         );
+        overlay(
+            &mut raw.schedule_audit_flush,
+            given("LETHE_SCHEDULE_AUDIT_FLUSH"),
+        );
         Self::parse(raw)
     }
 
-    fn parse(raw: RawConfig) -> Result<Self, ConfigError> {
+    fn parse(mut raw: RawConfig) -> Result<Self, ConfigError> {
         let jobs = jobs_config(&raw)?;
+        let rate_limits = rate_limits(&mut raw)?;
+        let instance_audit_days = integer(
+            raw.instance_audit_days.take(),
+            "LETHE_INSTANCE_AUDIT_DAYS",
+            365,
+            30,
+            365 * 100,
+        )?;
         let listen: SocketAddr = raw
             .listen
             .as_deref()
@@ -383,6 +523,8 @@ impl Config {
             trusted_proxies,
             allow_private_hosts,
             jobs,
+            rate_limits,
+            instance_audit_days,
         })
     }
 }
@@ -421,6 +563,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::OrgPurge => &raw.schedule_org_purge,
             Scheduled::PrivacyReminders => &raw.schedule_privacy_reminders,
             Scheduled::AttachmentSweep => &raw.schedule_attachment_sweep,
+            Scheduled::AuditFlush => &raw.schedule_audit_flush,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if text.is_empty() {
@@ -430,6 +573,47 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
         schedules.push((job, schedule));
     }
     Ok(JobsConfig { workers, schedules })
+}
+
+/// The `LETHE_RATE_*` limits and `LETHE_SSE_STREAMS_PER_USER`: whole numbers from 1.
+fn rate_limits(raw: &mut RawConfig) -> Result<RateLimitConfig, ConfigError> {
+    let values = [
+        raw.rate_login_per_minute.take(),
+        raw.rate_password_reset_per_minute.take(),
+        raw.rate_api_per_minute.take(),
+        raw.rate_api_org_per_minute.take(),
+        raw.rate_search_per_minute.take(),
+        raw.rate_inbound_per_minute.take(),
+        raw.rate_test_button_per_minute.take(),
+        raw.sse_streams_per_user.take(),
+    ];
+    let mut parsed = [0u32; 8];
+    for ((slot, value), (setting, default)) in
+        parsed.iter_mut().zip(values).zip(RateLimitConfig::SETTINGS)
+    {
+        let number = integer(value, setting, i64::from(default), 1, 1_000_000)?;
+        *slot = u32::try_from(number).unwrap_or(default);
+    }
+    let [
+        login,
+        reset,
+        api_key,
+        api_org,
+        search,
+        inbound,
+        test_button,
+        streams,
+    ] = parsed;
+    Ok(RateLimitConfig {
+        login_per_minute: login,
+        password_reset_per_minute: reset,
+        api_key_per_minute: api_key,
+        api_org_per_minute: api_org,
+        search_per_minute: search,
+        inbound_per_minute: inbound,
+        test_button_per_minute: test_button,
+        sse_streams_per_user: streams,
+    })
 }
 
 fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
@@ -643,6 +827,47 @@ mod tests {
             error.to_string().starts_with("LETHE_SESSION_IDLE_MINUTES:"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn rate_limits_have_generous_defaults_and_a_bad_one_is_named() {
+        let config = Config::from_sources(None, &env(&[])).expect("defaults are valid");
+        assert_eq!(config.rate_limits, RateLimitConfig::default());
+        assert_eq!(config.rate_limits.api_key_per_minute, 600);
+        assert_eq!(config.rate_limits.api_org_per_minute, 1200);
+        assert_eq!(config.instance_audit_days, 365);
+        let set = Config::from_sources(
+            None,
+            &env(&[
+                ("LETHE_RATE_SEARCH_PER_MINUTE", "3"),
+                ("LETHE_SSE_STREAMS_PER_USER", "2"),
+                ("LETHE_INSTANCE_AUDIT_DAYS", "90"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(set.rate_limits.search_per_minute, 3);
+        assert_eq!(set.rate_limits.sse_streams_per_user, 2);
+        assert_eq!(set.rate_limits.login_per_minute, 60);
+        assert_eq!(set.instance_audit_days, 90);
+        for (setting, value) in [
+            ("LETHE_RATE_LOGIN_PER_MINUTE", "0"),
+            ("LETHE_RATE_PASSWORD_RESET_PER_MINUTE", "-1"),
+            ("LETHE_RATE_API_PER_MINUTE", "lots"),
+            ("LETHE_RATE_API_ORG_PER_MINUTE", "1.5"),
+            ("LETHE_RATE_SEARCH_PER_MINUTE", "0"),
+            ("LETHE_RATE_INBOUND_PER_MINUTE", "many"),
+            ("LETHE_RATE_TEST_BUTTON_PER_MINUTE", "0"),
+            ("LETHE_SSE_STREAMS_PER_USER", "none"),
+            ("LETHE_INSTANCE_AUDIT_DAYS", "7"),
+            ("LETHE_SCHEDULE_AUDIT_FLUSH", "every minute"),
+        ] {
+            let error =
+                Config::from_sources(None, &env(&[(setting, value)])).expect_err("must refuse");
+            assert!(
+                error.to_string().starts_with(&format!("{setting}:")),
+                "{setting}={value}: {error}"
+            );
+        }
     }
 
     #[test]

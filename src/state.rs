@@ -15,6 +15,7 @@ use crate::db;
 use crate::inbox::events::InboxEvents;
 use crate::mail::blobs::BlobStore;
 use crate::mail::system::SystemMailer;
+use crate::web::rate_limit::RateLimits;
 
 /// What every handler and job shares.
 pub struct AppState {
@@ -34,6 +35,8 @@ pub struct AppState {
     pub outbox_wakeup: tokio::sync::Notify,
     /// The full-text index in `data_dir/index` (src/search/).
     pub search: Arc<crate::search::SearchIndex>,
+    /// Request rate limits and the cap on event streams (`web::rate_limit`).
+    pub rate_limits: RateLimits,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -104,6 +107,7 @@ impl AppState {
                 path: index_dir.display().to_string(),
                 source,
             })?;
+        let rate_limits = RateLimits::new(&config.rate_limits);
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -117,6 +121,7 @@ impl AppState {
             events: InboxEvents::default(),
             outbox_wakeup: tokio::sync::Notify::new(),
             search: Arc::new(search),
+            rate_limits,
         }))
     }
 }

@@ -3,7 +3,9 @@
 //! the session gives pages: the key's organization, acting for the admin who created it with
 //! that member's current role. A missing, unknown or revoked key — or one whose creator is no
 //! longer an admin of the organization — answers 401, and the refusal is audit-logged, as
-//! does a key past its last day. A call outside the key's scopes answers 403.
+//! does a key past its last day (counted, and written as one row per source and minute:
+//! `audit::tally`). A call outside the key's scopes answers 403; a key over its rate limit,
+//! or its organization over its own, 429 (`web::rate_limit`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +20,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::keys;
 use super::scopes::{Scope, Scopes};
-use crate::audit::{Actor, Entry};
+use crate::audit::Entry;
 use crate::db::entity::{api_key, organization, user};
 use crate::orgs::{TenantScope, queries};
 use crate::state::AppState;
@@ -99,30 +101,22 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| key.to_owned())
 }
 
-async fn refuse(
+/// Counts the refusal for the audit log (written as one row per source and minute, so a
+/// flood of bad keys cannot grow the log) and answers 401.
+fn refuse(
     state: &AppState,
     client: &ClientInfo,
     key: Option<&api_key::Model>,
     refusal: Refusal,
 ) -> AppError {
-    let recorded = state
-        .audit
-        .record(
-            &state.db,
-            Entry {
-                org: key.map(|k| k.organization_id),
-                actor: Actor::Anonymous,
-                action: "api.key_refused",
-                target: key.map_or_else(|| "api".to_owned(), |k| format!("api_key:{}", k.id)),
-                client: Some(client),
-                details: serde_json::json!({ "reason": refusal.as_str() }),
-            },
-        )
-        .await;
-    match recorded {
-        Ok(()) => AppError::Unauthorized,
-        Err(error) => AppError::Database(error),
-    }
+    state.audit.count_refusal(crate::audit::Refusal {
+        org: key.map(|k| k.organization_id),
+        action: "api.key_refused",
+        target: key.map_or_else(|| "api".to_owned(), |k| format!("api_key:{}", k.id)),
+        client,
+        reason: Some(refusal.as_str()),
+    });
+    AppError::Unauthorized
 }
 
 async fn authenticate(
@@ -132,16 +126,16 @@ async fn authenticate(
     lang: Lang,
 ) -> Result<ApiCaller, AppError> {
     let Some(secret) = secret else {
-        return Err(refuse(&state, &client, None, Refusal::Missing).await);
+        return Err(refuse(&state, &client, None, Refusal::Missing));
     };
     let Some(key) = keys::find_by_secret(&state.db, &secret).await? else {
-        return Err(refuse(&state, &client, None, Refusal::Unknown).await);
+        return Err(refuse(&state, &client, None, Refusal::Unknown));
     };
     if key.revoked_at.is_some() {
-        return Err(refuse(&state, &client, Some(&key), Refusal::Revoked).await);
+        return Err(refuse(&state, &client, Some(&key), Refusal::Revoked));
     }
     if key.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(refuse(&state, &client, Some(&key), Refusal::Expired).await);
+        return Err(refuse(&state, &client, Some(&key), Refusal::Expired));
     }
     let org = key.organization_id;
     let creator = match key.created_by {
@@ -153,12 +147,14 @@ async fn authenticate(
         None => None,
     };
     let (Some(creator), Some(role)) = (creator, role.filter(|r| r.is_admin())) else {
-        return Err(refuse(&state, &client, Some(&key), Refusal::CreatorGone).await);
+        return Err(refuse(&state, &client, Some(&key), Refusal::CreatorGone));
     };
     let organization = organization::Entity::find_by_id(org.get())
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    // Over the key's or the organization's limit: 429 before anything is written.
+    state.rate_limits.api_call(key.id, org)?;
     let now = Utc::now();
     if key
         .last_used_at

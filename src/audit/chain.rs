@@ -30,38 +30,42 @@ pub enum Removal {
     OlderThan { org: OrgId, cutoff: DateTime<Utc> },
     /// Every entry of an organization (its purge).
     Organization(OrgId),
+    /// The entries under no organization (failed logins of unknown addresses, refused API
+    /// keys) older than the cutoff (`LETHE_INSTANCE_AUDIT_DAYS`, the cleanup job).
+    InstanceOlderThan { cutoff: DateTime<Utc> },
 }
 
 impl Removal {
-    fn org(self) -> OrgId {
-        match self {
-            Removal::OlderThan { org, .. } | Removal::Organization(org) => org,
-        }
-    }
-
     fn reason(self) -> &'static str {
         match self {
             Removal::OlderThan { .. } => "retention",
             Removal::Organization(_) => "organization purge",
+            Removal::InstanceOlderThan { .. } => "instance retention",
         }
     }
 
     fn select(self) -> sea_orm::Select<audit_event::Entity> {
-        let query = audit_event::Entity::find_in(self.org());
         match self {
-            Removal::OlderThan { cutoff, .. } => {
-                query.filter(audit_event::Column::OccurredAt.lt(cutoff))
+            Removal::OlderThan { org, cutoff } => {
+                audit_event::Entity::find_in(org).filter(audit_event::Column::OccurredAt.lt(cutoff))
             }
-            Removal::Organization(_) => query,
+            Removal::Organization(org) => audit_event::Entity::find_in(org),
+            Removal::InstanceOlderThan { cutoff } => audit_event::Entity::find()
+                .filter(audit_event::Column::OrganizationId.is_null())
+                .filter(audit_event::Column::OccurredAt.lt(cutoff)),
         }
     }
 
     fn takes(self, row: &audit_event::Model) -> bool {
-        row.organization_id == Some(self.org())
-            && match self {
-                Removal::OlderThan { cutoff, .. } => row.occurred_at < cutoff,
-                Removal::Organization(_) => true,
+        match self {
+            Removal::OlderThan { org, cutoff } => {
+                row.organization_id == Some(org) && row.occurred_at < cutoff
             }
+            Removal::Organization(org) => row.organization_id == Some(org),
+            Removal::InstanceOlderThan { cutoff } => {
+                row.organization_id.is_none() && row.occurred_at < cutoff
+            }
+        }
     }
 }
 

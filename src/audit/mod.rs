@@ -21,12 +21,14 @@
 //! - [`mac`]: the chain key;
 //! - [`rekey`]: keying a chain written before the key (once, on open);
 //! - [`verify`](fn@verify): walking the chain, and checkpoints;
-//! - [`routes`]: the `/audit` page and its CSV and JSON exports.
+//! - [`routes`]: the `/audit` page and its CSV and JSON exports;
+//! - [`tally`]: refusals counted in memory and written as one row per source and minute.
 
 mod chain;
 mod mac;
 mod rekey;
 pub mod routes;
+pub mod tally;
 mod verify;
 
 use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
@@ -37,6 +39,7 @@ use crate::web::client::ClientInfo;
 pub use chain::Removal;
 pub use mac::ChainKey;
 pub use rekey::{Rekeyed, rekey};
+pub use tally::Refusal;
 pub use verify::{Checkpoint, Verification, checkpoint, verify, verify_checkpoint};
 
 /// The migration that adds the chain's MAC columns: the process that applies it keys the
@@ -94,6 +97,7 @@ impl<'a> Entry<'a> {
 pub struct AuditLog {
     lock: tokio::sync::Mutex<()>,
     key: ChainKey,
+    tally: tally::Tally,
 }
 
 impl AuditLog {
@@ -101,6 +105,44 @@ impl AuditLog {
         Self {
             lock: tokio::sync::Mutex::new(()),
             key,
+            tally: tally::Tally::default(),
+        }
+    }
+
+    /// Counts a refusal in memory; [`AuditLog::flush_tally`] writes the counts, one row per
+    /// source.
+    pub fn count_refusal(&self, refusal: Refusal<'_>) {
+        self.tally.count(refusal);
+    }
+
+    /// Writes the counted refusals, one aggregated row per (organization, action, target,
+    /// source), in one transaction; on failure the counts stay for the next flush. Returns
+    /// how many rows were written.
+    pub async fn flush_tally<C>(&self, db: &C) -> Result<usize, sea_orm::DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let counted = self.tally.take();
+        if counted.is_empty() {
+            return Ok(0);
+        }
+        let written = async {
+            let _guard = self.lock.lock().await;
+            let txn = crate::db::begin_write(db).await?;
+            let mut head = chain::lock_head(&txn).await?;
+            for one in &counted {
+                let client = one.client();
+                chain::append(&txn, &self.key, &mut head, one.entry(&client)).await?;
+            }
+            txn.commit().await
+        }
+        .await;
+        match written {
+            Ok(()) => Ok(counted.len()),
+            Err(error) => {
+                self.tally.restore(counted);
+                Err(error)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::users;
-use crate::audit::{Actor, Entry};
+use crate::audit::{Actor, Entry, Refusal};
 use crate::crypto::verify_password;
 use crate::db::entity::user;
 use crate::mail::EmailAddress;
@@ -111,35 +111,37 @@ pub async fn login(
         .map_err(AppError::internal)?;
     let Some(user) = found.clone().filter(|_| matches) else {
         state.throttle.record_failure(&form.email, address);
-        // A known account's failures show in each of its organizations' logs; an unknown
-        // address is recorded under no organization, and never the typed address.
-        let (orgs_of_user, target) = match &found {
-            Some(user) => (
-                orgs::organizations_of(&state.db, user.id).await?,
-                format!("user:{}", user.id),
-            ),
-            None => (Vec::new(), "account".to_owned()),
-        };
-        let orgs_or_none: Vec<Option<crate::orgs::OrgId>> = if orgs_of_user.is_empty() {
-            vec![None]
-        } else {
-            orgs_of_user.into_iter().map(Some).collect()
-        };
-        for org in orgs_or_none {
-            state
-                .audit
-                .record(
-                    &state.db,
-                    Entry {
+        match &found {
+            // A known account's failures show in each of its organizations' logs (under no
+            // organization when it has none).
+            Some(user) => {
+                let orgs_of_user = orgs::organizations_of(&state.db, user.id).await?;
+                let orgs_or_none: Vec<Option<crate::orgs::OrgId>> = if orgs_of_user.is_empty() {
+                    vec![None]
+                } else {
+                    orgs_of_user.into_iter().map(Some).collect()
+                };
+                for org in orgs_or_none {
+                    let entry = Entry {
                         org,
                         actor: Actor::Anonymous,
                         action: "login.failed",
-                        target: target.clone(),
+                        target: format!("user:{}", user.id),
                         client: Some(&client),
                         details: serde_json::json!({}),
-                    },
-                )
-                .await?;
+                    };
+                    state.audit.record(&state.db, entry).await?;
+                }
+            }
+            // An unknown address is counted under no organization, one row per source and
+            // minute (`audit::tally`), and never with the typed address.
+            None => state.audit.count_refusal(Refusal {
+                org: None,
+                action: "login.failed_unknown",
+                target: "account".to_owned(),
+                client: &client,
+                reason: None,
+            }),
         }
         return failure("login.failed", StatusCode::UNAUTHORIZED).await;
     };

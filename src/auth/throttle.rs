@@ -6,6 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::web::rate_limit;
+
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 const PER_ACCOUNT: usize = 5;
 const PER_ADDRESS: usize = 20;
@@ -72,16 +74,9 @@ fn account_key(account: &str) -> String {
     format!("account:{}", account.trim().to_lowercase())
 }
 
-/// An IPv4 address counts alone; an IPv6 client counts by its /64, the smallest network a
-/// subscriber gets (a client holds a whole /64 and could rotate through it).
+/// An IPv6 client counts by its /64 (see [`rate_limit::address_key`]).
 fn address_key(address: &str) -> String {
-    match address.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        _ => format!("address:{address}"),
-    }
+    format!("address:{}", rate_limit::address_key(address))
 }
 
 #[cfg(test)]

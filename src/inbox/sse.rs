@@ -1,6 +1,7 @@
 //! Live updates (`GET /events`): a server-sent-event stream of `conversation` events for the
 //! session's organization only, with a comment every 20 seconds to keep proxies from closing
-//! it. `assets/js/app.js` listens; without JavaScript nothing is lost.
+//! it. `assets/js/app.js` listens; without JavaScript nothing is lost. A user holds at most
+//! `LETHE_SSE_STREAMS_PER_USER` streams at once: one more answers 429 until one closes.
 
 use std::time::Duration;
 
@@ -11,16 +12,22 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::orgs::TenantScope;
 use crate::state::AppState;
+use crate::web::AppError;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
 
-pub async fn events(state: web::Data<AppState>, scope: TenantScope) -> HttpResponse {
+pub async fn events(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<HttpResponse, AppError> {
+    // Held by the stream: its slot frees when the client goes away.
+    let slot = state.rate_limits.streams.open(scope.user_id())?;
     let org = scope.org();
     let receiver = state.events.subscribe();
     let ticker = tokio::time::interval(KEEP_ALIVE);
     let stream = futures::stream::unfold(
-        (receiver, ticker),
-        move |(mut receiver, mut ticker)| async move {
+        (receiver, ticker, slot),
+        move |(mut receiver, mut ticker, slot)| async move {
             let chunk = loop {
                 tokio::select! {
                     received = receiver.recv() => match received {
@@ -42,13 +49,13 @@ pub async fn events(state: web::Data<AppState>, scope: TenantScope) -> HttpRespo
             };
             Some((
                 Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
-                (receiver, ticker),
+                (receiver, ticker, slot),
             ))
         },
     );
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream)
+        .streaming(stream))
 }

@@ -1,8 +1,11 @@
-//! Removes expired sessions, password resets and invitations.
+//! Removes expired sessions, password resets and invitations, and the audit entries under no
+//! organization older than `LETHE_INSTANCE_AUDIT_DAYS` (the chain stays verifiable: the audit
+//! log anchors the gaps and records the pruning, as retention does for an organization's).
 
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
+use crate::audit::{Actor, Entry, Removal};
 use crate::db::entity::{invitation, password_reset, session};
 use crate::state::AppState;
 
@@ -11,6 +14,7 @@ pub struct Outcome {
     pub sessions: u64,
     pub password_resets: u64,
     pub invitations: u64,
+    pub instance_audit_events: u64,
 }
 
 pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
@@ -37,9 +41,37 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         .exec(&state.db)
         .await?
         .rows_affected;
+    let instance_audit_events = prune_instance_audit(state).await?;
     Ok(Outcome {
         sessions,
         password_resets,
         invitations,
+        instance_audit_events,
     })
+}
+
+/// Removes the audit entries under no organization older than `LETHE_INSTANCE_AUDIT_DAYS`,
+/// with an `audit.pruned` entry (itself under no organization) saying how many.
+async fn prune_instance_audit(state: &AppState) -> Result<u64, sea_orm::DbErr> {
+    let cutoff = Utc::now() - Duration::days(state.config.instance_audit_days);
+    let audit = &state.audit;
+    let guard = audit.exclusive().await;
+    audit
+        .remove_holding(
+            &guard,
+            &state.db,
+            Removal::InstanceOlderThan { cutoff },
+            |removed| Entry {
+                org: None,
+                actor: Actor::System("cleanup"),
+                action: "audit.pruned",
+                target: "audit_log".to_owned(),
+                client: None,
+                details: serde_json::json!({
+                    "removed": removed,
+                    "older_than": cutoff.to_rfc3339(),
+                }),
+            },
+        )
+        .await
 }

@@ -61,15 +61,19 @@ pub enum Scheduled {
     PrivacyReminders,
     /// Removes attachment files no row refers to (src/retention/sweep.rs).
     AttachmentSweep,
+    /// Writes the counted refusals (unknown logins, refused API keys) as one audit row per
+    /// source (src/audit/tally.rs).
+    AuditFlush,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 5] = [
+    pub const ALL: [Scheduled; 6] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
         Scheduled::PrivacyReminders,
         Scheduled::AttachmentSweep,
+        Scheduled::AuditFlush,
     ];
 
     /// The environment variable that sets the schedule.
@@ -80,6 +84,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "LETHE_SCHEDULE_ORG_PURGE",
             Scheduled::PrivacyReminders => "LETHE_SCHEDULE_PRIVACY_REMINDERS",
             Scheduled::AttachmentSweep => "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
+            Scheduled::AuditFlush => "LETHE_SCHEDULE_AUDIT_FLUSH",
         }
     }
 
@@ -91,6 +96,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "0 20 * * * *",
             Scheduled::PrivacyReminders => "0 5 * * * *",
             Scheduled::AttachmentSweep => "0 41 * * * *",
+            Scheduled::AuditFlush => "0 * * * * *",
         }
     }
 
@@ -101,6 +107,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "organization purge check",
             Scheduled::PrivacyReminders => "privacy reminders",
             Scheduled::AttachmentSweep => "attachment sweep",
+            Scheduled::AuditFlush => "audit tally flush",
         }
     }
 
@@ -127,6 +134,12 @@ impl Scheduled {
                 Scheduled::AttachmentSweep => crate::retention::sweep::run_once(&state)
                     .await
                     .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::AuditFlush => state
+                    .audit
+                    .flush_tally(&state.db)
+                    .await
+                    .map(|rows| format!("{rows} rows written"))
                     .map_err(|e| e.to_string()),
             };
             match result {

@@ -68,6 +68,7 @@ pub async fn search(
     scope: TenantScope,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
+    state.rate_limits.search(scope.user_id())?;
     let q = params.q.clone().unwrap_or_default().trim().to_owned();
     let newest = params.sort.as_deref() == Some("newest");
     let number = params

@@ -35,8 +35,9 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("the form's security token is missing or out of date")]
     CsrfRejected,
-    #[error("too many attempts")]
-    TooManyRequests,
+    /// Over a rate limit (429, `Retry-After` in whole seconds): `web::rate_limit`.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("login required")]
     LoginRequired { next: String },
     /// An API call without a valid key (401, `WWW-Authenticate: Bearer`).
@@ -71,7 +72,7 @@ impl AppError {
             Self::BadRequest(key) => key,
             Self::PayloadTooLarge => "error.too_large",
             Self::CsrfRejected => "error.csrf",
-            Self::TooManyRequests => "error.too_many",
+            Self::TooManyRequests { .. } => "error.rate_limited",
             Self::LoginRequired { .. } | Self::Redirect(_) => "error.login_required",
             Self::Unauthorized => "api.error.unauthorized",
             Self::Refused { key, .. } => key,
@@ -142,7 +143,7 @@ impl ResponseError for AppError {
             Self::Forbidden | Self::ScopeMissing(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LoginRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Refused { .. } => StatusCode::CONFLICT,
@@ -167,6 +168,11 @@ impl ResponseError for AppError {
         if let Self::Unauthorized = self {
             return HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"lethe\""))
+                .finish();
+        }
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            return HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1).to_string()))
                 .finish();
         }
         if self.status_code().is_server_error() {

@@ -9,6 +9,7 @@ pub mod headers;
 pub mod i18n;
 pub mod page;
 pub mod paths;
+pub mod rate_limit;
 pub mod session;
 
 pub use error::AppError;

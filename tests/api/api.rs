@@ -283,6 +283,7 @@ async fn a_missing_wrong_or_revoked_key_gets_401() {
         401
     );
     assert!(app.get_text("/settings/api-keys").await.contains("revoked"));
+    app.state.audit.flush_tally(&app.state.db).await.unwrap();
     let refused = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("api.key_refused"))
         .filter(audit_event::Column::OrganizationId.eq(org.get()))
@@ -548,6 +549,7 @@ async fn a_key_does_only_what_its_scopes_allow_and_nothing_after_its_last_day() 
         .unwrap();
     let expired = get(&app, &reader, "/api/v1/customers?email=anna%40kunde.test").await;
     assert_eq!(expired.status(), 401);
+    app.state.audit.flush_tally(&app.state.db).await.unwrap();
     let refusal = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("api.key_refused"))
         .all(&app.state.db)

@@ -73,6 +73,23 @@ async fn a_bad_setting_stops_start_up_naming_the_setting() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("LETHE_SECRET_KEY"));
+    for (setting, value) in [
+        ("LETHE_RATE_API_PER_MINUTE", "0"),
+        ("LETHE_SSE_STREAMS_PER_USER", "many"),
+        ("LETHE_INSTANCE_AUDIT_DAYS", "1"),
+    ] {
+        let output = env
+            .command()
+            .arg("migrate")
+            .env(setting, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{setting}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(setting),
+            "{setting}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ mod import;
 mod inbox;
 mod organizations;
 mod privacy;
+mod rate_limits;
 mod retention;
 mod search;
 mod shell;

@@ -345,6 +345,7 @@ async fn test_button(
     probe: Probe,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
+    state.rate_limits.test_button(scope.org())?;
     let existing = find(state, scope, id).await?;
     let form = ChannelForm::from_model(&existing);
     let mut page = form_page(state, scope, Some(&existing), form, vec![]).await?;
