@@ -266,6 +266,66 @@ async fn serve_on_an_empty_data_dir_prints_a_setup_link_creates_a_0600_key_and_a
     assert!(stdout.contains("/setup/"), "{stdout}");
 }
 
+#[tokio::test]
+async fn refusals_counted_by_the_server_are_written_when_it_stops() {
+    // Arrange: the minutely flush is off, so only the shutdown writes the counts.
+    let env = Env::new().await;
+    let port = crate::smtp::free_port();
+    let mut child = env
+        .command()
+        .arg("serve")
+        .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LETHE_SCHEDULE_AUDIT_FLUSH", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut healthy = false;
+    for _ in 0..300 {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status() == 200
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "lethe serve did not answer /healthz");
+    for _ in 0..3 {
+        let refused = client
+            .get(format!("{base}/api/v1/privacy/requests"))
+            .bearer_auth("lethe_not-a-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+
+    // Act
+    unsafe_kill_term(child.id());
+    let status = child.wait().unwrap();
+
+    // Assert
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let rows = lethe::db::entity::audit_event::Entity::find()
+        .all(&env.db().await)
+        .await
+        .unwrap();
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == "api.key_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{rows:?}");
+    assert!(
+        refused[0].details.contains("\"count\":3"),
+        "{}",
+        refused[0].details
+    );
+    assert!(env.run(&["audit", "verify"], "").status.success());
+}
+
 fn unsafe_kill_term(pid: u32) {
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
