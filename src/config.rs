@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::crypto::SecretKey;
 use crate::jobs::{JobsConfig, Schedule, Scheduled, Worker};
+use crate::tls::TlsInput;
+pub use crate::tls::{TlsSetting, parse_tls_setting};
 
 /// Where the database lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +106,8 @@ pub struct Config {
     pub allow_private_hosts: bool,
     /// The background work this instance runs (`LETHE_WORKERS`, `LETHE_SCHEDULE_*`).
     pub jobs: JobsConfig,
+    /// HTTPS on `LETHE_LISTEN` itself (`LETHE_TLS_CERT`/`LETHE_TLS_KEY` or `LETHE_ACME_*`).
+    pub tls: Option<TlsSetting>,
 }
 
 /// Why the configuration was refused. The message always names the setting.
@@ -134,6 +138,12 @@ struct RawConfig {
     trust_proxy: Option<toml::Value>,
     trusted_proxies: Option<String>,
     allow_private_hosts: Option<toml::Value>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    acme_domain: Option<String>,
+    acme_email: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca_file: Option<String>,
     workers: Option<String>,
     schedule_cleanup: Option<String>,
     schedule_retention: Option<String>,
@@ -159,6 +169,12 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_TRUST_PROXY", "trust_proxy"),
     ("LETHE_TRUSTED_PROXIES", "trusted_proxies"),
     ("LETHE_ALLOW_PRIVATE_HOSTS", "allow_private_hosts"),
+    ("LETHE_TLS_CERT", "tls_cert"),
+    ("LETHE_TLS_KEY", "tls_key"),
+    ("LETHE_ACME_DOMAIN", "acme_domain"),
+    ("LETHE_ACME_EMAIL", "acme_email"),
+    ("LETHE_ACME_DIRECTORY", "acme_directory"),
+    ("LETHE_ACME_CA_FILE", "acme_ca_file"),
     ("LETHE_WORKERS", "workers"),
     ("LETHE_SCHEDULE_CLEANUP", "schedule_cleanup"),
     ("LETHE_SCHEDULE_RETENTION", "schedule_retention"),
@@ -226,6 +242,12 @@ impl Config {
             &mut raw.allow_private_hosts,
             get("LETHE_ALLOW_PRIVATE_HOSTS"),
         );
+        overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
+        overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
+        overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
+        overlay(&mut raw.acme_email, get("LETHE_ACME_EMAIL"));
+        overlay(&mut raw.acme_directory, get("LETHE_ACME_DIRECTORY"));
+        overlay(&mut raw.acme_ca_file, get("LETHE_ACME_CA_FILE"));
         // An empty value switches a job off, so these are taken even when empty.
         let given = |name: &str| env.get(name).cloned();
         overlay(&mut raw.workers, given("LETHE_WORKERS"));
@@ -300,13 +322,31 @@ impl Config {
                 ));
             }
         };
-        let base_url = match raw.base_url.as_deref() {
-            Some(value) => {
+        let tls = parse_tls_setting(&TlsInput {
+            cert: raw.tls_cert.as_deref(),
+            key: raw.tls_key.as_deref(),
+            acme_domain: raw.acme_domain.as_deref(),
+            acme_email: raw.acme_email.as_deref(),
+            acme_directory: raw.acme_directory.as_deref(),
+            acme_ca_file: raw.acme_ca_file.as_deref(),
+        })
+        .map_err(|(setting, reason)| invalid(setting, &reason))?;
+        let base_url = match (raw.base_url.as_deref(), &tls) {
+            (Some(value), _) => {
                 BaseUrl::parse(value).map_err(|reason| invalid("LETHE_BASE_URL", &reason))?
             }
-            None => BaseUrl::parse(&format!("http://{listen}"))
+            (None, Some(tls)) => BaseUrl::parse(&tls.default_base_url(listen))
+                .map_err(|reason| invalid("LETHE_LISTEN", &reason))?,
+            (None, None) => BaseUrl::parse(&format!("http://{listen}"))
                 .map_err(|reason| invalid("LETHE_LISTEN", &reason))?,
         };
+        if tls.is_some() && !base_url.is_https() {
+            return Err(invalid(
+                "LETHE_BASE_URL",
+                "must start with https:// when Lethe serves HTTPS itself \
+                 (LETHE_TLS_CERT or LETHE_ACME_DOMAIN)",
+            ));
+        }
         let secret_key = match raw.secret_key.as_deref() {
             Some(value) => Some(
                 SecretKey::parse(value).map_err(|reason| invalid("LETHE_SECRET_KEY", &reason))?,
@@ -383,6 +423,7 @@ impl Config {
             trusted_proxies,
             allow_private_hosts,
             jobs,
+            tls,
         })
     }
 }

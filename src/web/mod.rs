@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod page;
 pub mod paths;
 pub mod session;
+pub mod zip_stream;
 
 pub use error::AppError;
 pub use forms::CsrfForm;

@@ -22,3 +22,4 @@ mod retention;
 mod search;
 mod shell;
 mod tenancy;
+mod tls;

@@ -63,6 +63,16 @@ async fn export_via_page(app: &TestApp, customer_id: i64, include_notes: bool) -
         response.headers()["content-type"].to_str().unwrap(),
         "application/zip"
     );
+    // Streamed as it is written, not built in memory first: no length known up front.
+    assert!(response.headers().get("content-length").is_none());
+    assert_eq!(
+        response.headers()["transfer-encoding"].to_str().unwrap(),
+        "chunked"
+    );
+    assert_eq!(
+        response.headers()["cache-control"].to_str().unwrap(),
+        "no-store"
+    );
     response.bytes().await.unwrap().to_vec()
 }
 
