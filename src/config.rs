@@ -106,6 +106,9 @@ pub struct Config {
     pub allow_private_hosts: bool,
     /// The background work this instance runs (`LETHE_WORKERS`, `LETHE_SCHEDULE_*`).
     pub jobs: JobsConfig,
+    /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
+    /// owners of a single-organization instance).
+    pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
     /// HTTPS on `LETHE_LISTEN` itself (`LETHE_TLS_CERT`/`LETHE_TLS_KEY` or `LETHE_ACME_*`).
     pub tls: Option<TlsSetting>,
 }
@@ -150,6 +153,8 @@ struct RawConfig {
     schedule_org_purge: Option<String>,
     schedule_privacy_reminders: Option<String>,
     schedule_attachment_sweep: Option<String>,
+    schedule_audit_checkpoint: Option<String>,
+    audit_checkpoint_to: Option<String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -187,6 +192,11 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
         "schedule_attachment_sweep",
     ),
+    (
+        "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
+        "schedule_audit_checkpoint",
+    ),
+    ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -267,6 +277,14 @@ impl Config {
         overlay(
             &mut raw.schedule_attachment_sweep,
             given("LETHE_SCHEDULE_ATTACHMENT_SWEEP"),
+        );
+        overlay(
+            &mut raw.schedule_audit_checkpoint,
+            given("LETHE_SCHEDULE_AUDIT_CHECKPOINT"),
+        );
+        overlay(
+            &mut raw.audit_checkpoint_to,
+            get("LETHE_AUDIT_CHECKPOINT_TO"),
         );
         Self::parse(raw)
     }
@@ -405,6 +423,21 @@ impl Config {
                  as CIDRs (for example 127.0.0.1/32, 10.0.0.0/8)",
             ));
         }
+        let audit_checkpoint_to = raw
+            .audit_checkpoint_to
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| {
+                crate::mail::EmailAddress::parse(item.trim()).map_err(|_| {
+                    invalid(
+                        "LETHE_AUDIT_CHECKPOINT_TO",
+                        &format!("{:?} is not an email address", item.trim()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let trusted_proxies = cidrs(raw.trusted_proxies.as_deref(), "LETHE_TRUSTED_PROXIES")?;
         let allow_private_hosts = boolean(raw.allow_private_hosts, "LETHE_ALLOW_PRIVATE_HOSTS")?;
         Ok(Self {
@@ -423,6 +456,7 @@ impl Config {
             trusted_proxies,
             allow_private_hosts,
             jobs,
+            audit_checkpoint_to,
             tls,
         })
     }
@@ -462,6 +496,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::OrgPurge => &raw.schedule_org_purge,
             Scheduled::PrivacyReminders => &raw.schedule_privacy_reminders,
             Scheduled::AttachmentSweep => &raw.schedule_attachment_sweep,
+            Scheduled::AuditCheckpoint => &raw.schedule_audit_checkpoint,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if text.is_empty() {

@@ -24,6 +24,7 @@
 //! - [`routes`]: the `/audit` page and its CSV and JSON exports.
 
 mod chain;
+pub mod checkpoint_mail;
 mod mac;
 mod rekey;
 pub mod routes;

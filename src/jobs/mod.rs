@@ -61,15 +61,18 @@ pub enum Scheduled {
     PrivacyReminders,
     /// Removes attachment files no row refers to (src/retention/sweep.rs).
     AttachmentSweep,
+    /// Verifies the audit chain and mails its checkpoint (src/audit/checkpoint_mail.rs).
+    AuditCheckpoint,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 5] = [
+    pub const ALL: [Scheduled; 6] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
         Scheduled::PrivacyReminders,
         Scheduled::AttachmentSweep,
+        Scheduled::AuditCheckpoint,
     ];
 
     /// The environment variable that sets the schedule.
@@ -80,6 +83,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "LETHE_SCHEDULE_ORG_PURGE",
             Scheduled::PrivacyReminders => "LETHE_SCHEDULE_PRIVACY_REMINDERS",
             Scheduled::AttachmentSweep => "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
+            Scheduled::AuditCheckpoint => "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         }
     }
 
@@ -91,6 +95,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "0 20 * * * *",
             Scheduled::PrivacyReminders => "0 5 * * * *",
             Scheduled::AttachmentSweep => "0 41 * * * *",
+            Scheduled::AuditCheckpoint => "0 0 6 * * Mon",
         }
     }
 
@@ -101,6 +106,7 @@ impl Scheduled {
             Scheduled::OrgPurge => "organization purge check",
             Scheduled::PrivacyReminders => "privacy reminders",
             Scheduled::AttachmentSweep => "attachment sweep",
+            Scheduled::AuditCheckpoint => "audit checkpoint mail",
         }
     }
 
@@ -125,6 +131,10 @@ impl Scheduled {
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
                 Scheduled::AttachmentSweep => crate::retention::sweep::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(&state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
