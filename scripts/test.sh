@@ -197,7 +197,7 @@ want_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
 # costs a few dpkg queries.
 install_debian_packages() {
     local missing=() pkg
-    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation; do
+    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation pebble; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if want_backend postgres && ! command -v pg_ctlcluster >/dev/null; then
@@ -227,6 +227,7 @@ install_debian_packages() {
     command -v dovecot >/dev/null || die "dovecot missing after install"
     [[ -x "$CHROME_BIN" ]] || die "$CHROME_BIN missing after install"
     command -v chromedriver >/dev/null || die "chromedriver missing after install"
+    command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || die "pebble (the ACME test CA) missing after install"
 }
 
 install_python_packages() {

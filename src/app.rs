@@ -54,6 +54,10 @@ impl Application {
                 source,
             })?
             .port();
+        let tls = match &state.config.tls {
+            Some(setting) => Some(crate::tls::start(setting, &state.config.data_dir)?),
+            None => None,
+        };
         let data = web::Data::from(state.clone());
         let https = state.config.base_url.is_https();
         let max_message_bytes = state.config.max_message_bytes;
@@ -68,8 +72,11 @@ impl Application {
                 .wrap(from_fn(crate::web::headers::reject_cross_site_posts))
                 .wrap(from_fn(crate::web::error::render_errors))
                 .wrap(crate::web::headers::security_headers(https))
-        })
-        .listen(listener)
+        });
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
         .map_err(|source| StartError::Listen {
             address: listen.to_string(),
             source,

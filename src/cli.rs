@@ -401,7 +401,8 @@ async fn privacy_export(
     use std::io::Write;
     let state = AppState::open(config).await?;
     let (org, customer) = privacy_customer(&state, org, email).await?;
-    let export = crate::privacy::export::export(&state, org, customer, include_notes).await?;
+    let (export, zip) =
+        crate::privacy::export::export(&state, org, customer, include_notes).await?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -412,7 +413,7 @@ async fn privacy_export(
     let mut file = options
         .open(out)
         .map_err(|e| format!("--out: cannot write {}: {e}", out.display()))?;
-    file.write_all(&export.zip)?;
+    file.write_all(&zip)?;
     file.sync_all()?;
     let reference = crate::privacy::export::record(
         &state,
@@ -509,13 +510,31 @@ async fn healthcheck(config: &Config) -> Result<(), Failure> {
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let request = b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
     let check = async {
-        let mut stream = tokio::net::TcpStream::connect(address).await?;
-        stream
-            .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .await?;
+        let stream = tokio::net::TcpStream::connect(address).await?;
         let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await?;
+        match &config.tls {
+            None => {
+                let mut stream = stream;
+                stream.write_all(request).await?;
+                stream.read_to_end(&mut answer).await?;
+            }
+            Some(_) => {
+                let host = url::Url::parse(config.base_url.as_str())
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".to_owned());
+                let mut stream = crate::tls::connect_to_self(stream, &host).await?;
+                stream.write_all(request).await?;
+                // A server that closes without TLS close_notify still answered.
+                if let Err(e) = stream.read_to_end(&mut answer).await
+                    && answer.is_empty()
+                {
+                    return Err(e);
+                }
+            }
+        }
         Ok::<_, std::io::Error>(answer)
     };
     let answer = tokio::time::timeout(std::time::Duration::from_secs(3), check)

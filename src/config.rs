@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::crypto::SecretKey;
 use crate::jobs::{JobsConfig, Schedule, Scheduled, Worker};
+use crate::tls::TlsInput;
+pub use crate::tls::{TlsSetting, parse_tls_setting};
 
 /// Where the database lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +111,11 @@ pub struct Config {
     /// Audit entries under no organization (failed logins of unknown addresses, refused API
     /// keys) are removed after this many days (`LETHE_INSTANCE_AUDIT_DAYS`).
     pub instance_audit_days: i64,
+    /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
+    /// owners of a single-organization instance).
+    pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
+    /// HTTPS on `LETHE_LISTEN` itself (`LETHE_TLS_CERT`/`LETHE_TLS_KEY` or `LETHE_ACME_*`).
+    pub tls: Option<TlsSetting>,
 }
 
 /// Request rate limits, each per minute unless it says otherwise (see `web::rate_limit`).
@@ -200,6 +207,12 @@ struct RawConfig {
     trust_proxy: Option<toml::Value>,
     trusted_proxies: Option<String>,
     allow_private_hosts: Option<toml::Value>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    acme_domain: Option<String>,
+    acme_email: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca_file: Option<String>,
     workers: Option<String>,
     schedule_cleanup: Option<String>,
     schedule_retention: Option<String>,
@@ -216,6 +229,8 @@ struct RawConfig {
     rate_test_button_per_minute: Option<toml::Value>,
     sse_streams_per_user: Option<toml::Value>,
     instance_audit_days: Option<toml::Value>,
+    schedule_audit_checkpoint: Option<String>,
+    audit_checkpoint_to: Option<String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -235,6 +250,12 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_TRUST_PROXY", "trust_proxy"),
     ("LETHE_TRUSTED_PROXIES", "trusted_proxies"),
     ("LETHE_ALLOW_PRIVATE_HOSTS", "allow_private_hosts"),
+    ("LETHE_TLS_CERT", "tls_cert"),
+    ("LETHE_TLS_KEY", "tls_key"),
+    ("LETHE_ACME_DOMAIN", "acme_domain"),
+    ("LETHE_ACME_EMAIL", "acme_email"),
+    ("LETHE_ACME_DIRECTORY", "acme_directory"),
+    ("LETHE_ACME_CA_FILE", "acme_ca_file"),
     ("LETHE_WORKERS", "workers"),
     ("LETHE_SCHEDULE_CLEANUP", "schedule_cleanup"),
     ("LETHE_SCHEDULE_RETENTION", "schedule_retention"),
@@ -263,6 +284,11 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("LETHE_SSE_STREAMS_PER_USER", "sse_streams_per_user"),
     ("LETHE_INSTANCE_AUDIT_DAYS", "instance_audit_days"),
+    (
+        "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
+        "schedule_audit_checkpoint",
+    ),
+    ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -354,6 +380,12 @@ impl Config {
             &mut raw.instance_audit_days,
             get("LETHE_INSTANCE_AUDIT_DAYS"),
         );
+        overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
+        overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
+        overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
+        overlay(&mut raw.acme_email, get("LETHE_ACME_EMAIL"));
+        overlay(&mut raw.acme_directory, get("LETHE_ACME_DIRECTORY"));
+        overlay(&mut raw.acme_ca_file, get("LETHE_ACME_CA_FILE"));
         // An empty value switches a job off, so these are taken even when empty.
         let given = |name: &str| env.get(name).cloned();
         overlay(&mut raw.workers, given("LETHE_WORKERS"));
@@ -377,6 +409,14 @@ impl Config {
         overlay(
             &mut raw.schedule_audit_flush,
             given("LETHE_SCHEDULE_AUDIT_FLUSH"),
+        );
+        overlay(
+            &mut raw.schedule_audit_checkpoint,
+            given("LETHE_SCHEDULE_AUDIT_CHECKPOINT"),
+        );
+        overlay(
+            &mut raw.audit_checkpoint_to,
+            get("LETHE_AUDIT_CHECKPOINT_TO"),
         );
         Self::parse(raw)
     }
@@ -440,13 +480,31 @@ impl Config {
                 ));
             }
         };
-        let base_url = match raw.base_url.as_deref() {
-            Some(value) => {
+        let tls = parse_tls_setting(&TlsInput {
+            cert: raw.tls_cert.as_deref(),
+            key: raw.tls_key.as_deref(),
+            acme_domain: raw.acme_domain.as_deref(),
+            acme_email: raw.acme_email.as_deref(),
+            acme_directory: raw.acme_directory.as_deref(),
+            acme_ca_file: raw.acme_ca_file.as_deref(),
+        })
+        .map_err(|(setting, reason)| invalid(setting, &reason))?;
+        let base_url = match (raw.base_url.as_deref(), &tls) {
+            (Some(value), _) => {
                 BaseUrl::parse(value).map_err(|reason| invalid("LETHE_BASE_URL", &reason))?
             }
-            None => BaseUrl::parse(&format!("http://{listen}"))
+            (None, Some(tls)) => BaseUrl::parse(&tls.default_base_url(listen))
+                .map_err(|reason| invalid("LETHE_LISTEN", &reason))?,
+            (None, None) => BaseUrl::parse(&format!("http://{listen}"))
                 .map_err(|reason| invalid("LETHE_LISTEN", &reason))?,
         };
+        if tls.is_some() && !base_url.is_https() {
+            return Err(invalid(
+                "LETHE_BASE_URL",
+                "must start with https:// when Lethe serves HTTPS itself \
+                 (LETHE_TLS_CERT or LETHE_ACME_DOMAIN)",
+            ));
+        }
         let secret_key = match raw.secret_key.as_deref() {
             Some(value) => Some(
                 SecretKey::parse(value).map_err(|reason| invalid("LETHE_SECRET_KEY", &reason))?,
@@ -505,6 +563,21 @@ impl Config {
                  as CIDRs (for example 127.0.0.1/32, 10.0.0.0/8)",
             ));
         }
+        let audit_checkpoint_to = raw
+            .audit_checkpoint_to
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| {
+                crate::mail::EmailAddress::parse(item.trim()).map_err(|_| {
+                    invalid(
+                        "LETHE_AUDIT_CHECKPOINT_TO",
+                        &format!("{:?} is not an email address", item.trim()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let trusted_proxies = cidrs(raw.trusted_proxies.as_deref(), "LETHE_TRUSTED_PROXIES")?;
         let allow_private_hosts = boolean(raw.allow_private_hosts, "LETHE_ALLOW_PRIVATE_HOSTS")?;
         Ok(Self {
@@ -525,6 +598,8 @@ impl Config {
             jobs,
             rate_limits,
             instance_audit_days,
+            audit_checkpoint_to,
+            tls,
         })
     }
 }
@@ -564,6 +639,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::PrivacyReminders => &raw.schedule_privacy_reminders,
             Scheduled::AttachmentSweep => &raw.schedule_attachment_sweep,
             Scheduled::AuditFlush => &raw.schedule_audit_flush,
+            Scheduled::AuditCheckpoint => &raw.schedule_audit_checkpoint,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if text.is_empty() {

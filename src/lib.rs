@@ -23,4 +23,5 @@ pub mod records;
 pub mod retention;
 pub mod search;
 pub mod state;
+pub mod tls;
 pub mod web;

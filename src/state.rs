@@ -62,6 +62,8 @@ pub enum StartError {
     },
     #[error("cannot start the background jobs: {0}")]
     Jobs(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {address} (LETHE_LISTEN): {source}")]
     Listen {
         address: String,

@@ -25,6 +25,7 @@
 //! - [`tally`]: refusals counted in memory and written as one row per source and minute.
 
 mod chain;
+pub mod checkpoint_mail;
 mod mac;
 mod rekey;
 pub mod routes;

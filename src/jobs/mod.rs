@@ -64,16 +64,19 @@ pub enum Scheduled {
     /// Writes the counted refusals (unknown logins, refused API keys) as one audit row per
     /// source (src/audit/tally.rs).
     AuditFlush,
+    /// Verifies the audit chain and mails its checkpoint (src/audit/checkpoint_mail.rs).
+    AuditCheckpoint,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 6] = [
+    pub const ALL: [Scheduled; 7] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
         Scheduled::PrivacyReminders,
         Scheduled::AttachmentSweep,
         Scheduled::AuditFlush,
+        Scheduled::AuditCheckpoint,
     ];
 
     /// The environment variable that sets the schedule.
@@ -85,6 +88,7 @@ impl Scheduled {
             Scheduled::PrivacyReminders => "LETHE_SCHEDULE_PRIVACY_REMINDERS",
             Scheduled::AttachmentSweep => "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
             Scheduled::AuditFlush => "LETHE_SCHEDULE_AUDIT_FLUSH",
+            Scheduled::AuditCheckpoint => "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         }
     }
 
@@ -97,6 +101,7 @@ impl Scheduled {
             Scheduled::PrivacyReminders => "0 5 * * * *",
             Scheduled::AttachmentSweep => "0 41 * * * *",
             Scheduled::AuditFlush => "0 * * * * *",
+            Scheduled::AuditCheckpoint => "0 0 6 * * Mon",
         }
     }
 
@@ -108,6 +113,7 @@ impl Scheduled {
             Scheduled::PrivacyReminders => "privacy reminders",
             Scheduled::AttachmentSweep => "attachment sweep",
             Scheduled::AuditFlush => "audit tally flush",
+            Scheduled::AuditCheckpoint => "audit checkpoint mail",
         }
     }
 
@@ -140,6 +146,10 @@ impl Scheduled {
                     .flush_tally(&state.db)
                     .await
                     .map(|rows| format!("{rows} rows written"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
             };
             match result {

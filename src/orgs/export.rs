@@ -24,7 +24,7 @@
 //!   customers: [ { id, display_name, file } ] }
 //! ```
 
-use std::io::{Cursor, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -40,11 +40,10 @@ use crate::db::entity::{
     retention_rule, retention_setting, tag, user,
 };
 use crate::state::AppState;
+use crate::web::zip_stream::ChannelWriter;
 
 pub const SCHEMA: &str = "lethe.organization-export";
 pub const SCHEMA_VERSION: u32 = 1;
-/// Bytes handed to the HTTP response at a time.
-const CHUNK: usize = 64 * 1024;
 /// Customers read per query.
 const CUSTOMER_PAGE: u64 = 500;
 
@@ -335,38 +334,6 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
     })
 }
 
-/// Hands the ZIP's bytes to the HTTP response in chunks; a gone client stops the export.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
 /// Writes the whole export into `sink` (on a blocking thread; database work goes through
 /// `handle`). Returns how many customers it holds.
 fn write_export(
@@ -383,57 +350,33 @@ fn write_export(
     zip.write_all(README.as_bytes())?;
     zip.start_file("organization.json", options)?;
     zip.write_all(&serde_json::to_vec_pretty(&file)?)?;
-    let mut readme_written = false;
+    zip.start_file("customers/README.txt", options)?;
+    zip.write_all(crate::privacy::export::readme().as_bytes())?;
     for entry in &file.customers {
-        let built = handle.block_on(crate::privacy::export::export(state, org, entry.id, true));
-        let built = match built {
-            Ok(built) => built,
+        let collected =
+            handle.block_on(crate::privacy::export::collect(state, org, entry.id, true));
+        let collected = match collected {
+            Ok(collected) => collected,
             // Erased while the export ran: it is no longer the organization's data.
             Err(crate::privacy::PrivacyError::NotFound) => continue,
             Err(error) => return Err(error.into()),
         };
-        let mut archive = zip::ZipArchive::new(Cursor::new(built.zip))?;
-        for index in 0..archive.len() {
-            let part = archive.by_index_raw(index)?;
-            let name = part.name()?.into_owned();
-            if name == "README.txt" {
-                if !readme_written {
-                    zip.raw_copy_file_rename(part, "customers/README.txt")?;
-                    readme_written = true;
-                }
-                continue;
-            }
-            zip.raw_copy_file_rename(part, format!("customers/{}/{name}", entry.id))?;
-        }
+        let prefix = format!("customers/{}/", entry.id);
+        crate::privacy::export::write_entries(&mut zip, &collected, &state.blobs, &prefix, false)?;
     }
     let mut sink = zip.finish()?;
     sink.flush()?;
     Ok(file.customers.len())
 }
 
-/// Starts the export of `org` and returns the stream of its bytes. A failure part-way is
-/// logged (without personal data) and ends the stream with an error, so the download is
-/// visibly incomplete rather than silently short.
+/// Starts the export of `org` and returns the stream of its bytes.
 pub fn stream(
     state: Arc<AppState>,
     org: OrgId,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let sink = ChannelWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
-        match write_export(&handle, &state, org, sink) {
-            Ok(customers) => tracing::info!(org = org.get(), customers, "organization exported"),
-            Err(error) => {
-                tracing::error!(%error, org = org.get(), "organization export failed");
-                let _ = tx.blocking_send(Err(std::io::Error::other("the export failed")));
-            }
-        }
-    });
-    futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    crate::web::zip_stream::stream("organization", move |handle, sink| {
+        let customers = write_export(handle, &state, org, sink)?;
+        tracing::info!(org = org.get(), customers, "organization exported");
+        Ok::<(), ExportError>(())
     })
 }

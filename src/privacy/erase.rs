@@ -211,7 +211,7 @@ pub async fn customer_by_email(
 }
 
 /// What erasing this customer would remove (the confirmation page and `--yes`-less CLI).
-/// `attachment_files` counts the files no other customer's attachment shares.
+/// `attachment_files` counts the files no other attachment of the organization shares.
 pub async fn preview(
     db: &impl ConnectionTrait,
     org: OrgId,

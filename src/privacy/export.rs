@@ -133,9 +133,10 @@ struct AttachmentRecord {
     blob_id: String,
 }
 
-/// The result: the ZIP's bytes and how much it holds.
-pub struct Export {
-    pub zip: Vec<u8>,
+/// What an export holds, read from the database; the attachment files are opened only while
+/// the ZIP is written ([`write_entries`]).
+pub struct Collected {
+    file: ExportFile,
     pub conversations: usize,
     pub messages: usize,
     pub attachments: usize,
@@ -204,13 +205,13 @@ async fn tags_by_conversation(
     Ok(out)
 }
 
-/// Everything `org` stores about the customer, as a ZIP. Internal notes only when asked.
-pub async fn export(
+/// Everything `org` stores about the customer. Internal notes only when asked.
+pub async fn collect(
     state: &AppState,
     org: OrgId,
     customer_id: i64,
     include_notes: bool,
-) -> Result<Export, PrivacyError> {
+) -> Result<Collected, PrivacyError> {
     let db = &state.db;
     let found = find_customer(db, org, customer_id)
         .await?
@@ -323,16 +324,31 @@ pub async fn export(
         },
         conversations: records,
     };
-    let blobs = state.blobs.clone();
-    let zip = tokio::task::spawn_blocking(move || write_zip(&file, &blobs))
-        .await
-        .map_err(PrivacyError::internal)??;
-    Ok(Export {
-        zip,
+    Ok(Collected {
+        file,
         conversations: conversation_total,
         messages: message_total,
         attachments: attachment_total,
     })
+}
+
+/// The export as one ZIP in memory (the command line writes it to a file).
+pub async fn export(
+    state: &AppState,
+    org: OrgId,
+    customer_id: i64,
+    include_notes: bool,
+) -> Result<(Collected, Vec<u8>), PrivacyError> {
+    let collected = collect(state, org, customer_id, include_notes).await?;
+    let blobs = state.blobs.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        write_entries(&mut zip, &collected, &blobs, "", true)?;
+        let bytes = zip.finish().map_err(zip_error)?.into_inner();
+        Ok((collected, bytes))
+    })
+    .await
+    .map_err(PrivacyError::internal)?
 }
 
 /// Records a delivered export: the customer's oldest open access request (or a new one) is
@@ -343,7 +359,7 @@ pub async fn record(
     customer_id: i64,
     performer: &Performer<'_>,
     include_notes: bool,
-    export: &Export,
+    export: &Collected,
 ) -> Result<String, PrivacyError> {
     let txn = crate::db::begin_write(&state.db).await?;
     let request = requests::fulfil(&txn, org, customer_id, Kind::Access, performer.user_id).await?;
@@ -371,55 +387,83 @@ pub async fn record(
     Ok(request.reference)
 }
 
-/// The customer export as the page and the API answer it: built, recorded (the register and
-/// the audit log) and sent as the download `lethe-export-<reference>.zip`.
+/// The customer export as the page and the API answer it: read, recorded (the register and
+/// the audit log) and streamed as the download `lethe-export-<reference>.zip` while the ZIP is
+/// written, so a customer with gigabytes of attachments costs no more memory than one.
 pub async fn download(
     state: &AppState,
     scope: &TenantScope,
     customer_id: i64,
     include_notes: bool,
 ) -> Result<HttpResponse, AppError> {
-    let built = export(state, scope.org(), customer_id, include_notes).await?;
+    let collected = collect(state, scope.org(), customer_id, include_notes).await?;
     let reference = record(
         state,
         scope.org(),
         customer_id,
         &Performer::of(scope),
         include_notes,
-        &built,
+        &collected,
     )
     .await?;
+    let blobs = state.blobs.clone();
+    let body = crate::web::zip_stream::stream("customer", move |_, sink| {
+        let mut zip = zip::ZipWriter::new_stream(sink);
+        write_entries(&mut zip, &collected, &blobs, "", true)?;
+        zip.finish().map_err(zip_error)?.flush().map_err(io_error)
+    });
     Ok(
         crate::web::page::download("application/zip", &format!("lethe-export-{reference}.zip"))
-            .body(built.zip),
+            .streaming(body),
     )
 }
 
-fn write_zip(
-    file: &ExportFile,
+fn zip_error(e: zip::result::ZipError) -> PrivacyError {
+    PrivacyError::internal(format!("zip: {e}"))
+}
+
+fn io_error(e: std::io::Error) -> PrivacyError {
+    PrivacyError::internal(format!("zip: {e}"))
+}
+
+/// Writes the export's files into `zip` under `prefix` (`""`, or `customers/<id>/` inside the
+/// organization export): `export.json`, the `README.txt` when asked, and every attachment,
+/// opened from the sealed store one at a time.
+pub fn write_entries<W: Write + std::io::Seek>(
+    zip: &mut zip::ZipWriter<W>,
+    collected: &Collected,
     blobs: &crate::mail::blobs::BlobStore,
-) -> Result<Vec<u8>, PrivacyError> {
+    prefix: &str,
+    with_readme: bool,
+) -> Result<(), PrivacyError> {
     use zip::write::SimpleFileOptions;
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let file = &collected.file;
     let json = serde_json::to_vec_pretty(file).map_err(PrivacyError::internal)?;
-    let zip_error = |e: zip::result::ZipError| PrivacyError::internal(format!("zip: {e}"));
-    let io_error = |e: std::io::Error| PrivacyError::internal(format!("zip: {e}"));
-    zip.start_file("export.json", options).map_err(zip_error)?;
+    zip.start_file(format!("{prefix}export.json"), options)
+        .map_err(zip_error)?;
     zip.write_all(&json).map_err(io_error)?;
-    zip.start_file("README.txt", options).map_err(zip_error)?;
-    zip.write_all(README.as_bytes()).map_err(io_error)?;
+    if with_readme {
+        zip.start_file(format!("{prefix}README.txt"), options)
+            .map_err(zip_error)?;
+        zip.write_all(README.as_bytes()).map_err(io_error)?;
+    }
     for conversation in &file.conversations {
         for message in &conversation.messages {
             for a in &message.attachments {
                 let content = blobs.get(&a.blob_id)?;
-                zip.start_file(a.file.as_str(), options)
+                zip.start_file(format!("{prefix}{}", a.file), options)
                     .map_err(zip_error)?;
                 zip.write_all(&content).map_err(io_error)?;
             }
         }
     }
-    Ok(zip.finish().map_err(zip_error)?.into_inner())
+    Ok(())
+}
+
+/// The format, in words, for whoever opens the archive.
+pub fn readme() -> &'static str {
+    README
 }
 
 #[derive(Deserialize)]

@@ -452,8 +452,11 @@ pub struct FilesRemoved {
     pub failed: u64,
 }
 
-/// How many attachment files only these conversations of `org` use: what deleting them would
-/// remove from the store (a file shared with any other attachment, of any organization, stays).
+/// How many attachment files only these conversations of `org` use, among `org`'s own
+/// attachments: the files the organization no longer holds once they are deleted. Other
+/// organizations are not looked at, so the number cannot tell one tenant whether another
+/// holds the same file; the store itself keeps a file while any organization refers to it
+/// ([`remove_unreferenced_files`]).
 pub async fn files_only_in(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -478,7 +481,7 @@ pub async fn files_only_in(
     let listed: Vec<&String> = files.iter().collect();
     let mut shared: BTreeSet<String> = BTreeSet::new();
     for chunk in listed.chunks(CHUNK) {
-        let rows: Vec<(i64, String)> = attachment::Entity::find()
+        let rows: Vec<(i64, String)> = attachment::Entity::lookup_in(org)
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::BlobId)

@@ -11,6 +11,7 @@ pub mod page;
 pub mod paths;
 pub mod rate_limit;
 pub mod session;
+pub mod zip_stream;
 
 pub use error::AppError;
 pub use forms::CsrfForm;

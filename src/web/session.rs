@@ -26,7 +26,20 @@ use crate::db::entity::{membership, organization, session, user};
 use crate::orgs::{OrgId, Role};
 use crate::state::AppState;
 
+/// The session cookie's name over plain HTTP.
 pub const COOKIE_NAME: &str = "lethe_session";
+/// Over HTTPS the `__Host-` prefix makes browsers refuse the cookie unless it is `Secure`, has
+/// no `Domain` and the path `/`: no sibling subdomain or plain-HTTP page can plant or shadow it.
+pub const HTTPS_COOKIE_NAME: &str = "__Host-lethe_session";
+
+/// The session cookie's name for this instance.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        HTTPS_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 
 /// The signed-in user, as the pages need it.
 #[derive(Clone, Debug)]
@@ -205,14 +218,15 @@ pub async fn load_session(
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let token = req.cookie(COOKIE_NAME).map(|c| c.value().to_owned());
+    let name = cookie_name(state.config.base_url.is_https());
+    let token = req.cookie(name).map(|c| c.value().to_owned());
+    let had_cookie = token.is_some();
     let loaded = match token {
         Some(token) => lookup(&state, &token)
             .await
             .map_err(actix_web::Error::from)?,
         None => None,
     };
-    let had_cookie = req.cookie(COOKIE_NAME).is_some();
     let mut session_state = build_state(&state, loaded, accept.as_deref())
         .await
         .map_err(actix_web::Error::from)?;
@@ -233,7 +247,7 @@ pub async fn load_session(
     match change {
         CookieChange::Keep => {}
         CookieChange::Set(token) => {
-            let cookie = Cookie::build(COOKIE_NAME, token)
+            let cookie = Cookie::build(name, token)
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Lax)
@@ -245,7 +259,7 @@ pub async fn load_session(
                 .map_err(actix_web::Error::from)?;
         }
         CookieChange::Clear => {
-            let mut cookie = Cookie::build(COOKIE_NAME, "")
+            let mut cookie = Cookie::build(name, "")
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Lax)

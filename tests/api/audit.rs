@@ -933,3 +933,93 @@ async fn a_forged_chain_with_its_mac_cleared_is_not_keyed_by_the_next_start() {
     );
     assert!(matches!(verify(&app).await, Verification::Broken { .. }));
 }
+
+#[tokio::test]
+async fn the_weekly_mail_carries_a_checkpoint_that_verifies_and_reports_a_broken_chain() {
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let org = app.org_id("Shop").await;
+    for action in ["test.one", "test.two"] {
+        record(&app, Some(org), action).await;
+    }
+
+    let outcome = lethe::audit::checkpoint_mail::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((outcome.emails, outcome.broken), (1, false), "{outcome:?}");
+    let mails = smtp.wait_for(1).await;
+    let mail = crate::smtp::unfold_qp(&mails[0]);
+    assert!(mail.contains("owner@shop.test"), "the owner, not the agent");
+    let json_start = mail.find('{').expect("the checkpoint JSON");
+    let json_end = mail[json_start..].find('}').expect("end of JSON") + json_start + 1;
+    let checkpoint_file = app.data_dir.join("mailed-checkpoint.json");
+    std::fs::write(&checkpoint_file, &mail[json_start..json_end]).unwrap();
+    let verify_against = |app: &TestApp| {
+        app.lethe()
+            .args(["audit", "verify", "--checkpoint"])
+            .arg(&checkpoint_file)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        verify_against(&app).status.success(),
+        "the mailed checkpoint is a real one"
+    );
+
+    // Someone with database access rewrites a row: next week's mail is an alert.
+    let target = rows(&app).await[0].clone();
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE audit_events SET action = 'test.harmless' WHERE id = {}",
+            target.id
+        ))
+        .await
+        .unwrap();
+    let outcome = lethe::audit::checkpoint_mail::run_once(&app.state)
+        .await
+        .unwrap();
+    assert!(outcome.broken, "{outcome:?}");
+    let mails = smtp.wait_for(2).await;
+    let alert = crate::smtp::unfold_qp(&mails[1]);
+    assert!(alert.contains("does not verify"), "{alert}");
+    assert!(alert.contains(&target.id.to_string()));
+    assert_eq!(verify_against(&app).status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn with_several_organizations_the_checkpoint_goes_only_to_the_configured_operator() {
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let mut options = AppOptions::with_smtp(smtp.url());
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("owner@else.test", "Elsewhere", "owner")
+        .await;
+    let outcome = lethe::audit::checkpoint_mail::run_once(&app.state)
+        .await
+        .unwrap();
+    assert!(
+        outcome.skipped,
+        "no tenant's owner gets the instance's checkpoint: {outcome:?}"
+    );
+
+    options
+        .extra_env
+        .push(("LETHE_AUDIT_CHECKPOINT_TO".into(), "ops@agency.test".into()));
+    let operated = spawn_app_with(options).await;
+    operated
+        .create_user("owner@shop.test", "Shop", "owner")
+        .await;
+    operated
+        .create_user("owner@else.test", "Elsewhere", "owner")
+        .await;
+    let outcome = lethe::audit::checkpoint_mail::run_once(&operated.state)
+        .await
+        .unwrap();
+    assert_eq!(outcome.emails, 1, "{outcome:?}");
+    let mails = smtp.wait_for(1).await;
+    assert!(mails[0].contains("ops@agency.test"));
+    assert!(!mails[0].contains("owner@"), "only the operator");
+}

@@ -754,6 +754,13 @@ impl TestApp {
             .await
     }
 
+    /// The same app reached over HTTPS (it serves TLS itself) by `client`.
+    pub fn over_https(mut self, client: reqwest::Client) -> TestApp {
+        self.address = self.address.replacen("http://", "https://", 1);
+        self.client = client;
+        self
+    }
+
     /// A second browser on the same app (its own cookie jar).
     pub fn another_browser(&self) -> TestApp {
         TestApp {

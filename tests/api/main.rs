@@ -23,3 +23,4 @@ mod retention;
 mod search;
 mod shell;
 mod tenancy;
+mod tls;

@@ -63,6 +63,16 @@ async fn export_via_page(app: &TestApp, customer_id: i64, include_notes: bool) -
         response.headers()["content-type"].to_str().unwrap(),
         "application/zip"
     );
+    // Streamed as it is written, not built in memory first: no length known up front.
+    assert!(response.headers().get("content-length").is_none());
+    assert_eq!(
+        response.headers()["transfer-encoding"].to_str().unwrap(),
+        "chunked"
+    );
+    assert_eq!(
+        response.headers()["cache-control"].to_str().unwrap(),
+        "no-store"
+    );
     response.bytes().await.unwrap().to_vec()
 }
 
@@ -2301,4 +2311,50 @@ async fn an_erasure_the_audit_log_cannot_record_does_not_happen() {
         app.find_customer(customer_id).await.is_some(),
         "the customer is still there: no erasure without its audit entry"
     );
+}
+
+#[tokio::test]
+async fn the_erasure_count_of_files_does_not_tell_whether_another_organization_holds_the_same_file()
+{
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("owner@else.test", "Elsewhere", "owner")
+        .await;
+    let (shop, elsewhere) = (app.org_id("Shop").await, app.org_id("Elsewhere").await);
+    let label: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let send = |from: &str, id: &str| {
+        mail(from, id, "Retoure", "Anbei das Etikett.").attachment(
+            "application/pdf",
+            "etikett.pdf",
+            &label,
+        )
+    };
+    let (conversation, _) = app
+        .receive(shop, send("Anna <anna@kunde.test>", "s1@kunde.test"))
+        .await;
+    let (theirs, _) = app
+        .receive(elsewhere, send("Anna <anna@kunde.test>", "e1@kunde.test"))
+        .await;
+    let anna = app.customer_of(conversation).await;
+
+    let preview = lethe::privacy::erase::preview(&app.state.db, shop, anna)
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.attachment_files, 1,
+        "Shop's own file, whoever else holds one like it"
+    );
+    let erasure = app.erase(shop, anna).await;
+    assert_eq!(erasure.counts.attachment_files, 1);
+    assert!(erasure.incomplete.is_empty(), "{:?}", erasure.incomplete);
+
+    // The other organization's attachment still opens: the store kept the bytes it refers to.
+    let kept = attachment::Entity::find()
+        .filter(attachment::Column::OrganizationId.eq(elsewhere))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("Elsewhere's attachment row");
+    assert_eq!(app.state.blobs.get(&kept.blob_id).unwrap(), label);
+    assert!(app.find_conversation(theirs).await.is_some());
 }
