@@ -10,7 +10,17 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use crate::web::AppError;
-use crate::web::forms::{content_length, read_limited};
+use crate::web::forms::{content_length, read_limited, without_control_characters};
+
+/// Every string of the body, as it may be stored ([`without_control_characters`]).
+fn clean_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = without_control_characters(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clean_strings),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(clean_strings),
+        _ => {}
+    }
+}
 
 /// The largest JSON body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,7 +38,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             let body =
                 read_limited(declared, payload, MAX_BODY_BYTES, "api.error.bad_json").await?;
-            serde_json::from_slice(&body)
+            let mut value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|_| AppError::BadRequest("api.error.bad_json"))?;
+            clean_strings(&mut value);
+            serde_json::from_value(value)
                 .map(JsonBody)
                 .map_err(|_| AppError::BadRequest("api.error.bad_json"))
         })

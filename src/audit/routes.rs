@@ -21,7 +21,9 @@ const EXPORT_LIMIT: u64 = 100_000;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct AuditFilter {
+    #[serde(default, deserialize_with = "crate::web::forms::one_line")]
     actor: Option<String>,
+    #[serde(default, deserialize_with = "crate::web::forms::one_line")]
     action: Option<String>,
     from: Option<String>,
     to: Option<String>,

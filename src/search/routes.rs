@@ -28,6 +28,7 @@ const MAX_PAGE: usize = 500;
 /// The query string, read leniently: a bad `page` or `sort` falls back to the default.
 #[derive(Deserialize, Default)]
 pub struct SearchParams {
+    #[serde(default, deserialize_with = "crate::web::forms::one_line")]
     q: Option<String>,
     sort: Option<String>,
     page: Option<String>,

@@ -54,11 +54,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
                 _ => return Err(AppError::CsrfRejected),
             }
-            serde_urlencoded::from_bytes::<T>(&body)
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| AppError::BadRequest("error.bad_form"))?;
+            let cleaned: Vec<(String, String)> = pairs
+                .into_iter()
+                .map(|(key, value)| (key, without_control_characters(&value)))
+                .collect();
+            let body = serde_urlencoded::to_string(&cleaned)
+                .map_err(|_| AppError::BadRequest("error.bad_form"))?;
+            serde_urlencoded::from_str::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|_| AppError::BadRequest("error.bad_form"))
         })
     }
+}
+
+/// Text as it may be stored: control characters other than tab and line breaks (a NUL, an
+/// escape, a backspace) are dropped. PostgreSQL refuses a NUL in text outright, and none of
+/// them is anything a person typed. Every form field and every string of an API body goes
+/// through it.
+pub fn without_control_characters(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
 }
 
 /// The body's declared length, if the request declares one.
@@ -110,6 +128,20 @@ pub fn checkbox<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<boo
     ))
 }
 
+/// A one-line text field (`#[serde(default, deserialize_with = "one_line")]`): control
+/// characters — a NUL, a line break, an escape — become spaces, so nothing typed or pasted
+/// carries them into a query, back onto the page or into the log.
+pub fn one_line<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.map(|v| {
+        v.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }))
+}
+
 /// Optional text field: empty or whitespace-only means absent.
 pub fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
@@ -117,6 +149,29 @@ pub fn non_empty(value: &Option<String>) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[derive(serde::Deserialize)]
+    struct Filter {
+        #[serde(default, deserialize_with = "super::one_line")]
+        q: Option<String>,
+    }
+
+    #[test]
+    fn stored_text_keeps_line_breaks_and_loses_other_control_characters() {
+        assert_eq!(
+            super::without_control_characters("a\0b\u{1b}[1m\tc\r\nd\u{7f}\u{85}é"),
+            "ab[1m\tc\r\ndé"
+        );
+    }
+
+    #[test]
+    fn one_line_text_loses_its_control_characters() {
+        let filter: Filter =
+            serde_urlencoded::from_str("q=*))%00nosuchvalue%0d%0aX-Evil:%1b[1").unwrap();
+        assert_eq!(filter.q.as_deref(), Some("*))  nosuchvalue  X-Evil: [1"));
+        let absent: Filter = serde_urlencoded::from_str("").unwrap();
+        assert_eq!(absent.q, None);
+    }
+
     #[derive(serde::Deserialize)]
     struct Form {
         #[serde(default, deserialize_with = "super::checkbox")]

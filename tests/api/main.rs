@@ -20,6 +20,7 @@ mod organizations;
 mod privacy;
 mod rate_limits;
 mod retention;
+mod scanner;
 mod search;
 mod shell;
 mod tenancy;
