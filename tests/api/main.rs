@@ -20,5 +20,6 @@ mod organizations;
 mod privacy;
 mod retention;
 mod search;
+mod security;
 mod shell;
 mod tenancy;
