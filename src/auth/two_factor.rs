@@ -185,7 +185,7 @@ pub async fn enrolment_secret(
         return open(sealer, &existing).map(Some);
     }
     let secret = TotpSecret::generate();
-    totp_factor::ActiveModel {
+    let inserted = totp_factor::ActiveModel {
         user_id: Set(user_id),
         secret_sealed: Set(sealer.seal_text(&secret.to_base32(), SECRET_CONTEXT)),
         confirmed_at: Set(None),
@@ -193,8 +193,16 @@ pub async fn enrolment_secret(
         created_at: Set(Utc::now()),
     }
     .insert(db)
-    .await?;
-    Ok(Some(secret))
+    .await;
+    match inserted {
+        Ok(_) => Ok(Some(secret)),
+        // Another request (a second tab) made the enrolment a moment ago: show that one.
+        Err(error) => match totp_factor::Entity::find_by_id(user_id).one(db).await? {
+            Some(existing) if existing.confirmed_at.is_none() => open(sealer, &existing).map(Some),
+            Some(_) => Ok(None),
+            None => Err(error.into()),
+        },
+    }
 }
 
 fn open(sealer: &Sealer, factor: &totp_factor::Model) -> Result<TotpSecret, AppError> {

@@ -112,7 +112,8 @@ impl SessionState {
     /// session that owes it, else the login page (and back to `next` afterwards).
     pub fn sign_in_required(&self, next: String) -> AppError {
         if self.pending_user_id.is_some() {
-            AppError::Redirect(paths::LOGIN_TWO_FACTOR.path().into())
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            AppError::Redirect(format!("{}?next={next}", paths::LOGIN_TWO_FACTOR))
         } else {
             AppError::LoginRequired { next }
         }

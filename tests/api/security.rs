@@ -125,7 +125,7 @@ async fn signing_in_with_a_second_factor_needs_a_code_from_the_secret_shown() {
     assert!(location(&after_password).starts_with("/login/2fa"));
     let inbox = app.get("/inbox").await;
     assert_eq!(inbox.status(), 303);
-    assert_eq!(location(&inbox), "/login/2fa");
+    assert_eq!(location(&inbox), "/login/2fa?next=%2Finbox");
     assert_eq!(app.get("/account/security").await.status(), 303);
     let api = app.get("/api/v1/customers?email=x@y.test").await;
     assert_eq!(api.status(), 401);
@@ -311,7 +311,7 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
     assert!(location(&step).starts_with("/login/2fa/setup"));
     let inbox = agent.get("/inbox").await;
     assert_eq!(inbox.status(), 303);
-    assert_eq!(location(&inbox), "/login/2fa");
+    assert_eq!(location(&inbox), "/login/2fa?next=%2Finbox");
     assert_eq!(agent.get("/settings/team").await.status(), 303);
     let setup = agent.get_text("/login/2fa/setup?next=/inbox").await;
     assert!(setup.contains("requires a second factor"));
@@ -474,4 +474,61 @@ async fn notice_mails_tell_of_a_new_password_factor_and_api_key() {
         assert!(!message.contains(&api_key));
         assert!(codes.iter().all(|c| !message.contains(c.as_str())));
     }
+}
+
+#[tokio::test]
+async fn failed_codes_count_in_the_login_throttle_of_the_account() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("anna@shop.test", "Shop", "owner").await;
+    app.login("anna@shop.test").await;
+    let (mut authenticator, _) = enrol(&app).await;
+    logout(&app).await;
+    app.login("anna@shop.test").await;
+
+    // Act
+    for _ in 0..5 {
+        assert_eq!(second_step(&app, "000000").await.status(), 401);
+    }
+    let code = authenticator.fresh_code().await;
+    let blocked = second_step(&app, &code).await;
+
+    // Assert: even the right code waits, and so does the password from another browser
+    assert_eq!(blocked.status(), 429);
+    assert_eq!(app.get("/inbox").await.status(), 303);
+    let other = app.another_browser();
+    assert_eq!(other.login("anna@shop.test").await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_half_signed_in_session_waits_ten_minutes_for_the_second_step() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("anna@shop.test", "Shop", "owner").await;
+    app.login("anna@shop.test").await;
+    enrol(&app).await;
+    logout(&app).await;
+    app.login("anna@shop.test").await;
+    assert_eq!(app.get("/login/2fa").await.status(), 200);
+
+    // Act
+    use lethe::db::entity::session;
+    use sea_orm::sea_query::Expr;
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::CreatedAt,
+            Expr::val(chrono::Utc::now() - chrono::Duration::minutes(11)),
+        )
+        .filter(session::Column::PendingUserId.is_not_null())
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let late = app.get("/login/2fa").await;
+
+    // Assert: back to the password
+    assert_eq!(late.status(), 303);
+    assert_eq!(location(&late), "/login");
+    let inbox = app.get("/inbox").await;
+    assert_eq!(inbox.status(), 303);
+    assert!(location(&inbox).starts_with("/login?next="));
 }
