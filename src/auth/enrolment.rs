@@ -1,5 +1,6 @@
 //! `/account/security/two-factor`: setting up the second factor. The page shows the secret as
-//! base32 text and as an `otpauth://` URI (no image from another host), and asks for a
+//! base32 text, as an `otpauth://` URI and as a QR code of it drawn here as inline SVG (no
+//! image from another host), and asks for a
 //! current code to confirm; the confirmation answers with the ten recovery codes, shown once.
 //! The same page serves the enrolment a policy asks for at sign-in (`second_step.rs`).
 
@@ -25,6 +26,8 @@ struct EnrolmentPage {
     page: Page,
     secret: String,
     uri: String,
+    /// The URI as a QR code: an inline SVG made here (no image from anywhere else).
+    qr: Option<String>,
     /// Where the confirmation is posted.
     action: &'static str,
     next: String,
@@ -58,9 +61,11 @@ pub(super) async fn enrolment_page(
     else {
         return Ok(see_other(paths::ACCOUNT_SECURITY.path()));
     };
+    let uri = secret.otpauth_uri(two_factor::ISSUER, account);
     let page = EnrolmentPage {
         page: Page::new(state, session, "account").await?,
-        uri: secret.otpauth_uri(two_factor::ISSUER, account),
+        qr: qr_svg(&uri),
+        uri,
         secret: group(&secret.to_base32()),
         action,
         next,
@@ -68,6 +73,18 @@ pub(super) async fn enrolment_page(
         required: action == paths::LOGIN_TWO_FACTOR_SETUP.path(),
     };
     render_with_status(&page, status)
+}
+
+/// `text` as a QR code in an inline SVG element. Its markup is the crate's own (the text is
+/// only in the modules' pattern), so it is safe to put in the page unescaped.
+fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    let start = svg.find("<svg")?;
+    Some(svg[start..].replacen("<svg ", r#"<svg role="img" aria-hidden="true" "#, 1))
 }
 
 /// The base32 secret in groups of four, easier to type.

@@ -63,6 +63,10 @@ async fn enrol(app: &TestApp) -> (Authenticator, Vec<String>) {
     let uri = between(&page, r#"<code id="totp-uri" class="break">"#, "</code>");
     assert!(uri.starts_with("otpauth://totp/Lethe:"), "{uri}");
     assert!(uri.contains(&format!("secret={}", secret.replace(' ', ""))));
+    assert!(
+        page.contains(r#"<div class="qr" id="totp-qr"><svg "#),
+        "a QR code drawn in the page"
+    );
     let mut authenticator = Authenticator {
         secret: TotpSecret::from_base32(secret).expect("a base32 secret"),
         last: None,
