@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::enrolment::{self, ConfirmForm};
 use super::login::{finish, second_step_url};
 use super::two_factor::{self, Proof};
-use crate::audit::{Actor, Entry};
+use crate::audit::Actor;
 use crate::db::entity::user;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -131,17 +131,19 @@ pub async fn verify(
     finish(&state, &visitor, &user, &client).await?;
     if proof == Proof::RecoveryCode {
         let left = two_factor::recovery_codes_left(&state.db, user.id).await?;
-        let entry = Entry {
-            details: serde_json::json!({ "left": left }),
-            ..Entry::by_user(
-                visitor.0.org.as_ref().map(|o| o.id),
-                (user.id, user.email.clone()),
-                "two_factor.recovery_code_used",
-                format!("user:{}", user.id),
-                &client,
-            )
+        let actor = Actor::User {
+            id: user.id,
+            email: user.email.clone(),
         };
-        state.audit.record(&state.db, entry).await?;
+        two_factor::audit_account(
+            &state,
+            user.id,
+            actor,
+            "two_factor.recovery_code_used",
+            Some(&client),
+            serde_json::json!({ "left": left }),
+        )
+        .await?;
     }
     Ok(see_other(&next))
 }
