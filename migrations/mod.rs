@@ -13,6 +13,7 @@ mod m20261202_000009_org_lifecycle_and_api_keys;
 mod m20261203_000010_foreign_key_indexes;
 mod m20261205_000011_keyed_audit_chain;
 mod m20261205_000012_api_key_scopes;
+mod m20261205_000013_two_factor_and_sessions;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_foreign_key_indexes::Migration),
             Box::new(m20261205_000011_keyed_audit_chain::Migration),
             Box::new(m20261205_000012_api_key_scopes::Migration),
+            Box::new(m20261205_000013_two_factor_and_sessions::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real scanner over every page and form: starts Lethe on loopback with demo data (SQLite, a
-# fresh temp directory), signs in as an owner, and runs wapiti (the current `wapiti3` from PyPI,
+# fresh temp directory) over HTTPS with a throwaway certificate, signs in as an owner, and runs wapiti (the current `wapiti3` from PyPI,
 # installed into target/scan-venv when missing) over the whole site, staying signed in.
 #
 #   scripts/scan.sh                  # scans target/debug/lethe (built when missing)
@@ -42,8 +42,30 @@ cleanup() {
 trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
+base="https://127.0.0.1:$port"
 export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
+# Served as a merchant should: HTTPS of its own (a throwaway self-signed certificate made
+# with the scanner's own Python), so the cookie and transport checks see the real settings.
+"$VENV/bin/python" - "$work" <<'PY'
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256()))
+open(f"{sys.argv[1]}/cert.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(f"{sys.argv[1]}/key.pem", "wb").write(key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PY
+export LETHE_TLS_CERT="$work/cert.pem" LETHE_TLS_KEY="$work/key.pem"
 # The scan is one client sending thousands of requests: the limits a real client meets would
 # only answer it 429. Everything else runs as shipped.
 for limit in LETHE_RATE_LOGIN_PER_MINUTE LETHE_RATE_PASSWORD_RESET_PER_MINUTE \
@@ -55,7 +77,7 @@ echo "$PASSWORD" | "$BINARY" user create --email owner@scan.example --password-s
 "$BINARY" demo-data --org "Scan Shop" --conversations 60 --seed 7 >/dev/null
 "$BINARY" index rebuild >/dev/null
 "$BINARY" serve >"$work/lethe.log" 2>&1 & server=$!
-for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -kfs "$base/healthz" >/dev/null && break; sleep 0.1; done
 
 # Wapiti's out-of-band endpoint, which it insists on reaching: an empty web server on loopback.
 endpoint_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -72,7 +94,7 @@ mkdir -p "$OUT"
     --external-endpoint "$endpoint" --internal-endpoint "$endpoint" \
     --max-attack-time "$ATTACK_SECONDS" \
     --max-scan-time "$MAX_SECONDS" --flush-session --store-session "$work/wapiti" \
-    --tasks 4 -f json -o "$OUT/report.json" --verbose 0 || true
+    --verify-ssl 0 --tasks 4 -f json -o "$OUT/report.json" --verbose 0 || true
 
 python3 - "$OUT/report.json" <<'PY' | tee "$OUT/summary.txt"
 import json, sys

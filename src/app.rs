@@ -111,6 +111,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN.pattern(), web::get().to(auth::login::login_form))
         .service(limited_post(paths::LOGIN.pattern(), AddressLimit::Login, auth::login::login))
         .route(paths::LOGOUT.pattern(), web::post().to(auth::login::logout))
+        .route(paths::LOGIN_TWO_FACTOR.pattern(), web::get().to(auth::second_step::form))
+        .route(paths::LOGIN_TWO_FACTOR.pattern(), web::post().to(auth::second_step::verify))
+        .route(
+            paths::LOGIN_TWO_FACTOR_SETUP.pattern(),
+            web::get().to(auth::second_step::setup_form),
+        )
+        .route(
+            paths::LOGIN_TWO_FACTOR_SETUP.pattern(),
+            web::post().to(auth::second_step::setup),
+        )
         .route(paths::SETUP.pattern(), web::get().to(auth::setup::setup_form))
         .route(paths::SETUP.pattern(), web::post().to(auth::setup::setup))
         .route(paths::ACCOUNT.pattern(), web::get().to(auth::account::account))
@@ -121,6 +131,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             paths::ACCOUNT_PASSWORD.pattern(),
             web::post().to(auth::account::change_password),
+        )
+        .route(paths::ACCOUNT_SECURITY.pattern(), web::get().to(auth::security::security))
+        .route(
+            paths::ACCOUNT_TWO_FACTOR.pattern(),
+            web::get().to(auth::enrolment::enrol_form),
+        )
+        .route(
+            paths::ACCOUNT_TWO_FACTOR.pattern(),
+            web::post().to(auth::enrolment::confirm),
+        )
+        .route(
+            paths::ACCOUNT_TWO_FACTOR_REMOVE.pattern(),
+            web::post().to(auth::security::remove_factor),
+        )
+        .route(
+            paths::ACCOUNT_SESSION_END.pattern(),
+            web::post().to(auth::security::end_session),
         )
         .route(paths::PASSWORD_FORGOT.pattern(), web::get().to(auth::password_reset::forgot_form))
         .service(limited_post(
@@ -254,6 +281,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // the organization's settings page (src/orgs/organization_page.rs) and the API (src/api/)
         .route(paths::ORGANIZATION.pattern(), web::get().to(orgs::organization_page::page))
         .route(paths::ORGANIZATION_EXPORT.pattern(), web::post().to(orgs::organization_page::export))
+        .route(
+            paths::ORGANIZATION_TWO_FACTOR.pattern(),
+            web::post().to(orgs::organization_page::set_two_factor_policy),
+        )
         .route(
             paths::ORGANIZATION_DELETION.pattern(),
             web::post().to(orgs::organization_page::schedule_deletion),

@@ -206,6 +206,13 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// For a lost device: remove a user's second factor and recovery codes and end all their
+    /// sessions (they sign in with the password and may set up a new factor).
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -659,6 +666,45 @@ async fn user(config: Config, command: UserCommand) -> Result<(), Failure> {
                 )
                 .await?;
             println!("password set for user {}", user.id);
+            Ok(())
+        }
+        UserCommand::ResetTwoFactor { email } => {
+            let email = EmailAddress::parse(&email)
+                .map_err(|_| usage("--email: not a valid email address"))?;
+            let user = auth::users::find_by_email(&state.db, &email)
+                .await?
+                .ok_or_else(|| usage("no user has this email address"))?;
+            let txn = crate::db::begin_write(&state.db).await?;
+            let had = auth::two_factor::remove(&txn, user.id).await?;
+            let ended = auth::two_factor::end_sessions(&txn, user.id).await?;
+            txn.commit().await?;
+            auth::two_factor::audit_account(
+                &state,
+                user.id,
+                audit::Actor::System("cli"),
+                "two_factor.reset",
+                None,
+                serde_json::json!({ "had_factor": had, "sessions_ended": ended }),
+            )
+            .await?;
+            if had
+                && let Err(reason) =
+                    auth::notices::send_now(&state, user.id, auth::notices::Notice::FactorRemoved)
+                        .await
+            {
+                eprintln!("the notice mail was not sent ({reason})");
+            }
+            if had {
+                println!(
+                    "second factor removed for user {}; {ended} session(s) ended",
+                    user.id
+                );
+            } else {
+                println!(
+                    "user {} had no second factor; {ended} session(s) ended",
+                    user.id
+                );
+            }
             Ok(())
         }
     }

@@ -323,6 +323,11 @@ pub async fn create_key(
             }),
         )
         .await?;
+    crate::auth::notices::send(
+        state.clone().into_inner(),
+        scope.user_id(),
+        crate::auth::notices::Notice::ApiKeyCreated,
+    );
     render_page(
         &state,
         &scope,

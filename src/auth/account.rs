@@ -1,5 +1,6 @@
 //! `/account`: the signed-in user's own page, with its two forms: the profile (display name,
-//! language; `/account/profile`) and the password change (`/account/password`).
+//! language; `/account/profile`) and the password change (`/account/password`, with a notice
+//! mail). The second factor and sessions are on `/account/security` (`security.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -161,6 +162,11 @@ pub async fn change_password(
         &client,
     );
     state.audit.record(&state.db, entry).await?;
+    super::notices::send(
+        state.clone().into_inner(),
+        auth.user.id,
+        super::notices::Notice::PasswordChanged,
+    );
     Ok(see_other_with_flash(
         paths::ACCOUNT.path(),
         "flash.password_changed",

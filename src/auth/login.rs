@@ -1,4 +1,5 @@
-//! `/login` (the sign-in form and its post) and `/logout`.
+//! `/login` (the sign-in form and its post) and `/logout`. A user with a second factor (or
+//! one their organization requires) goes on to `/login/2fa` (`second_step.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -7,7 +8,7 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::users;
+use super::{two_factor, users};
 use crate::audit::{Actor, Entry, Refusal};
 use crate::crypto::verify_password;
 use crate::db::entity::user;
@@ -145,11 +146,40 @@ pub async fn login(
         }
         return failure("login.failed", StatusCode::UNAUTHORIZED).await;
     };
-    state.throttle.record_success(&form.email);
+    // With a second factor (or one the organization requires), the password alone does not
+    // sign in: the session waits for the second step, and failures so far are not forgiven.
+    if two_factor::has_factor(&state.db, user.id).await?
+        || two_factor::required_for(&state.db, user.id).await?
+    {
+        visitor.0.start_pending(&state, user.id).await?;
+        return Ok(see_other(&second_step_url(&next)));
+    }
+    finish(&state, &visitor, &user, &client).await?;
+    Ok(see_other(&next))
+}
+
+/// The second step's URL, keeping where to go afterwards.
+pub(super) fn second_step_url(next: &str) -> String {
+    format!(
+        "{}?next={}",
+        paths::LOGIN_TWO_FACTOR,
+        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    )
+}
+
+/// Signs `user` in on this session (a fresh session id), once every factor is proven: clears
+/// the account's failed attempts, records the login and audits it.
+pub(super) async fn finish(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &user::Model,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    state.throttle.record_success(&user.email);
     let first_org = orgs::first_membership(&state.db, user.id).await?;
     visitor
         .0
-        .start_authenticated(&state, user.id, first_org)
+        .start_authenticated(state, user.id, first_org)
         .await?;
     user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Utc::now().into())
@@ -162,10 +192,10 @@ pub async fn login(
         (user.id, user.email.clone()),
         "login.succeeded",
         target,
-        &client,
+        client,
     );
     state.audit.record(&state.db, entry).await?;
-    Ok(see_other(&next))
+    Ok(())
 }
 
 pub async fn logout(

@@ -1,11 +1,17 @@
-//! Signing in and out, first-start setup, password change and reset, login throttling, and
-//! the user records behind them.
+//! Signing in and out, the second factor (TOTP and recovery codes) and the sessions list,
+//! first-start setup, password change and reset, login throttling, notice mails, and the user
+//! records behind them.
 
 pub mod account;
+pub mod enrolment;
 pub mod login;
+pub mod notices;
 pub mod password_reset;
+pub mod second_step;
+pub mod security;
 pub mod setup;
 pub mod throttle;
+pub mod two_factor;
 pub mod users;
 
 pub use throttle::LoginThrottle;

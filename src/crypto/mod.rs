@@ -5,8 +5,10 @@ mod password;
 mod tokens;
 
 pub mod key;
+pub mod totp;
 pub use key::{SecretKey, load_or_create_key};
 pub use password::{hash_password, verify_password};
+pub(crate) use tokens::fill_random;
 pub use tokens::{random_token, sha256_hex};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

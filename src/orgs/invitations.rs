@@ -318,6 +318,20 @@ pub async fn accept_invitation(
             let user = users::create(&txn, &email, &password, &name).await?;
             let org = accept(&txn, &usable.invitation, user.id).await?;
             txn.commit().await?;
+            if crate::auth::two_factor::required_for(&state.db, user.id).await? {
+                // The organization requires a second factor: set it up before anything else.
+                visitor.0.start_pending(&state, user.id).await?;
+                let target = format!("user:{}", user.id);
+                let entry = Entry::by_user(
+                    Some(org),
+                    (user.id, user.email),
+                    "member.joined",
+                    target,
+                    &client,
+                );
+                state.audit.record(&state.db, entry).await?;
+                return Ok(crate::web::see_other(paths::LOGIN_TWO_FACTOR_SETUP.path()));
+            }
             visitor
                 .0
                 .start_authenticated(&state, user.id, Some(org))

@@ -2,8 +2,9 @@
 //! there; the owner exports the whole organization and schedules its deletion — confirmed by
 //! typing the organization's name — with a [`WINDOW_DAYS`]-day window in which the page shows
 //! the date, the deletion can be cancelled and the export downloaded. After the window the
-//! purge job (`crate::jobs::org_purge`) removes everything ([`super::purge`]). Exports,
-//! scheduling and cancelling are audit-logged.
+//! purge job (`crate::jobs::org_purge`) removes everything ([`super::purge`]). The owner also
+//! sets who must have a second factor (`/settings/organization/two-factor`). Exports,
+//! scheduling, cancelling and the policy are audit-logged.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -13,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 
 use super::{OrgId, TenantScope};
+use crate::auth::two_factor::{self, Policy};
 use crate::db::InOrg;
 use crate::db::entity::organization_deletion;
 use crate::state::AppState;
@@ -91,7 +93,15 @@ struct OrganizationPage {
     name: String,
     deletion: Option<DeletionView>,
     holds: u64,
+    /// Who must have a second factor (src/auth/two_factor.rs).
+    two_factor_policy: Policy,
     error: Option<&'static str>,
+}
+
+impl OrganizationPage {
+    fn policies(&self) -> [Policy; 3] {
+        Policy::ALL
+    }
 }
 
 async fn render_page(
@@ -114,6 +124,7 @@ async fn render_page(
         name: org_name(scope),
         deletion,
         holds: super::purge::holds(&state.db, scope.org()).await?,
+        two_factor_policy: two_factor::policy_of(&state.db, scope.org()).await?,
         error,
     };
     render_with_status(&page, status)
@@ -159,6 +170,37 @@ pub async fn export(
     );
     Ok(download("application/zip", &filename)
         .streaming(super::export::stream(state.into_inner(), scope.org())))
+}
+
+#[derive(Deserialize)]
+pub struct PolicyForm {
+    policy: String,
+}
+
+/// `POST /settings/organization/two-factor` (owner): who must have a second factor — nobody
+/// (`off`), admins and owners, or everyone. A member without one is sent to set it up at their
+/// next sign-in and reaches nothing else until they have.
+pub async fn set_two_factor_policy(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    CsrfForm(form): CsrfForm<PolicyForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_owner()?;
+    let policy = Policy::parse(&form.policy).ok_or(AppError::BadRequest("error.bad_form"))?;
+    let before = two_factor::policy_of(&state.db, scope.org()).await?;
+    two_factor::set_policy(&state.db, scope.org(), policy).await?;
+    scope
+        .audit(
+            &state,
+            "organization.two_factor_policy",
+            format!("organization:{}", scope.org()),
+            serde_json::json!({ "from": before.as_str(), "to": policy.as_str() }),
+        )
+        .await?;
+    Ok(see_other_with_flash(
+        paths::ORGANIZATION.path(),
+        "flash.saved",
+    ))
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,7 @@ pub async fn create_organization(
     let org = organization::ActiveModel {
         name: Set(name.as_str().to_owned()),
         created_at: Set(Utc::now()),
+        two_factor_policy: Set(crate::auth::two_factor::Policy::Off.as_str().to_owned()),
         ..Default::default()
     }
     .insert(db)

@@ -200,9 +200,7 @@ impl FromRequest for TenantScope {
         let result = match session {
             None => Err(AppError::internal("session middleware missing")),
             Some(session) => match (&session.user, &session.org) {
-                (None, _) => Err(AppError::LoginRequired {
-                    next: login_return_path(req),
-                }),
+                (None, _) => Err(session.sign_in_required(login_return_path(req))),
                 (Some(_), None) => Err(AppError::Redirect(paths::ORG_NEW.path().into())),
                 (Some(user), Some(org)) => Ok(TenantScope {
                     org: org.id,

@@ -43,6 +43,56 @@ impl ClientInfo {
     }
 }
 
+impl ClientInfo {
+    /// The device as the sessions list shows it: browser and operating system, read from
+    /// the User-Agent ("Firefox on Linux"); None without a User-Agent.
+    pub fn device(&self) -> Option<String> {
+        self.user_agent.as_deref().map(describe_device)
+    }
+}
+
+/// Browser and operating system named by a User-Agent, e.g. "Chrome on Windows".
+pub fn describe_device(user_agent: &str) -> String {
+    let ua = user_agent;
+    let browser = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") || ua.contains("Opera") {
+        "Opera"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chromium/") {
+        "Chromium"
+    } else if ua.contains("Chrome/") || ua.contains("CriOS/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.starts_with("curl/") {
+        "curl"
+    } else {
+        "Unknown browser"
+    };
+    let os = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("CrOS") {
+        "ChromeOS"
+    } else if ua.contains("Linux") {
+        "Linux"
+    } else {
+        ""
+    };
+    if os.is_empty() {
+        browser.to_owned()
+    } else {
+        format!("{browser} on {os}")
+    }
+}
+
 /// The client's address: the peer, or — while the hop is a trusted proxy — the address it
 /// forwarded for, read from the right of the `X-Forwarded-For` values (in header order). An
 /// entry that is not an address ends the walk at the last trusted hop.
@@ -82,6 +132,17 @@ impl FromRequest for ClientInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_is_browser_and_operating_system() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(describe_device(firefox), "Firefox on Linux");
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(describe_device(chrome), "Chrome on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe_device(safari), "Safari on iOS");
+        assert_eq!(describe_device("something"), "Unknown browser");
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -95,10 +95,16 @@ pub const HOME: Route<0> = Route::new("/");
 // accounts (src/auth/)
 pub const LOGIN: Route<0> = Route::new("/login");
 pub const LOGOUT: Route<0> = Route::new("/logout");
+pub const LOGIN_TWO_FACTOR: Route<0> = Route::new("/login/2fa");
+pub const LOGIN_TWO_FACTOR_SETUP: Route<0> = Route::new("/login/2fa/setup");
 pub const SETUP: Route<1> = Route::new("/setup/{token}");
 pub const ACCOUNT: Route<0> = Route::new("/account");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
+pub const ACCOUNT_SECURITY: Route<0> = Route::new("/account/security");
+pub const ACCOUNT_TWO_FACTOR: Route<0> = Route::new("/account/security/two-factor");
+pub const ACCOUNT_TWO_FACTOR_REMOVE: Route<0> = Route::new("/account/security/two-factor/remove");
+pub const ACCOUNT_SESSION_END: Route<1> = Route::new("/account/security/sessions/{handle}/end");
 pub const PASSWORD_FORGOT: Route<0> = Route::new("/password/forgot");
 pub const PASSWORD_RESET: Route<1> = Route::new("/password/reset/{token}");
 
@@ -167,6 +173,7 @@ pub const CUSTOMER_LEGAL_HOLD: Route<1> = Route::new("/customers/{id}/legal-hold
 
 // the organization's settings page (src/orgs/organization_page.rs) and API keys (src/api/keys.rs)
 pub const ORGANIZATION: Route<0> = Route::new("/settings/organization");
+pub const ORGANIZATION_TWO_FACTOR: Route<0> = Route::new("/settings/organization/two-factor");
 pub const ORGANIZATION_EXPORT: Route<0> = Route::new("/settings/organization/export");
 pub const ORGANIZATION_DELETION: Route<0> = Route::new("/settings/organization/deletion");
 pub const ORGANIZATION_DELETION_CANCEL: Route<0> =

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
+use super::client::ClientInfo;
 use super::error::AppError;
 use super::i18n::{Lang, Tr};
 use super::page::flash_from_query;
@@ -40,6 +41,9 @@ pub fn cookie_name(https: bool) -> &'static str {
         COOKIE_NAME
     }
 }
+
+/// How long a session that owes the second factor waits for it.
+pub const PENDING_MINUTES: i64 = 10;
 
 /// The signed-in user, as the pages need it.
 #[derive(Clone, Debug)]
@@ -76,6 +80,11 @@ pub struct SessionState {
     pub lang: Lang,
     /// The confirmation this request's `?flash=` names (a known `flash.*` key), translated.
     pub flash: Option<&'static str>,
+    /// The user who gave the right password and still owes the second factor (such a session
+    /// is not signed in: `user` is None).
+    pub pending_user_id: Option<i64>,
+    /// The client of this request (recorded on a session when it starts).
+    client: ClientInfo,
     cookie: Mutex<CookieChange>,
 }
 
@@ -101,7 +110,25 @@ impl SessionState {
             org: Some(org),
             lang,
             flash: None,
+            pending_user_id: None,
+            client: ClientInfo::default(),
             cookie: Mutex::new(CookieChange::Keep),
+        }
+    }
+
+    /// The id of this session's row (the digest of its token), when there is one.
+    pub fn row_id(&self) -> Option<String> {
+        Self::lock(&self.row_id).clone()
+    }
+
+    /// What a page that needs a signed-in user answers instead: the second step for a
+    /// session that owes it, else the login page (and back to `next` afterwards).
+    pub fn sign_in_required(&self, next: String) -> AppError {
+        if self.pending_user_id.is_some() {
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            AppError::Redirect(format!("{}?next={next}", paths::LOGIN_TWO_FACTOR))
+        } else {
+            AppError::LoginRequired { next }
         }
     }
 
@@ -111,18 +138,9 @@ impl SessionState {
         if let Some(token) = Self::lock(&self.csrf).clone() {
             return Ok(token);
         }
-        let (token, row) = new_session_row(None, None);
+        let (token, row) = new_session_row(None, None, None);
         let csrf = row.csrf_token.clone();
-        session::ActiveModel {
-            id: Set(row.id.clone()),
-            user_id: Set(None),
-            organization_id: Set(None),
-            csrf_token: Set(row.csrf_token.clone()),
-            created_at: Set(row.created_at),
-            last_seen_at: Set(row.last_seen_at),
-        }
-        .insert(&state.db)
-        .await?;
+        active(&row).insert(&state.db).await?;
         *Self::lock(&self.row_id) = Some(row.id);
         *Self::lock(&self.csrf) = Some(csrf.clone());
         *Self::lock(&self.cookie) = CookieChange::Set(token);
@@ -141,18 +159,28 @@ impl SessionState {
         user_id: i64,
         organization_id: Option<OrgId>,
     ) -> Result<(), AppError> {
+        self.replace(state, Some(user_id), organization_id, None)
+            .await
+    }
+
+    /// Replaces the session by a fresh one that is not signed in but remembers that `user_id`
+    /// gave the right password and owes the second factor (`/login/2fa`).
+    pub async fn start_pending(&self, state: &AppState, user_id: i64) -> Result<(), AppError> {
+        self.replace(state, None, None, Some(user_id)).await
+    }
+
+    async fn replace(
+        &self,
+        state: &AppState,
+        user_id: Option<i64>,
+        organization_id: Option<OrgId>,
+        pending_user_id: Option<i64>,
+    ) -> Result<(), AppError> {
         self.end(state).await?;
-        let (token, row) = new_session_row(Some(user_id), organization_id);
-        session::ActiveModel {
-            id: Set(row.id.clone()),
-            user_id: Set(row.user_id),
-            organization_id: Set(row.organization_id),
-            csrf_token: Set(row.csrf_token.clone()),
-            created_at: Set(row.created_at),
-            last_seen_at: Set(row.last_seen_at),
-        }
-        .insert(&state.db)
-        .await?;
+        let (token, mut row) = new_session_row(user_id, organization_id, pending_user_id);
+        row.user_agent = self.client.device();
+        row.ip = self.client.ip.clone();
+        active(&row).insert(&state.db).await?;
         *Self::lock(&self.row_id) = Some(row.id);
         *Self::lock(&self.csrf) = Some(row.csrf_token);
         *Self::lock(&self.cookie) = CookieChange::Set(token);
@@ -191,6 +219,7 @@ impl SessionState {
 fn new_session_row(
     user_id: Option<i64>,
     organization_id: Option<OrgId>,
+    pending_user_id: Option<i64>,
 ) -> (String, session::Model) {
     let token = random_token();
     let now = Utc::now();
@@ -201,8 +230,25 @@ fn new_session_row(
         csrf_token: random_token(),
         created_at: now,
         last_seen_at: now,
+        user_agent: None,
+        ip: None,
+        pending_user_id,
     };
     (token, row)
+}
+
+fn active(row: &session::Model) -> session::ActiveModel {
+    session::ActiveModel {
+        id: Set(row.id.clone()),
+        user_id: Set(row.user_id),
+        organization_id: Set(row.organization_id),
+        csrf_token: Set(row.csrf_token.clone()),
+        created_at: Set(row.created_at),
+        last_seen_at: Set(row.last_seen_at),
+        user_agent: Set(row.user_agent.clone()),
+        ip: Set(row.ip.clone()),
+        pending_user_id: Set(row.pending_user_id),
+    }
 }
 
 /// Middleware: loads the session for the request and writes the cookie change afterwards.
@@ -230,6 +276,7 @@ pub async fn load_session(
     let mut session_state = build_state(&state, loaded, accept.as_deref())
         .await
         .map_err(actix_web::Error::from)?;
+    session_state.client = ClientInfo::of(req.request());
     session_state.flash = flash_from_query(req.query_string(), session_state.tr());
     if had_cookie && SessionState::lock(&session_state.row_id).is_none() {
         // The cookie named a session that has expired or never existed: drop it.
@@ -291,7 +338,9 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<session::Model>,
         now,
         state.config.session_idle_minutes,
         state.config.session_max_hours,
-    ) {
+    ) || (row.pending_user_id.is_some()
+        && now - row.created_at > chrono::Duration::minutes(PENDING_MINUTES))
+    {
         session::Entity::delete_by_id(row.id)
             .exec(&state.db)
             .await?;
@@ -347,7 +396,13 @@ async fn build_state(
         .as_ref()
         .and_then(|u| u.language)
         .unwrap_or_else(|| Lang::from_accept_language(accept_language));
+    let pending_user_id = row
+        .as_ref()
+        .filter(|r| r.user_id.is_none())
+        .and_then(|r| r.pending_user_id);
     Ok(SessionState {
+        pending_user_id,
+        client: ClientInfo::default(),
         row_id: Mutex::new(row.as_ref().map(|r| r.id.clone())),
         csrf: Mutex::new(row.map(|r| r.csrf_token)),
         user,
@@ -450,9 +505,7 @@ impl FromRequest for Authenticated {
         ready(
             session_of(req).and_then(|session| match session.user.clone() {
                 Some(user) => Ok(Authenticated { session, user }),
-                None => Err(AppError::LoginRequired {
-                    next: login_return_path(req),
-                }),
+                None => Err(session.sign_in_required(login_return_path(req))),
             }),
         )
     }

@@ -22,6 +22,7 @@ mod rate_limits;
 mod retention;
 mod scanner;
 mod search;
+mod security;
 mod shell;
 mod tenancy;
 mod tls;

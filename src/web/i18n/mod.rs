@@ -88,6 +88,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/orgs.toml")),
             include_str!(concat!($lang, "/api.toml")),
             include_str!(concat!($lang, "/jobs.toml")),
+            include_str!(concat!($lang, "/security.toml")),
         ]
     };
 }
