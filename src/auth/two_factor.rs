@@ -352,6 +352,27 @@ pub async fn remove(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea
     Ok(had)
 }
 
+/// Ends the sessions (signed in or waiting for the second step) of the organization's members
+/// whom `policy` requires a factor of and who have none; how many were ended.
+pub async fn end_sessions_without_factor(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    policy: Policy,
+) -> Result<u64, sea_orm::DbErr> {
+    let mut ended = 0;
+    for member in membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org))
+        .all(db)
+        .await?
+    {
+        let role = Role::parse(&member.role).unwrap_or(Role::Agent);
+        if policy.requires(role) && !has_factor(db, member.user_id).await? {
+            ended += end_sessions(db, member.user_id).await?;
+        }
+    }
+    Ok(ended)
+}
+
 /// Ends every session of the user, signed in or waiting for the second step.
 pub async fn end_sessions(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, sea_orm::DbErr> {
     Ok(session::Entity::delete_many()

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 
-use super::{OrgId, TenantScope};
+use super::{OrgId, Role, TenantScope};
 use crate::auth::two_factor::{self, Policy};
 use crate::db::InOrg;
 use crate::db::entity::organization_deletion;
@@ -187,14 +187,30 @@ pub async fn set_two_factor_policy(
 ) -> Result<HttpResponse, AppError> {
     scope.require_owner()?;
     let policy = Policy::parse(&form.policy).ok_or(AppError::BadRequest("error.bad_form"))?;
+    // An owner cannot require of others what they have not set up themselves.
+    if policy.requires(Role::Owner) && !two_factor::has_factor(&state.db, scope.user_id()).await? {
+        return Ok(see_other_with_flash(
+            paths::ORGANIZATION.path(),
+            "flash.two_factor_yourself_first",
+        ));
+    }
     let before = two_factor::policy_of(&state.db, scope.org()).await?;
-    two_factor::set_policy(&state.db, scope.org(), policy).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    two_factor::set_policy(&txn, scope.org(), policy).await?;
+    // Members the policy now covers who have no factor are signed out everywhere: at their
+    // next sign-in they are sent to set one up, instead of working on until their session ends.
+    let sessions_ended = two_factor::end_sessions_without_factor(&txn, scope.org(), policy).await?;
+    txn.commit().await?;
     scope
         .audit(
             &state,
             "organization.two_factor_policy",
             format!("organization:{}", scope.org()),
-            serde_json::json!({ "from": before.as_str(), "to": policy.as_str() }),
+            serde_json::json!({
+                "from": before.as_str(),
+                "to": policy.as_str(),
+                "sessions_ended": sessions_ended,
+            }),
         )
         .await?;
     Ok(see_other_with_flash(

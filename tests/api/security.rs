@@ -289,6 +289,22 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
     app.login("owner@shop.test").await;
     let page = app.get_text("/settings/organization").await;
     assert!(page.contains(r#"value="everyone""#));
+    let signed_in_agent = app.another_browser();
+    signed_in_agent.login("agent@shop.test").await;
+    assert_eq!(signed_in_agent.get("/inbox").await.status(), 200);
+
+    // An owner without a factor cannot require one of others.
+    let refused = app
+        .post_form(
+            "/settings/organization",
+            "/settings/organization/two-factor",
+            &[("policy", "admins")],
+        )
+        .await;
+    assert!(location(&refused).contains("flash=flash.two_factor_yourself_first"));
+    assert!(audit_actions(&app, "organization.two_factor_policy").await.is_empty());
+    assert_eq!(signed_in_agent.get("/inbox").await.status(), 200);
+    enrol(&app).await;
 
     // Act
     let saved = app
@@ -303,12 +319,13 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
 
     // Assert: the agent reaches only the enrolment
     assert_eq!(saved.status(), 303);
-    assert_eq!(
-        audit_actions(&app, "organization.two_factor_policy")
-            .await
-            .len(),
-        1
-    );
+    let recorded = audit_actions(&app, "organization.two_factor_policy").await;
+    assert_eq!(recorded.len(), 1);
+    assert!(recorded[0].details.contains(r#""sessions_ended":1"#), "{}", recorded[0].details);
+    // The agent who was signed in without a factor is signed out, not left working.
+    let ended = signed_in_agent.get("/inbox").await;
+    assert_eq!(ended.status(), 303);
+    assert!(location(&ended).starts_with("/login"), "{}", location(&ended));
     assert!(location(&login).starts_with("/login/2fa"));
     let step = agent.get(&location(&login)).await;
     assert_eq!(step.status(), 303);
@@ -343,7 +360,7 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
     assert_eq!(done.status(), 200);
     assert_eq!(recovery_codes_on(&done.text().await.unwrap()).len(), 10);
     assert_eq!(agent.get("/inbox").await.status(), 200);
-    // The owner, without a factor, is sent to enrolment at the next sign-in too.
+    // The owner signs in with their factor too.
     logout(&app).await;
     let owner = app.login("owner@shop.test").await;
     assert!(location(&owner).starts_with("/login/2fa"));
