@@ -173,6 +173,15 @@ pub async fn remove_factor(
         auth.user.id,
         Notice::FactorRemoved,
     );
+    // Where an organization requires a factor, going without one is not an option: every
+    // session ends, and the next sign-in sets up the new one (moving to a new device).
+    if two_factor::required_for(&state.db, auth.user.id).await? {
+        two_factor::end_sessions(&state.db, auth.user.id).await?;
+        return Ok(see_other_with_flash(
+            paths::LOGIN.path(),
+            "flash.two_factor_removed_required",
+        ));
+    }
     Ok(see_other_with_flash(
         paths::ACCOUNT_SECURITY.path(),
         "flash.two_factor_removed",

@@ -302,7 +302,11 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
         )
         .await;
     assert!(location(&refused).contains("flash=flash.two_factor_yourself_first"));
-    assert!(audit_actions(&app, "organization.two_factor_policy").await.is_empty());
+    assert!(
+        audit_actions(&app, "organization.two_factor_policy")
+            .await
+            .is_empty()
+    );
     assert_eq!(signed_in_agent.get("/inbox").await.status(), 200);
     enrol(&app).await;
 
@@ -321,11 +325,19 @@ async fn an_owner_policy_sends_a_member_without_a_factor_to_enrolment() {
     assert_eq!(saved.status(), 303);
     let recorded = audit_actions(&app, "organization.two_factor_policy").await;
     assert_eq!(recorded.len(), 1);
-    assert!(recorded[0].details.contains(r#""sessions_ended":1"#), "{}", recorded[0].details);
+    assert!(
+        recorded[0].details.contains(r#""sessions_ended":1"#),
+        "{}",
+        recorded[0].details
+    );
     // The agent who was signed in without a factor is signed out, not left working.
     let ended = signed_in_agent.get("/inbox").await;
     assert_eq!(ended.status(), 303);
-    assert!(location(&ended).starts_with("/login"), "{}", location(&ended));
+    assert!(
+        location(&ended).starts_with("/login"),
+        "{}",
+        location(&ended)
+    );
     assert!(location(&login).starts_with("/login/2fa"));
     let step = agent.get(&location(&login)).await;
     assert_eq!(step.status(), 303);
@@ -552,4 +564,53 @@ async fn a_half_signed_in_session_waits_ten_minutes_for_the_second_step() {
     let inbox = app.get("/inbox").await;
     assert_eq!(inbox.status(), 303);
     assert!(location(&inbox).starts_with("/login?next="));
+}
+
+#[tokio::test]
+async fn removing_a_required_factor_signs_out_everywhere_and_the_next_sign_in_sets_up_a_new_one() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.login("owner@shop.test").await;
+    let (mut authenticator, _) = enrol(&app).await;
+    let saved = app
+        .post_form(
+            "/settings/organization",
+            "/settings/organization/two-factor",
+            &[("policy", "admins")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let other_device = app.another_browser();
+    other_device.login("owner@shop.test").await;
+    let code = authenticator.fresh_code().await;
+    second_step(&other_device, &code).await;
+    assert_eq!(other_device.get("/inbox").await.status(), 200);
+
+    let removed = app
+        .post_form(
+            "/account/security",
+            "/account/security/two-factor/remove",
+            &[("password", crate::helpers::PASSWORD), ("code", "")],
+        )
+        .await;
+    assert_eq!(removed.status(), 303);
+    assert!(
+        location(&removed).starts_with("/login"),
+        "{}",
+        location(&removed)
+    );
+    for browser in [&app, &other_device] {
+        let inbox = browser.get("/inbox").await;
+        assert!(
+            location(&inbox).starts_with("/login"),
+            "signed out everywhere"
+        );
+    }
+    let again = app.login("owner@shop.test").await;
+    let step = app.get(&location(&again)).await;
+    assert!(
+        location(&step).starts_with("/login/2fa/setup"),
+        "{}",
+        location(&step)
+    );
 }
