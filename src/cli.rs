@@ -55,7 +55,12 @@ pub enum Command {
     #[command(subcommand)]
     Privacy(PrivacyCommand),
     /// Exit 0 when the server on LETHE_LISTEN answers /healthz (for container health checks).
-    Healthcheck,
+    Healthcheck {
+        /// How long to wait for the answer, in seconds (keep it below the orchestrator's own
+        /// timeout: Docker's HEALTHCHECK in the Dockerfile allows 3).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+        timeout: u64,
+    },
     /// The search index.
     #[command(subcommand)]
     Index(IndexCommand),
@@ -261,7 +266,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             audit_verify(config, checkpoint.as_deref()).await
         }
         Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(config).await,
-        Command::Healthcheck => healthcheck(&config).await,
+        Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
         Command::Index(command) => index(config, command).await,
         Command::Retention(command) => retention(config, command).await,
         Command::DemoData {
@@ -511,7 +516,7 @@ fn print_counts(counts: &crate::privacy::erase::Counts) {
 }
 // end privacy export/erase
 
-async fn healthcheck(config: &Config) -> Result<(), Failure> {
+async fn healthcheck(config: &Config, timeout_secs: u64) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut address = config.listen;
     if address.ip().is_unspecified() {
@@ -544,10 +549,10 @@ async fn healthcheck(config: &Config) -> Result<(), Failure> {
         }
         Ok::<_, std::io::Error>(answer)
     };
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(3), check)
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout_secs), check)
         .await
         .map_err(|_| Failure {
-            message: "no answer within 3 s".into(),
+            message: format!("no answer within {timeout_secs} s"),
             code: 1,
         })??;
     if answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200") {

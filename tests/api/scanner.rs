@@ -269,3 +269,54 @@ async fn scanner_payloads_in_free_text_are_kept_verbatim_and_shown_escaped() {
         keys.iter().map(|k| &k.name).collect::<Vec<_>>()
     );
 }
+
+/// Wapiti's `methods` module lists every page that answers DELETE, PUT or PATCH differently
+/// from GET ("possible interesting methods"). Lethe routes each method it serves explicitly:
+/// any other method is "no such page" and does nothing.
+#[tokio::test]
+async fn other_http_methods_on_pages_answer_not_found_and_change_nothing() {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let agent = app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let role_page = format!("/settings/team/members/{agent}/role");
+    let before = (
+        lethe::db::entity::membership::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap(),
+        state_of(&app).await,
+    );
+    for path in [
+        "/inbox",
+        "/audit",
+        "/settings/team",
+        role_page.as_str(),
+        "/settings/organization",
+        "/settings/retention",
+        "/settings/api-keys",
+        "/account/security",
+    ] {
+        for method in ["DELETE", "PUT", "PATCH"] {
+            let response = app
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    app.url(path),
+                )
+                .form(&[("role", "owner")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 404, "{method} {path}");
+        }
+    }
+    let after = (
+        lethe::db::entity::membership::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap(),
+        state_of(&app).await,
+    );
+    assert_eq!(after, before);
+}

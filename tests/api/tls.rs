@@ -118,7 +118,8 @@ async fn certificate_files_serve_https_with_hsts_and_a_host_prefixed_secure_cook
     let port = app.address.rsplit(':').next().expect("port").to_owned();
     let status = app
         .lethe()
-        .args(["healthcheck"])
+        // A loaded test machine may take longer than the container's 3 s.
+        .args(["healthcheck", "--timeout", "30"])
         .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
         .env("LETHE_TLS_CERT", &ca.cert)
         .env("LETHE_TLS_KEY", &ca.key)
