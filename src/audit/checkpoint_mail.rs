@@ -9,7 +9,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{Checkpoint, Verification, checkpoint};
-use crate::db::entity::{membership, organization, user};
+use crate::db::entity::{membership, organization};
 use crate::mail::EmailAddress;
 use crate::orgs::Role;
 use crate::state::AppState;
@@ -102,18 +102,5 @@ async fn recipients(state: &AppState) -> Result<Vec<(EmailAddress, Lang)>, sea_o
         .into_iter()
         .map(|m| m.user_id)
         .collect();
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(owners))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .filter_map(|u| {
-            let lang = u
-                .language
-                .as_deref()
-                .and_then(Lang::from_code)
-                .unwrap_or(Lang::En);
-            EmailAddress::parse(&u.email).ok().map(|a| (a, lang))
-        })
-        .collect())
+    crate::auth::users::mail_recipients(&state.db, owners).await
 }

@@ -81,12 +81,7 @@ pub async fn send_now(state: &AppState, user_id: i64, notice: Notice) -> Result<
         return Ok(());
     };
     let email = EmailAddress::parse(&user.email).map_err(|_| "address")?;
-    let tr = Tr::new(
-        user.language
-            .as_deref()
-            .and_then(Lang::from_code)
-            .unwrap_or(Lang::En),
-    );
+    let tr = Tr::new(super::users::mail_language(&user, Lang::En));
     let when = Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     let account = state
         .config

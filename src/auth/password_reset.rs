@@ -294,12 +294,7 @@ async fn send_link(
     let txn = crate::db::begin_write(&state.db).await.map_err(database)?;
     let token = create(&txn, user.id).await.map_err(|_| "database")?;
     txn.commit().await.map_err(database)?;
-    let tr = crate::web::i18n::Tr::new(
-        user.language
-            .as_deref()
-            .and_then(Lang::from_code)
-            .unwrap_or(fallback),
-    );
+    let tr = crate::web::i18n::Tr::new(super::users::mail_language(&user, fallback));
     let link = state.config.base_url.join(&paths::PASSWORD_RESET.at(token));
     let body = tr.tf(
         "mail.reset_body",

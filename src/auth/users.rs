@@ -8,6 +8,7 @@ use crate::crypto::hash_password;
 use crate::db::entity::user;
 use crate::mail::EmailAddress;
 use crate::web::AppError;
+use crate::web::i18n::Lang;
 
 /// Fewest characters a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -148,6 +149,32 @@ pub fn default_display_name(email: &EmailAddress) -> String {
         name = first.to_uppercase() + name.get(1..).unwrap_or_default();
     }
     name
+}
+
+/// The language the user reads mail in: their setting, else `fallback`.
+pub fn mail_language(user: &user::Model, fallback: Lang) -> Lang {
+    user.language
+        .as_deref()
+        .and_then(Lang::from_code)
+        .unwrap_or(fallback)
+}
+
+/// The users `ids` as mail recipients: each address with its reader's language (English
+/// unless set). A stored address that no longer parses is left out.
+pub async fn mail_recipients(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<Vec<(EmailAddress, Lang)>, sea_orm::DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|u| {
+            let lang = mail_language(&u, Lang::En);
+            EmailAddress::parse(&u.email).ok().map(|a| (a, lang))
+        })
+        .collect())
 }
 
 #[cfg(test)]

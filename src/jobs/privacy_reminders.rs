@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
 use crate::db::InOrg;
 use crate::db::entity::privacy_request;
-use crate::db::entity::{membership, organization, privacy_reminder, user};
+use crate::db::entity::{membership, organization, privacy_reminder};
 use crate::mail::EmailAddress;
 use crate::orgs::OrgId;
 use crate::orgs::Role;
@@ -148,18 +148,5 @@ async fn recipients(
         .filter(|m| Role::parse(&m.role).is_some_and(Role::is_admin))
         .map(|m| m.user_id)
         .collect();
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(admins))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .filter_map(|u| {
-            let lang = u
-                .language
-                .as_deref()
-                .and_then(Lang::from_code)
-                .unwrap_or(Lang::En);
-            EmailAddress::parse(&u.email).ok().map(|a| (a, lang))
-        })
-        .collect())
+    crate::auth::users::mail_recipients(&state.db, admins).await
 }
