@@ -10,8 +10,8 @@
 # Every module, except: ssrf, log4shell, spring4shell and takeover, which call wapiti's own
 # internet endpoint, and nikto, htp and wapp, which download their databases from GitHub;
 # nothing here reaches the internet, and the scan sends traffic to loopback only (the
-# out-of-band endpoint is an empty web server on loopback). /logout is excluded so the scan stays
-# signed in. The JSON report and a one-line-per-
+# out-of-band endpoint is an empty web server on loopback). /logout and the sessions list's
+# "end" buttons are excluded so the scan stays signed in. The JSON report and a one-line-per-
 # finding summary end up in target/scan/ (the report holds only demo data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +89,7 @@ for _ in $(seq 1 50); do curl -fs "$endpoint" >/dev/null && break; sleep 0.1; do
 mkdir -p "$OUT"
 "$VENV/bin/wapiti" -u "$base/" --scope folder \
     --form-url "$base/login" --form-user owner@scan.example --form-password "$PASSWORD" \
-    -x "$base/logout" \
+    -x "$base/logout" -x "$base/account/security/sessions/*" \
     --module=all,-ssrf,-log4shell,-spring4shell,-takeover,-nikto,-htp,-wapp \
     --external-endpoint "$endpoint" --internal-endpoint "$endpoint" \
     --max-attack-time "$ATTACK_SECONDS" \
