@@ -1,6 +1,8 @@
 //! JSON request bodies of the API: at most [`MAX_BODY_BYTES`], refused by their declared length
-//! before a byte is read (413), and parsed into the endpoint's body type, whose unknown or
-//! missing fields answer 400 with the documented message.
+//! before a byte is read (413), and parsed into the endpoint's body type only when the handler
+//! asks ([`JsonBody::parse`]), after it checked the caller's rights: a key without them gets
+//! 403 whatever it sent, and learns nothing of the format. Unknown or missing fields answer
+//! 400 with the documented message.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,10 +27,20 @@ fn clean_strings(value: &mut serde_json::Value) {
 /// The largest JSON body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A parsed JSON body.
-pub struct JsonBody<T>(pub T);
+/// A JSON body, read but not yet parsed.
+pub struct JsonBody(actix_web::web::BytesMut);
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl JsonBody {
+    /// The body as the endpoint's type, every string cleaned ([`without_control_characters`]).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let mut value: serde_json::Value = serde_json::from_slice(&self.0)
+            .map_err(|_| AppError::BadRequest("api.error.bad_json"))?;
+        clean_strings(&mut value);
+        serde_json::from_value(value).map_err(|_| AppError::BadRequest("api.error.bad_json"))
+    }
+}
+
+impl FromRequest for JsonBody {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
@@ -36,14 +48,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let declared = content_length(req);
         let payload = payload.take();
         Box::pin(async move {
-            let body =
-                read_limited(declared, payload, MAX_BODY_BYTES, "api.error.bad_json").await?;
-            let mut value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|_| AppError::BadRequest("api.error.bad_json"))?;
-            clean_strings(&mut value);
-            serde_json::from_value(value)
+            read_limited(declared, payload, MAX_BODY_BYTES, "api.error.bad_json")
+                .await
                 .map(JsonBody)
-                .map_err(|_| AppError::BadRequest("api.error.bad_json"))
         })
     }
 }

@@ -315,11 +315,11 @@ impl TryFrom<NewRequestBody> for ValidRequest {
 pub async fn create_request(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    JsonBody(body): JsonBody<NewRequestBody>,
+    body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::Write)?;
     caller.scope.require_admin()?;
-    let valid = ValidRequest::try_from(body)?;
+    let valid = ValidRequest::try_from(body.parse::<NewRequestBody>()?)?;
     let org = caller.scope.org();
     let customer_id = match valid.customer {
         None => None,

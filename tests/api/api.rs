@@ -524,6 +524,19 @@ async fn a_key_does_only_what_its_scopes_allow_and_nothing_after_its_last_day() 
     )
     .await;
     assert_eq!(record.status(), 403);
+    // Rights before format: a body it cannot parse changes nothing about the answer.
+    let malformed = api(
+        &app,
+        Some(&reader),
+        reqwest::Method::POST,
+        "/api/v1/privacy/requests",
+    )
+    .header("content-type", "application/json")
+    .body("{not json")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(malformed.status(), 403);
     assert!(
         lethe::db::entity::customer::Entity::find_by_id(anna)
             .one(&app.state.db)
