@@ -6,12 +6,13 @@
 //! (`lethe audit verify --checkpoint FILE`). When the chain is already broken, the mail says so
 //! instead. It carries no personal data.
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{Checkpoint, Verification, checkpoint};
+use crate::db::InOrg;
 use crate::db::entity::{membership, organization};
 use crate::mail::EmailAddress;
-use crate::orgs::Role;
+use crate::orgs::{OrgId, Role};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Tr};
 
@@ -92,10 +93,16 @@ async fn recipients(state: &AppState) -> Result<Vec<(EmailAddress, Lang)>, sea_o
             .map(|address| (address.clone(), Lang::En))
             .collect());
     }
-    if organization::Entity::find().count(&state.db).await? != 1 {
-        return Ok(Vec::new());
-    }
-    let owners: Vec<i64> = membership::Entity::find()
+    let only = match organization::Entity::find()
+        .limit(2)
+        .all(&state.db)
+        .await?
+        .as_slice()
+    {
+        [only] => OrgId::from_db(only.id),
+        _ => return Ok(Vec::new()),
+    };
+    let owners: Vec<i64> = membership::Entity::find_in(only)
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .all(&state.db)
         .await?

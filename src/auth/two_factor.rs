@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::audit::{Actor, Entry};
 use crate::crypto::totp::{TotpCode, TotpSecret};
 use crate::crypto::{Sealer, sha256_hex};
+use crate::db::InOrg;
 use crate::db::entity::{membership, organization, recovery_code, session, totp_factor};
 use crate::orgs::{OrgId, Role};
 use crate::state::AppState;
@@ -360,11 +361,7 @@ pub async fn end_sessions_without_factor(
     policy: Policy,
 ) -> Result<u64, sea_orm::DbErr> {
     let mut ended = 0;
-    for member in membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(org))
-        .all(db)
-        .await?
-    {
+    for member in membership::Entity::find_in(org).all(db).await? {
         let role = Role::parse(&member.role).unwrap_or(Role::Agent);
         if policy.requires(role) && !has_factor(db, member.user_id).await? {
             ended += end_sessions(db, member.user_id).await?;

@@ -21,11 +21,6 @@ pub const FORM_LIMIT: usize = 256 * 1024;
 /// A URL-encoded form whose `csrf` field matched the session's token.
 pub struct CsrfForm<T>(pub T);
 
-#[derive(Deserialize)]
-struct CsrfField {
-    csrf: Option<String>,
-}
-
 /// A form with no fields but the token (logout, delete buttons).
 #[derive(Deserialize)]
 pub struct NoFields {}
@@ -46,16 +41,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 return Err(AppError::BadRequest("error.bad_form"));
             }
             let body = read_limited(declared, payload, FORM_LIMIT, "error.bad_form").await?;
-            let field: CsrfField = serde_urlencoded::from_bytes(&body)
+            // Read once as pairs: the token is checked before anything else is parsed, and the
+            // values are cleaned before the handler's type sees them.
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("error.bad_form"))?;
+            let given = pairs.iter().find(|(key, _)| key == "csrf").map(|(_, v)| v);
             let expected = session.and_then(|s| s.existing_csrf());
-            match (field.csrf, expected) {
+            match (given, expected) {
                 (Some(given), Some(expected))
                     if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
                 _ => return Err(AppError::CsrfRejected),
             }
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                .map_err(|_| AppError::BadRequest("error.bad_form"))?;
             let cleaned: Vec<(String, String)> = pairs
                 .into_iter()
                 .map(|(key, value)| (key, without_control_characters(&value)))
