@@ -14,6 +14,7 @@ mod m20261203_000010_foreign_key_indexes;
 mod m20261205_000011_keyed_audit_chain;
 mod m20261205_000012_api_key_scopes;
 mod m20261205_000013_two_factor_and_sessions;
+mod m20261205_000014_passkeys;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_keyed_audit_chain::Migration),
             Box::new(m20261205_000012_api_key_scopes::Migration),
             Box::new(m20261205_000013_two_factor_and_sessions::Migration),
+            Box::new(m20261205_000014_passkeys::Migration),
         ]
     }
 }

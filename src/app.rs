@@ -114,6 +114,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::get().to(auth::second_step::form))
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::post().to(auth::second_step::verify))
         .route(
+            paths::LOGIN_TWO_FACTOR_PASSKEY.pattern(),
+            web::post().to(auth::second_step::verify_passkey),
+        )
+        .service(limited_post(
+            paths::LOGIN_PASSKEY.pattern(),
+            AddressLimit::Login,
+            auth::login::passkey_sign_in,
+        ))
+        .route(
             paths::LOGIN_TWO_FACTOR_SETUP.pattern(),
             web::get().to(auth::second_step::setup_form),
         )
@@ -144,6 +153,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             paths::ACCOUNT_TWO_FACTOR_REMOVE.pattern(),
             web::post().to(auth::security::remove_factor),
+        )
+        .route(paths::ACCOUNT_PASSKEYS.pattern(), web::post().to(auth::passkey_pages::add))
+        .route(
+            paths::ACCOUNT_PASSKEY_REMOVE.pattern(),
+            web::post().to(auth::passkey_pages::remove),
         )
         .route(
             paths::ACCOUNT_SESSION_END.pattern(),

@@ -45,3 +45,93 @@
     source.close();
   });
 })();
+
+// Passkeys (WebAuthn). A form with data-passkey="create" or "get" carries the options the
+// server made (data-passkey-options, JSON with base64url for binary values). The form stays
+// hidden unless this browser offers WebAuthn; on submit, the browser's answer is put into the
+// form's hidden fields as base64url and the form is posted as usual. Without JavaScript the
+// pages offer the password and codes only.
+(function () {
+  "use strict";
+  var forms = document.querySelectorAll("form[data-passkey]");
+  if (!forms.length || !window.PublicKeyCredential || !navigator.credentials) return;
+
+  function toBytes(text) {
+    var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (base64.length % 4) base64 += "=";
+    var raw = atob(base64);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function toText(buffer) {
+    if (!buffer) return "";
+    var bytes = new Uint8Array(buffer);
+    var raw = "";
+    for (var i = 0; i < bytes.length; i++) raw += String.fromCharCode(bytes[i]);
+    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function withIds(list) {
+    return (list || []).map(function (item) {
+      return { type: item.type, id: toBytes(item.id) };
+    });
+  }
+  function set(form, name, value) {
+    var field = form.querySelector('input[name="' + name + '"]');
+    if (field) field.value = value;
+  }
+  function ask(kind, options) {
+    var publicKey = JSON.parse(JSON.stringify(options));
+    publicKey.challenge = toBytes(options.challenge);
+    if (kind === "create") {
+      publicKey.user.id = toBytes(options.user.id);
+      publicKey.excludeCredentials = withIds(options.excludeCredentials);
+      return navigator.credentials.create({ publicKey: publicKey });
+    }
+    publicKey.allowCredentials = withIds(options.allowCredentials);
+    return navigator.credentials.get({ publicKey: publicKey });
+  }
+  function fill(kind, form, credential) {
+    var response = credential.response;
+    set(form, "client_data", toText(response.clientDataJSON));
+    if (kind === "create") {
+      set(form, "attestation_object", toText(response.attestationObject));
+    } else {
+      set(form, "credential_id", toText(credential.rawId));
+      set(form, "authenticator_data", toText(response.authenticatorData));
+      set(form, "signature", toText(response.signature));
+      set(form, "user_handle", toText(response.userHandle));
+    }
+  }
+
+  Array.prototype.forEach.call(forms, function (form) {
+    var kind = form.getAttribute("data-passkey");
+    var options;
+    try {
+      options = JSON.parse(form.getAttribute("data-passkey-options"));
+    } catch (error) {
+      return;
+    }
+    form.hidden = false;
+    var note = form.parentNode.querySelector(".passkey-unavailable");
+    if (note) note.hidden = true;
+    var error = form.querySelector(".passkey-error");
+    var busy = false;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      if (error) error.hidden = true;
+      ask(kind, options).then(function (credential) {
+        fill(kind, form, credential);
+        form.submit();
+      }, function () {
+        busy = false;
+        if (error) {
+          error.textContent = form.getAttribute("data-passkey-failed");
+          error.hidden = false;
+        }
+      });
+    });
+  });
+})();

@@ -186,7 +186,7 @@ pub async fn confirm(
     )
     .await?;
     let Some(codes) = confirmed else {
-        if two_factor::has_factor(&state.db, auth.user.id).await? {
+        if two_factor::has_totp(&state.db, auth.user.id).await? {
             return Ok(see_other(paths::ACCOUNT_SECURITY.path()));
         }
         return enrolment_page(

@@ -8,7 +8,9 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::{two_factor, users};
+use super::passkeys::{self, Binding, Ceremony, PasskeyError};
+use super::second_step::PasskeyForm;
+use super::{passkey_pages, two_factor, users};
 use crate::audit::{Actor, Entry, Refusal};
 use crate::crypto::verify_password;
 use crate::db::entity::user;
@@ -19,7 +21,7 @@ use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
 use crate::web::page::{Page, render_with_status, safe_next, see_other_with_flash};
 use crate::web::paths;
-use crate::web::{AppError, CsrfForm, Visitor, render, see_other};
+use crate::web::{AppError, CsrfForm, Visitor, see_other};
 
 /// Verifying against this hash when the account does not exist keeps the answer time the
 /// same, so timing does not tell which addresses have accounts.
@@ -35,6 +37,31 @@ struct LoginPage {
     next: String,
     error: Option<&'static str>,
     setup_open: bool,
+    /// The options of signing in with a passkey (JSON, for `app.js`).
+    passkey_options: Option<String>,
+}
+
+/// The sign-in page.
+async fn login_page(
+    state: &AppState,
+    visitor: &Visitor,
+    email: String,
+    next: String,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let page = Page::new(state, &visitor.0, "login").await?;
+    let setup_open = error.is_none() && users::count(&state.db).await? == 0;
+    let passkey_options = passkey_pages::request_options(state, &visitor.0, None).await?;
+    let page = LoginPage {
+        page,
+        email,
+        next,
+        error,
+        setup_open,
+        passkey_options,
+    };
+    render_with_status(&page, status)
 }
 
 #[derive(Deserialize)]
@@ -51,14 +78,7 @@ pub async fn login_form(
     if visitor.0.user.is_some() {
         return Ok(see_other(&next));
     }
-    let page = Page::new(&state, &visitor.0, "login").await?;
-    render(&LoginPage {
-        page,
-        email: String::new(),
-        next,
-        error: None,
-        setup_open: users::count(&state.db).await? == 0,
-    })
+    login_page(&state, &visitor, String::new(), next, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -81,19 +101,7 @@ pub async fn login(
         let visitor = &visitor;
         let email = form.email.clone();
         let next = next.clone();
-        async move {
-            let page = Page::new(&state, &visitor.0, "login").await?;
-            render_with_status(
-                &LoginPage {
-                    page,
-                    email,
-                    next,
-                    error: Some(key),
-                    setup_open: false,
-                },
-                status,
-            )
-        }
+        async move { login_page(&state, visitor, email, next, Some(key), status).await }
     };
     if state.throttle.is_blocked(&form.email, address) {
         return failure("login.throttled", StatusCode::TOO_MANY_REQUESTS).await;
@@ -156,6 +164,89 @@ pub async fn login(
     }
     finish(&state, &visitor, &user, &client).await?;
     Ok(see_other(&next))
+}
+
+/// `POST /login/passkey`: signing in with a passkey instead of the password (and of the
+/// second factor: the authenticator verified the user with a PIN or biometrics, and holds a
+/// key that never leaves it).
+pub async fn passkey_sign_in(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    CsrfForm(form): CsrfForm<PasskeyForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(form.next());
+    if visitor.0.user.is_some() {
+        return Ok(see_other(&next));
+    }
+    let (Some(rp), Some(session)) = (passkey_pages::relying_party(&state), visitor.0.row_id())
+    else {
+        return Err(AppError::NotFound);
+    };
+    let address = client.ip.as_deref();
+    let refuse = |key: &'static str, status: StatusCode| {
+        let state = state.clone();
+        let visitor = &visitor;
+        let next = next.clone();
+        async move { login_page(&state, visitor, String::new(), next, Some(key), status).await }
+    };
+    // Whose passkey it claims to be, for the account's throttle (the signature decides).
+    let claimed = passkeys::by_credential(&state.db, form.signature().credential_id.trim()).await?;
+    let claimed_user = match &claimed {
+        Some(p) => user::Entity::find_by_id(p.user_id).one(&state.db).await?,
+        None => None,
+    };
+    let account = claimed_user.as_ref().map_or("", |u| u.email.as_str());
+    if state.throttle.is_blocked(account, address) {
+        return refuse("login.throttled", StatusCode::TOO_MANY_REQUESTS).await;
+    }
+    let verified = passkeys::verify(
+        &state.db,
+        &state.sealer,
+        &rp,
+        &Binding {
+            ceremony: Ceremony::SignIn,
+            session: &session,
+            user_id: None,
+        },
+        form.signature(),
+        Utc::now(),
+    )
+    .await;
+    let refused = match verified {
+        Ok(verified) => {
+            let user = user::Entity::find_by_id(verified.passkey.user_id)
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            finish(&state, &visitor, &user, &client).await?;
+            return Ok(see_other(&next));
+        }
+        Err(PasskeyError::Database(error)) => return Err(error.into()),
+        Err(refused) => refused,
+    };
+    state.throttle.record_failure(account, address);
+    match &claimed_user {
+        Some(user) => {
+            two_factor::audit_account(
+                &state,
+                user.id,
+                Actor::Anonymous,
+                "login.failed",
+                Some(&client),
+                serde_json::json!({ "step": "passkey", "reason": refused.reason() }),
+            )
+            .await?
+        }
+        None => state.audit.count_refusal(Refusal {
+            org: None,
+            action: "login.failed_unknown",
+            target: "passkey".to_owned(),
+            client: &client,
+            reason: None,
+        }),
+    }
+    refuse("security.passkeys.not_accepted", StatusCode::UNAUTHORIZED).await
 }
 
 /// The second step's URL, keeping where to go afterwards.

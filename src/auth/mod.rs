@@ -1,4 +1,4 @@
-//! Signing in and out, the second factor (TOTP and recovery codes) and the sessions list,
+//! Signing in and out, the second factor (TOTP, passkeys and recovery codes) and the sessions list,
 //! first-start setup, password change and reset, login throttling, notice mails, and the user
 //! records behind them.
 
@@ -6,6 +6,8 @@ pub mod account;
 pub mod enrolment;
 pub mod login;
 pub mod notices;
+pub mod passkey_pages;
+pub mod passkeys;
 pub mod password_reset;
 pub mod second_step;
 pub mod security;

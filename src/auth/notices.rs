@@ -19,6 +19,8 @@ pub enum Notice {
     PasswordChanged,
     FactorAdded,
     FactorRemoved,
+    PasskeyAdded,
+    PasskeyRemoved,
     ApiKeyCreated,
 }
 
@@ -28,6 +30,8 @@ impl Notice {
             Notice::PasswordChanged => "password_changed",
             Notice::FactorAdded => "factor_added",
             Notice::FactorRemoved => "factor_removed",
+            Notice::PasskeyAdded => "passkey_added",
+            Notice::PasskeyRemoved => "passkey_removed",
             Notice::ApiKeyCreated => "api_key_created",
         }
     }
@@ -46,6 +50,14 @@ impl Notice {
             Notice::FactorRemoved => (
                 "mail.notice.factor_removed_subject",
                 "mail.notice.factor_removed",
+            ),
+            Notice::PasskeyAdded => (
+                "mail.notice.passkey_added_subject",
+                "mail.notice.passkey_added",
+            ),
+            Notice::PasskeyRemoved => (
+                "mail.notice.passkey_removed_subject",
+                "mail.notice.passkey_removed",
             ),
             Notice::ApiKeyCreated => (
                 "mail.notice.api_key_created_subject",

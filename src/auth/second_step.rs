@@ -1,6 +1,6 @@
 //! `/login/2fa`: the second step of signing in, for a session that gave the right password
-//! (`login.rs`) and owes the second factor: a code from the authenticator app or a recovery
-//! code. `/login/2fa/setup`: when the organization requires a second factor and the user has
+//! (`login.rs`) and owes the second factor: a code from the authenticator app, a recovery
+//! code, or a signature by one of the user's passkeys (`/login/2fa/passkey`). `/login/2fa/setup`: when the organization requires a second factor and the user has
 //! none, setting one up (`enrolment.rs`'s page) is the second step. Failed codes count in the
 //! login throttle of the account; until the step is done the session reaches nothing else.
 
@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use super::enrolment::{self, ConfirmForm};
 use super::login::{finish, second_step_url};
+use super::passkey_pages;
+use super::passkeys::{self, Binding, Ceremony, PasskeyError};
 use super::two_factor::{self, Proof};
 use crate::audit::Actor;
 use crate::db::entity::user;
@@ -28,6 +30,10 @@ struct SecondStepPage {
     page: Page,
     next: String,
     error: Option<&'static str>,
+    /// The user has an authenticator app or recovery codes: the code form shows.
+    takes_codes: bool,
+    /// The options of signing with one of the user's passkeys (JSON, for `app.js`).
+    passkey_options: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,12 +64,23 @@ fn elsewhere(visitor: &Visitor, next: &str) -> HttpResponse {
 async fn step_page(
     state: &AppState,
     visitor: &Visitor,
+    user_id: i64,
     next: String,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let page = Page::new(state, &visitor.0, "login").await?;
-    render_with_status(&SecondStepPage { page, next, error }, status)
+    let takes_codes = two_factor::has_totp(&state.db, user_id).await?
+        || two_factor::recovery_codes_left(&state.db, user_id).await? > 0;
+    let passkey_options = passkey_pages::request_options(state, &visitor.0, Some(user_id)).await?;
+    let page = SecondStepPage {
+        page,
+        next,
+        error,
+        takes_codes,
+        passkey_options,
+    };
+    render_with_status(&page, status)
 }
 
 /// `GET /login/2fa`.
@@ -79,7 +96,7 @@ pub async fn form(
     if !two_factor::has_factor(&state.db, user.id).await? {
         return Ok(see_other(&setup_url(&next)));
     }
-    step_page(&state, &visitor, next, None, StatusCode::OK).await
+    step_page(&state, &visitor, user.id, next, None, StatusCode::OK).await
 }
 
 fn setup_url(next: &str) -> String {
@@ -110,7 +127,15 @@ pub async fn verify(
     let address = client.ip.as_deref();
     if state.throttle.is_blocked(&user.email, address) {
         let status = StatusCode::TOO_MANY_REQUESTS;
-        return step_page(&state, &visitor, next, Some("login.throttled"), status).await;
+        return step_page(
+            &state,
+            &visitor,
+            user.id,
+            next,
+            Some("login.throttled"),
+            status,
+        )
+        .await;
     }
     let proof =
         two_factor::verify(&state.db, &state.sealer, user.id, &form.code, Utc::now()).await?;
@@ -126,7 +151,15 @@ pub async fn verify(
         )
         .await?;
         let status = StatusCode::UNAUTHORIZED;
-        return step_page(&state, &visitor, next, Some("security.code_wrong"), status).await;
+        return step_page(
+            &state,
+            &visitor,
+            user.id,
+            next,
+            Some("security.code_wrong"),
+            status,
+        )
+        .await;
     };
     finish(&state, &visitor, &user, &client).await?;
     if proof == Proof::RecoveryCode {
@@ -146,6 +179,104 @@ pub async fn verify(
         .await?;
     }
     Ok(see_other(&next))
+}
+
+/// What the browser returned from `navigator.credentials.get()`, in a form.
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    credential_id: String,
+    #[serde(default)]
+    client_data: String,
+    #[serde(default)]
+    authenticator_data: String,
+    #[serde(default)]
+    signature: String,
+    #[serde(default)]
+    user_handle: String,
+    next: Option<String>,
+}
+
+impl PasskeyForm {
+    pub(super) fn signature(&self) -> passkeys::Signature<'_> {
+        passkeys::Signature {
+            credential_id: &self.credential_id,
+            client_data: &self.client_data,
+            authenticator_data: &self.authenticator_data,
+            signature: &self.signature,
+            user_handle: &self.user_handle,
+        }
+    }
+
+    pub(super) fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+}
+
+/// `POST /login/2fa/passkey`: a signature by one of the user's passkeys; right, the session
+/// is signed in.
+pub async fn verify_passkey(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    CsrfForm(form): CsrfForm<PasskeyForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(form.next());
+    let Some(user) = pending_user(&state, &visitor).await? else {
+        return Ok(elsewhere(&visitor, &next));
+    };
+    let (Some(rp), Some(session)) = (passkey_pages::relying_party(&state), visitor.0.row_id())
+    else {
+        return Err(AppError::NotFound);
+    };
+    let address = client.ip.as_deref();
+    if state.throttle.is_blocked(&user.email, address) {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return step_page(
+            &state,
+            &visitor,
+            user.id,
+            next,
+            Some("login.throttled"),
+            status,
+        )
+        .await;
+    }
+    let verified = passkeys::verify(
+        &state.db,
+        &state.sealer,
+        &rp,
+        &Binding {
+            ceremony: Ceremony::SecondStep,
+            session: &session,
+            user_id: Some(user.id),
+        },
+        form.signature(),
+        Utc::now(),
+    )
+    .await;
+    match verified {
+        Ok(_) => {
+            finish(&state, &visitor, &user, &client).await?;
+            Ok(see_other(&next))
+        }
+        Err(PasskeyError::Database(error)) => Err(error.into()),
+        Err(refused) => {
+            state.throttle.record_failure(&user.email, address);
+            two_factor::audit_account(
+                &state,
+                user.id,
+                Actor::Anonymous,
+                "login.failed",
+                Some(&client),
+                serde_json::json!({ "step": "passkey", "reason": refused.reason() }),
+            )
+            .await?;
+            let status = StatusCode::UNAUTHORIZED;
+            let error = Some("security.passkeys.not_accepted");
+            step_page(&state, &visitor, user.id, next, error, status).await
+        }
+    }
 }
 
 /// `GET /login/2fa/setup`: the enrolment the organization requires.

@@ -1,6 +1,7 @@
-//! `/account/security`: the signed-in user's second factor (set up at
-//! `/account/security/two-factor`, `enrolment.rs`; removed here with the password or a current
-//! code, `/account/security/two-factor/remove`) and sessions: each with its device (browser and
+//! `/account/security`: the signed-in user's second factor (an authenticator app set up at
+//! `/account/security/two-factor`, `enrolment.rs`, and removed here with the password or a
+//! current code, `/account/security/two-factor/remove`; passkeys, `passkey_pages.rs`) and
+//! sessions: each with its device (browser and
 //! operating system), address, start and last activity, this one marked, and a button to end
 //! it (`/account/security/sessions/{handle}/end`; ending this one signs out).
 
@@ -12,6 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use super::notices::{self, Notice};
+use super::passkey_pages::{self, PasskeySection};
 use super::two_factor;
 use crate::audit::Actor;
 use crate::crypto::{sha256_hex, verify_password};
@@ -42,6 +44,7 @@ struct SecurityPage {
     recovery_codes_left: u64,
     required: bool,
     sessions: Vec<SessionView>,
+    passkeys: PasskeySection,
     error: Option<&'static str>,
 }
 
@@ -61,7 +64,7 @@ async fn sessions_of(
         .await
 }
 
-async fn render_page(
+pub(super) async fn render_page(
     state: &AppState,
     auth: &Authenticated,
     error: Option<&'static str>,
@@ -91,6 +94,7 @@ async fn render_page(
         recovery_codes_left: two_factor::recovery_codes_left(&state.db, auth.user.id).await?,
         required: two_factor::required_for(&state.db, auth.user.id).await?,
         sessions,
+        passkeys: passkey_pages::section(state, auth).await?,
         error,
     };
     render_with_status(&page, status)
@@ -119,7 +123,7 @@ pub async fn remove_factor(
     client: ClientInfo,
     CsrfForm(form): CsrfForm<RemoveForm>,
 ) -> Result<HttpResponse, AppError> {
-    if !two_factor::has_factor(&state.db, auth.user.id).await? {
+    if !two_factor::has_totp(&state.db, auth.user.id).await? {
         return Err(AppError::NotFound);
     }
     let address = client.ip.as_deref();
@@ -153,7 +157,7 @@ pub async fn remove_factor(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render_page(&state, &auth, Some("security.remove_refused"), status).await;
     }
-    two_factor::remove(&state.db, auth.user.id).await?;
+    two_factor::remove_totp(&state.db, auth.user.id).await?;
     let actor = Actor::User {
         id: auth.user.id,
         email: auth.user.email.clone(),
@@ -175,7 +179,9 @@ pub async fn remove_factor(
     );
     // Where an organization requires a factor, going without one is not an option: every
     // session ends, and the next sign-in sets up the new one (moving to a new device).
-    if two_factor::required_for(&state.db, auth.user.id).await? {
+    if !two_factor::has_factor(&state.db, auth.user.id).await?
+        && two_factor::required_for(&state.db, auth.user.id).await?
+    {
         two_factor::end_sessions(&state.db, auth.user.id).await?;
         return Ok(see_other_with_flash(
             paths::LOGIN.path(),

@@ -1,7 +1,7 @@
 //! The second factor: a TOTP secret per user (RFC 6238, [`crate::crypto::totp`]) sealed under
-//! the instance key, ten one-time recovery codes stored as SHA-256 digests, and the
-//! organization's policy of who must have one. No handlers here: the pages are
-//! `security.rs`, `enrolment.rs` and `second_step.rs`.
+//! the instance key, passkeys (`passkeys.rs`), ten one-time recovery codes stored as SHA-256
+//! digests, and the organization's policy of who must have one. No handlers here: the pages
+//! are `security.rs`, `enrolment.rs`, `passkey_pages.rs` and `second_step.rs`.
 //!
 //! A code is good once: the newest accepted time step is stored and a code is taken by one
 //! atomic update that only succeeds for a newer step; a recovery code is spent by an update
@@ -117,7 +117,7 @@ impl RecoveryCode {
     }
 }
 
-/// The user's confirmed factor, if any.
+/// The user's confirmed authenticator app, if any.
 pub async fn confirmed(
     db: &impl ConnectionTrait,
     user_id: i64,
@@ -128,8 +128,14 @@ pub async fn confirmed(
         .filter(|f| f.confirmed_at.is_some()))
 }
 
-pub async fn has_factor(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
+/// Whether the user has a confirmed authenticator app.
+pub async fn has_totp(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
     Ok(confirmed(db, user_id).await?.is_some())
+}
+
+/// Whether the user has a second factor: an authenticator app or a passkey.
+pub async fn has_factor(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
+    Ok(has_totp(db, user_id).await? || super::passkeys::count(db, user_id).await? > 0)
 }
 
 /// The policy of organization `org` (off when the organization is gone).
@@ -255,7 +261,8 @@ pub async fn confirm<C: ConnectionTrait + TransactionTrait>(
     Ok(Some(codes))
 }
 
-async fn replace_recovery_codes(
+/// Ten new recovery codes for the user (as shown once), replacing any earlier ones.
+pub(super) async fn replace_recovery_codes(
     db: &impl ConnectionTrait,
     user_id: i64,
     now: DateTime<Utc>,
@@ -295,10 +302,10 @@ pub async fn verify(
     input: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Proof>, AppError> {
-    let Some(factor) = confirmed(db, user_id).await? else {
-        return Ok(None);
-    };
     if let Some(code) = TotpCode::parse(input) {
+        let Some(factor) = confirmed(db, user_id).await? else {
+            return Ok(None);
+        };
         let secret = open(sealer, &factor)?;
         let Some(step) = secret.matching_step(code, now.timestamp(), factor.last_used_step) else {
             return Ok(None);
@@ -316,6 +323,7 @@ pub async fn verify(
             .await?;
         return Ok((taken.rows_affected == 1).then_some(Proof::Code));
     }
+    // Recovery codes exist only beside a factor (app or passkey): they go with the last one.
     if let Some(code) = RecoveryCode::parse(input) {
         let spent = recovery_code::Entity::update_many()
             .col_expr(recovery_code::Column::UsedAt, now.into())
@@ -341,15 +349,35 @@ pub async fn recovery_codes_left(
         .await
 }
 
-/// Removes the user's factor (confirmed or in progress) and recovery codes; true when there
-/// was a confirmed factor.
-pub async fn remove(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
-    let had = has_factor(db, user_id).await?;
+/// Removes the user's authenticator app (confirmed or in progress); the recovery codes too
+/// when no passkey is left. True when there was a confirmed app.
+pub async fn remove_totp(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
+    let had = has_totp(db, user_id).await?;
     totp_factor::Entity::delete_by_id(user_id).exec(db).await?;
+    if super::passkeys::count(db, user_id).await? == 0 {
+        remove_recovery_codes(db, user_id).await?;
+    }
+    Ok(had)
+}
+
+async fn remove_recovery_codes(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<(), sea_orm::DbErr> {
     recovery_code::Entity::delete_many()
         .filter(recovery_code::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Removes every second factor of the user (app, passkeys, recovery codes): a reset for a
+/// lost device. True when there was one.
+pub async fn remove(db: &impl ConnectionTrait, user_id: i64) -> Result<bool, sea_orm::DbErr> {
+    let had = has_factor(db, user_id).await?;
+    totp_factor::Entity::delete_by_id(user_id).exec(db).await?;
+    super::passkeys::remove_all(db, user_id).await?;
+    remove_recovery_codes(db, user_id).await?;
     Ok(had)
 }
 

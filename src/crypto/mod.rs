@@ -4,8 +4,10 @@
 mod password;
 mod tokens;
 
+pub mod cbor;
 pub mod key;
 pub mod totp;
+pub mod webauthn;
 pub use key::{SecretKey, load_or_create_key};
 pub use password::{hash_password, verify_password};
 pub(crate) use tokens::fill_random;
@@ -24,6 +26,9 @@ pub struct SealError;
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// A key for message authentication codes, derived from the instance key (never used to
+    /// encrypt).
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -37,7 +42,16 @@ impl Sealer {
         let key = Key::<Aes256Gcm>::from(*key.bytes());
         Self {
             cipher: Aes256Gcm::new(&key),
+            mac_key: hmac_sha256(key.as_slice(), &[b"lethe mac key"]),
         }
+    }
+
+    /// HMAC-SHA256 of `parts` under the instance's MAC key and `context`; each part is
+    /// length-prefixed, so no two lists of parts give the same input.
+    pub fn mac(&self, context: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut all: Vec<&[u8]> = vec![context.as_bytes()];
+        all.extend_from_slice(parts);
+        hmac_sha256(&self.mac_key, &all)
     }
 
     /// `context` binds the sealed value to its use (e.g. "smtp-password"), so a value cannot be
@@ -92,9 +106,35 @@ impl Sealer {
     }
 }
 
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: this cannot fail.
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_depend_on_key_context_and_how_parts_are_cut() {
+        let sealer = Sealer::new(&SecretKey::generate());
+        let mac = sealer.mac("a", &[b"xy", b"z"]);
+        assert_eq!(mac, sealer.mac("a", &[b"xy", b"z"]));
+        assert_ne!(mac, sealer.mac("b", &[b"xy", b"z"]));
+        assert_ne!(mac, sealer.mac("a", &[b"x", b"yz"]));
+        assert_ne!(
+            mac,
+            Sealer::new(&SecretKey::generate()).mac("a", &[b"xy", b"z"])
+        );
+    }
 
     #[test]
     fn sealed_text_opens_only_with_its_key_and_context() {

@@ -17,6 +17,7 @@ mod imap;
 mod import;
 mod inbox;
 mod organizations;
+mod passkeys;
 mod privacy;
 mod rate_limits;
 mod retention;
