@@ -114,6 +114,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::get().to(auth::second_step::form))
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::post().to(auth::second_step::verify))
         .route(
+            paths::LOGIN_TWO_FACTOR_SETUP_PASSKEY.pattern(),
+            web::post().to(auth::second_step::setup_passkey),
+        )
+        .route(
             paths::LOGIN_TWO_FACTOR_PASSKEY.pattern(),
             web::post().to(auth::second_step::verify_passkey),
         )

@@ -97,6 +97,7 @@ pub const LOGIN: Route<0> = Route::new("/login");
 pub const LOGOUT: Route<0> = Route::new("/logout");
 pub const LOGIN_TWO_FACTOR: Route<0> = Route::new("/login/2fa");
 pub const LOGIN_TWO_FACTOR_SETUP: Route<0> = Route::new("/login/2fa/setup");
+pub const LOGIN_TWO_FACTOR_SETUP_PASSKEY: Route<0> = Route::new("/login/2fa/setup/passkey");
 pub const LOGIN_TWO_FACTOR_PASSKEY: Route<0> = Route::new("/login/2fa/passkey");
 pub const LOGIN_PASSKEY: Route<0> = Route::new("/login/passkey");
 pub const SETUP: Route<1> = Route::new("/setup/{token}");

@@ -506,3 +506,64 @@ async fn refused_sign_in(app: &TestApp, authenticator: &mut Authenticator, origi
         "the removed passkey signs in no more"
     );
 }
+
+#[tokio::test]
+async fn a_passkey_meets_the_organizations_policy_and_can_be_the_factor_it_asks_for() {
+    // Arrange: the owner's passkey lets them require a factor of everyone
+    let (app, origin) = localhost_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let mut owners = Authenticator::p256("localhost");
+    assert_eq!(add(&app, &mut owners, &origin).await.status(), 200);
+    let saved = app
+        .post_form(
+            "/settings/organization",
+            "/settings/organization/two-factor",
+            &[("policy", "everyone")],
+        )
+        .await;
+    assert!(
+        !location(&saved).contains("yourself_first"),
+        "{}",
+        location(&saved)
+    );
+    let agent = app.another_browser();
+
+    // Act: the agent, who has no factor, sets up a passkey at sign-in
+    let login = agent.login("agent@shop.test").await;
+    assert!(
+        location(&login).starts_with("/login/2fa"),
+        "{}",
+        location(&login)
+    );
+    let setup = agent.get_text("/login/2fa/setup").await;
+    let options = options_on(&setup, "add-passkey");
+    let mut agents = Authenticator::p256("localhost");
+    let (client_data, attestation) = agents.create(&challenge_of(&options), &origin);
+    let done = agent
+        .post_with_csrf(
+            "/login/2fa/setup/passkey",
+            &csrf_of(&setup),
+            &[
+                ("client_data", &b64url(&client_data)),
+                ("attestation_object", &b64url(&attestation)),
+                ("next", "/inbox"),
+            ],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(done.status(), 200);
+    let page = done.text().await.unwrap();
+    assert_eq!(page.matches(r#"<code class="recovery-code">"#).count(), 10);
+    assert_eq!(agent.get("/inbox").await.status(), 200, "signed in");
+    assert_eq!(app.count::<passkey::Entity>().await, 2);
+    logout(&agent).await;
+    let again = agent.login("agent@shop.test").await;
+    assert!(
+        location(&again).starts_with("/login/2fa?"),
+        "the next sign-in asks for the passkey, not a setup: {}",
+        location(&again)
+    );
+}
