@@ -539,7 +539,7 @@ async fn a_passkey_meets_the_organizations_policy_and_can_be_the_factor_it_asks_
     );
     let setup = agent.get_text("/login/2fa/setup").await;
     let options = options_on(&setup, "add-passkey");
-    let mut agents = Authenticator::p256("localhost");
+    let agents = Authenticator::p256("localhost");
     let (client_data, attestation) = agents.create(&challenge_of(&options), &origin);
     let done = agent
         .post_with_csrf(
