@@ -149,6 +149,10 @@ pub struct AddForm {
     client_data: String,
     #[serde(default)]
     attestation_object: String,
+    /// On the security page, the current password: a session alone (a browser left open)
+    /// must not be enough to give someone a way in without the password.
+    #[serde(default)]
+    password: String,
     /// Where to go after the required setup at sign-in.
     #[serde(default)]
     next: Option<String>,
@@ -248,6 +252,17 @@ pub async fn add(
     client: ClientInfo,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<HttpResponse, AppError> {
+    let address = client.ip.as_deref();
+    if state.throttle.is_blocked(&auth.user.email, address) {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return render_page(&state, &auth, Some("login.throttled"), status).await;
+    }
+    if !password_matches(&state, auth.user.id, &form.password).await? {
+        state.throttle.record_failure(&auth.user.email, address);
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        let key = Some("security.passkeys.password_wrong");
+        return render_page(&state, &auth, key, status).await;
+    }
     let user = (auth.user.id, auth.user.email.as_str());
     let added = match register(&state, &auth.session, user, &form, &client).await? {
         Ok(added) => added,
@@ -271,6 +286,23 @@ pub async fn add(
             "flash.passkey_added",
         )),
     }
+}
+
+/// Whether `password` is the user's current password.
+async fn password_matches(
+    state: &AppState,
+    user_id: i64,
+    password: &str,
+) -> Result<bool, AppError> {
+    let stored = user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .password_hash;
+    let password = password.to_owned();
+    web::block(move || verify_password(&password, &stored))
+        .await
+        .map_err(AppError::internal)
 }
 
 #[derive(Deserialize)]
@@ -298,16 +330,7 @@ pub async fn remove(
         let status = StatusCode::TOO_MANY_REQUESTS;
         return render_page(&state, &auth, Some("login.throttled"), status).await;
     }
-    let stored = user::Entity::find_by_id(auth.user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .password_hash;
-    let password = form.password.clone();
-    let proven = web::block(move || verify_password(&password, &stored))
-        .await
-        .map_err(AppError::internal)?;
-    if !proven {
+    if !password_matches(&state, auth.user.id, &form.password).await? {
         state.throttle.record_failure(&auth.user.email, address);
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render_page(

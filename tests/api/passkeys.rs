@@ -65,6 +65,7 @@ async fn add(app: &TestApp, authenticator: &mut Authenticator, origin: &str) -> 
         &csrf_of(&page),
         &[
             ("name", "Work laptop"),
+            ("password", PASSWORD),
             ("client_data", &b64url(&client_data)),
             ("attestation_object", &b64url(&attestation)),
         ],
@@ -276,13 +277,33 @@ async fn signatures_that_are_replayed_cloned_foreign_or_unverified_are_refused()
 }
 
 #[tokio::test]
-async fn removing_a_passkey_needs_the_password_and_the_last_factor_takes_the_recovery_codes() {
+async fn adding_and_removing_a_passkey_need_the_password_and_the_last_factor_takes_the_codes() {
     // Arrange
     let (app, origin) = localhost_app().await;
     let user_id = app.create_user("anna@shop.test", "Shop", "owner").await;
     app.login("anna@shop.test").await;
     let mut first = Authenticator::p256("localhost");
     let mut second = Authenticator::ed25519("localhost");
+    let page = app.get_text("/account/security").await;
+    let options = options_on(&page, "add-passkey");
+    let (client_data, attestation) = first.create(&challenge_of(&options), &origin);
+    let without_password = app
+        .post_with_csrf(
+            "/account/security/passkeys",
+            &csrf_of(&page),
+            &[
+                ("password", "not the password"),
+                ("client_data", &b64url(&client_data)),
+                ("attestation_object", &b64url(&attestation)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        without_password.status(),
+        422,
+        "adding a passkey needs the password"
+    );
+    assert_eq!(app.count::<passkey::Entity>().await, 0);
     assert_eq!(add(&app, &mut first, &origin).await.status(), 200);
     let again = add(&app, &mut first, &origin).await;
     assert_eq!(again.status(), 422, "the same passkey twice");
@@ -388,6 +409,7 @@ async fn passkeys_work_in_chromium_with_its_virtual_authenticator() {
     // Act: add a passkey on the security page
     browser.goto(&format!("{origin}/account/security")).await;
     browser.type_into("#passkey-name", "Chromium").await;
+    browser.type_into("#passkey-password", PASSWORD).await;
     browser.click("#add-passkey button[type=submit]").await;
     let codes = browser
         .wait_until("the recovery codes", |_, page| {
