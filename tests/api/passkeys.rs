@@ -15,19 +15,20 @@ use lethe::db::entity::{audit_event, passkey, recovery_code};
 
 /// An app whose base URL is `http://localhost:PORT` (the port picked before it starts).
 async fn localhost_app() -> (TestApp, String) {
+    localhost_app_with(AppOptions::default()).await
+}
+
+async fn localhost_app_with(mut options: AppOptions) -> (TestApp, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let origin = format!("http://localhost:{port}");
-    let options = AppOptions {
-        extra_env: vec![
-            ("LETHE_LISTEN".into(), format!("127.0.0.1:{port}")),
-            ("LETHE_BASE_URL".into(), origin.clone()),
-        ],
-        ..Default::default()
-    };
+    options.extra_env.extend([
+        ("LETHE_LISTEN".into(), format!("127.0.0.1:{port}")),
+        ("LETHE_BASE_URL".into(), origin.clone()),
+    ]);
     (spawn_app_with(options).await, origin)
 }
 
@@ -279,7 +280,8 @@ async fn signatures_that_are_replayed_cloned_foreign_or_unverified_are_refused()
 #[tokio::test]
 async fn adding_and_removing_a_passkey_need_the_password_and_the_last_factor_takes_the_codes() {
     // Arrange
-    let (app, origin) = localhost_app().await;
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let (app, origin) = localhost_app_with(AppOptions::with_smtp(smtp.url())).await;
     let user_id = app.create_user("anna@shop.test", "Shop", "owner").await;
     app.login("anna@shop.test").await;
     let mut first = Authenticator::p256("localhost");
@@ -352,6 +354,27 @@ async fn adding_and_removing_a_passkey_need_the_password_and_the_last_factor_tak
     assert_eq!(app.count::<passkey::Entity>().await, 0);
     assert_eq!(codes_left().await, 0, "no factor left: no codes either");
     assert_eq!(actions(&app, "passkey.removed").await.len(), 2);
+    let mails = smtp.wait_for(4).await;
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))
+        .collect();
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.contains("A passkey was added"))
+            .count(),
+        2,
+        "{subjects:?}"
+    );
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.contains("A passkey was removed"))
+            .count(),
+        2,
+        "{subjects:?}"
+    );
     logout(&app).await;
     assert_eq!(
         location(&app.login("anna@shop.test").await),
