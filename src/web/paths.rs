@@ -89,6 +89,7 @@ pub const INBOUND_PREFIX: &str = "/inbound/";
 
 // site
 pub const HEALTHZ: Route<0> = Route::new("/healthz");
+pub const READYZ: Route<0> = Route::new("/readyz");
 pub const ASSET: Route<1> = Route::new("/assets/{path:.*}");
 pub const HOME: Route<0> = Route::new("/");
 
