@@ -73,8 +73,8 @@ impl Application {
                 .wrap(from_fn(crate::web::session::load_session))
                 .wrap(from_fn(crate::web::headers::reject_cross_site_posts))
                 .wrap(from_fn(crate::web::error::render_errors))
-                .wrap(crate::web::headers::security_headers(https))
                 .wrap(from_fn(crate::metrics::record))
+                .wrap(crate::web::headers::security_headers(https))
         });
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls),

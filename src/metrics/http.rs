@@ -6,8 +6,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use actix_web::Error;
-use actix_web::body::BoxBody;
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 
@@ -100,13 +101,19 @@ impl HttpMetrics {
 
 /// The middleware: times every request and counts it under its route pattern (a path that
 /// matched no route counts as `unmatched`, so a scan cannot make new series).
-pub async fn record(
+pub async fn record<B: MessageBody>(
     req: ServiceRequest,
-    next: Next<BoxBody>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
     let started = Instant::now();
-    let method = match req.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
         _ => "other",
     };
     let state = req.app_data::<web::Data<AppState>>().cloned();
