@@ -423,7 +423,13 @@ async fn prune_and_the_scheduled_job_remove_only_expired_backups() {
     std::fs::copy(&backup, backups.path().join(&young)).unwrap();
 
     // Act
-    let pruned = backup_cli(&app, backups.path(), &["prune", "--json"]);
+    let pruned = app
+        .lethe()
+        .env("LETHE_BACKUP_DIR", backups.path())
+        .env("LETHE_BACKUP_KEEP_DAYS", "7")
+        .args(["backup", "prune", "--json"])
+        .output()
+        .unwrap();
 
     // Assert
     assert!(pruned.status.success(), "{}", text(&pruned));
@@ -483,6 +489,7 @@ async fn bad_backup_settings_stop_start_up_naming_the_setting() {
             text(&output)
         );
     }
+    std::fs::create_dir_all(&data).unwrap();
     let fine = lethe_command(&data, None)
         .arg("migrate")
         .env("LETHE_BACKUP_DIR", &backups)
