@@ -655,8 +655,7 @@ async fn backup(config: Config, command: BackupCommand) -> Result<(), Failure> {
             json,
         } => {
             if !yes {
-                let verified =
-                    backup::restore::verify(&config, &file, key_file.as_deref()).await?;
+                let verified = backup::restore::verify(&config, &file, key_file.as_deref()).await?;
                 show(
                     json,
                     serde_json::json!({ "restored": false, "backup": verified }),

@@ -953,8 +953,8 @@ mod tests {
         assert_eq!(all.jobs.workers.len(), 3);
         // Every job but the backup, which needs LETHE_BACKUP_DIR.
         assert_eq!(all.jobs.schedules.len(), Scheduled::ALL.len() - 1);
-        let with_backups = Config::from_sources(None, &env(&[("LETHE_BACKUP_DIR", "/backups")]))
-            .expect("valid");
+        let with_backups =
+            Config::from_sources(None, &env(&[("LETHE_BACKUP_DIR", "/backups")])).expect("valid");
         assert_eq!(with_backups.jobs.schedules.len(), Scheduled::ALL.len());
         assert_eq!(with_backups.backup.keep_days, 30);
 

@@ -51,7 +51,10 @@ impl RelativePath {
     /// From a path under `base` (None when it is not under it or not UTF-8).
     pub fn under(base: &Path, path: &Path) -> Option<Self> {
         let relative = path.strip_prefix(base).ok()?;
-        let parts: Option<Vec<&str>> = relative.components().map(|c| c.as_os_str().to_str()).collect();
+        let parts: Option<Vec<&str>> = relative
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect();
         Self::parse(&parts?.join("/"))
     }
 
@@ -191,7 +194,9 @@ impl<R: Read> ArchiveReader<R> {
                 let mut count = [0u8; 8];
                 self.inner.read_exact(&mut count)?;
                 if u64::from_be_bytes(count) != self.files {
-                    return Err(ArchiveError::Malformed("the file count does not match".into()));
+                    return Err(ArchiveError::Malformed(
+                        "the file count does not match".into(),
+                    ));
                 }
                 // The stream must end here (the reader checks there is nothing after).
                 let mut probe = [0u8; 1];
@@ -206,7 +211,11 @@ impl<R: Read> ArchiveReader<R> {
     }
 
     /// Copies the current file's bytes into `sink`.
-    pub fn copy_file(&mut self, entry: &FileEntry, sink: &mut impl Write) -> Result<(), ArchiveError> {
+    pub fn copy_file(
+        &mut self,
+        entry: &FileEntry,
+        sink: &mut impl Write,
+    ) -> Result<(), ArchiveError> {
         let copied = io::copy(&mut (&mut self.inner).take(entry.size), sink)?;
         if copied != entry.size {
             return Err(ArchiveError::Malformed(format!(

@@ -102,7 +102,8 @@ fn add_tree<W: Write>(
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), BackupError> {
-    std::fs::create_dir_all(dir).map_err(BackupError::io("cannot create the backup directory", dir))?;
+    std::fs::create_dir_all(dir)
+        .map_err(BackupError::io("cannot create the backup directory", dir))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -141,8 +142,10 @@ pub async fn create(state: &AppState, dir: &Path) -> Result<Created, BackupError
     let data_dir = config.data_dir.clone();
     let (snapshot, backend, mut skip) = match &config.database {
         DatabaseTarget::Sqlite(path) => {
-            let snapshot =
-                data_dir.join(format!(".backup-snapshot-{}.db", uuid::Uuid::new_v4().simple()));
+            let snapshot = data_dir.join(format!(
+                ".backup-snapshot-{}.db",
+                uuid::Uuid::new_v4().simple()
+            ));
             let quoted = snapshot.display().to_string().replace('\'', "''");
             state
                 .db
@@ -242,7 +245,12 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, BackupError> {
         .clone()
         .ok_or(BackupError::NoDirectory)?;
     let created = create(state, &dir).await?;
-    let pruned = files::prune(&dir, state.config.backup.keep_days, &state.journal, Utc::now())?;
+    let pruned = files::prune(
+        &dir,
+        state.config.backup.keep_days,
+        &state.journal,
+        Utc::now(),
+    )?;
     Ok(Outcome {
         backup: created
             .path

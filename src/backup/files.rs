@@ -88,8 +88,10 @@ pub fn prune(
     let mut pruned = Pruned::default();
     for backup in list(dir, keep_days)? {
         if backup.expires_at <= now {
-            std::fs::remove_file(&backup.path)
-                .map_err(BackupError::io("cannot delete the expired backup", &backup.path))?;
+            std::fs::remove_file(&backup.path).map_err(BackupError::io(
+                "cannot delete the expired backup",
+                &backup.path,
+            ))?;
             tracing::info!(backup = %backup.name, "expired backup deleted");
             pruned.removed.push(backup.name);
         } else {
@@ -111,8 +113,10 @@ pub fn prune(
         }
     }
     // Every kept backup was taken after this (less the replay margin).
-    let oldest_needed =
-        now - Duration::days(keep_days) - Duration::minutes(REPLAY_MARGIN_MINUTES) - Duration::days(1);
+    let oldest_needed = now
+        - Duration::days(keep_days)
+        - Duration::minutes(REPLAY_MARGIN_MINUTES)
+        - Duration::days(1);
     pruned.journal_entries_dropped = journal.compact(oldest_needed)?;
     Ok(pruned)
 }

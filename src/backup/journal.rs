@@ -221,7 +221,10 @@ fn read(path: &Path, since: Option<DateTime<Utc>>) -> Result<Vec<Entry>, Journal
             Ok(entry) if since.is_none_or(|since| entry.at >= since) => out.push(entry),
             Ok(_) => {}
             // A line cut by a crash mid-append: its deletion never committed either.
-            Err(_) => tracing::warn!(line = number + 1, "erasure journal: unreadable line skipped"),
+            Err(_) => tracing::warn!(
+                line = number + 1,
+                "erasure journal: unreadable line skipped"
+            ),
         }
     }
     Ok(out)

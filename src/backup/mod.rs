@@ -110,7 +110,9 @@ pub enum BackupError {
         "the data directory {0} is not empty: restore fills an empty (or new) directory, so nothing is overwritten"
     )]
     NotEmpty(String),
-    #[error("restore needs the instance key the backup was taken under: set LETHE_SECRET_KEY or give --key-file FILE")]
+    #[error(
+        "restore needs the instance key the backup was taken under: set LETHE_SECRET_KEY or give --key-file FILE"
+    )]
     NoInstanceKey,
     #[error(
         "this backup was taken under another instance key (fingerprint {backup}; the key given has {given}): its attachments and secrets would not open"
@@ -123,7 +125,10 @@ pub enum BackupError {
 }
 
 impl BackupError {
-    pub(crate) fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        what: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.display().to_string();
         move |source| BackupError::Io { what, path, source }
     }
@@ -136,8 +141,12 @@ pub fn configured_instance_key(config: &Config) -> Result<SecretKey, BackupError
         return Ok(key.clone());
     }
     let path = config.data_dir.join("instance.key");
-    let text = std::fs::read_to_string(&path).map_err(BackupError::io("cannot read the key file", &path))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(BackupError::io("cannot read the key file", &path))?;
     SecretKey::parse(&text).map_err(|reason| {
-        BackupError::Restore(format!("the key file {} is not a valid key: {reason}", path.display()))
+        BackupError::Restore(format!(
+            "the key file {} is not a valid key: {reason}",
+            path.display()
+        ))
     })
 }

@@ -10,8 +10,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 
-use super::journal::{Entry, Journal, Kind};
 use super::BackupError;
+use super::journal::{Entry, Journal, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{conversation, customer};
 use crate::orgs::OrgId;

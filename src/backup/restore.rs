@@ -47,7 +47,10 @@ pub struct Restored {
 }
 
 /// The instance key from `LETHE_SECRET_KEY`, `--key-file`, or the data directory's key file.
-fn instance_key(config: &Config, key_file: Option<&Path>) -> Result<Option<SecretKey>, BackupError> {
+fn instance_key(
+    config: &Config,
+    key_file: Option<&Path>,
+) -> Result<Option<SecretKey>, BackupError> {
     if let Some(key) = &config.secret_key {
         return Ok(Some(key.clone()));
     }
@@ -61,17 +64,24 @@ fn instance_key(config: &Config, key_file: Option<&Path>) -> Result<Option<Secre
             path
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(BackupError::io("cannot read the key file", &path))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(BackupError::io("cannot read the key file", &path))?;
     SecretKey::parse(&text).map(Some).map_err(|reason| {
-        BackupError::Restore(format!("the key file {} is not a valid key: {reason}", path.display()))
+        BackupError::Restore(format!(
+            "the key file {} is not a valid key: {reason}",
+            path.display()
+        ))
     })
 }
+
+/// A backup file opened for reading, chunk by chunk.
+type Opened = ArchiveReader<OpenReader<BufReader<File>>>;
 
 fn open(
     config: &Config,
     instance: Option<&SecretKey>,
     file: &Path,
-) -> Result<(ArchiveReader<OpenReader<BufReader<File>>>, Manifest), BackupError> {
+) -> Result<(Opened, Manifest), BackupError> {
     let handle = File::open(file).map_err(BackupError::io("cannot open the backup", file))?;
     let reader = OpenReader::new(BufReader::with_capacity(256 * 1024, handle), |source| {
         instance.and_then(|key| config.backup.opening_key(key, source))
@@ -213,8 +223,10 @@ pub async fn restore(
                 }
                 _ => {}
             }
-            std::fs::create_dir_all(&data_dir)
-                .map_err(BackupError::io("cannot create the data directory", &data_dir))?;
+            std::fs::create_dir_all(&data_dir).map_err(BackupError::io(
+                "cannot create the data directory",
+                &data_dir,
+            ))?;
             let mut files = 0;
             while let Some(entry) = archive.next_file().map_err(archive_error)? {
                 let target = match (entry.path.as_str(), &sqlite_path) {
@@ -224,8 +236,8 @@ pub async fn restore(
                 if target.exists() {
                     return Err(BackupError::Exists(target.display().to_string()));
                 }
-                let mut out = create_private(&target)
-                    .map_err(BackupError::io("cannot write", &target))?;
+                let mut out =
+                    create_private(&target).map_err(BackupError::io("cannot write", &target))?;
                 archive.copy_file(&entry, &mut out).map_err(archive_error)?;
                 out.sync_all()
                     .map_err(BackupError::io("cannot write", &target))?;

@@ -378,7 +378,14 @@ pub async fn delete_attachments_of_conversations(
     conversations: &[i64],
     log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
-    journal(log, org, Kind::AttachmentsOfConversations, conversations, &[]).await?;
+    journal(
+        log,
+        org,
+        Kind::AttachmentsOfConversations,
+        conversations,
+        &[],
+    )
+    .await?;
     by_chunks(conversations, |chunk| async move {
         let files = files_of(db, org, messages_of(org, chunk)).await?;
         let attachments = rows::<attachment::Entity>(

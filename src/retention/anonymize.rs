@@ -20,12 +20,12 @@ use sea_orm::{
 };
 
 use super::select::{Lookup, org_term};
+use crate::backup::journal::{Journal, Kind};
+use crate::db::entity::conversation as conversations_table;
 use crate::db::entity::{conversation, customer, customer_email, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
 use crate::privacy::pii::{Detector, KnownValue, PiiKind};
-use crate::backup::journal::{Journal, Kind};
-use crate::db::entity::conversation as conversations_table;
 use crate::records;
 
 static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
@@ -121,7 +121,9 @@ pub async fn notes(
         .filter(org_term::<message::Entity>(org, Lookup::Ids))
         .filter(message::Column::Direction.eq("note"))
         .filter(message::Column::Id.is_in(ids.iter().copied()))
-        .filter(sea_orm::sea_query::Expr::cust("messages.anonymized_at IS NULL"))
+        .filter(sea_orm::sea_query::Expr::cust(
+            "messages.anonymized_at IS NULL",
+        ))
         .into_model()
         .all(db)
         .await?;
@@ -135,9 +137,7 @@ pub async fn notes(
         .column(conversations_table::Column::Id)
         .column(conversations_table::Column::CustomerId)
         .filter(org_term::<conversations_table::Entity>(org, Lookup::Ids))
-        .filter(
-            conversations_table::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)),
-        )
+        .filter(conversations_table::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
         .into_tuple::<(i64, i64)>()
         .all(db)
         .await?
@@ -323,7 +323,8 @@ pub async fn conversations(
         .into_tuple()
         .all(db)
         .await?;
-    let (customers_removed, more_files) = records::delete_customers(db, org, &left_alone, log).await?;
+    let (customers_removed, more_files) =
+        records::delete_customers(db, org, &left_alone, log).await?;
     files.extend(more_files);
     removed += customers_removed;
     Ok((rewritten, removed, files))

@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::RetentionError;
@@ -72,22 +71,21 @@ pub(super) async fn conversations(
         customers_seen.extend(batch.iter().map(|c| c.customer_id));
         let files = match rule.action() {
             Action::Delete => {
-                let (removed, files) = records::delete_conversations(&txn, ctx.org, &ids, &ctx.state.journal)
-                        .await?;
+                let (removed, files) =
+                    records::delete_conversations(&txn, ctx.org, &ids, &ctx.state.journal).await?;
                 counts.messages += removed.messages;
                 counts.attachments += removed.attachments;
                 files
             }
             Action::Anonymize => {
-                let (rewritten, removed, files) =
-                    super::anonymize::conversations(
-                        &txn,
-                        ctx.org,
-                        ctx.now,
-                        &batch,
-                        &ctx.state.journal,
-                    )
-                    .await?;
+                let (rewritten, removed, files) = super::anonymize::conversations(
+                    &txn,
+                    ctx.org,
+                    ctx.now,
+                    &batch,
+                    &ctx.state.journal,
+                )
+                .await?;
                 counts.messages += rewritten;
                 counts.attachments += removed.attachments;
                 files
@@ -168,7 +166,8 @@ pub(super) async fn attachments(
             continue;
         }
         let ids: Vec<i64> = batch.into_iter().map(|(id, _)| id).collect();
-        let (removed, files) = records::delete_attachments(db, ctx.org, &ids, &ctx.state.journal).await?;
+        let (removed, files) =
+            records::delete_attachments(db, ctx.org, &ids, &ctx.state.journal).await?;
         counts.attachments += removed.attachments;
         crash_point();
         remove_files(ctx.state, files).await;
@@ -247,8 +246,7 @@ pub(super) async fn notes(
             }
             Action::Anonymize => {
                 let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
-                super::anonymize::notes(&txn, ctx.org, ctx.now, &ids, &ctx.state.journal)
-                    .await?;
+                super::anonymize::notes(&txn, ctx.org, ctx.now, &ids, &ctx.state.journal).await?;
                 records::Files::default()
             }
         };

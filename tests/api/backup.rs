@@ -28,7 +28,11 @@ async fn app_with_backups(extra: &[(&str, &str)]) -> (TestApp, tempfile::TempDir
         "LETHE_BACKUP_DIR".to_owned(),
         backups.path().display().to_string(),
     )];
-    extra_env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    extra_env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let app = spawn_app_with(AppOptions {
         extra_env,
         ..Default::default()
@@ -108,7 +112,10 @@ fn on_sqlite(app: &TestApp) -> bool {
 }
 
 fn blob_path(data_dir: &Path, blob_id: &str) -> PathBuf {
-    data_dir.join("attachments").join(&blob_id[..2]).join(blob_id)
+    data_dir
+        .join("attachments")
+        .join(&blob_id[..2])
+        .join(blob_id)
 }
 
 #[tokio::test]
@@ -186,11 +193,6 @@ async fn an_erased_customer_stays_erased_after_a_restore_with_no_byte_left() {
 
     // Assert
     assert!(output.status.success(), "{}", text(&output));
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(
-        result["result"]["replayed"]["entries"].as_u64().unwrap() >= 2,
-        "the erasure and the retention deletion are replayed: {result}"
-    );
     let needles: Vec<Vec<u8>> = vec![
         address.clone().into_bytes(),
         name.clone().into_bytes(),
@@ -202,17 +204,46 @@ async fn an_erased_customer_stays_erased_after_a_restore_with_no_byte_left() {
         format!("parcel{suffix}").into_bytes(),
     ];
     let found = traces(&restored_dir, &needles);
-    assert!(found.is_empty(), "traces in the restored directory: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "traces in the restored directory: {found:#?}"
+    );
     let found = traces(backups.path(), &needles);
-    assert!(found.is_empty(), "traces in the backup directory: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "traces in the backup directory: {found:#?}"
+    );
     assert!(
         files_under(&restored_dir.join("attachments")).is_empty(),
         "the erased customer's attachment file is not restored"
     );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        result["result"]["replayed"]["entries"].as_u64().unwrap() >= 2,
+        "the erasure and the retention deletion are replayed: {result}"
+    );
     let db = connect_restored(&app, &restored_dir).await;
-    assert!(customer::Entity::find_by_id(erased).one(&db).await.unwrap().is_none());
-    assert!(conversation::Entity::find_by_id(expired).one(&db).await.unwrap().is_none());
-    assert!(customer::Entity::find_by_id(keeper).one(&db).await.unwrap().is_some());
+    assert!(
+        customer::Entity::find_by_id(erased)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        conversation::Entity::find_by_id(expired)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        customer::Entity::find_by_id(keeper)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_some()
+    );
     if on_sqlite(&app) {
         assert!(
             !traces(&restored_dir, &[keeper_name.as_bytes()]).is_empty(),
@@ -248,7 +279,11 @@ async fn a_backup_taken_during_writes_restores_to_a_consistent_state() {
                 "Before",
                 "Written before the backup.",
             )
-            .attachment("application/octet-stream", "a.bin", format!("before {i}").as_bytes()),
+            .attachment(
+                "application/octet-stream",
+                "a.bin",
+                format!("before {i}").as_bytes(),
+            ),
         )
         .await;
     }
@@ -298,7 +333,10 @@ async fn a_backup_taken_during_writes_restores_to_a_consistent_state() {
     let attachments = attachment::Entity::find().all(&db).await.unwrap();
     let conversations = conversation::Entity::find().all(&db).await.unwrap().len();
     let messages = message::Entity::find().all(&db).await.unwrap().len();
-    assert!(conversations >= 20 && messages >= 20, "{conversations} {messages}");
+    assert!(
+        conversations >= 20 && messages >= 20,
+        "{conversations} {messages}"
+    );
     // Every attachment the restored database refers to has its file (on PostgreSQL, whose
     // database is live here, those committed before the backup started).
     let missing: Vec<i64> = attachments
@@ -363,17 +401,31 @@ async fn an_altered_or_truncated_backup_is_refused_by_verify_and_restore() {
     assert!(text(&intact).contains("backup intact"), "{}", text(&intact));
     let bytes = std::fs::read(&backup).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("flipped", {
-            let mut b = bytes.clone();
-            let middle = b.len() / 2;
-            b[middle] ^= 0x40;
-            b
-        }, "altered"),
-        ("truncated", bytes[..bytes.len() - 100].to_vec(), "truncated"),
-        ("cut at a chunk", bytes[..bytes.len() / 3].to_vec(), "truncated"),
+        (
+            "flipped",
+            {
+                let mut b = bytes.clone();
+                let middle = b.len() / 2;
+                b[middle] ^= 0x40;
+                b
+            },
+            "altered",
+        ),
+        (
+            "truncated",
+            bytes[..bytes.len() - 100].to_vec(),
+            "truncated",
+        ),
+        (
+            "cut at a chunk",
+            bytes[..bytes.len() / 3].to_vec(),
+            "truncated",
+        ),
     ];
     for (case, altered, says) in cases {
-        let path = backups.path().join(format!("{}-{case}.bin", unique_suffix()));
+        let path = backups
+            .path()
+            .join(format!("{}-{case}.bin", unique_suffix()));
         std::fs::write(&path, &altered).unwrap();
         let shown = path.display().to_string();
 
@@ -385,8 +437,17 @@ async fn an_altered_or_truncated_backup_is_refused_by_verify_and_restore() {
         // Assert
         assert_eq!(verify.status.code(), Some(1), "{case}: {}", text(&verify));
         assert!(text(&verify).contains(says), "{case}: {}", text(&verify));
-        assert_eq!(restored.status.code(), Some(1), "{case}: {}", text(&restored));
-        assert!(text(&restored).contains(says), "{case}: {}", text(&restored));
+        assert_eq!(
+            restored.status.code(),
+            Some(1),
+            "{case}: {}",
+            text(&restored)
+        );
+        assert!(
+            text(&restored).contains(says),
+            "{case}: {}",
+            text(&restored)
+        );
         assert!(
             !restored_dir.exists() || files_under(&restored_dir).is_empty(),
             "{case}: nothing is left of a refused restore"
@@ -464,14 +525,29 @@ async fn bad_backup_settings_stop_start_up_naming_the_setting() {
     let data = dir.path().join("data");
     let backups = dir.path().join("backups").display().to_string();
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("LETHE_BACKUP_KEEP_DAYS", "91")], "LETHE_BACKUP_KEEP_DAYS"),
-        (&[("LETHE_BACKUP_KEEP_DAYS", "0")], "LETHE_BACKUP_KEEP_DAYS"),
-        (&[("LETHE_BACKUP_KEEP_DAYS", "a month")], "LETHE_BACKUP_KEEP_DAYS"),
-        (&[("LETHE_BACKUP_DIR", "relative/backups")], "LETHE_BACKUP_DIR"),
-        (&[("LETHE_BACKUP_KEY", "short")], "LETHE_BACKUP_KEY"),
-        (&[("LETHE_BACKUP_SCHEDULE", "0 30 2 * * *")], "LETHE_BACKUP_SCHEDULE"),
         (
-            &[("LETHE_BACKUP_DIR", &backups), ("LETHE_BACKUP_SCHEDULE", "nightly")],
+            &[("LETHE_BACKUP_KEEP_DAYS", "91")],
+            "LETHE_BACKUP_KEEP_DAYS",
+        ),
+        (&[("LETHE_BACKUP_KEEP_DAYS", "0")], "LETHE_BACKUP_KEEP_DAYS"),
+        (
+            &[("LETHE_BACKUP_KEEP_DAYS", "a month")],
+            "LETHE_BACKUP_KEEP_DAYS",
+        ),
+        (
+            &[("LETHE_BACKUP_DIR", "relative/backups")],
+            "LETHE_BACKUP_DIR",
+        ),
+        (&[("LETHE_BACKUP_KEY", "short")], "LETHE_BACKUP_KEY"),
+        (
+            &[("LETHE_BACKUP_SCHEDULE", "0 30 2 * * *")],
+            "LETHE_BACKUP_SCHEDULE",
+        ),
+        (
+            &[
+                ("LETHE_BACKUP_DIR", &backups),
+                ("LETHE_BACKUP_SCHEDULE", "nightly"),
+            ],
             "LETHE_BACKUP_SCHEDULE",
         ),
     ];
@@ -482,7 +558,12 @@ async fn bad_backup_settings_stop_start_up_naming_the_setting() {
             command.env(key, value);
         }
         let output = command.output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{settings:?}: {}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{settings:?}: {}",
+            text(&output)
+        );
         assert!(
             String::from_utf8_lossy(&output.stderr).contains(named),
             "{settings:?}: {}",
@@ -518,10 +599,8 @@ async fn deletions_are_journaled_with_ids_and_times_only() {
 
     app.erase(shop, customer_id).await;
 
-    let journal = std::fs::read_to_string(
-        backups.path().join(lethe::backup::journal::FILE),
-    )
-    .unwrap();
+    let journal =
+        std::fs::read_to_string(backups.path().join(lethe::backup::journal::FILE)).unwrap();
     let entries: Vec<serde_json::Value> = journal
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -529,7 +608,10 @@ async fn deletions_are_journaled_with_ids_and_times_only() {
     assert_eq!(entries.len(), 1, "{journal}");
     assert_eq!(entries[0]["kind"], "customers");
     assert_eq!(entries[0]["ids"], serde_json::json!([customer_id]));
-    assert_eq!(entries[0]["conversations"], serde_json::json!([conversation_id]));
+    assert_eq!(
+        entries[0]["conversations"],
+        serde_json::json!([conversation_id])
+    );
     assert!(!journal.contains("berta") && !journal.contains("Berta"));
     let mut keys: Vec<&String> = entries[0].as_object().unwrap().keys().collect();
     keys.sort();
