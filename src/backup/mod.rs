@@ -70,10 +70,14 @@ impl BackupConfig {
         }
     }
 
-    /// The key for a backup sealed by `source`, if it is configured.
-    pub fn opening_key(&self, instance: &SecretKey, source: KeySource) -> Option<SecretKey> {
+    /// The key for a backup sealed by `source`, if it is at hand.
+    pub fn opening_key(
+        &self,
+        instance: Option<&SecretKey>,
+        source: KeySource,
+    ) -> Option<SecretKey> {
         match source {
-            KeySource::Instance => Some(instance.derive("lethe-backup")),
+            KeySource::Instance => instance.map(|key| key.derive("lethe-backup")),
             KeySource::BackupKey => self.key.clone(),
         }
     }

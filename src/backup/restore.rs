@@ -84,7 +84,7 @@ fn open(
 ) -> Result<(Opened, Manifest), BackupError> {
     let handle = File::open(file).map_err(BackupError::io("cannot open the backup", file))?;
     let reader = OpenReader::new(BufReader::with_capacity(256 * 1024, handle), |source| {
-        instance.and_then(|key| config.backup.opening_key(key, source))
+        config.backup.opening_key(instance, source)
     })
     .map_err(|error| match (error, instance) {
         (super::stream::StreamError::WrongKey(super::stream::KeySource::Instance), None) => {

@@ -472,6 +472,74 @@ async fn an_altered_or_truncated_backup_is_refused_by_verify_and_restore() {
 }
 
 #[tokio::test]
+async fn a_backup_sealed_with_lethe_backup_key_opens_only_with_that_key() {
+    // Arrange
+    let backup_key = "cd".repeat(32);
+    let (app, backups) = app_with_backups(&[("LETHE_BACKUP_KEY", &backup_key)]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = app.org_id("Shop").await;
+    let (customer_id, _) = app
+        .receive(
+            shop,
+            mail(
+                "Carla <carla@kunde.test>",
+                &format!("c-{}@kunde.test", unique_suffix()),
+                "Hi",
+                "Text",
+            ),
+        )
+        .await;
+    let mut command = app.lethe();
+    command
+        .env("LETHE_BACKUP_DIR", backups.path())
+        .env("LETHE_BACKUP_KEY", &backup_key)
+        .args(["backup", "create", "--json"]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let file = created["path"].as_str().unwrap().to_owned();
+
+    // Act
+    let without = backup_cli(&app, backups.path(), &["verify", &file]);
+    let with = app
+        .lethe()
+        .env("LETHE_BACKUP_KEY", &backup_key)
+        .args(["backup", "verify", &file])
+        .output()
+        .unwrap();
+    let restored_dir = fresh_data_dir(&app);
+    let mut command = lethe_command(&restored_dir, app.database_url.as_deref());
+    command
+        .env("LETHE_BACKUP_DIR", backups.path())
+        .env("LETHE_BACKUP_KEY", &backup_key)
+        .args(["backup", "restore", &file, "--yes", "--key-file"])
+        .arg(app.data_dir.join("instance.key"));
+    let restored = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(without.status.code(), Some(1));
+    assert!(
+        text(&without).contains("wrong key") && text(&without).contains("LETHE_BACKUP_KEY"),
+        "{}",
+        text(&without)
+    );
+    assert!(with.status.success(), "{}", text(&with));
+    assert!(restored.status.success(), "{}", text(&restored));
+    let db = connect_restored(&app, &restored_dir).await;
+    assert!(
+        customer::Entity::find_by_id(customer_id)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn prune_and_the_scheduled_job_remove_only_expired_backups() {
     // Arrange: backups 8 and 6 days old under a 7-day limit.
     let (app, backups) = app_with_backups(&[("LETHE_BACKUP_KEEP_DAYS", "7")]).await;
