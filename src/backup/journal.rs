@@ -44,6 +44,9 @@ pub enum Kind {
     AnonymizedCustomers,
     /// Internal notes rewritten by the PII detector.
     AnonymizedNotes,
+    /// A duplicate customer (`ids`) merged into another (`into`) and deleted: replayed, so a
+    /// later erasure of the kept customer also reaches the duplicate a restore brings back.
+    Merged,
 }
 
 /// One journal line.
@@ -57,6 +60,9 @@ pub struct Entry {
     /// moved to them after a backup is found by id, not only by its customer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conversations: Vec<i64>,
+    /// For [`Kind::Merged`]: the customer the duplicate went into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into: Option<i64>,
 }
 
 /// Why the journal could not be written or read.
@@ -97,19 +103,42 @@ impl Journal {
         ids: &[i64],
         conversations: &[i64],
     ) -> Result<(), JournalError> {
-        let Some(dir) = self.dir.clone() else {
-            return Ok(());
-        };
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let entry = Entry {
+        self.append(Entry {
             at: Utc::now(),
             org: org.get(),
             kind,
             ids: ids.to_vec(),
             conversations: conversations.to_vec(),
+            into: None,
+        })
+        .await
+    }
+
+    /// Appends a merge of customer `duplicate` into `kept`.
+    pub async fn record_merge(
+        &self,
+        org: OrgId,
+        duplicate: i64,
+        kept: i64,
+    ) -> Result<(), JournalError> {
+        self.append(Entry {
+            at: Utc::now(),
+            org: org.get(),
+            kind: Kind::Merged,
+            ids: vec![duplicate],
+            conversations: Vec::new(),
+            into: Some(kept),
+        })
+        .await
+    }
+
+    async fn append(&self, entry: Entry) -> Result<(), JournalError> {
+        let Some(dir) = self.dir.clone() else {
+            return Ok(());
         };
+        if entry.ids.is_empty() {
+            return Ok(());
+        }
         let error = |source| JournalError {
             path: dir.join(FILE).display().to_string(),
             source,

@@ -91,6 +91,23 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                 crate::retention::anonymize::customers(&txn, org, now, &due, &off).await?;
                 (Removed::default(), Files::default())
             }
+            Kind::Merged => {
+                let kept = match entry.into {
+                    Some(kept) => customer::Entity::find_by_id_in(org, kept).one(&txn).await?,
+                    None => None,
+                };
+                let duplicate = match ids.first() {
+                    Some(id) => customer::Entity::find_by_id_in(org, *id).one(&txn).await?,
+                    None => None,
+                };
+                // Both still there: merge again, so a later erasure of the kept customer (a
+                // later entry) reaches what the duplicate held.
+                if let (Some(kept), Some(duplicate)) = (kept, duplicate) {
+                    crate::privacy::merge::merge(&txn, org, &kept, &duplicate, &off).await?;
+                    out.removed.customers += 1;
+                }
+                (Removed::default(), Files::default())
+            }
             Kind::AnonymizedNotes => {
                 out.anonymized +=
                     crate::retention::anonymize::notes(&txn, org, now, ids, &off).await?;

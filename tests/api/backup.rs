@@ -265,6 +265,84 @@ async fn an_erased_customer_stays_erased_after_a_restore_with_no_byte_left() {
 }
 
 #[tokio::test]
+async fn a_customer_merged_and_erased_after_a_backup_does_not_come_back_as_the_duplicate() {
+    // Arrange: two records of one person in the backup; after it, they are merged and the
+    // kept record is erased.
+    let (app, backups) = app_with_backups(&[]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = app.org_id("Shop").await;
+    let suffix = unique_suffix();
+    let (kept, _) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Mira{suffix} Kowalczyk <mira{suffix}@kunde.test>"),
+                &format!("k-{suffix}@kunde.test"),
+                "Order",
+                &format!("First question {suffix}"),
+            ),
+        )
+        .await;
+    let work_address = format!("mira.work{suffix}@firma.test");
+    let (duplicate, _) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Mira{suffix} K. <{work_address}>"),
+                &format!("d-{suffix}@kunde.test"),
+                "Invoice",
+                &format!("Second question lighthouse{suffix}"),
+            ),
+        )
+        .await;
+    let backup = create_backup(&app, backups.path()).await;
+    app.login("owner@shop.test").await;
+    let confirm = app
+        .get_text(&format!(
+            "/customers/{kept}/merge?email={}",
+            work_address.replace('@', "%40")
+        ))
+        .await;
+    let csrf = crate::helpers::csrf_of(&confirm);
+    let merged = app
+        .post_with_csrf(
+            &format!("/customers/{kept}/merge"),
+            &csrf,
+            &[("other", &duplicate.to_string())],
+        )
+        .await;
+    assert_eq!(merged.status(), 303);
+
+    // Act
+    app.erase(shop, kept).await;
+    let restored_dir = fresh_data_dir(&app);
+    let output = restore(&app, backups.path(), &backup, &restored_dir).await;
+
+    // Assert
+    assert!(output.status.success(), "{}", text(&output));
+    let needles = [
+        format!("Mira{suffix}"),
+        work_address.clone(),
+        format!("lighthouse{suffix}"),
+    ];
+    let found = traces(&restored_dir, &needles);
+    assert!(
+        found.is_empty(),
+        "traces in the restored directory: {found:#?}"
+    );
+    let db = connect_restored(&app, &restored_dir).await;
+    for id in [kept, duplicate] {
+        assert!(
+            customer::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_backup_taken_during_writes_restores_to_a_consistent_state() {
     // Arrange: a writer storing mail with attachments for as long as the backup runs.
     let (app, backups) = app_with_backups(&[]).await;
