@@ -245,12 +245,11 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, BackupError> {
         .clone()
         .ok_or(BackupError::NoDirectory)?;
     let created = create(state, &dir).await?;
-    let pruned = files::prune(
-        &dir,
-        state.config.backup.keep_days,
-        &state.journal,
-        Utc::now(),
-    )?;
+    let (keep_days, journal) = (state.config.backup.keep_days, state.journal.clone());
+    let pruned =
+        tokio::task::spawn_blocking(move || files::prune(&dir, keep_days, &journal, Utc::now()))
+            .await
+            .map_err(|e| BackupError::Restore(format!("pruning stopped: {e}")))??;
     Ok(Outcome {
         backup: created
             .path
