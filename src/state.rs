@@ -80,6 +80,8 @@ impl AppState {
     /// Opens the data directory, the key, the database (migrated) and the mailer.
     pub async fn open(config: Config) -> Result<Arc<Self>, StartError> {
         create_data_dir(&config.data_dir)?;
+        // A backup cut short by a crash may have left a plain copy of the database.
+        crate::backup::create::remove_stale_snapshots(&config.data_dir);
         let key = load_or_create_key(config.secret_key.as_ref(), &config.data_dir)?;
         let db = db::connect(&config.database)
             .await

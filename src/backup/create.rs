@@ -30,6 +30,37 @@ pub struct Created {
     pub bytes: u64,
 }
 
+/// The SQLite snapshot's name in the data directory, while a backup is written.
+const SNAPSHOT_PREFIX: &str = ".backup-snapshot-";
+/// A snapshot this old is a leftover of a backup cut short by a crash (a running backup's is
+/// younger: another process must not remove it).
+const STALE_SNAPSHOT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes snapshots left by backups cut short (a plain copy of the database must not outlive
+/// an erasure for long). Called when a backup starts and when the instance opens.
+pub fn remove_stale_snapshots(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_SNAPSHOT);
+        if name.starts_with(SNAPSHOT_PREFIX) && stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::warn!("removed a database snapshot left by an interrupted backup")
+                }
+                Err(error) => tracing::error!(%error, "cannot remove a leftover backup snapshot"),
+            }
+        }
+    }
+}
+
 /// What the data directory holds that a backup leaves out: the instance key (kept apart from
 /// its backups), the search index (rebuilt on restore), lock files, and the live database
 /// files (the snapshot stands for them).
@@ -51,7 +82,7 @@ fn left_out(data_dir: &Path, path: &Path, skip: &[PathBuf]) -> bool {
         .unwrap_or_default();
     matches!(first.as_str(), "instance.key" | "index" | "locks")
         || first.starts_with("lethe.db")
-        || first.starts_with(".backup-snapshot")
+        || first.starts_with(SNAPSHOT_PREFIX)
         // Temporary files of writes in progress (`<blob>.tmp<pid>`).
         || name.contains(".tmp")
 }
@@ -140,17 +171,22 @@ pub async fn create(state: &AppState, dir: &Path) -> Result<Created, BackupError
     }
     let partial = dir.join(format!(".{name}.partial"));
     let data_dir = config.data_dir.clone();
+    remove_stale_snapshots(&data_dir);
     let (snapshot, backend, mut skip) = match &config.database {
         DatabaseTarget::Sqlite(path) => {
             let snapshot = data_dir.join(format!(
-                ".backup-snapshot-{}.db",
+                "{SNAPSHOT_PREFIX}{}.db",
                 uuid::Uuid::new_v4().simple()
             ));
             let quoted = snapshot.display().to_string().replace('\'', "''");
-            state
+            if let Err(error) = state
                 .db
                 .execute_unprepared(&format!("VACUUM INTO '{quoted}'"))
-                .await?;
+                .await
+            {
+                std::fs::remove_file(&snapshot).ok();
+                return Err(error.into());
+            }
             (Some(snapshot), "sqlite", vec![path.clone()])
         }
         DatabaseTarget::Postgres(_) => (None, "postgres", Vec::new()),
