@@ -1,5 +1,6 @@
 //! The figures read from the database at each scrape: the outbox, the search queue, IMAP
-//! polls per channel, retention runs, backups and the connection pool. Each is one cheap
+//! polls per channel, retention runs, backups (when `LETHE_BACKUP_DIR` is set) and the
+//! connection pool. Each is one cheap
 //! query; ids label the series, never names or addresses.
 
 use chrono::Utc;
@@ -117,6 +118,32 @@ pub(super) async fn write(state: &AppState, out: &mut Writer) -> Result<(), sea_
             &[],
             end.timestamp() as f64,
         );
+    }
+
+    if let Some(dir) = &state.config.backup.dir {
+        let dir = dir.clone();
+        let keep_days = state.config.backup.keep_days;
+        let listed =
+            tokio::task::spawn_blocking(move || crate::backup::files::list(&dir, keep_days))
+                .await
+                .ok()
+                .and_then(Result::ok);
+        if let Some(backups) = listed {
+            out.gauge(
+                "lethe_backups",
+                "Backups in LETHE_BACKUP_DIR.",
+                &[],
+                backups.len() as f64,
+            );
+            if let Some(newest) = backups.last() {
+                out.gauge(
+                    "lethe_backup_age_seconds",
+                    "Age of the newest backup in LETHE_BACKUP_DIR.",
+                    &[],
+                    (now - newest.taken_at).num_seconds().max(0) as f64,
+                );
+            }
+        }
     }
 
     let (size, idle, max) = match db.get_database_backend() {

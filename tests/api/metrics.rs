@@ -211,3 +211,36 @@ async fn migrate_dry_run_lists_what_would_run_and_changes_nothing() {
     let after = run(&["migrate", "--dry-run"]).await;
     assert!(after.contains("up to date"), "{after}");
 }
+
+#[tokio::test]
+async fn metrics_tell_how_old_the_newest_backup_is() {
+    let backups = tempfile::Builder::new()
+        .prefix("lethe-backups-")
+        .tempdir_in(test_tmp_root())
+        .unwrap();
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![
+            ("LETHE_METRICS_LISTEN".into(), "127.0.0.1:0".into()),
+            (
+                "LETHE_BACKUP_DIR".into(),
+                backups.path().display().to_string(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let before = parsed(&scrape(&app).await);
+    assert_eq!(value(&before, "lethe_backups{}"), Some(0.0));
+    assert_eq!(
+        value(&before, "lethe_backup_age_seconds{}"),
+        None,
+        "no backup yet"
+    );
+
+    lethe::backup::create::run_once(&app.state).await.unwrap();
+
+    let after = parsed(&scrape(&app).await);
+    assert_eq!(value(&after, "lethe_backups{}"), Some(1.0));
+    let age = value(&after, "lethe_backup_age_seconds{}").expect("the newest backup's age");
+    assert!((0.0..600.0).contains(&age), "{age}");
+}
