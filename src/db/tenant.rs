@@ -98,4 +98,6 @@ in_org!(
     retention_setting,
     session,
     tag,
+    webhook_delivery,
+    webhook_endpoint,
 );

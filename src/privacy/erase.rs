@@ -252,6 +252,12 @@ pub async fn erase(
     let conversations = conversation_ids(&txn, org, customer_id).await?;
     let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
     let (removed, files) = records::delete_customers(&txn, org, &[customer_id]).await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::CustomerErased { customer_id },
+    )
+    .await?;
     let counts = Counts {
         removed,
         attachment_files,

@@ -27,3 +27,4 @@ mod security;
 mod shell;
 mod tenancy;
 mod tls;
+mod webhooks;
