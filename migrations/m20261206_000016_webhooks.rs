@@ -1,6 +1,8 @@
 //! Outgoing webhooks: the endpoints each organization sets up at `/settings/webhooks` (URL,
 //! events, signing secret sealed under the instance key, a previous secret during a
-//! rotation's overlap) and the durable delivery queue, which is also the delivery log.
+//! rotation's overlap) and the durable delivery queue, which is also the delivery log; and
+//! the signed inbound URLs (a token in the path, a secret to sign with) that create
+//! conversations from the shop's contact form.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -45,6 +47,16 @@ enum WebhookDeliveries {
     ResponseExcerpt,
     CreatedAt,
     DeliveredAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhookInbound {
+    Table,
+    Id,
+    OrganizationId,
+    TokenHash,
+    SecretSealed,
+    CreatedAt,
 }
 
 #[async_trait::async_trait]
@@ -156,10 +168,41 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index.to_owned()).await?;
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookInbound::Table)
+                    .col(big_pk_auto(WebhookInbound::Id))
+                    .col(big_integer(WebhookInbound::OrganizationId))
+                    .col(string_uniq(WebhookInbound::TokenHash))
+                    .col(text(WebhookInbound::SecretSealed))
+                    .col(timestamp_with_time_zone(WebhookInbound::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_webhook_inbound_organization")
+                            .from(WebhookInbound::Table, WebhookInbound::OrganizationId)
+                            .to(Alias::new("organizations"), Alias::new("id"))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_webhook_inbound_organization")
+                    .table(WebhookInbound::Table)
+                    .col(WebhookInbound::OrganizationId)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(WebhookInbound::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(WebhookDeliveries::Table).to_owned())
             .await?;

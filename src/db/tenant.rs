@@ -100,4 +100,5 @@ in_org!(
     tag,
     webhook_delivery,
     webhook_endpoint,
+    webhook_inbound,
 );

@@ -243,6 +243,9 @@ async fn finish(
     crate::db::entity::webhook_endpoint::Entity::delete_in(org)
         .exec(&txn)
         .await?;
+    crate::db::entity::webhook_inbound::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;

@@ -94,6 +94,7 @@ pub async fn customers(
     ids: &[i64],
 ) -> Result<(), DbErr> {
     records::delete_email_addresses(db, org, ids).await?;
+    crate::webhooks::forget_customers(db, org, ids).await?;
     for id in ids {
         db.execute(
             &Query::update()
@@ -130,6 +131,8 @@ pub async fn conversations(
         .await?;
     let (mut removed, mut files) =
         records::delete_attachments_of_conversations(db, org, &ids).await?;
+    // Webhook deliveries may hold the text being anonymized (include message content).
+    crate::webhooks::forget_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();

@@ -192,6 +192,9 @@ pub const WEBHOOK_ROTATE: Route<1> = Route::new("/settings/webhooks/{id}/rotate"
 pub const WEBHOOK_DELETE: Route<1> = Route::new("/settings/webhooks/{id}/delete");
 pub const WEBHOOK_RESEND: Route<2> =
     Route::new("/settings/webhooks/{id}/deliveries/{delivery_id}/resend");
+pub const WEBHOOK_INBOUND: Route<0> = Route::new("/settings/webhooks/inbound");
+pub const WEBHOOK_INBOUND_DELETE: Route<1> = Route::new("/settings/webhooks/inbound/{id}/delete");
+pub const INBOUND_WEBHOOK: Route<1> = Route::new("/inbound/webhooks/{token}");
 
 // the JSON API (src/api/v1.rs)
 pub const API_CUSTOMERS: Route<0> = Route::new("/api/v1/customers");

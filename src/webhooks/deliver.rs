@@ -104,7 +104,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Outcome, W
         let claimed = webhook_delivery::Entity::update_many()
             .col_expr(
                 webhook_delivery::Column::NextAttemptAt,
-                Expr::val(now + LEASE).into(),
+                Expr::val(now + LEASE),
             )
             .filter(webhook_delivery::Column::Id.eq(row.id))
             .filter(webhook_delivery::Column::Status.eq("pending"))
@@ -129,33 +129,27 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Outcome, W
         let finished = Utc::now();
         if attempt.succeeded() {
             webhook_delivery::Entity::update_many()
-                .col_expr(
-                    webhook_delivery::Column::Status,
-                    Expr::val("delivered").into(),
-                )
-                .col_expr(
-                    webhook_delivery::Column::Attempts,
-                    Expr::val(attempts).into(),
-                )
+                .col_expr(webhook_delivery::Column::Status, Expr::val("delivered"))
+                .col_expr(webhook_delivery::Column::Attempts, Expr::val(attempts))
                 .col_expr(
                     webhook_delivery::Column::LastAttemptAt,
-                    Expr::val(Some(finished)).into(),
+                    Expr::val(Some(finished)),
                 )
                 .col_expr(
                     webhook_delivery::Column::DeliveredAt,
-                    Expr::val(Some(finished)).into(),
+                    Expr::val(Some(finished)),
                 )
                 .col_expr(
                     webhook_delivery::Column::ResponseStatus,
-                    Expr::val(attempt.status.map(i32::from)).into(),
+                    Expr::val(attempt.status.map(i32::from)),
                 )
                 .col_expr(
                     webhook_delivery::Column::LatencyMs,
-                    Expr::val(Some(attempt.latency_ms)).into(),
+                    Expr::val(Some(attempt.latency_ms)),
                 )
                 .col_expr(
                     webhook_delivery::Column::ResponseExcerpt,
-                    Expr::val(Some(attempt.excerpt)).into(),
+                    Expr::val(Some(attempt.excerpt)),
                 )
                 .filter(webhook_delivery::Column::Id.eq(row.id))
                 .exec(&state.db)
@@ -164,7 +158,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Outcome, W
                 webhook_endpoint::Entity::update_in(endpoint.organization_id)
                     .col_expr(
                         webhook_endpoint::Column::FailingSince,
-                        Expr::val(Option::<DateTime<Utc>>::None).into(),
+                        Expr::val(Option::<DateTime<Utc>>::None),
                     )
                     .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
                     .exec(&state.db)
@@ -181,29 +175,26 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Outcome, W
                 "webhook not delivered"
             );
             webhook_delivery::Entity::update_many()
-                .col_expr(
-                    webhook_delivery::Column::Attempts,
-                    Expr::val(attempts).into(),
-                )
+                .col_expr(webhook_delivery::Column::Attempts, Expr::val(attempts))
                 .col_expr(
                     webhook_delivery::Column::NextAttemptAt,
-                    Expr::val(now + backoff(attempts)).into(),
+                    Expr::val(now + backoff(attempts)),
                 )
                 .col_expr(
                     webhook_delivery::Column::LastAttemptAt,
-                    Expr::val(Some(finished)).into(),
+                    Expr::val(Some(finished)),
                 )
                 .col_expr(
                     webhook_delivery::Column::ResponseStatus,
-                    Expr::val(attempt.status.map(i32::from)).into(),
+                    Expr::val(attempt.status.map(i32::from)),
                 )
                 .col_expr(
                     webhook_delivery::Column::LatencyMs,
-                    Expr::val(Some(attempt.latency_ms)).into(),
+                    Expr::val(Some(attempt.latency_ms)),
                 )
                 .col_expr(
                     webhook_delivery::Column::ResponseExcerpt,
-                    Expr::val(Some(attempt.excerpt)).into(),
+                    Expr::val(Some(attempt.excerpt)),
                 )
                 .filter(webhook_delivery::Column::Id.eq(row.id))
                 .exec(&state.db)
@@ -215,10 +206,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Outcome, W
             let since = endpoint.failing_since.unwrap_or(now);
             if endpoint.failing_since.is_none() {
                 webhook_endpoint::Entity::update_in(endpoint.organization_id)
-                    .col_expr(
-                        webhook_endpoint::Column::FailingSince,
-                        Expr::val(Some(now)).into(),
-                    )
+                    .col_expr(webhook_endpoint::Column::FailingSince, Expr::val(Some(now)))
                     .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
                     .exec(&state.db)
                     .await?;

@@ -3,11 +3,13 @@
 //! queues one delivery row per subscribed endpoint ([`emit`]); the worker ([`deliver`]) sends
 //! them signed as Standard Webhooks says ([`signing`]), retries with backoff, keeps each
 //! conversation's deliveries in order and disables an endpoint that keeps failing. The
-//! delivery rows are also the endpoint's delivery log.
+//! delivery rows are also the endpoint's delivery log. [`inbound`] takes signed events the
+//! other way: the shop's contact form creates a conversation.
 
 pub mod deliver;
 pub mod emit;
 pub mod endpoints;
+pub mod inbound;
 pub mod routes;
 pub mod signing;
 pub mod types;

@@ -140,6 +140,10 @@ struct ListPage {
     error: Option<&'static str>,
     /// The secret of the endpoint just created: shown this once.
     new_secret: Option<(i64, String)>,
+    /// The signed inbound URLs: id and when made.
+    inbound: Vec<(i64, String)>,
+    /// The inbound URL just created, with its secret: shown this once.
+    new_inbound: Option<(String, String)>,
 }
 
 async fn render_list(
@@ -148,6 +152,40 @@ async fn render_list(
     form: EndpointForm,
     error: Option<&'static str>,
     new_secret: Option<(i64, String)>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    render_list_with(state, scope, form, error, new_secret, None, status).await
+}
+
+/// The list with the inbound URL just created (`super::inbound::create`).
+pub async fn list_with_inbound(
+    state: &AppState,
+    scope: &TenantScope,
+    new: super::inbound::NewInbound,
+) -> Result<HttpResponse, AppError> {
+    let url = state
+        .config
+        .base_url
+        .join(&paths::INBOUND_WEBHOOK.at(&new.token));
+    render_list_with(
+        state,
+        scope,
+        EndpointForm::default(),
+        None,
+        None,
+        Some((url, new.secret.expose())),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_list_with(
+    state: &AppState,
+    scope: &TenantScope,
+    form: EndpointForm,
+    error: Option<&'static str>,
+    new_secret: Option<(i64, String)>,
+    new_inbound: Option<(String, String)>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let mut rows = Vec::new();
@@ -182,6 +220,12 @@ async fn render_list(
         form,
         error,
         new_secret,
+        inbound: super::inbound::list(&state.db, scope.org())
+            .await?
+            .into_iter()
+            .map(|i| (i.id, minute(&i.created_at)))
+            .collect(),
+        new_inbound,
     };
     render_with_status(&page, status)
 }

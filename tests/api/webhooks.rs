@@ -733,3 +733,163 @@ async fn erasure_deletes_queued_webhook_payloads_and_log_entries_about_the_custo
         assert!(found.is_empty(), "traces left: {found:#?}");
     }
 }
+
+/// Signs `body` as the shop would, with the `standardwebhooks` package: the headers
+/// (id, timestamp, signature) for `timestamp` (Unix seconds).
+fn signed_by_python(
+    secret: &str,
+    id: &str,
+    timestamp: i64,
+    body: &str,
+) -> (String, String, String) {
+    let output = Command::new(python())
+        .args([
+            "-c",
+            "import sys; from datetime import datetime, timezone; \
+             from standardwebhooks.webhooks import Webhook; \
+             print(Webhook(sys.argv[1]).sign(sys.argv[2], \
+             datetime.fromtimestamp(int(sys.argv[3]), tz=timezone.utc), sys.argv[4].encode()))",
+            secret,
+            id,
+            &timestamp.to_string(),
+            body,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        id.to_owned(),
+        timestamp.to_string(),
+        String::from_utf8(output.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+async fn post_signed(
+    app: &TestApp,
+    url: &str,
+    (id, timestamp, signature): &(String, String, String),
+    body: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp)
+        .header("webhook-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .map_err(|e| format!("{e} ({})", app.address))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_inbound_contact_form_creates_a_conversation_and_replays_are_refused() {
+    // Arrange
+    let app = spawn_app().await;
+    let org = shop(&app).await;
+    let response = app
+        .post_form("/settings/webhooks", "/settings/webhooks/inbound", &[])
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    let grab = |id: &str| {
+        regex::Regex::new(&format!(r#"id="{id}">([^<]+)<"#))
+            .unwrap()
+            .captures(&html)
+            .unwrap_or_else(|| panic!("{id} shown"))[1]
+            .to_owned()
+    };
+    let url = grab("new-inbound-url");
+    let path = &url[url.find("/inbound/webhooks/").unwrap()..];
+    let url = app.url(path);
+    let secret = grab("new-inbound-secret");
+    let suffix = unique_suffix();
+    let body = serde_json::json!({
+        "type": "contact_form.submitted",
+        "data": {
+            "email": "maria@kunde.test",
+            "name": "Maria Muster",
+            "subject": format!("Frage {suffix}"),
+            "text": "Wann kommt meine Bestellung?",
+        }
+    })
+    .to_string();
+    let now = Utc::now().timestamp();
+    let id = format!("msg_{suffix}");
+
+    // Act
+    let accepted = post_signed(
+        &app,
+        &url,
+        &signed_by_python(&secret, &id, now, &body),
+        &body,
+    )
+    .await;
+    let replayed = post_signed(
+        &app,
+        &url,
+        &signed_by_python(&secret, &id, now, &body),
+        &body,
+    )
+    .await;
+    let stale = post_signed(
+        &app,
+        &url,
+        &signed_by_python(&secret, &format!("{id}-old"), now - 600, &body),
+        &body,
+    )
+    .await;
+    let forged = post_signed(
+        &app,
+        &url,
+        &signed_by_python(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            &format!("{id}-forged"),
+            now,
+            &body,
+        ),
+        &body,
+    )
+    .await;
+    let tampered = post_signed(
+        &app,
+        &url,
+        &signed_by_python(&secret, &format!("{id}-t"), now, &body),
+        &body.replace("Maria", "Mallory"),
+    )
+    .await;
+    let unknown = post_signed(
+        &app,
+        &app.url("/inbound/webhooks/not-a-token"),
+        &signed_by_python(&secret, &format!("{id}-u"), now, &body),
+        &body,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(accepted.status(), 201);
+    let stored: Value = accepted.json().await.unwrap();
+    let conversation = app
+        .conversation(stored["conversation_id"].as_i64().unwrap())
+        .await;
+    assert_eq!(conversation.organization_id, org);
+    assert_eq!(conversation.subject, format!("Frage {suffix}"));
+    assert_eq!(replayed.status(), 409);
+    assert_eq!(stale.status(), 401);
+    assert_eq!(forged.status(), 401);
+    assert_eq!(tampered.status(), 401);
+    assert_eq!(unknown.status(), 404);
+    let conversations = lethe::db::entity::conversation::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        conversations, 1,
+        "only the accepted request made a conversation"
+    );
+}

@@ -33,3 +33,4 @@ pub mod totp_factor;
 pub mod user;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
+pub mod webhook_inbound;
