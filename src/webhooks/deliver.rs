@@ -367,13 +367,37 @@ async fn notify_admins(state: &AppState, endpoint: &webhook_endpoint::Model) {
     }
 }
 
-/// The worker task: a pass every second (a pass with nothing due reads one index).
+/// How long the delivery log keeps a delivered row.
+pub const LOG_DAYS: i64 = 30;
+
+/// Removes delivered rows older than [`LOG_DAYS`] (pending ones stay until sent).
+pub async fn prune(
+    db: &impl sea_orm::ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    Ok(webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Status.eq("delivered"))
+        .filter(webhook_delivery::Column::DeliveredAt.lt(now - chrono::Duration::days(LOG_DAYS)))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// The worker task: a pass every second (a pass with nothing due reads one index), and the
+/// log pruned once an hour.
 pub fn spawn_worker(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut passes: u32 = 0;
         loop {
             if let Err(error) = run_once(&state, Utc::now()).await {
                 tracing::error!(%error, "webhook pass failed");
             }
+            if passes % 3600 == 0
+                && let Err(error) = prune(&state.db, Utc::now()).await
+            {
+                tracing::error!(%error, "webhook log pruning failed");
+            }
+            passes = passes.wrapping_add(1);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     })

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::endpoints::{self, EndpointSettings};
 use super::types::{EventSet, EventType, WebhookUrl};
@@ -193,12 +193,8 @@ async fn render_list_with(
         let pending = webhook_delivery::Entity::find_in(scope.org())
             .filter(webhook_delivery::Column::EndpointId.eq(e.id))
             .filter(webhook_delivery::Column::Status.eq("pending"))
-            .select_only()
-            .column(webhook_delivery::Column::Id)
-            .into_tuple::<i64>()
-            .all(&state.db)
-            .await?
-            .len() as u64;
+            .count(&state.db)
+            .await?;
         rows.push(EndpointRow {
             id: e.id,
             events: EventSet::from_stored(&e.events)

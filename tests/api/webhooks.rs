@@ -17,6 +17,7 @@ use crate::helpers::{
     AppOptions, TestApp, location, mail, spawn_app, spawn_app_with, test_tmp_root, traces,
     unique_suffix,
 };
+use crate::smtp::SmtpRecorder;
 
 /// The receiver: a Python process verifying with `standardwebhooks`, recording to a file.
 struct Receiver {
@@ -544,7 +545,8 @@ async fn rotation_signs_with_both_secrets_during_the_overlap() {
 #[tokio::test]
 async fn an_endpoint_failing_for_three_days_is_switched_off_and_admins_are_told() {
     // Arrange
-    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
     let org = shop(&app).await;
     let mut receiver = Receiver::start();
     let (endpoint_id, secret) =
@@ -589,6 +591,15 @@ async fn an_endpoint_failing_for_three_days_is_switched_off_and_admins_are_told(
         .await
         .unwrap();
     assert_eq!(audited, 1);
+    let mails = smtp.wait_for(1).await;
+    let notice = mails
+        .iter()
+        .find(|m| m.contains("webhook endpoint"))
+        .unwrap_or_else(|| panic!("no notice mail: {mails:#?}"));
+    assert!(
+        notice.starts_with("X-Recorded-Rcpt: owner@shop.test"),
+        "{notice}"
+    );
     // The events are kept: switched on again, the endpoint gets them.
     receiver.restart();
     let page = format!("/settings/webhooks/{endpoint_id}");
@@ -892,4 +903,40 @@ async fn a_signed_inbound_contact_form_creates_a_conversation_and_replays_are_re
         conversations, 1,
         "only the accepted request made a conversation"
     );
+}
+
+#[tokio::test]
+async fn the_webhook_worker_started_by_lethe_workers_sends_on_its_own() {
+    // Arrange: only the webhook worker runs in the background.
+    let app = spawn_app_with(AppOptions {
+        background: true,
+        extra_env: vec![("LETHE_WORKERS".into(), "webhooks".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = shop(&app).await;
+    let receiver = Receiver::start();
+    let (_, secret) = add_endpoint(&app, &receiver.url(), &["message.created"], false).await;
+    receiver.set_secrets(&[&secret]);
+
+    // Act
+    app.receive(
+        org,
+        mail(
+            "K <k@kunde.test>",
+            &format!("bg-{}@kunde.test", unique_suffix()),
+            "Hi",
+            "Hello",
+        ),
+    )
+    .await;
+
+    // Assert
+    for _ in 0..100 {
+        if !receiver.deliveries().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.verified_payloads().len(), 1);
 }
