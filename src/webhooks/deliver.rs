@@ -392,7 +392,7 @@ pub fn spawn_worker(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             if let Err(error) = run_once(&state, Utc::now()).await {
                 tracing::error!(%error, "webhook pass failed");
             }
-            if passes % 3600 == 0
+            if passes.is_multiple_of(3600)
                 && let Err(error) = prune(&state.db, Utc::now()).await
             {
                 tracing::error!(%error, "webhook log pruning failed");
