@@ -197,12 +197,14 @@ want_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
 # costs a few dpkg queries.
 install_debian_packages() {
     local missing=() pkg
-    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation pebble; do
+    # sqlite3 and psql load the upgrade fixture (tests/api/upgrade.rs).
+    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation pebble sqlite3; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if want_backend postgres && ! command -v pg_ctlcluster >/dev/null; then
         missing+=(postgresql)
     fi
+    command -v psql >/dev/null || missing+=(postgresql-client)
     if [[ ${#missing[@]} -eq 0 ]]; then
         info "Debian packages present"
         return
@@ -228,6 +230,7 @@ install_debian_packages() {
     [[ -x "$CHROME_BIN" ]] || die "$CHROME_BIN missing after install"
     command -v chromedriver >/dev/null || die "chromedriver missing after install"
     command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || die "pebble (the ACME test CA) missing after install"
+    command -v sqlite3 >/dev/null && command -v psql >/dev/null || die "sqlite3 or psql missing after install"
 }
 
 install_python_packages() {
@@ -271,6 +274,22 @@ install_standardwebhooks() {
         "$LETHE_TEST_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore standardwebhooks
     fi
     "$LETHE_TEST_PYTHON" -c 'import standardwebhooks' || die "standardwebhooks still not importable"
+}
+
+# The reference parser of the Prometheus text format, which the /metrics test reads with.
+install_prometheus_client() {
+    if python3 -c 'import prometheus_client' 2>/dev/null; then
+        info "prometheus_client present"
+        return
+    fi
+    info "installing prometheus_client for $(command -v python3)"
+    if [[ "$(command -v python3)" == /usr/bin/python3 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-prometheus-client </dev/null >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-prometheus-client </dev/null >/dev/null; }
+    else
+        python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore prometheus_client
+    fi
+    python3 -c 'import prometheus_client' || die "prometheus_client still not importable"
 }
 
 # The newest installed PostgreSQL major version (Debian's layout: /etc/postgresql/<version>/main).
@@ -575,6 +594,7 @@ main() {
     timed "debian packages" install_debian_packages
     timed "python packages" install_python_packages
     timed "standardwebhooks" install_standardwebhooks
+    timed "prometheus_client" install_prometheus_client
     if want_backend postgres; then timed "postgresql" ensure_postgres; fi
     timed "spamassassin corpus" fetch_spamassassin_corpus
     timed "cargo fetch" fetch_crates

@@ -25,6 +25,8 @@ pub struct Application {
     pub setup_link: Option<String>,
     /// The workers and scheduled jobs `LETHE_WORKERS` and `LETHE_SCHEDULE_*` turned on.
     pub background: crate::jobs::Background,
+    /// `/metrics` on `LETHE_METRICS_LISTEN`, when set: its server and port.
+    pub metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -71,6 +73,7 @@ impl Application {
                 .wrap(from_fn(crate::web::session::load_session))
                 .wrap(from_fn(crate::web::headers::reject_cross_site_posts))
                 .wrap(from_fn(crate::web::error::render_errors))
+                .wrap(from_fn(crate::metrics::record))
                 .wrap(crate::web::headers::security_headers(https))
         });
         let server = match tls {
@@ -86,6 +89,19 @@ impl Application {
         // of `LETHE_SSE_STREAMS_PER_USER`) ends now, not at the next failed keep-alive write.
         .h1_allow_half_closed(false)
         .run();
+        let metrics = match state.config.metrics_listen {
+            Some(address) => {
+                let failed = |source| StartError::Listen {
+                    address: address.to_string(),
+                    source,
+                };
+                let listener = TcpListener::bind(address).map_err(failed)?;
+                let port = listener.local_addr().map_err(failed)?.port();
+                let server = crate::metrics::serve(state.clone(), listener).map_err(failed)?;
+                Some((port, server))
+            }
+            None => None,
+        };
         let background = crate::jobs::start(state.clone(), &state.config.jobs)
             .await
             .map_err(|e| StartError::Jobs(e.to_string()))?;
@@ -95,6 +111,7 @@ impl Application {
             state,
             setup_link,
             background,
+            metrics,
         })
     }
 }
@@ -102,6 +119,7 @@ impl Application {
 /// The route table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::HEALTHZ.pattern(), web::get().to(healthz))
+        .route(paths::READYZ.pattern(), web::get().to(readyz))
         .route(
             paths::ASSET.pattern(),
             web::get().to(crate::web::assets::serve),
@@ -113,6 +131,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGOUT.pattern(), web::post().to(auth::login::logout))
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::get().to(auth::second_step::form))
         .route(paths::LOGIN_TWO_FACTOR.pattern(), web::post().to(auth::second_step::verify))
+        .route(
+            paths::LOGIN_TWO_FACTOR_SETUP_PASSKEY.pattern(),
+            web::post().to(auth::second_step::setup_passkey),
+        )
         .route(
             paths::LOGIN_TWO_FACTOR_PASSKEY.pattern(),
             web::post().to(auth::second_step::verify_passkey),
@@ -363,6 +385,28 @@ where
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state.db.execute_unprepared("SELECT 1").await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+}
+
+/// `GET /readyz`: 200 when this instance can serve: the database answers and its schema is
+/// the one this binary expects (no migration pending: an old binary on a newer schema, or a
+/// new one before `lethe migrate`, is not ready). 503 with the reason otherwise.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    use sea_orm_migration::MigratorTrait;
+    let unready = |reason: &str| {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!("not ready: {reason}"))
+    };
+    if state.db.execute_unprepared("SELECT 1").await.is_err() {
+        return unready("the database does not answer");
+    }
+    match crate::db::Migrator::get_pending_migrations(&state.db).await {
+        Ok(pending) if pending.is_empty() => {
+            HttpResponse::Ok().content_type("text/plain").body("ready")
+        }
+        Ok(_) => unready("database migrations are pending (run lethe migrate)"),
+        Err(_) => unready("the schema version could not be read"),
+    }
 }
 
 async fn home(visitor: crate::web::Visitor) -> HttpResponse {

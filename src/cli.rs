@@ -44,7 +44,11 @@ pub enum Command {
     /// Migrate the database, start the scheduled jobs and serve HTTP (the default).
     Serve,
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List the migrations that would run, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -260,7 +264,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     init_logging(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Migrate => migrate(config).await,
+        Command::Migrate { dry_run } => migrate(config, dry_run).await,
         Command::User(command) => user(config, command).await,
         Command::Audit(AuditCommand::Verify { checkpoint }) => {
             audit_verify(config, checkpoint.as_deref()).await
@@ -330,6 +334,10 @@ async fn serve(config: Config) -> Result<(), Failure> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "lethe is ready"
     );
+    if let Some((port, server)) = app.metrics {
+        tracing::info!(port, "metrics are served on LETHE_METRICS_LISTEN");
+        tokio::spawn(server);
+    }
     if let Some(link) = &app.setup_link {
         println!(
             "\nNo user exists yet. Open this one-time link to create the first owner and organization:\n\n    {link}\n"
@@ -565,10 +573,23 @@ async fn healthcheck(config: &Config, timeout_secs: u64) -> Result<(), Failure> 
     }
 }
 
-async fn migrate(config: Config) -> Result<(), Failure> {
+async fn migrate(config: Config, dry_run: bool) -> Result<(), Failure> {
     let db = db::connect(&config.database).await?;
+    if dry_run {
+        let pending = db::pending_migrations(&db).await?;
+        if pending.is_empty() {
+            println!("the database is up to date: nothing would run");
+        } else {
+            println!("{} migration(s) would run, in this order:", pending.len());
+            for name in pending {
+                println!("  {name}");
+            }
+        }
+        return Ok(());
+    }
+    let applied = db::pending_migrations(&db).await?.len();
     db::migrate(&db).await?;
-    println!("migrations applied");
+    println!("migrations applied ({applied} new)");
     Ok(())
 }
 

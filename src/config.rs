@@ -116,6 +116,9 @@ pub struct Config {
     pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
     /// HTTPS on `LETHE_LISTEN` itself (`LETHE_TLS_CERT`/`LETHE_TLS_KEY` or `LETHE_ACME_*`).
     pub tls: Option<TlsSetting>,
+    /// Where `/metrics` is served, apart from the pages (`LETHE_METRICS_LISTEN`; unset: not
+    /// served).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Request rate limits, each per minute unless it says otherwise (see `web::rate_limit`).
@@ -231,11 +234,13 @@ struct RawConfig {
     instance_audit_days: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     audit_checkpoint_to: Option<String>,
+    metrics_listen: Option<String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
 const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_LISTEN", "listen"),
+    ("LETHE_METRICS_LISTEN", "metrics_listen"),
     ("LETHE_DATA_DIR", "data_dir"),
     ("LETHE_DATABASE_URL", "database_url"),
     ("LETHE_BASE_URL", "base_url"),
@@ -324,6 +329,7 @@ impl Config {
         }
         let get = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned();
         overlay(&mut raw.listen, get("LETHE_LISTEN"));
+        overlay(&mut raw.metrics_listen, get("LETHE_METRICS_LISTEN"));
         overlay(&mut raw.data_dir, get("LETHE_DATA_DIR"));
         overlay(&mut raw.database_url, get("LETHE_DATABASE_URL"));
         overlay(&mut raw.base_url, get("LETHE_BASE_URL"));
@@ -578,6 +584,21 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics_listen = match raw.metrics_listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(value) => Some(value.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "LETHE_METRICS_LISTEN",
+                    "must be an address and port such as 127.0.0.1:9464",
+                )
+            })?),
+        };
+        if metrics_listen.is_some_and(|m| m == listen && m.port() != 0) {
+            return Err(invalid(
+                "LETHE_METRICS_LISTEN",
+                "must differ from LETHE_LISTEN (metrics are served apart from the pages)",
+            ));
+        }
         let trusted_proxies = cidrs(raw.trusted_proxies.as_deref(), "LETHE_TRUSTED_PROXIES")?;
         let allow_private_hosts = boolean(raw.allow_private_hosts, "LETHE_ALLOW_PRIVATE_HOSTS")?;
         Ok(Self {
@@ -600,6 +621,7 @@ impl Config {
             instance_audit_days,
             audit_checkpoint_to,
             tls,
+            metrics_listen,
         })
     }
 }
@@ -822,6 +844,32 @@ mod tests {
             message.starts_with("LETHE_TRUST_PROXY:") && message.contains("LETHE_TRUSTED_PROXIES"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn metrics_are_served_apart_only_when_asked_for() {
+        let none = Config::from_sources(None, &env(&[])).expect("valid");
+        assert_eq!(none.metrics_listen, None);
+        let set = Config::from_sources(None, &env(&[("LETHE_METRICS_LISTEN", "127.0.0.1:9464")]))
+            .expect("valid");
+        assert_eq!(set.metrics_listen.map(|a| a.port()), Some(9464));
+        for bad in ["9464", "localhost:x"] {
+            let refused = Config::from_sources(None, &env(&[("LETHE_METRICS_LISTEN", bad)]));
+            assert!(
+                refused
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("LETHE_METRICS_LISTEN:")
+            );
+        }
+        let same = Config::from_sources(
+            None,
+            &env(&[
+                ("LETHE_LISTEN", "127.0.0.1:8080"),
+                ("LETHE_METRICS_LISTEN", "127.0.0.1:8080"),
+            ]),
+        );
+        assert!(same.unwrap_err().to_string().contains("must differ"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod jobs;
 pub mod mail;
 pub mod memory;
+pub mod metrics;
 pub mod orgs;
 pub mod privacy;
 pub mod records;

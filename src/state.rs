@@ -37,6 +37,8 @@ pub struct AppState {
     pub search: Arc<crate::search::SearchIndex>,
     /// Request rate limits and the cap on event streams (`web::rate_limit`).
     pub rate_limits: RateLimits,
+    /// Request counts and latencies for `/metrics` (`crate::metrics`).
+    pub metrics: crate::metrics::HttpMetrics,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -124,6 +126,7 @@ impl AppState {
             outbox_wakeup: tokio::sync::Notify::new(),
             search: Arc::new(search),
             rate_limits,
+            metrics: crate::metrics::HttpMetrics::default(),
         }))
     }
 }

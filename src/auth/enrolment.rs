@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::notices::{self, Notice};
-use super::two_factor;
+use super::{passkey_pages, two_factor};
 use crate::audit::Actor;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -34,6 +34,8 @@ struct EnrolmentPage {
     error: Option<&'static str>,
     /// At sign-in, because the organization requires it.
     required: bool,
+    /// At sign-in, the options of adding a passkey instead (JSON, for `app.js`).
+    passkey_options: Option<String>,
 }
 
 #[derive(Template)]
@@ -62,15 +64,23 @@ pub(super) async fn enrolment_page(
         return Ok(see_other(paths::ACCOUNT_SECURITY.path()));
     };
     let uri = secret.otpauth_uri(two_factor::ISSUER, account);
+    let required = action == paths::LOGIN_TWO_FACTOR_SETUP.path();
+    let page = Page::new(state, session, "account").await?;
+    let passkey_options = if required {
+        passkey_pages::creation_options(state, session, user_id, (account, account), &[])
+    } else {
+        None
+    };
     let page = EnrolmentPage {
-        page: Page::new(state, session, "account").await?,
+        page,
         qr: qr_svg(&uri),
         uri,
         secret: group(&secret.to_base32()),
         action,
         next,
         error,
-        required: action == paths::LOGIN_TWO_FACTOR_SETUP.path(),
+        required,
+        passkey_options,
     };
     render_with_status(&page, status)
 }

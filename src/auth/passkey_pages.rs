@@ -51,32 +51,18 @@ pub struct PasskeySection {
 
 pub async fn section(state: &AppState, auth: &Authenticated) -> Result<PasskeySection, AppError> {
     let stored = passkeys::of_user(&state.db, auth.user.id).await?;
-    let options = match (relying_party(state), auth.session.row_id()) {
-        (Some(rp), Some(session)) => {
-            let binding = Binding {
-                ceremony: Ceremony::Register,
-                session: &session,
-                user_id: Some(auth.user.id),
-            };
-            let challenge = binding.issue(&state.sealer, Utc::now());
-            let handle = passkeys::user_handle(&state.sealer, auth.user.id);
-            let display = if auth.user.display_name.is_empty() {
-                &auth.user.email
-            } else {
-                &auth.user.display_name
-            };
-            let options = passkeys::creation_options(
-                &rp,
-                &challenge,
-                &handle,
-                &auth.user.email,
-                display,
-                &stored,
-            );
-            Some(options.to_string())
-        }
-        _ => None,
+    let display = if auth.user.display_name.is_empty() {
+        &auth.user.email
+    } else {
+        &auth.user.display_name
     };
+    let options = creation_options(
+        state,
+        &auth.session,
+        auth.user.id,
+        (&auth.user.email, display),
+        &stored,
+    );
     let passkeys = stored
         .into_iter()
         .map(|p| PasskeyView {
@@ -90,6 +76,28 @@ pub async fn section(state: &AppState, auth: &Authenticated) -> Result<PasskeySe
         })
         .collect();
     Ok(PasskeySection { passkeys, options })
+}
+
+/// The options of adding a passkey for `user_id` (named `(email, display name)` in the
+/// authenticator), JSON for `app.js`; None when this instance cannot offer passkeys.
+pub fn creation_options(
+    state: &AppState,
+    session: &SessionState,
+    user_id: i64,
+    (email, display): (&str, &str),
+    existing: &[passkey::Model],
+) -> Option<String> {
+    let rp = relying_party(state)?;
+    let session = session.row_id()?;
+    let binding = Binding {
+        ceremony: Ceremony::Register,
+        session: &session,
+        user_id: Some(user_id),
+    };
+    let challenge = binding.issue(&state.sealer, Utc::now());
+    let handle = passkeys::user_handle(&state.sealer, user_id);
+    let options = passkeys::creation_options(&rp, &challenge, &handle, email, display, existing);
+    Some(options.to_string())
 }
 
 /// The options of signing with a passkey on the second step (the user's passkeys) or on the
@@ -141,6 +149,99 @@ pub struct AddForm {
     client_data: String,
     #[serde(default)]
     attestation_object: String,
+    /// On the security page, the current password: a session alone (a browser left open)
+    /// must not be enough to give someone a way in without the password.
+    #[serde(default)]
+    password: String,
+    /// Where to go after the required setup at sign-in.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl AddForm {
+    pub(super) fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
+    fn registration(&self) -> Registration<'_> {
+        Registration {
+            client_data: &self.client_data,
+            attestation_object: &self.attestation_object,
+            name: &self.name,
+        }
+    }
+}
+
+/// A passkey added: its first-factor recovery codes, when it is the account's first factor.
+pub(super) struct Added {
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Checks and stores the passkey the browser made for `user_id` in this session, with the
+/// recovery codes when it is the account's first factor; audits it and sends the notice.
+/// `Ok(Err(key))`: refused, with the message to show.
+pub(super) async fn register(
+    state: &web::Data<AppState>,
+    session: &SessionState,
+    (user_id, email): (i64, &str),
+    form: &AddForm,
+    client: &ClientInfo,
+) -> Result<Result<Added, &'static str>, AppError> {
+    let (Some(rp), Some(session)) = (relying_party(state), session.row_id()) else {
+        return Err(AppError::NotFound);
+    };
+    let had_factor = two_factor::has_factor(&state.db, user_id).await?;
+    let binding = Binding {
+        ceremony: Ceremony::Register,
+        session: &session,
+        user_id: Some(user_id),
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    let now = Utc::now();
+    let added = passkeys::register(
+        &txn,
+        &state.sealer,
+        &rp,
+        &binding,
+        user_id,
+        form.registration(),
+        now,
+    )
+    .await;
+    let added = match added {
+        Ok(added) => added,
+        Err(PasskeyError::Database(error)) => return Err(error.into()),
+        Err(refused) => {
+            tracing::info!(reason = refused.reason(), "a new passkey was refused");
+            return Ok(Err(if matches!(refused, PasskeyError::Registered) {
+                "security.passkeys.registered"
+            } else {
+                "security.passkeys.refused"
+            }));
+        }
+    };
+    let recovery_codes = if had_factor {
+        None
+    } else {
+        Some(two_factor::replace_recovery_codes(&txn, user_id, now).await?)
+    };
+    txn.commit().await?;
+    let actor = Actor::User {
+        id: user_id,
+        email: email.to_owned(),
+    };
+    let details = serde_json::json!({ "passkey": added.id, "synced": added.backup_eligible });
+    two_factor::audit_account(
+        state,
+        user_id,
+        actor,
+        "passkey.added",
+        Some(client),
+        details,
+    )
+    .await?;
+    notices::send(state.clone().into_inner(), user_id, Notice::PasskeyAdded);
+    Ok(Ok(Added { recovery_codes }))
 }
 
 /// `POST /account/security/passkeys`: stores the passkey the browser made. The first factor
@@ -151,71 +252,26 @@ pub async fn add(
     client: ClientInfo,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (Some(rp), Some(session)) = (relying_party(&state), auth.session.row_id()) else {
-        return Err(AppError::NotFound);
-    };
-    let had_factor = two_factor::has_factor(&state.db, auth.user.id).await?;
-    let binding = Binding {
-        ceremony: Ceremony::Register,
-        session: &session,
-        user_id: Some(auth.user.id),
-    };
-    let registration = Registration {
-        client_data: &form.client_data,
-        attestation_object: &form.attestation_object,
-        name: &form.name,
-    };
-    let txn = crate::db::begin_write(&state.db).await?;
-    let added = passkeys::register(
-        &txn,
-        &state.sealer,
-        &rp,
-        &binding,
-        auth.user.id,
-        registration,
-        Utc::now(),
-    )
-    .await;
-    let added = match added {
+    let address = client.ip.as_deref();
+    if state.throttle.is_blocked(&auth.user.email, address) {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return render_page(&state, &auth, Some("login.throttled"), status).await;
+    }
+    if !password_matches(&state, auth.user.id, &form.password).await? {
+        state.throttle.record_failure(&auth.user.email, address);
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        let key = Some("security.passkeys.password_wrong");
+        return render_page(&state, &auth, key, status).await;
+    }
+    let user = (auth.user.id, auth.user.email.as_str());
+    let added = match register(&state, &auth.session, user, &form, &client).await? {
         Ok(added) => added,
-        Err(PasskeyError::Database(error)) => return Err(error.into()),
-        Err(refused) => {
-            drop(txn);
-            tracing::info!(reason = refused.reason(), "a new passkey was refused");
-            let key = if matches!(refused, PasskeyError::Registered) {
-                "security.passkeys.registered"
-            } else {
-                "security.passkeys.refused"
-            };
-            return render_page(&state, &auth, Some(key), StatusCode::UNPROCESSABLE_ENTITY).await;
+        Err(key) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_page(&state, &auth, Some(key), status).await;
         }
     };
-    let codes = if had_factor {
-        None
-    } else {
-        Some(two_factor::replace_recovery_codes(&txn, auth.user.id, Utc::now()).await?)
-    };
-    txn.commit().await?;
-    let actor = Actor::User {
-        id: auth.user.id,
-        email: auth.user.email.clone(),
-    };
-    let details = serde_json::json!({ "passkey": added.id, "synced": added.backup_eligible });
-    two_factor::audit_account(
-        &state,
-        auth.user.id,
-        actor,
-        "passkey.added",
-        Some(&client),
-        details,
-    )
-    .await?;
-    notices::send(
-        state.clone().into_inner(),
-        auth.user.id,
-        Notice::PasskeyAdded,
-    );
-    match codes {
+    match added.recovery_codes {
         Some(codes) => {
             enrolment::recovery_codes_page(
                 &state,
@@ -230,6 +286,23 @@ pub async fn add(
             "flash.passkey_added",
         )),
     }
+}
+
+/// Whether `password` is the user's current password.
+async fn password_matches(
+    state: &AppState,
+    user_id: i64,
+    password: &str,
+) -> Result<bool, AppError> {
+    let stored = user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .password_hash;
+    let password = password.to_owned();
+    web::block(move || verify_password(&password, &stored))
+        .await
+        .map_err(AppError::internal)
 }
 
 #[derive(Deserialize)]
@@ -257,16 +330,7 @@ pub async fn remove(
         let status = StatusCode::TOO_MANY_REQUESTS;
         return render_page(&state, &auth, Some("login.throttled"), status).await;
     }
-    let stored = user::Entity::find_by_id(auth.user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .password_hash;
-    let password = form.password.clone();
-    let proven = web::block(move || verify_password(&password, &stored))
-        .await
-        .map_err(AppError::internal)?;
-    if !proven {
+    if !password_matches(&state, auth.user.id, &form.password).await? {
         state.throttle.record_failure(&auth.user.email, address);
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render_page(

@@ -343,3 +343,43 @@ pub async fn setup(
     enrolment::record_enabled(&state, user.id, user.email.clone(), &client).await?;
     enrolment::recovery_codes_page(&state, &visitor.0, codes, next).await
 }
+
+/// `POST /login/2fa/setup/passkey`: the required factor set up as a passkey instead of an
+/// app: signs in and shows the recovery codes once.
+pub async fn setup_passkey(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    CsrfForm(form): CsrfForm<passkey_pages::AddForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(form.next());
+    let Some(user) = pending_user(&state, &visitor).await? else {
+        return Ok(elsewhere(&visitor, &next));
+    };
+    if two_factor::has_factor(&state.db, user.id).await? {
+        return Ok(see_other(&second_step_url(&next)));
+    }
+    let added =
+        passkey_pages::register(&state, &visitor.0, (user.id, &user.email), &form, &client).await?;
+    let added = match added {
+        Ok(added) => added,
+        Err(key) => {
+            return enrolment::enrolment_page(
+                &state,
+                &visitor.0,
+                user.id,
+                &user.email,
+                paths::LOGIN_TWO_FACTOR_SETUP.path(),
+                next,
+                Some(key),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    finish(&state, &visitor, &user, &client).await?;
+    match added.recovery_codes {
+        Some(codes) => enrolment::recovery_codes_page(&state, &visitor.0, codes, next).await,
+        None => Ok(see_other(&next)),
+    }
+}

@@ -58,6 +58,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// The names of the migrations not yet applied, in the order they would run.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
 /// Applies every pending migration; true when one of them was `name` (so the caller can do,
 /// once, the work that needs what the database does not hold, such as the instance key).
 pub async fn migrate_noting(db: &DatabaseConnection, name: &str) -> Result<bool, DbErr> {

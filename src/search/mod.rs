@@ -29,3 +29,8 @@ pub use error::SearchError;
 pub use index::{MessageDoc, SearchIndex, SearchOptions};
 pub use query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
 pub use results::{ConversationHit, Page, SearchContext, SearchResults, Sort};
+
+/// How many changes wait in `search_queue` for the indexer (for `/metrics`).
+pub async fn queue_depth(db: &impl sea_orm::ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
+    queue::len(db).await
+}

@@ -89,6 +89,7 @@ pub const INBOUND_PREFIX: &str = "/inbound/";
 
 // site
 pub const HEALTHZ: Route<0> = Route::new("/healthz");
+pub const READYZ: Route<0> = Route::new("/readyz");
 pub const ASSET: Route<1> = Route::new("/assets/{path:.*}");
 pub const HOME: Route<0> = Route::new("/");
 
@@ -97,6 +98,7 @@ pub const LOGIN: Route<0> = Route::new("/login");
 pub const LOGOUT: Route<0> = Route::new("/logout");
 pub const LOGIN_TWO_FACTOR: Route<0> = Route::new("/login/2fa");
 pub const LOGIN_TWO_FACTOR_SETUP: Route<0> = Route::new("/login/2fa/setup");
+pub const LOGIN_TWO_FACTOR_SETUP_PASSKEY: Route<0> = Route::new("/login/2fa/setup/passkey");
 pub const LOGIN_TWO_FACTOR_PASSKEY: Route<0> = Route::new("/login/2fa/passkey");
 pub const LOGIN_PASSKEY: Route<0> = Route::new("/login/passkey");
 pub const SETUP: Route<1> = Route::new("/setup/{token}");

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub setup_link: Option<String>,
+    /// `http://127.0.0.1:PORT` of `/metrics`, when `LETHE_METRICS_LISTEN` was set.
+    pub metrics_address: Option<String>,
     _tmp: tempfile::TempDir,
 }
 
@@ -131,6 +133,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         format!("{address}{path}")
     });
     let state = app.state.clone();
+    let metrics_address = app.metrics.map(|(port, server)| {
+        tokio::spawn(server);
+        format!("http://127.0.0.1:{port}")
+    });
     tokio::spawn(app.server);
     TestApp {
         address,
@@ -139,6 +145,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         data_dir,
         database_url,
         setup_link,
+        metrics_address,
         _tmp: tmp,
     }
 }
@@ -770,6 +777,7 @@ impl TestApp {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             setup_link: None,
+            metrics_address: self.metrics_address.clone(),
             _tmp: tempfile::tempdir().expect("tmp"),
         }
     }

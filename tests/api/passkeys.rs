@@ -15,19 +15,20 @@ use lethe::db::entity::{audit_event, passkey, recovery_code};
 
 /// An app whose base URL is `http://localhost:PORT` (the port picked before it starts).
 async fn localhost_app() -> (TestApp, String) {
+    localhost_app_with(AppOptions::default()).await
+}
+
+async fn localhost_app_with(mut options: AppOptions) -> (TestApp, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let origin = format!("http://localhost:{port}");
-    let options = AppOptions {
-        extra_env: vec![
-            ("LETHE_LISTEN".into(), format!("127.0.0.1:{port}")),
-            ("LETHE_BASE_URL".into(), origin.clone()),
-        ],
-        ..Default::default()
-    };
+    options.extra_env.extend([
+        ("LETHE_LISTEN".into(), format!("127.0.0.1:{port}")),
+        ("LETHE_BASE_URL".into(), origin.clone()),
+    ]);
     (spawn_app_with(options).await, origin)
 }
 
@@ -65,6 +66,7 @@ async fn add(app: &TestApp, authenticator: &mut Authenticator, origin: &str) -> 
         &csrf_of(&page),
         &[
             ("name", "Work laptop"),
+            ("password", PASSWORD),
             ("client_data", &b64url(&client_data)),
             ("attestation_object", &b64url(&attestation)),
         ],
@@ -276,13 +278,34 @@ async fn signatures_that_are_replayed_cloned_foreign_or_unverified_are_refused()
 }
 
 #[tokio::test]
-async fn removing_a_passkey_needs_the_password_and_the_last_factor_takes_the_recovery_codes() {
+async fn adding_and_removing_a_passkey_need_the_password_and_the_last_factor_takes_the_codes() {
     // Arrange
-    let (app, origin) = localhost_app().await;
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let (app, origin) = localhost_app_with(AppOptions::with_smtp(smtp.url())).await;
     let user_id = app.create_user("anna@shop.test", "Shop", "owner").await;
     app.login("anna@shop.test").await;
     let mut first = Authenticator::p256("localhost");
     let mut second = Authenticator::ed25519("localhost");
+    let page = app.get_text("/account/security").await;
+    let options = options_on(&page, "add-passkey");
+    let (client_data, attestation) = first.create(&challenge_of(&options), &origin);
+    let without_password = app
+        .post_with_csrf(
+            "/account/security/passkeys",
+            &csrf_of(&page),
+            &[
+                ("password", "not the password"),
+                ("client_data", &b64url(&client_data)),
+                ("attestation_object", &b64url(&attestation)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        without_password.status(),
+        422,
+        "adding a passkey needs the password"
+    );
+    assert_eq!(app.count::<passkey::Entity>().await, 0);
     assert_eq!(add(&app, &mut first, &origin).await.status(), 200);
     let again = add(&app, &mut first, &origin).await;
     assert_eq!(again.status(), 422, "the same passkey twice");
@@ -331,6 +354,27 @@ async fn removing_a_passkey_needs_the_password_and_the_last_factor_takes_the_rec
     assert_eq!(app.count::<passkey::Entity>().await, 0);
     assert_eq!(codes_left().await, 0, "no factor left: no codes either");
     assert_eq!(actions(&app, "passkey.removed").await.len(), 2);
+    let mails = smtp.wait_for(4).await;
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))
+        .collect();
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.contains("A passkey was added"))
+            .count(),
+        2,
+        "{subjects:?}"
+    );
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.contains("A passkey was removed"))
+            .count(),
+        2,
+        "{subjects:?}"
+    );
     logout(&app).await;
     assert_eq!(
         location(&app.login("anna@shop.test").await),
@@ -388,6 +432,7 @@ async fn passkeys_work_in_chromium_with_its_virtual_authenticator() {
     // Act: add a passkey on the security page
     browser.goto(&format!("{origin}/account/security")).await;
     browser.type_into("#passkey-name", "Chromium").await;
+    browser.type_into("#passkey-password", PASSWORD).await;
     browser.click("#add-passkey button[type=submit]").await;
     let codes = browser
         .wait_until("the recovery codes", |_, page| {
@@ -504,5 +549,66 @@ async fn refused_sign_in(app: &TestApp, authenticator: &mut Authenticator, origi
         response.status(),
         401,
         "the removed passkey signs in no more"
+    );
+}
+
+#[tokio::test]
+async fn a_passkey_meets_the_organizations_policy_and_can_be_the_factor_it_asks_for() {
+    // Arrange: the owner's passkey lets them require a factor of everyone
+    let (app, origin) = localhost_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let mut owners = Authenticator::p256("localhost");
+    assert_eq!(add(&app, &mut owners, &origin).await.status(), 200);
+    let saved = app
+        .post_form(
+            "/settings/organization",
+            "/settings/organization/two-factor",
+            &[("policy", "everyone")],
+        )
+        .await;
+    assert!(
+        !location(&saved).contains("yourself_first"),
+        "{}",
+        location(&saved)
+    );
+    let agent = app.another_browser();
+
+    // Act: the agent, who has no factor, sets up a passkey at sign-in
+    let login = agent.login("agent@shop.test").await;
+    assert!(
+        location(&login).starts_with("/login/2fa"),
+        "{}",
+        location(&login)
+    );
+    let setup = agent.get_text("/login/2fa/setup").await;
+    let options = options_on(&setup, "add-passkey");
+    let agents = Authenticator::p256("localhost");
+    let (client_data, attestation) = agents.create(&challenge_of(&options), &origin);
+    let done = agent
+        .post_with_csrf(
+            "/login/2fa/setup/passkey",
+            &csrf_of(&setup),
+            &[
+                ("client_data", &b64url(&client_data)),
+                ("attestation_object", &b64url(&attestation)),
+                ("next", "/inbox"),
+            ],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(done.status(), 200);
+    let page = done.text().await.unwrap();
+    assert_eq!(page.matches(r#"<code class="recovery-code">"#).count(), 10);
+    assert_eq!(agent.get("/inbox").await.status(), 200, "signed in");
+    assert_eq!(app.count::<passkey::Entity>().await, 2);
+    logout(&agent).await;
+    let again = agent.login("agent@shop.test").await;
+    assert!(
+        location(&again).starts_with("/login/2fa?"),
+        "the next sign-in asks for the passkey, not a setup: {}",
+        location(&again)
     );
 }
