@@ -28,5 +28,5 @@ mod security;
 mod shell;
 mod tenancy;
 mod tls;
-mod webhooks;
 mod upgrade;
+mod webhooks;
