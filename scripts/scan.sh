@@ -42,8 +42,10 @@ cleanup() {
 trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="https://127.0.0.1:$port"
-export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
+# By name, not address: browsers (and so Lethe) offer passkeys only on a domain name, and the
+# scan should meet their forms too.
+base="https://localhost:$port"
+export LETHE_DATA_DIR="$work/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_BASE_URL="$base" LETHE_LOG=warn
 # Served as a merchant should: HTTPS of its own (a throwaway self-signed certificate made
 # with the scanner's own Python), so the cookie and transport checks see the real settings.
 "$VENV/bin/python" - "$work" <<'PY'
@@ -53,13 +55,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 key = ec.generate_private_key(ec.SECP256R1())
-name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
 now = datetime.datetime.now(datetime.timezone.utc)
 cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .sign(key, hashes.SHA256()))
 open(f"{sys.argv[1]}/cert.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 open(f"{sys.argv[1]}/key.pem", "wb").write(key.private_bytes(

@@ -1,6 +1,7 @@
 //! The command line (clap): `serve` (the default), `migrate`, `user create`, `user password`,
 //! `audit verify|checkpoint`, `privacy redact|export|erase`, `healthcheck`, `index rebuild|verify`,
-//! `demo-data`, `retention rules set`, `retention run`, and `import eml|mbox`. Each
+//! `demo-data`, `retention rules set`, `retention run`, `backup create|list|verify|restore|prune`,
+//! and `import eml|mbox`. Each
 //! one-shot command opens the state itself; `serve` builds the [`Application`], which starts the
 //! background work.
 
@@ -81,6 +82,9 @@ pub enum Command {
     /// Retention rules and runs (src/retention/).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Sealed backups: create, list, verify, restore, prune (src/backup/).
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Bulk import a directory of .eml files or an mbox file into an organization.
     Import {
         #[arg(value_enum)]
@@ -89,6 +93,52 @@ pub enum Command {
         #[arg(long)]
         org: String,
         /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+// backup (src/backup/)
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Take a sealed backup now, while the server runs, into DIR (default LETHE_BACKUP_DIR).
+    Create {
+        #[arg(long)]
+        to: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the backups in LETHE_BACKUP_DIR with when each was taken and expires.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open and read a whole backup, checking every chunk; changes nothing. Exit 1 naming
+    /// what is wrong (wrong key, altered, truncated).
+    Verify {
+        file: PathBuf,
+        /// The instance key file (when neither LETHE_SECRET_KEY nor the data directory has it).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into an empty LETHE_DATA_DIR and replay the erasure journal. Without
+    /// --yes, verify it, say what would happen and exit 2.
+    Restore {
+        file: PathBuf,
+        /// The instance key file the backup was taken under (or set LETHE_SECRET_KEY); it is
+        /// copied into the new data directory.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the backups older than LETHE_BACKUP_KEEP_DAYS (and journal entries no kept
+    /// backup needs).
+    Prune {
         #[arg(long)]
         json: bool,
     },
@@ -273,6 +323,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
         Command::Index(command) => index(config, command).await,
         Command::Retention(command) => retention(config, command).await,
+        Command::Backup(command) => backup(config, command).await,
         Command::DemoData {
             org,
             conversations,
@@ -523,6 +574,140 @@ fn print_counts(counts: &crate::privacy::erase::Counts) {
     }
 }
 // end privacy export/erase
+
+// backup (src/backup/)
+async fn backup(config: Config, command: BackupCommand) -> Result<(), Failure> {
+    use crate::backup::{self, BackupError, files};
+    let show = |json: bool, value: serde_json::Value, text: String| {
+        if json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    };
+    match command {
+        BackupCommand::Create { to, json } => {
+            let dir = to
+                .or_else(|| config.backup.dir.clone())
+                .ok_or(BackupError::NoDirectory)?;
+            if config.backup.dir.is_none() {
+                tracing::warn!(
+                    "LETHE_BACKUP_DIR is not set: no erasure journal is kept, so a restore cannot delete again what was erased after this backup"
+                );
+            }
+            let state = AppState::open(config).await?;
+            let created = backup::create::create(&state, &dir).await?;
+            show(
+                json,
+                serde_json::json!(created),
+                format!(
+                    "backup written: {} ({} files, {} bytes)",
+                    created.path.display(),
+                    created.files,
+                    created.bytes
+                ),
+            );
+            Ok(())
+        }
+        BackupCommand::List { json } => {
+            let dir = config.backup.dir.clone().ok_or(BackupError::NoDirectory)?;
+            let listed = files::list(&dir, config.backup.keep_days)?;
+            if json {
+                println!("{}", serde_json::json!(listed));
+            } else if listed.is_empty() {
+                println!("no backups in {}", dir.display());
+            } else {
+                for b in &listed {
+                    println!(
+                        "{}  taken {}  expires {}  {} bytes",
+                        b.name,
+                        b.taken_at.to_rfc3339(),
+                        b.expires_at.to_rfc3339(),
+                        b.bytes
+                    );
+                }
+            }
+            Ok(())
+        }
+        BackupCommand::Verify {
+            file,
+            key_file,
+            json,
+        } => {
+            let verified = backup::restore::verify(&config, &file, key_file.as_deref()).await?;
+            show(
+                json,
+                serde_json::json!({ "ok": true, "backup": verified }),
+                format!(
+                    "backup intact: taken {} on {}, {} files, {} bytes",
+                    verified.manifest.taken_at.to_rfc3339(),
+                    verified.manifest.backend,
+                    verified.files,
+                    verified.bytes
+                ),
+            );
+            Ok(())
+        }
+        BackupCommand::Restore {
+            file,
+            key_file,
+            yes,
+            json,
+        } => {
+            if !yes {
+                let verified = backup::restore::verify(&config, &file, key_file.as_deref()).await?;
+                show(
+                    json,
+                    serde_json::json!({ "restored": false, "backup": verified }),
+                    format!(
+                        "backup intact (taken {}, {} files); run again with --yes to restore it into {}",
+                        verified.manifest.taken_at.to_rfc3339(),
+                        verified.files,
+                        config.data_dir.display()
+                    ),
+                );
+                return Err(Failure {
+                    message: "nothing restored without --yes".into(),
+                    code: 2,
+                });
+            }
+            let data_dir = config.data_dir.clone();
+            let restored = backup::restore::restore(config, &file, key_file.as_deref()).await?;
+            show(
+                json,
+                serde_json::json!({ "restored": true, "result": restored }),
+                format!(
+                    "restored {} files into {} (backup taken {}); erasure journal: {} entries replayed, {} customers and {} conversations deleted again, {} rows anonymized again; {} unreferenced attachment files removed; search index rebuilt ({} documents)",
+                    restored.files,
+                    data_dir.display(),
+                    restored.manifest.taken_at.to_rfc3339(),
+                    restored.replayed.entries,
+                    restored.replayed.removed.customers,
+                    restored.replayed.removed.conversations,
+                    restored.replayed.anonymized,
+                    restored.orphan_files_removed,
+                    restored.index_documents
+                ),
+            );
+            Ok(())
+        }
+        BackupCommand::Prune { json } => {
+            let dir = config.backup.dir.clone().ok_or(BackupError::NoDirectory)?;
+            let journal = backup::Journal::in_dir(Some(&dir));
+            let pruned = files::prune(&dir, config.backup.keep_days, &journal, chrono::Utc::now())?;
+            show(
+                json,
+                serde_json::json!(pruned),
+                format!(
+                    "{} expired backups deleted, {} kept",
+                    pruned.removed.len(),
+                    pruned.kept
+                ),
+            );
+            Ok(())
+        }
+    }
+}
 
 async fn healthcheck(config: &Config, timeout_secs: u64) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -119,6 +119,9 @@ pub struct Config {
     /// Where `/metrics` is served, apart from the pages (`LETHE_METRICS_LISTEN`; unset: not
     /// served).
     pub metrics_listen: Option<SocketAddr>,
+    /// Sealed backups and the erasure journal (`LETHE_BACKUP_DIR`, `LETHE_BACKUP_KEEP_DAYS`,
+    /// `LETHE_BACKUP_KEY`; the schedule is `LETHE_BACKUP_SCHEDULE`, with the other jobs').
+    pub backup: crate::backup::BackupConfig,
 }
 
 /// Request rate limits, each per minute unless it says otherwise (see `web::rate_limit`).
@@ -235,6 +238,10 @@ struct RawConfig {
     schedule_audit_checkpoint: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
+    backup_dir: Option<String>,
+    backup_schedule: Option<String>,
+    backup_keep_days: Option<toml::Value>,
+    backup_key: Option<String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -294,6 +301,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "schedule_audit_checkpoint",
     ),
     ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
+    ("LETHE_BACKUP_DIR", "backup_dir"),
+    ("LETHE_BACKUP_SCHEDULE", "backup_schedule"),
+    ("LETHE_BACKUP_KEEP_DAYS", "backup_keep_days"),
+    ("LETHE_BACKUP_KEY", "backup_key"),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -424,11 +435,16 @@ impl Config {
             &mut raw.audit_checkpoint_to,
             get("LETHE_AUDIT_CHECKPOINT_TO"),
         );
+        overlay(&mut raw.backup_dir, get("LETHE_BACKUP_DIR"));
+        overlay(&mut raw.backup_schedule, given("LETHE_BACKUP_SCHEDULE"));
+        overlay_value(&mut raw.backup_keep_days, get("LETHE_BACKUP_KEEP_DAYS"));
+        overlay(&mut raw.backup_key, get("LETHE_BACKUP_KEY"));
         Self::parse(raw)
     }
 
     fn parse(mut raw: RawConfig) -> Result<Self, ConfigError> {
         let jobs = jobs_config(&raw)?;
+        let backup = backup_config(&mut raw)?;
         let rate_limits = rate_limits(&mut raw)?;
         let instance_audit_days = integer(
             raw.instance_audit_days.take(),
@@ -622,6 +638,7 @@ impl Config {
             audit_checkpoint_to,
             tls,
             metrics_listen,
+            backup,
         })
     }
 }
@@ -664,8 +681,20 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::AttachmentSweep => &raw.schedule_attachment_sweep,
             Scheduled::AuditFlush => &raw.schedule_audit_flush,
             Scheduled::AuditCheckpoint => &raw.schedule_audit_checkpoint,
+            Scheduled::Backup => &raw.backup_schedule,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
+        if job == Scheduled::Backup && raw.backup_dir.is_none() {
+            // Backups need a place: without LETHE_BACKUP_DIR the job is off, and asking for
+            // it is a mistake worth naming.
+            if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+                return Err(invalid(
+                    job.setting(),
+                    "needs LETHE_BACKUP_DIR (where the backups and the erasure journal go)",
+                ));
+            }
+            continue;
+        }
         if text.is_empty() {
             continue;
         }
@@ -673,6 +702,42 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
         schedules.push((job, schedule));
     }
     Ok(JobsConfig { workers, schedules })
+}
+
+/// `LETHE_BACKUP_DIR` (an absolute path), `LETHE_BACKUP_KEEP_DAYS` (1 to 90, default 30)
+/// and `LETHE_BACKUP_KEY` (32 bytes, like `LETHE_SECRET_KEY`).
+fn backup_config(raw: &mut RawConfig) -> Result<crate::backup::BackupConfig, ConfigError> {
+    let keep_days = integer(
+        raw.backup_keep_days.take(),
+        "LETHE_BACKUP_KEEP_DAYS",
+        30,
+        1,
+        crate::backup::MAX_KEEP_DAYS,
+    )?;
+    let dir = match raw.backup_dir.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(dir) => {
+            let path = PathBuf::from(dir);
+            if !path.is_absolute() {
+                return Err(invalid(
+                    "LETHE_BACKUP_DIR",
+                    "must be an absolute path (ideally another disk than LETHE_DATA_DIR)",
+                ));
+            }
+            Some(path)
+        }
+    };
+    let key = raw
+        .backup_key
+        .as_deref()
+        .map(SecretKey::parse)
+        .transpose()
+        .map_err(|reason| invalid("LETHE_BACKUP_KEY", &reason))?;
+    Ok(crate::backup::BackupConfig {
+        dir,
+        keep_days,
+        key,
+    })
 }
 
 /// The `LETHE_RATE_*` limits and `LETHE_SSE_STREAMS_PER_USER`: whole numbers from 1.
@@ -888,7 +953,12 @@ mod tests {
         let all = Config::from_sources(None, &env(&[])).expect("defaults are valid");
         assert_eq!(all.jobs, JobsConfig::default());
         assert_eq!(all.jobs.workers.len(), 4);
-        assert_eq!(all.jobs.schedules.len(), Scheduled::ALL.len());
+        // Every job but the backup, which needs LETHE_BACKUP_DIR.
+        assert_eq!(all.jobs.schedules.len(), Scheduled::ALL.len() - 1);
+        let with_backups =
+            Config::from_sources(None, &env(&[("LETHE_BACKUP_DIR", "/backups")])).expect("valid");
+        assert_eq!(with_backups.jobs.schedules.len(), Scheduled::ALL.len());
+        assert_eq!(with_backups.backup.keep_days, 30);
 
         let some = Config::from_sources(
             None,

@@ -39,6 +39,9 @@ pub struct AppState {
     pub rate_limits: RateLimits,
     /// Request counts and latencies for `/metrics` (`crate::metrics`).
     pub metrics: crate::metrics::HttpMetrics,
+    /// The erasure journal beside the backups (`LETHE_BACKUP_DIR`; off without it): every
+    /// deletion of customer data is appended by `crate::records`.
+    pub journal: crate::backup::Journal,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -77,6 +80,8 @@ impl AppState {
     /// Opens the data directory, the key, the database (migrated) and the mailer.
     pub async fn open(config: Config) -> Result<Arc<Self>, StartError> {
         create_data_dir(&config.data_dir)?;
+        // A backup cut short by a crash may have left a plain copy of the database.
+        crate::backup::create::remove_stale_snapshots(&config.data_dir);
         let key = load_or_create_key(config.secret_key.as_ref(), &config.data_dir)?;
         let db = db::connect(&config.database)
             .await
@@ -112,6 +117,7 @@ impl AppState {
                 source,
             })?;
         let rate_limits = RateLimits::new(&config.rate_limits);
+        let config_backup_dir = config.backup.dir.clone();
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -127,6 +133,7 @@ impl AppState {
             search: Arc::new(search),
             rate_limits,
             metrics: crate::metrics::HttpMetrics::default(),
+            journal: crate::backup::Journal::in_dir(config_backup_dir.as_deref()),
         }))
     }
 }

@@ -46,6 +46,23 @@ impl SecretKey {
         &self.0
     }
 
+    /// A key for one purpose, derived from this one (HMAC-SHA256 keyed with this key over the
+    /// purpose's name): knowing the derived key tells nothing of this one.
+    pub fn derive(&self, purpose: &str) -> SecretKey {
+        use hmac::{Hmac, Mac};
+        // HMAC accepts a key of any length: this cannot fail.
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(purpose.as_bytes());
+        SecretKey(mac.finalize().into_bytes().into())
+    }
+
+    /// A public identifier of this key (16 hex digits of a derived value): tells whether two
+    /// keys are the same without revealing either.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.derive("lethe-key-fingerprint").0[..8])
+    }
+
     fn encode(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.0)
     }
@@ -133,6 +150,16 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_are_stable() {
+        let key = SecretKey::generate();
+        assert_eq!(key.derive("a"), key.derive("a"));
+        assert_ne!(key.derive("a"), key.derive("b"));
+        assert_ne!(key.derive("a"), key);
+        assert_eq!(key.fingerprint().len(), 16);
+        assert_ne!(key.fingerprint(), SecretKey::generate().fingerprint());
     }
 
     #[test]

@@ -74,10 +74,13 @@ pub enum Scheduled {
     AuditFlush,
     /// Verifies the audit chain and mails its checkpoint (src/audit/checkpoint_mail.rs).
     AuditCheckpoint,
+    /// Takes a sealed backup and deletes the expired ones (src/backup/); on only with
+    /// `LETHE_BACKUP_DIR`.
+    Backup,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 7] = [
+    pub const ALL: [Scheduled; 8] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
@@ -85,6 +88,7 @@ impl Scheduled {
         Scheduled::AttachmentSweep,
         Scheduled::AuditFlush,
         Scheduled::AuditCheckpoint,
+        Scheduled::Backup,
     ];
 
     /// The environment variable that sets the schedule.
@@ -97,6 +101,7 @@ impl Scheduled {
             Scheduled::AttachmentSweep => "LETHE_SCHEDULE_ATTACHMENT_SWEEP",
             Scheduled::AuditFlush => "LETHE_SCHEDULE_AUDIT_FLUSH",
             Scheduled::AuditCheckpoint => "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
+            Scheduled::Backup => "LETHE_BACKUP_SCHEDULE",
         }
     }
 
@@ -110,6 +115,7 @@ impl Scheduled {
             Scheduled::AttachmentSweep => "0 41 * * * *",
             Scheduled::AuditFlush => "0 * * * * *",
             Scheduled::AuditCheckpoint => "0 0 6 * * Mon",
+            Scheduled::Backup => "0 30 2 * * *",
         }
     }
 
@@ -122,6 +128,7 @@ impl Scheduled {
             Scheduled::AttachmentSweep => "attachment sweep",
             Scheduled::AuditFlush => "audit tally flush",
             Scheduled::AuditCheckpoint => "audit checkpoint mail",
+            Scheduled::Backup => "backup",
         }
     }
 
@@ -156,6 +163,10 @@ impl Scheduled {
                     .map(|rows| format!("{rows} rows written"))
                     .map_err(|e| e.to_string()),
                 Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(&state)
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::Backup => crate::backup::create::run_once(&state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
@@ -206,6 +217,8 @@ impl Default for JobsConfig {
             workers: Worker::ALL.into_iter().collect(),
             schedules: Scheduled::ALL
                 .into_iter()
+                // Backups need LETHE_BACKUP_DIR, which a default does not have.
+                .filter(|job| *job != Scheduled::Backup)
                 .filter_map(|job| {
                     Schedule::parse(job.default_schedule())
                         .ok()

@@ -194,8 +194,10 @@ async fn batch(
         }
     };
     let deleted = match table {
-        Table::Conversations => records::delete_conversations(&txn, org, &ids).await?,
-        Table::Customers => records::delete_customers(&txn, org, &ids).await?,
+        Table::Conversations => {
+            records::delete_conversations(&txn, org, &ids, &state.journal).await?
+        }
+        Table::Customers => records::delete_customers(&txn, org, &ids, &state.journal).await?,
     };
     txn.commit().await?;
     Ok(deleted)
@@ -218,7 +220,7 @@ async fn finish(
         .into_tuple()
         .all(&txn)
         .await?;
-    let (removed, files) = records::delete_customers(&txn, org, &customers).await?;
+    let (removed, files) = records::delete_customers(&txn, org, &customers, &state.journal).await?;
     let tags_of_org = Query::select()
         .column(tag::Column::Id)
         .from(tag::Entity)

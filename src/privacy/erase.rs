@@ -251,7 +251,8 @@ pub async fn erase(
     requests::forget_customer(&txn, org, customer_id).await?;
     let conversations = conversation_ids(&txn, org, customer_id).await?;
     let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
-    let (removed, files) = records::delete_customers(&txn, org, &[customer_id]).await?;
+    let (removed, files) =
+        records::delete_customers(&txn, org, &[customer_id], &state.journal).await?;
     crate::webhooks::emit(
         &txn,
         org,

@@ -90,14 +90,19 @@ pub struct Merged {
 }
 
 /// Moves everything of `other` to `kept` and deletes `other`, inside the caller's
-/// transaction; both must belong to `org` (checked by the caller).
-async fn merge(
+/// transaction; both must belong to `org` (checked by the caller). The merge is appended to
+/// the erasure journal (`crate::backup::journal`), so a restored backup merges again (and an
+/// erasure of `kept` then reaches what `other` held).
+pub(crate) async fn merge(
     db: &impl ConnectionTrait,
     org: OrgId,
     kept: &customer::Model,
     other: &customer::Model,
+    log: &crate::backup::Journal,
 ) -> Result<Merged, sea_orm::DbErr> {
-    let _o = org.get();
+    log.record_merge(org, other.id, kept.id)
+        .await
+        .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))?;
     let conversations = conversation::Entity::update_in(org)
         .col_expr(conversation::Column::CustomerId, Expr::value(kept.id))
         .filter(conversation::Column::CustomerId.eq(other.id))
@@ -209,7 +214,7 @@ pub async fn apply(
     if let Some(key) = blockers(&sides.0, &sides.1).first() {
         return Err(AppError::BadRequest(key));
     }
-    let merged = merge(&txn, org, &kept, &other).await?;
+    let merged = merge(&txn, org, &kept, &other, &state.journal).await?;
     txn.commit().await?;
     scope
         .audit(

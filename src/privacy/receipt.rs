@@ -36,6 +36,10 @@ struct ReceiptJson {
     erased_at: String,
     performed_by: String,
     counts: Counts,
+    /// When backups are configured: by when the last backup taken before the erasure (the
+    /// last one that can hold the person) expires (`LETHE_BACKUP_KEEP_DAYS` after it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backups_expire_by: Option<String>,
 }
 
 /// `GET /privacy/receipts/{id}` (a printable page) and `/privacy/receipts/{id}.json`.
@@ -76,6 +80,11 @@ pub async fn receipt(
         erased_at: found.created_at.to_rfc3339(),
         performed_by: found.performed_by,
         counts,
+        backups_expire_by: state
+            .config
+            .backup
+            .held_until(found.created_at)
+            .map(|at| at.to_rfc3339()),
     };
     if as_json {
         let body = serde_json::to_string_pretty(&receipt).map_err(AppError::internal)?;

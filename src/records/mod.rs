@@ -10,6 +10,9 @@
 //! to [`remove_unreferenced_files`], which deletes the files no row refers to any more (the
 //! store is content-addressed and shared between organizations).
 //!
+//! Every deletion is appended to the erasure journal ([`Journal`], `crate::backup::journal`)
+//! inside the caller's transaction, so a restored backup deletes it again.
+//!
 //! Every statement looks rows up by id or by their parent, with the organization as a check
 //! ([`crate::db::org_check`]), so a batch never walks the organization's rows.
 
@@ -22,12 +25,29 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::backup::journal::{Journal, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{
     attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
 };
 use crate::mail::blobs::BlobStore;
 use crate::orgs::OrgId;
+
+/// Appends an entry to the erasure journal; a journal that cannot be written fails the
+/// deletion (its transaction rolls back), since an unjournaled deletion could come back with a
+/// restored backup.
+async fn journal(
+    journal: &Journal,
+    org: OrgId,
+    kind: Kind,
+    ids: &[i64],
+    conversations: &[i64],
+) -> Result<(), DbErr> {
+    journal
+        .record(org, kind, ids, conversations)
+        .await
+        .map_err(|error| DbErr::Custom(error.to_string()))
+}
 
 /// Ids per statement (well inside both databases' limits on bound values).
 const CHUNK: usize = 500;
@@ -295,7 +315,9 @@ pub async fn delete_conversations(
     db: &impl ConnectionTrait,
     org: OrgId,
     ids: &[i64],
+    log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
+    journal(log, org, Kind::Conversations, ids, &[]).await?;
     by_chunks(ids, |chunk| async move {
         conversations(db, Mode::Delete, org, chunk).await
     })
@@ -308,7 +330,9 @@ pub async fn delete_messages(
     db: &impl ConnectionTrait,
     org: OrgId,
     ids: &[i64],
+    log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
+    journal(log, org, Kind::Messages, ids, &[]).await?;
     by_chunks(ids, |chunk| async move {
         messages(
             db,
@@ -329,7 +353,9 @@ pub async fn delete_attachments(
     db: &impl ConnectionTrait,
     org: OrgId,
     ids: &[i64],
+    log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
+    journal(log, org, Kind::Attachments, ids, &[]).await?;
     by_chunks(ids, |chunk| async move {
         let listed = || {
             Condition::all()
@@ -359,7 +385,16 @@ pub async fn delete_attachments_of_conversations(
     db: &impl ConnectionTrait,
     org: OrgId,
     conversations: &[i64],
+    log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
+    journal(
+        log,
+        org,
+        Kind::AttachmentsOfConversations,
+        conversations,
+        &[],
+    )
+    .await?;
     by_chunks(conversations, |chunk| async move {
         let files = files_of(db, org, messages_of(org, chunk)).await?;
         let attachments = rows::<attachment::Entity>(
@@ -384,7 +419,20 @@ pub async fn delete_customers(
     db: &impl ConnectionTrait,
     org: OrgId,
     ids: &[i64],
+    log: &Journal,
 ) -> Result<(Removed, Files), DbErr> {
+    let mut their_conversations = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let found: Vec<i64> = conversation::Entity::lookup_in(org)
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        their_conversations.extend(found);
+    }
+    journal(log, org, Kind::Customers, ids, &their_conversations).await?;
     by_chunks(ids, |chunk| async move {
         customers(db, Mode::Delete, org, chunk).await
     })
@@ -397,7 +445,9 @@ pub async fn delete_email_addresses(
     db: &impl ConnectionTrait,
     org: OrgId,
     customers: &[i64],
+    log: &Journal,
 ) -> Result<u64, DbErr> {
+    journal(log, org, Kind::EmailAddresses, customers, &[]).await?;
     let mut removed = 0;
     for chunk in customers.chunks(CHUNK) {
         removed +=

@@ -20,6 +20,8 @@ use sea_orm::{
 };
 
 use super::select::{Lookup, org_term};
+use crate::backup::journal::{Journal, Kind};
+use crate::db::entity::conversation as conversations_table;
 use crate::db::entity::{conversation, customer, customer_email, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
@@ -85,6 +87,82 @@ pub async fn known_values(
     Ok(out)
 }
 
+/// Appends an anonymization to the erasure journal (see `crate::records`, which does the
+/// same for deletions): a restored backup anonymizes these rows again.
+async fn journal(log: &Journal, org: OrgId, kind: Kind, ids: &[i64]) -> Result<(), DbErr> {
+    log.record(org, kind, ids, &[])
+        .await
+        .map_err(|error| DbErr::Custom(error.to_string()))
+}
+
+/// What anonymizing a note reads of it.
+#[derive(sea_orm::FromQueryResult)]
+struct Note {
+    id: i64,
+    conversation_id: i64,
+    text_body: String,
+}
+
+/// Anonymizes internal notes of `org` by id (those not anonymized yet): their text is
+/// redacted with the detector and the values of their conversation's customer record.
+/// Returns how many were rewritten.
+pub async fn notes(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    now: DateTime<Utc>,
+    ids: &[i64],
+    log: &Journal,
+) -> Result<u64, DbErr> {
+    let batch: Vec<Note> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .column(message::Column::ConversationId)
+        .column(message::Column::TextBody)
+        .filter(org_term::<message::Entity>(org, Lookup::Ids))
+        .filter(message::Column::Direction.eq("note"))
+        .filter(message::Column::Id.is_in(ids.iter().copied()))
+        .filter(sea_orm::sea_query::Expr::cust(
+            "messages.anonymized_at IS NULL",
+        ))
+        .into_model()
+        .all(db)
+        .await?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let rewritten: Vec<i64> = batch.iter().map(|n| n.id).collect();
+    journal(log, org, Kind::AnonymizedNotes, &rewritten).await?;
+    let customer_of: HashMap<i64, i64> = conversations_table::Entity::find()
+        .select_only()
+        .column(conversations_table::Column::Id)
+        .column(conversations_table::Column::CustomerId)
+        .filter(org_term::<conversations_table::Entity>(org, Lookup::Ids))
+        .filter(conversations_table::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let customers: BTreeSet<i64> = customer_of.values().copied().collect();
+    let known = known_values(db, &customers).await?;
+    for note in &batch {
+        let known = customer_of
+            .get(&note.conversation_id)
+            .and_then(|c| known.get(c))
+            .map_or(&[][..], |(_, k)| k.as_slice());
+        db.execute(
+            &Query::update()
+                .table(message::Entity)
+                .value(message::Column::TextBody, redact(&note.text_body, known))
+                .value(Alias::new("anonymized_at"), now)
+                .and_where(message::Column::Id.eq(note.id))
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(batch.len() as u64)
+}
+
 /// Anonymizes customer records that have no conversations: their addresses go, the name
 /// becomes a pseudonym, phone and postal address are cleared.
 pub async fn customers(
@@ -92,8 +170,10 @@ pub async fn customers(
     org: OrgId,
     now: DateTime<Utc>,
     ids: &[i64],
+    log: &Journal,
 ) -> Result<(), DbErr> {
-    records::delete_email_addresses(db, org, ids).await?;
+    journal(log, org, Kind::AnonymizedCustomers, ids).await?;
+    records::delete_email_addresses(db, org, ids, log).await?;
     crate::webhooks::forget_customers(db, org, ids).await?;
     for id in ids {
         db.execute(
@@ -120,8 +200,10 @@ pub async fn conversations(
     org: OrgId,
     now: DateTime<Utc>,
     batch: &[conversation::Model],
+    log: &Journal,
 ) -> Result<(u64, records::Removed, records::Files), DbErr> {
     let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+    journal(log, org, Kind::AnonymizedConversations, &ids).await?;
     let customer_ids: BTreeSet<i64> = batch.iter().map(|c| c.customer_id).collect();
     let known = known_values(db, &customer_ids).await?;
     let messages = message::Entity::find()
@@ -130,7 +212,7 @@ pub async fn conversations(
         .all(db)
         .await?;
     let (mut removed, mut files) =
-        records::delete_attachments_of_conversations(db, org, &ids).await?;
+        records::delete_attachments_of_conversations(db, org, &ids, log).await?;
     // Webhook deliveries may hold the text being anonymized (include message content).
     crate::webhooks::forget_conversations(db, org, &ids).await?;
 
@@ -244,7 +326,8 @@ pub async fn conversations(
         .into_tuple()
         .all(db)
         .await?;
-    let (customers_removed, more_files) = records::delete_customers(db, org, &left_alone).await?;
+    let (customers_removed, more_files) =
+        records::delete_customers(db, org, &left_alone, log).await?;
     files.extend(more_files);
     removed += customers_removed;
     Ok((rewritten, removed, files))

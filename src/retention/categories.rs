@@ -3,12 +3,11 @@
 //! takes the ids that are due once and works through them in batches of [`BATCH`], re-checking
 //! every batch, one transaction each; deletions go through [`crate::records`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::RetentionError;
@@ -72,14 +71,21 @@ pub(super) async fn conversations(
         customers_seen.extend(batch.iter().map(|c| c.customer_id));
         let files = match rule.action() {
             Action::Delete => {
-                let (removed, files) = records::delete_conversations(&txn, ctx.org, &ids).await?;
+                let (removed, files) =
+                    records::delete_conversations(&txn, ctx.org, &ids, &ctx.state.journal).await?;
                 counts.messages += removed.messages;
                 counts.attachments += removed.attachments;
                 files
             }
             Action::Anonymize => {
-                let (rewritten, removed, files) =
-                    super::anonymize::conversations(&txn, ctx.org, ctx.now, &batch).await?;
+                let (rewritten, removed, files) = super::anonymize::conversations(
+                    &txn,
+                    ctx.org,
+                    ctx.now,
+                    &batch,
+                    &ctx.state.journal,
+                )
+                .await?;
                 counts.messages += rewritten;
                 counts.attachments += removed.attachments;
                 files
@@ -160,7 +166,8 @@ pub(super) async fn attachments(
             continue;
         }
         let ids: Vec<i64> = batch.into_iter().map(|(id, _)| id).collect();
-        let (removed, files) = records::delete_attachments(db, ctx.org, &ids).await?;
+        let (removed, files) =
+            records::delete_attachments(db, ctx.org, &ids, &ctx.state.journal).await?;
         counts.attachments += removed.attachments;
         crash_point();
         remove_files(ctx.state, files).await;
@@ -183,8 +190,6 @@ pub(super) async fn remove_files(state: &AppState, files: records::Files) {
 #[derive(sea_orm::FromQueryResult)]
 pub(super) struct Note {
     id: i64,
-    conversation_id: i64,
-    text_body: String,
 }
 
 pub(super) async fn notes(
@@ -221,8 +226,6 @@ pub(super) async fn notes(
             .filter(in_held_conversation(ctx.org, false))
             .select_only()
             .column(message::Column::Id)
-            .column(message::Column::ConversationId)
-            .column(message::Column::TextBody)
             .filter(message::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(message::Column::Id)
             .into_model()
@@ -237,40 +240,13 @@ pub(super) async fn notes(
             Action::Delete => {
                 let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
                 // Notes carry no attachments; were one to, its file would go with it.
-                records::delete_messages(&txn, ctx.org, &ids).await?.1
+                records::delete_messages(&txn, ctx.org, &ids, &ctx.state.journal)
+                    .await?
+                    .1
             }
             Action::Anonymize => {
-                let customer_of: HashMap<i64, i64> = conversation::Entity::find()
-                    .select_only()
-                    .column(conversation::Column::Id)
-                    .column(conversation::Column::CustomerId)
-                    .filter(org_term::<conversation::Entity>(ctx.org, Lookup::Ids))
-                    .filter(conversation::Column::Id.is_in(batch.iter().map(|n| n.conversation_id)))
-                    .into_tuple::<(i64, i64)>()
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .collect();
-                let customers: BTreeSet<i64> = customer_of.values().copied().collect();
-                let known = super::anonymize::known_values(&txn, &customers).await?;
-                for note in &batch {
-                    let known = customer_of
-                        .get(&note.conversation_id)
-                        .and_then(|c| known.get(c))
-                        .map_or(&[][..], |(_, k)| k.as_slice());
-                    txn.execute(
-                        &Query::update()
-                            .table(message::Entity)
-                            .value(
-                                message::Column::TextBody,
-                                super::anonymize::redact(&note.text_body, known),
-                            )
-                            .value(Alias::new("anonymized_at"), ctx.now)
-                            .and_where(message::Column::Id.eq(note.id))
-                            .to_owned(),
-                    )
-                    .await?;
-                }
+                let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
+                super::anonymize::notes(&txn, ctx.org, ctx.now, &ids, &ctx.state.journal).await?;
                 records::Files::default()
             }
         };
@@ -336,9 +312,14 @@ pub(super) async fn customers(
         let files = match rule.action() {
             // They have no conversations (the rule's condition), so no files either, but
             // whatever the deletion reports goes the usual way.
-            Action::Delete => records::delete_customers(&txn, ctx.org, &ids).await?.1,
+            Action::Delete => {
+                records::delete_customers(&txn, ctx.org, &ids, &ctx.state.journal)
+                    .await?
+                    .1
+            }
             Action::Anonymize => {
-                super::anonymize::customers(&txn, ctx.org, ctx.now, &ids).await?;
+                super::anonymize::customers(&txn, ctx.org, ctx.now, &ids, &ctx.state.journal)
+                    .await?;
                 records::Files::default()
             }
         };

@@ -7,6 +7,7 @@ mod smtp;
 mod accounts;
 mod api;
 mod audit;
+mod backup;
 mod browser;
 mod browser_privacy;
 mod browser_retention;
