@@ -15,6 +15,7 @@ mod m20261205_000011_keyed_audit_chain;
 mod m20261205_000012_api_key_scopes;
 mod m20261205_000013_two_factor_and_sessions;
 mod m20261205_000014_passkeys;
+mod m20261206_000016_webhooks;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_api_key_scopes::Migration),
             Box::new(m20261205_000013_two_factor_and_sessions::Migration),
             Box::new(m20261205_000014_passkeys::Migration),
+            Box::new(m20261206_000016_webhooks::Migration),
         ]
     }
 }

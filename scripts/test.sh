@@ -249,6 +249,33 @@ install_python_packages() {
     python3 -c 'import aiosmtpd' || die "aiosmtpd still not importable"
 }
 
+# standardwebhooks (PyPI): the webhook tests' receiver verifies every delivery with it
+# (scripts/webhook_receiver.py). Debian's own Python refuses pip (PEP 668) and has no package
+# of it: there it goes into a venv that also sees the system's packages.
+install_standardwebhooks() {
+    LETHE_TEST_PYTHON="$(command -v python3)"
+    if "$LETHE_TEST_PYTHON" -c 'import standardwebhooks' 2>/dev/null; then
+        info "standardwebhooks present"
+        return
+    fi
+    if [[ "$LETHE_TEST_PYTHON" == /usr/bin/python3 ]]; then
+        local venv="$TESTDATA_DIR/python-venv"
+        if [[ ! -x "$venv/bin/python3" ]]; then
+            info "creating a venv for standardwebhooks in ${venv#"$ROOT"/}"
+            mkdir -p "$TESTDATA_DIR"
+            python3 -m venv --system-site-packages "$venv" ||
+                { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv </dev/null >/dev/null &&
+                    python3 -m venv --system-site-packages "$venv"; }
+        fi
+        LETHE_TEST_PYTHON="$venv/bin/python3"
+    fi
+    if ! "$LETHE_TEST_PYTHON" -c 'import standardwebhooks' 2>/dev/null; then
+        info "installing standardwebhooks for $LETHE_TEST_PYTHON"
+        "$LETHE_TEST_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore standardwebhooks
+    fi
+    "$LETHE_TEST_PYTHON" -c 'import standardwebhooks' || die "standardwebhooks still not importable"
+}
+
 # The reference parser of the Prometheus text format, which the /metrics test reads with.
 install_prometheus_client() {
     if python3 -c 'import prometheus_client' 2>/dev/null; then
@@ -502,6 +529,8 @@ export_test_env() {
     export LETHE_TEST_MAILPARSER_EML_DIR
     export LETHE_TEST_CHROME_BINARY="$CHROME_BIN"
     export LETHE_TEST_PG_URL="$PG_URL"
+    export LETHE_TEST_PYTHON
+    export LETHE_TEST_WEBHOOK_RECEIVER="$ROOT/scripts/webhook_receiver.py"
 }
 
 print_test_env() {
@@ -564,6 +593,7 @@ main() {
     section "Install (what is missing)"
     timed "debian packages" install_debian_packages
     timed "python packages" install_python_packages
+    timed "standardwebhooks" install_standardwebhooks
     timed "prometheus_client" install_prometheus_client
     if want_backend postgres; then timed "postgresql" ensure_postgres; fi
     timed "spamassassin corpus" fetch_spamassassin_corpus

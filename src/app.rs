@@ -335,6 +335,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::API_KEY_REVOKE.pattern(),
             web::post().to(crate::api::keys::revoke_key),
         )
+        // webhooks (src/webhooks/)
+        // (the inbound URLs' settings before `/settings/webhooks/{id}`, which would take them)
+        .route(paths::WEBHOOK_INBOUND.pattern(), web::post().to(crate::webhooks::inbound::create))
+        .route(
+            paths::WEBHOOK_INBOUND_DELETE.pattern(),
+            web::post().to(crate::webhooks::inbound::delete),
+        )
+        .route(paths::WEBHOOKS.pattern(), web::get().to(crate::webhooks::routes::list))
+        .route(paths::WEBHOOKS.pattern(), web::post().to(crate::webhooks::routes::create))
+        .route(paths::WEBHOOK.pattern(), web::get().to(crate::webhooks::routes::show))
+        .route(paths::WEBHOOK.pattern(), web::post().to(crate::webhooks::routes::update))
+        .route(paths::WEBHOOK_ROTATE.pattern(), web::post().to(crate::webhooks::routes::rotate))
+        .route(paths::WEBHOOK_DELETE.pattern(), web::post().to(crate::webhooks::routes::delete))
+        .route(paths::WEBHOOK_RESEND.pattern(), web::post().to(crate::webhooks::routes::resend))
+        .service(limited_post(
+            paths::INBOUND_WEBHOOK.pattern(),
+            AddressLimit::Inbound,
+            crate::webhooks::inbound::receive,
+        ))
+        // end webhooks
         .route(paths::API_CUSTOMERS.pattern(), web::get().to(crate::api::v1::customers))
         .route(paths::API_CUSTOMER_EXPORT.pattern(), web::get().to(crate::api::v1::export))
         .route(paths::API_CUSTOMER_ERASE.pattern(), web::post().to(crate::api::v1::erase))

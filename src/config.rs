@@ -663,7 +663,9 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
                 Worker::parse(name).ok_or_else(|| {
                     invalid(
                         "LETHE_WORKERS",
-                        &format!("unknown worker {name:?}; the workers are outbox, index, imap"),
+                        &format!(
+                            "unknown worker {name:?}; the workers are outbox, index, imap, webhooks"
+                        ),
                     )
                 })
             })
@@ -950,7 +952,7 @@ mod tests {
     fn every_job_runs_by_default_and_an_empty_setting_switches_one_off() {
         let all = Config::from_sources(None, &env(&[])).expect("defaults are valid");
         assert_eq!(all.jobs, JobsConfig::default());
-        assert_eq!(all.jobs.workers.len(), 3);
+        assert_eq!(all.jobs.workers.len(), 4);
         // Every job but the backup, which needs LETHE_BACKUP_DIR.
         assert_eq!(all.jobs.schedules.len(), Scheduled::ALL.len() - 1);
         let with_backups =

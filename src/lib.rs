@@ -27,3 +27,4 @@ pub mod search;
 pub mod state;
 pub mod tls;
 pub mod web;
+pub mod webhooks;

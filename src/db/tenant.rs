@@ -98,4 +98,7 @@ in_org!(
     retention_setting,
     session,
     tag,
+    webhook_delivery,
+    webhook_endpoint,
+    webhook_inbound,
 );

@@ -94,9 +94,19 @@ pub async fn change_status(
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let status = Status::parse(&form.status).ok_or(AppError::BadRequest("status.invalid"))?;
-    if !set_status(&state.db, scope.org(), id, status, Utc::now()).await? {
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !set_status(&txn, scope.org(), id, status, Utc::now()).await? {
         return Err(AppError::NotFound);
     }
+    crate::webhooks::emit(
+        &txn,
+        scope.org(),
+        crate::webhooks::Event::ConversationStatusChanged {
+            conversation_id: id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
@@ -131,11 +141,21 @@ pub async fn change_assignee(
             Some(user_id)
         }
     };
+    let txn = crate::db::begin_write(&state.db).await?;
     conversation::Entity::update_in(scope.org())
         .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
         .filter(conversation::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
+    crate::webhooks::emit(
+        &txn,
+        scope.org(),
+        crate::webhooks::Event::ConversationAssigned {
+            conversation_id: id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),

@@ -1,6 +1,6 @@
 //! Background work, started in one place ([`start`], from `Application::build`): the workers
-//! that run all the time (the outbox sender, the search indexer, the IMAP poller) and the
-//! scheduled jobs (tokio-cron-scheduler). Both lists come from [`JobsConfig`], read from the
+//! that run all the time (the outbox sender, the search indexer, the IMAP poller, the webhook
+//! sender) and the scheduled jobs (tokio-cron-scheduler). Both lists come from [`JobsConfig`], read from the
 //! settings, so `lethe serve` and the test harness run the same wiring; a setting left empty
 //! switches its job off. Each job is a `run_once(&AppState)` that tests call directly.
 //! Per-organization schedules (retention runs) are set in the UI; the retention job here is
@@ -29,16 +29,24 @@ pub enum Worker {
     Index,
     /// Polls the channels' IMAP mailboxes (src/mail/imap/).
     Imap,
+    /// Sends queued webhook deliveries (src/webhooks/deliver.rs).
+    Webhooks,
 }
 
 impl Worker {
-    pub const ALL: [Worker; 3] = [Worker::Outbox, Worker::Index, Worker::Imap];
+    pub const ALL: [Worker; 4] = [
+        Worker::Outbox,
+        Worker::Index,
+        Worker::Imap,
+        Worker::Webhooks,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Worker::Outbox => "outbox",
             Worker::Index => "index",
             Worker::Imap => "imap",
+            Worker::Webhooks => "webhooks",
         }
     }
 
@@ -241,6 +249,7 @@ pub async fn start(
                 Worker::Outbox => crate::mail::outbound::spawn_sender(state.clone()),
                 Worker::Index => crate::search::indexer::spawn_indexer(state.clone()),
                 Worker::Imap => crate::mail::imap::spawn_poller(state.clone()),
+                Worker::Webhooks => crate::webhooks::deliver::spawn_worker(state.clone()),
             };
             (*worker, handle)
         })

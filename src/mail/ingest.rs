@@ -68,6 +68,31 @@ pub async fn ingest_raw(
         }
         Err(error) => return Err(error),
     };
+    if let Outcome::Stored {
+        conversation_id,
+        message_id,
+        new_conversation,
+    } = &outcome
+    {
+        if *new_conversation {
+            crate::webhooks::emit(
+                &txn,
+                source.org,
+                crate::webhooks::Event::ConversationCreated {
+                    conversation_id: *conversation_id,
+                },
+            )
+            .await?;
+        }
+        crate::webhooks::emit(
+            &txn,
+            source.org,
+            crate::webhooks::Event::MessageCreated {
+                message_id: *message_id,
+            },
+        )
+        .await?;
+    }
     match txn.commit().await {
         Ok(()) => {}
         Err(error) if is_unique_violation(&error) => return Ok(Outcome::Duplicate),

@@ -240,6 +240,14 @@ pub async fn queue_reply(
         .insert(&txn)
         .await?;
     touch_conversation(&txn, conversation.id, now, false).await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::MessageCreated {
+            message_id: inserted.id,
+        },
+    )
+    .await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     state.events.publish(InboxEvent {

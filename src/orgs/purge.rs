@@ -239,6 +239,15 @@ async fn finish(
     retention_rule::Entity::delete_in(org).exec(&txn).await?;
     retention_run::Entity::delete_in(org).exec(&txn).await?;
     retention_setting::Entity::delete_in(org).exec(&txn).await?;
+    crate::db::entity::webhook_delivery::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
+    crate::db::entity::webhook_endpoint::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
+    crate::db::entity::webhook_inbound::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;

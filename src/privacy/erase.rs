@@ -253,6 +253,12 @@ pub async fn erase(
     let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
     let (removed, files) =
         records::delete_customers(&txn, org, &[customer_id], &state.journal).await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::CustomerErased { customer_id },
+    )
+    .await?;
     let counts = Counts {
         removed,
         attachment_files,

@@ -145,7 +145,7 @@ pub async fn create(
     org: OrgId,
     new: NewRequest,
 ) -> Result<privacy_request::Model, DbErr> {
-    privacy_request::ActiveModel {
+    let row = privacy_request::ActiveModel {
         organization_id: Set(org),
         kind: Set(new.kind.as_str().to_owned()),
         reference: Set(new_reference()),
@@ -160,7 +160,19 @@ pub async fn create(
         ..Default::default()
     }
     .insert(db)
-    .await
+    .await?;
+    crate::webhooks::emit(
+        db,
+        org,
+        crate::webhooks::Event::PrivacyRequestCreated {
+            request_id: row.id,
+            kind: row.kind.clone(),
+            customer_id: row.customer_id,
+            due_at: row.due_at,
+        },
+    )
+    .await?;
+    Ok(row)
 }
 
 /// One request of the organization.

@@ -1,5 +1,6 @@
 //! The one place that deletes customer data: conversations with their messages (internal
-//! notes too), attachments, outbox rows and tags; customers with their addresses. Erasure,
+//! notes too), attachments, outbox rows, tags and webhook deliveries; customers with their
+//! addresses. Erasure,
 //! retention and organization purge all call it, inside their own transactions, and the
 //! erasure preview counts with the same selections ([`count_customers`]).
 //!
@@ -251,6 +252,10 @@ async fn conversations(
     )
     .await?;
     removed.conversation_tags = conversation_tags;
+    if mode == Mode::Delete {
+        // Webhook deliveries about these conversations (queued payloads, log entries).
+        crate::webhooks::forget_conversations(db, org, &ids).await?;
+    }
     removed.conversations = rows::<conversation::Entity>(
         db,
         mode,
@@ -287,6 +292,10 @@ async fn customers(
         conversations(db, mode, org, chunk).await
     })
     .await?;
+    if mode == Mode::Delete {
+        // Webhook deliveries about these customers (queued payloads, log entries).
+        crate::webhooks::forget_customers(db, org, ids).await?;
+    }
     removed.email_addresses =
         rows::<customer_email::Entity>(db, mode, addresses_of(org, ids)).await?;
     removed.customers = rows::<customer::Entity>(

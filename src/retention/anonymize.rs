@@ -174,6 +174,7 @@ pub async fn customers(
 ) -> Result<(), DbErr> {
     journal(log, org, Kind::AnonymizedCustomers, ids).await?;
     records::delete_email_addresses(db, org, ids, log).await?;
+    crate::webhooks::forget_customers(db, org, ids).await?;
     for id in ids {
         db.execute(
             &Query::update()
@@ -212,6 +213,8 @@ pub async fn conversations(
         .await?;
     let (mut removed, mut files) =
         records::delete_attachments_of_conversations(db, org, &ids, log).await?;
+    // Webhook deliveries may hold the text being anonymized (include message content).
+    crate::webhooks::forget_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();

@@ -174,6 +174,18 @@ async fn locked_run(
         .filter(retention_run::Column::Id.eq(run_id))
         .exec(&state.db)
         .await?;
+    if !options.dry_run {
+        crate::webhooks::emit(
+            &state.db,
+            org,
+            crate::webhooks::Event::RetentionRunFinished {
+                run_id,
+                counts: serde_json::to_value(&report.categories).unwrap_or_default(),
+                failed: error.is_some(),
+            },
+        )
+        .await?;
+    }
     state
         .audit
         .record(

@@ -108,6 +108,17 @@ impl From<MailError> for AppError {
     }
 }
 
+/// Webhook errors as the web shows them: a generic 500 whose detail only goes to the log
+/// (the settings pages answer a bad form with its own message before anything fails).
+impl From<crate::webhooks::WebhookError> for AppError {
+    fn from(error: crate::webhooks::WebhookError) -> Self {
+        match error {
+            crate::webhooks::WebhookError::Database(error) => Self::Database(error),
+            error => Self::internal(error),
+        }
+    }
+}
+
 /// Retention errors as the web shows them (the settings page's preview): a generic 500 whose
 /// detail only goes to the log. A run started from a page runs in the background and records
 /// its own error, so no request answers "already running" through this mapping.

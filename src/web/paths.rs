@@ -187,6 +187,17 @@ pub const ORGANIZATION_DELETION_CANCEL: Route<0> =
 pub const API_KEYS: Route<0> = Route::new("/settings/api-keys");
 pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke");
 
+// webhooks (src/webhooks/)
+pub const WEBHOOKS: Route<0> = Route::new("/settings/webhooks");
+pub const WEBHOOK: Route<1> = Route::new("/settings/webhooks/{id}");
+pub const WEBHOOK_ROTATE: Route<1> = Route::new("/settings/webhooks/{id}/rotate");
+pub const WEBHOOK_DELETE: Route<1> = Route::new("/settings/webhooks/{id}/delete");
+pub const WEBHOOK_RESEND: Route<2> =
+    Route::new("/settings/webhooks/{id}/deliveries/{delivery_id}/resend");
+pub const WEBHOOK_INBOUND: Route<0> = Route::new("/settings/webhooks/inbound");
+pub const WEBHOOK_INBOUND_DELETE: Route<1> = Route::new("/settings/webhooks/inbound/{id}/delete");
+pub const INBOUND_WEBHOOK: Route<1> = Route::new("/inbound/webhooks/{token}");
+
 // the JSON API (src/api/v1.rs)
 pub const API_CUSTOMERS: Route<0> = Route::new("/api/v1/customers");
 pub const API_CUSTOMER_EXPORT: Route<1> = Route::new("/api/v1/customers/{id}/export");

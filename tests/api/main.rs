@@ -30,3 +30,4 @@ mod shell;
 mod tenancy;
 mod tls;
 mod upgrade;
+mod webhooks;

@@ -31,3 +31,6 @@ pub mod spent_challenge;
 pub mod tag;
 pub mod totp_factor;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
+pub mod webhook_inbound;
