@@ -37,7 +37,8 @@ pub enum WebhookError {
 }
 
 /// An HTTP client that reaches `url`'s host only at the addresses the egress policy checked
-/// (no second lookup), follows no redirect and speaks TLS with rustls.
+/// (no second lookup), follows no redirect, ignores `HTTP(S)_PROXY` (a proxy would make the
+/// connection the checked addresses do not cover) and speaks TLS with rustls.
 pub async fn http_client(
     egress: Egress,
     url: &WebhookUrl,
@@ -46,6 +47,7 @@ pub async fn http_client(
     let addresses: Vec<SocketAddr> = egress.resolve(&host, url.port()).await?;
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .resolve_to_addrs(&host, &addresses)
         .build()
         .map_err(|e| WebhookError::Client(e.to_string()))
