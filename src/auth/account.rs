@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::users;
 use crate::audit::Entry;
-use crate::crypto::verify_password;
 use crate::db::entity::{session, user};
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -122,15 +121,7 @@ pub async fn change_password(
     client: ClientInfo,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let stored = user::Entity::find_by_id(auth.user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .password_hash;
-    let current = form.current.clone();
-    let current_ok = web::block(move || verify_password(&current, &stored))
-        .await
-        .map_err(AppError::internal)?;
+    let current_ok = users::password_matches(&state.db, auth.user.id, &form.current).await?;
     let mut errors = Vec::new();
     if !current_ok {
         errors.push("form.current_password_wrong");

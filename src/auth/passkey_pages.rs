@@ -16,11 +16,10 @@ use serde::Deserialize;
 use super::notices::{self, Notice};
 use super::passkeys::{self, Binding, Ceremony, PasskeyError, Registration};
 use super::security::render_page;
-use super::{enrolment, two_factor};
+use super::{enrolment, two_factor, users};
 use crate::audit::Actor;
-use crate::crypto::verify_password;
 use crate::crypto::webauthn::RelyingParty;
-use crate::db::entity::{passkey, user};
+use crate::db::entity::passkey;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::page::see_other_with_flash;
@@ -257,7 +256,7 @@ pub async fn add(
         let status = StatusCode::TOO_MANY_REQUESTS;
         return render_page(&state, &auth, Some("login.throttled"), status).await;
     }
-    if !password_matches(&state, auth.user.id, &form.password).await? {
+    if !users::password_matches(&state.db, auth.user.id, &form.password).await? {
         state.throttle.record_failure(&auth.user.email, address);
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         let key = Some("security.passkeys.password_wrong");
@@ -288,23 +287,6 @@ pub async fn add(
     }
 }
 
-/// Whether `password` is the user's current password.
-async fn password_matches(
-    state: &AppState,
-    user_id: i64,
-    password: &str,
-) -> Result<bool, AppError> {
-    let stored = user::Entity::find_by_id(user_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .password_hash;
-    let password = password.to_owned();
-    web::block(move || verify_password(&password, &stored))
-        .await
-        .map_err(AppError::internal)
-}
-
 #[derive(Deserialize)]
 pub struct RemoveForm {
     #[serde(default)]
@@ -330,7 +312,7 @@ pub async fn remove(
         let status = StatusCode::TOO_MANY_REQUESTS;
         return render_page(&state, &auth, Some("login.throttled"), status).await;
     }
-    if !password_matches(&state, auth.user.id, &form.password).await? {
+    if !users::password_matches(&state.db, auth.user.id, &form.password).await? {
         state.throttle.record_failure(&auth.user.email, address);
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render_page(

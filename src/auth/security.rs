@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use super::notices::{self, Notice};
 use super::passkey_pages::{self, PasskeySection};
-use super::two_factor;
+use super::{two_factor, users};
 use crate::audit::Actor;
-use crate::crypto::{sha256_hex, verify_password};
-use crate::db::entity::{session, user};
+use crate::crypto::sha256_hex;
+use crate::db::entity::session;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::NoFields;
@@ -132,15 +132,7 @@ pub async fn remove_factor(
         return render_page(&state, &auth, Some("login.throttled"), status).await;
     }
     let proven = if !form.password.is_empty() {
-        let stored = user::Entity::find_by_id(auth.user.id)
-            .one(&state.db)
-            .await?
-            .ok_or(AppError::NotFound)?
-            .password_hash;
-        let password = form.password.clone();
-        web::block(move || verify_password(&password, &stored))
-            .await
-            .map_err(AppError::internal)?
+        users::password_matches(&state.db, auth.user.id, &form.password).await?
     } else {
         let proof = two_factor::verify(
             &state.db,

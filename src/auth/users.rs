@@ -99,6 +99,23 @@ pub async fn find_by_email(
         .await?)
 }
 
+/// Whether `password` is the current password of `user_id` (argon2 off the runtime threads).
+pub async fn password_matches(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    password: &str,
+) -> Result<bool, AppError> {
+    let stored = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .password_hash;
+    let password = password.to_owned();
+    actix_web::web::block(move || crate::crypto::verify_password(&password, &stored))
+        .await
+        .map_err(AppError::internal)
+}
+
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, AppError> {
     use sea_orm::PaginatorTrait;
     Ok(user::Entity::find().count(db).await?)

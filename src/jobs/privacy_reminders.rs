@@ -137,7 +137,7 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
 }
 
 /// The admins and owners of the organization, with the language each reads.
-async fn recipients(
+pub(crate) async fn recipients(
     state: &AppState,
     org: OrgId,
 ) -> Result<Vec<(EmailAddress, Lang)>, sea_orm::DbErr> {

@@ -121,6 +121,16 @@ pub(crate) async fn merge(
         .exec(db)
         .await?
         .rows_affected;
+    // Queued and logged webhook deliveries follow the person too, so the kept customer's
+    // restriction and erasure reach them.
+    crate::db::entity::webhook_delivery::Entity::update_in(org)
+        .col_expr(
+            crate::db::entity::webhook_delivery::Column::CustomerId,
+            Expr::value(kept.id),
+        )
+        .filter(crate::db::entity::webhook_delivery::Column::CustomerId.eq(other.id))
+        .exec(db)
+        .await?;
     let mut fill = customer::Entity::update_in(org).filter(customer::Column::Id.eq(kept.id));
     let mut any = false;
     if kept.phone.is_none() && other.phone.is_some() {

@@ -175,16 +175,16 @@ async fn locked_run(
         .exec(&state.db)
         .await?;
     if !options.dry_run {
-        crate::webhooks::emit(
-            &state.db,
-            org,
-            crate::webhooks::Event::RetentionRunFinished {
-                run_id,
-                counts: serde_json::to_value(&report.categories).unwrap_or_default(),
-                failed: error.is_some(),
-            },
-        )
-        .await?;
+        let event = crate::webhooks::Event::RetentionRunFinished {
+            run_id,
+            counts: serde_json::to_value(&report.categories).unwrap_or_default(),
+            failed: error.is_some(),
+        };
+        // The run is done and must still be audited: a webhook that cannot be queued is
+        // logged, not a reason to skip the audit entry.
+        if let Err(error) = crate::webhooks::emit(&state.db, org, event).await {
+            tracing::error!(%error, "retention.run_finished webhook not queued");
+        }
     }
     state
         .audit

@@ -21,8 +21,7 @@ use super::emit::is_restricted;
 use super::endpoints::{self, SigningSecrets};
 use super::types::WebhookUrl;
 use crate::db::InOrg;
-use crate::db::entity::{membership, organization, webhook_delivery, webhook_endpoint};
-use crate::orgs::Role;
+use crate::db::entity::{organization, webhook_delivery, webhook_endpoint};
 use crate::privacy::pii::Detector;
 use crate::state::AppState;
 
@@ -319,17 +318,6 @@ async fn notify_admins(state: &AppState, endpoint: &webhook_endpoint::Model) {
         return;
     }
     let org = endpoint.organization_id;
-    let admins: Vec<i64> = match membership::Entity::find_in(org).all(&state.db).await {
-        Ok(members) => members
-            .into_iter()
-            .filter(|m| Role::parse(&m.role).is_some_and(Role::is_admin))
-            .map(|m| m.user_id)
-            .collect(),
-        Err(error) => {
-            tracing::error!(%error, "webhook notice: members not read");
-            return;
-        }
-    };
     let organization = organization::Entity::find_by_id(org.get())
         .one(&state.db)
         .await
@@ -341,7 +329,7 @@ async fn notify_admins(state: &AppState, endpoint: &webhook_endpoint::Model) {
         .config
         .base_url
         .join(crate::web::paths::WEBHOOKS.path());
-    let recipients = match crate::auth::users::mail_recipients(&state.db, admins).await {
+    let recipients = match crate::jobs::privacy_reminders::recipients(state, org).await {
         Ok(recipients) => recipients,
         Err(error) => {
             tracing::error!(%error, "webhook notice: recipients not read");
