@@ -399,6 +399,75 @@ async fn a_restricted_customers_content_is_never_sent() {
 }
 
 #[tokio::test]
+async fn a_merged_duplicates_queued_events_follow_the_kept_customers_restriction() {
+    // Arrange: one person writing from two addresses, one event queued for each record
+    let app = spawn_app().await;
+    let org = shop(&app).await;
+    let receiver = Receiver::start();
+    let (_, secret) = add_endpoint(&app, &receiver.url(), &["message.created"], true).await;
+    receiver.set_secrets(&[&secret]);
+    let suffix = unique_suffix();
+    let words = format!("Private{suffix}");
+    let (kept, _) = app
+        .receive(
+            org,
+            mail(
+                "Mia <mia@kunde.test>",
+                &format!("k-{suffix}@kunde.test"),
+                "Hi",
+                "Hello",
+            ),
+        )
+        .await;
+    let (duplicate, _) = app
+        .receive(
+            org,
+            mail(
+                "Mia <mia.work@firma.test>",
+                &format!("d-{suffix}@firma.test"),
+                "Hi",
+                &words,
+            ),
+        )
+        .await;
+
+    // Act: merge the duplicate into the kept record, then restrict it
+    let confirm = app
+        .get_text(&format!(
+            "/customers/{kept}/merge?email=mia.work%40firma.test"
+        ))
+        .await;
+    let merged = app
+        .post_with_csrf(
+            &format!("/customers/{kept}/merge"),
+            &crate::helpers::csrf_of(&confirm),
+            &[("other", &duplicate.to_string())],
+        )
+        .await;
+    assert_eq!(merged.status(), 303);
+    let page = format!("/customers/{kept}");
+    let restricted = app
+        .post_form(
+            &page,
+            &format!("{page}/restriction"),
+            &[("reason", "disputed")],
+        )
+        .await;
+    assert_eq!(restricted.status(), 303);
+    deliver_now(&app).await;
+
+    // Assert: the duplicate's event went out without its content
+    let deliveries = receiver.deliveries();
+    assert_eq!(receiver.verified_payloads().len(), 2);
+    for delivery in &deliveries {
+        assert!(
+            !delivery["body"].as_str().unwrap().contains(&words),
+            "{delivery}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_private_or_loopback_webhook_url_is_refused_unless_private_hosts_are_allowed() {
     // Arrange: the suite allows private hosts; this app does not.
     let app = spawn_app_with(AppOptions {
