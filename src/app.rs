@@ -291,6 +291,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CHANNEL_DELETE.pattern(), web::post().to(mail::channels::routes::delete))
         .route(paths::CHANNEL_TEST_IMAP.pattern(), web::post().to(mail::channels::routes::test_imap))
         .route(paths::CHANNEL_TEST_SMTP.pattern(), web::post().to(mail::channels::routes::test_smtp_button))
+        .route(paths::CHANNEL_OAUTH_START.pattern(), web::get().to(mail::channels::oauth_routes::start))
+        .route(paths::CHANNEL_OAUTH_CALLBACK.pattern(), web::get().to(mail::channels::oauth_routes::callback))
         // end email channels
         // retention (src/retention/)
         .route(paths::RETENTION.pattern(), web::get().to(crate::retention::settings::settings))

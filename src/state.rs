@@ -42,6 +42,8 @@ pub struct AppState {
     /// The erasure journal beside the backups (`LETHE_BACKUP_DIR`; off without it): every
     /// deletion of customer data is appended by `crate::records`.
     pub journal: crate::backup::Journal,
+    /// The IMAP IDLE connections, one per signed-in channel (`crate::mail::imap::idle`).
+    pub idle: crate::mail::imap::idle::IdleWatchers,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -129,6 +131,7 @@ impl AppState {
             audit: AuditLog::new(chain_key),
             blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
             events: InboxEvents::default(),
+            idle: Default::default(),
             outbox_wakeup: tokio::sync::Notify::new(),
             search: Arc::new(search),
             rate_limits,

@@ -10,6 +10,7 @@ use sea_orm::{
 use crate::crypto::{Sealer, random_token, sha256_hex};
 use crate::db::InOrg;
 use crate::db::entity::channel;
+use crate::mail::oauth::{self, OAuthApp};
 use crate::mail::{EmailAddress, MailError};
 use crate::orgs::OrgId;
 
@@ -78,7 +79,29 @@ pub struct NewChannel {
     pub smtp: Option<SmtpSettings>,
     pub from_name: String,
     pub from_address: EmailAddress,
+    /// Other addresses the mailbox receives for (`returns@` beside `support@`).
+    pub aliases: Vec<EmailAddress>,
     pub poll_seconds: i32,
+    pub auth: ChannelAuth,
+}
+
+/// How a channel signs in to its IMAP and SMTP servers.
+#[derive(Clone, Debug)]
+pub enum ChannelAuth {
+    Password,
+    OAuth(OAuthApp),
+}
+
+pub const AUTH_PASSWORD: &str = "password";
+pub const AUTH_OAUTH2: &str = "oauth2";
+
+/// What a connection signs in with: a password (LOGIN, AUTH PLAIN) or an OAuth2 access
+/// token (XOAUTH2, OAUTHBEARER). A channel's settings carry an empty bearer until
+/// [`crate::mail::oauth::tokens::access_token`] fills it in.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Password(String),
+    Bearer(String),
 }
 
 #[derive(Clone)]
@@ -87,7 +110,7 @@ pub struct ImapSettings {
     pub port: u16,
     pub tls: TlsMode,
     pub user: String,
-    pub password: String,
+    pub secret: Secret,
     pub folder: String,
     /// Move fetched mail to this folder instead of only marking it seen.
     pub move_to: Option<String>,
@@ -99,7 +122,7 @@ pub struct SmtpSettings {
     pub port: u16,
     pub tls: TlsMode,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub secret: Option<Secret>,
 }
 
 impl std::fmt::Debug for ImapSettings {
@@ -132,7 +155,7 @@ pub async fn create(
     let token = random_token();
     let imap = new.imap.as_ref();
     let smtp = new.smtp.as_ref();
-    let model = channel::ActiveModel {
+    let mut model = channel::ActiveModel {
         organization_id: Set(org),
         name: Set(new.name),
         inbound_token_hash: Set(sha256_hex(&token)),
@@ -145,7 +168,7 @@ pub async fn create(
             .as_str()
             .to_owned()),
         imap_user: Set(imap.map(|i| i.user.clone())),
-        imap_password_sealed: Set(imap.map(|i| sealer.seal_text(&i.password, IMAP_PASSWORD))),
+        imap_password_sealed: Set(imap.and_then(|i| seal_password(sealer, &i.secret, IMAP_PASSWORD))),
         imap_folder: Set(imap
             .map(|i| i.folder.clone())
             .unwrap_or_else(|| "INBOX".into())),
@@ -164,15 +187,16 @@ pub async fn create(
             .to_owned()),
         smtp_user: Set(smtp.and_then(|s| s.user.clone())),
         smtp_password_sealed: Set(smtp
-            .and_then(|s| s.password.as_ref())
-            .map(|p| sealer.seal_text(p, SMTP_PASSWORD))),
+            .and_then(|s| s.secret.as_ref())
+            .and_then(|secret| seal_password(sealer, secret, SMTP_PASSWORD))),
         from_name: Set(new.from_name),
         from_address: Set(new.from_address.as_str().to_owned()),
+        aliases: Set(join_aliases(&new.aliases)),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    };
+    set_auth(&mut model, sealer, &new.auth, None);
+    let model = model.insert(db).await?;
     Ok((model, token))
 }
 
@@ -214,16 +238,25 @@ pub fn smtp_settings(
     let Some(host) = channel.smtp_host.clone() else {
         return Ok(None);
     };
-    let password = match &channel.smtp_password_sealed {
-        Some(sealed) => Some(sealer.open_text(sealed, SMTP_PASSWORD)?),
-        None => None,
+    let secret = if channel.auth_method == AUTH_OAUTH2 {
+        Some(Secret::Bearer(String::new()))
+    } else {
+        match &channel.smtp_password_sealed {
+            Some(sealed) => Some(Secret::Password(sealer.open_text(sealed, SMTP_PASSWORD)?)),
+            None => None,
+        }
+    };
+    // With OAuth2 the token's account signs in; without an SMTP user, the mailbox's.
+    let user = match (&channel.smtp_user, channel.auth_method == AUTH_OAUTH2) {
+        (None, true) => channel.imap_user.clone(),
+        (user, _) => user.clone(),
     };
     Ok(Some(SmtpSettings {
         host,
         port: u16::try_from(channel.smtp_port).unwrap_or(587),
         tls: TlsMode::parse(&channel.smtp_tls).unwrap_or(TlsMode::StartTls),
-        user: channel.smtp_user.clone(),
-        password,
+        user,
+        secret,
     }))
 }
 
@@ -232,19 +265,23 @@ pub fn imap_settings(
     channel: &channel::Model,
     sealer: &Sealer,
 ) -> Result<Option<ImapSettings>, MailError> {
-    let (Some(host), Some(user), Some(sealed)) = (
-        channel.imap_host.clone(),
-        channel.imap_user.clone(),
-        channel.imap_password_sealed.as_ref(),
-    ) else {
+    let (Some(host), Some(user)) = (channel.imap_host.clone(), channel.imap_user.clone()) else {
         return Ok(None);
+    };
+    let secret = if channel.auth_method == AUTH_OAUTH2 {
+        Secret::Bearer(String::new())
+    } else {
+        let Some(sealed) = channel.imap_password_sealed.as_ref() else {
+            return Ok(None);
+        };
+        Secret::Password(sealer.open_text(sealed, IMAP_PASSWORD)?)
     };
     Ok(Some(ImapSettings {
         host,
         port: u16::try_from(channel.imap_port).unwrap_or(993),
         tls: TlsMode::parse(&channel.imap_tls).unwrap_or(TlsMode::Tls),
         user,
-        password: sealer.open_text(sealed, IMAP_PASSWORD)?,
+        secret,
         folder: channel.imap_folder.clone(),
         move_to: channel.imap_move_to.clone(),
     }))
@@ -260,6 +297,20 @@ pub async fn record_poll(
     channel::Entity::update_many()
         .col_expr(channel::Column::LastPollAt, Some(at).into())
         .col_expr(channel::Column::LastError, error.into())
+        .filter(channel::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Stores an error on the channel without touching the time of its last poll.
+pub async fn record_poll_error(
+    db: &impl ConnectionTrait,
+    id: i64,
+    error: String,
+) -> Result<(), sea_orm::DbErr> {
+    channel::Entity::update_many()
+        .col_expr(channel::Column::LastError, Some(error).into())
         .filter(channel::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -324,7 +375,7 @@ pub async fn update(
     model.imap_password_sealed = Set(match imap {
         None => None,
         Some(_) if keep.imap => existing.imap_password_sealed.clone(),
-        Some(i) => Some(sealer.seal_text(&i.password, IMAP_PASSWORD)),
+        Some(i) => seal_password(sealer, &i.secret, IMAP_PASSWORD),
     });
     model.imap_folder = Set(imap
         .map(|i| i.folder.clone())
@@ -348,15 +399,100 @@ pub async fn update(
         Some(s) if s.user.is_none() => None,
         Some(_) if keep.smtp => existing.smtp_password_sealed.clone(),
         Some(s) => s
-            .password
+            .secret
             .as_ref()
-            .map(|p| sealer.seal_text(p, SMTP_PASSWORD)),
+            .and_then(|secret| seal_password(sealer, secret, SMTP_PASSWORD)),
         None => None,
     });
     model.from_name = Set(new.from_name);
     model.from_address = Set(new.from_address.as_str().to_owned());
+    model.aliases = Set(join_aliases(&new.aliases));
+    set_auth(&mut model, sealer, &new.auth, Some(&existing));
     model.update(db).await?;
     Ok(true)
+}
+
+fn seal_password(sealer: &Sealer, secret: &Secret, context: &str) -> Option<String> {
+    match secret {
+        Secret::Password(password) => Some(sealer.seal_text(password, context)),
+        Secret::Bearer(_) => None,
+    }
+}
+
+fn join_aliases(aliases: &[EmailAddress]) -> String {
+    aliases
+        .iter()
+        .map(EmailAddress::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The channel's other addresses, as stored.
+pub fn aliases(channel: &channel::Model) -> Vec<String> {
+    channel
+        .aliases
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Writes the sign-in method. The tokens of an earlier sign-in are kept only while the app
+/// stays the same (same provider, client, endpoints and scopes); otherwise the channel must
+/// be signed in again.
+fn set_auth(
+    model: &mut channel::ActiveModel,
+    sealer: &Sealer,
+    auth: &ChannelAuth,
+    existing: Option<&channel::Model>,
+) {
+    let clear_tokens = |model: &mut channel::ActiveModel| {
+        model.oauth_refresh_token_sealed = Set(None);
+        model.oauth_access_token_sealed = Set(None);
+        model.oauth_access_expires_at = Set(None);
+        model.oauth_signed_in_at = Set(None);
+        model.oauth_problem = Set(None);
+    };
+    match auth {
+        ChannelAuth::Password => {
+            model.auth_method = Set(AUTH_PASSWORD.into());
+            model.oauth_provider = Set(None);
+            model.oauth_client_id = Set(None);
+            model.oauth_client_secret_sealed = Set(None);
+            model.oauth_auth_url = Set(None);
+            model.oauth_token_url = Set(None);
+            model.oauth_scopes = Set(None);
+            clear_tokens(model);
+        }
+        ChannelAuth::OAuth(app) => {
+            let same_app = existing.is_some_and(|e| {
+                e.auth_method == AUTH_OAUTH2
+                    && e.oauth_provider.as_deref() == Some(app.provider.as_str())
+                    && e.oauth_client_id.as_deref() == Some(app.client_id.as_str())
+                    && e.oauth_auth_url.as_deref() == Some(app.auth_url.as_str())
+                    && e.oauth_token_url.as_deref() == Some(app.token_url.as_str())
+                    && e.oauth_scopes.as_deref() == Some(app.scopes.as_str())
+                    && app.client_secret.is_none()
+            });
+            model.auth_method = Set(AUTH_OAUTH2.into());
+            model.oauth_provider = Set(Some(app.provider.as_str().into()));
+            model.oauth_client_id = Set(Some(app.client_id.clone()));
+            model.oauth_client_secret_sealed = Set(match &app.client_secret {
+                Some(secret) => Some(sealer.seal_text(secret, oauth::CLIENT_SECRET)),
+                None => existing.and_then(|e| e.oauth_client_secret_sealed.clone()),
+            });
+            model.oauth_auth_url = Set(Some(app.auth_url.to_string()));
+            model.oauth_token_url = Set(Some(app.token_url.to_string()));
+            model.oauth_scopes = Set(Some(app.scopes.clone()));
+            // Passwords are not kept beside a token sign-in.
+            model.imap_password_sealed = Set(None);
+            model.smtp_password_sealed = Set(None);
+            if !same_app {
+                clear_tokens(model);
+            }
+        }
+    }
 }
 
 /// Deletes a channel of this organization (its conversations stay, without a channel).

@@ -24,6 +24,8 @@ pub enum EgressError {
          the server may connect there only when LETHE_ALLOW_PRIVATE_HOSTS=true"
     )]
     Private { host: String, address: IpAddr },
+    #[error("HTTP client: {0}")]
+    Client(String),
 }
 
 impl Egress {
@@ -61,6 +63,19 @@ impl Egress {
             });
         }
         Ok(addresses)
+    }
+
+    /// An HTTP client that reaches `host` only at the addresses checked here (no second
+    /// lookup), follows no redirect, ignores `HTTP(S)_PROXY` (a proxy would make the
+    /// connection the checked addresses do not cover) and speaks TLS with rustls.
+    pub async fn http_client(self, host: &str, port: u16) -> Result<reqwest::Client, EgressError> {
+        let addresses = self.resolve(host, port).await?;
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .resolve_to_addrs(host, &addresses)
+            .build()
+            .map_err(|e| EgressError::Client(e.to_string()))
     }
 }
 

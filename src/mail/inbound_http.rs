@@ -27,6 +27,7 @@ pub async fn receive(
         Outcome::Stored { conversation_id, message_id, .. } => HttpResponse::Created()
             .json(json!({ "status": "stored", "conversation_id": conversation_id, "message_id": message_id })),
         Outcome::Duplicate => HttpResponse::Ok().json(json!({ "status": "duplicate" })),
+        Outcome::OwnMail => HttpResponse::Ok().json(json!({ "status": "own_mail" })),
         // A permanent problem of this message: 422 tells the MTA not to retry it.
         Outcome::Rejected(reason) => HttpResponse::UnprocessableEntity()
             .json(json!({ "status": "rejected", "reason": reason.to_string() })),

@@ -29,6 +29,10 @@ pub enum Outcome {
     },
     /// The organization has this Message-ID already: a re-delivery, stored once.
     Duplicate,
+    /// Sent from one of the organization's own channel addresses (an alias forwarding to
+    /// another, a loop through the mailbox): not a customer's mail, not stored, never
+    /// answered. A copy of a reply Lethe sent is a [`Outcome::Duplicate`] (its Message-ID).
+    OwnMail,
     Rejected(RejectReason),
 }
 
@@ -60,6 +64,9 @@ pub async fn ingest_raw(
         Ok(parsed) => parsed,
         Err(reason) => return Ok(Outcome::Rejected(reason)),
     };
+    if is_own_address(&state.db, source.org, &parsed.from.address).await? {
+        return Ok(Outcome::OwnMail);
+    }
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = match store_parsed(&txn, &state.blobs, source, parsed).await {
         Ok(outcome) => outcome,
@@ -108,6 +115,24 @@ pub async fn ingest_raw(
         });
     }
     Ok(outcome)
+}
+
+/// Whether an address is a channel's sender address or alias in this organization.
+pub async fn is_own_address(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    address: &str,
+) -> Result<bool, MailError> {
+    let address = address.trim();
+    if address.is_empty() {
+        return Ok(false);
+    }
+    Ok(super::channel::list(db, org).await?.iter().any(|c| {
+        c.from_address.eq_ignore_ascii_case(address)
+            || super::channel::aliases(c)
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(address))
+    }))
 }
 
 fn is_unique_violation(error: &sea_orm::DbErr) -> bool {

@@ -11,6 +11,7 @@ pub mod imap;
 pub mod import;
 pub mod inbound_http;
 pub mod ingest;
+pub mod oauth;
 pub mod outbound;
 pub mod parse;
 pub mod system;

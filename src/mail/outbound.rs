@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{
@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use super::MailError;
-use super::channel::{self, SmtpSettings, TlsMode};
+use super::channel::{self, Secret, SmtpSettings, TlsMode};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
@@ -28,6 +28,7 @@ use crate::db::InOrg;
 use crate::db::entity::{conversation, message, outbox};
 use crate::inbox::events::InboxEvent;
 use crate::mail::egress::{Egress, EgressError};
+use crate::mail::oauth::{self, TokenError};
 use crate::orgs::OrgId;
 use crate::state::AppState;
 
@@ -91,10 +92,13 @@ pub async fn smtp_transport(
     let builder = builder
         .port(settings.port)
         .timeout(Some(Duration::from_secs(30)));
-    let builder = match (&settings.user, &settings.password) {
-        (Some(user), Some(password)) => {
+    let builder = match (&settings.user, &settings.secret) {
+        (Some(user), Some(Secret::Password(password))) => {
             builder.credentials(Credentials::new(user.clone(), password.clone()))
         }
+        (Some(user), Some(Secret::Bearer(token))) => builder
+            .credentials(Credentials::new(user.clone(), token.clone()))
+            .authentication(vec![Mechanism::Xoauth2]),
         _ => builder,
     };
     Ok(builder.build())
@@ -157,6 +161,49 @@ async fn recipient(
     )
 }
 
+/// The channel's sender address and its aliases.
+fn own_addresses(channel: &crate::db::entity::channel::Model) -> Vec<String> {
+    let mut own = channel::aliases(channel);
+    own.push(channel.from_address.clone());
+    own
+}
+
+/// The address a reply is sent from: the one of the channel's addresses the customer last
+/// wrote to (To or Cc), else the channel's sender address.
+async fn sender_address(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+    channel: &crate::db::entity::channel::Model,
+) -> Result<String, MailError> {
+    let aliases = channel::aliases(channel);
+    if aliases.is_empty() {
+        return Ok(channel.from_address.clone());
+    }
+    let last_inbound = message::Entity::find_in(org)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.eq("inbound"))
+        .order_by_desc(message::Column::Id)
+        .one(db)
+        .await?;
+    let written_to = last_inbound
+        .iter()
+        .flat_map(|m| {
+            m.to_addresses
+                .split(',')
+                .chain(m.cc_addresses.split(','))
+                .map(|a| a.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .find_map(|address| {
+            std::iter::once(&channel.from_address)
+                .chain(aliases.iter())
+                .find(|own| own.eq_ignore_ascii_case(&address))
+                .cloned()
+        });
+    Ok(written_to.unwrap_or_else(|| channel.from_address.clone()))
+}
+
 /// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
 /// soon as this returns.
 pub async fn queue_reply(
@@ -179,9 +226,14 @@ pub async fn queue_reply(
         return Ok(Err(Refusal::NoSmtpChannel));
     };
     let latest = latest_message(&txn, conversation.id).await?;
-    let Some(to) = recipient(&txn, org, &conversation).await? else {
+    let own = own_addresses(&channel);
+    let Some(to) = recipient(&txn, org, &conversation)
+        .await?
+        .filter(|to| !own.iter().any(|a| a.eq_ignore_ascii_case(to)))
+    else {
         return Ok(Err(Refusal::NoRecipient));
     };
+    let from_address = sender_address(&txn, org, &conversation, &channel).await?;
     let (in_reply_to, references) = match &latest {
         Some(m) => {
             let mut refs: Vec<String> = m
@@ -220,7 +272,7 @@ pub async fn queue_reply(
         in_reply_to: Set(in_reply_to),
         references_header: Set(references),
         from_name: Set(channel.from_name.clone()),
-        from_address: Set(channel.from_address.clone()),
+        from_address: Set(from_address),
         to_addresses: Set(to),
         cc_addresses: Set(String::new()),
         subject: Set(subject),
@@ -375,7 +427,7 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
             reason: "the channel was removed".into(),
             permanent: true,
         })?;
-    let settings = channel::smtp_settings(&channel, &state.sealer)
+    let mut settings = channel::smtp_settings(&channel, &state.sealer)
         .map_err(|e| temporary(e.to_string()))?
         .ok_or_else(|| Failure {
             reason: "the channel has no SMTP server".into(),
@@ -385,19 +437,61 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
         reason,
         permanent: true,
     })?;
-    let transport = smtp_transport(&settings, state.config.egress())
-        .await
-        .map_err(|error| Failure {
-            reason: error.to_string(),
-            permanent: error.is_permanent(),
-        })?;
-    match transport.send(email).await {
-        Ok(_) => Ok(()),
-        Err(error) => Err(Failure {
-            reason: error.to_string(),
-            permanent: error.is_permanent(),
-        }),
+    // A token that cannot be had now (revoked, endpoint down) is a temporary failure: the
+    // reply waits in the outbox until the channel is signed in again.
+    let token_failure = |e: TokenError| temporary(format!("OAuth2: {e}"));
+    if let Some(secret) = settings.secret.as_mut() {
+        oauth::sign_in(state, channel.id, secret, None)
+            .await
+            .map_err(token_failure)?;
     }
+    let sent = send_with(state, &settings, &email).await;
+    let refused_token = settings.secret.as_ref().and_then(oauth::bearer).map(str::to_owned);
+    match (sent, refused_token) {
+        // A token refused before its expiry: refresh once and send again.
+        (Err(error), Some(refused)) if is_auth_refusal(&error) => {
+            if let Some(secret) = settings.secret.as_mut() {
+                oauth::sign_in(state, channel.id, secret, Some(&refused))
+                    .await
+                    .map_err(token_failure)?;
+            }
+            send_with(state, &settings, &email).await.map_err(Failure::from)
+        }
+        (sent, _) => sent.map_err(Failure::from),
+    }
+}
+
+/// Why a send failed: lettre's error, or no transport.
+enum SendError {
+    Transport(TransportError),
+    Smtp(lettre::transport::smtp::Error),
+}
+
+impl From<SendError> for Failure {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Transport(error) => Failure {
+                reason: error.to_string(),
+                permanent: error.is_permanent(),
+            },
+            SendError::Smtp(error) => Failure {
+                reason: error.to_string(),
+                permanent: error.is_permanent(),
+            },
+        }
+    }
+}
+
+/// 535 and friends: the server refused the credentials.
+fn is_auth_refusal(error: &SendError) -> bool {
+    matches!(error, SendError::Smtp(e) if e.status().is_some_and(|c| matches!(c.to_string().as_str(), "535" | "534" | "530" | "454")))
+}
+
+async fn send_with(state: &AppState, settings: &SmtpSettings, email: &Message) -> Result<(), SendError> {
+    let transport = smtp_transport(settings, state.config.egress())
+        .await
+        .map_err(SendError::Transport)?;
+    transport.send(email.clone()).await.map(|_| ()).map_err(SendError::Smtp)
 }
 
 fn build_email(message: &message::Model) -> Result<Message, String> {

@@ -2,6 +2,7 @@
 //! organizations, and the tenant scope every query on organization data takes; the
 //! organization's lifecycle: its export, its scheduled deletion and the purge.
 
+pub mod admin_notice;
 pub mod export;
 pub mod invitations;
 pub mod new;

@@ -166,6 +166,10 @@ pub const CHANNEL: Route<1> = Route::new("/settings/channels/{id}");
 pub const CHANNEL_DELETE: Route<1> = Route::new("/settings/channels/{id}/delete");
 pub const CHANNEL_TEST_IMAP: Route<1> = Route::new("/settings/channels/{id}/test-imap");
 pub const CHANNEL_TEST_SMTP: Route<1> = Route::new("/settings/channels/{id}/test-smtp");
+/// Starts the OAuth2 sign-in of a channel (a link: the provider's page is another origin).
+pub const CHANNEL_OAUTH_START: Route<1> = Route::new("/settings/channels/{id}/oauth/start");
+/// Where the provider sends the admin back; the redirect URL registered with the app.
+pub const CHANNEL_OAUTH_CALLBACK: Route<0> = Route::new("/settings/channels/oauth/callback");
 
 // retention (src/retention/)
 pub const RETENTION: Route<0> = Route::new("/settings/retention");

@@ -21,7 +21,7 @@ use super::emit::is_restricted;
 use super::endpoints::{self, SigningSecrets};
 use super::types::WebhookUrl;
 use crate::db::InOrg;
-use crate::db::entity::{organization, webhook_delivery, webhook_endpoint};
+use crate::db::entity::{webhook_delivery, webhook_endpoint};
 use crate::privacy::pii::Detector;
 use crate::state::AppState;
 
@@ -314,45 +314,19 @@ fn excerpt(text: &str) -> String {
 /// Tells the organization's admins that an endpoint was disabled, by mail when the system
 /// mailer is set up (the settings page shows it in any case).
 async fn notify_admins(state: &AppState, endpoint: &webhook_endpoint::Model) {
-    if !state.mailer.is_configured() {
-        return;
-    }
-    let org = endpoint.organization_id;
-    let organization = organization::Entity::find_by_id(org.get())
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|o| o.name)
-        .unwrap_or_default();
     let link = state
         .config
         .base_url
         .join(crate::web::paths::WEBHOOKS.path());
-    let recipients = match crate::jobs::privacy_reminders::recipients(state, org).await {
-        Ok(recipients) => recipients,
-        Err(error) => {
-            tracing::error!(%error, "webhook notice: recipients not read");
-            return;
-        }
-    };
-    for (address, lang) in recipients {
-        let tr = crate::web::i18n::Tr::new(lang);
-        let args = [
-            ("organization", organization.as_str()),
-            ("url", endpoint.url.as_str()),
-            ("link", link.as_str()),
-        ];
-        let subject = tr.tf("webhooks.mail.disabled_subject", &args);
-        let text = tr.tf("webhooks.mail.disabled_body", &args);
-        if let Err(error) = state.mailer.send(&address, &subject, text).await {
-            tracing::warn!(
-                error = error.kind(),
-                endpoint_id = endpoint.id,
-                "webhook notice not sent"
-            );
-        }
-    }
+    crate::orgs::admin_notice::mail_admins(
+        state,
+        endpoint.organization_id,
+        "webhooks.mail.disabled_subject",
+        "webhooks.mail.disabled_body",
+        &[("url", endpoint.url.as_str()), ("link", link.as_str())],
+        "webhook endpoint disabled",
+    )
+    .await;
 }
 
 /// How long the delivery log keeps a delivered row.

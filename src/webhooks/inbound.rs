@@ -280,6 +280,10 @@ pub async fn receive(
             "message_id": message_id,
         })),
         Outcome::Duplicate => refused(StatusCode::CONFLICT, "this webhook-id was used already"),
+        Outcome::OwnMail => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the sender is one of this shop's own channel addresses",
+        ),
         Outcome::Rejected(reason) => refused(StatusCode::UNPROCESSABLE_ENTITY, &reason.to_string()),
     })
 }

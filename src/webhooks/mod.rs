@@ -14,8 +14,6 @@ pub mod routes;
 pub mod signing;
 pub mod types;
 
-use std::net::SocketAddr;
-
 pub use emit::{Event, emit, forget_conversations, forget_customers};
 pub use types::{EventSet, EventType, WebhookSecret, WebhookUrl};
 
@@ -37,18 +35,10 @@ pub enum WebhookError {
 }
 
 /// An HTTP client that reaches `url`'s host only at the addresses the egress policy checked
-/// (no second lookup), follows no redirect, ignores `HTTP(S)_PROXY` (a proxy would make the
-/// connection the checked addresses do not cover) and speaks TLS with rustls.
+/// (see [`Egress::http_client`]).
 pub async fn http_client(
     egress: Egress,
     url: &WebhookUrl,
 ) -> Result<reqwest::Client, WebhookError> {
-    let host = url.host();
-    let addresses: Vec<SocketAddr> = egress.resolve(&host, url.port()).await?;
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .resolve_to_addrs(&host, &addresses)
-        .build()
-        .map_err(|e| WebhookError::Client(e.to_string()))
+    Ok(egress.http_client(&url.host(), url.port()).await?)
 }

@@ -97,9 +97,8 @@ impl EndpointForm {
             .await
             .map_err(|error| match error {
                 crate::mail::egress::EgressError::Private { .. } => "webhooks.error.url_private",
-                crate::mail::egress::EgressError::Lookup { .. } => {
-                    "webhooks.error.url_unknown_host"
-                }
+                crate::mail::egress::EgressError::Lookup { .. }
+                | crate::mail::egress::EgressError::Client(_) => "webhooks.error.url_unknown_host",
             })?;
         Ok(EndpointSettings {
             url,

@@ -186,7 +186,7 @@ async fn the_test_buttons_say_exactly_what_failed() {
         .await
         .expect("body");
     assert!(page.contains("Login refused"), "{page}");
-    assert!(page.contains("the server refused the user name or password"));
+    assert!(page.contains("the server refused the sign-in"));
 
     let page = app
         .post_form(

@@ -267,7 +267,7 @@ async fn a_wrong_password_is_kept_on_its_channel_and_does_not_stop_another() {
     app.login("admin@shop.test").await;
     let page = app.get_text("/settings/channels").await;
     assert!(page.contains("Login refused"), "{page}");
-    assert!(page.contains("the server refused the user name or password"));
+    assert!(page.contains("the server refused the sign-in"));
 }
 
 #[tokio::test]
@@ -378,7 +378,7 @@ async fn test_connection_names_the_failing_step() {
     assert!(
         problem
             .to_string()
-            .starts_with("the server refused the user name or password")
+            .starts_with("the server refused the sign-in")
     );
 
     let mut missing = settings(&user);

@@ -35,6 +35,30 @@ pub struct Model {
     pub from_name: String,
     pub from_address: String,
     pub created_at: DateTimeUtc,
+    /// `password` or `oauth2`.
+    pub auth_method: String,
+    /// `microsoft`, `google` or `generic`.
+    pub oauth_provider: Option<String>,
+    pub oauth_client_id: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_client_secret_sealed: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_auth_url: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_token_url: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_scopes: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_refresh_token_sealed: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_access_token_sealed: Option<String>,
+    pub oauth_access_expires_at: Option<DateTimeUtc>,
+    pub oauth_signed_in_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub oauth_problem: Option<String>,
+    /// Other addresses the channel receives for, comma-separated.
+    #[sea_orm(column_type = "Text")]
+    pub aliases: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,8 +6,10 @@ use serde::Deserialize;
 use crate::db::entity::channel;
 use crate::mail::EmailAddress;
 use crate::mail::channel::{
-    ImapSettings, KeepPasswords, NewChannel, SmtpSettings, TlsMode, parse_host, parse_port,
+    AUTH_OAUTH2, AUTH_PASSWORD, ChannelAuth, ImapSettings, KeepPasswords, NewChannel, Secret,
+    SmtpSettings, TlsMode, parse_host, parse_port,
 };
+use crate::mail::oauth::{self, OAuthApp, Provider};
 
 pub const MIN_POLL_SECONDS: i32 = 30;
 pub const MAX_POLL_SECONDS: i32 = 86_400;
@@ -34,6 +36,16 @@ pub struct ChannelForm {
     pub smtp_tls: String,
     pub smtp_user: String,
     pub smtp_password: String,
+    /// `password` or `oauth2`.
+    pub auth_method: String,
+    pub oauth_provider: String,
+    pub oauth_client_id: String,
+    pub oauth_client_secret: String,
+    pub oauth_auth_url: String,
+    pub oauth_token_url: String,
+    pub oauth_scopes: String,
+    /// Other addresses, separated by commas, spaces or lines.
+    pub aliases: String,
 }
 
 impl Default for ChannelForm {
@@ -56,6 +68,14 @@ impl Default for ChannelForm {
             smtp_tls: "starttls".into(),
             smtp_user: String::new(),
             smtp_password: String::new(),
+            auth_method: AUTH_PASSWORD.into(),
+            oauth_provider: Provider::Microsoft.as_str().into(),
+            oauth_client_id: String::new(),
+            oauth_client_secret: String::new(),
+            oauth_auth_url: String::new(),
+            oauth_token_url: String::new(),
+            oauth_scopes: String::new(),
+            aliases: String::new(),
         }
     }
 }
@@ -85,6 +105,17 @@ impl ChannelForm {
             smtp_tls: model.smtp_tls.clone(),
             smtp_user: model.smtp_user.clone().unwrap_or_default(),
             smtp_password: String::new(),
+            auth_method: model.auth_method.clone(),
+            oauth_provider: model
+                .oauth_provider
+                .clone()
+                .unwrap_or_else(|| Provider::Microsoft.as_str().into()),
+            oauth_client_id: model.oauth_client_id.clone().unwrap_or_default(),
+            oauth_client_secret: String::new(),
+            oauth_auth_url: model.oauth_auth_url.clone().unwrap_or_default(),
+            oauth_token_url: model.oauth_token_url.clone().unwrap_or_default(),
+            oauth_scopes: model.oauth_scopes.clone().unwrap_or_default(),
+            aliases: model.aliases.clone(),
         }
     }
 
@@ -92,6 +123,7 @@ impl ChannelForm {
     pub fn without_passwords(mut self) -> Self {
         self.imap_password.clear();
         self.smtp_password.clear();
+        self.oauth_client_secret.clear();
         self
     }
 
@@ -123,17 +155,22 @@ impl ChannelForm {
         if poll_seconds.is_none() {
             errors.push("channels.poll_invalid");
         }
-        let imap = self.check_imap(existing, &mut keep, &mut errors);
-        let smtp = self.check_smtp(existing, &mut keep, &mut errors);
-        match (errors.is_empty(), from_address, poll_seconds) {
-            (true, Some(from_address), Some(poll_seconds)) => Ok((
+        let aliases = self.check_aliases(from_address.as_ref(), &mut errors);
+        let auth = self.check_auth(&mut errors);
+        let oauth = matches!(auth, Some(ChannelAuth::OAuth(_)));
+        let imap = self.check_imap(existing, oauth, &mut keep, &mut errors);
+        let smtp = self.check_smtp(existing, oauth, &mut keep, &mut errors);
+        match (errors.is_empty(), from_address, poll_seconds, auth) {
+            (true, Some(from_address), Some(poll_seconds), Some(auth)) => Ok((
                 NewChannel {
                     name: name.to_owned(),
                     imap,
                     smtp,
                     from_name: from_name.to_owned(),
                     from_address,
+                    aliases,
                     poll_seconds,
+                    auth,
                 },
                 keep,
             )),
@@ -141,9 +178,119 @@ impl ChannelForm {
         }
     }
 
+    /// The preset's mail servers, filled into empty server fields (the form works without
+    /// JavaScript: choosing Microsoft or Google and saving is enough).
+    pub fn with_preset_servers(mut self) -> Self {
+        if self.auth_method != AUTH_OAUTH2 {
+            return self;
+        }
+        let Some(preset) = Provider::parse(&self.oauth_provider).and_then(Provider::preset) else {
+            return self;
+        };
+        if self.imap_host.trim().is_empty() {
+            self.imap_host = preset.imap.host.into();
+            self.imap_port = preset.imap.port.to_string();
+            self.imap_tls = preset.imap.tls.as_str().into();
+        }
+        if self.smtp_host.trim().is_empty() {
+            self.smtp_host = preset.smtp.host.into();
+            self.smtp_port = preset.smtp.port.to_string();
+            self.smtp_tls = preset.smtp.tls.as_str().into();
+        }
+        self
+    }
+
+    fn check_aliases(
+        &self,
+        from_address: Option<&EmailAddress>,
+        errors: &mut Vec<&'static str>,
+    ) -> Vec<EmailAddress> {
+        let mut aliases: Vec<EmailAddress> = Vec::new();
+        for word in self
+            .aliases
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+        {
+            match EmailAddress::parse(word) {
+                Ok(address) => {
+                    let repeated = from_address.is_some_and(|f| f == &address)
+                        || aliases.contains(&address);
+                    if !repeated {
+                        aliases.push(address);
+                    }
+                }
+                Err(_) => {
+                    errors.push("channels.aliases.invalid");
+                    return Vec::new();
+                }
+            }
+        }
+        if aliases.len() > 20 {
+            errors.push("channels.aliases.too_many");
+        }
+        aliases
+    }
+
+    fn check_auth(&self, errors: &mut Vec<&'static str>) -> Option<ChannelAuth> {
+        match self.auth_method.as_str() {
+            AUTH_PASSWORD | "" => return Some(ChannelAuth::Password),
+            AUTH_OAUTH2 => {}
+            _ => {
+                errors.push("channels.oauth.auth_invalid");
+                return None;
+            }
+        }
+        let before = errors.len();
+        let Some(provider) = Provider::parse(&self.oauth_provider) else {
+            errors.push("channels.oauth.provider_invalid");
+            return None;
+        };
+        let preset = provider.preset();
+        let or_preset = |typed: &str, preset_value: Option<&'static str>| match typed.trim() {
+            "" => preset_value.unwrap_or_default().to_owned(),
+            other => other.to_owned(),
+        };
+        let auth_url = oauth::parse_endpoint(&or_preset(&self.oauth_auth_url, preset.map(|p| p.auth_url)))
+            .map_err(|e| errors.push(e))
+            .ok();
+        let token_url =
+            oauth::parse_endpoint(&or_preset(&self.oauth_token_url, preset.map(|p| p.token_url)))
+                .map_err(|e| errors.push(e))
+                .ok();
+        let scopes = oauth::parse_scopes(&or_preset(&self.oauth_scopes, preset.map(|p| p.scopes)))
+            .map_err(|e| errors.push(e))
+            .ok();
+        let client_id = self.oauth_client_id.trim();
+        if client_id.is_empty() || client_id.len() > 500 || client_id.chars().any(char::is_control) {
+            errors.push("channels.oauth.client_id_invalid");
+        }
+        let secret = self.oauth_client_secret.trim();
+        let client_secret = if secret.is_empty() {
+            // Kept from before, or none: public clients (PKCE only) have no secret.
+            None
+        } else if secret.len() > 1000 || secret.chars().any(char::is_control) {
+            errors.push("channels.oauth.client_secret_invalid");
+            None
+        } else {
+            Some(secret.to_owned())
+        };
+        if errors.len() > before {
+            return None;
+        }
+        Some(ChannelAuth::OAuth(OAuthApp {
+            provider,
+            client_id: client_id.to_owned(),
+            client_secret,
+            auth_url: auth_url?,
+            token_url: token_url?,
+            scopes: scopes?,
+        }))
+    }
+
     fn check_imap(
         &self,
         existing: Option<&channel::Model>,
+        oauth: bool,
         keep: &mut KeepPasswords,
         errors: &mut Vec<&'static str>,
     ) -> Option<ImapSettings> {
@@ -163,7 +310,9 @@ impl ChannelForm {
         if user.is_empty() || user.len() > 254 || user.chars().any(char::is_control) {
             errors.push("channels.imap_user_invalid");
         }
-        if self.imap_password.is_empty() {
+        if oauth {
+            // Signed in with a token: no password.
+        } else if self.imap_password.is_empty() {
             if existing.is_some_and(|c| c.imap_password_sealed.is_some()) {
                 keep.imap = true;
             } else {
@@ -199,7 +348,11 @@ impl ChannelForm {
             port: port?,
             tls: tls?,
             user: user.to_owned(),
-            password: self.imap_password.clone(),
+            secret: if oauth {
+                Secret::Bearer(String::new())
+            } else {
+                Secret::Password(self.imap_password.clone())
+            },
             folder,
             move_to,
         })
@@ -208,6 +361,7 @@ impl ChannelForm {
     fn check_smtp(
         &self,
         existing: Option<&channel::Model>,
+        oauth: bool,
         keep: &mut KeepPasswords,
         errors: &mut Vec<&'static str>,
     ) -> Option<SmtpSettings> {
@@ -229,7 +383,9 @@ impl ChannelForm {
         }
         let user = (!user.is_empty()).then(|| user.to_owned());
         let password = (!self.smtp_password.is_empty()).then(|| self.smtp_password.clone());
-        if user.is_some() && password.is_none() {
+        if oauth {
+            // Signed in with a token: no password.
+        } else if user.is_some() && password.is_none() {
             if existing.is_some_and(|c| c.smtp_password_sealed.is_some()) {
                 keep.smtp = true;
             } else {
@@ -244,7 +400,11 @@ impl ChannelForm {
             port: port?,
             tls: tls?,
             user,
-            password,
+            secret: if oauth {
+                Some(Secret::Bearer(String::new()))
+            } else {
+                password.map(Secret::Password)
+            },
         })
     }
 }

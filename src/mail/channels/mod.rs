@@ -4,3 +4,4 @@
 pub mod form;
 pub mod routes;
 pub mod smtp_check;
+pub mod oauth_routes;

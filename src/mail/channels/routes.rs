@@ -8,9 +8,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::ChannelForm;
-use super::smtp_check::test_smtp;
+use super::smtp_check;
 use crate::db::entity::channel as entity;
-use crate::mail::channel::{self, INBOUND_TOKEN};
+use crate::mail::channel::{self, AUTH_OAUTH2, INBOUND_TOKEN};
+use crate::mail::oauth::{Provider, tokens as oauth_tokens};
 use crate::mail::imap::{self, parse_stored};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
@@ -35,6 +36,19 @@ pub struct ChannelRow {
     pub last_poll: Option<String>,
     pub error: Option<ErrorView>,
     pub inbound_url: String,
+    /// Set for a channel that signs in with OAuth2.
+    pub oauth: Option<OAuthView>,
+    /// Other addresses the channel receives for.
+    pub aliases: String,
+    /// An IDLE connection is open: mail arrives at once.
+    pub idle: bool,
+}
+
+/// The OAuth2 sign-in of a channel, as its page shows it.
+pub struct OAuthView {
+    pub sign_in_label: String,
+    pub signed_in_at: Option<String>,
+    pub revoked: bool,
 }
 
 fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRow, AppError> {
@@ -68,6 +82,27 @@ fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRo
             .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         error,
         inbound_url: state.config.base_url.join(&paths::INBOUND_EMAIL.at(token)),
+        oauth: (model.auth_method == AUTH_OAUTH2).then(|| {
+            let provider = model
+                .oauth_provider
+                .as_deref()
+                .and_then(Provider::parse)
+                .unwrap_or(Provider::Generic);
+            OAuthView {
+                sign_in_label: page.tf(
+                    "channels.oauth.sign_in",
+                    &[("provider", page.t(provider.label_key()))],
+                ),
+                signed_in_at: model
+                    .oauth_refresh_token_sealed
+                    .as_ref()
+                    .and(model.oauth_signed_in_at)
+                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                revoked: model.oauth_problem.as_deref() == Some(oauth_tokens::REVOKED),
+            }
+        }),
+        aliases: model.aliases.clone(),
+        idle: state.idle.mode(model.id) == Some(imap::idle::Mode::Idling),
     })
 }
 
@@ -110,6 +145,9 @@ struct ChannelFormPage {
     errors: Vec<&'static str>,
     has_imap_password: bool,
     has_smtp_password: bool,
+    has_client_secret: bool,
+    /// The redirect URL to register with an OAuth2 app.
+    redirect_uri: String,
     test: Option<TestResult>,
 }
 
@@ -128,6 +166,14 @@ impl ChannelFormPage {
             ("starttls", self.page.t("channels.tls_starttls")),
             ("none", self.page.t("channels.tls_none")),
         ]
+    }
+
+    /// The OAuth2 providers as (value, label) pairs.
+    fn providers(&self) -> Vec<(&'static str, &'static str)> {
+        Provider::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), self.page.t(p.label_key())))
+            .collect()
     }
 
     fn selected(&self, value: &str, current: &str) -> &'static str {
@@ -155,6 +201,8 @@ async fn form_page(
         errors,
         has_imap_password: existing.is_some_and(|m| m.imap_password_sealed.is_some()),
         has_smtp_password: existing.is_some_and(|m| m.smtp_password_sealed.is_some()),
+        has_client_secret: existing.is_some_and(|m| m.oauth_client_secret_sealed.is_some()),
+        redirect_uri: super::oauth_routes::redirect_uri(state),
         test: None,
     })
 }
@@ -180,6 +228,7 @@ pub async fn create(
     CsrfForm(form): CsrfForm<ChannelForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
+    let form = form.with_preset_servers();
     let (new, _) = match form.check(None) {
         Ok(checked) => checked,
         Err(errors) => {
@@ -226,6 +275,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let existing = find(&state, &scope, path.into_inner()).await?;
+    let form = form.with_preset_servers();
     let (new, keep) = match form.check(Some(&existing)) {
         Ok(checked) => checked,
         Err(errors) => {
@@ -238,7 +288,7 @@ pub async fn update(
         "imap": new.imap.as_ref().map(|i| i.host.clone()),
         "smtp": new.smtp.as_ref().map(|s| s.host.clone()),
         "imap_password_changed": new.imap.is_some() && !keep.imap,
-        "smtp_password_changed": new.smtp.as_ref().is_some_and(|s| s.password.is_some()),
+        "smtp_password_changed": new.smtp.as_ref().is_some_and(|s| matches!(s.secret, Some(channel::Secret::Password(_)))),
     });
     if !channel::update(
         &state.db,
@@ -353,20 +403,18 @@ async fn test_button(
     let (title, result) = match probe {
         Probe::Imap => (
             "channels.test_imap_title",
-            match channel::imap_settings(&existing, &state.sealer)? {
-                None => Err((None, t("channels.imap_not_configured").to_owned())),
-                Some(settings) => imap::test_connection(&settings, state.config.egress())
-                    .await
-                    .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
+            match imap::test_channel(state, &existing).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err((None, t("channels.imap_not_configured").to_owned())),
+                Err(p) => Err((Some(t(p.stage.label_key())), p.to_string())),
             },
         ),
         Probe::Smtp => (
             "channels.test_smtp_title",
-            match channel::smtp_settings(&existing, &state.sealer)? {
-                None => Err((None, t("channels.smtp_not_configured").to_owned())),
-                Some(settings) => test_smtp(&settings, state.config.egress())
-                    .await
-                    .map_err(|p| (Some(t(p.stage.label_key())), p.to_string())),
+            match smtp_check::test_channel(state, &existing).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err((None, t("channels.smtp_not_configured").to_owned())),
+                Err(p) => Err((Some(t(p.stage.label_key())), p.to_string())),
             },
         ),
     };

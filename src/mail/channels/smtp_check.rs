@@ -1,11 +1,14 @@
 //! "Test SMTP": resolve, connect, then let lettre greet, secure and authenticate, and say
 //! which of those steps failed.
 
-use crate::mail::channel::SmtpSettings;
+use crate::db::entity::channel;
+use crate::mail::channel::{self as channels, SmtpSettings};
 use crate::mail::egress::Egress;
 use crate::mail::imap::Stage;
 use crate::mail::imap::connect::tcp_connect;
+use crate::mail::oauth;
 use crate::mail::outbound::smtp_transport;
+use crate::state::AppState;
 
 /// What went wrong talking to an SMTP server; `detail` never holds a user name or password.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,38 @@ pub async fn test_smtp(settings: &SmtpSettings, egress: Egress) -> Result<(), Sm
         Ok(true) => Ok(()),
         Ok(false) => Err(problem(Stage::Greeting, "the server did not answer NOOP")),
         Err(error) => Err(classify(&error)),
+    }
+}
+
+/// "Test SMTP" for a stored channel, signing in as the sender does (a token refused before
+/// its expiry is refreshed once). `Ok(false)`: the channel has no SMTP settings.
+pub async fn test_channel(state: &AppState, channel: &channel::Model) -> Result<bool, SmtpProblem> {
+    let settings = channels::smtp_settings(channel, &state.sealer)
+        .map_err(|_| problem(Stage::Auth, "the stored password cannot be opened"))?;
+    let Some(mut settings) = settings else {
+        return Ok(false);
+    };
+    let token_problem = |e: oauth::TokenError| problem(Stage::Token, e.to_string());
+    if let Some(secret) = settings.secret.as_mut() {
+        oauth::sign_in(state, channel.id, secret, None)
+            .await
+            .map_err(token_problem)?;
+    }
+    let egress = state.config.egress();
+    match test_smtp(&settings, egress).await {
+        Err(refusal) if refusal.stage == Stage::Auth => {
+            let Some(refused) = settings.secret.as_ref().and_then(oauth::bearer).map(str::to_owned)
+            else {
+                return Err(refusal);
+            };
+            if let Some(secret) = settings.secret.as_mut() {
+                oauth::sign_in(state, channel.id, secret, Some(&refused))
+                    .await
+                    .map_err(token_problem)?;
+            }
+            test_smtp(&settings, egress).await.map(|()| true)
+        }
+        other => other.map(|()| true),
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_imap::imap_proto::{Response, Status};
+use async_imap::imap_proto::{Capability, Response, Status};
+use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -17,8 +18,11 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use super::{ImapProblem, Stage};
-use crate::mail::channel::{ImapSettings, TlsMode};
+use crate::db::entity::channel;
+use crate::mail::channel::{self as channels, ImapSettings, Secret, TlsMode};
 use crate::mail::egress::Egress;
+use crate::mail::oauth::{self, sasl};
+use crate::state::AppState;
 
 /// How long one network step (resolve, connect, handshake, one command) may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -181,7 +185,7 @@ pub async fn open_session(
 ) -> Result<ImapSession, ImapProblem> {
     let host = settings.host.as_str();
     let tcp = tcp_connect(host, settings.port, egress).await?;
-    let client = match settings.tls {
+    let mut client = match settings.tls {
         TlsMode::None => {
             let mut client = Client::new(MailStream::Plain(tcp));
             read_greeting(&mut client).await?;
@@ -211,13 +215,91 @@ pub async fn open_session(
             Client::new(tls_handshake(tcp, host).await?)
         }
     };
-    step(Stage::Auth, "LOGIN", async {
-        client
-            .login(&settings.user, &settings.password)
+    match &settings.secret {
+        Secret::Password(password) => {
+            step(Stage::Auth, "LOGIN", async {
+                client
+                    .login(&settings.user, password)
+                    .await
+                    .map_err(|(error, _)| login_problem(error))
+            })
             .await
-            .map_err(|(error, _)| login_problem(error))
-    })
-    .await
+        }
+        Secret::Bearer(token) => {
+            step(Stage::Auth, "AUTHENTICATE", async {
+                let offered = capabilities(&mut client).await?;
+                // XOAUTH2 where offered (Microsoft, Google, Dovecot), else the standard one.
+                let (mechanism, message) = if offered.iter().any(|c| c == "AUTH=XOAUTH2")
+                    || !offered.iter().any(|c| c == "AUTH=OAUTHBEARER")
+                {
+                    ("XOAUTH2", sasl::xoauth2(&settings.user, token))
+                } else {
+                    (
+                        "OAUTHBEARER",
+                        sasl::oauthbearer(&settings.user, host, settings.port, token),
+                    )
+                };
+                client
+                    .authenticate(mechanism, sasl::OneShot::new(message))
+                    .await
+                    .map_err(|(error, _)| login_problem(error))
+            })
+            .await
+        }
+    }
+}
+
+/// The server's capabilities before sign-in (`CAPABILITY`), upper-cased.
+async fn capabilities(client: &mut Client<MailStream>) -> Result<Vec<String>, ImapProblem> {
+    let (answers, received) = async_channel::bounded(16);
+    client
+        .run_command_and_check_ok("CAPABILITY", Some(answers))
+        .await
+        .map_err(|e| ImapProblem::new(Stage::Greeting, format!("CAPABILITY: {e}")))?;
+    let mut offered = Vec::new();
+    while let Ok(answer) = received.try_recv() {
+        if let UnsolicitedResponse::Other(data) = answer
+            && let Response::Capabilities(list) = data.parsed()
+        {
+            offered.extend(list.iter().map(|c| match c {
+                Capability::Imap4rev1 => "IMAP4REV1".to_owned(),
+                Capability::Auth(mechanism) => format!("AUTH={}", mechanism.to_uppercase()),
+                Capability::Atom(atom) => atom.to_uppercase(),
+            }));
+        }
+    }
+    Ok(offered)
+}
+
+/// Opens a session with a channel's stored settings: the password, or an OAuth2 access
+/// token, refreshed once when the server refuses it before its expiry. None when the channel
+/// has no IMAP settings.
+pub async fn open_for_channel(
+    state: &AppState,
+    channel: &channel::Model,
+) -> Result<Option<(ImapSession, ImapSettings)>, ImapProblem> {
+    let settings = channels::imap_settings(channel, &state.sealer)
+        .map_err(|_| ImapProblem::new(Stage::Auth, "the stored password cannot be opened"))?;
+    let Some(mut settings) = settings else {
+        return Ok(None);
+    };
+    let egress = state.config.egress();
+    let token_problem = |e: oauth::TokenError| ImapProblem::new(Stage::Token, e.to_string());
+    oauth::sign_in(state, channel.id, &mut settings.secret, None)
+        .await
+        .map_err(token_problem)?;
+    match open_session(&settings, egress).await {
+        Ok(session) => Ok(Some((session, settings))),
+        Err(problem) if problem.stage == Stage::Auth && oauth::bearer(&settings.secret).is_some() => {
+            let refused = oauth::bearer(&settings.secret).map(str::to_owned);
+            oauth::sign_in(state, channel.id, &mut settings.secret, refused.as_deref())
+                .await
+                .map_err(token_problem)?;
+            let session = open_session(&settings, egress).await?;
+            Ok(Some((session, settings)))
+        }
+        Err(problem) => Err(problem),
+    }
 }
 
 fn login_problem(error: async_imap::error::Error) -> ImapProblem {
@@ -248,6 +330,17 @@ pub async fn test_connection(settings: &ImapSettings, egress: Egress) -> Result<
     let result = check_folders(&mut session, settings).await;
     let _ = tokio::time::timeout(STEP_TIMEOUT, session.logout()).await;
     result
+}
+
+/// "Test IMAP" for a stored channel: sign in as a poll does (token included), open the
+/// folders, log out. `Ok(false)`: the channel has no IMAP settings.
+pub async fn test_channel(state: &AppState, channel: &channel::Model) -> Result<bool, ImapProblem> {
+    let Some((mut session, settings)) = open_for_channel(state, channel).await? else {
+        return Ok(false);
+    };
+    let result = check_folders(&mut session, &settings).await;
+    let _ = tokio::time::timeout(STEP_TIMEOUT, session.logout()).await;
+    result.map(|()| true)
 }
 
 async fn check_folders(

@@ -4,10 +4,11 @@
 //! every due channel in the background. Errors name the stage that failed, never a person.
 
 pub mod connect;
+pub mod idle;
 pub mod poll;
 pub mod scheduler;
 
-pub use connect::test_connection;
+pub use connect::{open_for_channel, test_channel, test_connection};
 pub use poll::{PollOutcome, poll_once};
 pub use scheduler::spawn_poller;
 
@@ -22,6 +23,8 @@ pub enum Stage {
     Tls,
     /// The server did not greet like a mail server.
     Greeting,
+    /// No OAuth2 access token could be had (not signed in, revoked, the token endpoint).
+    Token,
     /// The server refused the user name or password.
     Auth,
     /// The folder does not exist (or cannot be used).
@@ -35,11 +38,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Dns,
         Stage::Connect,
         Stage::Tls,
         Stage::Greeting,
+        Stage::Token,
         Stage::Auth,
         Stage::Folder,
         Stage::Fetch,
@@ -54,6 +58,7 @@ impl Stage {
             Stage::Connect => "connect",
             Stage::Tls => "tls",
             Stage::Greeting => "greeting",
+            Stage::Token => "token",
             Stage::Auth => "auth",
             Stage::Folder => "folder",
             Stage::Fetch => "fetch",
@@ -73,6 +78,7 @@ impl Stage {
             Stage::Connect => "channels.stage.connect",
             Stage::Tls => "channels.stage.tls",
             Stage::Greeting => "channels.stage.greeting",
+            Stage::Token => "channels.stage.token",
             Stage::Auth => "channels.stage.auth",
             Stage::Folder => "channels.stage.folder",
             Stage::Fetch => "channels.stage.fetch",
@@ -113,8 +119,9 @@ impl Stage {
             Stage::Connect => Some(format!("could not connect: {detail}")),
             Stage::Tls => Some(format!("TLS handshake failed: {detail}")),
             Stage::Auth => Some(format!(
-                "the server refused the user name or password ({detail})"
+                "the server refused the sign-in ({detail})"
             )),
+            Stage::Token => Some(format!("OAuth2: {detail}")),
             Stage::Timeout => Some(format!("the server did not answer in time: {detail}")),
             Stage::Greeting | Stage::Folder | Stage::Fetch | Stage::Store => None,
         }

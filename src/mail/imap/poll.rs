@@ -26,6 +26,7 @@ type UidSize = (u32, u32);
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PollOutcome {
     pub stored: usize,
+    /// Already stored, or sent from one of the organization's own addresses.
     pub duplicates: usize,
     /// Not email (or no sender): left in the mailbox, flagged `\Seen`.
     pub rejected: usize,
@@ -61,7 +62,7 @@ pub async fn poll_once(
 }
 
 /// What a poll that worked has to tell the admin: messages it left in the mailbox, and why.
-fn notes(outcome: &PollOutcome, max_bytes: usize) -> Option<String> {
+pub(super) fn notes(outcome: &PollOutcome, max_bytes: usize) -> Option<String> {
     let mut notes = Vec::new();
     if outcome.rejected > 0 {
         notes.push(format!(
@@ -92,12 +93,9 @@ fn megabytes(bytes: usize) -> String {
 }
 
 async fn run(state: &AppState, channel: &channel::Model) -> Result<PollOutcome, ImapProblem> {
-    let settings = channels::imap_settings(channel, &state.sealer)
-        .map_err(|_| ImapProblem::new(Stage::Auth, "the stored password cannot be opened"))?;
-    let Some(settings) = settings else {
+    let Some((mut session, settings)) = connect::open_for_channel(state, channel).await? else {
         return Ok(PollOutcome::default());
     };
-    let mut session = connect::open_session(&settings, state.config.egress()).await?;
     let result = fetch_new(state, channel, &settings, &mut session).await;
     let _ = tokio::time::timeout(STEP_TIMEOUT, session.logout()).await;
     result
@@ -121,7 +119,7 @@ struct Capabilities {
     uidplus: bool,
 }
 
-async fn fetch_new(
+pub(super) async fn fetch_new(
     state: &AppState,
     channel: &channel::Model,
     settings: &ImapSettings,
@@ -217,7 +215,7 @@ async fn fetch_new(
                     outcome.stored += 1;
                     acknowledge(session, settings, &capabilities, uid).await?;
                 }
-                Ok(Outcome::Duplicate) => {
+                Ok(Outcome::Duplicate | Outcome::OwnMail) => {
                     outcome.duplicates += 1;
                     acknowledge(session, settings, &capabilities, uid).await?;
                 }

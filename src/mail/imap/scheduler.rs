@@ -1,5 +1,6 @@
-//! The background poller: every few seconds it polls each channel whose interval has passed,
-//! each in its own task with a time limit. A channel's failure is stored on that channel and
+//! The background poller: every few seconds it starts or stops the IDLE watchers
+//! ([`super::idle`]) of the signed-in channels, and polls each channel whose server has no
+//! IDLE when its interval has passed, each in its own task with a time limit. A channel's failure is stored on that channel and
 //! never stops the others, and a channel is never polled twice at once.
 
 use std::collections::HashSet;
@@ -7,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::task::JoinHandle;
 
 use super::{ImapProblem, Stage, poll_once};
@@ -25,19 +26,35 @@ pub async fn due_channels(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Vec<channel::Model>, sea_orm::DbErr> {
-    let all = channel::Entity::find()
-        .filter(channel::Column::ImapHost.is_not_null())
-        .filter(channel::Column::ImapPasswordSealed.is_not_null())
-        .all(db)
-        .await?;
-    Ok(all
-        .into_iter()
+    Ok(due(signed_in_channels(db).await?, now))
+}
+
+/// Of these channels, those whose last poll is `poll_seconds` ago or longer.
+fn due(all: Vec<channel::Model>, now: DateTime<Utc>) -> Vec<channel::Model> {
+    all.into_iter()
         .filter(|c| {
             c.last_poll_at.is_none_or(|at| {
                 at + chrono::Duration::seconds(i64::from(c.poll_seconds.max(1))) <= now
             })
         })
-        .collect())
+        .collect()
+}
+
+/// Channels with IMAP settings and a way to sign in.
+pub async fn signed_in_channels(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<channel::Model>, sea_orm::DbErr> {
+    channel::Entity::find()
+        .filter(channel::Column::ImapHost.is_not_null())
+        // Signed in: a password, or an OAuth2 refresh token (a revoked one was dropped, so
+        // such a channel waits for the admin to sign in again).
+        .filter(
+            Condition::any()
+                .add(channel::Column::ImapPasswordSealed.is_not_null())
+                .add(channel::Column::OauthRefreshTokenSealed.is_not_null()),
+        )
+        .all(db)
+        .await
 }
 
 /// Removes a channel from the busy set when its poll ends, however it ends.
@@ -71,14 +88,18 @@ pub fn spawn_poller(state: Arc<AppState>) -> JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let due = match due_channels(&state.db, Utc::now()).await {
-                Ok(due) => due,
+            let signed_in = match signed_in_channels(&state.db).await {
+                Ok(signed_in) => signed_in,
                 Err(error) => {
                     tracing::error!(%error, "could not list the channels to poll");
                     continue;
                 }
             };
-            for channel in due {
+            state.idle.sync(&state, &signed_in);
+            for channel in due(signed_in, Utc::now()) {
+                if !state.idle.left_to_poller(channel.id) {
+                    continue;
+                }
                 let Some(claim) = Busy::claim(&busy, channel.id) else {
                     continue;
                 };
