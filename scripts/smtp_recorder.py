@@ -15,7 +15,10 @@ answers 250 to DATA after the file is in place: what the client was told is
 delivered is on disk.
 
 Any AUTH (PLAIN/LOGIN) is accepted without TLS, so the application can be
-configured with SMTP credentials. Credentials and message contents are never
+configured with SMTP credentials. With ``--xoauth2 URL`` the server instead
+requires AUTH XOAUTH2 (as Microsoft 365 and Google do) and checks each bearer
+token at the OAuth2 introspection endpoint URL (scripts/oauth_provider.py); the
+signed-in user is then recorded in an ``X-Recorded-Auth`` header line. Credentials and message contents are never
 printed. On start it prints exactly one line, ``READY <host>:<port>``, once the
 socket listens (useful with ``--port 0``). It runs until SIGTERM/SIGINT.
 Rust tests start and stop it themselves to simulate an SMTP outage.
@@ -23,12 +26,17 @@ Rust tests start and stop it themselves to simulate an SMTP outage.
 
 import argparse
 import asyncio
+import base64
+import binascii
+import json
 import itertools
 import logging
 import os
 import signal
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -43,6 +51,8 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope) -> str:
         rcpts = ", ".join(envelope.rcpt_tos)
         header = f"X-Recorded-Rcpt: {rcpts}\r\n".encode("utf-8")
+        if isinstance(session.auth_data, XOAuth2Login):
+            header += f"X-Recorded-Auth: {session.auth_data.user}\r\n".encode("utf-8")
         name = f"{time.time_ns()}-{next(self.counter)}.eml"
         final = os.path.join(self.directory, name)
         tmp = os.path.join(self.directory, f".{name}.tmp")
@@ -58,6 +68,49 @@ class Recorder:
             print(f"smtp_recorder: cannot store message: {e.strerror}", file=sys.stderr, flush=True)
             return "451 Requested action aborted: local error in processing"
         return "250 OK"
+
+
+class XOAuth2Login:
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.login = user.encode("utf-8")
+
+
+class XOAuth2Recorder(Recorder):
+    """Requires AUTH XOAUTH2 with a token the introspection endpoint calls active for the
+    user named in it (RFC 7662)."""
+
+    def __init__(self, directory: str, introspect: str) -> None:
+        super().__init__(directory)
+        self.introspect = introspect
+
+    def token_user(self, token: str):
+        body = urllib.parse.urlencode({"token": token}).encode()
+        req = urllib.request.Request(self.introspect, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            info = json.load(answer)
+        return info.get("username") if info.get("active") else None
+
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False)
+        else:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        fields = dict(
+            part.split("=", 1) for part in blob.decode("utf-8", "replace").split("\x01") if "=" in part
+        )
+        user = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        loop = asyncio.get_running_loop()
+        owner = await loop.run_in_executor(None, self.token_user, token)
+        if owner is None or owner.lower() != user.lower():
+            return AuthResult(success=False, handled=False, message="535 5.7.3 Authentication unsuccessful")
+        return AuthResult(success=True, auth_data=XOAuth2Login(user))
 
 
 def accept_any_auth(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -76,12 +129,18 @@ def parse_args() -> argparse.Namespace:
         default=SMTP.line_length_limit,
         help="longest accepted DATA line in bytes incl. CRLF (default: RFC 5321's %(default)s)",
     )
+    p.add_argument(
+        "--xoauth2",
+        metavar="INTROSPECTION_URL",
+        help="require AUTH XOAUTH2 and check tokens at this OAuth2 introspection endpoint",
+    )
     return p.parse_args()
 
 
 async def serve(args: argparse.Namespace) -> None:
     os.makedirs(args.dir, exist_ok=True)
-    handler = Recorder(os.path.abspath(args.dir))
+    directory = os.path.abspath(args.dir)
+    handler = XOAuth2Recorder(directory, args.xoauth2) if args.xoauth2 else Recorder(directory)
 
     class RecorderSMTP(SMTP):
         line_length_limit = args.max_line_length
@@ -93,6 +152,9 @@ async def serve(args: argparse.Namespace) -> None:
             enable_SMTPUTF8=True,
             auth_require_tls=False,
             authenticator=accept_any_auth,
+            # With --xoauth2 only XOAUTH2 is offered, and mail needs a signed-in client.
+            auth_exclude_mechanism=["PLAIN", "LOGIN"] if args.xoauth2 else None,
+            auth_required=bool(args.xoauth2),
         )
 
     loop = asyncio.get_running_loop()

@@ -29,6 +29,8 @@ CARGO_TEST_ARGS=()
 RUN_DIR=""
 DOVECOT_PID=""
 CHROMEDRIVER_PID=""
+OAUTH_PID=""
+OAUTH_URL=""
 HTTP_PID=""
 POLICY_RC_CREATED=""
 STAGE="setup"
@@ -163,6 +165,7 @@ cleanup() {
     stop_pid "$HTTP_PID"
     stop_pid "$CHROMEDRIVER_PID"
     stop_pid "$DOVECOT_PID"
+    stop_pid "$OAUTH_PID"
     [[ -n "${LETHE_TEST_RUN_ID:-}" ]] && kill_run_stragglers
     [[ -n "$POLICY_RC_CREATED" ]] && rm -f /usr/sbin/policy-rc.d
     if [[ -n "$RUN_DIR" && -d "$RUN_DIR" ]]; then
@@ -398,7 +401,17 @@ start_dovecot() {
     chmod 755 "$dir"
     chown nobody:nogroup "$dir/mail"
     IMAP_PORT="$(free_port)"
-    sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$IMAP_PORT|g" scripts/dovecot.conf.in >"$dir/dovecot.conf"
+    sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$IMAP_PORT|g" -e "s|@OAUTH_URL@|$OAUTH_URL|g" \
+        scripts/dovecot.conf.in >"$dir/dovecot.conf"
+    cat >"$dir/dovecot-oauth2.conf.ext" <<EOF
+introspection_url = $OAUTH_URL/introspect
+introspection_mode = post
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+EOF
     dovecot -F -c "$dir/dovecot.conf" </dev/null >>"$dir/dovecot.stdout" 2>&1 &
     DOVECOT_PID=$!
     if ! wait_for 30 "Dovecot greeting on port $IMAP_PORT" imap_greeting "$IMAP_PORT"; then
@@ -406,6 +419,24 @@ start_dovecot() {
         die "Dovecot did not start"
     fi
     info "Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$IMAP_PORT (pid $DOVECOT_PID)"
+}
+
+# The suite's OAuth2 server (Microsoft and Google cannot run here): Dovecot checks tokens
+# there, the tests sign channels in there.
+start_oauth_provider() {
+    local out="$RUN_DIR/oauth-provider.out"
+    python3 scripts/oauth_provider.py --host 127.0.0.1 --port 0 >"$out" 2>&1 &
+    OAUTH_PID=$!
+    wait_for 10 "oauth_provider" grep -q '^READY ' "$out" || die "oauth_provider did not start: $(cat "$out")"
+    OAUTH_URL="http://$(sed -n 's/^READY //p' "$out")"
+    info "OAuth2 test provider on $OAUTH_URL (pid $OAUTH_PID)"
+}
+
+# A token from the provider signs in to Dovecot with XOAUTH2; a made-up one does not.
+verify_oauth_login() {
+    python3 scripts/oauth_provider.py --check-imap "127.0.0.1:$IMAP_PORT" --url "$OAUTH_URL" ||
+        die "IMAP XOAUTH2 against Dovecot with the test provider failed (see dovecot.log)"
+    info "IMAP XOAUTH2 with a token from the test provider: ok; a made-up token refused"
 }
 
 imap_greeting() {
@@ -531,6 +562,7 @@ export_test_env() {
     export LETHE_TEST_PG_URL="$PG_URL"
     export LETHE_TEST_PYTHON
     export LETHE_TEST_WEBHOOK_RECEIVER="$ROOT/scripts/webhook_receiver.py"
+    export LETHE_TEST_OAUTH_URL="$OAUTH_URL"
 }
 
 print_test_env() {
@@ -602,8 +634,10 @@ main() {
 
     section "Peers"
     make_run_dir
+    timed "oauth provider start" start_oauth_provider
     timed "dovecot start" start_dovecot
     timed "dovecot IMAP check" verify_dovecot
+    timed "dovecot XOAUTH2 check" verify_oauth_login
     timed "chromedriver start" start_chromedriver
     timed "chromium session check" verify_chromedriver
     timed "smtp_recorder check" verify_smtp_recorder

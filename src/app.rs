@@ -32,8 +32,23 @@ pub struct Application {
 impl Application {
     /// Builds everything, starts the background work and binds the listener (port 0 picks a
     /// free port, as tests do). `lethe serve` and the test harness both start here.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
         let listen = config.listen;
+        let listener = TcpListener::bind(listen).map_err(|source| StartError::Listen {
+            address: listen.to_string(),
+            source,
+        })?;
+        let bound = listener.local_addr().map_err(|source| StartError::Listen {
+            address: listen.to_string(),
+            source,
+        })?;
+        let port = bound.port();
+        // Port 0 picks a free port: a base URL that defaults to the listen address follows it,
+        // so links (and an OAuth2 redirect URL) point where the server is.
+        if listen.port() == 0 && config.base_url.as_str() == format!("http://{listen}") {
+            config.base_url = crate::config::BaseUrl::parse(&format!("http://{bound}"))
+                .map_err(StartError::BaseUrl)?;
+        }
         let state = AppState::open(config).await?;
         let setup_link = if auth::users::count(&state.db)
             .await
@@ -45,17 +60,6 @@ impl Application {
         } else {
             None
         };
-        let listener = TcpListener::bind(listen).map_err(|source| StartError::Listen {
-            address: listen.to_string(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen {
-                address: listen.to_string(),
-                source,
-            })?
-            .port();
         let tls = match &state.config.tls {
             Some(setting) => Some(crate::tls::start(setting, &state.config.data_dir)?),
             None => None,

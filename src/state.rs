@@ -62,6 +62,8 @@ pub enum StartError {
     Migration(sea_orm::DbErr),
     #[error("{0}")]
     Mail(String),
+    #[error("the base URL of the listen address (LETHE_BASE_URL): {0}")]
+    BaseUrl(String),
     #[error("cannot open the search index {path}: {source}")]
     Search {
         path: String,

@@ -168,7 +168,9 @@ pub async fn create(
             .as_str()
             .to_owned()),
         imap_user: Set(imap.map(|i| i.user.clone())),
-        imap_password_sealed: Set(imap.and_then(|i| seal_password(sealer, &i.secret, IMAP_PASSWORD))),
+        imap_password_sealed: Set(
+            imap.and_then(|i| seal_password(sealer, &i.secret, IMAP_PASSWORD))
+        ),
         imap_folder: Set(imap
             .map(|i| i.folder.clone())
             .unwrap_or_else(|| "INBOX".into())),

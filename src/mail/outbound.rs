@@ -446,7 +446,11 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
             .map_err(token_failure)?;
     }
     let sent = send_with(state, &settings, &email).await;
-    let refused_token = settings.secret.as_ref().and_then(oauth::bearer).map(str::to_owned);
+    let refused_token = settings
+        .secret
+        .as_ref()
+        .and_then(oauth::bearer)
+        .map(str::to_owned);
     match (sent, refused_token) {
         // A token refused before its expiry: refresh once and send again.
         (Err(error), Some(refused)) if is_auth_refusal(&error) => {
@@ -455,7 +459,9 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
                     .await
                     .map_err(token_failure)?;
             }
-            send_with(state, &settings, &email).await.map_err(Failure::from)
+            send_with(state, &settings, &email)
+                .await
+                .map_err(Failure::from)
         }
         (sent, _) => sent.map_err(Failure::from),
     }
@@ -487,11 +493,19 @@ fn is_auth_refusal(error: &SendError) -> bool {
     matches!(error, SendError::Smtp(e) if e.status().is_some_and(|c| matches!(c.to_string().as_str(), "535" | "534" | "530" | "454")))
 }
 
-async fn send_with(state: &AppState, settings: &SmtpSettings, email: &Message) -> Result<(), SendError> {
+async fn send_with(
+    state: &AppState,
+    settings: &SmtpSettings,
+    email: &Message,
+) -> Result<(), SendError> {
     let transport = smtp_transport(settings, state.config.egress())
         .await
         .map_err(SendError::Transport)?;
-    transport.send(email.clone()).await.map(|_| ()).map_err(SendError::Smtp)
+    transport
+        .send(email.clone())
+        .await
+        .map(|_| ())
+        .map_err(SendError::Smtp)
 }
 
 fn build_email(message: &message::Model) -> Result<Message, String> {

@@ -65,7 +65,7 @@ async fn an_admin_creates_a_channel_whose_passwords_are_sealed_and_never_shown()
     let opened = channel::imap_settings(&stored, &app.state.sealer)
         .expect("opens")
         .expect("imap");
-    assert_eq!(opened.password, IMAP_SECRET_MARK);
+    assert!(opened.secret == channel::Secret::Password(IMAP_SECRET_MARK.into()));
 
     let edit = app
         .get_text(&format!("/settings/channels/{}", stored.id))
@@ -112,11 +112,11 @@ async fn an_empty_password_field_keeps_the_stored_password() {
     let imap = channel::imap_settings(&after, &app.state.sealer)
         .expect("opens")
         .expect("imap");
-    assert_eq!(imap.password, IMAP_SECRET_MARK);
+    assert!(imap.secret == channel::Secret::Password(IMAP_SECRET_MARK.into()));
     let smtp = channel::smtp_settings(&after, &app.state.sealer)
         .expect("opens")
         .expect("smtp");
-    assert_eq!(smtp.password.as_deref(), Some(SMTP_SECRET_MARK));
+    assert!(smtp.secret == Some(channel::Secret::Password(SMTP_SECRET_MARK.into())));
     assert!(
         audit_event::Entity::find()
             .filter(audit_event::Column::Action.eq("channel.updated"))
@@ -171,7 +171,7 @@ async fn the_test_buttons_say_exactly_what_failed() {
     let app = admin_app().await;
     let org = app.org_id("Shop").await;
     let mut wrong = settings(&mailbox_user());
-    wrong.password = "wrong-password".into();
+    wrong.secret = channel::Secret::Password("wrong-password".into());
     let bad = imap_channel(&app, org, wrong).await;
     let mut missing = settings(&mailbox_user());
     missing.folder = "Nope".into();

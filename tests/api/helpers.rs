@@ -700,11 +700,13 @@ impl TestApp {
                     port,
                     tls: TlsMode::None,
                     user: None,
-                    password: None,
+                    secret: None,
                 }),
                 from_name: name.into(),
                 from_address: lethe::mail::EmailAddress::parse(from_address).unwrap(),
+                aliases: Vec::new(),
                 poll_seconds: 60,
+                auth: lethe::mail::channel::ChannelAuth::Password,
             },
         )
         .await

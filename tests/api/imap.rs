@@ -6,7 +6,7 @@ use async_imap::Client;
 use futures::TryStreamExt;
 use lethe::db::entity::{channel as channel_entity, conversation, message};
 use lethe::mail::EmailAddress;
-use lethe::mail::channel::{self, ImapSettings, NewChannel, TlsMode};
+use lethe::mail::channel::{self, ImapSettings, NewChannel, Secret, TlsMode};
 use lethe::mail::egress::Egress;
 use lethe::mail::imap::{self, Stage, poll_once};
 use lethe::orgs::OrgId;
@@ -47,7 +47,7 @@ pub fn settings(user: &str) -> ImapSettings {
         port: server.port,
         tls: TlsMode::None,
         user: user.to_owned(),
-        password: server.password,
+        secret: Secret::Password(server.password),
         folder: "INBOX".into(),
         move_to: None,
     }
@@ -135,7 +135,9 @@ pub async fn imap_channel(app: &TestApp, org: OrgId, imap: ImapSettings) -> chan
             smtp: None,
             from_name: "Shop".into(),
             from_address: EmailAddress::parse("shop@example.test").expect("address"),
+            aliases: Vec::new(),
             poll_seconds: 60,
+            auth: channel::ChannelAuth::Password,
         },
     )
     .await
@@ -249,7 +251,7 @@ async fn a_wrong_password_is_kept_on_its_channel_and_does_not_stop_another() {
     append(&good_user, "INBOX", &mail("good-1", "Hello")).await;
     let good = imap_channel(&app, org, settings(&good_user)).await;
     let mut wrong = settings(&mailbox_user());
-    wrong.password = "not-the-password".into();
+    wrong.secret = Secret::Password("not-the-password".into());
     let bad = imap_channel(&app, org, wrong).await;
 
     let (bad_result, good_result) =
@@ -370,7 +372,7 @@ async fn test_connection_names_the_failing_step() {
         .expect("good settings pass");
 
     let mut wrong_password = settings(&user);
-    wrong_password.password = "wrong".into();
+    wrong_password.secret = Secret::Password("wrong".into());
     let problem = imap::test_connection(&wrong_password, LOOPBACK)
         .await
         .expect_err("refused");

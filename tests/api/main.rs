@@ -18,6 +18,7 @@ mod imap;
 mod import;
 mod inbox;
 mod metrics;
+mod oauth;
 mod organizations;
 mod passkeys;
 mod privacy;

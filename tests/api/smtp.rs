@@ -8,6 +8,8 @@ use std::time::Duration;
 pub struct SmtpRecorder {
     pub port: u16,
     pub dir: PathBuf,
+    /// Extra arguments of the recorder (`--xoauth2 URL`).
+    args: Vec<String>,
     child: Option<Child>,
     /// While stopped: a listener on the port that hangs up on every connection, so the port
     /// stays this recorder's (another test's free port cannot land on it) and a client fails
@@ -31,6 +33,11 @@ fn recorder_script() -> String {
 
 impl SmtpRecorder {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A recorder started with extra arguments, e.g. `["--xoauth2", introspection_url]`.
+    pub async fn start_with(args: &[String]) -> Self {
         let tmp = tempfile::Builder::new()
             .prefix("smtp-")
             .tempdir_in(super::helpers::test_tmp_root())
@@ -40,6 +47,7 @@ impl SmtpRecorder {
         let mut recorder = Self {
             port: free_port(),
             dir,
+            args: args.to_vec(),
             child: None,
             hold: None,
             _tmp: tmp,
@@ -68,6 +76,7 @@ impl SmtpRecorder {
                 "--dir",
             ])
             .arg(&self.dir)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

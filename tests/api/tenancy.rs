@@ -37,7 +37,7 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
         port: 9,
         tls: TlsMode::None,
         user: None,
-        password: None,
+        secret: None,
     };
     let (channel, _) = lethe::mail::channel::create(
         &app.state.db,
@@ -49,7 +49,9 @@ async fn org_b_urls(app: &TestApp) -> Vec<(&'static str, String)> {
             smtp: Some(smtp),
             from_name: "B".into(),
             from_address: lethe::mail::EmailAddress::parse("support@shop-b.test").unwrap(),
+            aliases: Vec::new(),
             poll_seconds: 60,
+            auth: lethe::mail::channel::ChannelAuth::Password,
         },
     )
     .await

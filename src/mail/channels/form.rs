@@ -213,8 +213,8 @@ impl ChannelForm {
         {
             match EmailAddress::parse(word) {
                 Ok(address) => {
-                    let repeated = from_address.is_some_and(|f| f == &address)
-                        || aliases.contains(&address);
+                    let repeated =
+                        from_address.is_some_and(|f| f == &address) || aliases.contains(&address);
                     if !repeated {
                         aliases.push(address);
                     }
@@ -250,18 +250,22 @@ impl ChannelForm {
             "" => preset_value.unwrap_or_default().to_owned(),
             other => other.to_owned(),
         };
-        let auth_url = oauth::parse_endpoint(&or_preset(&self.oauth_auth_url, preset.map(|p| p.auth_url)))
-            .map_err(|e| errors.push(e))
-            .ok();
-        let token_url =
-            oauth::parse_endpoint(&or_preset(&self.oauth_token_url, preset.map(|p| p.token_url)))
+        let auth_url =
+            oauth::parse_endpoint(&or_preset(&self.oauth_auth_url, preset.map(|p| p.auth_url)))
                 .map_err(|e| errors.push(e))
                 .ok();
+        let token_url = oauth::parse_endpoint(&or_preset(
+            &self.oauth_token_url,
+            preset.map(|p| p.token_url),
+        ))
+        .map_err(|e| errors.push(e))
+        .ok();
         let scopes = oauth::parse_scopes(&or_preset(&self.oauth_scopes, preset.map(|p| p.scopes)))
             .map_err(|e| errors.push(e))
             .ok();
         let client_id = self.oauth_client_id.trim();
-        if client_id.is_empty() || client_id.len() > 500 || client_id.chars().any(char::is_control) {
+        if client_id.is_empty() || client_id.len() > 500 || client_id.chars().any(char::is_control)
+        {
             errors.push("channels.oauth.client_id_invalid");
         }
         let secret = self.oauth_client_secret.trim();

@@ -2,6 +2,6 @@
 //! the organization's email channels. Passwords are sealed and never shown again.
 
 pub mod form;
+pub mod oauth_routes;
 pub mod routes;
 pub mod smtp_check;
-pub mod oauth_routes;

@@ -77,15 +77,29 @@ pub async fn callback(
         .ok_or(AppError::NotFound)?;
     let back = paths::CHANNEL.at(existing.id);
     if existing.auth_method != AUTH_OAUTH2 {
-        return Ok(see_other_with_flash(&back, "flash.channel_oauth_not_chosen"));
+        return Ok(see_other_with_flash(
+            &back,
+            "flash.channel_oauth_not_chosen",
+        ));
     }
-    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 4096) else {
+    let Some(code) = query
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 4096)
+    else {
         // access_denied (the admin said no), or another error of the provider.
         let reason = query.error.as_deref().unwrap_or("no code");
         tracing::info!(channel_id = existing.id, reason = %short(reason), "OAuth2 sign-in not completed");
         return Ok(see_other_with_flash(&back, "flash.channel_oauth_denied"));
     };
-    match tokens::exchange_code(&state, &existing, code, &flow.verifier, &redirect_uri(&state)).await
+    match tokens::exchange_code(
+        &state,
+        &existing,
+        code,
+        &flow.verifier,
+        &redirect_uri(&state),
+    )
+    .await
     {
         Ok(()) => {
             scope

@@ -70,7 +70,11 @@ pub async fn test_channel(state: &AppState, channel: &channel::Model) -> Result<
     let egress = state.config.egress();
     match test_smtp(&settings, egress).await {
         Err(refusal) if refusal.stage == Stage::Auth => {
-            let Some(refused) = settings.secret.as_ref().and_then(oauth::bearer).map(str::to_owned)
+            let Some(refused) = settings
+                .secret
+                .as_ref()
+                .and_then(oauth::bearer)
+                .map(str::to_owned)
             else {
                 return Err(refusal);
             };

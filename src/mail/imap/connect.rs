@@ -290,7 +290,9 @@ pub async fn open_for_channel(
         .map_err(token_problem)?;
     match open_session(&settings, egress).await {
         Ok(session) => Ok(Some((session, settings))),
-        Err(problem) if problem.stage == Stage::Auth && oauth::bearer(&settings.secret).is_some() => {
+        Err(problem)
+            if problem.stage == Stage::Auth && oauth::bearer(&settings.secret).is_some() =>
+        {
             let refused = oauth::bearer(&settings.secret).map(str::to_owned);
             oauth::sign_in(state, channel.id, &mut settings.secret, refused.as_deref())
                 .await

@@ -91,7 +91,10 @@ impl IdleWatchers {
         watches.retain(|id, _| signed_in.iter().any(|c| c.id == *id));
         for channel in signed_in {
             let print = fingerprint(channel);
-            if watches.get(&channel.id).is_some_and(|w| w.fingerprint == print) {
+            if watches
+                .get(&channel.id)
+                .is_some_and(|w| w.fingerprint == print)
+            {
                 continue;
             }
             let mode = Arc::new(AtomicU8::new(Mode::Starting as u8));
@@ -160,7 +163,11 @@ async fn watch(state: Arc<AppState>, channel_id: i64, mode: Arc<AtomicU8>) {
             }
             Ok(End::Gone) => return,
             Err(problem) => {
-                tracing::warn!(channel_id, stage = problem.stage.code(), "IMAP IDLE connection failed");
+                tracing::warn!(
+                    channel_id,
+                    stage = problem.stage.code(),
+                    "IMAP IDLE connection failed"
+                );
                 let _ = channels::record_poll(
                     &state.db,
                     channel_id,
@@ -220,7 +227,10 @@ async fn connection(
             .map_err(lost)?;
         if answer == IdleResponse::ManualInterrupt {
             // The stream ended: the server closed the connection.
-            return Err(ImapProblem::new(Stage::Connect, "the server closed the connection"));
+            return Err(ImapProblem::new(
+                Stage::Connect,
+                "the server closed the connection",
+            ));
         }
     }
 }

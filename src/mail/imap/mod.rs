@@ -118,9 +118,7 @@ impl Stage {
             Stage::Dns => Some(format!("could not resolve host {detail}")),
             Stage::Connect => Some(format!("could not connect: {detail}")),
             Stage::Tls => Some(format!("TLS handshake failed: {detail}")),
-            Stage::Auth => Some(format!(
-                "the server refused the sign-in ({detail})"
-            )),
+            Stage::Auth => Some(format!("the server refused the sign-in ({detail})")),
             Stage::Token => Some(format!("OAuth2: {detail}")),
             Stage::Timeout => Some(format!("the server did not answer in time: {detail}")),
             Stage::Greeting | Stage::Folder | Stage::Fetch | Stage::Store => None,

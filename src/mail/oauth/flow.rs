@@ -68,7 +68,11 @@ pub fn authorization_url(
             }
         }
         // The mailbox's own address as a hint, so the right account is picked.
-        if let Some(user) = channel.imap_user.as_deref().or(channel.smtp_user.as_deref()) {
+        if let Some(user) = channel
+            .imap_user
+            .as_deref()
+            .or(channel.smtp_user.as_deref())
+        {
             query.append_pair("login_hint", user);
         }
     }

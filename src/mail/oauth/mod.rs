@@ -70,12 +70,13 @@ pub fn bearer(secret: &Secret) -> Option<&str> {
 /// provider on loopback, as in tests); never credentials in the URL.
 pub fn parse_endpoint(value: &str) -> Result<Url, &'static str> {
     let url = Url::parse(value.trim()).map_err(|_| "channels.oauth.url_invalid")?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]")
-    );
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    if !scheme_ok || url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+    if !scheme_ok
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err("channels.oauth.url_invalid");
     }
     Ok(url)
@@ -96,7 +97,10 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_https_except_on_loopback() {
-        assert!(parse_endpoint("https://login.microsoftonline.com/organizations/oauth2/v2.0/token").is_ok());
+        assert!(
+            parse_endpoint("https://login.microsoftonline.com/organizations/oauth2/v2.0/token")
+                .is_ok()
+        );
         assert!(parse_endpoint("http://127.0.0.1:8123/token").is_ok());
         assert!(parse_endpoint("http://localhost/token").is_ok());
         assert_eq!(
@@ -110,10 +114,7 @@ mod tests {
 
     #[test]
     fn scopes_are_normalized() {
-        assert_eq!(
-            parse_scopes("  a  b\nc ").as_deref(),
-            Ok("a b c")
-        );
+        assert_eq!(parse_scopes("  a  b\nc ").as_deref(), Ok("a b c"));
         assert!(parse_scopes("   ").is_err());
     }
 }

@@ -45,7 +45,10 @@ mod tests {
     fn xoauth2_matches_the_documented_example() {
         // Google's documentation: user=someuser@example.com^Aauth=Bearer ya29.vF9dft4...^A^A
         assert_eq!(
-            xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
+            xoauth2(
+                "someuser@example.com",
+                "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
+            ),
             "user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01"
         );
     }

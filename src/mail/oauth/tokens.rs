@@ -28,7 +28,9 @@ pub const REVOKED: &str = "revoked";
 pub enum TokenError {
     #[error("the channel is not signed in with OAuth2 yet: use \"Sign in\" on the channel page")]
     NotSignedIn,
-    #[error("the provider no longer accepts the sign-in (revoked or expired): sign in again on the channel page")]
+    #[error(
+        "the provider no longer accepts the sign-in (revoked or expired): sign in again on the channel page"
+    )]
     Revoked,
     #[error("the token endpoint could not be reached: {0}")]
     Unreachable(String),
@@ -134,16 +136,16 @@ fn short(text: &str) -> String {
 }
 
 /// The channel's app: token URL, client id and the opened client secret.
-fn app(
-    state: &AppState,
-    channel: &channel::Model,
-) -> Result<(Url, String, String), TokenError> {
+fn app(state: &AppState, channel: &channel::Model) -> Result<(Url, String, String), TokenError> {
     let token_url = channel
         .oauth_token_url
         .as_deref()
         .and_then(|u| Url::parse(u).ok())
         .ok_or(TokenError::NotSignedIn)?;
-    let client_id = channel.oauth_client_id.clone().ok_or(TokenError::NotSignedIn)?;
+    let client_id = channel
+        .oauth_client_id
+        .clone()
+        .ok_or(TokenError::NotSignedIn)?;
     let secret = match &channel.oauth_client_secret_sealed {
         Some(sealed) => state
             .sealer
@@ -185,8 +187,9 @@ pub async fn exchange_code(
     };
     let mut model: channel::ActiveModel = channel.clone().into();
     model.oauth_refresh_token_sealed = Set(Some(state.sealer.seal_text(refresh, REFRESH_TOKEN)));
-    model.oauth_access_token_sealed =
-        Set(Some(state.sealer.seal_text(&grant.access_token, ACCESS_TOKEN)));
+    model.oauth_access_token_sealed = Set(Some(
+        state.sealer.seal_text(&grant.access_token, ACCESS_TOKEN),
+    ));
     model.oauth_access_expires_at = Set(Some(grant.expires_at));
     model.oauth_signed_in_at = Set(Some(Utc::now()));
     model.oauth_problem = Set(None);
@@ -249,8 +252,9 @@ pub async fn access_token(
     match token_request(state, &token_url, &form).await {
         Ok(grant) => {
             let mut model: channel::ActiveModel = channel.into();
-            model.oauth_access_token_sealed =
-                Set(Some(state.sealer.seal_text(&grant.access_token, ACCESS_TOKEN)));
+            model.oauth_access_token_sealed = Set(Some(
+                state.sealer.seal_text(&grant.access_token, ACCESS_TOKEN),
+            ));
             model.oauth_access_expires_at = Set(Some(grant.expires_at));
             if let Some(rotated) = &grant.refresh_token {
                 model.oauth_refresh_token_sealed =
