@@ -315,8 +315,9 @@ pub struct SendOutcome {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
-    /// Replies whose customer's processing was restricted after they were queued: kept in the
-    /// outbox, not sent, looked at again after [`RESTRICTED_RECHECK`].
+    /// Replies whose customer's processing was restricted after they were queued, or whose
+    /// channel waits to be signed in again (OAuth2): kept in the outbox, not sent, their
+    /// attempts not counted, looked at again after [`RESTRICTED_RECHECK`].
     pub held: usize,
 }
 
@@ -354,6 +355,29 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
             Ok(()) => {
                 finish(state, &row, "sent", None).await?;
                 outcome.sent += 1;
+            }
+            Err(failure) if failure.waits_for_sign_in => {
+                outbox::Entity::update_many()
+                    .col_expr(
+                        outbox::Column::NextAttemptAt,
+                        (now + RESTRICTED_RECHECK).into(),
+                    )
+                    .col_expr(
+                        outbox::Column::LastError,
+                        Some(failure.reason.clone()).into(),
+                    )
+                    .filter(outbox::Column::Id.eq(row.id))
+                    .exec(&state.db)
+                    .await?;
+                set_status(
+                    &state.db,
+                    row.message_id,
+                    "retrying",
+                    Some(failure.reason),
+                    None,
+                )
+                .await?;
+                outcome.held += 1;
             }
             Err(failure) => {
                 let attempts = row.attempts + 1;
@@ -404,12 +428,16 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 struct Failure {
     reason: String,
     permanent: bool,
+    /// The channel must be signed in (again) with OAuth2: the reply waits, its attempts not
+    /// counted, until an admin has done so.
+    waits_for_sign_in: bool,
 }
 
 async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
     let temporary = |reason: String| Failure {
         reason,
         permanent: false,
+        waits_for_sign_in: false,
     };
     let message = message::Entity::find_by_id(row.message_id)
         .one(&state.db)
@@ -418,6 +446,7 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
         .ok_or_else(|| Failure {
             reason: "the message no longer exists".into(),
             permanent: true,
+            waits_for_sign_in: false,
         })?;
     let org = row.organization_id;
     let channel = channel::find(&state.db, org, row.channel_id)
@@ -426,20 +455,27 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
         .ok_or_else(|| Failure {
             reason: "the channel was removed".into(),
             permanent: true,
+            waits_for_sign_in: false,
         })?;
     let mut settings = channel::smtp_settings(&channel, &state.sealer)
         .map_err(|e| temporary(e.to_string()))?
         .ok_or_else(|| Failure {
             reason: "the channel has no SMTP server".into(),
             permanent: true,
+            waits_for_sign_in: false,
         })?;
     let email = build_email(&message).map_err(|reason| Failure {
         reason,
         permanent: true,
+        waits_for_sign_in: false,
     })?;
     // A token that cannot be had now (revoked, endpoint down) is a temporary failure: the
     // reply waits in the outbox until the channel is signed in again.
-    let token_failure = |e: TokenError| temporary(format!("OAuth2: {e}"));
+    let token_failure = |e: TokenError| Failure {
+        waits_for_sign_in: matches!(e, TokenError::Revoked | TokenError::NotSignedIn),
+        reason: format!("OAuth2: {e}"),
+        permanent: false,
+    };
     if let Some(secret) = settings.secret.as_mut() {
         oauth::sign_in(state, channel.id, secret, None)
             .await
@@ -479,10 +515,12 @@ impl From<SendError> for Failure {
             SendError::Transport(error) => Failure {
                 reason: error.to_string(),
                 permanent: error.is_permanent(),
+                waits_for_sign_in: false,
             },
             SendError::Smtp(error) => Failure {
                 reason: error.to_string(),
                 permanent: error.is_permanent(),
+                waits_for_sign_in: false,
             },
         }
     }

@@ -53,6 +53,12 @@ pub(super) async fn write(state: &AppState, out: &mut Writer) -> Result<(), sea_
         queued as f64,
     );
 
+    out.gauge(
+        "lethe_imap_idle_connections",
+        "IMAP connections waiting in IDLE (mail arrives at once on those channels).",
+        &[],
+        state.idle.idling() as f64,
+    );
     let polled = channel::Entity::find()
         .filter(channel::Column::ImapHost.is_not_null())
         .order_by_asc(channel::Column::Id)

@@ -377,6 +377,28 @@ async fn tokens_are_refreshed_before_they_expire_and_after_a_refusal_and_a_revok
         vec![(1, true), (2, false)],
         "the new mail is left unread on the server"
     );
+    // A reply written meanwhile waits in the outbox, its attempts not counted.
+    let conversation = message::Entity::find()
+        .filter(message::Column::MessageIdHeader.eq("after-expiry@example.test"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .conversation_id;
+    let path = format!("/conversations/{conversation}");
+    app.post_form(&path, &format!("{path}/reply"), &[("text", "Gleich.")])
+        .await;
+    let sent = lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((sent.sent, sent.failed, sent.held), (0, 0, 1));
+    let waiting = lethe::db::entity::outbox::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("still in the outbox");
+    assert_eq!(waiting.attempts, 0);
+    assert!(waiting.last_error.unwrap().contains("sign in again"));
     // The poller leaves a revoked channel alone until someone signs in again.
     let due = lethe::mail::imap::scheduler::due_channels(
         &app.state.db,

@@ -287,7 +287,15 @@ pub async fn update(
         "name": new.name,
         "imap": new.imap.as_ref().map(|i| i.host.clone()),
         "smtp": new.smtp.as_ref().map(|s| s.host.clone()),
-        "imap_password_changed": new.imap.is_some() && !keep.imap,
+        "imap_password_changed": new
+            .imap
+            .as_ref()
+            .is_some_and(|i| matches!(i.secret, channel::Secret::Password(_)))
+            && !keep.imap,
+        "auth": match &new.auth {
+            channel::ChannelAuth::Password => "password",
+            channel::ChannelAuth::OAuth(_) => "oauth2",
+        },
         "smtp_password_changed": new.smtp.as_ref().is_some_and(|s| matches!(s.secret, Some(channel::Secret::Password(_)))),
     });
     if !channel::update(

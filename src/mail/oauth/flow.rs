@@ -67,11 +67,12 @@ pub fn authorization_url(
                 query.append_pair(name, value);
             }
         }
-        // The mailbox's own address as a hint, so the right account is picked.
+        // The account that signs in as a hint, so the right one is picked: the SMTP user
+        // (with a shared mailbox, the IMAP user is the shared address), else the IMAP user.
         if let Some(user) = channel
-            .imap_user
+            .smtp_user
             .as_deref()
-            .or(channel.smtp_user.as_deref())
+            .or(channel.imap_user.as_deref())
         {
             query.append_pair("login_hint", user);
         }

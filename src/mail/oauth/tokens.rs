@@ -4,6 +4,8 @@
 //! revoked, expired, the password changed) is dropped, the channel says "sign in again" and
 //! the admins get a notice mail. Mail meanwhile waits in the mailbox.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -51,9 +53,16 @@ struct Grant {
     expires_at: DateTime<Utc>,
 }
 
-/// Serializes refreshes: the poller, the IDLE connections and the sender may all find a
-/// token expiring at once, and a provider that rotates refresh tokens must see one refresh.
-static REFRESHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// One lock per channel serializes its refreshes: the poller, the IDLE connection and the
+/// sender may all find its token expiring at once, and a provider that rotates refresh tokens
+/// must see one refresh. Other channels (a slow provider of another shop) do not wait.
+static REFRESHING: LazyLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Mutex::default);
+
+fn refresh_lock(channel_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = REFRESHING.lock().unwrap_or_else(|p| p.into_inner());
+    locks.entry(channel_id).or_default().clone()
+}
 
 /// POSTs a form to the token endpoint and reads the grant (RFC 6749, 5.1 and 5.2).
 async fn token_request(
@@ -206,7 +215,8 @@ pub async fn access_token(
     channel_id: i64,
     refused: Option<&str>,
 ) -> Result<String, TokenError> {
-    let _one_at_a_time = REFRESHING.lock().await;
+    let lock = refresh_lock(channel_id);
+    let _one_at_a_time = lock.lock().await;
     // Read under the lock: another task may have refreshed meanwhile.
     let channel = channel::Entity::find_by_id(channel_id)
         .one(&state.db)
