@@ -89,7 +89,7 @@ pub struct NewChannel {
 #[derive(Clone, Debug)]
 pub enum ChannelAuth {
     Password,
-    OAuth(OAuthApp),
+    OAuth(Box<OAuthApp>),
 }
 
 pub const AUTH_PASSWORD: &str = "password";

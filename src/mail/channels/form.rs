@@ -281,14 +281,14 @@ impl ChannelForm {
         if errors.len() > before {
             return None;
         }
-        Some(ChannelAuth::OAuth(OAuthApp {
+        Some(ChannelAuth::OAuth(Box::new(OAuthApp {
             provider,
             client_id: client_id.to_owned(),
             client_secret,
             auth_url: auth_url?,
             token_url: token_url?,
             scopes: scopes?,
-        }))
+        })))
     }
 
     fn check_imap(
