@@ -105,6 +105,12 @@ pub struct ConversationPage {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    /// A file over a limit, in words (already translated): the reply form came back.
+    pub reply_problem: Option<String>,
+    /// The same for the note form.
+    pub note_problem: Option<String>,
+    /// The largest file the forms take, in MB, for the hint under the file inputs.
+    pub max_attachment_mb: usize,
     /// The customer's restriction of processing (src/privacy/restrict.rs): a banner, no reply
     /// or note forms, and for agents no thread.
     pub restriction: Option<crate::privacy::restrict::Restriction>,
@@ -138,6 +144,8 @@ pub struct Drafts {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    pub reply_problem: Option<String>,
+    pub note_problem: Option<String>,
 }
 
 fn human_size(bytes: i64) -> String {
@@ -345,6 +353,9 @@ pub async fn load(
         reply_error: drafts.reply_error,
         note_text: drafts.note_text,
         note_error: drafts.note_error,
+        reply_problem: drafts.reply_problem,
+        note_problem: drafts.note_problem,
+        max_attachment_mb: state.config.max_attachment_bytes / (1024 * 1024),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Conversations, messages, customers, tags, notes and canned replies, and the inbox pages.
 
+pub mod attach;
 pub mod attachments;
 pub mod canned;
 pub mod conversation;

@@ -2,6 +2,9 @@
 //! transaction, see `mail::outbound`), optionally setting the status; "retry now" puts a
 //! failed reply back into the outbox.
 //!
+//! The reply form may carry files (multipart); one over a limit brings the form back with the
+//! typed text and a message naming it, nothing stored.
+//!
 //! Forms of the conversation page: `POST /conversations/{id}/reply` and
 //! `POST /conversations/{id}/messages/{message_id}/retry`.
 
@@ -11,18 +14,20 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
 
+use super::attach;
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries;
 use super::triage::{self, Status};
 use crate::db::InOrg;
 use crate::db::entity::message;
-use crate::mail::outbound::{self, Refusal};
+use crate::mail::outbound::{self, Refusal, ReplyExtras};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::paths;
-use crate::web::{AppError, CsrfForm};
+use crate::web::upload::Upload;
+use crate::web::{AppError, CsrfForm, CsrfUpload};
 
 #[derive(Deserialize)]
 pub struct ReplyForm {
@@ -36,17 +41,36 @@ pub async fn reply(
     state: web::Data<AppState>,
     scope: TenantScope,
     path: web::Path<i64>,
-    CsrfForm(form): CsrfForm<ReplyForm>,
+    CsrfUpload(upload): CsrfUpload<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
+    let Upload {
+        form,
+        files,
+        rejected,
+    } = upload;
     let then = match form.then.trim() {
         "" => None,
         value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
     };
-    let refusal = outbound::queue_reply(&state, scope.org(), id, scope.user_id(), &form.text)
-        .await?
-        .err();
+    if let Some(problem) = attach::problem(&scope.session.tr(), &rejected) {
+        // Nothing is stored; the typed text comes back.
+        let drafts = Drafts {
+            reply_text: Some(form.text),
+            reply_problem: Some(problem),
+            ..Drafts::default()
+        };
+        let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+        return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let extras = ReplyExtras {
+        attachments: attach::new_attachments(files),
+    };
+    let refusal =
+        outbound::queue_reply_with(&state, scope.org(), id, scope.user_id(), &form.text, extras)
+            .await?
+            .err();
     let (error, status) = match refusal {
         None => {
             if let Some(status) = then {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -21,6 +21,7 @@ use sea_orm::{
 
 use super::MailError;
 use super::channel::{self, Secret, SmtpSettings, TlsMode};
+use super::compose::{self, NewAttachment, OutgoingFile};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
@@ -204,6 +205,13 @@ async fn sender_address(
     Ok(written_to.unwrap_or_else(|| channel.from_address.clone()))
 }
 
+/// What a reply carries beside its text.
+#[derive(Default)]
+pub struct ReplyExtras {
+    /// Files to send as attachments (checked against the limits by the caller).
+    pub attachments: Vec<NewAttachment>,
+}
+
 /// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
 /// soon as this returns.
 pub async fn queue_reply(
@@ -213,10 +221,32 @@ pub async fn queue_reply(
     author_id: i64,
     text: &str,
 ) -> Result<Result<message::Model, Refusal>, MailError> {
+    queue_reply_with(
+        state,
+        org,
+        conversation_id,
+        author_id,
+        text,
+        ReplyExtras::default(),
+    )
+    .await
+}
+
+/// [`queue_reply`] with attachments: the files are sealed into the store first, their rows
+/// written in the reply's transaction.
+pub async fn queue_reply_with(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    text: &str,
+    extras: ReplyExtras,
+) -> Result<Result<message::Model, Refusal>, MailError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Err(Refusal::Empty));
     }
+    let sealed = compose::seal(&state.blobs, extras.attachments).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
         .one(&txn)
@@ -288,6 +318,7 @@ pub async fn queue_reply(
     }
     .insert(&txn)
     .await?;
+    compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
     queued(org, inserted.id, channel.id, now)
         .insert(&txn)
         .await?;
@@ -464,7 +495,10 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
             permanent: true,
             waits_for_sign_in: false,
         })?;
-    let email = build_email(&message).map_err(|reason| Failure {
+    let files = compose::files_of(&state.db, &state.blobs, org, message.id)
+        .await
+        .map_err(|e| temporary(e.to_string()))?;
+    let email = build_email(&message, files).map_err(|reason| Failure {
         reason,
         permanent: true,
         waits_for_sign_in: false,
@@ -546,7 +580,9 @@ async fn send_with(
         .map_err(SendError::Smtp)
 }
 
-fn build_email(message: &message::Model) -> Result<Message, String> {
+/// The mail of a reply: plain text, or with files `multipart/mixed` of the text part and one
+/// attachment part per file.
+fn build_email(message: &message::Model, files: Vec<OutgoingFile>) -> Result<Message, String> {
     let from_name = (!message.from_name.is_empty()).then(|| message.from_name.clone());
     let from = Mailbox::new(
         from_name,
@@ -563,8 +599,7 @@ fn build_email(message: &message::Model) -> Result<Message, String> {
         .from(from)
         .to(to)
         .subject(message.subject.clone())
-        .message_id(Some(format!("<{}>", message.message_id_header)))
-        .header(ContentType::TEXT_PLAIN);
+        .message_id(Some(format!("<{}>", message.message_id_header)));
     if !message.in_reply_to.is_empty() {
         builder = builder.in_reply_to(format!("<{}>", message.in_reply_to));
     }
@@ -576,9 +611,20 @@ fn build_email(message: &message::Model) -> Result<Message, String> {
             .collect();
         builder = builder.references(references.join(" "));
     }
-    builder
-        .body(message.text_body.clone())
-        .map_err(|e| e.to_string())
+    if files.is_empty() {
+        return builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.text_body.clone())
+            .map_err(|e| e.to_string());
+    }
+    let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(message.text_body.clone()));
+    for file in files {
+        let content_type = ContentType::parse(&file.content_type)
+            .or_else(|_| ContentType::parse("application/octet-stream"))
+            .map_err(|e| e.to_string())?;
+        mixed = mixed.singlepart(Attachment::new(file.filename).body(file.data, content_type));
+    }
+    builder.multipart(mixed).map_err(|e| e.to_string())
 }
 
 async fn finish(
