@@ -31,6 +31,8 @@ pub struct ViewQuery {
     remote_images: Option<String>,
     /// Pre-fill the reply box with this canned reply.
     canned: Option<String>,
+    /// "Reply all": pre-fill Cc with the other addresses of the last customer mail.
+    reply_all: Option<String>,
 }
 
 /// An attachment as listed under its message.
@@ -109,6 +111,12 @@ pub struct ConversationPage {
     pub reply_problem: Option<String>,
     /// The same for the note form.
     pub note_problem: Option<String>,
+    /// The reply form's To, Cc and Bcc (defaults, or as typed when the form came back).
+    pub reply_to: String,
+    pub reply_cc: String,
+    pub reply_bcc: String,
+    /// Whether "Reply all" would add anyone (the last customer mail had other addresses).
+    pub reply_all_available: bool,
     /// The largest file the forms take, in MB, for the hint under the file inputs.
     pub max_attachment_mb: usize,
     /// The customer's restriction of processing (src/privacy/restrict.rs): a banner, no reply
@@ -135,6 +143,11 @@ impl ConversationPage {
     fn is_assignee(&self, user_id: &i64) -> bool {
         self.conversation.assignee_id == Some(*user_id)
     }
+
+    /// The Cc and Bcc fields start open when they hold something.
+    fn copies_open(&self) -> bool {
+        !self.reply_cc.trim().is_empty() || !self.reply_bcc.trim().is_empty()
+    }
 }
 
 /// What the reply and note boxes hold when the page is shown again with a mistake.
@@ -146,6 +159,10 @@ pub struct Drafts {
     pub note_error: Option<&'static str>,
     pub reply_problem: Option<String>,
     pub note_problem: Option<String>,
+    /// The address fields as typed (`None`: the defaults).
+    pub reply_to: Option<String>,
+    pub reply_cc: Option<String>,
+    pub reply_bcc: Option<String>,
 }
 
 fn human_size(bytes: i64) -> String {
@@ -327,6 +344,16 @@ pub async fn load(
         }
         _ => String::new(),
     };
+    let defaults = crate::mail::outbound::reply_defaults(db, org, id, true).await?;
+    let reply_all_available = !defaults.cc.is_empty();
+    let reply_cc = match (drafts.reply_cc, query.reply_all.is_some()) {
+        (Some(typed), _) => typed,
+        (None, true) => defaults.cc.join(", "),
+        (None, false) => String::new(),
+    };
+    let reply_to = drafts
+        .reply_to
+        .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
     Ok(ConversationPage {
@@ -355,6 +382,10 @@ pub async fn load(
         note_error: drafts.note_error,
         reply_problem: drafts.reply_problem,
         note_problem: drafts.note_problem,
+        reply_to,
+        reply_cc,
+        reply_bcc: drafts.reply_bcc.unwrap_or_default(),
+        reply_all_available,
         max_attachment_mb: state.config.max_attachment_bytes / (1024 * 1024),
     })
 }

@@ -7,6 +7,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set};
 
+use super::EmailAddress;
 use super::MailError;
 use super::blobs::BlobStore;
 use crate::db::entity::attachment;
@@ -120,4 +121,72 @@ pub async fn files_of(
     })
     .await??;
     Ok(files)
+}
+
+/// Whom an agent chose to send a reply to. Empty `cc` and `bcc` are the usual case.
+#[derive(Default)]
+pub struct Recipients {
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
+    pub bcc: Vec<EmailAddress>,
+}
+
+impl Recipients {
+    /// Every address, To then Cc then Bcc.
+    pub fn all(&self) -> impl Iterator<Item = &EmailAddress> {
+        self.to.iter().chain(&self.cc).chain(&self.bcc)
+    }
+}
+
+/// An address list as typed in a form: addresses separated by commas, semicolons or line
+/// breaks, each bare or as `Name <address>`; doubles dropped. `Err` holds every entry that is
+/// not an address, as typed (for the message naming it).
+pub fn parse_list(field: &str) -> Result<Vec<EmailAddress>, Vec<String>> {
+    let mut good: Vec<EmailAddress> = Vec::new();
+    let mut bad = Vec::new();
+    for entry in field.split([',', ';', '\n', '\r']) {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let address = match (entry.rfind('<'), entry.ends_with('>')) {
+            (Some(open), true) => &entry[open + 1..entry.len() - 1],
+            _ => entry,
+        };
+        match EmailAddress::parse(address) {
+            Ok(address) if !good.contains(&address) => good.push(address),
+            Ok(_) => {}
+            Err(_) => bad.push(entry.to_owned()),
+        }
+    }
+    if bad.is_empty() { Ok(good) } else { Err(bad) }
+}
+
+/// A list as stored in `to_addresses`, `cc_addresses`, `bcc_addresses`.
+pub fn join(list: &[EmailAddress]) -> String {
+    list.iter()
+        .map(EmailAddress::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The addresses of a stored list.
+pub fn split_stored(stored: &str) -> impl Iterator<Item = &str> {
+    stored.split(',').map(str::trim).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_lists_take_commas_semicolons_lines_and_names_and_name_bad_entries() {
+        let list = parse_list("a@shop.test; Bea <B@Shop.test>,\n a@shop.test ,").unwrap();
+        assert_eq!(join(&list), "a@shop.test, b@shop.test");
+        assert_eq!(
+            parse_list("ok@shop.test, nope@, x y@shop.test").err(),
+            Some(vec!["nope@".to_owned(), "x y@shop.test".to_owned()])
+        );
+        assert_eq!(parse_list("  ").ok().map(|l| l.len()), Some(0));
+    }
 }

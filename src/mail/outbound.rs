@@ -21,7 +21,7 @@ use sea_orm::{
 
 use super::MailError;
 use super::channel::{self, Secret, SmtpSettings, TlsMode};
-use super::compose::{self, NewAttachment, OutgoingFile};
+use super::compose::{self, NewAttachment, OutgoingFile, Recipients};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
@@ -46,6 +46,9 @@ pub enum Refusal {
     /// Only automatic mail (bounces, auto-replies, bulk) came in on this conversation and the
     /// customer has no other address: answering it would start a mail loop.
     NoRecipient,
+    /// The agent addressed one of the organization's own channel addresses (this one):
+    /// Lethe never writes to itself.
+    OwnAddress(String),
 }
 
 /// Why no SMTP connection could be set up.
@@ -210,6 +213,74 @@ async fn sender_address(
 pub struct ReplyExtras {
     /// Files to send as attachments (checked against the limits by the caller).
     pub attachments: Vec<NewAttachment>,
+    /// To, Cc and Bcc as the agent chose them; `None`: to the last person who wrote.
+    pub recipients: Option<Recipients>,
+}
+
+/// What the reply form offers before the agent changes anything.
+pub struct ReplyDefaults {
+    /// The last person who wrote (see [`queue_reply`]), if anyone may be answered.
+    pub to: Option<String>,
+    /// For "reply all": the other addresses of the last customer mail (its To and Cc),
+    /// without the organization's own addresses and without `to`.
+    pub cc: Vec<String>,
+}
+
+/// Every address of every channel of the organization (sender addresses and aliases).
+async fn organization_addresses(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Vec<String>, MailError> {
+    Ok(channel::list(db, org)
+        .await?
+        .iter()
+        .flat_map(own_addresses)
+        .collect())
+}
+
+fn is_one_of(address: &str, list: &[String]) -> bool {
+    list.iter().any(|a| a.eq_ignore_ascii_case(address))
+}
+
+/// The To (and, for reply-all, Cc) the reply form starts with.
+pub async fn reply_defaults(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    reply_all: bool,
+) -> Result<ReplyDefaults, MailError> {
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(db)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let own = organization_addresses(db, org).await?;
+    let to = recipient(db, org, &conversation)
+        .await?
+        .filter(|to| !is_one_of(to, &own));
+    let mut cc: Vec<String> = Vec::new();
+    if reply_all {
+        let last = message::Entity::find_in(org)
+            .filter(message::Column::ConversationId.eq(conversation.id))
+            .filter(message::Column::Direction.eq("inbound"))
+            .filter(message::Column::Kind.eq("normal"))
+            .order_by_desc(message::Column::Id)
+            .one(db)
+            .await?;
+        if let Some(m) = &last {
+            for address in
+                compose::split_stored(&m.to_addresses).chain(compose::split_stored(&m.cc_addresses))
+            {
+                let taken = to
+                    .iter()
+                    .chain(&cc)
+                    .any(|a| a.eq_ignore_ascii_case(address));
+                if !taken && !is_one_of(address, &own) {
+                    cc.push(address.to_owned());
+                }
+            }
+        }
+    }
+    Ok(ReplyDefaults { to, cc })
 }
 
 /// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
@@ -256,12 +327,33 @@ pub async fn queue_reply_with(
         return Ok(Err(Refusal::NoSmtpChannel));
     };
     let latest = latest_message(&txn, conversation.id).await?;
-    let own = own_addresses(&channel);
-    let Some(to) = recipient(&txn, org, &conversation)
-        .await?
-        .filter(|to| !own.iter().any(|a| a.eq_ignore_ascii_case(to)))
-    else {
-        return Ok(Err(Refusal::NoRecipient));
+    let (to, cc, bcc) = match extras.recipients {
+        None => {
+            let own = own_addresses(&channel);
+            let Some(to) = recipient(&txn, org, &conversation)
+                .await?
+                .filter(|to| !is_one_of(to, &own))
+            else {
+                return Ok(Err(Refusal::NoRecipient));
+            };
+            (to, String::new(), String::new())
+        }
+        // The agent's choice, which may name an address the default never would (after
+        // only automatic mail); never one of the organization's own.
+        Some(chosen) => {
+            let own = organization_addresses(&txn, org).await?;
+            if let Some(address) = chosen.all().find(|a| is_one_of(a.as_str(), &own)) {
+                return Ok(Err(Refusal::OwnAddress(address.to_string())));
+            }
+            if chosen.to.is_empty() {
+                return Ok(Err(Refusal::NoRecipient));
+            }
+            (
+                compose::join(&chosen.to),
+                compose::join(&chosen.cc),
+                compose::join(&chosen.bcc),
+            )
+        }
     };
     let from_address = sender_address(&txn, org, &conversation, &channel).await?;
     let (in_reply_to, references) = match &latest {
@@ -304,7 +396,8 @@ pub async fn queue_reply_with(
         from_name: Set(channel.from_name.clone()),
         from_address: Set(from_address),
         to_addresses: Set(to),
-        cc_addresses: Set(String::new()),
+        cc_addresses: Set(cc),
+        bcc_addresses: Set(bcc),
         subject: Set(subject),
         text_body: Set(text.to_owned()),
         html_body: Set(None),
@@ -591,13 +684,21 @@ fn build_email(message: &message::Model, files: Vec<OutgoingFile>) -> Result<Mes
             .parse()
             .map_err(|e| format!("sender: {e}"))?,
     );
-    let to: Mailbox = message
-        .to_addresses
-        .parse()
-        .map_err(|e| format!("recipient: {e}"))?;
-    let mut builder = Message::builder()
-        .from(from)
-        .to(to)
+    let mailbox = |address: &str| -> Result<Mailbox, String> {
+        address.parse().map_err(|e| format!("recipient: {e}"))
+    };
+    let mut builder = Message::builder().from(from);
+    for to in compose::split_stored(&message.to_addresses) {
+        builder = builder.to(mailbox(to)?);
+    }
+    for cc in compose::split_stored(&message.cc_addresses) {
+        builder = builder.cc(mailbox(cc)?);
+    }
+    // Bcc addresses go into the envelope only: lettre drops the header when it formats.
+    for bcc in compose::split_stored(&message.bcc_addresses) {
+        builder = builder.bcc(mailbox(bcc)?);
+    }
+    let mut builder = builder
         .subject(message.subject.clone())
         .message_id(Some(format!("<{}>", message.message_id_header)));
     if !message.in_reply_to.is_empty() {

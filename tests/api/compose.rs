@@ -519,3 +519,191 @@ async fn outgoing_attachments_are_exported_and_erasure_leaves_no_file_or_trace_o
         assert!(left.is_empty(), "traces left: {left:#?}");
     }
 }
+
+/// The value of the `<input>` named `name` on a page.
+fn input_value(page: &str, name: &str) -> String {
+    let pattern = format!(r#"<input[^>]*name="{name}"[^>]*value="([^"]*)""#);
+    regex::Regex::new(&pattern)
+        .unwrap()
+        .captures(page)
+        .map(|c| c[1].replace("&#x40;", "@").replace("&#64;", "@"))
+        .unwrap_or_else(|| panic!("no input {name}"))
+}
+
+#[tokio::test]
+async fn a_reply_goes_to_to_cc_and_bcc_and_bcc_is_only_in_the_envelope() {
+    // Arrange
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let path = format!("/conversations/{id}");
+    assert_eq!(
+        input_value(&app.get_text(&path).await, "to"),
+        "anna@customer.test",
+        "To starts with the last person who wrote"
+    );
+
+    // Act
+    let response = app
+        .post_form(
+            &path,
+            &format!("{path}/reply"),
+            &[
+                ("text", "Copying the courier."),
+                ("to", "Anna Berg <anna@customer.test>"),
+                (
+                    "cc",
+                    "Courier Desk <desk@courier.test>; second@courier.test",
+                ),
+                ("bcc", "owner@private-mail.test"),
+            ],
+        )
+        .await;
+
+    // Assert: stored on the reply.
+    assert_eq!(response.status(), 303);
+    let reply = message::Entity::find()
+        .filter(message::Column::Direction.eq("outbound"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("reply stored");
+    assert_eq!(reply.to_addresses, "anna@customer.test");
+    assert_eq!(reply.cc_addresses, "desk@courier.test, second@courier.test");
+    assert_eq!(reply.bcc_addresses, "owner@private-mail.test");
+
+    // Sent to all four; Cc in the headers, Bcc in none.
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await.remove(0);
+    let parsed = parsed_by_python(&sent);
+    let headers = &parsed["headers"];
+    let envelope = headers["x-recorded-rcpt"].as_str().unwrap();
+    for address in [
+        "anna@customer.test",
+        "desk@courier.test",
+        "second@courier.test",
+        "owner@private-mail.test",
+    ] {
+        assert!(envelope.contains(address), "{envelope}");
+    }
+    assert_eq!(headers["to"], "anna@customer.test");
+    assert_eq!(headers["cc"], "desk@courier.test, second@courier.test");
+    assert!(headers.get("bcc").is_none(), "{sent}");
+    let without_envelope: String = sent
+        .lines()
+        .filter(|l| !l.starts_with("X-Recorded-Rcpt"))
+        .collect();
+    assert!(
+        !without_envelope.contains("owner@private-mail.test"),
+        "{sent}"
+    );
+    let token = app.conversation(id).await.token;
+    assert!(
+        headers["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("[#{token}]"))
+    );
+    assert!(headers.get("in-reply-to").is_some());
+}
+
+#[tokio::test]
+async fn reply_all_prefills_cc_from_the_last_customer_mail_without_the_shops_own_addresses() {
+    // Arrange: the channel answers for an alias too; Anna wrote to both and copied others.
+    let app = spawn_app().await;
+    let (org, channel) = shop(&app, None).await;
+    lethe::db::entity::channel::Entity::update_many()
+        .col_expr(
+            lethe::db::entity::channel::Column::Aliases,
+            sea_orm::sea_query::Expr::val("returns@shop-a.test"),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let question = mail(
+        "Anna Berg <anna@customer.test>",
+        "all-1@customer.test",
+        "Broken kettle",
+        "It leaks.",
+    )
+    .to("support@shop-a.test, Returns <RETURNS@shop-a.test>, Ben <ben@customer.test>")
+    .header(
+        "Cc",
+        "carla@customer.test, support@shop-a.test, anna@customer.test",
+    )
+    .date("Mon, 23 Nov 2026 10:00:00 +0000");
+    let (id, _) = app.ingest(arriving(org, Some(channel)), question).await;
+    let path = format!("/conversations/{id}");
+
+    // Act
+    let plain = app.get_text(&path).await;
+    let all = app.get_text(&format!("{path}?reply_all=1")).await;
+
+    // Assert
+    assert!(plain.contains("reply_all=1"), "the page offers reply-all");
+    assert_eq!(input_value(&plain, "cc"), "");
+    assert_eq!(input_value(&all, "to"), "anna@customer.test");
+    assert_eq!(
+        input_value(&all, "cc"),
+        "ben@customer.test, carla@customer.test"
+    );
+}
+
+#[tokio::test]
+async fn bad_or_own_addresses_are_named_and_nothing_is_queued() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let path = format!("/conversations/{id}");
+    let text = "Please find the tracking number below.";
+
+    for (to, cc, bcc, expected) in [
+        (
+            "anna@customer.test",
+            "courier@, ok@courier.test",
+            "not an address",
+            vec![
+                "“courier@” in Cc is not a valid email address.",
+                "“not an address” in Bcc is not a valid email address.",
+            ],
+        ),
+        ("", "", "", vec!["Please enter at least one address in To."]),
+        (
+            "anna@customer.test",
+            "Support@shop-a.test",
+            "",
+            vec!["“support@shop-a.test” is one of this shop's own addresses"],
+        ),
+    ] {
+        let response = app
+            .post_form(
+                &path,
+                &format!("{path}/reply"),
+                &[("text", text), ("to", to), ("cc", cc), ("bcc", bcc)],
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{to} / {cc} / {bcc}");
+        let page = response.text().await.unwrap();
+        for sentence in expected {
+            assert!(
+                page.replace("&#39;", "'").contains(sentence),
+                "{sentence}: {page}"
+            );
+        }
+        assert!(page.contains(text), "the text is kept");
+        assert_eq!(input_value(&page, "cc"), cc, "the typed Cc is kept");
+    }
+    assert_eq!(
+        message::Entity::find()
+            .filter(message::Column::Direction.eq("outbound"))
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
+}
