@@ -256,6 +256,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // inbox (src/inbox/)
         .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
+        .route(paths::CONVERSATION_NEW.pattern(), web::get().to(inbox::compose::show))
+        .route(paths::CONVERSATION_NEW.pattern(), web::post().to(inbox::compose::create))
         .route(paths::CONVERSATION.pattern(), web::get().to(inbox::conversation::show))
         .route(paths::CONVERSATION_REPLY.pattern(), web::post().to(inbox::reply::reply))
         .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::notes::add))

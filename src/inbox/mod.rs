@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod attachments;
 pub mod canned;
+pub mod compose;
 pub mod conversation;
 pub mod customer_page;
 pub mod customers;

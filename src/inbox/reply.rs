@@ -48,7 +48,7 @@ pub struct ReplyForm {
 
 /// The fields' addresses, or one sentence per entry that is not an address (naming it and
 /// its field) and one if To is empty.
-fn recipients(tr: &Tr, to: &str, cc: &str, bcc: &str) -> Result<Recipients, String> {
+pub(super) fn recipients(tr: &Tr, to: &str, cc: &str, bcc: &str) -> Result<Recipients, String> {
     let mut problems = Vec::new();
     let mut parse = |field: &str, label: &str| {
         compose::parse_list(field).unwrap_or_else(|bad| {

@@ -369,16 +369,7 @@ pub async fn queue_reply_with(
         }
         None => (String::new(), String::new()),
     };
-    let domain = channel
-        .from_address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_else(|| "lethe.invalid".into());
-    let message_id = format!(
-        "lethe.{}.{}@{domain}",
-        conversation.token.to_lowercase(),
-        &random_token()[..16]
-    );
+    let message_id = new_message_id(&channel, &conversation.token);
     let subject = format!(
         "Re: {} {}",
         conversation.subject,
@@ -845,4 +836,166 @@ pub fn spawn_sender(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 tokio::time::timeout(Duration::from_secs(5), state.outbox_wakeup.notified()).await;
         }
     })
+}
+
+/// A conversation an agent starts (`/conversations/new`).
+pub struct NewConversation {
+    pub channel_id: i64,
+    pub recipients: Recipients,
+    /// As typed, without the `[#TOKEN]` tag (added here).
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// Starts a conversation written by an agent: the customer (found by the first To address,
+/// else created), the conversation, the first message and its outbox row in one transaction.
+/// The mail carries the `[#TOKEN]` tag and a Message-ID of Lethe's, so the customer's answer
+/// threads into it like into any reply. Returns the conversation's id.
+pub async fn start_conversation(
+    state: &AppState,
+    org: OrgId,
+    author_id: i64,
+    new: NewConversation,
+) -> Result<Result<i64, Refusal>, MailError> {
+    let text = new.text.trim().to_owned();
+    if text.is_empty() {
+        return Ok(Err(Refusal::Empty));
+    }
+    let Some(first) = new.recipients.to.first().cloned() else {
+        return Ok(Err(Refusal::NoRecipient));
+    };
+    let sealed = compose::seal(&state.blobs, new.attachments).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let Some(channel) = channel::find(&txn, org, new.channel_id)
+        .await?
+        .filter(|c| c.smtp_host.is_some())
+    else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let own = organization_addresses(&txn, org).await?;
+    if let Some(address) = new.recipients.all().find(|a| is_one_of(a.as_str(), &own)) {
+        return Ok(Err(Refusal::OwnAddress(address.to_string())));
+    }
+    let now = Utc::now();
+    let customer_id = customer_for(&txn, org, &first, now).await?;
+    let token = super::ingest::unused_token(&txn, org).await?;
+    let subject = new.subject.trim().to_owned();
+    let conversation = conversation::ActiveModel {
+        organization_id: Set(org),
+        channel_id: Set(Some(channel.id)),
+        customer_id: Set(customer_id),
+        token: Set(token.clone()),
+        subject: Set(subject.clone()),
+        status: Set("open".into()),
+        // The agent who wrote first keeps it.
+        assignee_id: Set(Some(author_id)),
+        message_count: Set(0),
+        created_at: Set(now),
+        last_activity_at: Set(now),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let inserted = message::ActiveModel {
+        organization_id: Set(org),
+        conversation_id: Set(conversation.id),
+        direction: Set("outbound".into()),
+        kind: Set("normal".into()),
+        message_id_header: Set(new_message_id(&channel, &token)),
+        in_reply_to: Set(String::new()),
+        references_header: Set(String::new()),
+        from_name: Set(channel.from_name.clone()),
+        from_address: Set(channel.from_address.clone()),
+        to_addresses: Set(compose::join(&new.recipients.to)),
+        cc_addresses: Set(compose::join(&new.recipients.cc)),
+        bcc_addresses: Set(compose::join(&new.recipients.bcc)),
+        subject: Set(format!("{subject} {}", format_token_tag(&token))),
+        text_body: Set(text),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(Some("queued".into())),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
+    queued(org, inserted.id, channel.id, now)
+        .insert(&txn)
+        .await?;
+    touch_conversation(&txn, conversation.id, now, false).await?;
+    for event in [
+        crate::webhooks::Event::ConversationCreated {
+            conversation_id: conversation.id,
+        },
+        crate::webhooks::Event::MessageCreated {
+            message_id: inserted.id,
+        },
+    ] {
+        crate::webhooks::emit(&txn, org, event).await?;
+    }
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    state.events.publish(InboxEvent {
+        org,
+        conversation_id: conversation.id,
+    });
+    Ok(Ok(conversation.id))
+}
+
+/// `lethe.<token>.<random>@<the channel's domain>`: unique, and recognized when it comes back.
+fn new_message_id(channel: &crate::db::entity::channel::Model, token: &str) -> String {
+    let domain = channel
+        .from_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_else(|| "lethe.invalid".into());
+    format!(
+        "lethe.{}.{}@{domain}",
+        token.to_lowercase(),
+        &random_token()[..16]
+    )
+}
+
+/// The customer with this address, else a new one named after the address's local part.
+async fn customer_for(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    address: &crate::mail::EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<i64, MailError> {
+    use crate::db::entity::{customer, customer_email};
+    let found = customer_email::Entity::find_in(org)
+        .select_only()
+        .column(customer_email::Column::CustomerId)
+        .filter(customer_email::Column::Email.eq(address.as_str()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let local = address.as_str().split('@').next().unwrap_or_default();
+    let created = customer::ActiveModel {
+        organization_id: Set(org),
+        display_name: Set(local.chars().take(200).collect()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    customer_email::ActiveModel {
+        organization_id: Set(org),
+        customer_id: Set(created.id),
+        email: Set(address.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(created.id)
 }

@@ -143,6 +143,8 @@ pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 pub const INBOX: Route<0> = Route::new("/inbox");
 pub const EVENTS: Route<0> = Route::new("/events");
 pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
+/// Registered before `CONVERSATION`, whose `{id}` would take "new".
+pub const CONVERSATION_NEW: Route<0> = Route::new("/conversations/new");
 pub const CONVERSATION_REPLY: Route<1> = Route::new("/conversations/{id}/reply");
 pub const CONVERSATION_NOTES: Route<1> = Route::new("/conversations/{id}/notes");
 pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");

@@ -707,3 +707,165 @@ async fn bad_or_own_addresses_are_named_and_nothing_is_queued() {
     );
     assert_eq!(app.count::<outbox::Entity>().await, 0);
 }
+
+#[tokio::test]
+async fn a_new_conversation_is_sent_threaded_and_the_customers_answer_lands_in_it() {
+    // Arrange
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    assert!(app.get_text("/inbox").await.contains("/conversations/new"));
+    let form = app
+        .get_text("/conversations/new?to=dora%40customer.test")
+        .await;
+    assert_eq!(input_value(&form, "to"), "dora@customer.test");
+    let manual = b"%PDF-1.4 manual".to_vec();
+
+    // Act
+    let response = post_multipart(
+        &app,
+        "/conversations/new",
+        "/conversations/new",
+        &[
+            Part::Text("channel", &channel.to_string()),
+            Part::Text("to", "Dora Ek <dora@customer.test>"),
+            Part::Text("cc", "partner@customer.test"),
+            Part::Text("subject", "Your warranty claim"),
+            Part::Text("text", "We received your kettle and will repair it."),
+            Part::File("files", "manual.pdf", "application/pdf", &manual),
+        ],
+    )
+    .await;
+
+    // Assert: customer, conversation, message, attachment and outbox row in one go.
+    assert_eq!(response.status(), 303);
+    let target = location(&response);
+    assert!(
+        target.contains("flash=flash.conversation_started"),
+        "{target}"
+    );
+    let id: i64 = target
+        .trim_start_matches("/conversations/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let conversation = app.conversation(id).await;
+    assert_eq!(conversation.subject, "Your warranty claim");
+    assert_eq!(conversation.channel_id, Some(channel));
+    let emails =
+        lethe::inbox::customers::primary_email(&app.state.db, org, conversation.customer_id)
+            .await
+            .unwrap();
+    assert_eq!(emails.as_deref(), Some("dora@customer.test"));
+    let first = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.direction, "outbound");
+    assert_eq!(first.cc_addresses, "partner@customer.test");
+    assert_eq!(app.count::<attachment::Entity>().await, 1);
+    assert_eq!(app.count::<outbox::Entity>().await, 1);
+    let page = app.get_text(&format!("/conversations/{id}")).await;
+    assert!(page.contains("We received your kettle"));
+
+    // Sent with the ticket tag and Lethe's Message-ID.
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await.remove(0);
+    let parsed = parsed_by_python(&sent);
+    let headers = &parsed["headers"];
+    assert_eq!(
+        headers["subject"],
+        format!("Your warranty claim [#{}]", conversation.token)
+    );
+    assert_eq!(headers["to"], "dora@customer.test");
+    assert_eq!(headers["cc"], "partner@customer.test");
+    assert!(
+        headers["message-id"]
+            .as_str()
+            .unwrap()
+            .contains(&first.message_id_header)
+    );
+    assert_eq!(parsed["files"][0][2].as_str().unwrap(), sha256_hex(&manual));
+
+    // The customer's answer threads into it.
+    let answer = text_mail(
+        "Dora Ek <dora@customer.test>",
+        "dora-answer@customer.test",
+        "Re: Your warranty claim",
+        "Thank you!",
+    )
+    .header("In-Reply-To", &format!("<{}>", first.message_id_header));
+    let (answered, _) = app.ingest(arriving(org, Some(channel)), answer).await;
+    assert_eq!(answered, id);
+    assert_eq!(
+        message::Entity::find()
+            .filter(message::Column::ConversationId.eq(id))
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_new_conversation_with_mistakes_names_them_and_keeps_what_was_typed() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (_, channel) = shop(&app, Some(smtp.port)).await;
+
+    let response = app
+        .post_form(
+            "/conversations/new",
+            "/conversations/new",
+            &[
+                ("channel", &channel.to_string()),
+                ("to", "dora@customer, support@shop-a.test"),
+                ("subject", ""),
+                ("text", "Draft I do not want to lose."),
+            ],
+        )
+        .await;
+
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("“dora@customer” in To is not a valid email address."));
+    assert!(page.contains("Please enter a subject."));
+    assert!(page.contains("Draft I do not want to lose."));
+    assert_eq!(
+        app.count::<lethe::db::entity::conversation::Entity>().await,
+        0
+    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
+
+    // Own addresses are refused, naming the address.
+    let response = app
+        .post_form(
+            "/conversations/new",
+            "/conversations/new",
+            &[
+                ("channel", &channel.to_string()),
+                ("to", "support@shop-a.test"),
+                ("subject", "Loop"),
+                ("text", "To myself."),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("“support@shop-a.test” is one of this shop")
+    );
+    assert_eq!(
+        app.count::<lethe::db::entity::conversation::Entity>().await,
+        0
+    );
+}
