@@ -869,3 +869,42 @@ async fn a_new_conversation_with_mistakes_names_them_and_keeps_what_was_typed() 
         0
     );
 }
+
+#[tokio::test]
+async fn a_multipart_form_without_the_right_csrf_token_is_refused_and_stores_nothing() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let boundary = "----lethe-csrf";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nforged\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nforged reply\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\nforged file\r\n--{boundary}--\r\n"
+    );
+
+    for action in ["reply", "notes"] {
+        let response = app
+            .client
+            .post(format!("{}/conversations/{id}/{action}", app.address))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{action}");
+    }
+    assert_eq!(app.count::<attachment::Entity>().await, 0);
+    assert_eq!(
+        message::Entity::find()
+            .filter(message::Column::Direction.ne("inbound"))
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
