@@ -272,6 +272,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::CONVERSATION_MESSAGE_RETRY.pattern(),
             web::post().to(inbox::reply::retry),
         )
+        .route(
+            paths::CONVERSATION_MESSAGE_FORWARD.pattern(),
+            web::post().to(inbox::forward::forward),
+        )
         .route(paths::CUSTOMER.pattern(), web::get().to(inbox::customer_page::show))
         .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::attachments::download))
         .route(paths::CANNED_REPLIES.pattern(), web::get().to(inbox::canned::list))

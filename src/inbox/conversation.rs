@@ -115,6 +115,10 @@ pub struct ConversationPage {
     pub reply_to: String,
     pub reply_cc: String,
     pub reply_bcc: String,
+    /// A forward form that came back: (message id, problem), and its fields as typed.
+    pub forward_problem: Option<(i64, String)>,
+    pub forward_to: String,
+    pub forward_note: String,
     /// Whether "Reply all" would add anyone (the last customer mail had other addresses).
     pub reply_all_available: bool,
     /// The largest file the forms take, in MB, for the hint under the file inputs.
@@ -144,6 +148,14 @@ impl ConversationPage {
         self.conversation.assignee_id == Some(*user_id)
     }
 
+    /// The problem of a forward of message `id` that came back, if any.
+    fn forward_problem_of(&self, id: &i64) -> Option<&str> {
+        self.forward_problem
+            .as_ref()
+            .filter(|(m, _)| m == id)
+            .map(|(_, p)| p.as_str())
+    }
+
     /// The Cc and Bcc fields start open when they hold something.
     fn copies_open(&self) -> bool {
         !self.reply_cc.trim().is_empty() || !self.reply_bcc.trim().is_empty()
@@ -159,6 +171,10 @@ pub struct Drafts {
     pub note_error: Option<&'static str>,
     pub reply_problem: Option<String>,
     pub note_problem: Option<String>,
+    /// A forward of this message that came back with this problem (already translated).
+    pub forward_problem: Option<(i64, String)>,
+    pub forward_to: String,
+    pub forward_note: String,
     /// The address fields as typed (`None`: the defaults).
     pub reply_to: Option<String>,
     pub reply_cc: Option<String>,
@@ -188,6 +204,7 @@ fn kind_key(kind: &str) -> Option<&'static str> {
         "auto_reply" => Some("kind.auto_reply"),
         "bulk" => Some("kind.bulk"),
         "bounce" => Some("kind.bounce"),
+        "forward" => Some("kind.forward"),
         _ => None,
     }
 }
@@ -386,6 +403,9 @@ pub async fn load(
         reply_cc,
         reply_bcc: drafts.reply_bcc.unwrap_or_default(),
         reply_all_available,
+        forward_problem: drafts.forward_problem,
+        forward_to: drafts.forward_to,
+        forward_note: drafts.forward_note,
         max_attachment_mb: state.config.max_attachment_bytes / (1024 * 1024),
     })
 }

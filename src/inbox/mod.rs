@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod customer_page;
 pub mod customers;
 pub mod events;
+pub mod forward;
 pub mod list;
 pub mod notes;
 pub mod queries;

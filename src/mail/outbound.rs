@@ -999,3 +999,126 @@ async fn customer_for(
     .await?;
     Ok(created.id)
 }
+
+/// Forwards message `message_id` of conversation `conversation_id` to outside addresses:
+/// an outbound message of kind `forward` on the conversation (so it is shown, exported and
+/// erased with it), with the agent's note above the forwarded text and the message's files
+/// (new rows on the same stored files), queued in the outbox in one transaction. Replies to
+/// the customer do not thread onto it.
+pub async fn queue_forward(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    message_id: i64,
+    author_id: i64,
+    to: Vec<crate::mail::EmailAddress>,
+    note: &str,
+) -> Result<Result<message::Model, Refusal>, MailError> {
+    if to.is_empty() {
+        return Ok(Err(Refusal::NoRecipient));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(&txn)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let original = message::Entity::find_by_id_in(org, message_id)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.ne("note"))
+        .one(&txn)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let own = organization_addresses(&txn, org).await?;
+    if let Some(address) = to.iter().find(|a| is_one_of(a.as_str(), &own)) {
+        return Ok(Err(Refusal::OwnAddress(address.to_string())));
+    }
+    let original_subject = if original.subject.trim().is_empty() {
+        conversation.subject.clone()
+    } else {
+        original.subject.clone()
+    };
+    let from = if original.from_name.is_empty() {
+        original.from_address.clone()
+    } else {
+        format!("{} <{}>", original.from_name, original.from_address)
+    };
+    let mut text = String::new();
+    if !note.trim().is_empty() {
+        text.push_str(note.trim());
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!(
+        "---------- Forwarded message ----------\nFrom: {from}\nDate: {}\nSubject: {original_subject}\nTo: {}\n\n{}",
+        original.created_at.to_rfc2822(),
+        original.to_addresses,
+        original.text_body
+    ));
+    let subject = format!(
+        "Fwd: {} {}",
+        super::parse::strip_subject_prefixes(&original_subject).trim(),
+        format_token_tag(&conversation.token)
+    );
+    let now = Utc::now();
+    let inserted = message::ActiveModel {
+        organization_id: Set(org),
+        conversation_id: Set(conversation.id),
+        direction: Set("outbound".into()),
+        kind: Set("forward".into()),
+        message_id_header: Set(new_message_id(&channel, &conversation.token)),
+        in_reply_to: Set(String::new()),
+        references_header: Set(String::new()),
+        from_name: Set(channel.from_name.clone()),
+        from_address: Set(channel.from_address.clone()),
+        to_addresses: Set(compose::join(&to)),
+        cc_addresses: Set(String::new()),
+        bcc_addresses: Set(String::new()),
+        subject: Set(subject),
+        text_body: Set(text),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(Some("queued".into())),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let files: Vec<compose::SealedAttachment> = crate::db::entity::attachment::Entity::find_in(org)
+        .filter(crate::db::entity::attachment::Column::MessageId.eq(original.id))
+        .order_by_asc(crate::db::entity::attachment::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| compose::SealedAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            blob_id: a.blob_id,
+        })
+        .collect();
+    compose::insert_rows(&txn, org, inserted.id, &files).await?;
+    queued(org, inserted.id, channel.id, now)
+        .insert(&txn)
+        .await?;
+    touch_conversation(&txn, conversation.id, now, false).await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::MessageCreated {
+            message_id: inserted.id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    state.events.publish(InboxEvent {
+        org,
+        conversation_id: conversation.id,
+    });
+    Ok(Ok(inserted))
+}

@@ -152,6 +152,8 @@ pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assi
 pub const CONVERSATION_TAGS: Route<1> = Route::new("/conversations/{id}/tags");
 pub const CONVERSATION_TAG_REMOVE: Route<2> =
     Route::new("/conversations/{id}/tags/{tag_id}/remove");
+pub const CONVERSATION_MESSAGE_FORWARD: Route<2> =
+    Route::new("/conversations/{id}/messages/{message_id}/forward");
 pub const CONVERSATION_MESSAGE_RETRY: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/retry");
 pub const CUSTOMER: Route<1> = Route::new("/customers/{id}");

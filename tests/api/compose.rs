@@ -520,14 +520,14 @@ async fn outgoing_attachments_are_exported_and_erasure_leaves_no_file_or_trace_o
     }
 }
 
-/// The value of the `<input>` named `name` on a page.
-fn input_value(page: &str, name: &str) -> String {
-    let pattern = format!(r#"<input[^>]*name="{name}"[^>]*value="([^"]*)""#);
+/// The value of the `<input>` with this id on a page.
+fn input_value(page: &str, id: &str) -> String {
+    let pattern = format!(r#"<input[^>]*id="{id}"[^>]*value="([^"]*)""#);
     regex::Regex::new(&pattern)
         .unwrap()
         .captures(page)
         .map(|c| c[1].replace("&#x40;", "@").replace("&#64;", "@"))
-        .unwrap_or_else(|| panic!("no input {name}"))
+        .unwrap_or_else(|| panic!("no input {id}"))
 }
 
 #[tokio::test]
@@ -539,7 +539,7 @@ async fn a_reply_goes_to_to_cc_and_bcc_and_bcc_is_only_in_the_envelope() {
     let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
     let path = format!("/conversations/{id}");
     assert_eq!(
-        input_value(&app.get_text(&path).await, "to"),
+        input_value(&app.get_text(&path).await, "reply-to"),
         "anna@customer.test",
         "To starts with the last person who wrote"
     );
@@ -644,10 +644,10 @@ async fn reply_all_prefills_cc_from_the_last_customer_mail_without_the_shops_own
 
     // Assert
     assert!(plain.contains("reply_all=1"), "the page offers reply-all");
-    assert_eq!(input_value(&plain, "cc"), "");
-    assert_eq!(input_value(&all, "to"), "anna@customer.test");
+    assert_eq!(input_value(&plain, "reply-cc"), "");
+    assert_eq!(input_value(&all, "reply-to"), "anna@customer.test");
     assert_eq!(
-        input_value(&all, "cc"),
+        input_value(&all, "reply-cc"),
         "ben@customer.test, carla@customer.test"
     );
 }
@@ -695,7 +695,7 @@ async fn bad_or_own_addresses_are_named_and_nothing_is_queued() {
             );
         }
         assert!(page.contains(text), "the text is kept");
-        assert_eq!(input_value(&page, "cc"), cc, "the typed Cc is kept");
+        assert_eq!(input_value(&page, "reply-cc"), cc, "the typed Cc is kept");
     }
     assert_eq!(
         message::Entity::find()
@@ -718,7 +718,7 @@ async fn a_new_conversation_is_sent_threaded_and_the_customers_answer_lands_in_i
     let form = app
         .get_text("/conversations/new?to=dora%40customer.test")
         .await;
-    assert_eq!(input_value(&form, "to"), "dora@customer.test");
+    assert_eq!(input_value(&form, "new-to"), "dora@customer.test");
     let manual = b"%PDF-1.4 manual".to_vec();
 
     // Act
@@ -907,4 +907,99 @@ async fn a_multipart_form_without_the_right_csrf_token_is_refused_and_stores_not
             .unwrap(),
         0
     );
+}
+
+#[tokio::test]
+async fn a_message_is_forwarded_with_its_files_recorded_on_the_conversation_and_replies_stay_with_the_customer()
+ {
+    // Arrange: Anna's mail with a photo.
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let photo = binary_file("broken-lid");
+    let question = text_mail(
+        "Anna Berg <anna@customer.test>",
+        "fwd-1@customer.test",
+        "Broken lid",
+        "The lid of the kettle is broken.",
+    )
+    .attachment("image/jpeg", "lid.jpg", &photo);
+    let (id, anna_message) = app.ingest(arriving(org, Some(channel)), question).await;
+    let path = format!("/conversations/{id}");
+    let action = format!("{path}/messages/{anna_message}/forward");
+
+    // A bad address is named, nothing queued.
+    let response = app
+        .post_form(
+            &path,
+            &action,
+            &[("to", "supplier@"), ("note", "Please check.")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("“supplier@” in To is not a valid email address."));
+    assert!(page.contains("Please check."), "the note is kept");
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
+
+    // Act
+    let response = app
+        .post_form(
+            &path,
+            &action,
+            &[
+                ("to", "Supplier QA <qa@supplier.test>"),
+                ("note", "Can you replace this lid?"),
+            ],
+        )
+        .await;
+
+    // Assert: recorded on the conversation as a forward, sent with the file.
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).contains("flash=flash.forward_queued"));
+    let forward = message::Entity::find()
+        .filter(message::Column::Kind.eq("forward"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("forward recorded");
+    assert_eq!(forward.conversation_id, id);
+    assert_eq!(forward.to_addresses, "qa@supplier.test");
+    let page = app.get_text(&path).await;
+    assert!(page.contains("Forwarded"), "shown as a forward");
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await.remove(0);
+    let parsed = parsed_by_python(&sent);
+    let headers = &parsed["headers"];
+    let token = app.conversation(id).await.token;
+    assert_eq!(headers["subject"], format!("Fwd: Broken lid [#{token}]"));
+    assert_eq!(headers["to"], "qa@supplier.test");
+    assert_eq!(headers["x-recorded-rcpt"], "qa@supplier.test");
+    let text = parsed["text"].as_str().unwrap();
+    assert!(text.starts_with("Can you replace this lid?"), "{text}");
+    assert!(text.contains("The lid of the kettle is broken."));
+    assert!(text.contains("anna@customer.test"));
+    assert_eq!(
+        parsed["files"],
+        serde_json::json!([["lid.jpg", "image/jpeg", sha256_hex(&photo)]])
+    );
+
+    // A reply afterwards still goes to Anna, threaded on her mail, not on the forward.
+    let response = app
+        .post_form(
+            &path,
+            &format!("{path}/reply"),
+            &[("text", "A new lid is on its way.")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let reply = smtp.wait_for(2).await.remove(1);
+    let parsed = parsed_by_python(&reply);
+    assert_eq!(parsed["headers"]["to"], "anna@customer.test");
+    assert_eq!(parsed["headers"]["in-reply-to"], "<fwd-1@customer.test>");
 }
