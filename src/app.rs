@@ -348,6 +348,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::WEBHOOK_INBOUND_DELETE.pattern(),
             web::post().to(crate::webhooks::inbound::delete),
         )
+        .route(paths::BACKUPS.pattern(), web::get().to(crate::backup::routes::show))
+        .route(paths::BACKUP_SCHEDULE.pattern(), web::post().to(crate::backup::routes::set_schedule))
+        .route(paths::BACKUP_NOW.pattern(), web::post().to(crate::backup::routes::take_now))
         .route(paths::WEBHOOKS.pattern(), web::get().to(crate::webhooks::routes::list))
         .route(paths::WEBHOOKS.pattern(), web::post().to(crate::webhooks::routes::create))
         .route(paths::WEBHOOK.pattern(), web::get().to(crate::webhooks::routes::show))

@@ -737,6 +737,10 @@ fn backup_config(raw: &mut RawConfig) -> Result<crate::backup::BackupConfig, Con
         dir,
         keep_days,
         key,
+        operator_schedule: raw
+            .backup_schedule
+            .as_deref()
+            .is_some_and(|v| !v.trim().is_empty()),
     })
 }
 

@@ -193,6 +193,10 @@ pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke"
 
 // webhooks (src/webhooks/)
 pub const WEBHOOKS: Route<0> = Route::new("/settings/webhooks");
+/// Backups of a single-organization install (src/backup/routes.rs).
+pub const BACKUPS: Route<0> = Route::new("/settings/backups");
+pub const BACKUP_SCHEDULE: Route<0> = Route::new("/settings/backups/schedule");
+pub const BACKUP_NOW: Route<0> = Route::new("/settings/backups/now");
 pub const WEBHOOK: Route<1> = Route::new("/settings/webhooks/{id}");
 pub const WEBHOOK_ROTATE: Route<1> = Route::new("/settings/webhooks/{id}/rotate");
 pub const WEBHOOK_DELETE: Route<1> = Route::new("/settings/webhooks/{id}/delete");

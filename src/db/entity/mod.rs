@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod audit_anchor;
 pub mod audit_event;
 pub mod audit_head;
+pub mod backup_schedule;
 pub mod canned_reply;
 pub mod channel;
 pub mod conversation;
