@@ -16,6 +16,7 @@ mod m20261205_000012_api_key_scopes;
 mod m20261205_000013_two_factor_and_sessions;
 mod m20261205_000014_passkeys;
 mod m20261206_000016_webhooks;
+mod m20261207_000020_objections_and_verification;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_two_factor_and_sessions::Migration),
             Box::new(m20261205_000014_passkeys::Migration),
             Box::new(m20261206_000016_webhooks::Migration),
+            Box::new(m20261207_000020_objections_and_verification::Migration),
         ]
     }
 }

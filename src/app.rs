@@ -242,10 +242,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::PRIVACY_REQUEST_STATUS.pattern(),
             web::post().to(crate::privacy::requests::change_status),
         )
+        .route(
+            paths::PRIVACY_REQUEST_VERIFICATION.pattern(),
+            web::post().to(crate::privacy::verify::send),
+        )
+        .route(paths::PRIVACY_VERIFY.pattern(), web::get().to(crate::privacy::verify::show))
+        .route(paths::PRIVACY_VERIFY.pattern(), web::post().to(crate::privacy::verify::confirm))
         .route(paths::PRIVACY_RECEIPT.pattern(), web::get().to(crate::privacy::receipt::receipt))
         .route(paths::CUSTOMER_RECTIFY.pattern(), web::post().to(crate::privacy::rectify::rectify))
         .route(paths::CUSTOMER_RESTRICTION.pattern(), web::post().to(crate::privacy::restrict::change))
         .route(paths::CUSTOMER_OBJECTIONS.pattern(), web::post().to(crate::privacy::objection::record))
+        .route(paths::CUSTOMER_OBJECTIONS_LIFT.pattern(), web::post().to(crate::privacy::objection::lift))
         .route(paths::CUSTOMER_MERGE.pattern(), web::get().to(crate::privacy::merge::confirm))
         .route(paths::CUSTOMER_MERGE.pattern(), web::post().to(crate::privacy::merge::apply))
         // end privacy

@@ -7,7 +7,8 @@
 //! ```text
 //! { schema, schema_version, generated_at, includes_internal_notes,
 //!   customer: { id, display_name, created_at, email_addresses: [string], phone,
-//!               postal_address, processing_restricted: null | { since, reason } },
+//!               postal_address, processing_restricted: null | { since, reason },
+//!               objection: null | { since, effects: [exclude_reports|stop_processing] } },
 //!   conversations: [ { id, reference, subject, status, tags: [string], created_at,
 //!                      last_activity_at, closed_at,
 //!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
@@ -50,7 +51,8 @@ export.json holds everything this shop's support inbox stores about one customer
 - includes_internal_notes: whether the team's internal notes are included\n\
 - customer: id, display_name, created_at, email_addresses, phone and postal_address\n\
   (null when unknown), processing_restricted (null, or since when and why the shop\n\
-  restricted the processing of this data)\n\
+  restricted the processing of this data), objection (null, or since when an objection\n\
+  is in force and its effects: exclude_reports, stop_processing)\n\
 - conversations: one entry per conversation with its reference, subject, status, tags,\n\
   created_at, last_activity_at, closed_at and its messages\n\
 - messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
@@ -78,6 +80,14 @@ struct CustomerRecord {
     phone: Option<String>,
     postal_address: Option<String>,
     processing_restricted: Option<RestrictionRecord>,
+    /// The objection in force (src/privacy/objection.rs): since when, and its effects.
+    objection: Option<ObjectionRecord>,
+}
+
+#[derive(Serialize)]
+struct ObjectionRecord {
+    since: Option<DateTime<Utc>>,
+    effects: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -317,6 +327,14 @@ pub async fn collect(
             email_addresses,
             phone: found.phone,
             postal_address: found.postal_address,
+            objection: {
+                let effects =
+                    super::objection::Effects::from_stored(found.objection_effects.as_deref());
+                (!effects.is_empty()).then(|| ObjectionRecord {
+                    since: found.objection_since,
+                    effects: effects.names(),
+                })
+            },
             processing_restricted: found.restricted_at.map(|since| RestrictionRecord {
                 since,
                 reason: found.restriction_reason.unwrap_or_default(),
@@ -470,6 +488,10 @@ pub fn readme() -> &'static str {
 pub struct ExportForm {
     #[serde(default, deserialize_with = "checkbox")]
     include_notes: bool,
+    /// Why an open access request is fulfilled although its requester is not verified
+    /// (src/privacy/verify.rs).
+    #[serde(default)]
+    override_reason: Option<String>,
 }
 
 /// `POST /customers/{id}/export`: the customer's data as a ZIP download.
@@ -480,8 +502,17 @@ pub async fn customer(
     form: CsrfForm<ExportForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let include_notes = form.0.include_notes;
-    download(&state, &scope, path.into_inner(), include_notes).await
+    let customer_id = path.into_inner();
+    let form = form.0;
+    super::verify::check_or_override(
+        &state,
+        &scope,
+        customer_id,
+        Kind::Access,
+        &form.override_reason,
+    )
+    .await?;
+    download(&state, &scope, customer_id, form.include_notes).await
 }
 
 #[cfg(test)]

@@ -314,20 +314,11 @@ pub async fn conversations(
     )
     .await?;
 
-    // The old records go when none of their conversations remains.
-    let left_alone: Vec<i64> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(org_term::<customer::Entity>(org, Lookup::Ids))
-        .filter(customer::Column::Id.is_in(customer_ids))
-        .filter(sea_orm::sea_query::Expr::cust(
-            "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
-        ))
-        .into_tuple()
-        .all(db)
-        .await?;
+    // The old records go when none of their conversations remains (and nothing else needs
+    // them: see `left_behind`).
+    let customer_ids: Vec<i64> = customer_ids.into_iter().collect();
     let (customers_removed, more_files) =
-        records::delete_customers(db, org, &left_alone, log).await?;
+        super::select::delete_left_behind(db, org, &customer_ids, log).await?;
     files.extend(more_files);
     removed += customers_removed;
     Ok((rewritten, removed, files))

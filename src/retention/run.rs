@@ -46,6 +46,10 @@ pub struct CategoryCounts {
     pub attachments: u64,
     pub notes: u64,
     pub audit_events: u64,
+    /// Customer records removed with their last conversation (src/retention/select.rs,
+    /// `left_behind`); absent in runs recorded before it was counted.
+    #[serde(default)]
+    pub customer_records: u64,
     /// Items due but on legal hold (their own, or their customer's).
     pub skipped_legal_hold: u64,
 }

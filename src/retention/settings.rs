@@ -113,6 +113,13 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
                     ("attachments", &n(c.attachments)),
                 ],
             ));
+            if c.customer_records > 0 {
+                out.push(tr.tn(
+                    "retention.summary.customer_records",
+                    "n",
+                    n(c.customer_records),
+                ));
+            }
         }
         Some(Category::Attachments) if c.attachments > 0 => {
             out.push(tr.tn("retention.summary.attachments", "n", n(c.attachments)));

@@ -133,10 +133,15 @@ pub const CUSTOMER_ERASE: Route<1> = Route::new("/customers/{id}/erase");
 pub const CUSTOMER_EXPORT: Route<1> = Route::new("/customers/{id}/export");
 pub const PRIVACY_REQUESTS: Route<0> = Route::new("/privacy/requests");
 pub const PRIVACY_REQUEST_STATUS: Route<1> = Route::new("/privacy/requests/{id}/status");
+pub const PRIVACY_REQUEST_VERIFICATION: Route<1> =
+    Route::new("/privacy/requests/{id}/verification");
+/// The requester's one-time verification link (no sign-in).
+pub const PRIVACY_VERIFY: Route<1> = Route::new("/privacy/verify/{token}");
 pub const PRIVACY_RECEIPT: Route<1> = Route::new("/privacy/receipts/{id}");
 pub const CUSTOMER_RECTIFY: Route<1> = Route::new("/customers/{id}/rectify");
 pub const CUSTOMER_RESTRICTION: Route<1> = Route::new("/customers/{id}/restriction");
 pub const CUSTOMER_OBJECTIONS: Route<1> = Route::new("/customers/{id}/objections");
+pub const CUSTOMER_OBJECTIONS_LIFT: Route<1> = Route::new("/customers/{id}/objections/lift");
 pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 
 // inbox (src/inbox/)

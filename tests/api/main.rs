@@ -21,6 +21,7 @@ mod metrics;
 mod organizations;
 mod passkeys;
 mod privacy;
+mod privacy_rights;
 mod rate_limits;
 mod retention;
 mod scanner;

@@ -1,0 +1,546 @@
+//! The rest of the data rights (issue 20): no customer record left behind by a rule, an
+//! objection that changes something, verified requesters, the log of who accessed whose data,
+//! and the complete answer to an access request.
+
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::helpers::{TestApp, mail, spawn_app};
+use lethe::db::entity::{audit_event, customer_email};
+use lethe::orgs::OrgId;
+use lethe::retention::{self, Action, Category};
+
+async fn owner_app() -> (TestApp, OrgId) {
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    (app, org)
+}
+
+/// How many address rows customer `id` has.
+async fn addresses(app: &TestApp, id: i64) -> u64 {
+    customer_email::Entity::find()
+        .filter(customer_email::Column::CustomerId.eq(id))
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn audit_actions(app: &TestApp, action: &str) -> Vec<audit_event::Model> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(action))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+// ---- no customer record left behind ------------------------------------------------------
+
+#[tokio::test]
+async fn a_rule_deleting_a_customer_s_last_conversation_removes_the_customer_record() {
+    // Arrange: Anna's only conversation is due; Bob has a second, recent one; Carla's only
+    // conversation is due but she has an open access request on file; Dora's is due but she
+    // is on legal hold.
+    let (app, org) = owner_app().await;
+    let (anna, anna_c) = app
+        .receive(
+            org,
+            mail("Anna Alt <anna@alt.test>", "a1@alt.test", "Old", "x"),
+        )
+        .await;
+    let (bob, bob_old) = app
+        .receive(
+            org,
+            mail("Bob Bleib <bob@bleib.test>", "b1@bleib.test", "Old", "x"),
+        )
+        .await;
+    app.receive(
+        org,
+        mail("Bob Bleib <bob@bleib.test>", "b2@bleib.test", "New", "y"),
+    )
+    .await;
+    let (carla, carla_c) = app
+        .receive(
+            org,
+            mail("Carla Frag <carla@frag.test>", "c1@frag.test", "Old", "x"),
+        )
+        .await;
+    let (dora, dora_c) = app
+        .receive(
+            org,
+            mail("Dora Halt <dora@halt.test>", "d1@halt.test", "Old", "x"),
+        )
+        .await;
+    for id in [anna_c, bob_old, carla_c, dora_c] {
+        app.close_days_ago(id, 400).await;
+    }
+    app.access_request(org, carla).await;
+    app.login("owner@shop.test").await;
+    let held = app
+        .legal_hold(&format!("/customers/{dora}"), &[("reason", "Dispute")])
+        .await;
+    assert_eq!(held.status(), 303);
+
+    // Act: the page previews the rule, then the saved rule runs
+    let preview = app
+        .post_form(
+            "/settings/retention",
+            "/settings/retention/preview",
+            &[
+                ("category", "closed_conversations"),
+                ("after_days", "365"),
+                ("action", "delete"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    app.save_rule(org, Category::ClosedConversations, 365, Action::Delete)
+        .await;
+    let report = retention::run_once(&app.state, org, false).await.unwrap();
+
+    // Assert
+    assert!(
+        preview.contains("remove 1 customer records (name, addresses) left without conversations"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains(
+            "their customer record (name, email addresses, phone, postal address) goes with it"
+        ),
+        "the rule page says what happens"
+    );
+    let counts = report.category(Category::ClosedConversations).unwrap();
+    assert_eq!(counts.conversations, 3);
+    assert_eq!(counts.customer_records, 1);
+    assert!(
+        app.find_customer(anna).await.is_none(),
+        "Anna's record went"
+    );
+    assert_eq!(addresses(&app, anna).await, 0);
+    assert!(
+        app.find_customer(bob).await.is_some(),
+        "Bob has a conversation left"
+    );
+    assert!(
+        app.find_customer(carla).await.is_some(),
+        "an open request keeps the record"
+    );
+    assert!(app.find_customer(dora).await.is_some(), "held");
+    assert!(app.find_conversation(dora_c).await.is_some(), "held");
+    let runs = audit_actions(&app, "retention.run").await;
+    assert!(
+        runs[0].details.contains("\"customer_records\":1"),
+        "{}",
+        runs[0].details
+    );
+}
+
+#[tokio::test]
+async fn an_anonymizing_rule_keeps_the_record_of_a_customer_with_an_open_request() {
+    // Arrange
+    let (app, org) = owner_app().await;
+    let (eva, eva_c) = app
+        .receive(
+            org,
+            mail("Eva Eins <eva@eins.test>", "e1@eins.test", "Old", "x"),
+        )
+        .await;
+    let (fritz, fritz_c) = app
+        .receive(
+            org,
+            mail("Fritz Zwei <fritz@zwei.test>", "f1@zwei.test", "Old", "x"),
+        )
+        .await;
+    app.close_days_ago(eva_c, 400).await;
+    app.close_days_ago(fritz_c, 400).await;
+    app.access_request(org, fritz).await;
+    app.save_rule(org, Category::ClosedConversations, 365, Action::Anonymize)
+        .await;
+
+    // Act
+    let report = retention::run_once(&app.state, org, false).await.unwrap();
+
+    // Assert
+    let counts = report.category(Category::ClosedConversations).unwrap();
+    assert_eq!(counts.conversations, 2);
+    assert_eq!(counts.customer_records, 1);
+    assert!(app.find_customer(eva).await.is_none());
+    assert!(app.find_customer(fritz).await.is_some());
+}
+
+// ---- an objection changes something ------------------------------------------------------
+
+/// Posts the objection form of customer `id` with these effects.
+async fn object(app: &TestApp, id: i64, text: &str, effects: &[&str]) -> reqwest::Response {
+    let page = format!("/customers/{id}");
+    let mut fields = vec![("received", ""), ("text", text)];
+    for effect in effects {
+        fields.push((effect, "1"));
+    }
+    app.post_form(&page, &format!("{page}/objections"), &fields)
+        .await
+}
+
+#[tokio::test]
+async fn an_objection_stopping_processing_withholds_webhook_content_until_an_admin_lifts_it() {
+    use crate::webhooks::{Receiver, add_endpoint, deliver_now};
+    // Arrange: a webhook endpoint that asked for message content; Olga's first message is
+    // queued before she objects.
+    let (app, org) = owner_app().await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let receiver = Receiver::start();
+    let (_, secret) = add_endpoint(&app, &receiver.url(), &["message.created"], true).await;
+    receiver.set_secrets(&[&secret]);
+    let suffix = crate::helpers::unique_suffix();
+    let words = format!("Objecting{suffix}");
+    let (olga, _) = app
+        .receive(
+            org,
+            mail(
+                "Olga <olga@kunde.test>",
+                &format!("o1-{suffix}@k.test"),
+                "Hi",
+                &words,
+            ),
+        )
+        .await;
+
+    // Act: she objects (no non-essential processing); two more messages; an agent tries to lift
+    // it; the owner lifts it; one more message.
+    let recorded = object(
+        &app,
+        olga,
+        "No profiling, no data to partners",
+        &["stop_processing"],
+    )
+    .await;
+    let page = app.get_text(&format!("/customers/{olga}")).await;
+    let register = app.get_text("/privacy/requests").await;
+    app.receive(
+        org,
+        mail(
+            "Olga <olga@kunde.test>",
+            &format!("o2-{suffix}@k.test"),
+            "Again",
+            &words,
+        ),
+    )
+    .await;
+    deliver_now(&app).await;
+    let while_in_force = receiver.verified_payloads();
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    let by_agent = agent
+        .post_form(
+            &format!("/customers/{olga}"),
+            &format!("/customers/{olga}/objections/lift"),
+            &[],
+        )
+        .await;
+    let lifted = app
+        .post_form(
+            &format!("/customers/{olga}"),
+            &format!("/customers/{olga}/objections/lift"),
+            &[],
+        )
+        .await;
+    app.receive(
+        org,
+        mail(
+            "Olga <olga@kunde.test>",
+            &format!("o3-{suffix}@k.test"),
+            "Third",
+            &words,
+        ),
+    )
+    .await;
+    deliver_now(&app).await;
+
+    // Assert
+    assert_eq!(recorded.status(), 303);
+    assert!(page.contains("Objection in force."), "{page}");
+    assert!(page.contains("Stop non-essential processing"));
+    assert!(register.contains("Stop non-essential processing (no webhook payloads with content)"));
+    assert_eq!(while_in_force.len(), 2);
+    for payload in &while_in_force {
+        assert!(payload["data"].get("content").is_none(), "{payload}");
+    }
+    for delivery in receiver.deliveries().iter().take(2) {
+        assert!(!delivery["body"].as_str().unwrap().contains(&words));
+    }
+    assert_ne!(by_agent.status(), 303, "only an admin lifts it");
+    assert_eq!(lifted.status(), 303);
+    let after = receiver.verified_payloads();
+    assert_eq!(after.len(), 3);
+    assert_eq!(
+        after[2]["data"]["content"]["text"].as_str().unwrap().trim(),
+        words
+    );
+    assert_eq!(
+        audit_actions(&app, "privacy.objection_lifted").await.len(),
+        1
+    );
+    let recorded = audit_actions(&app, "privacy.request_recorded").await;
+    assert!(
+        recorded[0].details.contains("stop_processing"),
+        "{}",
+        recorded[0].details
+    );
+    assert!(
+        !recorded[0].details.contains("profiling"),
+        "no text in the audit log"
+    );
+    let page = app.get_text(&format!("/customers/{olga}")).await;
+    assert!(!page.contains("Objection in force."));
+}
+
+#[tokio::test]
+async fn an_objection_can_anonymize_the_customer_s_closed_conversations_now() {
+    // Arrange: two closed conversations (one on legal hold) and an open one
+    let (app, org) = owner_app().await;
+    let (pia, closed) = app
+        .receive(
+            org,
+            mail(
+                "Pia Quast <pia@quast.test>",
+                "q1@quast.test",
+                "Pia Quast order",
+                "Call Pia Quast",
+            ),
+        )
+        .await;
+    let (_, held) = app
+        .receive(
+            org,
+            mail("Pia Quast <pia@quast.test>", "q2@quast.test", "Held", "x"),
+        )
+        .await;
+    let (_, open) = app
+        .receive(
+            org,
+            mail("Pia Quast <pia@quast.test>", "q3@quast.test", "Open", "x"),
+        )
+        .await;
+    app.close_days_ago(closed, 1).await;
+    app.close_days_ago(held, 1).await;
+    app.login("owner@shop.test").await;
+    app.legal_hold(&format!("/conversations/{held}"), &[("reason", "Court")])
+        .await;
+
+    // Act
+    let recorded = object(
+        &app,
+        pia,
+        "Objects to keeping her messages",
+        &["anonymize_closed", "exclude_reports"],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(recorded.status(), 303);
+    let anonymized = app.conversation(closed).await;
+    assert_ne!(
+        anonymized.customer_id, pia,
+        "moved to a pseudonymous customer"
+    );
+    assert!(
+        !anonymized.subject.contains("Quast"),
+        "{}",
+        anonymized.subject
+    );
+    assert_eq!(
+        app.conversation(held).await.customer_id,
+        pia,
+        "held: untouched"
+    );
+    assert_eq!(
+        app.conversation(open).await.customer_id,
+        pia,
+        "open: untouched"
+    );
+    assert!(
+        app.find_customer(pia).await.is_some(),
+        "the objection keeps the record"
+    );
+    let done = audit_actions(&app, "privacy.objection_anonymized").await;
+    assert_eq!(done.len(), 1);
+    assert!(
+        done[0].details.contains("\"conversations\":1"),
+        "{}",
+        done[0].details
+    );
+    assert!(done[0].details.contains("\"skipped_legal_hold\":1"));
+    let page = app.get_text(&format!("/customers/{pia}")).await;
+    assert!(page.contains("Exclude from reports and assist"), "{page}");
+    let effects = page
+        .split("class=\"objection-effects\">")
+        .nth(1)
+        .expect("the objection lists its effects");
+    let effects = &effects[..effects.find("</span>").unwrap()];
+    assert!(effects.contains("Exclude from reports"), "{effects}");
+    assert!(effects.contains("closed conversations now"), "{effects}");
+}
+
+// ---- requesters are who they say they are -------------------------------------------------
+
+/// The path of the verification link in a mail.
+fn verification_path(mail: &str) -> String {
+    let start = mail.find("/privacy/verify/").expect("a verification link");
+    mail[start..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_unverified_request_needs_an_override_and_a_verified_one_does_not() {
+    use crate::smtp::{SmtpRecorder, unfold_qp};
+    // Arrange: Vera's access and erasure requests are on file; Mallory is another customer
+    let smtp = SmtpRecorder::start().await;
+    let app =
+        crate::helpers::spawn_app_with(crate::helpers::AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let (vera, _) = app
+        .receive(
+            org,
+            mail("Vera <vera@kunde.test>", "v1@kunde.test", "Hi", "x"),
+        )
+        .await;
+    let (mallory, _) = app
+        .receive(
+            org,
+            mail("Mallory <mallory@evil.test>", "m1@evil.test", "Hi", "x"),
+        )
+        .await;
+    app.login("owner@shop.test").await;
+    for kind in ["access", "erasure"] {
+        let recorded = app
+            .post_form(
+                "/privacy/requests",
+                "/privacy/requests",
+                &[("kind", kind), ("customer_email", "vera@kunde.test")],
+            )
+            .await;
+        assert_eq!(recorded.status(), 303);
+    }
+    let row_of = |customer: i64| {
+        let db = app.state.db.clone();
+        async move {
+            customer_email::Entity::find()
+                .filter(customer_email::Column::CustomerId.eq(customer))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (vera_row, mallory_row) = (row_of(vera).await, row_of(mallory).await);
+    let (open, _) = lethe::privacy::requests::list(&app.state.db, org)
+        .await
+        .unwrap();
+    let access = open.iter().find(|r| r.kind == "access").unwrap().clone();
+    let erasure = open.iter().find(|r| r.kind == "erasure").unwrap().clone();
+    let customer_page = format!("/customers/{vera}");
+
+    // Act 1: export without verification, then with an override reason
+    let refused = app
+        .post_form(&customer_page, &format!("{customer_page}/export"), &[])
+        .await;
+    let register_before = app.get_text("/privacy/requests").await;
+    let overridden = app
+        .post_form(
+            &customer_page,
+            &format!("{customer_page}/export"),
+            &[("override_reason", "Known caller, order number matched")],
+        )
+        .await;
+
+    // Act 2: a link for the erasure request, to an address not on Vera's record, then to hers
+    let foreign = app
+        .post_form(
+            "/privacy/requests",
+            &format!("/privacy/requests/{}/verification", erasure.id),
+            &[("email_id", &mallory_row.to_string())],
+        )
+        .await;
+    let sent = app
+        .post_form(
+            "/privacy/requests",
+            &format!("/privacy/requests/{}/verification", erasure.id),
+            &[("email_id", &vera_row.to_string())],
+        )
+        .await;
+    let mails = smtp.wait_for(1).await;
+    let link = verification_path(&unfold_qp(&mails[0]));
+    let requester = app.another_browser();
+    let shown = requester.get(&link).await;
+    let confirmed = requester.post_form(&link, &link, &[]).await;
+    let again = requester.get(&link).await;
+    let confirm_page = app.get_text(&format!("{customer_page}/erase")).await;
+    let register_after = app.get_text("/privacy/requests").await;
+    let erased = app
+        .post_form(
+            &format!("{customer_page}/erase"),
+            &format!("{customer_page}/erase"),
+            &[],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(refused.status(), 409);
+    assert!(register_before.contains("data-verification=\"not_verified\""));
+    assert_eq!(overridden.status(), 200);
+    assert_eq!(
+        overridden.headers()["content-type"].to_str().unwrap(),
+        "application/zip"
+    );
+    assert_eq!(
+        foreign.status(),
+        400,
+        "never to an address not on the record"
+    );
+    assert_eq!(sent.status(), 303);
+    assert_eq!(smtp.messages().len(), 1);
+    assert!(mails[0].contains("vera@kunde.test"));
+    assert!(!mails[0].contains("mallory@evil.test"));
+    assert!(mails[0].contains(&erasure.reference));
+    assert_eq!(shown.status(), 200);
+    assert_eq!(confirmed.status(), 200);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("your request is confirmed")
+    );
+    assert_eq!(again.status(), 400, "the link is spent");
+    assert!(
+        !confirm_page.contains("override_reason"),
+        "verified: no override asked"
+    );
+    assert!(
+        register_after.contains("data-verification=\"verified\""),
+        "{register_after}"
+    );
+    assert!(register_after.contains("data-verification=\"overridden\""));
+    assert!(register_after.contains("Known caller, order number matched"));
+    assert_eq!(erased.status(), 303);
+    assert!(app.find_customer(vera).await.is_none());
+    let overrides = audit_actions(&app, "privacy.verification_overridden").await;
+    assert_eq!(overrides.len(), 1);
+    assert_eq!(overrides[0].target, access.reference);
+    assert!(!overrides[0].details.contains("Known caller"));
+    assert_eq!(
+        audit_actions(&app, "privacy.request_verified").await.len(),
+        1
+    );
+    assert_eq!(
+        audit_actions(&app, "privacy.verification_sent").await.len(),
+        1
+    );
+}
