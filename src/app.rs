@@ -102,6 +102,9 @@ impl Application {
             }
             None => None,
         };
+        // The access log's writer runs wherever pages are served (not a worker to switch off:
+        // the pages feed it).
+        crate::audit::access::spawn_writer(state.clone()).await;
         let background = crate::jobs::start(state.clone(), &state.config.jobs)
             .await
             .map_err(|e| StartError::Jobs(e.to_string()))?;
@@ -232,6 +235,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::SEARCH.pattern(), web::get().to(crate::search::routes::search))
         // audit log
         .route(paths::AUDIT.pattern(), web::get().to(crate::audit::routes::log))
+        .route(paths::AUDIT_ACCESS.pattern(), web::get().to(crate::audit::access::page))
         // privacy (src/privacy/)
         .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::erase::confirm))
         .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::erase::apply))

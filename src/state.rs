@@ -42,6 +42,9 @@ pub struct AppState {
     /// The erasure journal beside the backups (`LETHE_BACKUP_DIR`; off without it): every
     /// deletion of customer data is appended by `crate::records`.
     pub journal: crate::backup::Journal,
+    /// The access log's queue (src/audit/access.rs): handlers put entries on it, one task
+    /// writes them in batches.
+    pub access: crate::audit::access::AccessLog,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -134,6 +137,7 @@ impl AppState {
             rate_limits,
             metrics: crate::metrics::HttpMetrics::default(),
             journal: crate::backup::Journal::in_dir(config_backup_dir.as_deref()),
+            access: crate::audit::access::AccessLog::default(),
         }))
     }
 }

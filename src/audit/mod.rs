@@ -24,6 +24,7 @@
 //! - [`routes`]: the `/audit` page and its CSV and JSON exports;
 //! - [`tally`]: refusals counted in memory and written as one row per source and minute.
 
+pub mod access;
 mod chain;
 pub mod checkpoint_mail;
 mod mac;

@@ -41,6 +41,8 @@ struct CustomerPage {
     /// An open access request whose requester is not verified: the export form asks for an
     /// override reason (src/privacy/verify.rs).
     access_unverified: bool,
+    /// Who accessed this record (admins; src/audit/access.rs), newest first.
+    entries: Vec<crate::audit::access::EntryView>,
     /// Choices of the objection form.
     objection_effects: [objection::Effect; 3],
     /// A mistake in the rectification form (translation key).
@@ -101,6 +103,11 @@ async fn load(
         )
         .await?,
         objection_effects: objection::Effect::ALL,
+        entries: if scope.role().is_admin() {
+            crate::audit::access::of_customer(&state.db, org, found.id, 100).await?
+        } else {
+            Vec::new()
+        },
         error,
         today: chrono::Utc::now().format("%Y-%m-%d").to_string(),
     })
@@ -112,6 +119,12 @@ pub async fn show(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let page = load(&state, &scope, path.into_inner(), None).await?;
+    state.access.opened(
+        &scope,
+        crate::audit::access::Kind::Customer,
+        Some(page.id),
+        None,
+    );
     render_with_status(&page, StatusCode::OK)
 }
 

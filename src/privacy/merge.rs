@@ -132,6 +132,7 @@ pub(crate) async fn merge(
         .filter(crate::db::entity::webhook_delivery::Column::CustomerId.eq(other.id))
         .exec(db)
         .await?;
+    crate::audit::access::move_customer(db, org, other.id, kept.id).await?;
     let mut fill = customer::Entity::update_in(org).filter(customer::Column::Id.eq(kept.id));
     let mut any = false;
     if kept.phone.is_none() && other.phone.is_some() {

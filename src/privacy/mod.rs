@@ -18,6 +18,7 @@
 //! Each module serves its own page or form; the customer page itself is
 //! `crate::inbox::customer_page`.
 
+pub mod answer;
 pub mod erase;
 pub mod export;
 pub mod merge;

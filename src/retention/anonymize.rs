@@ -175,6 +175,7 @@ pub async fn customers(
     journal(log, org, Kind::AnonymizedCustomers, ids).await?;
     records::delete_email_addresses(db, org, ids, log).await?;
     crate::webhooks::forget_customers(db, org, ids).await?;
+    crate::audit::access::forget_customers(db, org, ids).await?;
     for id in ids {
         db.execute(
             &Query::update()
@@ -215,6 +216,9 @@ pub async fn conversations(
         records::delete_attachments_of_conversations(db, org, &ids, log).await?;
     // Webhook deliveries may hold the text being anonymized (include message content).
     crate::webhooks::forget_conversations(db, org, &ids).await?;
+    // Access entries name the old customer: kept, they would link the rewritten
+    // conversations back to the person.
+    crate::audit::access::forget_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();

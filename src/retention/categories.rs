@@ -393,3 +393,26 @@ pub(super) async fn audit_log(
         .await?;
     Ok(())
 }
+
+// ---- access log -------------------------------------------------------------------------
+
+/// Removes the organization's access entries older than the rule (one statement: the entries
+/// are small, and nothing else refers to them).
+pub(super) async fn access_log(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RetentionError> {
+    use crate::db::entity::access_entry;
+    let db = &ctx.state.db;
+    let cutoff = rule.cutoff(ctx.now);
+    counts.access_entries = if ctx.dry_run {
+        access_entry::Entity::find_in(ctx.org)
+            .filter(access_entry::Column::OccurredAt.lt(cutoff))
+            .count(db)
+            .await?
+    } else {
+        crate::audit::access::remove_older_than(db, ctx.org, cutoff).await?
+    };
+    Ok(())
+}

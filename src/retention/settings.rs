@@ -143,6 +143,9 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
         Some(Category::AuditLog) if c.audit_events > 0 => {
             out.push(tr.tn("retention.summary.audit_events", "n", n(c.audit_events)));
         }
+        Some(Category::AccessLog) if c.access_entries > 0 => {
+            out.push(tr.tn("retention.summary.access_entries", "n", n(c.access_entries)));
+        }
         _ => {}
     }
     if c.skipped_legal_hold > 0 {

@@ -127,6 +127,8 @@ pub const INVITATION: Route<1> = Route::new("/invitations/{token}");
 // search (src/search/) and the audit log (src/audit/)
 pub const SEARCH: Route<0> = Route::new("/search");
 pub const AUDIT: Route<0> = Route::new("/audit");
+/// Who accessed whose personal data (src/audit/access.rs).
+pub const AUDIT_ACCESS: Route<0> = Route::new("/audit/access");
 
 // privacy (src/privacy/)
 pub const CUSTOMER_ERASE: Route<1> = Route::new("/customers/{id}/erase");

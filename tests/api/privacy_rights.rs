@@ -5,7 +5,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::helpers::{TestApp, mail, spawn_app};
-use lethe::db::entity::{audit_event, customer_email};
+use lethe::db::entity::{access_entry, audit_event, customer_email};
 use lethe::orgs::OrgId;
 use lethe::retention::{self, Action, Category};
 
@@ -31,6 +31,19 @@ async fn audit_actions(app: &TestApp, action: &str) -> Vec<audit_event::Model> {
         .all(&app.state.db)
         .await
         .unwrap()
+}
+
+/// `export.json` of an export ZIP.
+fn export_json(zip: &[u8]) -> serde_json::Value {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).expect("a ZIP");
+    let mut text = String::new();
+    archive
+        .by_name("export.json")
+        .expect("export.json")
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 // ---- no customer record left behind ------------------------------------------------------
@@ -543,4 +556,296 @@ async fn an_unverified_request_needs_an_override_and_a_verified_one_does_not() {
         audit_actions(&app, "privacy.verification_sent").await.len(),
         1
     );
+}
+
+// ---- access to personal data is logged ----------------------------------------------------
+
+async fn access_entries_of(app: &TestApp, customer_id: i64) -> Vec<access_entry::Model> {
+    access_entry::Entity::find()
+        .filter(access_entry::Column::CustomerId.eq(customer_id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn opening_a_customer_s_data_is_logged_shown_to_admins_exported_and_erased_with_them() {
+    // Arrange: an agent and Anna's conversation with an attachment, in the search index
+    let (app, org) = owner_app().await;
+    let agent_id = app.create_user("agent@shop.test", "Shop", "agent").await;
+    let (anna, conversation_id) = app
+        .receive(
+            org,
+            mail(
+                "Anna Auge <anna@auge.test>",
+                "aa1@auge.test",
+                "Periscope order",
+                "Where?",
+            )
+            .text_attachment("invoice.txt", "invoice"),
+        )
+        .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let attachment_id = lethe::db::entity::attachment::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    app.login("owner@shop.test").await;
+
+    // Act: the agent opens the conversation, the attachment, the customer page, and searches
+    for path in [
+        format!("/conversations/{conversation_id}"),
+        format!("/attachments/{attachment_id}"),
+        format!("/customers/{anna}"),
+        "/search?q=Periscope".to_owned(),
+    ] {
+        assert_eq!(agent.get(&path).await.status(), 200, "{path}");
+    }
+    app.state.access.flush().await;
+    let entries = access_entries_of(&app, anna).await;
+    let customer_page = app.get_text(&format!("/customers/{anna}")).await;
+    let agent_view = agent.get_text(&format!("/customers/{anna}")).await;
+    let per_agent = app
+        .get_text(&format!("/audit/access?user={agent_id}"))
+        .await;
+    let agent_refused = agent.get("/audit/access").await;
+    let zip = app
+        .post_form(
+            &format!("/customers/{anna}"),
+            &format!("/customers/{anna}/export"),
+            &[],
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    app.state.access.flush().await;
+    let exported = export_json(&zip);
+    app.erase(org, anna).await;
+
+    // Assert
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["conversation", "attachment", "customer", "search"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(entries.iter().all(|e| e.user_id == Some(agent_id)));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.client.as_deref() == Some("127.0.0.1"))
+    );
+    assert!(customer_page.contains("Who accessed this record"));
+    for label in [
+        "opened a conversation",
+        "downloaded an attachment",
+        "opened the customer page",
+        "saw in search results",
+    ] {
+        assert!(customer_page.contains(label), "{label}");
+        assert!(per_agent.contains(label), "{label} on /audit/access");
+    }
+    assert!(
+        !agent_view.contains("Who accessed this record"),
+        "admins only"
+    );
+    assert_eq!(agent_refused.status(), 403);
+    let log = exported["access_log"]
+        .as_array()
+        .expect("access_log in export.json");
+    assert!(log.len() >= 4, "{log:?}");
+    assert!(log.iter().any(|e| e["what"] == "attachment"));
+    assert!(
+        access_entries_of(&app, anna).await.is_empty(),
+        "erased with the customer"
+    );
+}
+
+#[tokio::test]
+async fn the_access_log_rule_removes_old_entries() {
+    // Arrange
+    let (app, org) = owner_app().await;
+    let (anna, _) = app
+        .receive(org, mail("Anna <anna@alt.test>", "al1@alt.test", "Hi", "x"))
+        .await;
+    app.login("owner@shop.test").await;
+    app.get(&format!("/customers/{anna}")).await;
+    app.get(&format!("/customers/{anna}")).await;
+    app.state.access.flush().await;
+    let first = access_entries_of(&app, anna).await[0].id;
+    access_entry::Entity::update_many()
+        .col_expr(
+            access_entry::Column::OccurredAt,
+            sea_orm::sea_query::Expr::val(chrono::Utc::now() - chrono::Duration::days(400)),
+        )
+        .filter(access_entry::Column::Id.eq(first))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let page = app.get_text("/settings/retention").await;
+    app.save_rule(org, Category::AccessLog, 365, Action::Delete)
+        .await;
+
+    // Act
+    let report = retention::run_once(&app.state, org, false).await.unwrap();
+
+    // Assert
+    assert!(page.contains("Access log"));
+    assert_eq!(
+        report.category(Category::AccessLog).unwrap().access_entries,
+        1
+    );
+    let left = access_entries_of(&app, anna).await;
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].id, first);
+    assert!(Category::AccessLog.default_rule().after_days() == 365);
+}
+
+#[tokio::test]
+async fn owners_are_told_when_one_member_opens_more_customers_an_hour_than_the_limit() {
+    use crate::smtp::SmtpRecorder;
+    // Arrange: the limit is 2 customers an hour
+    let smtp = SmtpRecorder::start().await;
+    let mut options = crate::helpers::AppOptions::with_smtp(smtp.url());
+    options
+        .extra_env
+        .push(("LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR".into(), "2".into()));
+    let app = crate::helpers::spawn_app_with(options).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let agent_id = app.create_user("agent@shop.test", "Shop", "agent").await;
+    let org = app.org_id("Shop").await;
+    let mut customers = Vec::new();
+    for i in 0..4 {
+        let (id, _) = app
+            .receive(
+                org,
+                mail(
+                    &format!("C{i} <c{i}@many.test>"),
+                    &format!("m{i}@many.test"),
+                    "Hi",
+                    "x",
+                ),
+            )
+            .await;
+        customers.push(id);
+    }
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+
+    // Act: two customers (at the limit), then two more
+    for id in &customers[..2] {
+        agent.get(&format!("/customers/{id}")).await;
+    }
+    app.state.access.flush().await;
+    let at_limit = audit_actions(&app, "access.unusual_pattern").await.len();
+    for id in &customers[2..] {
+        agent.get(&format!("/customers/{id}")).await;
+    }
+    app.state.access.flush().await;
+    agent.get(&format!("/customers/{}", customers[0])).await;
+    app.state.access.flush().await;
+
+    // Assert
+    assert_eq!(at_limit, 0);
+    let alerts = audit_actions(&app, "access.unusual_pattern").await;
+    assert_eq!(alerts.len(), 1, "once an hour per member");
+    assert_eq!(alerts[0].target, format!("user:{agent_id}"));
+    let mails = smtp.wait_for(1).await;
+    assert!(mails[0].contains("owner@shop.test"));
+    assert!(mails[0].contains("Unusual access"));
+    assert!(!mails[0].contains("agent@shop.test"), "sent to owners only");
+}
+
+// ---- a complete answer to an access request ------------------------------------------------
+
+#[tokio::test]
+async fn the_export_answers_an_access_request_completely() {
+    use crate::webhooks::{Receiver, add_endpoint, deliver_now};
+    use std::io::Read;
+    // Arrange: a webhook endpoint that was sent an event about Anna, a retention rule, and an
+    // agent who opened her conversation
+    let (app, org) = owner_app().await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let receiver = Receiver::start();
+    let (_, secret) = add_endpoint(&app, &receiver.url(), &["message.created"], false).await;
+    receiver.set_secrets(&[&secret]);
+    let (anna, conversation_id) = app
+        .receive(
+            org,
+            mail("Anna Art <anna@art.test>", "art1@art.test", "Hi", "x"),
+        )
+        .await;
+    deliver_now(&app).await;
+    app.save_rule(org, Category::ClosedConversations, 365, Action::Anonymize)
+        .await;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    agent
+        .get(&format!("/conversations/{conversation_id}"))
+        .await;
+    app.state.access.flush().await;
+
+    // Act
+    let zip = app
+        .post_form(
+            &format!("/customers/{anna}"),
+            &format!("/customers/{anna}/export"),
+            &[],
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+
+    // Assert
+    let exported = export_json(&zip);
+    let about = &exported["about_processing"];
+    assert!(
+        about["legal_basis"]
+            .as_str()
+            .unwrap()
+            .contains("Art. 6(1)(b)")
+    );
+    assert_eq!(about["purposes"].as_array().unwrap().len(), 2);
+    let retention = about["retention"][0].as_str().unwrap();
+    assert!(
+        retention.contains("Closed conversations: anonymize after 365 days"),
+        "{retention}"
+    );
+    assert_eq!(about["recipients"]["team_members"][0], "Test User");
+    let systems = about["recipients"]["systems"].as_array().unwrap();
+    assert_eq!(systems.len(), 1, "{about}");
+    assert_eq!(systems[0]["name"], receiver.url());
+    assert_eq!(systems[0]["deliveries"], 1);
+    assert_eq!(about["sources"][0]["conversation_id"], conversation_id);
+    assert_eq!(about["rights"].as_array().unwrap().len(), 7);
+    assert!(
+        exported["access_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["what"] == "conversation")
+    );
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+    let mut html = String::new();
+    archive
+        .by_name("README.html")
+        .expect("README.html")
+        .read_to_string(&mut html)
+        .unwrap();
+    for needle in [
+        "Your rights",
+        "Legal basis",
+        "after 365 days",
+        "Test User",
+        receiver.url().as_str(),
+        "opened a conversation",
+        "Anna Art",
+    ] {
+        assert!(html.contains(needle), "{needle} in README.html");
+    }
 }
