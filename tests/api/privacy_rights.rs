@@ -849,3 +849,91 @@ async fn the_export_answers_an_access_request_completely() {
         assert!(html.contains(needle), "{needle} in README.html");
     }
 }
+
+#[tokio::test]
+async fn the_api_asks_for_an_override_of_an_unverified_request_too() {
+    // Arrange: an API key, and open access and erasure requests of Uwe, not verified
+    let (app, org) = owner_app().await;
+    app.login("owner@shop.test").await;
+    let created = app
+        .post_form(
+            "/settings/api-keys",
+            "/settings/api-keys",
+            &[("name", "dsr"), ("scope_privacy", "yes")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let key = regex::Regex::new(r"lethe_[A-Za-z0-9_-]{43}")
+        .unwrap()
+        .find(&created)
+        .expect("the new key")
+        .as_str()
+        .to_owned();
+    let (uwe, _) = app
+        .receive(
+            org,
+            mail("Uwe <uwe@kunde.test>", "u1@kunde.test", "Hi", "x"),
+        )
+        .await;
+    app.access_request(org, uwe).await;
+    lethe::privacy::requests::create(
+        &app.state.db,
+        org,
+        lethe::privacy::requests::NewRequest {
+            kind: lethe::privacy::requests::Kind::Erasure,
+            received_at: chrono::Utc::now(),
+            customer_id: Some(uwe),
+            note: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String| {
+        client
+            .request(method, app.url(&path))
+            .bearer_auth(&key)
+            .send()
+    };
+
+    // Act
+    let export_refused = call(
+        reqwest::Method::GET,
+        format!("/api/v1/customers/{uwe}/export"),
+    )
+    .await
+    .unwrap();
+    let erase_refused = call(
+        reqwest::Method::POST,
+        format!("/api/v1/customers/{uwe}/erase"),
+    )
+    .await
+    .unwrap();
+    let exported = call(
+        reqwest::Method::GET,
+        format!("/api/v1/customers/{uwe}/export?override_reason=Signed%20letter"),
+    )
+    .await
+    .unwrap();
+    let erased = call(
+        reqwest::Method::POST,
+        format!("/api/v1/customers/{uwe}/erase?override_reason=Signed%20letter"),
+    )
+    .await
+    .unwrap();
+
+    // Assert
+    assert_eq!(export_refused.status(), 409);
+    assert_eq!(erase_refused.status(), 409);
+    assert_eq!(exported.status(), 200);
+    assert_eq!(erased.status(), 200);
+    assert!(app.find_customer(uwe).await.is_none());
+    assert_eq!(
+        audit_actions(&app, "privacy.verification_overridden")
+            .await
+            .len(),
+        2
+    );
+}
