@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod invitations;
+pub mod leaving;
 pub mod new;
 pub mod organization_page;
 pub mod purge;

@@ -937,3 +937,99 @@ async fn the_api_asks_for_an_override_of_an_unverified_request_too() {
         2
     );
 }
+
+// ---- people who leave --------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_removed_member_s_notes_keys_sessions_and_account_data_go_at_once() {
+    use lethe::db::entity::{api_key, message, user};
+    // Arrange: Agnes, an admin of Shop only, wrote a note, created an API key and is signed in
+    let (app, org) = owner_app().await;
+    let agnes = app.create_user("agnes@shop.test", "Shop", "admin").await;
+    let (_, conversation_id) = app
+        .receive(
+            org,
+            mail("Kai <kai@kunde.test>", "k1@kunde.test", "Hi", "x"),
+        )
+        .await;
+    lethe::inbox::notes::create(
+        &app.state.db,
+        org,
+        conversation_id,
+        agnes,
+        "Agnes Adminova",
+        "Checked the order",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let browser = app.another_browser();
+    browser.login("agnes@shop.test").await;
+    let created = browser
+        .post_form(
+            "/settings/api-keys",
+            "/settings/api-keys",
+            &[("name", "agnes"), ("scope_read", "yes")],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    assert_eq!(browser.get("/inbox").await.status(), 200);
+    app.login("owner@shop.test").await;
+
+    // Act
+    let removed = app
+        .post_form(
+            "/settings/team",
+            &format!("/settings/team/members/{agnes}/remove"),
+            &[],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(removed.status(), 303);
+    let note = message::Entity::find()
+        .filter(message::Column::AuthorId.eq(agnes))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        note.from_name.starts_with("Former member "),
+        "{}",
+        note.from_name
+    );
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::CreatedBy.eq(agnes))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.revoked_at.is_some());
+    let after = browser.get("/inbox").await;
+    assert_eq!(after.status(), 303, "her session is gone");
+    let account = user::Entity::find_by_id(agnes)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!account.email.contains("agnes"), "{}", account.email);
+    assert!(account.display_name.starts_with("Former member "));
+    assert_ne!(
+        app.another_browser()
+            .login("agnes@shop.test")
+            .await
+            .status(),
+        303,
+        "no sign-in any more"
+    );
+    let entries = audit_actions(&app, "member.removed").await;
+    assert!(
+        entries[0].details.contains("\"account_deleted\":true"),
+        "{}",
+        entries[0].details
+    );
+    let conversation = app
+        .get_text(&format!("/conversations/{conversation_id}"))
+        .await;
+    assert!(!conversation.contains("Agnes Adminova"));
+}

@@ -1,0 +1,126 @@
+//! People who leave: removing a member from the team forgets them in that organization at
+//! once, and deletes their account's personal data when it was their last organization.
+//!
+//! - In the organization: their internal notes carry a pseudonym ("Former member 7F3A", one
+//!   per removal, no mapping back) instead of their name; the API keys they created are revoked.
+//! - Their last organization: the account's sessions, second factors (TOTP, recovery codes,
+//!   passkeys) and password reset links are deleted, and the user row keeps only a pseudonym
+//!   (name, an address at `lethe.invalid`, no password), so what refers to it — notes,
+//!   assignments, the register's "handled by" — names nobody.
+//!
+//! Not done yet: the audit log's past rows keep the member's address in their `actor` field,
+//! which the chain's MACs cover (src/audit/mac.rs); making it erasable needs the chain to cover
+//! a pseudonymous actor id with the address in a separate table (issue 20).
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+};
+use serde::Serialize;
+
+use super::OrgId;
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::InOrg;
+use crate::db::entity::{
+    api_key, membership, message, passkey, password_reset, recovery_code, session, totp_factor,
+    user,
+};
+
+/// What [`forget_member`] did.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Forgotten {
+    pub notes: u64,
+    pub keys_revoked: u64,
+    pub account_deleted: bool,
+}
+
+/// A pseudonym such as "Former member 7F3A".
+fn pseudonym() -> String {
+    let random = sha256_hex(&random_token());
+    format!("Former member {}", random[..4].to_ascii_uppercase())
+}
+
+/// After the membership row of `user_id` in `org` is gone, inside the same transaction.
+pub async fn forget_member(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+) -> Result<Forgotten, DbErr> {
+    let name = pseudonym();
+    let notes = message::Entity::update_in(org)
+        .col_expr(message::Column::FromName, Expr::value(name.clone()))
+        .col_expr(message::Column::FromAddress, Expr::value(""))
+        .filter(message::Column::AuthorId.eq(user_id))
+        .filter(message::Column::Direction.eq("note"))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let keys_revoked = api_key::Entity::update_in(org)
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(api_key::Column::CreatedBy.eq(user_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    let remaining = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .count(db)
+        .await?;
+    let account_deleted = remaining == 0;
+    if account_deleted {
+        delete_account_data(db, user_id, &name).await?;
+    }
+    Ok(Forgotten {
+        notes,
+        keys_revoked,
+        account_deleted,
+    })
+}
+
+/// Sessions, factors and links go; the user row keeps only `pseudonym`.
+async fn delete_account_data(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    pseudonym: &str,
+) -> Result<(), DbErr> {
+    session::Entity::delete_many()
+        .filter(
+            session::Column::UserId
+                .eq(user_id)
+                .or(session::Column::PendingUserId.eq(user_id)),
+        )
+        .exec(db)
+        .await?;
+    totp_factor::Entity::delete_many()
+        .filter(totp_factor::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    passkey::Entity::delete_many()
+        .filter(passkey::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    password_reset::Entity::delete_many()
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    let address = format!("former-{}@lethe.invalid", &random_token()[..20]).to_ascii_lowercase();
+    user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(address))
+        .col_expr(user::Column::DisplayName, Expr::value(pseudonym))
+        // Not a PHC string: no password ever matches it.
+        .col_expr(user::Column::PasswordHash, Expr::value("!"))
+        .col_expr(user::Column::Language, Expr::value(None::<String>))
+        .col_expr(
+            user::Column::LastLoginAt,
+            Expr::value(None::<chrono::DateTime<Utc>>),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
