@@ -38,7 +38,7 @@ use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 use crate::orgs::OrgId;
 use crate::web::client::ClientInfo;
 
-pub use chain::Removal;
+pub use chain::{Removal, actor_ref, forget_actor};
 pub use mac::ChainKey;
 pub use rekey::{Rekeyed, rekey};
 pub use tally::Refusal;

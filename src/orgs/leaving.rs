@@ -8,9 +8,11 @@
 //!   (name, an address at `lethe.invalid`, no password), so what refers to it — notes,
 //!   assignments, the register's "handled by" — names nobody.
 //!
-//! Not done yet: the audit log's past rows keep the member's address in their `actor` field,
-//! which the chain's MACs cover (src/audit/mac.rs); making it erasable needs the chain to cover
-//! a pseudonymous actor id with the address in a separate table (issue 20).
+//! The audit log names a member as `user:<id>` (what the chain's MACs cover) with the address
+//! in `audit_actors`, outside the chain: leaving deletes that row, the pages then show "former
+//! member #id", and the chain still verifies. Rows written before migration
+//! m20261207_000021 hold the address itself, under the MACs: they keep it until the audit
+//! log's retention removes them.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -108,6 +110,8 @@ async fn delete_account_data(
         .filter(password_reset::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
+    // The audit log's rows name the member as `user:<id>`; their address goes.
+    crate::audit::forget_actor(db, user_id).await?;
     let address = format!("former-{}@lethe.invalid", &random_token()[..20]).to_ascii_lowercase();
     user::Entity::update_many()
         .col_expr(user::Column::Email, Expr::value(address))

@@ -148,6 +148,11 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
         .collect();
     let mut users = 0;
     for chunk in orphans.chunks(500) {
+        // The audit log's rows name them as `user:<id>`: their addresses go with them.
+        crate::db::entity::audit_actor::Entity::delete_many()
+            .filter(crate::db::entity::audit_actor::Column::UserId.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
         users += user::Entity::delete_many()
             .filter(user::Column::Id.is_in(chunk.iter().copied()))
             .exec(&txn)

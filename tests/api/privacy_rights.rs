@@ -1032,4 +1032,35 @@ async fn a_removed_member_s_notes_keys_sessions_and_account_data_go_at_once() {
         .get_text(&format!("/conversations/{conversation_id}"))
         .await;
     assert!(!conversation.contains("Agnes Adminova"));
+    // The audit log: her rows (sign-in, key created) name `user:<id>`, the address is gone,
+    // and the chain still verifies.
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::ActorUserId.eq(agnes))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(rows.len() >= 2, "{rows:?}");
+    let everything = audit_event::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        everything
+            .iter()
+            .all(|r| !format!("{r:?}").contains("agnes@shop.test")),
+        "no audit row holds her address"
+    );
+    let verified = lethe::audit::verify(&app.state.db, app.state.audit.key())
+        .await
+        .unwrap();
+    assert!(
+        matches!(verified, lethe::audit::Verification::Intact { .. }),
+        "{verified:?}"
+    );
+    let log = app.get_text("/audit").await;
+    assert!(log.contains(&format!("former member #{agnes}")), "{log}");
+    assert!(
+        log.contains("owner@shop.test"),
+        "members still there show their address"
+    );
 }

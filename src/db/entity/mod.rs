@@ -3,6 +3,7 @@
 pub mod access_entry;
 pub mod api_key;
 pub mod attachment;
+pub mod audit_actor;
 pub mod audit_anchor;
 pub mod audit_event;
 pub mod audit_head;

@@ -2,6 +2,10 @@
 //! customer page, an attachment, an export, a search that showed a customer — when and from
 //! where. Append-only, apart from the audit chain (which keeps privileged actions); kept by
 //! the retention category `access_log`; deleted with the customer it is about.
+//!
+//! And `audit_actors`: the address of each member the audit log names. New audit rows name a
+//! member as `user:<id>` (what the chain's MACs cover); the address lives here, outside the
+//! chain, so it can be erased when the member leaves and the chain still verifies.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -20,6 +24,14 @@ enum AccessEntries {
     Kind,
     Client,
     OccurredAt,
+}
+
+#[derive(DeriveIden)]
+enum AuditActors {
+    Table,
+    UserId,
+    Email,
+    UpdatedAt,
 }
 
 #[async_trait::async_trait]
@@ -80,10 +92,23 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index.to_owned()).await?;
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditActors::Table)
+                    .col(big_integer(AuditActors::UserId).primary_key())
+                    .col(string(AuditActors::Email))
+                    .col(timestamp_with_time_zone(AuditActors::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(AuditActors::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(AccessEntries::Table).to_owned())
             .await
