@@ -3,6 +3,9 @@
 //! where. Append-only, apart from the audit chain (which keeps privileged actions); kept by
 //! the retention category `access_log`; deleted with the customer it is about.
 //!
+//! `organization_deletions.confirm_to`: who gets the deletion confirmation once an
+//! organization's purge is done (src/orgs/purge.rs).
+//!
 //! And `audit_actors`: the address of each member the audit log names. New audit rows name a
 //! member as `user:<id>` (what the chain's MACs cover); the address lives here, outside the
 //! chain, so it can be erased when the member leaves and the chain still verifies.
@@ -24,6 +27,12 @@ enum AccessEntries {
     Kind,
     Client,
     OccurredAt,
+}
+
+#[derive(DeriveIden)]
+enum OrganizationDeletions {
+    Table,
+    ConfirmTo,
 }
 
 #[derive(DeriveIden)]
@@ -102,10 +111,26 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(OrganizationDeletions::Table)
+                    .add_column(text_null(OrganizationDeletions::ConfirmTo))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(OrganizationDeletions::Table)
+                    .drop_column(OrganizationDeletions::ConfirmTo)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(AuditActors::Table).to_owned())
             .await?;

@@ -340,6 +340,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::ORGANIZATION_DELETION_CANCEL.pattern(),
             web::post().to(orgs::organization_page::cancel_deletion),
         )
+        .route(
+            paths::ORGANIZATION_DELETION_RECEIPT.pattern(),
+            web::get().to(orgs::organization_page::deletion_receipt),
+        )
         .route(paths::API_KEYS.pattern(), web::get().to(crate::api::keys::list))
         .route(paths::API_KEYS.pattern(), web::post().to(crate::api::keys::create_key))
         .route(

@@ -189,6 +189,9 @@ pub const ORGANIZATION: Route<0> = Route::new("/settings/organization");
 pub const ORGANIZATION_TWO_FACTOR: Route<0> = Route::new("/settings/organization/two-factor");
 pub const ORGANIZATION_EXPORT: Route<0> = Route::new("/settings/organization/export");
 pub const ORGANIZATION_DELETION: Route<0> = Route::new("/settings/organization/deletion");
+/// The deletion confirmation file, while a deletion is scheduled (src/orgs/organization_page.rs).
+pub const ORGANIZATION_DELETION_RECEIPT: Route<0> =
+    Route::new("/settings/organization/deletion/receipt");
 pub const ORGANIZATION_DELETION_CANCEL: Route<0> =
     Route::new("/settings/organization/deletion/cancel");
 pub const API_KEYS: Route<0> = Route::new("/settings/api-keys");

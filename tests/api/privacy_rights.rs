@@ -1064,3 +1064,62 @@ async fn a_removed_member_s_notes_keys_sessions_and_account_data_go_at_once() {
         "members still there show their address"
     );
 }
+
+#[tokio::test]
+async fn an_organization_s_deletion_is_confirmed_by_a_file_during_the_window_and_a_mail_when_done()
+{
+    use crate::smtp::SmtpRecorder;
+    use lethe::db::entity::organization_deletion;
+    // Arrange: the owner of "Gone Shop" schedules its deletion
+    let smtp = SmtpRecorder::start().await;
+    let app =
+        crate::helpers::spawn_app_with(crate::helpers::AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@gone.test", "Gone Shop", "owner")
+        .await;
+    app.login("owner@gone.test").await;
+    let scheduled = app
+        .post_form(
+            "/settings/organization",
+            "/settings/organization/deletion",
+            &[("confirm_name", "Gone Shop")],
+        )
+        .await;
+    assert_eq!(scheduled.status(), 303);
+    let page = app.get_text("/settings/organization").await;
+
+    // Act: the file during the window, then the purge after it
+    let receipt = app.get("/settings/organization/deletion/receipt").await;
+    let disposition = receipt.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let text = receipt.text().await.unwrap();
+    let row = organization_deletion::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    organization_deletion::Entity::update_many()
+        .col_expr(
+            organization_deletion::Column::PurgeAfter,
+            (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let outcome = lethe::jobs::org_purge::run_once(&app.state).await.unwrap();
+
+    // Assert
+    assert!(page.contains("/settings/organization/deletion/receipt"));
+    assert!(disposition.contains("lethe-deletion-"));
+    assert!(text.contains("Gone Shop"), "{text}");
+    assert!(
+        text.contains(&row.purge_after.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "{text}"
+    );
+    assert_eq!(outcome.purged, 1);
+    let mails = smtp.wait_for(1).await;
+    assert!(mails[0].contains("owner@gone.test"));
+    assert!(mails[0].contains("was deleted"), "{}", mails[0]);
+    assert!(mails[0].contains("Gone Shop"));
+}
