@@ -166,6 +166,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::ACCOUNT_PASSWORD.pattern(),
             web::post().to(auth::account::change_password),
         )
+        .route(
+            paths::ACCOUNT_DELETE.pattern(),
+            web::post().to(orgs::leaving::delete_own_account),
+        )
         .route(paths::ACCOUNT_SECURITY.pattern(), web::get().to(auth::security::security))
         .route(
             paths::ACCOUNT_TWO_FACTOR.pattern(),

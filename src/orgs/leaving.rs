@@ -1,5 +1,6 @@
 //! People who leave: removing a member from the team forgets them in that organization at
-//! once, and deletes their account's personal data when it was their last organization.
+//! once, and deletes their account's personal data when it was their last organization; a
+//! user deletes their own account the same way (`POST /account/delete`).
 //!
 //! - In the organization: their internal notes carry a pseudonym ("Former member 7F3A", one
 //!   per removal, no mapping back) instead of their name; the API keys they created are revoked.
@@ -127,4 +128,70 @@ async fn delete_account_data(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Deletes the account data of a user who belongs to no organization (nothing else to leave).
+pub async fn forget_account(db: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    delete_account_data(db, user_id, &pseudonym()).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteAccountForm {
+    password: String,
+}
+
+/// `POST /account/delete`: a user deletes their own account, confirmed by their password. It
+/// leaves every organization as a removal by an admin would (notes pseudonymized, keys revoked)
+/// and then the account's data go; refused while they are the last owner of an organization
+/// (it would be left without one: delete or hand over the organization first).
+pub async fn delete_own_account(
+    state: actix_web::web::Data<crate::state::AppState>,
+    auth: crate::web::Authenticated,
+    client: crate::web::client::ClientInfo,
+    crate::web::CsrfForm(form): crate::web::CsrfForm<DeleteAccountForm>,
+) -> Result<actix_web::HttpResponse, crate::web::AppError> {
+    use crate::web::AppError;
+    let user_id = auth.user.id;
+    if !crate::auth::users::password_matches(&state.db, user_id, &form.password).await? {
+        return Err(AppError::BadRequest("account.delete.password_wrong"));
+    }
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .all(&state.db)
+        .await?;
+    for m in &memberships {
+        if super::Role::parse(&m.role) == Some(super::Role::Owner) {
+            let owners = membership::Entity::find_in(m.organization_id)
+                .filter(membership::Column::Role.eq(super::Role::Owner.as_str()))
+                .count(&state.db)
+                .await?;
+            if owners <= 1 {
+                return Err(AppError::BadRequest("account.delete.last_owner"));
+            }
+        }
+    }
+    // Recorded first: the entry names `user:<id>`, and the address beside it goes below.
+    state
+        .audit
+        .record(
+            &state.db,
+            crate::audit::Entry::by_user(
+                None,
+                (user_id, auth.user.email.clone()),
+                "account.deleted",
+                format!("user:{user_id}"),
+                &client,
+            ),
+        )
+        .await?;
+    for m in &memberships {
+        super::queries::remove_and_forget_member(&state.db, m.organization_id, user_id).await?;
+    }
+    if memberships.is_empty() {
+        forget_account(&state.db, user_id).await?;
+    }
+    Ok(crate::web::page::see_other_with_flash(
+        crate::web::paths::LOGIN.path(),
+        "flash.account_deleted",
+    ))
 }

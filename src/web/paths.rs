@@ -105,6 +105,8 @@ pub const SETUP: Route<1> = Route::new("/setup/{token}");
 pub const ACCOUNT: Route<0> = Route::new("/account");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
+/// A user deletes their own account (src/orgs/leaving.rs).
+pub const ACCOUNT_DELETE: Route<0> = Route::new("/account/delete");
 pub const ACCOUNT_SECURITY: Route<0> = Route::new("/account/security");
 pub const ACCOUNT_TWO_FACTOR: Route<0> = Route::new("/account/security/two-factor");
 pub const ACCOUNT_TWO_FACTOR_REMOVE: Route<0> = Route::new("/account/security/two-factor/remove");

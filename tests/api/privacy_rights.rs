@@ -1123,3 +1123,62 @@ async fn an_organization_s_deletion_is_confirmed_by_a_file_during_the_window_and
     assert!(mails[0].contains("was deleted"), "{}", mails[0]);
     assert!(mails[0].contains("Gone Shop"));
 }
+
+#[tokio::test]
+async fn a_user_deletes_their_own_account_unless_they_are_the_last_owner() {
+    use lethe::db::entity::{membership, user};
+    // Arrange
+    let (app, _) = owner_app().await;
+    let leaver = app.create_user("leaver@shop.test", "Shop", "admin").await;
+    let browser = app.another_browser();
+    browser.login("leaver@shop.test").await;
+    app.login("owner@shop.test").await;
+
+    // Act
+    let wrong = browser
+        .post_form("/account", "/account/delete", &[("password", "not it")])
+        .await;
+    let last_owner = app
+        .post_form(
+            "/account",
+            "/account/delete",
+            &[("password", crate::helpers::PASSWORD)],
+        )
+        .await;
+    let deleted = browser
+        .post_form(
+            "/account",
+            "/account/delete",
+            &[("password", crate::helpers::PASSWORD)],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(last_owner.status(), 400);
+    assert!(
+        last_owner
+            .text()
+            .await
+            .unwrap()
+            .contains("last owner of an organization")
+    );
+    assert_eq!(deleted.status(), 303);
+    assert!(crate::helpers::location(&deleted).starts_with("/login"));
+    let account = user::Entity::find_by_id(leaver)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!account.email.contains("leaver"));
+    assert_eq!(
+        membership::Entity::find()
+            .filter(membership::Column::UserId.eq(leaver))
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(browser.get("/inbox").await.status(), 303, "signed out");
+    assert_eq!(audit_actions(&app, "account.deleted").await.len(), 1);
+}
