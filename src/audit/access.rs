@@ -15,10 +15,11 @@
 //! entry and counts it in the log rather than slow every page.
 //!
 //! **Unusual patterns.** After each write the writer counts, for every member in the batch,
-//! the distinct customers they opened in the last hour; above
+//! the distinct customers they opened in the last hour (search results not counted); above
 //! `LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR` (default 50) the owners are mailed (when system
-//! mail is on) and an audit entry `access.unusual_pattern` is written, at most once an hour per
-//! member.
+//! mail is on) and an audit entry `access.unusual_pattern` is written; an export between 22:00
+//! and 06:00 UTC gives `access.export_at_night` the same way. At most one alert of a kind per
+//! member an hour. (Bursts of failed logins are in the audit log, not alerted on.)
 //!
 //! Pages: the customer page lists who accessed the record (admins); `/audit/access` lists a
 //! member's entries (admins).
@@ -146,6 +147,10 @@ impl AccessLog {
     /// Waits until everything queued before the call is written (a stop, and tests). Without
     /// a running writer it returns at once.
     pub async fn flush(&self) {
+        if self.receiver.try_lock().is_ok_and(|r| r.is_some()) {
+            // No writer was started (a command line process): nothing would answer.
+            return;
+        }
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).await.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
@@ -163,7 +168,7 @@ pub async fn spawn_writer(state: std::sync::Arc<AppState>) {
 
 async fn write_loop(state: std::sync::Arc<AppState>, mut receiver: mpsc::Receiver<Message>) {
     let mut waiting: Vec<Access> = Vec::with_capacity(BATCH);
-    let mut alerted: HashMap<(OrgId, i64), Instant> = HashMap::new();
+    let mut alerted: HashMap<(OrgId, i64, &'static str), Instant> = HashMap::new();
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -192,7 +197,7 @@ async fn write_loop(state: std::sync::Arc<AppState>, mut receiver: mpsc::Receive
 async fn write(
     state: &AppState,
     waiting: &mut Vec<Access>,
-    alerted: &mut HashMap<(OrgId, i64), Instant>,
+    alerted: &mut HashMap<(OrgId, i64, &'static str), Instant>,
 ) {
     if waiting.is_empty() {
         return;
@@ -216,27 +221,55 @@ async fn write(
             tracing::error!(%error, entries = chunk.len(), "access entries not written");
         }
     }
+    let mut found: BTreeMap<(OrgId, i64, &'static str), Pattern> = BTreeMap::new();
+    for a in batch
+        .iter()
+        .filter(|a| a.kind == Kind::Export && at_night(a.at))
+    {
+        found.insert((a.org, a.user_id, "night"), Pattern::ExportAtNight);
+    }
     let members: BTreeSet<(OrgId, i64)> = batch
         .iter()
-        .filter(|a| a.customer_id.is_some())
+        .filter(|a| a.customer_id.is_some() && a.kind != Kind::Search)
         .map(|a| (a.org, a.user_id))
         .collect();
     for (org, user_id) in members {
-        if alerted
-            .get(&(org, user_id))
-            .is_some_and(|at| at.elapsed() < Duration::from_secs(3600))
-        {
-            continue;
-        }
         match unusual(state, org, user_id).await {
             Ok(Some(customers)) => {
-                alerted.insert((org, user_id), Instant::now());
-                alert(state, org, user_id, customers).await;
+                found.insert((org, user_id, "customers"), Pattern::Customers(customers));
             }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "access pattern not checked"),
         }
     }
+    for ((org, user_id, kind), pattern) in found {
+        // At most one alert of a kind per member an hour.
+        let key = (org, user_id, kind);
+        if alerted
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(3600))
+        {
+            continue;
+        }
+        alerted.insert(key, Instant::now());
+        alert(state, org, user_id, pattern).await;
+    }
+}
+
+/// Between 22:00 and 06:00 UTC.
+fn at_night(at: DateTime<Utc>) -> bool {
+    use chrono::Timelike;
+    let hour = at.hour();
+    !(6..22).contains(&hour)
+}
+
+/// What the owners are told about.
+#[derive(Clone, Copy, Debug)]
+enum Pattern {
+    /// One member opened this many customers' data within the last hour, above the limit.
+    Customers(u64),
+    /// A customer export between 22:00 and 06:00 UTC.
+    ExportAtNight,
 }
 
 /// The number of distinct customers `user_id` opened in the last hour, when above the limit.
@@ -249,6 +282,7 @@ async fn unusual(state: &AppState, org: OrgId, user_id: i64) -> Result<Option<u6
             "n",
         )
         .filter(access_entry::Column::UserId.eq(user_id))
+        .filter(access_entry::Column::Kind.ne(Kind::Search.as_str()))
         .filter(access_entry::Column::OccurredAt.gte(since))
         .into_tuple()
         .one(&state.db)
@@ -259,7 +293,24 @@ async fn unusual(state: &AppState, org: OrgId, user_id: i64) -> Result<Option<u6
 }
 
 /// Tells the owners: an audit entry, and a mail each when system mail is on.
-async fn alert(state: &AppState, org: OrgId, user_id: i64, customers: u64) {
+async fn alert(state: &AppState, org: OrgId, user_id: i64, pattern: Pattern) {
+    let limit = state.config.access_alert_customers_per_hour;
+    let (action, details, subject_key, body_key, customers) = match pattern {
+        Pattern::Customers(customers) => (
+            "access.unusual_pattern",
+            serde_json::json!({ "customers_last_hour": customers, "limit": limit }),
+            "access.mail.unusual_subject",
+            "access.mail.unusual_body",
+            customers,
+        ),
+        Pattern::ExportAtNight => (
+            "access.export_at_night",
+            serde_json::json!({}),
+            "access.mail.night_subject",
+            "access.mail.night_body",
+            0,
+        ),
+    };
     let recorded = state
         .audit
         .record(
@@ -267,13 +318,10 @@ async fn alert(state: &AppState, org: OrgId, user_id: i64, customers: u64) {
             crate::audit::Entry {
                 org: Some(org),
                 actor: crate::audit::Actor::System("access-log"),
-                action: "access.unusual_pattern",
+                action,
                 target: format!("user:{user_id}"),
                 client: None,
-                details: serde_json::json!({
-                    "customers_last_hour": customers,
-                    "limit": state.config.access_alert_customers_per_hour,
-                }),
+                details,
             },
         )
         .await;
@@ -320,8 +368,8 @@ async fn alert(state: &AppState, org: OrgId, user_id: i64, customers: u64) {
             ),
             ("link", link.as_str()),
         ];
-        let subject = tr.tf("access.mail.unusual_subject", &args);
-        let text = tr.tf("access.mail.unusual_body", &args);
+        let subject = tr.tf(subject_key, &args);
+        let text = tr.tf(body_key, &args);
         if let Err(error) = state.mailer.send(&address, &subject, text).await {
             tracing::warn!(error = error.kind(), "access alert not sent");
         }

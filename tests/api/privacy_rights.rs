@@ -1182,3 +1182,42 @@ async fn a_user_deletes_their_own_account_unless_they_are_the_last_owner() {
     assert_eq!(browser.get("/inbox").await.status(), 303, "signed out");
     assert_eq!(audit_actions(&app, "account.deleted").await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_export_at_night_is_reported_to_the_owners() {
+    use chrono::TimeZone;
+    use lethe::audit::access::{Access, Kind};
+    // Arrange
+    let (app, org) = owner_app().await;
+    let agent = app.create_user("agent@shop.test", "Shop", "admin").await;
+    let (anna, _) = app
+        .receive(
+            org,
+            mail("Anna <anna@nacht.test>", "n1@nacht.test", "Hi", "x"),
+        )
+        .await;
+    let today = chrono::Utc::now().date_naive();
+    let at = |hour| chrono::Utc.from_utc_datetime(&today.and_hms_opt(hour, 10, 0).unwrap());
+    let export = |hour| Access {
+        org,
+        user_id: agent,
+        customer_id: Some(anna),
+        conversation_id: None,
+        kind: Kind::Export,
+        client: None,
+        at: at(hour),
+    };
+
+    // Act: one export by day, then one at 03:10 UTC
+    app.state.access.record(export(14));
+    app.state.access.flush().await;
+    let by_day = audit_actions(&app, "access.export_at_night").await.len();
+    app.state.access.record(export(3));
+    app.state.access.flush().await;
+
+    // Assert
+    assert_eq!(by_day, 0);
+    let alerts = audit_actions(&app, "access.export_at_night").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].target, format!("user:{agent}"));
+}
