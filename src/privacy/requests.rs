@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::erase;
 use crate::db::InOrg;
-use crate::db::entity::{deletion_receipt, privacy_request};
+use crate::db::entity::{customer_email, deletion_receipt, privacy_request};
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -329,6 +329,12 @@ struct RequestView {
     receipt_id: Option<i64>,
     /// Who closed the request: a member's name, or None (the command line, or a former user).
     handled_by: Option<String>,
+    /// Whether the requester was verified (src/privacy/verify.rs).
+    verification: super::verify::Verification,
+    /// An objection's chosen effects (catalog keys).
+    effects: Vec<&'static str>,
+    /// The customer record's addresses (row id, address) a verification link can go to.
+    addresses: Vec<(i64, String)>,
 }
 
 impl RequestView {
@@ -373,7 +379,28 @@ pub async fn requests(
     )
     .await?;
     let now = Utc::now();
+    let mut addresses: std::collections::BTreeMap<i64, Vec<(i64, String)>> =
+        std::collections::BTreeMap::new();
+    let open_customers: Vec<i64> = open.iter().filter_map(|r| r.customer_id).collect();
+    for row in customer_email::Entity::find_in(scope.org())
+        .filter(customer_email::Column::CustomerId.is_in(open_customers))
+        .order_by_asc(customer_email::Column::Id)
+        .all(&state.db)
+        .await?
+    {
+        addresses
+            .entry(row.customer_id)
+            .or_default()
+            .push((row.id, row.email));
+    }
     let view = |r: privacy_request::Model| RequestView {
+        verification: super::verify::Verification::of(&r),
+        effects: super::objection::Effects::from_stored(r.effects.as_deref()).label_keys(),
+        addresses: r
+            .customer_id
+            .filter(|_| r.status == Status::Open.as_str())
+            .and_then(|id| addresses.get(&id).cloned())
+            .unwrap_or_default(),
         handled_by: r.handled_by.and_then(|id| handlers.get(&id).cloned()),
         id: r.id,
         kind_key: Kind::label_key_of(&r.kind),
