@@ -272,8 +272,9 @@ pub async fn close(
     Ok(())
 }
 
-/// Before a customer is erased: the requests about them forget them — the link and any note
-/// (a note may name the person); the kind, dates, status and reference stay.
+/// Before a customer is erased: the requests about them forget them — the link, any note and
+/// any override reason (either may name the person), and which address a verification link
+/// went to; the kind, dates, status, reference and whether it was verified or overridden stay.
 pub async fn forget_customer(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -285,6 +286,18 @@ pub async fn forget_customer(
             Expr::value(None::<i64>),
         )
         .col_expr(privacy_request::Column::Note, Expr::value(""))
+        .col_expr(
+            privacy_request::Column::OverrideReason,
+            Expr::cust("CASE WHEN override_reason IS NULL THEN NULL ELSE '' END"),
+        )
+        .col_expr(
+            privacy_request::Column::VerificationEmailId,
+            Expr::value(None::<i64>),
+        )
+        .col_expr(
+            privacy_request::Column::VerificationTokenHash,
+            Expr::value(None::<String>),
+        )
         .filter(privacy_request::Column::CustomerId.eq(customer_id))
         .exec(db)
         .await?;

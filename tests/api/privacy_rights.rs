@@ -544,6 +544,12 @@ async fn an_unverified_request_needs_an_override_and_a_verified_one_does_not() {
     assert!(register_after.contains("Known caller, order number matched"));
     assert_eq!(erased.status(), 303);
     assert!(app.find_customer(vera).await.is_none());
+    let register_erased = app.get_text("/privacy/requests").await;
+    assert!(
+        !register_erased.contains("Known caller, order number matched"),
+        "the override reason goes with the customer"
+    );
+    assert!(register_erased.contains("data-verification=\"overridden\""));
     let overrides = audit_actions(&app, "privacy.verification_overridden").await;
     assert_eq!(overrides.len(), 1);
     assert_eq!(overrides[0].target, access.reference);
