@@ -17,7 +17,10 @@ mod m20261205_000013_two_factor_and_sessions;
 mod m20261205_000014_passkeys;
 mod m20261206_000016_webhooks;
 mod m20261207_000019_channel_oauth;
+mod m20261207_000020_objections_and_verification;
+mod m20261207_000021_access_log_and_audit_actors;
 mod m20261207_000022_message_bcc;
+mod m20261207_000023_backup_schedule;
 
 pub struct Migrator;
 
@@ -39,7 +42,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_passkeys::Migration),
             Box::new(m20261206_000016_webhooks::Migration),
             Box::new(m20261207_000019_channel_oauth::Migration),
+            Box::new(m20261207_000020_objections_and_verification::Migration),
+            Box::new(m20261207_000021_access_log_and_audit_actors::Migration),
             Box::new(m20261207_000022_message_bcc::Migration),
+            Box::new(m20261207_000023_backup_schedule::Migration),
         ]
     }
 }

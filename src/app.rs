@@ -106,6 +106,9 @@ impl Application {
             }
             None => None,
         };
+        // The access log's writer runs wherever pages are served (not a worker to switch off:
+        // the pages feed it).
+        crate::audit::access::spawn_writer(state.clone()).await;
         let background = crate::jobs::start(state.clone(), &state.config.jobs)
             .await
             .map_err(|e| StartError::Jobs(e.to_string()))?;
@@ -166,6 +169,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             paths::ACCOUNT_PASSWORD.pattern(),
             web::post().to(auth::account::change_password),
+        )
+        .route(
+            paths::ACCOUNT_DELETE.pattern(),
+            web::post().to(orgs::leaving::delete_own_account),
         )
         .route(paths::ACCOUNT_SECURITY.pattern(), web::get().to(auth::security::security))
         .route(
@@ -236,6 +243,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::SEARCH.pattern(), web::get().to(crate::search::routes::search))
         // audit log
         .route(paths::AUDIT.pattern(), web::get().to(crate::audit::routes::log))
+        .route(paths::AUDIT_ACCESS.pattern(), web::get().to(crate::audit::access::page))
         // privacy (src/privacy/)
         .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::erase::confirm))
         .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::erase::apply))
@@ -246,10 +254,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::PRIVACY_REQUEST_STATUS.pattern(),
             web::post().to(crate::privacy::requests::change_status),
         )
+        .route(
+            paths::PRIVACY_REQUEST_VERIFICATION.pattern(),
+            web::post().to(crate::privacy::verify::send),
+        )
+        .route(paths::PRIVACY_VERIFY.pattern(), web::get().to(crate::privacy::verify::show))
+        .route(paths::PRIVACY_VERIFY.pattern(), web::post().to(crate::privacy::verify::confirm))
         .route(paths::PRIVACY_RECEIPT.pattern(), web::get().to(crate::privacy::receipt::receipt))
         .route(paths::CUSTOMER_RECTIFY.pattern(), web::post().to(crate::privacy::rectify::rectify))
         .route(paths::CUSTOMER_RESTRICTION.pattern(), web::post().to(crate::privacy::restrict::change))
         .route(paths::CUSTOMER_OBJECTIONS.pattern(), web::post().to(crate::privacy::objection::record))
+        .route(paths::CUSTOMER_OBJECTIONS_LIFT.pattern(), web::post().to(crate::privacy::objection::lift))
         .route(paths::CUSTOMER_MERGE.pattern(), web::get().to(crate::privacy::merge::confirm))
         .route(paths::CUSTOMER_MERGE.pattern(), web::post().to(crate::privacy::merge::apply))
         // end privacy
@@ -341,6 +356,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::ORGANIZATION_DELETION_CANCEL.pattern(),
             web::post().to(orgs::organization_page::cancel_deletion),
         )
+        .route(
+            paths::ORGANIZATION_DELETION_RECEIPT.pattern(),
+            web::get().to(orgs::organization_page::deletion_receipt),
+        )
         .route(paths::API_KEYS.pattern(), web::get().to(crate::api::keys::list))
         .route(paths::API_KEYS.pattern(), web::post().to(crate::api::keys::create_key))
         .route(
@@ -354,6 +373,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::WEBHOOK_INBOUND_DELETE.pattern(),
             web::post().to(crate::webhooks::inbound::delete),
         )
+        .route(paths::BACKUPS.pattern(), web::get().to(crate::backup::routes::show))
+        .route(paths::BACKUP_SCHEDULE.pattern(), web::post().to(crate::backup::routes::set_schedule))
+        .route(paths::BACKUP_NOW.pattern(), web::post().to(crate::backup::routes::take_now))
         .route(paths::WEBHOOKS.pattern(), web::get().to(crate::webhooks::routes::list))
         .route(paths::WEBHOOKS.pattern(), web::post().to(crate::webhooks::routes::create))
         .route(paths::WEBHOOK.pattern(), web::get().to(crate::webhooks::routes::show))

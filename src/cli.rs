@@ -170,7 +170,7 @@ pub enum RetentionRulesCommand {
         #[arg(long)]
         org: String,
         /// closed_conversations, any_conversation, attachments, internal_notes,
-        /// customers_without_conversations or audit_log.
+        /// customers_without_conversations, audit_log or access_log.
         #[arg(long)]
         category: String,
         #[arg(long)]
@@ -395,6 +395,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
         );
     }
     app.server.await?;
+    // The access entries of the last second are written before the process ends.
+    app.state.access.flush().await;
     // The refusals counted since the last flush are written before the process ends.
     if let Err(error) = app.state.audit.flush_tally(&app.state.db).await {
         tracing::error!(%error, "the counted refusals could not be written to the audit log");

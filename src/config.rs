@@ -111,6 +111,9 @@ pub struct Config {
     /// Audit entries under no organization (failed logins of unknown addresses, refused API
     /// keys) are removed after this many days (`LETHE_INSTANCE_AUDIT_DAYS`).
     pub instance_audit_days: i64,
+    /// Owners are told when one member opens more than this many customers' data within an
+    /// hour (`LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR`; src/audit/access.rs).
+    pub access_alert_customers_per_hour: i64,
     /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
     /// owners of a single-organization instance).
     pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
@@ -235,6 +238,7 @@ struct RawConfig {
     rate_test_button_per_minute: Option<toml::Value>,
     sse_streams_per_user: Option<toml::Value>,
     instance_audit_days: Option<toml::Value>,
+    access_alert_customers_per_hour: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
@@ -296,6 +300,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("LETHE_SSE_STREAMS_PER_USER", "sse_streams_per_user"),
     ("LETHE_INSTANCE_AUDIT_DAYS", "instance_audit_days"),
+    (
+        "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
+        "access_alert_customers_per_hour",
+    ),
     (
         "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         "schedule_audit_checkpoint",
@@ -397,6 +405,10 @@ impl Config {
             &mut raw.instance_audit_days,
             get("LETHE_INSTANCE_AUDIT_DAYS"),
         );
+        overlay_value(
+            &mut raw.access_alert_customers_per_hour,
+            get("LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR"),
+        );
         overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
         overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
         overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
@@ -452,6 +464,13 @@ impl Config {
             365,
             30,
             365 * 100,
+        )?;
+        let access_alert_customers_per_hour = integer(
+            raw.access_alert_customers_per_hour.take(),
+            "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
+            50,
+            1,
+            1_000_000,
         )?;
         let listen: SocketAddr = raw
             .listen
@@ -635,6 +654,7 @@ impl Config {
             jobs,
             rate_limits,
             instance_audit_days,
+            access_alert_customers_per_hour,
             audit_checkpoint_to,
             tls,
             metrics_listen,
@@ -737,6 +757,10 @@ fn backup_config(raw: &mut RawConfig) -> Result<crate::backup::BackupConfig, Con
         dir,
         keep_days,
         key,
+        operator_schedule: raw
+            .backup_schedule
+            .as_deref()
+            .is_some_and(|v| !v.trim().is_empty()),
     })
 }
 

@@ -44,6 +44,9 @@ pub struct AppState {
     pub journal: crate::backup::Journal,
     /// The IMAP IDLE connections, one per signed-in channel (`crate::mail::imap::idle`).
     pub idle: crate::mail::imap::idle::IdleWatchers,
+    /// The access log's queue (src/audit/access.rs): handlers put entries on it, one task
+    /// writes them in batches.
+    pub access: crate::audit::access::AccessLog,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -139,6 +142,7 @@ impl AppState {
             rate_limits,
             metrics: crate::metrics::HttpMetrics::default(),
             journal: crate::backup::Journal::in_dir(config_backup_dir.as_deref()),
+            access: crate::audit::access::AccessLog::default(),
         }))
     }
 }

@@ -3,8 +3,11 @@
 //! when a rule refuses the call).
 //!
 //! - `GET  /api/v1/customers?email=E` — the customer holding that address (0 or 1 result);
-//! - `GET  /api/v1/customers/{id}/export[?include_notes=true]` — the customer export ZIP;
-//! - `POST /api/v1/customers/{id}/erase` — erasure; refused (409) while on legal hold;
+//! - `GET  /api/v1/customers/{id}/export[?include_notes=true][&override_reason=…]` — the
+//!   customer export ZIP;
+//! - `POST /api/v1/customers/{id}/erase[?override_reason=…]` — erasure; refused (409) while on
+//!   legal hold, and (409) while an open erasure request's requester is not verified unless
+//!   an override reason is given (src/privacy/verify.rs), as for an export;
 //! - `GET  /api/v1/privacy/requests` — the register: open (by due date) and closed;
 //! - `POST /api/v1/privacy/requests` — records a request:
 //!   `{"kind", "received"?: "YYYY-MM-DD", "customer_id"?, "customer_email"?, "note"?}`.
@@ -115,6 +118,14 @@ pub async fn customers(
 #[derive(Deserialize)]
 pub struct ExportQuery {
     include_notes: Option<String>,
+    /// Why an open access request is fulfilled although its requester is not verified.
+    override_reason: Option<String>,
+}
+
+/// `?override_reason=…` of an erasure (src/privacy/verify.rs).
+#[derive(Deserialize)]
+pub struct EraseQuery {
+    override_reason: Option<String>,
 }
 
 fn truthy(value: Option<&str>) -> bool {
@@ -131,7 +142,22 @@ pub async fn export(
     caller.require(Scope::Privacy)?;
     caller.scope.require_admin()?;
     let include_notes = truthy(query.include_notes.as_deref());
-    export::download(&state, &caller.scope, path.into_inner(), include_notes).await
+    let customer_id = path.into_inner();
+    if crate::privacy::erase::find_customer(&state.db, caller.scope.org(), customer_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    crate::privacy::verify::check_or_override(
+        &state,
+        &caller.scope,
+        customer_id,
+        crate::privacy::requests::Kind::Access,
+        &query.override_reason,
+    )
+    .await?;
+    export::download(&state, &caller.scope, customer_id, include_notes).await
 }
 
 /// The legal hold that blocks erasing the customer: their own, or one of their
@@ -166,6 +192,7 @@ pub async fn erase(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<i64>,
+    query: web::Query<EraseQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::Privacy)?;
     caller.scope.require_admin()?;
@@ -191,6 +218,14 @@ pub async fn erase(
             reason,
         });
     }
+    crate::privacy::verify::check_or_override(
+        &state,
+        &caller.scope,
+        customer_id,
+        crate::privacy::requests::Kind::Erasure,
+        &query.override_reason,
+    )
+    .await?;
     let erasure = erase::erase(&state, org, customer_id, Performer::of(&caller.scope)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "receipt_id": erasure.receipt_id,

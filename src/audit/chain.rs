@@ -93,6 +93,38 @@ pub async fn lock_head(db: &impl ConnectionTrait) -> Result<audit_head::Model, D
     })
 }
 
+/// How a row names member `id` (what the MAC covers).
+pub fn actor_ref(id: i64) -> String {
+    format!("user:{id}")
+}
+
+/// Records (or updates) the address of member `id` for the audit log's pages.
+async fn remember_actor(db: &impl ConnectionTrait, id: i64, email: &str) -> Result<(), DbErr> {
+    use crate::db::entity::audit_actor;
+    use sea_orm::sea_query::OnConflict;
+    audit_actor::Entity::insert(audit_actor::ActiveModel {
+        user_id: sea_orm::Set(id),
+        email: sea_orm::Set(email.to_owned()),
+        updated_at: sea_orm::Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(audit_actor::Column::UserId)
+            .update_columns([audit_actor::Column::Email, audit_actor::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the address of member `id` (they left): their rows keep `user:<id>` only, and the
+/// chain still verifies.
+pub async fn forget_actor(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    use crate::db::entity::audit_actor;
+    audit_actor::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
 /// Appends one row after the head and moves the head to it.
 pub async fn append(
     db: &impl ConnectionTrait,
@@ -101,7 +133,17 @@ pub async fn append(
     entry: Entry<'_>,
 ) -> Result<audit_event::Model, DbErr> {
     let (actor_user_id, actor) = match &entry.actor {
-        Actor::User { id, email } => (Some(*id), email.clone()),
+        // The chain covers a pseudonymous id; the address goes beside it, outside the chain,
+        // so it can be erased when the member leaves (src/orgs/leaving.rs).
+        // A qualifier after the address (" (API key lethe_…)") stays in the row.
+        Actor::User { id, email } => {
+            let (address, qualifier) = match email.split_once(" (") {
+                Some((address, rest)) => (address, format!(" ({rest}")),
+                None => (email.as_str(), String::new()),
+            };
+            remember_actor(db, *id, address).await?;
+            (Some(*id), format!("{}{qualifier}", actor_ref(*id)))
+        }
         Actor::Anonymous => (None, "anonymous".to_owned()),
         Actor::System(name) => (None, format!("system:{name}")),
     };

@@ -24,6 +24,7 @@
 //! - [`routes`]: the `/audit` page and its CSV and JSON exports;
 //! - [`tally`]: refusals counted in memory and written as one row per source and minute.
 
+pub mod access;
 mod chain;
 pub mod checkpoint_mail;
 mod mac;
@@ -37,7 +38,7 @@ use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 use crate::orgs::OrgId;
 use crate::web::client::ClientInfo;
 
-pub use chain::Removal;
+pub use chain::{Removal, actor_ref, forget_actor};
 pub use mac::ChainKey;
 pub use rekey::{Rekeyed, rekey};
 pub use tally::Refusal;

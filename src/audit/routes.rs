@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use crate::db::InOrg;
-use crate::db::entity::audit_event;
+use crate::db::entity::{audit_actor, audit_event};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::paths;
@@ -79,7 +79,17 @@ async fn load(
         .map(str::trim)
         .filter(|v| !v.is_empty())
     {
-        query = query.filter(audit_event::Column::Actor.contains(actor));
+        // Rows name members as `user:<id>`; their addresses are in `audit_actors`.
+        let members = sea_orm::sea_query::Query::select()
+            .column(audit_actor::Column::UserId)
+            .from(audit_actor::Entity)
+            .and_where(audit_actor::Column::Email.contains(actor))
+            .to_owned();
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(audit_event::Column::Actor.contains(actor))
+                .add(audit_event::Column::ActorUserId.in_subquery(members)),
+        );
     }
     if let Some(action) = filter
         .action
@@ -101,11 +111,53 @@ async fn load(
     if let Some(before) = filter.before {
         query = query.filter(audit_event::Column::Id.lt(before));
     }
-    Ok(query
+    let mut rows = query
         .order_by_desc(audit_event::Column::Id)
         .limit(limit)
         .all(&state.db)
-        .await?)
+        .await?;
+    show_actors(&state.db, &mut rows).await?;
+    Ok(rows)
+}
+
+/// Puts each member's address (or, once they left, a pseudonym) in place of `user:<id>`, for
+/// the page and the downloads.
+async fn show_actors(
+    db: &impl sea_orm::ConnectionTrait,
+    rows: &mut [audit_event::Model],
+) -> Result<(), sea_orm::DbErr> {
+    let ids: std::collections::BTreeSet<i64> = rows
+        .iter()
+        .filter(|r| r.actor.starts_with("user:"))
+        .filter_map(|r| r.actor_user_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let known: std::collections::HashMap<i64, String> =
+        <audit_actor::Entity as sea_orm::EntityTrait>::find()
+            .filter(audit_actor::Column::UserId.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.user_id, a.email))
+            .collect();
+    for row in rows.iter_mut() {
+        let Some(id) = row.actor_user_id else {
+            continue;
+        };
+        let reference = super::chain::actor_ref(id);
+        let qualifier = match row.actor.strip_prefix(&reference) {
+            Some(rest) if rest.is_empty() || rest.starts_with(" (") => rest.to_owned(),
+            _ => continue,
+        };
+        let name = known
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("former member #{id}"));
+        row.actor = format!("{name}{qualifier}");
+    }
+    Ok(())
 }
 
 pub async fn log(

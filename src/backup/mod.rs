@@ -20,6 +20,8 @@ pub mod files;
 pub mod journal;
 pub mod replay;
 pub mod restore;
+pub mod routes;
+pub mod schedule;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub struct BackupConfig {
     pub keep_days: i64,
     /// Seals backups instead of a key derived from the instance key.
     pub key: Option<SecretKey>,
+    /// The operator set `LETHE_BACKUP_SCHEDULE`: the job's cron decides, and the owners'
+    /// schedule page only shows it.
+    pub operator_schedule: bool,
 }
 
 impl Default for BackupConfig {
@@ -57,6 +62,7 @@ impl Default for BackupConfig {
             dir: None,
             keep_days: 30,
             key: None,
+            operator_schedule: false,
         }
     }
 }

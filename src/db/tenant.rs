@@ -77,6 +77,7 @@ macro_rules! in_org {
 }
 
 in_org!(
+    access_entry,
     api_key,
     attachment,
     audit_event,

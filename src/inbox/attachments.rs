@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+
 use crate::db::InOrg;
 use crate::db::entity::attachment;
 use crate::orgs::TenantScope;
@@ -104,6 +106,29 @@ pub async fn download(
         .await
         .map_err(AppError::internal)?
         .map_err(AppError::internal)?;
+    // The access log: whose file this is (its message's conversation and customer).
+    let owner: Option<(i64, i64)> = crate::db::entity::conversation::Entity::lookup_in(scope.org())
+        .select_only()
+        .column(crate::db::entity::conversation::Column::Id)
+        .column(crate::db::entity::conversation::Column::CustomerId)
+        .filter(
+            crate::db::entity::conversation::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(crate::db::entity::message::Column::ConversationId)
+                    .from(crate::db::entity::message::Entity)
+                    .and_where(crate::db::entity::message::Column::Id.eq(found.message_id))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    state.access.opened(
+        &scope,
+        crate::audit::access::Kind::Attachment,
+        owner.map(|(_, customer)| customer),
+        owner.map(|(conversation, _)| conversation),
+    );
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

@@ -424,6 +424,12 @@ pub async fn show(
     query: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = load(&state, &scope, path.into_inner(), &query, Drafts::default()).await?;
+    state.access.opened(
+        &scope,
+        crate::audit::access::Kind::Conversation,
+        Some(page.conversation.customer_id),
+        Some(page.conversation.id),
+    );
     let remote = page.messages.iter().any(|m| m.remote_images_loaded);
     let mut response = render(&page)?;
     if remote {

@@ -14,7 +14,7 @@ use super::customers::{self, PostalAddress};
 use crate::db::InOrg;
 use crate::db::entity::{conversation, customer_email};
 use crate::orgs::TenantScope;
-use crate::privacy::objection::{self, ObjectionView};
+use crate::privacy::objection::{self, InForce, ObjectionView};
 use crate::privacy::restrict::Restriction;
 use crate::state::AppState;
 use crate::web::page::render_with_status;
@@ -36,6 +36,15 @@ struct CustomerPage {
     show_conversations: bool,
     conversations: Vec<OtherConversation>,
     objections: Vec<ObjectionView>,
+    /// The objection in force (src/privacy/objection.rs), if any.
+    objection_in_force: Option<InForce>,
+    /// An open access request whose requester is not verified: the export form asks for an
+    /// override reason (src/privacy/verify.rs).
+    access_unverified: bool,
+    /// Who accessed this record (admins; src/audit/access.rs), newest first.
+    entries: Vec<crate::audit::access::EntryView>,
+    /// Choices of the objection form.
+    objection_effects: [objection::Effect; 3],
     /// A mistake in the rectification form (translation key).
     error: Option<&'static str>,
     today: String,
@@ -57,6 +66,7 @@ async fn load(
     let found = customers::find(&state.db, org, customer_id).await?;
     let emails = customers::emails(&state.db, org, found.id).await?;
     let restriction = Restriction::of(&found);
+    let objection_in_force = InForce::of(&found);
     let show_conversations = restriction.is_none() || scope.role().is_admin();
     let conversations = if show_conversations {
         conversation::Entity::lookup_in(org)
@@ -84,6 +94,20 @@ async fn load(
         show_conversations,
         conversations,
         objections: objection::of_customer(&state.db, org, found.id).await?,
+        objection_in_force,
+        access_unverified: crate::privacy::verify::needs_override(
+            &state.db,
+            org,
+            found.id,
+            crate::privacy::requests::Kind::Access,
+        )
+        .await?,
+        objection_effects: objection::Effect::ALL,
+        entries: if scope.role().is_admin() {
+            crate::audit::access::of_customer(&state.db, org, found.id, 100).await?
+        } else {
+            Vec::new()
+        },
         error,
         today: chrono::Utc::now().format("%Y-%m-%d").to_string(),
     })
@@ -95,6 +119,12 @@ pub async fn show(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let page = load(&state, &scope, path.into_inner(), None).await?;
+    state.access.opened(
+        &scope,
+        crate::audit::access::Kind::Customer,
+        Some(page.id),
+        None,
+    );
     render_with_status(&page, StatusCode::OK)
 }
 

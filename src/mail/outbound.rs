@@ -472,24 +472,12 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
                 outcome.sent += 1;
             }
             Err(failure) if failure.waits_for_sign_in => {
-                outbox::Entity::update_many()
-                    .col_expr(
-                        outbox::Column::NextAttemptAt,
-                        (now + RESTRICTED_RECHECK).into(),
-                    )
-                    .col_expr(
-                        outbox::Column::LastError,
-                        Some(failure.reason.clone()).into(),
-                    )
-                    .filter(outbox::Column::Id.eq(row.id))
-                    .exec(&state.db)
-                    .await?;
-                set_status(
-                    &state.db,
-                    row.message_id,
-                    "retrying",
-                    Some(failure.reason),
-                    None,
+                retry_at(
+                    state,
+                    &row,
+                    now + RESTRICTED_RECHECK,
+                    row.attempts,
+                    failure.reason,
                 )
                 .await?;
                 outcome.held += 1;
@@ -507,23 +495,12 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
                     finish(state, &row, "failed", Some(failure.reason)).await?;
                     outcome.failed += 1;
                 } else {
-                    let next = now + backoff(attempts);
-                    outbox::Entity::update_many()
-                        .col_expr(outbox::Column::Attempts, attempts.into())
-                        .col_expr(outbox::Column::NextAttemptAt, next.into())
-                        .col_expr(
-                            outbox::Column::LastError,
-                            Some(failure.reason.clone()).into(),
-                        )
-                        .filter(outbox::Column::Id.eq(row.id))
-                        .exec(&state.db)
-                        .await?;
-                    set_status(
-                        &state.db,
-                        row.message_id,
-                        "retrying",
-                        Some(failure.reason),
-                        None,
+                    retry_at(
+                        state,
+                        &row,
+                        now + backoff(attempts),
+                        attempts,
+                        failure.reason,
                     )
                     .await?;
                     outcome.retrying += 1;
@@ -532,6 +509,25 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
         }
     }
     Ok(outcome)
+}
+
+/// Leaves a reply in the outbox for another attempt at `next`, marked *retrying* with why.
+async fn retry_at(
+    state: &AppState,
+    row: &outbox::Model,
+    next: DateTime<Utc>,
+    attempts: i32,
+    reason: String,
+) -> Result<(), MailError> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Attempts, attempts.into())
+        .col_expr(outbox::Column::NextAttemptAt, next.into())
+        .col_expr(outbox::Column::LastError, Some(reason.clone()).into())
+        .filter(outbox::Column::Id.eq(row.id))
+        .exec(&state.db)
+        .await?;
+    set_status(&state.db, row.message_id, "retrying", Some(reason), None).await?;
+    Ok(())
 }
 
 /// 30 s, 1 min, 2 min, … capped at one hour.

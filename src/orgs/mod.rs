@@ -5,6 +5,7 @@
 pub mod admin_notice;
 pub mod export;
 pub mod invitations;
+pub mod leaving;
 pub mod new;
 pub mod organization_page;
 pub mod purge;

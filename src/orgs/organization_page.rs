@@ -50,6 +50,7 @@ pub async fn schedule(
         requested_by: Set(Some(requested_by)),
         purge_after: Set(now + Duration::days(WINDOW_DAYS)),
         purge_started_at: Set(None),
+        confirm_to: Set(None),
     }
     .insert(db)
     .await
@@ -277,4 +278,44 @@ pub async fn cancel_deletion(
         paths::ORGANIZATION.path(),
         "flash.org_deletion_cancelled",
     ))
+}
+
+/// `GET /settings/organization/deletion/receipt` (owners): while a deletion is scheduled, a
+/// text file confirming it — the organization, when it was asked for, and when it becomes final
+/// — to keep; the mail sent when the purge is done confirms the end (src/orgs/purge.rs).
+pub async fn deletion_receipt(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<HttpResponse, AppError> {
+    scope.require_owner()?;
+    let deletion = scheduled(&state.db, scope.org())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let tr = crate::web::i18n::Tr::new(scope.session.lang);
+    let text = tr.tf(
+        "orgs.deletion_receipt.body",
+        &[
+            ("organization", org_name(&scope).as_str()),
+            ("id", &scope.org().get().to_string()),
+            (
+                "requested_at",
+                &deletion
+                    .requested_at
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+            ),
+            (
+                "final_at",
+                &deletion
+                    .purge_after
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+            ),
+        ],
+    );
+    let file = format!(
+        "lethe-deletion-{}.txt",
+        deletion.purge_after.format("%Y-%m-%d")
+    );
+    Ok(download("text/plain; charset=utf-8", &file).body(text))
 }

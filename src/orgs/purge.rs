@@ -77,12 +77,15 @@ pub async fn holds(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, DbErr> 
     Ok(total)
 }
 
-/// Purges `org` (see the module documentation).
+/// Purges `org` (see the module documentation), then mails the owners (as the purge began)
+/// the deletion confirmation when system mail is on.
 pub async fn purge(state: &AppState, org: OrgId) -> Result<Purged, PurgeError> {
     let mut purged = Purged {
         users: lock_out_members(state, org).await?,
         ..Default::default()
     };
+    // Read now: the scheduled deletion and the name go with the organization row.
+    let confirmation = Confirmation::read(state, org).await?;
     for table in [Table::Conversations, Table::Customers] {
         loop {
             let (removed, files) = batch(state, org, table).await?;
@@ -104,7 +107,69 @@ pub async fn purge(state: &AppState, org: OrgId) -> Result<Purged, PurgeError> {
         tracing::error!(%error, org = org.get(), "purge: WAL checkpoint failed");
     }
     tracing::info!(org = org.get(), ?purged, "organization purged");
+    if let Some(confirmation) = confirmation {
+        confirmation.send(state).await;
+    }
     Ok(purged)
+}
+
+/// The deletion confirmation mailed when a purge is done.
+struct Confirmation {
+    name: String,
+    requested_at: chrono::DateTime<Utc>,
+    recipients: Vec<(String, String)>,
+}
+
+impl Confirmation {
+    async fn read(state: &AppState, org: OrgId) -> Result<Option<Self>, DbErr> {
+        let Some(deletion) = organization_deletion::Entity::find_by_id(org)
+            .one(&state.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let name = organization::Entity::find_by_id(org.get())
+            .one(&state.db)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let recipients: Vec<(String, String)> = deletion
+            .confirm_to
+            .as_deref()
+            .and_then(|stored| serde_json::from_str(stored).ok())
+            .unwrap_or_default();
+        Ok(Some(Self {
+            name,
+            requested_at: deletion.requested_at,
+            recipients,
+        }))
+    }
+
+    async fn send(self, state: &AppState) {
+        if !state.mailer.is_configured() {
+            return;
+        }
+        let now = Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+        let requested = self.requested_at.format("%Y-%m-%d").to_string();
+        for (address, lang) in self.recipients {
+            let Ok(address) = crate::mail::EmailAddress::parse(&address) else {
+                continue;
+            };
+            let lang =
+                crate::web::i18n::Lang::from_code(&lang).unwrap_or(crate::web::i18n::Lang::En);
+            let tr = crate::web::i18n::Tr::new(lang);
+            let args = [
+                ("organization", self.name.as_str()),
+                ("deleted_at", now.as_str()),
+                ("requested_at", requested.as_str()),
+            ];
+            let subject = tr.tf("orgs.deleted_mail.subject", &args);
+            let text = tr.tf("orgs.deleted_mail.body", &args);
+            if let Err(error) = state.mailer.send(&address, &subject, text).await {
+                tracing::warn!(error = error.kind(), "deletion confirmation not sent");
+            }
+        }
+    }
 }
 
 /// Memberships, invitations, API keys and sessions of `org` go; members who belong to no other
@@ -126,6 +191,31 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
         .into_tuple::<i64>()
         .all(&txn)
         .await?;
+    // Who gets the deletion confirmation: the owners as the purge begins (kept on the
+    // scheduled deletion, which goes with the organization row at the end).
+    let owners: Vec<i64> = membership::Entity::find_in(org)
+        .filter(membership::Column::Role.eq(super::Role::Owner.as_str()))
+        .select_only()
+        .column(membership::Column::UserId)
+        .into_tuple::<i64>()
+        .all(&txn)
+        .await?;
+    if !owners.is_empty() {
+        let recipients: Vec<(String, &'static str)> =
+            crate::auth::users::mail_recipients(&txn, owners)
+                .await?
+                .into_iter()
+                .map(|(address, lang)| (address.as_str().to_owned(), lang.code()))
+                .collect();
+        organization_deletion::Entity::update_in(org)
+            .col_expr(
+                organization_deletion::Column::ConfirmTo,
+                Expr::val(Some(serde_json::json!(recipients).to_string())),
+            )
+            .filter(organization_deletion::Column::ConfirmTo.is_null())
+            .exec(&txn)
+            .await?;
+    }
     membership::Entity::delete_in(org).exec(&txn).await?;
     invitation::Entity::delete_in(org).exec(&txn).await?;
     api_key::Entity::delete_in(org).exec(&txn).await?;
@@ -148,6 +238,11 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
         .collect();
     let mut users = 0;
     for chunk in orphans.chunks(500) {
+        // The audit log's rows name them as `user:<id>`: their addresses go with them.
+        crate::db::entity::audit_actor::Entity::delete_many()
+            .filter(crate::db::entity::audit_actor::Column::UserId.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
         users += user::Entity::delete_many()
             .filter(user::Column::Id.is_in(chunk.iter().copied()))
             .exec(&txn)

@@ -278,18 +278,29 @@ async fn lock_team(
     Ok(txn)
 }
 
-/// Removes a member; their sessions in this organization lose it at the next request.
+/// Removes a member; their sessions in this organization lose it at the next request, and
+/// what is theirs is forgotten (src/orgs/leaving.rs).
 pub async fn remove_member(
     db: &DatabaseConnection,
     org: OrgId,
     user_id: i64,
 ) -> Result<TeamChange, sea_orm::DbErr> {
+    Ok(remove_and_forget_member(db, org, user_id).await?.0)
+}
+
+/// [`remove_member`], and what was forgotten of the member (src/orgs/leaving.rs).
+pub async fn remove_and_forget_member(
+    db: &DatabaseConnection,
+    org: OrgId,
+    user_id: i64,
+) -> Result<(TeamChange, super::leaving::Forgotten), sea_orm::DbErr> {
+    let nothing = super::leaving::Forgotten::default();
     let txn = lock_team(db, org).await?;
     let Some(current) = role_in(&txn, org.get(), user_id).await? else {
-        return Ok(TeamChange::NotAMember);
+        return Ok((TeamChange::NotAMember, nothing));
     };
     if current == Role::Owner && owner_count(&txn, org).await? <= 1 {
-        return Ok(TeamChange::LastOwner);
+        return Ok((TeamChange::LastOwner, nothing));
     }
     membership::Entity::delete_in(org)
         .filter(membership::Column::UserId.eq(user_id))
@@ -300,6 +311,7 @@ pub async fn remove_member(
         .filter(session::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
+    let forgotten = super::leaving::forget_member(&txn, org, user_id).await?;
     txn.commit().await?;
-    Ok(TeamChange::Done)
+    Ok((TeamChange::Done, forgotten))
 }

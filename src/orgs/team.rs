@@ -252,7 +252,8 @@ pub async fn remove_member(
     if target_role == Role::Owner && scope.role() != Role::Owner {
         return Err(AppError::Forbidden);
     }
-    let change = queries::remove_member(&state.db, scope.org(), user_id).await?;
+    let (change, forgotten) =
+        queries::remove_and_forget_member(&state.db, scope.org(), user_id).await?;
     if let Some(refusal) = refused(&state, &scope, change).await? {
         return Ok(refusal);
     }
@@ -261,7 +262,7 @@ pub async fn remove_member(
             &state,
             "member.removed",
             format!("user:{user_id}"),
-            serde_json::json!({ "role": target_role.as_str() }),
+            serde_json::json!({ "role": target_role.as_str(), "forgotten": forgotten }),
         )
         .await?;
     if user_id == scope.user_id() {

@@ -29,7 +29,6 @@ use crate::records;
 use crate::search::indexer::Settled;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
-use crate::web::forms::NoFields;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::paths;
 use crate::web::{AppError, CsrfForm, Page, render};
@@ -338,6 +337,9 @@ struct EraseConfirmPage {
     counts: Counts,
     /// Legal holds that block the erasure: when any, the page shows them and no button.
     holds: Vec<Hold>,
+    /// An open erasure request whose requester is not verified: the form asks for an
+    /// override reason (src/privacy/verify.rs).
+    unverified: bool,
 }
 
 impl EraseConfirmPage {
@@ -361,12 +363,15 @@ async fn erase_confirm_page(
         .ok_or(AppError::NotFound)?;
     let counts = preview(&state.db, scope.org(), found.id).await?;
     let holds = holds(&state.db, scope.org(), found.id).await?;
+    let unverified =
+        super::verify::needs_override(&state.db, scope.org(), found.id, Kind::Erasure).await?;
     Ok(EraseConfirmPage {
         page: Page::new(state, &scope.session, "inbox").await?,
         customer_id: found.id,
         name: found.display_name,
         counts,
         holds,
+        unverified,
     })
 }
 
@@ -380,16 +385,31 @@ pub async fn confirm(
     render(&erase_confirm_page(&state, &scope, path.into_inner()).await?)
 }
 
+#[derive(serde::Deserialize)]
+pub struct EraseForm {
+    /// Why an open erasure request is fulfilled although its requester is not verified.
+    #[serde(default)]
+    override_reason: Option<String>,
+}
+
 /// `POST /customers/{id}/erase`: erases, then shows the deletion receipt. A legal hold
 /// refuses it: the confirmation page again, with the reason (409), and nothing changed.
 pub async fn apply(
     state: web::Data<AppState>,
     scope: TenantScope,
     path: web::Path<i64>,
-    _form: CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<EraseForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let customer_id = path.into_inner();
+    super::verify::check_or_override(
+        &state,
+        &scope,
+        customer_id,
+        Kind::Erasure,
+        &form.override_reason,
+    )
+    .await?;
     let result = erase(&state, scope.org(), customer_id, Performer::of(&scope)).await;
     let erasure = match result {
         Ok(erasure) => erasure,

@@ -1,5 +1,6 @@
 //! Export (right of access and portability, GDPR Art. 15 and 20): one ZIP holding
-//! `export.json`, `README.txt` (the format, in words) and every attachment, opened from the
+//! `export.json`, `README.txt` (the format, in words), `README.html` (the complete answer of
+//! Art. 15 in words: src/privacy/answer.rs) and every attachment, opened from the
 //! sealed store.
 //!
 //! `export.json` (`schema` = [`SCHEMA`], `schema_version` = [`SCHEMA_VERSION`]):
@@ -7,13 +8,18 @@
 //! ```text
 //! { schema, schema_version, generated_at, includes_internal_notes,
 //!   customer: { id, display_name, created_at, email_addresses: [string], phone,
-//!               postal_address, processing_restricted: null | { since, reason } },
+//!               postal_address, processing_restricted: null | { since, reason },
+//!               objection: null | { since, effects: [exclude_reports|stop_processing] } },
 //!   conversations: [ { id, reference, subject, status, tags: [string], created_at,
 //!                      last_activity_at, closed_at,
 //!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
 //!                   from: { name, address }, to: [string], cc: [string], bcc: [string], subject,
 //!                   text, html, delivery_status,
-//!       attachments: [ { filename, content_type, size, inline, file } ] } ] } ] }
+//!       attachments: [ { filename, content_type, size, inline, file } ] } ] } ],
+//!   access_log: [ { at, by, what, conversation_id } ],
+//!   about_processing: { language, purposes: [string], legal_basis, retention: [string],
+//!     recipients: { team_members: [string], systems: [ { kind, name, deliveries, last_at } ] },
+//!     sources: [ { conversation_id, channel } ], rights: [string] } }
 //! ```
 //!
 //! Dates are RFC 3339 in UTC; `file` is the attachment's path inside the ZIP.
@@ -37,6 +43,7 @@ use crate::db::entity::{attachment, conversation, conversation_tag, message, tag
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::checkbox;
+use crate::web::i18n::Lang;
 use crate::web::{AppError, CsrfForm};
 
 pub const SCHEMA: &str = "lethe.customer-export";
@@ -50,14 +57,21 @@ export.json holds everything this shop's support inbox stores about one customer
 - includes_internal_notes: whether the team's internal notes are included\n\
 - customer: id, display_name, created_at, email_addresses, phone and postal_address\n\
   (null when unknown), processing_restricted (null, or since when and why the shop\n\
-  restricted the processing of this data)\n\
+  restricted the processing of this data), objection (null, or since when an objection\n\
+  is in force and its effects: exclude_reports, stop_processing)\n\
 - conversations: one entry per conversation with its reference, subject, status, tags,\n\
   created_at, last_activity_at, closed_at and its messages\n\
 - messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
   customer, outbound = a reply, note = an internal note), internal, from, to, cc, bcc, subject,\n\
   text, html, delivery_status and attachments\n\
 - attachments: filename, content_type, size in bytes, inline, and file: the path of the\n\
-  file inside this archive (attachments/<message id>/<attachment id>-<name>)\n";
+  file inside this archive (attachments/<message id>/<attachment id>-<name>)\n\
+- access_log: who of the shop's team opened this data and when (at, by, what:\n\
+  conversation, customer, attachment, export or search, conversation_id)\n\
+- about_processing: the purposes, the legal basis, the retention periods in words, the\n\
+  recipients (team_members; systems such as webhook endpoints that were sent data about\n\
+  you, with how many deliveries), the sources (the channel of each conversation) and\n\
+  your rights; README.html says the same in words\n";
 
 #[derive(Serialize)]
 struct ExportFile {
@@ -67,6 +81,10 @@ struct ExportFile {
     includes_internal_notes: bool,
     customer: CustomerRecord,
     conversations: Vec<ConversationRecord>,
+    /// Who opened the data, when (src/audit/access.rs), oldest first.
+    access_log: Vec<super::answer::AccessRecord>,
+    /// Purposes, legal basis, retention, recipients, sources, rights (src/privacy/answer.rs).
+    about_processing: super::answer::AboutProcessing,
 }
 
 #[derive(Serialize)]
@@ -78,6 +96,14 @@ struct CustomerRecord {
     phone: Option<String>,
     postal_address: Option<String>,
     processing_restricted: Option<RestrictionRecord>,
+    /// The objection in force (src/privacy/objection.rs): since when, and its effects.
+    objection: Option<ObjectionRecord>,
+}
+
+#[derive(Serialize)]
+struct ObjectionRecord {
+    since: Option<DateTime<Utc>>,
+    effects: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -139,6 +165,8 @@ struct AttachmentRecord {
 /// the ZIP is written ([`write_entries`]).
 pub struct Collected {
     file: ExportFile,
+    /// `README.html`: the Art. 15 information, readable.
+    readme_html: String,
     pub conversations: usize,
     pub messages: usize,
     pub attachments: usize,
@@ -207,12 +235,24 @@ async fn tags_by_conversation(
     Ok(out)
 }
 
-/// Everything `org` stores about the customer. Internal notes only when asked.
+/// Everything `org` stores about the customer. Internal notes only when asked. The
+/// information about the processing is in English.
 pub async fn collect(
     state: &AppState,
     org: OrgId,
     customer_id: i64,
     include_notes: bool,
+) -> Result<Collected, PrivacyError> {
+    collect_in(state, org, customer_id, include_notes, Lang::En).await
+}
+
+/// [`collect`], with the information about the processing in `lang`.
+pub async fn collect_in(
+    state: &AppState,
+    org: OrgId,
+    customer_id: i64,
+    include_notes: bool,
+    lang: Lang,
 ) -> Result<Collected, PrivacyError> {
     let db = &state.db;
     let found = find_customer(db, org, customer_id)
@@ -308,6 +348,41 @@ pub async fn collect(
         });
     }
     let conversation_total = records.len();
+    let rows = crate::audit::access::all_of_customer(db, org, found.id).await?;
+    let names = crate::inbox::queries::user_names(
+        db,
+        rows.iter()
+            .filter_map(|r| r.user_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    )
+    .await
+    .map_err(PrivacyError::internal)?;
+    let access_log: Vec<super::answer::AccessRecord> = rows
+        .into_iter()
+        .map(|r| super::answer::AccessRecord {
+            at: r.occurred_at,
+            by: r
+                .user_id
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_default(),
+            what: r.kind,
+            conversation_id: r.conversation_id,
+        })
+        .collect();
+    let about_processing = super::answer::about(db, org, found.id, &access_log, lang).await?;
+    let readme_html = askama::Template::render(&super::answer::ReadmeHtml {
+        tr: crate::web::i18n::Tr::new(lang),
+        name: &found.display_name,
+        generated_at: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        about: &about_processing,
+        access: &access_log,
+        conversations: conversation_total,
+        messages: message_total,
+        attachments: attachment_total,
+    })
+    .map_err(PrivacyError::internal)?;
     let file = ExportFile {
         schema: SCHEMA,
         schema_version: SCHEMA_VERSION,
@@ -320,15 +395,26 @@ pub async fn collect(
             email_addresses,
             phone: found.phone,
             postal_address: found.postal_address,
+            objection: {
+                let effects =
+                    super::objection::Effects::from_stored(found.objection_effects.as_deref());
+                (!effects.is_empty()).then(|| ObjectionRecord {
+                    since: found.objection_since,
+                    effects: effects.names(),
+                })
+            },
             processing_restricted: found.restricted_at.map(|since| RestrictionRecord {
                 since,
                 reason: found.restriction_reason.unwrap_or_default(),
             }),
         },
         conversations: records,
+        access_log,
+        about_processing,
     };
     Ok(Collected {
         file,
+        readme_html,
         conversations: conversation_total,
         messages: message_total,
         attachments: attachment_total,
@@ -399,7 +485,20 @@ pub async fn download(
     customer_id: i64,
     include_notes: bool,
 ) -> Result<HttpResponse, AppError> {
-    let collected = collect(state, scope.org(), customer_id, include_notes).await?;
+    let collected = collect_in(
+        state,
+        scope.org(),
+        customer_id,
+        include_notes,
+        scope.session.lang,
+    )
+    .await?;
+    state.access.opened(
+        scope,
+        crate::audit::access::Kind::Export,
+        Some(customer_id),
+        None,
+    );
     let reference = record(
         state,
         scope.org(),
@@ -450,6 +549,10 @@ pub fn write_entries<W: Write + std::io::Seek>(
         zip.start_file(format!("{prefix}README.txt"), options)
             .map_err(zip_error)?;
         zip.write_all(README.as_bytes()).map_err(io_error)?;
+        zip.start_file(format!("{prefix}README.html"), options)
+            .map_err(zip_error)?;
+        zip.write_all(collected.readme_html.as_bytes())
+            .map_err(io_error)?;
     }
     for conversation in &file.conversations {
         for message in &conversation.messages {
@@ -473,6 +576,10 @@ pub fn readme() -> &'static str {
 pub struct ExportForm {
     #[serde(default, deserialize_with = "checkbox")]
     include_notes: bool,
+    /// Why an open access request is fulfilled although its requester is not verified
+    /// (src/privacy/verify.rs).
+    #[serde(default)]
+    override_reason: Option<String>,
 }
 
 /// `POST /customers/{id}/export`: the customer's data as a ZIP download.
@@ -483,8 +590,17 @@ pub async fn customer(
     form: CsrfForm<ExportForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let include_notes = form.0.include_notes;
-    download(&state, &scope, path.into_inner(), include_notes).await
+    let customer_id = path.into_inner();
+    let form = form.0;
+    super::verify::check_or_override(
+        &state,
+        &scope,
+        customer_id,
+        Kind::Access,
+        &form.override_reason,
+    )
+    .await?;
+    download(&state, &scope, customer_id, form.include_notes).await
 }
 
 #[cfg(test)]

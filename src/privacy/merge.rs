@@ -1,6 +1,7 @@
 //! Merging two customer records of one organization (admins): the duplicate's conversations,
 //! email addresses and privacy requests move to the kept record, which takes the duplicate's
-//! phone and postal address only where it has none; then the duplicate is deleted. A
+//! phone and postal address only where it has none, and any objection in force on either
+//! (the union of their effects); then the duplicate is deleted. A
 //! confirmation page shows both records first; the merge is audit-logged (ids and counts, no
 //! personal data). The search queue triggers re-index the moved conversations.
 //!
@@ -131,6 +132,7 @@ pub(crate) async fn merge(
         .filter(crate::db::entity::webhook_delivery::Column::CustomerId.eq(other.id))
         .exec(db)
         .await?;
+    crate::audit::access::move_customer(db, org, other.id, kept.id).await?;
     let mut fill = customer::Entity::update_in(org).filter(customer::Column::Id.eq(kept.id));
     let mut any = false;
     if kept.phone.is_none() && other.phone.is_some() {
@@ -142,6 +144,22 @@ pub(crate) async fn merge(
             customer::Column::PostalAddress,
             Expr::value(other.postal_address.clone()),
         );
+        any = true;
+    }
+    // An objection in force on either record stays in force on the kept one (Art. 21).
+    let kept_effects = super::objection::Effects::of(kept);
+    let other_effects = super::objection::Effects::of(other);
+    if !other_effects.is_empty() {
+        let since = match (kept.objection_since, other.objection_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        fill = fill
+            .col_expr(
+                customer::Column::ObjectionEffects,
+                Expr::value(kept_effects.union(&other_effects).to_stored()),
+            )
+            .col_expr(customer::Column::ObjectionSince, Expr::value(since));
         any = true;
     }
     if any {

@@ -7,7 +7,10 @@
 //!   attachments;
 //! - [`rectify`]: correcting the customer record (name, addresses, phone, postal address);
 //! - [`restrict`]: restriction of processing, and what it hides and refuses;
-//! - [`objection`]: recording an objection with its date and text;
+//! - [`objection`]: recording an objection with its date, text and effects (reports and
+//!   assist, non-essential processing, anonymizing closed conversations), and lifting them;
+//! - [`verify`]: verifying a requester by a one-time link to an address on the record, and
+//!   the override an unverified export or erasure asks for;
 //! - [`merge`]: merging two customer records of one organization;
 //! - [`requests`]: the register of requests and their deadlines, and its page
 //!   (`/privacy/requests`).
@@ -15,6 +18,7 @@
 //! Each module serves its own page or form; the customer page itself is
 //! `crate::inbox::customer_page`.
 
+pub mod answer;
 pub mod erase;
 pub mod export;
 pub mod merge;
@@ -24,6 +28,7 @@ pub mod receipt;
 pub mod rectify;
 pub mod requests;
 pub mod restrict;
+pub mod verify;
 
 /// Why an export or erasure failed. Messages carry no personal data.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::erase;
 use crate::db::InOrg;
-use crate::db::entity::{deletion_receipt, privacy_request};
+use crate::db::entity::{customer_email, deletion_receipt, privacy_request};
 use crate::mail::EmailAddress;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -272,8 +272,9 @@ pub async fn close(
     Ok(())
 }
 
-/// Before a customer is erased: the requests about them forget them — the link and any note
-/// (a note may name the person); the kind, dates, status and reference stay.
+/// Before a customer is erased: the requests about them forget them — the link, any note and
+/// any override reason (either may name the person), and which address a verification link
+/// went to; the kind, dates, status, reference and whether it was verified or overridden stay.
 pub async fn forget_customer(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -285,6 +286,18 @@ pub async fn forget_customer(
             Expr::value(None::<i64>),
         )
         .col_expr(privacy_request::Column::Note, Expr::value(""))
+        .col_expr(
+            privacy_request::Column::OverrideReason,
+            Expr::cust("CASE WHEN override_reason IS NULL THEN NULL ELSE '' END"),
+        )
+        .col_expr(
+            privacy_request::Column::VerificationEmailId,
+            Expr::value(None::<i64>),
+        )
+        .col_expr(
+            privacy_request::Column::VerificationTokenHash,
+            Expr::value(None::<String>),
+        )
         .filter(privacy_request::Column::CustomerId.eq(customer_id))
         .exec(db)
         .await?;
@@ -329,6 +342,12 @@ struct RequestView {
     receipt_id: Option<i64>,
     /// Who closed the request: a member's name, or None (the command line, or a former user).
     handled_by: Option<String>,
+    /// Whether the requester was verified (src/privacy/verify.rs).
+    verification: super::verify::Verification,
+    /// An objection's chosen effects (catalog keys).
+    effects: Vec<&'static str>,
+    /// The customer record's addresses (row id, address) a verification link can go to.
+    addresses: Vec<(i64, String)>,
 }
 
 impl RequestView {
@@ -373,7 +392,28 @@ pub async fn requests(
     )
     .await?;
     let now = Utc::now();
+    let mut addresses: std::collections::BTreeMap<i64, Vec<(i64, String)>> =
+        std::collections::BTreeMap::new();
+    let open_customers: Vec<i64> = open.iter().filter_map(|r| r.customer_id).collect();
+    for row in customer_email::Entity::find_in(scope.org())
+        .filter(customer_email::Column::CustomerId.is_in(open_customers))
+        .order_by_asc(customer_email::Column::Id)
+        .all(&state.db)
+        .await?
+    {
+        addresses
+            .entry(row.customer_id)
+            .or_default()
+            .push((row.id, row.email));
+    }
     let view = |r: privacy_request::Model| RequestView {
+        verification: super::verify::Verification::of(&r),
+        effects: super::objection::Effects::from_stored(r.effects.as_deref()).label_keys(),
+        addresses: r
+            .customer_id
+            .filter(|_| r.status == Status::Open.as_str())
+            .and_then(|id| addresses.get(&id).cloned())
+            .unwrap_or_default(),
         handled_by: r.handled_by.and_then(|id| handlers.get(&id).cloned()),
         id: r.id,
         kind_key: Kind::label_key_of(&r.kind),

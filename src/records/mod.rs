@@ -1,6 +1,6 @@
 //! The one place that deletes customer data: conversations with their messages (internal
-//! notes too), attachments, outbox rows, tags and webhook deliveries; customers with their
-//! addresses. Erasure,
+//! notes too), attachments, outbox rows, tags, webhook deliveries and access entries;
+//! customers with their addresses. Erasure,
 //! retention and organization purge all call it, inside their own transactions, and the
 //! erasure preview counts with the same selections ([`count_customers`]).
 //!
@@ -253,8 +253,10 @@ async fn conversations(
     .await?;
     removed.conversation_tags = conversation_tags;
     if mode == Mode::Delete {
-        // Webhook deliveries about these conversations (queued payloads, log entries).
+        // Webhook deliveries about these conversations (queued payloads, log entries), and
+        // the access entries about them.
         crate::webhooks::forget_conversations(db, org, &ids).await?;
+        crate::audit::access::forget_conversations(db, org, &ids).await?;
     }
     removed.conversations = rows::<conversation::Entity>(
         db,
@@ -293,8 +295,10 @@ async fn customers(
     })
     .await?;
     if mode == Mode::Delete {
-        // Webhook deliveries about these customers (queued payloads, log entries).
+        // Webhook deliveries about these customers (queued payloads, log entries), and the
+        // access entries about them.
         crate::webhooks::forget_customers(db, org, ids).await?;
+        crate::audit::access::forget_customers(db, org, ids).await?;
     }
     removed.email_addresses =
         rows::<customer_email::Entity>(db, mode, addresses_of(org, ids)).await?;

@@ -175,6 +175,7 @@ pub async fn customers(
     journal(log, org, Kind::AnonymizedCustomers, ids).await?;
     records::delete_email_addresses(db, org, ids, log).await?;
     crate::webhooks::forget_customers(db, org, ids).await?;
+    crate::audit::access::forget_customers(db, org, ids).await?;
     for id in ids {
         db.execute(
             &Query::update()
@@ -215,6 +216,9 @@ pub async fn conversations(
         records::delete_attachments_of_conversations(db, org, &ids, log).await?;
     // Webhook deliveries may hold the text being anonymized (include message content).
     crate::webhooks::forget_conversations(db, org, &ids).await?;
+    // Access entries name the old customer: kept, they would link the rewritten
+    // conversations back to the person.
+    crate::audit::access::forget_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();
@@ -315,20 +319,11 @@ pub async fn conversations(
     )
     .await?;
 
-    // The old records go when none of their conversations remains.
-    let left_alone: Vec<i64> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(org_term::<customer::Entity>(org, Lookup::Ids))
-        .filter(customer::Column::Id.is_in(customer_ids))
-        .filter(sea_orm::sea_query::Expr::cust(
-            "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)",
-        ))
-        .into_tuple()
-        .all(db)
-        .await?;
+    // The old records go when none of their conversations remains (and nothing else needs
+    // them: see `left_behind`).
+    let customer_ids: Vec<i64> = customer_ids.into_iter().collect();
     let (customers_removed, more_files) =
-        records::delete_customers(db, org, &left_alone, log).await?;
+        super::select::delete_left_behind(db, org, &customer_ids, log).await?;
     files.extend(more_files);
     removed += customers_removed;
     Ok((rewritten, removed, files))

@@ -13,8 +13,8 @@ use sea_orm::{
 use super::RetentionError;
 use super::run::{BATCH, CategoryCounts, Ctx, crash_point};
 use super::select::{
-    Lookup, count_distinct_customers, due_conversations, due_ids, free_conversation,
-    held_conversation, in_held_conversation, messages_of, org_term,
+    Lookup, count_distinct_customers, count_left_behind, delete_left_behind, due_conversations,
+    due_ids, free_conversation, held_conversation, in_held_conversation, messages_of, org_term,
 };
 use super::{Action, RetentionRule};
 use crate::audit::{Actor, Entry};
@@ -41,7 +41,7 @@ pub(super) async fn conversations(
     if ctx.dry_run {
         counts.conversations = free.clone().count(db).await?;
         counts.customers = count_distinct_customers(db, free.clone()).await?;
-        let messages = messages_of(free);
+        let messages = messages_of(free.clone());
         counts.messages = message::Entity::find()
             .filter(message::Column::Id.in_subquery(messages.clone()))
             .count(db)
@@ -50,6 +50,14 @@ pub(super) async fn conversations(
             .filter(attachment::Column::MessageId.in_subquery(messages))
             .count(db)
             .await?;
+        let due: Vec<(i64, i64)> = free
+            .select_only()
+            .column(conversation::Column::Id)
+            .column(conversation::Column::CustomerId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        counts.customer_records = count_left_behind(db, ctx.org, &due).await?;
         return Ok(());
     }
     let mut customers_seen = BTreeSet::new();
@@ -71,10 +79,21 @@ pub(super) async fn conversations(
         customers_seen.extend(batch.iter().map(|c| c.customer_id));
         let files = match rule.action() {
             Action::Delete => {
-                let (removed, files) =
+                let (removed, mut files) =
                     records::delete_conversations(&txn, ctx.org, &ids, &ctx.state.journal).await?;
                 counts.messages += removed.messages;
                 counts.attachments += removed.attachments;
+                // The customer records whose last conversation this was go with it.
+                let owners: Vec<i64> = batch
+                    .iter()
+                    .map(|c| c.customer_id)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (gone, more_files) =
+                    delete_left_behind(&txn, ctx.org, &owners, &ctx.state.journal).await?;
+                counts.customer_records += gone.customers;
+                files.extend(more_files);
                 files
             }
             Action::Anonymize => {
@@ -88,6 +107,7 @@ pub(super) async fn conversations(
                 .await?;
                 counts.messages += rewritten;
                 counts.attachments += removed.attachments;
+                counts.customer_records += removed.customers;
                 files
             }
         };
@@ -371,5 +391,28 @@ pub(super) async fn audit_log(
             }),
         })
         .await?;
+    Ok(())
+}
+
+// ---- access log -------------------------------------------------------------------------
+
+/// Removes the organization's access entries older than the rule (one statement: the entries
+/// are small, and nothing else refers to them).
+pub(super) async fn access_log(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RetentionError> {
+    use crate::db::entity::access_entry;
+    let db = &ctx.state.db;
+    let cutoff = rule.cutoff(ctx.now);
+    counts.access_entries = if ctx.dry_run {
+        access_entry::Entity::find_in(ctx.org)
+            .filter(access_entry::Column::OccurredAt.lt(cutoff))
+            .count(db)
+            .await?
+    } else {
+        crate::audit::access::remove_older_than(db, ctx.org, cutoff).await?
+    };
     Ok(())
 }

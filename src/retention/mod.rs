@@ -48,17 +48,20 @@ pub enum Category {
     CustomersWithoutConversations,
     /// The organization's audit log entries, by age.
     AuditLog,
+    /// Access entries (who opened whose data, src/audit/access.rs), by age.
+    AccessLog,
 }
 
 impl Category {
     /// In the order a run applies them.
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::Attachments,
         Category::InternalNotes,
         Category::ClosedConversations,
         Category::AnyConversation,
         Category::CustomersWithoutConversations,
         Category::AuditLog,
+        Category::AccessLog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +72,7 @@ impl Category {
             Category::InternalNotes => "internal_notes",
             Category::CustomersWithoutConversations => "customers_without_conversations",
             Category::AuditLog => "audit_log",
+            Category::AccessLog => "access_log",
         }
     }
 
@@ -87,6 +91,7 @@ impl Category {
                 "retention.category.customers_without_conversations"
             }
             Category::AuditLog => "retention.category.audit_log",
+            Category::AccessLog => "retention.category.access_log",
         }
     }
 
@@ -101,12 +106,16 @@ impl Category {
                 "retention.hint.customers_without_conversations"
             }
             Category::AuditLog => "retention.hint.audit_log",
+            Category::AccessLog => "retention.hint.access_log",
         }
     }
 
     /// Can data of this category be anonymized (rather than only deleted)?
     pub fn allows_anonymize(self) -> bool {
-        !matches!(self, Category::AuditLog | Category::Attachments)
+        !matches!(
+            self,
+            Category::AuditLog | Category::Attachments | Category::AccessLog
+        )
     }
 
     /// The rule shown (not applied) until an admin saves one.
@@ -118,6 +127,7 @@ impl Category {
             Category::InternalNotes => (365, Action::Anonymize),
             Category::CustomersWithoutConversations => (30, Action::Delete),
             Category::AuditLog => (730, Action::Delete),
+            Category::AccessLog => (365, Action::Delete),
         };
         RetentionRule {
             category: self,
@@ -162,7 +172,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error(
-        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log"
+        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log"
     )]
     UnknownCategory,
     #[error("action: must be delete or anonymize")]

@@ -46,6 +46,13 @@ pub struct CategoryCounts {
     pub attachments: u64,
     pub notes: u64,
     pub audit_events: u64,
+    /// Access entries removed (src/audit/access.rs); absent in older runs.
+    #[serde(default)]
+    pub access_entries: u64,
+    /// Customer records removed with their last conversation (src/retention/select.rs,
+    /// `left_behind`); absent in runs recorded before it was counted.
+    #[serde(default)]
+    pub customer_records: u64,
     /// Items due but on legal hold (their own, or their customer's).
     pub skipped_legal_hold: u64,
 }
@@ -305,6 +312,7 @@ async fn execute(
                 categories::customers(&ctx, rule, &mut counts).await
             }
             Category::AuditLog => categories::audit_log(&ctx, rule, &mut counts).await,
+            Category::AccessLog => categories::access_log(&ctx, rule, &mut counts).await,
         };
         tracing::info!(
             org = org.get(),

@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 
 use super::run::Ctx;
@@ -141,4 +141,104 @@ pub(super) async fn count_distinct_customers(
         .one(db)
         .await?;
     Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Of these customers of `org`, the records a run removes with their last conversation: no
+/// conversation left, not on legal hold, not restricted, and holding no other data that needs
+/// the record — an open privacy request (it must still be answered) or an objection in force
+/// (it must go on being honoured when they write again). A merchant who sets only a
+/// conversation rule thus keeps no name or address for ever.
+pub(super) async fn left_behind(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customers: &[i64],
+) -> Result<Vec<i64>, sea_orm::DbErr> {
+    use crate::db::entity::customer;
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(org_term::<customer::Entity>(org, Lookup::Ids))
+        .filter(customer::Column::Id.is_in(customers.iter().copied()))
+        .filter(Expr::cust(NO_CONVERSATION_LEFT))
+        .filter(Expr::cust(KEEPS_NOTHING_ELSE))
+        .order_by_asc(customer::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The condition of [`left_behind`] on `customers`, apart from "no conversation left".
+const KEEPS_NOTHING_ELSE: &str = "customers.legal_hold_reason IS NULL \
+     AND customers.restricted_at IS NULL \
+     AND customers.objection_effects IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM privacy_requests r \
+         WHERE r.customer_id = customers.id AND r.status = 'open')";
+
+const NO_CONVERSATION_LEFT: &str =
+    "NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = customers.id)";
+
+/// For a preview: how many customer records would go with their last conversation if these
+/// conversations (`due`: conversation id, customer id) went now.
+pub(super) async fn count_left_behind(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    due: &[(i64, i64)],
+) -> Result<u64, sea_orm::DbErr> {
+    use crate::db::entity::customer;
+    use std::collections::BTreeMap;
+    let mut due_per_customer: BTreeMap<i64, i64> = BTreeMap::new();
+    for (_, customer_id) in due {
+        *due_per_customer.entry(*customer_id).or_default() += 1;
+    }
+    let customers: Vec<i64> = due_per_customer.keys().copied().collect();
+    let mut n = 0;
+    for chunk in customers.chunks(500) {
+        let totals: Vec<(i64, i64)> = conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::CustomerId)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(org_term::<conversation::Entity>(org, Lookup::Ids))
+            .filter(conversation::Column::CustomerId.is_in(chunk.iter().copied()))
+            .group_by(conversation::Column::CustomerId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let emptied: Vec<i64> = totals
+            .into_iter()
+            .filter(|(customer_id, total)| due_per_customer.get(customer_id) == Some(total))
+            .map(|(customer_id, _)| customer_id)
+            .collect();
+        if emptied.is_empty() {
+            continue;
+        }
+        n += customer::Entity::find()
+            .filter(org_term::<customer::Entity>(org, Lookup::Ids))
+            .filter(customer::Column::Id.is_in(emptied))
+            .filter(Expr::cust(KEEPS_NOTHING_ELSE))
+            .count(db)
+            .await?;
+    }
+    Ok(n)
+}
+
+/// Deletes the records of these customers that [`left_behind`] finds (inside the batch's
+/// transaction), after the requests about them forget them as on erasure (the link and the
+/// note, which may name the person).
+pub(super) async fn delete_left_behind(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customers: &[i64],
+    log: &crate::backup::journal::Journal,
+) -> Result<(crate::records::Removed, crate::records::Files), sea_orm::DbErr> {
+    let left = left_behind(db, org, customers).await?;
+    if left.is_empty() {
+        return Ok(Default::default());
+    }
+    for customer_id in &left {
+        crate::privacy::requests::forget_customer(db, org, *customer_id).await?;
+    }
+    crate::records::delete_customers(db, org, &left, log).await
 }

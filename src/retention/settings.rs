@@ -113,6 +113,13 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
                     ("attachments", &n(c.attachments)),
                 ],
             ));
+            if c.customer_records > 0 {
+                out.push(tr.tn(
+                    "retention.summary.customer_records",
+                    "n",
+                    n(c.customer_records),
+                ));
+            }
         }
         Some(Category::Attachments) if c.attachments > 0 => {
             out.push(tr.tn("retention.summary.attachments", "n", n(c.attachments)));
@@ -135,6 +142,9 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
         }
         Some(Category::AuditLog) if c.audit_events > 0 => {
             out.push(tr.tn("retention.summary.audit_events", "n", n(c.audit_events)));
+        }
+        Some(Category::AccessLog) if c.access_entries > 0 => {
+            out.push(tr.tn("retention.summary.access_entries", "n", n(c.access_entries)));
         }
         _ => {}
     }

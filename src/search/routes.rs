@@ -132,6 +132,17 @@ pub async fn search(
     };
     let ids: Vec<i64> = results.hits.iter().map(|h| h.conversation_id).collect();
     let summaries = conversation_summaries(&state, &scope, &ids).await?;
+    // The access log: each customer the results showed (once per page).
+    let shown: std::collections::BTreeSet<i64> =
+        summaries.iter().filter_map(|s| s.customer_id).collect();
+    for customer_id in shown {
+        state.access.opened(
+            &scope,
+            crate::audit::access::Kind::Search,
+            Some(customer_id),
+            None,
+        );
+    }
     view.total = results.total_conversations;
     view.hits = results
         .hits
@@ -171,6 +182,7 @@ struct Summary {
     id: i64,
     subject: String,
     customer: String,
+    customer_id: Option<i64>,
 }
 
 /// Subject and customer name of each conversation, read within the tenant (one query).
@@ -186,6 +198,7 @@ async fn conversation_summaries(
     let query = Sql::select()
         .column((conversation::Entity, conversation::Column::Id))
         .column((conversation::Entity, conversation::Column::Subject))
+        .column((conversation::Entity, conversation::Column::CustomerId))
         .expr_as(
             Expr::col((customer::Entity, customer::Column::DisplayName)),
             Alias::new("customer_name"),
@@ -208,6 +221,7 @@ async fn conversation_summaries(
         summaries.push(Summary {
             id: row.try_get("", "id")?,
             subject: row.try_get("", "subject")?,
+            customer_id: row.try_get("", "customer_id")?,
             customer: row
                 .try_get::<Option<String>>("", "customer_name")?
                 .unwrap_or_default(),

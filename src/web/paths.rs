@@ -105,6 +105,8 @@ pub const SETUP: Route<1> = Route::new("/setup/{token}");
 pub const ACCOUNT: Route<0> = Route::new("/account");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
+/// A user deletes their own account (src/orgs/leaving.rs).
+pub const ACCOUNT_DELETE: Route<0> = Route::new("/account/delete");
 pub const ACCOUNT_SECURITY: Route<0> = Route::new("/account/security");
 pub const ACCOUNT_TWO_FACTOR: Route<0> = Route::new("/account/security/two-factor");
 pub const ACCOUNT_TWO_FACTOR_REMOVE: Route<0> = Route::new("/account/security/two-factor/remove");
@@ -127,16 +129,23 @@ pub const INVITATION: Route<1> = Route::new("/invitations/{token}");
 // search (src/search/) and the audit log (src/audit/)
 pub const SEARCH: Route<0> = Route::new("/search");
 pub const AUDIT: Route<0> = Route::new("/audit");
+/// Who accessed whose personal data (src/audit/access.rs).
+pub const AUDIT_ACCESS: Route<0> = Route::new("/audit/access");
 
 // privacy (src/privacy/)
 pub const CUSTOMER_ERASE: Route<1> = Route::new("/customers/{id}/erase");
 pub const CUSTOMER_EXPORT: Route<1> = Route::new("/customers/{id}/export");
 pub const PRIVACY_REQUESTS: Route<0> = Route::new("/privacy/requests");
 pub const PRIVACY_REQUEST_STATUS: Route<1> = Route::new("/privacy/requests/{id}/status");
+pub const PRIVACY_REQUEST_VERIFICATION: Route<1> =
+    Route::new("/privacy/requests/{id}/verification");
+/// The requester's one-time verification link (no sign-in).
+pub const PRIVACY_VERIFY: Route<1> = Route::new("/privacy/verify/{token}");
 pub const PRIVACY_RECEIPT: Route<1> = Route::new("/privacy/receipts/{id}");
 pub const CUSTOMER_RECTIFY: Route<1> = Route::new("/customers/{id}/rectify");
 pub const CUSTOMER_RESTRICTION: Route<1> = Route::new("/customers/{id}/restriction");
 pub const CUSTOMER_OBJECTIONS: Route<1> = Route::new("/customers/{id}/objections");
+pub const CUSTOMER_OBJECTIONS_LIFT: Route<1> = Route::new("/customers/{id}/objections/lift");
 pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 
 // inbox (src/inbox/)
@@ -190,6 +199,9 @@ pub const ORGANIZATION: Route<0> = Route::new("/settings/organization");
 pub const ORGANIZATION_TWO_FACTOR: Route<0> = Route::new("/settings/organization/two-factor");
 pub const ORGANIZATION_EXPORT: Route<0> = Route::new("/settings/organization/export");
 pub const ORGANIZATION_DELETION: Route<0> = Route::new("/settings/organization/deletion");
+/// The deletion confirmation file, while a deletion is scheduled (src/orgs/organization_page.rs).
+pub const ORGANIZATION_DELETION_RECEIPT: Route<0> =
+    Route::new("/settings/organization/deletion/receipt");
 pub const ORGANIZATION_DELETION_CANCEL: Route<0> =
     Route::new("/settings/organization/deletion/cancel");
 pub const API_KEYS: Route<0> = Route::new("/settings/api-keys");
@@ -197,6 +209,10 @@ pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke"
 
 // webhooks (src/webhooks/)
 pub const WEBHOOKS: Route<0> = Route::new("/settings/webhooks");
+/// Backups of a single-organization install (src/backup/routes.rs).
+pub const BACKUPS: Route<0> = Route::new("/settings/backups");
+pub const BACKUP_SCHEDULE: Route<0> = Route::new("/settings/backups/schedule");
+pub const BACKUP_NOW: Route<0> = Route::new("/settings/backups/now");
 pub const WEBHOOK: Route<1> = Route::new("/settings/webhooks/{id}");
 pub const WEBHOOK_ROTATE: Route<1> = Route::new("/settings/webhooks/{id}/rotate");
 pub const WEBHOOK_DELETE: Route<1> = Route::new("/settings/webhooks/{id}/delete");

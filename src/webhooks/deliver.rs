@@ -17,11 +17,11 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::WebhookError;
-use super::emit::is_restricted;
 use super::endpoints::{self, SigningSecrets};
 use super::types::WebhookUrl;
 use crate::db::InOrg;
 use crate::db::entity::{webhook_delivery, webhook_endpoint};
+use crate::privacy::objection::content_withheld;
 use crate::privacy::pii::Detector;
 use crate::state::AppState;
 
@@ -280,14 +280,15 @@ async fn attempt(
     }
 }
 
-/// The payload as it goes out: without content when the customer's processing is restricted
-/// now (it may have been restricted after the event was queued).
+/// The payload as it goes out: without content when the customer's processing is restricted,
+/// or an objection stopped non-essential processing, now (either may have come after the
+/// event was queued).
 async fn body_to_send(
     state: &AppState,
     row: &webhook_delivery::Model,
 ) -> Result<String, WebhookError> {
     let restricted = match row.customer_id {
-        Some(id) => is_restricted(&state.db, row.organization_id, id).await?,
+        Some(id) => content_withheld(&state.db, row.organization_id, id).await?,
         None => false,
     };
     if !restricted {

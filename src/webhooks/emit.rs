@@ -5,7 +5,8 @@
 //! Payloads follow Standard Webhooks' shape, `{"type", "timestamp", "data"}`. `data` holds ids
 //! and fields that name nobody (status, direction, counts); an endpoint that chose "include
 //! message content" also gets `data.content` (subject, text) — never for a restricted
-//! customer, checked here and again when the delivery is sent ([`super::deliver`]).
+//! customer or one whose objection stopped non-essential processing
+//! (`crate::privacy::objection::content_withheld`), checked here and again when the delivery is sent ([`super::deliver`]).
 //!
 //! Rows carry the conversation and customer they are about, so erasure and retention delete
 //! them with the customer's data ([`forget_customers`], [`forget_conversations`]).
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::types::{EventSet, EventType};
 use crate::db::InOrg;
-use crate::db::entity::{conversation, customer, message, webhook_delivery, webhook_endpoint};
+use crate::db::entity::{conversation, message, webhook_delivery, webhook_endpoint};
 use crate::orgs::OrgId;
 
 /// Something that happened, as a feature reports it: ids only; [`emit`] looks up the rest.
@@ -72,19 +73,6 @@ struct Described {
     customer_id: Option<i64>,
     data: Value,
     content: Option<Value>,
-}
-
-/// Whether `customer_id` of `org` is restricted (GDPR Art. 18).
-pub async fn is_restricted(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    customer_id: i64,
-) -> Result<bool, DbErr> {
-    Ok(customer::Entity::find_by_id_in(org, customer_id)
-        .filter(customer::Column::RestrictedAt.is_not_null())
-        .one(db)
-        .await?
-        .is_some())
 }
 
 async fn describe(
@@ -214,7 +202,7 @@ pub async fn emit(db: &impl ConnectionTrait, org: OrgId, event: Event) -> Result
         return Ok(0);
     };
     let restricted = match described.customer_id {
-        Some(id) => is_restricted(db, org, id).await?,
+        Some(id) => crate::privacy::objection::content_withheld(db, org, id).await?,
         None => false,
     };
     let now = Utc::now();

@@ -763,3 +763,120 @@ async fn deletions_are_journaled_with_ids_and_times_only() {
     keys.sort();
     assert_eq!(keys, ["at", "conversations", "ids", "kind", "org"]);
 }
+
+#[tokio::test]
+async fn the_owner_of_a_single_shop_install_schedules_backups_and_takes_one_now() {
+    let (app, backups) = app_with_backups(&[]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("admin@shop.test", "Shop", "admin").await;
+    let admin = app.another_browser();
+    admin.login("admin@shop.test").await;
+    assert_eq!(admin.get("/settings/backups").await.status(), 403);
+    app.login("owner@shop.test").await;
+    let page = app.get_text("/settings/backups").await;
+    assert!(page.contains("No backup yet"));
+    assert!(
+        page.contains("value=\"daily\" checked"),
+        "daily at 02:30 UTC by default"
+    );
+
+    // The hourly job follows the owner's schedule: weekly, Sunday 23:30 UTC.
+    let saved = app
+        .post_form(
+            "/settings/backups",
+            "/settings/backups/schedule",
+            &[("frequency", "weekly"), ("weekday", "6"), ("hour", "23")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let bad = app
+        .post_form(
+            "/settings/backups",
+            "/settings/backups/schedule",
+            &[("frequency", "daily"), ("weekday", "0"), ("hour", "25")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("Choose an hour from 0 to 23")
+    );
+    use chrono::TimeZone;
+    let monday_night = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 7, 23, 30, 0)
+        .unwrap();
+    let sunday_night = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 13, 23, 30, 0)
+        .unwrap();
+    assert!(
+        lethe::backup::schedule::run_if_due(&app.state, monday_night)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        lethe::backup::files::list(backups.path(), 30)
+            .unwrap()
+            .is_empty()
+    );
+    let taken = lethe::backup::schedule::run_if_due(&app.state, sunday_night)
+        .await
+        .unwrap()
+        .expect("due on Sunday at 23");
+    assert!(backups.path().join(&taken.backup).exists());
+    let page = app.get_text("/settings/backups").await;
+    assert!(page.contains(&taken.backup));
+    assert!(page.contains("value=\"weekly\" checked"));
+
+    // "Back up now" takes one in the background.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let now = app
+        .post_form("/settings/backups", "/settings/backups/now", &[])
+        .await;
+    assert_eq!(now.status(), 303);
+    let mut listed = 0;
+    for _ in 0..600 {
+        listed = lethe::backup::files::list(backups.path(), 30)
+            .unwrap()
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed, 2, "the requested backup was written");
+    let actions: Vec<String> = lethe::db::entity::audit_event::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"backup.schedule_changed".to_owned()));
+    assert!(actions.contains(&"backup.requested".to_owned()));
+
+    // With a second organization, backups are the operator's alone.
+    app.create_user("other@else.test", "Elsewhere", "owner")
+        .await;
+    assert_eq!(app.get("/settings/backups").await.status(), 400);
+}
+
+#[tokio::test]
+async fn an_operator_schedule_wins_over_the_page() {
+    let (app, _backups) = app_with_backups(&[("LETHE_BACKUP_SCHEDULE", "0 15 4 * * *")]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.login("owner@shop.test").await;
+    let page = app.get_text("/settings/backups").await;
+    assert!(page.contains("LETHE_BACKUP_SCHEDULE = 0 15 4 * * *"));
+    assert!(!page.contains("name=\"frequency\""));
+    let refused = app
+        .post_form(
+            "/settings/backups",
+            "/settings/backups/schedule",
+            &[("frequency", "off"), ("weekday", "0"), ("hour", "1")],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+}

@@ -23,6 +23,7 @@ mod oauth;
 mod organizations;
 mod passkeys;
 mod privacy;
+mod privacy_rights;
 mod rate_limits;
 mod retention;
 mod scanner;

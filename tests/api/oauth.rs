@@ -439,28 +439,13 @@ async fn a_sign_in_comes_back_only_to_the_admin_who_started_it_and_a_refused_cod
     app.create_user("second@shop.test", "Shop", "admin").await;
     let second = app.another_browser();
     second.login("second@shop.test").await;
-    let foreign = second
-        .get(&format!(
-            "/settings/channels/oauth/callback?code=x&state={}",
-            urlencoding(&state)
-        ))
-        .await;
+    let foreign = callback(&second, "code=x&state=", &state, "").await;
     assert_eq!(foreign.status(), 400);
-    let tampered = app
-        .get(&format!(
-            "/settings/channels/oauth/callback?code=x&state={}A",
-            urlencoding(&state)
-        ))
-        .await;
+    let tampered = callback(&app, "code=x&state=", &state, "A").await;
     assert_eq!(tampered.status(), 400);
 
     // The admin's own link with a code the provider refuses (PKCE verifier mismatch).
-    let refused = app
-        .get(&format!(
-            "/settings/channels/oauth/callback?code=not-a-code&state={}",
-            urlencoding(&state)
-        ))
-        .await;
+    let refused = callback(&app, "code=not-a-code&state=", &state, "").await;
     assert_eq!(refused.status(), 303);
     assert!(location(&refused).contains("flash=flash.channel_oauth_failed"));
     let stored = channel(&app, id).await;
@@ -468,12 +453,7 @@ async fn a_sign_in_comes_back_only_to_the_admin_who_started_it_and_a_refused_cod
     assert!(stored.last_error.unwrap().contains("invalid_grant"));
 
     // "Deny" at the provider: nothing changes.
-    let denied = app
-        .get(&format!(
-            "/settings/channels/oauth/callback?error=access_denied&state={}",
-            urlencoding(&state)
-        ))
-        .await;
+    let denied = callback(&app, "error=access_denied&state=", &state, "").await;
     assert!(location(&denied).contains("flash=flash.channel_oauth_denied"));
     assert_eq!(grants(&client_id).await, (0, 0));
     // The poller does not try a channel that was never signed in.
@@ -483,8 +463,13 @@ async fn a_sign_in_comes_back_only_to_the_admin_who_started_it_and_a_refused_cod
     assert!(due.iter().all(|c| c.id != id));
 }
 
-fn urlencoding(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+/// Comes back to the callback as `app`'s browser, with `before` + the state + `after` as query.
+async fn callback(app: &TestApp, before: &str, state: &str, after: &str) -> reqwest::Response {
+    let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
+    app.get(&format!(
+        "/settings/channels/oauth/callback?{before}{state}{after}"
+    ))
+    .await
 }
 
 #[tokio::test]

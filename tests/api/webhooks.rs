@@ -19,8 +19,9 @@ use crate::helpers::{
 };
 use crate::smtp::SmtpRecorder;
 
-/// The receiver: a Python process verifying with `standardwebhooks`, recording to a file.
-struct Receiver {
+/// The receiver: a Python process verifying with `standardwebhooks`, recording to a file
+/// (also used by privacy_rights.rs).
+pub(crate) struct Receiver {
     child: Option<Child>,
     port: u16,
     secrets: PathBuf,
@@ -39,7 +40,7 @@ fn receiver_script() -> String {
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("webhook-receiver-")
             .tempdir_in(test_tmp_root())
@@ -79,11 +80,11 @@ impl Receiver {
         self.child = Some(child);
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hooks/lethe", self.port)
     }
 
-    fn set_secrets(&self, secrets: &[&str]) {
+    pub(crate) fn set_secrets(&self, secrets: &[&str]) {
         std::fs::write(&self.secrets, secrets.join("\n")).unwrap();
     }
 
@@ -101,7 +102,7 @@ impl Receiver {
     }
 
     /// Every request it received, in order.
-    fn deliveries(&self) -> Vec<Value> {
+    pub(crate) fn deliveries(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -110,7 +111,7 @@ impl Receiver {
     }
 
     /// The payloads, each checked to have been verified by standardwebhooks.
-    fn verified_payloads(&self) -> Vec<Value> {
+    pub(crate) fn verified_payloads(&self) -> Vec<Value> {
         self.deliveries()
             .into_iter()
             .map(|d| {
@@ -135,7 +136,12 @@ async fn shop(app: &TestApp) -> OrgId {
 }
 
 /// Adds an endpoint through the form; returns its id and secret.
-async fn add_endpoint(app: &TestApp, url: &str, events: &[&str], content: bool) -> (i64, String) {
+pub(crate) async fn add_endpoint(
+    app: &TestApp,
+    url: &str,
+    events: &[&str],
+    content: bool,
+) -> (i64, String) {
     let mut fields = vec![("url", url), ("active", "yes")];
     for event in events {
         fields.push(("events", event));
@@ -163,7 +169,7 @@ const ALL_EVENTS: [&str; 7] = [
     "privacy_request.created",
 ];
 
-async fn deliver_now(app: &TestApp) -> deliver::Outcome {
+pub(crate) async fn deliver_now(app: &TestApp) -> deliver::Outcome {
     deliver::run_once(&app.state, Utc::now()).await.unwrap()
 }
 

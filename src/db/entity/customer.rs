@@ -18,6 +18,11 @@ pub struct Model {
     pub restricted_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub restriction_reason: Option<String>,
+    // objections (src/privacy/objection.rs, migration m20261207_000020_objections_and_verification)
+    /// The effects of an objection in force, comma-separated (`exclude_reports`,
+    /// `stop_processing`); None when there is none.
+    pub objection_effects: Option<String>,
+    pub objection_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

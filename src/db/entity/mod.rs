@@ -1,10 +1,13 @@
 //! sea-orm entities: one file per table, plain data.
 
+pub mod access_entry;
 pub mod api_key;
 pub mod attachment;
+pub mod audit_actor;
 pub mod audit_anchor;
 pub mod audit_event;
 pub mod audit_head;
+pub mod backup_schedule;
 pub mod canned_reply;
 pub mod channel;
 pub mod conversation;

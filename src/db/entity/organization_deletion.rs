@@ -13,6 +13,10 @@ pub struct Model {
     /// The purge job deletes everything once this has passed.
     pub purge_after: DateTimeUtc,
     pub purge_started_at: Option<DateTimeUtc>,
+    /// Who gets the deletion confirmation when the purge is done (the owners when it began):
+    /// JSON `[[address, language], …]` (src/orgs/purge.rs; m20261207_000021).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub confirm_to: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,19 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub note: String,
     pub created_at: DateTimeUtc,
+    // m20261207_000020_objections_and_verification (src/privacy/objection.rs, verify.rs)
+    /// An objection's chosen effects, comma-separated.
+    pub effects: Option<String>,
+    pub verification_token_hash: Option<String>,
+    /// The `customer_emails` row the link went to (an address already on the record).
+    pub verification_email_id: Option<i64>,
+    pub verification_sent_at: Option<DateTimeUtc>,
+    pub verification_expires_at: Option<DateTimeUtc>,
+    pub verified_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub override_reason: Option<String>,
+    pub overridden_by: Option<i64>,
+    pub overridden_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
