@@ -19,6 +19,7 @@ mod m20261206_000016_webhooks;
 mod m20261207_000019_channel_oauth;
 mod m20261207_000020_objections_and_verification;
 mod m20261207_000021_access_log_and_audit_actors;
+mod m20261207_000022_message_bcc;
 mod m20261207_000023_backup_schedule;
 
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000019_channel_oauth::Migration),
             Box::new(m20261207_000020_objections_and_verification::Migration),
             Box::new(m20261207_000021_access_log_and_audit_actors::Migration),
+            Box::new(m20261207_000022_message_bcc::Migration),
             Box::new(m20261207_000023_backup_schedule::Migration),
         ]
     }

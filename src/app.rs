@@ -271,6 +271,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // inbox (src/inbox/)
         .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
+        .route(paths::CONVERSATION_NEW.pattern(), web::get().to(inbox::compose::show))
+        .route(paths::CONVERSATION_NEW.pattern(), web::post().to(inbox::compose::create))
         .route(paths::CONVERSATION.pattern(), web::get().to(inbox::conversation::show))
         .route(paths::CONVERSATION_REPLY.pattern(), web::post().to(inbox::reply::reply))
         .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::notes::add))
@@ -284,6 +286,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             paths::CONVERSATION_MESSAGE_RETRY.pattern(),
             web::post().to(inbox::reply::retry),
+        )
+        .route(
+            paths::CONVERSATION_MESSAGE_FORWARD.pattern(),
+            web::post().to(inbox::forward::forward),
         )
         .route(paths::CUSTOMER.pattern(), web::get().to(inbox::customer_page::show))
         .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::attachments::download))

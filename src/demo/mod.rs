@@ -362,6 +362,7 @@ fn conversation(
             from_address: Set(from_address),
             to_addresses: Set(to),
             cc_addresses: Set(String::new()),
+            bcc_addresses: Set(String::new()),
             subject: Set(if i == 0 {
                 subject.clone()
             } else {

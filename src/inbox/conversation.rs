@@ -31,6 +31,8 @@ pub struct ViewQuery {
     remote_images: Option<String>,
     /// Pre-fill the reply box with this canned reply.
     canned: Option<String>,
+    /// "Reply all": pre-fill Cc with the other addresses of the last customer mail.
+    reply_all: Option<String>,
 }
 
 /// An attachment as listed under its message.
@@ -105,6 +107,22 @@ pub struct ConversationPage {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    /// A file over a limit, in words (already translated): the reply form came back.
+    pub reply_problem: Option<String>,
+    /// The same for the note form.
+    pub note_problem: Option<String>,
+    /// The reply form's To, Cc and Bcc (defaults, or as typed when the form came back).
+    pub reply_to: String,
+    pub reply_cc: String,
+    pub reply_bcc: String,
+    /// A forward form that came back: (message id, problem), and its fields as typed.
+    pub forward_problem: Option<(i64, String)>,
+    pub forward_to: String,
+    pub forward_note: String,
+    /// Whether "Reply all" would add anyone (the last customer mail had other addresses).
+    pub reply_all_available: bool,
+    /// The largest file the forms take, in MB, for the hint under the file inputs.
+    pub max_attachment_mb: usize,
     /// The customer's restriction of processing (src/privacy/restrict.rs): a banner, no reply
     /// or note forms, and for agents no thread.
     pub restriction: Option<crate::privacy::restrict::Restriction>,
@@ -129,6 +147,19 @@ impl ConversationPage {
     fn is_assignee(&self, user_id: &i64) -> bool {
         self.conversation.assignee_id == Some(*user_id)
     }
+
+    /// The problem of a forward of message `id` that came back, if any.
+    fn forward_problem_of(&self, id: &i64) -> Option<&str> {
+        self.forward_problem
+            .as_ref()
+            .filter(|(m, _)| m == id)
+            .map(|(_, p)| p.as_str())
+    }
+
+    /// The Cc and Bcc fields start open when they hold something.
+    fn copies_open(&self) -> bool {
+        !self.reply_cc.trim().is_empty() || !self.reply_bcc.trim().is_empty()
+    }
 }
 
 /// What the reply and note boxes hold when the page is shown again with a mistake.
@@ -138,6 +169,16 @@ pub struct Drafts {
     pub reply_error: Option<&'static str>,
     pub note_text: String,
     pub note_error: Option<&'static str>,
+    pub reply_problem: Option<String>,
+    pub note_problem: Option<String>,
+    /// A forward of this message that came back with this problem (already translated).
+    pub forward_problem: Option<(i64, String)>,
+    pub forward_to: String,
+    pub forward_note: String,
+    /// The address fields as typed (`None`: the defaults).
+    pub reply_to: Option<String>,
+    pub reply_cc: Option<String>,
+    pub reply_bcc: Option<String>,
 }
 
 fn human_size(bytes: i64) -> String {
@@ -163,6 +204,7 @@ fn kind_key(kind: &str) -> Option<&'static str> {
         "auto_reply" => Some("kind.auto_reply"),
         "bulk" => Some("kind.bulk"),
         "bounce" => Some("kind.bounce"),
+        "forward" => Some("kind.forward"),
         _ => None,
     }
 }
@@ -319,6 +361,16 @@ pub async fn load(
         }
         _ => String::new(),
     };
+    let defaults = crate::mail::outbound::reply_defaults(db, org, id, true).await?;
+    let reply_all_available = !defaults.cc.is_empty();
+    let reply_cc = match (drafts.reply_cc, query.reply_all.is_some()) {
+        (Some(typed), _) => typed,
+        (None, true) => defaults.cc.join(", "),
+        (None, false) => String::new(),
+    };
+    let reply_to = drafts
+        .reply_to
+        .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
     Ok(ConversationPage {
@@ -345,6 +397,16 @@ pub async fn load(
         reply_error: drafts.reply_error,
         note_text: drafts.note_text,
         note_error: drafts.note_error,
+        reply_problem: drafts.reply_problem,
+        note_problem: drafts.note_problem,
+        reply_to,
+        reply_cc,
+        reply_bcc: drafts.reply_bcc.unwrap_or_default(),
+        reply_all_available,
+        forward_problem: drafts.forward_problem,
+        forward_to: drafts.forward_to,
+        forward_note: drafts.forward_note,
+        max_attachment_mb: state.config.max_attachment_bytes / (1024 * 1024),
     })
 }
 

@@ -1,11 +1,14 @@
 //! Conversations, messages, customers, tags, notes and canned replies, and the inbox pages.
 
+pub mod attach;
 pub mod attachments;
 pub mod canned;
+pub mod compose;
 pub mod conversation;
 pub mod customer_page;
 pub mod customers;
 pub mod events;
+pub mod forward;
 pub mod list;
 pub mod notes;
 pub mod queries;

@@ -1,6 +1,7 @@
 //! Internal notes: messages with `direction = "note"` that only the team sees. A note gets a
 //! synthetic, unique Message-ID (`note.<random>@lethe.invalid`) and never an outbox row, so it
-//! is never sent.
+//! is never sent. Files attached to a note are stored like a reply's (`mail::compose`) and
+//! shown under it.
 //!
 //! Form of the conversation page: `POST /conversations/{id}/notes`.
 
@@ -11,16 +12,19 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use serde::Deserialize;
 
+use super::attach;
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries;
 use crate::crypto::random_token;
 use crate::db::InOrg;
 use crate::db::entity::{conversation as conversation_entity, message};
+use crate::mail::compose;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::paths;
-use crate::web::{AppError, CsrfForm};
+use crate::web::upload::Upload;
+use crate::web::{AppError, CsrfUpload};
 
 /// The longest note accepted, in characters.
 pub const MAX_NOTE_CHARS: usize = 50_000;
@@ -86,10 +90,15 @@ pub async fn add(
     state: web::Data<AppState>,
     scope: TenantScope,
     path: web::Path<i64>,
-    CsrfForm(form): CsrfForm<NoteForm>,
+    CsrfUpload(upload): CsrfUpload<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
+    let Upload {
+        form,
+        files,
+        rejected,
+    } = upload;
     let text = form.text.trim();
     let error = if text.is_empty() {
         Some("note.empty")
@@ -98,10 +107,12 @@ pub async fn add(
     } else {
         None
     };
-    if let Some(error) = error {
+    let problem = attach::problem(&scope.session.tr(), &rejected);
+    if error.is_some() || problem.is_some() {
         let drafts = Drafts {
             note_text: form.text.clone(),
-            note_error: Some(error),
+            note_error: error,
+            note_problem: problem,
             ..Drafts::default()
         };
         let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
@@ -113,8 +124,11 @@ pub async fn add(
         .as_ref()
         .map(|u| u.display_name.clone())
         .unwrap_or_default();
-    create(
-        &state.db,
+    // Files first: a committed row never points at a missing file.
+    let sealed = compose::seal(&state.blobs, attach::new_attachments(files)).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let note = create(
+        &txn,
         scope.org(),
         id,
         scope.user_id(),
@@ -123,6 +137,8 @@ pub async fn add(
         Utc::now(),
     )
     .await?;
+    compose::insert_rows(&txn, scope.org(), note.id, &sealed).await?;
+    txn.commit().await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),

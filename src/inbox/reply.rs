@@ -2,6 +2,9 @@
 //! transaction, see `mail::outbound`), optionally setting the status; "retry now" puts a
 //! failed reply back into the outbox.
 //!
+//! The reply form may carry files (multipart); one over a limit brings the form back with the
+//! typed text and a message naming it, nothing stored.
+//!
 //! Forms of the conversation page: `POST /conversations/{id}/reply` and
 //! `POST /conversations/{id}/messages/{message_id}/retry`.
 
@@ -11,18 +14,22 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde::Deserialize;
 
+use super::attach;
 use super::conversation::{self, Drafts, ViewQuery};
 use super::queries;
 use super::triage::{self, Status};
 use crate::db::InOrg;
 use crate::db::entity::message;
-use crate::mail::outbound::{self, Refusal};
+use crate::mail::compose::{self, Recipients};
+use crate::mail::outbound::{self, Refusal, ReplyExtras};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
+use crate::web::i18n::Tr;
 use crate::web::page::{render_with_status, see_other_with_flash};
 use crate::web::paths;
-use crate::web::{AppError, CsrfForm};
+use crate::web::upload::Upload;
+use crate::web::{AppError, CsrfForm, CsrfUpload};
 
 #[derive(Deserialize)]
 pub struct ReplyForm {
@@ -30,23 +37,92 @@ pub struct ReplyForm {
     /// Empty, `pending` or `closed`: the status to set once the reply is queued.
     #[serde(default)]
     then: String,
+    /// The To field; a form without it (an older page, a script) sends to the last person
+    /// who wrote.
+    to: Option<String>,
+    #[serde(default)]
+    cc: String,
+    #[serde(default)]
+    bcc: String,
+}
+
+/// The fields' addresses, or one sentence per entry that is not an address (naming it and
+/// its field) and one if To is empty.
+pub(super) fn recipients(tr: &Tr, to: &str, cc: &str, bcc: &str) -> Result<Recipients, String> {
+    let mut problems = Vec::new();
+    let mut parse = |field: &str, label: &str| {
+        compose::parse_list(field).unwrap_or_else(|bad| {
+            for entry in bad {
+                problems.push(tr.tf(
+                    "recipients.invalid",
+                    &[("address", &entry), ("field", label)],
+                ));
+            }
+            Vec::new()
+        })
+    };
+    let chosen = Recipients {
+        to: parse(to, tr.t("recipients.to")),
+        cc: parse(cc, tr.t("recipients.cc")),
+        bcc: parse(bcc, tr.t("recipients.bcc_short")),
+    };
+    if !problems.is_empty() {
+        return Err(problems.join(" "));
+    }
+    if chosen.to.is_empty() {
+        return Err(tr.t("recipients.to_missing").to_owned());
+    }
+    Ok(chosen)
 }
 
 pub async fn reply(
     state: web::Data<AppState>,
     scope: TenantScope,
     path: web::Path<i64>,
-    CsrfForm(form): CsrfForm<ReplyForm>,
+    CsrfUpload(upload): CsrfUpload<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
+    let Upload {
+        form,
+        files,
+        rejected,
+    } = upload;
     let then = match form.then.trim() {
         "" => None,
         value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
     };
-    let refusal = outbound::queue_reply(&state, scope.org(), id, scope.user_id(), &form.text)
-        .await?
-        .err();
+    let tr = scope.session.tr();
+    let chosen = form
+        .to
+        .as_deref()
+        .map(|to| recipients(&tr, to, &form.cc, &form.bcc))
+        .transpose();
+    let problem = attach::problem(&tr, &rejected).or_else(|| chosen.as_ref().err().cloned());
+    // The form as typed, for showing it again.
+    let again = |text: String, problem: Option<String>, error: Option<&'static str>| Drafts {
+        reply_text: Some(text),
+        reply_problem: problem,
+        reply_error: error,
+        reply_to: form.to.clone(),
+        reply_cc: Some(form.cc.clone()),
+        reply_bcc: Some(form.bcc.clone()),
+        ..Drafts::default()
+    };
+    if let Some(problem) = problem {
+        // Nothing is stored; the typed text and addresses come back.
+        let drafts = again(form.text.clone(), Some(problem), None);
+        let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+        return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let extras = ReplyExtras {
+        attachments: attach::new_attachments(files),
+        recipients: chosen.ok().flatten(),
+    };
+    let refusal =
+        outbound::queue_reply_with(&state, scope.org(), id, scope.user_id(), &form.text, extras)
+            .await?
+            .err();
     let (error, status) = match refusal {
         None => {
             if let Some(status) = then {
@@ -61,12 +137,15 @@ pub async fn reply(
         Some(Refusal::Empty) => ("reply.empty", StatusCode::UNPROCESSABLE_ENTITY),
         Some(Refusal::NoSmtpChannel) => ("reply.no_smtp", StatusCode::CONFLICT),
         Some(Refusal::NoRecipient) => ("reply.no_recipient", StatusCode::CONFLICT),
+        Some(Refusal::OwnAddress(address)) => {
+            let problem = tr.tf("recipients.own", &[("address", &address)]);
+            let drafts = again(form.text.clone(), Some(problem), None);
+            let page =
+                conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+            return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
-    let drafts = Drafts {
-        reply_text: Some(form.text),
-        reply_error: Some(error),
-        ..Drafts::default()
-    };
+    let drafts = again(form.text.clone(), None, Some(error));
     let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
     render_with_status(&page, status)
 }

@@ -21,6 +21,9 @@ pub enum MailError {
     /// Rows written in this transaction could not be read back (a broken invariant).
     #[error("{0} not found after insert")]
     MissingAfterInsert(String),
+    /// The attachment store failed (writing an agent's file, reading one to send it).
+    #[error(transparent)]
+    Blob(#[from] super::blobs::BlobError),
     /// A parsing or reading task on another thread panicked or was cancelled.
     #[error("a mail task stopped unexpectedly: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -525,6 +525,8 @@ pub async fn latest_message(
     Ok(message::Entity::find()
         .filter(message::Column::ConversationId.eq(conversation_id))
         .filter(message::Column::Direction.ne("note"))
+        // A forward to an outside party is not part of the thread with the customer.
+        .filter(message::Column::Kind.ne("forward"))
         .order_by_desc(message::Column::Id)
         .one(db)
         .await?)

@@ -5,6 +5,7 @@ pub mod address;
 pub mod blobs;
 pub mod channel;
 pub mod channels;
+pub mod compose;
 pub mod egress;
 mod error;
 pub mod imap;

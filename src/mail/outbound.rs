@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -21,6 +21,7 @@ use sea_orm::{
 
 use super::MailError;
 use super::channel::{self, Secret, SmtpSettings, TlsMode};
+use super::compose::{self, NewAttachment, OutgoingFile, Recipients};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
@@ -45,6 +46,9 @@ pub enum Refusal {
     /// Only automatic mail (bounces, auto-replies, bulk) came in on this conversation and the
     /// customer has no other address: answering it would start a mail loop.
     NoRecipient,
+    /// The agent addressed one of the organization's own channel addresses (this one):
+    /// Lethe never writes to itself.
+    OwnAddress(String),
 }
 
 /// Why no SMTP connection could be set up.
@@ -204,6 +208,81 @@ async fn sender_address(
     Ok(written_to.unwrap_or_else(|| channel.from_address.clone()))
 }
 
+/// What a reply carries beside its text.
+#[derive(Default)]
+pub struct ReplyExtras {
+    /// Files to send as attachments (checked against the limits by the caller).
+    pub attachments: Vec<NewAttachment>,
+    /// To, Cc and Bcc as the agent chose them; `None`: to the last person who wrote.
+    pub recipients: Option<Recipients>,
+}
+
+/// What the reply form offers before the agent changes anything.
+pub struct ReplyDefaults {
+    /// The last person who wrote (see [`queue_reply`]), if anyone may be answered.
+    pub to: Option<String>,
+    /// For "reply all": the other addresses of the last customer mail (its To and Cc),
+    /// without the organization's own addresses and without `to`.
+    pub cc: Vec<String>,
+}
+
+/// Every address of every channel of the organization (sender addresses and aliases).
+async fn organization_addresses(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Vec<String>, MailError> {
+    Ok(channel::list(db, org)
+        .await?
+        .iter()
+        .flat_map(own_addresses)
+        .collect())
+}
+
+fn is_one_of(address: &str, list: &[String]) -> bool {
+    list.iter().any(|a| a.eq_ignore_ascii_case(address))
+}
+
+/// The To (and, for reply-all, Cc) the reply form starts with.
+pub async fn reply_defaults(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    reply_all: bool,
+) -> Result<ReplyDefaults, MailError> {
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(db)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let own = organization_addresses(db, org).await?;
+    let to = recipient(db, org, &conversation)
+        .await?
+        .filter(|to| !is_one_of(to, &own));
+    let mut cc: Vec<String> = Vec::new();
+    if reply_all {
+        let last = message::Entity::find_in(org)
+            .filter(message::Column::ConversationId.eq(conversation.id))
+            .filter(message::Column::Direction.eq("inbound"))
+            .filter(message::Column::Kind.eq("normal"))
+            .order_by_desc(message::Column::Id)
+            .one(db)
+            .await?;
+        if let Some(m) = &last {
+            for address in
+                compose::split_stored(&m.to_addresses).chain(compose::split_stored(&m.cc_addresses))
+            {
+                let taken = to
+                    .iter()
+                    .chain(&cc)
+                    .any(|a| a.eq_ignore_ascii_case(address));
+                if !taken && !is_one_of(address, &own) {
+                    cc.push(address.to_owned());
+                }
+            }
+        }
+    }
+    Ok(ReplyDefaults { to, cc })
+}
+
 /// Writes the reply and its outbox row in one transaction; the caller may say "queued" as
 /// soon as this returns.
 pub async fn queue_reply(
@@ -213,10 +292,32 @@ pub async fn queue_reply(
     author_id: i64,
     text: &str,
 ) -> Result<Result<message::Model, Refusal>, MailError> {
+    queue_reply_with(
+        state,
+        org,
+        conversation_id,
+        author_id,
+        text,
+        ReplyExtras::default(),
+    )
+    .await
+}
+
+/// [`queue_reply`] with attachments: the files are sealed into the store first, their rows
+/// written in the reply's transaction.
+pub async fn queue_reply_with(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    text: &str,
+    extras: ReplyExtras,
+) -> Result<Result<message::Model, Refusal>, MailError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Err(Refusal::Empty));
     }
+    let sealed = compose::seal(&state.blobs, extras.attachments).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
         .one(&txn)
@@ -226,12 +327,33 @@ pub async fn queue_reply(
         return Ok(Err(Refusal::NoSmtpChannel));
     };
     let latest = latest_message(&txn, conversation.id).await?;
-    let own = own_addresses(&channel);
-    let Some(to) = recipient(&txn, org, &conversation)
-        .await?
-        .filter(|to| !own.iter().any(|a| a.eq_ignore_ascii_case(to)))
-    else {
-        return Ok(Err(Refusal::NoRecipient));
+    let (to, cc, bcc) = match extras.recipients {
+        None => {
+            let own = own_addresses(&channel);
+            let Some(to) = recipient(&txn, org, &conversation)
+                .await?
+                .filter(|to| !is_one_of(to, &own))
+            else {
+                return Ok(Err(Refusal::NoRecipient));
+            };
+            (to, String::new(), String::new())
+        }
+        // The agent's choice, which may name an address the default never would (after
+        // only automatic mail); never one of the organization's own.
+        Some(chosen) => {
+            let own = organization_addresses(&txn, org).await?;
+            if let Some(address) = chosen.all().find(|a| is_one_of(a.as_str(), &own)) {
+                return Ok(Err(Refusal::OwnAddress(address.to_string())));
+            }
+            if chosen.to.is_empty() {
+                return Ok(Err(Refusal::NoRecipient));
+            }
+            (
+                compose::join(&chosen.to),
+                compose::join(&chosen.cc),
+                compose::join(&chosen.bcc),
+            )
+        }
     };
     let from_address = sender_address(&txn, org, &conversation, &channel).await?;
     let (in_reply_to, references) = match &latest {
@@ -247,16 +369,7 @@ pub async fn queue_reply(
         }
         None => (String::new(), String::new()),
     };
-    let domain = channel
-        .from_address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_else(|| "lethe.invalid".into());
-    let message_id = format!(
-        "lethe.{}.{}@{domain}",
-        conversation.token.to_lowercase(),
-        &random_token()[..16]
-    );
+    let message_id = new_message_id(&channel, &conversation.token);
     let subject = format!(
         "Re: {} {}",
         conversation.subject,
@@ -274,7 +387,8 @@ pub async fn queue_reply(
         from_name: Set(channel.from_name.clone()),
         from_address: Set(from_address),
         to_addresses: Set(to),
-        cc_addresses: Set(String::new()),
+        cc_addresses: Set(cc),
+        bcc_addresses: Set(bcc),
         subject: Set(subject),
         text_body: Set(text.to_owned()),
         html_body: Set(None),
@@ -288,6 +402,7 @@ pub async fn queue_reply(
     }
     .insert(&txn)
     .await?;
+    compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
     queued(org, inserted.id, channel.id, now)
         .insert(&txn)
         .await?;
@@ -460,7 +575,10 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
             permanent: true,
             waits_for_sign_in: false,
         })?;
-    let email = build_email(&message).map_err(|reason| Failure {
+    let files = compose::files_of(&state.db, &state.blobs, org, message.id)
+        .await
+        .map_err(|e| temporary(e.to_string()))?;
+    let email = build_email(&message, files).map_err(|reason| Failure {
         reason,
         permanent: true,
         waits_for_sign_in: false,
@@ -542,7 +660,9 @@ async fn send_with(
         .map_err(SendError::Smtp)
 }
 
-fn build_email(message: &message::Model) -> Result<Message, String> {
+/// The mail of a reply: plain text, or with files `multipart/mixed` of the text part and one
+/// attachment part per file.
+fn build_email(message: &message::Model, files: Vec<OutgoingFile>) -> Result<Message, String> {
     let from_name = (!message.from_name.is_empty()).then(|| message.from_name.clone());
     let from = Mailbox::new(
         from_name,
@@ -551,16 +671,23 @@ fn build_email(message: &message::Model) -> Result<Message, String> {
             .parse()
             .map_err(|e| format!("sender: {e}"))?,
     );
-    let to: Mailbox = message
-        .to_addresses
-        .parse()
-        .map_err(|e| format!("recipient: {e}"))?;
-    let mut builder = Message::builder()
-        .from(from)
-        .to(to)
+    let mailbox = |address: &str| -> Result<Mailbox, String> {
+        address.parse().map_err(|e| format!("recipient: {e}"))
+    };
+    let mut builder = Message::builder().from(from);
+    for to in compose::split_stored(&message.to_addresses) {
+        builder = builder.to(mailbox(to)?);
+    }
+    for cc in compose::split_stored(&message.cc_addresses) {
+        builder = builder.cc(mailbox(cc)?);
+    }
+    // Bcc addresses go into the envelope only: lettre drops the header when it formats.
+    for bcc in compose::split_stored(&message.bcc_addresses) {
+        builder = builder.bcc(mailbox(bcc)?);
+    }
+    let mut builder = builder
         .subject(message.subject.clone())
-        .message_id(Some(format!("<{}>", message.message_id_header)))
-        .header(ContentType::TEXT_PLAIN);
+        .message_id(Some(format!("<{}>", message.message_id_header)));
     if !message.in_reply_to.is_empty() {
         builder = builder.in_reply_to(format!("<{}>", message.in_reply_to));
     }
@@ -572,9 +699,20 @@ fn build_email(message: &message::Model) -> Result<Message, String> {
             .collect();
         builder = builder.references(references.join(" "));
     }
-    builder
-        .body(message.text_body.clone())
-        .map_err(|e| e.to_string())
+    if files.is_empty() {
+        return builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.text_body.clone())
+            .map_err(|e| e.to_string());
+    }
+    let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(message.text_body.clone()));
+    for file in files {
+        let content_type = ContentType::parse(&file.content_type)
+            .or_else(|_| ContentType::parse("application/octet-stream"))
+            .map_err(|e| e.to_string())?;
+        mixed = mixed.singlepart(Attachment::new(file.filename).body(file.data, content_type));
+    }
+    builder.multipart(mixed).map_err(|e| e.to_string())
 }
 
 async fn finish(
@@ -694,4 +832,289 @@ pub fn spawn_sender(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 tokio::time::timeout(Duration::from_secs(5), state.outbox_wakeup.notified()).await;
         }
     })
+}
+
+/// A conversation an agent starts (`/conversations/new`).
+pub struct NewConversation {
+    pub channel_id: i64,
+    pub recipients: Recipients,
+    /// As typed, without the `[#TOKEN]` tag (added here).
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// Starts a conversation written by an agent: the customer (found by the first To address,
+/// else created), the conversation, the first message and its outbox row in one transaction.
+/// The mail carries the `[#TOKEN]` tag and a Message-ID of Lethe's, so the customer's answer
+/// threads into it like into any reply. Returns the conversation's id.
+pub async fn start_conversation(
+    state: &AppState,
+    org: OrgId,
+    author_id: i64,
+    new: NewConversation,
+) -> Result<Result<i64, Refusal>, MailError> {
+    let text = new.text.trim().to_owned();
+    if text.is_empty() {
+        return Ok(Err(Refusal::Empty));
+    }
+    let Some(first) = new.recipients.to.first().cloned() else {
+        return Ok(Err(Refusal::NoRecipient));
+    };
+    let sealed = compose::seal(&state.blobs, new.attachments).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let Some(channel) = channel::find(&txn, org, new.channel_id)
+        .await?
+        .filter(|c| c.smtp_host.is_some())
+    else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let own = organization_addresses(&txn, org).await?;
+    if let Some(address) = new.recipients.all().find(|a| is_one_of(a.as_str(), &own)) {
+        return Ok(Err(Refusal::OwnAddress(address.to_string())));
+    }
+    let now = Utc::now();
+    let customer_id = customer_for(&txn, org, &first, now).await?;
+    let token = super::ingest::unused_token(&txn, org).await?;
+    let subject = new.subject.trim().to_owned();
+    let conversation = conversation::ActiveModel {
+        organization_id: Set(org),
+        channel_id: Set(Some(channel.id)),
+        customer_id: Set(customer_id),
+        token: Set(token.clone()),
+        subject: Set(subject.clone()),
+        status: Set("open".into()),
+        // The agent who wrote first keeps it.
+        assignee_id: Set(Some(author_id)),
+        message_count: Set(0),
+        created_at: Set(now),
+        last_activity_at: Set(now),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let inserted = message::ActiveModel {
+        organization_id: Set(org),
+        conversation_id: Set(conversation.id),
+        direction: Set("outbound".into()),
+        kind: Set("normal".into()),
+        message_id_header: Set(new_message_id(&channel, &token)),
+        in_reply_to: Set(String::new()),
+        references_header: Set(String::new()),
+        from_name: Set(channel.from_name.clone()),
+        from_address: Set(channel.from_address.clone()),
+        to_addresses: Set(compose::join(&new.recipients.to)),
+        cc_addresses: Set(compose::join(&new.recipients.cc)),
+        bcc_addresses: Set(compose::join(&new.recipients.bcc)),
+        subject: Set(format!("{subject} {}", format_token_tag(&token))),
+        text_body: Set(text),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(Some("queued".into())),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
+    queued(org, inserted.id, channel.id, now)
+        .insert(&txn)
+        .await?;
+    touch_conversation(&txn, conversation.id, now, false).await?;
+    for event in [
+        crate::webhooks::Event::ConversationCreated {
+            conversation_id: conversation.id,
+        },
+        crate::webhooks::Event::MessageCreated {
+            message_id: inserted.id,
+        },
+    ] {
+        crate::webhooks::emit(&txn, org, event).await?;
+    }
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    state.events.publish(InboxEvent {
+        org,
+        conversation_id: conversation.id,
+    });
+    Ok(Ok(conversation.id))
+}
+
+/// `lethe.<token>.<random>@<the channel's domain>`: unique, and recognized when it comes back.
+fn new_message_id(channel: &crate::db::entity::channel::Model, token: &str) -> String {
+    let domain = channel
+        .from_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_else(|| "lethe.invalid".into());
+    format!(
+        "lethe.{}.{}@{domain}",
+        token.to_lowercase(),
+        &random_token()[..16]
+    )
+}
+
+/// The customer with this address, else a new one named after the address's local part.
+async fn customer_for(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    address: &crate::mail::EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<i64, MailError> {
+    use crate::db::entity::{customer, customer_email};
+    let found = customer_email::Entity::find_in(org)
+        .select_only()
+        .column(customer_email::Column::CustomerId)
+        .filter(customer_email::Column::Email.eq(address.as_str()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let local = address.as_str().split('@').next().unwrap_or_default();
+    let created = customer::ActiveModel {
+        organization_id: Set(org),
+        display_name: Set(local.chars().take(200).collect()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    customer_email::ActiveModel {
+        organization_id: Set(org),
+        customer_id: Set(created.id),
+        email: Set(address.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(created.id)
+}
+
+/// Forwards message `message_id` of conversation `conversation_id` to outside addresses:
+/// an outbound message of kind `forward` on the conversation (so it is shown, exported and
+/// erased with it), with the agent's note above the forwarded text and the message's files
+/// (new rows on the same stored files), queued in the outbox in one transaction. Replies to
+/// the customer do not thread onto it.
+pub async fn queue_forward(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    message_id: i64,
+    author_id: i64,
+    to: Vec<crate::mail::EmailAddress>,
+    note: &str,
+) -> Result<Result<message::Model, Refusal>, MailError> {
+    if to.is_empty() {
+        return Ok(Err(Refusal::NoRecipient));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(&txn)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let original = message::Entity::find_by_id_in(org, message_id)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.ne("note"))
+        .one(&txn)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let own = organization_addresses(&txn, org).await?;
+    if let Some(address) = to.iter().find(|a| is_one_of(a.as_str(), &own)) {
+        return Ok(Err(Refusal::OwnAddress(address.to_string())));
+    }
+    let original_subject = if original.subject.trim().is_empty() {
+        conversation.subject.clone()
+    } else {
+        original.subject.clone()
+    };
+    let from = if original.from_name.is_empty() {
+        original.from_address.clone()
+    } else {
+        format!("{} <{}>", original.from_name, original.from_address)
+    };
+    let mut text = String::new();
+    if !note.trim().is_empty() {
+        text.push_str(note.trim());
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!(
+        "---------- Forwarded message ----------\nFrom: {from}\nDate: {}\nSubject: {original_subject}\nTo: {}\n\n{}",
+        original.created_at.to_rfc2822(),
+        original.to_addresses,
+        original.text_body
+    ));
+    let subject = format!(
+        "Fwd: {} {}",
+        super::parse::strip_subject_prefixes(&original_subject).trim(),
+        format_token_tag(&conversation.token)
+    );
+    let now = Utc::now();
+    let inserted = message::ActiveModel {
+        organization_id: Set(org),
+        conversation_id: Set(conversation.id),
+        direction: Set("outbound".into()),
+        kind: Set("forward".into()),
+        message_id_header: Set(new_message_id(&channel, &conversation.token)),
+        in_reply_to: Set(String::new()),
+        references_header: Set(String::new()),
+        from_name: Set(channel.from_name.clone()),
+        from_address: Set(channel.from_address.clone()),
+        to_addresses: Set(compose::join(&to)),
+        cc_addresses: Set(String::new()),
+        bcc_addresses: Set(String::new()),
+        subject: Set(subject),
+        text_body: Set(text),
+        html_body: Set(None),
+        parse_notes: Set("[]".into()),
+        author_id: Set(Some(author_id)),
+        delivery_status: Set(Some("queued".into())),
+        delivery_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let files: Vec<compose::SealedAttachment> = crate::db::entity::attachment::Entity::find_in(org)
+        .filter(crate::db::entity::attachment::Column::MessageId.eq(original.id))
+        .order_by_asc(crate::db::entity::attachment::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| compose::SealedAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            blob_id: a.blob_id,
+        })
+        .collect();
+    compose::insert_rows(&txn, org, inserted.id, &files).await?;
+    queued(org, inserted.id, channel.id, now)
+        .insert(&txn)
+        .await?;
+    touch_conversation(&txn, conversation.id, now, false).await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::MessageCreated {
+            message_id: inserted.id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    state.events.publish(InboxEvent {
+        org,
+        conversation_id: conversation.id,
+    });
+    Ok(Ok(inserted))
 }

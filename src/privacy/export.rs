@@ -13,7 +13,7 @@
 //!   conversations: [ { id, reference, subject, status, tags: [string], created_at,
 //!                      last_activity_at, closed_at,
 //!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
-//!                   from: { name, address }, to: [string], cc: [string], subject,
+//!                   from: { name, address }, to: [string], cc: [string], bcc: [string], subject,
 //!                   text, html, delivery_status,
 //!       attachments: [ { filename, content_type, size, inline, file } ] } ] } ],
 //!   access_log: [ { at, by, what, conversation_id } ],
@@ -62,7 +62,7 @@ export.json holds everything this shop's support inbox stores about one customer
 - conversations: one entry per conversation with its reference, subject, status, tags,\n\
   created_at, last_activity_at, closed_at and its messages\n\
 - messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
-  customer, outbound = a reply, note = an internal note), internal, from, to, cc, subject,\n\
+  customer, outbound = a reply, note = an internal note), internal, from, to, cc, bcc, subject,\n\
   text, html, delivery_status and attachments\n\
 - attachments: filename, content_type, size in bytes, inline, and file: the path of the\n\
   file inside this archive (attachments/<message id>/<attachment id>-<name>)\n\
@@ -141,6 +141,8 @@ struct MessageRecord {
     from: Party,
     to: Vec<String>,
     cc: Vec<String>,
+    /// Blind copies of a reply (never in its headers).
+    bcc: Vec<String>,
     subject: String,
     text: String,
     html: Option<String>,
@@ -323,6 +325,7 @@ pub async fn collect_in(
                     },
                     to: address_list(&m.to_addresses),
                     cc: address_list(&m.cc_addresses),
+                    bcc: address_list(&m.bcc_addresses),
                     subject: m.subject,
                     text: m.text_body,
                     html: m.html_body,

@@ -300,6 +300,7 @@ pub async fn conversations(
             "from_address",
             "to_addresses",
             "cc_addresses",
+            "bcc_addresses",
             "message_id_header",
             "in_reply_to",
             "references_header",
@@ -362,6 +363,7 @@ fn message_row(
         from_address.into(),
         redact(&m.to_addresses, known).into(),
         redact(&m.cc_addresses, known).into(),
+        redact(&m.bcc_addresses, known).into(),
         // Message-IDs often carry the sender's domain or name: replaced, still unique.
         format!(
             "anon.{}@lethe.invalid",

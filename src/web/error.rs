@@ -103,6 +103,7 @@ impl From<MailError> for AppError {
             MailError::ConversationNotFound => Self::NotFound,
             error @ (MailError::Sealed(_)
             | MailError::MissingAfterInsert(_)
+            | MailError::Blob(_)
             | MailError::Task(_)) => Self::internal(error),
         }
     }

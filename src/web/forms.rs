@@ -45,24 +45,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             // values are cleaned before the handler's type sees them.
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("error.bad_form"))?;
-            let given = pairs.iter().find(|(key, _)| key == "csrf").map(|(_, v)| v);
-            let expected = session.and_then(|s| s.existing_csrf());
-            match (given, expected) {
-                (Some(given), Some(expected))
-                    if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
-                _ => return Err(AppError::CsrfRejected),
-            }
-            let cleaned: Vec<(String, String)> = pairs
-                .into_iter()
-                .map(|(key, value)| (key, without_control_characters(&value)))
-                .collect();
-            let body = serde_urlencoded::to_string(&cleaned)
-                .map_err(|_| AppError::BadRequest("error.bad_form"))?;
-            serde_urlencoded::from_str::<T>(&body)
-                .map(CsrfForm)
-                .map_err(|_| AppError::BadRequest("error.bad_form"))
+            checked_fields(session.as_deref(), pairs).map(CsrfForm)
         })
     }
+}
+
+/// The form's fields as `T`, once its `csrf` field matched the session's token (compared in
+/// constant time) and control characters were taken out of every value. Shared by
+/// [`CsrfForm`] and the multipart form of `web::upload`.
+pub(crate) fn checked_fields<T: DeserializeOwned>(
+    session: Option<&SessionState>,
+    pairs: Vec<(String, String)>,
+) -> Result<T, AppError> {
+    let given = pairs.iter().find(|(key, _)| key == "csrf").map(|(_, v)| v);
+    let expected = session.and_then(|s| s.existing_csrf());
+    match (given, expected) {
+        (Some(given), Some(expected))
+            if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
+        _ => return Err(AppError::CsrfRejected),
+    }
+    let cleaned: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(key, value)| (key, without_control_characters(&value)))
+        .collect();
+    let body = serde_urlencoded::to_string(&cleaned)
+        .map_err(|_| AppError::BadRequest("error.bad_form"))?;
+    serde_urlencoded::from_str::<T>(&body).map_err(|_| AppError::BadRequest("error.bad_form"))
 }
 
 /// Text as it may be stored: control characters other than tab and line breaks (a NUL, an

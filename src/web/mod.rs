@@ -11,9 +11,11 @@ pub mod page;
 pub mod paths;
 pub mod rate_limit;
 pub mod session;
+pub mod upload;
 pub mod zip_stream;
 
 pub use error::AppError;
 pub use forms::CsrfForm;
 pub use page::{Page, render, see_other};
 pub use session::{Authenticated, Visitor};
+pub use upload::CsrfUpload;

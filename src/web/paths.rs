@@ -152,6 +152,8 @@ pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 pub const INBOX: Route<0> = Route::new("/inbox");
 pub const EVENTS: Route<0> = Route::new("/events");
 pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
+/// Registered before `CONVERSATION`, whose `{id}` would take "new".
+pub const CONVERSATION_NEW: Route<0> = Route::new("/conversations/new");
 pub const CONVERSATION_REPLY: Route<1> = Route::new("/conversations/{id}/reply");
 pub const CONVERSATION_NOTES: Route<1> = Route::new("/conversations/{id}/notes");
 pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");
@@ -159,6 +161,8 @@ pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assi
 pub const CONVERSATION_TAGS: Route<1> = Route::new("/conversations/{id}/tags");
 pub const CONVERSATION_TAG_REMOVE: Route<2> =
     Route::new("/conversations/{id}/tags/{tag_id}/remove");
+pub const CONVERSATION_MESSAGE_FORWARD: Route<2> =
+    Route::new("/conversations/{id}/messages/{message_id}/forward");
 pub const CONVERSATION_MESSAGE_RETRY: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/retry");
 pub const CUSTOMER: Route<1> = Route::new("/customers/{id}");

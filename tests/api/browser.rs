@@ -241,7 +241,9 @@ async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
     browser
         .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
         .await;
-    browser.click("a[href^='/conversations/']").await;
+    browser
+        .click("tr[data-conversation-id] a[href^='/conversations/']")
+        .await;
     let page = browser
         .wait_until("the conversation", |url, _| url.contains("/conversations/"))
         .await;

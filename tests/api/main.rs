@@ -13,6 +13,7 @@ mod browser_privacy;
 mod browser_retention;
 mod channels;
 mod cli;
+mod compose;
 mod durability;
 mod imap;
 mod import;

@@ -36,6 +36,9 @@ pub struct Model {
     pub delivery_error: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Blind copies of a reply, comma-separated; never sent as a header.
+    #[sea_orm(column_type = "Text")]
+    pub bcc_addresses: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

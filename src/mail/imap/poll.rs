@@ -231,6 +231,7 @@ pub(super) async fn fetch_new(
                         MailError::Database(_) => "database",
                         MailError::ConversationNotFound
                         | MailError::Sealed(_)
+                        | MailError::Blob(_)
                         | MailError::MissingAfterInsert(_)
                         | MailError::Task(_) => "internal",
                     };

@@ -98,7 +98,7 @@ fn is_inline(part: &MessagePart<'_>) -> bool {
 
 /// The last path component of a file name, without control characters or characters that are
 /// special on common file systems; `None` if nothing usable is left.
-pub(crate) fn sanitize_filename(name: &str) -> Option<String> {
+pub fn sanitize_filename(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()

@@ -17,7 +17,7 @@ mod subject;
 mod token;
 
 pub use address::Mailbox;
-pub use attachment::Attachment;
+pub use attachment::{Attachment, sanitize_filename as clean_filename};
 pub use error::RejectReason;
 pub use html::{sanitize_html, unpark_remote_images};
 pub use html_rewrite::rewrite_html_text;

@@ -146,6 +146,7 @@ async fn rewrite_message(
     set(message::Column::FromAddress, &m.from_address);
     set(message::Column::ToAddresses, &m.to_addresses);
     set(message::Column::CcAddresses, &m.cc_addresses);
+    set(message::Column::BccAddresses, &m.bcc_addresses);
     if let Some(error) = &m.delivery_error {
         set(message::Column::DeliveryError, error);
     }
