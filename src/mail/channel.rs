@@ -440,6 +440,28 @@ pub fn aliases(channel: &channel::Model) -> Vec<String> {
         .collect()
 }
 
+/// The channel's sender address and its aliases.
+pub fn addresses(channel: &channel::Model) -> Vec<String> {
+    let mut own = aliases(channel);
+    own.push(channel.from_address.clone());
+    own
+}
+
+/// Every address of every channel of the organization (sender addresses and aliases): the
+/// addresses Lethe never stores mail from and never writes to.
+pub async fn organization_addresses(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Vec<String>, MailError> {
+    Ok(list(db, org).await?.iter().flat_map(addresses).collect())
+}
+
+/// Whether `address` is in `list`, ignoring case.
+pub fn is_one_of(address: &str, list: &[String]) -> bool {
+    let address = address.trim();
+    !address.is_empty() && list.iter().any(|a| a.eq_ignore_ascii_case(address))
+}
+
 /// Writes the sign-in method. The tokens of an earlier sign-in are kept only while the app
 /// stays the same (same provider, client, endpoints and scopes); otherwise the channel must
 /// be signed in again.

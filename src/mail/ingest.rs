@@ -64,7 +64,8 @@ pub async fn ingest_raw(
         Ok(parsed) => parsed,
         Err(reason) => return Ok(Outcome::Rejected(reason)),
     };
-    if is_own_address(&state.db, source.org, &parsed.from.address).await? {
+    let own = super::channel::organization_addresses(&state.db, source.org).await?;
+    if super::channel::is_one_of(&parsed.from.address, &own) {
         return Ok(Outcome::OwnMail);
     }
     let txn = crate::db::begin_write(&state.db).await?;
@@ -115,24 +116,6 @@ pub async fn ingest_raw(
         });
     }
     Ok(outcome)
-}
-
-/// Whether an address is a channel's sender address or alias in this organization.
-pub async fn is_own_address(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    address: &str,
-) -> Result<bool, MailError> {
-    let address = address.trim();
-    if address.is_empty() {
-        return Ok(false);
-    }
-    Ok(super::channel::list(db, org).await?.iter().any(|c| {
-        c.from_address.eq_ignore_ascii_case(address)
-            || super::channel::aliases(c)
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(address))
-    }))
 }
 
 fn is_unique_violation(error: &sea_orm::DbErr) -> bool {

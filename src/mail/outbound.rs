@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use super::MailError;
-use super::channel::{self, Secret, SmtpSettings, TlsMode};
+use super::channel::{self, Secret, SmtpSettings, TlsMode, is_one_of, organization_addresses};
 use super::compose::{self, NewAttachment, OutgoingFile, Recipients};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
@@ -165,13 +165,6 @@ async fn recipient(
     )
 }
 
-/// The channel's sender address and its aliases.
-fn own_addresses(channel: &crate::db::entity::channel::Model) -> Vec<String> {
-    let mut own = channel::aliases(channel);
-    own.push(channel.from_address.clone());
-    own
-}
-
 /// The address a reply is sent from: the one of the channel's addresses the customer last
 /// wrote to (To or Cc), else the channel's sender address.
 async fn sender_address(
@@ -180,10 +173,10 @@ async fn sender_address(
     conversation: &conversation::Model,
     channel: &crate::db::entity::channel::Model,
 ) -> Result<String, MailError> {
-    let aliases = channel::aliases(channel);
-    if aliases.is_empty() {
+    if channel.aliases.trim().is_empty() {
         return Ok(channel.from_address.clone());
     }
+    let own = channel::addresses(channel);
     let last_inbound = message::Entity::find_in(org)
         .filter(message::Column::ConversationId.eq(conversation.id))
         .filter(message::Column::Direction.eq("inbound"))
@@ -200,8 +193,7 @@ async fn sender_address(
                 .collect::<Vec<_>>()
         })
         .find_map(|address| {
-            std::iter::once(&channel.from_address)
-                .chain(aliases.iter())
+            own.iter()
                 .find(|own| own.eq_ignore_ascii_case(&address))
                 .cloned()
         });
@@ -224,22 +216,6 @@ pub struct ReplyDefaults {
     /// For "reply all": the other addresses of the last customer mail (its To and Cc),
     /// without the organization's own addresses and without `to`.
     pub cc: Vec<String>,
-}
-
-/// Every address of every channel of the organization (sender addresses and aliases).
-async fn organization_addresses(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-) -> Result<Vec<String>, MailError> {
-    Ok(channel::list(db, org)
-        .await?
-        .iter()
-        .flat_map(own_addresses)
-        .collect())
-}
-
-fn is_one_of(address: &str, list: &[String]) -> bool {
-    list.iter().any(|a| a.eq_ignore_ascii_case(address))
 }
 
 /// The To (and, for reply-all, Cc) the reply form starts with.
@@ -329,7 +305,7 @@ pub async fn queue_reply_with(
     let latest = latest_message(&txn, conversation.id).await?;
     let (to, cc, bcc) = match extras.recipients {
         None => {
-            let own = own_addresses(&channel);
+            let own = organization_addresses(&txn, org).await?;
             let Some(to) = recipient(&txn, org, &conversation)
                 .await?
                 .filter(|to| !is_one_of(to, &own))
