@@ -559,44 +559,24 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
         permanent: true,
         waits_for_sign_in: false,
     })?;
-    // A token that cannot be had now (revoked, endpoint down) is a temporary failure: the
-    // reply waits in the outbox until the channel is signed in again.
-    let token_failure = |e: TokenError| Failure {
-        waits_for_sign_in: matches!(e, TokenError::Revoked | TokenError::NotSignedIn),
-        reason: format!("OAuth2: {e}"),
-        permanent: false,
-    };
-    if let Some(secret) = settings.secret.as_mut() {
-        oauth::sign_in(state, channel.id, secret, None)
-            .await
-            .map_err(token_failure)?;
-    }
-    let sent = send_with(state, &settings, &email).await;
-    let refused_token = settings
-        .secret
-        .as_ref()
-        .and_then(oauth::bearer)
-        .map(str::to_owned);
-    match (sent, refused_token) {
-        // A token refused before its expiry: refresh once and send again.
-        (Err(error), Some(refused)) if is_auth_refusal(&error) => {
-            if let Some(secret) = settings.secret.as_mut() {
-                oauth::sign_in(state, channel.id, secret, Some(&refused))
-                    .await
-                    .map_err(token_failure)?;
-            }
-            send_with(state, &settings, &email)
-                .await
-                .map_err(Failure::from)
-        }
-        (sent, _) => sent.map_err(Failure::from),
-    }
+    let email = &email;
+    oauth::with_token(
+        state,
+        channel.id,
+        &mut settings,
+        SendError::Token,
+        is_auth_refusal,
+        move |settings: SmtpSettings| async move { send_with(state, &settings, email).await },
+    )
+    .await
+    .map_err(Failure::from)
 }
 
-/// Why a send failed: lettre's error, or no transport.
+/// Why a send failed: lettre's error, no transport, or no OAuth2 access token.
 enum SendError {
     Transport(TransportError),
     Smtp(lettre::transport::smtp::Error),
+    Token(TokenError),
 }
 
 impl From<SendError> for Failure {
@@ -611,6 +591,13 @@ impl From<SendError> for Failure {
                 reason: error.to_string(),
                 permanent: error.is_permanent(),
                 waits_for_sign_in: false,
+            },
+            // No token now (revoked, endpoint down) is a temporary failure; without a
+            // sign-in the reply waits in the outbox until an admin signs in again.
+            SendError::Token(error) => Failure {
+                waits_for_sign_in: matches!(error, TokenError::Revoked | TokenError::NotSignedIn),
+                reason: format!("OAuth2: {error}"),
+                permanent: false,
             },
         }
     }

@@ -61,32 +61,17 @@ pub async fn test_channel(state: &AppState, channel: &channel::Model) -> Result<
     let Some(mut settings) = settings else {
         return Ok(false);
     };
-    let token_problem = |e: oauth::TokenError| problem(Stage::Token, e.to_string());
-    if let Some(secret) = settings.secret.as_mut() {
-        oauth::sign_in(state, channel.id, secret, None)
-            .await
-            .map_err(token_problem)?;
-    }
     let egress = state.config.egress();
-    match test_smtp(&settings, egress).await {
-        Err(refusal) if refusal.stage == Stage::Auth => {
-            let Some(refused) = settings
-                .secret
-                .as_ref()
-                .and_then(oauth::bearer)
-                .map(str::to_owned)
-            else {
-                return Err(refusal);
-            };
-            if let Some(secret) = settings.secret.as_mut() {
-                oauth::sign_in(state, channel.id, secret, Some(&refused))
-                    .await
-                    .map_err(token_problem)?;
-            }
-            test_smtp(&settings, egress).await.map(|()| true)
-        }
-        other => other.map(|()| true),
-    }
+    oauth::with_token(
+        state,
+        channel.id,
+        &mut settings,
+        |e| problem(Stage::Token, e.to_string()),
+        |refusal: &SmtpProblem| refusal.stage == Stage::Auth,
+        move |settings: SmtpSettings| async move { test_smtp(&settings, egress).await },
+    )
+    .await
+    .map(|()| true)
 }
 
 fn classify(error: &lettre::transport::smtp::Error) -> SmtpProblem {

@@ -284,24 +284,16 @@ pub async fn open_for_channel(
         return Ok(None);
     };
     let egress = state.config.egress();
-    let token_problem = |e: oauth::TokenError| ImapProblem::new(Stage::Token, e.to_string());
-    oauth::sign_in(state, channel.id, &mut settings.secret, None)
-        .await
-        .map_err(token_problem)?;
-    match open_session(&settings, egress).await {
-        Ok(session) => Ok(Some((session, settings))),
-        Err(problem)
-            if problem.stage == Stage::Auth && oauth::bearer(&settings.secret).is_some() =>
-        {
-            let refused = oauth::bearer(&settings.secret).map(str::to_owned);
-            oauth::sign_in(state, channel.id, &mut settings.secret, refused.as_deref())
-                .await
-                .map_err(token_problem)?;
-            let session = open_session(&settings, egress).await?;
-            Ok(Some((session, settings)))
-        }
-        Err(problem) => Err(problem),
-    }
+    let session = oauth::with_token(
+        state,
+        channel.id,
+        &mut settings,
+        |e| ImapProblem::new(Stage::Token, e.to_string()),
+        |problem: &ImapProblem| problem.stage == Stage::Auth,
+        move |settings: ImapSettings| async move { open_session(&settings, egress).await },
+    )
+    .await?;
+    Ok(Some((session, settings)))
 }
 
 fn login_problem(error: async_imap::error::Error) -> ImapProblem {

@@ -58,6 +58,56 @@ pub async fn sign_in(
     Ok(())
 }
 
+/// Settings that sign in with a [`Secret`] (IMAP's always, SMTP's when it has a user).
+pub trait SignsIn {
+    fn secret_mut(&mut self) -> Option<&mut Secret>;
+}
+
+impl SignsIn for crate::mail::channel::ImapSettings {
+    fn secret_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.secret)
+    }
+}
+
+impl SignsIn for crate::mail::channel::SmtpSettings {
+    fn secret_mut(&mut self) -> Option<&mut Secret> {
+        self.secret.as_mut()
+    }
+}
+
+/// Signs `settings` in (a usable access token for OAuth2) and runs `attempt` with them. When
+/// the server refuses a bearer token (`is_refusal`) before its expiry (revoked early, a clock
+/// off), a fresh token is fetched once and `attempt` runs again; a password runs once.
+pub async fn with_token<S: SignsIn + Clone, T, E, F: Future<Output = Result<T, E>>>(
+    state: &AppState,
+    channel_id: i64,
+    settings: &mut S,
+    token_error: impl Fn(TokenError) -> E,
+    is_refusal: impl Fn(&E) -> bool,
+    attempt: impl Fn(S) -> F,
+) -> Result<T, E> {
+    if let Some(secret) = settings.secret_mut() {
+        sign_in(state, channel_id, secret, None)
+            .await
+            .map_err(&token_error)?;
+    }
+    let first = attempt(settings.clone()).await;
+    let refused = settings
+        .secret_mut()
+        .and_then(|s| bearer(s).map(str::to_owned));
+    match (first, refused) {
+        (Err(error), Some(refused)) if is_refusal(&error) => {
+            if let Some(secret) = settings.secret_mut() {
+                sign_in(state, channel_id, secret, Some(&refused))
+                    .await
+                    .map_err(&token_error)?;
+            }
+            attempt(settings.clone()).await
+        }
+        (first, _) => first,
+    }
+}
+
 /// The bearer token a secret holds, if it is one.
 pub fn bearer(secret: &Secret) -> Option<&str> {
     match secret {
