@@ -158,6 +158,42 @@ impl AccessLog {
     }
 }
 
+/// Of the customers and conversations a batch names, those that still exist.
+async fn existing(
+    db: &impl sea_orm::ConnectionTrait,
+    batch: &[Access],
+) -> Result<(BTreeSet<i64>, BTreeSet<i64>), sea_orm::DbErr> {
+    use crate::db::entity::{conversation, customer};
+    let customer_ids: BTreeSet<i64> = batch.iter().filter_map(|a| a.customer_id).collect();
+    let conversation_ids: BTreeSet<i64> = batch.iter().filter_map(|a| a.conversation_id).collect();
+    let customers = if customer_ids.is_empty() {
+        Vec::new()
+    } else {
+        customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::Id.is_in(customer_ids))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?
+    };
+    let conversations = if conversation_ids.is_empty() {
+        Vec::new()
+    } else {
+        conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::Id.is_in(conversation_ids))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?
+    };
+    Ok((
+        customers.into_iter().collect(),
+        conversations.into_iter().collect(),
+    ))
+}
+
 /// Starts the writer (once per process; a second call does nothing).
 pub async fn spawn_writer(state: std::sync::Arc<AppState>) {
     let Some(receiver) = state.access.receiver.lock().await.take() else {
@@ -204,6 +240,26 @@ async fn write(
     }
     let batch = std::mem::take(waiting);
     for chunk in batch.chunks(BATCH) {
+        // An entry queued just before its customer or conversation was erased must not be
+        // written after the erasure: keep only entries whose records still exist.
+        let (customers, conversations) = match existing(&state.db, chunk).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(%error, entries = chunk.len(), "access entries not written");
+                continue;
+            }
+        };
+        let chunk: Vec<&Access> = chunk
+            .iter()
+            .filter(|a| a.customer_id.is_none_or(|id| customers.contains(&id)))
+            .filter(|a| {
+                a.conversation_id
+                    .is_none_or(|id| conversations.contains(&id))
+            })
+            .collect();
+        if chunk.is_empty() {
+            continue;
+        }
         let rows = chunk.iter().map(|a| access_entry::ActiveModel {
             organization_id: Set(a.org),
             user_id: Set(Some(a.user_id)),

@@ -234,6 +234,9 @@ pub async fn erase(
     customer_id: i64,
     performer: Performer<'_>,
 ) -> Result<Erasure, PrivacyError> {
+    // Access entries still queued for this customer are written first, so the erasure
+    // removes them too (the writer also drops entries of customers already gone).
+    state.access.flush().await;
     // The audit lock before the transaction (the lock order of `AuditLog::exclusive`): the
     // entry commits with the erasure.
     let audit_guard = state.audit.exclusive().await;

@@ -370,6 +370,8 @@ pub async fn anonymize_closed(
     org: OrgId,
     customer_id: i64,
 ) -> Result<Anonymized, AppError> {
+    // Queued access entries first, so that those of the anonymized conversations go too.
+    state.access.flush().await;
     let closed = || {
         conversation::Entity::find_in(org)
             .filter(conversation::Column::CustomerId.eq(customer_id))

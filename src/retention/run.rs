@@ -123,6 +123,8 @@ pub async fn run_with(
     options: RunOptions,
 ) -> Result<RunReport, RetentionError> {
     let lock = RunLock::acquire(state, org).await?;
+    // Queued access entries first, so that a run removing their conversations removes them.
+    state.access.flush().await;
     let result = locked_run(state, org, &options).await;
     lock.release(state).await;
     result
