@@ -266,25 +266,49 @@ pub async fn close(
             privacy_request::Column::CompletedAt,
             Expr::value(Some(Utc::now())),
         )
+        // A closed request needs no verification link any more.
+        .col_expr(
+            privacy_request::Column::VerificationTokenHash,
+            Expr::value(None::<String>),
+        )
         .filter(privacy_request::Column::Id.eq(id))
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Before a customer is erased: the requests about them forget them — the link, any note and
-/// any override reason (either may name the person), and which address a verification link
-/// went to; the kind, dates, status, reference and whether it was verified or overridden stay.
+/// Before a customer is erased: the requests about them forget them — the link, and the
+/// details [`forget_details`] clears; the kind, dates, status, reference and whether it was
+/// verified or overridden stay.
 pub async fn forget_customer(
     db: &impl ConnectionTrait,
     org: OrgId,
     customer_id: i64,
 ) -> Result<(), DbErr> {
+    forget_details(db, org, &[customer_id]).await?;
     privacy_request::Entity::update_in(org)
         .col_expr(
             privacy_request::Column::CustomerId,
             Expr::value(None::<i64>),
         )
+        .filter(privacy_request::Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// When customers are erased or anonymized: their requests lose any note and any override
+/// reason (either may name the person), which address a verification link went to, and the
+/// link itself.
+pub async fn forget_details(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_ids: &[i64],
+) -> Result<(), DbErr> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
+    privacy_request::Entity::update_in(org)
         .col_expr(privacy_request::Column::Note, Expr::value(""))
         .col_expr(
             privacy_request::Column::OverrideReason,
@@ -298,7 +322,7 @@ pub async fn forget_customer(
             privacy_request::Column::VerificationTokenHash,
             Expr::value(None::<String>),
         )
-        .filter(privacy_request::Column::CustomerId.eq(customer_id))
+        .filter(privacy_request::Column::CustomerId.is_in(customer_ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())

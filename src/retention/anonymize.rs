@@ -176,6 +176,7 @@ pub async fn customers(
     records::delete_email_addresses(db, org, ids, log).await?;
     crate::webhooks::forget_customers(db, org, ids).await?;
     crate::audit::access::forget_customers(db, org, ids).await?;
+    crate::privacy::requests::forget_details(db, org, ids).await?;
     for id in ids {
         db.execute(
             &Query::update()

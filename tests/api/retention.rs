@@ -1555,6 +1555,28 @@ async fn customers_without_conversations_are_anonymized_once() {
         Action::Anonymize,
     )
     .await;
+    // A closed request about her whose note names her.
+    let request = lethe::privacy::requests::create(
+        &app.state.db,
+        org,
+        lethe::privacy::requests::NewRequest {
+            kind: lethe::privacy::requests::Kind::Access,
+            received_at: chrono::Utc::now(),
+            customer_id: Some(customer_id),
+            note: "Kunigunde Leftover called".into(),
+        },
+    )
+    .await
+    .unwrap();
+    lethe::privacy::requests::close(
+        &app.state.db,
+        org,
+        request.id,
+        lethe::privacy::requests::Status::Completed,
+        None,
+    )
+    .await
+    .unwrap();
 
     // Act
     let report = retention::run_once(&app.state, org, false).await.unwrap();
@@ -1581,6 +1603,12 @@ async fn customers_without_conversations_are_anonymized_once() {
             .unwrap(),
         0
     );
+    let request = lethe::db::entity::privacy_request::Entity::find_by_id(request.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.note, "", "the request's note named her");
     app.login("owner@shop.test").await;
     let page = app.get_text(&format!("/customers/{customer_id}")).await;
     assert!(!page.contains("Kunigunde") && !page.contains("leftover-unique"));
