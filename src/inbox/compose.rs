@@ -176,6 +176,7 @@ pub async fn create(
         Refusal::NoSmtpChannel => tr.t("reply.no_smtp").to_owned(),
         Refusal::NoRecipient => tr.t("recipients.to_missing").to_owned(),
         Refusal::OwnAddress(address) => tr.tf("recipients.own", &[("address", &address)]),
+        Refusal::Restricted => tr.t("privacy.restrict.refused").to_owned(),
     };
     let page = page(&state, &scope, form, Some(problem)).await?;
     render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)

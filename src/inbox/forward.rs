@@ -67,6 +67,7 @@ pub async fn forward(
                     tr.tf("recipients.own", &[("address", &address)])
                 }
                 Err(Refusal::NoSmtpChannel) => tr.t("reply.no_smtp").to_owned(),
+                Err(Refusal::Restricted) => tr.t("privacy.restrict.refused").to_owned(),
                 Err(Refusal::NoRecipient | Refusal::Empty) => {
                     tr.t("recipients.to_missing").to_owned()
                 }

@@ -137,6 +137,7 @@ pub async fn reply(
         Some(Refusal::Empty) => ("reply.empty", StatusCode::UNPROCESSABLE_ENTITY),
         Some(Refusal::NoSmtpChannel) => ("reply.no_smtp", StatusCode::CONFLICT),
         Some(Refusal::NoRecipient) => ("reply.no_recipient", StatusCode::CONFLICT),
+        Some(Refusal::Restricted) => ("privacy.restrict.refused", StatusCode::CONFLICT),
         Some(Refusal::OwnAddress(address)) => {
             let problem = tr.tf("recipients.own", &[("address", &address)]);
             let drafts = again(form.text.clone(), Some(problem), None);

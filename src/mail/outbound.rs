@@ -49,6 +49,9 @@ pub enum Refusal {
     /// The agent addressed one of the organization's own channel addresses (this one):
     /// Lethe never writes to itself.
     OwnAddress(String),
+    /// The customer's processing is restricted (GDPR Art. 18): nobody starts a new
+    /// conversation with them while it lasts.
+    Restricted,
 }
 
 /// Why no SMTP connection could be set up.
@@ -838,6 +841,12 @@ pub async fn start_conversation(
     }
     let now = Utc::now();
     let customer_id = customer_for(&txn, org, &first, now).await?;
+    if crate::privacy::restrict::restricted_customer_ids(&txn, org)
+        .await?
+        .contains(&customer_id)
+    {
+        return Ok(Err(Refusal::Restricted));
+    }
     let token = super::ingest::unused_token(&txn, org).await?;
     let subject = new.subject.trim().to_owned();
     let conversation = conversation::ActiveModel {

@@ -871,6 +871,44 @@ async fn a_new_conversation_with_mistakes_names_them_and_keeps_what_was_typed() 
 }
 
 #[tokio::test]
+async fn no_new_conversation_is_started_with_a_restricted_customer() {
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let first = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let anna = app.customer_of(first).await;
+    let restricted = app
+        .post_form(
+            &format!("/customers/{anna}"),
+            &format!("/customers/{anna}/restriction"),
+            &[("reason", "disputes the accuracy")],
+        )
+        .await;
+    assert_eq!(restricted.status(), 303);
+
+    let response = app
+        .post_form(
+            "/conversations/new",
+            "/conversations/new",
+            &[
+                ("channel", &channel.to_string()),
+                ("to", "anna@customer.test"),
+                ("subject", "Ein Angebot"),
+                ("text", "Darf ich Ihnen etwas zeigen?"),
+            ],
+        )
+        .await;
+
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("is restricted"));
+    assert_eq!(
+        app.count::<lethe::db::entity::conversation::Entity>().await,
+        1
+    );
+    assert_eq!(app.count::<outbox::Entity>().await, 0);
+}
+
+#[tokio::test]
 async fn a_multipart_form_without_the_right_csrf_token_is_refused_and_stores_nothing() {
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;
