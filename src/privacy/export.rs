@@ -173,10 +173,7 @@ pub struct Collected {
 }
 
 fn address_list(stored: &str) -> Vec<String> {
-    stored
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
+    crate::mail::compose::split_stored(stored)
         .map(str::to_owned)
         .collect()
 }
@@ -258,7 +255,7 @@ pub async fn collect_in(
     let found = find_customer(db, org, customer_id)
         .await?
         .ok_or(PrivacyError::NotFound)?;
-    let email_addresses = crate::inbox::customers::emails(db, org, found.id)
+    let email_addresses: Vec<String> = crate::inbox::customers::emails(db, org, found.id)
         .await?
         .into_iter()
         .map(|address| address.email)
@@ -325,7 +322,16 @@ pub async fn collect_in(
                     },
                     to: address_list(&m.to_addresses),
                     cc: address_list(&m.cc_addresses),
-                    bcc: address_list(&m.bcc_addresses),
+                    // Bcc is never shown to the other recipients: the customer sees only
+                    // their own addresses there, not the third parties copied blindly.
+                    bcc: address_list(&m.bcc_addresses)
+                        .into_iter()
+                        .filter(|a| {
+                            email_addresses
+                                .iter()
+                                .any(|own| own.eq_ignore_ascii_case(a))
+                        })
+                        .collect(),
                     subject: m.subject,
                     text: m.text_body,
                     html: m.html_body,

@@ -608,6 +608,35 @@ async fn a_reply_goes_to_to_cc_and_bcc_and_bcc_is_only_in_the_envelope() {
             .contains(&format!("[#{token}]"))
     );
     assert!(headers.get("in-reply-to").is_some());
+
+    // Anna's own export shows the reply, but not whom it was copied to blindly.
+    let customer_id = app.conversation(id).await.customer_id;
+    let page = app.get_text(&format!("/customers/{customer_id}")).await;
+    let zip_bytes = app
+        .post_with_csrf(
+            &format!("/customers/{customer_id}/export"),
+            &csrf_of(&page),
+            &[],
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut exported = String::new();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let mut text = String::new();
+        if file.read_to_string(&mut text).is_ok() {
+            exported.push_str(&text);
+        }
+    }
+    assert!(exported.contains("Copying the courier."));
+    assert!(
+        !exported.contains("owner@private-mail.test"),
+        "a Bcc recipient is not shown to the customer"
+    );
 }
 
 #[tokio::test]
