@@ -160,32 +160,44 @@ pub async fn delete_own_account(
         .all(&state.db)
         .await?;
     for m in &memberships {
-        if super::Role::parse(&m.role) == Some(super::Role::Owner) {
-            let owners = membership::Entity::find_in(m.organization_id)
-                .filter(membership::Column::Role.eq(super::Role::Owner.as_str()))
-                .count(&state.db)
-                .await?;
-            if owners <= 1 {
-                return Err(AppError::BadRequest("account.delete.last_owner"));
-            }
+        if super::Role::parse(&m.role) == Some(super::Role::Owner)
+            && super::queries::owner_count(&state.db, m.organization_id).await? <= 1
+        {
+            return Err(AppError::BadRequest("account.delete.last_owner"));
         }
     }
-    // Recorded first: the entry names `user:<id>`, and the address beside it goes below.
-    state
-        .audit
-        .record(
-            &state.db,
-            crate::audit::Entry::by_user(
-                None,
-                (user_id, auth.user.email.clone()),
-                "account.deleted",
-                format!("user:{user_id}"),
-                &client,
-            ),
-        )
-        .await?;
+    // Recorded first, in each organization's log (and once without one for an account in
+    // none): the entry names `user:<id>`, and the address beside it goes below.
+    let logs: Vec<Option<super::OrgId>> = if memberships.is_empty() {
+        vec![None]
+    } else {
+        memberships
+            .iter()
+            .map(|m| Some(m.organization_id))
+            .collect()
+    };
+    for org in logs {
+        state
+            .audit
+            .record(
+                &state.db,
+                crate::audit::Entry::by_user(
+                    org,
+                    (user_id, auth.user.email.clone()),
+                    "account.deleted",
+                    format!("user:{user_id}"),
+                    &client,
+                ),
+            )
+            .await?;
+    }
     for m in &memberships {
-        super::queries::remove_and_forget_member(&state.db, m.organization_id, user_id).await?;
+        let (change, _) =
+            super::queries::remove_and_forget_member(&state.db, m.organization_id, user_id).await?;
+        // Another owner left meanwhile: this one stays, and says so.
+        if change == super::queries::TeamChange::LastOwner {
+            return Err(AppError::BadRequest("account.delete.last_owner"));
+        }
     }
     if memberships.is_empty() {
         forget_account(&state.db, user_id).await?;

@@ -230,7 +230,10 @@ pub enum TeamChange {
     LastOwner,
 }
 
-async fn owner_count(db: &impl ConnectionTrait, org: OrgId) -> Result<u64, sea_orm::DbErr> {
+pub(crate) async fn owner_count(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<u64, sea_orm::DbErr> {
     membership::Entity::find_in(org)
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(db)

@@ -1244,7 +1244,13 @@ async fn a_user_deletes_their_own_account_unless_they_are_the_last_owner() {
         0
     );
     assert_eq!(browser.get("/inbox").await.status(), 303, "signed out");
-    assert_eq!(audit_actions(&app, "account.deleted").await.len(), 1);
+    let entries = audit_actions(&app, "account.deleted").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].organization_id,
+        Some(app.org_id("Shop").await),
+        "in the organization's own log"
+    );
 }
 
 #[tokio::test]
