@@ -167,6 +167,7 @@ cleanup() {
     stop_pid "$DOVECOT_PID"
     stop_pid "$OAUTH_PID"
     [[ -n "${LETHE_TEST_RUN_ID:-}" ]] && kill_run_stragglers
+    [[ "$STAGE" == tests ]] && want_backend postgres && drop_test_databases
     [[ -n "$POLICY_RC_CREATED" ]] && rm -f /usr/sbin/policy-rc.d
     if [[ -n "$RUN_DIR" && -d "$RUN_DIR" ]]; then
         # The peers' logs help when a peer or a test failed; not after a lint failure.
@@ -585,11 +586,18 @@ lint() {
     cargo clippy "${locked[@]}" --all-targets --features test-hooks -- -D warnings || die "clippy found warnings"
 }
 
-# Each test makes its own database lethe_t_<random>; drop those of earlier runs.
+# Each test makes its own database lethe_t_<pid>_<random>, <pid> being the test.sh that ran it
+# (LETHE_TEST_DB_PREFIX). Drop this run's and those of runs that are no longer alive, never
+# another live run's, so two runs on one PostgreSQL do not break each other.
 drop_test_databases() {
-    local name
+    local name pid
     for name in $(psql -h 127.0.0.1 -U postgres -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'lethe\_t\_%'" 2>/dev/null); do
-        psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 || true
+        pid="${name#lethe_t_p}"
+        pid="${pid%%_*}"
+        if [[ "$name" == lethe_t_p* && "$pid" =~ ^[0-9]+$ && "$pid" != "$$" ]] && kill -0 "$pid" 2>/dev/null; then
+            continue
+        fi
+        psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
 }
 
@@ -604,7 +612,7 @@ run_suite() {
     # TMPDIR too, so whatever the tests put in temp files is removed with the run.
     # In the background + wait, so that SIGTERM/SIGINT reach our traps at once (bash runs
     # traps only after a foreground child ends); cleanup then stops cargo and its tests.
-    LETHE_TEST_DATABASE="$backend" LETHE_TEST_TMP="$tmp" TMPDIR="$tmp" \
+    LETHE_TEST_DATABASE="$backend" LETHE_TEST_TMP="$tmp" TMPDIR="$tmp" LETHE_TEST_DB_PREFIX="lethe_t_p$$_" \
         timeout --signal=TERM 35m cargo test "${locked[@]}" --features test-hooks "${CARGO_TEST_ARGS[@]}" &
     wait "$!"
 }

@@ -270,6 +270,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // end privacy
         // inbox (src/inbox/)
         .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
+        .route(paths::INBOX_BULK.pattern(), web::post().to(inbox::bulk::bulk))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
         .route(paths::CONVERSATION_NEW.pattern(), web::get().to(inbox::compose::show))
         .route(paths::CONVERSATION_NEW.pattern(), web::post().to(inbox::compose::create))
@@ -278,6 +279,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CONVERSATION_NOTES.pattern(), web::post().to(inbox::notes::add))
         .route(paths::CONVERSATION_STATUS.pattern(), web::post().to(inbox::triage::change_status))
         .route(paths::CONVERSATION_ASSIGNEE.pattern(), web::post().to(inbox::triage::change_assignee))
+        .route(paths::CONVERSATION_SNOOZE.pattern(), web::post().to(inbox::snooze::snooze))
+        .route(paths::CONVERSATION_SPAM.pattern(), web::post().to(inbox::spam::mark_spam))
+        .route(paths::CONVERSATION_UNREAD.pattern(), web::post().to(inbox::unread::mark_unread))
+        .route(paths::BLOCKED_SENDERS.pattern(), web::get().to(inbox::spam::blocked_senders))
+        .route(paths::BLOCKED_SENDERS.pattern(), web::post().to(inbox::spam::add_blocked_sender))
+        .route(paths::BLOCKED_SENDER_DELETE.pattern(), web::post().to(inbox::spam::remove_blocked_sender))
         .route(paths::CONVERSATION_TAGS.pattern(), web::post().to(inbox::tags::add))
         .route(
             paths::CONVERSATION_TAG_REMOVE.pattern(),

@@ -240,6 +240,7 @@ struct RawConfig {
     instance_audit_days: Option<toml::Value>,
     access_alert_customers_per_hour: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
+    schedule_snooze: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
     backup_dir: Option<String>,
@@ -308,6 +309,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         "schedule_audit_checkpoint",
     ),
+    ("LETHE_SCHEDULE_SNOOZE", "schedule_snooze"),
     ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
     ("LETHE_BACKUP_DIR", "backup_dir"),
     ("LETHE_BACKUP_SCHEDULE", "backup_schedule"),
@@ -443,6 +445,7 @@ impl Config {
             &mut raw.schedule_audit_checkpoint,
             given("LETHE_SCHEDULE_AUDIT_CHECKPOINT"),
         );
+        overlay(&mut raw.schedule_snooze, given("LETHE_SCHEDULE_SNOOZE"));
         overlay(
             &mut raw.audit_checkpoint_to,
             get("LETHE_AUDIT_CHECKPOINT_TO"),
@@ -702,6 +705,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::AuditFlush => &raw.schedule_audit_flush,
             Scheduled::AuditCheckpoint => &raw.schedule_audit_checkpoint,
             Scheduled::Backup => &raw.backup_schedule,
+            Scheduled::SnoozeWake => &raw.schedule_snooze,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if job == Scheduled::Backup && raw.backup_dir.is_none() {

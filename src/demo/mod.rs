@@ -404,6 +404,7 @@ fn conversation(
         created_at: Set(start),
         last_activity_at: Set(at),
         closed_at: Set((status == "closed").then_some(at)),
+        ..Default::default()
     });
     for (name, tag_id) in tags {
         let wanted = if name == topic.tag {

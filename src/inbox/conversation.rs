@@ -136,7 +136,7 @@ impl ConversationPage {
         self.restriction.is_none() || self.page.is_admin()
     }
 
-    fn statuses(&self) -> [Status; 3] {
+    fn statuses(&self) -> [Status; 5] {
         Status::ALL
     }
 
@@ -424,6 +424,14 @@ pub async fn show(
     query: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = load(&state, &scope, path.into_inner(), &query, Drafts::default()).await?;
+    super::unread::set_read(
+        &state.db,
+        scope.org(),
+        scope.user_id(),
+        page.conversation.id,
+        Some(chrono::Utc::now()),
+    )
+    .await?;
     state.access.opened(
         &scope,
         crate::audit::access::Kind::Conversation,

@@ -216,6 +216,16 @@ pub struct Row {
     pub last_activity_iso: String,
     /// The customer's processing is restricted (only admins see such rows).
     pub restricted: bool,
+    /// While snoozed: until when (None with `snoozed`: until the customer answers).
+    pub snoozed_until: Option<String>,
+    /// Came back from a snooze, untouched since.
+    pub woke: bool,
+    /// A customer message this agent has not seen (src/inbox/unread.rs).
+    pub unread: bool,
+    /// The first line of the last message.
+    pub preview: String,
+    /// The customer wrote last: for how long they have waited ("3 h").
+    pub waiting: Option<String>,
 }
 
 /// A choice in a filter select.
@@ -232,13 +242,32 @@ struct InboxPage {
     filter: Filter,
     channels: Vec<Choice>,
     tags: Vec<Choice>,
+    /// The team, for "assign to" in the bulk actions.
+    members: Vec<Choice>,
     next: Option<String>,
     first: Option<String>,
+    /// This page's own address, where the bulk form comes back to.
+    here: String,
 }
 
 impl InboxPage {
-    fn statuses(&self) -> [Status; 3] {
+    fn statuses(&self) -> [Status; 5] {
         Status::ALL
+    }
+
+    /// The statuses the bulk form sets directly (spam and snooze have their own entries).
+    fn bulk_statuses(&self) -> [Status; 3] {
+        [Status::Open, Status::Pending, Status::Closed]
+    }
+
+    /// The snooze presets of the bulk form: (value, label key).
+    fn snooze_presets(&self) -> [(&'static str, &'static str); 4] {
+        [
+            ("later", "snooze.later"),
+            ("tomorrow", "snooze.tomorrow"),
+            ("next_week", "snooze.next_week"),
+            ("answer", "snooze.answer"),
+        ]
     }
 
     fn assignees(&self) -> [Assignee; 3] {
@@ -287,26 +316,40 @@ pub async fn inbox(
     )
     .await?;
     let mut tags = super::tags::of_conversations(&state.db, org, &ids).await?;
+    let mut states = super::unread::row_states(&state.db, org, scope.user_id(), &ids).await?;
+    let now = Utc::now();
     let rows = conversations
         .into_iter()
-        .map(|c| Row {
-            id: c.id,
-            customer: customers.get(&c.customer_id).cloned().unwrap_or_default(),
-            status_key: Status::key_of(&c.status),
-            status: c.status.clone(),
-            assignee: c.assignee_id.and_then(|a| assignees.get(&a).cloned()),
-            tags: tags
-                .remove(&c.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| t.name)
-                .collect(),
-            message_count: c.message_count,
-            last_activity: queries::short_time(&c.last_activity_at),
-            last_activity_iso: c.last_activity_at.to_rfc3339(),
-            restricted: restricted.contains(&c.customer_id),
-            subject: c.subject,
-            token: c.token,
+        .map(|c| {
+            let thread = states.remove(&c.id).unwrap_or_default();
+            Row {
+                id: c.id,
+                customer: customers.get(&c.customer_id).cloned().unwrap_or_default(),
+                status_key: Status::key_of(&c.status),
+                status: c.status.clone(),
+                assignee: c.assignee_id.and_then(|a| assignees.get(&a).cloned()),
+                tags: tags
+                    .remove(&c.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t.name)
+                    .collect(),
+                message_count: c.message_count,
+                last_activity: queries::short_time(&c.last_activity_at),
+                last_activity_iso: c.last_activity_at.to_rfc3339(),
+                restricted: restricted.contains(&c.customer_id),
+                snoozed_until: c.snoozed_until.map(|at| queries::short_time(&at)),
+                woke: c.woke_at.is_some(),
+                unread: thread.unread,
+                preview: thread.preview,
+                // Only while it waits for the team: not once closed, snoozed or spam.
+                waiting: thread
+                    .waiting_since
+                    .filter(|_| matches!(c.status.as_str(), "open" | "pending"))
+                    .map(|since| super::unread::waited(since, now)),
+                subject: c.subject,
+                token: c.token,
+            }
         })
         .collect();
     let channels = channel::Entity::find_in(org)
@@ -330,10 +373,20 @@ pub async fn inbox(
             name: t.name,
         })
         .collect();
+    let members = crate::orgs::queries::members(&state.db, org)
+        .await?
+        .into_iter()
+        .map(|m| Choice {
+            id: m.user_id,
+            name: m.display_name,
+        })
+        .collect();
     let page = Page::new(&state, &scope.session, "inbox").await?;
     render(&InboxPage {
         page,
         rows,
+        members,
+        here: format!("{}?{}", paths::INBOX, filter.query_string(filter.before)),
         next: next.map(|cursor| format!("{}?{}", paths::INBOX, filter.query_string(Some(cursor)))),
         first: filter
             .before

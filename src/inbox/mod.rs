@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod attachments;
+pub mod bulk;
 pub mod canned;
 pub mod compose;
 pub mod conversation;
@@ -13,6 +14,9 @@ pub mod list;
 pub mod notes;
 pub mod queries;
 pub mod reply;
+pub mod snooze;
+pub mod spam;
 pub mod sse;
 pub mod tags;
 pub mod triage;
+pub mod unread;

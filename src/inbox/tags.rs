@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     SqlErr,
@@ -15,7 +16,7 @@ use serde::Deserialize;
 
 use super::queries;
 use crate::db::InOrg;
-use crate::db::entity::{conversation_tag, tag};
+use crate::db::entity::{conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::NoFields;
@@ -118,6 +119,66 @@ pub async fn find_or_create(
     }
 }
 
+/// The organization's tag with this id.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    tag_id: i64,
+) -> Result<Option<tag::Model>, AppError> {
+    Ok(tag::Entity::find_by_id_in(org, tag_id).one(db).await?)
+}
+
+/// Puts a tag (of `org`, checked by the caller) on a conversation of `org`; nothing when it is
+/// there already, also when someone adds it at the same moment.
+pub async fn attach(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    tag_id: i64,
+) -> Result<(), AppError> {
+    let ours = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(db)
+        .await?
+        .is_some();
+    if ours {
+        conversation_tag::Entity::insert(conversation_tag::ActiveModel {
+            conversation_id: Set(conversation_id),
+            tag_id: Set(tag_id),
+        })
+        .on_conflict_do_nothing_on([
+            conversation_tag::Column::ConversationId,
+            conversation_tag::Column::TagId,
+        ])
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes a tag off conversations of `org`.
+pub async fn detach(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_ids: &[i64],
+    tag_id: i64,
+) -> Result<(), AppError> {
+    conversation_tag::Entity::delete_many()
+        .filter(conversation_tag::Column::ConversationId.is_in(conversation_ids.iter().copied()))
+        .filter(conversation_tag::Column::TagId.eq(tag_id))
+        .filter(
+            conversation_tag::Column::ConversationId.in_subquery(
+                Query::select()
+                    .column(conversation::Column::Id)
+                    .from(conversation::Entity)
+                    .and_where(conversation::Column::OrganizationId.eq(org))
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 #[derive(Deserialize)]
 pub struct AddTagForm {
     name: String,
@@ -133,23 +194,7 @@ pub async fn add(
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
     let tag = find_or_create(&state.db, scope.org(), &name).await?;
-    let linked = conversation_tag::Entity::find_by_id((id, tag.id))
-        .one(&state.db)
-        .await?;
-    if linked.is_none() {
-        let inserted = conversation_tag::ActiveModel {
-            conversation_id: Set(id),
-            tag_id: Set(tag.id),
-        }
-        .insert(&state.db)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
+    attach(&state.db, scope.org(), id, tag.id).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
@@ -169,11 +214,7 @@ pub async fn remove(
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
-    conversation_tag::Entity::delete_many()
-        .filter(conversation_tag::Column::ConversationId.eq(id))
-        .filter(conversation_tag::Column::TagId.eq(tag_id))
-        .exec(&state.db)
-        .await?;
+    detach(&state.db, scope.org(), &[id], tag_id).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),

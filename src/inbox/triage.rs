@@ -1,5 +1,6 @@
-//! Triage of a conversation: its status (open, pending, closed — closing records `closed_at`)
-//! and its assignee (a member of the organization, or nobody).
+//! Triage of a conversation: its status (open, pending, closed — closing records `closed_at`;
+//! snoozed, src/inbox/snooze.rs; spam, src/inbox/spam.rs) and its assignee (a member of the
+//! organization, or nobody).
 //!
 //! Forms of the conversation page: `POST /conversations/{id}/status` and
 //! `POST /conversations/{id}/assignee`.
@@ -25,18 +26,23 @@ pub enum Status {
     Open,
     Pending,
     Closed,
+    /// Out of the open folders until `snoozed_until`, or until the customer answers.
+    Snoozed,
+    /// Out of the inbox; kept by the retention category `spam`, counted from `closed_at`.
+    Spam,
 }
 
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Open, Status::Pending, Status::Closed];
+    pub const ALL: [Status; 5] = [
+        Status::Open,
+        Status::Pending,
+        Status::Snoozed,
+        Status::Closed,
+        Status::Spam,
+    ];
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value.trim() {
-            "open" => Some(Self::Open),
-            "pending" => Some(Self::Pending),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|s| s.as_str() == value.trim())
     }
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +50,8 @@ impl Status {
             Self::Open => "open",
             Self::Pending => "pending",
             Self::Closed => "closed",
+            Self::Snoozed => "snoozed",
+            Self::Spam => "spam",
         }
     }
 
@@ -52,6 +60,8 @@ impl Status {
             Self::Open => "status.open",
             Self::Pending => "status.pending",
             Self::Closed => "status.closed",
+            Self::Snoozed => "status.snoozed",
+            Self::Spam => "status.spam",
         }
     }
 
@@ -61,7 +71,8 @@ impl Status {
     }
 }
 
-/// Sets the status; closing records when. False when the conversation is not this
+/// Sets the status; closing and marking as spam record when. Snoozing this way lasts until
+/// the customer answers ([`snooze`] sets a time). False when the conversation is not this
 /// organization's.
 pub async fn set_status(
     db: &impl ConnectionTrait,
@@ -70,14 +81,46 @@ pub async fn set_status(
     status: Status,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    let closed_at = (status == Status::Closed).then_some(now);
+    set_status_of(db, org, &[conversation_id], status, None, now)
+        .await
+        .map(|changed| changed > 0)
+}
+
+/// Snoozes until `until` (None: until the customer answers).
+pub async fn snooze(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_ids: &[i64],
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    set_status_of(db, org, conversation_ids, Status::Snoozed, until, now).await
+}
+
+/// [`set_status`] for several conversations at once; the number changed. Any change of status
+/// also ends a snooze and clears the "back from snooze" mark.
+pub async fn set_status_of(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_ids: &[i64],
+    status: Status,
+    snoozed_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    let closed_at = matches!(status, Status::Closed | Status::Spam).then_some(now);
+    let snoozed_until = snoozed_until.filter(|_| status == Status::Snoozed);
     let result = conversation::Entity::update_in(org)
         .col_expr(conversation::Column::Status, Expr::val(status.as_str()))
         .col_expr(conversation::Column::ClosedAt, Expr::val(closed_at))
-        .filter(conversation::Column::Id.eq(conversation_id))
+        .col_expr(conversation::Column::SnoozedUntil, Expr::val(snoozed_until))
+        .col_expr(
+            conversation::Column::WokeAt,
+            Expr::val(Option::<DateTime<Utc>>::None),
+        )
+        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
         .exec(db)
         .await?;
-    Ok(result.rows_affected > 0)
+    Ok(result.rows_affected)
 }
 
 #[derive(Deserialize)]

@@ -77,10 +77,13 @@ pub enum Scheduled {
     /// Takes a sealed backup and deletes the expired ones (src/backup/); on only with
     /// `LETHE_BACKUP_DIR`.
     Backup,
+    /// Brings back the snoozed conversations whose time came (src/inbox/snooze.rs); also once
+    /// at start, for those that came due while the server was down.
+    SnoozeWake,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 8] = [
+    pub const ALL: [Scheduled; 9] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
@@ -89,6 +92,7 @@ impl Scheduled {
         Scheduled::AuditFlush,
         Scheduled::AuditCheckpoint,
         Scheduled::Backup,
+        Scheduled::SnoozeWake,
     ];
 
     /// The environment variable that sets the schedule.
@@ -102,6 +106,7 @@ impl Scheduled {
             Scheduled::AuditFlush => "LETHE_SCHEDULE_AUDIT_FLUSH",
             Scheduled::AuditCheckpoint => "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
             Scheduled::Backup => "LETHE_BACKUP_SCHEDULE",
+            Scheduled::SnoozeWake => "LETHE_SCHEDULE_SNOOZE",
         }
     }
 
@@ -118,6 +123,7 @@ impl Scheduled {
             // Hourly: the schedule owners set at /settings/backups (daily at 02:30 UTC
             // unless they change it) decides whether this hour takes a backup.
             Scheduled::Backup => crate::backup::schedule::HOURLY,
+            Scheduled::SnoozeWake => "30 * * * * *",
         }
     }
 
@@ -131,6 +137,7 @@ impl Scheduled {
             Scheduled::AuditFlush => "audit tally flush",
             Scheduled::AuditCheckpoint => "audit checkpoint mail",
             Scheduled::Backup => "backup",
+            Scheduled::SnoozeWake => "snooze wake-up",
         }
     }
 
@@ -167,6 +174,10 @@ impl Scheduled {
                 Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(&state)
                     .await
                     .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::SnoozeWake => crate::inbox::snooze::wake_due(&state, chrono::Utc::now())
+                    .await
+                    .map(|woken| format!("{woken} conversations back"))
                     .map_err(|e| e.to_string()),
                 Scheduled::Backup => {
                     crate::backup::schedule::run_if_due(&state, chrono::Utc::now())
@@ -271,7 +282,7 @@ pub async fn start(
                     job.run(job_state.clone())
                 })?)
                 .await?;
-            if job == Scheduled::Retention {
+            if matches!(job, Scheduled::Retention | Scheduled::SnoozeWake) {
                 tokio::spawn(job.run(state.clone()));
             }
         }

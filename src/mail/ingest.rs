@@ -148,10 +148,12 @@ pub async fn store_parsed(
         now
     };
     let customer_id = find_or_create_customer(db, source.org, &parsed, received_at).await?;
+    // A blocked sender's mail goes straight to spam and reopens nothing (src/inbox/spam.rs).
+    let blocked = crate::inbox::spam::is_blocked(db, org, &parsed.from.address).await?;
     let (conversation_id, new_conversation) = match thread(db, source.org, &parsed).await? {
         Some(id) => (id, false),
         None => (
-            create_conversation(db, source, customer_id, &parsed, received_at).await?,
+            create_conversation(db, source, customer_id, &parsed, received_at, blocked).await?,
             true,
         ),
     };
@@ -183,7 +185,7 @@ pub async fn store_parsed(
         db,
         conversation_id,
         received_at,
-        parsed.kind == MailKind::Normal && !new_conversation,
+        parsed.kind == MailKind::Normal && !new_conversation && !blocked,
     )
     .await?;
     Ok(Outcome::Stored {
@@ -395,6 +397,7 @@ async fn create_conversation(
     customer_id: i64,
     parsed: &ParsedMail,
     at: DateTime<Utc>,
+    spam: bool,
 ) -> Result<i64, MailError> {
     let token = unused_token(db, source.org).await?;
     let subject = parse::strip_subject_prefixes(&parsed.subject)
@@ -406,12 +409,13 @@ async fn create_conversation(
         customer_id: Set(customer_id),
         token: Set(token),
         subject: Set(subject),
-        status: Set("open".into()),
+        status: Set(if spam { "spam" } else { "open" }.into()),
         assignee_id: Set(None),
         message_count: Set(0),
         created_at: Set(at),
         last_activity_at: Set(at),
-        closed_at: Set(None),
+        // For spam, when it was marked: the retention category `spam` counts from here.
+        closed_at: Set(spam.then_some(at)),
         ..Default::default()
     }
     .insert(db)
@@ -454,8 +458,8 @@ pub(crate) fn random_conversation_token() -> String {
         .collect()
 }
 
-/// Counts the message, moves the activity time forward and reopens a pending or closed
-/// conversation when a customer writes again.
+/// Counts the message, moves the activity time forward and reopens a pending, closed or
+/// snoozed conversation when a customer writes again (never one marked as spam).
 pub async fn touch_conversation(
     db: &impl ConnectionTrait,
     conversation_id: i64,
@@ -489,10 +493,22 @@ pub async fn touch_conversation_by(
         )
         .filter(conversation::Column::Id.eq(conversation_id));
     if reopen {
+        let is_spam = || Expr::col(conversation::Column::Status).eq("spam");
         update = update
-            .col_expr(conversation::Column::Status, Expr::val("open"))
+            .col_expr(
+                conversation::Column::Status,
+                Expr::case(is_spam(), Expr::val("spam"))
+                    .finally(Expr::val("open"))
+                    .into(),
+            )
             .col_expr(
                 conversation::Column::ClosedAt,
+                Expr::case(is_spam(), Expr::col(conversation::Column::ClosedAt))
+                    .finally(Expr::val(Option::<DateTime<Utc>>::None))
+                    .into(),
+            )
+            .col_expr(
+                conversation::Column::SnoozedUntil,
                 Expr::val(Option::<DateTime<Utc>>::None),
             );
     }

@@ -309,6 +309,11 @@ pub async fn remove_and_forget_member(
         .filter(membership::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
+    // What they had read (src/inbox/unread.rs) goes with them.
+    crate::db::entity::conversation_read::Entity::delete_in(org)
+        .filter(crate::db::entity::conversation_read::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
     session::Entity::update_in(org)
         .col_expr(session::Column::OrganizationId, Option::<i64>::None.into())
         .filter(session::Column::UserId.eq(user_id))

@@ -253,6 +253,9 @@ pub async fn erase(
     requests::forget_customer(&txn, org, customer_id).await?;
     let conversations = conversation_ids(&txn, org, customer_id).await?;
     let attachment_files = records::files_only_in(&txn, org, &conversations).await?;
+    // Block entries naming the person's addresses (src/inbox/spam.rs), while the addresses
+    // still say which. Retention keeps them: a block outlives the spam it was made for.
+    crate::inbox::spam::forget_customers(&txn, org, &[customer_id]).await?;
     let (removed, files) =
         records::delete_customers(&txn, org, &[customer_id], &state.journal).await?;
     crate::webhooks::emit(

@@ -58,7 +58,8 @@ export.json holds everything this shop's support inbox stores about one customer
 - customer: id, display_name, created_at, email_addresses, phone and postal_address\n\
   (null when unknown), processing_restricted (null, or since when and why the shop\n\
   restricted the processing of this data), objection (null, or since when an objection\n\
-  is in force and its effects: exclude_reports, stop_processing)\n\
+  is in force and its effects: exclude_reports, stop_processing), blocked_as_spam (the\n\
+  customer's addresses whose mail the shop files as spam)\n\
 - conversations: one entry per conversation with its reference, subject, status, tags,\n\
   created_at, last_activity_at, closed_at and its messages\n\
 - messages: date (stored at), sent_at (outbound only), direction (inbound = from the\n\
@@ -98,6 +99,8 @@ struct CustomerRecord {
     processing_restricted: Option<RestrictionRecord>,
     /// The objection in force (src/privacy/objection.rs): since when, and its effects.
     objection: Option<ObjectionRecord>,
+    /// Which of the customer's addresses the shop blocks as a spam sender (src/inbox/spam.rs).
+    blocked_as_spam: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -409,6 +412,7 @@ pub async fn collect_in(
                     effects: effects.names(),
                 })
             },
+            blocked_as_spam: crate::inbox::spam::blocked_addresses_of(db, org, found.id).await?,
             processing_restricted: found.restricted_at.map(|since| RestrictionRecord {
                 since,
                 reason: found.restriction_reason.unwrap_or_default(),

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use crate::backup::journal::{Journal, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{
-    attachment, conversation, conversation_tag, customer, customer_email, message, outbox,
+    attachment, conversation, conversation_read, conversation_tag, customer, customer_email,
+    message, outbox,
 };
 use crate::mail::blobs::BlobStore;
 use crate::orgs::OrgId;
@@ -257,6 +258,11 @@ async fn conversations(
         // the access entries about them.
         crate::webhooks::forget_conversations(db, org, &ids).await?;
         crate::audit::access::forget_conversations(db, org, &ids).await?;
+        conversation_read::Entity::delete_many()
+            .filter(conversation_read::Column::ConversationId.is_in(ids.iter().copied()))
+            .filter(conversation_read::Entity::org_check(org))
+            .exec(db)
+            .await?;
     }
     removed.conversations = rows::<conversation::Entity>(
         db,

@@ -50,13 +50,16 @@ pub enum Category {
     AuditLog,
     /// Access entries (who opened whose data, src/audit/access.rs), by age.
     AccessLog,
+    /// Conversations marked as spam (src/inbox/spam.rs), by age since marked.
+    Spam,
 }
 
 impl Category {
     /// In the order a run applies them.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::Attachments,
         Category::InternalNotes,
+        Category::Spam,
         Category::ClosedConversations,
         Category::AnyConversation,
         Category::CustomersWithoutConversations,
@@ -73,6 +76,7 @@ impl Category {
             Category::CustomersWithoutConversations => "customers_without_conversations",
             Category::AuditLog => "audit_log",
             Category::AccessLog => "access_log",
+            Category::Spam => "spam",
         }
     }
 
@@ -92,6 +96,7 @@ impl Category {
             }
             Category::AuditLog => "retention.category.audit_log",
             Category::AccessLog => "retention.category.access_log",
+            Category::Spam => "retention.category.spam",
         }
     }
 
@@ -107,6 +112,7 @@ impl Category {
             }
             Category::AuditLog => "retention.hint.audit_log",
             Category::AccessLog => "retention.hint.access_log",
+            Category::Spam => "retention.hint.spam",
         }
     }
 
@@ -114,7 +120,7 @@ impl Category {
     pub fn allows_anonymize(self) -> bool {
         !matches!(
             self,
-            Category::AuditLog | Category::Attachments | Category::AccessLog
+            Category::AuditLog | Category::Attachments | Category::AccessLog | Category::Spam
         )
     }
 
@@ -128,6 +134,7 @@ impl Category {
             Category::CustomersWithoutConversations => (30, Action::Delete),
             Category::AuditLog => (730, Action::Delete),
             Category::AccessLog => (365, Action::Delete),
+            Category::Spam => (30, Action::Delete),
         };
         RetentionRule {
             category: self,
@@ -172,7 +179,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error(
-        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log"
+        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, spam"
     )]
     UnknownCategory,
     #[error("action: must be delete or anonymize")]

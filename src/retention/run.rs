@@ -305,7 +305,7 @@ async fn execute(
         };
         let started = std::time::Instant::now();
         let result = match rule.category() {
-            Category::ClosedConversations | Category::AnyConversation => {
+            Category::ClosedConversations | Category::AnyConversation | Category::Spam => {
                 categories::conversations(&ctx, rule, &mut counts).await
             }
             Category::Attachments => categories::attachments(&ctx, rule, &mut counts).await,

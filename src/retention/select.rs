@@ -105,6 +105,10 @@ pub(super) fn due_conversations(
         Category::ClosedConversations => query
             .filter(conversation::Column::Status.eq("closed"))
             .filter(conversation::Column::ClosedAt.lt(cutoff)),
+        // Marking as spam records when in `closed_at`.
+        Category::Spam => query
+            .filter(conversation::Column::Status.eq("spam"))
+            .filter(conversation::Column::ClosedAt.lt(cutoff)),
         _ => query.filter(conversation::Column::LastActivityAt.lt(cutoff)),
     };
     if rule.action() == Action::Anonymize {

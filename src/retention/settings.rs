@@ -99,7 +99,9 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
     let mut out = Vec::new();
     let anonymize = c.action == "anonymize";
     match Category::parse(category) {
-        Some(Category::ClosedConversations | Category::AnyConversation) if c.conversations > 0 => {
+        Some(Category::ClosedConversations | Category::AnyConversation | Category::Spam)
+            if c.conversations > 0 =>
+        {
             let key = if anonymize {
                 "retention.summary.conversations_anonymize"
             } else {

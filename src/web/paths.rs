@@ -150,6 +150,7 @@ pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 
 // inbox (src/inbox/)
 pub const INBOX: Route<0> = Route::new("/inbox");
+pub const INBOX_BULK: Route<0> = Route::new("/inbox/bulk");
 pub const EVENTS: Route<0> = Route::new("/events");
 pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
 /// Registered before `CONVERSATION`, whose `{id}` would take "new".
@@ -158,6 +159,9 @@ pub const CONVERSATION_REPLY: Route<1> = Route::new("/conversations/{id}/reply")
 pub const CONVERSATION_NOTES: Route<1> = Route::new("/conversations/{id}/notes");
 pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");
 pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assignee");
+pub const CONVERSATION_SNOOZE: Route<1> = Route::new("/conversations/{id}/snooze");
+pub const CONVERSATION_SPAM: Route<1> = Route::new("/conversations/{id}/spam");
+pub const CONVERSATION_UNREAD: Route<1> = Route::new("/conversations/{id}/unread");
 pub const CONVERSATION_TAGS: Route<1> = Route::new("/conversations/{id}/tags");
 pub const CONVERSATION_TAG_REMOVE: Route<2> =
     Route::new("/conversations/{id}/tags/{tag_id}/remove");
@@ -170,6 +174,8 @@ pub const ATTACHMENT: Route<1> = Route::new("/attachments/{id}");
 pub const CANNED_REPLIES: Route<0> = Route::new("/settings/canned-replies");
 pub const CANNED_REPLY: Route<1> = Route::new("/settings/canned-replies/{id}");
 pub const CANNED_REPLY_DELETE: Route<1> = Route::new("/settings/canned-replies/{id}/delete");
+pub const BLOCKED_SENDERS: Route<0> = Route::new("/settings/blocked-senders");
+pub const BLOCKED_SENDER_DELETE: Route<1> = Route::new("/settings/blocked-senders/{id}/delete");
 
 // email channels (src/mail/)
 pub const INBOUND_EMAIL: Route<1> = Route::new("/inbound/email/{token}");

@@ -72,7 +72,10 @@ pub async fn fresh_database_url() -> Option<String> {
         Ok("postgres") => {
             let base = std::env::var("LETHE_TEST_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-            let name = format!("lethe_t_{}", unique_suffix());
+            // test.sh names the run (its pid), so it drops only its own and dead runs' databases.
+            let prefix =
+                std::env::var("LETHE_TEST_DB_PREFIX").unwrap_or_else(|_| "lethe_t_".into());
+            let name = format!("{prefix}{}", unique_suffix());
             let admin = Database::connect(format!("{base}/postgres"))
                 .await
                 .expect("connect to PostgreSQL");

@@ -32,5 +32,6 @@ mod security;
 mod shell;
 mod tenancy;
 mod tls;
+mod triage;
 mod upgrade;
 mod webhooks;

@@ -19,6 +19,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_activity_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
+    /// While snoozed: when it comes back (None: when the customer answers).
+    pub snoozed_until: Option<DateTimeUtc>,
+    /// It came back from a snooze and nobody has triaged it since.
+    pub woke_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
