@@ -50,11 +50,14 @@ pub enum Category {
     AuditLog,
     /// Access entries (who opened whose data, src/audit/access.rs), by age.
     AccessLog,
+    /// Reply drafts never sent (src/inbox/drafts.rs), by age of their last change.
+    UnsentDrafts,
 }
 
 impl Category {
     /// In the order a run applies them.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
+        Category::UnsentDrafts,
         Category::Attachments,
         Category::InternalNotes,
         Category::ClosedConversations,
@@ -73,6 +76,7 @@ impl Category {
             Category::CustomersWithoutConversations => "customers_without_conversations",
             Category::AuditLog => "audit_log",
             Category::AccessLog => "access_log",
+            Category::UnsentDrafts => "unsent_drafts",
         }
     }
 
@@ -92,6 +96,7 @@ impl Category {
             }
             Category::AuditLog => "retention.category.audit_log",
             Category::AccessLog => "retention.category.access_log",
+            Category::UnsentDrafts => "retention.category.unsent_drafts",
         }
     }
 
@@ -107,6 +112,7 @@ impl Category {
             }
             Category::AuditLog => "retention.hint.audit_log",
             Category::AccessLog => "retention.hint.access_log",
+            Category::UnsentDrafts => "retention.hint.unsent_drafts",
         }
     }
 
@@ -114,7 +120,10 @@ impl Category {
     pub fn allows_anonymize(self) -> bool {
         !matches!(
             self,
-            Category::AuditLog | Category::Attachments | Category::AccessLog
+            Category::AuditLog
+                | Category::Attachments
+                | Category::AccessLog
+                | Category::UnsentDrafts
         )
     }
 
@@ -128,6 +137,7 @@ impl Category {
             Category::CustomersWithoutConversations => (30, Action::Delete),
             Category::AuditLog => (730, Action::Delete),
             Category::AccessLog => (365, Action::Delete),
+            Category::UnsentDrafts => (30, Action::Delete),
         };
         RetentionRule {
             category: self,
@@ -172,7 +182,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error(
-        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log"
+        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, unsent_drafts"
     )]
     UnknownCategory,
     #[error("action: must be delete or anonymize")]
