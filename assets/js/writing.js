@@ -31,6 +31,7 @@
     body.set("to", field("to"));
     body.set("cc", field("cc"));
     body.set("bcc", field("bcc"));
+    body.set("seen", field("seen"));
     body.set("quiet", "1");
     return body;
   }

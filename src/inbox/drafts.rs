@@ -3,7 +3,9 @@
 //! opened again. `assets/js/writing.js` saves every few seconds and when the page is left
 //! (`fetch`/`sendBeacon` with `quiet=1`: 204); without JavaScript the reply form's *Save draft*
 //! button posts the same form here (a redirect back with a confirmation). Sending the reply
-//! deletes the draft; undoing a send (src/inbox/undo.rs) writes it back.
+//! deletes the draft; undoing a send (src/inbox/undo.rs) writes it back. A save from a page
+//! older than the agent's last reply here (its `seen` field) is ignored: it arrived after the
+//! send and would bring the sent text back as a draft.
 //!
 //! A draft is customer data like a message: it is exported with its conversation
 //! (src/privacy/export.rs), deleted with it (src/records/), dropped when its conversation is
@@ -203,6 +205,35 @@ pub struct DraftForm {
     /// Set by the script: answer 204 instead of the page.
     #[serde(default)]
     quiet: String,
+    /// The newest message the page showed (the reply form's `seen`).
+    #[serde(default)]
+    seen: String,
+}
+
+/// Did the agent send a reply here after the page (that showed messages up to `seen`) was
+/// loaded? Then a save from that page arrives late — a timer or the way out racing the send —
+/// and would bring back the draft the send just deleted.
+async fn sent_since(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    user_id: i64,
+    seen: i64,
+) -> Result<bool, DbErr> {
+    use crate::db::entity::message;
+    use sea_orm::QuerySelect;
+    let sent: Option<i64> = message::Entity::lookup_in(org)
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::Direction.eq("outbound"))
+        .filter(message::Column::AuthorId.eq(user_id))
+        .filter(message::Column::Id.gt(seen))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(sent.is_some())
 }
 
 pub async fn save_draft(
@@ -218,21 +249,27 @@ pub async fn save_draft(
     if form.text.len() > MAX_TEXT_BYTES {
         return Err(AppError::PayloadTooLarge);
     }
-    let fields = DraftFields {
-        to: form.to,
-        cc: form.cc,
-        bcc: form.bcc,
-        text: form.text,
+    let stale = match super::collision::parse_seen(&form.seen) {
+        Some(seen) => sent_since(&state.db, scope.org(), id, scope.user_id(), seen).await?,
+        None => false,
     };
-    save(
-        &state.db,
-        scope.org(),
-        id,
-        scope.user_id(),
-        &fields,
-        Utc::now(),
-    )
-    .await?;
+    if !stale {
+        let fields = DraftFields {
+            to: form.to,
+            cc: form.cc,
+            bcc: form.bcc,
+            text: form.text,
+        };
+        save(
+            &state.db,
+            scope.org(),
+            id,
+            scope.user_id(),
+            &fields,
+            Utc::now(),
+        )
+        .await?;
+    }
     if form.quiet.is_empty() {
         Ok(see_other_with_flash(
             &paths::CONVERSATION.at(id),

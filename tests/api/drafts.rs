@@ -138,6 +138,78 @@ async fn a_draft_is_restored_into_the_reply_box_and_deleted_when_the_reply_is_se
     assert_eq!(sent.status(), 303);
     assert!(drafts_in(&app, conversation).await.is_empty());
     assert_eq!(reply_box(&app.get_text(&page).await), "");
+
+    // A save from the page before the send (a timer racing it) does not bring it back.
+    let seen = seen_of(&shown);
+    let late = save_draft(
+        &app,
+        conversation,
+        &[
+            ("text", "Wir tauschen sie gern um"),
+            ("seen", &seen),
+            ("quiet", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(late.status(), 204);
+    assert!(drafts_in(&app, conversation).await.is_empty());
+    let now_seen = seen_of(&app.get_text(&page).await);
+    save_draft(
+        &app,
+        conversation,
+        &[("text", "Noch etwas"), ("seen", &now_seen), ("quiet", "1")],
+    )
+    .await;
+    assert_eq!(
+        drafts_in(&app, conversation).await.len(),
+        1,
+        "a new page saves"
+    );
+}
+
+/// The `seen` field of a conversation page's reply form.
+fn seen_of(page: &str) -> String {
+    regex::Regex::new(r#"name="seen" value="(\d+)""#)
+        .unwrap()
+        .captures(page)
+        .expect("the seen field")[1]
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_member_s_drafts_go_when_they_leave_the_organization() {
+    let app = spawn_app().await;
+    let (org, channel) = shop(&app, None).await;
+    let agent = app.create_user("agent@shop.test", "Shop", "agent").await;
+    let conversation = customer_writes(&app, org, channel, "Hallo").await;
+    let agent_browser = app.another_browser();
+    agent_browser.login("agent@shop.test").await;
+    let saved = save_draft(
+        &agent_browser,
+        conversation,
+        &[("text", "Entwurf der Kollegin"), ("quiet", "1")],
+    )
+    .await;
+    assert_eq!(saved.status(), 204);
+    save_draft(
+        &app,
+        conversation,
+        &[("text", "Mein Entwurf"), ("quiet", "1")],
+    )
+    .await;
+
+    let removed = app
+        .post_form(
+            "/settings/team",
+            &format!("/settings/team/members/{agent}/remove"),
+            &[],
+        )
+        .await;
+
+    assert_eq!(removed.status(), 303);
+    let left = drafts_in(&app, conversation).await;
+    assert_eq!(left.len(), 1, "only the owner's draft is left");
+    assert_eq!(left[0].text_body, "Mein Entwurf");
 }
 
 #[tokio::test]
@@ -548,11 +620,7 @@ async fn a_reply_crossing_a_newer_customer_message_is_held_once_for_confirmation
     let conversation = customer_writes(&app, org, channel, "Die Jacke ist zu groß.").await;
     let page = format!("/conversations/{conversation}");
     let opened = app.get_text(&page).await;
-    let seen = regex::Regex::new(r#"name="seen" value="(\d+)""#)
-        .unwrap()
-        .captures(&opened)
-        .expect("the seen field")[1]
-        .to_owned();
+    let seen = seen_of(&opened);
     let raw = mail(
         "Ida Brenner <ida@kunde.test>",
         &format!("<ida-again-{}@kunde.test>", unique_suffix()),
@@ -608,11 +676,7 @@ async fn a_reply_crossing_a_newer_customer_message_is_held_once_for_confirmation
     );
 
     // A form that saw the newest message is not held.
-    let newest = regex::Regex::new(r#"name="seen" value="(\d+)""#)
-        .unwrap()
-        .captures(&app.get_text(&page).await)
-        .unwrap()[1]
-        .to_owned();
+    let newest = seen_of(&app.get_text(&page).await);
     let plain = app
         .post_form(
             &page,
