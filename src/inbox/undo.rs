@@ -3,7 +3,8 @@
 //! `mail::outbound::queue_reply_with`). Until then its author sees an *Undo* button on the
 //! message (a form, no JavaScript needed); undoing deletes the message with its outbox row and
 //! files (through `crate::records`), so nothing is sent, and puts its text, To, Cc and Bcc
-//! back into the reply box as the agent's draft. A reply whose time is up (or that a sender
+//! back into the reply box as the agent's draft; `message.created` webhook deliveries about it
+//! that are still pending are dropped (one already delivered cannot be called back). A reply whose time is up (or that a sender
 //! already took) is not undone: the row is only removed while its first attempt is still in
 //! the future, in the same transaction that checks it.
 //!
@@ -89,6 +90,8 @@ pub async fn undo(
     drafts::save(&txn, org, id, scope.user_id(), &fields, now).await?;
     let (_, files) =
         crate::records::delete_messages(&txn, org, &[reply.id], &state.journal).await?;
+    // A webhook not yet told about the reply is not told now.
+    crate::webhooks::forget_pending_message(&txn, org, id, reply.id).await?;
     txn.commit().await?;
     crate::records::remove_unreferenced_files(&state.db, &state.blobs, files).await?;
     queries::publish(&state, org, id);

@@ -6,7 +6,7 @@
 use std::process::Stdio;
 
 use chrono::{Duration, Utc};
-use lethe::db::entity::{draft, message, outbox, user};
+use lethe::db::entity::{draft, message, outbox, user, webhook_delivery};
 use lethe::orgs::OrgId;
 use lethe::retention::{Action, Category};
 use sea_orm::sea_query::Expr;
@@ -495,6 +495,8 @@ async fn an_undone_reply_is_never_sent_and_its_text_is_back_in_the_box() {
     })
     .await;
     let (org, channel) = shop(&app, Some(smtp.port)).await;
+    crate::webhooks::add_endpoint(&app, "http://127.0.0.1:9/hook", &["message.created"], true)
+        .await;
     let conversation = customer_writes(&app, org, channel, "Ist das Paket versichert?").await;
     let page = format!("/conversations/{conversation}");
     let undone_text = format!("Ja, bis 500 Euro {}", unique_suffix());
@@ -517,6 +519,16 @@ async fn an_undone_reply_is_never_sent_and_its_text_is_back_in_the_box() {
         .await
         .unwrap()
         .unwrap();
+    let about_reply = || async {
+        webhook_delivery::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.payload.contains(&undone_text))
+            .count()
+    };
+    assert_eq!(about_reply().await, 1, "a webhook delivery waits");
     let shown = app.get_text(&page).await;
     let undo = format!("{page}/messages/{}/undo", reply.id);
     assert!(shown.contains(&undo), "an Undo button on the waiting reply");
@@ -535,6 +547,7 @@ async fn an_undone_reply_is_never_sent_and_its_text_is_back_in_the_box() {
     // Assert
     assert_eq!(undone.status(), 303);
     assert!(location(&undone).contains("flash=flash.reply_undone"));
+    assert_eq!(about_reply().await, 0, "the webhook is not told");
     assert_eq!(
         outbox::Entity::find().count(&app.state.db).await.unwrap(),
         0
