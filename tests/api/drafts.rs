@@ -241,6 +241,19 @@ async fn a_draft_needs_the_csrf_token_and_an_own_conversation() {
         .await;
     assert_eq!(refused.status(), 404);
     assert!(drafts_in(&app, conversation).await.is_empty());
+
+    // The presence stream and the typing signal are the organization's too.
+    let presence = format!("/conversations/{conversation}/presence");
+    assert_eq!(stranger.get(&presence).await.status(), 404);
+    let typing = format!("/conversations/{conversation}/typing");
+    assert_eq!(
+        stranger.post_with_csrf(&typing, &csrf, &[]).await.status(),
+        404
+    );
+    assert_eq!(
+        app.post_with_csrf(&typing, "forged", &[]).await.status(),
+        403
+    );
 }
 
 #[tokio::test]
