@@ -170,7 +170,7 @@ pub enum RetentionRulesCommand {
         #[arg(long)]
         org: String,
         /// closed_conversations, any_conversation, attachments, internal_notes,
-        /// customers_without_conversations, audit_log or access_log.
+        /// customers_without_conversations, audit_log, access_log, spam or unsent_drafts.
         #[arg(long)]
         category: String,
         #[arg(long)]

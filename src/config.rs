@@ -114,6 +114,9 @@ pub struct Config {
     /// Owners are told when one member opens more than this many customers' data within an
     /// hour (`LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR`; src/audit/access.rs).
     pub access_alert_customers_per_hour: i64,
+    /// How long a reply waits in the outbox, with an Undo button, before it is sent
+    /// (`LETHE_UNDO_SEND_SECONDS`, default 10; 0: sent at once; src/inbox/undo.rs).
+    pub undo_send_seconds: i64,
     /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
     /// owners of a single-organization instance).
     pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
@@ -239,6 +242,7 @@ struct RawConfig {
     sse_streams_per_user: Option<toml::Value>,
     instance_audit_days: Option<toml::Value>,
     access_alert_customers_per_hour: Option<toml::Value>,
+    undo_send_seconds: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     schedule_snooze: Option<String>,
     audit_checkpoint_to: Option<String>,
@@ -305,6 +309,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
         "access_alert_customers_per_hour",
     ),
+    ("LETHE_UNDO_SEND_SECONDS", "undo_send_seconds"),
     (
         "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         "schedule_audit_checkpoint",
@@ -411,6 +416,7 @@ impl Config {
             &mut raw.access_alert_customers_per_hour,
             get("LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR"),
         );
+        overlay_value(&mut raw.undo_send_seconds, get("LETHE_UNDO_SEND_SECONDS"));
         overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
         overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
         overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
@@ -474,6 +480,13 @@ impl Config {
             50,
             1,
             1_000_000,
+        )?;
+        let undo_send_seconds = integer(
+            raw.undo_send_seconds.take(),
+            "LETHE_UNDO_SEND_SECONDS",
+            10,
+            0,
+            600,
         )?;
         let listen: SocketAddr = raw
             .listen
@@ -658,6 +671,7 @@ impl Config {
             rate_limits,
             instance_audit_days,
             access_alert_customers_per_hour,
+            undo_send_seconds,
             audit_checkpoint_to,
             tls,
             metrics_listen,

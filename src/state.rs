@@ -47,6 +47,8 @@ pub struct AppState {
     /// The access log's queue (src/audit/access.rs): handlers put entries on it, one task
     /// writes them in batches.
     pub access: crate::audit::access::AccessLog,
+    /// Who is viewing or answering which conversation (in memory: src/inbox/presence.rs).
+    pub presence: crate::inbox::presence::Presence,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -143,6 +145,7 @@ impl AppState {
             metrics: crate::metrics::HttpMetrics::default(),
             journal: crate::backup::Journal::in_dir(config_backup_dir.as_deref()),
             access: crate::audit::access::AccessLog::default(),
+            presence: Default::default(),
         }))
     }
 }

@@ -89,6 +89,7 @@ in_org!(
     customer,
     customer_email,
     deletion_receipt,
+    draft,
     invitation,
     membership,
     message,

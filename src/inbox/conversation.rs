@@ -128,6 +128,8 @@ pub struct ConversationPage {
     pub restriction: Option<crate::privacy::restrict::Restriction>,
     /// retention (src/retention/hold.rs): templates/retention/legal_hold.html
     pub legal_hold: crate::retention::hold::LegalHoldView,
+    /// Draft, undo, presence and collision around the reply box (src/inbox/writing.rs).
+    pub writing: super::writing::WritingView,
 }
 
 impl ConversationPage {
@@ -179,6 +181,8 @@ pub struct Drafts {
     pub reply_to: Option<String>,
     pub reply_cc: Option<String>,
     pub reply_bcc: Option<String>,
+    /// The reply came back because a customer wrote meanwhile (src/inbox/collision.rs).
+    pub newer_message: bool,
 }
 
 fn human_size(bytes: i64) -> String {
@@ -242,6 +246,15 @@ pub async fn load(
         .all(db)
         .await?;
     let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let writing =
+        super::writing::view(state, scope, id, &message_ids, drafts.newer_message).await?;
+    // The agent's saved draft, unless the form came back with what they typed.
+    let saved = match drafts.reply_text {
+        Some(_) => None,
+        None => super::drafts::of(db, org, id, scope.user_id())
+            .await?
+            .map(super::drafts::DraftFields::from),
+    };
     let mut attachments: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
     // Message → Content-ID → attachment, for the `cid:` images of its HTML.
     let mut inline: HashMap<i64, HashMap<String, i64>> = HashMap::new();
@@ -339,6 +352,10 @@ pub async fn load(
         .map(OtherConversation::from)
         .collect();
     let canned_list = canned::all(db, org).await?;
+    let (saved_text, saved_to, saved_cc, saved_bcc) = match saved {
+        Some(d) => (Some(d.text), Some(d.to), Some(d.cc), Some(d.bcc)),
+        None => (None, None, None, None),
+    };
     let reply_text = match (drafts.reply_text, query.canned.as_deref()) {
         (Some(text), _) => text,
         (None, Some(canned_id)) if !canned_id.is_empty() => {
@@ -359,17 +376,18 @@ pub async fn load(
                 },
             )
         }
-        _ => String::new(),
+        _ => saved_text.unwrap_or_default(),
     };
     let defaults = crate::mail::outbound::reply_defaults(db, org, id, true).await?;
     let reply_all_available = !defaults.cc.is_empty();
-    let reply_cc = match (drafts.reply_cc, query.reply_all.is_some()) {
+    let reply_cc = match (drafts.reply_cc.or(saved_cc), query.reply_all.is_some()) {
         (Some(typed), _) => typed,
         (None, true) => defaults.cc.join(", "),
         (None, false) => String::new(),
     };
     let reply_to = drafts
         .reply_to
+        .or(saved_to)
         .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
@@ -401,7 +419,8 @@ pub async fn load(
         note_problem: drafts.note_problem,
         reply_to,
         reply_cc,
-        reply_bcc: drafts.reply_bcc.unwrap_or_default(),
+        reply_bcc: drafts.reply_bcc.or(saved_bcc).unwrap_or_default(),
+        writing,
         reply_all_available,
         forward_problem: drafts.forward_problem,
         forward_to: drafts.forward_to,

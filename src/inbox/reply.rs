@@ -44,6 +44,12 @@ pub struct ReplyForm {
     cc: String,
     #[serde(default)]
     bcc: String,
+    /// The newest message the agent saw (src/inbox/collision.rs); absent: no check.
+    #[serde(default)]
+    seen: String,
+    /// "Send anyway": the agent saw the newer message and sends all the same.
+    #[serde(default)]
+    send_anyway: String,
 }
 
 /// The fields' addresses, or one sentence per entry that is not an address (naming it and
@@ -115,6 +121,18 @@ pub async fn reply(
         let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
         return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    if form.send_anyway.is_empty()
+        && let Some(seen) = super::collision::parse_seen(&form.seen)
+        && super::collision::newer_inbound(&state.db, scope.org(), id, seen).await?
+    {
+        // Not sent: the page again with the new message, the text and a "send anyway".
+        let drafts = Drafts {
+            newer_message: true,
+            ..again(form.text.clone(), None, None)
+        };
+        let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+        return render_with_status(&page, StatusCode::CONFLICT);
+    }
     let extras = ReplyExtras {
         attachments: attach::new_attachments(files),
         recipients: chosen.ok().flatten(),
@@ -125,6 +143,14 @@ pub async fn reply(
             .err();
     let (error, status) = match refusal {
         None => {
+            super::drafts::discard(&state.db, scope.org(), id, scope.user_id()).await?;
+            state.presence.stopped(
+                super::presence::Room {
+                    org: scope.org(),
+                    conversation_id: id,
+                },
+                scope.user_id(),
+            );
             if let Some(status) = then {
                 triage::set_status(&state.db, scope.org(), id, status, Utc::now()).await?;
                 queries::publish(&state, scope.org(), id);

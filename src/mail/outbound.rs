@@ -382,9 +382,10 @@ pub async fn queue_reply_with(
     .insert(&txn)
     .await?;
     compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
-    queued(org, inserted.id, channel.id, now)
-        .insert(&txn)
-        .await?;
+    let mut row = queued(org, inserted.id, channel.id, now);
+    // Undo send: the first attempt waits (src/inbox/undo.rs).
+    row.next_attempt_at = Set(now + crate::inbox::undo::delay(&state.config));
+    row.insert(&txn).await?;
     touch_conversation(&txn, conversation.id, now, false).await?;
     crate::webhooks::emit(
         &txn,

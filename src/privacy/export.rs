@@ -15,7 +15,8 @@
 //!     messages: [ { id, date, sent_at, direction: inbound|outbound|note, internal,
 //!                   from: { name, address }, to: [string], cc: [string], bcc: [string], subject,
 //!                   text, html, delivery_status,
-//!       attachments: [ { filename, content_type, size, inline, file } ] } ] } ],
+//!       attachments: [ { filename, content_type, size, inline, file } ] } ],
+//!     drafts: [ { saved_at, to: [string], cc: [string], bcc: [string], text } ] } ],
 //!   access_log: [ { at, by, what, conversation_id } ],
 //!   about_processing: { language, purposes: [string], legal_basis, retention: [string],
 //!     recipients: { team_members: [string], systems: [ { kind, name, deliveries, last_at } ] },
@@ -67,6 +68,8 @@ export.json holds everything this shop's support inbox stores about one customer
   text, html, delivery_status and attachments\n\
 - attachments: filename, content_type, size in bytes, inline, and file: the path of the\n\
   file inside this archive (attachments/<message id>/<attachment id>-<name>)\n\
+- drafts: replies to you that the team started writing and has not sent (saved_at, to,\n\
+  cc, bcc, text)\n\
 - access_log: who of the shop's team opened this data and when (at, by, what:\n\
   conversation, customer, attachment, export or search, conversation_id)\n\
 - about_processing: the purposes, the legal basis, the retention periods in words, the\n\
@@ -126,6 +129,17 @@ struct ConversationRecord {
     last_activity_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     messages: Vec<MessageRecord>,
+    /// Replies the team started and has not sent (src/inbox/drafts.rs).
+    drafts: Vec<DraftRecord>,
+}
+
+#[derive(Serialize)]
+struct DraftRecord {
+    saved_at: DateTime<Utc>,
+    to: Vec<String>,
+    cc: Vec<String>,
+    bcc: Vec<String>,
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -344,6 +358,22 @@ pub async fn collect_in(
             })
             .collect();
         message_total += messages.len();
+        let own = |a: &String| email_addresses.iter().any(|e| e.eq_ignore_ascii_case(a));
+        let drafts = crate::inbox::drafts::of_conversation(db, org, c.id)
+            .await?
+            .into_iter()
+            .map(|d| DraftRecord {
+                saved_at: d.updated_at,
+                to: address_list(&d.to_addresses),
+                cc: address_list(&d.cc_addresses),
+                // As for sent replies: only the customer's own addresses in Bcc.
+                bcc: address_list(&d.bcc_addresses)
+                    .into_iter()
+                    .filter(own)
+                    .collect(),
+                text: d.text_body,
+            })
+            .collect();
         records.push(ConversationRecord {
             id: c.id,
             reference: c.token,
@@ -354,6 +384,7 @@ pub async fn collect_in(
             last_activity_at: c.last_activity_at,
             closed_at: c.closed_at,
             messages,
+            drafts,
         });
     }
     let conversation_total = records.len();

@@ -1,5 +1,6 @@
 //! The one place that deletes customer data: conversations with their messages (internal
-//! notes too), attachments, outbox rows, tags, webhook deliveries and access entries;
+//! notes too), attachments, outbox rows, reply drafts, tags, webhook deliveries and access
+//! entries;
 //! customers with their addresses. Erasure,
 //! retention and organization purge all call it, inside their own transactions, and the
 //! erasure preview counts with the same selections ([`count_customers`]).
@@ -263,6 +264,8 @@ async fn conversations(
             .filter(conversation_read::Entity::org_check(org))
             .exec(db)
             .await?;
+        // The agents' unsent reply drafts in them (src/inbox/drafts.rs).
+        crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
     }
     removed.conversations = rows::<conversation::Entity>(
         db,

@@ -220,6 +220,8 @@ pub async fn conversations(
     // Access entries name the old customer: kept, they would link the rewritten
     // conversations back to the person.
     crate::audit::access::forget_conversations(db, org, &ids).await?;
+    // An unsent draft is not anonymized but dropped: nobody will send it now.
+    crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();

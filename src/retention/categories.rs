@@ -416,3 +416,22 @@ pub(super) async fn access_log(
     };
     Ok(())
 }
+
+// ---- unsent drafts ----------------------------------------------------------------------
+
+/// Removes the organization's reply drafts last changed before the rule (one statement: a
+/// draft is one row, and nothing refers to it). Legal holds keep conversations, not drafts.
+pub(super) async fn unsent_drafts(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RetentionError> {
+    counts.drafts = crate::inbox::drafts::older_than(
+        &ctx.state.db,
+        ctx.org,
+        rule.cutoff(ctx.now),
+        !ctx.dry_run,
+    )
+    .await?;
+    Ok(())
+}

@@ -52,11 +52,14 @@ pub enum Category {
     AccessLog,
     /// Conversations marked as spam (src/inbox/spam.rs), by age since marked.
     Spam,
+    /// Reply drafts never sent (src/inbox/drafts.rs), by age of their last change.
+    UnsentDrafts,
 }
 
 impl Category {
     /// In the order a run applies them.
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
+        Category::UnsentDrafts,
         Category::Attachments,
         Category::InternalNotes,
         Category::Spam,
@@ -77,6 +80,7 @@ impl Category {
             Category::AuditLog => "audit_log",
             Category::AccessLog => "access_log",
             Category::Spam => "spam",
+            Category::UnsentDrafts => "unsent_drafts",
         }
     }
 
@@ -97,6 +101,7 @@ impl Category {
             Category::AuditLog => "retention.category.audit_log",
             Category::AccessLog => "retention.category.access_log",
             Category::Spam => "retention.category.spam",
+            Category::UnsentDrafts => "retention.category.unsent_drafts",
         }
     }
 
@@ -113,6 +118,7 @@ impl Category {
             Category::AuditLog => "retention.hint.audit_log",
             Category::AccessLog => "retention.hint.access_log",
             Category::Spam => "retention.hint.spam",
+            Category::UnsentDrafts => "retention.hint.unsent_drafts",
         }
     }
 
@@ -120,7 +126,11 @@ impl Category {
     pub fn allows_anonymize(self) -> bool {
         !matches!(
             self,
-            Category::AuditLog | Category::Attachments | Category::AccessLog | Category::Spam
+            Category::AuditLog
+                | Category::Attachments
+                | Category::AccessLog
+                | Category::Spam
+                | Category::UnsentDrafts
         )
     }
 
@@ -135,6 +145,7 @@ impl Category {
             Category::AuditLog => (730, Action::Delete),
             Category::AccessLog => (365, Action::Delete),
             Category::Spam => (30, Action::Delete),
+            Category::UnsentDrafts => (30, Action::Delete),
         };
         RetentionRule {
             category: self,
@@ -179,7 +190,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error(
-        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, spam"
+        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, spam, unsent_drafts"
     )]
     UnknownCategory,
     #[error("action: must be delete or anonymize")]

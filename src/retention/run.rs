@@ -49,6 +49,9 @@ pub struct CategoryCounts {
     /// Access entries removed (src/audit/access.rs); absent in older runs.
     #[serde(default)]
     pub access_entries: u64,
+    /// Unsent reply drafts removed (src/inbox/drafts.rs); absent in older runs.
+    #[serde(default)]
+    pub drafts: u64,
     /// Customer records removed with their last conversation (src/retention/select.rs,
     /// `left_behind`); absent in runs recorded before it was counted.
     #[serde(default)]
@@ -315,6 +318,7 @@ async fn execute(
             }
             Category::AuditLog => categories::audit_log(&ctx, rule, &mut counts).await,
             Category::AccessLog => categories::access_log(&ctx, rule, &mut counts).await,
+            Category::UnsentDrafts => categories::unsent_drafts(&ctx, rule, &mut counts).await,
         };
         tracing::info!(
             org = org.get(),

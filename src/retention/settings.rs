@@ -148,6 +148,9 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
         Some(Category::AccessLog) if c.access_entries > 0 => {
             out.push(tr.tn("retention.summary.access_entries", "n", n(c.access_entries)));
         }
+        Some(Category::UnsentDrafts) if c.drafts > 0 => {
+            out.push(tr.tn("retention.summary.drafts", "n", n(c.drafts)));
+        }
         _ => {}
     }
     if c.skipped_legal_hold > 0 {

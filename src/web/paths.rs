@@ -157,6 +157,15 @@ pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
 pub const CONVERSATION_NEW: Route<0> = Route::new("/conversations/new");
 pub const CONVERSATION_REPLY: Route<1> = Route::new("/conversations/{id}/reply");
 pub const CONVERSATION_NOTES: Route<1> = Route::new("/conversations/{id}/notes");
+/// The agent's draft reply (src/inbox/drafts.rs).
+pub const CONVERSATION_DRAFT: Route<1> = Route::new("/conversations/{id}/draft");
+/// Who else is on the conversation: a server-sent-event stream (src/inbox/presence.rs).
+pub const CONVERSATION_PRESENCE: Route<1> = Route::new("/conversations/{id}/presence");
+/// "I am typing a reply" (src/inbox/presence.rs).
+pub const CONVERSATION_TYPING: Route<1> = Route::new("/conversations/{id}/typing");
+/// Undo a reply still waiting in the outbox (src/inbox/undo.rs).
+pub const CONVERSATION_MESSAGE_UNDO: Route<2> =
+    Route::new("/conversations/{id}/messages/{message_id}/undo");
 pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");
 pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assignee");
 pub const CONVERSATION_SNOOZE: Route<1> = Route::new("/conversations/{id}/snooze");

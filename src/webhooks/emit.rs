@@ -278,3 +278,37 @@ pub async fn forget_conversations(
         .await?
         .rows_affected)
 }
+
+/// Deletes the deliveries of `message.created` about one message of a conversation that are
+/// still pending: the message was taken back before it was sent (undo send,
+/// src/inbox/undo.rs). What was already delivered stays in the log.
+pub async fn forget_pending_message(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<u64, DbErr> {
+    let pending = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Entity::org_check(org))
+        .filter(webhook_delivery::Column::ConversationId.eq(conversation_id))
+        .filter(webhook_delivery::Column::EventType.eq(EventType::MessageCreated.as_str()))
+        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .all(db)
+        .await?;
+    let about: Vec<i64> = pending
+        .into_iter()
+        .filter(|d| {
+            serde_json::from_str::<Value>(&d.payload)
+                .is_ok_and(|p| p["data"]["message_id"].as_i64() == Some(message_id))
+        })
+        .map(|d| d.id)
+        .collect();
+    if about.is_empty() {
+        return Ok(0);
+    }
+    Ok(webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Id.is_in(about))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

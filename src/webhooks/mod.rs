@@ -14,7 +14,7 @@ pub mod routes;
 pub mod signing;
 pub mod types;
 
-pub use emit::{Event, emit, forget_conversations, forget_customers};
+pub use emit::{Event, emit, forget_conversations, forget_customers, forget_pending_message};
 pub use types::{EventSet, EventType, WebhookSecret, WebhookUrl};
 
 use crate::mail::egress::{Egress, EgressError};

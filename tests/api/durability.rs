@@ -10,12 +10,12 @@ use crate::helpers::{
 };
 use crate::smtp::{SmtpRecorder, free_port};
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
-async fn start(data_dir: &std::path::Path, database_url: &Option<String>) -> Server {
+pub(crate) async fn start(data_dir: &std::path::Path, database_url: &Option<String>) -> Server {
     let port = free_port();
     let mut child = lethe_command(data_dir, database_url.as_deref())
         .arg("serve")

@@ -121,6 +121,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if !options.background {
         without_background(&mut env);
     }
+    // Replies go out on the sender's next pass, as the tests expect; the undo tests ask for a
+    // delay (tests/api/drafts.rs).
+    env.insert("LETHE_UNDO_SEND_SECONDS".to_owned(), "0".to_owned());
     for (key, value) in options.extra_env {
         env.insert(key, value);
     }

@@ -14,6 +14,7 @@ mod browser_retention;
 mod channels;
 mod cli;
 mod compose;
+mod drafts;
 mod durability;
 mod imap;
 mod import;

@@ -17,6 +17,7 @@ pub mod conversation_tag;
 pub mod customer;
 pub mod customer_email;
 pub mod deletion_receipt;
+pub mod draft;
 pub mod invitation;
 pub mod membership;
 pub mod message;
