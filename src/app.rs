@@ -271,6 +271,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // inbox (src/inbox/)
         .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
         .route(paths::INBOX_BULK.pattern(), web::post().to(inbox::bulk::bulk))
+        .route(paths::INBOX_COUNTS.pattern(), web::get().to(inbox::folders::counts_json))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
         .route(paths::CONVERSATION_NEW.pattern(), web::get().to(inbox::compose::show))
         .route(paths::CONVERSATION_NEW.pattern(), web::post().to(inbox::compose::create))

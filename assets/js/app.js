@@ -40,7 +40,27 @@
     // On a conversation page only its own changes matter; on the inbox, every change.
     if (scope === "conversation" && id !== null && id !== undefined && String(id) !== ownId) return;
     notice.hidden = false;
+    if (scope === "inbox") refreshCounts();
   });
+  // The folder counts of the inbox follow at once (one fetch a second at most).
+  var countsPending = false;
+  function refreshCounts() {
+    if (countsPending || !document.querySelector("[data-folder-count]")) return;
+    countsPending = true;
+    window.setTimeout(function () {
+      fetch("/inbox/counts", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (counts) {
+          countsPending = false;
+          if (!counts) return;
+          document.querySelectorAll("[data-folder-count]").forEach(function (element) {
+            var key = element.getAttribute("data-folder-count");
+            if (Object.prototype.hasOwnProperty.call(counts, key)) element.textContent = String(counts[key]);
+          });
+        })
+        .catch(function () { countsPending = false; });
+    }, 1000);
+  }
   window.addEventListener("pagehide", function () {
     source.close();
   });

@@ -248,6 +248,8 @@ struct InboxPage {
     first: Option<String>,
     /// This page's own address, where the bulk form comes back to.
     here: String,
+    /// The sidebar (src/inbox/folders.rs).
+    folders: Vec<super::folders::Folder>,
 }
 
 impl InboxPage {
@@ -381,11 +383,22 @@ pub async fn inbox(
             name: m.display_name,
         })
         .collect();
+    let folders = super::folders::folders(
+        &state.db,
+        org,
+        scope.user_id(),
+        &filter.hidden_customers,
+        filter.status,
+        filter.assignee,
+        filter.channel,
+    )
+    .await?;
     let page = Page::new(&state, &scope.session, "inbox").await?;
     render(&InboxPage {
         page,
         rows,
         members,
+        folders,
         here: format!("{}?{}", paths::INBOX, filter.query_string(filter.before)),
         next: next.map(|cursor| format!("{}?{}", paths::INBOX, filter.query_string(Some(cursor)))),
         first: filter

@@ -11,6 +11,7 @@ pub mod customer_page;
 pub mod customers;
 pub mod drafts;
 pub mod events;
+pub mod folders;
 pub mod forward;
 pub mod list;
 pub mod notes;

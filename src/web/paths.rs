@@ -151,6 +151,7 @@ pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 // inbox (src/inbox/)
 pub const INBOX: Route<0> = Route::new("/inbox");
 pub const INBOX_BULK: Route<0> = Route::new("/inbox/bulk");
+pub const INBOX_COUNTS: Route<0> = Route::new("/inbox/counts");
 pub const EVENTS: Route<0> = Route::new("/events");
 pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
 /// Registered before `CONVERSATION`, whose `{id}` would take "new".

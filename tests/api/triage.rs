@@ -602,3 +602,63 @@ async fn a_new_customer_message_is_unread_per_agent_until_opened_and_rows_show_p
         0
     );
 }
+
+#[tokio::test]
+async fn folders_count_open_mine_unassigned_pending_snoozed_spam_and_each_channel() {
+    let app = spawn_app().await;
+    let (org, channel) = shop(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let from = format!("Customer {n} <f{n}@customer.test>");
+        ids.push(
+            arrives(&app, org, channel, &from, &format!("Folder {n}"))
+                .await
+                .0,
+        );
+    }
+    let owner_id = app.conversation(ids[0]).await.assignee_id;
+    assert_eq!(owner_id, None);
+    let inbox = app.get_text("/inbox").await;
+    let csrf = csrf_of(&inbox);
+    let bulk = |ids: Vec<i64>, action: String| {
+        let mut all = vec![("csrf", csrf.clone()), ("action", action)];
+        all.extend(ids.into_iter().map(|id| ("ids", id.to_string())));
+        app.client.post(app.url("/inbox/bulk")).form(&all).send()
+    };
+    let me = lethe::db::entity::user::Entity::find()
+        .filter(lethe::db::entity::user::Column::Email.eq("owner@shop-t.test"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    bulk(vec![ids[0]], format!("assign:{me}")).await.unwrap();
+    bulk(vec![ids[1]], "status:pending".into()).await.unwrap();
+    bulk(vec![ids[2]], "snooze:answer".into()).await.unwrap();
+    bulk(vec![ids[3]], "spam".into()).await.unwrap();
+
+    let counts: serde_json::Value = app.get("/inbox/counts").await.json().await.unwrap();
+    assert_eq!(counts["open"], 2);
+    assert_eq!(counts["mine"], 1);
+    assert_eq!(counts["unassigned"], 1);
+    assert_eq!(counts["pending"], 1);
+    assert_eq!(counts["snoozed"], 1);
+    assert_eq!(counts["spam"], 1);
+    assert_eq!(counts[format!("channel-{channel}")], 2);
+
+    // The page shows the same, the current folder marked, each a link to its list.
+    let page = app.get_text("/inbox?status=snoozed&assignee=all").await;
+    assert!(page.contains("data-folder-count=\"open\">2<"));
+    assert!(page.contains("data-folder-count=\"spam\">1<"));
+    assert!(page.contains("aria-current=\"page\" data-folder=\"snoozed\""));
+    assert_eq!(
+        page.matches("aria-current=\"page\" data-folder=").count(),
+        1
+    );
+    let channel_link = format!("channel={channel}\" data-folder=\"channel-{channel}\"");
+    assert!(page.contains(&channel_link));
+    assert_eq!(
+        listed(&app, "status=open&assignee=mine").await,
+        vec![ids[0]]
+    );
+}

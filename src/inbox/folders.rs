@@ -1,0 +1,195 @@
+//! The inbox's folders: Mine, Unassigned, All open, Pending, Snoozed, Closed, Spam and one per
+//! channel, each a link to the list with its filters and (but Closed, which only grows) a
+//! count. `GET /inbox/counts` gives the counts as JSON, which the page's script fetches when
+//! the server-sent events say something changed, so the counts stay live.
+//!
+//! Two grouped queries answer every count, whatever the number of folders.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect};
+
+use super::list::Assignee;
+use super::triage::Status;
+use crate::db::InOrg;
+use crate::db::entity::{channel, conversation};
+use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
+use crate::web::AppError;
+use crate::web::paths;
+
+/// One folder of the sidebar.
+pub struct Folder {
+    /// Stable name (`mine`, `unassigned`, `open`, `pending`, `snoozed`, `closed`, `spam`,
+    /// `channel-<id>`), for the page's script and tests.
+    pub key: String,
+    /// A catalog key; else `name` (a channel's).
+    pub label_key: Option<&'static str>,
+    pub name: String,
+    pub href: String,
+    pub count: Option<i64>,
+    pub current: bool,
+}
+
+/// The counts of every folder that has one, by key.
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    hidden_customers: &[i64],
+) -> Result<BTreeMap<String, i64>, DbErr> {
+    let hide = |query: sea_orm::Select<conversation::Entity>| {
+        if hidden_customers.is_empty() {
+            query
+        } else {
+            query.filter(
+                conversation::Column::CustomerId.is_not_in(hidden_customers.iter().copied()),
+            )
+        }
+    };
+    // user_id is a number: safe to write into the statement.
+    let by_status: Vec<(String, i64, i64, i64)> = hide(conversation::Entity::find_in(org).filter(
+        conversation::Column::Status.is_in([
+            Status::Open.as_str(),
+            Status::Pending.as_str(),
+            Status::Snoozed.as_str(),
+            Status::Spam.as_str(),
+        ]),
+    ))
+    .select_only()
+    .column(conversation::Column::Status)
+    .column_as(Expr::cust("COUNT(*)"), "n")
+    .column_as(
+        Expr::cust(format!(
+            "SUM(CASE WHEN assignee_id = {user_id} THEN 1 ELSE 0 END)"
+        )),
+        "mine",
+    )
+    .column_as(
+        Expr::cust("SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END)"),
+        "unassigned",
+    )
+    .group_by(conversation::Column::Status)
+    .into_tuple()
+    .all(db)
+    .await?;
+    let mut out = BTreeMap::new();
+    for key in ["mine", "unassigned", "open", "pending", "snoozed", "spam"] {
+        out.insert(key.to_owned(), 0);
+    }
+    for (status, n, mine, unassigned) in by_status {
+        if status == Status::Open.as_str() {
+            out.insert("mine".to_owned(), mine);
+            out.insert("unassigned".to_owned(), unassigned);
+        }
+        out.insert(status, n);
+    }
+    let by_channel: Vec<(Option<i64>, i64)> = hide(
+        conversation::Entity::find_in(org)
+            .filter(conversation::Column::Status.eq(Status::Open.as_str())),
+    )
+    .select_only()
+    .column(conversation::Column::ChannelId)
+    .column_as(Expr::cust("COUNT(*)"), "n")
+    .group_by(conversation::Column::ChannelId)
+    .into_tuple()
+    .all(db)
+    .await?;
+    for (channel_id, n) in by_channel {
+        if let Some(id) = channel_id {
+            out.insert(format!("channel-{id}"), n);
+        }
+    }
+    Ok(out)
+}
+
+/// The sidebar, with the folder the list shows marked current.
+pub async fn folders(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    hidden_customers: &[i64],
+    status: Status,
+    assignee: Assignee,
+    channel_filter: Option<i64>,
+) -> Result<Vec<Folder>, DbErr> {
+    let counts = counts(db, org, user_id, hidden_customers).await?;
+    let link = |status: Status, assignee: Assignee, channel: Option<i64>| {
+        let mut query = format!(
+            "{}?status={}&assignee={}",
+            paths::INBOX,
+            status.as_str(),
+            assignee.as_str()
+        );
+        if let Some(channel) = channel {
+            query.push_str(&format!("&channel={channel}"));
+        }
+        query
+    };
+    let plain = channel_filter.is_none();
+    let mut out: Vec<Folder> = [
+        ("mine", "folders.mine", Status::Open, Assignee::Mine),
+        (
+            "unassigned",
+            "folders.unassigned",
+            Status::Open,
+            Assignee::Unassigned,
+        ),
+        ("open", "folders.open", Status::Open, Assignee::All),
+        ("pending", "folders.pending", Status::Pending, Assignee::All),
+        ("snoozed", "folders.snoozed", Status::Snoozed, Assignee::All),
+        ("closed", "folders.closed", Status::Closed, Assignee::All),
+        ("spam", "folders.spam", Status::Spam, Assignee::All),
+    ]
+    .into_iter()
+    .map(|(key, label, folder_status, folder_assignee)| Folder {
+        key: key.to_owned(),
+        label_key: Some(label),
+        name: String::new(),
+        href: link(folder_status, folder_assignee, None),
+        count: counts.get(key).copied(),
+        current: plain && status == folder_status && assignee == folder_assignee,
+    })
+    .collect();
+    let channels: Vec<(i64, String)> = channel::Entity::find_in(org)
+        .select_only()
+        .column(channel::Column::Id)
+        .column(channel::Column::Name)
+        .order_by_asc(channel::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, name) in channels {
+        let key = format!("channel-{id}");
+        out.push(Folder {
+            count: Some(counts.get(&key).copied().unwrap_or(0)),
+            current: channel_filter == Some(id)
+                && status == Status::Open
+                && assignee == Assignee::All,
+            key,
+            label_key: None,
+            name,
+            href: link(Status::Open, Assignee::All, Some(id)),
+        });
+    }
+    Ok(out)
+}
+
+/// `GET /inbox/counts`: `{"mine": 3, "open": 12, …, "channel-4": 7}`.
+pub async fn counts_json(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<HttpResponse, AppError> {
+    let org = scope.org();
+    let hidden = if scope.role().is_admin() {
+        Vec::new()
+    } else {
+        crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?
+    };
+    let counts = counts(&state.db, org, scope.user_id(), &hidden).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(counts))
+}
