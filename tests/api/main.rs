@@ -15,6 +15,7 @@ mod channels;
 mod cli;
 mod compose;
 mod durability;
+mod format;
 mod imap;
 mod import;
 mod inbox;

@@ -91,6 +91,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/security.toml")),
             include_str!(concat!($lang, "/webhooks.toml")),
             include_str!(concat!($lang, "/backup.toml")),
+            include_str!(concat!($lang, "/format.toml")),
         ]
     };
 }
