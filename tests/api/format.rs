@@ -299,10 +299,13 @@ async fn signatures_are_filled_and_placed_as_the_channel_says() {
         .await
         .unwrap();
 
-        // Assert
-        let shop = position(&page, "Shop A team");
-        let agent = position(&page, "Test User<");
-        assert!(shop != usize::MAX, "{placement}: {page}");
+        // Assert: within the preview.
+        let start = page.find("reply-preview").expect("a preview");
+        let preview = &page[start..];
+        let preview = &preview[..preview.find("</section>").expect("its end")];
+        let shop = position(preview, "Shop A team");
+        let agent = position(preview, "Test User");
+        assert!(shop != usize::MAX, "{placement}: {preview}");
         assert_eq!(agent != usize::MAX, agent_shown, "{placement}");
         if agent_shown {
             assert_eq!(agent < shop, agent_first, "{placement}");
@@ -527,9 +530,10 @@ async fn a_message_over_25_mb_in_total_is_refused_and_the_typed_text_is_kept() {
 
 #[tokio::test]
 async fn the_customer_page_offers_to_write_to_the_customer_with_the_address_filled_in() {
-    // Arrange
+    // Arrange: a channel that can send.
     let app = spawn_app().await;
-    let (org, channel) = shop(&app, None).await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
     let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
     let customer_id = app.conversation(id).await.customer_id;
 
