@@ -551,3 +551,92 @@ async fn the_customer_page_offers_to_write_to_the_customer_with_the_address_fill
     assert!(form.contains(r#"id="new-to""#), "{link}: {form}");
     assert_eq!(input_value(&form, "new-to"), "anna@customer.test");
 }
+
+#[tokio::test]
+async fn a_canned_reply_is_inserted_at_the_cursor_without_a_reload_in_a_real_browser() {
+    use crate::browser::Browser;
+    use serde_json::json;
+    // Arrange: a canned reply; the agent has started typing in a real browser.
+    let app = spawn_app().await;
+    let (org, channel) = shop(&app, None).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let created = app
+        .post_form(
+            "/settings/canned-replies",
+            "/settings/canned-replies",
+            &[
+                ("title", "Label"),
+                ("body", "Your label is attached, {customer_first_name}."),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", "owner@shop-a.test").await;
+    browser
+        .type_into("#password", crate::helpers::PASSWORD)
+        .await;
+    browser.click("form.stack button[type=submit]").await;
+    browser
+        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    browser
+        .goto(&app.url(&format!("/conversations/{id}")))
+        .await;
+    browser
+        .wait_until("the conversation", |_, page| page.contains("reply-text"))
+        .await;
+    browser.type_into("#reply-text", "Dear Anna, ").await;
+    let script = |code: &str| json!({ "script": code, "args": [] });
+    // A mark on this page: it is gone if the page reloads.
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(script("window.letheMark = 'same page'; return true;")),
+        )
+        .await;
+
+    // Act
+    browser
+        .click("form.canned-insert button[type=submit]")
+        .await;
+
+    // Assert: the canned text follows what was typed, on the same page.
+    let mut value = String::new();
+    for _ in 0..100 {
+        value = browser
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(script(
+                    "return document.getElementById('reply-text').value;",
+                )),
+            )
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if value.contains("label is attached") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(value, "Dear Anna, Your label is attached, Anna.");
+    let mark = browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(script("return window.letheMark || null;")),
+        )
+        .await;
+    assert_eq!(mark, json!("same page"), "no reload");
+    assert!(!browser.current_url().await.contains("canned="));
+    let errors = browser.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "the browser reported errors (CSP?): {errors:?}"
+    );
+    browser.quit().await;
+}
