@@ -640,3 +640,48 @@ async fn a_canned_reply_is_inserted_at_the_cursor_without_a_reload_in_a_real_bro
     );
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_new_conversation_is_formatted_and_signed_and_quotes_nothing() {
+    // Arrange
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (_, channel) = shop(&app, Some(smtp.port)).await;
+    set_channel_signature(&app, channel, "{agent_name} for {shop_name}", "none").await;
+
+    // Act
+    let response = post_multipart(
+        &app,
+        "/conversations/new",
+        "/conversations/new",
+        &[
+            Part::Text("channel", &channel.to_string()),
+            Part::Text("to", "dora@customer.test"),
+            Part::Text("subject", "Your warranty claim"),
+            Part::Text("text", "Your kettle is **repaired**."),
+        ],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(response.status(), 303);
+    lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    let sent = smtp.wait_for(1).await.remove(0);
+    let mail = parsed(&sent);
+    assert_eq!(
+        mail["types"],
+        serde_json::json!(["multipart/alternative", "text/plain", "text/html"]),
+        "{sent}"
+    );
+    let text = mail["text"].as_str().unwrap().replace("\r\n", "\n");
+    assert_eq!(
+        text.trim_end(),
+        "Your kettle is **repaired**.\n\n-- \nTest User for Shop A"
+    );
+    let html = mail["html"].as_str().unwrap();
+    assert!(html.contains("<strong>repaired</strong>"), "{html}");
+    assert!(html.contains("Test User for Shop A"), "{html}");
+    assert!(!html.contains("gmail_quote"), "nothing to quote: {html}");
+}
