@@ -171,6 +171,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(auth::account::change_password),
         )
         .route(
+            paths::ACCOUNT_SIGNATURE.pattern(),
+            web::post().to(auth::account::save_signature),
+        )
+        .route(
             paths::ACCOUNT_DELETE.pattern(),
             web::post().to(orgs::leaving::delete_own_account),
         )
@@ -303,6 +307,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::CONVERSATION_MESSAGE_FORWARD.pattern(),
             web::post().to(inbox::forward::forward),
         )
+        .route(
+            paths::CONVERSATION_FORWARD.pattern(),
+            web::post().to(inbox::forward::forward_conversation),
+        )
         .route(paths::CUSTOMER.pattern(), web::get().to(inbox::customer_page::show))
         .route(paths::ATTACHMENT.pattern(), web::get().to(inbox::attachments::download))
         .route(paths::CANNED_REPLIES.pattern(), web::get().to(inbox::canned::list))
@@ -326,6 +334,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CHANNEL.pattern(), web::get().to(mail::channels::routes::edit))
         .route(paths::CHANNEL.pattern(), web::post().to(mail::channels::routes::update))
         .route(paths::CHANNEL_DELETE.pattern(), web::post().to(mail::channels::routes::delete))
+        .route(paths::CHANNEL_SIGNATURE.pattern(), web::post().to(mail::channels::signature::save))
         .route(paths::CHANNEL_TEST_IMAP.pattern(), web::post().to(mail::channels::routes::test_imap))
         .route(paths::CHANNEL_TEST_SMTP.pattern(), web::post().to(mail::channels::routes::test_smtp_button))
         .route(paths::CHANNEL_OAUTH_START.pattern(), web::get().to(mail::channels::oauth_routes::start))

@@ -1,6 +1,7 @@
 //! `/account`: the signed-in user's own page, with its two forms: the profile (display name,
 //! language; `/account/profile`) and the password change (`/account/password`, with a notice
-//! mail). The second factor and sessions are on `/account/security` (`security.rs`).
+//! mail), and the agent's signature under replies (`/account/signature`, placeholders
+//! `{agent_name}` and `{shop_name}`, see `mail::signature`). The second factor and sessions are on `/account/security` (`security.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use super::users;
 use crate::audit::Entry;
 use crate::db::entity::{session, user};
+use crate::mail::signature::Signature;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::i18n::Lang;
@@ -26,6 +28,8 @@ struct AccountPage {
     email: String,
     language: String,
     errors: Vec<&'static str>,
+    /// The agent's signature as stored (or as typed when the form came back).
+    signature: String,
 }
 
 impl AccountPage {
@@ -45,6 +49,7 @@ impl AccountPage {
                 .map(|l| l.code().to_owned())
                 .unwrap_or_default(),
             errors,
+            signature: stored_signature(&state.db, auth.user.id).await?,
         })
     }
 
@@ -92,6 +97,7 @@ pub async fn update_profile(
                 email: auth.user.email.clone(),
                 language: form.language,
                 errors,
+                signature: stored_signature(&state.db, auth.user.id).await?,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         );
@@ -102,6 +108,44 @@ pub async fn update_profile(
             user::Column::Language,
             language.map(|l| l.code().to_owned()).into(),
         )
+        .filter(user::Column::Id.eq(auth.user.id))
+        .exec(&state.db)
+        .await?;
+    Ok(see_other_with_flash(paths::ACCOUNT.path(), "flash.saved"))
+}
+
+async fn stored_signature(
+    db: &sea_orm::DatabaseConnection,
+    user_id: i64,
+) -> Result<String, AppError> {
+    Ok(user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map(|u| u.signature)
+        .unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+pub struct SignatureForm {
+    #[serde(default)]
+    signature: String,
+}
+
+pub async fn save_signature(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    CsrfForm(form): CsrfForm<SignatureForm>,
+) -> Result<HttpResponse, AppError> {
+    let signature = match Signature::parse(&form.signature) {
+        Ok(signature) => signature,
+        Err(error) => {
+            let mut page = AccountPage::of(&state, &auth, vec![error]).await?;
+            page.signature = form.signature;
+            return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    user::Entity::update_many()
+        .col_expr(user::Column::Signature, signature.as_str().into())
         .filter(user::Column::Id.eq(auth.user.id))
         .exec(&state.db)
         .await?;

@@ -119,6 +119,8 @@ pub struct ConversationPage {
     pub forward_problem: Option<(i64, String)>,
     pub forward_to: String,
     pub forward_note: String,
+    /// The reply as the "Preview" button rendered it (sanitized HTML, signatures included).
+    pub reply_preview: Option<String>,
     /// Whether "Reply all" would add anyone (the last customer mail had other addresses).
     pub reply_all_available: bool,
     /// The largest file the forms take, in MB, for the hint under the file inputs.
@@ -183,6 +185,8 @@ pub struct Drafts {
     pub reply_bcc: Option<String>,
     /// The reply came back because a customer wrote meanwhile (src/inbox/collision.rs).
     pub newer_message: bool,
+    /// The reply rendered by the "Preview" button (sanitized HTML).
+    pub reply_preview: Option<String>,
 }
 
 fn human_size(bytes: i64) -> String {
@@ -209,6 +213,7 @@ fn kind_key(kind: &str) -> Option<&'static str> {
         "bulk" => Some("kind.bulk"),
         "bounce" => Some("kind.bounce"),
         "forward" => Some("kind.forward"),
+        crate::mail::ingest::FORWARD_ANSWER => Some("kind.forward_answer"),
         _ => None,
     }
 }
@@ -425,6 +430,7 @@ pub async fn load(
         forward_problem: drafts.forward_problem,
         forward_to: drafts.forward_to,
         forward_note: drafts.forward_note,
+        reply_preview: drafts.reply_preview,
         max_attachment_mb: state.config.max_attachment_bytes / (1024 * 1024),
     })
 }

@@ -1,7 +1,12 @@
 //! Forwarding a message of the thread to an outside address (a supplier, the courier):
 //! `POST /conversations/{id}/messages/{message_id}/forward` with `to` and an optional `note`.
 //! The forward is recorded on the conversation as an outbound message of kind `forward`
-//! (`mail::outbound::queue_forward`), with the message's files.
+//! (`mail::outbound::queue_forward`), with the message's files. The whole conversation, with
+//! all its files, goes the same way through `POST /conversations/{id}/forward`
+//! (`mail::outbound::queue_forward_conversation`).
+//!
+//! The outside party's answer threads back as a note the team sees (`mail::ingest`, kind
+//! `forward_answer`), never as the customer's mail.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -25,6 +30,9 @@ pub struct ForwardForm {
     note: String,
 }
 
+/// The problem shown for a forward of the whole conversation sits where a message id would.
+pub const WHOLE_CONVERSATION: i64 = 0;
+
 pub async fn forward(
     state: web::Data<AppState>,
     scope: TenantScope,
@@ -32,6 +40,26 @@ pub async fn forward(
     CsrfForm(form): CsrfForm<ForwardForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, message_id) = path.into_inner();
+    send(&state, &scope, id, Some(message_id), form).await
+}
+
+pub async fn forward_conversation(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<ForwardForm>,
+) -> Result<HttpResponse, AppError> {
+    send(&state, &scope, path.into_inner(), None, form).await
+}
+
+/// Forwards one message (`Some`) or the whole conversation (`None`).
+async fn send(
+    state: &AppState,
+    scope: &TenantScope,
+    id: i64,
+    message_id: Option<i64>,
+    form: ForwardForm,
+) -> Result<HttpResponse, AppError> {
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let tr = scope.session.tr();
     let problem = match compose::parse_list(&form.to) {
@@ -46,17 +74,32 @@ pub async fn forward(
             .collect::<Vec<_>>()
             .join(" "),
         Ok(to) => {
-            match outbound::queue_forward(
-                &state,
-                scope.org(),
-                id,
-                message_id,
-                scope.user_id(),
-                to,
-                &form.note,
-            )
-            .await?
-            {
+            let queued = match message_id {
+                Some(message_id) => {
+                    outbound::queue_forward(
+                        state,
+                        scope.org(),
+                        id,
+                        message_id,
+                        scope.user_id(),
+                        to,
+                        &form.note,
+                    )
+                    .await?
+                }
+                None => {
+                    outbound::queue_forward_conversation(
+                        state,
+                        scope.org(),
+                        id,
+                        scope.user_id(),
+                        to,
+                        &form.note,
+                    )
+                    .await?
+                }
+            };
+            match queued {
                 Ok(_) => {
                     return Ok(see_other_with_flash(
                         &paths::CONVERSATION.at(id),
@@ -75,11 +118,11 @@ pub async fn forward(
         }
     };
     let drafts = Drafts {
-        forward_problem: Some((message_id, problem)),
+        forward_problem: Some((message_id.unwrap_or(WHOLE_CONVERSATION), problem)),
         forward_to: form.to,
         forward_note: form.note,
         ..Drafts::default()
     };
-    let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+    let page = conversation::load(state, scope, id, &ViewQuery::default(), drafts).await?;
     render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
 }

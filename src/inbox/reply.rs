@@ -5,6 +5,9 @@
 //! The reply form may carry files (multipart); one over a limit brings the form back with the
 //! typed text and a message naming it, nothing stored.
 //!
+//! The "Preview" button posts the same form: the reply comes back rendered (Markdown, with
+//! the signatures) above the form as typed, nothing stored or sent.
+//!
 //! Forms of the conversation page: `POST /conversations/{id}/reply` and
 //! `POST /conversations/{id}/messages/{message_id}/retry`.
 
@@ -50,6 +53,9 @@ pub struct ReplyForm {
     /// "Send anyway": the agent saw the newer message and sends all the same.
     #[serde(default)]
     send_anyway: String,
+    /// Set by the "Preview" button: show the reply as it would be sent, store nothing.
+    #[serde(default)]
+    preview: String,
 }
 
 /// The fields' addresses, or one sentence per entry that is not an address (naming it and
@@ -115,6 +121,17 @@ pub async fn reply(
         reply_bcc: Some(form.bcc.clone()),
         ..Drafts::default()
     };
+    if !form.preview.is_empty() {
+        // The preview, rendered here (no JavaScript): the form comes back as typed.
+        let html = outbound::preview_reply(&state.db, scope.org(), id, scope.user_id(), &form.text)
+            .await?;
+        let drafts = Drafts {
+            reply_preview: Some(html),
+            ..again(form.text.clone(), problem, None)
+        };
+        let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
+        return render_with_status(&page, StatusCode::OK);
+    }
     if let Some(problem) = problem {
         // Nothing is stored; the typed text and addresses come back.
         let drafts = again(form.text.clone(), Some(problem), None);

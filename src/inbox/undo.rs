@@ -85,7 +85,8 @@ pub async fn undo(
         to: reply.to_addresses.clone(),
         cc: reply.cc_addresses.clone(),
         bcc: reply.bcc_addresses.clone(),
-        text: reply.text_body.clone(),
+        // Without the signature: sending again adds it again.
+        text: crate::mail::format::typed_text(&reply.text_body).to_owned(),
     };
     drafts::save(&txn, org, id, scope.user_id(), &fields, now).await?;
     let (_, files) =

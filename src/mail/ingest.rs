@@ -147,15 +147,27 @@ pub async fn store_parsed(
     } else {
         now
     };
-    let customer_id = find_or_create_customer(db, source.org, &parsed, received_at).await?;
+    let threaded = thread(db, source.org, &parsed).await?;
+    // An outside party answering a forward: kept for the team, not a customer's message.
+    let forward_answer = match threaded {
+        Some(id) => answers_forward(db, org, id, &parsed).await?,
+        None => false,
+    };
     // A blocked sender's mail goes straight to spam and reopens nothing (src/inbox/spam.rs).
     let blocked = crate::inbox::spam::is_blocked(db, org, &parsed.from.address).await?;
-    let (conversation_id, new_conversation) = match thread(db, source.org, &parsed).await? {
-        Some(id) => (id, false),
-        None => (
-            create_conversation(db, source, customer_id, &parsed, received_at, blocked).await?,
-            true,
-        ),
+    let (conversation_id, new_conversation) = match threaded {
+        Some(id) if forward_answer => (id, false),
+        Some(id) => {
+            find_or_create_customer(db, source.org, &parsed, received_at).await?;
+            (id, false)
+        }
+        None => {
+            let customer_id = find_or_create_customer(db, source.org, &parsed, received_at).await?;
+            (
+                create_conversation(db, source, customer_id, &parsed, received_at, blocked).await?,
+                true,
+            )
+        }
     };
 
     // Files first: a committed row never points at a missing file.
@@ -173,21 +185,29 @@ pub async fn store_parsed(
             }
         }
     }
-    let inserted = inbound_row(source, conversation_id, &parsed, &notes, received_at)
-        .insert(db)
-        .await?;
+    let mut row = inbound_row(source, conversation_id, &parsed, &notes, received_at);
+    if forward_answer {
+        row.direction = Set("note".into());
+        row.kind = Set(FORWARD_ANSWER.into());
+    }
+    let inserted = row.insert(db).await?;
     for (part, blob_id) in stored_attachments {
         attachment_row(org, inserted.id, part, blob_id)
             .insert(db)
             .await?;
     }
-    touch_conversation(
-        db,
-        conversation_id,
-        received_at,
-        parsed.kind == MailKind::Normal && !new_conversation && !blocked,
-    )
-    .await?;
+    if forward_answer {
+        // Like a note: moves the conversation up, counts no customer message, reopens nothing.
+        touch_conversation_by(db, conversation_id, 0, received_at, false).await?;
+    } else {
+        touch_conversation(
+            db,
+            conversation_id,
+            received_at,
+            parsed.kind == MailKind::Normal && !new_conversation && !blocked,
+        )
+        .await?;
+    }
     Ok(Outcome::Stored {
         conversation_id,
         message_id: inserted.id,
@@ -239,6 +259,64 @@ pub(crate) fn without_nul_characters(mut parsed: ParsedMail) -> ParsedMail {
         clean(token);
     }
     parsed
+}
+
+/// The kind of an outside party's answer to a forward, stored with `direction = "note"`: the
+/// team sees it like an internal note; it is never taken for the customer's mail, never
+/// answered, quoted or shown to the customer.
+pub const FORWARD_ANSWER: &str = "forward_answer";
+
+/// Whether `parsed`, threaded into `conversation_id`, answers a forward of that conversation:
+/// it answers a forward's Message-ID, or it comes from an address a forward went to. Mail
+/// from one of the customer's own addresses never is.
+async fn answers_forward(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    parsed: &ParsedMail,
+) -> Result<bool, MailError> {
+    let forwards: Vec<(String, String)> = message::Entity::find_in(org)
+        .select_only()
+        .column(message::Column::MessageIdHeader)
+        .column(message::Column::ToAddresses)
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::Kind.eq("forward"))
+        .filter(message::Column::Direction.eq("outbound"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if forwards.is_empty() {
+        return Ok(false);
+    }
+    let customer_id = conversation::Entity::find_by_id_in(org, conversation_id)
+        .select_only()
+        .column(conversation::Column::CustomerId)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    let customer_addresses: Vec<String> = customer_email::Entity::find_in(org)
+        .select_only()
+        .column(customer_email::Column::Email)
+        .filter(customer_email::Column::CustomerId.eq(customer_id.unwrap_or_default()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let from = parsed.from.address.as_str();
+    if customer_addresses
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(from))
+    {
+        return Ok(false);
+    }
+    let answers_one = parsed
+        .in_reply_to
+        .iter()
+        .chain(&parsed.references)
+        .any(|id| forwards.iter().any(|(forward, _)| forward == id));
+    let written_to = forwards
+        .iter()
+        .any(|(_, to)| super::compose::split_stored(to).any(|a| a.eq_ignore_ascii_case(from)));
+    Ok(answers_one || written_to)
 }
 
 fn kind_str(kind: MailKind) -> &'static str {

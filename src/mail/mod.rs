@@ -8,6 +8,7 @@ pub mod channels;
 pub mod compose;
 pub mod egress;
 mod error;
+pub mod format;
 pub mod imap;
 pub mod import;
 pub mod inbound_http;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod oauth;
 pub mod outbound;
 pub mod parse;
+pub mod signature;
 pub mod system;
 
 pub use address::EmailAddress;

@@ -22,6 +22,7 @@ use sea_orm::{
 use super::MailError;
 use super::channel::{self, Secret, SmtpSettings, TlsMode, is_one_of, organization_addresses};
 use super::compose::{self, NewAttachment, OutgoingFile, Recipients};
+use super::format::{self, Body, Quoted};
 use super::ingest::{latest_message, touch_conversation};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
@@ -335,6 +336,8 @@ pub async fn queue_reply_with(
         }
     };
     let from_address = sender_address(&txn, org, &conversation, &channel).await?;
+    let signature = super::signature::for_reply(&txn, org, &channel, author_id).await?;
+    let body = format::with_signature(text, &signature);
     let (in_reply_to, references) = match &latest {
         Some(m) => {
             let mut refs: Vec<String> = m
@@ -369,8 +372,8 @@ pub async fn queue_reply_with(
         cc_addresses: Set(cc),
         bcc_addresses: Set(bcc),
         subject: Set(subject),
-        text_body: Set(text.to_owned()),
-        html_body: Set(None),
+        text_body: Set(body.text),
+        html_body: Set(Some(body.html)),
         parse_notes: Set("[]".into()),
         author_id: Set(Some(author_id)),
         delivery_status: Set(Some("queued".into())),
@@ -402,6 +405,26 @@ pub async fn queue_reply_with(
         conversation_id: conversation.id,
     });
     Ok(Ok(inserted))
+}
+
+/// The HTML a reply would be sent with (the agent's and the channel's signatures filled in,
+/// the quote left out), for the preview button. Nothing is stored.
+pub async fn preview_reply(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    text: &str,
+) -> Result<String, MailError> {
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(db)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let signature = match sending_channel(db, org, &conversation).await? {
+        Some(channel) => super::signature::for_reply(db, org, &channel, author_id).await?,
+        None => String::new(),
+    };
+    Ok(format::with_signature(text, &signature).html)
 }
 
 /// What one pass of the sender did.
@@ -558,7 +581,10 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
     let files = compose::files_of(&state.db, &state.blobs, org, message.id)
         .await
         .map_err(|e| temporary(e.to_string()))?;
-    let email = build_email(&message, files).map_err(|reason| Failure {
+    let quoted = quoted_message(&state.db, &message)
+        .await
+        .map_err(|e| temporary(e.to_string()))?;
+    let email = build_email(&message, quoted.as_ref(), files).map_err(|reason| Failure {
         reason,
         permanent: true,
         waits_for_sign_in: false,
@@ -627,9 +653,61 @@ async fn send_with(
         .map_err(SendError::Smtp)
 }
 
-/// The mail of a reply: plain text, or with files `multipart/mixed` of the text part and one
-/// attachment part per file.
-fn build_email(message: &message::Model, files: Vec<OutgoingFile>) -> Result<Message, String> {
+/// The message a formatted reply answers (its In-Reply-To, on the same conversation, written
+/// by a person: not a note, a forward, a bounce or an auto-reply), to quote under the reply.
+async fn quoted_message(
+    db: &impl ConnectionTrait,
+    message: &message::Model,
+) -> Result<Option<message::Model>, MailError> {
+    if message.html_body.is_none() || message.kind != "normal" || message.in_reply_to.is_empty() {
+        return Ok(None);
+    }
+    Ok(message::Entity::find_in(message.organization_id)
+        .filter(message::Column::ConversationId.eq(message.conversation_id))
+        .filter(message::Column::MessageIdHeader.eq(message.in_reply_to.as_str()))
+        .filter(message::Column::Direction.ne("note"))
+        .filter(message::Column::Kind.eq("normal"))
+        .one(db)
+        .await?)
+}
+
+/// The text and HTML parts of a formatted message, with the message it answers quoted.
+fn formatted_parts(message: &message::Model, quoted: Option<&message::Model>) -> Option<Body> {
+    let body = Body {
+        text: message.text_body.clone(),
+        html: message.html_body.clone()?,
+    };
+    let Some(quoted) = quoted else {
+        return Some(body);
+    };
+    let from = if quoted.from_name.is_empty() {
+        quoted.from_address.clone()
+    } else {
+        format!("{} <{}>", quoted.from_name, quoted.from_address)
+    };
+    let date = quoted.sent_at.unwrap_or(quoted.created_at).to_rfc2822();
+    Some(format::with_quote(
+        &body,
+        &Quoted {
+            from: &from,
+            date: &date,
+            text: &quoted.text_body,
+            html: quoted
+                .html_body
+                .as_deref()
+                .filter(|_| quoted.direction == "outbound"),
+        },
+    ))
+}
+
+/// The mail of a message: plain text (forwards), or a formatted reply as
+/// `multipart/alternative` (text, HTML) with the answered message quoted; with files, that in
+/// a `multipart/mixed` with one attachment part per file.
+fn build_email(
+    message: &message::Model,
+    quoted: Option<&message::Model>,
+    files: Vec<OutgoingFile>,
+) -> Result<Message, String> {
     let from_name = (!message.from_name.is_empty()).then(|| message.from_name.clone());
     let from = Mailbox::new(
         from_name,
@@ -666,13 +744,21 @@ fn build_email(message: &message::Model, files: Vec<OutgoingFile>) -> Result<Mes
             .collect();
         builder = builder.references(references.join(" "));
     }
+    let formatted = formatted_parts(message, quoted)
+        .map(|body| MultiPart::alternative_plain_html(body.text, body.html));
     if files.is_empty() {
-        return builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.text_body.clone())
-            .map_err(|e| e.to_string());
+        return match formatted {
+            Some(alternative) => builder.multipart(alternative),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(message.text_body.clone()),
+        }
+        .map_err(|e| e.to_string());
     }
-    let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(message.text_body.clone()));
+    let mut mixed = match formatted {
+        Some(alternative) => MultiPart::mixed().multipart(alternative),
+        None => MultiPart::mixed().singlepart(SinglePart::plain(message.text_body.clone())),
+    };
     for file in files {
         let content_type = ContentType::parse(&file.content_type)
             .or_else(|_| ContentType::parse("application/octet-stream"))
@@ -850,6 +936,8 @@ pub async fn start_conversation(
     }
     let token = super::ingest::unused_token(&txn, org).await?;
     let subject = new.subject.trim().to_owned();
+    let signature = super::signature::for_reply(&txn, org, &channel, author_id).await?;
+    let body = format::with_signature(&text, &signature);
     let conversation = conversation::ActiveModel {
         organization_id: Set(org),
         channel_id: Set(Some(channel.id)),
@@ -881,8 +969,8 @@ pub async fn start_conversation(
         cc_addresses: Set(compose::join(&new.recipients.cc)),
         bcc_addresses: Set(compose::join(&new.recipients.bcc)),
         subject: Set(format!("{subject} {}", format_token_tag(&token))),
-        text_body: Set(text),
-        html_body: Set(None),
+        text_body: Set(body.text),
+        html_body: Set(Some(body.html)),
         parse_notes: Set("[]".into()),
         author_id: Set(Some(author_id)),
         delivery_status: Set(Some("queued".into())),
@@ -1030,18 +1118,166 @@ pub async fn queue_forward(
         super::parse::strip_subject_prefixes(&original_subject).trim(),
         format_token_tag(&conversation.token)
     );
+    let files: Vec<compose::SealedAttachment> = crate::db::entity::attachment::Entity::find_in(org)
+        .filter(crate::db::entity::attachment::Column::MessageId.eq(original.id))
+        .order_by_asc(crate::db::entity::attachment::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| compose::SealedAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            blob_id: a.blob_id,
+        })
+        .collect();
+    record_forward(
+        state,
+        txn,
+        org,
+        &conversation,
+        &channel,
+        author_id,
+        &to,
+        subject,
+        text,
+        &files,
+    )
+    .await
+    .map(Ok)
+}
+
+/// Forwards the whole conversation `conversation_id` (every message to and from the customer,
+/// oldest first, without notes and earlier forwards) with all its files to outside addresses,
+/// recorded like [`queue_forward`] as an outbound message of kind `forward`.
+pub async fn queue_forward_conversation(
+    state: &AppState,
+    org: OrgId,
+    conversation_id: i64,
+    author_id: i64,
+    to: Vec<crate::mail::EmailAddress>,
+    note: &str,
+) -> Result<Result<message::Model, Refusal>, MailError> {
+    use crate::db::entity::attachment;
+    if to.is_empty() {
+        return Ok(Err(Refusal::NoRecipient));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
+        .one(&txn)
+        .await?
+        .ok_or(MailError::ConversationNotFound)?;
+    let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
+        return Ok(Err(Refusal::NoSmtpChannel));
+    };
+    let own = organization_addresses(&txn, org).await?;
+    if let Some(address) = to.iter().find(|a| is_one_of(a.as_str(), &own)) {
+        return Ok(Err(Refusal::OwnAddress(address.to_string())));
+    }
+    let thread = message::Entity::find_in(org)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.ne("note"))
+        .filter(message::Column::Kind.ne("forward"))
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut text = String::new();
+    if !note.trim().is_empty() {
+        text.push_str(note.trim());
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!(
+        "---------- Forwarded conversation ----------\nSubject: {}\nMessages: {}\n",
+        conversation.subject,
+        thread.len()
+    ));
+    for m in &thread {
+        let from = if m.from_name.is_empty() {
+            m.from_address.clone()
+        } else {
+            format!("{} <{}>", m.from_name, m.from_address)
+        };
+        text.push_str(&format!(
+            "\n---------- {} ----------\nFrom: {from}\nDate: {}\nTo: {}\n",
+            if m.direction == "inbound" {
+                "Message"
+            } else {
+                "Reply"
+            },
+            m.sent_at.unwrap_or(m.created_at).to_rfc2822(),
+            m.to_addresses
+        ));
+        if !m.cc_addresses.is_empty() {
+            text.push_str(&format!("Cc: {}\n", m.cc_addresses));
+        }
+        text.push('\n');
+        text.push_str(m.text_body.trim_end());
+        text.push('\n');
+    }
+    let subject = format!(
+        "Fwd: {} {}",
+        conversation.subject.trim(),
+        format_token_tag(&conversation.token)
+    );
+    let ids: Vec<i64> = thread.iter().map(|m| m.id).collect();
+    let files: Vec<compose::SealedAttachment> = attachment::Entity::find_in(org)
+        .filter(attachment::Column::MessageId.is_in(ids))
+        .order_by_asc(attachment::Column::MessageId)
+        .order_by_asc(attachment::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| compose::SealedAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            blob_id: a.blob_id,
+        })
+        .collect();
+    record_forward(
+        state,
+        txn,
+        org,
+        &conversation,
+        &channel,
+        author_id,
+        &to,
+        subject,
+        text,
+        &files,
+    )
+    .await
+    .map(Ok)
+}
+
+/// Writes a forward (message of kind `forward`, its attachment rows on already stored files,
+/// its outbox row) in `txn` and commits it.
+#[allow(clippy::too_many_arguments)]
+async fn record_forward(
+    state: &AppState,
+    txn: sea_orm::DatabaseTransaction,
+    org: OrgId,
+    conversation: &conversation::Model,
+    channel: &crate::db::entity::channel::Model,
+    author_id: i64,
+    to: &[crate::mail::EmailAddress],
+    subject: String,
+    text: String,
+    files: &[compose::SealedAttachment],
+) -> Result<message::Model, MailError> {
     let now = Utc::now();
     let inserted = message::ActiveModel {
         organization_id: Set(org),
         conversation_id: Set(conversation.id),
         direction: Set("outbound".into()),
         kind: Set("forward".into()),
-        message_id_header: Set(new_message_id(&channel, &conversation.token)),
+        message_id_header: Set(new_message_id(channel, &conversation.token)),
         in_reply_to: Set(String::new()),
         references_header: Set(String::new()),
         from_name: Set(channel.from_name.clone()),
         from_address: Set(channel.from_address.clone()),
-        to_addresses: Set(compose::join(&to)),
+        to_addresses: Set(compose::join(to)),
         cc_addresses: Set(String::new()),
         bcc_addresses: Set(String::new()),
         subject: Set(subject),
@@ -1057,20 +1293,7 @@ pub async fn queue_forward(
     }
     .insert(&txn)
     .await?;
-    let files: Vec<compose::SealedAttachment> = crate::db::entity::attachment::Entity::find_in(org)
-        .filter(crate::db::entity::attachment::Column::MessageId.eq(original.id))
-        .order_by_asc(crate::db::entity::attachment::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|a| compose::SealedAttachment {
-            filename: a.filename,
-            content_type: a.content_type,
-            size: a.size,
-            blob_id: a.blob_id,
-        })
-        .collect();
-    compose::insert_rows(&txn, org, inserted.id, &files).await?;
+    compose::insert_rows(&txn, org, inserted.id, files).await?;
     queued(org, inserted.id, channel.id, now)
         .insert(&txn)
         .await?;
@@ -1089,5 +1312,5 @@ pub async fn queue_forward(
         org,
         conversation_id: conversation.id,
     });
-    Ok(Ok(inserted))
+    Ok(inserted)
 }

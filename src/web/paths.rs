@@ -105,6 +105,7 @@ pub const SETUP: Route<1> = Route::new("/setup/{token}");
 pub const ACCOUNT: Route<0> = Route::new("/account");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
+pub const ACCOUNT_SIGNATURE: Route<0> = Route::new("/account/signature");
 /// A user deletes their own account (src/orgs/leaving.rs).
 pub const ACCOUNT_DELETE: Route<0> = Route::new("/account/delete");
 pub const ACCOUNT_SECURITY: Route<0> = Route::new("/account/security");
@@ -167,6 +168,8 @@ pub const CONVERSATION_TYPING: Route<1> = Route::new("/conversations/{id}/typing
 /// Undo a reply still waiting in the outbox (src/inbox/undo.rs).
 pub const CONVERSATION_MESSAGE_UNDO: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/undo");
+/// Forwards the whole conversation (one message: `CONVERSATION_MESSAGE_FORWARD`).
+pub const CONVERSATION_FORWARD: Route<1> = Route::new("/conversations/{id}/forward");
 pub const CONVERSATION_STATUS: Route<1> = Route::new("/conversations/{id}/status");
 pub const CONVERSATION_ASSIGNEE: Route<1> = Route::new("/conversations/{id}/assignee");
 pub const CONVERSATION_SNOOZE: Route<1> = Route::new("/conversations/{id}/snooze");
@@ -193,6 +196,7 @@ pub const CHANNELS: Route<0> = Route::new("/settings/channels");
 pub const CHANNEL_NEW: Route<0> = Route::new("/settings/channels/new");
 pub const CHANNEL: Route<1> = Route::new("/settings/channels/{id}");
 pub const CHANNEL_DELETE: Route<1> = Route::new("/settings/channels/{id}/delete");
+pub const CHANNEL_SIGNATURE: Route<1> = Route::new("/settings/channels/{id}/signature");
 pub const CHANNEL_TEST_IMAP: Route<1> = Route::new("/settings/channels/{id}/test-imap");
 pub const CHANNEL_TEST_SMTP: Route<1> = Route::new("/settings/channels/{id}/test-smtp");
 /// Starts the OAuth2 sign-in of a channel (a link: the provider's page is another origin).

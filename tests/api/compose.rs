@@ -17,7 +17,7 @@ use crate::helpers::{
 };
 use crate::smtp::SmtpRecorder;
 
-async fn shop(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
+pub(crate) async fn shop(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
     app.create_user("owner@shop-a.test", "Shop A", "owner")
         .await;
     let org = app.org_id("Shop A").await;
@@ -30,14 +30,14 @@ async fn shop(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
 }
 
 /// A plain-text mail to Shop A's channel.
-fn text_mail(from: &str, message_id: &str, subject: &str, body: &str) -> Mail {
+pub(crate) fn text_mail(from: &str, message_id: &str, subject: &str, body: &str) -> Mail {
     mail(from, message_id, subject, body)
         .to("support@shop-a.test")
         .date("Mon, 23 Nov 2026 10:00:00 +0000")
 }
 
 /// Anna's question; returns its conversation.
-async fn anna_asks(app: &TestApp, org: OrgId, channel: i64, from: &str) -> i64 {
+pub(crate) async fn anna_asks(app: &TestApp, org: OrgId, channel: i64, from: &str) -> i64 {
     let question = text_mail(
         from,
         &format!("q-{}@customer.test", unique_suffix()),
@@ -48,13 +48,13 @@ async fn anna_asks(app: &TestApp, org: OrgId, channel: i64, from: &str) -> i64 {
 }
 
 /// A field of a multipart form: text, or a file (name, content type, bytes).
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     Text(&'a str, &'a str),
     File(&'a str, &'a str, &'a str, &'a [u8]),
 }
 
 /// Posts a `multipart/form-data` body as a browser does, with the CSRF token of `form_page`.
-async fn post_multipart(
+pub(crate) async fn post_multipart(
     app: &TestApp,
     form_page: &str,
     action: &str,
@@ -104,7 +104,7 @@ async fn post_multipart(
 }
 
 /// Bytes no text encoding keeps by accident: every byte value, then a marker.
-fn binary_file(marker: &str) -> Vec<u8> {
+pub(crate) fn binary_file(marker: &str) -> Vec<u8> {
     let mut bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     bytes.extend_from_slice(marker.as_bytes());
     bytes
@@ -112,7 +112,7 @@ fn binary_file(marker: &str) -> Vec<u8> {
 
 /// The recorded mail as Python's `email` package reads it: every part's content type, then
 /// each attachment's file name and SHA-256, and the text part, as JSON.
-fn parsed_by_python(raw: &str) -> serde_json::Value {
+pub(crate) fn parsed_by_python(raw: &str) -> serde_json::Value {
     let script = r#"
 import email, email.policy, hashlib, json, sys
 m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
@@ -144,12 +144,12 @@ print(json.dumps(out))
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-fn blob_files(app: &TestApp) -> BTreeSet<PathBuf> {
+pub(crate) fn blob_files(app: &TestApp) -> BTreeSet<PathBuf> {
     let dir = app.data_dir.join("attachments");
     if !dir.exists() {
         return BTreeSet::new();
@@ -225,7 +225,7 @@ async fn a_reply_with_two_attachments_is_sent_as_mime_parts_and_they_download_fr
         assert_eq!(downloaded.bytes().await.unwrap().as_ref(), expected);
     }
 
-    // Sent as multipart/mixed: the text part, then the two files, bytes identical.
+    // Sent as multipart/mixed: the text and HTML parts, then the two files, bytes identical.
     let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
         .await
         .unwrap();
@@ -236,15 +236,20 @@ async fn a_reply_with_two_attachments_is_sent_as_mime_parts_and_they_download_fr
         parsed["types"],
         serde_json::json!([
             "multipart/mixed",
+            "multipart/alternative",
             "text/plain",
+            "text/html",
             "application/pdf",
             "text/plain"
         ]),
         "{sent}"
     );
-    assert_eq!(
-        parsed["text"].as_str().unwrap().trim(),
-        "Here is your return label."
+    assert!(
+        parsed["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Here is your return label.\r\n\r\nOn "),
+        "the reply, then the quoted question: {sent}"
     );
     assert_eq!(
         parsed["files"],
@@ -273,7 +278,7 @@ async fn a_reply_with_two_attachments_is_sent_as_mime_parts_and_they_download_fr
 }
 
 #[tokio::test]
-async fn a_reply_without_files_is_still_plain_text() {
+async fn a_reply_without_files_is_text_and_html_without_a_mixed_part() {
     let app = spawn_app().await;
     let smtp = SmtpRecorder::start().await;
     let (org, channel) = shop(&app, Some(smtp.port)).await;
@@ -298,7 +303,10 @@ async fn a_reply_without_files_is_still_plain_text() {
         .await
         .unwrap();
     let parsed = parsed_by_python(&smtp.wait_for(1).await.remove(0));
-    assert_eq!(parsed["types"], serde_json::json!(["text/plain"]));
+    assert_eq!(
+        parsed["types"],
+        serde_json::json!(["multipart/alternative", "text/plain", "text/html"])
+    );
 }
 
 #[tokio::test]
@@ -521,7 +529,7 @@ async fn outgoing_attachments_are_exported_and_erasure_leaves_no_file_or_trace_o
 }
 
 /// The value of the `<input>` with this id on a page.
-fn input_value(page: &str, id: &str) -> String {
+pub(crate) fn input_value(page: &str, id: &str) -> String {
     let pattern = format!(r#"<input[^>]*id="{id}"[^>]*value="([^"]*)""#);
     regex::Regex::new(&pattern)
         .unwrap()

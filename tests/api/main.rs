@@ -16,6 +16,7 @@ mod cli;
 mod compose;
 mod drafts;
 mod durability;
+mod format;
 mod imap;
 mod import;
 mod inbox;

@@ -59,6 +59,12 @@ pub struct Model {
     /// Other addresses the channel receives for, comma-separated.
     #[sea_orm(column_type = "Text")]
     pub aliases: String,
+    /// The channel's signature under replies (placeholders `{agent_name}`, `{shop_name}`).
+    #[sea_orm(column_type = "Text")]
+    pub signature: String,
+    /// Where the agent's own signature goes: `below` the channel's, `above` it, or `none`.
+    #[sea_orm(column_type = "Text")]
+    pub agent_signature: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,9 @@ pub struct Model {
     pub language: Option<String>,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+    /// The agent's own signature under replies (set at `/account`).
+    #[sea_orm(column_type = "Text")]
+    pub signature: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -42,6 +42,9 @@ pub struct ChannelRow {
     pub aliases: String,
     /// An IDLE connection is open: mail arrives at once.
     pub idle: bool,
+    /// The channel's signature, and where the agent's goes (`mail::signature`).
+    pub signature: String,
+    pub agent_signature: String,
 }
 
 /// The OAuth2 sign-in of a channel, as its page shows it.
@@ -103,6 +106,8 @@ fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRo
         }),
         aliases: model.aliases.clone(),
         idle: state.idle.mode(model.id) == Some(imap::idle::Mode::Idling),
+        signature: model.signature.clone(),
+        agent_signature: model.agent_signature.clone(),
     })
 }
 
@@ -183,6 +188,25 @@ impl ChannelFormPage {
     fn checked(&self, value: &str, current: &str) -> &'static str {
         if value == current { " checked" } else { "" }
     }
+
+    /// Where the agent's signature may go, as (value, label key) pairs.
+    fn placements(&self) -> Vec<(&'static str, &'static str)> {
+        crate::mail::signature::AgentPlacement::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), p.label_key()))
+            .collect()
+    }
+}
+
+/// The edit page of `existing`, with `errors` (for the signature form, `super::signature`).
+pub(super) async fn edit_page(
+    state: &AppState,
+    scope: &TenantScope,
+    existing: &entity::Model,
+    errors: Vec<&'static str>,
+) -> Result<impl Template + use<>, AppError> {
+    let form = ChannelForm::from_model(existing);
+    form_page(state, scope, Some(existing), form, errors).await
 }
 
 async fn form_page(
@@ -207,7 +231,11 @@ async fn form_page(
     })
 }
 
-async fn find(state: &AppState, scope: &TenantScope, id: i64) -> Result<entity::Model, AppError> {
+pub(super) async fn find(
+    state: &AppState,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<entity::Model, AppError> {
     channel::find(&state.db, scope.org(), id)
         .await?
         .ok_or(AppError::NotFound)
