@@ -123,6 +123,55 @@ pub struct AddTagForm {
     name: String,
 }
 
+/// Puts the tag named `name` (created on first use) on a conversation of `org` (checked by
+/// the caller); putting it on twice changes nothing.
+pub async fn link(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    name: &TagName,
+) -> Result<tag::Model, AppError> {
+    let tag = find_or_create(db, org, name).await?;
+    let linked = conversation_tag::Entity::find_by_id((conversation_id, tag.id))
+        .one(db)
+        .await?;
+    if linked.is_none() {
+        let inserted = conversation_tag::ActiveModel {
+            conversation_id: Set(conversation_id),
+            tag_id: Set(tag.id),
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(tag)
+}
+
+/// Takes the tag `tag_id` of `org` off a conversation of `org` (checked by the caller);
+/// another organization's tag is "not found".
+pub async fn unlink(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    tag_id: i64,
+) -> Result<(), AppError> {
+    tag::Entity::find_by_id_in(org, tag_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    conversation_tag::Entity::delete_many()
+        .filter(conversation_tag::Column::ConversationId.eq(conversation_id))
+        .filter(conversation_tag::Column::TagId.eq(tag_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn add(
     state: web::Data<AppState>,
     scope: TenantScope,
@@ -132,24 +181,7 @@ pub async fn add(
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
-    let tag = find_or_create(&state.db, scope.org(), &name).await?;
-    let linked = conversation_tag::Entity::find_by_id((id, tag.id))
-        .one(&state.db)
-        .await?;
-    if linked.is_none() {
-        let inserted = conversation_tag::ActiveModel {
-            conversation_id: Set(id),
-            tag_id: Set(tag.id),
-        }
-        .insert(&state.db)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
+    link(&state.db, scope.org(), id, &name).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
@@ -165,15 +197,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (id, tag_id) = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
-    tag::Entity::find_by_id_in(scope.org(), tag_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    conversation_tag::Entity::delete_many()
-        .filter(conversation_tag::Column::ConversationId.eq(id))
-        .filter(conversation_tag::Column::TagId.eq(tag_id))
-        .exec(&state.db)
-        .await?;
+    unlink(&state.db, scope.org(), id, tag_id).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
