@@ -146,60 +146,6 @@ impl PostalAddress {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_must_not_be_empty() {
-        assert_eq!(CustomerName::parse("  Anna ").unwrap().as_str(), "Anna");
-        assert_eq!(CustomerName::parse("  "), Err(RecordError::NameRequired));
-        assert_eq!(
-            CustomerName::parse(&"x".repeat(201)),
-            Err(RecordError::NameTooLong)
-        );
-    }
-
-    #[test]
-    fn phone_numbers_take_the_usual_notations_and_nothing_else() {
-        for ok in [
-            "+49 30 1234567",
-            "(030) 123-45-67",
-            "0151/2345678",
-            "+33 6.12.34.56.78",
-        ] {
-            assert!(PhoneNumber::parse(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "call me",
-            "12",
-            "+49 30 12345 ext 7",
-            "1+2345678",
-            "<script>",
-        ] {
-            assert_eq!(PhoneNumber::parse(bad), Err(RecordError::BadPhone), "{bad}");
-        }
-        assert_eq!(
-            PhoneNumber::parse(" +49   30 1234567 ").unwrap().as_str(),
-            "+49 30 1234567"
-        );
-    }
-
-    #[test]
-    fn postal_addresses_keep_their_lines_without_blank_ones() {
-        let parsed = PostalAddress::parse("Hauptstraße 5\r\n\r\n 10115 Berlin \n").unwrap();
-        assert_eq!(parsed.as_str(), "Hauptstraße 5\n10115 Berlin");
-        assert_eq!(
-            PostalAddress::lines(parsed.as_str()).collect::<Vec<_>>(),
-            ["Hauptstraße 5", "10115 Berlin"]
-        );
-        assert_eq!(
-            PostalAddress::parse(&"a\n".repeat(7)),
-            Err(RecordError::AddressTooLong)
-        );
-    }
-}
-
 /// A customer record to create (the API's `POST /api/v1/customers`).
 pub struct NewCustomer {
     pub name: CustomerName,
@@ -256,4 +202,58 @@ pub async fn create(
     }
     txn.commit().await?;
     Ok(Some(created))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_must_not_be_empty() {
+        assert_eq!(CustomerName::parse("  Anna ").unwrap().as_str(), "Anna");
+        assert_eq!(CustomerName::parse("  "), Err(RecordError::NameRequired));
+        assert_eq!(
+            CustomerName::parse(&"x".repeat(201)),
+            Err(RecordError::NameTooLong)
+        );
+    }
+
+    #[test]
+    fn phone_numbers_take_the_usual_notations_and_nothing_else() {
+        for ok in [
+            "+49 30 1234567",
+            "(030) 123-45-67",
+            "0151/2345678",
+            "+33 6.12.34.56.78",
+        ] {
+            assert!(PhoneNumber::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "call me",
+            "12",
+            "+49 30 12345 ext 7",
+            "1+2345678",
+            "<script>",
+        ] {
+            assert_eq!(PhoneNumber::parse(bad), Err(RecordError::BadPhone), "{bad}");
+        }
+        assert_eq!(
+            PhoneNumber::parse(" +49   30 1234567 ").unwrap().as_str(),
+            "+49 30 1234567"
+        );
+    }
+
+    #[test]
+    fn postal_addresses_keep_their_lines_without_blank_ones() {
+        let parsed = PostalAddress::parse("Hauptstraße 5\r\n\r\n 10115 Berlin \n").unwrap();
+        assert_eq!(parsed.as_str(), "Hauptstraße 5\n10115 Berlin");
+        assert_eq!(
+            PostalAddress::lines(parsed.as_str()).collect::<Vec<_>>(),
+            ["Hauptstraße 5", "10115 Berlin"]
+        );
+        assert_eq!(
+            PostalAddress::parse(&"a\n".repeat(7)),
+            Err(RecordError::AddressTooLong)
+        );
+    }
 }
