@@ -10,8 +10,9 @@
 //! What is stored (`api_idempotency`) is no response body but the ids of what the call created
 //! ([`Resource`]), the key's SHA-256 and a salted SHA-256 of the request: the table holds no
 //! personal data, so erasure has nothing to remove here, and a replay renders the record as it
-//! is now — an erased customer's answers 404. Expired rows are removed on the key's next
-//! POST with a key.
+//! is now — an erased customer's answers 404. Expired rows are removed by the hourly cleanup
+//! job (`jobs::cleanup`), and ignored before that (a key's own are removed on its next POST
+//! with a key).
 
 use actix_web::HttpRequest;
 use chrono::{Duration, Utc};

@@ -713,3 +713,56 @@ async fn a_replayed_answer_shows_the_record_as_it_is_now_so_an_erased_customer_i
         receipt["receipt_id"]
     );
 }
+
+#[tokio::test]
+async fn the_cleanup_job_forgets_idempotency_keys_after_24_hours() {
+    // Arrange: a note made with a key, its record aged past its expiry.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let (app, key, org) = shop().await;
+    let (_, id) = app
+        .receive(
+            org,
+            mail("anna@example.test", "<a1@example.test>", "Hi", "Hello."),
+        )
+        .await;
+    let notes = format!("/api/v1/conversations/{id}/notes");
+    let made = post_once(
+        &app,
+        &key,
+        "n-1",
+        &notes,
+        serde_json::json!({ "text": "One." }),
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    let past = chrono::Utc::now() - chrono::Duration::hours(25);
+    lethe::db::entity::api_idempotency::Entity::update_many()
+        .col_expr(
+            lethe::db::entity::api_idempotency::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::val(past),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Act
+    let outcome = lethe::jobs::cleanup::run_once(&app.state).await.unwrap();
+
+    // Assert: the record is gone, and the key makes a new note again.
+    assert_eq!(outcome.idempotency_keys, 1);
+    let left = lethe::db::entity::api_idempotency::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let again = post_once(
+        &app,
+        &key,
+        "n-1",
+        &notes,
+        serde_json::json!({ "text": "One." }),
+    )
+    .await;
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().get("idempotent-replayed").is_none());
+}
