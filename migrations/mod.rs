@@ -23,6 +23,7 @@ mod m20261207_000022_message_bcc;
 mod m20261207_000023_backup_schedule;
 mod m20261208_000025_signatures;
 mod m20261208_000026_create_drafts;
+mod m20261208_000028_create_api_idempotency;
 mod m20261208_000029_snooze_and_spam;
 mod m20261208_000030_conversation_reads;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_backup_schedule::Migration),
             Box::new(m20261208_000025_signatures::Migration),
             Box::new(m20261208_000026_create_drafts::Migration),
+            Box::new(m20261208_000028_create_api_idempotency::Migration),
             Box::new(m20261208_000029_snooze_and_spam::Migration),
             Box::new(m20261208_000030_conversation_reads::Migration),
         ]

@@ -280,6 +280,18 @@ install_standardwebhooks() {
     "$LETHE_TEST_PYTHON" -c 'import standardwebhooks' || die "standardwebhooks still not importable"
 }
 
+# schemathesis (PyPI): the API contract test (tests/api/api_contract.rs) runs it against the
+# live OpenAPI document. Into the same Python as standardwebhooks (a venv on Debian's Python).
+install_schemathesis() {
+    if "$LETHE_TEST_PYTHON" -c 'import schemathesis' 2>/dev/null; then
+        info "schemathesis present"
+        return
+    fi
+    info "installing schemathesis for $LETHE_TEST_PYTHON"
+    "$LETHE_TEST_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore schemathesis
+    "$LETHE_TEST_PYTHON" -m schemathesis.cli --version >/dev/null || die "schemathesis still not runnable"
+}
+
 # The reference parser of the Prometheus text format, which the /metrics test reads with.
 install_prometheus_client() {
     if python3 -c 'import prometheus_client' 2>/dev/null; then
@@ -634,6 +646,7 @@ main() {
     timed "debian packages" install_debian_packages
     timed "python packages" install_python_packages
     timed "standardwebhooks" install_standardwebhooks
+    timed "schemathesis" install_schemathesis
     timed "prometheus_client" install_prometheus_client
     if want_backend postgres; then timed "postgresql" ensure_postgres; fi
     timed "spamassassin corpus" fetch_spamassassin_corpus

@@ -10,6 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, guard, web};
 use sea_orm::ConnectionTrait;
 
+use crate::api::v1;
 use crate::auth;
 use crate::config::Config;
 pub use crate::state::{AppState, StartError};
@@ -410,11 +411,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             crate::webhooks::inbound::receive,
         ))
         // end webhooks
-        .route(paths::API_CUSTOMERS.pattern(), web::get().to(crate::api::v1::customers))
-        .route(paths::API_CUSTOMER_EXPORT.pattern(), web::get().to(crate::api::v1::export))
-        .route(paths::API_CUSTOMER_ERASE.pattern(), web::post().to(crate::api::v1::erase))
-        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::get().to(crate::api::v1::requests))
-        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::post().to(crate::api::v1::create_request))
+        // the JSON API (src/api/v1/); the document and its page need no key
+        .route(paths::API_OPENAPI, web::get().to(v1::openapi::json))
+        .route(paths::API_DOCS, web::get().to(v1::docs::show))
+        .route(paths::API_CONVERSATIONS.pattern(), web::get().to(v1::conversations::list))
+        .route(paths::API_CONVERSATIONS.pattern(), web::post().to(v1::conversations::create))
+        .route(paths::API_CONVERSATION.pattern(), web::get().to(v1::conversations::get))
+        .route(paths::API_CONVERSATION_STATUS.pattern(), web::put().to(v1::conversations::set_status))
+        .route(paths::API_CONVERSATION_ASSIGNEE.pattern(), web::put().to(v1::conversations::set_assignee))
+        .route(paths::API_CONVERSATION_TAGS.pattern(), web::post().to(v1::conversations::add_tag))
+        .route(paths::API_CONVERSATION_TAG.pattern(), web::delete().to(v1::conversations::remove_tag))
+        .route(paths::API_MESSAGES.pattern(), web::get().to(v1::messages::list))
+        .route(paths::API_REPLIES.pattern(), web::post().to(v1::messages::reply))
+        .route(paths::API_NOTES.pattern(), web::post().to(v1::messages::note))
+        .route(paths::API_CUSTOMERS.pattern(), web::get().to(v1::customers::lookup))
+        .route(paths::API_CUSTOMERS.pattern(), web::post().to(v1::customers::create))
+        .route(paths::API_CUSTOMER.pattern(), web::get().to(v1::customers::get))
+        .route(paths::API_CUSTOMER.pattern(), web::patch().to(v1::customers::update))
+        .route(paths::API_CUSTOMER_EXPORT.pattern(), web::get().to(v1::privacy::export))
+        .route(paths::API_CUSTOMER_ERASE.pattern(), web::post().to(v1::privacy::erase))
+        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::get().to(v1::privacy::requests))
+        .route(paths::API_PRIVACY_REQUESTS.pattern(), web::post().to(v1::privacy::create_request))
+        .route(paths::API_TAGS.pattern(), web::get().to(v1::directory::tags))
+        .route(paths::API_USERS.pattern(), web::get().to(v1::directory::users))
+        .route(paths::API_CHANNELS.pattern(), web::get().to(v1::directory::channels))
+        .route(paths::API_RETENTION_RUNS.pattern(), web::get().to(v1::directory::retention_runs))
         // end organization settings and API
         ;
 }

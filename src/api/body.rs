@@ -31,6 +31,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct JsonBody(actix_web::web::BytesMut);
 
 impl JsonBody {
+    /// The body as sent.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The body as the endpoint's type, every string cleaned ([`without_control_characters`]).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, AppError> {
         let mut value: serde_json::Value = serde_json::from_slice(&self.0)

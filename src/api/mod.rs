@@ -5,10 +5,12 @@
 //!   SHA-256 digests only;
 //! - [`auth`]: the `Authorization: Bearer` extractor that yields the organization's
 //!   [`TenantScope`](crate::orgs::TenantScope);
-//! - [`v1`]: the endpoints.
+//! - [`idempotency`]: `Idempotency-Key` on POSTs;
+//! - [`v1`]: the endpoints and their OpenAPI document.
 
 pub mod auth;
 pub mod body;
+pub mod idempotency;
 pub mod keys;
 pub mod scopes;
 pub mod v1;

@@ -78,6 +78,7 @@ macro_rules! in_org {
 
 in_org!(
     access_entry,
+    api_idempotency,
     api_key,
     attachment,
     audit_event,

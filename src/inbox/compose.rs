@@ -19,7 +19,7 @@ use crate::web::upload::Upload;
 use crate::web::{AppError, CsrfUpload, Page, render};
 
 /// The longest subject accepted, in characters.
-const MAX_SUBJECT_CHARS: usize = 500;
+pub const MAX_SUBJECT_CHARS: usize = 500;
 
 /// A channel that can send, as the form lists it.
 pub struct ChannelChoice {

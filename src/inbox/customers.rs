@@ -146,6 +146,64 @@ impl PostalAddress {
     }
 }
 
+/// A customer record to create (the API's `POST /api/v1/customers`).
+pub struct NewCustomer {
+    pub name: CustomerName,
+    pub email: crate::mail::EmailAddress,
+    pub phone: Option<PhoneNumber>,
+    pub postal_address: Option<PostalAddress>,
+}
+
+/// Creates a customer with one address, in one transaction; `None` when another customer of
+/// the organization already holds the address.
+pub async fn create(
+    db: &sea_orm::DatabaseConnection,
+    org: OrgId,
+    new: NewCustomer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<customer::Model>, sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, Set, SqlErr};
+    let txn = crate::db::begin_write(db).await?;
+    let taken = customer_email::Entity::find_in(org)
+        .filter(customer_email::Column::Email.eq(new.email.as_str()))
+        .one(&txn)
+        .await?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let created = customer::ActiveModel {
+        organization_id: Set(org),
+        display_name: Set(new.name.as_str().to_owned()),
+        phone: Set(new.phone.map(|p| p.as_str().to_owned())),
+        postal_address: Set(new
+            .postal_address
+            .map(|p| p.as_str().to_owned())
+            .filter(|p| !p.is_empty())),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let inserted = customer_email::ActiveModel {
+        organization_id: Set(org),
+        customer_id: Set(created.id),
+        email: Set(new.email.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // Someone took the address at the same moment.
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    }
+    txn.commit().await?;
+    Ok(Some(created))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,7 @@ pub enum Assignee {
 impl Assignee {
     pub const ALL: [Assignee; 3] = [Assignee::Mine, Assignee::Unassigned, Assignee::All];
 
-    fn parse(value: &str) -> Self {
+    pub fn parse(value: &str) -> Self {
         match value {
             "mine" => Self::Mine,
             "unassigned" => Self::Unassigned,
@@ -101,6 +101,8 @@ pub struct Filter {
     /// Customers whose conversations are left out: restricted ones, for agents
     /// (src/privacy/restrict.rs).
     pub hidden_customers: Vec<i64>,
+    /// Only these conversations (the matches of a text query, `api::v1::conversations`).
+    pub only: Option<Vec<i64>>,
 }
 
 impl From<&ListQuery> for Filter {
@@ -117,6 +119,7 @@ impl From<&ListQuery> for Filter {
             tag: id(&query.tag),
             before: query.before.as_deref().and_then(Cursor::parse),
             hidden_customers: Vec::new(),
+            only: None,
         }
     }
 }
@@ -172,6 +175,9 @@ pub async fn page(
         query = query.filter(
             conversation::Column::CustomerId.is_not_in(filter.hidden_customers.iter().copied()),
         );
+    }
+    if let Some(only) = &filter.only {
+        query = query.filter(conversation::Column::Id.is_in(only.iter().copied()));
     }
     if let Some(cursor) = filter.before {
         // A row-value comparison, which both databases answer from the index.

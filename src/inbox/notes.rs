@@ -99,13 +99,9 @@ pub async fn add(
         files,
         rejected,
     } = upload;
-    let text = form.text.trim();
-    let error = if text.is_empty() {
-        Some("note.empty")
-    } else if text.chars().count() > MAX_NOTE_CHARS {
-        Some("note.too_long")
-    } else {
-        None
+    let (text, error) = match checked_text(&form.text) {
+        Ok(text) => (text, None),
+        Err(key) => ("", Some(key)),
     };
     let problem = attach::problem(&scope.session.tr(), &rejected);
     if error.is_some() || problem.is_some() {
@@ -118,6 +114,36 @@ pub async fn add(
         let page = conversation::load(&state, &scope, id, &ViewQuery::default(), drafts).await?;
         return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    store(&state, &scope, id, text, attach::new_attachments(files)).await?;
+    Ok(see_other_with_flash(
+        &paths::CONVERSATION.at(id),
+        "flash.note_added",
+    ))
+}
+
+/// The note's text, trimmed: not empty and at most [`MAX_NOTE_CHARS`], else the mistake's
+/// translation key.
+pub fn checked_text(text: &str) -> Result<&str, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err("note.empty")
+    } else if text.chars().count() > MAX_NOTE_CHARS {
+        Err("note.too_long")
+    } else {
+        Ok(text)
+    }
+}
+
+/// Stores a note (its text checked with [`checked_text`]) and its files on a conversation the
+/// caller may act on (checked by the caller), written by the scope's user, and tells open
+/// pages.
+pub async fn store(
+    state: &AppState,
+    scope: &TenantScope,
+    id: i64,
+    text: &str,
+    files: Vec<compose::NewAttachment>,
+) -> Result<message::Model, AppError> {
     let author_name = scope
         .session
         .user
@@ -125,7 +151,7 @@ pub async fn add(
         .map(|u| u.display_name.clone())
         .unwrap_or_default();
     // Files first: a committed row never points at a missing file.
-    let sealed = compose::seal(&state.blobs, attach::new_attachments(files)).await?;
+    let sealed = compose::seal(&state.blobs, files).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let note = create(
         &txn,
@@ -139,9 +165,6 @@ pub async fn add(
     .await?;
     compose::insert_rows(&txn, scope.org(), note.id, &sealed).await?;
     txn.commit().await?;
-    queries::publish(&state, scope.org(), id);
-    Ok(see_other_with_flash(
-        &paths::CONVERSATION.at(id),
-        "flash.note_added",
-    ))
+    queries::publish(state, scope.org(), id);
+    Ok(note)
 }

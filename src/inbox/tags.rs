@@ -184,6 +184,34 @@ pub struct AddTagForm {
     name: String,
 }
 
+/// Puts the tag named `name` (created on first use) on a conversation of `org` (checked by
+/// the caller); putting it on twice changes nothing.
+pub async fn link(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    name: &TagName,
+) -> Result<tag::Model, AppError> {
+    let tag = find_or_create(db, org, name).await?;
+    attach(db, org, conversation_id, tag.id).await?;
+    Ok(tag)
+}
+
+/// Takes the tag `tag_id` of `org` off a conversation of `org` (checked by the caller);
+/// another organization's tag is "not found".
+pub async fn unlink(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    tag_id: i64,
+) -> Result<(), AppError> {
+    tag::Entity::find_by_id_in(org, tag_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    detach(db, org, &[conversation_id], tag_id).await
+}
+
 pub async fn add(
     state: web::Data<AppState>,
     scope: TenantScope,
@@ -193,8 +221,7 @@ pub async fn add(
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let name = TagName::parse(&form.name).map_err(AppError::BadRequest)?;
-    let tag = find_or_create(&state.db, scope.org(), &name).await?;
-    attach(&state.db, scope.org(), id, tag.id).await?;
+    link(&state.db, scope.org(), id, &name).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
@@ -210,11 +237,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (id, tag_id) = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
-    tag::Entity::find_by_id_in(scope.org(), tag_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    detach(&state.db, scope.org(), &[id], tag_id).await?;
+    unlink(&state.db, scope.org(), id, tag_id).await?;
     queries::publish(&state, scope.org(), id);
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),

@@ -128,6 +128,32 @@ pub struct StatusForm {
     status: String,
 }
 
+/// Changes the status of a conversation agents may act on, with its webhook event in the same
+/// transaction, and tells open pages (the conversation page's form and the API).
+pub async fn apply_status(
+    state: &AppState,
+    org: OrgId,
+    id: i64,
+    status: Status,
+) -> Result<(), AppError> {
+    queries::changeable_conversation(&state.db, org, id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !set_status(&txn, org, id, status, Utc::now()).await? {
+        return Err(AppError::NotFound);
+    }
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::ConversationStatusChanged {
+            conversation_id: id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    queries::publish(state, org, id);
+    Ok(())
+}
+
 pub async fn change_status(
     state: web::Data<AppState>,
     scope: TenantScope,
@@ -137,20 +163,7 @@ pub async fn change_status(
     let id = path.into_inner();
     queries::changeable_conversation(&state.db, scope.org(), id).await?;
     let status = Status::parse(&form.status).ok_or(AppError::BadRequest("status.invalid"))?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    if !set_status(&txn, scope.org(), id, status, Utc::now()).await? {
-        return Err(AppError::NotFound);
-    }
-    crate::webhooks::emit(
-        &txn,
-        scope.org(),
-        crate::webhooks::Event::ConversationStatusChanged {
-            conversation_id: id,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    queries::publish(&state, scope.org(), id);
+    apply_status(&state, scope.org(), id, status).await?;
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
         "flash.status_changed",
@@ -161,6 +174,42 @@ pub async fn change_status(
 pub struct AssigneeForm {
     /// A member's user id, or empty for nobody.
     assignee: String,
+}
+
+/// Checks that `user_id` is a member of the organization (only members can be assigned).
+pub async fn member(db: &impl ConnectionTrait, org: OrgId, user_id: i64) -> Result<i64, AppError> {
+    crate::orgs::queries::role_in(db, org.get(), user_id)
+        .await?
+        .ok_or(AppError::BadRequest("assignee.invalid"))?;
+    Ok(user_id)
+}
+
+/// Assigns a conversation agents may act on to a member (checked with [`member`]) or nobody,
+/// with its webhook event in the same transaction, and tells open pages.
+pub async fn apply_assignee(
+    state: &AppState,
+    org: OrgId,
+    id: i64,
+    assignee: Option<i64>,
+) -> Result<(), AppError> {
+    queries::changeable_conversation(&state.db, org, id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    conversation::Entity::update_in(org)
+        .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
+        .filter(conversation::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    crate::webhooks::emit(
+        &txn,
+        org,
+        crate::webhooks::Event::ConversationAssigned {
+            conversation_id: id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    queries::publish(state, org, id);
+    Ok(())
 }
 
 pub async fn change_assignee(
@@ -177,29 +226,10 @@ pub async fn change_assignee(
             let user_id: i64 = value
                 .parse()
                 .map_err(|_| AppError::BadRequest("assignee.invalid"))?;
-            // Only a member of this organization can be assigned.
-            crate::orgs::queries::role_in(&state.db, scope.org().get(), user_id)
-                .await?
-                .ok_or(AppError::BadRequest("assignee.invalid"))?;
-            Some(user_id)
+            Some(member(&state.db, scope.org(), user_id).await?)
         }
     };
-    let txn = crate::db::begin_write(&state.db).await?;
-    conversation::Entity::update_in(scope.org())
-        .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
-        .filter(conversation::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    crate::webhooks::emit(
-        &txn,
-        scope.org(),
-        crate::webhooks::Event::ConversationAssigned {
-            conversation_id: id,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    queries::publish(&state, scope.org(), id);
+    apply_assignee(&state, scope.org(), id, assignee).await?;
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
         "flash.assignee_changed",

@@ -1,4 +1,5 @@
-//! Removes expired sessions, password resets and invitations, and the audit entries under no
+//! Removes expired sessions, password resets, invitations and API idempotency keys
+//! (`api::idempotency`, kept 24 hours), and the audit entries under no
 //! organization older than `LETHE_INSTANCE_AUDIT_DAYS` (the chain stays verifiable: the audit
 //! log anchors the gaps and records the pruning, as retention does for an organization's).
 
@@ -6,7 +7,7 @@ use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::audit::{Actor, Entry, Removal};
-use crate::db::entity::{invitation, password_reset, session};
+use crate::db::entity::{api_idempotency, invitation, password_reset, session};
 use crate::state::AppState;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -15,6 +16,7 @@ pub struct Outcome {
     pub password_resets: u64,
     pub invitations: u64,
     pub instance_audit_events: u64,
+    pub idempotency_keys: u64,
 }
 
 pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
@@ -41,12 +43,18 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         .exec(&state.db)
         .await?
         .rows_affected;
+    let idempotency_keys = api_idempotency::Entity::delete_many()
+        .filter(api_idempotency::Column::ExpiresAt.lt(now))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
     let instance_audit_events = prune_instance_audit(state).await?;
     Ok(Outcome {
         sessions,
         password_resets,
         invitations,
         instance_audit_events,
+        idempotency_keys,
     })
 }
 

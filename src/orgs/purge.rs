@@ -21,12 +21,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use super::OrgId;
 use crate::audit::{Actor, Entry, Removal};
 use crate::db::InOrg;
+use crate::db::entity::{api_idempotency, deletion_receipt, privacy_request};
 use crate::db::entity::{
     api_key, canned_reply, channel, conversation, conversation_tag, customer, invitation,
     membership, organization, organization_deletion, privacy_reminder, retention_rule,
     retention_run, retention_setting, session, tag, user,
 };
-use crate::db::entity::{deletion_receipt, privacy_request};
 use crate::records;
 use crate::state::AppState;
 
@@ -218,6 +218,7 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
     }
     membership::Entity::delete_in(org).exec(&txn).await?;
     invitation::Entity::delete_in(org).exec(&txn).await?;
+    api_idempotency::Entity::delete_in(org).exec(&txn).await?;
     api_key::Entity::delete_in(org).exec(&txn).await?;
     session::Entity::update_in(org)
         .col_expr(session::Column::OrganizationId, Expr::val(None::<i64>))

@@ -355,31 +355,69 @@ pub async fn rectify(
         Ok(form) => form,
         Err(key) => return refuse(key).await,
     };
+    match correct(&state, &scope, &record, form, |details| {
+        scope.audit_entry(
+            "privacy.rectified",
+            format!("customer:{}", record.id),
+            details,
+        )
+    })
+    .await?
+    {
+        Corrected::Fields(_) => Ok(see_other_with_flash(
+            &paths::CUSTOMER.at(record.id),
+            "flash.privacy_rectified",
+        )),
+        Corrected::Unchanged => Ok(see_other_with_flash(
+            &paths::CUSTOMER.at(record.id),
+            "flash.privacy_rectify_unchanged",
+        )),
+        Corrected::Refused(key) => refuse(key).await,
+    }
+}
+
+/// What a correction did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Corrected {
+    /// These fields changed (names only).
+    Fields(Vec<&'static str>),
+    /// The record already held these values: nothing was written.
+    Unchanged,
+    /// A mistake (translation key); nothing was changed.
+    Refused(&'static str),
+}
+
+/// Corrects the customer record `record` of the scope's organization as `form` says: the
+/// record, its conversations' copies of the old values, the open rectification request
+/// (fulfilled) and the audit entry (`entry`, given the changed fields and the request's
+/// reference) in one transaction; then the old values leave the index and the WAL. The
+/// customer page's form and the API both come here.
+pub async fn correct<'e>(
+    state: &AppState,
+    scope: &TenantScope,
+    record: &customer::Model,
+    form: Rectification,
+    entry: impl FnOnce(serde_json::Value) -> crate::audit::Entry<'e>,
+) -> Result<Corrected, AppError> {
+    let org = scope.org();
     // The audit lock before the transaction: the entry commits with the correction.
     let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
     let stored = customers::emails(&txn, org, record.id).await?;
-    let plan = match plan(&txn, org, &record, &stored, form).await? {
+    let plan = match plan(&txn, org, record, &stored, form).await? {
         Ok(plan) => plan,
-        Err(key) => {
-            drop(txn);
-            return refuse(key).await;
-        }
+        Err(key) => return Ok(Corrected::Refused(key)),
     };
     let fields = plan.fields();
     if fields.is_empty() {
-        return Ok(see_other_with_flash(
-            &paths::CUSTOMER.at(record.id),
-            "flash.privacy_rectify_unchanged",
-        ));
+        return Ok(Corrected::Unchanged);
     }
-    let replacements = replacements(&record, &stored, &plan);
+    let replacements = replacements(record, &stored, &plan);
     if let Err(error) = apply(&txn, org, record.id, &plan).await {
         return match error.sql_err() {
             // Another customer took the address in the meantime.
             Some(SqlErr::UniqueConstraintViolation(_)) => {
-                drop(txn);
-                refuse("privacy.rectify.address_taken").await
+                Ok(Corrected::Refused("privacy.rectify.address_taken"))
             }
             _ => Err(error.into()),
         };
@@ -398,20 +436,13 @@ pub async fn rectify(
         .record_holding(
             &audit_guard,
             &txn,
-            scope.audit_entry(
-                "privacy.rectified",
-                format!("customer:{}", record.id),
-                serde_json::json!({ "fields": fields, "request": request.reference }),
-            ),
+            entry(serde_json::json!({ "fields": fields, "request": request.reference })),
         )
         .await?;
     txn.commit().await?;
     drop(audit_guard);
-    purge_old_values(&state, record.id).await;
-    Ok(see_other_with_flash(
-        &paths::CUSTOMER.at(record.id),
-        "flash.privacy_rectified",
-    ))
+    purge_old_values(state, record.id).await;
+    Ok(Corrected::Fields(fields))
 }
 
 #[cfg(test)]

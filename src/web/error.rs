@@ -1,5 +1,6 @@
 //! The one error type of the web layer, and the middleware that turns any error response into
-//! a friendly page in the user's language (or JSON for API clients). Details go to the log,
+//! a friendly page in the user's language (or JSON for API clients: an RFC 9457
+//! `application/problem+json` document under `/api/`). Details go to the log,
 //! never to the user, and never with personal data. The domain errors (mail, search,
 //! retention) become `AppError`s here, in one place, so handlers use `?` on them.
 
@@ -31,6 +32,10 @@ pub enum AppError {
     /// Malformed input; the string is a translation key shown to the user.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// Well-formed but not acceptable (422), e.g. an `Idempotency-Key` reused with another
+    /// request; the string is a translation key.
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str),
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("the form's security token is missing or out of date")]
@@ -69,7 +74,7 @@ impl AppError {
             Self::NotFound => "error.not_found",
             Self::Forbidden => "error.forbidden",
             Self::ScopeMissing(key) => key,
-            Self::BadRequest(key) => key,
+            Self::BadRequest(key) | Self::Unprocessable(key) => key,
             Self::PayloadTooLarge => "error.too_large",
             Self::CsrfRejected => "error.csrf",
             Self::TooManyRequests { .. } => "error.rate_limited",
@@ -154,6 +159,7 @@ impl ResponseError for AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden | Self::ScopeMissing(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LoginRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
@@ -254,15 +260,16 @@ pub async fn render_errors(
         }
     }
     let body = if wants_json {
+        let problem = is_api(req.path());
         builder.insert_header((
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static(if problem {
+                "application/problem+json"
+            } else {
+                "application/json"
+            }),
         ));
-        let mut body = serde_json::json!({ "error": tr.t(key), "status": status.as_u16() });
-        if let Some(reason) = &reason {
-            body["reason"] = serde_json::Value::String(reason.clone());
-        }
-        body.to_string()
+        problem_body(status, key, tr.t(key), reason.as_deref(), problem).to_string()
     } else {
         builder.insert_header((
             header::CONTENT_TYPE,
@@ -281,6 +288,39 @@ pub async fn render_errors(
     };
     let response = builder.body(body);
     Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with(paths::API_PREFIX)
+}
+
+/// The JSON body of an error: `{"error", "status"}` (plus `reason` when a rule refused the
+/// call), and for the API an RFC 9457 problem document as well — `type` (`about:blank`: the
+/// status says what happened), `title` (the status's reason phrase), `detail` (the message
+/// in the caller's language) and `code` (the message's stable key, for programs).
+fn problem_body(
+    status: StatusCode,
+    key: &str,
+    message: &str,
+    reason: Option<&str>,
+    problem: bool,
+) -> serde_json::Value {
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    let mut body = serde_json::json!({ "error": message, "status": status.as_u16() });
+    if let Some(reason) = reason {
+        body["reason"] = serde_json::Value::String(reason.to_owned());
+    }
+    if problem {
+        body["type"] = "about:blank".into();
+        body["title"] = status.canonical_reason().unwrap_or("Error").into();
+        body["detail"] = match reason {
+            Some(reason) => format!("{message} {reason}"),
+            None => message.to_owned(),
+        }
+        .into();
+        body["code"] = key.into();
+    }
+    body
 }
 
 fn generic_key(status: StatusCode) -> &'static str {

@@ -242,11 +242,28 @@ pub const WEBHOOK_INBOUND: Route<0> = Route::new("/settings/webhooks/inbound");
 pub const WEBHOOK_INBOUND_DELETE: Route<1> = Route::new("/settings/webhooks/inbound/{id}/delete");
 pub const INBOUND_WEBHOOK: Route<1> = Route::new("/inbound/webhooks/{token}");
 
-// the JSON API (src/api/v1.rs)
+// the JSON API (src/api/v1/)
 pub const API_CUSTOMERS: Route<0> = Route::new("/api/v1/customers");
 pub const API_CUSTOMER_EXPORT: Route<1> = Route::new("/api/v1/customers/{id}/export");
 pub const API_CUSTOMER_ERASE: Route<1> = Route::new("/api/v1/customers/{id}/erase");
 pub const API_PRIVACY_REQUESTS: Route<0> = Route::new("/api/v1/privacy/requests");
+pub const API_CUSTOMER: Route<1> = Route::new("/api/v1/customers/{id}");
+pub const API_CONVERSATIONS: Route<0> = Route::new("/api/v1/conversations");
+pub const API_CONVERSATION: Route<1> = Route::new("/api/v1/conversations/{id}");
+pub const API_CONVERSATION_STATUS: Route<1> = Route::new("/api/v1/conversations/{id}/status");
+pub const API_CONVERSATION_ASSIGNEE: Route<1> = Route::new("/api/v1/conversations/{id}/assignee");
+pub const API_CONVERSATION_TAGS: Route<1> = Route::new("/api/v1/conversations/{id}/tags");
+pub const API_CONVERSATION_TAG: Route<2> = Route::new("/api/v1/conversations/{id}/tags/{tag_id}");
+pub const API_MESSAGES: Route<1> = Route::new("/api/v1/conversations/{id}/messages");
+pub const API_REPLIES: Route<1> = Route::new("/api/v1/conversations/{id}/replies");
+pub const API_NOTES: Route<1> = Route::new("/api/v1/conversations/{id}/notes");
+pub const API_TAGS: Route<0> = Route::new("/api/v1/tags");
+pub const API_USERS: Route<0> = Route::new("/api/v1/users");
+pub const API_CHANNELS: Route<0> = Route::new("/api/v1/channels");
+pub const API_RETENTION_RUNS: Route<0> = Route::new("/api/v1/retention/runs");
+/// The OpenAPI document (public) and the page that shows it.
+pub const API_OPENAPI: &str = "/api/v1/openapi.json";
+pub const API_DOCS: &str = "/api/docs";
 
 #[cfg(test)]
 mod tests {
@@ -271,6 +288,22 @@ mod tests {
             API_CUSTOMER_EXPORT.pattern(),
             API_CUSTOMER_ERASE.pattern(),
             API_PRIVACY_REQUESTS.pattern(),
+            API_CUSTOMER.pattern(),
+            API_CONVERSATIONS.pattern(),
+            API_CONVERSATION.pattern(),
+            API_CONVERSATION_STATUS.pattern(),
+            API_CONVERSATION_ASSIGNEE.pattern(),
+            API_CONVERSATION_TAGS.pattern(),
+            API_CONVERSATION_TAG.pattern(),
+            API_MESSAGES.pattern(),
+            API_REPLIES.pattern(),
+            API_NOTES.pattern(),
+            API_TAGS.pattern(),
+            API_USERS.pattern(),
+            API_CHANNELS.pattern(),
+            API_RETENTION_RUNS.pattern(),
+            API_OPENAPI,
+            API_DOCS,
         ] {
             assert!(pattern.starts_with(API_PREFIX), "{pattern}");
         }

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, csrf_of, imported, mail, spawn_app};
 use lethe::db::entity::{api_key, audit_event};
 use lethe::orgs::OrgId;
 
-fn key_on(html: &str) -> String {
+pub(crate) fn key_on(html: &str) -> String {
     regex::Regex::new(r"lethe_[A-Za-z0-9_-]{43}")
         .unwrap()
         .find(html)
@@ -26,7 +26,7 @@ async fn customer_of_mail(app: &TestApp, org: OrgId, from: &str, message_id: &st
 
 /// Signs in as `email` (an admin) and creates a key named `name`; returns the key.
 /// Creates a key with every scope and no expiry.
-async fn create_key(app: &TestApp, name: &str) -> String {
+pub(crate) async fn create_key(app: &TestApp, name: &str) -> String {
     create_key_with(
         app,
         &[
@@ -39,7 +39,7 @@ async fn create_key(app: &TestApp, name: &str) -> String {
     .await
 }
 
-async fn create_key_with(app: &TestApp, form: &[(&str, &str)]) -> String {
+pub(crate) async fn create_key_with(app: &TestApp, form: &[(&str, &str)]) -> String {
     let response = app
         .post_form("/settings/api-keys", "/settings/api-keys", form)
         .await;
@@ -48,7 +48,7 @@ async fn create_key_with(app: &TestApp, form: &[(&str, &str)]) -> String {
 }
 
 /// A plain HTTP client: no cookies.
-fn api(
+pub(crate) fn api(
     app: &TestApp,
     key: Option<&str>,
     method: reqwest::Method,
@@ -61,14 +61,14 @@ fn api(
     }
 }
 
-async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
     api(app, Some(key), reqwest::Method::GET, path)
         .send()
         .await
         .unwrap()
 }
 
-async fn post_json(
+pub(crate) async fn post_json(
     app: &TestApp,
     key: &str,
     path: &str,
@@ -81,7 +81,7 @@ async fn post_json(
         .unwrap()
 }
 
-async fn actions_by_api(app: &TestApp, org: OrgId) -> Vec<String> {
+pub(crate) async fn actions_by_api(app: &TestApp, org: OrgId) -> Vec<String> {
     audit_event::Entity::find()
         .filter(audit_event::Column::OrganizationId.eq(org.get()))
         .filter(audit_event::Column::Actor.contains("(API key lethe_"))

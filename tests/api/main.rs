@@ -6,6 +6,8 @@ mod smtp;
 
 mod accounts;
 mod api;
+mod api_contract;
+mod api_v1;
 mod audit;
 mod backup;
 mod browser;

@@ -261,11 +261,10 @@ async fn an_api_key_over_its_limit_gets_429_while_other_keys_and_organizations_g
 
     // Assert
     assert_limited(&a1_over);
-    assert!(
-        a1_over.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
+    // An RFC 9457 problem document (src/web/error.rs).
+    assert_eq!(
+        a1_over.headers()["content-type"],
+        "application/problem+json"
     );
     let body: serde_json::Value = a1_over.json().await.unwrap();
     assert_eq!(body["status"], 429);

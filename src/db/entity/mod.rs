@@ -1,6 +1,7 @@
 //! sea-orm entities: one file per table, plain data.
 
 pub mod access_entry;
+pub mod api_idempotency;
 pub mod api_key;
 pub mod attachment;
 pub mod audit_actor;

@@ -1,8 +1,6 @@
-//! `/api/v1/…`: the JSON API, authenticated by an API key ([`ApiCaller`]). Every call is
-//! audit-logged; errors are JSON through [`AppError`] (`{"error", "status"}`, plus `reason`
-//! when a rule refuses the call).
+//! The privacy endpoints of the API: a customer's export and erasure (scope `privacy`) and the
+//! register of data subject requests.
 //!
-//! - `GET  /api/v1/customers?email=E` — the customer holding that address (0 or 1 result);
 //! - `GET  /api/v1/customers/{id}/export[?include_notes=true][&override_reason=…]` — the
 //!   customer export ZIP;
 //! - `POST /api/v1/customers/{id}/erase[?override_reason=…]` — erasure; refused (409) while on
@@ -12,17 +10,22 @@
 //! - `POST /api/v1/privacy/requests` — records a request:
 //!   `{"kind", "received"?: "YYYY-MM-DD", "customer_id"?, "customer_email"?, "note"?}`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::auth::ApiCaller;
-use super::body::JsonBody;
-use super::scopes::Scope;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{audit, once};
+use crate::api::auth::ApiCaller;
+use crate::api::body::JsonBody;
+use crate::api::idempotency::Resource;
+use crate::api::scopes::Scope;
 use crate::db::InOrg;
+use crate::db::entity::conversation;
 use crate::db::entity::privacy_request;
-use crate::db::entity::{conversation, customer};
 use crate::mail::EmailAddress;
 use crate::orgs::OrgId;
 use crate::privacy::erase::{self, Performer};
@@ -34,97 +37,20 @@ use crate::web::paths;
 
 const MAX_NOTE_CHARS: usize = 2000;
 
-async fn audit(
-    state: &AppState,
-    caller: &ApiCaller,
-    action: &'static str,
-    target: String,
-    details: serde_json::Value,
-) -> Result<(), AppError> {
-    state
-        .audit
-        .record(&state.db, caller.entry(action, target, details))
-        .await?;
-    Ok(())
-}
-
-#[derive(Serialize)]
-struct CustomerJson {
-    id: i64,
-    display_name: String,
-    created_at: DateTime<Utc>,
-    email_addresses: Vec<String>,
-    /// The reason, when the customer is on legal hold.
-    legal_hold: Option<String>,
-}
-
-async fn customer_json(
-    state: &AppState,
-    org: OrgId,
-    found: customer::Model,
-) -> Result<CustomerJson, AppError> {
-    let email_addresses = crate::inbox::customers::emails(&state.db, org, found.id)
-        .await?
-        .into_iter()
-        .map(|address| address.email)
-        .collect();
-    Ok(CustomerJson {
-        legal_hold: crate::retention::hold::customer_hold(&state.db, org, found.id).await?,
-        id: found.id,
-        display_name: found.display_name,
-        created_at: found.created_at,
-        email_addresses,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct LookupQuery {
-    email: Option<String>,
-}
-
-/// `GET /api/v1/customers?email=E`
-pub async fn customers(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    query: web::Query<LookupQuery>,
-) -> Result<HttpResponse, AppError> {
-    caller.require(Scope::Read)?;
-    let email = query
-        .email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .ok_or(AppError::BadRequest("api.error.email_required"))?;
-    let email =
-        EmailAddress::parse(email).map_err(|_| AppError::BadRequest("api.error.email_invalid"))?;
-    let org = caller.scope.org();
-    let mut found = Vec::new();
-    if let Some(id) = erase::customer_by_email(&state.db, org, &email).await?
-        && let Some(row) = erase::find_customer(&state.db, org, id).await?
-    {
-        found.push(customer_json(&state, org, row).await?);
-    }
-    // The address looked up is personal data: the log records only how many matched.
-    audit(
-        &state,
-        &caller,
-        "api.customers_looked_up",
-        "customers".to_owned(),
-        serde_json::json!({ "matches": found.len() }),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "customers": found })))
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// `true` to include internal notes.
     include_notes: Option<String>,
     /// Why an open access request is fulfilled although its requester is not verified.
     override_reason: Option<String>,
 }
 
 /// `?override_reason=…` of an erasure (src/privacy/verify.rs).
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EraseQuery {
+    /// Why an open erasure request is fulfilled although its requester is not verified.
     override_reason: Option<String>,
 }
 
@@ -133,6 +59,14 @@ fn truthy(value: Option<&str>) -> bool {
 }
 
 /// `GET /api/v1/customers/{id}/export` — `privacy.exported` in the audit log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/export",
+    tag = "privacy",
+    params(("id" = i64, Path, description = "The customer's id", example = 1), ExportQuery),
+    responses((status = 200, description = "The export (ZIP)", content_type = "application/zip")),
+    security(("api_key" = ["privacy"]))
+)]
 pub async fn export(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -186,58 +120,93 @@ async fn blocking_hold(
     Ok(None)
 }
 
+/// What an erasure removed.
+#[derive(Serialize, ToSchema)]
+pub struct ErasureJson {
+    receipt_id: i64,
+    receipt_url: String,
+    request_reference: String,
+    /// Rows and files removed, by kind.
+    #[schema(value_type = Object)]
+    counts: serde_json::Value,
+    /// Steps after the commit that failed and are caught up later (`attachment_files`,
+    /// `search_index`, `checkpoint`).
+    incomplete: Vec<String>,
+}
+
 /// `POST /api/v1/customers/{id}/erase` — `privacy.erased` in the audit log, or
 /// `api.erase_refused` and 409 with the hold's reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/erase",
+    tag = "privacy",
+    params(
+        ("id" = i64, Path, description = "The customer's id", example = 1),
+        EraseQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated call")
+    ),
+    responses((status = 200, description = "Erased", body = ErasureJson)),
+    security(("api_key" = ["privacy"]))
+)]
 pub async fn erase(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<i64>,
     query: web::Query<EraseQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::Privacy)?;
     caller.scope.require_admin()?;
     let org = caller.scope.org();
     let customer_id = path.into_inner();
-    if erase::find_customer(&state.db, org, customer_id)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::NotFound);
-    }
-    if let Some(reason) = blocking_hold(&state, org, customer_id).await? {
-        audit(
-            &state,
-            &caller,
-            "api.erase_refused",
-            format!("customer:{customer_id}"),
-            serde_json::json!({ "reason": "legal_hold" }),
+    let (state, caller, query) = (&state, &caller, &query);
+    // A replay answers the receipt even though the customer is gone by then.
+    once(state, caller, &req, &[], move || async move {
+        if erase::find_customer(&state.db, org, customer_id)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::NotFound);
+        }
+        if let Some(reason) = blocking_hold(state, org, customer_id).await? {
+            audit(
+                state,
+                caller,
+                "api.erase_refused",
+                format!("customer:{customer_id}"),
+                serde_json::json!({ "reason": "legal_hold" }),
+            )
+            .await?;
+            return Err(AppError::Refused {
+                key: "api.error.legal_hold",
+                reason,
+            });
+        }
+        crate::privacy::verify::check_or_override(
+            state,
+            &caller.scope,
+            customer_id,
+            crate::privacy::requests::Kind::Erasure,
+            &query.override_reason,
         )
         .await?;
-        return Err(AppError::Refused {
-            key: "api.error.legal_hold",
-            reason,
-        });
-    }
-    crate::privacy::verify::check_or_override(
-        &state,
-        &caller.scope,
-        customer_id,
-        crate::privacy::requests::Kind::Erasure,
-        &query.override_reason,
-    )
-    .await?;
-    let erasure = erase::erase(&state, org, customer_id, Performer::of(&caller.scope)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "receipt_id": erasure.receipt_id,
-        "receipt_url": paths::PRIVACY_RECEIPT.at(erasure.receipt_id),
-        "request_reference": erasure.reference,
-        "counts": erasure.counts,
-        "incomplete": erasure.incomplete,
-    })))
+        let erasure = erase::erase(state, org, customer_id, Performer::of(&caller.scope)).await?;
+        let receipt = ErasureJson {
+            receipt_id: erasure.receipt_id,
+            receipt_url: paths::PRIVACY_RECEIPT.at(erasure.receipt_id),
+            request_reference: erasure.reference,
+            counts: serde_json::to_value(erasure.counts).map_err(AppError::internal)?,
+            incomplete: erasure.incomplete.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let body = serde_json::to_value(&receipt).map_err(AppError::internal)?;
+        Ok((StatusCode::OK, Resource::Erasure { body }))
+    })
+    .await
 }
 
-#[derive(Serialize)]
-struct RequestJson {
+/// A data subject request.
+#[derive(Serialize, ToSchema)]
+pub struct RequestJson {
     id: i64,
     reference: String,
     kind: String,
@@ -265,7 +234,21 @@ fn request_json(r: privacy_request::Model, now: DateTime<Utc>) -> RequestJson {
     }
 }
 
+/// The register: open requests by due date, then closed ones.
+#[derive(Serialize, ToSchema)]
+pub struct RequestList {
+    open: Vec<RequestJson>,
+    closed: Vec<RequestJson>,
+}
+
 /// `GET /api/v1/privacy/requests`
+#[utoipa::path(
+    get,
+    path = "/api/v1/privacy/requests",
+    tag = "privacy",
+    responses((status = 200, description = "The register", body = RequestList)),
+    security(("api_key" = ["read"]))
+)]
 pub async fn requests(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -274,10 +257,10 @@ pub async fn requests(
     caller.scope.require_admin()?;
     let (open, closed) = requests::list(&state.db, caller.scope.org()).await?;
     let now = Utc::now();
-    let body = serde_json::json!({
-        "open": open.into_iter().map(|r| request_json(r, now)).collect::<Vec<_>>(),
-        "closed": closed.into_iter().map(|r| request_json(r, now)).collect::<Vec<_>>(),
-    });
+    let body = RequestList {
+        open: open.into_iter().map(|r| request_json(r, now)).collect(),
+        closed: closed.into_iter().map(|r| request_json(r, now)).collect(),
+    };
     audit(
         &state,
         &caller,
@@ -289,10 +272,13 @@ pub async fn requests(
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[derive(Deserialize)]
+/// A request to record.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
+    /// `access`, `erasure`, `rectification`, `restriction` or `objection`.
     kind: String,
+    /// The day it was received (`YYYY-MM-DD`, default today).
     received: Option<String>,
     customer_id: Option<i64>,
     customer_email: Option<String>,
@@ -347,47 +333,77 @@ impl TryFrom<NewRequestBody> for ValidRequest {
 
 /// `POST /api/v1/privacy/requests` — `privacy.request_recorded` in the audit log; 201 with
 /// the request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/privacy/requests",
+    tag = "privacy",
+    request_body = NewRequestBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated call")),
+    responses((status = 201, description = "Recorded", body = RequestJson)),
+    security(("api_key" = ["write"]))
+)]
 pub async fn create_request(
     state: web::Data<AppState>,
     caller: ApiCaller,
+    req: HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::Write)?;
     caller.scope.require_admin()?;
-    let valid = ValidRequest::try_from(body.parse::<NewRequestBody>()?)?;
-    let org = caller.scope.org();
-    let customer_id = match valid.customer {
-        None => None,
-        Some(CustomerRef::Id(id)) => Some(
-            erase::find_customer(&state.db, org, id)
-                .await?
-                .ok_or(AppError::BadRequest("privacy.unknown_customer"))?
-                .id,
-        ),
-        Some(CustomerRef::Email(email)) => Some(
-            erase::customer_by_email(&state.db, org, &email)
-                .await?
-                .ok_or(AppError::BadRequest("privacy.unknown_customer"))?,
-        ),
-    };
-    let created = requests::create(
-        &state.db,
-        org,
-        NewRequest {
-            kind: valid.kind,
-            received_at: requests::start_of_day(valid.received),
-            customer_id,
-            note: valid.note,
-        },
-    )
-    .await?;
-    audit(
-        &state,
-        &caller,
-        "privacy.request_recorded",
-        created.reference.clone(),
-        serde_json::json!({ "kind": valid.kind.as_str() }),
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(request_json(created, Utc::now())))
+    let (state, caller, body) = (&state, &caller, &body);
+    once(state, caller, &req, body.bytes(), move || async move {
+        let valid = ValidRequest::try_from(body.parse::<NewRequestBody>()?)?;
+        let org = caller.scope.org();
+        let customer_id = match valid.customer {
+            None => None,
+            Some(CustomerRef::Id(id)) => Some(
+                erase::find_customer(&state.db, org, id)
+                    .await?
+                    .ok_or(AppError::BadRequest("privacy.unknown_customer"))?
+                    .id,
+            ),
+            Some(CustomerRef::Email(email)) => Some(
+                erase::customer_by_email(&state.db, org, &email)
+                    .await?
+                    .ok_or(AppError::BadRequest("privacy.unknown_customer"))?,
+            ),
+        };
+        let created = requests::create(
+            &state.db,
+            org,
+            NewRequest {
+                kind: valid.kind,
+                received_at: requests::start_of_day(valid.received),
+                customer_id,
+                note: valid.note,
+            },
+        )
+        .await?;
+        audit(
+            state,
+            caller,
+            "privacy.request_recorded",
+            created.reference.clone(),
+            serde_json::json!({ "kind": valid.kind.as_str() }),
+        )
+        .await?;
+        Ok((
+            StatusCode::CREATED,
+            Resource::PrivacyRequest { id: created.id },
+        ))
+    })
+    .await
+}
+
+/// One request of the register as JSON.
+pub(crate) async fn one_request(
+    state: &AppState,
+    org: OrgId,
+    id: i64,
+) -> Result<RequestJson, AppError> {
+    let found = privacy_request::Entity::find_by_id_in(org, id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(request_json(found, Utc::now()))
 }
