@@ -155,3 +155,33 @@
     });
   });
 })();
+
+// Files dropped onto a form that takes several files (reply, note, new conversation) join its
+// file field, as if chosen there; the form is then sent as usual. Without JavaScript, or in a
+// browser that cannot set a file field, the field itself is there as always.
+(function () {
+  "use strict";
+  if (typeof window.DataTransfer !== "function") return;
+  document.querySelectorAll("form").forEach(function (form) {
+    var input = form.querySelector('input[type="file"][multiple]');
+    if (!input) return;
+    form.addEventListener("dragover", function (event) {
+      if (!event.dataTransfer || Array.prototype.indexOf.call(event.dataTransfer.types, "Files") < 0) return;
+      event.preventDefault();
+      form.classList.add("dropping");
+    });
+    form.addEventListener("dragleave", function () {
+      form.classList.remove("dropping");
+    });
+    form.addEventListener("drop", function (event) {
+      form.classList.remove("dropping");
+      if (!event.dataTransfer || !event.dataTransfer.files || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      var all = new DataTransfer();
+      Array.prototype.forEach.call(input.files, function (file) { all.items.add(file); });
+      Array.prototype.forEach.call(event.dataTransfer.files, function (file) { all.items.add(file); });
+      input.files = all.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+})();

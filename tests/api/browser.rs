@@ -277,3 +277,71 @@ async fn an_agent_answers_a_customer_in_a_real_browser_and_the_reply_is_sent() {
     );
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn files_dropped_onto_the_reply_form_are_sent_with_the_reply_in_a_real_browser() {
+    use crate::helpers::arriving;
+    use sea_orm::EntityTrait;
+    let smtp = crate::smtp::SmtpRecorder::start().await;
+    let app = spawn_app().await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let (channel, _) = app
+        .email_channel(org, "Support", "support@shop.test", Some(smtp.port))
+        .await;
+    let customer_mail = "From: Jan <jan@client.test>\r\nTo: support@shop.test\r\nSubject: Return\r\nMessage-ID: <jan-1@client.test>\r\n\r\nHow do I send it back?\r\n";
+    let (conversation_id, _) = app
+        .ingest(arriving(org, Some(channel)), customer_mail)
+        .await;
+
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", "agent@shop.test").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser
+        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    browser
+        .goto(&app.url(&format!("/conversations/{conversation_id}")))
+        .await;
+    browser
+        .type_into("#reply-text", "Here is your return label.")
+        .await;
+    // A drop as the browser makes it when a file is dragged from the desktop.
+    let chosen = browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": r##"
+                var form = document.querySelector("form.reply-form");
+                var dropped = new DataTransfer();
+                dropped.items.add(new File(["%PDF-1.4 return label"], "label.pdf", {type: "application/pdf"}));
+                form.dispatchEvent(new DragEvent("dragover", {dataTransfer: dropped, bubbles: true, cancelable: true}));
+                form.dispatchEvent(new DragEvent("drop", {dataTransfer: dropped, bubbles: true, cancelable: true}));
+                return document.querySelector("#reply-files").files.length;
+            "##, "args": []})),
+        )
+        .await;
+    assert_eq!(chosen, json!(1), "the dropped file joined the file field");
+    browser.click("form.reply-form button[type=submit]").await;
+    browser
+        .wait_until("the queued reply", |url, page| {
+            url.contains("flash=") && page.contains("Here is your return label.")
+        })
+        .await;
+    let page = browser.source().await;
+    assert!(page.contains("label.pdf"), "the file shows under the reply");
+    let stored = lethe::db::entity::attachment::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|a| a.filename == "label.pdf" && a.content_type == "application/pdf")
+    );
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "the browser reported errors: {errors:?}");
+    browser.quit().await;
+}
