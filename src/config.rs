@@ -114,6 +114,9 @@ pub struct Config {
     /// Owners are told when one member opens more than this many customers' data within an
     /// hour (`LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR`; src/audit/access.rs).
     pub access_alert_customers_per_hour: i64,
+    /// Owners are told when this many sign-ins into the organization's members' accounts fail
+    /// within 15 minutes (`LETHE_ACCESS_ALERT_FAILED_SIGN_INS`; src/auth/failed_sign_in.rs).
+    pub access_alert_failed_sign_ins: i64,
     /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
     /// owners of a single-organization instance).
     pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
@@ -239,6 +242,7 @@ struct RawConfig {
     sse_streams_per_user: Option<toml::Value>,
     instance_audit_days: Option<toml::Value>,
     access_alert_customers_per_hour: Option<toml::Value>,
+    access_alert_failed_sign_ins: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
@@ -303,6 +307,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
     (
         "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
         "access_alert_customers_per_hour",
+    ),
+    (
+        "LETHE_ACCESS_ALERT_FAILED_SIGN_INS",
+        "access_alert_failed_sign_ins",
     ),
     (
         "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
@@ -409,6 +417,10 @@ impl Config {
             &mut raw.access_alert_customers_per_hour,
             get("LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR"),
         );
+        overlay_value(
+            &mut raw.access_alert_failed_sign_ins,
+            get("LETHE_ACCESS_ALERT_FAILED_SIGN_INS"),
+        );
         overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
         overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
         overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
@@ -470,6 +482,13 @@ impl Config {
             "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
             50,
             1,
+            1_000_000,
+        )?;
+        let access_alert_failed_sign_ins = integer(
+            raw.access_alert_failed_sign_ins.take(),
+            "LETHE_ACCESS_ALERT_FAILED_SIGN_INS",
+            10,
+            2,
             1_000_000,
         )?;
         let listen: SocketAddr = raw
@@ -655,6 +674,7 @@ impl Config {
             rate_limits,
             instance_audit_days,
             access_alert_customers_per_hour,
+            access_alert_failed_sign_ins,
             audit_checkpoint_to,
             tls,
             metrics_listen,

@@ -1291,3 +1291,58 @@ async fn an_export_at_night_is_reported_to_the_owners() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].target, format!("user:{agent}"));
 }
+
+#[tokio::test]
+async fn many_failed_sign_ins_are_reported_to_the_owners_once_per_window() {
+    use crate::smtp::SmtpRecorder;
+    // Arrange: an owner, an admin, and three agents whose passwords someone guesses (four
+    // tries each: under the per-account and per-address throttles, twelve failures in all)
+    let smtp = SmtpRecorder::start().await;
+    let app =
+        crate::helpers::spawn_app_with(crate::helpers::AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("admin@shop.test", "Shop", "admin").await;
+    let agents = ["a1@shop.test", "a2@shop.test", "a3@shop.test"];
+    for agent in agents {
+        app.create_user(agent, "Shop", "agent").await;
+    }
+    let guesser = app.another_browser();
+
+    // Act
+    let mut refused = Vec::new();
+    for agent in agents {
+        for _ in 0..4 {
+            refused.push(guesser.login_with(agent, "a wrong guess").await.status());
+        }
+    }
+
+    // Assert: every try refused as a wrong password, one alert for the window
+    assert!(refused.iter().all(|s| s.as_u16() == 401), "{refused:?}");
+    assert_eq!(audit_actions(&app, "login.failed").await.len(), 12);
+    let alerts = audit_actions(&app, "login.failed_burst").await;
+    assert_eq!(alerts.len(), 1, "one alert per window, not one per try");
+    assert_eq!(alerts[0].organization_id, Some(app.org_id("Shop").await));
+    assert!(
+        alerts[0].details.contains("\"accounts\":3"),
+        "{}",
+        alerts[0].details
+    );
+    smtp.wait_for(1).await;
+    let to = |address: &str| -> Vec<String> {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.starts_with(&format!("X-Recorded-Rcpt: {address}\r\n")))
+            .map(|m| crate::smtp::unfold_qp(&m))
+            .filter(|m| m.contains("LETHE_ACCESS_ALERT_FAILED_SIGN_INS"))
+            .collect()
+    };
+    let to_owner = to("owner@shop.test");
+    assert_eq!(to_owner.len(), 1, "one mail to the owner");
+    assert!(
+        to_owner[0].contains("accounts at Shop failed"),
+        "{}",
+        to_owner[0]
+    );
+    assert!(!to_owner[0].contains("a1@shop.test"), "no account named");
+    assert!(to("admin@shop.test").is_empty(), "owners only");
+}
