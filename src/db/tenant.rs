@@ -94,6 +94,7 @@ in_org!(
     outbox,
     privacy_reminder,
     privacy_request,
+    processing_purpose,
     retention_rule,
     retention_run,
     retention_setting,

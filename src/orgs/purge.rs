@@ -330,6 +330,9 @@ async fn finish(
     retention_rule::Entity::delete_in(org).exec(&txn).await?;
     retention_run::Entity::delete_in(org).exec(&txn).await?;
     retention_setting::Entity::delete_in(org).exec(&txn).await?;
+    crate::db::entity::processing_purpose::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     crate::db::entity::webhook_delivery::Entity::delete_in(org)
         .exec(&txn)
         .await?;

@@ -874,7 +874,7 @@ async fn the_export_answers_an_access_request_completely() {
             .unwrap()
             .contains("Art. 6(1)(b)")
     );
-    assert_eq!(about["purposes"].as_array().unwrap().len(), 2);
+    assert_eq!(about["purposes"].as_array().unwrap().len(), 3);
     let retention = about["retention"][0].as_str().unwrap();
     assert!(
         retention.contains("Closed conversations: anonymize after 365 days"),
@@ -1345,4 +1345,196 @@ async fn many_failed_sign_ins_are_reported_to_the_owners_once_per_window() {
     );
     assert!(!to_owner[0].contains("a1@shop.test"), "no account named");
     assert!(to("admin@shop.test").is_empty(), "owners only");
+}
+
+// ---- purposes of processing, and the customer's language ---------------------------------
+
+/// `README.html` of an export ZIP.
+fn export_readme(zip: &[u8]) -> String {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).expect("a ZIP");
+    let mut html = String::new();
+    archive
+        .by_name("README.html")
+        .expect("README.html")
+        .read_to_string(&mut html)
+        .unwrap();
+    html
+}
+
+async fn export_zip(app: &TestApp, customer: i64) -> Vec<u8> {
+    app.post_form(
+        &format!("/customers/{customer}"),
+        &format!("/customers/{customer}/export"),
+        &[],
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap()
+    .to_vec()
+}
+
+#[tokio::test]
+async fn admins_set_the_purposes_of_processing_that_every_export_gives() {
+    use lethe::db::entity::processing_purpose;
+    // Arrange: Lethe's defaults, a customer, an agent
+    let (app, org) = owner_app().await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let (customer, _) = app
+        .receive(
+            org,
+            mail("Pia <pia@kunde.test>", "p1@kunde.test", "Hi", "x"),
+        )
+        .await;
+    let defaults = app.get_text("/settings/privacy").await;
+
+    // Act: a purpose without a legal basis and one too long, then a valid list
+    let refused = app
+        .post_form(
+            "/settings/privacy",
+            "/settings/privacy/purposes",
+            &[
+                ("purpose_0", "Invoicing"),
+                ("purpose_1", &"x".repeat(301)),
+                ("basis_1", "contract"),
+            ],
+        )
+        .await;
+    let refused_status = refused.status();
+    let refused_page = refused.text().await.unwrap();
+    let saved_before = app.count::<processing_purpose::Entity>().await;
+    let forged = app
+        .client
+        .post(app.url("/settings/privacy/purposes"))
+        .form(&[
+            ("csrf", "forged"),
+            ("purpose_0", "Forged"),
+            ("basis_0", "consent"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let saved = app
+        .post_form(
+            "/settings/privacy",
+            "/settings/privacy/purposes",
+            &[
+                ("purpose_0", "Sending invoices and order confirmations"),
+                ("basis_0", "contract"),
+                ("basis_0", "legal_obligation"),
+                ("purpose_1", ""),
+            ],
+        )
+        .await;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    let by_agent = agent.get("/settings/privacy").await;
+    let zip = export_zip(&app, customer).await;
+
+    // Assert
+    assert!(defaults.contains("Answering your enquiries"), "{defaults}");
+    assert!(defaults.contains("nothing is saved yet"), "{defaults}");
+    assert_eq!(refused_status, 422);
+    assert!(refused_page.contains("Purpose 1: choose at least one legal basis."));
+    assert!(refused_page.contains("Purpose 2: at most 300 characters."));
+    assert!(
+        refused_page.contains("value=\"Invoicing\""),
+        "kept as typed"
+    );
+    assert_eq!(saved_before, 0, "a refused form changes nothing");
+    assert_eq!(forged.status(), 403);
+    assert_eq!(saved.status(), 303);
+    assert_eq!(by_agent.status(), 403);
+    assert_eq!(app.count::<processing_purpose::Entity>().await, 1);
+    let changed = audit_actions(&app, "privacy.purposes_changed").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].organization_id, Some(org));
+    let about = &export_json(&zip)["about_processing"];
+    assert_eq!(
+        about["purposes"],
+        serde_json::json!(["Sending invoices and order confirmations"])
+    );
+    let bases: Vec<&str> = about["processing"][0]["legal_bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bases, ["contract", "legal_obligation"]);
+    assert!(
+        about["legal_basis"]
+            .as_str()
+            .unwrap()
+            .contains("Art. 6(1)(c)")
+    );
+    let html = export_readme(&zip);
+    assert!(
+        html.contains("Sending invoices and order confirmations"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Art. 6(1)(b) GDPR, Art. 6(1)(c) GDPR"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Answering your enquiries"),
+        "the defaults are replaced"
+    );
+}
+
+#[tokio::test]
+async fn a_german_writing_customer_s_export_readme_is_german() {
+    // Arrange: the admin reads English; Jürgen writes German, Emma English
+    let (app, org) = owner_app().await;
+    app.login("owner@shop.test").await;
+    let (juergen, _) = app
+        .receive(
+            org,
+            mail(
+                "Jürgen <juergen@kunde.test>",
+                "de1@kunde.test",
+                "Rücksendung meiner Bestellung",
+                "Guten Tag, ich möchte meine Bestellung zurückschicken, weil die Schuhe nicht \
+                 passen. Können Sie mir bitte ein Etikett für die Rücksendung schicken? Vielen \
+                 Dank und freundliche Grüße",
+            ),
+        )
+        .await;
+    let (emma, _) = app
+        .receive(
+            org,
+            mail(
+                "Emma <emma@customer.test>",
+                "en1@customer.test",
+                "Return of my order",
+                "Hello, I would like to return my order because the shoes do not fit. Could \
+                 you please send me a label for the return? Thank you and kind regards",
+            ),
+        )
+        .await;
+
+    // Act
+    let german = export_zip(&app, juergen).await;
+    let english = export_zip(&app, emma).await;
+
+    // Assert
+    assert_eq!(export_json(&german)["about_processing"]["language"], "de");
+    let html = export_readme(&german);
+    for needle in [
+        "lang=\"de\"",
+        "Ihre Daten",
+        "Ihre Rechte",
+        "Rechtsgrundlage",
+        "Beantwortung Ihrer Anfragen",
+        "Art. 6 Abs. 1 lit. b DSGVO",
+    ] {
+        assert!(
+            html.contains(needle),
+            "{needle} in the German README.html: {html}"
+        );
+    }
+    assert_eq!(export_json(&english)["about_processing"]["language"], "en");
+    assert!(export_readme(&english).contains("Your rights"));
 }
