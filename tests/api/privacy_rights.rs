@@ -1538,3 +1538,57 @@ async fn a_german_writing_customer_s_export_readme_is_german() {
     assert_eq!(export_json(&english)["about_processing"]["language"], "en");
     assert!(export_readme(&english).contains("Your rights"));
 }
+
+#[tokio::test]
+async fn a_removed_member_s_name_is_no_longer_found_by_search() {
+    // Arrange: Agnes wrote a note; search finds her name
+    let (app, org) = owner_app().await;
+    let agnes = app.create_user("agnes@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let (_, conversation_id) = app
+        .receive(
+            org,
+            mail(
+                "Kai <kai@kunde.test>",
+                "k9@kunde.test",
+                "Parcel",
+                "Where is it?",
+            ),
+        )
+        .await;
+    lethe::inbox::notes::create(
+        &app.state.db,
+        org,
+        conversation_id,
+        agnes,
+        "Agnes Adminova",
+        "Checked the parcel with the carrier",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let before = app.get_text("/search?q=Adminova").await;
+
+    // Act: she leaves the team
+    let removed = app
+        .post_form(
+            "/settings/team",
+            &format!("/settings/team/members/{agnes}/remove"),
+            &[],
+        )
+        .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let after = app.get_text("/search?q=Adminova").await;
+    let by_text = app.get_text("/search?q=carrier").await;
+
+    // Assert
+    let link = format!("href=\"/conversations/{conversation_id}\"");
+    assert!(before.contains(&link), "found by her name before: {before}");
+    assert_eq!(removed.status(), 303);
+    assert!(
+        !after.contains(&link),
+        "not found by her name after: {after}"
+    );
+    assert!(by_text.contains(&link), "the note itself is still found");
+}
