@@ -120,6 +120,9 @@ impl Default for AccessLog {
 impl AccessLog {
     /// Queues an entry (never waits). A full queue drops it, counted in the log.
     pub fn record(&self, access: Access) {
+        if switched_off() {
+            return;
+        }
         if self.sender.try_send(Message::Entry(access)).is_err() {
             tracing::warn!("access log queue full: an access entry was dropped");
         }
@@ -156,6 +159,23 @@ impl AccessLog {
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
         }
     }
+}
+
+/// For the access-log benchmark (benches/access_log.sh; built only with the `test-hooks`
+/// feature): `LETHE_TEST_ACCESS_LOG_OFF=1` records nothing, so pages can be timed with and
+/// without the log side by side.
+#[cfg(feature = "test-hooks")]
+fn switched_off() -> bool {
+    use std::sync::LazyLock;
+    static OFF: LazyLock<bool> =
+        LazyLock::new(|| std::env::var("LETHE_TEST_ACCESS_LOG_OFF").is_ok_and(|v| v.trim() == "1"));
+    *OFF
+}
+
+/// Without the `test-hooks` feature (every release build) the access log cannot be switched off.
+#[cfg(not(feature = "test-hooks"))]
+fn switched_off() -> bool {
+    false
 }
 
 /// Of the customers and conversations a batch names, those that still exist.
