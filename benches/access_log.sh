@@ -8,15 +8,19 @@
 # access entries each wrote (the "off" one must have none, or the switch did not take).
 # Usage: benches/access_log.sh [CONVERSATIONS=20000] [AGENTS=50] [SECONDS=20] [ROUNDS=3]
 # Builds target/release/lethe with `--features test-hooks` (only the lethe crate is rebuilt
-# when the dependencies are already built for release). Needs sqlite3, curl and python3.
+# when the dependencies are already built for release); LETHE_BENCH_BIN=path uses that binary
+# instead (it must have been built with the feature). Needs sqlite3, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONVERSATIONS="${1:-20000}"
 AGENTS="${2:-50}"
 SECONDS_PER_ROUND="${3:-20}"
 ROUNDS="${4:-3}"
-BIN=target/release/lethe
-cargo build --release --locked --features test-hooks --bin lethe
+BIN="${LETHE_BENCH_BIN:-}"
+if [[ -z "$BIN" ]]; then
+    BIN=target/release/lethe
+    cargo build --release --locked --features test-hooks --bin lethe
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() {

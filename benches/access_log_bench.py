@@ -9,6 +9,7 @@ p90, p99 and the slowest answer per server, from the client's clock (request sen
 read)."""
 
 import argparse
+import collections
 import http.client
 import random
 import re
@@ -56,38 +57,42 @@ class Agent:
 
 
 def run_round(agents, ids, seconds):
-    """Closed loop on one server's agents; returns (latencies in ms, errors)."""
+    """Closed loop on one server's agents; returns (latencies in ms, what failed)."""
     latencies, errors = [], []
     lock = threading.Lock()
+    # The server closes keep-alive connections left idle through the other server's round:
+    # open fresh ones rather than count a stale one's failure.
+    for agent in agents:
+        agent.connection.close()
     deadline = time.monotonic() + seconds
 
     def loop(agent):
-        mine, failed = [], 0
+        mine, failed = [], []
         rng = random.Random()
         while time.monotonic() < deadline:
             path = f"/conversations/{rng.choice(ids)}"
             start = time.perf_counter()
             try:
                 status, _, _ = agent.request("GET", path)
-            except (OSError, http.client.HTTPException):
-                failed += 1
+            except (OSError, http.client.HTTPException) as error:
+                failed.append(type(error).__name__)
                 agent.connection.close()
                 continue
             elapsed = (time.perf_counter() - start) * 1000
             if status == 200:
                 mine.append(elapsed)
             else:
-                failed += 1
+                failed.append(f"HTTP {status}")
         with lock:
             latencies.extend(mine)
-            errors.append(failed)
+            errors.extend(failed)
 
     threads = [threading.Thread(target=loop, args=(a,)) for a in agents]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return latencies, sum(errors)
+    return latencies, errors
 
 
 def percentile(sorted_values, p):
@@ -115,7 +120,7 @@ def main():
         for mode, base in servers.items()
     }
     results = {mode: [] for mode in servers}
-    failures = {mode: 0 for mode in servers}
+    failures = {mode: collections.Counter() for mode in servers}
     # A short warm-up of each (caches, connection pools), not counted.
     for mode in servers:
         run_round(agents[mode], ids, 2)
@@ -124,7 +129,7 @@ def main():
         for mode in order:
             latencies, errors = run_round(agents[mode], ids, args.seconds)
             results[mode].extend(latencies)
-            failures[mode] += errors
+            failures[mode].update(errors)
             print(
                 f"  round {r + 1} {mode:>3}: {len(latencies) / args.seconds:7.0f} pages/s",
                 file=sys.stderr,
@@ -140,8 +145,11 @@ def main():
             f"{mode:<11} {len(values):>8} {len(values) / total:>8.0f} "
             f"{statistics.median(values) if values else float('nan'):>8.2f} "
             f"{percentile(values, 90):>8.2f} {percentile(values, 99):>8.2f} "
-            f"{values[-1] if values else float('nan'):>8.2f} {failures[mode]:>7}"
+            f"{values[-1] if values else float('nan'):>8.2f} {sum(failures[mode].values()):>7}"
         )
+    for mode in ("on", "off"):
+        if failures[mode]:
+            print(f"failed ({mode}): {dict(failures[mode])}")
 
 
 if __name__ == "__main__":
