@@ -67,6 +67,9 @@ pub struct BasisRecord {
     pub name: &'static str,
     /// For example `Art. 6(1)(b) GDPR`.
     pub article: &'static str,
+    /// The article as the reader's language cites it (README.html).
+    #[serde(skip)]
+    pub article_key: &'static str,
     /// The article and what it means, in words.
     pub text: String,
 }
@@ -206,6 +209,7 @@ pub async fn about(
     let basis = |b: &LegalBasis| BasisRecord {
         name: b.name(),
         article: b.article(),
+        article_key: b.article_key(),
         text: tr.t(b.label_key()).to_owned(),
     };
     let processing: Vec<PurposeRecord> = purposes

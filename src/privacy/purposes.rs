@@ -71,6 +71,18 @@ impl LegalBasis {
         }
     }
 
+    /// The catalog text of its article alone (`Art. 6 Abs. 1 lit. b DSGVO` in German).
+    pub fn article_key(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "privacy.article.consent",
+            LegalBasis::Contract => "privacy.article.contract",
+            LegalBasis::LegalObligation => "privacy.article.legal_obligation",
+            LegalBasis::VitalInterests => "privacy.article.vital_interests",
+            LegalBasis::PublicTask => "privacy.article.public_task",
+            LegalBasis::LegitimateInterests => "privacy.article.legitimate_interests",
+        }
+    }
+
     /// The catalog text: the article and what it means, in the reader's language.
     pub fn label_key(self) -> &'static str {
         match self {

@@ -573,6 +573,33 @@ mod tests {
     }
 
     #[test]
+    fn a_language_is_told_only_when_it_can_be() {
+        let d = LanguageDetector::new();
+        assert_eq!(d.detect_known("Hi", "x"), None);
+        assert_eq!(
+            d.detect_known(
+                "Rücksendung",
+                "Ich möchte meine Bestellung zurückschicken, bitte."
+            ),
+            Some(Lang::De)
+        );
+        let written = [
+            ("Hi", "x"),
+            (
+                "Retour",
+                "Je voudrais retourner ma commande, s'il vous plaît.",
+            ),
+            (
+                "Commande",
+                "Elle n'est pas arrivée et je suis sans nouvelles.",
+            ),
+            ("Return", "I would like to return my order, please."),
+        ];
+        assert_eq!(crate::search::main_language(written), Some(Lang::Fr));
+        assert_eq!(crate::search::main_language([("Hi", "x")]), None);
+    }
+
+    #[test]
     fn detection() {
         let d = LanguageDetector::new();
         assert_eq!(

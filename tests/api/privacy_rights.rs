@@ -1535,6 +1535,7 @@ async fn a_german_writing_customer_s_export_readme_is_german() {
             "{needle} in the German README.html: {html}"
         );
     }
+    assert!(!html.contains("GDPR"), "German citations only: {html}");
     assert_eq!(export_json(&english)["about_processing"]["language"], "en");
     assert!(export_readme(&english).contains("Your rights"));
 }
