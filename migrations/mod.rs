@@ -21,6 +21,7 @@ mod m20261207_000020_objections_and_verification;
 mod m20261207_000021_access_log_and_audit_actors;
 mod m20261207_000022_message_bcc;
 mod m20261207_000023_backup_schedule;
+mod m20261208_000024_create_processing_purposes;
 mod m20261208_000025_signatures;
 mod m20261208_000026_create_drafts;
 mod m20261208_000028_create_api_idempotency;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_access_log_and_audit_actors::Migration),
             Box::new(m20261207_000022_message_bcc::Migration),
             Box::new(m20261207_000023_backup_schedule::Migration),
+            Box::new(m20261208_000024_create_processing_purposes::Migration),
             Box::new(m20261208_000025_signatures::Migration),
             Box::new(m20261208_000026_create_drafts::Migration),
             Box::new(m20261208_000028_create_api_idempotency::Migration),

@@ -364,6 +364,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         // end retention
         // the organization's settings page (src/orgs/organization_page.rs) and the API (src/api/)
+        .route(paths::PRIVACY_SETTINGS.pattern(), web::get().to(crate::privacy::purposes_page::show))
+        .route(paths::PRIVACY_PURPOSES.pattern(), web::post().to(crate::privacy::purposes_page::save))
+        .route(
+            paths::PRIVACY_PURPOSES_DEFAULTS.pattern(),
+            web::post().to(crate::privacy::purposes_page::restore_defaults),
+        )
         .route(paths::ORGANIZATION.pattern(), web::get().to(orgs::organization_page::page))
         .route(paths::ORGANIZATION_EXPORT.pattern(), web::post().to(orgs::organization_page::export))
         .route(

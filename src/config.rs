@@ -117,6 +117,9 @@ pub struct Config {
     /// How long a reply waits in the outbox, with an Undo button, before it is sent
     /// (`LETHE_UNDO_SEND_SECONDS`, default 10; 0: sent at once; src/inbox/undo.rs).
     pub undo_send_seconds: i64,
+    /// Owners are told when this many sign-ins into the organization's members' accounts fail
+    /// within 15 minutes (`LETHE_ACCESS_ALERT_FAILED_SIGN_INS`; src/auth/failed_sign_in.rs).
+    pub access_alert_failed_sign_ins: i64,
     /// Who receives the weekly audit checkpoint (`LETHE_AUDIT_CHECKPOINT_TO`; empty: the
     /// owners of a single-organization instance).
     pub audit_checkpoint_to: Vec<crate::mail::EmailAddress>,
@@ -243,6 +246,7 @@ struct RawConfig {
     instance_audit_days: Option<toml::Value>,
     access_alert_customers_per_hour: Option<toml::Value>,
     undo_send_seconds: Option<toml::Value>,
+    access_alert_failed_sign_ins: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     schedule_snooze: Option<String>,
     audit_checkpoint_to: Option<String>,
@@ -310,6 +314,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "access_alert_customers_per_hour",
     ),
     ("LETHE_UNDO_SEND_SECONDS", "undo_send_seconds"),
+    (
+        "LETHE_ACCESS_ALERT_FAILED_SIGN_INS",
+        "access_alert_failed_sign_ins",
+    ),
     (
         "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
         "schedule_audit_checkpoint",
@@ -417,6 +425,10 @@ impl Config {
             get("LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR"),
         );
         overlay_value(&mut raw.undo_send_seconds, get("LETHE_UNDO_SEND_SECONDS"));
+        overlay_value(
+            &mut raw.access_alert_failed_sign_ins,
+            get("LETHE_ACCESS_ALERT_FAILED_SIGN_INS"),
+        );
         overlay(&mut raw.tls_cert, get("LETHE_TLS_CERT"));
         overlay(&mut raw.tls_key, get("LETHE_TLS_KEY"));
         overlay(&mut raw.acme_domain, get("LETHE_ACME_DOMAIN"));
@@ -487,6 +499,13 @@ impl Config {
             10,
             0,
             600,
+        )?;
+        let access_alert_failed_sign_ins = integer(
+            raw.access_alert_failed_sign_ins.take(),
+            "LETHE_ACCESS_ALERT_FAILED_SIGN_INS",
+            10,
+            2,
+            1_000_000,
         )?;
         let listen: SocketAddr = raw
             .listen
@@ -672,6 +691,7 @@ impl Config {
             instance_audit_days,
             access_alert_customers_per_hour,
             undo_send_seconds,
+            access_alert_failed_sign_ins,
             audit_checkpoint_to,
             tls,
             metrics_listen,

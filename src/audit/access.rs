@@ -19,7 +19,7 @@
 //! `LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR` (default 50) the owners are mailed (when system
 //! mail is on) and an audit entry `access.unusual_pattern` is written; an export between 22:00
 //! and 06:00 UTC gives `access.export_at_night` the same way. At most one alert of a kind per
-//! member an hour. (Bursts of failed logins are in the audit log, not alerted on.)
+//! member an hour. Bursts of failed sign-ins are alerted on by `crate::auth::failed_sign_in`.
 //!
 //! Pages: the customer page lists who accessed the record (admins); `/audit/access` lists a
 //! member's entries (admins).
@@ -39,7 +39,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::db::InOrg;
 use crate::db::entity::{access_entry, membership};
-use crate::orgs::{OrgId, Role, TenantScope};
+use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::{AppError, Page, render};
 
@@ -120,6 +120,9 @@ impl Default for AccessLog {
 impl AccessLog {
     /// Queues an entry (never waits). A full queue drops it, counted in the log.
     pub fn record(&self, access: Access) {
+        if switched_off() {
+            return;
+        }
         if self.sender.try_send(Message::Entry(access)).is_err() {
             tracing::warn!("access log queue full: an access entry was dropped");
         }
@@ -156,6 +159,23 @@ impl AccessLog {
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
         }
     }
+}
+
+/// For the access-log benchmark (benches/access_log.sh; built only with the `test-hooks`
+/// feature): `LETHE_TEST_ACCESS_LOG_OFF=1` records nothing, so pages can be timed with and
+/// without the log side by side.
+#[cfg(feature = "test-hooks")]
+fn switched_off() -> bool {
+    use std::sync::LazyLock;
+    static OFF: LazyLock<bool> =
+        LazyLock::new(|| std::env::var("LETHE_TEST_ACCESS_LOG_OFF").is_ok_and(|v| v.trim() == "1"));
+    *OFF
+}
+
+/// Without the `test-hooks` feature (every release build) the access log cannot be switched off.
+#[cfg(not(feature = "test-hooks"))]
+fn switched_off() -> bool {
+    false
 }
 
 /// Of the customers and conversations a batch names, those that still exist.
@@ -387,49 +407,29 @@ async fn alert(state: &AppState, org: OrgId, user_id: i64, pattern: Pattern) {
     if !state.mailer.is_configured() {
         return;
     }
-    let owners: Vec<i64> = match membership::Entity::find_in(org).all(&state.db).await {
-        Ok(rows) => rows
-            .into_iter()
-            .filter(|m| Role::parse(&m.role) == Some(Role::Owner))
-            .map(|m| m.user_id)
-            .collect(),
-        Err(error) => {
-            tracing::error!(%error, "access alert: owners not read");
-            return;
-        }
-    };
     let names = crate::inbox::queries::user_names(&state.db, vec![user_id])
         .await
         .unwrap_or_default();
     let member = names.get(&user_id).cloned().unwrap_or_default();
-    let recipients = match crate::auth::users::mail_recipients(&state.db, owners).await {
-        Ok(recipients) => recipients,
-        Err(error) => {
-            tracing::error!(%error, "access alert: recipients not read");
-            return;
-        }
-    };
     let link = state.config.base_url.join(&format!(
         "{}?user={user_id}",
         crate::web::paths::AUDIT_ACCESS.path()
     ));
-    for (address, lang) in recipients {
-        let tr = crate::web::i18n::Tr::new(lang);
-        let args = [
-            ("member", member.as_str()),
-            ("customers", &customers.to_string()),
-            (
-                "limit",
-                &state.config.access_alert_customers_per_hour.to_string(),
-            ),
-            ("link", link.as_str()),
-        ];
-        let subject = tr.tf(subject_key, &args);
-        let text = tr.tf(body_key, &args);
-        if let Err(error) = state.mailer.send(&address, &subject, text).await {
-            tracing::warn!(error = error.kind(), "access alert not sent");
-        }
-    }
+    let args = [
+        ("member", member.as_str()),
+        ("customers", &customers.to_string()),
+        ("limit", &limit.to_string()),
+        ("link", link.as_str()),
+    ];
+    crate::orgs::admin_notice::mail_owners(
+        state,
+        org,
+        subject_key,
+        body_key,
+        &args,
+        "access alert",
+    )
+    .await;
 }
 
 // ---- what deletion, anonymization and merging do to it -------------------------------------

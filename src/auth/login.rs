@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::passkeys::{self, Binding, Ceremony, PasskeyError};
 use super::second_step::PasskeyForm;
-use super::{passkey_pages, two_factor, users};
-use crate::audit::{Actor, Entry, Refusal};
+use super::{failed_sign_in, passkey_pages, two_factor, users};
+use crate::audit::{Entry, Refusal};
 use crate::crypto::verify_password;
 use crate::db::entity::user;
 use crate::mail::EmailAddress;
@@ -124,23 +124,8 @@ pub async fn login(
             // A known account's failures show in each of its organizations' logs (under no
             // organization when it has none).
             Some(user) => {
-                let orgs_of_user = orgs::organizations_of(&state.db, user.id).await?;
-                let orgs_or_none: Vec<Option<crate::orgs::OrgId>> = if orgs_of_user.is_empty() {
-                    vec![None]
-                } else {
-                    orgs_of_user.into_iter().map(Some).collect()
-                };
-                for org in orgs_or_none {
-                    let entry = Entry {
-                        org,
-                        actor: Actor::Anonymous,
-                        action: "login.failed",
-                        target: format!("user:{}", user.id),
-                        client: Some(&client),
-                        details: serde_json::json!({}),
-                    };
-                    state.audit.record(&state.db, entry).await?;
-                }
+                let details = serde_json::json!({});
+                failed_sign_in::record(&state, user.id, &client, details).await?;
             }
             // An unknown address is counted under no organization, one row per source and
             // minute (`audit::tally`), and never with the typed address.
@@ -228,15 +213,8 @@ pub async fn passkey_sign_in(
     state.throttle.record_failure(account, address);
     match &claimed_user {
         Some(user) => {
-            two_factor::audit_account(
-                &state,
-                user.id,
-                Actor::Anonymous,
-                "login.failed",
-                Some(&client),
-                serde_json::json!({ "step": "passkey", "reason": refused.reason() }),
-            )
-            .await?
+            let details = serde_json::json!({ "step": "passkey", "reason": refused.reason() });
+            failed_sign_in::record(&state, user.id, &client, details).await?
         }
         None => state.audit.count_refusal(Refusal {
             org: None,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod enrolment;
+pub mod failed_sign_in;
 pub mod login;
 pub mod notices;
 pub mod passkey_pages;

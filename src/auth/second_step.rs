@@ -141,12 +141,10 @@ pub async fn verify(
         two_factor::verify(&state.db, &state.sealer, user.id, &form.code, Utc::now()).await?;
     let Some(proof) = proof else {
         state.throttle.record_failure(&user.email, address);
-        two_factor::audit_account(
+        super::failed_sign_in::record(
             &state,
             user.id,
-            Actor::Anonymous,
-            "login.failed",
-            Some(&client),
+            &client,
             serde_json::json!({ "step": "second_factor" }),
         )
         .await?;
@@ -263,12 +261,10 @@ pub async fn verify_passkey(
         Err(PasskeyError::Database(error)) => Err(error.into()),
         Err(refused) => {
             state.throttle.record_failure(&user.email, address);
-            two_factor::audit_account(
+            super::failed_sign_in::record(
                 &state,
                 user.id,
-                Actor::Anonymous,
-                "login.failed",
-                Some(&client),
+                &client,
                 serde_json::json!({ "step": "passkey", "reason": refused.reason() }),
             )
             .await?;

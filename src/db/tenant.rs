@@ -98,6 +98,7 @@ in_org!(
     outbox,
     privacy_reminder,
     privacy_request,
+    processing_purpose,
     retention_rule,
     retention_run,
     retention_setting,

@@ -8,12 +8,8 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
-use crate::db::InOrg;
 use crate::db::entity::privacy_request;
-use crate::db::entity::{membership, organization, privacy_reminder};
-use crate::mail::EmailAddress;
-use crate::orgs::OrgId;
-use crate::orgs::Role;
+use crate::db::entity::{organization, privacy_reminder};
 use crate::privacy::requests::{Kind, Status};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Tr};
@@ -102,7 +98,13 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
             .map(|o| o.name)
             .unwrap_or_default();
         let mut sent: i32 = 0;
-        for (address, lang) in recipients(state, request.organization_id).await? {
+        let recipients = crate::orgs::admin_notice::recipients(
+            &state.db,
+            request.organization_id,
+            crate::orgs::admin_notice::Audience::Admins,
+        )
+        .await?;
+        for (address, lang) in recipients {
             let mail = compose(lang, &organization, &request, &link);
             match state.mailer.send(&address, &mail.subject, mail.text).await {
                 Ok(()) => sent += 1,
@@ -134,19 +136,4 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         outcome.emails += u32::try_from(sent).unwrap_or(u32::MAX);
     }
     Ok(outcome)
-}
-
-/// The admins and owners of the organization, with the language each reads.
-pub(crate) async fn recipients(
-    state: &AppState,
-    org: OrgId,
-) -> Result<Vec<(EmailAddress, Lang)>, sea_orm::DbErr> {
-    let admins: Vec<i64> = membership::Entity::find_in(org)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .filter(|m| Role::parse(&m.role).is_some_and(Role::is_admin))
-        .map(|m| m.user_id)
-        .collect();
-    crate::auth::users::mail_recipients(&state.db, admins).await
 }

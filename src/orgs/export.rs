@@ -17,7 +17,8 @@
 //!   channels: [ { id, name, from_name, from_address, created_at,
 //!                 imap: { host, port, tls, user, folder, move_to, poll_seconds } | null,
 //!                 smtp: { host, port, tls, user } | null } ],
-//!   settings: { retention: { schedule, rules: [ { category, after_days, action } ] } },
+//!   settings: { retention: { schedule, rules: [ { category, after_days, action } ] },
+//!               purposes: { defaults, list: [ { purpose, legal_bases: [string] } ] } },
 //!   tags: [string], canned_replies: [ { title, body } ],
 //!   privacy_requests: [ { reference, kind, status, received_at, due_at, completed_at,
 //!                         customer_id } ],
@@ -51,7 +52,8 @@ const README: &str = "Lethe organization export\n\
 =========================\n\n\
 organization.json: the organization (id, name, created_at, deletion_scheduled_for), its\n\
 members (email, display_name, role, joined_at), its channels (mailbox and SMTP settings\n\
-without any password or token), its settings (retention schedule and rules), tags, canned\n\
+without any password or token), its settings (retention schedule and rules; the purposes of\n\
+processing with their legal bases), tags, canned\n\
 replies, the register of privacy requests, and the list of customers.\n\n\
 customers/<id>/export.json: everything stored about one customer, in the customer export\n\
 format (schema \"lethe.customer-export\", described in customers/README.txt), internal notes\n\
@@ -167,6 +169,21 @@ impl From<channel::Model> for ChannelRecord {
 #[derive(Serialize)]
 struct Settings {
     retention: RetentionSettings,
+    purposes: PurposeSettings,
+}
+
+/// The purposes of processing (src/privacy/purposes.rs), in English for Lethe's own texts.
+#[derive(Serialize)]
+struct PurposeSettings {
+    /// True: nothing saved, Lethe's defaults apply.
+    defaults: bool,
+    list: Vec<PurposeRecord>,
+}
+
+#[derive(Serialize)]
+struct PurposeRecord {
+    purpose: String,
+    legal_bases: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -261,6 +278,19 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
             action: r.action,
         })
         .collect();
+    let (purposes, defaults) = crate::privacy::purposes::load(db, org).await?;
+    let purposes = PurposeSettings {
+        defaults,
+        list: purposes
+            .iter()
+            .map(|p| PurposeRecord {
+                purpose: p
+                    .text()
+                    .in_language(crate::web::i18n::Tr::new(crate::web::i18n::Lang::En)),
+                legal_bases: p.bases().iter().map(|b| b.name()).collect(),
+            })
+            .collect(),
+    };
     let tags = tag::Entity::find_in(org)
         .select_only()
         .column(tag::Column::Name)
@@ -326,6 +356,7 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
         channels,
         settings: Settings {
             retention: RetentionSettings { schedule, rules },
+            purposes,
         },
         tags,
         canned_replies,

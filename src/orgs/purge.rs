@@ -146,29 +146,32 @@ impl Confirmation {
     }
 
     async fn send(self, state: &AppState) {
-        if !state.mailer.is_configured() {
-            return;
-        }
+        let recipients: Vec<(crate::mail::EmailAddress, crate::web::i18n::Lang)> = self
+            .recipients
+            .iter()
+            .filter_map(|(address, lang)| {
+                let address = crate::mail::EmailAddress::parse(address).ok()?;
+                let lang =
+                    crate::web::i18n::Lang::from_code(lang).unwrap_or(crate::web::i18n::Lang::En);
+                Some((address, lang))
+            })
+            .collect();
         let now = Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
         let requested = self.requested_at.format("%Y-%m-%d").to_string();
-        for (address, lang) in self.recipients {
-            let Ok(address) = crate::mail::EmailAddress::parse(&address) else {
-                continue;
-            };
-            let lang =
-                crate::web::i18n::Lang::from_code(&lang).unwrap_or(crate::web::i18n::Lang::En);
-            let tr = crate::web::i18n::Tr::new(lang);
-            let args = [
-                ("organization", self.name.as_str()),
-                ("deleted_at", now.as_str()),
-                ("requested_at", requested.as_str()),
-            ];
-            let subject = tr.tf("orgs.deleted_mail.subject", &args);
-            let text = tr.tf("orgs.deleted_mail.body", &args);
-            if let Err(error) = state.mailer.send(&address, &subject, text).await {
-                tracing::warn!(error = error.kind(), "deletion confirmation not sent");
-            }
-        }
+        let args = [
+            ("organization", self.name.as_str()),
+            ("deleted_at", now.as_str()),
+            ("requested_at", requested.as_str()),
+        ];
+        super::admin_notice::mail_each(
+            state,
+            &recipients,
+            "orgs.deleted_mail.subject",
+            "orgs.deleted_mail.body",
+            &args,
+            "deletion confirmation",
+        )
+        .await;
     }
 }
 
@@ -193,20 +196,13 @@ async fn lock_out_members(state: &AppState, org: OrgId) -> Result<u64, DbErr> {
         .await?;
     // Who gets the deletion confirmation: the owners as the purge begins (kept on the
     // scheduled deletion, which goes with the organization row at the end).
-    let owners: Vec<i64> = membership::Entity::find_in(org)
-        .filter(membership::Column::Role.eq(super::Role::Owner.as_str()))
-        .select_only()
-        .column(membership::Column::UserId)
-        .into_tuple::<i64>()
-        .all(&txn)
-        .await?;
+    let owners =
+        super::admin_notice::recipients(&txn, org, super::admin_notice::Audience::Owners).await?;
     if !owners.is_empty() {
-        let recipients: Vec<(String, &'static str)> =
-            crate::auth::users::mail_recipients(&txn, owners)
-                .await?
-                .into_iter()
-                .map(|(address, lang)| (address.as_str().to_owned(), lang.code()))
-                .collect();
+        let recipients: Vec<(String, &'static str)> = owners
+            .into_iter()
+            .map(|(address, lang)| (address.as_str().to_owned(), lang.code()))
+            .collect();
         organization_deletion::Entity::update_in(org)
             .col_expr(
                 organization_deletion::Column::ConfirmTo,
@@ -335,6 +331,9 @@ async fn finish(
     retention_rule::Entity::delete_in(org).exec(&txn).await?;
     retention_run::Entity::delete_in(org).exec(&txn).await?;
     retention_setting::Entity::delete_in(org).exec(&txn).await?;
+    crate::db::entity::processing_purpose::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     crate::db::entity::webhook_delivery::Entity::delete_in(org)
         .exec(&txn)
         .await?;

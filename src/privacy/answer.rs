@@ -1,14 +1,17 @@
 //! The complete answer to an access request (GDPR Art. 15): besides the data itself, the
-//! export says why it is processed and on which legal basis, how long it is kept (the
-//! organization's retention rules, in words), who received it (the team members of the access
-//! log, and the systems — webhook endpoints — that were sent data about the person), where it
-//! came from (the channel of each conversation), and the person's rights with how to exercise
-//! them. It goes into `export.json` (`about_processing`, `access_log`) and, readable, into
-//! `README.html`, in the language the export was made in (the admin's; the command line's is
-//! English: Lethe does not know a customer's language).
+//! export says why it is processed and on which legal basis (the organization's purposes,
+//! src/privacy/purposes.rs), how long it is kept (the organization's retention rules, in
+//! words), who received it (the team members of the access log, and the systems — webhook
+//! endpoints — that were sent data about the person), where it came from (the channel of each
+//! conversation), and the person's rights with how to exercise them. It goes into
+//! `export.json` (`about_processing`, `access_log`) and, readable, into `README.html`.
 //!
-//! The purposes and the legal basis are Lethe's defaults (answering the customer's enquiries;
-//! Art. 6(1)(b) and (f)); per-organization texts are not settable yet.
+//! **Language.** The customer's, where known: the language most of their own messages are
+//! written in ([`customer_language`], the search module's detector), when it is one Lethe
+//! speaks (English, German, French). Otherwise the language the export was made in (the
+//! admin's; the command line's and the API's is English). Lethe's own texts (the default
+//! purposes, the legal bases, retention in words, the rights) follow it; an admin's own
+//! purposes are given as written.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +20,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde::Serialize;
 
+use super::purposes::LegalBasis;
 use crate::db::InOrg;
 use crate::db::entity::{channel, conversation, webhook_delivery, webhook_endpoint};
 use crate::orgs::OrgId;
@@ -55,12 +59,37 @@ pub struct Source {
     pub channel: String,
 }
 
+/// A legal basis as the export names it.
+#[derive(Serialize, Clone)]
+pub struct BasisRecord {
+    /// `consent`, `contract`, `legal_obligation`, `vital_interests`, `public_task` or
+    /// `legitimate_interests`.
+    pub name: &'static str,
+    /// For example `Art. 6(1)(b) GDPR`.
+    pub article: &'static str,
+    /// The article as the reader's language cites it (README.html).
+    #[serde(skip)]
+    pub article_key: &'static str,
+    /// The article and what it means, in words.
+    pub text: String,
+}
+
+/// A purpose of processing and its legal bases.
+#[derive(Serialize, Clone)]
+pub struct PurposeRecord {
+    pub purpose: String,
+    pub legal_bases: Vec<BasisRecord>,
+}
+
 /// The Art. 15 information beside the data.
 #[derive(Serialize, Clone)]
 pub struct AboutProcessing {
     pub language: &'static str,
+    /// The purposes' texts (as in `processing`).
     pub purposes: Vec<String>,
+    /// Every legal basis of `processing`, in words, once.
     pub legal_basis: String,
+    pub processing: Vec<PurposeRecord>,
     pub retention: Vec<String>,
     pub recipients: Recipients,
     pub sources: Vec<Source>,
@@ -76,6 +105,14 @@ const RIGHTS: [&str; 7] = [
     "export.rights.objection",
     "export.rights.complaint",
 ];
+
+/// The language most of `written` (the customer's own messages: subject, text) is in, when
+/// it is one Lethe speaks.
+pub fn customer_language<'a>(
+    written: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<Lang> {
+    crate::search::main_language(written).and_then(|lang| Lang::from_code(lang.code()))
+}
 
 /// The retention rules of `org` in words.
 async fn retention_in_words(
@@ -168,13 +205,30 @@ pub async fn about(
             },
         })
         .collect();
+    let (purposes, _) = super::purposes::load(db, org).await?;
+    let basis = |b: &LegalBasis| BasisRecord {
+        name: b.name(),
+        article: b.article(),
+        article_key: b.article_key(),
+        text: tr.t(b.label_key()).to_owned(),
+    };
+    let processing: Vec<PurposeRecord> = purposes
+        .iter()
+        .map(|p| PurposeRecord {
+            purpose: p.text().in_language(tr),
+            legal_bases: p.bases().iter().map(basis).collect(),
+        })
+        .collect();
     Ok(AboutProcessing {
         language: lang.code(),
-        purposes: vec![
-            tr.t("export.purpose.support").to_owned(),
-            tr.t("export.purpose.records").to_owned(),
-        ],
-        legal_basis: tr.t("export.legal_basis").to_owned(),
+        purposes: processing.iter().map(|p| p.purpose.clone()).collect(),
+        legal_basis: purposes
+            .bases()
+            .iter()
+            .map(|b| tr.t(b.label_key()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        processing,
         retention: retention_in_words(db, org, tr).await?,
         recipients: Recipients {
             team_members,

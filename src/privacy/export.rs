@@ -18,7 +18,9 @@
 //!       attachments: [ { filename, content_type, size, inline, file } ] } ],
 //!     drafts: [ { saved_at, to: [string], cc: [string], bcc: [string], text } ] } ],
 //!   access_log: [ { at, by, what, conversation_id } ],
-//!   about_processing: { language, purposes: [string], legal_basis, retention: [string],
+//!   about_processing: { language, purposes: [string], legal_basis,
+//!     processing: [ { purpose, legal_bases: [ { name, article, text } ] } ],
+//!     retention: [string],
 //!     recipients: { team_members: [string], systems: [ { kind, name, deliveries, last_at } ] },
 //!     sources: [ { conversation_id, channel } ], rights: [string] } }
 //! ```
@@ -72,7 +74,8 @@ export.json holds everything this shop's support inbox stores about one customer
   cc, bcc, text)\n\
 - access_log: who of the shop's team opened this data and when (at, by, what:\n\
   conversation, customer, attachment, export or search, conversation_id)\n\
-- about_processing: the purposes, the legal basis, the retention periods in words, the\n\
+- about_processing: the language of these texts, the purposes, the legal basis, processing\n\
+  (each purpose with its legal bases: name, article, text), the retention periods in words, the\n\
   recipients (team_members; systems such as webhook endpoints that were sent data about\n\
   you, with how many deliveries), the sources (the channel of each conversation) and\n\
   your rights; README.html says the same in words\n";
@@ -250,7 +253,7 @@ async fn tags_by_conversation(
 }
 
 /// Everything `org` stores about the customer. Internal notes only when asked. The
-/// information about the processing is in English.
+/// information about the processing is in the customer's language where known, else English.
 pub async fn collect(
     state: &AppState,
     org: OrgId,
@@ -260,7 +263,20 @@ pub async fn collect(
     collect_in(state, org, customer_id, include_notes, Lang::En).await
 }
 
-/// [`collect`], with the information about the processing in `lang`.
+/// The customer's latest messages that tell their language.
+const LANGUAGE_SAMPLE: usize = 50;
+
+/// The start of `text`, at most `n` bytes, cut at a character boundary.
+fn first_chars(text: &str, n: usize) -> &str {
+    let mut end = n.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// [`collect`], with the information about the processing in the customer's language (from
+/// what they wrote, when it is English, German or French), else in `lang`.
 pub async fn collect_in(
     state: &AppState,
     org: OrgId,
@@ -287,6 +303,8 @@ pub async fn collect_in(
     let mut tags = tags_by_conversation(db, org, &conversation_ids).await?;
 
     let mut records = Vec::with_capacity(conversations.len());
+    // What the customer wrote (subject, start of the text): the language they read.
+    let mut written: Vec<(String, String)> = Vec::new();
     let (mut message_total, mut attachment_total) = (0, 0);
     for c in conversations {
         let mut query =
@@ -295,6 +313,17 @@ pub async fn collect_in(
             query = query.filter(message::Column::Direction.ne("note"));
         }
         let messages = query.order_by_asc(message::Column::Id).all(db).await?;
+        written.extend(
+            messages
+                .iter()
+                .filter(|m| m.direction == "inbound")
+                .map(|m| {
+                    (
+                        m.subject.clone(),
+                        first_chars(&m.text_body, 2000).to_owned(),
+                    )
+                }),
+        );
         let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         let mut attachments: BTreeMap<i64, Vec<AttachmentRecord>> = BTreeMap::new();
         for chunk in message_ids.chunks(500) {
@@ -411,6 +440,14 @@ pub async fn collect_in(
             conversation_id: r.conversation_id,
         })
         .collect();
+    let lang = super::answer::customer_language(
+        written
+            .iter()
+            .rev()
+            .take(LANGUAGE_SAMPLE)
+            .map(|(s, t)| (s.as_str(), t.as_str())),
+    )
+    .unwrap_or(lang);
     let about_processing = super::answer::about(db, org, found.id, &access_log, lang).await?;
     let readme_html = askama::Template::render(&super::answer::ReadmeHtml {
         tr: crate::web::i18n::Tr::new(lang),

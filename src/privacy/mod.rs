@@ -12,6 +12,8 @@
 //! - [`verify`]: verifying a requester by a one-time link to an address on the record, and
 //!   the override an unverified export or erasure asks for;
 //! - [`merge`]: merging two customer records of one organization;
+//! - [`purposes`]: the purposes of processing and their legal bases, set at
+//!   `/settings/privacy` ([`purposes_page`]) and given in every export;
 //! - [`requests`]: the register of requests and their deadlines, and its page
 //!   (`/privacy/requests`).
 //!
@@ -24,6 +26,8 @@ pub mod export;
 pub mod merge;
 pub mod objection;
 pub mod pii;
+pub mod purposes;
+pub mod purposes_page;
 pub mod receipt;
 pub mod rectify;
 pub mod requests;

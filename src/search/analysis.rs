@@ -143,10 +143,7 @@ impl LanguageDetector {
     /// Function words decide first (reliable even for short mails, where trigram
     /// detection often confuses English with Dutch); `whatlang` breaks ties.
     pub(crate) fn detect(&self, subject: &str, body: &str) -> Lang {
-        let mut sample = String::with_capacity(DETECT_BYTES + subject.len() + 1);
-        sample.push_str(subject);
-        sample.push('\n');
-        sample.push_str(truncate_at_char(body, DETECT_BYTES));
+        let sample = sample(subject, body);
         if let Some(lang) = by_function_words(&sample) {
             return lang;
         }
@@ -155,6 +152,27 @@ impl LanguageDetector {
             .and_then(Lang::from_whatlang)
             .unwrap_or(Lang::En)
     }
+
+    /// The language of `subject` + `body` when it can be told: function words, or a guess
+    /// `whatlang` itself calls reliable (a short "Hi" is nobody's language).
+    pub(crate) fn detect_known(&self, subject: &str, body: &str) -> Option<Lang> {
+        let sample = sample(subject, body);
+        by_function_words(&sample).or_else(|| {
+            self.detector
+                .detect(&sample)
+                .filter(whatlang::Info::is_reliable)
+                .and_then(|info| Lang::from_whatlang(info.lang()))
+        })
+    }
+}
+
+/// What detection looks at: the subject and the start of the body.
+fn sample(subject: &str, body: &str) -> String {
+    let mut sample = String::with_capacity(DETECT_BYTES + subject.len() + 1);
+    sample.push_str(subject);
+    sample.push('\n');
+    sample.push_str(truncate_at_char(body, DETECT_BYTES));
+    sample
 }
 
 /// Counts function words per language; `Some` when one language clearly leads.
@@ -552,6 +570,33 @@ mod tests {
         assert!(out.contains(&"anna.schmidt@example.de".to_string()));
         assert!(out.contains(&"anna.schmidt".to_string()));
         assert!(out.contains(&"example.de".to_string()));
+    }
+
+    #[test]
+    fn a_language_is_told_only_when_it_can_be() {
+        let d = LanguageDetector::new();
+        assert_eq!(d.detect_known("Hi", "x"), None);
+        assert_eq!(
+            d.detect_known(
+                "Rücksendung",
+                "Ich möchte meine Bestellung zurückschicken, bitte."
+            ),
+            Some(Lang::De)
+        );
+        let written = [
+            ("Hi", "x"),
+            (
+                "Retour",
+                "Je voudrais retourner ma commande, s'il vous plaît.",
+            ),
+            (
+                "Commande",
+                "Elle n'est pas arrivée et je suis sans nouvelles.",
+            ),
+            ("Return", "I would like to return my order, please."),
+        ];
+        assert_eq!(crate::search::main_language(written), Some(Lang::Fr));
+        assert_eq!(crate::search::main_language([("Hi", "x")]), None);
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub use index::{MessageDoc, SearchIndex, SearchOptions};
 pub use query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};
 pub use results::{ConversationHit, Page, SearchContext, SearchResults, Sort};
 
+/// The language most of `texts` (subject, body) are written in, among those that can be told;
+/// None when none can (the export's README speaks the customer's language with it).
+pub fn main_language<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Lang> {
+    let detector = analysis::LanguageDetector::new();
+    let mut votes = [0usize; Lang::ALL.len()];
+    for (subject, body) in texts {
+        if let Some(lang) = detector.detect_known(subject, body) {
+            votes[lang.index()] += 1;
+        }
+    }
+    Lang::ALL
+        .into_iter()
+        .filter(|l| votes[l.index()] > 0)
+        .max_by_key(|l| votes[l.index()])
+}
+
 /// How many changes wait in `search_queue` for the indexer (for `/metrics`).
 pub async fn queue_depth(db: &impl sea_orm::ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
     queue::len(db).await

@@ -143,6 +143,10 @@ pub const PRIVACY_REQUEST_VERIFICATION: Route<1> =
 /// The requester's one-time verification link (no sign-in).
 pub const PRIVACY_VERIFY: Route<1> = Route::new("/privacy/verify/{token}");
 pub const PRIVACY_RECEIPT: Route<1> = Route::new("/privacy/receipts/{id}");
+/// Purposes of processing and their legal bases (admins).
+pub const PRIVACY_SETTINGS: Route<0> = Route::new("/settings/privacy");
+pub const PRIVACY_PURPOSES: Route<0> = Route::new("/settings/privacy/purposes");
+pub const PRIVACY_PURPOSES_DEFAULTS: Route<0> = Route::new("/settings/privacy/purposes/defaults");
 pub const CUSTOMER_RECTIFY: Route<1> = Route::new("/customers/{id}/rectify");
 pub const CUSTOMER_RESTRICTION: Route<1> = Route::new("/customers/{id}/restriction");
 pub const CUSTOMER_OBJECTIONS: Route<1> = Route::new("/customers/{id}/objections");

@@ -874,7 +874,7 @@ async fn the_export_answers_an_access_request_completely() {
             .unwrap()
             .contains("Art. 6(1)(b)")
     );
-    assert_eq!(about["purposes"].as_array().unwrap().len(), 2);
+    assert_eq!(about["purposes"].as_array().unwrap().len(), 3);
     let retention = about["retention"][0].as_str().unwrap();
     assert!(
         retention.contains("Closed conversations: anonymize after 365 days"),
@@ -1290,4 +1290,306 @@ async fn an_export_at_night_is_reported_to_the_owners() {
     let alerts = audit_actions(&app, "access.export_at_night").await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].target, format!("user:{agent}"));
+}
+
+#[tokio::test]
+async fn many_failed_sign_ins_are_reported_to_the_owners_once_per_window() {
+    use crate::smtp::SmtpRecorder;
+    // Arrange: an owner, an admin, and three agents whose passwords someone guesses (four
+    // tries each: under the per-account and per-address throttles, twelve failures in all)
+    let smtp = SmtpRecorder::start().await;
+    let app =
+        crate::helpers::spawn_app_with(crate::helpers::AppOptions::with_smtp(smtp.url())).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.create_user("admin@shop.test", "Shop", "admin").await;
+    let agents = ["a1@shop.test", "a2@shop.test", "a3@shop.test"];
+    for agent in agents {
+        app.create_user(agent, "Shop", "agent").await;
+    }
+    let guesser = app.another_browser();
+
+    // Act
+    let mut refused = Vec::new();
+    for agent in agents {
+        for _ in 0..4 {
+            refused.push(guesser.login_with(agent, "a wrong guess").await.status());
+        }
+    }
+
+    // Assert: every try refused as a wrong password, one alert for the window
+    assert!(refused.iter().all(|s| s.as_u16() == 401), "{refused:?}");
+    assert_eq!(audit_actions(&app, "login.failed").await.len(), 12);
+    let alerts = audit_actions(&app, "login.failed_burst").await;
+    assert_eq!(alerts.len(), 1, "one alert per window, not one per try");
+    assert_eq!(alerts[0].organization_id, Some(app.org_id("Shop").await));
+    assert!(
+        alerts[0].details.contains("\"accounts\":3"),
+        "{}",
+        alerts[0].details
+    );
+    smtp.wait_for(1).await;
+    let to = |address: &str| -> Vec<String> {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.starts_with(&format!("X-Recorded-Rcpt: {address}\r\n")))
+            .map(|m| crate::smtp::unfold_qp(&m))
+            .filter(|m| m.contains("LETHE_ACCESS_ALERT_FAILED_SIGN_INS"))
+            .collect()
+    };
+    let to_owner = to("owner@shop.test");
+    assert_eq!(to_owner.len(), 1, "one mail to the owner");
+    assert!(
+        to_owner[0].contains("accounts at Shop failed"),
+        "{}",
+        to_owner[0]
+    );
+    assert!(!to_owner[0].contains("a1@shop.test"), "no account named");
+    assert!(to("admin@shop.test").is_empty(), "owners only");
+}
+
+// ---- purposes of processing, and the customer's language ---------------------------------
+
+/// `README.html` of an export ZIP.
+fn export_readme(zip: &[u8]) -> String {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).expect("a ZIP");
+    let mut html = String::new();
+    archive
+        .by_name("README.html")
+        .expect("README.html")
+        .read_to_string(&mut html)
+        .unwrap();
+    html
+}
+
+async fn export_zip(app: &TestApp, customer: i64) -> Vec<u8> {
+    app.post_form(
+        &format!("/customers/{customer}"),
+        &format!("/customers/{customer}/export"),
+        &[],
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap()
+    .to_vec()
+}
+
+#[tokio::test]
+async fn admins_set_the_purposes_of_processing_that_every_export_gives() {
+    use lethe::db::entity::processing_purpose;
+    // Arrange: Lethe's defaults, a customer, an agent
+    let (app, org) = owner_app().await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let (customer, _) = app
+        .receive(
+            org,
+            mail("Pia <pia@kunde.test>", "p1@kunde.test", "Hi", "x"),
+        )
+        .await;
+    let defaults = app.get_text("/settings/privacy").await;
+
+    // Act: a purpose without a legal basis and one too long, then a valid list
+    let refused = app
+        .post_form(
+            "/settings/privacy",
+            "/settings/privacy/purposes",
+            &[
+                ("purpose_0", "Invoicing"),
+                ("purpose_1", &"x".repeat(301)),
+                ("basis_1", "contract"),
+            ],
+        )
+        .await;
+    let refused_status = refused.status();
+    let refused_page = refused.text().await.unwrap();
+    let saved_before = app.count::<processing_purpose::Entity>().await;
+    let forged = app
+        .client
+        .post(app.url("/settings/privacy/purposes"))
+        .form(&[
+            ("csrf", "forged"),
+            ("purpose_0", "Forged"),
+            ("basis_0", "consent"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let saved = app
+        .post_form(
+            "/settings/privacy",
+            "/settings/privacy/purposes",
+            &[
+                ("purpose_0", "Sending invoices and order confirmations"),
+                ("basis_0", "contract"),
+                ("basis_0", "legal_obligation"),
+                ("purpose_1", ""),
+            ],
+        )
+        .await;
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    let by_agent = agent.get("/settings/privacy").await;
+    let zip = export_zip(&app, customer).await;
+
+    // Assert
+    assert!(defaults.contains("Answering your enquiries"), "{defaults}");
+    assert!(defaults.contains("nothing is saved yet"), "{defaults}");
+    assert_eq!(refused_status, 422);
+    assert!(refused_page.contains("Purpose 1: choose at least one legal basis."));
+    assert!(refused_page.contains("Purpose 2: at most 300 characters."));
+    assert!(
+        refused_page.contains("value=\"Invoicing\""),
+        "kept as typed"
+    );
+    assert_eq!(saved_before, 0, "a refused form changes nothing");
+    assert_eq!(forged.status(), 403);
+    assert_eq!(saved.status(), 303);
+    assert_eq!(by_agent.status(), 403);
+    assert_eq!(app.count::<processing_purpose::Entity>().await, 1);
+    let changed = audit_actions(&app, "privacy.purposes_changed").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].organization_id, Some(org));
+    let about = &export_json(&zip)["about_processing"];
+    assert_eq!(
+        about["purposes"],
+        serde_json::json!(["Sending invoices and order confirmations"])
+    );
+    let bases: Vec<&str> = about["processing"][0]["legal_bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bases, ["contract", "legal_obligation"]);
+    assert!(
+        about["legal_basis"]
+            .as_str()
+            .unwrap()
+            .contains("Art. 6(1)(c)")
+    );
+    let html = export_readme(&zip);
+    assert!(
+        html.contains("Sending invoices and order confirmations"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Art. 6(1)(b) GDPR, Art. 6(1)(c) GDPR"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Answering your enquiries"),
+        "the defaults are replaced"
+    );
+}
+
+#[tokio::test]
+async fn a_german_writing_customer_s_export_readme_is_german() {
+    // Arrange: the admin reads English; Jürgen writes German, Emma English
+    let (app, org) = owner_app().await;
+    app.login("owner@shop.test").await;
+    let (juergen, _) = app
+        .receive(
+            org,
+            mail(
+                "Jürgen <juergen@kunde.test>",
+                "de1@kunde.test",
+                "Rücksendung meiner Bestellung",
+                "Guten Tag, ich möchte meine Bestellung zurückschicken, weil die Schuhe nicht \
+                 passen. Können Sie mir bitte ein Etikett für die Rücksendung schicken? Vielen \
+                 Dank und freundliche Grüße",
+            ),
+        )
+        .await;
+    let (emma, _) = app
+        .receive(
+            org,
+            mail(
+                "Emma <emma@customer.test>",
+                "en1@customer.test",
+                "Return of my order",
+                "Hello, I would like to return my order because the shoes do not fit. Could \
+                 you please send me a label for the return? Thank you and kind regards",
+            ),
+        )
+        .await;
+
+    // Act
+    let german = export_zip(&app, juergen).await;
+    let english = export_zip(&app, emma).await;
+
+    // Assert
+    assert_eq!(export_json(&german)["about_processing"]["language"], "de");
+    let html = export_readme(&german);
+    for needle in [
+        "lang=\"de\"",
+        "Ihre Daten",
+        "Ihre Rechte",
+        "Rechtsgrundlage",
+        "Beantwortung Ihrer Anfragen",
+        "Art. 6 Abs. 1 lit. b DSGVO",
+    ] {
+        assert!(
+            html.contains(needle),
+            "{needle} in the German README.html: {html}"
+        );
+    }
+    assert!(!html.contains("GDPR"), "German citations only: {html}");
+    assert_eq!(export_json(&english)["about_processing"]["language"], "en");
+    assert!(export_readme(&english).contains("Your rights"));
+}
+
+#[tokio::test]
+async fn a_removed_member_s_name_is_no_longer_found_by_search() {
+    // Arrange: Agnes wrote a note; search finds her name
+    let (app, org) = owner_app().await;
+    let agnes = app.create_user("agnes@shop.test", "Shop", "agent").await;
+    app.login("owner@shop.test").await;
+    let (_, conversation_id) = app
+        .receive(
+            org,
+            mail(
+                "Kai <kai@kunde.test>",
+                "k9@kunde.test",
+                "Parcel",
+                "Where is it?",
+            ),
+        )
+        .await;
+    lethe::inbox::notes::create(
+        &app.state.db,
+        org,
+        conversation_id,
+        agnes,
+        "Agnes Adminova",
+        "Checked the parcel with the carrier",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let before = app.get_text("/search?q=Adminova").await;
+
+    // Act: she leaves the team
+    let removed = app
+        .post_form(
+            "/settings/team",
+            &format!("/settings/team/members/{agnes}/remove"),
+            &[],
+        )
+        .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let after = app.get_text("/search?q=Adminova").await;
+    let by_text = app.get_text("/search?q=carrier").await;
+
+    // Assert
+    let link = format!("href=\"/conversations/{conversation_id}\"");
+    assert!(before.contains(&link), "found by her name before: {before}");
+    assert_eq!(removed.status(), 303);
+    assert!(
+        !after.contains(&link),
+        "not found by her name after: {after}"
+    );
+    assert!(by_text.contains(&link), "the note itself is still found");
 }

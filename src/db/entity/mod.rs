@@ -29,6 +29,7 @@ pub mod passkey;
 pub mod password_reset;
 pub mod privacy_reminder;
 pub mod privacy_request;
+pub mod processing_purpose;
 pub mod recovery_code;
 pub mod retention_rule;
 pub mod retention_run;
