@@ -47,6 +47,8 @@ pub enum Kind {
     /// A duplicate customer (`ids`) merged into another (`into`) and deleted: replayed, so a
     /// later erasure of the kept customer also reaches the duplicate a restore brings back.
     Merged,
+    /// Unsent reply drafts by id (the `unsent_drafts` retention rule).
+    Drafts,
 }
 
 /// One journal line.

@@ -48,6 +48,10 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
             }
             Kind::Conversations => records::delete_conversations(&txn, org, ids, &off).await?,
             Kind::Messages => records::delete_messages(&txn, org, ids, &off).await?,
+            Kind::Drafts => {
+                records::delete_drafts(&txn, org, ids, &off).await?;
+                (Removed::default(), Files::default())
+            }
             Kind::Attachments => records::delete_attachments(&txn, org, ids, &off).await?,
             Kind::AttachmentsOfConversations => {
                 records::delete_attachments_of_conversations(&txn, org, ids, &off).await?

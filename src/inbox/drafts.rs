@@ -172,23 +172,25 @@ pub async fn forget_user(
         .rows_affected)
 }
 
-/// Drafts of `org` last saved before `cutoff` (the `unsent_drafts` rule): counted, or deleted.
+/// Drafts of `org` last saved before `cutoff` (the `unsent_drafts` rule): counted, or (with
+/// the erasure journal) deleted.
 pub async fn older_than(
     db: &impl ConnectionTrait,
     org: OrgId,
     cutoff: DateTime<Utc>,
-    delete: bool,
+    delete: Option<&crate::backup::journal::Journal>,
 ) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    let due = draft::Column::UpdatedAt.lt(cutoff);
-    if delete {
-        Ok(draft::Entity::delete_in(org)
-            .filter(due)
-            .exec(db)
-            .await?
-            .rows_affected)
-    } else {
-        draft::Entity::find_in(org).filter(due).count(db).await
+    use sea_orm::QuerySelect;
+    let due: Vec<i64> = draft::Entity::find_in(org)
+        .select_only()
+        .column(draft::Column::Id)
+        .filter(draft::Column::UpdatedAt.lt(cutoff))
+        .into_tuple()
+        .all(db)
+        .await?;
+    match delete {
+        Some(log) if !due.is_empty() => crate::records::delete_drafts(db, org, &due, log).await,
+        _ => Ok(due.len() as u64),
     }
 }
 

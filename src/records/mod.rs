@@ -322,6 +322,26 @@ async fn customers(
     Ok((removed, files))
 }
 
+/// Deletes unsent reply drafts of `org` by id (the `unsent_drafts` retention rule), journaled
+/// so a restored backup does not bring them back; the number deleted.
+pub async fn delete_drafts(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    ids: &[i64],
+    log: &Journal,
+) -> Result<u64, DbErr> {
+    journal(log, org, Kind::Drafts, ids, &[]).await?;
+    let mut removed = 0;
+    for chunk in ids.chunks(CHUNK) {
+        removed += crate::db::entity::draft::Entity::delete_in(org)
+            .filter(crate::db::entity::draft::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(removed)
+}
+
 /// Deletes conversations of `org` with everything in them: tags, outbox rows, attachments,
 /// messages and notes. Ids of other organizations are left alone.
 pub async fn delete_conversations(

@@ -426,12 +426,9 @@ pub(super) async fn unsent_drafts(
     rule: &RetentionRule,
     counts: &mut CategoryCounts,
 ) -> Result<(), RetentionError> {
-    counts.drafts = crate::inbox::drafts::older_than(
-        &ctx.state.db,
-        ctx.org,
-        rule.cutoff(ctx.now),
-        !ctx.dry_run,
-    )
-    .await?;
+    let journal = (!ctx.dry_run).then_some(&ctx.state.journal);
+    counts.drafts =
+        crate::inbox::drafts::older_than(&ctx.state.db, ctx.org, rule.cutoff(ctx.now), journal)
+            .await?;
     Ok(())
 }

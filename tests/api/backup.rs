@@ -880,3 +880,66 @@ async fn an_operator_schedule_wins_over_the_page() {
         .await;
     assert_eq!(refused.status(), 409);
 }
+
+#[tokio::test]
+async fn a_draft_the_retention_rule_deleted_after_a_backup_stays_deleted_after_a_restore() {
+    // Arrange: an agent's unsent draft in the backup, then old enough for the rule.
+    let (app, backups) = app_with_backups(&[]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = app.org_id("Shop").await;
+    let suffix = unique_suffix();
+    let (_, conversation_id) = app
+        .receive(
+            shop,
+            mail(
+                &format!("Ida <ida{suffix}@kunde.test>"),
+                &format!("i-{suffix}@kunde.test"),
+                "Delivery",
+                "Where is it?",
+            ),
+        )
+        .await;
+    app.login("owner@shop.test").await;
+    let page = format!("/conversations/{conversation_id}");
+    let draft_text = format!("Half-written answer marmalade{suffix}");
+    let saved = app
+        .post_form(&page, &format!("{page}/draft"), &[("text", &draft_text)])
+        .await;
+    assert_eq!(saved.status(), 303);
+    let backup = create_backup(&app, backups.path()).await;
+    app.state
+        .db
+        .execute_unprepared("UPDATE drafts SET updated_at = '2020-01-01 00:00:00+00:00'")
+        .await
+        .unwrap();
+    app.save_rule(shop, Category::UnsentDrafts, 30, Action::Delete)
+        .await;
+    let report = lethe::retention::run_once(&app.state, shop, false)
+        .await
+        .unwrap();
+    assert_eq!(report.category(Category::UnsentDrafts).unwrap().drafts, 1);
+
+    // Act
+    let restored_dir = fresh_data_dir(&app);
+    let output = restore(&app, backups.path(), &backup, &restored_dir).await;
+
+    // Assert: the restore replayed the deletion.
+    assert!(output.status.success(), "{}", text(&output));
+    let db = connect_restored(&app, &restored_dir).await;
+    let left = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM drafts".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(left, 0);
+    let found = traces(&restored_dir, &[format!("marmalade{suffix}")]);
+    assert!(
+        found.is_empty(),
+        "traces in the restored directory: {found:#?}"
+    );
+}
