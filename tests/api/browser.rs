@@ -345,3 +345,73 @@ async fn files_dropped_onto_the_reply_form_are_sent_with_the_reply_in_a_real_bro
     assert!(errors.is_empty(), "the browser reported errors: {errors:?}");
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn on_a_phone_no_page_scrolls_sideways_in_a_real_browser() {
+    use crate::helpers::arriving;
+    let app = spawn_app().await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let (channel, _) = app
+        .email_channel(org, "Support", "support@shop.test", None)
+        .await;
+    let customer_mail = "From: Aleksandra Wiśniewska-Kowalczyk <aleksandra.wisniewska-kowalczyk@a-rather-long-domain-name.example>\r\nTo: support@shop.test\r\nSubject: My order 4711-0815-2342 arrived damaged and I would like a replacement please\r\nMessage-ID: <phone-1@client.test>\r\n\r\nThe parcel https://tracking.example/very/long/path/that/does/not/break/anywhere/at/all/1234567890 was damaged.\r\n";
+    let (conversation_id, _) = app
+        .ingest(arriving(org, Some(channel)), customer_mail)
+        .await;
+    let customer_id = app.customer_of(conversation_id).await;
+
+    let browser = Browser::start().await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", "agent@shop.test").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser
+        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    for path in [
+        "/inbox".to_owned(),
+        format!("/conversations/{conversation_id}"),
+        format!("/customers/{customer_id}"),
+        "/search?q=parcel".to_owned(),
+        "/settings/retention".to_owned(),
+        "/settings/channels".to_owned(),
+        "/privacy/requests".to_owned(),
+        "/audit".to_owned(),
+        "/account".to_owned(),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        let widths = browser
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": r##"
+                    var width = document.documentElement.clientWidth, wide = [];
+                    document.querySelectorAll("body *").forEach(function (e) {
+                        var box = e.getBoundingClientRect();
+                        if (box.right > width + 1 && wide.length < 5) wide.push(e.tagName + "." + e.className + "#" + e.id + " " + Math.round(box.right));
+                    });
+                    return [document.documentElement.scrollWidth, width, wide.join(", ")];
+                "##, "args": []})),
+            )
+            .await;
+        let (scroll, client) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+        assert!(
+            client <= 400,
+            "{path}: the window is phone-sized ({client} px)"
+        );
+        assert!(
+            scroll <= client,
+            "{path} scrolls sideways on a phone: {scroll} px of content in {client} px ({})",
+            widths[2]
+        );
+    }
+    browser.quit().await;
+}
