@@ -185,3 +185,70 @@
     });
   });
 })();
+
+// Keyboard shortcuts, never while typing in a field. Inbox: j/k move between rows, o or Enter
+// opens, x ticks the row, a assigns it to me, e closes it, s snoozes it until tomorrow, # marks
+// it as spam (the last four through the bulk form, as a click would). Conversation page: r goes
+// to the reply box, n to the note. Everywhere: g then i goes to the inbox.
+(function () {
+  "use strict";
+  var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-conversation-id]"));
+  var bulk = document.getElementById("bulk");
+  var current = -1;
+  var pendingG = false;
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+  function move(step) {
+    if (!rows.length) return;
+    if (current >= 0) rows[current].classList.remove("current");
+    current = Math.max(0, Math.min(rows.length - 1, current + step));
+    rows[current].classList.add("current");
+    var link = rows[current].querySelector("a[href^='/conversations/']");
+    if (link) link.focus();
+  }
+  function act(action) {
+    if (!bulk || current < 0) return;
+    var id = rows[current].getAttribute("data-conversation-id");
+    bulk.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = box.value === id; });
+    var select = bulk.querySelector("select[name=action]");
+    if (!select) return;
+    select.value = action;
+    if (select.value !== action) return;
+    bulk.submit();
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var key = event.key;
+    if (pendingG) {
+      pendingG = false;
+      if (key === "i") { window.location.href = "/inbox"; event.preventDefault(); }
+      return;
+    }
+    if (key === "g") { pendingG = true; return; }
+    if (rows.length) {
+      if (key === "j") { move(1); event.preventDefault(); return; }
+      if (key === "k") { move(-1); event.preventDefault(); return; }
+      if (current >= 0) {
+        var row = rows[current];
+        if (key === "o" || (key === "Enter" && event.target === document.body)) {
+          var link = row.querySelector("a[href^='/conversations/']");
+          if (link) { window.location.href = link.getAttribute("href"); event.preventDefault(); }
+          return;
+        }
+        if (key === "x") {
+          var box = row.querySelector("input[name=ids]");
+          if (box) box.checked = !box.checked;
+          event.preventDefault();
+          return;
+        }
+        if (key === "a" && bulk) { act("assign:" + bulk.getAttribute("data-me")); return; }
+        if (key === "e") { act("status:closed"); return; }
+        if (key === "s") { act("snooze:tomorrow"); return; }
+        if (key === "#") { act("spam"); return; }
+      }
+    }
+    var box = key === "r" ? document.getElementById("reply-text") : key === "n" ? document.getElementById("note-text") : null;
+    if (box) { box.focus(); event.preventDefault(); }
+  });
+})();

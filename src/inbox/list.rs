@@ -256,6 +256,8 @@ struct InboxPage {
     here: String,
     /// The sidebar (src/inbox/folders.rs).
     folders: Vec<super::folders::Folder>,
+    /// The signed-in member ("a" assigns the row to them).
+    me: i64,
 }
 
 impl InboxPage {
@@ -405,6 +407,7 @@ pub async fn inbox(
         rows,
         members,
         folders,
+        me: scope.user_id(),
         here: format!("{}?{}", paths::INBOX, filter.query_string(filter.before)),
         next: next.map(|cursor| format!("{}?{}", paths::INBOX, filter.query_string(Some(cursor)))),
         first: filter

@@ -415,3 +415,78 @@ async fn on_a_phone_no_page_scrolls_sideways_in_a_real_browser() {
     }
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn keyboard_shortcuts_move_open_and_close_in_a_real_browser() {
+    use crate::helpers::arriving;
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    app.create_user("agent@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let (channel, _) = app
+        .email_channel(org, "Support", "support@shop.test", None)
+        .await;
+    for n in 0..3 {
+        let raw = format!(
+            "From: Kunde {n} <k{n}@client.test>\r\nTo: support@shop.test\r\nSubject: Frage {n}\r\nMessage-ID: <keys-{n}@client.test>\r\n\r\nHallo {n}\r\n"
+        );
+        app.ingest(arriving(org, Some(channel)), raw).await;
+    }
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", "agent@shop.test").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser
+        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
+        .await;
+    let press = |keys: &'static str| {
+        let script = format!(
+            "var target = document.activeElement || document.body; {} return (document.querySelector('tr.current') || {{getAttribute: function () {{ return null; }}}}).getAttribute('data-conversation-id');",
+            keys.chars()
+                .map(|k| format!(
+                    "target.dispatchEvent(new KeyboardEvent('keydown', {{key: '{k}', bubbles: true}})); target = document.activeElement || document.body;"
+                ))
+                .collect::<String>()
+        );
+        browser.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    };
+    // j twice: the second row is current; e closes it through the bulk form.
+    let current = press("jj").await;
+    let id: i64 = current.as_str().unwrap().parse().unwrap();
+    press("e").await;
+    browser
+        .wait_until("the list again", |url, _| url.contains("flash="))
+        .await;
+    assert_eq!(app.conversation(id).await.status, "closed");
+    let open = lethe::db::entity::conversation::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.status == "open")
+        .count();
+    assert_eq!(open, 2, "only the current row was closed");
+
+    // j, o opens the first row; n goes to the note box; typing there is not a shortcut.
+    press("jo").await;
+    browser
+        .wait_until("a conversation", |url, _| url.contains("/conversations/"))
+        .await;
+    let focused = browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'n', bubbles: true})); var box = document.activeElement; box.dispatchEvent(new KeyboardEvent('keydown', {key: 'g', bubbles: true})); box.dispatchEvent(new KeyboardEvent('keydown', {key: 'i', bubbles: true})); return [box.id, window.location.pathname];", "args": []})),
+        )
+        .await;
+    assert_eq!(focused[0], "note-text");
+    assert!(focused[1].as_str().unwrap().starts_with("/conversations/"));
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "the browser reported errors: {errors:?}");
+    browser.quit().await;
+}
