@@ -59,9 +59,12 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         .sum();
     let auth = format!("Authorization: Bearer {key}");
 
-    // Act: schemathesis in a blocking thread, so this test's runtime keeps serving it.
+    // Act: schemathesis in a blocking thread, so this test's runtime keeps serving it; in the
+    // test's own temporary directory, where its `.schemathesis/` cache goes (not the checkout).
+    let workdir = app.data_dir.parent().unwrap().to_path_buf();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python())
+            .current_dir(workdir)
             .args(["-m", "schemathesis.cli", "run", &url])
             .args(["--header", &auth])
             .args(["--checks", "not_a_server_error,response_schema_conformance"])
