@@ -440,15 +440,13 @@ pub async fn forget_customers(
     org: OrgId,
     customers: &[i64],
 ) -> Result<u64, DbErr> {
-    if customers.is_empty() {
-        return Ok(0);
-    }
-    Ok(access_entry::Entity::delete_many()
-        .filter(access_entry::Entity::org_check(org))
-        .filter(access_entry::Column::CustomerId.is_in(customers.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::records::delete_rows_in::<access_entry::Entity>(
+        db,
+        org,
+        access_entry::Column::CustomerId,
+        customers,
+    )
+    .await
 }
 
 /// Deletes the entries about these conversations of `org` (deleted, or anonymized: an entry
@@ -458,15 +456,13 @@ pub async fn forget_conversations(
     org: OrgId,
     conversations: &[i64],
 ) -> Result<u64, DbErr> {
-    if conversations.is_empty() {
-        return Ok(0);
-    }
-    Ok(access_entry::Entity::delete_many()
-        .filter(access_entry::Entity::org_check(org))
-        .filter(access_entry::Column::ConversationId.is_in(conversations.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::records::delete_rows_in::<access_entry::Entity>(
+        db,
+        org,
+        access_entry::Column::ConversationId,
+        conversations,
+    )
+    .await
 }
 
 /// A merge: the duplicate's entries follow the person to the kept record.

@@ -147,16 +147,13 @@ pub async fn forget_conversations(
     org: OrgId,
     conversations: &[i64],
 ) -> Result<u64, DbErr> {
-    let mut removed = 0;
-    for chunk in conversations.chunks(500) {
-        removed += draft::Entity::delete_many()
-            .filter(draft::Entity::org_check(org))
-            .filter(draft::Column::ConversationId.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok(removed)
+    crate::records::delete_rows_in::<draft::Entity>(
+        db,
+        org,
+        draft::Column::ConversationId,
+        conversations,
+    )
+    .await
 }
 
 /// Deletes a member's drafts in the organization (they left it, or their account went).

@@ -117,6 +117,33 @@ where
     }
 }
 
+/// Deletes the rows of `E` in `org` whose `column` is one of `ids`, [`CHUNK`] ids per
+/// statement; the number deleted. The one way the side tables that hang off a conversation or
+/// a customer (access entries, webhook deliveries, drafts, read marks) are emptied.
+pub async fn delete_rows_in<E>(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    column: E::Column,
+    ids: &[i64],
+) -> Result<u64, DbErr>
+where
+    E: InOrg,
+    E::Model: Sync,
+{
+    let mut removed = 0;
+    for chunk in ids.chunks(CHUNK) {
+        removed += rows::<E>(
+            db,
+            Mode::Delete,
+            Condition::all()
+                .add(E::org_check(org))
+                .add(column.is_in(chunk.iter().copied())),
+        )
+        .await?;
+    }
+    Ok(removed)
+}
+
 /// Runs `each` over `ids` in chunks of [`CHUNK`] and adds up what it did. (A closure that
 /// returns a future for one fixed lifetime, not an `AsyncFn`: the futures must stay `Send`.)
 async fn by_chunks<'c, Fut>(
@@ -259,11 +286,13 @@ async fn conversations(
         // the access entries about them.
         crate::webhooks::forget_conversations(db, org, &ids).await?;
         crate::audit::access::forget_conversations(db, org, &ids).await?;
-        conversation_read::Entity::delete_many()
-            .filter(conversation_read::Column::ConversationId.is_in(ids.iter().copied()))
-            .filter(conversation_read::Entity::org_check(org))
-            .exec(db)
-            .await?;
+        delete_rows_in::<conversation_read::Entity>(
+            db,
+            org,
+            conversation_read::Column::ConversationId,
+            &ids,
+        )
+        .await?;
         // The agents' unsent reply drafts in them (src/inbox/drafts.rs).
         crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
     }
@@ -331,15 +360,8 @@ pub async fn delete_drafts(
     log: &Journal,
 ) -> Result<u64, DbErr> {
     journal(log, org, Kind::Drafts, ids, &[]).await?;
-    let mut removed = 0;
-    for chunk in ids.chunks(CHUNK) {
-        removed += crate::db::entity::draft::Entity::delete_in(org)
-            .filter(crate::db::entity::draft::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok(removed)
+    use crate::db::entity::draft;
+    delete_rows_in::<draft::Entity>(db, org, draft::Column::Id, ids).await
 }
 
 /// Deletes conversations of `org` with everything in them: tags, outbox rows, attachments,

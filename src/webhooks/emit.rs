@@ -251,15 +251,13 @@ pub async fn forget_customers(
     org: OrgId,
     customer_ids: &[i64],
 ) -> Result<u64, DbErr> {
-    if customer_ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(webhook_delivery::Entity::delete_many()
-        .filter(webhook_delivery::Entity::org_check(org))
-        .filter(webhook_delivery::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::records::delete_rows_in::<webhook_delivery::Entity>(
+        db,
+        org,
+        webhook_delivery::Column::CustomerId,
+        customer_ids,
+    )
+    .await
 }
 
 /// Deletes every delivery (queued or logged) about these conversations of `org`.
@@ -268,15 +266,13 @@ pub async fn forget_conversations(
     org: OrgId,
     conversation_ids: &[i64],
 ) -> Result<u64, DbErr> {
-    if conversation_ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(webhook_delivery::Entity::delete_many()
-        .filter(webhook_delivery::Entity::org_check(org))
-        .filter(webhook_delivery::Column::ConversationId.is_in(conversation_ids.iter().copied()))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::records::delete_rows_in::<webhook_delivery::Entity>(
+        db,
+        org,
+        webhook_delivery::Column::ConversationId,
+        conversation_ids,
+    )
+    .await
 }
 
 /// Deletes the deliveries of `message.created` about one message of a conversation that are
