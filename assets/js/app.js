@@ -189,7 +189,8 @@
 // Keyboard shortcuts, never while typing in a field. Inbox: j/k move between rows, o or Enter
 // opens, x ticks the row, a assigns it to me, e closes it, s snoozes it until tomorrow, # marks
 // it as spam (the last four through the bulk form, as a click would). Conversation page: r goes
-// to the reply box, n to the note. Everywhere: g then i goes to the inbox.
+// to the reply box, n to the note. Everywhere: g then i goes to the inbox, ? shows the list of
+// shortcuts (the dialog at the end of every page; without JavaScript, the /keyboard page).
 (function () {
   "use strict";
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-conversation-id]"));
@@ -226,6 +227,11 @@
       return;
     }
     if (key === "g") { pendingG = true; return; }
+    if (key === "?") {
+      var help = document.getElementById("shortcuts");
+      if (help && typeof help.showModal === "function" && !help.open) { help.showModal(); event.preventDefault(); }
+      return;
+    }
     if (rows.length) {
       if (key === "j") { move(1); event.preventDefault(); return; }
       if (key === "k") { move(-1); event.preventDefault(); return; }

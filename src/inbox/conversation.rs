@@ -449,12 +449,11 @@ pub async fn show(
     query: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = load(&state, &scope, path.into_inner(), &query, Drafts::default()).await?;
-    super::unread::set_read(
+    super::unread::mark_opened(
         &state.db,
         scope.org(),
         scope.user_id(),
         page.conversation.id,
-        Some(chrono::Utc::now()),
     )
     .await?;
     state.access.opened(

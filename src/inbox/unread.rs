@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::queries;
 use crate::db::InOrg;
@@ -50,6 +52,41 @@ pub async fn set_read(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Marks the conversation read for `user_id` when it opens, writing only when the agent's mark
+/// is older than the customer's newest message (or missing): opening a conversation again and
+/// again costs two indexed reads, not a write that queues behind every other writer.
+pub async fn mark_opened(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    conversation_id: i64,
+) -> Result<(), DbErr> {
+    let customer_wrote_at: Option<DateTime<Utc>> = message::Entity::find_in(org)
+        .select_only()
+        .column(message::Column::CreatedAt)
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::Direction.eq("inbound"))
+        .order_by_desc(message::Column::Id)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(wrote) = customer_wrote_at else {
+        return Ok(()); // nothing from the customer: never unread
+    };
+    let read_at: Option<Option<DateTime<Utc>>> = conversation_read::Entity::find_in(org)
+        .select_only()
+        .column(conversation_read::Column::ReadAt)
+        .filter(conversation_read::Column::UserId.eq(user_id))
+        .filter(conversation_read::Column::ConversationId.eq(conversation_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    match read_at {
+        Some(Some(read)) if read >= wrote => Ok(()),
+        _ => set_read(db, org, user_id, conversation_id, Some(Utc::now())).await,
+    }
 }
 
 pub async fn mark_unread(

@@ -7,6 +7,7 @@ pub mod error;
 pub mod forms;
 pub mod headers;
 pub mod i18n;
+pub mod keyboard;
 pub mod page;
 pub mod paths;
 pub mod rate_limit;

@@ -103,6 +103,7 @@ pub const LOGIN_TWO_FACTOR_PASSKEY: Route<0> = Route::new("/login/2fa/passkey");
 pub const LOGIN_PASSKEY: Route<0> = Route::new("/login/passkey");
 pub const SETUP: Route<1> = Route::new("/setup/{token}");
 pub const ACCOUNT: Route<0> = Route::new("/account");
+pub const KEYBOARD: Route<0> = Route::new("/keyboard");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
 pub const ACCOUNT_SIGNATURE: Route<0> = Route::new("/account/signature");

@@ -486,6 +486,19 @@ async fn keyboard_shortcuts_move_open_and_close_in_a_real_browser() {
         .await;
     assert_eq!(focused[0], "note-text");
     assert!(focused[1].as_str().unwrap().starts_with("/conversations/"));
+    // ? (not while typing) opens the list of shortcuts.
+    let help = browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": "var box = document.activeElement; box.dispatchEvent(new KeyboardEvent('keydown', {key: '?', bubbles: true})); var typing = document.getElementById('shortcuts').open; box.blur(); document.body.dispatchEvent(new KeyboardEvent('keydown', {key: '?', bubbles: true})); var dialog = document.getElementById('shortcuts'); return [typing, dialog.open, dialog.textContent.indexOf('Snooze it until tomorrow') >= 0];", "args": []})),
+        )
+        .await;
+    assert_eq!(
+        help,
+        json!([false, true, true]),
+        "? opens the shortcut list, never while typing"
+    );
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "the browser reported errors: {errors:?}");
     browser.quit().await;

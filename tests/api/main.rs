@@ -4,6 +4,7 @@
 mod helpers;
 mod smtp;
 
+mod accessibility;
 mod accounts;
 mod api;
 mod api_contract;

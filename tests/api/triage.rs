@@ -662,3 +662,35 @@ async fn folders_count_open_mine_unassigned_pending_snoozed_spam_and_each_channe
         vec![ids[0]]
     );
 }
+
+#[tokio::test]
+async fn the_keyboard_shortcuts_are_listed_on_their_page_and_in_every_page_s_dialog() {
+    let app = spawn_app().await;
+    shop(&app).await;
+    let list = app.get_text("/keyboard").await;
+    for shortcut in [
+        "Go to the search box",
+        "Next conversation",
+        "Snooze it until tomorrow",
+        "Write an internal note",
+    ] {
+        assert!(list.contains(shortcut), "/keyboard lists {shortcut:?}");
+    }
+    let inbox = app.get_text("/inbox").await;
+    assert!(
+        inbox.contains("href=\"/keyboard\""),
+        "the footer links to the list, for pages without JavaScript"
+    );
+    assert!(
+        inbox.contains("<dialog id=\"shortcuts\""),
+        "the dialog ? opens is on the page"
+    );
+    assert!(inbox.contains("Snooze it until tomorrow"));
+    // Signed out, there is no list: the shortcuts are for agents.
+    let signed_out = app.another_browser();
+    let login = signed_out.get_text("/login").await;
+    assert!(!login.contains("<dialog id=\"shortcuts\""));
+    let refused = signed_out.get("/keyboard").await;
+    assert_eq!(refused.status(), 303);
+    assert!(location(&refused).starts_with("/login"));
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The inbox benchmark's load; see benches/inbox.sh for what it measures.
+
+Servers are given as NAME=URL; on each, AGENTS agents sign in as agent{n}. Rounds alternate
+between the servers (a, b, then b, a, ...) so both see the same machine, and each round runs
+two loads on the same server, one after the other:
+- one client: agent0 asks for PATH again as soon as it has its answer (closed loop);
+- paced: AGENTS agents at a human pace, RATE pages per second in all, each agent on its own
+  fixed schedule (offset so the team's requests are spread); a request's latency counts from
+  its scheduled time, so a stalled server is not hidden by requests that were never sent.
+Prints p50, p90, p99 and the slowest answer per server and load, from the client's clock."""
+
+import argparse
+import collections
+import http.client
+import re
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+class Agent:
+    """One agent's keep-alive connection and session cookie on one server."""
+
+    def __init__(self, base, email, password):
+        parsed = urllib.parse.urlsplit(base)
+        self.host, self.port = parsed.hostname, parsed.port
+        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self.cookie = ""
+        page = self.request("GET", "/login")
+        match = CSRF.search(page[2])
+        if not match:
+            sys.exit("no CSRF token on /login")
+        body = urllib.parse.urlencode({"csrf": match.group(1), "email": email, "password": password})
+        status, _, _ = self.request(
+            "POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        if status != 303:
+            sys.exit(f"sign-in of {email} answered {status}")
+
+    def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                self.cookie = value.split(";", 1)[0]
+        return response.status, response.getheaders(), text
+
+    def timed_get(self, path, since):
+        """Milliseconds from `since` (perf_counter) to the answer read, or the failure's name."""
+        try:
+            status, _, _ = self.request("GET", path)
+        except (OSError, http.client.HTTPException) as error:
+            self.connection.close()
+            return None, type(error).__name__
+        if status != 200:
+            return None, f"HTTP {status}"
+        return (time.perf_counter() - since) * 1000, None
+
+
+def one_client(agent, path, seconds):
+    agent.connection.close()
+    latencies, errors = [], []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ms, error = agent.timed_get(path, time.perf_counter())
+        (latencies.append(ms) if error is None else errors.append(error))
+    return latencies, errors
+
+
+def paced(agents, path, seconds, rate):
+    """Each agent asks every len(agents)/rate seconds, agents offset evenly."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    interval = len(agents) / rate
+    start = time.perf_counter() + 0.5
+    for agent in agents:
+        agent.connection.close()
+
+    def loop(n, agent):
+        mine, failed = [], []
+        k = 0
+        while True:
+            scheduled = start + n * interval / len(agents) + k * interval
+            if scheduled > start + seconds:
+                break
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            ms, error = agent.timed_get(path, scheduled)
+            (mine.append(ms) if error is None else failed.append(error))
+            k += 1
+        with lock:
+            latencies.extend(mine)
+            errors.extend(failed)
+
+    threads = [threading.Thread(target=loop, args=(n, a)) for n, a in enumerate(agents)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", action="append", required=True, help="NAME=URL, two or more")
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--email", default="agent{n}@shop.example")
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--path", default="/inbox")
+    parser.add_argument("--rate", type=float, default=50, help="pages per second of the paced team")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    servers = dict(s.split("=", 1) for s in args.server)
+    agents = {
+        name: [Agent(base, args.email.format(n=n), args.password) for n in range(args.agents)]
+        for name, base in servers.items()
+    }
+    loads = ("1 client", f"{args.agents} paced")
+    results = {(name, load): [] for name in servers for load in loads}
+    failures = collections.Counter()
+    for name in servers:  # warm-up, not counted
+        one_client(agents[name][0], args.path, 2)
+    names = list(servers)
+    for r in range(args.rounds):
+        for name in names if r % 2 == 0 else list(reversed(names)):
+            got, failed = one_client(agents[name][0], args.path, args.seconds)
+            results[(name, loads[0])].extend(got)
+            failures.update(f"{name}: {e}" for e in failed)
+            got, failed = paced(agents[name], args.path, args.seconds, args.rate)
+            results[(name, loads[1])].extend(got)
+            failures.update(f"{name}: {e}" for e in failed)
+            print(f"  round {r + 1} {name} done", file=sys.stderr)
+    print(f"{args.path}: {'server':<10} {'load':<10} {'pages':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for load in loads:
+        for name in servers:
+            values = sorted(results[(name, load)])
+            print(
+                f"{'':{len(args.path) + 1}} {name:<10} {load:<10} {len(values):>7} "
+                f"{statistics.median(values) if values else float('nan'):>8.2f} "
+                f"{percentile(values, 90):>8.2f} {percentile(values, 99):>8.2f} "
+                f"{values[-1] if values else float('nan'):>8.2f}"
+            )
+    if failures:
+        print(f"failed: {dict(failures)}")
+
+
+if __name__ == "__main__":
+    main()
