@@ -28,6 +28,14 @@ pub struct Preferences {
 }
 
 impl Preferences {
+    /// A new user's: assigned and mentioned by mail, the customer's answers in the app only
+    /// (the same defaults as migration m20261208_000032's columns).
+    pub const DEFAULT: Preferences = Preferences {
+        assigned: true,
+        answered: false,
+        mentioned: true,
+    };
+
     pub fn of(user: &user::Model) -> Self {
         Self {
             assigned: user.notify_mail_assigned,
