@@ -190,7 +190,7 @@ pub async fn members(
         })
         .filter(|m| !m.handle.is_empty())
         .collect();
-    members.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    members.sort_by_key(|m| m.name.to_lowercase());
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(members))
