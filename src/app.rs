@@ -177,6 +177,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(auth::account::save_signature),
         )
         .route(
+            paths::ACCOUNT_NOTIFICATIONS.pattern(),
+            web::post().to(inbox::notifications::routes::save_preferences),
+        )
+        .route(
             paths::ACCOUNT_DELETE.pattern(),
             web::post().to(orgs::leaving::delete_own_account),
         )
@@ -279,6 +283,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::INBOX_BULK.pattern(), web::post().to(inbox::bulk::bulk))
         .route(paths::INBOX_COUNTS.pattern(), web::get().to(inbox::folders::counts_json))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
+        .route(paths::NOTIFICATIONS.pattern(), web::get().to(inbox::notifications::routes::list))
+        .route(paths::NOTIFICATIONS_COUNT.pattern(), web::get().to(inbox::notifications::routes::count))
+        .route(paths::NOTIFICATIONS_READ.pattern(), web::post().to(inbox::notifications::routes::mark_all_read))
+        .route(paths::NOTIFICATION_READ.pattern(), web::post().to(inbox::notifications::routes::mark_one_read))
+        .route(paths::MENTION_MEMBERS.pattern(), web::get().to(inbox::notifications::mentions::members))
         .route(paths::CONVERSATION_NEW.pattern(), web::get().to(inbox::compose::show))
         .route(paths::CONVERSATION_NEW.pattern(), web::post().to(inbox::compose::create))
         .route(paths::CONVERSATION.pattern(), web::get().to(inbox::conversation::show))

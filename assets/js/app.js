@@ -14,12 +14,40 @@
   });
 })();
 
-// Inbox live updates: listen to /events (server-sent events, own organization only) and show
-// a "new activity — reload" notice. Without JavaScript the pages simply show what they showed.
+// Live updates: listen to /events (server-sent events, own organization only). On inbox and
+// conversation pages, show a "new activity — reload" notice; on every page, keep the bell's
+// unread count (notification events, own user only) current. Without JavaScript the pages
+// simply show what they showed.
 (function () {
   "use strict";
   var notice = document.getElementById("live");
-  if (!notice || typeof window.EventSource !== "function") return;
+  var bell = document.querySelector("[data-bell-count]");
+  if ((!notice && !bell) || typeof window.EventSource !== "function") return;
+  var source = new EventSource("/events");
+  window.addEventListener("pagehide", function () {
+    source.close();
+  });
+  if (bell) {
+    var setBell = function (unread) {
+      bell.textContent = String(unread);
+      bell.classList.toggle("zero", unread === 0);
+    };
+    source.addEventListener("notification", function (event) {
+      var unread = null;
+      try {
+        unread = JSON.parse(event.data).unread;
+      } catch (e) {
+        unread = null;
+      }
+      if (typeof unread === "number") return setBell(unread);
+      // Missed events: ask for the count.
+      fetch("/notifications/count", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (count) { if (count && typeof count.unread === "number") setBell(count.unread); })
+        .catch(function () {});
+    });
+  }
+  if (!notice) return;
   var scope = notice.getAttribute("data-scope");
   var ownId = notice.getAttribute("data-conversation-id");
   var reload = notice.querySelector(".live-reload");
@@ -29,7 +57,6 @@
       window.location.reload();
     });
   }
-  var source = new EventSource("/events");
   source.addEventListener("conversation", function (event) {
     var id = null;
     try {
@@ -61,9 +88,6 @@
         .catch(function () { countsPending = false; });
     }, 1000);
   }
-  window.addEventListener("pagehide", function () {
-    source.close();
-  });
 })();
 
 // Passkeys (WebAuthn). A form with data-passkey="create" or "get" carries the options the

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use super::users;
 use crate::audit::Entry;
 use crate::db::entity::{session, user};
+use crate::inbox::notifications::Kind;
+use crate::inbox::notifications::mail::Preferences;
 use crate::mail::signature::Signature;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -30,6 +32,8 @@ struct AccountPage {
     errors: Vec<&'static str>,
     /// The agent's signature as stored (or as typed when the form came back).
     signature: String,
+    /// Which notifications also come by mail (src/inbox/notifications/mail.rs).
+    mail_preferences: Vec<MailChoice>,
 }
 
 impl AccountPage {
@@ -50,11 +54,35 @@ impl AccountPage {
                 .unwrap_or_default(),
             errors,
             signature: stored_signature(&state.db, auth.user.id).await?,
+            mail_preferences: MailChoice::of(state, auth.user.id).await?,
         })
     }
 
     fn language_selected(&self, code: &str) -> bool {
         self.language == code
+    }
+}
+
+/// One check box of the notification mail preferences.
+struct MailChoice {
+    kind: Kind,
+    on: bool,
+}
+
+impl MailChoice {
+    async fn of(state: &AppState, user_id: i64) -> Result<Vec<Self>, AppError> {
+        let preferences = user::Entity::find_by_id(user_id)
+            .one(&state.db)
+            .await?
+            .map(|u| Preferences::of(&u))
+            .ok_or(AppError::NotFound)?;
+        Ok(Kind::ALL
+            .into_iter()
+            .map(|kind| MailChoice {
+                kind,
+                on: preferences.wants(kind),
+            })
+            .collect())
     }
 }
 
@@ -98,6 +126,7 @@ pub async fn update_profile(
                 language: form.language,
                 errors,
                 signature: stored_signature(&state.db, auth.user.id).await?,
+                mail_preferences: MailChoice::of(&state, auth.user.id).await?,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         );

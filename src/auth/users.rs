@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::crypto::hash_password;
 use crate::db::entity::user;
+use crate::inbox::notifications::mail::Preferences;
 use crate::mail::EmailAddress;
 use crate::web::AppError;
 use crate::web::i18n::Lang;
@@ -135,6 +136,10 @@ pub async fn create(
         language: Set(None),
         created_at: Set(Utc::now()),
         last_login_at: Set(None),
+        // Which notifications also come by mail, until the user chooses at `/account`.
+        notify_mail_assigned: Set(Preferences::DEFAULT.assigned),
+        notify_mail_answered: Set(Preferences::DEFAULT.answered),
+        notify_mail_mentioned: Set(Preferences::DEFAULT.mentioned),
         ..Default::default()
     }
     .insert(db)

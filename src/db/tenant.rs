@@ -94,6 +94,7 @@ in_org!(
     invitation,
     membership,
     message,
+    notification,
     organization_deletion,
     outbox,
     privacy_reminder,

@@ -107,6 +107,24 @@ pub async fn bulk(
             .await?
             .ok_or(AppError::BadRequest("bulk.invalid"))?;
     }
+    // Who gets a notification: the conversations an assignment gives to someone new.
+    let newly_assigned: Vec<i64> = match action {
+        Action::Assign(Some(user_id)) if !ids.is_empty() => {
+            conversation::Entity::lookup_in(org)
+                .select_only()
+                .column(conversation::Column::Id)
+                .filter(conversation::Column::Id.is_in(ids.iter().copied()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(conversation::Column::AssigneeId.is_null())
+                        .add(conversation::Column::AssigneeId.ne(user_id)),
+                )
+                .into_tuple()
+                .all(&state.db)
+                .await?
+        }
+        _ => Vec::new(),
+    };
     let txn = crate::db::begin_write(&state.db).await?;
     let event = |conversation_id| match action {
         Action::Assign(_) => Some(crate::webhooks::Event::ConversationAssigned { conversation_id }),
@@ -149,6 +167,10 @@ pub async fn bulk(
     txn.commit().await?;
     for id in &ids {
         super::queries::publish(&state, org, *id);
+    }
+    if let Action::Assign(Some(user_id)) = action {
+        super::notifications::assigned(&state, org, &newly_assigned, user_id, scope.user_id())
+            .await;
     }
     scope
         .audit(

@@ -62,6 +62,8 @@ pub struct MessageView {
     pub delivery_key: Option<&'static str>,
     pub delivery_error: Option<String>,
     pub attachments: Vec<AttachmentView>,
+    /// A note's text cut at its `@mentions` of team members (empty: show `text` as is).
+    pub segments: Vec<super::notifications::mentions::Segment>,
 }
 
 impl MessageView {
@@ -288,9 +290,23 @@ pub async fn load(
     }
     let authors =
         queries::user_names(db, messages.iter().filter_map(|m| m.author_id).collect()).await?;
+    // The team, when a note may mention someone (`@name` is highlighted).
+    let team = if messages
+        .iter()
+        .any(|m| m.direction == "note" && m.text_body.contains('@'))
+    {
+        super::notifications::mentions::team(db, org).await?
+    } else {
+        Vec::new()
+    };
     let messages = messages
         .into_iter()
         .map(|m| {
+            let segments = if m.direction == "note" && m.text_body.contains('@') {
+                super::notifications::mentions::segments(&m.text_body, &team)
+            } else {
+                Vec::new()
+            };
             let author = m.author_id.and_then(|a| authors.get(&a).cloned());
             let from = match author {
                 Some(author) if m.direction != "inbound" => author,
@@ -331,6 +347,7 @@ pub async fn load(
                 delivery_error: m.delivery_error,
                 attachments: attachments.remove(&m.id).unwrap_or_default(),
                 direction: m.direction,
+                segments,
             }
         })
         .collect();
@@ -448,7 +465,20 @@ pub async fn show(
     path: web::Path<i64>,
     query: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = load(&state, &scope, path.into_inner(), &query, Drafts::default()).await?;
+    let id = path.into_inner();
+    // Opening it reads its notifications (before the page counts them for the bell).
+    let read = super::notifications::store::mark_conversation_read(
+        &state.db,
+        scope.org(),
+        scope.user_id(),
+        id,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let page = load(&state, &scope, id, &query, Drafts::default()).await?;
+    if read > 0 {
+        super::notifications::publish_count(&state, scope.org(), scope.user_id()).await;
+    }
     super::unread::mark_opened(
         &state.db,
         scope.org(),

@@ -1,5 +1,6 @@
 //! Live updates: a broadcast of "this conversation changed" to the server-sent-event streams
-//! of open inbox pages. Subscribers filter by their own organization.
+//! of open inbox pages, and one of "your unread notifications are now N" for one user's pages
+//! (src/inbox/notifications). Subscribers filter by their own organization (and user).
 
 use tokio::sync::broadcast;
 
@@ -11,14 +12,24 @@ pub struct InboxEvent {
     pub conversation_id: i64,
 }
 
+/// A user's unread notification count in an organization changed.
+#[derive(Clone, Copy, Debug)]
+pub struct UserEvent {
+    pub org: OrgId,
+    pub user_id: i64,
+    pub unread: u64,
+}
+
 pub struct InboxEvents {
     sender: broadcast::Sender<InboxEvent>,
+    users: broadcast::Sender<UserEvent>,
 }
 
 impl Default for InboxEvents {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(256).0,
+            users: broadcast::channel(256).0,
         }
     }
 }
@@ -31,5 +42,14 @@ impl InboxEvents {
 
     pub fn subscribe(&self) -> broadcast::Receiver<InboxEvent> {
         self.sender.subscribe()
+    }
+
+    /// For one user's open pages (nobody listening is fine).
+    pub fn publish_to_user(&self, event: UserEvent) {
+        let _ = self.users.send(event);
+    }
+
+    pub fn subscribe_users(&self) -> broadcast::Receiver<UserEvent> {
+        self.users.subscribe()
     }
 }

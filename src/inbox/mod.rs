@@ -15,6 +15,7 @@ pub mod folders;
 pub mod forward;
 pub mod list;
 pub mod notes;
+pub mod notifications;
 pub mod presence;
 pub mod queries;
 pub mod reply;

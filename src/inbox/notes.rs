@@ -166,5 +166,7 @@ pub async fn store(
     compose::insert_rows(&txn, scope.org(), note.id, &sealed).await?;
     txn.commit().await?;
     queries::publish(state, scope.org(), id);
+    // The members the note mentions (`@name`) are told.
+    super::notifications::mentioned(state, scope.org(), id, text, scope.user_id()).await;
     Ok(note)
 }

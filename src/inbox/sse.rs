@@ -1,7 +1,9 @@
 //! Live updates (`GET /events`): a server-sent-event stream of `conversation` events for the
-//! session's organization only, with a comment every 20 seconds to keep proxies from closing
-//! it. `assets/js/app.js` listens; without JavaScript nothing is lost. A user holds at most
-//! `LETHE_SSE_STREAMS_PER_USER` streams at once: one more answers 429 until one closes.
+//! session's organization only, and `notification` events (`{"unread":N}`) for the session's
+//! user in that organization only (src/inbox/notifications), with a comment every 20 seconds
+//! to keep proxies from closing it. `assets/js/app.js` listens; without JavaScript nothing is
+//! lost. A user holds at most `LETHE_SSE_STREAMS_PER_USER` streams at once: one more answers
+//! 429 until one closes.
 
 use std::time::Duration;
 
@@ -23,11 +25,13 @@ pub async fn events(
     // Held by the stream: its slot frees when the client goes away.
     let slot = state.rate_limits.streams.open(scope.user_id())?;
     let org = scope.org();
+    let user = scope.user_id();
     let receiver = state.events.subscribe();
+    let users = state.events.subscribe_users();
     let ticker = tokio::time::interval(KEEP_ALIVE);
     let stream = futures::stream::unfold(
-        (receiver, ticker, slot),
-        move |(mut receiver, mut ticker, slot)| async move {
+        (receiver, users, ticker, slot),
+        move |(mut receiver, mut users, mut ticker, slot)| async move {
             let chunk = loop {
                 tokio::select! {
                     received = receiver.recv() => match received {
@@ -44,12 +48,26 @@ pub async fn events(
                         }
                         Err(RecvError::Closed) => return None,
                     },
+                    received = users.recv() => match received {
+                        Ok(event) if event.org == org && event.user_id == user => {
+                            break format!(
+                                "event: notification\ndata: {{\"unread\":{}}}\n\n",
+                                event.unread
+                            );
+                        }
+                        Ok(_) => continue,
+                        // Missed some: the page asks for the count itself.
+                        Err(RecvError::Lagged(_)) => {
+                            break "event: notification\ndata: {}\n\n".to_owned();
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
                     _ = ticker.tick() => break ": keep-alive\n\n".to_owned(),
                 }
             };
             Some((
                 Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
-                (receiver, ticker, slot),
+                (receiver, users, ticker, slot),
             ))
         },
     );

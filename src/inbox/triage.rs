@@ -185,14 +185,16 @@ pub async fn member(db: &impl ConnectionTrait, org: OrgId, user_id: i64) -> Resu
 }
 
 /// Assigns a conversation agents may act on to a member (checked with [`member`]) or nobody,
-/// with its webhook event in the same transaction, and tells open pages.
+/// with its webhook event in the same transaction, and tells open pages; a new assignee
+/// other than `actor` (the member doing it) gets a notification.
 pub async fn apply_assignee(
     state: &AppState,
     org: OrgId,
     id: i64,
     assignee: Option<i64>,
+    actor: i64,
 ) -> Result<(), AppError> {
-    queries::changeable_conversation(&state.db, org, id).await?;
+    let before = queries::changeable_conversation(&state.db, org, id).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     conversation::Entity::update_in(org)
         .col_expr(conversation::Column::AssigneeId, Expr::val(assignee))
@@ -209,6 +211,9 @@ pub async fn apply_assignee(
     .await?;
     txn.commit().await?;
     queries::publish(state, org, id);
+    if let Some(assignee) = assignee.filter(|a| before.assignee_id != Some(*a)) {
+        super::notifications::assigned(state, org, &[id], assignee, actor).await;
+    }
     Ok(())
 }
 
@@ -229,7 +234,7 @@ pub async fn change_assignee(
             Some(member(&state.db, scope.org(), user_id).await?)
         }
     };
-    apply_assignee(&state, scope.org(), id, assignee).await?;
+    apply_assignee(&state, scope.org(), id, assignee, scope.user_id()).await?;
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
         "flash.assignee_changed",

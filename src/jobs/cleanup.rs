@@ -1,5 +1,6 @@
 //! Removes expired sessions, password resets, invitations and API idempotency keys
-//! (`api::idempotency`, kept 24 hours), and the audit entries under no
+//! (`api::idempotency`, kept 24 hours), notifications read more than 30 days ago
+//! (`inbox::notifications::KEEP_READ_DAYS`), and the audit entries under no
 //! organization older than `LETHE_INSTANCE_AUDIT_DAYS` (the chain stays verifiable: the audit
 //! log anchors the gaps and records the pruning, as retention does for an organization's).
 
@@ -17,6 +18,7 @@ pub struct Outcome {
     pub invitations: u64,
     pub instance_audit_events: u64,
     pub idempotency_keys: u64,
+    pub notifications: u64,
 }
 
 pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
@@ -48,8 +50,14 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, sea_orm::DbErr> {
         .exec(&state.db)
         .await?
         .rows_affected;
+    let notifications = crate::inbox::notifications::store::delete_read_before(
+        &state.db,
+        now - Duration::days(crate::inbox::notifications::KEEP_READ_DAYS),
+    )
+    .await?;
     let instance_audit_events = prune_instance_audit(state).await?;
     Ok(Outcome {
+        notifications,
         sessions,
         password_resets,
         invitations,

@@ -107,13 +107,20 @@ pub async fn ingest_raw(
         Err(error) => return Err(error.into()),
     }
     if let Outcome::Stored {
-        conversation_id, ..
+        conversation_id,
+        new_conversation,
+        ..
     } = &outcome
     {
         state.events.publish(InboxEvent {
             org: source.org,
             conversation_id: *conversation_id,
         });
+        // The customer answered: the conversation's assignee is told.
+        if !*new_conversation {
+            crate::inbox::notifications::customer_answered(state, source.org, *conversation_id)
+                .await;
+        }
     }
     Ok(outcome)
 }

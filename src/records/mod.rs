@@ -1,6 +1,6 @@
 //! The one place that deletes customer data: conversations with their messages (internal
-//! notes too), attachments, outbox rows, reply drafts, tags, webhook deliveries and access
-//! entries;
+//! notes too), attachments, outbox rows, reply drafts, tags, webhook deliveries, access
+//! entries, read marks and notifications;
 //! customers with their addresses. Erasure,
 //! retention and organization purge all call it, inside their own transactions, and the
 //! erasure preview counts with the same selections ([`count_customers`]).
@@ -119,7 +119,8 @@ where
 
 /// Deletes the rows of `E` in `org` whose `column` is one of `ids`, [`CHUNK`] ids per
 /// statement; the number deleted. The one way the side tables that hang off a conversation or
-/// a customer (access entries, webhook deliveries, drafts, read marks) are emptied.
+/// a customer (access entries, webhook deliveries, drafts, read marks, notifications) are
+/// emptied.
 pub async fn delete_rows_in<E>(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -295,6 +296,8 @@ async fn conversations(
         .await?;
         // The agents' unsent reply drafts in them (src/inbox/drafts.rs).
         crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
+        // The team's notifications about them (src/inbox/notifications).
+        crate::inbox::notifications::store::forget_conversations(db, org, &ids).await?;
     }
     removed.conversations = rows::<conversation::Entity>(
         db,

@@ -22,6 +22,8 @@ pub struct Page {
     pub flash: Option<&'static str>,
     /// The navigation entry to mark as current.
     pub nav: &'static str,
+    /// The signed-in member's unread notifications in this organization (the bell).
+    pub unread_notifications: u64,
 }
 
 impl Page {
@@ -32,6 +34,12 @@ impl Page {
         nav: &'static str,
     ) -> Result<Self, AppError> {
         let csrf = session.csrf_token(state).await?;
+        let unread_notifications = match (&session.user, &session.org) {
+            (Some(user), Some(org)) => {
+                crate::inbox::notifications::store::unread_count(&state.db, org.id, user.id).await?
+            }
+            _ => 0,
+        };
         Ok(Self {
             tr: session.tr(),
             csrf,
@@ -40,6 +48,7 @@ impl Page {
             org_choices: session.orgs.clone(),
             flash: session.flash,
             nav,
+            unread_notifications,
         })
     }
 

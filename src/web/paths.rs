@@ -107,6 +107,7 @@ pub const KEYBOARD: Route<0> = Route::new("/keyboard");
 pub const ACCOUNT_PROFILE: Route<0> = Route::new("/account/profile");
 pub const ACCOUNT_PASSWORD: Route<0> = Route::new("/account/password");
 pub const ACCOUNT_SIGNATURE: Route<0> = Route::new("/account/signature");
+pub const ACCOUNT_NOTIFICATIONS: Route<0> = Route::new("/account/notifications");
 /// A user deletes their own account (src/orgs/leaving.rs).
 pub const ACCOUNT_DELETE: Route<0> = Route::new("/account/delete");
 pub const ACCOUNT_SECURITY: Route<0> = Route::new("/account/security");
@@ -159,6 +160,12 @@ pub const INBOX: Route<0> = Route::new("/inbox");
 pub const INBOX_BULK: Route<0> = Route::new("/inbox/bulk");
 pub const INBOX_COUNTS: Route<0> = Route::new("/inbox/counts");
 pub const EVENTS: Route<0> = Route::new("/events");
+pub const NOTIFICATIONS: Route<0> = Route::new("/notifications");
+pub const NOTIFICATIONS_COUNT: Route<0> = Route::new("/notifications/count");
+/// Marks all read.
+pub const NOTIFICATIONS_READ: Route<0> = Route::new("/notifications/read");
+pub const NOTIFICATION_READ: Route<1> = Route::new("/notifications/{id}/read");
+pub const MENTION_MEMBERS: Route<0> = Route::new("/mentions/members");
 pub const CONVERSATION: Route<1> = Route::new("/conversations/{id}");
 /// Registered before `CONVERSATION`, whose `{id}` would take "new".
 pub const CONVERSATION_NEW: Route<0> = Route::new("/conversations/new");

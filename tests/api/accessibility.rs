@@ -108,6 +108,7 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         "/account/security".to_owned(),
         "/orgs/new".to_owned(),
         "/keyboard".to_owned(),
+        "/notifications".to_owned(),
     ];
     for path in &pages {
         let response = app.get(path).await;

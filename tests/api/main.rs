@@ -24,6 +24,7 @@ mod imap;
 mod import;
 mod inbox;
 mod metrics;
+mod notifications;
 mod oauth;
 mod organizations;
 mod passkeys;

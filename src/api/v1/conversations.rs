@@ -475,7 +475,7 @@ pub async fn set_assignee(
         Some(user_id) => Some(triage::member(&state.db, org, user_id).await?),
         None => None,
     };
-    triage::apply_assignee(&state, org, id, assignee).await?;
+    triage::apply_assignee(&state, org, id, assignee, caller.scope.user_id()).await?;
     audit(
         &state,
         &caller,

@@ -22,6 +22,7 @@ pub mod draft;
 pub mod invitation;
 pub mod membership;
 pub mod message;
+pub mod notification;
 pub mod organization;
 pub mod organization_deletion;
 pub mod outbox;

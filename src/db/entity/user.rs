@@ -14,6 +14,10 @@ pub struct Model {
     /// The agent's own signature under replies (set at `/account`).
     #[sea_orm(column_type = "Text")]
     pub signature: String,
+    /// Notifications that also come by mail (set at `/account`, src/inbox/notifications).
+    pub notify_mail_assigned: bool,
+    pub notify_mail_answered: bool,
+    pub notify_mail_mentioned: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
