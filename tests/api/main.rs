@@ -22,6 +22,7 @@ mod format;
 mod imap;
 mod import;
 mod inbox;
+mod merge_split;
 mod metrics;
 mod oauth;
 mod organizations;
