@@ -113,7 +113,7 @@ pub async fn merge_conversations(
     }
     // One customer: restricted for one is restricted for all.
     crate::privacy::restrict::refuse_if_restricted(&txn, org, target).await?;
-    merge(&txn, org, &kept, &merged, Utc::now()).await?;
+    merge(&txn, org, &kept, &merged, Utc::now(), &state.journal).await?;
     crate::webhooks::emit(
         &txn,
         org,
@@ -140,15 +140,21 @@ pub async fn merge_conversations(
 }
 
 /// Moves everything of `merged` to `kept` and deletes `merged`, inside the caller's
-/// transaction; all belong to `org` and one customer (checked by the caller).
-async fn merge(
+/// transaction; all belong to `org` and one customer (checked by the caller). The merge is
+/// appended to the erasure journal (`crate::backup::journal`), so a restored backup merges
+/// again and a later deletion of `kept` reaches what the others held.
+pub(crate) async fn merge(
     db: &impl ConnectionTrait,
     org: OrgId,
     kept: &conversation::Model,
     merged: &[conversation::Model],
     now: DateTime<Utc>,
+    log: &crate::backup::Journal,
 ) -> Result<(), DbErr> {
     let ids: Vec<i64> = merged.iter().map(|c| c.id).collect();
+    log.record_conversation_merge(org, &ids, kept.id)
+        .await
+        .map_err(|error| DbErr::Custom(error.to_string()))?;
     let target = kept.id;
     // Messages and notes (their attachments and outbox rows hang off the message).
     message::Entity::update_in(org)
