@@ -27,6 +27,7 @@ mod m20261208_000026_create_drafts;
 mod m20261208_000028_create_api_idempotency;
 mod m20261208_000029_snooze_and_spam;
 mod m20261208_000030_conversation_reads;
+mod m20261208_000031_create_conversation_aliases;
 mod m20261208_000032_notifications;
 
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000028_create_api_idempotency::Migration),
             Box::new(m20261208_000029_snooze_and_spam::Migration),
             Box::new(m20261208_000030_conversation_reads::Migration),
+            Box::new(m20261208_000031_create_conversation_aliases::Migration),
             Box::new(m20261208_000032_notifications::Migration),
         ]
     }

@@ -302,6 +302,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CONVERSATION_SNOOZE.pattern(), web::post().to(inbox::snooze::snooze))
         .route(paths::CONVERSATION_SPAM.pattern(), web::post().to(inbox::spam::mark_spam))
         .route(paths::CONVERSATION_UNREAD.pattern(), web::post().to(inbox::unread::mark_unread))
+        .route(paths::CONVERSATION_MERGE.pattern(), web::post().to(inbox::merge::merge_into))
+        .route(paths::CONVERSATION_MESSAGE_SPLIT.pattern(), web::post().to(inbox::split::split))
         .route(paths::BLOCKED_SENDERS.pattern(), web::get().to(inbox::spam::blocked_senders))
         .route(paths::BLOCKED_SENDERS.pattern(), web::post().to(inbox::spam::add_blocked_sender))
         .route(paths::BLOCKED_SENDER_DELETE.pattern(), web::post().to(inbox::spam::remove_blocked_sender))

@@ -49,6 +49,10 @@ pub enum Kind {
     Merged,
     /// Unsent reply drafts by id (the `unsent_drafts` retention rule).
     Drafts,
+    /// Conversations (`ids`) merged into another (`into`) and deleted (src/inbox/merge.rs):
+    /// replayed, so a later deletion or anonymization of the merged conversation also reaches
+    /// what a restore brings back of them.
+    ConversationsMerged,
 }
 
 /// One journal line.
@@ -62,7 +66,8 @@ pub struct Entry {
     /// moved to them after a backup is found by id, not only by its customer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conversations: Vec<i64>,
-    /// For [`Kind::Merged`]: the customer the duplicate went into.
+    /// For [`Kind::Merged`]: the customer the duplicate went into; for
+    /// [`Kind::ConversationsMerged`], the conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub into: Option<i64>,
 }
@@ -130,6 +135,24 @@ impl Journal {
             ids: vec![duplicate],
             conversations: Vec::new(),
             into: Some(kept),
+        })
+        .await
+    }
+
+    /// Appends a merge of conversations `merged` into `target`.
+    pub async fn record_conversation_merge(
+        &self,
+        org: OrgId,
+        merged: &[i64],
+        target: i64,
+    ) -> Result<(), JournalError> {
+        self.append(Entry {
+            at: Utc::now(),
+            org: org.get(),
+            kind: Kind::ConversationsMerged,
+            ids: merged.to_vec(),
+            conversations: Vec::new(),
+            into: Some(target),
         })
         .await
     }

@@ -112,6 +112,28 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                 }
                 (Removed::default(), Files::default())
             }
+            Kind::ConversationsMerged => {
+                let kept = match entry.into {
+                    Some(kept) => {
+                        conversation::Entity::find_by_id_in(org, kept)
+                            .one(&txn)
+                            .await?
+                    }
+                    None => None,
+                };
+                let merged = conversation::Entity::find_in(org)
+                    .filter(conversation::Column::Id.is_in(ids.iter().copied()))
+                    .all(&txn)
+                    .await?;
+                // Still there: merge again, so later entries about the kept conversation
+                // reach what the others held.
+                if let Some(kept) = kept
+                    && !merged.is_empty()
+                {
+                    crate::inbox::merge::merge(&txn, org, &kept, &merged, now, &off).await?;
+                }
+                (Removed::default(), Files::default())
+            }
             Kind::AnonymizedNotes => {
                 out.anonymized +=
                     crate::retention::anonymize::notes(&txn, org, now, ids, &off).await?;

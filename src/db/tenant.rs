@@ -86,6 +86,7 @@ in_org!(
     canned_reply,
     channel,
     conversation,
+    conversation_alias,
     conversation_read,
     customer,
     customer_email,

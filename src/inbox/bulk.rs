@@ -1,9 +1,11 @@
 //! Bulk actions on the inbox list (`POST /inbox/bulk`): the rows ticked in the list's form
 //! (`ids`, repeated) and one action — assign (to a member or nobody), set a status, add or
-//! remove a tag, snooze, mark as spam. A plain form: it works without JavaScript.
+//! remove a tag, snooze, mark as spam, merge (into the oldest ticked conversation:
+//! src/inbox/merge.rs). A plain form: it works without JavaScript.
 //!
 //! Conversations of other organizations, and (for agents) of restricted customers, are left
-//! alone; the answer says how many changed.
+//! alone; the answer says how many changed. A merge is all or nothing: it is refused (400,
+//! nothing changed) unless every ticked row may be merged.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -33,11 +35,13 @@ pub enum Action {
     RemoveTag(i64),
     Snooze(Until),
     Spam,
+    /// Into the oldest of the ticked conversations.
+    Merge,
 }
 
 impl Action {
     /// `assign:<user id>` / `assign:` / `status:<status>` / `tag_add:<id>` / `tag_remove:<id>`
-    /// / `snooze:<preset>` / `spam`.
+    /// / `snooze:<preset>` / `spam` / `merge`.
     pub fn parse(value: &str, now: chrono::DateTime<Utc>) -> Result<Self, &'static str> {
         let (kind, argument) = value.trim().split_once(':').unwrap_or((value.trim(), ""));
         let id = || argument.parse::<i64>().map_err(|_| "bulk.invalid");
@@ -54,6 +58,7 @@ impl Action {
                 .map(Action::Snooze)
                 .map_err(|_| "bulk.invalid"),
             "spam" => Ok(Action::Spam),
+            "merge" => Ok(Action::Merge),
             _ => Err("bulk.invalid"),
         }
     }
@@ -85,6 +90,17 @@ pub async fn bulk(
         .map(|(_, value)| Action::parse(value, now))
         .unwrap_or(Err("bulk.invalid"))
         .map_err(AppError::BadRequest)?;
+    let back = fields
+        .iter()
+        .find(|(key, _)| key == "back")
+        .map(|(_, value)| value.as_str())
+        .filter(|back| back.starts_with(paths::INBOX.path()) && !back.contains("//"))
+        .unwrap_or(paths::INBOX.path());
+    if action == Action::Merge {
+        let target = super::merge::oldest_of(&state.db, org, &ids).await?;
+        super::merge::merge_conversations(&state, &scope, target, &ids).await?;
+        return Ok(see_other_with_flash(back, "flash.merged"));
+    }
     // Only this organization's conversations, and for agents none of a restricted customer.
     let mut query = conversation::Entity::lookup_in(org)
         .select_only()
@@ -131,7 +147,7 @@ pub async fn bulk(
         Action::Status(_) | Action::Snooze(_) | Action::Spam => {
             Some(crate::webhooks::Event::ConversationStatusChanged { conversation_id })
         }
-        Action::AddTag(_) | Action::RemoveTag(_) => None,
+        Action::AddTag(_) | Action::RemoveTag(_) | Action::Merge => None,
     };
     match &action {
         Action::Assign(assignee) => {
@@ -158,6 +174,8 @@ pub async fn bulk(
         Action::RemoveTag(tag) => {
             super::tags::detach(&txn, org, &ids, *tag).await?;
         }
+        // Done above, all or nothing.
+        Action::Merge => {}
     }
     for id in &ids {
         if let Some(event) = event(*id) {
@@ -180,12 +198,6 @@ pub async fn bulk(
             serde_json::json!({ "action": describe(&action), "conversations": ids }),
         )
         .await?;
-    let back = fields
-        .iter()
-        .find(|(key, _)| key == "back")
-        .map(|(_, value)| value.as_str())
-        .filter(|back| back.starts_with(paths::INBOX.path()) && !back.contains("//"))
-        .unwrap_or(paths::INBOX.path());
     Ok(see_other_with_flash(back, "flash.bulk_done"))
 }
 
@@ -200,6 +212,7 @@ fn describe(action: &Action) -> String {
         Action::Snooze(Until::Answer) => "snooze:answer".to_owned(),
         Action::Snooze(Until::At(at)) => format!("snooze:{}", at.to_rfc3339()),
         Action::Spam => "spam".to_owned(),
+        Action::Merge => "merge".to_owned(),
     }
 }
 
@@ -218,6 +231,7 @@ mod tests {
         );
         assert_eq!(Action::parse("tag_add:3", now), Ok(Action::AddTag(3)));
         assert_eq!(Action::parse("spam", now), Ok(Action::Spam));
+        assert_eq!(Action::parse("merge", now), Ok(Action::Merge));
         assert_eq!(
             Action::parse("snooze:answer", now),
             Ok(Action::Snooze(Until::Answer))

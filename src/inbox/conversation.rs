@@ -22,6 +22,7 @@ use crate::orgs::TenantScope;
 use crate::orgs::queries::Member;
 use crate::state::AppState;
 use crate::web::headers::CONTENT_SECURITY_POLICY;
+use crate::web::paths;
 use crate::web::{AppError, Page, render};
 
 /// The query string of the conversation page.
@@ -78,6 +79,8 @@ pub struct OtherConversation {
     pub subject: String,
     pub status_key: &'static str,
     pub last_activity: String,
+    /// Marked as spam: not offered for merging.
+    pub spam: bool,
 }
 
 impl From<conversation::Model> for OtherConversation {
@@ -85,6 +88,7 @@ impl From<conversation::Model> for OtherConversation {
         Self {
             id: c.id,
             status_key: Status::key_of(&c.status),
+            spam: c.status == Status::Spam.as_str(),
             last_activity: queries::short_time(&c.last_activity_at),
             subject: c.subject,
         }
@@ -160,6 +164,28 @@ impl ConversationPage {
             .as_ref()
             .filter(|(m, _)| m == id)
             .map(|(_, p)| p.as_str())
+    }
+
+    /// The customer's other conversations that can be merged into this one (none for spam
+    /// or a restricted customer: src/inbox/merge.rs).
+    fn mergeable(&self) -> Vec<&OtherConversation> {
+        if self.restriction.is_some() || self.conversation.status == Status::Spam.as_str() {
+            return Vec::new();
+        }
+        self.others.iter().filter(|o| !o.spam).collect()
+    }
+
+    /// Whether message `m` can be split off into a new conversation: a customer's message
+    /// that is not the conversation's only one (src/inbox/split.rs).
+    fn splittable(&self, m: &MessageView) -> bool {
+        m.direction == "inbound"
+            && self.restriction.is_none()
+            && self
+                .messages
+                .iter()
+                .filter(|other| other.direction != "note")
+                .count()
+                > 1
     }
 
     /// The Cc and Bcc fields start open when they hold something.
@@ -475,7 +501,19 @@ pub async fn show(
         chrono::Utc::now(),
     )
     .await?;
-    let page = load(&state, &scope, id, &query, Drafts::default()).await?;
+    let page = match load(&state, &scope, id, &query, Drafts::default()).await {
+        Ok(page) => page,
+        // A conversation merged into another: its old URL leads there (src/inbox/merge.rs).
+        Err(AppError::NotFound) => {
+            return match super::merge::target_of(&state.db, scope.org(), id).await? {
+                Some(target) => Ok(HttpResponse::MovedPermanently()
+                    .insert_header((header::LOCATION, paths::CONVERSATION.at(target)))
+                    .finish()),
+                None => Err(AppError::NotFound),
+            };
+        }
+        Err(error) => return Err(error),
+    };
     if read > 0 {
         super::notifications::publish_count(&state, scope.org(), scope.user_id()).await;
     }

@@ -1,5 +1,6 @@
 //! Storing inbound mail: duplicate detection by `(organization, Message-ID)`, threading
-//! (In-Reply-To/References, then the `[#TOKEN]` in the subject, else a new conversation),
+//! (In-Reply-To/References, then the `[#TOKEN]` in the subject, also of a conversation merged
+//! into another, else a new conversation),
 //! finding or creating the customer by From address, and sealing attachments. A message is
 //! acknowledged to its source only after the transaction that stores it has committed.
 
@@ -372,6 +373,11 @@ async fn thread(
         if found.is_some() {
             return Ok(found);
         }
+        // The token of a conversation merged into another (src/inbox/merge.rs).
+        let merged = crate::inbox::merge::target_of_token(db, org, token).await?;
+        if merged.is_some() {
+            return Ok(merged);
+        }
     }
     Ok(None)
 }
@@ -512,7 +518,11 @@ async fn create_conversation(
 pub async fn unused_token(db: &impl ConnectionTrait, org: OrgId) -> Result<String, MailError> {
     loop {
         let token = random_conversation_token();
-        if conversation_with_token(db, org, &token).await?.is_none() {
+        if conversation_with_token(db, org, &token).await?.is_none()
+            && crate::inbox::merge::target_of_token(db, org, &token)
+                .await?
+                .is_none()
+        {
             return Ok(token);
         }
     }

@@ -1,6 +1,6 @@
 //! The one place that deletes customer data: conversations with their messages (internal
 //! notes too), attachments, outbox rows, reply drafts, tags, webhook deliveries, access
-//! entries, read marks and notifications;
+//! entries, read marks, notifications and the aliases of conversations merged into them;
 //! customers with their addresses. Erasure,
 //! retention and organization purge all call it, inside their own transactions, and the
 //! erasure preview counts with the same selections ([`count_customers`]).
@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::backup::journal::{Journal, Kind};
 use crate::db::InOrg;
 use crate::db::entity::{
-    attachment, conversation, conversation_read, conversation_tag, customer, customer_email,
-    message, outbox,
+    attachment, conversation, conversation_alias, conversation_read, conversation_tag, customer,
+    customer_email, message, outbox,
 };
 use crate::mail::blobs::BlobStore;
 use crate::orgs::OrgId;
@@ -298,6 +298,14 @@ async fn conversations(
         crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
         // The team's notifications about them (src/inbox/notifications).
         crate::inbox::notifications::store::forget_conversations(db, org, &ids).await?;
+        // The aliases of conversations merged into them (src/inbox/merge.rs).
+        delete_rows_in::<conversation_alias::Entity>(
+            db,
+            org,
+            conversation_alias::Column::ConversationId,
+            &ids,
+        )
+        .await?;
     }
     removed.conversations = rows::<conversation::Entity>(
         db,

@@ -116,6 +116,17 @@ pub async fn conversation_hold(
     hold_of(db, org, "conversations", conversation_id).await
 }
 
+/// Sets (or with `None` clears) the legal hold of a conversation of `org`, without an audit
+/// entry: for a caller that logs its own change (a merge carries a hold over).
+pub(crate) async fn set_conversation_hold(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    reason: Option<&str>,
+) -> Result<bool, sea_orm::DbErr> {
+    set_hold(db, org, Target::Conversation, conversation_id, reason).await
+}
+
 /// The reason a customer of `org` is on legal hold, if it is.
 pub async fn customer_hold(
     db: &impl ConnectionTrait,

@@ -194,6 +194,11 @@ pub const CONVERSATION_MESSAGE_FORWARD: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/forward");
 pub const CONVERSATION_MESSAGE_RETRY: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/retry");
+/// Merge the customer's ticked conversations into this one (src/inbox/merge.rs).
+pub const CONVERSATION_MERGE: Route<1> = Route::new("/conversations/{id}/merge");
+/// Split a customer message off into a new conversation (src/inbox/split.rs).
+pub const CONVERSATION_MESSAGE_SPLIT: Route<2> =
+    Route::new("/conversations/{id}/messages/{message_id}/split");
 pub const CUSTOMER: Route<1> = Route::new("/customers/{id}");
 pub const ATTACHMENT: Route<1> = Route::new("/attachments/{id}");
 pub const CANNED_REPLIES: Route<0> = Route::new("/settings/canned-replies");

@@ -37,6 +37,11 @@ pub enum Event {
     ConversationAssigned {
         conversation_id: i64,
     },
+    /// Conversations (`merged`, gone now) merged into `conversation_id`.
+    ConversationMerged {
+        conversation_id: i64,
+        merged: Vec<i64>,
+    },
     CustomerErased {
         customer_id: i64,
     },
@@ -60,6 +65,7 @@ impl Event {
             Event::MessageCreated { .. } => EventType::MessageCreated,
             Event::ConversationStatusChanged { .. } => EventType::ConversationStatusChanged,
             Event::ConversationAssigned { .. } => EventType::ConversationAssigned,
+            Event::ConversationMerged { .. } => EventType::ConversationMerged,
             Event::CustomerErased { .. } => EventType::CustomerErased,
             Event::RetentionRunFinished { .. } => EventType::RetentionRunFinished,
             Event::PrivacyRequestCreated { .. } => EventType::PrivacyRequestCreated,
@@ -139,6 +145,24 @@ async fn describe(
                 conversation_id: Some(c.id),
                 customer_id: Some(c.customer_id),
                 data,
+                content: None,
+            })
+        }
+        Event::ConversationMerged {
+            conversation_id,
+            merged,
+        } => {
+            let Some(c) = conversation_of(*conversation_id).await? else {
+                return Ok(None);
+            };
+            Some(Described {
+                conversation_id: Some(c.id),
+                customer_id: Some(c.customer_id),
+                data: json!({
+                    "conversation_id": c.id,
+                    "customer_id": c.customer_id,
+                    "merged_conversation_ids": merged,
+                }),
                 content: None,
             })
         }

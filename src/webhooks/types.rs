@@ -123,10 +123,11 @@ pub enum EventType {
     CustomerErased,
     RetentionRunFinished,
     PrivacyRequestCreated,
+    ConversationMerged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::ConversationCreated,
         EventType::MessageCreated,
         EventType::ConversationStatusChanged,
@@ -134,6 +135,7 @@ impl EventType {
         EventType::CustomerErased,
         EventType::RetentionRunFinished,
         EventType::PrivacyRequestCreated,
+        EventType::ConversationMerged,
     ];
 
     /// The name in payloads (`type`), forms and the database.
@@ -146,6 +148,7 @@ impl EventType {
             EventType::CustomerErased => "customer.erased",
             EventType::RetentionRunFinished => "retention.run_finished",
             EventType::PrivacyRequestCreated => "privacy_request.created",
+            EventType::ConversationMerged => "conversation.merged",
         }
     }
 

@@ -943,3 +943,84 @@ async fn a_draft_the_retention_rule_deleted_after_a_backup_stays_deleted_after_a
         "traces in the restored directory: {found:#?}"
     );
 }
+
+#[tokio::test]
+async fn conversations_merged_after_a_backup_stay_gone_when_retention_deleted_the_merged_one() {
+    // Arrange: two conversations of one customer in the backup; after it, one is merged into
+    // the other, which retention then deletes.
+    let (app, backups) = app_with_backups(&[]).await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let shop = app.org_id("Shop").await;
+    let suffix = unique_suffix();
+    let from = format!("Ola <ola{suffix}@kunde.test>");
+    let (_, kept) = app
+        .receive(
+            shop,
+            mail(&from, &format!("o1-{suffix}@kunde.test"), "Order", "Where?"),
+        )
+        .await;
+    let (_, merged) = app
+        .receive(
+            shop,
+            mail(
+                &from,
+                &format!("o2-{suffix}@kunde.test"),
+                "Invoice",
+                &format!("The invoice please, quokka{suffix}"),
+            ),
+        )
+        .await;
+    // A third, open conversation keeps the customer record (retention deletes only the
+    // merged conversation).
+    app.receive(
+        shop,
+        mail(
+            &from,
+            &format!("o3-{suffix}@kunde.test"),
+            "Refund",
+            "Refund?",
+        ),
+    )
+    .await;
+    let backup = create_backup(&app, backups.path()).await;
+    app.login("owner@shop.test").await;
+    let page = format!("/conversations/{kept}");
+    let response = app
+        .post_form(
+            &page,
+            &format!("{page}/merge"),
+            &[("ids", &merged.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.close_days_ago(kept, 400).await;
+    app.save_rule(shop, Category::ClosedConversations, 365, Action::Delete)
+        .await;
+    lethe::retention::run_once(&app.state, shop, false)
+        .await
+        .unwrap();
+    assert!(app.find_conversation(kept).await.is_none());
+
+    // Act
+    let restored_dir = fresh_data_dir(&app);
+    let output = restore(&app, backups.path(), &backup, &restored_dir).await;
+
+    // Assert: the merge was replayed before the deletion, so neither came back.
+    assert!(output.status.success(), "{}", text(&output));
+    let db = connect_restored(&app, &restored_dir).await;
+    for id in [kept, merged] {
+        assert!(
+            conversation::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .is_none(),
+            "conversation {id} came back"
+        );
+    }
+    let found = traces(&restored_dir, &[format!("quokka{suffix}")]);
+    assert!(
+        found.is_empty(),
+        "traces in the restored directory: {found:#?}"
+    );
+}

@@ -23,6 +23,7 @@ mod format;
 mod imap;
 mod import;
 mod inbox;
+mod merge_split;
 mod metrics;
 mod notifications;
 mod oauth;

@@ -159,7 +159,7 @@ pub(crate) async fn add_endpoint(
     (found[1].parse().unwrap(), found[2].to_owned())
 }
 
-const ALL_EVENTS: [&str; 7] = [
+const ALL_EVENTS: [&str; 8] = [
     "conversation.created",
     "message.created",
     "conversation.status_changed",
@@ -167,6 +167,7 @@ const ALL_EVENTS: [&str; 7] = [
     "customer.erased",
     "retention.run_finished",
     "privacy_request.created",
+    "conversation.merged",
 ];
 
 pub(crate) async fn deliver_now(app: &TestApp) -> deliver::Outcome {

@@ -13,6 +13,7 @@ pub mod blocked_sender;
 pub mod canned_reply;
 pub mod channel;
 pub mod conversation;
+pub mod conversation_alias;
 pub mod conversation_read;
 pub mod conversation_tag;
 pub mod customer;

@@ -95,6 +95,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/writing.toml")),
             include_str!(concat!($lang, "/format.toml")),
             include_str!(concat!($lang, "/notifications.toml")),
+            include_str!(concat!($lang, "/merge.toml")),
         ]
     };
 }
