@@ -94,6 +94,8 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/triage.toml")),
             include_str!(concat!($lang, "/writing.toml")),
             include_str!(concat!($lang, "/format.toml")),
+            include_str!(concat!($lang, "/sla.toml")),
+            include_str!(concat!($lang, "/views.toml")),
         ]
     };
 }
