@@ -53,7 +53,7 @@ async fn save_view(app: &TestApp, query: &str, name: &str, shared: bool) -> i64 
     let to = location(&response);
     to.rsplit("view=")
         .next()
-        .and_then(|id| id.parse().ok())
+        .and_then(|rest| rest.split('&').next()?.parse().ok())
         .unwrap_or_else(|| panic!("no view id in {to}"))
 }
 

@@ -19,11 +19,16 @@ const SETTINGS: &str = "/settings/sla";
 
 /// An owner of "Shop S" (signed in) and its channel.
 async fn shop(app: &TestApp) -> (OrgId, i64) {
+    shop_sending(app, None).await
+}
+
+/// [`shop`] with a channel that sends through the SMTP recorder on `smtp_port`.
+async fn shop_sending(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
     app.create_user("owner@shop-s.test", "Shop S", "owner")
         .await;
     let org = app.org_id("Shop S").await;
     let channel = app
-        .email_channel(org, "Support", "support@shop-s.test", None)
+        .email_channel(org, "Support", "support@shop-s.test", smtp_port)
         .await
         .0;
     app.login("owner@shop-s.test").await;
@@ -188,8 +193,9 @@ async fn a_conversation_gets_due_times_shown_on_its_page_and_row() {
 
 #[tokio::test]
 async fn past_the_deadline_it_is_overdue_and_the_first_reply_decides_the_first_response() {
+    let smtp = SmtpRecorder::start().await;
     let app = spawn_app().await;
-    let (org, channel) = shop(&app).await;
+    let (org, channel) = shop_sending(&app, Some(smtp.port)).await;
     save(&app, &[]).await;
     let late = arrives(&app, org, channel, "Late one").await;
     let on_time = arrives(&app, org, channel, "Quick one").await;
