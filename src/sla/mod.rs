@@ -221,8 +221,11 @@ pub async fn compute(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Resu
     if ids.is_empty() {
         return Ok(());
     }
-    let settings = settings_of(db, org).await?.map(|(s, _)| s);
-    compute_with(db, org, settings.as_ref(), ids, Utc::now()).await
+    // Without settings nothing was ever computed: the columns stay empty, the rows untouched.
+    let Some((settings, _)) = settings_of(db, org).await? else {
+        return Ok(());
+    };
+    compute_with(db, org, Some(&settings), ids, Utc::now()).await
 }
 
 async fn compute_with(
