@@ -228,6 +228,9 @@ pub async fn compute(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Resu
     compute_with(db, org, Some(&settings), ids, Utc::now()).await
 }
 
+/// (id, channel, created, first responded) of a conversation whose due times are computed.
+type Started = (i64, Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>);
+
 async fn compute_with(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -235,17 +238,16 @@ async fn compute_with(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<(i64, Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>)> =
-        conversation::Entity::find_in(org)
-            .select_only()
-            .column(conversation::Column::Id)
-            .column(conversation::Column::ChannelId)
-            .column(conversation::Column::CreatedAt)
-            .column(conversation::Column::FirstRespondedAt)
-            .filter(conversation::Column::Id.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
+    let rows: Vec<Started> = conversation::Entity::find_in(org)
+        .select_only()
+        .column(conversation::Column::Id)
+        .column(conversation::Column::ChannelId)
+        .column(conversation::Column::CreatedAt)
+        .column(conversation::Column::FirstRespondedAt)
+        .filter(conversation::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
     if settings.is_some_and(|s| !s.rules.is_empty()) {
         let links: Vec<(i64, i64)> = conversation_tag::Entity::find()

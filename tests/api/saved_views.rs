@@ -75,11 +75,9 @@ async fn private_views_are_their_creators_and_shared_ones_everyones_with_counts(
     .await;
     arrives(&app, org, channel, "Ben <ben@customer.test>", "Refund too").await;
     arrives(&app, org, channel, "Cleo <cleo@customer.test>", "Question").await;
-    for id in [refund] {
-        let path = format!("/conversations/{id}");
-        app.post_form(&path, &format!("{path}/tags"), &[("name", "refund")])
-            .await;
-    }
+    let path = format!("/conversations/{refund}");
+    app.post_form(&path, &format!("{path}/tags"), &[("name", "refund")])
+        .await;
     let tag = lethe::db::entity::tag::Entity::find()
         .one(&app.state.db)
         .await

@@ -37,7 +37,7 @@ async fn shop_sending(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) {
 
 /// The settings form: open every day 00:00–23:59 UTC (so business time is almost wall
 /// time), with `changes` on top.
-fn form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
+fn form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = vec![
         ("time_zone".into(), "UTC".into()),
         ("first_response".into(), "2h".into()),
