@@ -263,7 +263,7 @@ impl SlaSettings {
             }
         }
         let holidays = field("holidays")
-            .split(|c: char| c == '\n' || c == ',')
+            .split(['\n', ','])
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(parse_date)

@@ -318,7 +318,7 @@ pub async fn first_reply(
         .col_expr(conversation::Column::FirstRespondedAt, Expr::val(Some(at)))
         .col_expr(
             conversation::Column::SlaNextDueAt,
-            Expr::col(conversation::Column::ResolutionDueAt).into(),
+            Expr::col(conversation::Column::ResolutionDueAt),
         )
         .filter(conversation::Column::Id.eq(conversation_id))
         .filter(conversation::Column::FirstRespondedAt.is_null())
