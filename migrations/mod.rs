@@ -29,6 +29,7 @@ mod m20261208_000029_snooze_and_spam;
 mod m20261208_000030_conversation_reads;
 mod m20261208_000031_create_conversation_aliases;
 mod m20261208_000032_notifications;
+mod m20261208_000033_sla_and_saved_views;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000030_conversation_reads::Migration),
             Box::new(m20261208_000031_create_conversation_aliases::Migration),
             Box::new(m20261208_000032_notifications::Migration),
+            Box::new(m20261208_000033_sla_and_saved_views::Migration),
         ]
     }
 }

@@ -282,6 +282,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::INBOX.pattern(), web::get().to(inbox::list::inbox))
         .route(paths::INBOX_BULK.pattern(), web::post().to(inbox::bulk::bulk))
         .route(paths::INBOX_COUNTS.pattern(), web::get().to(inbox::folders::counts_json))
+        .route(paths::SAVED_VIEWS.pattern(), web::post().to(inbox::views::create))
+        .route(paths::SAVED_VIEW.pattern(), web::get().to(inbox::views::edit))
+        .route(paths::SAVED_VIEW.pattern(), web::post().to(inbox::views::update))
+        .route(paths::SAVED_VIEW_DELETE.pattern(), web::post().to(inbox::views::delete))
         .route(paths::EVENTS.pattern(), web::get().to(inbox::sse::events))
         .route(paths::NOTIFICATIONS.pattern(), web::get().to(inbox::notifications::routes::list))
         .route(paths::NOTIFICATIONS_COUNT.pattern(), web::get().to(inbox::notifications::routes::count))
@@ -400,6 +404,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::ORGANIZATION_DELETION_RECEIPT.pattern(),
             web::get().to(orgs::organization_page::deletion_receipt),
         )
+        .route(paths::SLA_SETTINGS.pattern(), web::get().to(crate::sla::page::show))
+        .route(paths::SLA_SETTINGS.pattern(), web::post().to(crate::sla::page::save))
         .route(paths::API_KEYS.pattern(), web::get().to(crate::api::keys::list))
         .route(paths::API_KEYS.pattern(), web::post().to(crate::api::keys::create_key))
         .route(

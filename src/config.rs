@@ -249,6 +249,7 @@ struct RawConfig {
     access_alert_failed_sign_ins: Option<toml::Value>,
     schedule_audit_checkpoint: Option<String>,
     schedule_snooze: Option<String>,
+    schedule_sla: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
     backup_dir: Option<String>,
@@ -323,6 +324,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "schedule_audit_checkpoint",
     ),
     ("LETHE_SCHEDULE_SNOOZE", "schedule_snooze"),
+    ("LETHE_SCHEDULE_SLA", "schedule_sla"),
     ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
     ("LETHE_BACKUP_DIR", "backup_dir"),
     ("LETHE_BACKUP_SCHEDULE", "backup_schedule"),
@@ -464,6 +466,7 @@ impl Config {
             given("LETHE_SCHEDULE_AUDIT_CHECKPOINT"),
         );
         overlay(&mut raw.schedule_snooze, given("LETHE_SCHEDULE_SNOOZE"));
+        overlay(&mut raw.schedule_sla, given("LETHE_SCHEDULE_SLA"));
         overlay(
             &mut raw.audit_checkpoint_to,
             get("LETHE_AUDIT_CHECKPOINT_TO"),
@@ -740,6 +743,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::AuditCheckpoint => &raw.schedule_audit_checkpoint,
             Scheduled::Backup => &raw.backup_schedule,
             Scheduled::SnoozeWake => &raw.schedule_snooze,
+            Scheduled::Sla => &raw.schedule_sla,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if job == Scheduled::Backup && raw.backup_dir.is_none() {

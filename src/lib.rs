@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod records;
 pub mod retention;
 pub mod search;
+pub mod sla;
 pub mod state;
 pub mod tls;
 pub mod web;

@@ -141,6 +141,11 @@ pub struct ConversationPage {
 }
 
 impl ConversationPage {
+    /// The next SLA deadline: time left or overdue (src/sla/).
+    fn sla_shown(&self) -> Option<crate::sla::Shown> {
+        crate::sla::shown(&self.conversation, chrono::Utc::now())
+    }
+
     /// Agents see a restricted customer's conversation as the banner only.
     fn show_thread(&self) -> bool {
         self.restriction.is_none() || self.page.is_admin()

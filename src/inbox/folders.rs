@@ -3,7 +3,8 @@
 //! count. `GET /inbox/counts` gives the counts as JSON, which the page's script fetches when
 //! the server-sent events say something changed, so the counts stay live.
 //!
-//! Two grouped queries answer every count, whatever the number of folders.
+//! Two grouped queries answer every count, whatever the number of folders; saved views add
+//! one each (src/inbox/views.rs).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,8 @@ pub struct Folder {
     pub href: String,
     pub count: Option<i64>,
     pub current: bool,
+    /// A saved view's settings page (src/inbox/views.rs).
+    pub edit_href: Option<String>,
 }
 
 /// The counts of every folder that has one, by key.
@@ -151,6 +154,7 @@ pub async fn folders(
         href: link(folder_status, folder_assignee, None),
         count: counts.get(key).copied(),
         current: plain && status == folder_status && assignee == folder_assignee,
+        edit_href: None,
     })
     .collect();
     let channels: Vec<(i64, String)> = channel::Entity::find_in(org)
@@ -172,6 +176,7 @@ pub async fn folders(
             label_key: None,
             name,
             href: link(Status::Open, Assignee::All, Some(id)),
+            edit_href: None,
         });
     }
     Ok(out)
@@ -188,7 +193,8 @@ pub async fn counts_json(
     } else {
         crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?
     };
-    let counts = counts(&state.db, org, scope.user_id(), &hidden).await?;
+    let mut counts = counts(&state.db, org, scope.user_id(), &hidden).await?;
+    counts.extend(super::views::counts(&state, &scope, &hidden).await?);
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(counts))

@@ -2,6 +2,11 @@
 //! channel and tag, newest activity first, paged by a keyset cursor on
 //! `(last_activity_at, id)` (`?before=<nanoseconds>_<id>`), never by OFFSET, so page 500
 //! costs what page 1 costs (index `ix_conversations_list`).
+//!
+//! `?sla=on_track|due_soon|overdue` keeps the conversations whose next SLA deadline is in
+//! that state; `?sort=sla` lists the conversations with an open deadline, soonest (or most
+//! overdue) first, paged by a cursor on `(sla_next_due_at, id)` (index
+//! `ix_conversations_sla_next_due`); conversations without an SLA are not in that order.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -15,6 +20,7 @@ use super::triage::Status;
 use crate::db::InOrg;
 use crate::db::entity::{channel, conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
+use crate::sla::SlaState;
 use crate::state::AppState;
 use crate::web::paths;
 use crate::web::{AppError, Page, render};
@@ -83,11 +89,51 @@ impl Assignee {
 /// The query string of `/inbox`, as the plain GET form sends it.
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
-    status: Option<String>,
-    assignee: Option<String>,
-    channel: Option<String>,
-    tag: Option<String>,
-    before: Option<String>,
+    pub status: Option<String>,
+    pub assignee: Option<String>,
+    pub channel: Option<String>,
+    pub tag: Option<String>,
+    pub sla: Option<String>,
+    pub sort: Option<String>,
+    /// A text query (the search's syntax): only its matches (src/inbox/views.rs).
+    pub q: Option<String>,
+    pub before: Option<String>,
+    /// The saved view being shown (marks its folder).
+    pub view: Option<String>,
+}
+
+/// The order of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest activity first (every conversation).
+    Activity,
+    /// Soonest SLA deadline first (the conversations that have one).
+    Sla,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 2] = [Sort::Activity, Sort::Sla];
+
+    pub fn parse(value: &str) -> Self {
+        match value.trim() {
+            "sla" => Self::Sla,
+            _ => Self::Activity,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activity => "activity",
+            Self::Sla => "sla",
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Activity => "sla.sort_activity",
+            Self::Sla => "sla.sort_sla",
+        }
+    }
 }
 
 /// The checked filters.
@@ -97,6 +143,11 @@ pub struct Filter {
     pub assignee: Assignee,
     pub channel: Option<i64>,
     pub tag: Option<i64>,
+    /// Only conversations whose next SLA deadline is in this state.
+    pub sla: Option<SlaState>,
+    pub sort: Sort,
+    /// A text query, resolved to `only` through the search index.
+    pub q: Option<String>,
     pub before: Option<Cursor>,
     /// Customers whose conversations are left out: restricted ones, for agents
     /// (src/privacy/restrict.rs).
@@ -117,6 +168,14 @@ impl From<&ListQuery> for Filter {
             assignee: Assignee::parse(query.assignee.as_deref().unwrap_or("all")),
             channel: id(&query.channel),
             tag: id(&query.tag),
+            sla: query.sla.as_deref().and_then(SlaState::parse),
+            sort: Sort::parse(query.sort.as_deref().unwrap_or("")),
+            q: query
+                .q
+                .as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_owned),
             before: query.before.as_deref().and_then(Cursor::parse),
             hidden_customers: Vec::new(),
             only: None,
@@ -126,7 +185,7 @@ impl From<&ListQuery> for Filter {
 
 impl Filter {
     /// The query string for these filters, with another cursor.
-    fn query_string(&self, before: Option<Cursor>) -> String {
+    pub fn query_string(&self, before: Option<Cursor>) -> String {
         let mut out = url::form_urlencoded::Serializer::new(String::new());
         out.append_pair("status", self.status.as_str());
         out.append_pair("assignee", self.assignee.as_str());
@@ -136,6 +195,15 @@ impl Filter {
         if let Some(tag) = self.tag {
             out.append_pair("tag", &tag.to_string());
         }
+        if let Some(sla) = self.sla {
+            out.append_pair("sla", sla.as_str());
+        }
+        if self.sort != Sort::Activity {
+            out.append_pair("sort", self.sort.as_str());
+        }
+        if let Some(q) = &self.q {
+            out.append_pair("q", q);
+        }
         if let Some(cursor) = before {
             out.append_pair("before", &cursor.encode());
         }
@@ -143,13 +211,14 @@ impl Filter {
     }
 }
 
-/// One page of conversations and the cursor of the next page, if there is one.
-pub async fn page(
-    db: &impl ConnectionTrait,
+/// The conversations `filter` selects (but the cursor), in no order: the list's rows and the
+/// saved views' counts.
+pub fn filtered(
     org: OrgId,
     user_id: i64,
     filter: &Filter,
-) -> Result<(Vec<conversation::Model>, Option<Cursor>), AppError> {
+    now: DateTime<Utc>,
+) -> sea_orm::Select<conversation::Entity> {
     let mut query = conversation::Entity::find_in(org)
         .filter(conversation::Column::Status.eq(filter.status.as_str()));
     query = match filter.assignee {
@@ -179,26 +248,59 @@ pub async fn page(
     if let Some(only) = &filter.only {
         query = query.filter(conversation::Column::Id.is_in(only.iter().copied()));
     }
+    if let Some(state) = filter.sla {
+        let (from, before) = state.bounds(now);
+        query = query.filter(conversation::Column::SlaNextDueAt.is_not_null());
+        if let Some(from) = from {
+            query = query.filter(conversation::Column::SlaNextDueAt.gte(from));
+        }
+        if let Some(before) = before {
+            query = query.filter(conversation::Column::SlaNextDueAt.lt(before));
+        }
+    }
+    query
+}
+
+/// One page of conversations and the cursor of the next page, if there is one.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+    filter: &Filter,
+) -> Result<(Vec<conversation::Model>, Option<Cursor>), AppError> {
+    let mut query = filtered(org, user_id, filter, Utc::now());
+    let key = match filter.sort {
+        Sort::Activity => conversation::Column::LastActivityAt,
+        Sort::Sla => {
+            query = query.filter(conversation::Column::SlaNextDueAt.is_not_null());
+            conversation::Column::SlaNextDueAt
+        }
+    };
     if let Some(cursor) = filter.before {
         // A row-value comparison, which both databases answer from the index.
-        query = query.filter(
-            Expr::tuple([
-                Expr::col(conversation::Column::LastActivityAt),
-                Expr::col(conversation::Column::Id),
-            ])
-            .lt(Expr::tuple([Expr::val(cursor.at), Expr::val(cursor.id)])),
-        );
+        let row = Expr::tuple([Expr::col(key), Expr::col(conversation::Column::Id)]);
+        let at = Expr::tuple([Expr::val(cursor.at), Expr::val(cursor.id)]);
+        query = query.filter(match filter.sort {
+            Sort::Activity => row.lt(at),
+            Sort::Sla => row.gt(at),
+        });
     }
-    let mut rows = query
-        .order_by_desc(conversation::Column::LastActivityAt)
-        .order_by_desc(conversation::Column::Id)
-        .limit(PAGE_SIZE + 1)
-        .all(db)
-        .await?;
+    query = match filter.sort {
+        Sort::Activity => query
+            .order_by_desc(key)
+            .order_by_desc(conversation::Column::Id),
+        Sort::Sla => query
+            .order_by_asc(key)
+            .order_by_asc(conversation::Column::Id),
+    };
+    let mut rows = query.limit(PAGE_SIZE + 1).all(db).await?;
     let next = if rows.len() as u64 > PAGE_SIZE {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|c| Cursor {
-            at: c.last_activity_at,
+            at: match filter.sort {
+                Sort::Activity => c.last_activity_at,
+                Sort::Sla => c.sla_next_due_at.unwrap_or(c.last_activity_at),
+            },
             id: c.id,
         })
     } else {
@@ -232,6 +334,8 @@ pub struct Row {
     pub preview: String,
     /// The customer wrote last: for how long they have waited ("3 h").
     pub waiting: Option<String>,
+    /// The next SLA deadline: time left or overdue (src/sla/).
+    pub sla: Option<crate::sla::Shown>,
 }
 
 /// A choice in a filter select.
@@ -258,6 +362,8 @@ struct InboxPage {
     folders: Vec<super::folders::Folder>,
     /// The signed-in member ("a" assigns the row to them).
     me: i64,
+    /// These filters as a saved view would keep them ("Save this view").
+    view_query: String,
 }
 
 impl InboxPage {
@@ -299,6 +405,22 @@ impl InboxPage {
     fn tag_selected(&self, id: &i64) -> bool {
         self.filter.tag == Some(*id)
     }
+
+    fn sla_states(&self) -> [SlaState; 3] {
+        SlaState::ALL
+    }
+
+    fn sla_selected(&self, state: &SlaState) -> bool {
+        self.filter.sla == Some(*state)
+    }
+
+    fn sorts(&self) -> [Sort; 2] {
+        Sort::ALL
+    }
+
+    fn sort_selected(&self, sort: &Sort) -> bool {
+        self.filter.sort == *sort
+    }
 }
 
 pub async fn inbox(
@@ -311,6 +433,9 @@ pub async fn inbox(
     let restricted = crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?;
     if !scope.role().is_admin() {
         filter.hidden_customers = restricted.clone();
+    }
+    if let Some(q) = &filter.q {
+        filter.only = Some(crate::api::v1::conversations::matching(&state, org, q).await?);
     }
     let (conversations, next) = page(&state.db, org, scope.user_id(), &filter).await?;
     let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
@@ -332,7 +457,9 @@ pub async fn inbox(
         .into_iter()
         .map(|c| {
             let thread = states.remove(&c.id).unwrap_or_default();
+            let sla = crate::sla::shown(&c, now);
             Row {
+                sla,
                 id: c.id,
                 customer: customers.get(&c.customer_id).cloned().unwrap_or_default(),
                 status_key: Status::key_of(&c.status),
@@ -391,7 +518,7 @@ pub async fn inbox(
             name: m.display_name,
         })
         .collect();
-    let folders = super::folders::folders(
+    let mut folders = super::folders::folders(
         &state.db,
         org,
         scope.user_id(),
@@ -401,8 +528,13 @@ pub async fn inbox(
         filter.channel,
     )
     .await?;
+    let current_view = query.view.as_deref().and_then(|v| v.parse().ok());
+    folders.extend(
+        super::views::folders(&state, &scope, &filter.hidden_customers, current_view).await?,
+    );
     let page = Page::new(&state, &scope.session, "inbox").await?;
     render(&InboxPage {
+        view_query: filter.query_string(None),
         page,
         rows,
         members,

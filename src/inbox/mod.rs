@@ -28,4 +28,5 @@ pub mod tags;
 pub mod triage;
 pub mod undo;
 pub mod unread;
+pub mod views;
 pub mod writing;

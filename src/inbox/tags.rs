@@ -151,6 +151,8 @@ pub async fn attach(
         ])
         .exec(db)
         .await?;
+        // A tag rule may change its SLA targets.
+        crate::sla::compute(db, org, &[conversation_id]).await?;
     }
     Ok(())
 }
@@ -176,6 +178,7 @@ pub async fn detach(
         )
         .exec(db)
         .await?;
+    crate::sla::compute(db, org, conversation_ids).await?;
     Ok(())
 }
 

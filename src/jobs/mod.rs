@@ -80,10 +80,13 @@ pub enum Scheduled {
     /// Brings back the snoozed conversations whose time came (src/inbox/snooze.rs); also once
     /// at start, for those that came due while the server was down.
     SnoozeWake,
+    /// Recomputes SLA due times after a settings change and mails the admins before a
+    /// breach (src/sla/warn.rs).
+    Sla,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 9] = [
+    pub const ALL: [Scheduled; 10] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
@@ -93,6 +96,7 @@ impl Scheduled {
         Scheduled::AuditCheckpoint,
         Scheduled::Backup,
         Scheduled::SnoozeWake,
+        Scheduled::Sla,
     ];
 
     /// The environment variable that sets the schedule.
@@ -107,6 +111,7 @@ impl Scheduled {
             Scheduled::AuditCheckpoint => "LETHE_SCHEDULE_AUDIT_CHECKPOINT",
             Scheduled::Backup => "LETHE_BACKUP_SCHEDULE",
             Scheduled::SnoozeWake => "LETHE_SCHEDULE_SNOOZE",
+            Scheduled::Sla => "LETHE_SCHEDULE_SLA",
         }
     }
 
@@ -124,6 +129,7 @@ impl Scheduled {
             // unless they change it) decides whether this hour takes a backup.
             Scheduled::Backup => crate::backup::schedule::HOURLY,
             Scheduled::SnoozeWake => "30 * * * * *",
+            Scheduled::Sla => "45 * * * * *",
         }
     }
 
@@ -138,6 +144,7 @@ impl Scheduled {
             Scheduled::AuditCheckpoint => "audit checkpoint mail",
             Scheduled::Backup => "backup",
             Scheduled::SnoozeWake => "snooze wake-up",
+            Scheduled::Sla => "SLA recompute and warnings",
         }
     }
 
@@ -178,6 +185,10 @@ impl Scheduled {
                 Scheduled::SnoozeWake => crate::inbox::snooze::wake_due(&state, chrono::Utc::now())
                     .await
                     .map(|woken| format!("{woken} conversations back"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::Sla => crate::sla::warn::run_once(&state, chrono::Utc::now())
+                    .await
+                    .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
                 Scheduled::Backup => {
                     crate::backup::schedule::run_if_due(&state, chrono::Utc::now())

@@ -511,6 +511,10 @@ async fn create_conversation(
     }
     .insert(db)
     .await?;
+    if !spam {
+        // Its SLA due times, counted from now (src/sla/).
+        crate::sla::compute(db, source.org, &[created.id]).await?;
+    }
     Ok(created.id)
 }
 

@@ -390,6 +390,8 @@ pub async fn queue_reply_with(
     row.next_attempt_at = Set(now + crate::inbox::undo::delay(&state.config));
     row.insert(&txn).await?;
     touch_conversation(&txn, conversation.id, now, false).await?;
+    // The first agent reply meets the first-response target (src/sla/).
+    crate::sla::first_reply(&txn, conversation.id, now).await?;
     crate::webhooks::emit(
         &txn,
         org,
@@ -986,6 +988,9 @@ pub async fn start_conversation(
         .insert(&txn)
         .await?;
     touch_conversation(&txn, conversation.id, now, false).await?;
+    // Started by the team: the first response is given; the resolution counts from now.
+    crate::sla::compute(&txn, org, &[conversation.id]).await?;
+    crate::sla::first_reply(&txn, conversation.id, now).await?;
     for event in [
         crate::webhooks::Event::ConversationCreated {
             conversation_id: conversation.id,

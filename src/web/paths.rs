@@ -159,6 +159,10 @@ pub const CUSTOMER_MERGE: Route<1> = Route::new("/customers/{id}/merge");
 pub const INBOX: Route<0> = Route::new("/inbox");
 pub const INBOX_BULK: Route<0> = Route::new("/inbox/bulk");
 pub const INBOX_COUNTS: Route<0> = Route::new("/inbox/counts");
+/// Saved views (src/inbox/views.rs).
+pub const SAVED_VIEWS: Route<0> = Route::new("/inbox/views");
+pub const SAVED_VIEW: Route<1> = Route::new("/inbox/views/{id}");
+pub const SAVED_VIEW_DELETE: Route<1> = Route::new("/inbox/views/{id}/delete");
 pub const EVENTS: Route<0> = Route::new("/events");
 pub const NOTIFICATIONS: Route<0> = Route::new("/notifications");
 pub const NOTIFICATIONS_COUNT: Route<0> = Route::new("/notifications/count");
@@ -241,6 +245,8 @@ pub const ORGANIZATION_DELETION_RECEIPT: Route<0> =
     Route::new("/settings/organization/deletion/receipt");
 pub const ORGANIZATION_DELETION_CANCEL: Route<0> =
     Route::new("/settings/organization/deletion/cancel");
+/// SLA calendar and targets (src/sla/page.rs).
+pub const SLA_SETTINGS: Route<0> = Route::new("/settings/sla");
 pub const API_KEYS: Route<0> = Route::new("/settings/api-keys");
 pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke");
 

@@ -109,6 +109,8 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         "/orgs/new".to_owned(),
         "/keyboard".to_owned(),
         "/notifications".to_owned(),
+        "/settings/sla".to_owned(),
+        "/inbox?sort=sla&sla=overdue".to_owned(),
     ];
     for path in &pages {
         let response = app.get(path).await;

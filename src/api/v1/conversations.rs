@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::web::AppError;
 
 /// How many matches of a text query the list looks at (newest first).
-const MAX_TEXT_MATCHES: usize = 1000;
+pub const MAX_TEXT_MATCHES: usize = 1000;
 /// The longest text query accepted.
 const MAX_QUERY_CHARS: usize = 500;
 
@@ -164,7 +164,9 @@ pub(crate) async fn one_json(
 }
 
 /// The conversations matching a text query (newest matches first).
-async fn matching(state: &AppState, org: OrgId, q: &str) -> Result<Vec<i64>, AppError> {
+/// The conversations of `org` a text query (the search's syntax) matches, newest first, at
+/// most [`MAX_TEXT_MATCHES`] (1000); also the inbox's and the saved views' text queries.
+pub async fn matching(state: &AppState, org: OrgId, q: &str) -> Result<Vec<i64>, AppError> {
     use crate::search::{Page, Query, SearchContext, Sort};
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(AppError::BadRequest("api.error.query_too_long"));
@@ -232,6 +234,9 @@ pub async fn list(
         },
         channel: query.channel,
         tag: query.tag,
+        sla: None,
+        sort: list::Sort::Activity,
+        q: None,
         before,
         hidden_customers: Vec::new(),
         only,

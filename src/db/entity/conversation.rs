@@ -23,6 +23,22 @@ pub struct Model {
     pub snoozed_until: Option<DateTimeUtc>,
     /// It came back from a snooze and nobody has triaged it since.
     pub woke_at: Option<DateTimeUtc>,
+    /// SLA (src/sla/): when the first agent reply is due, counted in business time from the
+    /// conversation's creation; None without a target.
+    pub first_response_due_at: Option<DateTimeUtc>,
+    /// SLA: when closing it is due; None without a target.
+    pub resolution_due_at: Option<DateTimeUtc>,
+    /// When the first agent reply (not a note) was written.
+    pub first_responded_at: Option<DateTimeUtc>,
+    /// The next deadline still open (first response, else resolution), what the inbox sorts
+    /// and filters by; None when none is open.
+    pub sla_next_due_at: Option<DateTimeUtc>,
+    /// When the admins were warned that the first response is about to be missed.
+    pub first_response_warned_at: Option<DateTimeUtc>,
+    /// When the admins were warned that the resolution is about to be missed.
+    pub resolution_warned_at: Option<DateTimeUtc>,
+    /// When the due times were computed (older than the settings: recomputed in batches).
+    pub sla_computed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

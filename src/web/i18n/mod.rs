@@ -96,6 +96,8 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/format.toml")),
             include_str!(concat!($lang, "/notifications.toml")),
             include_str!(concat!($lang, "/merge.toml")),
+            include_str!(concat!($lang, "/sla.toml")),
+            include_str!(concat!($lang, "/views.toml")),
         ]
     };
 }

@@ -1,0 +1,311 @@
+//! Saved views: an inbox filter (status, assignee, channel, tag, SLA state, text query) with a
+//! name, its creator's own or shared with the team. Shared views are for every agent of the
+//! organization to use; only their creator or an admin changes or deletes them. Each view is
+//! a folder of the inbox's sidebar with a count, kept live like the others (`GET
+//! /inbox/counts` gives `view-<id>`).
+//!
+//! - `POST /inbox/views` — "Save this view" under the list: the current filters;
+//! - `GET /inbox/views/{id}`, `POST /inbox/views/{id}` — rename, share or unshare;
+//! - `POST /inbox/views/{id}/delete`.
+//!
+//! Counts: a view without a text query is one `COUNT(*)` over the same conditions as the list
+//! (at most [`MAX_VIEWS`] views a person sees); a view with one counts its matches in the
+//! search index, of which the newest [`crate::api::v1::conversations::MAX_TEXT_MATCHES`]
+//! (1000) are considered, so its count is at most that.
+//!
+//! A text query is written by an agent and may name a customer (`from:anna@…`): erasing a
+//! customer deletes the views whose query holds one of their addresses
+//! ([`forget_customers`]).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Deserialize;
+
+use super::folders::Folder;
+use super::list::{Filter, ListQuery};
+use crate::db::InOrg;
+use crate::db::entity::{customer_email, saved_view};
+use crate::orgs::{OrgId, TenantScope};
+use crate::state::AppState;
+use crate::web::forms::NoFields;
+use crate::web::page::{Page, see_other_with_flash};
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm, render};
+
+/// The most views one person sees (their own and the shared ones), and may create.
+pub const MAX_VIEWS: u64 = 30;
+/// The longest name.
+const MAX_NAME_CHARS: usize = 80;
+
+/// A view's name: trimmed, 1 to 80 characters.
+fn parse_name(value: &str) -> Result<String, &'static str> {
+    let name = value.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err("views.error.name");
+    }
+    Ok(name.to_owned())
+}
+
+/// The filter a stored query string stands for (unknown parts are dropped).
+pub fn filter_of(query: &str) -> Filter {
+    let parsed: ListQuery = serde_urlencoded::from_str(query).unwrap_or_default();
+    Filter::from(&parsed)
+}
+
+/// The views `user_id` sees in `org`: their own and the shared ones, by name.
+pub async fn visible(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+) -> Result<Vec<saved_view::Model>, DbErr> {
+    saved_view::Entity::find_in(org)
+        .filter(
+            Condition::any()
+                .add(saved_view::Column::UserId.eq(user_id))
+                .add(saved_view::Column::Shared.eq(true)),
+        )
+        .order_by_asc(saved_view::Column::Name)
+        .order_by_asc(saved_view::Column::Id)
+        .paginate(db, MAX_VIEWS)
+        .fetch_page(0)
+        .await
+}
+
+/// The count of each view `scope`'s member sees, by folder key (`view-<id>`).
+pub async fn counts(
+    state: &AppState,
+    scope: &TenantScope,
+    hidden_customers: &[i64],
+) -> Result<BTreeMap<String, i64>, AppError> {
+    let org = scope.org();
+    let now = Utc::now();
+    let mut out = BTreeMap::new();
+    for view in visible(&state.db, org, scope.user_id()).await? {
+        let mut filter = filter_of(&view.query);
+        filter.hidden_customers = hidden_customers.to_vec();
+        if let Some(q) = &filter.q {
+            // A query the index refuses counts nothing rather than failing the page.
+            filter.only = Some(
+                crate::api::v1::conversations::matching(state, org, q)
+                    .await
+                    .unwrap_or_default(),
+            );
+        }
+        let n = super::list::filtered(org, scope.user_id(), &filter, now)
+            .count(&state.db)
+            .await?;
+        out.insert(
+            format!("view-{}", view.id),
+            i64::try_from(n).unwrap_or(i64::MAX),
+        );
+    }
+    Ok(out)
+}
+
+/// The sidebar's folders for the views, `current` marked.
+pub async fn folders(
+    state: &AppState,
+    scope: &TenantScope,
+    hidden_customers: &[i64],
+    current: Option<i64>,
+) -> Result<Vec<Folder>, AppError> {
+    let counts = counts(state, scope, hidden_customers).await?;
+    Ok(visible(&state.db, scope.org(), scope.user_id())
+        .await?
+        .into_iter()
+        .map(|view| {
+            let key = format!("view-{}", view.id);
+            Folder {
+                count: Some(counts.get(&key).copied().unwrap_or(0)),
+                key,
+                label_key: None,
+                name: view.name,
+                href: format!("{}?{}&view={}", paths::INBOX, view.query, view.id),
+                current: current == Some(view.id),
+                edit_href: Some(paths::SAVED_VIEW.at(view.id)),
+            }
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    shared: Option<String>,
+    /// The list's filters as its query string.
+    #[serde(default)]
+    query: String,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<HttpResponse, AppError> {
+    let org = scope.org();
+    let name = parse_name(&form.name).map_err(AppError::BadRequest)?;
+    let filter = filter_of(&form.query);
+    if filter.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
+        return Err(AppError::BadRequest("api.error.query_too_long"));
+    }
+    let own = saved_view::Entity::find_in(org)
+        .filter(saved_view::Column::UserId.eq(scope.user_id()))
+        .count(&state.db)
+        .await?;
+    if own >= MAX_VIEWS {
+        return Err(AppError::BadRequest("views.error.too_many"));
+    }
+    let view = saved_view::ActiveModel {
+        organization_id: Set(org),
+        user_id: Set(scope.user_id()),
+        name: Set(name),
+        shared: Set(form.shared.is_some()),
+        // Canonical: the list's own serialization, without a cursor.
+        query: Set(filter.query_string(None)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(see_other_with_flash(
+        &format!("{}?{}&view={}", paths::INBOX, view.query, view.id),
+        "flash.view_saved",
+    ))
+}
+
+/// A view `scope`'s member may change: their own, or a shared one for admins. Another's
+/// private view is "not found"; another's shared view, for an agent, forbidden.
+async fn editable(
+    state: &AppState,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<saved_view::Model, AppError> {
+    let view = saved_view::Entity::find_by_id_in(scope.org(), id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if view.user_id == scope.user_id() {
+        return Ok(view);
+    }
+    if !view.shared {
+        return Err(AppError::NotFound);
+    }
+    if scope.role().is_admin() {
+        Ok(view)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox/view_edit.html")]
+struct EditPage {
+    page: Page,
+    view: saved_view::Model,
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let view = editable(&state, &scope, path.into_inner()).await?;
+    render(&EditPage {
+        page: Page::new(&state, &scope.session, "inbox").await?,
+        view,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct UpdateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    shared: Option<String>,
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<UpdateForm>,
+) -> Result<HttpResponse, AppError> {
+    let view = editable(&state, &scope, path.into_inner()).await?;
+    let name = parse_name(&form.name).map_err(AppError::BadRequest)?;
+    let id = view.id;
+    let mut active: saved_view::ActiveModel = view.into();
+    active.name = Set(name);
+    active.shared = Set(form.shared.is_some());
+    active.update(&state.db).await?;
+    Ok(see_other_with_flash(
+        &paths::SAVED_VIEW.at(id),
+        "flash.view_updated",
+    ))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let view = editable(&state, &scope, path.into_inner()).await?;
+    saved_view::Entity::delete_many()
+        .filter(saved_view::Column::Id.eq(view.id))
+        .filter(saved_view::Column::OrganizationId.eq(scope.org()))
+        .exec(&state.db)
+        .await?;
+    Ok(see_other_with_flash(
+        paths::INBOX.path(),
+        "flash.view_deleted",
+    ))
+}
+
+/// Erasure: deletes the views of `org` whose text query holds an address of one of
+/// `customers` (compared without case); the number deleted. Called before the addresses go.
+pub async fn forget_customers(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customers: &[i64],
+) -> Result<u64, DbErr> {
+    let addresses: Vec<String> = customer_email::Entity::find_in(org)
+        .select_only()
+        .column(customer_email::Column::Email)
+        .filter(customer_email::Column::CustomerId.is_in(customers.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if addresses.is_empty() {
+        return Ok(0);
+    }
+    let mut gone = Vec::new();
+    for view in saved_view::Entity::find_in(org).all(db).await? {
+        let Some(q) = filter_of(&view.query).q else {
+            continue;
+        };
+        let q = q.to_lowercase();
+        if addresses
+            .iter()
+            .any(|a| !a.is_empty() && q.contains(&a.to_lowercase()))
+        {
+            gone.push(view.id);
+        }
+    }
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    Ok(saved_view::Entity::delete_many()
+        .filter(saved_view::Column::Id.is_in(gone))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
