@@ -27,6 +27,7 @@ mod m20261208_000026_create_drafts;
 mod m20261208_000028_create_api_idempotency;
 mod m20261208_000029_snooze_and_spam;
 mod m20261208_000030_conversation_reads;
+mod m20261208_000034_report_facts;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000028_create_api_idempotency::Migration),
             Box::new(m20261208_000029_snooze_and_spam::Migration),
             Box::new(m20261208_000030_conversation_reads::Migration),
+            Box::new(m20261208_000034_report_facts::Migration),
         ]
     }
 }

@@ -13,12 +13,16 @@ pub struct InboxEvent {
 
 pub struct InboxEvents {
     sender: broadcast::Sender<InboxEvent>,
+    /// Every change published is also a change of the conversation's report facts
+    /// (src/reports/facts.rs).
+    pub report_facts: crate::reports::facts::Pending,
 }
 
 impl Default for InboxEvents {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(256).0,
+            report_facts: Default::default(),
         }
     }
 }
@@ -26,6 +30,7 @@ impl Default for InboxEvents {
 impl InboxEvents {
     /// Nobody listening is fine: pages without JavaScript reload themselves.
     pub fn publish(&self, event: InboxEvent) {
+        self.report_facts.touch(event.org, event.conversation_id);
         let _ = self.sender.send(event);
     }
 

@@ -29,6 +29,7 @@ mod passkeys;
 mod privacy;
 mod privacy_rights;
 mod rate_limits;
+mod reports;
 mod retention;
 mod scanner;
 mod search;

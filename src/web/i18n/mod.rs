@@ -94,6 +94,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/triage.toml")),
             include_str!(concat!($lang, "/writing.toml")),
             include_str!(concat!($lang, "/format.toml")),
+            include_str!(concat!($lang, "/reports.toml")),
         ]
     };
 }
