@@ -30,6 +30,7 @@ mod m20261208_000030_conversation_reads;
 mod m20261208_000031_create_conversation_aliases;
 mod m20261208_000032_notifications;
 mod m20261208_000033_sla_and_saved_views;
+mod m20261208_000034_report_facts;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000031_create_conversation_aliases::Migration),
             Box::new(m20261208_000032_notifications::Migration),
             Box::new(m20261208_000033_sla_and_saved_views::Migration),
+            Box::new(m20261208_000034_report_facts::Migration),
         ]
     }
 }

@@ -110,6 +110,8 @@ impl Application {
         // The access log's writer runs wherever pages are served (not a worker to switch off:
         // the pages feed it).
         crate::audit::access::spawn_writer(state.clone()).await;
+        // Report facts: filled in for conversations without, and kept up to date.
+        crate::reports::facts::spawn_worker(state.clone()).await;
         let background = crate::jobs::start(state.clone(), &state.config.jobs)
             .await
             .map_err(|e| StartError::Jobs(e.to_string()))?;
@@ -254,6 +256,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // audit log
         .route(paths::AUDIT.pattern(), web::get().to(crate::audit::routes::log))
         .route(paths::AUDIT_ACCESS.pattern(), web::get().to(crate::audit::access::page))
+        // reports
+        .route(paths::REPORTS.pattern(), web::get().to(crate::reports::routes::page))
+        .route(paths::REPORTS_CSV.pattern(), web::get().to(crate::reports::routes::download_csv))
         // privacy (src/privacy/)
         .route(paths::CUSTOMER_ERASE.pattern(), web::get().to(crate::privacy::erase::confirm))
         .route(paths::CUSTOMER_ERASE.pattern(), web::post().to(crate::privacy::erase::apply))

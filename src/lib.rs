@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod orgs;
 pub mod privacy;
 pub mod records;
+pub mod reports;
 pub mod retention;
 pub mod search;
 pub mod sla;

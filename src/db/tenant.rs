@@ -101,6 +101,7 @@ in_org!(
     privacy_reminder,
     privacy_request,
     processing_purpose,
+    report_fact,
     retention_rule,
     retention_run,
     retention_setting,

@@ -23,6 +23,9 @@ pub struct UserEvent {
 pub struct InboxEvents {
     sender: broadcast::Sender<InboxEvent>,
     users: broadcast::Sender<UserEvent>,
+    /// Every change published is also a change of the conversation's report facts
+    /// (src/reports/facts.rs).
+    pub report_facts: crate::reports::facts::Pending,
 }
 
 impl Default for InboxEvents {
@@ -30,6 +33,7 @@ impl Default for InboxEvents {
         Self {
             sender: broadcast::channel(256).0,
             users: broadcast::channel(256).0,
+            report_facts: Default::default(),
         }
     }
 }
@@ -37,6 +41,7 @@ impl Default for InboxEvents {
 impl InboxEvents {
     /// Nobody listening is fine: pages without JavaScript reload themselves.
     pub fn publish(&self, event: InboxEvent) {
+        self.report_facts.touch(event.org, event.conversation_id);
         let _ = self.sender.send(event);
     }
 

@@ -34,7 +34,7 @@ use super::queries;
 use crate::db::InOrg;
 use crate::db::entity::{
     access_entry, conversation, conversation_alias, conversation_read, conversation_tag, draft,
-    message, notification, webhook_delivery,
+    message, notification, report_fact, webhook_delivery,
 };
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
@@ -205,6 +205,15 @@ pub(crate) async fn merge(
         .filter(webhook_delivery::Column::ConversationId.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
+    // In reports they count as the one conversation they became (src/reports/facts.rs: the
+    // target's row is recomputed when the merge is published).
+    crate::records::delete_rows_in::<report_fact::Entity>(
+        db,
+        org,
+        report_fact::Column::ConversationRef,
+        &ids,
+    )
+    .await?;
     // The team's notifications about them point at the target (src/inbox/notifications).
     notification::Entity::update_in(org)
         .col_expr(notification::Column::ConversationId, Expr::value(target))

@@ -331,6 +331,10 @@ async fn finish(
     retention_rule::Entity::delete_in(org).exec(&txn).await?;
     retention_run::Entity::delete_in(org).exec(&txn).await?;
     retention_setting::Entity::delete_in(org).exec(&txn).await?;
+    // The report figures (src/reports/facts.rs): the organization's own, they go with it.
+    crate::db::entity::report_fact::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     crate::db::entity::processing_purpose::Entity::delete_in(org)
         .exec(&txn)
         .await?;

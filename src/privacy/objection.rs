@@ -2,8 +2,10 @@
 //! text, and what it changes — a choice made when recording it:
 //!
 //! - [`Effect::ExcludeReports`]: the customer is left out of reports and of assist
-//!   (suggestions, any language model). Lethe has neither yet; the effect is kept on the
-//!   record ([`Effects::of`]) for them to honour, and shown;
+//!   (suggestions, any language model). Reports honour it: while it stands the customer's
+//!   conversations are not counted (their report facts are recomputed when it is recorded and
+//!   when it is lifted: `crate::reports::facts::refresh_customer`); assist has yet to, from
+//!   the record ([`Effects::of`]);
 //! - [`Effect::StopProcessing`]: no non-essential processing — webhook payloads about the
 //!   customer carry no content (subject, text), checked when an event is queued and again when
 //!   it is sent ([`content_withheld`]), like a restriction;
@@ -315,6 +317,12 @@ pub async fn record(
             .exec(&txn)
             .await?;
     }
+    // Left out of reports from now on (the customer's record carries the effect).
+    let report_conversations = if objection.effects.contains(Effect::ExcludeReports) {
+        crate::reports::facts::refresh_customer(&txn, org, record.id).await?
+    } else {
+        0
+    };
     state
         .audit
         .record_holding(
@@ -327,6 +335,7 @@ pub async fn record(
                     "kind": Kind::Objection.as_str(),
                     "customer": record.id,
                     "effects": objection.effects.names(),
+                    "excluded_from_reports": report_conversations,
                 }),
             ),
         )
@@ -448,6 +457,12 @@ pub async fn lift(
         .filter(customer::Column::Id.eq(record.id))
         .exec(&txn)
         .await?;
+    // Counted in reports again: recomputed from the conversations there are.
+    let report_conversations = if effects.contains(Effect::ExcludeReports) {
+        crate::reports::facts::refresh_customer(&txn, org, record.id).await?
+    } else {
+        0
+    };
     state
         .audit
         .record_holding(
@@ -456,7 +471,10 @@ pub async fn lift(
             scope.audit_entry(
                 "privacy.objection_lifted",
                 format!("customer:{}", record.id),
-                serde_json::json!({ "effects": effects.names() }),
+                serde_json::json!({
+                    "effects": effects.names(),
+                    "restored_to_reports": report_conversations,
+                }),
             ),
         )
         .await?;

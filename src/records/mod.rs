@@ -267,6 +267,10 @@ async fn conversations(
     if ids.is_empty() {
         return Ok((Removed::default(), Files::default()));
     }
+    if mode == Mode::Delete {
+        // Their report facts as they last stood: the numbers outlive the conversations.
+        crate::reports::facts::refresh(db, org, &ids).await?;
+    }
     let in_conversations = || conversation_tag::Column::ConversationId.is_in(ids.iter().copied());
     let conversation_tags =
         rows::<conversation_tag::Entity>(db, mode, Condition::all().add(in_conversations()))

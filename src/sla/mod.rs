@@ -53,14 +53,7 @@ pub struct Outcome {
 /// as of `now`. Met means done at or before the due time; a deadline that passed undone is
 /// `Some(false)`. Reads only timestamps, so it works for anonymized conversations too.
 pub fn outcome(conversation: &conversation::Model, now: DateTime<Utc>) -> Outcome {
-    let decide = |due: Option<DateTime<Utc>>, done: Option<DateTime<Utc>>| {
-        let due = due?;
-        match done {
-            Some(done) => Some(done <= due),
-            None if now > due => Some(false),
-            None => None,
-        }
-    };
+    let decide = |due, done| met(due, done, now);
     let closed = conversation
         .closed_at
         .filter(|_| conversation.status == "closed");
@@ -70,6 +63,22 @@ pub fn outcome(conversation: &conversation::Model, now: DateTime<Utc>) -> Outcom
             conversation.first_responded_at,
         ),
         resolution_met: decide(conversation.resolution_due_at, closed),
+    }
+}
+
+/// Whether a deadline was met as of `now`: done at or before `due` is met, a deadline that
+/// passed undone is missed, otherwise (or without a deadline) not decided yet. The reports
+/// decide from their facts with it (src/reports/query.rs).
+pub fn met(
+    due: Option<DateTime<Utc>>,
+    done: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<bool> {
+    let due = due?;
+    match done {
+        Some(done) => Some(done <= due),
+        None if now > due => Some(false),
+        None => None,
     }
 }
 

@@ -135,6 +135,12 @@ pub const AUDIT: Route<0> = Route::new("/audit");
 /// Who accessed whose personal data (src/audit/access.rs).
 pub const AUDIT_ACCESS: Route<0> = Route::new("/audit/access");
 
+// reports (src/reports/)
+/// The team's figures for a period (admins).
+pub const REPORTS: Route<0> = Route::new("/reports");
+/// A table of the report as CSV (`?table=volume|agents|tags|channels|hours&from&to&group`).
+pub const REPORTS_CSV: Route<0> = Route::new("/reports.csv");
+
 // privacy (src/privacy/)
 pub const CUSTOMER_ERASE: Route<1> = Route::new("/customers/{id}/erase");
 pub const CUSTOMER_EXPORT: Route<1> = Route::new("/customers/{id}/export");

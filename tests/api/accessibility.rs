@@ -110,6 +110,7 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         "/keyboard".to_owned(),
         "/notifications".to_owned(),
         "/settings/sla".to_owned(),
+        "/reports".to_owned(),
         "/inbox?sort=sla&sla=overdue".to_owned(),
     ];
     for path in &pages {

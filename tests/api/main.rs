@@ -32,6 +32,7 @@ mod passkeys;
 mod privacy;
 mod privacy_rights;
 mod rate_limits;
+mod reports;
 mod retention;
 mod saved_views;
 mod scanner;

@@ -33,6 +33,7 @@ pub mod privacy_reminder;
 pub mod privacy_request;
 pub mod processing_purpose;
 pub mod recovery_code;
+pub mod report_fact;
 pub mod retention_rule;
 pub mod retention_run;
 pub mod retention_setting;
