@@ -45,8 +45,12 @@ impl MigrationTrait for Migration {
                     .col(boolean(ReportFacts::Counted).default(true))
                     // The SLA deadlines (src/sla): met or missed is decided when a report
                     // reads them, against the response and close times above.
-                    .col(timestamp_with_time_zone_null(ReportFacts::SlaFirstResponseDueAt))
-                    .col(timestamp_with_time_zone_null(ReportFacts::SlaResolutionDueAt))
+                    .col(timestamp_with_time_zone_null(
+                        ReportFacts::SlaFirstResponseDueAt,
+                    ))
+                    .col(timestamp_with_time_zone_null(
+                        ReportFacts::SlaResolutionDueAt,
+                    ))
                     .primary_key(
                         Index::create()
                             .col(ReportFacts::OrganizationId)

@@ -386,6 +386,10 @@ async fn on_a_phone_no_page_scrolls_sideways_in_a_real_browser() {
         "/privacy/requests".to_owned(),
         "/audit".to_owned(),
         "/account".to_owned(),
+        "/reports".to_owned(),
+        "/notifications".to_owned(),
+        "/settings/sla".to_owned(),
+        "/keyboard".to_owned(),
     ] {
         browser.goto(&app.url(&path)).await;
         let widths = browser

@@ -740,6 +740,10 @@ async fn the_sla_hit_rate_counts_met_and_missed_deadlines_and_days_follow_the_or
             })
             .sum()
     };
-    assert_eq!(sum(ten), 3, "all three started at 10:00 Tokyo time: {hours}");
+    assert_eq!(
+        sum(ten),
+        3,
+        "all three started at 10:00 Tokyo time: {hours}"
+    );
     assert_eq!(sum(one), 0, "none at 01:00, their UTC hour: {hours}");
 }
