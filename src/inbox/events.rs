@@ -26,6 +26,8 @@ pub struct InboxEvents {
     /// Every change published is also a change of the conversation's report facts
     /// (src/reports/facts.rs).
     pub report_facts: crate::reports::facts::Pending,
+    /// The folder counts, shared by an organization's members until it changes.
+    pub folder_counts: super::folders::CountCache,
 }
 
 impl Default for InboxEvents {
@@ -34,6 +36,7 @@ impl Default for InboxEvents {
             sender: broadcast::channel(256).0,
             users: broadcast::channel(256).0,
             report_facts: Default::default(),
+            folder_counts: Default::default(),
         }
     }
 }
@@ -42,6 +45,7 @@ impl InboxEvents {
     /// Nobody listening is fine: pages without JavaScript reload themselves.
     pub fn publish(&self, event: InboxEvent) {
         self.report_facts.touch(event.org, event.conversation_id);
+        self.folder_counts.invalidate(event.org);
         let _ = self.sender.send(event);
     }
 

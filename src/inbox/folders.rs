@@ -3,10 +3,13 @@
 //! count. `GET /inbox/counts` gives the counts as JSON, which the page's script fetches when
 //! the server-sent events say something changed, so the counts stay live.
 //!
-//! Two grouped queries answer every count, whatever the number of folders; saved views add
-//! one each (src/inbox/views.rs).
+//! Two grouped queries answer every count, whatever the number of folders, and their rows are
+//! shared by the organization's members until something changes ([`CountCache`]); saved views
+//! add one each (src/inbox/views.rs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
 use sea_orm::sea_query::Expr;
@@ -36,13 +39,56 @@ pub struct Folder {
     pub edit_href: Option<String>,
 }
 
-/// The counts of every folder that has one, by key.
-pub async fn counts(
+/// How long counts computed for an organization are reused when nothing was published for it
+/// (changes that publish, which are the agents' and the mail's, clear them at once).
+const COUNTS_FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// The grouped counts of an organization, shared by its members: open, pending, snoozed and
+/// spam conversations by status and assignee, open ones by channel. A team of 50 loading the
+/// inbox 50 times a second then costs the two grouped scans once per change (or two seconds),
+/// not once per page. Kept in [`InboxEvents`](super::events::InboxEvents), whose `publish`
+/// clears an organization's entry.
+#[derive(Default)]
+pub struct CountCache {
+    entries: Mutex<HashMap<(OrgId, Vec<i64>), Grouped>>,
+}
+
+#[derive(Clone)]
+struct Grouped {
+    at: Instant,
+    by_status: Vec<(String, Option<i64>, i64)>,
+    by_channel: Vec<(Option<i64>, i64)>,
+}
+
+impl CountCache {
+    /// Something changed in `org`: its counts are computed again when next asked for.
+    pub fn invalidate(&self, org: OrgId) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|(o, _), _| *o != org);
+        }
+    }
+
+    fn get(&self, org: OrgId, hidden: &[i64]) -> Option<Grouped> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&(org, hidden.to_vec()))
+            .filter(|g| g.at.elapsed() < COUNTS_FRESH_FOR)
+            .cloned()
+    }
+
+    fn put(&self, org: OrgId, hidden: &[i64], grouped: Grouped) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, g| g.at.elapsed() < COUNTS_FRESH_FOR);
+            entries.insert((org, hidden.to_vec()), grouped);
+        }
+    }
+}
+
+async fn grouped(
     db: &impl ConnectionTrait,
     org: OrgId,
-    user_id: i64,
     hidden_customers: &[i64],
-) -> Result<BTreeMap<String, i64>, DbErr> {
+) -> Result<Grouped, DbErr> {
     let hide = |query: sea_orm::Select<conversation::Entity>| {
         if hidden_customers.is_empty() {
             query
@@ -52,43 +98,23 @@ pub async fn counts(
             )
         }
     };
-    // user_id is a number: safe to write into the statement.
-    let by_status: Vec<(String, i64, i64, i64)> = hide(conversation::Entity::find_in(org).filter(
-        conversation::Column::Status.is_in([
+    let by_status: Vec<(String, Option<i64>, i64)> = hide(
+        conversation::Entity::find_in(org).filter(conversation::Column::Status.is_in([
             Status::Open.as_str(),
             Status::Pending.as_str(),
             Status::Snoozed.as_str(),
             Status::Spam.as_str(),
-        ]),
-    ))
+        ])),
+    )
     .select_only()
     .column(conversation::Column::Status)
+    .column(conversation::Column::AssigneeId)
     .column_as(Expr::cust("COUNT(*)"), "n")
-    .column_as(
-        Expr::cust(format!(
-            "SUM(CASE WHEN assignee_id = {user_id} THEN 1 ELSE 0 END)"
-        )),
-        "mine",
-    )
-    .column_as(
-        Expr::cust("SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END)"),
-        "unassigned",
-    )
     .group_by(conversation::Column::Status)
+    .group_by(conversation::Column::AssigneeId)
     .into_tuple()
     .all(db)
     .await?;
-    let mut out = BTreeMap::new();
-    for key in ["mine", "unassigned", "open", "pending", "snoozed", "spam"] {
-        out.insert(key.to_owned(), 0);
-    }
-    for (status, n, mine, unassigned) in by_status {
-        if status == Status::Open.as_str() {
-            out.insert("mine".to_owned(), mine);
-            out.insert("unassigned".to_owned(), unassigned);
-        }
-        out.insert(status, n);
-    }
     let by_channel: Vec<(Option<i64>, i64)> = hide(
         conversation::Entity::find_in(org)
             .filter(conversation::Column::Status.eq(Status::Open.as_str())),
@@ -100,7 +126,45 @@ pub async fn counts(
     .into_tuple()
     .all(db)
     .await?;
-    for (channel_id, n) in by_channel {
+    Ok(Grouped {
+        at: Instant::now(),
+        by_status,
+        by_channel,
+    })
+}
+
+/// The counts of every folder that has one, by key, for `user_id` (whose "Mine" it is).
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    cache: &CountCache,
+    org: OrgId,
+    user_id: i64,
+    hidden_customers: &[i64],
+) -> Result<BTreeMap<String, i64>, DbErr> {
+    let grouped = match cache.get(org, hidden_customers) {
+        Some(grouped) => grouped,
+        None => {
+            let grouped = grouped(db, org, hidden_customers).await?;
+            cache.put(org, hidden_customers, grouped.clone());
+            grouped
+        }
+    };
+    let mut out = BTreeMap::new();
+    for key in ["mine", "unassigned", "open", "pending", "snoozed", "spam"] {
+        out.insert(key.to_owned(), 0);
+    }
+    for (status, assignee, n) in grouped.by_status {
+        if status == Status::Open.as_str() {
+            if assignee == Some(user_id) {
+                *out.entry("mine".to_owned()).or_default() += n;
+            }
+            if assignee.is_none() {
+                *out.entry("unassigned".to_owned()).or_default() += n;
+            }
+        }
+        *out.entry(status).or_default() += n;
+    }
+    for (channel_id, n) in grouped.by_channel {
         if let Some(id) = channel_id {
             out.insert(format!("channel-{id}"), n);
         }
@@ -111,6 +175,7 @@ pub async fn counts(
 /// The sidebar, with the folder the list shows marked current.
 pub async fn folders(
     db: &impl ConnectionTrait,
+    cache: &CountCache,
     org: OrgId,
     user_id: i64,
     hidden_customers: &[i64],
@@ -118,7 +183,7 @@ pub async fn folders(
     assignee: Assignee,
     channel_filter: Option<i64>,
 ) -> Result<Vec<Folder>, DbErr> {
-    let counts = counts(db, org, user_id, hidden_customers).await?;
+    let counts = counts(db, cache, org, user_id, hidden_customers).await?;
     let link = |status: Status, assignee: Assignee, channel: Option<i64>| {
         let mut query = format!(
             "{}?status={}&assignee={}",
@@ -193,7 +258,14 @@ pub async fn counts_json(
     } else {
         crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?
     };
-    let mut counts = counts(&state.db, org, scope.user_id(), &hidden).await?;
+    let mut counts = counts(
+        &state.db,
+        &state.events.folder_counts,
+        org,
+        scope.user_id(),
+        &hidden,
+    )
+    .await?;
     counts.extend(super::views::counts(&state, &scope, &hidden).await?);
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
