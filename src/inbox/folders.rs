@@ -174,8 +174,7 @@ pub async fn counts(
 
 /// The sidebar, with the folder the list shows marked current.
 pub async fn folders(
-    db: &impl ConnectionTrait,
-    cache: &CountCache,
+    state: &AppState,
     org: OrgId,
     user_id: i64,
     hidden_customers: &[i64],
@@ -183,7 +182,15 @@ pub async fn folders(
     assignee: Assignee,
     channel_filter: Option<i64>,
 ) -> Result<Vec<Folder>, DbErr> {
-    let counts = counts(db, cache, org, user_id, hidden_customers).await?;
+    let db = &state.db;
+    let counts = counts(
+        db,
+        &state.events.folder_counts,
+        org,
+        user_id,
+        hidden_customers,
+    )
+    .await?;
     let link = |status: Status, assignee: Assignee, channel: Option<i64>| {
         let mut query = format!(
             "{}?status={}&assignee={}",

@@ -519,8 +519,7 @@ pub async fn inbox(
         })
         .collect();
     let mut folders = super::folders::folders(
-        &state.db,
-        &state.events.folder_counts,
+        &state,
         org,
         scope.user_id(),
         &filter.hidden_customers,
