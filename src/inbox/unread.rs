@@ -63,7 +63,7 @@ pub async fn mark_opened(
     user_id: i64,
     conversation_id: i64,
 ) -> Result<(), DbErr> {
-    let customer_wrote_at: Option<DateTime<Utc>> = message::Entity::find_in(org)
+    let customer_wrote_at: Option<DateTime<Utc>> = message::Entity::lookup_in(org)
         .select_only()
         .column(message::Column::CreatedAt)
         .filter(message::Column::ConversationId.eq(conversation_id))
@@ -75,7 +75,7 @@ pub async fn mark_opened(
     let Some(wrote) = customer_wrote_at else {
         return Ok(()); // nothing from the customer: never unread
     };
-    let read_at: Option<Option<DateTime<Utc>>> = conversation_read::Entity::find_in(org)
+    let read_at: Option<Option<DateTime<Utc>>> = conversation_read::Entity::lookup_in(org)
         .select_only()
         .column(conversation_read::Column::ReadAt)
         .filter(conversation_read::Column::UserId.eq(user_id))
@@ -125,7 +125,7 @@ pub async fn row_states(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let reads: HashMap<i64, Option<DateTime<Utc>>> = conversation_read::Entity::find_in(org)
+    let reads: HashMap<i64, Option<DateTime<Utc>>> = conversation_read::Entity::lookup_in(org)
         .select_only()
         .column(conversation_read::Column::ConversationId)
         .column(conversation_read::Column::ReadAt)
@@ -138,7 +138,7 @@ pub async fn row_states(
         .collect();
     // The newest message of each (notes aside), and the newest customer message of each.
     let newest = |inbound_only: bool| {
-        let mut query = message::Entity::find_in(org)
+        let mut query = message::Entity::lookup_in(org)
             .select_only()
             .column(message::Column::ConversationId)
             .column_as(message::Column::Id.max(), "newest")
@@ -155,7 +155,7 @@ pub async fn row_states(
     let last: HashMap<i64, i64> = newest(false).await?.into_iter().collect();
     let inbound_of: HashMap<i64, i64> = newest(true).await?.into_iter().collect();
     let wanted: Vec<i64> = last.values().chain(inbound_of.values()).copied().collect();
-    let messages: HashMap<i64, (String, String, DateTime<Utc>)> = message::Entity::find_in(org)
+    let messages: HashMap<i64, (String, String, DateTime<Utc>)> = message::Entity::lookup_in(org)
         .select_only()
         .column(message::Column::Id)
         .column(message::Column::Direction)
