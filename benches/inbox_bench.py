@@ -13,57 +13,26 @@ Prints p50, p90, p99 and the slowest answer per server and load, from the client
 import argparse
 import collections
 import http.client
-import re
 import statistics
 import sys
 import threading
 import time
-import urllib.parse
 
-CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+# The signed-in agent (keep-alive connection, session cookie) and the percentile are the
+# access-log benchmark's.
+from access_log_bench import Agent, percentile
 
 
-class Agent:
-    """One agent's keep-alive connection and session cookie on one server."""
-
-    def __init__(self, base, email, password):
-        parsed = urllib.parse.urlsplit(base)
-        self.host, self.port = parsed.hostname, parsed.port
-        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        self.cookie = ""
-        page = self.request("GET", "/login")
-        match = CSRF.search(page[2])
-        if not match:
-            sys.exit("no CSRF token on /login")
-        body = urllib.parse.urlencode({"csrf": match.group(1), "email": email, "password": password})
-        status, _, _ = self.request(
-            "POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"}
-        )
-        if status != 303:
-            sys.exit(f"sign-in of {email} answered {status}")
-
-    def request(self, method, path, body=None, headers=None):
-        headers = dict(headers or {})
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        text = response.read().decode("utf-8", "replace")
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                self.cookie = value.split(";", 1)[0]
-        return response.status, response.getheaders(), text
-
-    def timed_get(self, path, since):
-        """Milliseconds from `since` (perf_counter) to the answer read, or the failure's name."""
-        try:
-            status, _, _ = self.request("GET", path)
-        except (OSError, http.client.HTTPException) as error:
-            self.connection.close()
-            return None, type(error).__name__
-        if status != 200:
-            return None, f"HTTP {status}"
-        return (time.perf_counter() - since) * 1000, None
+def timed_get(agent, path, since):
+    """Milliseconds from `since` (perf_counter) to the answer read, or the failure's name."""
+    try:
+        status, _, _ = agent.request("GET", path)
+    except (OSError, http.client.HTTPException) as error:
+        agent.connection.close()
+        return None, type(error).__name__
+    if status != 200:
+        return None, f"HTTP {status}"
+    return (time.perf_counter() - since) * 1000, None
 
 
 def one_client(agent, path, seconds):
@@ -71,7 +40,7 @@ def one_client(agent, path, seconds):
     latencies, errors = [], []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        ms, error = agent.timed_get(path, time.perf_counter())
+        ms, error = timed_get(agent, path, time.perf_counter())
         (latencies.append(ms) if error is None else errors.append(error))
     return latencies, errors
 
@@ -95,7 +64,7 @@ def paced(agents, path, seconds, rate):
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            ms, error = agent.timed_get(path, scheduled)
+            ms, error = timed_get(agent, path, scheduled)
             (mine.append(ms) if error is None else failed.append(error))
             k += 1
         with lock:
@@ -108,13 +77,6 @@ def paced(agents, path, seconds, rate):
     for t in threads:
         t.join()
     return latencies, errors
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def main():
