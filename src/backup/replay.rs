@@ -67,7 +67,7 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                 )
             }
             Kind::AnonymizedConversations => {
-                let batch = conversation::Entity::find_in(org)
+                let batch = conversation::Entity::lookup_in(org)
                     .filter(conversation::Column::Id.is_in(ids.iter().copied()))
                     .filter(Expr::cust("conversations.anonymized_at IS NULL"))
                     .all(&txn)
@@ -83,7 +83,7 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                 }
             }
             Kind::AnonymizedCustomers => {
-                let due: Vec<i64> = customer::Entity::find_in(org)
+                let due: Vec<i64> = customer::Entity::lookup_in(org)
                     .select_only()
                     .column(customer::Column::Id)
                     .filter(customer::Column::Id.is_in(ids.iter().copied()))
@@ -121,7 +121,7 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                     }
                     None => None,
                 };
-                let merged = conversation::Entity::find_in(org)
+                let merged = conversation::Entity::lookup_in(org)
                     .filter(conversation::Column::Id.is_in(ids.iter().copied()))
                     .all(&txn)
                     .await?;

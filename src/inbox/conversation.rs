@@ -297,7 +297,7 @@ pub async fn load(
     // Message → Content-ID → attachment, for the `cid:` images of its HTML.
     let mut inline: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     if !message_ids.is_empty() {
-        for a in attachment::Entity::find_in(org)
+        for a in attachment::Entity::lookup_in(org)
             .filter(attachment::Column::MessageId.is_in(message_ids))
             .order_by_asc(attachment::Column::Id)
             .all(db)

@@ -94,7 +94,7 @@ pub async fn merge_conversations(
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let kept = queries::conversation(&txn, org, target).await?;
-    let merged = conversation::Entity::find_in(org)
+    let merged = conversation::Entity::lookup_in(org)
         .filter(conversation::Column::Id.is_in(others.iter().copied()))
         .all(&txn)
         .await?;
@@ -292,7 +292,7 @@ async fn move_drafts(
     merged: &[i64],
 ) -> Result<(), DbErr> {
     let all: Vec<i64> = merged.iter().copied().chain([target]).collect();
-    let drafts = draft::Entity::find_in(org)
+    let drafts = draft::Entity::lookup_in(org)
         .filter(draft::Column::ConversationId.is_in(all.iter().copied()))
         .all(db)
         .await?;
@@ -329,7 +329,7 @@ async fn merge_read_marks(
     merged: &[i64],
 ) -> Result<(), DbErr> {
     let all: Vec<i64> = merged.iter().copied().chain([target]).collect();
-    let marks = conversation_read::Entity::find_in(org)
+    let marks = conversation_read::Entity::lookup_in(org)
         .filter(conversation_read::Column::ConversationId.is_in(all.iter().copied()))
         .all(db)
         .await?;
@@ -391,7 +391,7 @@ pub async fn oldest_of(
     org: OrgId,
     ids: &[i64],
 ) -> Result<i64, AppError> {
-    let mut rows: Vec<(i64, DateTime<Utc>)> = conversation::Entity::find_in(org)
+    let mut rows: Vec<(i64, DateTime<Utc>)> = conversation::Entity::lookup_in(org)
         .select_only()
         .column(conversation::Column::Id)
         .column(conversation::Column::CreatedAt)

@@ -277,7 +277,7 @@ pub async fn forget_customers(
     org: OrgId,
     customers: &[i64],
 ) -> Result<u64, DbErr> {
-    let addresses: Vec<String> = customer_email::Entity::find_in(org)
+    let addresses: Vec<String> = customer_email::Entity::lookup_in(org)
         .select_only()
         .column(customer_email::Column::Email)
         .filter(customer_email::Column::CustomerId.is_in(customers.iter().copied()))

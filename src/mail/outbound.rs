@@ -1226,7 +1226,7 @@ pub async fn queue_forward_conversation(
         format_token_tag(&conversation.token)
     );
     let ids: Vec<i64> = thread.iter().map(|m| m.id).collect();
-    let files: Vec<compose::SealedAttachment> = attachment::Entity::find_in(org)
+    let files: Vec<compose::SealedAttachment> = attachment::Entity::lookup_in(org)
         .filter(attachment::Column::MessageId.is_in(ids))
         .order_by_asc(attachment::Column::MessageId)
         .order_by_asc(attachment::Column::Id)

@@ -327,7 +327,7 @@ pub async fn collect_in(
         let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         let mut attachments: BTreeMap<i64, Vec<AttachmentRecord>> = BTreeMap::new();
         for chunk in message_ids.chunks(500) {
-            for a in attachment::Entity::find_in(org)
+            for a in attachment::Entity::lookup_in(org)
                 .filter(attachment::Column::MessageId.is_in(chunk.iter().copied()))
                 .order_by_asc(attachment::Column::Id)
                 .all(db)

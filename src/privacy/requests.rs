@@ -419,7 +419,7 @@ pub async fn requests(
     let mut addresses: std::collections::BTreeMap<i64, Vec<(i64, String)>> =
         std::collections::BTreeMap::new();
     let open_customers: Vec<i64> = open.iter().filter_map(|r| r.customer_id).collect();
-    for row in customer_email::Entity::find_in(scope.org())
+    for row in customer_email::Entity::lookup_in(scope.org())
         .filter(customer_email::Column::CustomerId.is_in(open_customers))
         .order_by_asc(customer_email::Column::Id)
         .all(&state.db)

@@ -247,7 +247,7 @@ async fn compute_with(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<Started> = conversation::Entity::find_in(org)
+    let rows: Vec<Started> = conversation::Entity::lookup_in(org)
         .select_only()
         .column(conversation::Column::Id)
         .column(conversation::Column::ChannelId)
