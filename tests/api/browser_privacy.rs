@@ -2,7 +2,7 @@
 //! a customer, goes through the confirmation step, and the customer is gone.
 
 use crate::browser::Browser;
-use crate::helpers::{PASSWORD, arriving, mail, spawn_app};
+use crate::helpers::{arriving, mail, spawn_app};
 
 #[tokio::test]
 async fn an_admin_erases_a_customer_through_the_confirmation_step_in_a_real_browser() {
@@ -20,13 +20,7 @@ async fn an_admin_erases_a_customer_through_the_confirmation_step_in_a_real_brow
     let (conversation_id, _) = app.ingest(arriving(org, None), raw).await;
     let customer_id = app.customer_of(conversation_id).await;
     let browser = Browser::start().await;
-    browser.goto(&app.url("/login")).await;
-    browser.type_into("#email", "admin@shop.test").await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("form.stack button[type=submit]").await;
-    browser
-        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
-        .await;
+    browser.sign_in(&app, "admin@shop.test").await;
 
     // Act
     browser

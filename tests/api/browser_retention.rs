@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::helpers::{PASSWORD, arriving, mail, spawn_app};
+use crate::helpers::{arriving, mail, spawn_app};
 use lethe::db::entity::conversation;
 
 impl Browser {
@@ -49,13 +49,7 @@ async fn an_admin_sets_previews_saves_and_runs_a_retention_rule_in_a_real_browse
         .await
         .unwrap();
     let browser = Browser::start().await;
-    browser.goto(&app.url("/login")).await;
-    browser.type_into("#email", "owner@shop.test").await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("form.stack button[type=submit]").await;
-    browser
-        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
-        .await;
+    browser.sign_in(&app, "owner@shop.test").await;
 
     // Act 1: the rule for closed conversations, previewed
     browser.goto(&app.url("/settings/retention")).await;

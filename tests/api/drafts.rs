@@ -750,13 +750,7 @@ async fn two_agents_see_each_other_viewing_and_typing_in_real_browsers() {
     let olga = Browser::start().await;
     let arne = Browser::start().await;
     for (browser, email) in [(&olga, "owner@shop.test"), (&arne, "agent@shop.test")] {
-        browser.goto(&app.url("/login")).await;
-        browser.type_into("#email", email).await;
-        browser.type_into("#password", PASSWORD).await;
-        browser.click("form.stack button[type=submit]").await;
-        browser
-            .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
-            .await;
+        browser.sign_in(&app, email).await;
     }
 
     // Act

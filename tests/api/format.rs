@@ -572,15 +572,7 @@ async fn a_canned_reply_is_inserted_at_the_cursor_without_a_reload_in_a_real_bro
         .await;
     assert_eq!(created.status(), 303);
     let browser = Browser::start().await;
-    browser.goto(&app.url("/login")).await;
-    browser.type_into("#email", "owner@shop-a.test").await;
-    browser
-        .type_into("#password", crate::helpers::PASSWORD)
-        .await;
-    browser.click("form.stack button[type=submit]").await;
-    browser
-        .wait_until("the inbox", |url, _| url.ends_with("/inbox"))
-        .await;
+    browser.sign_in(&app, "owner@shop-a.test").await;
     browser
         .goto(&app.url(&format!("/conversations/{id}")))
         .await;

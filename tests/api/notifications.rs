@@ -614,24 +614,35 @@ async fn the_event_stream_carries_the_bell_count_to_the_notified_member_only() {
     let team = team(&app).await;
     let (first, _) = arrives(&app, &team, "Parcel", "Where is it?").await;
     let (second, _) = arrives(&app, &team, "Refund", "Money?").await;
+    let (third, _) = arrives(&app, &team, "Invoice", "Which address?").await;
+    let (fourth, _) = arrives(&app, &team, "Size", "Too small").await;
     let mut beas = team.bea_browser.get("/events").await;
     let mut carls = team.carl_browser.get("/events").await;
     assert_eq!(beas.headers()["content-type"], "text/event-stream");
 
-    // Act: first Bea's, then Carl's
+    // Act: Bea's count goes 1, 2 before Carl's does, so a leak would reach Carl first.
     assign(&app, first, team.bea).await;
+    assign(&app, third, team.bea).await;
     assign(&app, second, team.carl).await;
+    assign(&app, fourth, team.carl).await;
 
     // Assert
-    let text = read_stream_until(&mut beas, "\"unread\":1}").await;
-    assert!(
-        text.contains("event: notification\ndata: {\"unread\":1}"),
+    let counts = |text: &str| -> Vec<String> {
+        text.split("event: notification\ndata: ")
+            .skip(1)
+            .map(|rest| rest.split('\n').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let text = read_stream_until(&mut beas, "\"unread\":2}").await;
+    assert_eq!(
+        counts(&text),
+        ["{\"unread\":1}", "{\"unread\":2}"],
         "{text}"
     );
-    let text = read_stream_until(&mut carls, "\"unread\":1}").await;
+    let text = read_stream_until(&mut carls, "\"unread\":2}").await;
     assert_eq!(
-        text.matches("event: notification").count(),
-        1,
-        "only Carl's own count reached Carl: {text}"
+        counts(&text),
+        ["{\"unread\":1}", "{\"unread\":2}"],
+        "only Carl's own counts reached Carl: {text}"
     );
 }

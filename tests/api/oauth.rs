@@ -15,8 +15,8 @@ use serde_json::json;
 
 use crate::browser::Browser;
 use crate::helpers::{
-    AppOptions, PASSWORD, TestApp, browser_client, channel_form, location, spawn_app_with, text_of,
-    traces, unique_suffix,
+    AppOptions, TestApp, browser_client, channel_form, location, spawn_app_with, text_of, traces,
+    unique_suffix,
 };
 use crate::imap::{append, dovecot, folder_state, mail, mailbox_user};
 use crate::smtp::SmtpRecorder;
@@ -204,13 +204,7 @@ async fn an_admin_signs_a_mailbox_in_with_oauth2_in_a_real_browser_and_mail_flow
     assert!(page.contains(&app.url("/settings/channels/oauth/callback")));
 
     let browser = Browser::start().await;
-    browser.goto(&app.url("/login")).await;
-    browser.type_into("#email", "admin@shop.test").await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("form.stack button[type=submit]").await;
-    browser
-        .wait_until("signed in", |url, _| url.ends_with("/inbox"))
-        .await;
+    browser.sign_in(&app, "admin@shop.test").await;
     browser
         .goto(&app.url(&format!("/settings/channels/{id}")))
         .await;

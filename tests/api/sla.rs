@@ -196,7 +196,11 @@ async fn past_the_deadline_it_is_overdue_and_the_first_reply_decides_the_first_r
     let smtp = SmtpRecorder::start().await;
     let app = spawn_app().await;
     let (org, channel) = shop_sending(&app, Some(smtp.port)).await;
-    save(&app, &[]).await;
+    assert_eq!(
+        save(&app, &[]).await.status(),
+        303,
+        "the settings are saved"
+    );
     let late = arrives(&app, org, channel, "Late one").await;
     let on_time = arrives(&app, org, channel, "Quick one").await;
     started_ago(&app, org, late, 3 * 60).await;
@@ -257,7 +261,11 @@ async fn past_the_deadline_it_is_overdue_and_the_first_reply_decides_the_first_r
 async fn a_tag_rule_overrides_the_default_and_no_target_means_no_sla() {
     let app = spawn_app().await;
     let (org, channel) = shop(&app).await;
-    save(&app, &[]).await;
+    assert_eq!(
+        save(&app, &[]).await.status(),
+        303,
+        "the settings are saved"
+    );
     let id = arrives(&app, org, channel, "VIP question").await;
     let c = app.conversation(id).await;
     assert!((120..=122).contains(&minutes_between(
@@ -301,7 +309,11 @@ async fn the_inbox_sorts_by_the_soonest_deadline() {
     let app = spawn_app().await;
     let (org, channel) = shop(&app).await;
     let no_sla = arrives(&app, org, channel, "Before targets").await;
-    save(&app, &[]).await;
+    assert_eq!(
+        save(&app, &[]).await.status(),
+        303,
+        "the settings are saved"
+    );
     // The settings change recomputed it; take it out of the SLA again for this test.
     conversation::Entity::update_many()
         .col_expr(
