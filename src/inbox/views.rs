@@ -14,8 +14,9 @@
 //! (1000) are considered, so its count is at most that.
 //!
 //! A text query is written by an agent and may name a customer (`from:anna@…`): erasing a
-//! customer deletes the views whose query holds one of their addresses
-//! ([`forget_customers`]).
+//! customer, or retention deleting them, deletes the views whose query holds one of their
+//! addresses ([`forget_customers`], called by `crate::records`); a member who leaves takes
+//! their private views along ([`forget_user`]).
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ use askama::Template;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Deserialize;
 
@@ -259,9 +260,8 @@ pub async fn delete(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let view = editable(&state, &scope, path.into_inner()).await?;
-    saved_view::Entity::delete_many()
+    saved_view::Entity::delete_in(scope.org())
         .filter(saved_view::Column::Id.eq(view.id))
-        .filter(saved_view::Column::OrganizationId.eq(scope.org()))
         .exec(&state.db)
         .await?;
     Ok(see_other_with_flash(
@@ -270,8 +270,9 @@ pub async fn delete(
     ))
 }
 
-/// Erasure: deletes the views of `org` whose text query holds an address of one of
-/// `customers` (compared without case); the number deleted. Called before the addresses go.
+/// Deleting customers (erasure, retention, replay: `crate::records`): deletes the views of
+/// `org` whose text query holds an address of one of `customers` (compared without case); the
+/// number deleted. Called before the addresses go.
 pub async fn forget_customers(
     db: &impl ConnectionTrait,
     org: OrgId,
@@ -303,8 +304,19 @@ pub async fn forget_customers(
     if gone.is_empty() {
         return Ok(0);
     }
-    Ok(saved_view::Entity::delete_many()
-        .filter(saved_view::Column::Id.is_in(gone))
+    crate::records::delete_rows_in::<saved_view::Entity>(db, org, saved_view::Column::Id, &gone)
+        .await
+}
+
+/// A member leaves: their private views go with them (shared ones stay the team's).
+pub async fn forget_user(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    user_id: i64,
+) -> Result<u64, DbErr> {
+    Ok(saved_view::Entity::delete_in(org)
+        .filter(saved_view::Column::UserId.eq(user_id))
+        .filter(saved_view::Column::Shared.eq(false))
         .exec(db)
         .await?
         .rows_affected)

@@ -63,6 +63,8 @@ pub async fn forget_member(
     crate::inbox::drafts::forget_user(db, org, user_id).await?;
     // Their notifications (src/inbox/notifications).
     crate::inbox::notifications::store::forget_user(db, org, user_id).await?;
+    // Their private saved views (src/inbox/views.rs).
+    crate::inbox::views::forget_user(db, org, user_id).await?;
     let keys_revoked = api_key::Entity::update_in(org)
         .col_expr(api_key::Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(api_key::Column::CreatedBy.eq(user_id))

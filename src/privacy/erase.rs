@@ -256,8 +256,6 @@ pub async fn erase(
     // Block entries naming the person's addresses (src/inbox/spam.rs), while the addresses
     // still say which. Retention keeps them: a block outlives the spam it was made for.
     crate::inbox::spam::forget_customers(&txn, org, &[customer_id]).await?;
-    // Saved views whose text query names one of them (src/inbox/views.rs).
-    crate::inbox::views::forget_customers(&txn, org, &[customer_id]).await?;
     let (removed, files) =
         records::delete_customers(&txn, org, &[customer_id], &state.journal).await?;
     crate::webhooks::emit(

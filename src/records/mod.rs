@@ -352,6 +352,8 @@ async fn customers(
         // access entries about them.
         crate::webhooks::forget_customers(db, org, ids).await?;
         crate::audit::access::forget_customers(db, org, ids).await?;
+        // Saved views whose text query names one of them, while the addresses still say which.
+        crate::inbox::views::forget_customers(db, org, ids).await?;
     }
     removed.email_addresses =
         rows::<customer_email::Entity>(db, mode, addresses_of(org, ids)).await?;

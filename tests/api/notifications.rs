@@ -646,3 +646,33 @@ async fn the_event_stream_carries_the_bell_count_to_the_notified_member_only() {
         "only Carl's own counts reached Carl: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_restricted_customer_s_conversation_leaves_an_agent_s_notification_list() {
+    let app = spawn_app().await;
+    let team = team(&app).await;
+    let (id, _) = arrives(&app, &team, "Parcel 4711", "Where is it?").await;
+    assign(&app, id, team.bea).await;
+    assert!(
+        team.bea_browser
+            .get_text("/notifications")
+            .await
+            .contains("Parcel 4711")
+    );
+
+    let customer = format!("/customers/{}", app.conversation(id).await.customer_id);
+    let restricted = app
+        .post_form(
+            &customer,
+            &format!("{customer}/restriction"),
+            &[("reason", "The customer contests the accuracy of the data")],
+        )
+        .await;
+    assert_eq!(restricted.status(), 303);
+    let list = team.bea_browser.get_text("/notifications").await;
+    assert!(
+        !list.contains("Parcel 4711"),
+        "hidden from the agent, as in the inbox"
+    );
+    assert!(!list.contains(&format!("/conversations/{id}\"")));
+}

@@ -247,12 +247,63 @@ async fn a_nameless_view_is_refused_and_a_text_view_counts_its_matches() {
         )
         .await;
     app.erase(org, anna).await;
-    let left: Vec<i64> = saved_view::Entity::find()
-        .all(&app.state.db)
+    let left = || async {
+        saved_view::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(left().await, vec![kettles]);
+
+    // Deleting Ben the way retention does (the one deleting owner, crate::records) takes the
+    // view naming him too.
+    let by_ben = save_view(
+        &ada,
+        "status=open&assignee=all&q=from:ben@customer.test",
+        "Ben",
+        true,
+    )
+    .await;
+    let ben = app
+        .customer_of(
+            lethe::db::entity::conversation::Entity::find()
+                .filter(lethe::db::entity::conversation::Column::Subject.eq("Kettle again"))
+                .one(&app.state.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .await;
+    assert_eq!(left().await, vec![kettles, by_ben]);
+    let _removed = lethe::records::delete_customers(&app.state.db, org, &[ben], &app.state.journal)
+        .await
+        .unwrap();
+    assert_eq!(left().await, vec![kettles]);
+
+    // Ada leaves: her private view goes with her; a shared one stays the team's.
+    let shared = save_view(&ada, "status=pending&assignee=all", "Pending", true).await;
+    let ada_id = ada_user_id(&app).await;
+    let response = app
+        .post_form(
+            "/settings/team",
+            &format!("/settings/team/members/{ada_id}/remove"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(left().await, vec![shared]);
+}
+
+async fn ada_user_id(app: &TestApp) -> i64 {
+    lethe::db::entity::user::Entity::find()
+        .filter(lethe::db::entity::user::Column::Email.eq("ada@shop-v.test"))
+        .one(&app.state.db)
         .await
         .unwrap()
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
-    assert_eq!(left, vec![kettles]);
+        .unwrap()
+        .id
 }

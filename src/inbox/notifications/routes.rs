@@ -52,6 +52,12 @@ pub async fn list(
     let org = scope.org();
     let rows = store::newest(&state.db, org, scope.user_id(), SHOWN).await?;
     let conversation_ids: Vec<i64> = rows.iter().map(|n| n.conversation_id).collect();
+    // A restricted customer's conversations are hidden from agents, as in the inbox.
+    let hidden = if scope.role().is_admin() {
+        Vec::new()
+    } else {
+        crate::privacy::restrict::restricted_customer_ids(&state.db, org).await?
+    };
     let subjects: HashMap<i64, String> = if conversation_ids.is_empty() {
         HashMap::new()
     } else {
@@ -59,13 +65,17 @@ pub async fn list(
             .select_only()
             .column(conversation::Column::Id)
             .column(conversation::Column::Subject)
+            .column(conversation::Column::CustomerId)
             .filter(conversation::Column::Id.is_in(conversation_ids))
-            .into_tuple::<(i64, String)>()
+            .into_tuple::<(i64, String, i64)>()
             .all(&state.db)
             .await?
             .into_iter()
+            .filter(|(_, _, customer)| !hidden.contains(customer))
+            .map(|(id, subject, _)| (id, subject))
             .collect()
     };
+    let hidden_conversation = |id: i64| !hidden.is_empty() && !subjects.contains_key(&id);
     // Actors by name only while they are members: someone who left is "a former member".
     let mut actor_ids: Vec<i64> = rows.iter().filter_map(|n| n.actor_id).collect();
     actor_ids.sort_unstable();
@@ -85,6 +95,7 @@ pub async fn list(
     let page = Page::new(&state, &scope.session, "notifications").await?;
     let items = rows
         .into_iter()
+        .filter(|n| !hidden_conversation(n.conversation_id))
         .filter_map(|n| {
             let kind = Kind::parse(&n.kind)?;
             let actor = match n.actor_id {
