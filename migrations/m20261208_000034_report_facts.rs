@@ -22,6 +22,7 @@ enum ReportFacts {
     TagIds,
     Counted,
     SlaFirstResponseDueAt,
+    SlaFirstRespondedAt,
     SlaResolutionDueAt,
 }
 
@@ -43,10 +44,14 @@ impl MigrationTrait for Migration {
                     .col(text(ReportFacts::TagIds).default(""))
                     // False: left out of reports (spam, or an objection stands).
                     .col(boolean(ReportFacts::Counted).default(true))
-                    // The SLA deadlines (src/sla): met or missed is decided when a report
-                    // reads them, against the response and close times above.
+                    // The SLA deadlines (src/sla) and the first response as the SLA counts it
+                    // (a conversation the team started is answered when it starts): met or
+                    // missed is decided when a report reads them.
                     .col(timestamp_with_time_zone_null(
                         ReportFacts::SlaFirstResponseDueAt,
+                    ))
+                    .col(timestamp_with_time_zone_null(
+                        ReportFacts::SlaFirstRespondedAt,
                     ))
                     .col(timestamp_with_time_zone_null(
                         ReportFacts::SlaResolutionDueAt,

@@ -1040,6 +1040,8 @@ async fn demo_data(
     };
     let outcome = crate::demo::generate(&state.db, org, options).await?;
     let secs = started.elapsed().as_secs_f64();
+    // Generated conversations publish no inbox events: their report facts, once.
+    crate::reports::facts::catch_up(&state, org).await?;
     println!(
         "generated {} conversations, {} messages ({:.1} s, {:.0} messages/s)",
         outcome.conversations,

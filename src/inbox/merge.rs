@@ -207,13 +207,11 @@ pub(crate) async fn merge(
         .await?;
     // In reports they count as the one conversation they became (src/reports/facts.rs: the
     // target's row is recomputed when the merge is published).
-    crate::records::delete_rows_in::<report_fact::Entity>(
-        db,
-        org,
-        report_fact::Column::ConversationRef,
-        &ids,
-    )
-    .await?;
+    // (Walking the organization's rows is right here: the primary key leads with it.)
+    report_fact::Entity::delete_in(org)
+        .filter(report_fact::Column::ConversationRef.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
     // The team's notifications about them point at the target (src/inbox/notifications).
     notification::Entity::update_in(org)
         .col_expr(notification::Column::ConversationId, Expr::value(target))
@@ -263,6 +261,12 @@ pub(crate) async fn merge(
         .iter()
         .map(|c| c.last_activity_at)
         .fold(kept.last_activity_at, std::cmp::max);
+    // A reply in any of them answered the customer: the earliest is the first response.
+    let first_responded_at = merged
+        .iter()
+        .filter_map(|c| c.first_responded_at)
+        .chain(kept.first_responded_at)
+        .min();
     conversation::Entity::update_in(org)
         .col_expr(
             conversation::Column::MessageCount,
@@ -273,9 +277,17 @@ pub(crate) async fn merge(
             conversation::Column::LastActivityAt,
             Expr::value(last_activity_at),
         )
+        .col_expr(
+            conversation::Column::FirstRespondedAt,
+            Expr::value(first_responded_at),
+        )
         .filter(conversation::Column::Id.eq(target))
         .exec(db)
         .await?;
+    // Earlier start, more tags: the deadlines are those of the merged conversation.
+    crate::sla::compute(db, org, &[target]).await?;
+    // Deleted here, not through crate::records: their messages, notes, files and everything
+    // else moved to the target above; only the emptied rows (and their tag links) remain.
     conversation::Entity::delete_in(org)
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .exec(db)

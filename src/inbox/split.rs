@@ -84,6 +84,8 @@ pub async fn split(
         .filter(conversation::Column::Id.eq(id))
         .exec(&txn)
         .await?;
+    // Its own deadlines, from the split-off message's time (src/sla).
+    crate::sla::compute(&txn, org, &[created.id]).await?;
     crate::webhooks::emit(
         &txn,
         org,

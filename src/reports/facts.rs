@@ -9,7 +9,8 @@
 //! recomputes due facts within a second; the report page recomputes its organization's due
 //! facts itself before it reads ([`settle`]), so it never shows stale figures. Conversations
 //! that have no row yet (existing ones after the upgrade, bulk imports) are filled in at
-//! start-up and before each report ([`catch_up`]). Deleting a conversation
+//! start-up and at the end of each `lethe import` and `lethe demo-data` ([`catch_up`]), so
+//! the report page never scans for them. Deleting a conversation
 //! (`crate::records`) recomputes its row first, in the same transaction, so it counts as it
 //! last stood. The cost: a change whose facts were due when the process died is recomputed
 //! only when the conversation changes again.
@@ -78,15 +79,21 @@ impl Pending {
 /// database error the ids stay due.
 pub async fn settle(state: &AppState, org: Option<OrgId>) -> Result<(), DbErr> {
     let pending = &state.events.report_facts;
+    let mut failed = None;
     for (org, ids) in pending.take(org) {
+        if failed.is_some() {
+            pending.put_back(org, &ids); // after an error: due again, for the next round
+            continue;
+        }
         for chunk in ids.chunks(CHUNK) {
             if let Err(error) = refresh_in_transaction(state, org, chunk).await {
                 pending.put_back(org, &ids);
-                return Err(error);
+                failed = Some(error);
+                break;
             }
         }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 async fn refresh_in_transaction(state: &AppState, org: OrgId, ids: &[i64]) -> Result<(), DbErr> {
@@ -175,6 +182,7 @@ type ConversationRow = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
 async fn refresh_chunk(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Result<(), DbErr> {
@@ -190,6 +198,7 @@ async fn refresh_chunk(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Re
             conversation::Column::ClosedAt,
             conversation::Column::FirstResponseDueAt,
             conversation::Column::ResolutionDueAt,
+            conversation::Column::FirstRespondedAt,
         ])
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .into_tuple()
@@ -267,6 +276,7 @@ async fn refresh_chunk(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Re
             closed_at,
             first_response_due_at,
             resolution_due_at,
+            sla_first_responded_at,
         )| {
             let closed_at = closed_at.filter(|_| status == "closed");
             let first_response_at = first_response.get(&id).copied().or(known.get(&id).copied());
@@ -281,6 +291,7 @@ async fn refresh_chunk(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Re
                 tag_ids: Set(tag_list(tags.get(&id).map(Vec::as_slice).unwrap_or(&[]))),
                 counted: Set(status != "spam" && !excluded.contains(&customer_id)),
                 sla_first_response_due_at: Set(first_response_due_at),
+                sla_first_responded_at: Set(sla_first_responded_at),
                 sla_resolution_due_at: Set(resolution_due_at),
             }
         },
@@ -300,6 +311,7 @@ async fn refresh_chunk(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Re
                 report_fact::Column::TagIds,
                 report_fact::Column::Counted,
                 report_fact::Column::SlaFirstResponseDueAt,
+                report_fact::Column::SlaFirstRespondedAt,
                 report_fact::Column::SlaResolutionDueAt,
             ])
             .to_owned(),

@@ -263,6 +263,7 @@ type FactRow = (
     String,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
 struct Fact {
@@ -298,6 +299,7 @@ async fn facts(
                 report_fact::Column::TagIds,
                 report_fact::Column::SlaFirstResponseDueAt,
                 report_fact::Column::SlaResolutionDueAt,
+                report_fact::Column::SlaFirstRespondedAt,
             ])
             .filter(report_fact::Column::Counted.eq(true))
     };
@@ -325,7 +327,7 @@ async fn facts(
             first_response_at: r.4,
             closed_at: r.5,
             tag_ids: r.6,
-            sla_first_response_met: crate::sla::met(r.7, r.4, now),
+            sla_first_response_met: crate::sla::met(r.7, r.9, now),
             sla_resolution_met: crate::sla::met(r.8, r.5, now),
         })
         .collect())

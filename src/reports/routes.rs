@@ -84,7 +84,6 @@ async fn load(
     let today = Utc::now().with_timezone(&zone).date_naive();
     let period = Period::parse(query, today)?;
     super::facts::settle(state, Some(org)).await?;
-    super::facts::catch_up(state, org).await?;
     let names = Names {
         unassigned: page.t("reports.unassigned").to_owned(),
         former_member: page.t("reports.former_member").to_owned(),

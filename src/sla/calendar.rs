@@ -153,11 +153,6 @@ impl SlaSettings {
         }
     }
 
-    /// Whether any conversation can have a target.
-    pub fn has_targets(&self) -> bool {
-        !self.default.is_empty() || self.rules.iter().any(|r| !r.target.is_empty())
-    }
-
     /// The target of a conversation with these tags (lower case) on this channel: each
     /// matching rule replaces the default for the times it gives; when several matching
     /// rules give a time, the strictest (shortest) wins.

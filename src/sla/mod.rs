@@ -13,7 +13,7 @@
 //!
 //! The inbox shows the next open deadline (`sla_next_due_at`) on each row and on the
 //! conversation page, sorts by it and filters by [`SlaState`]; [`warn`] mails the admins
-//! before a breach. [`outcome`] tells the reports whether each target was met.
+//! before a breach. [`met`] tells the reports whether each target was met.
 
 pub mod calendar;
 pub mod page;
@@ -22,7 +22,7 @@ pub mod warn;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -40,31 +40,6 @@ pub const RECOMPUTE_BATCH: u64 = 500;
 
 /// The statuses in which a deadline is still running.
 const RUNNING: [&str; 3] = ["open", "pending", "snoozed"];
-
-/// Whether each target of a conversation was met: `None` when it has no such target or it
-/// is not decided yet (no agent reply / not closed, and the deadline has not passed).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    pub first_response_met: Option<bool>,
-    pub resolution_met: Option<bool>,
-}
-
-/// For the reports: whether `conversation` met its first-response and resolution targets,
-/// as of `now`. Met means done at or before the due time; a deadline that passed undone is
-/// `Some(false)`. Reads only timestamps, so it works for anonymized conversations too.
-pub fn outcome(conversation: &conversation::Model, now: DateTime<Utc>) -> Outcome {
-    let decide = |due, done| met(due, done, now);
-    let closed = conversation
-        .closed_at
-        .filter(|_| conversation.status == "closed");
-    Outcome {
-        first_response_met: decide(
-            conversation.first_response_due_at,
-            conversation.first_responded_at,
-        ),
-        resolution_met: decide(conversation.resolution_due_at, closed),
-    }
-}
 
 /// Whether a deadline was met as of `now`: done at or before `due` is met, a deadline that
 /// passed undone is missed, otherwise (or without a deadline) not decided yet. The reports
@@ -234,16 +209,24 @@ pub async fn compute(db: &impl ConnectionTrait, org: OrgId, ids: &[i64]) -> Resu
     let Some((settings, _)) = settings_of(db, org).await? else {
         return Ok(());
     };
-    compute_with(db, org, Some(&settings), ids, Utc::now()).await
+    compute_with(db, org, &settings, ids, Utc::now()).await
 }
 
-/// (id, channel, created, first responded) of a conversation whose due times are computed.
-type Started = (i64, Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>);
+/// (id, channel, created, first responded, first response due, resolution due) of a
+/// conversation whose due times are computed.
+type Started = (
+    i64,
+    Option<i64>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
 async fn compute_with(
     db: &impl ConnectionTrait,
     org: OrgId,
-    settings: Option<&SlaSettings>,
+    settings: &SlaSettings,
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -253,12 +236,14 @@ async fn compute_with(
         .column(conversation::Column::ChannelId)
         .column(conversation::Column::CreatedAt)
         .column(conversation::Column::FirstRespondedAt)
+        .column(conversation::Column::FirstResponseDueAt)
+        .column(conversation::Column::ResolutionDueAt)
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    if settings.is_some_and(|s| !s.rules.is_empty()) {
+    if !settings.rules.is_empty() {
         let links: Vec<(i64, i64)> = conversation_tag::Entity::find()
             .select_only()
             .column(conversation_tag::Column::ConversationId)
@@ -284,17 +269,25 @@ async fn compute_with(
             tags.entry(id).or_default().push(name.to_lowercase());
         }
     }
-    for (id, channel, created_at, responded) in rows {
-        let (first_due, resolution_due) = match settings {
-            Some(settings) => {
-                let target =
-                    settings.target_for(tags.get(&id).map_or(&[][..], |t| t.as_slice()), channel);
-                let due = |m: Option<u32>| m.and_then(|m| settings.calendar.add(created_at, m));
-                (due(target.first_response), due(target.resolution))
-            }
-            None => (None, None),
-        };
-        conversation::Entity::update_many()
+    for (id, channel, created_at, responded, old_first_due, old_resolution_due) in rows {
+        let target = settings.target_for(tags.get(&id).map_or(&[][..], |t| t.as_slice()), channel);
+        let due = |m: Option<u32>| m.and_then(|m| settings.calendar.add(created_at, m));
+        let (first_due, resolution_due) = (due(target.first_response), due(target.resolution));
+        let mut update = conversation::Entity::update_many();
+        // A deadline that moved is warned about again before its new time (src/sla/warn.rs).
+        if first_due != old_first_due {
+            update = update.col_expr(
+                conversation::Column::FirstResponseWarnedAt,
+                Expr::val(None::<DateTime<Utc>>),
+            );
+        }
+        if resolution_due != old_resolution_due {
+            update = update.col_expr(
+                conversation::Column::ResolutionWarnedAt,
+                Expr::val(None::<DateTime<Utc>>),
+            );
+        }
+        update
             .col_expr(
                 conversation::Column::FirstResponseDueAt,
                 Expr::val(first_due),
@@ -378,31 +371,9 @@ pub async fn recompute_org(
         .all(db)
         .await?;
     for chunk in ids.chunks(100) {
-        compute_with(db, org, Some(&settings), chunk, now).await?;
+        compute_with(db, org, &settings, chunk, now).await?;
     }
     Ok(ids.len() as u64)
-}
-
-/// The ids of conversations of `org` in `state` (a subquery for the inbox's filters).
-pub fn in_state(
-    org: OrgId,
-    state: SlaState,
-    now: DateTime<Utc>,
-) -> sea_orm::sea_query::SelectStatement {
-    let (from, before) = state.bounds(now);
-    let mut query = Query::select()
-        .column(conversation::Column::Id)
-        .from(conversation::Entity)
-        .and_where(conversation::Column::OrganizationId.eq(org))
-        .and_where(conversation::Column::SlaNextDueAt.is_not_null())
-        .to_owned();
-    if let Some(from) = from {
-        query.and_where(conversation::Column::SlaNextDueAt.gte(from));
-    }
-    if let Some(before) = before {
-        query.and_where(conversation::Column::SlaNextDueAt.lt(before));
-    }
-    query
 }
 
 #[cfg(test)]

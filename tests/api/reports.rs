@@ -704,6 +704,12 @@ async fn the_sla_hit_rate_counts_met_and_missed_deadlines_and_days_follow_the_or
         lethe::sla::compute(&app.state.db, shop.org, &[id])
             .await
             .unwrap();
+        if let Some(answered) = answered {
+            // What sending the reply records (src/mail/outbound.rs).
+            lethe::sla::first_reply(&app.state.db, id, answered)
+                .await
+                .unwrap();
+        }
         let due = app.conversation(id).await.first_response_due_at;
         assert_eq!(due, Some(created + Duration::hours(1)), "due an hour later");
         ids.push(id);

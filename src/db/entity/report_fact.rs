@@ -22,6 +22,8 @@ pub struct Model {
     pub counted: bool,
     /// The SLA deadlines the conversation had (src/sla), if any.
     pub sla_first_response_due_at: Option<DateTimeUtc>,
+    /// The first response as the SLA counts it (`conversations.first_responded_at`).
+    pub sla_first_responded_at: Option<DateTimeUtc>,
     pub sla_resolution_due_at: Option<DateTimeUtc>,
 }
 

@@ -79,6 +79,11 @@ pub async fn import(
         store_batch(state, source, parsed, &mut counts).await?;
     }
     counts.skipped_files = reader.await.map_err(MailError::from)??;
+    // Imported conversations publish no inbox events: their report facts are filled in here,
+    // once (src/reports/facts.rs).
+    crate::reports::facts::catch_up(state, org)
+        .await
+        .map_err(MailError::from)?;
     crate::db::checkpoint(&state.db)
         .await
         .map_err(MailError::from)?;
