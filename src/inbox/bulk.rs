@@ -167,9 +167,7 @@ pub async fn bulk(
             triage::set_status_of(&txn, org, &ids, Status::Spam, None, now).await?;
         }
         Action::AddTag(tag) => {
-            for id in &ids {
-                super::tags::attach(&txn, org, *id, *tag).await?;
-            }
+            super::tags::attach(&txn, org, &ids, *tag).await?;
         }
         Action::RemoveTag(tag) => {
             super::tags::detach(&txn, org, &ids, *tag).await?;

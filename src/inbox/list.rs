@@ -6,7 +6,8 @@
 //! `?sla=on_track|due_soon|overdue` keeps the conversations whose next SLA deadline is in
 //! that state; `?sort=sla` lists the conversations with an open deadline, soonest (or most
 //! overdue) first, paged by a cursor on `(sla_next_due_at, id)` (index
-//! `ix_conversations_sla_next_due`); conversations without an SLA are not in that order.
+//! `ix_conversations_sla_next_due`); conversations without an SLA, and closed or spam ones
+//! (their deadlines are over), are in neither.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -250,7 +251,9 @@ pub fn filtered(
     }
     if let Some(state) = filter.sla {
         let (from, before) = state.bounds(now);
-        query = query.filter(conversation::Column::SlaNextDueAt.is_not_null());
+        query = query
+            .filter(conversation::Column::SlaNextDueAt.is_not_null())
+            .filter(conversation::Column::Status.is_in(crate::sla::RUNNING));
         if let Some(from) = from {
             query = query.filter(conversation::Column::SlaNextDueAt.gte(from));
         }
@@ -272,7 +275,9 @@ pub async fn page(
     let key = match filter.sort {
         Sort::Activity => conversation::Column::LastActivityAt,
         Sort::Sla => {
-            query = query.filter(conversation::Column::SlaNextDueAt.is_not_null());
+            query = query
+                .filter(conversation::Column::SlaNextDueAt.is_not_null())
+                .filter(conversation::Column::Status.is_in(crate::sla::RUNNING));
             conversation::Column::SlaNextDueAt
         }
     };

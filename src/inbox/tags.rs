@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr,
 };
 use serde::Deserialize;
 
@@ -128,32 +128,37 @@ pub async fn find(
     Ok(tag::Entity::find_by_id_in(org, tag_id).one(db).await?)
 }
 
-/// Puts a tag (of `org`, checked by the caller) on a conversation of `org`; nothing when it is
-/// there already, also when someone adds it at the same moment.
+/// Puts a tag (of `org`, checked by the caller) on conversations of `org` (ids of another
+/// organization are left alone); nothing where it is there already, also when someone adds it
+/// at the same moment. Their SLA targets are recomputed once, for all of them.
 pub async fn attach(
     db: &impl ConnectionTrait,
     org: OrgId,
-    conversation_id: i64,
+    conversation_ids: &[i64],
     tag_id: i64,
 ) -> Result<(), AppError> {
-    let ours = conversation::Entity::find_by_id_in(org, conversation_id)
-        .one(db)
-        .await?
-        .is_some();
-    if ours {
-        conversation_tag::Entity::insert(conversation_tag::ActiveModel {
-            conversation_id: Set(conversation_id),
-            tag_id: Set(tag_id),
-        })
-        .on_conflict_do_nothing_on([
-            conversation_tag::Column::ConversationId,
-            conversation_tag::Column::TagId,
-        ])
-        .exec(db)
+    let ours: Vec<i64> = conversation::Entity::lookup_in(org)
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
         .await?;
-        // A tag rule may change its SLA targets.
-        crate::sla::compute(db, org, &[conversation_id]).await?;
+    if ours.is_empty() {
+        return Ok(());
     }
+    conversation_tag::Entity::insert_many(ours.iter().map(|id| conversation_tag::ActiveModel {
+        conversation_id: Set(*id),
+        tag_id: Set(tag_id),
+    }))
+    .on_conflict_do_nothing_on([
+        conversation_tag::Column::ConversationId,
+        conversation_tag::Column::TagId,
+    ])
+    .exec(db)
+    .await?;
+    // A tag rule may change their SLA targets.
+    crate::sla::compute(db, org, &ours).await?;
     Ok(())
 }
 
@@ -196,7 +201,7 @@ pub async fn link(
     name: &TagName,
 ) -> Result<tag::Model, AppError> {
     let tag = find_or_create(db, org, name).await?;
-    attach(db, org, conversation_id, tag.id).await?;
+    attach(db, org, &[conversation_id], tag.id).await?;
     Ok(tag)
 }
 

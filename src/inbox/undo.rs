@@ -93,6 +93,8 @@ pub async fn undo(
         crate::records::delete_messages(&txn, org, &[reply.id], &state.journal).await?;
     // A webhook not yet told about the reply is not told now.
     crate::webhooks::forget_pending_message(&txn, org, id, reply.id).await?;
+    // Nor does it count as the first response any more.
+    crate::sla::reply_withdrawn(&txn, org, id).await?;
     txn.commit().await?;
     crate::records::remove_unreferenced_files(&state.db, &state.blobs, files).await?;
     queries::publish(&state, org, id);

@@ -29,7 +29,7 @@ use sea_orm::{
 
 use self::calendar::SlaSettings;
 use crate::db::InOrg;
-use crate::db::entity::{conversation, conversation_tag, sla_setting, tag};
+use crate::db::entity::{conversation, conversation_tag, message, sla_setting, tag};
 use crate::orgs::OrgId;
 
 /// A deadline this close (or closer) is "due soon".
@@ -38,8 +38,9 @@ pub const DUE_SOON_MINUTES: i64 = 60;
 /// the scheduled job the rest).
 pub const RECOMPUTE_BATCH: u64 = 500;
 
-/// The statuses in which a deadline is still running.
-const RUNNING: [&str; 3] = ["open", "pending", "snoozed"];
+/// The statuses in which a deadline is still running (a closed or spam conversation's
+/// deadlines are over: pages show none, the SLA filter and order leave it out).
+pub const RUNNING: [&str; 3] = ["open", "pending", "snoozed"];
 
 /// Whether a deadline was met as of `now`: done at or before `due` is met, a deadline that
 /// passed undone is missed, otherwise (or without a deadline) not decided yet. The reports
@@ -327,6 +328,27 @@ pub async fn first_reply(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// An agent reply of conversation `id` was taken back (undo send): the first response is the
+/// earliest agent reply still there, or none, and the deadlines follow.
+pub async fn reply_withdrawn(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<(), DbErr> {
+    let earliest: Option<DateTime<Utc>> = message::Entity::lookup_in(org)
+        .select_only()
+        .column(message::Column::CreatedAt)
+        .filter(message::Column::ConversationId.eq(id))
+        .filter(message::Column::Direction.eq("outbound"))
+        .filter(message::Column::Kind.eq("normal"))
+        .order_by_asc(message::Column::CreatedAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    conversation::Entity::update_in(org)
+        .col_expr(conversation::Column::FirstRespondedAt, Expr::val(earliest))
+        .filter(conversation::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    compute(db, org, &[id]).await
 }
 
 /// Recomputes, for every organization whose settings changed since, up to `limit` running

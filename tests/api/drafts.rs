@@ -578,6 +578,11 @@ async fn an_undone_reply_is_never_sent_and_its_text_is_back_in_the_box() {
         back.contains("value=\"versand@partner.test\""),
         "Cc back too"
     );
+    assert_eq!(
+        app.conversation(conversation).await.first_responded_at,
+        None,
+        "an undone reply was no first response"
+    );
     let later = lethe::mail::outbound::run_once(&app.state, Utc::now() + Duration::hours(2))
         .await
         .unwrap();
@@ -593,6 +598,12 @@ async fn an_undone_reply_is_never_sent_and_its_text_is_back_in_the_box() {
         .await;
     assert_eq!(sent.status(), 303);
     assert!(drafts_in(&app, conversation).await.is_empty());
+    assert!(
+        app.conversation(conversation)
+            .await
+            .first_responded_at
+            .is_some()
+    );
     let too_late = app.post_form(&page, &undo, &[]).await;
     assert_eq!(too_late.status(), 404, "the undone reply is gone");
     let due = lethe::mail::outbound::run_once(&app.state, Utc::now() + Duration::hours(2))

@@ -268,6 +268,16 @@ async fn past_the_deadline_it_is_overdue_and_the_first_reply_decides_the_first_r
     assert_eq!(outcome(&late_model, now).first_response_met, Some(false));
     let page = app.get_text(&format!("/conversations/{on_time}")).await;
     assert!(page.contains("Resolution:"), "{page}");
+
+    // Closed, its deadlines are over: the Closed folder holds it, no SLA filter or order does.
+    let path = format!("/conversations/{late}");
+    let response = app
+        .post_form(&path, &format!("{path}/status"), &[("status", "closed")])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(listed(&app, "status=closed").await, vec![late]);
+    assert!(listed(&app, "status=closed&sla=overdue").await.is_empty());
+    assert!(listed(&app, "status=closed&sort=sla").await.is_empty());
 }
 
 #[tokio::test]

@@ -98,65 +98,72 @@ pub async fn save(
     Ok(())
 }
 
-/// Mails each of `users` who wants `kind` by mail. `actor` is a team member's display name
-/// (None: the customer); nothing of the customer is taken.
-pub async fn send(
+/// Mails each of `users` who wants `kind` by mail, after the answer: the sends run in a task
+/// of their own, so a slow or unreachable mail server never holds up the page that caused
+/// them. `actor` is a team member's display name (None: the customer); nothing of the
+/// customer is taken.
+pub fn send(
     state: &AppState,
     org: OrgId,
     users: &[i64],
     kind: Kind,
     conversation_id: i64,
-    actor: Option<&str>,
+    actor: Option<String>,
 ) {
     if users.is_empty() || !state.mailer.is_configured() {
         return;
     }
-    let readers = match user::Entity::find()
-        .filter(user::Column::Id.is_in(users.iter().copied()))
-        .all(&state.db)
-        .await
-    {
-        Ok(readers) => readers,
-        Err(error) => {
-            tracing::error!(%error, kind = kind.as_str(), "notification mail: readers not read");
-            return;
-        }
-    };
-    let organization = organization::Entity::find_by_id(org.get())
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|o| o.name)
-        .unwrap_or_default();
+    let db = state.db.clone();
+    let mailer = state.mailer.clone();
     let link = state
         .config
         .base_url
         .join(&paths::CONVERSATION.at(conversation_id));
-    let number = conversation_id.to_string();
-    for reader in readers.iter().filter(|r| Preferences::of(r).wants(kind)) {
-        let Ok(address) = EmailAddress::parse(&reader.email) else {
-            continue;
+    let users = users.to_vec();
+    tokio::spawn(async move {
+        let readers = match user::Entity::find()
+            .filter(user::Column::Id.is_in(users))
+            .all(&db)
+            .await
+        {
+            Ok(readers) => readers,
+            Err(error) => {
+                tracing::error!(%error, kind = kind.as_str(), "notification mail: readers not read");
+                return;
+            }
         };
-        let tr = Tr::new(crate::auth::users::mail_language(
-            reader,
-            crate::web::i18n::Lang::En,
-        ));
-        let someone = tr.t("notifications.someone");
-        let args = [
-            ("actor", actor.unwrap_or(someone)),
-            ("organization", organization.as_str()),
-            ("number", number.as_str()),
-            ("link", link.as_str()),
-        ];
-        let subject = tr.tf(kind.mail_subject_key(), &args);
-        let text = tr.tf(kind.mail_body_key(), &args);
-        if let Err(error) = state.mailer.send(&address, &subject, text).await {
-            tracing::warn!(
-                error = error.kind(),
-                kind = kind.as_str(),
-                "notification mail not sent"
-            );
+        let organization = organization::Entity::find_by_id(org.get())
+            .one(&db)
+            .await
+            .ok()
+            .flatten()
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let number = conversation_id.to_string();
+        for reader in readers.iter().filter(|r| Preferences::of(r).wants(kind)) {
+            let Ok(address) = EmailAddress::parse(&reader.email) else {
+                continue;
+            };
+            let tr = Tr::new(crate::auth::users::mail_language(
+                reader,
+                crate::web::i18n::Lang::En,
+            ));
+            let someone = tr.t("notifications.someone");
+            let args = [
+                ("actor", actor.as_deref().unwrap_or(someone)),
+                ("organization", organization.as_str()),
+                ("number", number.as_str()),
+                ("link", link.as_str()),
+            ];
+            let subject = tr.tf(kind.mail_subject_key(), &args);
+            let text = tr.tf(kind.mail_body_key(), &args);
+            if let Err(error) = mailer.send(&address, &subject, text).await {
+                tracing::warn!(
+                    error = error.kind(),
+                    kind = kind.as_str(),
+                    "notification mail not sent"
+                );
+            }
         }
-    }
+    });
 }

@@ -156,15 +156,7 @@ async fn try_notify(
             .and_then(|mut names| names.remove(&actor)),
         None => None,
     };
-    mail::send(
-        state,
-        org,
-        &members,
-        kind,
-        conversation_id,
-        actor_name.as_deref(),
-    )
-    .await;
+    mail::send(state, org, &members, kind, conversation_id, actor_name);
     Ok(())
 }
 
