@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Report latency on a large corpus (SQLite): generates CONVERSATIONS demo conversations (about
 # ten messages each: 100,000 make the 1M-message corpus), starts `lethe serve` in release, logs
-# in as the owner, waits until the report facts are filled in (the first report fills in what
-# the start-up task has not yet), then requests each report 20 times, one at a time (after 3
+# in as the owner, waits until the report facts are filled in (demo-data fills them in as it
+# ends), then requests each report 20 times, one at a time (after 3
 # warm-up requests), and prints p50 and the slowest answer. The demo data spans
 # 2025-11-01..2026-11-01, so "year" reports every conversation (the worst case).
 # Usage: benches/reports.sh [CONVERSATIONS=100000] [BINARY]   (default target/release/lethe)

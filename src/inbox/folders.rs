@@ -5,7 +5,7 @@
 //!
 //! Two grouped queries answer every count, whatever the number of folders, and their rows are
 //! shared by the organization's members until something changes ([`CountCache`]); saved views
-//! add one each (src/inbox/views.rs).
+//! add one each (src/inbox/views.rs), shared and reused the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -51,6 +51,20 @@ const COUNTS_FRESH_FOR: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct CountCache {
     entries: Mutex<HashMap<(OrgId, Vec<i64>), Grouped>>,
+    /// Saved views' counts (src/inbox/views.rs), by [`ViewKey`].
+    views: Mutex<HashMap<ViewKey, (Instant, i64)>>,
+}
+
+/// What a saved view's count depends on: the view (its query as counted, so an edited view is
+/// counted again), the customers hidden from the reader, and the reader when the view says
+/// "Mine" (else 0: everyone who sees the view shares its count).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ViewKey {
+    pub org: OrgId,
+    pub view_id: i64,
+    pub query: String,
+    pub hidden: Vec<i64>,
+    pub reader: i64,
 }
 
 #[derive(Clone)]
@@ -65,6 +79,26 @@ impl CountCache {
     pub fn invalidate(&self, org: OrgId) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.retain(|(o, _), _| *o != org);
+        }
+        if let Ok(mut views) = self.views.lock() {
+            views.retain(|key, _| key.org != org);
+        }
+    }
+
+    /// A saved view's count computed less than [`COUNTS_FRESH_FOR`] ago with nothing published
+    /// since.
+    pub fn view_count(&self, key: &ViewKey) -> Option<i64> {
+        let views = self.views.lock().ok()?;
+        views
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < COUNTS_FRESH_FOR)
+            .map(|(_, n)| *n)
+    }
+
+    pub fn put_view_count(&self, key: ViewKey, count: i64) {
+        if let Ok(mut views) = self.views.lock() {
+            views.retain(|_, (at, _)| at.elapsed() < COUNTS_FRESH_FOR);
+            views.insert(key, (Instant::now(), count));
         }
     }
 

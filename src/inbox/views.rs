@@ -9,7 +9,9 @@
 //! - `POST /inbox/views/{id}/delete`.
 //!
 //! Counts: a view without a text query is one `COUNT(*)` over the same conditions as the list
-//! (at most [`MAX_VIEWS`] views a person sees); a view with one counts its matches in the
+//! (at most [`MAX_VIEWS`] views a person sees), reused by everyone who sees the view until
+//! something changes in the organization (or for two seconds, as the other folders' counts);
+//! a view with one counts its matches in the
 //! search index, of which the newest [`crate::api::v1::conversations::MAX_TEXT_MATCHES`]
 //! (1000) are considered, so its count is at most that.
 //!
@@ -29,8 +31,8 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::folders::Folder;
-use super::list::{Filter, ListQuery};
+use super::folders::{Folder, ViewKey};
+use super::list::{Assignee, Filter, ListQuery};
 use crate::db::InOrg;
 use crate::db::entity::{customer_email, saved_view};
 use crate::orgs::{OrgId, TenantScope};
@@ -85,29 +87,58 @@ pub async fn counts(
     scope: &TenantScope,
     hidden_customers: &[i64],
 ) -> Result<BTreeMap<String, i64>, AppError> {
-    let org = scope.org();
-    let now = Utc::now();
+    let views = visible(&state.db, scope.org(), scope.user_id()).await?;
     let mut out = BTreeMap::new();
-    for view in visible(&state.db, org, scope.user_id()).await? {
-        let mut filter = filter_of(&view.query);
-        filter.hidden_customers = hidden_customers.to_vec();
-        if let Some(q) = &filter.q {
-            // A query the index refuses counts nothing rather than failing the page.
-            filter.only = Some(
-                crate::api::v1::conversations::matching(state, org, q)
-                    .await
-                    .unwrap_or_default(),
-            );
-        }
-        let n = super::list::filtered(org, scope.user_id(), &filter, now)
-            .count(&state.db)
-            .await?;
+    for view in &views {
         out.insert(
             format!("view-{}", view.id),
-            i64::try_from(n).unwrap_or(i64::MAX),
+            count(state, scope, hidden_customers, view).await?,
         );
     }
     Ok(out)
+}
+
+/// How many conversations `view` holds for `scope`'s member, reused from the organization's
+/// [`CountCache`](super::folders::CountCache) while nothing changed (a team loading the inbox
+/// all day does not count each view on each page).
+async fn count(
+    state: &AppState,
+    scope: &TenantScope,
+    hidden_customers: &[i64],
+    view: &saved_view::Model,
+) -> Result<i64, AppError> {
+    let org = scope.org();
+    let mut filter = filter_of(&view.query);
+    let key = ViewKey {
+        org,
+        view_id: view.id,
+        query: view.query.clone(),
+        hidden: hidden_customers.to_vec(),
+        reader: if filter.assignee == Assignee::Mine {
+            scope.user_id()
+        } else {
+            0
+        },
+    };
+    let cache = &state.events.folder_counts;
+    if let Some(n) = cache.view_count(&key) {
+        return Ok(n);
+    }
+    filter.hidden_customers = hidden_customers.to_vec();
+    if let Some(q) = &filter.q {
+        // A query the index refuses counts nothing rather than failing the page.
+        filter.only = Some(
+            crate::api::v1::conversations::matching(state, org, q)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    let n = super::list::filtered(org, scope.user_id(), &filter, Utc::now())
+        .count(&state.db)
+        .await?;
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    cache.put_view_count(key, n);
+    Ok(n)
 }
 
 /// The sidebar's folders for the views, `current` marked.
@@ -117,23 +148,21 @@ pub async fn folders(
     hidden_customers: &[i64],
     current: Option<i64>,
 ) -> Result<Vec<Folder>, AppError> {
-    let counts = counts(state, scope, hidden_customers).await?;
-    Ok(visible(&state.db, scope.org(), scope.user_id())
-        .await?
-        .into_iter()
-        .map(|view| {
-            let key = format!("view-{}", view.id);
-            Folder {
-                count: Some(counts.get(&key).copied().unwrap_or(0)),
-                key,
-                label_key: None,
-                name: view.name,
-                href: format!("{}?{}&view={}", paths::INBOX, view.query, view.id),
-                current: current == Some(view.id),
-                edit_href: Some(paths::SAVED_VIEW.at(view.id)),
-            }
-        })
-        .collect())
+    let views = visible(&state.db, scope.org(), scope.user_id()).await?;
+    let mut out = Vec::with_capacity(views.len());
+    for view in views {
+        let count = count(state, scope, hidden_customers, &view).await?;
+        out.push(Folder {
+            count: Some(count),
+            key: format!("view-{}", view.id),
+            label_key: None,
+            href: format!("{}?{}&view={}", paths::INBOX, view.query, view.id),
+            current: current == Some(view.id),
+            edit_href: Some(paths::SAVED_VIEW.at(view.id)),
+            name: view.name,
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
