@@ -82,8 +82,13 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome
                     continue;
                 }
                 let link = state.config.base_url.join(&paths::CONVERSATION.at(id));
+                // In the organization's own time zone, the one its business hours are set in.
                 let due_text = due_at
-                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .map(|d| {
+                        d.with_timezone(&settings.calendar.zone())
+                            .format("%Y-%m-%d %H:%M %Z")
+                            .to_string()
+                    })
                     .unwrap_or_default();
                 crate::orgs::admin_notice::mail_admins(
                     state,

@@ -367,7 +367,11 @@ async fn admins_are_mailed_once_before_a_breach_without_customer_content() {
     let smtp = SmtpRecorder::start().await;
     let app = spawn_app_with(AppOptions::with_smtp(smtp.url())).await;
     let (org, channel) = shop(&app).await;
-    save(&app, &[("warn_minutes", "60")]).await;
+    save(
+        &app,
+        &[("warn_minutes", "60"), ("time_zone", "Europe/Berlin")],
+    )
+    .await;
     let id = arrives(&app, org, channel, "Parcel lost").await;
     let calm = arrives(&app, org, channel, "Not yet due").await;
     // Due in about 30 minutes: inside the warning window.
@@ -386,6 +390,16 @@ async fn admins_are_mailed_once_before_a_breach_without_customer_content() {
     );
     assert!(notice.contains(&format!("/conversations/{id}")), "{notice}");
     assert!(notice.contains("first response"), "{notice}");
+    // The due time as the team reads its clock: in the organization's time zone.
+    let due = app
+        .conversation(id)
+        .await
+        .first_response_due_at
+        .expect("a due time")
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string();
+    assert!(notice.contains(&due), "{due} in {notice}");
     for secret in ["Parcel lost", "4711", "carla", "Carla"] {
         assert!(!notice.contains(secret), "{secret} in {notice}");
     }
