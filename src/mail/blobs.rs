@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::stream::{self, KeySource, OpenReader, SealWriter};
-use crate::crypto::{SecretKey, Sealer};
+use crate::crypto::{Sealer, SecretKey};
 
 const CONTEXT: &str = "attachment";
 /// Where uploads are sealed while they arrive (swept like other temporary files when left).
@@ -324,9 +324,17 @@ mod tests {
         }
         assert_eq!(writer.size(), 200_000);
         let staged_blob = writer.finish().unwrap();
-        assert_eq!(staged(dir.path()).len(), 1, "sealed in the staging directory");
+        assert_eq!(
+            staged(dir.path()).len(),
+            1,
+            "sealed in the staging directory"
+        );
         let id = staged_blob.commit().unwrap();
-        assert_eq!(id, store.id_for(&content), "the same name as a file stored whole");
+        assert_eq!(
+            id,
+            store.id_for(&content),
+            "the same name as a file stored whole"
+        );
         assert!(staged(dir.path()).is_empty());
         assert_eq!(store.get(&id).unwrap(), content);
         assert_eq!(store.verify(&id).unwrap(), 200_000);
@@ -349,7 +357,10 @@ mod tests {
         let mut writer = store.writer().unwrap();
         writer.write_all(b"never sent").unwrap();
         drop(writer.finish().unwrap());
-        assert!(staged(dir.path()).is_empty(), "the uncommitted file is deleted");
+        assert!(
+            staged(dir.path()).is_empty(),
+            "the uncommitted file is deleted"
+        );
     }
 
     #[test]

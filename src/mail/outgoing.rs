@@ -76,8 +76,8 @@ impl Spliced {
         let mut out = Vec::with_capacity(total);
         for (before, file) in cuts {
             out.extend_from_slice(before);
-            let written = encode_file(&mut blobs.open(&file.blob_id)?, &mut out)
-                .map_err(BlobError::Io)?;
+            let written =
+                encode_file(&mut blobs.open(&file.blob_id)?, &mut out).map_err(BlobError::Io)?;
             if written != file.size {
                 // Changed since it was checked: send nothing rather than a different file.
                 return Err(BlobError::Sealed);
@@ -172,7 +172,9 @@ async fn transfer(
         .command(Mail::new(envelope.from().cloned(), parameters))
         .await?;
     for to in envelope.to() {
-        connection.command(Rcpt::new(to.clone(), Vec::new())).await?;
+        connection
+            .command(Rcpt::new(to.clone(), Vec::new()))
+            .await?;
     }
     connection.command(Data).await?;
     connection.message_iter(bytes.chunks(SEND_PIECE)).await?;
@@ -185,14 +187,30 @@ mod tests {
 
     #[test]
     fn files_are_encoded_as_lettre_encodes_them_at_every_length() {
-        for size in [0usize, 1, 2, 3, 56, 57, 58, 114, 57 * 1024, 57 * 1024 + 1, 200_001] {
+        for size in [
+            0usize,
+            1,
+            2,
+            3,
+            56,
+            57,
+            58,
+            114,
+            57 * 1024,
+            57 * 1024 + 1,
+            200_001,
+        ] {
             let data: Vec<u8> = (0..size).map(|i| (i * 13 % 256) as u8 ^ 0x80).collect();
             let mut ours = Vec::new();
             let read = encode_file(&mut io::Cursor::new(&data), &mut ours).unwrap();
             assert_eq!(read, size as u64);
             let mut theirs = String::new();
             email_encoding_reference(&data, &mut theirs);
-            assert_eq!(String::from_utf8(ours.clone()).unwrap(), theirs, "size {size}");
+            assert_eq!(
+                String::from_utf8(ours.clone()).unwrap(),
+                theirs,
+                "size {size}"
+            );
             assert_eq!(ours.len(), encoded_len(size as u64), "size {size}");
         }
     }
@@ -200,8 +218,10 @@ mod tests {
     /// lettre's own encoding of a body, taken from the part it formats.
     fn email_encoding_reference(data: &[u8], out: &mut String) {
         use lettre::message::{Attachment, MultiPart, header::ContentType};
-        let part = Attachment::new("x".into())
-            .body(data.to_vec(), ContentType::parse("application/octet-stream").unwrap());
+        let part = Attachment::new("x".into()).body(
+            data.to_vec(),
+            ContentType::parse("application/octet-stream").unwrap(),
+        );
         let formatted = String::from_utf8(MultiPart::mixed().singlepart(part).formatted()).unwrap();
         // The multipart's headers, the part's headers, then the body and the closing line.
         let (_, part) = formatted.split_once("\r\n\r\n").unwrap();

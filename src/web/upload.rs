@@ -23,9 +23,9 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::AppError;
-use crate::mail::blobs::{BlobError, BlobStore, BlobWriter, StagedBlob};
 use super::forms::{FORM_LIMIT, checked_fields, content_length, read_limited};
 use super::session::SessionState;
+use crate::mail::blobs::{BlobError, BlobStore, BlobWriter, StagedBlob};
 use crate::state::AppState;
 
 /// All files of one form (one message) together: 25 MB.

@@ -1112,14 +1112,25 @@ async fn a_ten_megabyte_attachment_is_sealed_in_chunks_as_it_arrives_and_sent_by
             Part::Text("text", "The scan of your receipt."),
             Part::Text("to", "anna@customer.test"),
             Part::Text("cc", "nope@"),
-            Part::File("files", "receipt-scan.bin", "application/octet-stream", &scan),
+            Part::File(
+                "files",
+                "receipt-scan.bin",
+                "application/octet-stream",
+                &scan,
+            ),
         ],
     )
     .await;
 
     // Assert 1: shown again with the text; the sealed upload is gone from the data directory.
     assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.unwrap().contains("The scan of your receipt."));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("The scan of your receipt.")
+    );
     assert_eq!(blob_files(&app), before, "no staged or stored file is left");
 
     // Act 2: the same reply, addressed right.
@@ -1130,7 +1141,12 @@ async fn a_ten_megabyte_attachment_is_sealed_in_chunks_as_it_arrives_and_sent_by
         &[
             Part::Text("text", "The scan of your receipt."),
             Part::Text("to", "anna@customer.test"),
-            Part::File("files", "receipt-scan.bin", "application/octet-stream", &scan),
+            Part::File(
+                "files",
+                "receipt-scan.bin",
+                "application/octet-stream",
+                &scan,
+            ),
         ],
     )
     .await;
@@ -1156,7 +1172,13 @@ async fn a_ten_megabyte_attachment_is_sealed_in_chunks_as_it_arrives_and_sent_by
         lethe::crypto::stream::is_sealed_stream(&head),
         "stored in sealed chunks"
     );
-    assert!(traces(&app.data_dir.join("attachments"), &[&scan[5_000_000..5_000_032]]).is_empty());
+    assert!(
+        traces(
+            &app.data_dir.join("attachments"),
+            &[&scan[5_000_000..5_000_032]]
+        )
+        .is_empty()
+    );
 
     // Assert 3: the mail carries the file byte for byte, as Python's email package reads it.
     let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
@@ -1183,7 +1205,10 @@ async fn a_ten_megabyte_attachment_is_sealed_in_chunks_as_it_arrives_and_sent_by
             sha256_hex(&scan)
         ]])
     );
-    assert!(!sent.contains("LETHE-ATTACHMENT-"), "no placeholder is left");
+    assert!(
+        !sent.contains("LETHE-ATTACHMENT-"),
+        "no placeholder is left"
+    );
 }
 
 #[tokio::test]
@@ -1200,7 +1225,12 @@ async fn a_damaged_attachment_file_stops_the_send_before_the_smtp_server_sees_an
         &format!("{path}/reply"),
         &[
             Part::Text("text", "Your label."),
-            Part::File("files", "label.bin", "application/octet-stream", &random_file(300_000)),
+            Part::File(
+                "files",
+                "label.bin",
+                "application/octet-stream",
+                &random_file(300_000),
+            ),
         ],
     )
     .await;
