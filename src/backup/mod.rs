@@ -22,7 +22,8 @@ pub mod replay;
 pub mod restore;
 pub mod routes;
 pub mod schedule;
-pub mod stream;
+/// The sealed chunk format of backup files (it lives in `crypto/`: attachment files use it too).
+pub use crate::crypto::stream;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@ mod tokens;
 
 pub mod cbor;
 pub mod key;
+pub mod stream;
 pub mod totp;
 pub mod webauthn;
 pub use key::{SecretKey, load_or_create_key};

@@ -43,7 +43,7 @@ pub fn new_attachments(files: Vec<UploadedFile>) -> Vec<NewAttachment> {
         .map(|file| NewAttachment {
             filename: file.filename,
             content_type: file.content_type,
-            data: file.data,
+            blob: file.blob,
         })
         .collect()
 }

@@ -1,7 +1,8 @@
 //! Attachment downloads (`/attachments/{id}`): scoped by organization, always as a download
 //! (`Content-Disposition: attachment`), as `application/octet-stream` unless the file is a
-//! harmless image type, and never sniffed by the browser; and the mapping of a message's
-//! `cid:` image sources onto those downloads, so inline images show in the thread.
+//! harmless image type, never sniffed by the browser, and sent from the store a chunk at a
+//! time; and the mapping of a message's `cid:` image sources onto those downloads, so inline
+//! images show in the thread.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -100,12 +101,18 @@ pub async fn download(
         // are as hidden as the thread.
         return Err(AppError::NotFound);
     }
+    // Opened before the answer starts (a missing or foreign file is an error page, not a cut
+    // download), then sent a chunk at a time from the store.
     let blobs = state.blobs.clone();
     let blob_id = found.blob_id.clone();
-    let bytes = web::block(move || blobs.get(&blob_id))
+    let mut file = web::block(move || blobs.open(&blob_id))
         .await
         .map_err(AppError::internal)?
         .map_err(AppError::internal)?;
+    let body = crate::web::zip_stream::stream("attachment", move |_, mut sink| {
+        std::io::copy(&mut file, &mut sink)?;
+        std::io::Write::flush(&mut sink)
+    });
     // The access log: whose file this is (its message's conversation and customer).
     let owner: Option<(i64, i64)> = crate::db::entity::conversation::Entity::lookup_in(scope.org())
         .select_only()
@@ -140,7 +147,7 @@ pub async fn download(
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
+        .streaming(body))
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ pub async fn store(
         .map(|u| u.display_name.clone())
         .unwrap_or_default();
     // Files first: a committed row never points at a missing file.
-    let sealed = compose::seal(&state.blobs, files).await?;
+    let sealed = compose::seal(files).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let note = create(
         &txn,

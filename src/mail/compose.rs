@@ -3,23 +3,26 @@
 //! content, written before the row that refers to them commits — as attachment rows of the
 //! message, so the conversation page, downloads, export, erasure, retention and
 //! anonymization reach them as they reach inbound ones. The sender reads them back from the
-//! store when the reply goes out.
+//! store, a chunk at a time, when the reply goes out (`mail::outgoing`).
+//!
+//! An uploaded file arrives here already sealed in the store's staging directory
+//! (`web::upload`); storing it is moving it to its name.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set};
 
 use super::EmailAddress;
 use super::MailError;
-use super::blobs::BlobStore;
+use super::blobs::{BlobStore, StagedBlob};
 use crate::db::entity::attachment;
 use crate::orgs::OrgId;
 
-/// A file an agent attached, not yet stored.
+/// A file an agent attached, sealed but not yet stored under its name.
 pub struct NewAttachment {
     /// Already sanitized (no path, no control characters).
     pub filename: String,
     /// Lower-case `type/subtype`.
     pub content_type: String,
-    pub data: Vec<u8>,
+    pub blob: StagedBlob,
 }
 
 /// A file in the attachment store, waiting for its row.
@@ -30,31 +33,30 @@ pub struct SealedAttachment {
     pub blob_id: String,
 }
 
-/// A stored file read back for sending.
+/// A stored file to send: read from the store when the mail is written out.
 pub struct OutgoingFile {
     pub filename: String,
     pub content_type: String,
-    pub data: Vec<u8>,
+    pub blob_id: String,
+    /// Plaintext bytes (checked against the file before anything is sent).
+    pub size: u64,
 }
 
-/// Seals and stores the files (off the async threads). Storing comes before the rows commit:
+/// Stores the sealed files under their names (off the async threads). Storing comes before the rows commit:
 /// a committed row never points at a missing file; a file whose row never commits (a refused
 /// reply) is taken by the orphan sweep.
-pub async fn seal(
-    blobs: &BlobStore,
-    files: Vec<NewAttachment>,
-) -> Result<Vec<SealedAttachment>, MailError> {
+pub async fn seal(files: Vec<NewAttachment>) -> Result<Vec<SealedAttachment>, MailError> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let blobs = blobs.clone();
     let sealed = tokio::task::spawn_blocking(move || {
         files
             .into_iter()
             .map(|file| {
-                let blob_id = blobs.put(&file.data)?;
+                let size = i64::try_from(file.blob.size()).unwrap_or(i64::MAX);
+                let blob_id = file.blob.commit()?;
                 Ok(SealedAttachment {
-                    size: i64::try_from(file.data.len()).unwrap_or(i64::MAX),
+                    size,
                     filename: file.filename,
                     content_type: file.content_type,
                     blob_id,
@@ -91,7 +93,9 @@ pub async fn insert_rows(
     Ok(())
 }
 
-/// The files of message `message_id`, opened from the store, in the order they were attached.
+/// The files of message `message_id`, in the order they were attached, each read once through
+/// (every chunk opens, the length is known) so that a damaged file fails the send before the
+/// first byte goes out; nothing is kept in memory.
 pub async fn files_of(
     db: &impl ConnectionTrait,
     blobs: &BlobStore,
@@ -112,7 +116,8 @@ pub async fn files_of(
         rows.into_iter()
             .map(|row| {
                 Ok(OutgoingFile {
-                    data: blobs.get(&row.blob_id)?,
+                    size: blobs.verify(&row.blob_id)?,
+                    blob_id: row.blob_id,
                     filename: row.filename,
                     content_type: row.content_type,
                 })

@@ -15,6 +15,7 @@ pub mod inbound_http;
 pub mod ingest;
 pub mod oauth;
 pub mod outbound;
+pub mod outgoing;
 pub mod parse;
 pub mod signature;
 pub mod system;

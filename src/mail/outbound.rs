@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body as MailBody, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -24,6 +25,7 @@ use super::channel::{self, Secret, SmtpSettings, TlsMode, is_one_of, organizatio
 use super::compose::{self, NewAttachment, OutgoingFile, Recipients};
 use super::format::{self, Body, Quoted};
 use super::ingest::{latest_message, touch_conversation};
+use super::outgoing::{self, Spliced};
 use super::parse::format_token_tag;
 use crate::crypto::random_token;
 use crate::db::InOrg;
@@ -79,15 +81,7 @@ pub async fn smtp_transport(
     settings: &SmtpSettings,
     egress: Egress,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportError> {
-    // Connect to an address the egress policy checked (IPv4 first: many servers have no IPv6
-    // route); TLS still verifies the host name.
-    let address = egress
-        .resolve(&settings.host, settings.port)
-        .await?
-        .into_iter()
-        .min_by_key(SocketAddr::is_ipv6)
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = checked_address(settings, &egress).await?;
     let tls = |host: &str| {
         TlsParameters::new(host.to_owned()).map_err(|e| TransportError::Tls(e.to_string()))
     };
@@ -110,6 +104,72 @@ pub async fn smtp_transport(
         _ => builder,
     };
     Ok(builder.build())
+}
+
+/// The address to connect to: one the egress policy checked (IPv4 first: many servers have
+/// no IPv6 route); TLS still verifies the host name.
+async fn checked_address(settings: &SmtpSettings, egress: &Egress) -> Result<String, EgressError> {
+    Ok(egress
+        .resolve(&settings.host, settings.port)
+        .await?
+        .into_iter()
+        .min_by_key(SocketAddr::is_ipv6)
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default())
+}
+
+/// An SMTP connection for a channel, set up as [`smtp_transport`] sets up its connections
+/// (TLS or STARTTLS as configured, then the sign-in), for sending a mail in pieces
+/// (`mail::outgoing`).
+async fn smtp_connection(
+    settings: &SmtpSettings,
+    egress: Egress,
+) -> Result<AsyncSmtpConnection, SendError> {
+    let address = checked_address(settings, &egress)
+        .await
+        .map_err(|e| SendError::Transport(e.into()))?;
+    let tls = || {
+        TlsParameters::new(settings.host.clone())
+            .map_err(|e| SendError::Transport(TransportError::Tls(e.to_string())))
+    };
+    let hello = ClientId::default();
+    let wrapper = match settings.tls {
+        TlsMode::Tls => Some(tls()?),
+        TlsMode::None | TlsMode::StartTls => None,
+    };
+    let mut connection = AsyncSmtpConnection::connect_tokio1(
+        (address.as_str(), settings.port),
+        Some(Duration::from_secs(30)),
+        &hello,
+        wrapper,
+        None,
+    )
+    .await
+    .map_err(SendError::Smtp)?;
+    if settings.tls == TlsMode::StartTls {
+        connection
+            .starttls(tls()?, &hello)
+            .await
+            .map_err(SendError::Smtp)?;
+    }
+    let sign_in = match (&settings.user, &settings.secret) {
+        (Some(user), Some(Secret::Password(password))) => Some((
+            Credentials::new(user.clone(), password.clone()),
+            DEFAULT_MECHANISMS.to_vec(),
+        )),
+        (Some(user), Some(Secret::Bearer(token))) => Some((
+            Credentials::new(user.clone(), token.clone()),
+            vec![Mechanism::Xoauth2],
+        )),
+        _ => None,
+    };
+    if let Some((credentials, mechanisms)) = sign_in
+        && let Err(error) = connection.auth(&mechanisms, &credentials).await
+    {
+        connection.abort().await;
+        return Err(SendError::Smtp(error));
+    }
+    Ok(connection)
 }
 
 /// The channel a reply goes out through: the conversation's own if it can send, else the
@@ -297,7 +357,7 @@ pub async fn queue_reply_with(
     if text.is_empty() {
         return Ok(Err(Refusal::Empty));
     }
-    let sealed = compose::seal(&state.blobs, extras.attachments).await?;
+    let sealed = compose::seal(extras.attachments).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let conversation = conversation::Entity::find_by_id_in(org, conversation_id)
         .one(&txn)
@@ -586,19 +646,36 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Result<(), Failure> {
     let quoted = quoted_message(&state.db, &message)
         .await
         .map_err(|e| temporary(e.to_string()))?;
-    let email = build_email(&message, quoted.as_ref(), files).map_err(|reason| Failure {
+    let files: Vec<(String, OutgoingFile)> = files
+        .into_iter()
+        .enumerate()
+        .map(|(index, file)| (outgoing::placeholder(index), file))
+        .collect();
+    let email = build_email(&message, quoted.as_ref(), &files).map_err(|reason| Failure {
         reason,
         permanent: true,
         waits_for_sign_in: false,
     })?;
-    let email = &email;
+    // The mail with its files, written once (off the async threads); lettre's message holds
+    // only the placeholders and goes before the files are read.
+    let spliced = Spliced::new(&email, files);
+    drop(email);
+    let envelope = spliced.envelope().clone();
+    let blobs = state.blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || spliced.write_out(&blobs))
+        .await
+        .map_err(|e| temporary(e.to_string()))?
+        .map_err(|e| temporary(e.to_string()))?;
+    let (envelope, bytes) = (&envelope, bytes.as_slice());
     oauth::with_token(
         state,
         channel.id,
         &mut settings,
         SendError::Token,
         is_auth_refusal,
-        move |settings: SmtpSettings| async move { send_with(state, &settings, email).await },
+        move |settings: SmtpSettings| async move {
+            send_with(state, &settings, envelope, bytes).await
+        },
     )
     .await
     .map_err(Failure::from)
@@ -643,15 +720,12 @@ fn is_auth_refusal(error: &SendError) -> bool {
 async fn send_with(
     state: &AppState,
     settings: &SmtpSettings,
-    email: &Message,
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
 ) -> Result<(), SendError> {
-    let transport = smtp_transport(settings, state.config.egress())
+    let mut connection = smtp_connection(settings, state.config.egress()).await?;
+    outgoing::send(&mut connection, envelope, bytes)
         .await
-        .map_err(SendError::Transport)?;
-    transport
-        .send(email.clone())
-        .await
-        .map(|_| ())
         .map_err(SendError::Smtp)
 }
 
@@ -704,11 +778,12 @@ fn formatted_parts(message: &message::Model, quoted: Option<&message::Model>) ->
 
 /// The mail of a message: plain text (forwards), or a formatted reply as
 /// `multipart/alternative` (text, HTML) with the answered message quoted; with files, that in
-/// a `multipart/mixed` with one attachment part per file.
+/// a `multipart/mixed` with one attachment part per file, whose base64 body is the file's
+/// placeholder (`mail::outgoing` puts the file in its place).
 fn build_email(
     message: &message::Model,
     quoted: Option<&message::Model>,
-    files: Vec<OutgoingFile>,
+    files: &[(String, OutgoingFile)],
 ) -> Result<Message, String> {
     let from_name = (!message.from_name.is_empty()).then(|| message.from_name.clone());
     let from = Mailbox::new(
@@ -761,11 +836,15 @@ fn build_email(
         Some(alternative) => MultiPart::mixed().multipart(alternative),
         None => MultiPart::mixed().singlepart(SinglePart::plain(message.text_body.clone())),
     };
-    for file in files {
+    for (placeholder, file) in files {
         let content_type = ContentType::parse(&file.content_type)
             .or_else(|_| ContentType::parse("application/octet-stream"))
             .map_err(|e| e.to_string())?;
-        mixed = mixed.singlepart(Attachment::new(file.filename).body(file.data, content_type));
+        let body = MailBody::dangerous_pre_encoded(
+            placeholder.clone().into_bytes(),
+            ContentTransferEncoding::Base64,
+        );
+        mixed = mixed.singlepart(Attachment::new(file.filename.clone()).body(body, content_type));
     }
     builder.multipart(mixed).map_err(|e| e.to_string())
 }
@@ -916,7 +995,7 @@ pub async fn start_conversation(
     let Some(first) = new.recipients.to.first().cloned() else {
         return Ok(Err(Refusal::NoRecipient));
     };
-    let sealed = compose::seal(&state.blobs, new.attachments).await?;
+    let sealed = compose::seal(new.attachments).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let Some(channel) = channel::find(&txn, org, new.channel_id)
         .await?

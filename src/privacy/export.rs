@@ -635,10 +635,11 @@ pub fn write_entries<W: Write + std::io::Seek>(
     for conversation in &file.conversations {
         for message in &conversation.messages {
             for a in &message.attachments {
-                let content = blobs.get(&a.blob_id)?;
+                // A chunk at a time from the store into the archive.
+                let mut content = blobs.open(&a.blob_id)?;
                 zip.start_file(format!("{prefix}{}", a.file), options)
                     .map_err(zip_error)?;
-                zip.write_all(&content).map_err(io_error)?;
+                std::io::copy(&mut content, zip).map_err(io_error)?;
             }
         }
     }

@@ -4,7 +4,8 @@
 //! such files — only those untouched for [`SAFE_AGE_MINUTES`], because an ingest writes its
 //! file before it commits the row (and refreshes an existing file's time when it reuses it),
 //! so a young unreferenced file may be one that is about to be referenced.
-//! Leftover temporary files of interrupted writes (`*.tmp<pid>`) of the same age go too.
+//! Leftover temporary files of interrupted writes (`*.tmp<pid>`, among them uploads left in
+//! `attachments/tmp/` by a crash, see `mail::blobs`) of the same age go too.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,12 @@
 //! A file over a limit is read to its end and dropped, and named in [`Upload::rejected`], so
 //! the handler can show the form again with the typed text and a clear message, storing
 //! nothing. A URL-encoded body is accepted too (a form without files).
+//!
+//! Files are never held whole in memory: each is sealed into the attachment store's staging
+//! directory as it arrives ([`BlobWriter`], [`WRITE_BLOCK`] at a time, off the async threads),
+//! its content digest computed on the way. The moment a file breaks a limit its partial file
+//! is deleted; a kept file waits as a [`StagedBlob`] that the handler commits when it stores
+//! the message, and that is deleted if the handler drops it (a form shown again).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +25,7 @@ use serde::de::DeserializeOwned;
 use super::error::AppError;
 use super::forms::{FORM_LIMIT, checked_fields, content_length, read_limited};
 use super::session::SessionState;
+use crate::mail::blobs::{BlobError, BlobStore, BlobWriter, StagedBlob};
 use crate::state::AppState;
 
 /// All files of one form (one message) together: 25 MB.
@@ -28,13 +35,17 @@ pub const MAX_FILES_BYTES: usize = 25 * 1024 * 1024;
 /// and text of one form could be, even with an oversized file that is read and dropped.
 pub const MAX_BODY_BYTES: usize = 4 * MAX_FILES_BYTES;
 
-/// A file of the form, within the limits.
+/// Bytes of a file gathered before they are sealed and written (off the async threads).
+pub const WRITE_BLOCK: usize = 256 * 1024;
+
+/// A file of the form, within the limits: sealed in the store's staging directory.
 pub struct UploadedFile {
     /// Sanitized: no path, no control characters; `attachment-N` when the browser sent none.
     pub filename: String,
     /// Lower-case `type/subtype` as the browser declared it, else `application/octet-stream`.
     pub content_type: String,
-    pub data: Vec<u8>,
+    /// Deleted when dropped, unless committed to the store.
+    pub blob: StagedBlob,
 }
 
 /// Which limit a dropped file broke.
@@ -74,9 +85,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
         let session = req.extensions().get::<Arc<SessionState>>().cloned();
         let content_type = req.content_type().to_ascii_lowercase();
         let declared = content_length(req);
-        let per_file = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(MAX_FILES_BYTES, |s| s.config.max_attachment_bytes);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
         let headers = req.headers().clone();
         let payload = payload.take();
         Box::pin(async move {
@@ -97,7 +106,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
             if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
                 return Err(AppError::PayloadTooLarge);
             }
-            let parts = read_parts(Multipart::new(&headers, payload), per_file).await?;
+            let state = state.ok_or_else(|| AppError::internal("no application state"))?;
+            let parts = read_parts(
+                Multipart::new(&headers, payload),
+                &state.blobs,
+                state.config.max_attachment_bytes,
+            )
+            .await?;
             let form = checked_fields(session.as_deref(), parts.fields)?;
             Ok(CsrfUpload(Upload {
                 form,
@@ -114,7 +129,61 @@ struct Parts {
     rejected: Vec<RejectedFile>,
 }
 
-async fn read_parts(mut multipart: Multipart, per_file: usize) -> Result<Parts, AppError> {
+/// The file being sealed: the writer (on a blocking thread while a block is written) and the
+/// bytes gathered for the next block.
+struct Sealing {
+    writer: BlobWriter,
+    pending: Vec<u8>,
+}
+
+impl Sealing {
+    fn new(blobs: &BlobStore) -> Result<Self, AppError> {
+        Ok(Self {
+            writer: blobs.writer().map_err(AppError::internal)?,
+            pending: Vec::with_capacity(WRITE_BLOCK),
+        })
+    }
+
+    /// Seals and writes what is gathered, off the async threads.
+    async fn write_pending(self) -> Result<Self, AppError> {
+        let Sealing {
+            mut writer,
+            mut pending,
+        } = self;
+        let (writer, pending) = web::block(move || {
+            std::io::Write::write_all(&mut writer, &pending)?;
+            pending.clear();
+            Ok::<_, BlobError>((writer, pending))
+        })
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+        Ok(Self { writer, pending })
+    }
+
+    async fn take(mut self, chunk: &[u8]) -> Result<Self, AppError> {
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() >= WRITE_BLOCK {
+            self = self.write_pending().await?;
+        }
+        Ok(self)
+    }
+
+    /// Writes the rest and seals the final chunk: the file waits in the staging directory.
+    async fn finish(self) -> Result<StagedBlob, AppError> {
+        let Sealing { writer, .. } = self.write_pending().await?;
+        web::block(move || writer.finish())
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)
+    }
+}
+
+async fn read_parts(
+    mut multipart: Multipart,
+    blobs: &BlobStore,
+    per_file: usize,
+) -> Result<Parts, AppError> {
     let malformed = || AppError::BadRequest("error.bad_form");
     let per_file = per_file.min(MAX_FILES_BYTES);
     let mut parts = Parts {
@@ -150,7 +219,8 @@ async fn read_parts(mut multipart: Multipart, per_file: usize) -> Result<Parts, 
             .map(|m| m.essence_str().to_ascii_lowercase())
             .filter(|t| t.contains('/') && t != "application/x-unknown")
             .unwrap_or_else(|| "application/octet-stream".into());
-        let mut data = Vec::new();
+        // Sealed as it arrives, from its first byte (an empty file input sends none).
+        let mut sealing: Option<Sealing> = None;
         let mut size = 0usize;
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|_| malformed())?;
@@ -160,10 +230,14 @@ async fn read_parts(mut multipart: Multipart, per_file: usize) -> Result<Parts, 
                 return Err(AppError::PayloadTooLarge);
             }
             if size <= per_file && kept_bytes + size <= MAX_FILES_BYTES {
-                data.extend_from_slice(&chunk);
-            } else if !data.is_empty() {
-                // Over a limit: the rest is read and dropped.
-                data = Vec::new();
+                let current = match sealing.take() {
+                    Some(current) => current,
+                    None => Sealing::new(blobs)?,
+                };
+                sealing = Some(current.take(&chunk).await?);
+            } else {
+                // Over a limit: the partial file is deleted now, the rest read and dropped.
+                sealing = None;
             }
         }
         // A file input left empty sends a part with no name and no bytes.
@@ -189,10 +263,15 @@ async fn read_parts(mut multipart: Multipart, per_file: usize) -> Result<Parts, 
             });
         } else {
             kept_bytes += size;
+            let sealing = match sealing {
+                Some(sealing) => sealing,
+                // A named file with no bytes.
+                None => Sealing::new(blobs)?,
+            };
             parts.files.push(UploadedFile {
                 filename,
                 content_type,
-                data,
+                blob: sealing.finish().await?,
             });
         }
     }

@@ -2,7 +2,8 @@
 //! one chunk and one attachment at a time, whatever the archive's size. A failure part-way is
 //! logged (without personal data) and ends the body with an error, so the download is visibly
 //! incomplete rather than silently short. The organization export and a customer's export
-//! both answer through it.
+//! both answer through it, and so does an attachment download (any body written on a blocking
+//! thread can).
 
 use std::io::Write;
 

@@ -1078,3 +1078,177 @@ async fn a_message_is_forwarded_with_its_files_recorded_on_the_conversation_and_
     assert_eq!(parsed["headers"]["to"], "anna@customer.test");
     assert_eq!(parsed["headers"]["in-reply-to"], "<fwd-1@customer.test>");
 }
+
+/// Random bytes: no run of them appears by chance in a sealed file or a mail.
+fn random_file(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for byte in &mut bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = (state >> 24) as u8;
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_attachment_is_sealed_in_chunks_as_it_arrives_and_sent_byte_identical() {
+    // Arrange
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let path = format!("/conversations/{id}");
+    let scan = random_file(10 * 1024 * 1024);
+    let before = blob_files(&app);
+
+    // Act 1: a form that comes back (a bad Cc address) after the file was sealed.
+    let refused = post_multipart(
+        &app,
+        &path,
+        &format!("{path}/reply"),
+        &[
+            Part::Text("text", "The scan of your receipt."),
+            Part::Text("to", "anna@customer.test"),
+            Part::Text("cc", "nope@"),
+            Part::File(
+                "files",
+                "receipt-scan.bin",
+                "application/octet-stream",
+                &scan,
+            ),
+        ],
+    )
+    .await;
+
+    // Assert 1: shown again with the text; the sealed upload is gone from the data directory.
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("The scan of your receipt.")
+    );
+    assert_eq!(blob_files(&app), before, "no staged or stored file is left");
+
+    // Act 2: the same reply, addressed right.
+    let response = post_multipart(
+        &app,
+        &path,
+        &format!("{path}/reply"),
+        &[
+            Part::Text("text", "The scan of your receipt."),
+            Part::Text("to", "anna@customer.test"),
+            Part::File(
+                "files",
+                "receipt-scan.bin",
+                "application/octet-stream",
+                &scan,
+            ),
+        ],
+    )
+    .await;
+
+    // Assert 2: one file in the store, sealed as a chunked stream (not one seal of the whole
+    // file), named by its content, nothing left in the staging directory.
+    assert_eq!(response.status(), 303);
+    let row = attachment::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("attachment row");
+    assert_eq!(row.size, 10 * 1024 * 1024);
+    let added: Vec<PathBuf> = blob_files(&app).difference(&before).cloned().collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert!(added[0].ends_with(&row.blob_id), "{added:?}");
+    let mut head = [0u8; 8];
+    std::fs::File::open(&added[0])
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    assert!(
+        lethe::crypto::stream::is_sealed_stream(&head),
+        "stored in sealed chunks"
+    );
+    assert!(
+        traces(
+            &app.data_dir.join("attachments"),
+            &[&scan[5_000_000..5_000_032]]
+        )
+        .is_empty()
+    );
+
+    // Assert 3: the mail carries the file byte for byte, as Python's email package reads it.
+    let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome.sent, 1);
+    let sent = smtp.wait_for(1).await.remove(0);
+    let parsed = parsed_by_python(&sent);
+    assert_eq!(
+        parsed["types"],
+        serde_json::json!([
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "application/octet-stream"
+        ])
+    );
+    assert_eq!(
+        parsed["files"],
+        serde_json::json!([[
+            "receipt-scan.bin",
+            "application/octet-stream",
+            sha256_hex(&scan)
+        ]])
+    );
+    assert!(
+        !sent.contains("LETHE-ATTACHMENT-"),
+        "no placeholder is left"
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_attachment_file_stops_the_send_before_the_smtp_server_sees_anything() {
+    // Arrange: a queued reply whose stored file was altered on disk.
+    let app = spawn_app().await;
+    let smtp = SmtpRecorder::start().await;
+    let (org, channel) = shop(&app, Some(smtp.port)).await;
+    let id = anna_asks(&app, org, channel, "Anna Berg <anna@customer.test>").await;
+    let path = format!("/conversations/{id}");
+    let response = post_multipart(
+        &app,
+        &path,
+        &format!("{path}/reply"),
+        &[
+            Part::Text("text", "Your label."),
+            Part::File(
+                "files",
+                "label.bin",
+                "application/octet-stream",
+                &random_file(300_000),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let file = blob_files(&app).into_iter().next().expect("stored file");
+    let mut raw = std::fs::read(&file).unwrap();
+    let middle = raw.len() / 2;
+    raw[middle] ^= 0x01;
+    std::fs::write(&file, raw).unwrap();
+
+    // Act
+    let outcome = lethe::mail::outbound::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+
+    // Assert: not sent, kept for another attempt; the server never saw a part of it.
+    assert_eq!(outcome.sent, 0);
+    assert_eq!(outcome.retrying, 1);
+    assert_eq!(app.count::<outbox::Entity>().await, 1);
+    assert!(smtp.messages().is_empty());
+}

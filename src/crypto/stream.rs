@@ -1,5 +1,6 @@
-//! The sealed stream: how a backup file is encrypted, in chunks, so that neither writing nor
-//! reading ever holds more than one chunk in memory.
+//! The sealed stream: how a backup file (and, under a key derived for them, an attachment
+//! file: `mail::blobs`) is encrypted, in chunks, so that neither writing nor reading ever holds
+//! more than one chunk in memory.
 //!
 //! ```text
 //! header   "LETHEBK" 0x01 | key source (1 byte) | salt (32) | key check (16)
@@ -198,6 +199,11 @@ impl<W: Write> Write for SealWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Whether `prefix` (the first bytes of a file) starts a sealed stream.
+pub fn is_sealed_stream(prefix: &[u8]) -> bool {
+    prefix.starts_with(MAGIC)
 }
 
 /// Reads the header of a sealed stream: the key source, without opening anything.
