@@ -147,7 +147,12 @@ pub async fn download(
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .streaming(body))
+        // Its length is known (the stored size of the opened file): browsers show progress
+        // and a cut transfer is seen as one.
+        .body(actix_web::body::SizedStream::new(
+            u64::try_from(found.size).unwrap_or(0),
+            body,
+        )))
 }
 
 #[cfg(test)]

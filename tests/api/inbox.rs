@@ -326,6 +326,11 @@ async fn the_conversation_page_escapes_text_sanitizes_html_and_serves_attachment
         headers["content-disposition"],
         "attachment; filename*=UTF-8''invoice%204711.pdf"
     );
+    // Streamed from the store with its length announced (browsers show progress).
+    assert_eq!(
+        headers["content-length"],
+        attachment.len().to_string().as_str()
+    );
     assert_eq!(download.bytes().await.unwrap().to_vec(), attachment);
 
     // The customer page lists the conversation and the address.
