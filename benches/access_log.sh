@@ -6,7 +6,9 @@
 # `test-hooks` feature) — in alternating rounds of SECONDS each, side by side in one run.
 # Prints p50/p90/p99 and pages/s per server (benches/access_log_bench.py), then how many
 # access entries each wrote (the "off" one must have none, or the switch did not take).
-# Usage: benches/access_log.sh [CONVERSATIONS=20000] [AGENTS=50] [SECONDS=20] [ROUNDS=3]
+# With RATE (pages/s in all, e.g. 50) the agents work at that human pace instead of a closed
+# loop, latency counted from each request's scheduled time (benches/access_log_bench.py --rate).
+# Usage: benches/access_log.sh [CONVERSATIONS=20000] [AGENTS=50] [SECONDS=20] [ROUNDS=3] [RATE=0]
 # Builds target/release/lethe with `--features test-hooks` (only the lethe crate is rebuilt
 # when the dependencies are already built for release); LETHE_BENCH_BIN=path uses that binary
 # instead (it must have been built with the feature). Needs sqlite3, curl and python3.
@@ -16,6 +18,7 @@ CONVERSATIONS="${1:-20000}"
 AGENTS="${2:-50}"
 SECONDS_PER_ROUND="${3:-20}"
 ROUNDS="${4:-3}"
+RATE="${5:-0}"
 BIN="${LETHE_BENCH_BIN:-}"
 if [[ -z "$BIN" ]]; then
     BIN=target/release/lethe
@@ -59,7 +62,7 @@ start_server off "$port_off" LETHE_TEST_ACCESS_LOG_OFF=1
 echo "$(nproc) cores, $(wc -l <"$work/ids") conversations, $AGENTS agents, $ROUNDS rounds of ${SECONDS_PER_ROUND}s per server"
 python3 benches/access_log_bench.py --on "http://127.0.0.1:$port_on" --off "http://127.0.0.1:$port_off" \
     --agents "$AGENTS" --password "$password" --ids "$work/ids" \
-    --seconds "$SECONDS_PER_ROUND" --rounds "$ROUNDS"
+    --seconds "$SECONDS_PER_ROUND" --rounds "$ROUNDS" --rate "$RATE"
 # Let the writers flush their last batch (one second), then count.
 sleep 2
 for name in on off; do

@@ -2,11 +2,15 @@
 """The access-log benchmark's load; see benches/access_log.sh for what it measures.
 
 AGENTS threads, each signed in as its own agent on both servers, ask for random
-/conversations/{id} pages in a closed loop (one request at a time per agent, keep-alive
-connections) for SECONDS per round. Rounds alternate between the server that logs access and
-the one that does not (on, off, then off, on, ...), so both see the same machine. Prints p50,
-p90, p99 and the slowest answer per server, from the client's clock (request sent to answer
-read)."""
+/conversations/{id} pages for SECONDS per round, in one of two loads:
+- closed loop (the default): one request at a time per agent, the next as soon as the answer
+  is read, keep-alive connections: the most pages the machine can serve;
+- paced (--rate R): the team at a human pace, R pages per second in all, each agent on its own
+  fixed schedule; a request's latency counts from its scheduled time, so a stalled server is
+  not hidden by requests that were never sent (the mode of benches/inbox_bench.py).
+Rounds alternate between the server that logs access and the one that does not (on, off, then
+off, on, ...), so both see the same machine. Prints p50, p90, p99 and the slowest answer per
+server, from the client's clock."""
 
 import argparse
 import collections
@@ -95,6 +99,54 @@ def run_round(agents, ids, seconds):
     return latencies, errors
 
 
+def timed_get(agent, path, since):
+    """Milliseconds from `since` (perf_counter) to the answer read, or the failure's name."""
+    try:
+        status, _, _ = agent.request("GET", path)
+    except (OSError, http.client.HTTPException) as error:
+        agent.connection.close()
+        return None, type(error).__name__
+    if status != 200:
+        return None, f"HTTP {status}"
+    return (time.perf_counter() - since) * 1000, None
+
+
+def paced(agents, next_path, seconds, rate):
+    """Each agent asks for next_path(rng) every len(agents)/rate seconds, agents offset evenly;
+    returns (latencies in ms from each request's scheduled time, what failed)."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    interval = len(agents) / rate
+    start = time.perf_counter() + 0.5
+    for agent in agents:
+        agent.connection.close()
+
+    def loop(n, agent):
+        mine, failed = [], []
+        rng = random.Random(n)
+        k = 0
+        while True:
+            scheduled = start + n * interval / len(agents) + k * interval
+            if scheduled > start + seconds:
+                break
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            ms, error = timed_get(agent, next_path(rng), scheduled)
+            (mine.append(ms) if error is None else failed.append(error))
+            k += 1
+        with lock:
+            latencies.extend(mine)
+            errors.extend(failed)
+
+    threads = [threading.Thread(target=loop, args=(n, a)) for n, a in enumerate(agents)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")
@@ -112,8 +164,17 @@ def main():
     parser.add_argument("--ids", required=True, help="file with one conversation id a line")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, default=0, help="pages per second of the paced team (0: closed loop)"
+    )
     args = parser.parse_args()
     ids = [int(line) for line in open(args.ids) if line.strip()]
+
+    def one_round(agents, seconds):
+        if args.rate > 0:
+            return paced(agents, lambda rng: f"/conversations/{rng.choice(ids)}", seconds, args.rate)
+        return run_round(agents, ids, seconds)
+
     servers = {"on": args.on, "off": args.off}
     agents = {
         mode: [Agent(base, args.email.format(n=n), args.password) for n in range(args.agents)]
@@ -123,11 +184,11 @@ def main():
     failures = {mode: collections.Counter() for mode in servers}
     # A short warm-up of each (caches, connection pools), not counted.
     for mode in servers:
-        run_round(agents[mode], ids, 2)
+        one_round(agents[mode], 2)
     for r in range(args.rounds):
         order = ["on", "off"] if r % 2 == 0 else ["off", "on"]
         for mode in order:
-            latencies, errors = run_round(agents[mode], ids, args.seconds)
+            latencies, errors = one_round(agents[mode], args.seconds)
             results[mode].extend(latencies)
             failures[mode].update(errors)
             print(
@@ -135,6 +196,8 @@ def main():
                 file=sys.stderr,
             )
     total = args.seconds * args.rounds
+    load = f"paced, {args.rate:g} pages/s in all" if args.rate > 0 else "closed loop"
+    print(f"{args.agents} agents, {load}")
     print(
         f"{'access log':<11} {'pages':>8} {'pages/s':>8} {'p50 ms':>8} {'p90 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}"

@@ -12,27 +12,13 @@ Prints p50, p90, p99 and the slowest answer per server and load, from the client
 
 import argparse
 import collections
-import http.client
 import statistics
 import sys
-import threading
 import time
 
-# The signed-in agent (keep-alive connection, session cookie) and the percentile are the
-# access-log benchmark's.
-from access_log_bench import Agent, percentile
-
-
-def timed_get(agent, path, since):
-    """Milliseconds from `since` (perf_counter) to the answer read, or the failure's name."""
-    try:
-        status, _, _ = agent.request("GET", path)
-    except (OSError, http.client.HTTPException) as error:
-        agent.connection.close()
-        return None, type(error).__name__
-    if status != 200:
-        return None, f"HTTP {status}"
-    return (time.perf_counter() - since) * 1000, None
+# The signed-in agent (keep-alive connection, session cookie), the paced load and the
+# percentile are the access-log benchmark's.
+from access_log_bench import Agent, paced, percentile, timed_get
 
 
 def one_client(agent, path, seconds):
@@ -42,40 +28,6 @@ def one_client(agent, path, seconds):
     while time.monotonic() < deadline:
         ms, error = timed_get(agent, path, time.perf_counter())
         (latencies.append(ms) if error is None else errors.append(error))
-    return latencies, errors
-
-
-def paced(agents, path, seconds, rate):
-    """Each agent asks every len(agents)/rate seconds, agents offset evenly."""
-    latencies, errors = [], []
-    lock = threading.Lock()
-    interval = len(agents) / rate
-    start = time.perf_counter() + 0.5
-    for agent in agents:
-        agent.connection.close()
-
-    def loop(n, agent):
-        mine, failed = [], []
-        k = 0
-        while True:
-            scheduled = start + n * interval / len(agents) + k * interval
-            if scheduled > start + seconds:
-                break
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            ms, error = timed_get(agent, path, scheduled)
-            (mine.append(ms) if error is None else failed.append(error))
-            k += 1
-        with lock:
-            latencies.extend(mine)
-            errors.extend(failed)
-
-    threads = [threading.Thread(target=loop, args=(n, a)) for n, a in enumerate(agents)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     return latencies, errors
 
 
@@ -106,7 +58,7 @@ def main():
             got, failed = one_client(agents[name][0], args.path, args.seconds)
             results[(name, loads[0])].extend(got)
             failures.update(f"{name}: {e}" for e in failed)
-            got, failed = paced(agents[name], args.path, args.seconds, args.rate)
+            got, failed = paced(agents[name], lambda _: args.path, args.seconds, args.rate)
             results[(name, loads[1])].extend(got)
             failures.update(f"{name}: {e}" for e in failed)
             print(f"  round {r + 1} {name} done", file=sys.stderr)
