@@ -177,7 +177,13 @@ pub async fn older_than(
     cutoff: DateTime<Utc>,
     delete: Option<&crate::backup::journal::Journal>,
 ) -> Result<u64, DbErr> {
-    use sea_orm::QuerySelect;
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let Some(log) = delete else {
+        return draft::Entity::find_in(org)
+            .filter(draft::Column::UpdatedAt.lt(cutoff))
+            .count(db)
+            .await;
+    };
     let due: Vec<i64> = draft::Entity::find_in(org)
         .select_only()
         .column(draft::Column::Id)
@@ -185,10 +191,10 @@ pub async fn older_than(
         .into_tuple()
         .all(db)
         .await?;
-    match delete {
-        Some(log) if !due.is_empty() => crate::records::delete_drafts(db, org, &due, log).await,
-        _ => Ok(due.len() as u64),
+    if due.is_empty() {
+        return Ok(0);
     }
+    crate::records::delete_drafts(db, org, &due, log).await
 }
 
 #[derive(Deserialize)]

@@ -419,8 +419,9 @@ pub(super) async fn access_log(
 
 // ---- unsent drafts ----------------------------------------------------------------------
 
-/// Removes the organization's reply drafts last changed before the rule (one statement: a
-/// draft is one row, and nothing refers to it). Legal holds keep conversations, not drafts.
+/// Removes the organization's reply drafts last changed before the rule, through
+/// `records::delete_drafts` (so the erasure journal replays it after a restore); a dry run
+/// counts them. Legal holds keep conversations, not drafts.
 pub(super) async fn unsent_drafts(
     ctx: &Ctx<'_>,
     rule: &RetentionRule,
