@@ -61,6 +61,7 @@ function show(message) {
   shown[message.id] = true;
   if (message.id > lastId) { lastId = message.id; }
   var mine = message.from === 'visitor';
+  if (!mine) { nodes.typing.style.display = 'none'; }
   var item = el('li', { 'class': 'lethe-chat-' + message.from }, {
     margin: '6px 0', padding: '6px 10px', borderRadius: '8px', maxWidth: '85%',
     whiteSpace: 'pre-wrap', wordWrap: 'break-word',
@@ -82,6 +83,11 @@ function listen() {
   source = new EventSource(base + '/events?visitor=' + visitorId() + '&after=' + lastId);
   source.addEventListener('message', function (event) {
     try { show(JSON.parse(event.data)); } catch (e) { /* ignore a broken event */ }
+  });
+  source.addEventListener('typing', function (event) {
+    var typing = false;
+    try { typing = JSON.parse(event.data).typing === true; } catch (e) { /* not typing */ }
+    nodes.typing.style.display = typing ? 'block' : 'none';
   });
   // After a network drop the browser reconnects by itself (Last-Event-ID); fetch what the
   // stream may have missed meanwhile.
@@ -155,18 +161,25 @@ function build() {
   close.addEventListener('click', toggle);
   head.appendChild(close);
   nodes.panel.appendChild(head);
-  var body = el('div', {}, { flex: '1', overflowY: 'auto', padding: '8px 12px' });
-  body.appendChild(el('p', {}, { margin: '0 0 6px' }, T.greeting));
-  nodes.list = el('ul', { role: 'log', 'aria-live': 'polite', id: 'lethe-chat-messages' }, { listStyle: 'none', margin: '0', padding: '0', display: 'flex', flexDirection: 'column' });
-  body.appendChild(nodes.list);
+  // Scrollable, so reachable by keyboard.
+  var body = el('div', { tabindex: '0', role: 'region', 'aria-label': T.title }, { flex: '1', overflowY: 'auto', padding: '8px 12px' });
+  // Outside business hours: the team is away, the answer comes by mail.
+  body.appendChild(el('p', { id: 'lethe-chat-greeting' }, { margin: '0 0 6px' }, CONFIG.closed ? T.closed : T.greeting));
+  var log = el('div', { role: 'log', 'aria-live': 'polite' });
+  nodes.list = el('ul', { id: 'lethe-chat-messages' }, { listStyle: 'none', margin: '0', padding: '0', display: 'flex', flexDirection: 'column' });
+  log.appendChild(nodes.list);
+  body.appendChild(log);
+  nodes.typing = el('p', { id: 'lethe-chat-typing', role: 'status' }, { display: 'none', margin: '4px 0', fontSize: '12px', fontStyle: 'italic' }, T.typing);
+  body.appendChild(nodes.typing);
   nodes.panel.appendChild(body);
   var form = el('form', { id: 'lethe-chat-form' }, { padding: '8px 12px', borderTop: '1px solid #cccccc' });
   var inputStyle = { width: '100%', boxSizing: 'border-box', font: 'inherit', padding: '4px' };
   nodes.name = el('input', { name: 'name', autocomplete: 'name', maxlength: '100' }, inputStyle);
   nodes.email = el('input', { name: 'email', type: 'email', autocomplete: 'email', maxlength: '254' }, inputStyle);
+  if (CONFIG.closed) { nodes.email.required = true; }
   nodes.text = el('textarea', { name: 'text', rows: '2', required: 'required', maxlength: String(CONFIG.maxChars), placeholder: T.placeholder }, inputStyle);
   // The honeypot: out of sight and out of the tab order; people leave it empty.
-  nodes.trap = el('input', { name: 'website', tabindex: '-1', autocomplete: 'off', 'aria-hidden': 'true' }, { position: 'absolute', left: '-10000px', width: '1px', height: '1px' });
+  nodes.trap = el('input', { name: 'website', tabindex: '-1', autocomplete: 'off', 'aria-hidden': 'true', 'aria-label': 'website' }, { position: 'absolute', left: '-10000px', width: '1px', height: '1px' });
   form.appendChild(field(T.name, nodes.name));
   form.appendChild(field(T.email, nodes.email));
   form.appendChild(field(T.placeholder, nodes.text));
@@ -181,7 +194,7 @@ function build() {
     notice.appendChild(el('a', { href: CONFIG.privacyUrl, target: '_blank', rel: 'noopener' }, { color: '#1a4d99' }, CONFIG.privacyUrl.replace(/^https?:\/\//, '')));
   }
   form.appendChild(notice);
-  var remove = el('button', { type: 'button', id: 'lethe-chat-delete' }, { background: 'transparent', color: '#8a1c1c', border: '0', padding: '0', cursor: 'pointer', textDecoration: 'underline', font: 'inherit', fontSize: '12px' }, T['delete']);
+  var remove = el('button', { type: 'button', id: 'lethe-chat-delete' }, { background: 'transparent', color: '#8a1c1c', border: '0', padding: '4px 0', minHeight: '24px', minWidth: '24px', cursor: 'pointer', textDecoration: 'underline', font: 'inherit', fontSize: '12px' }, T['delete']);
   remove.addEventListener('click', erase);
   form.appendChild(remove);
   nodes.panel.appendChild(form);

@@ -6,7 +6,9 @@
 //! Agents answer from the conversation page (`mail::outbound::queue_reply_with` stores a
 //! chat answer without mail when the visitor left no address); the widget gets it live.
 
+pub mod blocks;
 pub mod channel;
+pub mod hours;
 pub mod routes;
 pub mod settings;
 pub mod settings_page;
@@ -33,11 +35,17 @@ pub enum ChatError {
     BadName,
     #[error("the email address is not valid")]
     BadEmail,
+    /// Outside business hours a channel that answers by mail needs an address.
+    #[error("an email address is needed outside business hours")]
+    EmailRequired,
     #[error("the request is not the JSON the widget sends")]
     BadRequest,
     /// The honeypot was filled, or the request was refused for another reason.
     #[error("refused")]
     Refused,
+    /// The visitor was blocked (a chat of theirs was marked as spam).
+    #[error("blocked")]
+    Blocked,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
 }
@@ -57,10 +65,14 @@ impl ChatError {
             Self::Privacy(crate::privacy::PrivacyError::NotFound) => StatusCode::NOT_FOUND,
             Self::Privacy(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadVisitor | Self::Empty | Self::BadName | Self::BadEmail | Self::BadRequest => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadVisitor
+            | Self::Empty
+            | Self::BadName
+            | Self::BadEmail
+            | Self::EmailRequired
+            | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Blocked => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -76,8 +88,10 @@ impl ChatError {
             Self::TooLong => "too_long",
             Self::BadName => "name",
             Self::BadEmail => "email",
+            Self::EmailRequired => "email_required",
             Self::BadRequest => "bad_request",
             Self::Refused => "refused",
+            Self::Blocked => "blocked",
             Self::TooManyRequests { .. } => "rate_limited",
         }
     }

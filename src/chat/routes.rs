@@ -26,6 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::ChatError;
 use super::channel::{self, ChatChannel};
 use super::visitor::{self, NewChatMessage, VisitorId, VisitorKey};
+use crate::inbox::presence::Room;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::i18n::Lang;
@@ -34,7 +35,129 @@ use crate::web::i18n::Lang;
 const WIDGET_JS: &str = include_str!("../../assets/chat/widget.js");
 /// The largest body a visitor may post (a message of the longest length, in any script).
 const MAX_BODY: usize = 24 * 1024;
-const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// How often an open stream looks whether an agent still types (and, every
+/// [`KEEP_ALIVE_TICKS`] quiet checks, writes a keep-alive comment).
+const TYPING_CHECK: Duration = Duration::from_secs(4);
+const KEEP_ALIVE_TICKS: u32 = 5;
+
+/// One visitor's open event stream.
+struct Listener {
+    messages: tokio::sync::broadcast::Receiver<crate::inbox::events::InboxEvent>,
+    presence: tokio::sync::broadcast::Receiver<Room>,
+    ticker: tokio::time::Interval,
+    /// The last message sent.
+    after: i64,
+    first: bool,
+    /// The visitor's conversation, once known.
+    conversation: Option<i64>,
+    /// Whether the visitor was last told that an agent types.
+    typing: bool,
+    quiet_ticks: u32,
+}
+
+/// What woke a stream.
+enum Wake {
+    Messages,
+    Presence,
+    Tick,
+}
+
+impl Listener {
+    /// The next chunk of the stream; None when the server shuts down.
+    async fn next(
+        &mut self,
+        state: &AppState,
+        channel: &ChatChannel,
+        visitor: &VisitorKey,
+    ) -> Option<String> {
+        loop {
+            let wake = if self.first {
+                self.first = false;
+                Wake::Messages
+            } else {
+                self.wait(channel.org).await?
+            };
+            match wake {
+                Wake::Messages => {
+                    if self.conversation.is_none() {
+                        self.conversation = visitor::conversation_of(&state.db, channel, visitor)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|c| c.id);
+                    }
+                    let found = visitor::messages_after(&state.db, channel, visitor, self.after)
+                        .await
+                        .unwrap_or_default();
+                    let mut chunk = String::new();
+                    for message in &found {
+                        self.after = message.id;
+                        let data = serde_json::to_string(message).unwrap_or_default();
+                        chunk.push_str(&format!(
+                            "id: {}\nevent: message\ndata: {data}\n\n",
+                            message.id
+                        ));
+                    }
+                    if !chunk.is_empty() || self.quiet_ticks == 0 {
+                        self.quiet_ticks = 1;
+                        if chunk.is_empty() {
+                            chunk.push_str(": listening\n\n");
+                        }
+                        return Some(chunk);
+                    }
+                }
+                Wake::Presence | Wake::Tick => {
+                    let typing = self.conversation.is_some_and(|conversation_id| {
+                        state.presence.anyone_typing(Room {
+                            org: channel.org,
+                            conversation_id,
+                        })
+                    });
+                    if typing != self.typing || (typing && matches!(wake, Wake::Presence)) {
+                        self.typing = typing;
+                        self.quiet_ticks = 1;
+                        return Some(format!("event: typing\ndata: {{\"typing\":{typing}}}\n\n"));
+                    }
+                    if matches!(wake, Wake::Tick) {
+                        self.quiet_ticks += 1;
+                        if self.quiet_ticks >= KEEP_ALIVE_TICKS {
+                            self.quiet_ticks = 1;
+                            return Some(": keep-alive\n\n".to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a change of the organization's conversations, of a conversation's
+    /// presence, or the next check.
+    async fn wait(&mut self, org: crate::orgs::OrgId) -> Option<Wake> {
+        loop {
+            tokio::select! {
+                received = self.messages.recv() => match received {
+                    Ok(event) if event.org == org
+                        && self.conversation.is_none_or(|c| c == event.conversation_id) =>
+                    {
+                        return Some(Wake::Messages);
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => return Some(Wake::Messages),
+                    Err(RecvError::Closed) => return None,
+                },
+                received = self.presence.recv() => match received {
+                    Ok(room) if room.org == org && Some(room.conversation_id) == self.conversation => {
+                        return Some(Wake::Presence);
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => return Some(Wake::Presence),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.ticker.tick() => return Some(Wake::Tick),
+            }
+        }
+    }
+}
 
 /// `GET /chat/{token}.js`: the widget with its settings. A script is loaded without CORS,
 /// from any page; what it may then ask is decided by the `Origin` of those requests.
@@ -43,6 +166,11 @@ pub async fn widget(state: web::Data<AppState>, path: web::Path<String>) -> Http
     let channel = match channel::by_token(&state.db, &token).await {
         Ok(Some(channel)) => channel,
         Ok(None) => return HttpResponse::NotFound().finish(),
+        Err(error) => return failure(&ChatError::from(error)),
+    };
+    let closed = match super::hours::answers_by_mail(&state.db, &channel, chrono::Utc::now()).await
+    {
+        Ok(closed) => closed,
         Err(error) => return failure(&ChatError::from(error)),
     };
     let settings = &channel.settings;
@@ -62,6 +190,7 @@ pub async fn widget(state: web::Data<AppState>, path: web::Path<String>) -> Http
         "texts": texts,
         "privacyUrl": settings.privacy_url,
         "maxChars": visitor::MAX_MESSAGE_CHARS,
+        "closed": closed,
     });
     let body = format!("(function (CONFIG) {{\n{WIDGET_JS}\n}})({config});\n");
     HttpResponse::Ok()
@@ -157,17 +286,13 @@ async fn read_body<T: serde::de::DeserializeOwned>(
     payload: web::Payload,
 ) -> Result<T, ChatError> {
     let declared = crate::web::forms::content_length(req);
-    let body = crate::web::forms::read_limited(
-        declared,
-        payload.into_inner(),
-        MAX_BODY,
-        "error.bad_form",
-    )
-    .await
-    .map_err(|error| match error {
-        crate::web::AppError::PayloadTooLarge => ChatError::TooLong,
-        _ => ChatError::BadRequest,
-    })?;
+    let body =
+        crate::web::forms::read_limited(declared, payload.into_inner(), MAX_BODY, "error.bad_form")
+            .await
+            .map_err(|error| match error {
+                crate::web::AppError::PayloadTooLarge => ChatError::TooLong,
+                _ => ChatError::BadRequest,
+            })?;
     serde_json::from_slice(&body).map_err(|_| ChatError::BadRequest)
 }
 
@@ -254,15 +379,18 @@ pub async fn messages(
     }
     .await;
     match answer {
-        Ok(messages) => allowed(&origin, StatusCode::OK)
-            .json(serde_json::json!({ "messages": messages })),
+        Ok(messages) => {
+            allowed(&origin, StatusCode::OK).json(serde_json::json!({ "messages": messages }))
+        }
         Err(error) => respond_error(&origin, &error),
     }
 }
 
 /// `GET /chat/{token}/events?visitor=…&after=N`: the messages after N at once, then each new
-/// one of the visitor's conversation as it is written (the inbox's live events say when).
-/// A reconnecting browser sends `Last-Event-ID`, the last message it got.
+/// one of the visitor's conversation as it is written (the inbox's live events say when), and
+/// `typing` events (`{"typing": true|false}`, never who) while an agent types an answer (the
+/// conversation page's presence). A reconnecting browser sends `Last-Event-ID`, the last
+/// message it got.
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -286,58 +414,29 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
     let after = last_event.unwrap_or(query.after).max(0);
-    let receiver = state.events.subscribe();
-    let ticker = tokio::time::interval(KEEP_ALIVE);
+    let listener = Listener {
+        messages: state.events.subscribe(),
+        presence: state.presence.subscribe(),
+        ticker: tokio::time::interval(TYPING_CHECK),
+        after,
+        first: true,
+        conversation: None,
+        typing: false,
+        quiet_ticks: 0,
+    };
     let state = state.into_inner();
-    let org = channel.org;
-    let stream = futures::stream::unfold(
-        (receiver, ticker, after, true),
-        move |(mut receiver, mut ticker, after, first)| {
-            let state = state.clone();
-            let channel = channel.clone();
-            let visitor = visitor.clone();
-            async move {
-                if !first {
-                    let mut quiet = false;
-                    loop {
-                        tokio::select! {
-                            received = receiver.recv() => match received {
-                                Ok(event) if event.org == org => break,
-                                Ok(_) => continue,
-                                Err(RecvError::Lagged(_)) => break,
-                                Err(RecvError::Closed) => return None,
-                            },
-                            _ = ticker.tick() => {
-                                quiet = true;
-                                break;
-                            }
-                        }
-                    }
-                    if quiet {
-                        let alive = Bytes::from_static(b": keep-alive\n\n");
-                        return Some((
-                            Ok::<_, std::convert::Infallible>(alive),
-                            (receiver, ticker, after, false),
-                        ));
-                    }
-                }
-                let found = visitor::messages_after(&state.db, &channel, &visitor, after)
-                    .await
-                    .unwrap_or_default();
-                let mut chunk = String::new();
-                let mut last = after;
-                for message in &found {
-                    last = message.id;
-                    let data = serde_json::to_string(message).unwrap_or_default();
-                    chunk.push_str(&format!("id: {}\nevent: message\ndata: {data}\n\n", message.id));
-                }
-                if chunk.is_empty() {
-                    chunk.push_str(": nothing new\n\n");
-                }
-                Some((Ok(Bytes::from(chunk)), (receiver, ticker, last, false)))
-            }
-        },
-    );
+    let stream = futures::stream::unfold(listener, move |mut listener| {
+        let state = state.clone();
+        let channel = channel.clone();
+        let visitor = visitor.clone();
+        async move {
+            let chunk = listener.next(&state, &channel, &visitor).await?;
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
+                listener,
+            ))
+        }
+    });
     allowed(&origin, StatusCode::OK)
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -134,10 +134,16 @@ pub struct Texts {
     pub email: String,
     /// The privacy notice line (the link follows it).
     pub privacy: String,
+    /// Shown while an agent types an answer.
+    #[serde(default)]
+    pub typing: String,
+    /// Shown outside business hours (when the channel answers by mail then).
+    #[serde(default)]
+    pub closed: String,
 }
 
 /// The names of the text fields, in form order (the form's field is `{name}_{lang}`).
-pub const TEXT_FIELDS: [&str; 9] = [
+pub const TEXT_FIELDS: [&str; 11] = [
     "title",
     "greeting",
     "placeholder",
@@ -147,6 +153,8 @@ pub const TEXT_FIELDS: [&str; 9] = [
     "name",
     "email",
     "privacy",
+    "typing",
+    "closed",
 ];
 
 /// Longest text of a field.
@@ -170,11 +178,7 @@ impl Texts {
                 "Hallo! Wie können wir helfen?",
                 "Bonjour ! Comment pouvons-nous vous aider ?",
             ),
-            placeholder: t(
-                "Your message",
-                "Ihre Nachricht",
-                "Votre message",
-            ),
+            placeholder: t("Your message", "Ihre Nachricht", "Votre message"),
             send: t("Send", "Senden", "Envoyer"),
             close: t("Close", "Schließen", "Fermer"),
             delete: t(
@@ -193,6 +197,16 @@ impl Texts {
                 "Wir speichern Ihre Nachrichten, um Ihnen zu antworten.",
                 "Nous conservons vos messages pour vous répondre.",
             ),
+            typing: t(
+                "Someone is typing an answer…",
+                "Jemand schreibt eine Antwort…",
+                "Quelqu'un écrit une réponse…",
+            ),
+            closed: t(
+                "We are away right now. Leave your email address and we answer by mail.",
+                "Wir sind gerade nicht da. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten per Mail.",
+                "Nous sommes absents. Laissez votre adresse e-mail, nous répondrons par courriel.",
+            ),
         }
     }
 
@@ -208,6 +222,8 @@ impl Texts {
             "name" => &self.name,
             "email" => &self.email,
             "privacy" => &self.privacy,
+            "typing" => &self.typing,
+            "closed" => &self.closed,
             _ => "",
         }
     }
@@ -223,6 +239,8 @@ impl Texts {
             "name" => &mut self.name,
             "email" => &mut self.email,
             "privacy" => &mut self.privacy,
+            "typing" => &mut self.typing,
+            "closed" => &mut self.closed,
             _ => return,
         };
         *slot = value;
@@ -238,6 +256,10 @@ pub struct ChatSettings {
     pub texts: BTreeMap<String, Texts>,
     /// The privacy notice's link (an `https://` or `http://` URL), if any.
     pub privacy_url: Option<String>,
+    /// Outside the organization's business hours (its SLA calendar, `/settings/sla`), the
+    /// widget says so and asks for an email address: the answer comes by mail.
+    #[serde(default)]
+    pub answer_by_mail_outside_hours: bool,
 }
 
 impl Default for ChatSettings {
@@ -250,6 +272,7 @@ impl Default for ChatSettings {
                 .map(|lang| (lang.code().to_owned(), Texts::default_for(*lang)))
                 .collect(),
             privacy_url: None,
+            answer_by_mail_outside_hours: false,
         }
     }
 }
@@ -266,16 +289,24 @@ impl ChatSettings {
 
     /// The texts of a language (its defaults if none are stored).
     pub fn texts(&self, lang: Lang) -> Texts {
-        self.texts
+        let defaults = Texts::default_for(lang);
+        let mut texts = self
+            .texts
             .get(lang.code())
             .cloned()
-            .unwrap_or_else(|| Texts::default_for(lang))
+            .unwrap_or_else(|| defaults.clone());
+        // A text added after the settings were saved takes its default.
+        for field in TEXT_FIELDS {
+            if texts.get(field).is_empty() {
+                texts.set(field, defaults.get(field).to_owned());
+            }
+        }
+        texts
     }
 
     /// Whether a browser's `Origin` header names one of the allowed origins, exactly.
     pub fn allows(&self, origin: &str) -> bool {
-        Origin::parse(origin)
-            .is_ok_and(|o| o.as_str() == origin && self.origins.iter().any(|a| *a == o))
+        Origin::parse(origin).is_ok_and(|o| o.as_str() == origin && self.origins.contains(&o))
     }
 
     /// The settings of the admin form's fields: `origins` (one per line), `colour`,
@@ -309,7 +340,9 @@ impl ChatSettings {
             "" => None,
             url if (url.starts_with("https://") || url.starts_with("http://"))
                 && url.len() <= 2000
-                && !url.chars().any(|c| c.is_whitespace() || c == '"' || c == '<') =>
+                && !url
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '"' || c == '<') =>
             {
                 Some(url.to_owned())
             }
@@ -333,11 +366,16 @@ impl ChatSettings {
         }
         errors.dedup();
         if errors.is_empty() {
+            let ticked = matches!(
+                field("answer_by_mail_outside_hours").trim(),
+                "on" | "yes" | "1" | "true"
+            );
             Ok(Self {
                 origins,
                 colour,
                 texts,
                 privacy_url,
+                answer_by_mail_outside_hours: ticked,
             })
         } else {
             Err(errors)

@@ -38,6 +38,7 @@ struct ChatChannelPage {
     origins: String,
     colour: String,
     privacy_url: String,
+    answer_by_mail: bool,
     languages: Vec<LangFields>,
     /// The `<script>` element to put on the shop's pages.
     snippet: Option<String>,
@@ -97,6 +98,7 @@ async fn page_of(
             .join("\n"),
         colour: settings.colour.as_str().to_owned(),
         privacy_url: settings.privacy_url.clone().unwrap_or_default(),
+        answer_by_mail: settings.answer_by_mail_outside_hours,
         languages: languages(|lang| settings.texts(lang)),
         snippet: token.map(|token| snippet(state, token)),
         errors,
@@ -127,6 +129,7 @@ fn page_as_typed(
         origins: field("origins"),
         colour: field("colour"),
         privacy_url: field("privacy_url"),
+        answer_by_mail: !field("answer_by_mail_outside_hours").is_empty(),
         languages: languages(|lang| {
             let mut texts = Texts::default_for(lang);
             for name in TEXT_FIELDS {
@@ -175,7 +178,16 @@ pub async fn new_form(
     scope: TenantScope,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    let page = page_of(&state, &scope, None, "", &ChatSettings::default(), None, vec![]).await?;
+    let page = page_of(
+        &state,
+        &scope,
+        None,
+        "",
+        &ChatSettings::default(),
+        None,
+        vec![],
+    )
+    .await?;
     render(&page)
 }
 
@@ -194,8 +206,14 @@ pub async fn create(
             return render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let created =
-        channel::create(&state.db, &state.sealer, scope.org(), name.clone(), &settings).await?;
+    let created = channel::create(
+        &state.db,
+        &state.sealer,
+        scope.org(),
+        name.clone(),
+        &settings,
+    )
+    .await?;
     scope
         .audit(
             &state,

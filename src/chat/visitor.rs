@@ -9,8 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -39,7 +38,11 @@ pub struct VisitorId(String);
 impl VisitorId {
     pub fn parse(value: &str) -> Result<Self, ChatError> {
         let value = value.trim();
-        if value.len() == 32 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if value.len() == 32
+            && value
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             Ok(Self(value.to_owned()))
         } else {
             Err(ChatError::BadVisitor)
@@ -128,7 +131,13 @@ pub async fn post(
     new: NewChatMessage,
 ) -> Result<Posted, ChatError> {
     let org = channel.org;
+    if super::blocks::is_blocked(&state.db, org, visitor).await? {
+        return Err(ChatError::Blocked);
+    }
     let now = Utc::now();
+    if new.email.is_none() && super::hours::answers_by_mail(&state.db, channel, now).await? {
+        return Err(ChatError::EmailRequired);
+    }
     let txn = crate::db::begin_write(&state.db).await?;
     let existing = conversation_of(&txn, channel, visitor).await?;
     let (conversation_id, customer_id, subject, new_conversation) = match existing {
@@ -136,7 +145,8 @@ pub async fn post(
         None => {
             let customer_id = create_customer(&txn, org, new.name.as_deref(), now).await?;
             let subject = subject_of(&new.text);
-            let id = create_conversation(&txn, channel, visitor, customer_id, &subject, now).await?;
+            let id =
+                create_conversation(&txn, channel, visitor, customer_id, &subject, now).await?;
             (id, customer_id, subject, true)
         }
     };

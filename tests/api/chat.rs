@@ -39,7 +39,9 @@ async fn shop_with_chat(app: &TestApp, origins: &str) -> String {
         )
         .await;
     assert_eq!(response.status(), 303, "the chat channel is created");
-    let page = app.get_text(location(&response).split('?').next().unwrap()).await;
+    let page = app
+        .get_text(location(&response).split('?').next().unwrap())
+        .await;
     let re = regex::Regex::new(r"/chat/([A-Za-z0-9_-]+)\.js").unwrap();
     re.captures(&page).expect("the page shows the snippet")[1].to_owned()
 }
@@ -56,12 +58,7 @@ fn visitor_client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn post_message(
-    app: &TestApp,
-    token: &str,
-    origin: &str,
-    body: Value,
-) -> reqwest::Response {
+async fn post_message(app: &TestApp, token: &str, origin: &str, body: Value) -> reqwest::Response {
     visitor_client()
         .post(app.url(&format!("/chat/{token}/messages")))
         .header("Origin", origin)
@@ -87,6 +84,19 @@ async fn fetch_after(app: &TestApp, token: &str, visitor: &str, after: i64) -> V
     body["messages"].as_array().unwrap().clone()
 }
 
+/// Reads the stream until what it sent holds `wanted`.
+async fn read_until(stream: &mut reqwest::Response, mut received: String, wanted: &str) -> String {
+    while !received.contains(wanted) {
+        let chunk = tokio::time::timeout(Duration::from_secs(15), stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{wanted} arrives on the stream; got {received}"))
+            .unwrap()
+            .expect("the stream stays open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    received
+}
+
 fn assert_no_cookie(response: &reqwest::Response) {
     assert!(
         response.headers().get("set-cookie").is_none(),
@@ -104,7 +114,10 @@ async fn a_chat_channel_is_set_up_on_the_settings_page_and_bad_origins_are_refus
     let token = shop_with_chat(&app, "https://shop.example\nhttp://127.0.0.1:9000").await;
 
     let list = app.get_text("/settings/channels").await;
-    assert!(list.contains("Shop chat"), "the list shows the chat channel");
+    assert!(
+        list.contains("Shop chat"),
+        "the list shows the chat channel"
+    );
     assert!(list.contains("https://shop.example, http://127.0.0.1:9000"));
 
     let script = visitor_client()
@@ -125,12 +138,18 @@ async fn a_chat_channel_is_set_up_on_the_settings_page_and_bad_origins_are_refus
         "cross-origin"
     );
     let js = script.text().await.unwrap();
-    assert!(js.contains("Moin! Was können wir tun?"), "the German greeting");
+    assert!(
+        js.contains("Moin! Was können wir tun?"),
+        "the German greeting"
+    );
     assert!(js.contains("Bonjour !"), "the French default greeting");
     assert!(js.contains("#225588"));
     assert!(js.contains("https://shop.example/privacy"));
     assert!(js.contains("getRandomValues"));
-    assert!(!js.contains("document.cookie"), "the widget never touches cookies");
+    assert!(
+        !js.contains("document.cookie"),
+        "the widget never touches cookies"
+    );
 
     // Act: an origin with a path, and a wildcard.
     let edit = format!("/settings/channels/chat/{}", channel_id(&app).await);
@@ -138,7 +157,10 @@ async fn a_chat_channel_is_set_up_on_the_settings_page_and_bad_origins_are_refus
         .post_form(
             &edit,
             &edit,
-            &[("name", "Shop chat"), ("origins", "https://shop.example/shop\nhttps://*.example")],
+            &[
+                ("name", "Shop chat"),
+                ("origins", "https://shop.example/shop\nhttps://*.example"),
+            ],
         )
         .await;
 
@@ -199,7 +221,10 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
     let first: Value = response.json().await.unwrap();
     let first_id = first["id"].as_i64().unwrap();
     let inbox = app.get_text("/inbox").await;
-    assert!(inbox.contains("Chat: Is the blue teapot in stock?"), "in the inbox");
+    assert!(
+        inbox.contains("Chat: Is the blue teapot in stock?"),
+        "in the inbox"
+    );
     let stored = conversation::Entity::find()
         .one(&app.state.db)
         .await
@@ -223,29 +248,36 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
     assert_eq!(stream.headers()["access-control-allow-origin"], SHOP);
     assert_no_cookie(&stream);
 
-    // Act: the agent answers from the conversation page, with no address typed.
+    // Act: the agent starts typing, then answers from the conversation page, with no
+    // address typed.
     let path = format!("/conversations/{}", stored.id);
     let page = app.get_text(&path).await;
     assert!(page.contains("Is the blue teapot in stock?"));
+    let typing = app.post_form(&path, &format!("{path}/typing"), &[]).await;
+    assert_eq!(typing.status(), 204);
+    let mut received = read_until(&mut stream, String::new(), "\"typing\":true").await;
+    assert!(received.contains("event: typing"));
+    assert!(
+        !received.contains("Test User"),
+        "the visitor is not told who types"
+    );
     let reply = app
         .post_form(
             &path,
             &format!("{path}/reply"),
-            &[("to", ""), ("cc", ""), ("bcc", ""), ("text", "Yes, three left.")],
+            &[
+                ("to", ""),
+                ("cc", ""),
+                ("bcc", ""),
+                ("text", "Yes, three left."),
+            ],
         )
         .await;
     assert_eq!(reply.status(), 303, "the answer is accepted");
 
-    // Assert: live over the stream, and by fetch after a reconnect.
-    let mut received = String::new();
-    while !received.contains("Yes, three left.") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
-            .await
-            .expect("the answer arrives on the stream")
-            .unwrap()
-            .expect("the stream stays open");
-        received.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    // Assert: live over the stream (typing ends), and by fetch after a reconnect.
+    received = read_until(&mut stream, received, "Yes, three left.").await;
+    received = read_until(&mut stream, received, "\"typing\":false").await;
     assert!(received.contains("event: message"));
     assert!(received.contains("\"from\":\"agent\""));
     let missed = fetch_after(&app, &token, &visitor, first_id).await;
@@ -311,7 +343,12 @@ async fn a_visitor_who_leaves_an_address_gets_the_answer_by_mail_too() {
         .post_form(
             &path,
             &format!("{path}/reply"),
-            &[("to", ""), ("cc", ""), ("bcc", ""), ("text", "Here it comes.")],
+            &[
+                ("to", ""),
+                ("cc", ""),
+                ("bcc", ""),
+                ("text", "Here it comes."),
+            ],
         )
         .await;
     assert_eq!(reply.status(), 303);
@@ -336,7 +373,12 @@ async fn other_origins_are_refused_without_cors_headers_and_nothing_is_stored() 
     for origin in ["https://evil.example", "http://shop.example", "null"] {
         let response = post_message(&app, &token, origin, body.clone()).await;
         assert_eq!(response.status(), 403, "{origin}");
-        assert!(response.headers().get("access-control-allow-origin").is_none());
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
         assert_no_cookie(&response);
     }
     let without_origin = visitor_client()
@@ -368,7 +410,12 @@ async fn other_origins_are_refused_without_cors_headers_and_nothing_is_stored() 
     assert_eq!(allowed.headers()["access-control-allow-origin"], SHOP);
     let refused = preflight("https://evil.example").await.unwrap();
     assert_eq!(refused.status(), 403);
-    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     assert_eq!(messages_stored(&app).await, 0);
     assert_eq!(app.count::<conversation::Entity>().await, 0);
 }
@@ -383,11 +430,20 @@ async fn oversized_messages_a_filled_honeypot_and_bad_visitor_ids_are_refused_wi
     let cases = [
         (json!({"visitor": visitor, "text": too_long}), 413),
         (json!({"visitor": visitor, "text": "y".repeat(30_000)}), 413),
-        (json!({"visitor": visitor, "text": "Buy now", "website": "http://spam.test"}), 422),
+        (
+            json!({"visitor": visitor, "text": "Buy now", "website": "http://spam.test"}),
+            422,
+        ),
         (json!({"visitor": "not-a-visitor", "text": "Hello"}), 400),
-        (json!({"visitor": visitor.to_uppercase(), "text": "Hello"}), 400),
+        (
+            json!({"visitor": visitor.to_uppercase(), "text": "Hello"}),
+            400,
+        ),
         (json!({"visitor": visitor, "text": "   "}), 400),
-        (json!({"visitor": visitor, "text": "Hello", "email": "not an address"}), 400),
+        (
+            json!({"visitor": visitor, "text": "Hello", "email": "not an address"}),
+            400,
+        ),
     ];
     for (body, status) in cases {
         let response = post_message(&app, &token, SHOP, body.clone()).await;
@@ -410,7 +466,13 @@ async fn oversized_messages_a_filled_honeypot_and_bad_visitor_ids_are_refused_wi
     assert_eq!(messages_stored(&app).await, 0);
     assert_eq!(app.count::<conversation::Entity>().await, 0);
     let fine = "z".repeat(4000);
-    let response = post_message(&app, &token, SHOP, json!({"visitor": visitor, "text": fine})).await;
+    let response = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor, "text": fine}),
+    )
+    .await;
     assert_eq!(response.status(), 201, "the longest message is taken");
 }
 
@@ -444,7 +506,11 @@ async fn a_visitor_over_the_chat_rate_limit_is_refused_and_others_are_not() {
 
     assert_eq!(over.status(), 429);
     assert!(over.headers().get("retry-after").is_some());
-    assert_eq!(messages_stored(&app).await, 3, "nothing stored over the limit");
+    assert_eq!(
+        messages_stored(&app).await,
+        3,
+        "nothing stored over the limit"
+    );
     let other = post_message(
         &app,
         &token,
@@ -492,8 +558,13 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
     assert_eq!(reply.status(), 303);
     lethe::search::indexer::run_once(&app.state).await.unwrap();
     lethe::db::checkpoint(&app.state.db).await.unwrap();
-    let search = app.get_text(&format!("/search?q=quincejelly{suffix}")).await;
-    assert!(search.contains(&format!("/conversations/{id}")), "found by search");
+    let search = app
+        .get_text(&format!("/search?q=quincejelly{suffix}"))
+        .await;
+    assert!(
+        search.contains(&format!("/conversations/{id}")),
+        "found by search"
+    );
     let needles = vec![
         format!("quincejelly{suffix}"),
         format!("Zebedee{suffix}"),
@@ -595,7 +666,9 @@ async fn the_widget_stores_nothing_until_opened_and_then_chats_with_the_agent_in
     // Act: the page loads the widget.
     browser.goto(&page_url).await;
     browser
-        .wait_until("the chat button", |_, page| page.contains("lethe-chat-open"))
+        .wait_until("the chat button", |_, page| {
+            page.contains("lethe-chat-open")
+        })
         .await;
 
     // Assert: nothing stored before the visitor opens the chat.
@@ -620,7 +693,10 @@ async fn the_widget_stores_nothing_until_opened_and_then_chats_with_the_agent_in
 
     // Assert: the message reached the inbox; the visitor id is in localStorage only.
     let inbox = app.get_text("/inbox").await;
-    assert!(inbox.contains("Chat: Do you ship teapots to Vienna?"), "in the inbox");
+    assert!(
+        inbox.contains("Chat: Do you ship teapots to Vienna?"),
+        "in the inbox"
+    );
     let stored = run_script(
         &browser,
         "return [document.cookie, localStorage.length, sessionStorage.length, localStorage.getItem(localStorage.key(0))];",
@@ -647,7 +723,12 @@ async fn the_widget_stores_nothing_until_opened_and_then_chats_with_the_agent_in
         .post_form(
             &path,
             &format!("{path}/reply"),
-            &[("to", ""), ("cc", ""), ("bcc", ""), ("text", "Yes, within three days.")],
+            &[
+                ("to", ""),
+                ("cc", ""),
+                ("bcc", ""),
+                ("text", "Yes, within three days."),
+            ],
         )
         .await;
     assert_eq!(reply.status(), 303);
@@ -660,6 +741,234 @@ async fn the_widget_stores_nothing_until_opened_and_then_chats_with_the_agent_in
         .await;
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+    // The open widget passes axe-core's WCAG A/AA rules.
+    let axe_path = std::env::var("LETHE_TEST_AXE_JS")
+        .expect("LETHE_TEST_AXE_JS is not set: run the suite with ./scripts/test.sh");
+    let axe_source = std::fs::read_to_string(&axe_path).expect("axe-core is readable");
+    let found = crate::accessibility::violations(&browser, &axe_source).await;
+    assert!(found.is_empty(), "axe-core violations: {found:#?}");
     browser.quit().await;
     server.abort();
+}
+
+#[tokio::test]
+async fn a_chat_marked_as_spam_blocks_its_visitor_and_no_one_else() {
+    // Arrange
+    let app = spawn_app().await;
+    let token = shop_with_chat(&app, SHOP).await;
+    let spammer = visitor_id();
+    let first = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": spammer, "text": "Cheap watches"}),
+    )
+    .await;
+    assert_eq!(first.status(), 201);
+    let id = conversation::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let path = format!("/conversations/{id}");
+    let page = app.get_text(&path).await;
+    assert!(
+        page.contains(r#"<option value="visitor">"#),
+        "the chat offers the block"
+    );
+
+    // Act
+    let marked = app
+        .post_form(&path, &format!("{path}/spam"), &[("block", "visitor")])
+        .await;
+
+    // Assert
+    assert_eq!(marked.status(), 303);
+    assert_eq!(app.conversation(id).await.status, "spam");
+    let before = messages_stored(&app).await;
+    let again = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": spammer, "text": "Cheap watches again"}),
+    )
+    .await;
+    assert_eq!(again.status(), 403);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["error"], "blocked");
+    assert_eq!(messages_stored(&app).await, before, "nothing stored");
+    let other = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor_id(), "text": "Where is my parcel?"}),
+    )
+    .await;
+    assert_eq!(other.status(), 201, "other visitors still write");
+}
+
+#[tokio::test]
+async fn a_chat_is_exported_with_its_customer_and_anonymized_by_retention_like_any_conversation() {
+    use lethe::retention::{Action, Category};
+    use std::io::Read;
+    // Arrange
+    let app = spawn_app().await;
+    let token = shop_with_chat(&app, SHOP).await;
+    let org = app.org_id("Shop").await;
+    let visitor = visitor_id();
+    let text = "Hello, this is Ottilie Brandauer, please call +49 30 7654321.";
+    let posted = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor, "text": text, "name": "Ottilie Brandauer",
+               "email": "ottilie@kunde.test"}),
+    )
+    .await;
+    assert_eq!(posted.status(), 201);
+    let stored = conversation::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Act: the export of the visitor's customer record.
+    let customer_page = format!("/customers/{}", stored.customer_id);
+    let page = app.get_text(&customer_page).await;
+    let csrf = crate::helpers::csrf_of(&page);
+    let export = app
+        .post_with_csrf(&format!("{customer_page}/export"), &csrf, &[])
+        .await;
+
+    // Assert
+    assert_eq!(export.status(), 200);
+    let bytes = export.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut json = String::new();
+    archive
+        .by_name("export.json")
+        .unwrap()
+        .read_to_string(&mut json)
+        .unwrap();
+    assert!(
+        json.contains("Ottilie Brandauer, please call"),
+        "the chat is exported"
+    );
+    assert!(json.contains("ottilie@kunde.test"));
+
+    // Act: retention anonymizes closed conversations.
+    app.close_days_ago(stored.id, 100).await;
+    app.save_rule(org, Category::ClosedConversations, 30, Action::Anonymize)
+        .await;
+    lethe::retention::run_once(&app.state, org, false)
+        .await
+        .unwrap();
+
+    // Assert
+    let after = app.conversation(stored.id).await;
+    assert_eq!(after.chat_visitor_key, None, "the visitor's key goes");
+    let message = message::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !message.text_body.contains("Ottilie"),
+        "{}",
+        message.text_body
+    );
+    assert!(
+        !message.text_body.contains("7654321"),
+        "{}",
+        message.text_body
+    );
+    assert!(
+        fetch_after(&app, &token, &visitor, 0).await.is_empty(),
+        "the widget no longer shows the anonymized chat"
+    );
+}
+
+#[tokio::test]
+async fn outside_business_hours_the_widget_asks_for_an_address_and_refuses_messages_without() {
+    use sea_orm::{ActiveModelTrait, Set};
+    // Arrange: a team that never works (every day closed), and a channel that answers by
+    // mail outside the business hours.
+    let app = spawn_app().await;
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    app.login("owner@shop.test").await;
+    let org = app.org_id("Shop").await;
+    lethe::db::entity::sla_setting::ActiveModel {
+        organization_id: Set(org),
+        settings: Set(json!({
+            "time_zone": "Europe/Berlin",
+            "hours": [null, null, null, null, null, null, null],
+            "holidays": [],
+            "default": {"first_response": null, "resolution": null},
+            "rules": [],
+            "warn_minutes": null
+        })
+        .to_string()),
+        updated_at: Set(chrono::Utc::now()),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    let created = app
+        .post_form(
+            "/settings/channels/chat/new",
+            "/settings/channels/chat",
+            &[
+                ("name", "Shop chat"),
+                ("origins", SHOP),
+                ("answer_by_mail_outside_hours", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let page = app
+        .get_text(location(&created).split('?').next().unwrap())
+        .await;
+    let token = regex::Regex::new(r"/chat/([A-Za-z0-9_-]+)\.js")
+        .unwrap()
+        .captures(&page)
+        .unwrap()[1]
+        .to_owned();
+    assert!(page.contains("name=\"answer_by_mail_outside_hours\" value=\"yes\" aria-describedby=\"hours-hint\" checked"));
+
+    // Act
+    let js = visitor_client()
+        .get(app.url(&format!("/chat/{token}.js")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let without = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor_id(), "text": "Anyone there?"}),
+    )
+    .await;
+    let with = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor_id(), "text": "Anyone there?", "email": "night@kunde.test"}),
+    )
+    .await;
+
+    // Assert
+    assert!(
+        js.contains("\"closed\":true"),
+        "the widget knows the team is away"
+    );
+    assert!(js.contains("we answer by mail"));
+    assert_eq!(without.status(), 400);
+    let body: Value = without.json().await.unwrap();
+    assert_eq!(body["error"], "email_required");
+    assert_eq!(with.status(), 201);
+    assert_eq!(messages_stored(&app).await, 1);
 }
