@@ -158,7 +158,10 @@ pub async fn post(
         conversation_id: Set(conversation_id),
         direction: Set("inbound".into()),
         kind: Set("normal".into()),
-        message_id_header: Set(format!("<{}@chat.lethe>", uuid::Uuid::new_v4().simple())),
+        message_id_header: Set(format!(
+            "chat.{}@lethe.invalid",
+            uuid::Uuid::new_v4().simple()
+        )),
         in_reply_to: Set(String::new()),
         references_header: Set(String::new()),
         from_name: Set(new.name.clone().unwrap_or_default()),

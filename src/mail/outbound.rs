@@ -323,7 +323,10 @@ pub async fn queue_reply_with(
                 conversation_id: Set(conversation.id),
                 direction: Set("outbound".into()),
                 kind: Set("normal".into()),
-                message_id_header: Set(format!("<{}@chat.lethe>", uuid::Uuid::new_v4().simple())),
+                message_id_header: Set(format!(
+                    "chat.{}@lethe.invalid",
+                    uuid::Uuid::new_v4().simple()
+                )),
                 in_reply_to: Set(String::new()),
                 references_header: Set(String::new()),
                 from_name: Set(chat.name),

@@ -138,6 +138,7 @@ async fn a_chat_channel_is_set_up_on_the_settings_page_and_bad_origins_are_refus
         "cross-origin"
     );
     let js = script.text().await.unwrap();
+    assert!(js.len() < 20_000, "small: {} bytes before gzip", js.len());
     assert!(
         js.contains("Moin! Was können wir tun?"),
         "the German greeting"
@@ -205,6 +206,10 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
     let token = shop_with_chat(&app, SHOP).await;
     let visitor = visitor_id();
 
+    // The agent's inbox listens for live updates.
+    let mut inbox_events = app.client.get(app.url("/events")).send().await.unwrap();
+    assert_eq!(inbox_events.status(), 200);
+
     // Act: the visitor writes.
     let response = post_message(
         &app,
@@ -230,6 +235,16 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
         .await
         .unwrap()
         .unwrap();
+    let told = read_until(
+        &mut inbox_events,
+        String::new(),
+        &format!("{{\"conversation_id\":{}}}", stored.id),
+    )
+    .await;
+    assert!(
+        told.contains("event: conversation"),
+        "the inbox is told live"
+    );
     assert_eq!(stored.channel_id, Some(channel_id(&app).await));
     let key = stored.chat_visitor_key.clone().unwrap();
     assert_ne!(key, visitor, "the visitor id is stored hashed");
@@ -361,6 +376,35 @@ async fn a_visitor_who_leaves_an_address_gets_the_answer_by_mail_too() {
     assert!(mails[0].contains("Here it comes."));
     let shown = fetch_after(&app, &token, &visitor, 0).await;
     assert_eq!(shown.len(), 2, "the widget shows the answer too");
+
+    // The visitor answers the mail: it threads back into the chat's conversation.
+    let sent = message::Entity::find()
+        .filter(message::Column::Direction.eq("outbound"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = crate::helpers::mail(
+        "Rosa Chat <rosa@kunde.test>",
+        "rosa-1@kunde.test",
+        "Re: invoice",
+        "Thanks, got it.",
+    )
+    .header("In-Reply-To", &format!("<{}>", sent.message_id_header));
+    let (threaded, _) = app
+        .ingest(crate::helpers::arriving(org, None), answer)
+        .await;
+    assert_eq!(threaded, id, "the same conversation");
+    assert_eq!(app.count::<conversation::Entity>().await, 1);
+    let shown = fetch_after(&app, &token, &visitor, 0).await;
+    assert_eq!(shown.len(), 3);
+    assert_eq!(shown[2]["from"], "visitor");
+    assert!(
+        shown[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Thanks, got it.")
+    );
 }
 
 #[tokio::test]
