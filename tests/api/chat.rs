@@ -1016,3 +1016,38 @@ async fn outside_business_hours_the_widget_asks_for_an_address_and_refuses_messa
     assert_eq!(with.status(), 201);
     assert_eq!(messages_stored(&app).await, 1);
 }
+
+#[tokio::test]
+async fn one_address_is_limited_to_ten_visitors_worth_of_chat_requests() {
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![("LETHE_RATE_CHAT_PER_MINUTE".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = shop_with_chat(&app, SHOP).await;
+    for n in 0..10 {
+        let response = post_message(
+            &app,
+            &token,
+            SHOP,
+            json!({"visitor": visitor_id(), "text": format!("Visitor {n}")}),
+        )
+        .await;
+        assert_eq!(response.status(), 201, "visitor {n}");
+    }
+
+    let eleventh = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor_id(), "text": "A fresh id from the same address"}),
+    )
+    .await;
+
+    assert_eq!(
+        eleventh.status(),
+        429,
+        "fresh ids do not escape the address limit"
+    );
+    assert_eq!(messages_stored(&app).await, 10);
+}
