@@ -351,6 +351,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::CHAT_MESSAGES.pattern(), web::get().to(chat::routes::messages))
         .route(paths::CHAT_EVENTS.pattern(), web::get().to(chat::routes::events))
         .route(paths::CHAT_DELETE.pattern(), web::post().to(chat::routes::delete))
+        .route(paths::CHAT_FILES.pattern(), web::post().to(chat::routes::upload))
+        .route(paths::CHAT_FILE.pattern(), web::get().to(chat::routes::download))
         .route(paths::CHAT_PREFLIGHT.pattern(), web::method(actix_web::http::Method::OPTIONS).to(chat::routes::preflight))
         .route(paths::CHAT_CHANNEL_NEW.pattern(), web::get().to(chat::settings_page::new_form))
         .route(paths::CHAT_CHANNELS.pattern(), web::post().to(chat::settings_page::create))

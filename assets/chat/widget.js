@@ -68,8 +68,44 @@ function show(message) {
     alignSelf: mine ? 'flex-end' : 'flex-start',
     background: mine ? CONFIG.colour : '#eeeeee', color: mine ? '#ffffff' : '#111111'
   }, message.text);
+  (message.files || []).forEach(function (file) {
+    var get = el('button', { type: 'button', 'class': 'lethe-chat-file' }, { display: 'block', background: 'transparent', color: 'inherit', border: '0', padding: '4px 0', minHeight: '24px', textDecoration: 'underline', cursor: 'pointer', font: 'inherit' }, file.name);
+    get.addEventListener('click', function () { download(file); });
+    item.appendChild(get);
+  });
   nodes.list.appendChild(item);
   nodes.list.scrollTop = nodes.list.scrollHeight;
+}
+
+function download(file) {
+  fetch(base + '/files/' + file.id + '?visitor=' + visitorId(), { credentials: 'omit', mode: 'cors' })
+    .then(function (response) {
+      if (!response.ok) { throw new Error('download'); }
+      return response.blob();
+    })
+    .then(function (blob) {
+      var link = el('a', { href: URL.createObjectURL(blob), download: file.name });
+      doc.body.appendChild(link);
+      link.click();
+      link.remove();
+    })
+    .catch(function (error) { status(error.message); });
+}
+
+function upload() {
+  var file = nodes.file.files[0];
+  if (!file) { return; }
+  fetch(base + '/files?visitor=' + visitorId() + '&name=' + encodeURIComponent(file.name), {
+    method: 'POST', credentials: 'omit', mode: 'cors',
+    headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file
+  }).then(function (response) {
+    return response.json().then(function (data) {
+      if (!response.ok) { throw new Error(data.error || 'failed'); }
+      show({ id: data.id, from: 'visitor', text: file.name, files: [] });
+      nodes.file.value = '';
+      status('');
+    });
+  }).catch(function (error) { status(error.message); });
 }
 
 function fetchMissed() {
@@ -183,6 +219,9 @@ function build() {
   form.appendChild(field(T.name, nodes.name));
   form.appendChild(field(T.email, nodes.email));
   form.appendChild(field(T.placeholder, nodes.text));
+  nodes.file = el('input', { name: 'file', type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf' }, { font: 'inherit', fontSize: '12px' });
+  nodes.file.addEventListener('change', upload);
+  form.appendChild(field(T.attach, nodes.file));
   form.appendChild(nodes.trap);
   nodes.send = el('button', { type: 'submit', id: 'lethe-chat-send' }, { background: CONFIG.colour, color: '#ffffff', border: '0', borderRadius: '4px', padding: '6px 12px', cursor: 'pointer', font: 'inherit' }, T.send);
   form.appendChild(nodes.send);

@@ -43,6 +43,9 @@ pub enum ChatError {
     /// The honeypot was filled, or the request was refused for another reason.
     #[error("refused")]
     Refused,
+    /// A file of a type the chat does not take (images and PDF only).
+    #[error("the file type is not taken")]
+    FileType,
     /// The visitor was blocked (a chat of theirs was marked as spam).
     #[error("blocked")]
     Blocked,
@@ -73,6 +76,7 @@ impl ChatError {
             | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Refused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Blocked => StatusCode::FORBIDDEN,
+            Self::FileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -92,6 +96,7 @@ impl ChatError {
             Self::BadRequest => "bad_request",
             Self::Refused => "refused",
             Self::Blocked => "blocked",
+            Self::FileType => "file_type",
             Self::TooManyRequests { .. } => "rate_limited",
         }
     }

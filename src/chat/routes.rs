@@ -7,6 +7,8 @@
 //! | `GET /chat/{token}/messages?visitor=…&after=N` | the conversation's messages after N |
 //! | `GET /chat/{token}/events?visitor=…&after=N` | server-sent `message` events after N |
 //! | `POST /chat/{token}/delete` | "Delete this conversation" `{"visitor"}` |
+//! | `POST /chat/{token}/files?visitor=…&name=…` | a file (image or PDF) as the raw body |
+//! | `GET /chat/{token}/files/{id}?visitor=…` | a file of the visitor's conversation |
 //! | `OPTIONS /chat/{token}/…` | the CORS preflight |
 //!
 //! Every JSON endpoint answers only a browser whose `Origin` is one of the channel's allowed
@@ -25,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::ChatError;
 use super::channel::{self, ChatChannel};
-use super::visitor::{self, NewChatMessage, VisitorId, VisitorKey};
+use super::visitor::{self, NewChatMessage, NewFile, VisitorId, VisitorKey};
 use crate::inbox::presence::Room;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -315,7 +317,7 @@ pub async fn post_message(
             return Err(ChatError::Refused);
         }
         let new = NewChatMessage::parse(&body.text, &body.name, &body.email)?;
-        visitor::post(&state, &channel, &visitor, new).await
+        visitor::post(&state, &channel, &visitor, new, None).await
     }
     .await;
     match answer {
@@ -472,6 +474,115 @@ pub async fn delete(
         Ok(erased) => allowed(&origin, StatusCode::OK).json(serde_json::json!({
             "deleted": erased > 0,
         })),
+        Err(error) => respond_error(&origin, &error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    #[serde(default)]
+    visitor: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /chat/{token}/files?visitor=…&name=…`: a file (an image or a PDF, the body as is,
+/// its type in `Content-Type`, at most `LETHE_MAX_ATTACHMENT_MB`) as a message of its own.
+pub async fn upload(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<FileQuery>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (channel, origin) = match admit(&state, &req, &path.into_inner()).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let answer = async {
+        let visitor = VisitorId::parse(&query.visitor)?.key();
+        limit(&state, &req, &visitor)?;
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        // The type first: a file the chat does not take is not even read.
+        NewFile::parse(&query.name, &content_type, vec![0])?;
+        let body = crate::web::forms::read_limited(
+            crate::web::forms::content_length(&req),
+            payload.into_inner(),
+            state.config.max_attachment_bytes,
+            "error.bad_form",
+        )
+        .await
+        .map_err(|error| match error {
+            crate::web::AppError::PayloadTooLarge => ChatError::TooLong,
+            _ => ChatError::BadRequest,
+        })?;
+        let file = NewFile::parse(&query.name, &content_type, body.to_vec())?;
+        let new = NewChatMessage::parse(&file.filename, "", "")?;
+        visitor::post(&state, &channel, &visitor, new, Some(file)).await
+    }
+    .await;
+    match answer {
+        Ok(posted) => allowed(&origin, StatusCode::CREATED).json(serde_json::json!({
+            "id": posted.message_id,
+        })),
+        Err(error) => respond_error(&origin, &error),
+    }
+}
+
+/// `GET /chat/{token}/files/{id}?visitor=…`: a file of the visitor's own conversation, as a
+/// download (404 for any other).
+pub async fn download(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, i64)>,
+    query: web::Query<FetchQuery>,
+) -> HttpResponse {
+    let (token, id) = path.into_inner();
+    let (channel, origin) = match admit(&state, &req, &token).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let answer = async {
+        let visitor = VisitorId::parse(&query.visitor)?.key();
+        limit(&state, &req, &visitor)?;
+        let Some(file) = visitor::file_of(&state.db, &channel, &visitor, id).await? else {
+            return Ok(None);
+        };
+        let blobs = state.blobs.clone();
+        let blob_id = file.blob_id.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&blob_id))
+            .await
+            .map_err(|e| ChatError::from_mail(e.into()))?
+            .map_err(|e| ChatError::from_mail(e.into()))?;
+        Ok::<_, ChatError>(Some((file, bytes)))
+    }
+    .await;
+    match answer {
+        Ok(Some((file, bytes))) => {
+            let content_type = if visitor::FILE_TYPES.contains(&file.content_type.as_str()) {
+                file.content_type.clone()
+            } else {
+                "application/octet-stream".to_owned()
+            };
+            let name = crate::mail::parse::clean_filename(&file.filename)
+                .unwrap_or_else(|| "file".to_owned())
+                .replace('"', "");
+            allowed(&origin, StatusCode::OK)
+                .insert_header((header::CONTENT_TYPE, content_type))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ))
+                .body(bytes)
+        }
+        Ok(None) => allowed(&origin, StatusCode::NOT_FOUND)
+            .content_type("application/json")
+            .body(r#"{"error":"not_found"}"#),
         Err(error) => respond_error(&origin, &error),
     }
 }

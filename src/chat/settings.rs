@@ -140,10 +140,13 @@ pub struct Texts {
     /// Shown outside business hours (when the channel answers by mail then).
     #[serde(default)]
     pub closed: String,
+    /// The file field (images and PDF).
+    #[serde(default)]
+    pub attach: String,
 }
 
 /// The names of the text fields, in form order (the form's field is `{name}_{lang}`).
-pub const TEXT_FIELDS: [&str; 11] = [
+pub const TEXT_FIELDS: [&str; 12] = [
     "title",
     "greeting",
     "placeholder",
@@ -155,6 +158,7 @@ pub const TEXT_FIELDS: [&str; 11] = [
     "privacy",
     "typing",
     "closed",
+    "attach",
 ];
 
 /// Longest text of a field.
@@ -207,6 +211,11 @@ impl Texts {
                 "Wir sind gerade nicht da. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten per Mail.",
                 "Nous sommes absents. Laissez votre adresse e-mail, nous répondrons par courriel.",
             ),
+            attach: t(
+                "Send a picture or PDF",
+                "Bild oder PDF senden",
+                "Envoyer une image ou un PDF",
+            ),
         }
     }
 
@@ -224,6 +233,7 @@ impl Texts {
             "privacy" => &self.privacy,
             "typing" => &self.typing,
             "closed" => &self.closed,
+            "attach" => &self.attach,
             _ => "",
         }
     }
@@ -241,6 +251,7 @@ impl Texts {
             "privacy" => &mut self.privacy,
             "typing" => &mut self.typing,
             "closed" => &mut self.closed,
+            "attach" => &mut self.attach,
             _ => return,
         };
         *slot = value;

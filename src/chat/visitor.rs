@@ -17,7 +17,7 @@ use super::ChatError;
 use super::channel::ChatChannel;
 use crate::crypto::sha256_hex;
 use crate::db::InOrg;
-use crate::db::entity::{conversation, customer, customer_email, message};
+use crate::db::entity::{attachment, conversation, customer, customer_email, message};
 use crate::inbox::events::InboxEvent;
 use crate::mail::EmailAddress;
 use crate::mail::ingest::{touch_conversation, unused_token};
@@ -100,6 +100,48 @@ impl NewChatMessage {
     }
 }
 
+/// The kinds of file a visitor may send: images and PDF documents.
+pub const FILE_TYPES: [&str; 5] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+];
+
+/// A file a visitor sends, checked: an allowed type ([`FILE_TYPES`]), a clean name, and at
+/// most the instance's attachment limit (`LETHE_MAX_ATTACHMENT_MB`, checked while reading).
+pub struct NewFile {
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+impl NewFile {
+    pub fn parse(filename: &str, content_type: &str, data: Vec<u8>) -> Result<Self, ChatError> {
+        let content_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !FILE_TYPES.contains(&content_type.as_str()) {
+            return Err(ChatError::FileType);
+        }
+        if data.is_empty() {
+            return Err(ChatError::Empty);
+        }
+        let filename = crate::mail::parse::clean_filename(filename)
+            .map(|name| name.chars().take(200).collect::<String>())
+            .unwrap_or_else(|| "file".to_owned());
+        Ok(Self {
+            filename,
+            content_type,
+            data,
+        })
+    }
+}
+
 /// A stored chat message.
 #[derive(Clone, Copy, Debug)]
 pub struct Posted {
@@ -129,6 +171,7 @@ pub async fn post(
     channel: &ChatChannel,
     visitor: &VisitorKey,
     new: NewChatMessage,
+    file: Option<NewFile>,
 ) -> Result<Posted, ChatError> {
     let org = channel.org;
     if super::blocks::is_blocked(&state.db, org, visitor).await? {
@@ -138,6 +181,29 @@ pub async fn post(
     if new.email.is_none() && super::hours::answers_by_mail(&state.db, channel, now).await? {
         return Err(ChatError::EmailRequired);
     }
+    // The file first: a committed row never points at a missing file (an unused one is
+    // removed by the hourly orphan sweep).
+    let stored_file = match file {
+        Some(file) => {
+            let blobs = state.blobs.clone();
+            let part = crate::mail::parse::Attachment {
+                filename: file.filename,
+                content_type: file.content_type,
+                content_id: None,
+                inline: false,
+                data: file.data,
+            };
+            let (part, blob_id) = tokio::task::spawn_blocking(move || {
+                let id = blobs.put(&part.data);
+                (part, id)
+            })
+            .await
+            .map_err(|e| ChatError::from_mail(e.into()))?;
+            let blob_id = blob_id.map_err(|e| ChatError::from_mail(e.into()))?;
+            Some((part, blob_id))
+        }
+        None => None,
+    };
     let txn = crate::db::begin_write(&state.db).await?;
     let existing = conversation_of(&txn, channel, visitor).await?;
     let (conversation_id, customer_id, subject, new_conversation) = match existing {
@@ -186,6 +252,11 @@ pub async fn post(
     }
     .insert(&txn)
     .await?;
+    if let Some((part, blob_id)) = stored_file {
+        crate::mail::ingest::attachment_row(org, inserted.id, &part, blob_id)
+            .insert(&txn)
+            .await?;
+    }
     touch_conversation(&txn, conversation_id, now, !new_conversation)
         .await
         .map_err(ChatError::from_mail)?;
@@ -316,6 +387,16 @@ pub struct ChatMessage {
     pub from: &'static str,
     pub text: String,
     pub at: String,
+    /// Its files, downloaded at `/chat/{token}/files/{id}`.
+    pub files: Vec<ChatFile>,
+}
+
+/// A file of a chat message.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatFile {
+    pub id: i64,
+    pub name: String,
+    pub size: i64,
 }
 
 /// The messages of the visitor's conversation after message `after` (internal notes and
@@ -338,9 +419,27 @@ pub async fn messages_after(
         .limit(PAGE)
         .all(db)
         .await?;
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    let mut files: std::collections::HashMap<i64, Vec<ChatFile>> = Default::default();
+    if !ids.is_empty() {
+        for a in attachment::Entity::lookup_in(channel.org)
+            .filter(attachment::Column::MessageId.is_in(ids))
+            .filter(attachment::Column::Inline.eq(false))
+            .order_by_asc(attachment::Column::Id)
+            .all(db)
+            .await?
+        {
+            files.entry(a.message_id).or_default().push(ChatFile {
+                id: a.id,
+                name: a.filename,
+                size: a.size,
+            });
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|m| ChatMessage {
+            files: files.remove(&m.id).unwrap_or_default(),
             id: m.id,
             from: if m.direction == "inbound" {
                 "visitor"
@@ -384,4 +483,29 @@ pub async fn delete_history(
         .await?;
     }
     Ok(customers.len())
+}
+
+/// A file of the visitor's conversation by id (None: not theirs, or no such file).
+pub async fn file_of(
+    db: &impl ConnectionTrait,
+    channel: &ChatChannel,
+    visitor: &VisitorKey,
+    id: i64,
+) -> Result<Option<attachment::Model>, sea_orm::DbErr> {
+    let Some(conversation) = conversation_of(db, channel, visitor).await? else {
+        return Ok(None);
+    };
+    let Some(file) = attachment::Entity::find_by_id_in(channel.org, id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let on_conversation = message::Entity::find_by_id_in(channel.org, file.message_id)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.ne("note"))
+        .one(db)
+        .await?
+        .is_some();
+    Ok(on_conversation.then_some(file))
 }

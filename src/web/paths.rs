@@ -225,6 +225,8 @@ pub const CHAT_WIDGET: Route<1> = Route::new("/chat/{token}.js");
 pub const CHAT_MESSAGES: Route<1> = Route::new("/chat/{token}/messages");
 pub const CHAT_EVENTS: Route<1> = Route::new("/chat/{token}/events");
 pub const CHAT_DELETE: Route<1> = Route::new("/chat/{token}/delete");
+pub const CHAT_FILES: Route<1> = Route::new("/chat/{token}/files");
+pub const CHAT_FILE: Route<2> = Route::new("/chat/{token}/files/{id}");
 /// Any endpoint under a channel's token, for the CORS preflight (`OPTIONS`).
 pub const CHAT_PREFLIGHT: Route<2> = Route::new("/chat/{token}/{endpoint}");
 pub const CHAT_CHANNEL_NEW: Route<0> = Route::new("/settings/channels/chat/new");

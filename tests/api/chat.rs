@@ -1051,3 +1051,143 @@ async fn one_address_is_limited_to_ten_visitors_worth_of_chat_requests() {
     );
     assert_eq!(messages_stored(&app).await, 10);
 }
+
+#[tokio::test]
+async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
+    // Arrange
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![("LETHE_MAX_ATTACHMENT_MB".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = shop_with_chat(&app, SHOP).await;
+    let org = app.org_id("Shop").await;
+    let visitor = visitor_id();
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), b"teapot-picture-bytes"].concat();
+    let upload =
+        |visitor: String, name: &'static str, content_type: &'static str, body: Vec<u8>| {
+            visitor_client()
+                .post(app.url(&format!(
+                    "/chat/{token}/files?visitor={visitor}&name={name}"
+                )))
+                .header("Origin", SHOP)
+                .header("Content-Type", content_type)
+                .body(body)
+                .send()
+        };
+
+    // Act: the visitor sends a picture.
+    let sent = upload(visitor.clone(), "teapot.png", "image/png", png.clone())
+        .await
+        .unwrap();
+
+    // Assert: the agent sees it on the conversation page.
+    assert_eq!(sent.status(), 201);
+    let id = conversation::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let page = app.get_text(&format!("/conversations/{id}")).await;
+    assert!(page.contains("teapot.png"), "the agent sees the file");
+    assert_eq!(
+        app.count::<lethe::db::entity::attachment::Entity>().await,
+        1
+    );
+
+    // Other kinds and oversized files are refused, nothing stored.
+    let program = upload(
+        visitor.clone(),
+        "setup.exe",
+        "application/x-msdownload",
+        b"MZ".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(program.status(), 415);
+    let page_file = upload(
+        visitor.clone(),
+        "page.html",
+        "text/html",
+        b"<script>".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page_file.status(), 415);
+    let huge = upload(
+        visitor.clone(),
+        "huge.png",
+        "image/png",
+        vec![7u8; 1_500_000],
+    )
+    .await
+    .unwrap();
+    assert_eq!(huge.status(), 413);
+    assert_eq!(
+        app.count::<lethe::db::entity::attachment::Entity>().await,
+        1
+    );
+
+    // Act: the agent answers with a PDF.
+    let owner = lethe::auth::users::find_by_email(
+        &app.state.db,
+        &lethe::mail::EmailAddress::parse("owner@shop.test").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let pdf = b"%PDF-1.4 invoice-4711 %%EOF".to_vec();
+    lethe::mail::outbound::queue_reply_with(
+        &app.state,
+        org,
+        id,
+        owner.id,
+        "Here is the invoice.",
+        lethe::mail::outbound::ReplyExtras {
+            attachments: vec![lethe::mail::compose::NewAttachment {
+                filename: "invoice.pdf".into(),
+                content_type: "application/pdf".into(),
+                data: pdf.clone(),
+            }],
+            recipients: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    // Assert: the widget lists it and downloads it; another visitor cannot.
+    let messages = fetch_after(&app, &token, &visitor, 0).await;
+    let answer = messages
+        .iter()
+        .find(|m| m["from"] == "agent")
+        .expect("the answer");
+    assert_eq!(answer["files"][0]["name"], "invoice.pdf");
+    let file_id = answer["files"][0]["id"].as_i64().unwrap();
+    let got = visitor_client()
+        .get(app.url(&format!("/chat/{token}/files/{file_id}?visitor={visitor}")))
+        .header("Origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert!(
+        got.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(got.bytes().await.unwrap().to_vec(), pdf);
+    let stranger = visitor_client()
+        .get(app.url(&format!(
+            "/chat/{token}/files/{file_id}?visitor={}",
+            visitor_id()
+        )))
+        .header("Origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 404);
+}
