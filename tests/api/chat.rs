@@ -600,6 +600,18 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
         )
         .await;
     assert_eq!(reply.status(), 303);
+    let picture = format!("PICTURE-{suffix}-").repeat(40).into_bytes();
+    let uploaded = visitor_client()
+        .post(app.url(&format!(
+            "/chat/{token}/files?visitor={visitor}&name=receipt.png"
+        )))
+        .header("Origin", SHOP)
+        .header("Content-Type", "image/png")
+        .body(picture)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
     lethe::search::indexer::run_once(&app.state).await.unwrap();
     lethe::db::checkpoint(&app.state.db).await.unwrap();
     let search = app
@@ -614,6 +626,9 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
         format!("Zebedee{suffix}"),
         address.clone(),
     ];
+    // Files are sealed in the store: the scan cannot see their bytes, the store's files count.
+    let sealed_files = crate::helpers::files_under(&app.data_dir.join("attachments")).len();
+    assert!(sealed_files > 0, "the picture is in the store");
     if app.database_url.is_none() {
         assert!(
             !traces(&app.data_dir, &needles).is_empty(),
@@ -638,6 +653,15 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
     assert!(fetch_after(&app, &token, &visitor, 0).await.is_empty());
     assert_eq!(app.count::<conversation::Entity>().await, 0);
     assert_eq!(messages_stored(&app).await, 0);
+    assert_eq!(
+        app.count::<lethe::db::entity::attachment::Entity>().await,
+        0
+    );
+    assert_eq!(
+        crate::helpers::files_under(&app.data_dir.join("attachments")).len(),
+        0,
+        "the picture's file is gone"
+    );
     let request = privacy_request::Entity::find()
         .one(&app.state.db)
         .await
