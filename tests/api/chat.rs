@@ -321,6 +321,11 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
         .unwrap()
         .unwrap();
     assert_eq!(answer.delivery_status.as_deref(), Some("chat"));
+    let page = app.get_text(&path).await;
+    assert!(
+        page.contains("shown in the chat"),
+        "the page says where it went"
+    );
     assert_eq!(
         app.count::<lethe::db::entity::outbox::Entity>().await,
         0,
