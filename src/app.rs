@@ -16,7 +16,7 @@ use crate::config::Config;
 pub use crate::state::{AppState, StartError};
 use crate::web::rate_limit::{self, AddressLimit};
 use crate::web::{AppError, paths};
-use crate::{inbox, mail, orgs};
+use crate::{chat, inbox, mail, orgs};
 
 /// A running application: the HTTP server, its port, and the first-start setup link.
 pub struct Application {
@@ -344,6 +344,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(inbox::canned::delete),
         )
         // end inbox
+        // chat (src/chat/): the visitor's endpoints (no session), then its settings pages,
+        // before the email channels' `/settings/channels/{id}`
+        .route(paths::CHAT_WIDGET.pattern(), web::get().to(chat::routes::widget))
+        .route(paths::CHAT_MESSAGES.pattern(), web::post().to(chat::routes::post_message))
+        .route(paths::CHAT_MESSAGES.pattern(), web::get().to(chat::routes::messages))
+        .route(paths::CHAT_EVENTS.pattern(), web::get().to(chat::routes::events))
+        .route(paths::CHAT_DELETE.pattern(), web::post().to(chat::routes::delete))
+        .route(paths::CHAT_FILES.pattern(), web::post().to(chat::routes::upload))
+        .route(paths::CHAT_FILE.pattern(), web::get().to(chat::routes::download))
+        .route(paths::CHAT_PREFLIGHT.pattern(), web::method(actix_web::http::Method::OPTIONS).to(chat::routes::preflight))
+        .route(paths::CHAT_CHANNEL_NEW.pattern(), web::get().to(chat::settings_page::new_form))
+        .route(paths::CHAT_CHANNELS.pattern(), web::post().to(chat::settings_page::create))
+        .route(paths::CHAT_CHANNEL.pattern(), web::get().to(chat::settings_page::edit))
+        .route(paths::CHAT_CHANNEL.pattern(), web::post().to(chat::settings_page::update))
+        .route(paths::CHAT_CHANNEL_DELETE.pattern(), web::post().to(chat::settings_page::delete))
+        // end chat
         // email channels (src/mail/)
         .service(limited_post(
             paths::INBOUND_EMAIL.pattern(),

@@ -153,11 +153,14 @@ pub struct RateLimitConfig {
     pub test_button_per_minute: u32,
     /// Open live-update streams (`/events`) per user, at once.
     pub sse_streams_per_user: u32,
+    /// Chat widget requests (`/chat/*`: messages, fetches, streams, deletions) per visitor
+    /// id, and per client address.
+    pub chat_per_minute: u32,
 }
 
 impl RateLimitConfig {
     /// (setting, default) of every limit, in the order of the fields.
-    const SETTINGS: [(&'static str, u32); 8] = [
+    const SETTINGS: [(&'static str, u32); 9] = [
         ("LETHE_RATE_LOGIN_PER_MINUTE", 60),
         ("LETHE_RATE_PASSWORD_RESET_PER_MINUTE", 10),
         ("LETHE_RATE_API_PER_MINUTE", 600),
@@ -166,6 +169,7 @@ impl RateLimitConfig {
         ("LETHE_RATE_INBOUND_PER_MINUTE", 600),
         ("LETHE_RATE_TEST_BUTTON_PER_MINUTE", 20),
         ("LETHE_SSE_STREAMS_PER_USER", 20),
+        ("LETHE_RATE_CHAT_PER_MINUTE", 60),
     ];
 }
 
@@ -180,6 +184,7 @@ impl Default for RateLimitConfig {
             inbound,
             test_button,
             streams,
+            chat,
         ] = Self::SETTINGS.map(|(_, default)| default);
         Self {
             login_per_minute: login,
@@ -190,6 +195,7 @@ impl Default for RateLimitConfig {
             inbound_per_minute: inbound,
             test_button_per_minute: test_button,
             sse_streams_per_user: streams,
+            chat_per_minute: chat,
         }
     }
 }
@@ -243,6 +249,7 @@ struct RawConfig {
     rate_inbound_per_minute: Option<toml::Value>,
     rate_test_button_per_minute: Option<toml::Value>,
     sse_streams_per_user: Option<toml::Value>,
+    rate_chat_per_minute: Option<toml::Value>,
     instance_audit_days: Option<toml::Value>,
     access_alert_customers_per_hour: Option<toml::Value>,
     undo_send_seconds: Option<toml::Value>,
@@ -309,6 +316,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "rate_test_button_per_minute",
     ),
     ("LETHE_SSE_STREAMS_PER_USER", "sse_streams_per_user"),
+    ("LETHE_RATE_CHAT_PER_MINUTE", "rate_chat_per_minute"),
     ("LETHE_INSTANCE_AUDIT_DAYS", "instance_audit_days"),
     (
         "LETHE_ACCESS_ALERT_CUSTOMERS_PER_HOUR",
@@ -417,6 +425,10 @@ impl Config {
         overlay_value(
             &mut raw.sse_streams_per_user,
             get("LETHE_SSE_STREAMS_PER_USER"),
+        );
+        overlay_value(
+            &mut raw.rate_chat_per_minute,
+            get("LETHE_RATE_CHAT_PER_MINUTE"),
         );
         overlay_value(
             &mut raw.instance_audit_days,
@@ -817,8 +829,9 @@ fn rate_limits(raw: &mut RawConfig) -> Result<RateLimitConfig, ConfigError> {
         raw.rate_inbound_per_minute.take(),
         raw.rate_test_button_per_minute.take(),
         raw.sse_streams_per_user.take(),
+        raw.rate_chat_per_minute.take(),
     ];
-    let mut parsed = [0u32; 8];
+    let mut parsed = [0u32; 9];
     for ((slot, value), (setting, default)) in
         parsed.iter_mut().zip(values).zip(RateLimitConfig::SETTINGS)
     {
@@ -834,6 +847,7 @@ fn rate_limits(raw: &mut RawConfig) -> Result<RateLimitConfig, ConfigError> {
         inbound,
         test_button,
         streams,
+        chat,
     ] = parsed;
     Ok(RateLimitConfig {
         login_per_minute: login,
@@ -844,6 +858,7 @@ fn rate_limits(raw: &mut RawConfig) -> Result<RateLimitConfig, ConfigError> {
         inbound_per_minute: inbound,
         test_button_per_minute: test_button,
         sse_streams_per_user: streams,
+        chat_per_minute: chat,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod cores;

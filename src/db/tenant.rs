@@ -85,6 +85,7 @@ in_org!(
     blocked_sender,
     canned_reply,
     channel,
+    chat_blocked_visitor,
     conversation,
     conversation_alias,
     conversation_read,

@@ -236,6 +236,7 @@ fn delivery_key(status: &str) -> &'static str {
         "queued" => "delivery.queued",
         "retrying" => "delivery.retrying",
         "sent" => "delivery.sent",
+        crate::mail::outbound::CHAT_DELIVERY => "delivery.chat",
         _ => "delivery.failed",
     }
 }

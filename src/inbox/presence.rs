@@ -238,7 +238,18 @@ impl Presence {
         others
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Room> {
+    /// Whether any agent is typing a reply in the room (for the chat widget, which shows
+    /// that someone types, never who: src/chat/routes.rs).
+    pub fn anyone_typing(&self, room: Room) -> bool {
+        let mut rooms = self.inner.rooms();
+        let Some(state) = rooms.get_mut(&room) else {
+            return false;
+        };
+        state.expire(Instant::now());
+        !state.typing.is_empty()
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Room> {
         self.inner.changes.subscribe()
     }
 }

@@ -94,12 +94,19 @@ pub async fn reply(
     CsrfUpload(upload): CsrfUpload<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::changeable_conversation(&state.db, scope.org(), id).await?;
+    let found = queries::changeable_conversation(&state.db, scope.org(), id).await?;
+    // A chat answered with no address typed goes to the visitor's widget (and by mail when
+    // they left an address): the empty To is not an error there (src/chat/).
+    let chat = crate::chat::channel::of_conversation(&state.db, scope.org(), found.channel_id)
+        .await?
+        .is_some();
+    let blank = |value: &str| value.trim().is_empty();
     let Upload {
         form,
         files,
         rejected,
     } = upload;
+    let unaddressed = blank(&form.cc) && blank(&form.bcc);
     let then = match form.then.trim() {
         "" => None,
         value => Some(Status::parse(value).ok_or(AppError::BadRequest("status.invalid"))?),
@@ -108,6 +115,7 @@ pub async fn reply(
     let chosen = form
         .to
         .as_deref()
+        .filter(|to| !(chat && unaddressed && to.trim().is_empty()))
         .map(|to| recipients(&tr, to, &form.cc, &form.bcc))
         .transpose();
     let problem = attach::problem(&tr, &rejected).or_else(|| chosen.as_ref().err().cloned());

@@ -3,7 +3,8 @@
 //! mail goes straight to spam.
 //!
 //! - `POST /conversations/{id}/spam` — mark as spam, optionally blocking the sender's address
-//!   or domain ("not spam" is the status form: open);
+//!   or domain, or a chat's visitor id (`block=visitor`, src/chat/blocks.rs) ("not spam" is
+//!   the status form: open);
 //! - `GET/POST /settings/blocked-senders`, `POST /settings/blocked-senders/{id}/delete` — the
 //!   organization's block list (admins).
 //!
@@ -228,8 +229,10 @@ pub async fn mark_spam(
     queries::changeable_conversation(&state.db, org, id).await?;
     let now = Utc::now();
     let txn = crate::db::begin_write(&state.db).await?;
+    // A chat's visitor id (src/chat/blocks.rs): their widget's messages are refused.
+    let block_visitor = form.block.trim() == "visitor";
     let pattern = match form.block.trim() {
-        "" => None,
+        "" | "visitor" => None,
         kind @ ("address" | "domain") => {
             let sender = sender_of(&txn, org, id)
                 .await?
@@ -249,6 +252,9 @@ pub async fn mark_spam(
     if let Some(pattern) = &pattern {
         block(&txn, org, pattern, now).await?;
     }
+    if block_visitor && !crate::chat::blocks::block_visitor_of(&txn, org, id, now).await? {
+        return Err(AppError::BadRequest("spam.block.invalid"));
+    }
     crate::webhooks::emit(
         &txn,
         org,
@@ -258,7 +264,7 @@ pub async fn mark_spam(
     )
     .await?;
     txn.commit().await?;
-    if pattern.is_some() {
+    if pattern.is_some() || block_visitor {
         // The audit entry names the kind, never the address.
         scope
             .audit(

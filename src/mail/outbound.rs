@@ -36,6 +36,9 @@ use crate::mail::oauth::{self, TokenError};
 use crate::orgs::OrgId;
 use crate::state::AppState;
 
+/// The delivery status of an answer shown in a chat widget only, without mail.
+pub const CHAT_DELIVERY: &str = "chat";
+
 /// After this many failed attempts a reply is marked failed and leaves the outbox.
 pub const MAX_ATTEMPTS: i32 = 10;
 
@@ -363,6 +366,67 @@ pub async fn queue_reply_with(
         .one(&txn)
         .await?
         .ok_or(MailError::ConversationNotFound)?;
+    // A chat whose visitor left no address (or no channel that sends mail): the answer is
+    // for the widget only, no mail (src/chat/).
+    if extras.recipients.is_none()
+        && let Some(chat) =
+            crate::chat::channel::of_conversation(&txn, org, conversation.channel_id).await?
+    {
+        let own = organization_addresses(&txn, org).await?;
+        let to = recipient(&txn, org, &conversation)
+            .await?
+            .filter(|to| !is_one_of(to, &own));
+        if to.is_none() || sending_channel(&txn, org, &conversation).await?.is_none() {
+            let now = Utc::now();
+            let inserted = message::ActiveModel {
+                organization_id: Set(org),
+                conversation_id: Set(conversation.id),
+                direction: Set("outbound".into()),
+                kind: Set("normal".into()),
+                message_id_header: Set(format!(
+                    "chat.{}@lethe.invalid",
+                    uuid::Uuid::new_v4().simple()
+                )),
+                in_reply_to: Set(String::new()),
+                references_header: Set(String::new()),
+                from_name: Set(chat.name),
+                from_address: Set(String::new()),
+                to_addresses: Set(String::new()),
+                cc_addresses: Set(String::new()),
+                bcc_addresses: Set(String::new()),
+                subject: Set(format!("Re: {}", conversation.subject)),
+                text_body: Set(text.to_owned()),
+                html_body: Set(None),
+                parse_notes: Set("[]".into()),
+                author_id: Set(Some(author_id)),
+                delivery_status: Set(Some(CHAT_DELIVERY.into())),
+                delivery_error: Set(None),
+                sent_at: Set(Some(now)),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            compose::insert_rows(&txn, org, inserted.id, &sealed).await?;
+            touch_conversation(&txn, conversation.id, now, false).await?;
+            crate::sla::first_reply(&txn, conversation.id, now).await?;
+            crate::webhooks::emit(
+                &txn,
+                org,
+                crate::webhooks::Event::MessageCreated {
+                    message_id: inserted.id,
+                },
+            )
+            .await?;
+            txn.commit().await?;
+            // The visitor's widget listens to these events too (src/chat/routes.rs).
+            state.events.publish(InboxEvent {
+                org,
+                conversation_id: conversation.id,
+            });
+            return Ok(Ok(inserted));
+        }
+    }
     let Some(channel) = sending_channel(&txn, org, &conversation).await? else {
         return Ok(Err(Refusal::NoSmtpChannel));
     };

@@ -222,6 +222,15 @@ pub async fn conversations(
     crate::audit::access::forget_conversations(db, org, &ids).await?;
     // An unsent draft is not anonymized but dropped: nobody will send it now.
     crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
+    // A chat visitor's key would let their browser read the rewritten chat (src/chat/).
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::ChatVisitorKey,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(conversation::Column::Id.is_in(ids.clone()))
+        .exec(db)
+        .await?;
 
     // One pseudonymous customer per original one, created as they were.
     let mut anonymous: HashMap<i64, (i64, String)> = HashMap::new();

@@ -54,6 +54,14 @@ impl Calendar {
         None
     }
 
+    /// Whether the team works at `at` (within a day's hours, not a holiday): the chat
+    /// widget asks for an address and promises an answer by mail otherwise (src/chat/).
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        let date = at.with_timezone(&self.zone).date_naive();
+        self.window(date)
+            .is_some_and(|(open, close)| open <= at && at < close)
+    }
+
     /// The open hours of a date as instants; None on a closed day or a holiday.
     fn window(&self, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         if self.holidays.contains(&date) {
@@ -484,6 +492,17 @@ mod tests {
         }
         form.insert("holidays".into(), holidays.join("\n"));
         SlaSettings::from_form(&form, &[]).expect("valid").calendar
+    }
+
+    #[test]
+    fn a_calendar_is_open_within_a_days_hours_in_its_zone_and_not_on_holidays() {
+        let berlin = office("Europe/Berlin", &["2026-12-24"]);
+        // Monday 2026-12-07, 09:30 in Berlin is 08:30 UTC.
+        assert!(berlin.is_open(at("2026-12-07T08:30:00Z")));
+        assert!(!berlin.is_open(at("2026-12-07T07:30:00Z")), "before nine");
+        assert!(!berlin.is_open(at("2026-12-07T16:00:00Z")), "at five");
+        assert!(!berlin.is_open(at("2026-12-06T10:00:00Z")), "a Sunday");
+        assert!(!berlin.is_open(at("2026-12-24T10:00:00Z")), "a holiday");
     }
 
     #[test]

@@ -219,6 +219,21 @@ pub const BLOCKED_SENDER_DELETE: Route<1> = Route::new("/settings/blocked-sender
 
 // email channels (src/mail/)
 pub const INBOUND_EMAIL: Route<1> = Route::new("/inbound/email/{token}");
+// chat (src/chat/): the widget's endpoints, answered without a session, to allowed origins
+pub const CHAT_PREFIX: &str = "/chat/";
+pub const CHAT_WIDGET: Route<1> = Route::new("/chat/{token}.js");
+pub const CHAT_MESSAGES: Route<1> = Route::new("/chat/{token}/messages");
+pub const CHAT_EVENTS: Route<1> = Route::new("/chat/{token}/events");
+pub const CHAT_DELETE: Route<1> = Route::new("/chat/{token}/delete");
+pub const CHAT_FILES: Route<1> = Route::new("/chat/{token}/files");
+pub const CHAT_FILE: Route<2> = Route::new("/chat/{token}/files/{id}");
+/// Any endpoint under a channel's token, for the CORS preflight (`OPTIONS`).
+pub const CHAT_PREFLIGHT: Route<2> = Route::new("/chat/{token}/{endpoint}");
+pub const CHAT_CHANNEL_NEW: Route<0> = Route::new("/settings/channels/chat/new");
+pub const CHAT_CHANNELS: Route<0> = Route::new("/settings/channels/chat");
+pub const CHAT_CHANNEL: Route<1> = Route::new("/settings/channels/chat/{id}");
+pub const CHAT_CHANNEL_DELETE: Route<1> = Route::new("/settings/channels/chat/{id}/delete");
+// end chat
 pub const CHANNELS: Route<0> = Route::new("/settings/channels");
 pub const CHANNEL_NEW: Route<0> = Route::new("/settings/channels/new");
 pub const CHANNEL: Route<1> = Route::new("/settings/channels/{id}");

@@ -14,6 +14,7 @@
 //! | `/search` | user (its handler) |
 //! | the channels' *Test IMAP* / *Test SMTP* | organization (their handler) |
 //! | `/events` | open streams per user (its handler) |
+//! | `/chat/*` (the chat widget) | client address, then visitor id (`crate::chat::routes`) |
 //!
 //! An IPv4 client counts alone; an IPv6 client counts by its /64 ([`address_key`]).
 
@@ -175,6 +176,8 @@ pub struct RateLimits {
     api_org: KeyedLimiter,
     search: KeyedLimiter,
     test_button: KeyedLimiter,
+    chat_address: KeyedLimiter,
+    chat_visitor: KeyedLimiter,
     pub streams: StreamSlots,
 }
 
@@ -200,6 +203,8 @@ impl RateLimits {
             api_org: KeyedLimiter::per_minute(config.api_org_per_minute),
             search: KeyedLimiter::per_minute(config.search_per_minute),
             test_button: KeyedLimiter::per_minute(config.test_button_per_minute),
+            chat_address: KeyedLimiter::per_minute(config.chat_per_minute.saturating_mul(10)),
+            chat_visitor: KeyedLimiter::per_minute(config.chat_per_minute),
             streams: StreamSlots::new(config.sse_streams_per_user),
         }
     }
@@ -220,6 +225,14 @@ impl RateLimits {
     /// One press of a channel's *Test IMAP* or *Test SMTP* button in the organization.
     pub fn test_button(&self, org: OrgId) -> Result<(), AppError> {
         Ok(self.test_button.check(&org.get().to_string())?)
+    }
+
+    /// One chat widget request from `address` (a client address, never stored) by the
+    /// visitor whose stored key is `visitor`. An address counts ten visitors' worth (a shop's
+    /// customers may share an office or a mobile carrier's address).
+    pub fn chat(&self, client: &ClientInfo, visitor: &str) -> Result<(), AppError> {
+        self.chat_address.check(&client_key(client))?;
+        Ok(self.chat_visitor.check(visitor)?)
     }
 
     fn by_address(&self, limit: AddressLimit, req: &ServiceRequest) -> Result<(), RetryAfter> {

@@ -256,6 +256,10 @@ pub async fn load_session(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // The chat widget's endpoints have no session and never set a cookie (src/chat/).
+    if req.path().starts_with(super::paths::CHAT_PREFIX) {
+        return next.call(req).await;
+    }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await;
     };

@@ -13,7 +13,7 @@ const WCAG_TAGS: [&str; 6] = [
 ];
 
 /// Runs axe-core on the page the browser shows and returns one line per violation.
-async fn violations(browser: &Browser, axe_source: &str) -> Vec<String> {
+pub(crate) async fn violations(browser: &Browser, axe_source: &str) -> Vec<String> {
     browser
         .call(
             reqwest::Method::POST,

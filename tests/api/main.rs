@@ -15,6 +15,7 @@ mod browser;
 mod browser_privacy;
 mod browser_retention;
 mod channels;
+mod chat;
 mod cli;
 mod compose;
 mod drafts;

@@ -105,6 +105,8 @@ pub async fn users(
 pub struct ChannelJson {
     pub id: i64,
     pub name: String,
+    /// `mail`, or `chat` (a chat widget's channel: no sender address, no servers).
+    pub kind: String,
     pub from_name: String,
     pub from_address: String,
     /// Replies can go out through it (it has an SMTP server).
@@ -149,6 +151,7 @@ pub async fn channels(
                 sends: c.smtp_host.is_some(),
                 polls: c.imap_host.is_some(),
                 name: c.name,
+                kind: c.kind,
                 from_name: c.from_name,
                 from_address: c.from_address,
                 created_at: c.created_at,

@@ -65,6 +65,13 @@ pub struct Model {
     /// Where the agent's own signature goes: `below` the channel's, `above` it, or `none`.
     #[sea_orm(column_type = "Text")]
     pub agent_signature: String,
+    /// `mail` or `chat` (src/chat/): a chat channel has no IMAP, SMTP or sender address.
+    pub kind: String,
+    /// A chat channel's public token, in its widget's URL (`/chat/{token}.js`).
+    pub chat_token: Option<String>,
+    /// A chat channel's widget settings as JSON (`crate::chat::settings::ChatSettings`).
+    #[sea_orm(column_type = "Text")]
+    pub chat_settings: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -39,6 +39,8 @@ pub struct Model {
     pub resolution_warned_at: Option<DateTimeUtc>,
     /// When the due times were computed (older than the settings: recomputed in batches).
     pub sla_computed_at: Option<DateTimeUtc>,
+    /// A chat conversation: the SHA-256 of the visitor id its widget holds (src/chat/).
+    pub chat_visitor_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ pub mod backup_schedule;
 pub mod blocked_sender;
 pub mod canned_reply;
 pub mod channel;
+pub mod chat_blocked_visitor;
 pub mod conversation;
 pub mod conversation_alias;
 pub mod conversation_read;

@@ -116,6 +116,8 @@ fn row(state: &AppState, page: &Page, model: &entity::Model) -> Result<ChannelRo
 struct ChannelsPage {
     page: Page,
     rows: Vec<ChannelRow>,
+    /// The chat channels (src/chat/): (id, name, allowed origins).
+    chats: Vec<(i64, String, String)>,
 }
 
 pub async fn list(
@@ -127,9 +129,24 @@ pub async fn list(
     let rows = channel::list(&state.db, scope.org())
         .await?
         .iter()
+        .filter(|m| m.kind != crate::chat::channel::KIND)
         .map(|m| row(&state, &page, m))
         .collect::<Result<Vec<_>, _>>()?;
-    render(&ChannelsPage { page, rows })
+    let chats = crate::chat::channel::list(&state.db, scope.org())
+        .await?
+        .into_iter()
+        .map(|c| {
+            let origins = c
+                .settings
+                .origins
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (c.id, c.name, origins)
+        })
+        .collect();
+    render(&ChannelsPage { page, rows, chats })
 }
 
 /// The result of a "Test" button.
@@ -236,8 +253,10 @@ pub(super) async fn find(
     scope: &TenantScope,
     id: i64,
 ) -> Result<entity::Model, AppError> {
+    // A chat channel has its own pages (src/chat/settings_page.rs).
     channel::find(&state.db, scope.org(), id)
         .await?
+        .filter(|c| c.kind != crate::chat::channel::KIND)
         .ok_or(AppError::NotFound)
 }
 

@@ -99,6 +99,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/sla.toml")),
             include_str!(concat!($lang, "/views.toml")),
             include_str!(concat!($lang, "/reports.toml")),
+            include_str!(concat!($lang, "/chat.toml")),
         ]
     };
 }

@@ -1,0 +1,245 @@
+// Lethe's chat widget: the body of a function that receives CONFIG (its channel's settings).
+// Plain JavaScript, no framework, styles set through the DOM (works under a host page's
+// strict CSP). Nothing is written to cookies or storage until the visitor opens the chat;
+// then a random 128-bit visitor id is kept in localStorage under KEY.
+'use strict';
+var KEY = 'lethe-chat-' + CONFIG.token.slice(0, 12);
+var doc = document;
+var lang = ((doc.documentElement.lang || navigator.language || 'en') + '').slice(0, 2).toLowerCase();
+var T = CONFIG.texts[lang] || CONFIG.texts.en;
+var base = CONFIG.base + '/' + CONFIG.token;
+var visitor = null;
+var lastId = 0;
+var shown = {};
+var source = null;
+var nodes = {};
+
+function el(tag, attrs, style, text) {
+  var node = doc.createElement(tag);
+  var name;
+  for (name in attrs || {}) { node.setAttribute(name, attrs[name]); }
+  for (name in style || {}) { node.style[name] = style[name]; }
+  if (text) { node.textContent = text; }
+  return node;
+}
+
+function newVisitorId() {
+  var bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? '0' : '') + b.toString(16); }).join('');
+}
+
+function visitorId() {
+  if (!visitor) {
+    try { visitor = localStorage.getItem(KEY); } catch (e) { visitor = null; }
+    if (!/^[0-9a-f]{32}$/.test(visitor || '')) {
+      visitor = newVisitorId();
+      try { localStorage.setItem(KEY, visitor); } catch (e) { /* history stays for this page */ }
+    }
+  }
+  return visitor;
+}
+
+function request(path, body) {
+  var init = { credentials: 'omit', mode: 'cors' };
+  if (body) {
+    init.method = 'POST';
+    // text/plain: a simple request; the server checks the Origin all the same.
+    init.headers = { 'Content-Type': 'text/plain' };
+    init.body = JSON.stringify(body);
+  }
+  return fetch(base + path, init).then(function (response) {
+    return response.json().then(function (data) {
+      if (!response.ok) { throw new Error(data.error || 'failed'); }
+      return data;
+    });
+  });
+}
+
+function show(message) {
+  if (shown[message.id]) { return; }
+  shown[message.id] = true;
+  if (message.id > lastId) { lastId = message.id; }
+  var mine = message.from === 'visitor';
+  if (!mine) { nodes.typing.style.display = 'none'; }
+  var item = el('li', { 'class': 'lethe-chat-' + message.from }, {
+    margin: '6px 0', padding: '6px 10px', borderRadius: '8px', maxWidth: '85%',
+    whiteSpace: 'pre-wrap', wordWrap: 'break-word',
+    alignSelf: mine ? 'flex-end' : 'flex-start',
+    background: mine ? CONFIG.colour : '#eeeeee', color: mine ? '#ffffff' : '#111111'
+  }, message.text);
+  (message.files || []).forEach(function (file) {
+    var get = el('button', { type: 'button', 'class': 'lethe-chat-file' }, { display: 'block', background: 'transparent', color: 'inherit', border: '0', padding: '4px 0', minHeight: '24px', textDecoration: 'underline', cursor: 'pointer', font: 'inherit' }, file.name);
+    get.addEventListener('click', function () { download(file); });
+    item.appendChild(get);
+  });
+  nodes.list.appendChild(item);
+  nodes.list.scrollTop = nodes.list.scrollHeight;
+}
+
+function download(file) {
+  fetch(base + '/files/' + file.id + '?visitor=' + visitorId(), { credentials: 'omit', mode: 'cors' })
+    .then(function (response) {
+      if (!response.ok) { throw new Error('download'); }
+      return response.blob();
+    })
+    .then(function (blob) {
+      var link = el('a', { href: URL.createObjectURL(blob), download: file.name });
+      doc.body.appendChild(link);
+      link.click();
+      link.remove();
+    })
+    .catch(function (error) { status(error.message); });
+}
+
+function upload() {
+  var file = nodes.file.files[0];
+  if (!file) { return; }
+  fetch(base + '/files?visitor=' + visitorId() + '&name=' + encodeURIComponent(file.name), {
+    method: 'POST', credentials: 'omit', mode: 'cors',
+    headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file
+  }).then(function (response) {
+    return response.json().then(function (data) {
+      if (!response.ok) { throw new Error(data.error || 'failed'); }
+      show({ id: data.id, from: 'visitor', text: file.name, files: [] });
+      nodes.file.value = '';
+      status('');
+    });
+  }).catch(function (error) { status(error.message); });
+}
+
+function fetchMissed() {
+  return request('/messages?visitor=' + visitorId() + '&after=' + lastId).then(function (data) {
+    data.messages.forEach(show);
+  });
+}
+
+function listen() {
+  if (source || typeof EventSource === 'undefined') { return; }
+  source = new EventSource(base + '/events?visitor=' + visitorId() + '&after=' + lastId);
+  source.addEventListener('message', function (event) {
+    try { show(JSON.parse(event.data)); } catch (e) { /* ignore a broken event */ }
+  });
+  source.addEventListener('typing', function (event) {
+    var typing = false;
+    try { typing = JSON.parse(event.data).typing === true; } catch (e) { /* not typing */ }
+    nodes.typing.style.display = typing ? 'block' : 'none';
+  });
+  // After a network drop the browser reconnects by itself (Last-Event-ID); fetch what the
+  // stream may have missed meanwhile.
+  source.addEventListener('open', function () { fetchMissed().catch(function () {}); });
+}
+
+function status(text) { nodes.status.textContent = text || ''; }
+
+function send(event) {
+  event.preventDefault();
+  var text = nodes.text.value.trim();
+  if (!text) { return; }
+  nodes.send.disabled = true;
+  request('/messages', {
+    visitor: visitorId(), text: text, name: nodes.name.value, email: nodes.email.value,
+    website: nodes.trap.value
+  }).then(function (data) {
+    show({ id: data.id, from: 'visitor', text: text });
+    nodes.text.value = '';
+    status('');
+  }).catch(function (error) { status(error.message); })
+    .then(function () { nodes.send.disabled = false; nodes.text.focus(); });
+}
+
+function erase() {
+  if (!window.confirm(T['delete'] + '?')) { return; }
+  request('/delete', { visitor: visitorId() }).then(function () {
+    if (source) { source.close(); source = null; }
+    nodes.list.textContent = '';
+    shown = {};
+    lastId = 0;
+    try { localStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
+    visitor = null;
+    status('✓');
+  }).catch(function (error) { status(error.message); });
+}
+
+function toggle() {
+  var open = nodes.panel.style.display === 'none';
+  nodes.panel.style.display = open ? 'flex' : 'none';
+  nodes.button.setAttribute('aria-expanded', open ? 'true' : 'false');
+  if (open) {
+    visitorId();
+    fetchMissed().catch(function () {}).then(listen);
+    nodes.text.focus();
+  } else {
+    nodes.button.focus();
+  }
+}
+
+function field(label, input) {
+  var id = 'lethe-chat-' + input.getAttribute('name');
+  input.id = id;
+  var wrap = el('div', {}, { margin: '4px 0' });
+  wrap.appendChild(el('label', { 'for': id }, { display: 'block', fontSize: '12px' }, label));
+  wrap.appendChild(input);
+  return wrap;
+}
+
+function build() {
+  var font = { fontFamily: 'system-ui, sans-serif', fontSize: '14px' };
+  var root = el('div', { id: 'lethe-chat' }, { position: 'fixed', right: '16px', bottom: '16px', zIndex: '2147483000', fontFamily: font.fontFamily, fontSize: font.fontSize });
+  nodes.button = el('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'lethe-chat-panel', id: 'lethe-chat-open' },
+    { background: CONFIG.colour, color: '#ffffff', border: '0', borderRadius: '20px', padding: '10px 16px', cursor: 'pointer', font: 'inherit' }, T.title);
+  nodes.button.addEventListener('click', toggle);
+  nodes.panel = el('div', { id: 'lethe-chat-panel', role: 'dialog', 'aria-label': T.title },
+    { display: 'none', flexDirection: 'column', width: '320px', maxWidth: 'calc(100vw - 32px)', height: '460px', maxHeight: 'calc(100vh - 80px)', background: '#ffffff', color: '#111111', border: '1px solid #888888', borderRadius: '8px', marginBottom: '8px', overflow: 'hidden' });
+  var head = el('div', {}, { background: CONFIG.colour, color: '#ffffff', padding: '8px 12px', display: 'flex', justifyContent: 'space-between', alignItems: 'center' });
+  head.appendChild(el('h2', {}, { margin: '0', fontSize: '16px' }, T.title));
+  var close = el('button', { type: 'button' }, { background: 'transparent', color: '#ffffff', border: '1px solid #ffffff', borderRadius: '4px', cursor: 'pointer', font: 'inherit' }, T.close);
+  close.addEventListener('click', toggle);
+  head.appendChild(close);
+  nodes.panel.appendChild(head);
+  // Scrollable, so reachable by keyboard.
+  var body = el('div', { tabindex: '0', role: 'region', 'aria-label': T.title }, { flex: '1', overflowY: 'auto', padding: '8px 12px' });
+  // Outside business hours: the team is away, the answer comes by mail.
+  body.appendChild(el('p', { id: 'lethe-chat-greeting' }, { margin: '0 0 6px' }, CONFIG.closed ? T.closed : T.greeting));
+  var log = el('div', { role: 'log', 'aria-live': 'polite' });
+  nodes.list = el('ul', { id: 'lethe-chat-messages' }, { listStyle: 'none', margin: '0', padding: '0', display: 'flex', flexDirection: 'column' });
+  log.appendChild(nodes.list);
+  body.appendChild(log);
+  nodes.typing = el('p', { id: 'lethe-chat-typing', role: 'status' }, { display: 'none', margin: '4px 0', fontSize: '12px', fontStyle: 'italic' }, T.typing);
+  body.appendChild(nodes.typing);
+  nodes.panel.appendChild(body);
+  var form = el('form', { id: 'lethe-chat-form' }, { padding: '8px 12px', borderTop: '1px solid #cccccc' });
+  var inputStyle = { width: '100%', boxSizing: 'border-box', font: 'inherit', padding: '4px' };
+  nodes.name = el('input', { name: 'name', autocomplete: 'name', maxlength: '100' }, inputStyle);
+  nodes.email = el('input', { name: 'email', type: 'email', autocomplete: 'email', maxlength: '254' }, inputStyle);
+  if (CONFIG.closed) { nodes.email.required = true; }
+  nodes.text = el('textarea', { name: 'text', rows: '2', required: 'required', maxlength: String(CONFIG.maxChars), placeholder: T.placeholder }, inputStyle);
+  // The honeypot: out of sight and out of the tab order; people leave it empty.
+  nodes.trap = el('input', { name: 'website', tabindex: '-1', autocomplete: 'off', 'aria-hidden': 'true', 'aria-label': 'website' }, { position: 'absolute', left: '-10000px', width: '1px', height: '1px' });
+  form.appendChild(field(T.name, nodes.name));
+  form.appendChild(field(T.email, nodes.email));
+  form.appendChild(field(T.placeholder, nodes.text));
+  nodes.file = el('input', { name: 'file', type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf' }, { font: 'inherit', fontSize: '12px' });
+  nodes.file.addEventListener('change', upload);
+  form.appendChild(field(T.attach, nodes.file));
+  form.appendChild(nodes.trap);
+  nodes.send = el('button', { type: 'submit', id: 'lethe-chat-send' }, { background: CONFIG.colour, color: '#ffffff', border: '0', borderRadius: '4px', padding: '6px 12px', cursor: 'pointer', font: 'inherit' }, T.send);
+  form.appendChild(nodes.send);
+  form.addEventListener('submit', send);
+  nodes.status = el('p', { role: 'status' }, { margin: '4px 0', fontSize: '12px' });
+  form.appendChild(nodes.status);
+  var notice = el('p', {}, { margin: '4px 0', fontSize: '12px' }, T.privacy + ' ');
+  if (CONFIG.privacyUrl) {
+    notice.appendChild(el('a', { href: CONFIG.privacyUrl, target: '_blank', rel: 'noopener' }, { color: '#1a4d99' }, CONFIG.privacyUrl.replace(/^https?:\/\//, '')));
+  }
+  form.appendChild(notice);
+  var remove = el('button', { type: 'button', id: 'lethe-chat-delete' }, { background: 'transparent', color: '#8a1c1c', border: '0', padding: '4px 0', minHeight: '24px', minWidth: '24px', cursor: 'pointer', textDecoration: 'underline', font: 'inherit', fontSize: '12px' }, T['delete']);
+  remove.addEventListener('click', erase);
+  form.appendChild(remove);
+  nodes.panel.appendChild(form);
+  root.appendChild(nodes.panel);
+  root.appendChild(nodes.button);
+  doc.body.appendChild(root);
+}
+
+if (doc.body) { build(); } else { doc.addEventListener('DOMContentLoaded', build); }
