@@ -1177,7 +1177,12 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
             attachments: vec![lethe::mail::compose::NewAttachment {
                 filename: "invoice.pdf".into(),
                 content_type: "application/pdf".into(),
-                data: pdf.clone(),
+                blob: {
+                    // Staged as an upload is: written into the store, then finished.
+                    let mut writer = app.state.blobs.writer().unwrap();
+                    std::io::Write::write_all(&mut writer, &pdf).unwrap();
+                    writer.finish().unwrap()
+                },
             }],
             recipients: None,
         },
