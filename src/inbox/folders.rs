@@ -8,7 +8,7 @@
 //! add one each (src/inbox/views.rs), shared and reused the same way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
@@ -48,9 +48,17 @@ const COUNTS_FRESH_FOR: Duration = Duration::from_secs(2);
 /// inbox 50 times a second then costs the two grouped scans once per change (or two seconds),
 /// not once per page. Kept in [`InboxEvents`](super::events::InboxEvents), whose `publish`
 /// clears an organization's entry.
+///
+/// One page computes them while the others that find none wait for its result (a team does
+/// not run the same scans fifty times at once after each change), and a result computed
+/// across a change is not kept.
 #[derive(Default)]
 pub struct CountCache {
-    entries: Mutex<HashMap<(OrgId, Vec<i64>), Grouped>>,
+    entries: Mutex<HashMap<OrgId, Grouped>>,
+    /// Bumped by each change of the organization.
+    generations: Mutex<HashMap<OrgId, u64>>,
+    /// Held by the page computing an organization's counts.
+    computing: Mutex<HashMap<OrgId, Arc<tokio::sync::Mutex<()>>>>,
     /// Saved views' counts (src/inbox/views.rs), by [`ViewKey`].
     views: Mutex<HashMap<ViewKey, (Instant, i64)>>,
 }
@@ -77,8 +85,11 @@ struct Grouped {
 impl CountCache {
     /// Something changed in `org`: its counts are computed again when next asked for.
     pub fn invalidate(&self, org: OrgId) {
+        if let Ok(mut generations) = self.generations.lock() {
+            *generations.entry(org).or_default() += 1;
+        }
         if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|(o, _), _| *o != org);
+            entries.remove(&org);
         }
         if let Ok(mut views) = self.views.lock() {
             views.retain(|key, _| key.org != org);
@@ -102,69 +113,111 @@ impl CountCache {
         }
     }
 
-    fn get(&self, org: OrgId, hidden: &[i64]) -> Option<Grouped> {
+    fn generation(&self, org: OrgId) -> u64 {
+        self.generations
+            .lock()
+            .map(|g| g.get(&org).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn computing(&self, org: OrgId) -> Arc<tokio::sync::Mutex<()>> {
+        match self.computing.lock() {
+            Ok(mut computing) => computing.entry(org).or_default().clone(),
+            // A poisoned map: compute without waiting for anyone.
+            Err(_) => Arc::default(),
+        }
+    }
+
+    fn get(&self, org: OrgId) -> Option<Grouped> {
         let entries = self.entries.lock().ok()?;
         entries
-            .get(&(org, hidden.to_vec()))
+            .get(&org)
             .filter(|g| g.at.elapsed() < COUNTS_FRESH_FOR)
             .cloned()
     }
 
-    fn put(&self, org: OrgId, hidden: &[i64], grouped: Grouped) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, g| g.at.elapsed() < COUNTS_FRESH_FOR);
-            entries.insert((org, hidden.to_vec()), grouped);
+    /// Keeps `grouped` unless the organization changed since `generation` was read.
+    fn put(&self, org: OrgId, grouped: Grouped, generation: u64) {
+        if self.generation(org) != generation {
+            return;
         }
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(org, grouped);
+        }
+    }
+
+    /// The organization's counts, from the cache or computed once for everyone waiting.
+    async fn grouped(&self, db: &impl ConnectionTrait, org: OrgId) -> Result<Grouped, DbErr> {
+        if let Some(grouped) = self.get(org) {
+            return Ok(grouped);
+        }
+        let computing = self.computing(org);
+        let _turn = computing.lock().await;
+        if let Some(grouped) = self.get(org) {
+            return Ok(grouped);
+        }
+        let generation = self.generation(org);
+        let grouped = Grouped {
+            at: Instant::now(),
+            by_status: by_status(db, org, None).await?,
+            by_channel: by_channel(db, org, None).await?,
+        };
+        self.put(org, grouped.clone(), generation);
+        Ok(grouped)
     }
 }
 
-async fn grouped(
+/// Open, pending, snoozed and spam conversations by status and assignee: of the whole
+/// organization (answered from `ix_conversations_status_assignee` alone), or of the listed
+/// customers only (found by customer).
+async fn by_status(
     db: &impl ConnectionTrait,
     org: OrgId,
-    hidden_customers: &[i64],
-) -> Result<Grouped, DbErr> {
-    let hide = |query: sea_orm::Select<conversation::Entity>| {
-        if hidden_customers.is_empty() {
-            query
-        } else {
-            query.filter(
-                conversation::Column::CustomerId.is_not_in(hidden_customers.iter().copied()),
-            )
-        }
+    customers: Option<&[i64]>,
+) -> Result<Vec<(String, Option<i64>, i64)>, DbErr> {
+    let query = match customers {
+        None => conversation::Entity::find_in(org),
+        Some(ids) => conversation::Entity::lookup_in(org)
+            .filter(conversation::Column::CustomerId.is_in(ids.iter().copied())),
     };
-    let by_status: Vec<(String, Option<i64>, i64)> = hide(
-        conversation::Entity::find_in(org).filter(conversation::Column::Status.is_in([
+    query
+        .filter(conversation::Column::Status.is_in([
             Status::Open.as_str(),
             Status::Pending.as_str(),
             Status::Snoozed.as_str(),
             Status::Spam.as_str(),
-        ])),
-    )
-    .select_only()
-    .column(conversation::Column::Status)
-    .column(conversation::Column::AssigneeId)
-    .column_as(Expr::cust("COUNT(*)"), "n")
-    .group_by(conversation::Column::Status)
-    .group_by(conversation::Column::AssigneeId)
-    .into_tuple()
-    .all(db)
-    .await?;
-    let by_channel: Vec<(Option<i64>, i64)> = hide(
-        conversation::Entity::find_in(org)
-            .filter(conversation::Column::Status.eq(Status::Open.as_str())),
-    )
-    .select_only()
-    .column(conversation::Column::ChannelId)
-    .column_as(Expr::cust("COUNT(*)"), "n")
-    .group_by(conversation::Column::ChannelId)
-    .into_tuple()
-    .all(db)
-    .await?;
-    Ok(Grouped {
-        at: Instant::now(),
-        by_status,
-        by_channel,
-    })
+        ]))
+        .select_only()
+        .column(conversation::Column::Status)
+        .column(conversation::Column::AssigneeId)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(conversation::Column::Status)
+        .group_by(conversation::Column::AssigneeId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Open conversations by channel, like [`by_status`].
+async fn by_channel(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customers: Option<&[i64]>,
+) -> Result<Vec<(Option<i64>, i64)>, DbErr> {
+    let query = match customers {
+        None => conversation::Entity::find_in(org),
+        Some(ids) => conversation::Entity::lookup_in(org)
+            .filter(conversation::Column::CustomerId.is_in(ids.iter().copied())),
+    };
+    query
+        .filter(conversation::Column::Status.eq(Status::Open.as_str()))
+        .select_only()
+        .column(conversation::Column::ChannelId)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(conversation::Column::ChannelId)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// The counts of every folder that has one, by key, for `user_id` (whose "Mine" it is).
@@ -175,14 +228,25 @@ pub async fn counts(
     user_id: i64,
     hidden_customers: &[i64],
 ) -> Result<BTreeMap<String, i64>, DbErr> {
-    let grouped = match cache.get(org, hidden_customers) {
-        Some(grouped) => grouped,
-        None => {
-            let grouped = grouped(db, org, hidden_customers).await?;
-            cache.put(org, hidden_customers, grouped.clone());
-            grouped
+    let mut grouped = cache.grouped(db, org).await?;
+    // The customers hidden from this reader (restricted ones, for agents): their few
+    // conversations are counted by customer and taken off the organization's counts.
+    if !hidden_customers.is_empty() {
+        for (status, assignee, n) in by_status(db, org, Some(hidden_customers)).await? {
+            if let Some(row) = grouped
+                .by_status
+                .iter_mut()
+                .find(|(s, a, _)| *s == status && *a == assignee)
+            {
+                row.2 -= n;
+            }
         }
-    };
+        for (channel, n) in by_channel(db, org, Some(hidden_customers)).await? {
+            if let Some(row) = grouped.by_channel.iter_mut().find(|(c, _)| *c == channel) {
+                row.1 -= n;
+            }
+        }
+    }
     let mut out = BTreeMap::new();
     for key in ["mine", "unassigned", "open", "pending", "snoozed", "spam"] {
         out.insert(key.to_owned(), 0);
