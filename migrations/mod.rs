@@ -31,6 +31,7 @@ mod m20261208_000031_create_conversation_aliases;
 mod m20261208_000032_notifications;
 mod m20261208_000033_sla_and_saved_views;
 mod m20261208_000034_report_facts;
+mod m20261208_000037_create_leases;
 
 pub struct Migrator;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000032_notifications::Migration),
             Box::new(m20261208_000033_sla_and_saved_views::Migration),
             Box::new(m20261208_000034_report_facts::Migration),
+            Box::new(m20261208_000037_create_leases::Migration),
         ]
     }
 }
