@@ -170,11 +170,7 @@ impl Scheduled {
                 self.log(self.work(&state).await);
                 return;
             }
-            let lease = match state
-                .leases
-                .try_take(&state.db, &self.lease_name())
-                .await
-            {
+            let lease = match state.leases.try_take(&state.db, &self.lease_name()).await {
                 Ok(Some(lease)) => lease,
                 Ok(None) => {
                     tracing::debug!(job = self.name(), "another node runs this job now");
@@ -243,14 +239,10 @@ impl Scheduled {
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::Backup => {
-                    crate::backup::schedule::run_if_due(state, chrono::Utc::now())
-                        .await
-                        .map(|o| {
-                            o.map_or_else(|| "not due this hour".to_owned(), |o| format!("{o:?}"))
-                        })
-                        .map_err(|e| e.to_string())
-                }
+                Scheduled::Backup => crate::backup::schedule::run_if_due(state, chrono::Utc::now())
+                    .await
+                    .map(|o| o.map_or_else(|| "not due this hour".to_owned(), |o| format!("{o:?}")))
+                    .map_err(|e| e.to_string()),
             }
         }
     }

@@ -522,13 +522,20 @@ fn unclaimed(now: DateTime<Utc>) -> sea_orm::Condition {
 /// Claims a due row for this node: one conditional `UPDATE` that only one node can win (on
 /// PostgreSQL the second waits for the first's row lock, then finds the row claimed; on
 /// SQLite the single writer orders them). True when this node sends it.
-async fn claim(state: &AppState, row: &outbox::Model, now: DateTime<Utc>) -> Result<bool, MailError> {
+async fn claim(
+    state: &AppState,
+    row: &outbox::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, MailError> {
     let claimed = outbox::Entity::update_many()
         .col_expr(
             outbox::Column::ClaimedBy,
             Some(state.leases.node().to_string()).into(),
         )
-        .col_expr(outbox::Column::ClaimedUntil, Some(Utc::now() + CLAIM).into())
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Some(Utc::now() + CLAIM).into(),
+        )
         .filter(outbox::Column::Id.eq(row.id))
         .filter(outbox::Column::NextAttemptAt.lte(now))
         .filter(unclaimed(now))
@@ -538,7 +545,11 @@ async fn claim(state: &AppState, row: &outbox::Model, now: DateTime<Utc>) -> Res
 }
 
 /// Runs `work` (one send) while renewing this node's claim on `row`.
-async fn with_claim<F: std::future::Future>(state: &AppState, row: &outbox::Model, work: F) -> F::Output {
+async fn with_claim<F: std::future::Future>(
+    state: &AppState,
+    row: &outbox::Model,
+    work: F,
+) -> F::Output {
     tokio::pin!(work);
     let mut renew = tokio::time::interval(CLAIM_RENEW);
     renew.tick().await;

@@ -70,14 +70,18 @@ async fn still_due(state: &AppState, org: OrgId, due: Due) -> Result<StillDue, s
         Due::Resume => lock.interrupted() > 0,
         Due::Schedule => {
             let now = Utc::now();
-            match retention_setting::Entity::find_in(org).one(&state.db).await? {
-                Some(setting) => super::schedule::Schedule::parse(&setting.schedule)
-                    .is_ok_and(|schedule| {
+            match retention_setting::Entity::find_in(org)
+                .one(&state.db)
+                .await?
+            {
+                Some(setting) => {
+                    super::schedule::Schedule::parse(&setting.schedule).is_ok_and(|schedule| {
                         schedule.due_between(
                             setting.schedule_checked_at.unwrap_or(setting.created_at),
                             now,
                         )
-                    }),
+                    })
+                }
                 None => false,
             }
         }

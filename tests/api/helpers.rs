@@ -792,9 +792,10 @@ impl TestApp {
             data_dir.join("instance.key"),
         )
         .expect("the first node's key file");
-        let database = self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("lethe.db").display())
-        });
+        let database = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("lethe.db").display()));
         let mut env = BTreeMap::new();
         env.insert("LETHE_LISTEN".to_owned(), "127.0.0.1:0".to_owned());
         env.insert("LETHE_DATA_DIR".to_owned(), data_dir.display().to_string());
@@ -803,7 +804,9 @@ impl TestApp {
         env.insert("LETHE_UNDO_SEND_SECONDS".to_owned(), "0".to_owned());
         without_background(&mut env);
         let config = Config::from_sources(None, &env).expect("valid test config");
-        let app = Application::build(config).await.expect("second node builds");
+        let app = Application::build(config)
+            .await
+            .expect("second node builds");
         let address = format!("http://127.0.0.1:{}", app.port);
         let state = app.state.clone();
         tokio::spawn(app.server);

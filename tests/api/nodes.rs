@@ -104,16 +104,23 @@ async fn a_reply_claimed_by_a_node_that_died_is_sent_by_the_other_once_the_claim
             outbox::Column::ClaimedBy,
             Expr::val(a.state.leases.node().to_string()),
         )
-        .col_expr(outbox::Column::ClaimedUntil, Expr::val(now + lethe::mail::outbound::CLAIM))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::val(now + lethe::mail::outbound::CLAIM),
+        )
         .exec(&a.state.db)
         .await
         .unwrap();
 
     // Act / Assert: node B leaves it while the claim lasts, and sends it after
-    let during = lethe::mail::outbound::run_once(&b.state, now).await.unwrap();
+    let during = lethe::mail::outbound::run_once(&b.state, now)
+        .await
+        .unwrap();
     assert_eq!(during.sent, 0);
     let after = now + lethe::mail::outbound::CLAIM + Duration::seconds(1);
-    let later = lethe::mail::outbound::run_once(&b.state, after).await.unwrap();
+    let later = lethe::mail::outbound::run_once(&b.state, after)
+        .await
+        .unwrap();
     assert_eq!(later.sent, 1);
     assert_eq!(smtp.wait_for(1).await.len(), 1);
 }
@@ -150,7 +157,11 @@ async fn two_nodes_running_the_webhook_queue_together_deliver_each_event_once() 
     let (first, second) = (first.unwrap(), second.unwrap());
 
     // Assert
-    assert_eq!(first.delivered + second.delivered, events, "{first:?} {second:?}");
+    assert_eq!(
+        first.delivered + second.delivered,
+        events,
+        "{first:?} {second:?}"
+    );
     let payloads = receiver.verified_payloads();
     assert_eq!(payloads.len(), events);
     let mut ids: Vec<String> = receiver
@@ -186,8 +197,22 @@ async fn a_lease_held_by_one_node_is_refused_to_the_other_and_taken_over_when_it
         .expect("a free lease is taken");
 
     // Assert: refused to node B, and to other work on node A, while it lasts
-    assert!(b.state.leases.try_take(&b.state.db, name).await.unwrap().is_none());
-    assert!(a.state.leases.try_take(&a.state.db, name).await.unwrap().is_none());
+    assert!(
+        b.state
+            .leases
+            .try_take(&b.state.db, name)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        a.state
+            .leases
+            .try_take(&a.state.db, name)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let now = Utc::now();
     let holder = lease::holder(&a.state.db, name, now).await.unwrap();
     assert_eq!(holder.as_deref(), Some(held.holder()));
@@ -218,8 +243,18 @@ async fn a_lease_held_by_one_node_is_refused_to_the_other_and_taken_over_when_it
     let holder = lease::holder(&a.state.db, name, Utc::now()).await.unwrap();
     assert_eq!(holder.as_deref(), Some(taken.holder()));
     taken.release().await;
-    assert_eq!(lease::holder(&a.state.db, name, Utc::now()).await.unwrap(), None);
-    assert!(a.state.leases.try_take(&a.state.db, name).await.unwrap().is_some());
+    assert_eq!(
+        lease::holder(&a.state.db, name, Utc::now()).await.unwrap(),
+        None
+    );
+    assert!(
+        a.state
+            .leases
+            .try_take(&a.state.db, name)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -127,7 +127,10 @@ pub fn spawn_poller(state: Arc<AppState>) -> JoinHandle<()> {
                         }
                     };
                     let polled = lease
-                        .hold(tokio::time::timeout(POLL_TIMEOUT, poll_once(&state, &channel)))
+                        .hold(tokio::time::timeout(
+                            POLL_TIMEOUT,
+                            poll_once(&state, &channel),
+                        ))
                         .await;
                     lease.release().await;
                     let Ok(polled) = polled else {
