@@ -509,8 +509,8 @@ const RESTRICTED_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 /// How long a claimed row is left to the node sending it; renewed every [`CLAIM_RENEW`]
 /// while the send lasts, so a node that dies mid-send leaves the row to another node within
 /// this time.
-pub const CLAIM: chrono::Duration = chrono::Duration::seconds(30);
-const CLAIM_RENEW: Duration = Duration::from_secs(10);
+pub const CLAIM: chrono::Duration = chrono::Duration::seconds(25);
+const CLAIM_RENEW: Duration = Duration::from_secs(8);
 
 /// Rows nobody claims at `now` (never claimed, or the claimer let the claim run out).
 fn unclaimed(now: DateTime<Utc>) -> sea_orm::Condition {

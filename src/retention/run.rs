@@ -144,14 +144,13 @@ pub async fn run_holding(
     state.access.flush().await;
     // A run whose lease is lost (this node stalled past its expiry and another took the
     // organization over) stops where it is, as after a crash: the other node resumes it.
-    let result = match lock.lease().hold(locked_run(state, org, &options)).await {
+    match lock.lease().hold(locked_run(state, org, &options)).await {
         Ok(result) => result,
         Err(lost) => {
             tracing::error!(org = org.get(), %lost, "retention run stopped");
             Err(RetentionError::AlreadyRunning)
         }
-    };
-    result
+    }
 }
 
 async fn locked_run(
