@@ -33,6 +33,7 @@ mod m20261208_000033_sla_and_saved_views;
 mod m20261208_000034_report_facts;
 mod m20261208_000035_chat_channels;
 mod m20261208_000036_chat_blocked_visitors;
+mod m20261208_000037_create_leases;
 mod m20261208_000038_folder_count_indexes;
 
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000034_report_facts::Migration),
             Box::new(m20261208_000035_chat_channels::Migration),
             Box::new(m20261208_000036_chat_blocked_visitors::Migration),
+            Box::new(m20261208_000037_create_leases::Migration),
             Box::new(m20261208_000038_folder_count_indexes::Migration),
         ]
     }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod chat;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod cores;
 pub mod crypto;

@@ -49,6 +49,9 @@ pub struct AppState {
     pub access: crate::audit::access::AccessLog,
     /// Who is viewing or answering which conversation (in memory: src/inbox/presence.rs).
     pub presence: crate::inbox::presence::Presence,
+    /// This node's id and leases, for work several nodes on one database must do once
+    /// (src/cluster/).
+    pub leases: crate::cluster::Leases,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -127,6 +130,8 @@ impl AppState {
             })?;
         let rate_limits = RateLimits::new(&config.rate_limits);
         let config_backup_dir = config.backup.dir.clone();
+        let node = crate::cluster::NodeId::random();
+        tracing::info!(node = %node, "node id of this process");
         Ok(Arc::new(Self {
             config: Arc::new(config),
             db,
@@ -146,6 +151,7 @@ impl AppState {
             journal: crate::backup::Journal::in_dir(config_backup_dir.as_deref()),
             access: crate::audit::access::AccessLog::default(),
             presence: Default::default(),
+            leases: crate::cluster::Leases::new(node),
         }))
     }
 }

@@ -148,27 +148,76 @@ impl Scheduled {
         }
     }
 
-    /// One run of the job; its outcome is logged, and the next run happens on schedule.
+    /// Whether one node of several on the database runs it per scheduled time (under the
+    /// lease [`Scheduled::lease_name`]), or every node for itself: the audit tally counts
+    /// this process's refusals, and the sweep looks at this node's data directory.
+    pub fn once_per_cluster(self) -> bool {
+        !matches!(self, Scheduled::AuditFlush | Scheduled::AttachmentSweep)
+    }
+
+    /// The lease a node holds while it runs the job (`crate::cluster`).
+    pub fn lease_name(self) -> String {
+        format!("job:{}", self.setting())
+    }
+
+    /// One run of the job; its outcome is logged, and the next run happens on schedule. A
+    /// job done once per scheduled time is run under its lease: a node whose clock fires while
+    /// another runs it (or up to [`crate::cluster::lease::TTL`] after that one finished) skips
+    /// this time.
     fn run(self, state: Arc<AppState>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let result: Result<String, String> = match self {
-                Scheduled::Cleanup => cleanup::run_once(&state)
+            if !self.once_per_cluster() {
+                self.log(self.work(&state).await);
+                return;
+            }
+            let lease = match state.leases.try_take(&state.db, &self.lease_name()).await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    tracing::debug!(job = self.name(), "another node runs this job now");
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(job = self.name(), %error, "job lease not taken");
+                    return;
+                }
+            };
+            let result = match lease.hold(self.work(&state)).await {
+                Ok(result) => result,
+                Err(lost) => Err(lost.to_string()),
+            };
+            lease.keep_until_expiry().await;
+            self.log(result);
+        })
+    }
+
+    fn log(self, result: Result<String, String>) {
+        match result {
+            Ok(outcome) => tracing::debug!(job = self.name(), %outcome, "job finished"),
+            Err(error) => tracing::error!(job = self.name(), %error, "job failed"),
+        }
+    }
+
+    /// The job's work, once.
+    async fn work(self, state: &AppState) -> Result<String, String> {
+        {
+            match self {
+                Scheduled::Cleanup => cleanup::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::Retention => crate::retention::tick::scheduled_tick(&state)
+                Scheduled::Retention => crate::retention::tick::scheduled_tick(state)
                     .await
                     .map(|started| format!("{started} runs started"))
                     .map_err(|e| e.to_string()),
-                Scheduled::OrgPurge => org_purge::run_once(&state)
+                Scheduled::OrgPurge => org_purge::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::PrivacyReminders => privacy_reminders::run_once(&state)
+                Scheduled::PrivacyReminders => privacy_reminders::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::AttachmentSweep => crate::retention::sweep::run_once(&state)
+                Scheduled::AttachmentSweep => crate::retention::sweep::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
@@ -178,32 +227,24 @@ impl Scheduled {
                     .await
                     .map(|rows| format!("{rows} rows written"))
                     .map_err(|e| e.to_string()),
-                Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(&state)
+                Scheduled::AuditCheckpoint => crate::audit::checkpoint_mail::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::SnoozeWake => crate::inbox::snooze::wake_due(&state, chrono::Utc::now())
+                Scheduled::SnoozeWake => crate::inbox::snooze::wake_due(state, chrono::Utc::now())
                     .await
                     .map(|woken| format!("{woken} conversations back"))
                     .map_err(|e| e.to_string()),
-                Scheduled::Sla => crate::sla::warn::run_once(&state, chrono::Utc::now())
+                Scheduled::Sla => crate::sla::warn::run_once(state, chrono::Utc::now())
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
-                Scheduled::Backup => {
-                    crate::backup::schedule::run_if_due(&state, chrono::Utc::now())
-                        .await
-                        .map(|o| {
-                            o.map_or_else(|| "not due this hour".to_owned(), |o| format!("{o:?}"))
-                        })
-                        .map_err(|e| e.to_string())
-                }
-            };
-            match result {
-                Ok(outcome) => tracing::debug!(job = self.name(), %outcome, "job finished"),
-                Err(error) => tracing::error!(job = self.name(), %error, "job failed"),
+                Scheduled::Backup => crate::backup::schedule::run_if_due(state, chrono::Utc::now())
+                    .await
+                    .map(|o| o.map_or_else(|| "not due this hour".to_owned(), |o| format!("{o:?}")))
+                    .map_err(|e| e.to_string()),
             }
-        })
+        }
     }
 }
 

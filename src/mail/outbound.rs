@@ -2,7 +2,9 @@
 //! transaction; the sender delivers due outbox rows through the channel's SMTP server with
 //! Message-ID, In-Reply-To, References and the `[#TOKEN]` subject tag, retrying with
 //! exponential backoff. A row leaves the outbox only when the server accepted the mail or
-//! refused it for good, so a crash or `kill -9` loses nothing.
+//! refused it for good, so a crash or `kill -9` loses nothing. Several nodes on one
+//! database share the outbox: each row is claimed by one node before it is sent
+//! ([`CLAIM`], `crate::cluster`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -568,16 +570,86 @@ pub struct SendOutcome {
 /// How long a reply held by a restriction waits before the sender looks at it again.
 const RESTRICTED_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 
-/// Delivers every outbox row due at `now`.
+/// How long a claimed row is left to the node sending it; renewed every [`CLAIM_RENEW`]
+/// while the send lasts, so a node that dies mid-send leaves the row to another node within
+/// this time.
+pub const CLAIM: chrono::Duration = chrono::Duration::seconds(25);
+const CLAIM_RENEW: Duration = Duration::from_secs(8);
+
+/// Rows nobody claims at `now` (never claimed, or the claimer let the claim run out).
+fn unclaimed(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(outbox::Column::ClaimedUntil.is_null())
+        .add(outbox::Column::ClaimedUntil.lte(now))
+}
+
+/// Claims a due row for this node: one conditional `UPDATE` that only one node can win (on
+/// PostgreSQL the second waits for the first's row lock, then finds the row claimed; on
+/// SQLite the single writer orders them). True when this node sends it.
+async fn claim(
+    state: &AppState,
+    row: &outbox::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, MailError> {
+    let claimed = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ClaimedBy,
+            Some(state.leases.node().to_string()).into(),
+        )
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Some(Utc::now() + CLAIM).into(),
+        )
+        .filter(outbox::Column::Id.eq(row.id))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .filter(unclaimed(now))
+        .exec(&state.db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Runs `work` (one send) while renewing this node's claim on `row`.
+async fn with_claim<F: std::future::Future>(
+    state: &AppState,
+    row: &outbox::Model,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(CLAIM_RENEW);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = renew.tick() => {
+                let renewed = outbox::Entity::update_many()
+                    .col_expr(outbox::Column::ClaimedUntil, Some(Utc::now() + CLAIM).into())
+                    .filter(outbox::Column::Id.eq(row.id))
+                    .filter(outbox::Column::ClaimedBy.eq(state.leases.node().as_str()))
+                    .exec(&state.db)
+                    .await;
+                if let Err(error) = renewed {
+                    tracing::warn!(outbox_id = row.id, %error, "outbox claim not renewed");
+                }
+            }
+        }
+    }
+}
+
+/// Delivers every outbox row due at `now` that no other node is sending, each claimed first.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcome, MailError> {
     let due = outbox::Entity::find()
         .filter(outbox::Column::NextAttemptAt.lte(now))
+        .filter(unclaimed(now))
         .order_by_asc(outbox::Column::NextAttemptAt)
         .limit(50)
         .all(&state.db)
         .await?;
     let mut outcome = SendOutcome::default();
     for row in due {
+        if !claim(state, &row, now).await? {
+            // Another node sends it (or sent it already).
+            continue;
+        }
         let org = row.organization_id;
         // GDPR Art. 18: a reply written before its customer's restriction waits while it lasts.
         if crate::privacy::restrict::of_message(&state.db, org, row.message_id)
@@ -589,13 +661,18 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SendOutcom
                     outbox::Column::NextAttemptAt,
                     (now + RESTRICTED_RECHECK).into(),
                 )
+                .col_expr(outbox::Column::ClaimedBy, Option::<String>::None.into())
+                .col_expr(
+                    outbox::Column::ClaimedUntil,
+                    Option::<DateTime<Utc>>::None.into(),
+                )
                 .filter(outbox::Column::Id.eq(row.id))
                 .exec(&state.db)
                 .await?;
             outcome.held += 1;
             continue;
         }
-        match deliver(state, &row).await {
+        match with_claim(state, &row, deliver(state, &row)).await {
             Ok(()) => {
                 finish(state, &row, "sent", None).await?;
                 outcome.sent += 1;
@@ -652,6 +729,11 @@ async fn retry_at(
         .col_expr(outbox::Column::Attempts, attempts.into())
         .col_expr(outbox::Column::NextAttemptAt, next.into())
         .col_expr(outbox::Column::LastError, Some(reason.clone()).into())
+        .col_expr(outbox::Column::ClaimedBy, Option::<String>::None.into())
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
         .filter(outbox::Column::Id.eq(row.id))
         .exec(&state.db)
         .await?;

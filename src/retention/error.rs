@@ -39,7 +39,6 @@ impl From<LockError> for RetentionError {
     fn from(error: LockError) -> Self {
         match error {
             LockError::Held => RetentionError::AlreadyRunning,
-            LockError::Io(error) => RetentionError::Lock(error),
             LockError::Database(error) => RetentionError::Database(error),
         }
     }

@@ -1,19 +1,15 @@
-//! The run lock: one retention run per organization at a time, across the server and the
-//! command line. It is an exclusive lock on a file in the data directory
-//! (`locks/retention-{org}.lock`), which the operating system releases when the holding
-//! process dies, so a crashed run never blocks its own resumption. While held, the
-//! organization's `running_since` says since when (for the settings page).
-//!
-//! One data directory belongs to one Lethe instance (the search index and the attachment store
-//! live there too), so a lock in it excludes every run that can touch the organization's data.
-
-use std::fs::{File, TryLockError};
-use std::path::PathBuf;
+//! The run lock: one retention run per organization at a time, across the server, the
+//! command line and every node on the database. It is the lease `retention:{org}`
+//! (`crate::cluster::lease`), renewed while the run lasts; a process that dies mid-run loses
+//! it within [`crate::cluster::lease::TTL`], and the next scheduler tick on any node resumes
+//! the run. While held, the organization's `running_since` says since when (for the settings
+//! page).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter};
 
+use crate::cluster::Lease;
 use crate::db::InOrg;
 use crate::db::entity::{retention_run, retention_setting};
 use crate::orgs::OrgId;
@@ -24,47 +20,21 @@ use crate::state::AppState;
 pub enum LockError {
     #[error("a retention run of this organization is in progress")]
     Held,
-    #[error("cannot open the retention lock file: {0}")]
-    Io(#[from] std::io::Error),
     #[error("retention lock: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
 
 /// The held lock of one organization; released by [`RunLock::release`] or, if the run is
-/// cut short, when it is dropped (or the process ends).
+/// cut short, when it is dropped (or when its lease expires, if the process ends).
 pub struct RunLock {
-    _file: File,
+    lease: Lease,
     org: OrgId,
+    interrupted: u64,
 }
 
-fn path(state: &AppState, org: OrgId) -> PathBuf {
-    state
-        .config
-        .data_dir
-        .join("locks")
-        .join(format!("retention-{}.lock", org.get()))
-}
-
-fn open(state: &AppState, org: OrgId) -> Result<File, std::io::Error> {
-    let path = path(state, org);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-}
-
-/// Takes the file lock without waiting; None when another run holds it.
-fn try_take(state: &AppState, org: OrgId) -> Result<Option<File>, LockError> {
-    let file = open(state, org)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(error)) => Err(error.into()),
-    }
+/// The name of the organization's lease.
+pub fn lease_name(org: OrgId) -> String {
+    format!("retention:{}", org.get())
 }
 
 impl RunLock {
@@ -72,15 +42,18 @@ impl RunLock {
     /// row is still unfinished at that moment belongs to a run that died: it is closed with
     /// the error `interrupted`.
     pub async fn acquire(state: &AppState, org: OrgId) -> Result<RunLock, LockError> {
-        let file = try_take(state, org)?.ok_or(LockError::Held)?;
-        let lock = RunLock { _file: file, org };
+        let lease = state
+            .leases
+            .try_take(&state.db, &lease_name(org))
+            .await?
+            .ok_or(LockError::Held)?;
         let now = Utc::now();
         super::ensure_settings(&state.db, org).await?;
         retention_setting::Entity::update_in(org)
             .col_expr(retention_setting::Column::RunningSince, Expr::val(now))
             .exec(&state.db)
             .await?;
-        retention_run::Entity::update_in(org)
+        let interrupted = retention_run::Entity::update_in(org)
             .col_expr(retention_run::Column::FinishedAt, Expr::val(now))
             .col_expr(
                 retention_run::Column::Error,
@@ -88,8 +61,24 @@ impl RunLock {
             )
             .filter(retention_run::Column::FinishedAt.is_null())
             .exec(&state.db)
-            .await?;
-        Ok(lock)
+            .await?
+            .rows_affected;
+        Ok(RunLock {
+            lease,
+            org,
+            interrupted,
+        })
+    }
+
+    /// How many unfinished runs (of processes that died) taking the lock closed: none when
+    /// another node resumed them first.
+    pub fn interrupted(&self) -> u64 {
+        self.interrupted
+    }
+
+    /// The lease behind the lock (the run stops if it is lost).
+    pub fn lease(&self) -> &Lease {
+        &self.lease
     }
 
     /// Releases the lock and clears `running_since`.
@@ -104,18 +93,14 @@ impl RunLock {
         if let Err(error) = cleared {
             tracing::error!(%error, org = self.org.get(), "cannot clear the retention run mark");
         }
-        drop(self);
+        self.lease.release().await;
     }
 }
 
-/// True while a run of the organization holds the lock (in this process or another).
-pub fn is_held(state: &AppState, org: OrgId) -> bool {
-    match try_take(state, org) {
-        Ok(Some(file)) => {
-            drop(file);
-            false
-        }
-        Ok(None) => true,
+/// True while a run of the organization holds the lock (on this node or another).
+pub async fn is_held(state: &AppState, org: OrgId) -> bool {
+    match crate::cluster::lease::holder(&state.db, &lease_name(org), Utc::now()).await {
+        Ok(holder) => holder.is_some(),
         Err(error) => {
             tracing::warn!(%error, "cannot check the retention lock");
             false

@@ -2,7 +2,7 @@
 //! [`BATCH`] items, each in its own transaction, so agents keep working during a large run; it
 //! takes the ids that are due once and re-checks each batch (still due, not put on hold since),
 //! so it is idempotent and a run cut short by a crash simply continues at the next one (the scheduler resumes it at the next start, see
-//! [`super::tick::scheduled_tick`]). The run lock ([`super::lock`]) keeps two runs apart.
+//! [`super::tick::scheduled_tick`]). The run lock ([`super::lock`], a lease) keeps two runs apart, on any number of nodes.
 //!
 //! Delete removes the rows (attachments, tags and outbox rows go with their messages) and the
 //! attachment files no row refers to any more. Anonymize rewrites subjects, bodies, names and
@@ -126,11 +126,31 @@ pub async fn run_with(
     options: RunOptions,
 ) -> Result<RunReport, RetentionError> {
     let lock = RunLock::acquire(state, org).await?;
-    // Queued access entries first, so that a run removing their conversations removes them.
-    state.access.flush().await;
-    let result = locked_run(state, org, &options).await;
+    let result = run_holding(state, org, options, &lock).await;
     lock.release(state).await;
     result
+}
+
+/// [`run_with`] for a caller that holds the organization's lock and releases it after (the
+/// scheduler tick, which checks under the lock that the run is still due and marks its
+/// scheduled time handled before it lets go).
+pub async fn run_holding(
+    state: &AppState,
+    org: OrgId,
+    options: RunOptions,
+    lock: &RunLock,
+) -> Result<RunReport, RetentionError> {
+    // Queued access entries first, so that a run removing their conversations removes them.
+    state.access.flush().await;
+    // A run whose lease is lost (this node stalled past its expiry and another took the
+    // organization over) stops where it is, as after a crash: the other node resumes it.
+    match lock.lease().hold(locked_run(state, org, &options)).await {
+        Ok(result) => result,
+        Err(lost) => {
+            tracing::error!(org = org.get(), %lost, "retention run stopped");
+            Err(RetentionError::AlreadyRunning)
+        }
+    }
 }
 
 async fn locked_run(

@@ -265,7 +265,7 @@ async fn render_page(
             error,
             schedule: settings.schedule,
             next_run,
-            running: super::lock::is_held(state, org),
+            running: super::lock::is_held(state, org).await,
             runs,
         },
         status,
@@ -399,7 +399,7 @@ pub async fn run_now(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
-    if super::lock::is_held(&state, scope.org()) {
+    if super::lock::is_held(&state, scope.org()).await {
         return Ok(see_other_with_flash(
             paths::RETENTION.path(),
             "flash.retention_run_busy",

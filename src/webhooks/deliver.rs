@@ -28,7 +28,7 @@ use crate::state::AppState;
 /// An endpoint failing this long without a success is disabled.
 pub const DISABLE_AFTER: chrono::Duration = chrono::Duration::days(3);
 /// How long a claimed row is left to the node that claimed it.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+const LEASE: chrono::Duration = chrono::Duration::seconds(25);
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 /// How many characters of an answer the delivery log keeps.

@@ -776,6 +776,52 @@ impl TestApp {
         self
     }
 
+    /// Another node of this app, as a second `lethe serve` on another machine would be: its
+    /// own server, port and data directory (search index, key file copied from this one, so
+    /// both read the sealed secrets), on this app's database. No workers or scheduled jobs:
+    /// the tests drive each node's `run_once`.
+    pub async fn second_node(&self) -> TestApp {
+        let tmp = tempfile::Builder::new()
+            .prefix("lethe-node-")
+            .tempdir_in(test_tmp_root())
+            .expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        std::fs::copy(
+            self.data_dir.join("instance.key"),
+            data_dir.join("instance.key"),
+        )
+        .expect("the first node's key file");
+        let database = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("lethe.db").display()));
+        let mut env = BTreeMap::new();
+        env.insert("LETHE_LISTEN".to_owned(), "127.0.0.1:0".to_owned());
+        env.insert("LETHE_DATA_DIR".to_owned(), data_dir.display().to_string());
+        env.insert("LETHE_DATABASE_URL".to_owned(), database);
+        env.insert("LETHE_ALLOW_PRIVATE_HOSTS".to_owned(), "true".to_owned());
+        env.insert("LETHE_UNDO_SEND_SECONDS".to_owned(), "0".to_owned());
+        without_background(&mut env);
+        let config = Config::from_sources(None, &env).expect("valid test config");
+        let app = Application::build(config)
+            .await
+            .expect("second node builds");
+        let address = format!("http://127.0.0.1:{}", app.port);
+        let state = app.state.clone();
+        tokio::spawn(app.server);
+        TestApp {
+            address,
+            state,
+            client: browser_client(),
+            data_dir,
+            database_url: self.database_url.clone(),
+            setup_link: None,
+            metrics_address: None,
+            _tmp: tmp,
+        }
+    }
+
     /// A second browser on the same app (its own cookie jar).
     pub fn another_browser(&self) -> TestApp {
         TestApp {

@@ -26,6 +26,7 @@ mod import;
 mod inbox;
 mod merge_split;
 mod metrics;
+mod nodes;
 mod notifications;
 mod oauth;
 mod organizations;

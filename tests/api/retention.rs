@@ -1192,6 +1192,17 @@ async fn a_run_interrupted_by_a_crash_is_resumed_and_the_files_it_left_behind_ar
         }
     }
 
+    // The dead process's lease on the organization runs out (`lethe::cluster::lease::TTL`
+    // after its last renewal; moved on here rather than waited for).
+    lethe::db::entity::lease::Entity::update_many()
+        .col_expr(
+            lethe::db::entity::lease::Column::ExpiresAt,
+            Expr::val(Utc::now() - Duration::seconds(1)),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
     // Act: the next scheduler tick (the one at start) resumes the run
     assert_eq!(
         retention::tick::scheduled_tick(&app.state).await.unwrap(),

@@ -22,6 +22,7 @@ pub mod customer_email;
 pub mod deletion_receipt;
 pub mod draft;
 pub mod invitation;
+pub mod lease;
 pub mod membership;
 pub mod message;
 pub mod notification;

@@ -3,7 +3,9 @@
 //! minutes pass: servers drop an IDLE after 30), and fetches again. A server without IDLE is
 //! left to the interval poller; a broken connection is reopened with backoff (5 s doubling
 //! to 5 minutes), its error shown on the channel as a poll's would be. The watchers are
-//! restarted when a channel's mailbox or sign-in changes, and stopped when it goes.
+//! restarted when a channel's mailbox or sign-in changes, and stopped when it goes. Of several
+//! nodes on one database, the one holding the channel's lease (`crate::cluster`) keeps the
+//! connection; the others wait and take over within the lease's 30 s if it dies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -26,6 +28,8 @@ use crate::state::AppState;
 pub const RENEW: Duration = Duration::from_secs(25 * 60);
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a node whose channel another node watches tries to take it over.
+const LEASE_RETRY: Duration = Duration::from_secs(5);
 
 /// What a channel's watcher is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,27 +146,51 @@ enum End {
     Gone,
 }
 
-/// One channel's watcher: connect, fetch, idle, until the task is stopped.
+/// One channel's watcher: take the channel's lease (one node at a time fetches a
+/// mailbox), connect, fetch, idle, until the task is stopped or the lease is lost.
 async fn watch(state: Arc<AppState>, channel_id: i64, mode: Arc<AtomicU8>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         mode.store(Mode::Starting as u8, Ordering::Relaxed);
+        let lease = match state
+            .leases
+            .try_take(&state.db, &super::scheduler::lease_name(channel_id))
+            .await
+        {
+            Ok(Some(lease)) => lease,
+            // Another node watches this mailbox: wait to take over if it goes.
+            Ok(None) => {
+                tokio::time::sleep(LEASE_RETRY).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(channel_id, %error, "IDLE: lease not taken");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        };
         let channel = match channel::Entity::find_by_id(channel_id).one(&state.db).await {
             Ok(Some(channel)) => channel,
             Ok(None) => return,
             Err(error) => {
                 tracing::error!(channel_id, %error, "IDLE: channel not read");
+                lease.release().await;
                 tokio::time::sleep(backoff).await;
                 continue;
             }
         };
-        match connection(&state, &channel, &mode, &mut backoff).await {
-            Ok(End::Unsupported) => {
+        let ended = lease
+            .hold(connection(&state, &channel, &mode, &mut backoff))
+            .await;
+        lease.release().await;
+        match ended {
+            Err(lost) => tracing::warn!(channel_id, %lost, "IMAP IDLE connection stopped"),
+            Ok(Ok(End::Unsupported)) => {
                 mode.store(Mode::Unsupported as u8, Ordering::Relaxed);
                 return;
             }
-            Ok(End::Gone) => return,
-            Err(problem) => {
+            Ok(Ok(End::Gone)) => return,
+            Ok(Err(problem)) => {
                 tracing::warn!(
                     channel_id,
                     stage = problem.stage.code(),

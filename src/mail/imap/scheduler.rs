@@ -1,7 +1,8 @@
 //! The background poller: every few seconds it starts or stops the IDLE watchers
 //! ([`super::idle`]) of the signed-in channels, and polls each channel whose server has no
 //! IDLE when its interval has passed, each in its own task with a time limit. A channel's failure is stored on that channel and
-//! never stops the others, and a channel is never polled twice at once.
+//! never stops the others, and a channel is never polled twice at once — on this node (a
+//! busy set) nor on several nodes sharing the database (the channel's lease).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,12 @@ use crate::state::AppState;
 pub const TICK: Duration = Duration::from_secs(5);
 /// The longest one poll may take before it is stopped (and retried at the next interval).
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The lease a node holds while it polls a channel or keeps its IDLE connection
+/// (`crate::cluster`): one node at a time fetches a mailbox.
+pub fn lease_name(channel_id: i64) -> String {
+    format!("imap:{channel_id}")
+}
 
 /// Channels with IMAP settings whose last poll is `poll_seconds` ago or longer.
 pub async fn due_channels(
@@ -106,10 +113,31 @@ pub fn spawn_poller(state: Arc<AppState>) -> JoinHandle<()> {
                 let state = state.clone();
                 tokio::spawn(async move {
                     let _claim = claim;
-                    if tokio::time::timeout(POLL_TIMEOUT, poll_once(&state, &channel))
+                    // One node at a time polls a channel (several nodes on one database).
+                    let lease = match state
+                        .leases
+                        .try_take(&state.db, &lease_name(channel.id))
                         .await
-                        .is_err()
                     {
+                        Ok(Some(lease)) => lease,
+                        Ok(None) => return,
+                        Err(error) => {
+                            tracing::error!(channel_id = channel.id, %error, "IMAP lease not taken");
+                            return;
+                        }
+                    };
+                    let polled = lease
+                        .hold(tokio::time::timeout(
+                            POLL_TIMEOUT,
+                            poll_once(&state, &channel),
+                        ))
+                        .await;
+                    lease.release().await;
+                    let Ok(polled) = polled else {
+                        tracing::warn!(channel_id = channel.id, "IMAP poll stopped: lease lost");
+                        return;
+                    };
+                    if polled.is_err() {
                         let problem = ImapProblem::new(
                             Stage::Timeout,
                             format!("the poll was stopped after {} s", POLL_TIMEOUT.as_secs()),

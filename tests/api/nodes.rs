@@ -1,0 +1,381 @@
+//! Several nodes on one database (issue 18): two servers share the database (each with its
+//! own data directory, as on two machines), and work that must happen once happens once —
+//! a queued reply reaches the SMTP server once, a webhook event the receiver once, a
+//! retention run happens once, and a lease one node holds is refused to the other until it
+//! expires.
+
+use chrono::{Duration, Utc};
+use lethe::cluster::lease;
+use lethe::db::entity::{outbox, retention_run, retention_setting, webhook_delivery};
+use lethe::orgs::OrgId;
+use lethe::retention::{self, Action, Category};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::helpers::{TestApp, arriving, imported, mail, spawn_app, unique_suffix};
+use crate::smtp::SmtpRecorder;
+use crate::webhooks::{Receiver, add_endpoint};
+
+/// An owner of "Shop" with a channel sending through `smtp_port`; signed in on both nodes.
+async fn shop_on_two_nodes(smtp_port: Option<u16>) -> (TestApp, TestApp, OrgId, i64) {
+    let a = spawn_app().await;
+    a.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = a.org_id("Shop").await;
+    let (channel, _) = a
+        .email_channel(org, "Support", "support@shop.test", smtp_port)
+        .await;
+    let b = a.second_node().await;
+    assert_ne!(a.state.leases.node(), b.state.leases.node());
+    a.login("owner@shop.test").await;
+    b.login("owner@shop.test").await;
+    (a, b, org, channel)
+}
+
+/// A customer's question arriving on `channel`; returns its conversation.
+async fn question(app: &TestApp, org: OrgId, channel: i64, n: usize) -> i64 {
+    let raw = mail(
+        &format!("Customer {n} <c{n}@customer.test>"),
+        &format!("q{n}.{}@customer.test", unique_suffix()),
+        &format!("Question {n}"),
+        "Where is my parcel?",
+    )
+    .to("support@shop.test");
+    app.ingest(arriving(org, Some(channel)), raw).await.0
+}
+
+#[tokio::test]
+async fn two_nodes_sending_the_outbox_together_send_each_reply_once() {
+    // Arrange: replies queued through both nodes' pages
+    let smtp = SmtpRecorder::start().await;
+    let (a, b, org, channel) = shop_on_two_nodes(Some(smtp.port)).await;
+    let replies = 8;
+    for n in 0..replies {
+        let id = question(&a, org, channel, n).await;
+        let node = if n % 2 == 0 { &a } else { &b };
+        let page = format!("/conversations/{id}");
+        let text = format!("Answer number {n}");
+        let response = node
+            .post_form(&page, &format!("{page}/reply"), &[("text", text.as_str())])
+            .await;
+        assert_eq!(response.status(), 303);
+    }
+    assert_eq!(a.count::<outbox::Entity>().await, replies as u64);
+
+    // Act: both nodes' senders run at the same moment, then again
+    let now = Utc::now();
+    let (first, second) = tokio::join!(
+        lethe::mail::outbound::run_once(&a.state, now),
+        lethe::mail::outbound::run_once(&b.state, now)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let (again_a, again_b) = tokio::join!(
+        lethe::mail::outbound::run_once(&a.state, now),
+        lethe::mail::outbound::run_once(&b.state, now)
+    );
+
+    // Assert: every reply reached the SMTP server exactly once
+    assert_eq!(first.sent + second.sent, replies, "{first:?} {second:?}");
+    assert_eq!(again_a.unwrap().sent + again_b.unwrap().sent, 0);
+    smtp.wait_for(replies).await;
+    let received = smtp.messages();
+    assert_eq!(received.len(), replies);
+    for n in 0..replies {
+        let copies = received
+            .iter()
+            .filter(|m| m.contains(&format!("Answer number {n}")))
+            .count();
+        assert_eq!(copies, 1, "reply {n} was sent {copies} times");
+    }
+    assert_eq!(a.count::<outbox::Entity>().await, 0);
+}
+
+#[tokio::test]
+async fn a_reply_claimed_by_a_node_that_died_is_sent_by_the_other_once_the_claim_runs_out() {
+    // Arrange: node A claimed a reply and died before sending it (its claim stays behind)
+    let smtp = SmtpRecorder::start().await;
+    let (a, b, org, channel) = shop_on_two_nodes(Some(smtp.port)).await;
+    let id = question(&a, org, channel, 1).await;
+    let page = format!("/conversations/{id}");
+    a.post_form(&page, &format!("{page}/reply"), &[("text", "On its way")])
+        .await;
+    let now = Utc::now();
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ClaimedBy,
+            Expr::val(a.state.leases.node().to_string()),
+        )
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::val(now + lethe::mail::outbound::CLAIM),
+        )
+        .exec(&a.state.db)
+        .await
+        .unwrap();
+
+    // Act / Assert: node B leaves it while the claim lasts, and sends it after
+    let during = lethe::mail::outbound::run_once(&b.state, now)
+        .await
+        .unwrap();
+    assert_eq!(during.sent, 0);
+    let after = now + lethe::mail::outbound::CLAIM + Duration::seconds(1);
+    let later = lethe::mail::outbound::run_once(&b.state, after)
+        .await
+        .unwrap();
+    assert_eq!(later.sent, 1);
+    assert_eq!(smtp.wait_for(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_nodes_running_the_webhook_queue_together_deliver_each_event_once() {
+    // Arrange: events queued by changes made on both nodes
+    let (a, b, org, _) = shop_on_two_nodes(None).await;
+    let receiver = Receiver::start();
+    let (_, secret) = add_endpoint(&a, &receiver.url(), &["conversation.created"], false).await;
+    receiver.set_secrets(&[&secret]);
+    let events = 6;
+    for n in 0..events {
+        let node = if n % 2 == 0 { &a } else { &b };
+        node.receive(
+            org,
+            mail(
+                &format!("Customer {n} <c{n}@customer.test>"),
+                &format!("w{n}.{}@customer.test", unique_suffix()),
+                &format!("Order {n}"),
+                "Late?",
+            ),
+        )
+        .await;
+    }
+    assert_eq!(a.count::<webhook_delivery::Entity>().await, events as u64);
+
+    // Act
+    let now = Utc::now();
+    let (first, second) = tokio::join!(
+        lethe::webhooks::deliver::run_once(&a.state, now),
+        lethe::webhooks::deliver::run_once(&b.state, now)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+
+    // Assert
+    assert_eq!(
+        first.delivered + second.delivered,
+        events,
+        "{first:?} {second:?}"
+    );
+    let payloads = receiver.verified_payloads();
+    assert_eq!(payloads.len(), events);
+    let mut ids: Vec<String> = receiver
+        .deliveries()
+        .iter()
+        .map(|d| d["headers"]["webhook-id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events, "each event once");
+    let pending = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .count(&a.state.db)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test]
+async fn a_lease_held_by_one_node_is_refused_to_the_other_and_taken_over_when_it_expires() {
+    // Arrange
+    let a = spawn_app().await;
+    let b = a.second_node().await;
+    let name = "imap:4711";
+
+    // Act: node A takes it
+    let held = a
+        .state
+        .leases
+        .try_take(&a.state.db, name)
+        .await
+        .unwrap()
+        .expect("a free lease is taken");
+
+    // Assert: refused to node B, and to other work on node A, while it lasts
+    assert!(
+        b.state
+            .leases
+            .try_take(&b.state.db, name)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        a.state
+            .leases
+            .try_take(&a.state.db, name)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let now = Utc::now();
+    let holder = lease::holder(&a.state.db, name, now).await.unwrap();
+    assert_eq!(holder.as_deref(), Some(held.holder()));
+    assert!(held.holder().starts_with(a.state.leases.node().as_str()));
+    assert!(
+        b.state
+            .leases
+            .try_take_at(&b.state.db, name, now + lease::TTL - Duration::seconds(2))
+            .await
+            .unwrap()
+            .is_none(),
+        "not before it expires"
+    );
+
+    // Act: node A dies (its lease is no longer renewed); its time runs out
+    let expired = now + lease::TTL + Duration::seconds(1);
+    let taken = b
+        .state
+        .leases
+        .try_take_at(&b.state.db, name, expired)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+
+    // Assert: node B holds it; node A's late release does not free it
+    assert!(taken.holder().starts_with(b.state.leases.node().as_str()));
+    held.release().await;
+    let holder = lease::holder(&a.state.db, name, Utc::now()).await.unwrap();
+    assert_eq!(holder.as_deref(), Some(taken.holder()));
+    taken.release().await;
+    assert_eq!(
+        lease::holder(&a.state.db, name, Utc::now()).await.unwrap(),
+        None
+    );
+    assert!(
+        a.state
+            .leases
+            .try_take(&a.state.db, name)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_retention_run_due_on_both_nodes_at_the_same_moment_runs_once() {
+    // Arrange: due data, a rule, and a scheduled time that has passed
+    let a = spawn_app().await;
+    a.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = a.org_id("Shop").await;
+    let raw = mail(
+        "Old Customer <old@customer.test>",
+        &format!("old.{}@customer.test", unique_suffix()),
+        "Old order",
+        "from long ago",
+    )
+    .date("Tue, 3 Nov 2020 10:00:00 +0100");
+    let (id, _) = a.ingest(imported(org), raw).await;
+    a.close_days_ago(id, 400).await;
+    a.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
+    retention::ensure_settings(&a.state.db, org).await.unwrap();
+    retention_setting::Entity::update_many()
+        .col_expr(
+            retention_setting::Column::ScheduleCheckedAt,
+            Expr::val(Utc::now() - Duration::days(2)),
+        )
+        .filter(retention_setting::Column::OrganizationId.eq(org.get()))
+        .exec(&a.state.db)
+        .await
+        .unwrap();
+    let b = a.second_node().await;
+
+    // Act: both nodes' scheduler ticks at the same moment, then again
+    let (on_a, on_b) = tokio::join!(
+        retention::tick::scheduled_tick(&a.state),
+        retention::tick::scheduled_tick(&b.state)
+    );
+    let (again_a, again_b) = tokio::join!(
+        retention::tick::scheduled_tick(&a.state),
+        retention::tick::scheduled_tick(&b.state)
+    );
+
+    // Assert: one run, recorded once, and the data gone
+    assert_eq!(on_a.unwrap() + on_b.unwrap(), 1);
+    assert_eq!(again_a.unwrap() + again_b.unwrap(), 0);
+    let runs = retention_run::Entity::find()
+        .filter(retention_run::Column::OrganizationId.eq(org.get()))
+        .all(&a.state.db)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].trigger, "schedule");
+    assert_eq!(runs[0].error, None);
+    assert!(a.find_conversation(id).await.is_none());
+    assert!(!retention::lock::is_held(&b.state, org).await);
+}
+
+#[tokio::test]
+async fn a_retention_run_on_one_node_is_refused_on_the_other() {
+    // Arrange
+    let a = spawn_app().await;
+    a.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = a.org_id("Shop").await;
+    a.save_rule(org, Category::ClosedConversations, 30, Action::Delete)
+        .await;
+    let b = a.second_node().await;
+    b.login("owner@shop.test").await;
+
+    // Act: node A runs
+    let lock = retention::lock::RunLock::acquire(&a.state, org)
+        .await
+        .unwrap();
+
+    // Assert: node B refuses, on its page and in its runner
+    assert!(retention::lock::is_held(&b.state, org).await);
+    assert!(matches!(
+        retention::run_once(&b.state, org, false).await,
+        Err(retention::RetentionError::AlreadyRunning)
+    ));
+    let busy = b
+        .post_form("/settings/retention", "/settings/retention/run", &[])
+        .await;
+    assert!(crate::helpers::location(&busy).contains("retention_run_busy"));
+    lock.release(&a.state).await;
+    assert!(retention::run_once(&b.state, org, false).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_scheduled_job_runs_on_one_node_per_scheduled_time() {
+    // Arrange
+    let a = spawn_app().await;
+    let b = a.second_node().await;
+    let job = lethe::jobs::Scheduled::Cleanup;
+    assert!(job.once_per_cluster());
+    assert!(!lethe::jobs::Scheduled::AuditFlush.once_per_cluster());
+
+    // Act: node A runs it (its lease kept until it expires)
+    let lease = a
+        .state
+        .leases
+        .try_take(&a.state.db, &job.lease_name())
+        .await
+        .unwrap()
+        .unwrap();
+    lease.keep_until_expiry().await;
+
+    // Assert: node B, firing a moment later, skips this time; the next time is free
+    assert!(
+        b.state
+            .leases
+            .try_take(&b.state.db, &job.lease_name())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let next = Utc::now() + lease::TTL + Duration::seconds(1);
+    assert!(
+        b.state
+            .leases
+            .try_take_at(&b.state.db, &job.lease_name(), next)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
