@@ -461,6 +461,7 @@ fn cli_performer() -> crate::privacy::erase::Performer<'static> {
         user_id: None,
         actor: audit::Actor::System("cli"),
         client: None,
+        holder_verified: false,
     }
 }
 

@@ -249,6 +249,20 @@ pub async fn fulfil(
 }
 
 /// Closes a request as completed or rejected.
+/// Records request `id` as verified now (the requester proved to be the person).
+pub async fn mark_verified(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<(), DbErr> {
+    privacy_request::Entity::update_in(org)
+        .col_expr(
+            privacy_request::Column::VerifiedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .filter(privacy_request::Column::Id.eq(id))
+        .filter(privacy_request::Column::VerifiedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn close(
     db: &impl ConnectionTrait,
     org: OrgId,

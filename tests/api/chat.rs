@@ -675,6 +675,13 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
     assert_eq!(request.organization_id, org);
     assert_eq!(request.kind, "erasure");
     assert_eq!(request.status, "completed");
+    // Verified by holding the visitor id, and the register says so.
+    assert!(request.verified_at.is_some(), "{request:?}");
+    let register = app.get_text("/privacy/requests").await;
+    assert!(
+        register.contains("data-verification=\"verified\""),
+        "{register}"
+    );
     if app.database_url.is_none() {
         let found = traces(&app.data_dir, &needles);
         assert!(found.is_empty(), "traces left: {found:#?}");

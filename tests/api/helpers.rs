@@ -608,6 +608,7 @@ impl TestApp {
                 user_id: None,
                 actor: lethe::audit::Actor::System("test"),
                 client: None,
+                holder_verified: false,
             },
         )
         .await
