@@ -8,13 +8,11 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::channel::{self, ChatChannel};
 use super::settings::{ChatSettings, TEXT_FIELDS, Texts};
 use crate::orgs::TenantScope;
 use crate::state::AppState;
-use crate::web::forms::checkbox;
 use crate::web::i18n::Lang;
 use crate::web::page::{Page, render_with_status, see_other_with_flash};
 use crate::web::paths;
@@ -287,18 +285,12 @@ pub async fn update(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    #[serde(default, deserialize_with = "checkbox")]
-    confirm: bool,
-}
-
 /// `POST /settings/channels/chat/{id}/delete`: the channel goes; its conversations stay.
 pub async fn delete(
     state: web::Data<AppState>,
     scope: TenantScope,
     path: web::Path<i64>,
-    CsrfForm(form): CsrfForm<DeleteForm>,
+    CsrfForm(form): CsrfForm<crate::mail::channels::routes::DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_admin()?;
     let found = find(&state, &scope, path.into_inner()).await?;

@@ -371,10 +371,11 @@ pub async fn update(
     ))
 }
 
+/// The "delete this channel" form (mail and chat channels): the confirmation box.
 #[derive(Deserialize)]
 pub struct DeleteForm {
     #[serde(default, deserialize_with = "checkbox")]
-    confirm: bool,
+    pub(crate) confirm: bool,
 }
 
 pub async fn delete(
