@@ -5,6 +5,7 @@
 # directory, timed by /usr/bin/time (elapsed seconds, peak resident memory), and
 # `lethe index verify` must be clean after each.
 # Usage: benches/rebuild_memory.sh [CONVERSATIONS=100000] BINARY...
+#   KEEP=/some/dir keeps the generated data directory there and reuses it on the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONVERSATIONS="${1:-100000}"
@@ -12,11 +13,13 @@ shift || true
 BINARIES=("$@")
 [[ ${#BINARIES[@]} -gt 0 ]] || { echo "usage: $0 CONVERSATIONS BINARY..." >&2; exit 2; }
 for bin in "${BINARIES[@]}"; do [[ -x "$bin" ]] || { echo "no binary at $bin" >&2; exit 2; }; done
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [[ -n "${KEEP:-}" ]]; then work="$KEEP"; mkdir -p "$work"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
 export LETHE_DATA_DIR="$work/data" LETHE_LOG=warn
-echo 'bench lantern tractor 42' | "${BINARIES[0]}" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
-"${BINARIES[0]}" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42 >/dev/null
+if [[ ! -f "$work/data/generated" ]]; then
+    echo 'bench lantern tractor 42' | "${BINARIES[0]}" user create --email bench@shop.example --password-stdin --org Bench >/dev/null
+    "${BINARIES[0]}" demo-data --org Bench --conversations "$CONVERSATIONS" --seed 42 >/dev/null
+    touch "$work/data/generated"
+fi
 echo "corpus: $(sqlite3 "$work/data/lethe.db" 'SELECT COUNT(*) FROM messages') messages; $(nproc) cores"
 for bin in "${BINARIES[@]}"; do
     read -r seconds peak < <(/usr/bin/time -f '%e %M' "$bin" index rebuild 2>&1 >/dev/null | tail -1)
