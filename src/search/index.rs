@@ -3,8 +3,17 @@
 //! Updates are delete-term + add and become visible on [`SearchIndex::commit`], which also
 //! reloads the reader. [`SearchIndex::purge_deleted`] rewrites every segment that has deleted
 //! documents and garbage-collects the old files, so erased text leaves the disk.
+//!
+//! The writer exists only while there is writing to do: its indexing threads, their arenas and
+//! its merge threads hold tens of megabytes, so the indexer closes it when the queue has been
+//! quiet for a while ([`SearchIndex::release_writer`]). Which process may write is decided by
+//! an owner lock ([`OWNER_LOCK`]), not by the writer's own lock: the process that runs the
+//! indexer (`lethe serve`) claims it at start and holds it for its life, a command claims it
+//! at its first write, so a command meets a running server's index as "held elsewhere" whether
+//! or not the server's writer is open at that moment.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -94,14 +103,27 @@ impl Default for SearchOptions {
     }
 }
 
+/// The file in the index directory whose exclusive lock (`flock`) makes a process the index's
+/// one writer. Not a file of Tantivy's: its garbage collection leaves it alone.
+pub const OWNER_LOCK: &str = "lethe-owner.lock";
+
+/// The open writer and whether it holds changes not committed yet.
+struct OpenWriter {
+    writer: IndexWriter,
+    uncommitted: bool,
+}
+
 /// The embedded search index.
 pub struct SearchIndex {
     index: Index,
+    dir: PathBuf,
     fields: Fields,
     options: SearchOptions,
-    /// Created on first write, so that commands and readers never take the index lock;
-    /// `None` again only while [`SearchIndex::purge_deleted`] replaces it or after it failed.
-    writer: Mutex<Option<IndexWriter>>,
+    /// The owner lock, once this process has claimed it (held until the process ends).
+    owner: Mutex<Option<File>>,
+    /// Created on first write, so that readers never start indexing threads; closed again by
+    /// [`SearchIndex::release_writer`] and at the end of [`SearchIndex::purge_deleted`].
+    writer: Mutex<Option<OpenWriter>>,
     /// Held while the indexer drains the queue, so that two drains never interleave.
     pub(super) drain_lock: tokio::sync::Mutex<()>,
     reader: IndexReader,
@@ -146,8 +168,10 @@ impl SearchIndex {
             .try_into()?;
         Ok(SearchIndex {
             index,
+            dir: dir.to_path_buf(),
             fields,
             options,
+            owner: Mutex::new(None),
             writer: Mutex::new(None),
             drain_lock: tokio::sync::Mutex::new(()),
             reader,
@@ -160,23 +184,78 @@ impl SearchIndex {
         })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, SearchError> {
+    /// Makes this process the index's one writer for the rest of its life: takes the owner
+    /// lock unless this process holds it already. [`SearchError::HeldElsewhere`] when another
+    /// process (a running `lethe serve`, a command) holds it.
+    pub fn claim(&self) -> Result<(), SearchError> {
+        let mut owner = self.owner.lock().map_err(|_| SearchError::Poisoned)?;
+        if owner.is_some() {
+            return Ok(());
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(OWNER_LOCK))?;
+        match file.try_lock() {
+            Ok(()) => {
+                *owner = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(SearchError::HeldElsewhere),
+            Err(std::fs::TryLockError::Error(error)) => Err(error.into()),
+        }
+    }
+
+    /// The writer, opened (after claiming the index) when it is closed.
+    fn lock(&self) -> Result<MutexGuard<'_, Option<OpenWriter>>, SearchError> {
+        self.claim()?;
         let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
         if guard.is_none() {
-            *guard = Some(new_writer(&self.index, self.options)?);
+            *guard = Some(OpenWriter {
+                writer: new_writer(&self.index, self.options)?,
+                uncommitted: false,
+            });
         }
         Ok(guard)
     }
 
-    /// Runs `f` with the writer.
+    /// Runs `f` with the writer; `changes` says whether `f` leaves something to commit.
     fn with_writer<T>(
         &self,
+        changes: bool,
         f: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
     ) -> Result<T, SearchError> {
         let mut guard = self.lock()?;
         match guard.as_mut() {
-            Some(writer) => f(writer),
+            Some(open) => {
+                open.uncommitted |= changes;
+                f(&mut open.writer)
+            }
             None => Err(SearchError::Poisoned),
+        }
+    }
+
+    /// Closes the writer when it holds nothing uncommitted: its indexing threads end, its
+    /// merges finish and the memory they held is freed. The next write opens it again; this
+    /// process keeps the owner lock. Returns whether a writer was closed.
+    pub fn release_writer(&self) -> Result<bool, SearchError> {
+        let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        if guard.as_ref().is_none_or(|open| open.uncommitted) {
+            return Ok(false);
+        }
+        if let Some(open) = guard.take() {
+            open.writer.wait_merging_threads()?;
+        }
+        Ok(true)
+    }
+
+    /// Whether the writer is open; true while another thread uses it (never waits).
+    pub fn writer_is_open(&self) -> bool {
+        match self.writer.try_lock() {
+            Ok(guard) => guard.is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => true,
+            Err(std::sync::TryLockError::Poisoned(_)) => false,
         }
     }
 
@@ -185,9 +264,22 @@ impl SearchIndex {
         // Language detection and the code/address terms, on every core.
         let built: Vec<(i64, TantivyDocument)> =
             crate::cores::map(docs, |d| (d.message_id, self.build_document(d)));
-        self.with_writer(|writer| {
+        self.with_writer(true, |writer| {
             for (id, doc) in built {
                 writer.delete_term(Term::from_field_i64(self.fields.message_id, id));
+                writer.add_document(doc)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds messages the index does not hold (after [`SearchIndex::delete_all`]: the rebuild).
+    /// Unlike [`SearchIndex::upsert`] it queues no delete per document: the writer keeps every
+    /// queued delete until the next commit, and a million of them held hundreds of megabytes.
+    pub fn insert_new(&self, docs: &[MessageDoc]) -> Result<(), SearchError> {
+        let built: Vec<TantivyDocument> = crate::cores::map(docs, |d| self.build_document(d));
+        self.with_writer(true, |writer| {
+            for doc in built {
                 writer.add_document(doc)?;
             }
             Ok(())
@@ -273,7 +365,7 @@ impl SearchIndex {
     }
 
     fn delete_terms(&self, field: tantivy::schema::Field, ids: &[i64]) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
+        self.with_writer(!ids.is_empty(), |writer| {
             for id in ids {
                 writer.delete_term(Term::from_field_i64(field, *id));
             }
@@ -283,7 +375,7 @@ impl SearchIndex {
 
     /// Deletes every document. Effective after [`SearchIndex::commit`].
     pub fn delete_all(&self) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
+        self.with_writer(true, |writer| {
             writer.delete_all_documents()?;
             Ok(())
         })
@@ -291,20 +383,25 @@ impl SearchIndex {
 
     /// Commits pending changes and reloads the reader.
     pub fn commit(&self) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
-            writer.commit()?;
-            Ok(())
-        })?;
+        {
+            let mut guard = self.lock()?;
+            let Some(open) = guard.as_mut() else {
+                return Err(SearchError::Poisoned);
+            };
+            open.writer.commit()?;
+            open.uncommitted = false;
+        }
         self.reader.reload()?;
         Ok(())
     }
 
     /// Commits, then rewrites every segment that has deleted documents and removes the old
     /// files, so deleted text no longer exists in any file of the index directory. Callers
-    /// hold the drain lock (`crate::search::indexer::purge`): the writer is replaced here.
+    /// hold the drain lock (`crate::search::indexer::purge`): the writer is replaced here, and
+    /// closed at the end (a purge ends a job; the next write opens a writer again).
     pub fn purge_deleted(&self) -> Result<(), SearchError> {
         let mut guard = self.lock()?;
-        let Some(mut writer) = guard.take() else {
+        let Some(OpenWriter { mut writer, .. }) = guard.take() else {
             return Err(SearchError::Poisoned);
         };
         writer.commit()?;
@@ -322,7 +419,7 @@ impl SearchIndex {
             writer.merge(&with_deletes).wait()?;
         }
         writer.garbage_collect_files().wait()?;
-        *guard = Some(writer);
+        writer.wait_merging_threads()?;
         drop(guard);
         self.reader.reload()?;
         Ok(())

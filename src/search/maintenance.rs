@@ -16,8 +16,9 @@ pub struct Rebuilt {
     pub documents: usize,
 }
 
-/// Drops every document and indexes every message of the database again. Queue rows that
-/// existed when the rebuild started are removed afterwards (the rebuild read newer data).
+/// Drops every document and indexes every message of the database again, a page at a time
+/// (memory stays bounded by the page and the writer's budget, not by the corpus). Queue rows
+/// that existed when the rebuild started are removed afterwards (the rebuild read newer data).
 pub async fn rebuild(state: &AppState) -> Result<Rebuilt, IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
     let queued_before = queue::max_id(&state.db).await?;
@@ -31,7 +32,7 @@ pub async fn rebuild(state: &AppState) -> Result<Rebuilt, IndexerError> {
         after = last.message_id;
         documents += page.len();
         let index = state.search.clone();
-        tokio::task::spawn_blocking(move || index.upsert(&page)).await??;
+        tokio::task::spawn_blocking(move || index.insert_new(&page)).await??;
     }
     blocking(&index, |index| index.purge_deleted()).await?;
     queue::remove_up_to(&state.db, queued_before).await?;

@@ -14,8 +14,8 @@ use lethe::state::AppState;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use crate::helpers::{
-    self, TestApp, browser_client, files_holding, imported, ingest_into, post_form_with, spawn_app,
-    test_tmp_root, text_of,
+    self, AppOptions, TestApp, browser_client, files_holding, imported, ingest_into,
+    post_form_with, spawn_app, spawn_app_with, test_tmp_root, text_of,
 };
 
 const MARCH: &str = "Tue, 03 Mar 2026 10:00:00 +0000";
@@ -478,6 +478,41 @@ async fn index_verify_after_rebuild_is_clean_and_reports_a_removed_document() {
     let out = String::from_utf8_lossy(&verify.stdout);
     assert!(out.contains("missing from index: 1"), "{out}");
     assert!(out.contains(&removed.to_string()), "{out}");
+}
+
+#[tokio::test]
+async fn index_commands_are_refused_while_a_server_runs_the_indexer_even_with_its_writer_closed() {
+    // Arrange: the server's indexer runs; it indexes a message, then closes its idle writer.
+    let app = spawn_app_with(AppOptions {
+        background: true,
+        extra_env: vec![("LETHE_WORKERS".into(), "index".into())],
+        ..Default::default()
+    })
+    .await;
+    let (org, _) = shop_a(&app).await;
+    let (conversation, _) = store(
+        &app.state,
+        org,
+        mail("Eve <eve@kunde.test>", "Quokkaparcel", "Hello"),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while hits(&app, "quokkaparcel").await.is_empty() || app.state.search.writer_is_open() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexer neither indexed the message nor closed its idle writer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Act
+    let rebuild = lethe_cli(&app, &["index", "rebuild"]);
+
+    // Assert: refused, and the server's index still answers.
+    assert_eq!(rebuild.status.code(), Some(1), "{rebuild:?}");
+    let said = String::from_utf8_lossy(&rebuild.stderr);
+    assert!(said.contains("stop it first"), "{said}");
+    assert_eq!(hits(&app, "quokkaparcel").await, vec![conversation]);
 }
 
 fn index_holds(dir: &Path, needle: &str) -> bool {
