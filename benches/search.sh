@@ -34,6 +34,8 @@ trap cleanup EXIT
 data="${SEARCH_DATA:-$work}"
 mkdir -p "$data"
 export LETHE_DATA_DIR="$data/data" LETHE_LISTEN="127.0.0.1:$port" LETHE_LOG=warn
+# A benchmark is one user searching far faster than a person: no per-user limit.
+export LETHE_RATE_SEARCH_PER_MINUTE=1000000
 password='bench lantern tractor 42'
 wait_ready() { for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:${1:-$port}/healthz" >/dev/null && return; sleep 0.1; done; }
 if [[ -n "${SEARCH_DATA:-}" && -f "$data/READY" ]]; then
