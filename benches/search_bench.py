@@ -375,15 +375,15 @@ def http_client_errors():
 
 
 def concurrent_edge(lethe, items, clients):
-    """Each of `clients` clients sends every query once, starting at a different offset."""
+    """`clients` clients share the queries (each sends every `clients`-th one, twice)."""
     out = []
     lock = threading.Lock()
 
     def worker(k):
         conn = lethe.conn()
         mine = []
-        for i in range(len(items)):
-            item = items[(i * clients + k) % len(items)]
+        mine_items = items[k::clients] * 2
+        for i, item in enumerate(mine_items):
             q, sort, page = item[:3]
             if len(item) > 3:
                 q = f"{q} -zc{k}x{i}"

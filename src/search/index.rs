@@ -362,7 +362,10 @@ impl SearchIndex {
                 )
                 .map(|groups| rank(groups, page, by_score))
         };
-        let cached = self.cache.get(&key).filter(|answer| answer.page(page).is_some());
+        let cached = self
+            .cache
+            .get(&key)
+            .filter(|answer| answer.page(page).is_some());
         self.cache.count(cached.is_some());
         let answer = match cached {
             Some(answer) => answer,

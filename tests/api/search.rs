@@ -879,8 +879,5 @@ async fn the_pages_of_a_query_come_from_one_grouping_until_the_index_changes() {
     // Assert: the earlier grouping no longer answers.
     assert_eq!(ordered_links(&html)[0], latest);
     assert!(html.contains("46 matching conversations"));
-    assert_eq!(
-        app.state.search.answer_counts().grouped - after.grouped,
-        1
-    );
+    assert_eq!(app.state.search.answer_counts().grouped - after.grouped, 1);
 }
