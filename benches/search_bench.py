@@ -286,7 +286,12 @@ def frequent_words(sqlite_path, per_language, sample):
 def edge_classes(words):
     """The edge query classes: (name, [(q, sort, page), ...])."""
     every = list(dict.fromkeys(w for ws in words.values() for w in ws))
-    top = [ws[0] for ws in words.values() if ws]
+    # Each language's most frequent word not taken by an earlier language ("re" tops them all).
+    top = []
+    for ws in words.values():
+        fresh = [w for w in ws if w not in top]
+        if fresh:
+            top.append(fresh[0])
     pairs, triples = [], []
     for ws in words.values():
         # Combinations of a language's frequent words, the most frequent first.
