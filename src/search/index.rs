@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use tantivy::directory::MmapDirectory;
@@ -29,6 +29,7 @@ use super::analysis::{
     Lang, LanguageDetector, address_terms, code_terms, keyword, plain_analyzer, register_analyzers,
     stem_analyzer,
 };
+use super::cache::{AnswerCounts, Key, ResultCache};
 use super::collect::GroupCollector;
 use super::compile::{QueryAnalyzers, compile};
 use super::error::SearchError;
@@ -130,7 +131,12 @@ pub struct SearchIndex {
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,
     plain_index: TextAnalyzer,
+    /// The ranked conversations of recent searches ([`super::cache`]).
+    cache: ResultCache,
 }
+
+/// Answers longer than this (deep pages asked through the API) are not kept.
+const MAX_CACHED: usize = 10_000;
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating the directory and the index if missing.
@@ -181,6 +187,7 @@ impl SearchIndex {
                 stem: Lang::ALL.into_iter().map(stem_analyzer).collect(),
             },
             plain_index: plain_analyzer(true),
+            cache: ResultCache::default(),
         })
     }
 
@@ -437,11 +444,37 @@ impl SearchIndex {
         let tantivy_query = compile(&self.fields, &mut analyzers, org, query, ctx)?;
         let by_score = query.has_text() && page.sort == Sort::Relevance;
         let searcher = self.reader.searcher();
-        let groups = searcher.search(
-            tantivy_query.as_ref(),
-            &GroupCollector { scoring: by_score },
-        )?;
-        let (total, ranked) = rank(groups, page, by_score);
+        let key = Key::new(
+            searcher.generation().generation_id(),
+            org,
+            query,
+            ctx,
+            by_score,
+        );
+        let group = || {
+            searcher
+                .search(
+                    tantivy_query.as_ref(),
+                    &GroupCollector { scoring: by_score },
+                )
+                .map(|groups| rank(groups, page, by_score))
+        };
+        let cached = self
+            .cache
+            .get(&key)
+            .filter(|answer| answer.page(page).is_some());
+        self.cache.count(cached.is_some());
+        let answer = match cached {
+            Some(answer) => answer,
+            None => {
+                let answer = Arc::new(group()?);
+                if answer.first.len() <= MAX_CACHED {
+                    self.cache.put(key, answer.clone());
+                }
+                answer
+            }
+        };
+        let ranked = answer.page(page).unwrap_or_default();
         let mut highlighter = Highlighter::new(
             query,
             analyzers.plain,
@@ -449,11 +482,11 @@ impl SearchIndex {
             analyzers.stem,
         );
         let mut hits = Vec::with_capacity(ranked.len());
-        for r in ranked {
-            let (addr, date) = if r.use_newest {
-                (r.group.newest_doc, r.group.newest_date)
+        for (conversation_id, group) in ranked {
+            let (addr, date) = if by_score {
+                (group.best_doc, group.best_date)
             } else {
-                (r.group.best_doc, r.group.best_date)
+                (group.newest_doc, group.newest_date)
             };
             let doc: TantivyDocument = searcher.doc(addr)?;
             let text = |field| {
@@ -471,19 +504,24 @@ impl SearchIndex {
                 .first(addr.doc_id)
                 .unwrap_or_default();
             hits.push(ConversationHit {
-                conversation_id: r.conversation_id,
+                conversation_id: *conversation_id,
                 best_message_id: message_id,
-                score: r.group.best_score,
+                score: group.best_score,
                 date: micros_to_date(date),
                 subject: text(self.fields.subject),
                 snippet_html: highlighter.snippet(&body, lang),
-                matching_messages: r.group.count as usize,
+                matching_messages: group.count as usize,
             });
         }
         Ok(SearchResults {
-            total_conversations: total,
+            total_conversations: answer.total,
             hits,
         })
+    }
+
+    /// How searches were answered since start: from recent answers, or by grouping matches.
+    pub fn answer_counts(&self) -> AnswerCounts {
+        self.cache.counts()
     }
 
     /// Ids of all committed messages, optionally of one organization, ascending.
