@@ -24,6 +24,7 @@ use super::collect::GroupCollector;
 use super::compile::{QueryAnalyzers, compile};
 use super::error::SearchError;
 use super::query::Query;
+use super::queue::LogPosition;
 use super::results::{
     ConversationHit, Highlighter, Page, SearchContext, SearchResults, Sort, micros_to_date, rank,
 };
@@ -104,6 +105,11 @@ pub struct SearchIndex {
     writer: Mutex<Option<IndexWriter>>,
     /// Held while the indexer drains the queue, so that two drains never interleave.
     pub(super) drain_lock: tokio::sync::Mutex<()>,
+    /// How far in the change log (`super::queue`) the committed index is; recorded in each
+    /// commit. None for a new index, which is built from the database first.
+    position: Mutex<Option<LogPosition>>,
+    /// When this node last recorded its position in the database.
+    heard: Mutex<Option<std::time::Instant>>,
     reader: IndexReader,
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,
@@ -140,16 +146,25 @@ impl SearchIndex {
         }
         register_analyzers(index.tokenizers());
         let fields = Fields::resolve(&index.schema())?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        // An index from before the change log has no position: it has applied every row the
+        // queue no longer holds, so it reads the rest from the start.
+        let position = match index.load_metas()?.payload.as_deref() {
+            Some(payload) => LogPosition::from_payload(payload),
+            None if reader.searcher().num_docs() > 0 => Some(LogPosition::START),
+            None => None,
+        };
         Ok(SearchIndex {
             index,
             fields,
             options,
             writer: Mutex::new(None),
             drain_lock: tokio::sync::Mutex::new(()),
+            position: Mutex::new(position),
+            heard: Mutex::new(None),
             reader,
             detector: LanguageDetector::new(),
             query_analyzers: QueryAnalyzers {
@@ -291,12 +306,47 @@ impl SearchIndex {
 
     /// Commits pending changes and reloads the reader.
     pub fn commit(&self) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
-            writer.commit()?;
-            Ok(())
-        })?;
+        let position = self.position();
+        self.with_writer(|writer| commit_recording(writer, position))?;
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Commits pending changes, which bring the index up to `position` in the change log,
+    /// recording it in the commit; reloads the reader.
+    pub(super) fn commit_at(&self, position: LogPosition) -> Result<(), SearchError> {
+        self.with_writer(|writer| commit_recording(writer, Some(position)))?;
+        if let Ok(mut current) = self.position.lock() {
+            *current = Some(position);
+        }
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The position of an index with nothing to commit (a new index of an empty database).
+    pub(super) fn set_position(&self, position: LogPosition) {
+        if let Ok(mut current) = self.position.lock() {
+            *current = Some(position);
+        }
+    }
+
+    /// The node's position was recorded in the database now.
+    pub(super) fn heard(&self) {
+        if let Ok(mut heard) = self.heard.lock() {
+            *heard = Some(std::time::Instant::now());
+        }
+    }
+
+    /// True when the node should say again that it is alive.
+    pub(super) fn heartbeat_due(&self) -> bool {
+        self.heard.lock().map_or(true, |heard| {
+            heard.is_none_or(|at| at.elapsed() >= super::indexer::HEARTBEAT)
+        })
+    }
+
+    /// Where the committed index is in the change log; None when it has to be built first.
+    pub(super) fn position(&self) -> Option<LogPosition> {
+        self.position.lock().ok().and_then(|p| *p)
     }
 
     /// Commits, then rewrites every segment that has deleted documents and removes the old
@@ -307,7 +357,7 @@ impl SearchIndex {
         let Some(mut writer) = guard.take() else {
             return Err(SearchError::Poisoned);
         };
-        writer.commit()?;
+        commit_recording(&mut writer, self.position())?;
         // Let background merges finish so that no segment with deletes is busy.
         writer.wait_merging_threads()?;
         let mut writer = new_writer(&self.index, self.options)?;
@@ -428,4 +478,17 @@ fn new_writer(index: &Index, options: SearchOptions) -> Result<IndexWriter, Sear
     let threads = options.writer_threads.clamp(1, 8);
     let memory = options.writer_memory.max(threads * 15_000_000);
     Ok(index.writer_with_num_threads(threads, memory)?)
+}
+
+/// Commits, recording the change log position (when known) in the commit.
+fn commit_recording(
+    writer: &mut IndexWriter,
+    position: Option<LogPosition>,
+) -> Result<(), SearchError> {
+    let mut commit = writer.prepare_commit()?;
+    if let Some(position) = position {
+        commit.set_payload(&position.to_payload());
+    }
+    commit.commit()?;
+    Ok(())
 }
