@@ -323,6 +323,17 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Takes the index's writer if this process does not hold it yet: an error (the lock is
+    /// held elsewhere, by the running server) when this process cannot write the index.
+    pub(super) fn take_writer(&self) -> Result<(), SearchError> {
+        self.lock().map(|_| ())
+    }
+
+    /// Whether this process holds the index's writer (it has written the index).
+    pub(super) fn has_writer(&self) -> bool {
+        self.writer.lock().map(|w| w.is_some()).unwrap_or(false)
+    }
+
     /// The position of an index with nothing to commit (a new index of an empty database).
     pub(super) fn set_position(&self, position: LogPosition) {
         if let Ok(mut current) = self.position.lock() {

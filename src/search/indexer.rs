@@ -115,7 +115,9 @@ async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
             break;
         }
     }
-    if position != start || state.search.heartbeat_due() {
+    // A node that moved says so; one that did not, that it is alive — if it holds the index
+    // (a command run beside the server does not speak for a node).
+    if position != start || (state.search.heartbeat_due() && state.search.has_writer()) {
         tell_position(state, position).await?;
     }
     Ok(drained)

@@ -28,6 +28,18 @@ pub async fn rebuild(state: &AppState) -> Result<Rebuilt, IndexerError> {
 
 /// [`rebuild`], for a caller that holds the drain lock.
 pub(super) async fn rebuild_locked(state: &AppState) -> Result<Rebuilt, IndexerError> {
+    let index = state.search.clone();
+    let first = docs::page(&state.db, 0, PAGE).await?;
+    if first.is_empty() && index.doc_count() == 0 {
+        // Nothing to build (a new node of an empty database): no writer, no commit. Should
+        // other nodes prune past this position before this node writes, it builds again.
+        let bound = queue::stable_bound(&state.db).await?;
+        let last = queue::last_below(&state.db, bound).await?;
+        index.set_position(arrived_at(state, last).await?);
+        return Ok(Rebuilt { documents: 0 });
+    }
+    // Only the process that can write the index (not a command beside the running server).
+    blocking(&index, |index| index.take_writer()).await?;
     // Recorded first, so that no row after where this node was is pruned while it builds.
     let was = state.search.position().unwrap_or(LogPosition::START);
     queue::record(&state.db, state.leases.node(), was, Utc::now()).await?;
@@ -35,22 +47,12 @@ pub(super) async fn rebuild_locked(state: &AppState) -> Result<Rebuilt, IndexerE
     // Every change before the bound is in the database the pages below read.
     let bound = queue::stable_bound(&state.db).await?;
     let last = queue::last_below(&state.db, bound).await?;
-    let index = state.search.clone();
-    let mut after = 0;
     let mut documents = 0;
-    let first = docs::page(&state.db, after, PAGE).await?;
-    if first.is_empty() && index.doc_count() == 0 {
-        // Nothing to build (a new node of an empty database): no writer, no commit.
-        let position = arrived_at(state, last).await?;
-        index.set_position(position);
-        super::indexer::tell_position(state, position).await?;
-        return Ok(Rebuilt { documents: 0 });
-    }
     blocking(&index, |index| index.delete_all()).await?;
     let mut page = first;
     loop {
         let Some(newest) = page.last() else { break };
-        after = newest.message_id;
+        let after = newest.message_id;
         documents += page.len();
         let index = state.search.clone();
         tokio::task::spawn_blocking(move || index.upsert(&page)).await??;

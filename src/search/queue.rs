@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Order, Query as Sql};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use crate::cluster::NodeId;
 
@@ -240,7 +240,7 @@ pub(crate) async fn record(
 /// Removes the rows every live node has passed (and the nodes not seen for [`STALE`]), and
 /// moves the pruned mark; one prune at a time.
 pub(crate) async fn prune(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // The mark's row lock makes concurrent prunes wait for each other.
     let lock = Sql::update()
         .table(col(PRUNED))

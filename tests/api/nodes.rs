@@ -536,13 +536,23 @@ async fn a_message_stored_through_one_node_is_found_by_search_on_the_other() {
 
 #[tokio::test]
 async fn a_node_gone_longer_than_the_stale_time_no_longer_holds_the_log_and_rebuilds_when_back() {
-    // Arrange: node B is seen last long ago
+    // Arrange: node B built its index (and said where it is), and is seen last long ago
     let a = spawn_app().await;
     a.create_user("owner@shop.test", "Shop", "owner").await;
     let org = a.org_id("Shop").await;
+    a.receive(
+        org,
+        mail(
+            "Di <di@customer.test>",
+            &format!("f.{}@customer.test", unique_suffix()),
+            "First",
+            "An earlier question.",
+        ),
+    )
+    .await;
     let b = a.second_node().await;
     b.login("owner@shop.test").await;
-    sea_orm::ConnectionTrait::execute_unprepared(
+    let aged = sea_orm::ConnectionTrait::execute_unprepared(
         &a.state.db,
         &format!(
             "UPDATE search_nodes SET seen_at = '2020-01-01 00:00:00+00' WHERE node = '{}'",
@@ -551,6 +561,7 @@ async fn a_node_gone_longer_than_the_stale_time_no_longer_holds_the_log_and_rebu
     )
     .await
     .unwrap();
+    assert_eq!(aged.rows_affected(), 1, "node B said where it is");
     let word = format!("wombat{}", unique_suffix());
     let (_, id) = a
         .receive(
