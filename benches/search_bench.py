@@ -3,7 +3,12 @@
 PostgreSQL full-text search (ts_rank, GIN index), on the same messages.
 
 Called by benches/search.sh, which generates the corpus and starts the server.
-Usage: search_bench.py BASE_URL EMAIL PASSWORD SQLITE_DB PG_URL|- ROUNDS CONCURRENCY
+Usage: search_bench.py BASE_URL[,LABEL=URL...] EMAIL PASSWORD SQLITE_DB PG_URL|- ROUNDS CONCURRENCY
+
+With one server it prints the table below and then the edge classes (frequent words of the
+corpus, newest-first, pages 1-25, two- and three-word combinations). With several servers
+(`base=http://...,new=http://...`, the same corpus behind each) it runs only the edge
+classes, the servers interleaved query by query, and prints them side by side.
 
 Every engine answers the same question: the 20 best conversations of one organization
 whose messages match the query (grouped by conversation). Latency is measured client-side
@@ -11,7 +16,9 @@ per query, after a warm-up round; SQL engines use one connection, /search is mea
 one client and with CONCURRENCY clients.
 """
 
+import collections
 import http.client
+import os
 import re
 import sqlite3
 import statistics
@@ -19,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import urllib.parse
 
 QUERIES = {
@@ -67,8 +75,13 @@ class Lethe:
         assert r.status == 303, f"login failed: {r.status}"
         return "; ".join(new or cookies)
 
-    def search(self, conn, q):
-        conn.request("GET", "/search?" + urllib.parse.urlencode({"q": q}), headers={"Cookie": self.cookie})
+    def search(self, conn, q, sort=None, page=None):
+        params = {"q": q}
+        if sort:
+            params["sort"] = sort
+        if page and page > 1:
+            params["page"] = str(page)
+        conn.request("GET", "/search?" + urllib.parse.urlencode(params), headers={"Cookie": self.cookie})
         r = conn.getresponse()
         body = r.read()
         assert r.status == 200, (q, r.status, body[:300])
@@ -231,10 +244,184 @@ def concurrent(lethe, queries, rounds, clients):
     return out, len(out) / (time.perf_counter() - t)
 
 
+# Function words that tell the corpus's languages apart (a vote per message, like the
+# index's own detector: the language whose function words a message uses most).
+FUNCTION_WORDS = {
+    "en": "the and you your is to of for with my it this we have".split(),
+    "de": "der die und ich ist nicht das mit sie ein eine ihre wir den".split(),
+    "fr": "le les et est pour vous je une des votre nous pas du".split(),
+    "es": "el los y que es por para mi una su pedido con del".split(),
+    "it": "il di che non per sono una mio della con ho ordine gli".split(),
+    "nl": "het en een ik van niet mijn voor uw we is heb zijn".split(),
+}
+WORD = re.compile(r"\w+")
+
+
+def fold(word):
+    """Lower-case and strip accents: the plain analyzer's folding, approximately."""
+    word = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in word if not unicodedata.combining(c))
+
+
+def frequent_words(sqlite_path, per_language, sample):
+    """The `per_language` most frequent words of each language of the corpus, by the number
+    of messages they occur in (subject and body of every `sample`-th message; words of
+    letters only, folded like the index's plain field; a message's language by the vote of
+    FUNCTION_WORDS). Returns {lang: [word, ...]} and the number of messages read."""
+    db = sqlite3.connect(sqlite_path)
+    counts = {lang: collections.Counter() for lang in FUNCTION_WORDS}
+    sets = {lang: set(ws) for lang, ws in FUNCTION_WORDS.items()}
+    read = 0
+    for subject, body in db.execute(
+            "SELECT subject, text_body FROM messages WHERE id % ? = 0", (sample,)):
+        words = {fold(w) for w in WORD.findall(f"{subject} {body}") if w.isalpha()}
+        if not words:
+            continue
+        lang = max(sets, key=lambda l: len(words & sets[l]))
+        counts[lang].update(words)
+        read += 1
+    return {lang: [w for w, _ in c.most_common(per_language)] for lang, c in counts.items()}, read
+
+
+def edge_classes(words):
+    """The edge query classes: (name, [(q, sort, page), ...])."""
+    every = list(dict.fromkeys(w for ws in words.values() for w in ws))
+    # Each language's most frequent word not taken by an earlier language ("re" tops them all).
+    top = []
+    for ws in words.values():
+        fresh = [w for w in ws if w not in top]
+        if fresh:
+            top.append(fresh[0])
+    pairs, triples = [], []
+    for ws in words.values():
+        # Combinations of a language's frequent words, the most frequent first.
+        for i in range(0, min(len(ws), 10), 2):
+            if i + 1 < len(ws):
+                pairs.append(f"{ws[i]} {ws[i + 1]}")
+        for i in range(0, min(len(ws), 15), 3):
+            if i + 2 < len(ws):
+                triples.append(f"{ws[i]} {ws[i + 1]} {ws[i + 2]}")
+    # "-zq<n>" excludes a word that is nowhere: the same results, but a query the server has
+    # not seen, so a cache of earlier answers cannot help (the first time anyone asks).
+    return [
+        ("frequent, unseen", [(w, None, 1, "unseen") for w in every]),
+        ("  newest, unseen", [(w, "newest", 1, "unseen") for w in every]),
+        ("frequent word", [(w, None, 1) for w in every]),
+        ("  newest first", [(w, "newest", 1) for w in every]),
+        ("  pages 1-25", [(w, None, p) for w in top for p in range(1, 26)]),
+        ("  newest, p1-25", [(w, "newest", p) for w in top for p in range(1, 26)]),
+        ("2 frequent words", [(q, None, 1) for q in pairs] + [(q, "newest", 1) for q in pairs]),
+        ("3 frequent words", [(q, None, 1) for q in triples] + [(q, "newest", 1) for q in triples]),
+    ]
+
+
+def run_edge(servers, sqlite_path, rounds, clients):
+    """Edge classes on every server, interleaved query by query; p50/p99 per class."""
+    per_language = int(os.environ.get("SEARCH_FREQUENT", "20"))
+    t = time.perf_counter()
+    words, read = frequent_words(sqlite_path, per_language, int(os.environ.get("SEARCH_SAMPLE", "10")))
+    print()
+    print(f"The {per_language} most frequent words of each language, from {read} messages "
+          f"(every {os.environ.get('SEARCH_SAMPLE', '10')}th; {time.perf_counter() - t:.1f} s):")
+    for lang, ws in words.items():
+        print(f"  {lang}: {' '.join(ws)}")
+    classes = edge_classes(words)
+    labels = [label for label, _ in servers]
+    conns = {label: lethe.conn() for label, lethe in servers}
+    print()
+    print(f"Edge classes, {rounds} rounds after a warm-up round, one client; HTTP = full round trip, "
+          "index = Server-Timing. Servers interleaved query by query.")
+    head = " | ".join(f"{label + ' HTTP p50':>16} {'p99':>7} {'index p50':>9} {'p99':>7}" for label in labels)
+    print(f"{'class':<18} {'queries':>7} | {head}")
+    print("-" * (28 + 45 * len(labels)))
+    summary = {label: [] for label in labels}
+    unseen_counter = [0]
+    for name, queries in classes:
+        http = {label: [] for label in labels}
+        eng = {label: [] for label in labels}
+        for r in range(rounds + 1):
+            for item in queries:
+                q, sort, page = item[:3]
+                if len(item) > 3:
+                    unseen_counter[0] += 1
+                    q = f"{q} -zq{unseen_counter[0]}"
+                for label, lethe in servers:
+                    lethe.engine_ms = []
+                    t = time.perf_counter()
+                    try:
+                        lethe.search(conns[label], q, sort, page)
+                    except (http_client_errors()):
+                        conns[label] = lethe.conn()
+                        t = time.perf_counter()
+                        lethe.search(conns[label], q, sort, page)
+                    ms = (time.perf_counter() - t) * 1000
+                    if r > 0:
+                        http[label].append(ms)
+                        eng[label].extend(lethe.engine_ms)
+        cells = " | ".join(f"{pct(http[l], 50):14.2f}ms {pct(http[l], 99):6.2f}ms {pct(eng[l], 50):8.2f}ms {pct(eng[l], 99):6.2f}ms"
+                           for l in labels)
+        print(f"{name:<18} {len(queries):>7} | {cells}", flush=True)
+        for l in labels:
+            summary[l].extend(http[l])
+    cells = " | ".join(f"{pct(summary[l], 50):14.2f}ms {pct(summary[l], 99):6.2f}ms {'':>8}   {'':>6}  " for l in labels)
+    print(f"{'all edge classes':<18} {sum(len(q) for _, q in classes):>7} | {cells}")
+    every = [item for _, queries in classes for item in queries]
+    print()
+    for label, lethe in servers:
+        lethe.engine_ms = []
+        lat, qps, cpu = concurrent_edge(lethe, every, clients)
+        print(f"{label}: {clients} concurrent clients over all edge queries: p50 {pct(lat, 50):.2f} ms, "
+              f"p99 {pct(lat, 99):.2f} ms, {qps:.0f} requests/s (load generator: {cpu:.0f}% of one core)",
+              flush=True)
+
+
+def http_client_errors():
+    return (http.client.HTTPException, ConnectionError)
+
+
+def concurrent_edge(lethe, items, clients):
+    """`clients` clients share the queries (each sends every `clients`-th one, twice)."""
+    out = []
+    lock = threading.Lock()
+
+    def worker(k):
+        conn = lethe.conn()
+        mine = []
+        mine_items = items[k::clients] * 2
+        for i, item in enumerate(mine_items):
+            q, sort, page = item[:3]
+            if len(item) > 3:
+                q = f"{q} -zc{k}x{i}"
+            t = time.perf_counter()
+            lethe.search(conn, q, sort, page)
+            mine.append((time.perf_counter() - t) * 1000)
+        with lock:
+            out.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    cpu = time.process_time()
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    return out, len(out) / wall, (time.process_time() - cpu) / wall * 100
+
+
 def main():
     base, email, password, sqlite_path, pg_url, rounds, clients = sys.argv[1:8]
     rounds, clients = int(rounds), int(clients)
     org = 1
+    if "=" in base:
+        servers = [(label, Lethe(url, email, password))
+                   for label, url in (part.split("=", 1) for part in base.split(","))]
+        edge_rounds = int(os.environ.get("SEARCH_EDGE_ROUNDS", "5"))
+        cpu = time.process_time()
+        t = time.perf_counter()
+        run_edge(servers, sqlite_path, edge_rounds, clients)
+        print(f"(load generator, whole run: {(time.process_time() - cpu) / (time.perf_counter() - t) * 100:.0f}% of one core)")
+        return
     lethe = Lethe(base, email, password)
     fts = Fts5(sqlite_path)
     print(f"building SQLite FTS5 table: {fts.build():.1f} s", flush=True)
@@ -266,6 +453,7 @@ def main():
     print(f"Lethe /search, {clients} concurrent clients, all query types: p50 {pct(lat, 50):.2f} ms, "
           f"p99 {pct(lat, 99):.2f} ms, {qps:.0f} requests/s")
     print("(FTS5 and PostgreSQL figures are bare SQL on one connection; PG/Lethe compares PostgreSQL with Lethe's full HTTP round trip.)")
+    run_edge([("lethe", lethe)], sqlite_path, int(os.environ.get("SEARCH_EDGE_ROUNDS", "5")), clients)
 
 
 if __name__ == "__main__":

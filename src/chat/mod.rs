@@ -25,6 +25,9 @@ pub enum ChatError {
     Privacy(#[from] crate::privacy::PrivacyError),
     #[error(transparent)]
     Mail(crate::mail::MailError),
+    /// A visitor's file could not be stored (the attachment store failed).
+    #[error("file not stored: {0}")]
+    Store(crate::web::AppError),
     #[error("the visitor id is not 32 hexadecimal digits")]
     BadVisitor,
     #[error("the message is empty")]
@@ -63,7 +66,7 @@ impl ChatError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Database(_) | Self::Mail(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(_) | Self::Mail(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Privacy(crate::privacy::PrivacyError::OnHold(_)) => StatusCode::CONFLICT,
             Self::Privacy(crate::privacy::PrivacyError::NotFound) => StatusCode::NOT_FOUND,
             Self::Privacy(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,7 +87,7 @@ impl ChatError {
     /// A stable word for the widget.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Database(_) | Self::Mail(_) => "internal",
+            Self::Database(_) | Self::Mail(_) | Self::Store(_) => "internal",
             Self::Privacy(crate::privacy::PrivacyError::OnHold(_)) => "on_hold",
             Self::Privacy(_) => "internal",
             Self::BadVisitor => "visitor",

@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::ChatError;
 use super::channel::{self, ChatChannel};
-use super::visitor::{self, NewChatMessage, NewFile, VisitorId, VisitorKey};
+use super::visitor::{self, FileHeading, NewChatMessage, VisitorId, VisitorKey};
 use crate::inbox::presence::Room;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
@@ -509,19 +509,21 @@ pub async fn upload(
             .unwrap_or_default()
             .to_owned();
         // The type first: a file the chat does not take is not even read.
-        NewFile::parse(&query.name, &content_type, vec![0])?;
-        let body = crate::web::forms::read_limited(
+        let heading = FileHeading::parse(&query.name, &content_type)?;
+        // Sealed into the store as it arrives, never held whole in memory.
+        let blob = crate::web::upload::seal_body(
             crate::web::forms::content_length(&req),
             payload.into_inner(),
+            &state.blobs,
             state.config.max_attachment_bytes,
-            "error.bad_form",
         )
         .await
         .map_err(|error| match error {
             crate::web::AppError::PayloadTooLarge => ChatError::TooLong,
-            _ => ChatError::BadRequest,
+            crate::web::AppError::BadRequest(_) => ChatError::BadRequest,
+            other => ChatError::Store(other),
         })?;
-        let file = NewFile::parse(&query.name, &content_type, body.to_vec())?;
+        let file = heading.with_body(blob)?;
         let new = NewChatMessage::parse(&file.filename, "", "")?;
         visitor::post(&state, &channel, &visitor, new, Some(file)).await
     }
@@ -553,17 +555,19 @@ pub async fn download(
         let Some(file) = visitor::file_of(&state.db, &channel, &visitor, id).await? else {
             return Ok(None);
         };
+        // Opened before the answer starts (a missing file is an error, not a cut download),
+        // then sent a chunk at a time from the store, never read whole into memory.
         let blobs = state.blobs.clone();
         let blob_id = file.blob_id.clone();
-        let bytes = tokio::task::spawn_blocking(move || blobs.get(&blob_id))
+        let reader = tokio::task::spawn_blocking(move || blobs.open(&blob_id))
             .await
             .map_err(|e| ChatError::from_mail(e.into()))?
             .map_err(|e| ChatError::from_mail(e.into()))?;
-        Ok::<_, ChatError>(Some((file, bytes)))
+        Ok::<_, ChatError>(Some((file, reader)))
     }
     .await;
     match answer {
-        Ok(Some((file, bytes))) => {
+        Ok(Some((file, mut reader))) => {
             let content_type = if visitor::FILE_TYPES.contains(&file.content_type.as_str()) {
                 file.content_type.clone()
             } else {
@@ -572,13 +576,21 @@ pub async fn download(
             let name = crate::mail::parse::clean_filename(&file.filename)
                 .unwrap_or_else(|| "file".to_owned())
                 .replace('"', "");
+            let body = crate::web::zip_stream::stream("chat file", move |_, mut sink| {
+                std::io::copy(&mut reader, &mut sink)?;
+                std::io::Write::flush(&mut sink)
+            });
             allowed(&origin, StatusCode::OK)
                 .insert_header((header::CONTENT_TYPE, content_type))
                 .insert_header((
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}\""),
                 ))
-                .body(bytes)
+                .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .body(actix_web::body::SizedStream::new(
+                    u64::try_from(file.size).unwrap_or(0),
+                    body,
+                ))
         }
         Ok(None) => allowed(&origin, StatusCode::NOT_FOUND)
             .content_type("application/json")

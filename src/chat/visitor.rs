@@ -20,6 +20,7 @@ use crate::db::InOrg;
 use crate::db::entity::{attachment, conversation, customer, customer_email, message};
 use crate::inbox::events::InboxEvent;
 use crate::mail::EmailAddress;
+use crate::mail::blobs::StagedBlob;
 use crate::mail::ingest::{touch_conversation, unused_token};
 use crate::orgs::OrgId;
 use crate::state::AppState;
@@ -109,16 +110,25 @@ pub const FILE_TYPES: [&str; 5] = [
     "application/pdf",
 ];
 
-/// A file a visitor sends, checked: an allowed type ([`FILE_TYPES`]), a clean name, and at
-/// most the instance's attachment limit (`LETHE_MAX_ATTACHMENT_MB`, checked while reading).
+/// A file a visitor sends, checked: an allowed type ([`FILE_TYPES`]), a clean name, not
+/// empty, and at most the instance's attachment limit (`LETHE_MAX_ATTACHMENT_MB`, checked
+/// while it was sealed into the store's staging directory as it arrived).
 pub struct NewFile {
     pub filename: String,
     pub content_type: String,
-    pub data: Vec<u8>,
+    /// Deleted when dropped, unless committed with the message.
+    pub blob: StagedBlob,
 }
 
-impl NewFile {
-    pub fn parse(filename: &str, content_type: &str, data: Vec<u8>) -> Result<Self, ChatError> {
+/// What a file's request says it is, checked before its body is read: a file the chat does not
+/// take is not even stored.
+pub struct FileHeading {
+    filename: String,
+    content_type: String,
+}
+
+impl FileHeading {
+    pub fn parse(filename: &str, content_type: &str) -> Result<Self, ChatError> {
         let content_type = content_type
             .split(';')
             .next()
@@ -128,16 +138,24 @@ impl NewFile {
         if !FILE_TYPES.contains(&content_type.as_str()) {
             return Err(ChatError::FileType);
         }
-        if data.is_empty() {
-            return Err(ChatError::Empty);
-        }
         let filename = crate::mail::parse::clean_filename(filename)
             .map(|name| name.chars().take(200).collect::<String>())
             .unwrap_or_else(|| "file".to_owned());
         Ok(Self {
             filename,
             content_type,
-            data,
+        })
+    }
+
+    /// The file, once its body is stored: refused when it was empty.
+    pub fn with_body(self, blob: StagedBlob) -> Result<NewFile, ChatError> {
+        if blob.size() == 0 {
+            return Err(ChatError::Empty);
+        }
+        Ok(NewFile {
+            filename: self.filename,
+            content_type: self.content_type,
+            blob,
         })
     }
 }
@@ -185,22 +203,22 @@ pub async fn post(
     // removed by the hourly orphan sweep).
     let stored_file = match file {
         Some(file) => {
-            let blobs = state.blobs.clone();
-            let part = crate::mail::parse::Attachment {
-                filename: file.filename,
-                content_type: file.content_type,
-                content_id: None,
-                inline: false,
-                data: file.data,
-            };
-            let (part, blob_id) = tokio::task::spawn_blocking(move || {
-                let id = blobs.put(&part.data);
-                (part, id)
+            let size = i64::try_from(file.blob.size()).unwrap_or(i64::MAX);
+            let blob = file.blob;
+            let blob_id = tokio::task::spawn_blocking(move || blob.commit())
+                .await
+                .map_err(|e| ChatError::from_mail(e.into()))?
+                .map_err(|e| ChatError::from_mail(e.into()))?;
+            Some(attachment::ActiveModel {
+                organization_id: Set(org),
+                filename: Set(file.filename),
+                content_type: Set(file.content_type),
+                content_id: Set(None),
+                inline: Set(false),
+                size: Set(size),
+                blob_id: Set(blob_id),
+                ..Default::default()
             })
-            .await
-            .map_err(|e| ChatError::from_mail(e.into()))?;
-            let blob_id = blob_id.map_err(|e| ChatError::from_mail(e.into()))?;
-            Some((part, blob_id))
         }
         None => None,
     };
@@ -252,10 +270,9 @@ pub async fn post(
     }
     .insert(&txn)
     .await?;
-    if let Some((part, blob_id)) = stored_file {
-        crate::mail::ingest::attachment_row(org, inserted.id, &part, blob_id)
-            .insert(&txn)
-            .await?;
+    if let Some(mut row) = stored_file {
+        row.message_id = Set(inserted.id);
+        row.insert(&txn).await?;
     }
     touch_conversation(&txn, conversation_id, now, !new_conversation)
         .await

@@ -480,7 +480,9 @@ pub async fn typing(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    queries::conversation(&state.db, scope.org(), id).await?;
+    // Nobody answers a restricted customer, so nobody is shown typing to them (a chat
+    // visitor sees it).
+    queries::changeable_conversation(&state.db, scope.org(), id).await?;
     state.presence.typing(
         Room {
             org: scope.org(),

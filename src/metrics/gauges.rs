@@ -53,6 +53,16 @@ pub(super) async fn write(state: &AppState, out: &mut Writer) -> Result<(), sea_
         queued as f64,
     );
 
+    let answers = state.search.answer_counts();
+    for (source, value) in [("cache", answers.cached), ("index", answers.grouped)] {
+        out.counter(
+            "lethe_search_answers_total",
+            "Searches answered from the ranked conversations of an earlier search on the same index (cache) or by grouping the matches (index).",
+            &[("source", source)],
+            value as f64,
+        );
+    }
+
     out.gauge(
         "lethe_imap_idle_connections",
         "IMAP connections waiting in IDLE (mail arrives at once on those channels).",

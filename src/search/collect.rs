@@ -13,9 +13,13 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, ColumnValues};
+use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::schema::{CONVERSATION_ID, DATE};
+
+/// Scored matches buffered before their columns are read.
+const SCORED_BLOCK: usize = 64;
 
 /// A cheap hasher for integer ids (multiply-shift); ids are not attacker-chosen keys here.
 #[derive(Default)]
@@ -118,6 +122,48 @@ impl Collector for GroupCollector {
         self.scoring
     }
 
+    /// Like Tantivy's own, but reads the id and date columns a block of matches at a time in
+    /// both modes: scored matches are buffered with their scores, and a segment with deleted
+    /// documents filters each block instead of falling back to one match at a time.
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Groups> {
+        let mut child = self.for_segment(segment_ord, reader)?;
+        let alive = reader.alive_bitset();
+        let is_alive = |doc: DocId| alive.is_none_or(|bits| bits.is_alive(doc));
+        if self.scoring {
+            let mut docs = Vec::with_capacity(SCORED_BLOCK);
+            let mut scores = Vec::with_capacity(SCORED_BLOCK);
+            weight.for_each(reader, &mut |doc, score| {
+                if is_alive(doc) {
+                    docs.push(doc);
+                    scores.push(score);
+                    if docs.len() == SCORED_BLOCK {
+                        child.collect_scored(&docs, &scores);
+                        docs.clear();
+                        scores.clear();
+                    }
+                }
+            })?;
+            child.collect_scored(&docs, &scores);
+        } else {
+            let mut kept = Vec::new();
+            weight.for_each_no_score(reader, &mut |docs| {
+                if alive.is_none() {
+                    child.collect_block(docs);
+                } else {
+                    kept.clear();
+                    kept.extend(docs.iter().copied().filter(|doc| is_alive(*doc)));
+                    child.collect_block(&kept);
+                }
+            })?;
+        }
+        Ok(child.harvest())
+    }
+
     fn merge_fruits(&self, fruits: Vec<Groups>) -> tantivy::Result<Groups> {
         // Into the largest, so the fewest groups are moved.
         let mut fruits = fruits;
@@ -182,6 +228,33 @@ impl GroupSegmentCollector {
     }
 }
 
+impl GroupSegmentCollector {
+    /// Matches with their scores (none: all 0), the columns read a block at a time.
+    fn collect_scored(&mut self, docs: &[DocId], scores: &[Score]) {
+        if docs.is_empty() {
+            return;
+        }
+        let mut block = std::mem::take(&mut self.block);
+        block.conversations.resize(docs.len(), 0);
+        block.dates.resize(docs.len(), 0);
+        self.conversation.get_vals(docs, &mut block.conversations);
+        self.date.get_vals(docs, &mut block.dates);
+        for (i, ((doc, conversation), date)) in docs
+            .iter()
+            .zip(&block.conversations)
+            .zip(&block.dates)
+            .enumerate()
+        {
+            let score = scores.get(i).copied().unwrap_or(0.0);
+            self.add(
+                *conversation,
+                Group::new(score, *date, DocAddress::new(self.segment_ord, *doc)),
+            );
+        }
+        self.block = block;
+    }
+}
+
 impl SegmentCollector for GroupSegmentCollector {
     type Fruit = Groups;
 
@@ -195,18 +268,7 @@ impl SegmentCollector for GroupSegmentCollector {
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
-        let mut block = std::mem::take(&mut self.block);
-        block.conversations.resize(docs.len(), 0);
-        block.dates.resize(docs.len(), 0);
-        self.conversation.get_vals(docs, &mut block.conversations);
-        self.date.get_vals(docs, &mut block.dates);
-        for ((doc, conversation), date) in docs.iter().zip(&block.conversations).zip(&block.dates) {
-            self.add(
-                *conversation,
-                Group::new(0.0, *date, DocAddress::new(self.segment_ord, *doc)),
-            );
-        }
-        self.block = block;
+        self.collect_scored(docs, &[]);
     }
 
     fn harvest(mut self) -> Groups {

@@ -3,9 +3,18 @@
 //! Updates are delete-term + add and become visible on [`SearchIndex::commit`], which also
 //! reloads the reader. [`SearchIndex::purge_deleted`] rewrites every segment that has deleted
 //! documents and garbage-collects the old files, so erased text leaves the disk.
+//!
+//! The writer exists only while there is writing to do: its indexing threads, their arenas and
+//! its merge threads hold tens of megabytes, so the indexer closes it when the queue has been
+//! quiet for a while ([`SearchIndex::release_writer`]). Which process may write is decided by
+//! an owner lock ([`OWNER_LOCK`]), not by the writer's own lock: the process that runs the
+//! indexer (`lethe serve`) claims it at start and holds it for its life, a command claims it
+//! at its first write, so a command meets a running server's index as "held elsewhere" whether
+//! or not the server's writer is open at that moment.
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use tantivy::directory::MmapDirectory;
@@ -20,6 +29,7 @@ use super::analysis::{
     Lang, LanguageDetector, address_terms, code_terms, keyword, plain_analyzer, register_analyzers,
     stem_analyzer,
 };
+use super::cache::{AnswerCounts, Key, ResultCache};
 use super::collect::GroupCollector;
 use super::compile::{QueryAnalyzers, compile};
 use super::error::SearchError;
@@ -95,14 +105,27 @@ impl Default for SearchOptions {
     }
 }
 
+/// The file in the index directory whose exclusive lock (`flock`) makes a process the index's
+/// one writer. Not a file of Tantivy's: its garbage collection leaves it alone.
+pub const OWNER_LOCK: &str = "lethe-owner.lock";
+
+/// The open writer and whether it holds changes not committed yet.
+struct OpenWriter {
+    writer: IndexWriter,
+    uncommitted: bool,
+}
+
 /// The embedded search index.
 pub struct SearchIndex {
     index: Index,
+    dir: PathBuf,
     fields: Fields,
     options: SearchOptions,
-    /// Created on first write, so that commands and readers never take the index lock;
-    /// `None` again only while [`SearchIndex::purge_deleted`] replaces it or after it failed.
-    writer: Mutex<Option<IndexWriter>>,
+    /// The owner lock, once this process has claimed it (held until the process ends).
+    owner: Mutex<Option<File>>,
+    /// Created on first write, so that readers never start indexing threads; closed again by
+    /// [`SearchIndex::release_writer`] and at the end of [`SearchIndex::purge_deleted`].
+    writer: Mutex<Option<OpenWriter>>,
     /// Held while the indexer drains the queue, so that two drains never interleave.
     pub(super) drain_lock: tokio::sync::Mutex<()>,
     /// How far in the change log (`super::queue`) the committed index is; recorded in each
@@ -114,7 +137,12 @@ pub struct SearchIndex {
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,
     plain_index: TextAnalyzer,
+    /// The ranked conversations of recent searches ([`super::cache`]).
+    cache: ResultCache,
 }
+
+/// Answers longer than this (deep pages asked through the API) are not kept.
+const MAX_CACHED: usize = 10_000;
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating the directory and the index if missing.
@@ -159,8 +187,10 @@ impl SearchIndex {
         };
         Ok(SearchIndex {
             index,
+            dir: dir.to_path_buf(),
             fields,
             options,
+            owner: Mutex::new(None),
             writer: Mutex::new(None),
             drain_lock: tokio::sync::Mutex::new(()),
             position: Mutex::new(position),
@@ -172,26 +202,82 @@ impl SearchIndex {
                 stem: Lang::ALL.into_iter().map(stem_analyzer).collect(),
             },
             plain_index: plain_analyzer(true),
+            cache: ResultCache::default(),
         })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, SearchError> {
+    /// Makes this process the index's one writer for the rest of its life: takes the owner
+    /// lock unless this process holds it already. [`SearchError::HeldElsewhere`] when another
+    /// process (a running `lethe serve`, a command) holds it.
+    pub fn claim(&self) -> Result<(), SearchError> {
+        let mut owner = self.owner.lock().map_err(|_| SearchError::Poisoned)?;
+        if owner.is_some() {
+            return Ok(());
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(OWNER_LOCK))?;
+        match file.try_lock() {
+            Ok(()) => {
+                *owner = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(SearchError::HeldElsewhere),
+            Err(std::fs::TryLockError::Error(error)) => Err(error.into()),
+        }
+    }
+
+    /// The writer, opened (after claiming the index) when it is closed.
+    fn lock(&self) -> Result<MutexGuard<'_, Option<OpenWriter>>, SearchError> {
+        self.claim()?;
         let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
         if guard.is_none() {
-            *guard = Some(new_writer(&self.index, self.options)?);
+            *guard = Some(OpenWriter {
+                writer: new_writer(&self.index, self.options)?,
+                uncommitted: false,
+            });
         }
         Ok(guard)
     }
 
-    /// Runs `f` with the writer.
+    /// Runs `f` with the writer; `changes` says whether `f` leaves something to commit.
     fn with_writer<T>(
         &self,
+        changes: bool,
         f: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
     ) -> Result<T, SearchError> {
         let mut guard = self.lock()?;
         match guard.as_mut() {
-            Some(writer) => f(writer),
+            Some(open) => {
+                open.uncommitted |= changes;
+                f(&mut open.writer)
+            }
             None => Err(SearchError::Poisoned),
+        }
+    }
+
+    /// Closes the writer when it holds nothing uncommitted: its indexing threads end, its
+    /// merges finish and the memory they held is freed. The next write opens it again; this
+    /// process keeps the owner lock. Returns whether a writer was closed.
+    pub fn release_writer(&self) -> Result<bool, SearchError> {
+        let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        if guard.as_ref().is_none_or(|open| open.uncommitted) {
+            return Ok(false);
+        }
+        if let Some(open) = guard.take() {
+            open.writer.wait_merging_threads()?;
+        }
+        Ok(true)
+    }
+
+    /// Whether the writer is open; true while another thread uses it (never waits).
+    pub fn writer_is_open(&self) -> bool {
+        match self.writer.try_lock() {
+            Ok(guard) => guard.is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => true,
+            Err(std::sync::TryLockError::Poisoned(_)) => false,
         }
     }
 
@@ -200,9 +286,22 @@ impl SearchIndex {
         // Language detection and the code/address terms, on every core.
         let built: Vec<(i64, TantivyDocument)> =
             crate::cores::map(docs, |d| (d.message_id, self.build_document(d)));
-        self.with_writer(|writer| {
+        self.with_writer(true, |writer| {
             for (id, doc) in built {
                 writer.delete_term(Term::from_field_i64(self.fields.message_id, id));
+                writer.add_document(doc)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds messages the index does not hold (after [`SearchIndex::delete_all`]: the rebuild).
+    /// Unlike [`SearchIndex::upsert`] it queues no delete per document: the writer keeps every
+    /// queued delete until the next commit, and a million of them held hundreds of megabytes.
+    pub fn insert_new(&self, docs: &[MessageDoc]) -> Result<(), SearchError> {
+        let built: Vec<TantivyDocument> = crate::cores::map(docs, |d| self.build_document(d));
+        self.with_writer(true, |writer| {
+            for doc in built {
                 writer.add_document(doc)?;
             }
             Ok(())
@@ -288,7 +387,7 @@ impl SearchIndex {
     }
 
     fn delete_terms(&self, field: tantivy::schema::Field, ids: &[i64]) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
+        self.with_writer(!ids.is_empty(), |writer| {
             for id in ids {
                 writer.delete_term(Term::from_field_i64(field, *id));
             }
@@ -298,7 +397,7 @@ impl SearchIndex {
 
     /// Deletes every document. Effective after [`SearchIndex::commit`].
     pub fn delete_all(&self) -> Result<(), SearchError> {
-        self.with_writer(|writer| {
+        self.with_writer(true, |writer| {
             writer.delete_all_documents()?;
             Ok(())
         })
@@ -307,7 +406,7 @@ impl SearchIndex {
     /// Commits pending changes and reloads the reader.
     pub fn commit(&self) -> Result<(), SearchError> {
         let position = self.position();
-        self.with_writer(|writer| commit_recording(writer, position))?;
+        self.commit_recorded(position)?;
         self.reader.reload()?;
         Ok(())
     }
@@ -315,11 +414,23 @@ impl SearchIndex {
     /// Commits pending changes, which bring the index up to `position` in the change log,
     /// recording it in the commit; reloads the reader.
     pub(super) fn commit_at(&self, position: LogPosition) -> Result<(), SearchError> {
-        self.with_writer(|writer| commit_recording(writer, Some(position)))?;
+        self.commit_recorded(Some(position))?;
         if let Ok(mut current) = self.position.lock() {
             *current = Some(position);
         }
         self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Commits the open writer (opening one if it is closed), recording `position`; nothing
+    /// is left uncommitted after it.
+    fn commit_recorded(&self, position: Option<LogPosition>) -> Result<(), SearchError> {
+        let mut guard = self.lock()?;
+        let Some(open) = guard.as_mut() else {
+            return Err(SearchError::Poisoned);
+        };
+        commit_recording(&mut open.writer, position)?;
+        open.uncommitted = false;
         Ok(())
     }
 
@@ -329,9 +440,10 @@ impl SearchIndex {
         self.lock().map(|_| ())
     }
 
-    /// Whether this process holds the index's writer (it has written the index).
+    /// Whether this process writes the index: it holds the owner lock ([`OWNER_LOCK`]), whether
+    /// or not its writer is open at the moment (an idle indexer closes it).
     pub(super) fn has_writer(&self) -> bool {
-        self.writer.lock().map(|w| w.is_some()).unwrap_or(false)
+        self.owner.lock().map(|o| o.is_some()).unwrap_or(false)
     }
 
     /// The position of an index with nothing to commit (a new index of an empty database).
@@ -362,10 +474,11 @@ impl SearchIndex {
 
     /// Commits, then rewrites every segment that has deleted documents and removes the old
     /// files, so deleted text no longer exists in any file of the index directory. Callers
-    /// hold the drain lock (`crate::search::indexer::purge`): the writer is replaced here.
+    /// hold the drain lock (`crate::search::indexer::purge`): the writer is replaced here, and
+    /// closed at the end (a purge ends a job; the next write opens a writer again).
     pub fn purge_deleted(&self) -> Result<(), SearchError> {
         let mut guard = self.lock()?;
-        let Some(mut writer) = guard.take() else {
+        let Some(OpenWriter { mut writer, .. }) = guard.take() else {
             return Err(SearchError::Poisoned);
         };
         commit_recording(&mut writer, self.position())?;
@@ -383,7 +496,7 @@ impl SearchIndex {
             writer.merge(&with_deletes).wait()?;
         }
         writer.garbage_collect_files().wait()?;
-        *guard = Some(writer);
+        writer.wait_merging_threads()?;
         drop(guard);
         self.reader.reload()?;
         Ok(())
@@ -401,11 +514,37 @@ impl SearchIndex {
         let tantivy_query = compile(&self.fields, &mut analyzers, org, query, ctx)?;
         let by_score = query.has_text() && page.sort == Sort::Relevance;
         let searcher = self.reader.searcher();
-        let groups = searcher.search(
-            tantivy_query.as_ref(),
-            &GroupCollector { scoring: by_score },
-        )?;
-        let (total, ranked) = rank(groups, page, by_score);
+        let key = Key::new(
+            searcher.generation().generation_id(),
+            org,
+            query,
+            ctx,
+            by_score,
+        );
+        let group = || {
+            searcher
+                .search(
+                    tantivy_query.as_ref(),
+                    &GroupCollector { scoring: by_score },
+                )
+                .map(|groups| rank(groups, page, by_score))
+        };
+        let cached = self
+            .cache
+            .get(&key)
+            .filter(|answer| answer.page(page).is_some());
+        self.cache.count(cached.is_some());
+        let answer = match cached {
+            Some(answer) => answer,
+            None => {
+                let answer = Arc::new(group()?);
+                if answer.first.len() <= MAX_CACHED {
+                    self.cache.put(key, answer.clone());
+                }
+                answer
+            }
+        };
+        let ranked = answer.page(page).unwrap_or_default();
         let mut highlighter = Highlighter::new(
             query,
             analyzers.plain,
@@ -413,11 +552,11 @@ impl SearchIndex {
             analyzers.stem,
         );
         let mut hits = Vec::with_capacity(ranked.len());
-        for r in ranked {
-            let (addr, date) = if r.use_newest {
-                (r.group.newest_doc, r.group.newest_date)
+        for (conversation_id, group) in ranked {
+            let (addr, date) = if by_score {
+                (group.best_doc, group.best_date)
             } else {
-                (r.group.best_doc, r.group.best_date)
+                (group.newest_doc, group.newest_date)
             };
             let doc: TantivyDocument = searcher.doc(addr)?;
             let text = |field| {
@@ -435,19 +574,24 @@ impl SearchIndex {
                 .first(addr.doc_id)
                 .unwrap_or_default();
             hits.push(ConversationHit {
-                conversation_id: r.conversation_id,
+                conversation_id: *conversation_id,
                 best_message_id: message_id,
-                score: r.group.best_score,
+                score: group.best_score,
                 date: micros_to_date(date),
                 subject: text(self.fields.subject),
                 snippet_html: highlighter.snippet(&body, lang),
-                matching_messages: r.group.count as usize,
+                matching_messages: group.count as usize,
             });
         }
         Ok(SearchResults {
-            total_conversations: total,
+            total_conversations: answer.total,
             hits,
         })
+    }
+
+    /// How searches were answered since start: from recent answers, or by grouping matches.
+    pub fn answer_counts(&self) -> AnswerCounts {
+        self.cache.counts()
     }
 
     /// Ids of all committed messages, optionally of one organization, ascending.

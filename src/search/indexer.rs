@@ -34,6 +34,9 @@ pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
 const PURGE_QUIET: Duration = Duration::from_secs(2);
 /// ...but no longer than this after the first removal it has not purged.
 const PURGE_AT_LATEST: Duration = Duration::from_secs(120);
+/// The writer is closed (its threads and arenas freed, the free heap handed back) once the
+/// queue has been empty this long; a steady trickle of mail or chat keeps it open.
+const RELEASE_IDLE: Duration = Duration::from_secs(5);
 
 /// Why a drain stopped.
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +218,8 @@ pub async fn purge(state: &AppState) -> Result<(), IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
     let index = state.search.clone();
     tokio::task::spawn_blocking(move || index.purge_deleted()).await??;
+    // The purge closed the writer: what it and the job before it held is free now.
+    crate::memory::release_free_memory();
     Ok(())
 }
 
@@ -284,8 +289,22 @@ fn apply(
     index.upsert(documents)
 }
 
-/// Starts the background indexer: it drains the queue now (catching up after a crash) and
-/// then every [`POLL`]; a failed drain is logged and retried. Deleted documents stop matching
+/// Closes the writer when it has nothing uncommitted (under the drain lock, so no drain is
+/// half-applied) and hands the freed memory back; returns whether it was open.
+async fn release(state: &AppState) -> Result<bool, IndexerError> {
+    let _drain = state.search.drain_lock.lock().await;
+    let index = state.search.clone();
+    let released = tokio::task::spawn_blocking(move || index.release_writer()).await??;
+    if released {
+        crate::memory::release_free_memory();
+    }
+    Ok(released)
+}
+
+/// Starts the background indexer: it claims the index for this process (the owner lock, held
+/// until the process ends, so that commands are told a server writes it), drains the queue now
+/// (catching up after a crash) and then every [`POLL`]; a failed drain is logged and retried.
+/// The writer is closed after [`RELEASE_IDLE`] without work. Deleted documents stop matching
 /// at each drain's commit; their text leaves the index files at the purge, which waits until
 /// the queue has been quiet for [`PURGE_QUIET`] (at most [`PURGE_AT_LATEST`] after the first
 /// removal): rewriting the segments after every drain would make a large retention run or
@@ -297,7 +316,8 @@ pub fn spawn_indexer(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         let mut purge_pending_since = Some(Instant::now());
         let mut last_rows_at = Instant::now();
         loop {
-            let result = match drain(&state).await {
+            let claimed = state.search.claim().map_err(IndexerError::from);
+            let result = match claimed.and(drain(&state).await) {
                 Ok(drained) => {
                     if drained.rows > 0 {
                         tracing::info!(rows = drained.rows, "search index caught up");
@@ -316,6 +336,11 @@ pub fn spawn_indexer(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                                 || since.elapsed() >= PURGE_AT_LATEST =>
                         {
                             purge(&state).await.map(|()| purge_pending_since = None)
+                        }
+                        None if last_rows_at.elapsed() >= RELEASE_IDLE
+                            && state.search.writer_is_open() =>
+                        {
+                            release(&state).await.map(|_| ())
                         }
                         _ => Ok(()),
                     }

@@ -19,7 +19,8 @@ pub struct Rebuilt {
     pub documents: usize,
 }
 
-/// Drops every document and indexes every message of the database again, and starts
+/// Drops every document and indexes every message of the database again, a page at a time
+/// (memory stays bounded by the page and the writer's budget, not by the corpus), and starts
 /// following the change log from the last row the rebuild has seen.
 pub async fn rebuild(state: &AppState) -> Result<Rebuilt, IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
@@ -55,7 +56,8 @@ pub(super) async fn rebuild_locked(state: &AppState) -> Result<Rebuilt, IndexerE
         let after = newest.message_id;
         documents += page.len();
         let index = state.search.clone();
-        tokio::task::spawn_blocking(move || index.upsert(&page)).await??;
+        // Only adds: the rebuild started from an empty index (no delete per document).
+        tokio::task::spawn_blocking(move || index.insert_new(&page)).await??;
         if state.search.heartbeat_due() {
             queue::record(&state.db, state.leases.node(), was, Utc::now()).await?;
             state.search.heard();

@@ -10,6 +10,7 @@
 //! - [`routes`] serves `/search`.
 
 mod analysis;
+mod cache;
 mod collect;
 mod compile;
 mod docs;
@@ -26,6 +27,7 @@ pub mod routes;
 mod schema;
 
 pub use analysis::Lang;
+pub use cache::AnswerCounts;
 pub use error::SearchError;
 pub use index::{MessageDoc, SearchIndex, SearchOptions};
 pub use query::{AssigneeFilter, Filter, Query, QueryError, TextTerm};

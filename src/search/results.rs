@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
 use super::analysis::{Lang, analyze, truncate_at_char, word_parts};
+use super::cache::{Answer, KEPT};
 use super::collect::{Group, Groups};
 use super::query::{Query, TextTerm};
 
@@ -78,16 +79,8 @@ pub struct ConversationHit {
     pub matching_messages: usize,
 }
 
-/// A group chosen for the page, with the message that represents it.
-pub(crate) struct Ranked {
-    pub conversation_id: i64,
-    pub group: Group,
-    pub use_newest: bool,
-}
-
-/// Sorts the groups and returns the slice for `page`, plus the total.
-pub(crate) fn rank(groups: Groups, page: Page, by_score: bool) -> (usize, Vec<Ranked>) {
-    let total = groups.len();
+/// The first and one-past-the-last position of `page` among `total` conversations.
+pub(crate) fn page_bounds(page: Page, total: usize) -> (usize, usize) {
     let per_page = page.per_page.clamp(1, 200);
     let start = page
         .number
@@ -95,9 +88,22 @@ pub(crate) fn rank(groups: Groups, page: Page, by_score: bool) -> (usize, Vec<Ra
         .saturating_sub(1)
         .saturating_mul(per_page);
     if start >= total {
-        return (total, Vec::new());
+        return (total, total);
     }
-    let end = start.saturating_add(per_page).min(total);
+    (start, start.saturating_add(per_page).min(total))
+}
+
+/// Sorts the groups: the exact total, and the first [`KEPT`] conversations in order (or up to
+/// the end of `page` when that is further), so that the next pages come from the same answer.
+pub(crate) fn rank(groups: Groups, page: Page, by_score: bool) -> Answer {
+    let total = groups.len();
+    let (start, end) = page_bounds(page, total);
+    // A page past the end shows nothing; it needs no more than the usual.
+    let keep = if start >= total {
+        KEPT.min(total)
+    } else {
+        end.max(KEPT.min(total))
+    };
     let mut all: Vec<(i64, Group)> = groups.into_iter().collect();
     let cmp = |a: &(i64, Group), b: &(i64, Group)| {
         if by_score {
@@ -109,21 +115,12 @@ pub(crate) fn rank(groups: Groups, page: Page, by_score: bool) -> (usize, Vec<Ra
             b.1.newest_date.cmp(&a.1.newest_date).then(b.0.cmp(&a.0))
         }
     };
-    if end < all.len() {
-        all.select_nth_unstable_by(end, cmp);
-        all.truncate(end);
+    if keep < all.len() {
+        all.select_nth_unstable_by(keep, cmp);
+        all.truncate(keep);
     }
     all.sort_unstable_by(cmp);
-    let ranked = all
-        .into_iter()
-        .skip(start)
-        .map(|(conversation_id, group)| Ranked {
-            conversation_id,
-            group,
-            use_newest: !by_score,
-        })
-        .collect();
-    (total, ranked)
+    Answer { total, first: all }
 }
 
 /// Converts stored microseconds to a UTC date.

@@ -146,9 +146,10 @@ impl From<SearchError> for AppError {
     fn from(error: SearchError) -> Self {
         match error {
             SearchError::Query(_) => Self::BadRequest("error.bad_request"),
-            error @ (SearchError::Tantivy(_) | SearchError::Io(_) | SearchError::Poisoned) => {
-                Self::internal(error)
-            }
+            error @ (SearchError::Tantivy(_)
+            | SearchError::Io(_)
+            | SearchError::HeldElsewhere
+            | SearchError::Poisoned) => Self::internal(error),
         }
     }
 }

@@ -123,6 +123,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
     }
 }
 
+/// A request body that is one file (no multipart around it, as the chat widget sends it),
+/// sealed into the store's staging directory as it arrives, like a form's files: never held
+/// whole in memory. Over `limit` bytes (declared or read) it is refused with
+/// [`AppError::PayloadTooLarge`] and its partial file deleted.
+pub async fn seal_body(
+    declared: Option<usize>,
+    mut payload: Payload,
+    blobs: &BlobStore,
+    limit: usize,
+) -> Result<StagedBlob, AppError> {
+    if declared.is_some_and(|length| length > limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let mut sealing = Sealing::new(blobs)?;
+    let mut read = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::BadRequest("error.bad_form"))?;
+        read += chunk.len();
+        if read > limit {
+            // Dropping the writer deletes the partial file.
+            return Err(AppError::PayloadTooLarge);
+        }
+        sealing = sealing.take(&chunk).await?;
+    }
+    sealing.finish().await
+}
+
 struct Parts {
     fields: Vec<(String, String)>,
     files: Vec<UploadedFile>,

@@ -1088,6 +1088,44 @@ async fn one_address_is_limited_to_ten_visitors_worth_of_chat_requests() {
     assert_eq!(messages_stored(&app).await, 10);
 }
 
+/// Sends a file of `size` bytes with no declared length (`Transfer-Encoding: chunked`, as a
+/// script streaming a file does) and returns the answer's status.
+async fn chunked_upload(app: &TestApp, token: &str, visitor: &str, size: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = reqwest::Url::parse(&app.url("/")).unwrap();
+    let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /chat/{token}/files?visitor={visitor}&name=big.png HTTP/1.1\r\nHost: {address}\r\n\
+         Origin: {SHOP}\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        let framed = [
+            format!("{:x}\r\n", chunk.len()).as_bytes(),
+            &chunk,
+            b"\r\n".as_slice(),
+        ]
+        .concat();
+        if stream.write_all(&framed).await.is_err() {
+            break; // The server answered and closed: the answer is waiting.
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer, got {answer:?}"))
+}
+
 #[tokio::test]
 async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     // Arrange
@@ -1161,9 +1199,37 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     .unwrap();
     assert_eq!(huge.status(), 413);
     assert_eq!(
+        chunked_upload(&app, &token, &visitor, 1_500_000).await,
+        413,
+        "a file over the limit with no declared length is refused as it arrives"
+    );
+    let empty = upload(visitor.clone(), "empty.png", "image/png", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 400);
+    assert_eq!(
         app.count::<lethe::db::entity::attachment::Entity>().await,
         1
     );
+    let staging = app.data_dir.join("attachments").join("tmp");
+    let left = std::fs::read_dir(&staging).map_or(0, |files| files.count());
+    assert_eq!(left, 0, "no partial file is left in {}", staging.display());
+
+    // The visitor downloads their own picture, byte for byte.
+    let shown = fetch_after(&app, &token, &visitor, 0).await;
+    let picture = shown[0]["files"][0]["id"].as_i64().unwrap();
+    let mine = visitor_client()
+        .get(app.url(&format!("/chat/{token}/files/{picture}?visitor={visitor}")))
+        .header("Origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), 200);
+    assert_eq!(
+        mine.headers()["content-length"],
+        png.len().to_string().as_str()
+    );
+    assert_eq!(mine.bytes().await.unwrap().to_vec(), png);
 
     // Act: the agent answers with a PDF.
     let owner = lethe::auth::users::find_by_email(
@@ -1231,4 +1297,107 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
         .await
         .unwrap();
     assert_eq!(stranger.status(), 404);
+}
+
+#[tokio::test]
+async fn a_restricted_visitor_s_chat_is_frozen_nobody_answers_or_types_and_new_messages_are_kept() {
+    // Arrange: a visitor who left an address writes; an agent works in the same shop.
+    let app = spawn_app().await;
+    let token = shop_with_chat(&app, SHOP).await;
+    app.create_user("agent@shop.test", "Shop", "agent").await;
+    let visitor = visitor_id();
+    let first = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor, "text": "Where is my parcel?", "name": "Rosa Chat",
+               "email": "rosa@kunde.test"}),
+    )
+    .await;
+    assert_eq!(first.status(), 201);
+    let stored = conversation::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let path = format!("/conversations/{}", stored.id);
+    let customer = format!("/customers/{}", stored.customer_id);
+
+    // Act: the owner restricts the visitor's processing.
+    let restricted = app
+        .post_form(
+            &customer,
+            &format!("{customer}/restriction"),
+            &[("reason", "Accuracy contested (Art. 18)")],
+        )
+        .await;
+    assert_eq!(restricted.status(), 303);
+
+    // Assert: nobody answers, nobody's typing reaches the visitor.
+    let csrf = crate::helpers::csrf_of(&app.get_text(&path).await);
+    let reply = app
+        .post_with_csrf(
+            &format!("{path}/reply"),
+            &csrf,
+            &[("to", ""), ("cc", ""), ("bcc", ""), ("text", "On its way.")],
+        )
+        .await;
+    let typing = app
+        .post_with_csrf(&format!("{path}/typing"), &csrf, &[])
+        .await;
+    for (what, response) in [("reply", reply), ("typing", typing)] {
+        assert_eq!(response.status(), 400, "{what} is refused");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("processing of this customer")
+        );
+    }
+    assert!(
+        !app.state
+            .presence
+            .anyone_typing(lethe::inbox::presence::Room {
+                org: app.org_id("Shop").await,
+                conversation_id: stored.id,
+            }),
+        "no typing signal is kept"
+    );
+    let shown = fetch_after(&app, &token, &visitor, 0).await;
+    assert_eq!(shown.len(), 1, "no answer reached the widget");
+    assert_eq!(shown[0]["from"], "visitor");
+
+    // The visitor writes again: kept (never lost), frozen, out of the agent's sight.
+    let before = messages_stored(&app).await;
+    let again = post_message(
+        &app,
+        &token,
+        SHOP,
+        json!({"visitor": visitor, "text": "Hello? Anyone?"}),
+    )
+    .await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(
+        messages_stored(&app).await,
+        before + 1,
+        "the message is kept"
+    );
+    assert_eq!(
+        app.count::<conversation::Entity>().await,
+        1,
+        "in the same chat"
+    );
+    let agent = app.another_browser();
+    agent.login("agent@shop.test").await;
+    let inbox = agent.get_text("/inbox").await;
+    assert!(
+        !inbox.contains("Where is my parcel?") && !inbox.contains("Hello? Anyone?"),
+        "agents don't see a restricted visitor's chat"
+    );
+    let agent_view = agent.get_text(&path).await;
+    assert!(agent_view.contains("restricted-banner"));
+    assert!(!agent_view.contains("Hello? Anyone?"));
+    let search = agent.get_text("/search?q=parcel").await;
+    assert!(!search.contains(&path), "nor find it");
 }

@@ -14,8 +14,8 @@ use lethe::state::AppState;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use crate::helpers::{
-    self, TestApp, browser_client, files_holding, imported, ingest_into, post_form_with, spawn_app,
-    test_tmp_root, text_of,
+    self, AppOptions, TestApp, browser_client, files_holding, imported, ingest_into,
+    post_form_with, spawn_app, spawn_app_with, test_tmp_root, text_of,
 };
 
 const MARCH: &str = "Tue, 03 Mar 2026 10:00:00 +0000";
@@ -481,6 +481,41 @@ async fn index_verify_after_rebuild_is_clean_and_reports_a_removed_document() {
     assert!(out.contains(&removed.to_string()), "{out}");
 }
 
+#[tokio::test]
+async fn index_commands_are_refused_while_a_server_runs_the_indexer_even_with_its_writer_closed() {
+    // Arrange: the server's indexer runs; it indexes a message, then closes its idle writer.
+    let app = spawn_app_with(AppOptions {
+        background: true,
+        extra_env: vec![("LETHE_WORKERS".into(), "index".into())],
+        ..Default::default()
+    })
+    .await;
+    let (org, _) = shop_a(&app).await;
+    let (conversation, _) = store(
+        &app.state,
+        org,
+        mail("Eve <eve@kunde.test>", "Quokkaparcel", "Hello"),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while hits(&app, "quokkaparcel").await.is_empty() || app.state.search.writer_is_open() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexer neither indexed the message nor closed its idle writer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Act
+    let rebuild = lethe_cli(&app, &["index", "rebuild"]);
+
+    // Assert: refused, and the server's index still answers.
+    assert_eq!(rebuild.status.code(), Some(1), "{rebuild:?}");
+    let said = String::from_utf8_lossy(&rebuild.stderr);
+    assert!(said.contains("stop it first"), "{said}");
+    assert_eq!(hits(&app, "quokkaparcel").await, vec![conversation]);
+}
+
 fn index_holds(dir: &Path, needle: &str) -> bool {
     !files_holding(dir, needle, true).is_empty()
 }
@@ -788,4 +823,97 @@ async fn a_backlog_of_many_batches_is_drained_completely_and_committed() {
     let mut both = vec![before, after];
     both.sort_unstable();
     assert_eq!(hits(&app, "kettle").await, both);
+}
+
+/// The conversation ids `/search` lists, in the page's order.
+fn ordered_links(html: &str) -> Vec<i64> {
+    let re = regex::Regex::new(r#"<h2><a href="/conversations/(\d+)">"#).unwrap();
+    re.captures_iter(html)
+        .map(|c| c[1].parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_pages_of_a_query_come_from_one_grouping_until_the_index_changes() {
+    // Arrange: 45 conversations with the word, a minute apart; every third has it twice.
+    let app = spawn_app().await;
+    let (org, _) = shop_a(&app).await;
+    let mut by_date = Vec::new();
+    for i in 0..45u32 {
+        let body = if i % 3 == 0 {
+            "lantern lantern".to_owned()
+        } else {
+            format!("a lantern and other things number {i}")
+        };
+        let (c, _) = store(
+            &app.state,
+            org,
+            mail_dated(
+                "Hal <hal@kunde.test>",
+                &format!("Item {i}"),
+                &body,
+                &format!("Thu, 01 Jan 2026 10:{i:02}:00 +0000"),
+            ),
+        )
+        .await;
+        by_date.push(c);
+    }
+    run_once(&app.state).await.unwrap();
+    let before = app.state.search.answer_counts();
+
+    // Act: three pages in each order.
+    let mut newest = Vec::new();
+    let mut relevance = Vec::new();
+    for page in 1..=3 {
+        let html = app
+            .get_text(&format!("/search?q=lantern&sort=newest&page={page}"))
+            .await;
+        assert!(html.contains("45 matching conversations"), "page {page}");
+        newest.extend(ordered_links(&html));
+        relevance.extend(ordered_links(
+            &app.get_text(&format!("/search?q=lantern&page={page}"))
+                .await,
+        ));
+    }
+    let after = app.state.search.answer_counts();
+
+    // Assert: each order grouped once, its other pages read from that grouping, and the
+    // pages together are the whole order, each conversation once.
+    assert_eq!(after.grouped - before.grouped, 2, "{before:?} → {after:?}");
+    assert_eq!(after.cached - before.cached, 4, "{before:?} → {after:?}");
+    let mut expected_newest = by_date.clone();
+    expected_newest.reverse();
+    assert_eq!(newest, expected_newest, "newest first across the pages");
+    let twice: Vec<i64> = by_date.iter().step_by(3).copied().collect();
+    let mut best = relevance[..15].to_vec();
+    best.sort_unstable();
+    assert_eq!(best, twice, "the conversations with the word twice first");
+    assert_eq!(
+        relevance[..15],
+        twice.iter().rev().copied().collect::<Vec<_>>(),
+        "equal scores newest first"
+    );
+    let mut all = relevance.clone();
+    all.sort_unstable();
+    assert_eq!(all, by_date, "every conversation once");
+
+    // Act: new mail is indexed (a new index generation).
+    let (latest, _) = store(
+        &app.state,
+        org,
+        mail_dated(
+            "Ida <ida@kunde.test>",
+            "Another lantern",
+            "my lantern",
+            "Thu, 01 Jan 2026 11:00:00 +0000",
+        ),
+    )
+    .await;
+    run_once(&app.state).await.unwrap();
+    let html = app.get_text("/search?q=lantern&sort=newest&page=1").await;
+
+    // Assert: the earlier grouping no longer answers.
+    assert_eq!(ordered_links(&html)[0], latest);
+    assert!(html.contains("46 matching conversations"));
+    assert_eq!(app.state.search.answer_counts().grouped - after.grouped, 1);
 }
