@@ -51,8 +51,7 @@ pub(super) async fn rebuild_locked(state: &AppState) -> Result<Rebuilt, IndexerE
     let mut documents = 0;
     blocking(&index, |index| index.delete_all()).await?;
     let mut page = first;
-    loop {
-        let Some(newest) = page.last() else { break };
+    while let Some(newest) = page.last() {
         let after = newest.message_id;
         documents += page.len();
         let index = state.search.clone();
