@@ -35,6 +35,7 @@ mod m20261208_000035_chat_channels;
 mod m20261208_000036_chat_blocked_visitors;
 mod m20261208_000037_create_leases;
 mod m20261208_000038_folder_count_indexes;
+mod m20261208_000041_search_log_positions;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000036_chat_blocked_visitors::Migration),
             Box::new(m20261208_000037_create_leases::Migration),
             Box::new(m20261208_000038_folder_count_indexes::Migration),
+            Box::new(m20261208_000041_search_log_positions::Migration),
         ]
     }
 }

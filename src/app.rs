@@ -107,6 +107,12 @@ impl Application {
             }
             None => None,
         };
+        // A new node (or one behind the search change log) builds its index before it serves.
+        if let Err(error) = crate::search::indexer::build_if_needed(&state).await {
+            tracing::error!(%error, "search index not built at start; the indexer retries");
+        }
+        // Other nodes' live updates (PostgreSQL only).
+        crate::cluster::live::start(&state).await;
         // The access log's writer runs wherever pages are served (not a worker to switch off:
         // the pages feed it).
         crate::audit::access::spawn_writer(state.clone()).await;

@@ -44,7 +44,7 @@ const KEEP_ALIVE_TICKS: u32 = 5;
 
 /// One visitor's open event stream.
 struct Listener {
-    messages: tokio::sync::broadcast::Receiver<crate::inbox::events::InboxEvent>,
+    messages: crate::inbox::events::Subscription<crate::inbox::events::InboxEvent>,
     presence: tokio::sync::broadcast::Receiver<Room>,
     ticker: tokio::time::Interval,
     /// The last message sent.

@@ -6,8 +6,13 @@
 //! retention run, each scheduled job — holds a [`Lease`] named after it.
 //!
 //! On SQLite (one node) the same statements run; the single writer already orders them.
+//!
+//! Every node sees every change: live updates travel between nodes with PostgreSQL's
+//! `LISTEN/NOTIFY` ([`live`]), and each node's search index follows the database's change
+//! log from a position of its own (`crate::search::log`).
 
 pub mod lease;
+pub mod live;
 
 pub use lease::{Lease, Leases, Lost};
 

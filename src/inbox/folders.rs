@@ -96,6 +96,19 @@ impl CountCache {
         }
     }
 
+    /// Forgets every organization's counts (other nodes' changes may have been missed).
+    pub fn invalidate_all(&self) {
+        if let Ok(mut generations) = self.generations.lock() {
+            generations.values_mut().for_each(|g| *g += 1);
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+        if let Ok(mut views) = self.views.lock() {
+            views.clear();
+        }
+    }
+
     /// A saved view's count computed less than [`COUNTS_FRESH_FOR`] ago with nothing published
     /// since.
     pub fn view_count(&self, key: &ViewKey) -> Option<i64> {

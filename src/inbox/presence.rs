@@ -12,18 +12,22 @@
 //! `assets/js/writing.js` at most every few seconds while the agent types) marks the agent as
 //! typing for [`TYPING_FOR`]. No polling: the page listens, the server speaks on change. The
 //! page also shows the viewers at load, without JavaScript.
+//!
+//! On several nodes (PostgreSQL), each node tells the others who of its agents are on a room
+//! whenever that changes (and every [`REFRESH_EVERY`]), by user id (`cluster::live`); the
+//! others keep that as the node's remote presence until it is replaced or gets stale.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
 
 use super::queries;
 use crate::orgs::{OrgId, TenantScope};
@@ -35,6 +39,8 @@ use crate::web::{AppError, CsrfForm};
 pub const TYPING_FOR: Duration = Duration::from_secs(8);
 /// A viewer whose stream has not been seen alive for this long is gone.
 pub const VIEWER_STALE: Duration = Duration::from_secs(60);
+/// How often a node tells the other nodes again who is on its rooms.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(20);
 /// How often a stream checks expiries and writes a keep-alive (which also finds a closed
 /// connection).
 const TICK: Duration = Duration::from_secs(5);
@@ -77,9 +83,20 @@ impl RoomState {
     }
 }
 
+/// Another node's agents on a room, as that node last told.
+struct Remote {
+    viewing: Vec<(i64, String)>,
+    typing: Vec<(i64, String)>,
+    received: Instant,
+}
+
 struct Inner {
     rooms: Mutex<HashMap<Room, RoomState>>,
+    /// Other nodes' agents, by room and node.
+    remote: Mutex<HashMap<Room, HashMap<String, Remote>>>,
     changes: broadcast::Sender<Room>,
+    /// To the other nodes, once `cluster::live` runs (PostgreSQL only).
+    relay: OnceLock<mpsc::UnboundedSender<Room>>,
     next_stream: AtomicU64,
 }
 
@@ -88,9 +105,21 @@ impl Inner {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn remote(&self) -> std::sync::MutexGuard<'_, HashMap<Room, HashMap<String, Remote>>> {
+        self.remote.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn changed(&self, room: Room) {
+        self.relay(room);
         // Nobody listening is fine.
         let _ = self.changes.send(room);
+    }
+
+    /// Tells the other nodes (if any) who of this node's agents is on the room now.
+    fn relay(&self, room: Room) {
+        if let Some(relay) = self.relay.get() {
+            let _ = relay.send(room);
+        }
     }
 }
 
@@ -105,7 +134,9 @@ impl Default for Presence {
         Self {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
+                remote: Mutex::new(HashMap::new()),
                 changes: broadcast::channel(256).0,
+                relay: OnceLock::new(),
                 next_stream: AtomicU64::new(1),
             }),
         }
@@ -193,6 +224,9 @@ impl Presence {
             .is_none();
         if new {
             self.inner.changed(room);
+        } else {
+            // The other nodes keep a typist for as long as this node says so.
+            self.inner.relay(room);
         }
     }
 
@@ -209,49 +243,141 @@ impl Presence {
         }
     }
 
-    /// Everyone but `me` on the room, expired entries dropped.
+    /// Everyone but `me` on the room (on every node), expired entries dropped.
     pub fn others(&self, room: Room, me: i64) -> Others {
-        let mut rooms = self.inner.rooms();
-        let Some(state) = rooms.get_mut(&room) else {
-            return Others::default();
-        };
-        state.expire(Instant::now());
-        let viewing: BTreeSet<&str> = state
-            .viewers
-            .values()
-            .filter(|v| v.user_id != me)
-            .map(|v| v.name.as_str())
-            .collect();
-        let typing: BTreeSet<&str> = state
-            .typing
-            .iter()
-            .filter(|(user, _)| **user != me)
-            .map(|(_, t)| t.name.as_str())
-            .collect();
-        let others = Others {
-            viewing: viewing.into_iter().map(str::to_owned).collect(),
-            typing: typing.into_iter().map(str::to_owned).collect(),
-        };
-        if state.is_empty() {
-            rooms.remove(&room);
+        let mut viewing: BTreeSet<String> = BTreeSet::new();
+        let mut typing: BTreeSet<String> = BTreeSet::new();
+        {
+            let mut rooms = self.inner.rooms();
+            if let Some(state) = rooms.get_mut(&room) {
+                state.expire(Instant::now());
+                viewing.extend(
+                    state
+                        .viewers
+                        .values()
+                        .filter(|v| v.user_id != me)
+                        .map(|v| v.name.clone()),
+                );
+                typing.extend(
+                    state
+                        .typing
+                        .iter()
+                        .filter(|(user, _)| **user != me)
+                        .map(|(_, t)| t.name.clone()),
+                );
+                if state.is_empty() {
+                    rooms.remove(&room);
+                }
+            }
         }
-        others
+        self.with_remote(room, |remote| {
+            let viewers = remote
+                .viewing
+                .iter()
+                .filter(|_| fresh(remote, VIEWER_STALE));
+            viewing.extend(viewers.filter(|(u, _)| *u != me).map(|(_, n)| n.clone()));
+            let typists = remote.typing.iter().filter(|_| fresh(remote, TYPING_FOR));
+            typing.extend(typists.filter(|(u, _)| *u != me).map(|(_, n)| n.clone()));
+        });
+        Others {
+            viewing: viewing.into_iter().collect(),
+            typing: typing.into_iter().collect(),
+        }
     }
 
-    /// Whether any agent is typing a reply in the room (for the chat widget, which shows
-    /// that someone types, never who: src/chat/routes.rs).
+    /// Whether any agent (on any node) is typing a reply in the room (for the chat widget,
+    /// which shows that someone types, never who: src/chat/routes.rs).
     pub fn anyone_typing(&self, room: Room) -> bool {
+        let here = {
+            let mut rooms = self.inner.rooms();
+            match rooms.get_mut(&room) {
+                Some(state) => {
+                    state.expire(Instant::now());
+                    !state.typing.is_empty()
+                }
+                None => false,
+            }
+        };
+        let mut there = false;
+        self.with_remote(room, |remote| {
+            there |= !remote.typing.is_empty() && fresh(remote, TYPING_FOR);
+        });
+        here || there
+    }
+
+    /// Runs `f` on each other node's presence on the room; stale entries are dropped.
+    fn with_remote(&self, room: Room, mut f: impl FnMut(&Remote)) {
+        let mut remote = self.inner.remote();
+        if let Some(nodes) = remote.get_mut(&room) {
+            nodes.retain(|_, r| fresh(r, VIEWER_STALE.max(TYPING_FOR)));
+            nodes.values().for_each(&mut f);
+            if nodes.is_empty() {
+                remote.remove(&room);
+            }
+        }
+    }
+
+    /// This node's agents on the room, by user id: (viewing, typing).
+    pub fn here(&self, room: Room) -> (Vec<i64>, Vec<i64>) {
         let mut rooms = self.inner.rooms();
         let Some(state) = rooms.get_mut(&room) else {
-            return false;
+            return (Vec::new(), Vec::new());
         };
         state.expire(Instant::now());
-        !state.typing.is_empty()
+        let viewing: BTreeSet<i64> = state.viewers.values().map(|v| v.user_id).collect();
+        let typing: BTreeSet<i64> = state.typing.keys().copied().collect();
+        (viewing.into_iter().collect(), typing.into_iter().collect())
+    }
+
+    /// The rooms this node's agents are on.
+    pub fn rooms_here(&self) -> Vec<Room> {
+        self.inner.rooms().keys().copied().collect()
+    }
+
+    /// Hands the rooms whose presence changed to the other nodes from now on
+    /// (`cluster::live`).
+    pub fn relay_to(&self, relay: mpsc::UnboundedSender<Room>) {
+        let _ = self.inner.relay.set(relay);
+    }
+
+    /// What another node said of its agents on a room (ids with their names); an empty
+    /// presence removes the node's entry.
+    pub fn remote_update(
+        &self,
+        node: &str,
+        room: Room,
+        viewing: Vec<(i64, String)>,
+        typing: Vec<(i64, String)>,
+    ) {
+        {
+            let mut remote = self.inner.remote();
+            let nodes = remote.entry(room).or_default();
+            if viewing.is_empty() && typing.is_empty() {
+                nodes.remove(node);
+            } else {
+                nodes.insert(
+                    node.to_owned(),
+                    Remote {
+                        viewing,
+                        typing,
+                        received: Instant::now(),
+                    },
+                );
+            }
+            if nodes.is_empty() {
+                remote.remove(&room);
+            }
+        }
+        let _ = self.inner.changes.send(room);
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Room> {
         self.inner.changes.subscribe()
     }
+}
+
+fn fresh(remote: &Remote, within: Duration) -> bool {
+    remote.received.elapsed() < within
 }
 
 /// The agent's name as others see it.

@@ -45,10 +45,10 @@ pub(super) async fn write(state: &AppState, out: &mut Writer) -> Result<(), sea_
         oldest.max(0.0),
     );
 
-    let queued = crate::search::queue_depth(db).await?;
+    let queued = crate::search::queue_depth(db, &state.search).await?;
     out.gauge(
         "lethe_search_queue_depth",
-        "Changes waiting for the search indexer.",
+        "Changes in the search change log waiting for this node's indexer.",
         &[],
         queued as f64,
     );

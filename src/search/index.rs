@@ -34,6 +34,7 @@ use super::collect::GroupCollector;
 use super::compile::{QueryAnalyzers, compile};
 use super::error::SearchError;
 use super::query::Query;
+use super::queue::LogPosition;
 use super::results::{
     ConversationHit, Highlighter, Page, SearchContext, SearchResults, Sort, micros_to_date, rank,
 };
@@ -127,6 +128,11 @@ pub struct SearchIndex {
     writer: Mutex<Option<OpenWriter>>,
     /// Held while the indexer drains the queue, so that two drains never interleave.
     pub(super) drain_lock: tokio::sync::Mutex<()>,
+    /// How far in the change log (`super::queue`) the committed index is; recorded in each
+    /// commit. None for a new index, which is built from the database first.
+    position: Mutex<Option<LogPosition>>,
+    /// When this node last recorded its position in the database.
+    heard: Mutex<Option<std::time::Instant>>,
     reader: IndexReader,
     detector: LanguageDetector,
     query_analyzers: QueryAnalyzers,
@@ -168,10 +174,17 @@ impl SearchIndex {
         }
         register_analyzers(index.tokenizers());
         let fields = Fields::resolve(&index.schema())?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        // An index from before the change log has no position: it has applied every row the
+        // queue no longer holds, so it reads the rest from the start.
+        let position = match index.load_metas()?.payload.as_deref() {
+            Some(payload) => LogPosition::from_payload(payload),
+            None if reader.searcher().num_docs() > 0 => Some(LogPosition::START),
+            None => None,
+        };
         Ok(SearchIndex {
             index,
             dir: dir.to_path_buf(),
@@ -180,6 +193,8 @@ impl SearchIndex {
             owner: Mutex::new(None),
             writer: Mutex::new(None),
             drain_lock: tokio::sync::Mutex::new(()),
+            position: Mutex::new(position),
+            heard: Mutex::new(None),
             reader,
             detector: LanguageDetector::new(),
             query_analyzers: QueryAnalyzers {
@@ -390,16 +405,71 @@ impl SearchIndex {
 
     /// Commits pending changes and reloads the reader.
     pub fn commit(&self) -> Result<(), SearchError> {
-        {
-            let mut guard = self.lock()?;
-            let Some(open) = guard.as_mut() else {
-                return Err(SearchError::Poisoned);
-            };
-            open.writer.commit()?;
-            open.uncommitted = false;
+        let position = self.position();
+        self.commit_recorded(position)?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Commits pending changes, which bring the index up to `position` in the change log,
+    /// recording it in the commit; reloads the reader.
+    pub(super) fn commit_at(&self, position: LogPosition) -> Result<(), SearchError> {
+        self.commit_recorded(Some(position))?;
+        if let Ok(mut current) = self.position.lock() {
+            *current = Some(position);
         }
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Commits the open writer (opening one if it is closed), recording `position`; nothing
+    /// is left uncommitted after it.
+    fn commit_recorded(&self, position: Option<LogPosition>) -> Result<(), SearchError> {
+        let mut guard = self.lock()?;
+        let Some(open) = guard.as_mut() else {
+            return Err(SearchError::Poisoned);
+        };
+        commit_recording(&mut open.writer, position)?;
+        open.uncommitted = false;
+        Ok(())
+    }
+
+    /// Takes the index's writer if this process does not hold it yet: an error (the lock is
+    /// held elsewhere, by the running server) when this process cannot write the index.
+    pub(super) fn take_writer(&self) -> Result<(), SearchError> {
+        self.lock().map(|_| ())
+    }
+
+    /// Whether this process writes the index: it holds the owner lock ([`OWNER_LOCK`]), whether
+    /// or not its writer is open at the moment (an idle indexer closes it).
+    pub(super) fn has_writer(&self) -> bool {
+        self.owner.lock().map(|o| o.is_some()).unwrap_or(false)
+    }
+
+    /// The position of an index with nothing to commit (a new index of an empty database).
+    pub(super) fn set_position(&self, position: LogPosition) {
+        if let Ok(mut current) = self.position.lock() {
+            *current = Some(position);
+        }
+    }
+
+    /// The node's position was recorded in the database now.
+    pub(super) fn heard(&self) {
+        if let Ok(mut heard) = self.heard.lock() {
+            *heard = Some(std::time::Instant::now());
+        }
+    }
+
+    /// True when the node should say again that it is alive.
+    pub(super) fn heartbeat_due(&self) -> bool {
+        self.heard.lock().map_or(true, |heard| {
+            heard.is_none_or(|at| at.elapsed() >= super::indexer::HEARTBEAT)
+        })
+    }
+
+    /// Where the committed index is in the change log; None when it has to be built first.
+    pub(super) fn position(&self) -> Option<LogPosition> {
+        self.position.lock().ok().and_then(|p| *p)
     }
 
     /// Commits, then rewrites every segment that has deleted documents and removes the old
@@ -411,7 +481,7 @@ impl SearchIndex {
         let Some(OpenWriter { mut writer, .. }) = guard.take() else {
             return Err(SearchError::Poisoned);
         };
-        writer.commit()?;
+        commit_recording(&mut writer, self.position())?;
         // Let background merges finish so that no segment with deletes is busy.
         writer.wait_merging_threads()?;
         let mut writer = new_writer(&self.index, self.options)?;
@@ -563,4 +633,17 @@ fn new_writer(index: &Index, options: SearchOptions) -> Result<IndexWriter, Sear
     let threads = options.writer_threads.clamp(1, 8);
     let memory = options.writer_memory.max(threads * 15_000_000);
     Ok(index.writer_with_num_threads(threads, memory)?)
+}
+
+/// Commits, recording the change log position (when known) in the commit.
+fn commit_recording(
+    writer: &mut IndexWriter,
+    position: Option<LogPosition>,
+) -> Result<(), SearchError> {
+    let mut commit = writer.prepare_commit()?;
+    if let Some(position) = position {
+        commit.set_payload(&position.to_payload());
+    }
+    commit.commit()?;
+    Ok(())
 }

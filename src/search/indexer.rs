@@ -1,18 +1,23 @@
-//! The indexer: drains the `search_queue` table into the Tantivy index.
+//! The indexer: follows the search change log (`search_queue`, see [`super::queue`]) into
+//! this node's Tantivy index.
 //!
-//! Each batch is read in id order, turned into documents from the current database state
-//! (a message or conversation that no longer exists is deleted from the index), committed to
-//! the index, and only then removed from the queue. A crash anywhere in between leaves the
-//! rows in the queue, and the next drain (at the next start at the latest) does the work again;
-//! re-doing it is harmless because every update is delete-by-id + add. When a batch changed
-//! or removed text, the index is purged so the old text leaves the index files.
+//! Each batch is read from the index's position on, turned into documents from the current
+//! database state (a message or conversation that no longer exists is deleted from the index),
+//! and committed to the index together with the new position. A crash anywhere in between
+//! leaves the position where it was, and the next drain (at the next start at the latest)
+//! does the work again; re-doing it is harmless because every update is delete-by-id + add.
+//! Then the node records its position, and rows every live node has passed are pruned. When
+//! a batch changed or removed text, the index is purged so the old text leaves the index
+//! files. A new index, or one behind the pruned log, is built from the database instead.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::queue::{self, Target};
-use super::{SearchError, SearchIndex, docs};
+use chrono::Utc;
+
+use super::queue::{self, LogPosition, Target};
+use super::{SearchError, SearchIndex, docs, maintenance};
 use crate::state::AppState;
 
 /// Queue rows read and applied at a time.
@@ -23,6 +28,8 @@ const COMMIT_ROWS: usize = 50_000;
 const COMMIT_EVERY: Duration = Duration::from_secs(2);
 /// How often the background task looks at the queue.
 const POLL: Duration = Duration::from_millis(250);
+/// A node whose position did not move says it is alive this often.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
 /// The background purge waits for the queue to be quiet this long...
 const PURGE_QUIET: Duration = Duration::from_secs(2);
 /// ...but no longer than this after the first removal it has not purged.
@@ -46,7 +53,7 @@ pub enum IndexerError {
 /// returns the number of queue rows processed. Callers that promise "deleted means gone"
 /// (erasure, retention, rectification, the tests) use this.
 pub async fn run_once(state: &AppState) -> Result<usize, IndexerError> {
-    let drained = drain(state).await?;
+    let drained = drain_all(state).await?;
     if drained.removed_text {
         purge(state).await?;
     }
@@ -61,43 +68,117 @@ struct Drained {
     removed_text: bool,
 }
 
-/// Brings the index in line with the queue without purging. Batches are applied as they are
-/// read; a commit makes them visible (deleted documents stop matching) and only then are
-/// their rows removed. A backlog is committed every [`COMMIT_ROWS`] rows or [`COMMIT_EVERY`],
+/// Brings the index in line with the change log without purging. Batches are applied as they
+/// are read; a commit makes them visible (deleted documents stop matching) and records the
+/// position they reach; then the node tells the database where it is, and rows every node
+/// has passed are pruned. A new index, or one behind the pruned rows, is rebuilt instead.
+/// A backlog is committed every [`COMMIT_ROWS`] rows or [`COMMIT_EVERY`],
 /// whichever comes first, rather than after every batch: each commit flushes small segments
 /// that the writer has to merge again (a 1M-message queue drains at about 12,700 messages/s
 /// this way, 9,000 committing every batch).
 async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
+    let pruned = queue::pruned_through(&state.db).await?;
+    let mut position = match state.search.position() {
+        Some(position) if position >= pruned => position,
+        // New, or behind rows that were pruned before it read them.
+        _ => {
+            maintenance::rebuild_locked(state).await?;
+            return Ok(Drained::default());
+        }
+    };
+    let start = position;
+    let bound = queue::stable_bound(&state.db).await?;
     let mut drained = Drained::default();
     // Rows applied to the writer but not committed yet.
-    let mut applied: Vec<i64> = Vec::new();
+    let mut applied = 0usize;
     let mut applied_since = Instant::now();
-    let mut after = 0;
     loop {
-        let rows = queue::next_batch(&state.db, after, BATCH).await?;
+        let rows = queue::next_batch(&state.db, position, bound, BATCH).await?;
         let last_batch = rows.len() < BATCH as usize;
         if let Some(last) = rows.last() {
-            after = last.id;
+            position = last.position;
             drained.removed_text |= rows.iter().any(|row| row.removes_text);
             apply_batch(state, &rows).await?;
-            if applied.is_empty() {
+            if applied == 0 {
                 applied_since = Instant::now();
             }
-            applied.extend(rows.iter().map(|r| r.id));
+            applied += rows.len();
         }
         let commit_due =
-            last_batch || applied.len() >= COMMIT_ROWS || applied_since.elapsed() >= COMMIT_EVERY;
-        if commit_due && !applied.is_empty() {
+            last_batch || applied >= COMMIT_ROWS || applied_since.elapsed() >= COMMIT_EVERY;
+        if commit_due && applied > 0 {
             let index = state.search.clone();
-            tokio::task::spawn_blocking(move || index.commit()).await??;
-            queue::remove(&state.db, &applied).await?;
-            drained.rows += applied.len();
-            tracing::debug!(rows = applied.len(), "search index updated");
-            applied.clear();
+            tokio::task::spawn_blocking(move || index.commit_at(position)).await??;
+            drained.rows += applied;
+            tracing::debug!(rows = applied, "search index updated");
+            applied = 0;
         }
         if last_batch {
-            return Ok(drained);
+            break;
+        }
+    }
+    // A node that moved says so; one that did not, that it is alive — if it holds the index
+    // (a command run beside the server does not speak for a node).
+    if position != start || (state.search.heartbeat_due() && state.search.has_writer()) {
+        tell_position(state, position).await?;
+    }
+    Ok(drained)
+}
+
+/// How long [`drain_all`] waits for transactions older than the rows committed already.
+const WAIT_FOR_OLDER: Duration = Duration::from_secs(5);
+
+/// Drains every row committed when it is called: rows whose older transactions still run
+/// (on PostgreSQL) are waited for, a few milliseconds as a rule, at most [`WAIT_FOR_OLDER`].
+async fn drain_all(state: &AppState) -> Result<Drained, IndexerError> {
+    let target = queue::last_below(&state.db, i64::MAX).await?;
+    let started = Instant::now();
+    let mut total = Drained::default();
+    loop {
+        let drained = drain(state).await?;
+        total.rows += drained.rows;
+        total.removed_text |= drained.removed_text;
+        let reached = match (target, state.search.position()) {
+            (None, _) => true,
+            (Some(target), Some(position)) => position >= target,
+            (Some(_), None) => false,
+        };
+        if reached || started.elapsed() >= WAIT_FOR_OLDER {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Records this node's position in the log and prunes what every live node has passed.
+pub(super) async fn tell_position(
+    state: &AppState,
+    position: LogPosition,
+) -> Result<(), IndexerError> {
+    let now = Utc::now();
+    queue::record(&state.db, state.leases.node(), position, now).await?;
+    state.search.heard();
+    queue::prune(&state.db, now).await?;
+    Ok(())
+}
+
+/// Builds a new index (or one behind the pruned log) from the database before the node
+/// serves; true when it did.
+pub async fn build_if_needed(state: &AppState) -> Result<bool, IndexerError> {
+    let _drain = state.search.drain_lock.lock().await;
+    let pruned = queue::pruned_through(&state.db).await?;
+    match state.search.position() {
+        Some(position) if position >= pruned => Ok(false),
+        _ => {
+            let rebuilt = maintenance::rebuild_locked(state).await?;
+            if rebuilt.documents > 0 {
+                tracing::info!(
+                    documents = rebuilt.documents,
+                    "search index built from the database"
+                );
+            }
+            Ok(true)
         }
     }
 }
@@ -158,7 +239,7 @@ pub enum Settled {
 /// answered [`Settled::HeldElsewhere`] instead of an error.
 pub async fn settle(state: &AppState) -> Result<Settled, IndexerError> {
     let outcome = async {
-        drain(state).await?;
+        drain_all(state).await?;
         purge(state).await
     }
     .await;

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use super::indexer::IndexerError;
-use super::{SearchIndex, docs, queue};
+use chrono::Utc;
+
+use super::queue::{self, LogPosition};
+use super::{SearchIndex, docs};
 use crate::state::AppState;
 
 /// Messages per page while rebuilding.
@@ -17,26 +20,64 @@ pub struct Rebuilt {
 }
 
 /// Drops every document and indexes every message of the database again, a page at a time
-/// (memory stays bounded by the page and the writer's budget, not by the corpus). Queue rows
-/// that existed when the rebuild started are removed afterwards (the rebuild read newer data).
+/// (memory stays bounded by the page and the writer's budget, not by the corpus), and starts
+/// following the change log from the last row the rebuild has seen.
 pub async fn rebuild(state: &AppState) -> Result<Rebuilt, IndexerError> {
     let _drain = state.search.drain_lock.lock().await;
-    let queued_before = queue::max_id(&state.db).await?;
+    rebuild_locked(state).await
+}
+
+/// [`rebuild`], for a caller that holds the drain lock.
+pub(super) async fn rebuild_locked(state: &AppState) -> Result<Rebuilt, IndexerError> {
     let index = state.search.clone();
-    blocking(&index, |index| index.delete_all()).await?;
-    let mut after = 0;
+    let first = docs::page(&state.db, 0, PAGE).await?;
+    if first.is_empty() && index.doc_count() == 0 {
+        // Nothing to build (a new node of an empty database): no writer, no commit. Should
+        // other nodes prune past this position before this node writes, it builds again.
+        let bound = queue::stable_bound(&state.db).await?;
+        let last = queue::last_below(&state.db, bound).await?;
+        index.set_position(arrived_at(state, last).await?);
+        return Ok(Rebuilt { documents: 0 });
+    }
+    // Only the process that can write the index (not a command beside the running server).
+    blocking(&index, |index| index.take_writer()).await?;
+    // Recorded first, so that no row after where this node was is pruned while it builds.
+    let was = state.search.position().unwrap_or(LogPosition::START);
+    queue::record(&state.db, state.leases.node(), was, Utc::now()).await?;
+    state.search.heard();
+    // Every change before the bound is in the database the pages below read.
+    let bound = queue::stable_bound(&state.db).await?;
+    let last = queue::last_below(&state.db, bound).await?;
     let mut documents = 0;
-    loop {
-        let page = docs::page(&state.db, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.message_id;
+    blocking(&index, |index| index.delete_all()).await?;
+    let mut page = first;
+    while let Some(newest) = page.last() {
+        let after = newest.message_id;
         documents += page.len();
         let index = state.search.clone();
+        // Only adds: the rebuild started from an empty index (no delete per document).
         tokio::task::spawn_blocking(move || index.insert_new(&page)).await??;
+        if state.search.heartbeat_due() {
+            queue::record(&state.db, state.leases.node(), was, Utc::now()).await?;
+            state.search.heard();
+        }
+        page = docs::page(&state.db, after, PAGE).await?;
     }
+    let position = arrived_at(state, last).await?;
+    blocking(&index, move |index| index.commit_at(position)).await?;
     blocking(&index, |index| index.purge_deleted()).await?;
-    queue::remove_up_to(&state.db, queued_before).await?;
+    super::indexer::tell_position(state, position).await?;
     Ok(Rebuilt { documents })
+}
+
+/// Where a rebuild that saw the log up to `last` stands: past the pruned rows, too (they are
+/// older than the rebuild's bound, so the database it read had them).
+async fn arrived_at(
+    state: &AppState,
+    last: Option<LogPosition>,
+) -> Result<LogPosition, IndexerError> {
+    let pruned = queue::pruned_through(&state.db).await?;
+    Ok(last.unwrap_or(LogPosition::START).max(pruned))
 }
 
 /// The comparison of index and database.
@@ -48,7 +89,8 @@ pub struct Verification {
     pub missing_from_index: Vec<i64>,
     /// Documents whose message the database lacks.
     pub missing_from_database: Vec<i64>,
-    /// Queue rows not yet applied (they explain differences while the server runs).
+    /// Change log rows this index has not applied yet (they explain differences while the
+    /// server runs).
     pub pending: u64,
 }
 
@@ -61,7 +103,8 @@ impl Verification {
 /// Compares message ids in the database and in the index (read-only).
 pub async fn verify(state: &AppState) -> Result<Verification, IndexerError> {
     let database = docs::all_message_ids(&state.db, None).await?;
-    let pending = queue::len(&state.db).await?;
+    let position = state.search.position().unwrap_or(LogPosition::START);
+    let pending = queue::len_after(&state.db, position).await?;
     let index = state.search.clone();
     let indexed = blocking(&index, |index| {
         index.reload()?;

@@ -3,8 +3,9 @@
 //! - [`SearchIndex`] owns the index in `data_dir/index`, its writer and its reader; every
 //!   search takes the caller's [`OrgId`](crate::orgs::OrgId), so no query can cross tenants.
 //! - [`Query`] is the agent-facing query language (`words "phrases" -excluded from: tag: …`).
-//! - [`indexer`] drains the `search_queue` table that database triggers fill in the same
-//!   transaction as every change, so the index never falls out of step with the database.
+//! - [`indexer`] follows the change log (`search_queue`) that database triggers fill in the
+//!   same transaction as every change, from this node's position in it, so the index never
+//!   falls out of step with the database — on every node (`queue`).
 //! - [`maintenance`] rebuilds and verifies the index (`lethe index rebuild|verify`).
 //! - [`routes`] serves `/search`.
 
@@ -48,7 +49,10 @@ pub fn main_language<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         .max_by_key(|l| votes[l.index()])
 }
 
-/// How many changes wait in `search_queue` for the indexer (for `/metrics`).
-pub async fn queue_depth(db: &impl sea_orm::ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
-    queue::len(db).await
+/// How many changes in the change log wait for this node's indexer (for `/metrics`).
+pub async fn queue_depth(
+    db: &impl sea_orm::ConnectionTrait,
+    index: &SearchIndex,
+) -> Result<u64, sea_orm::DbErr> {
+    queue::len_after(db, index.position().unwrap_or(queue::LogPosition::START)).await
 }

@@ -2,7 +2,8 @@
 //! own data directory, as on two machines), and work that must happen once happens once —
 //! a queued reply reaches the SMTP server once, a webhook event the receiver once, a
 //! retention run happens once, and a lease one node holds is refused to the other until it
-//! expires.
+//! expires. And every node sees every change: live updates reach agents on the other node
+//! (PostgreSQL `LISTEN/NOTIFY`), and each node's search index follows the change log.
 
 use chrono::{Duration, Utc};
 use lethe::cluster::lease;
@@ -12,7 +13,9 @@ use lethe::retention::{self, Action, Category};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{TestApp, arriving, imported, mail, spawn_app, unique_suffix};
+use crate::helpers::{
+    TestApp, arriving, csrf_of, imported, location, mail, spawn_app, traces, unique_suffix,
+};
 use crate::smtp::SmtpRecorder;
 use crate::webhooks::{Receiver, add_endpoint};
 
@@ -378,4 +381,297 @@ async fn a_scheduled_job_runs_on_one_node_per_scheduled_time() {
             .unwrap()
             .is_some()
     );
+}
+
+/// Reads a server-sent-event stream until `needle` arrives (or 5 s pass); what was read.
+async fn read_stream_until(response: &mut reqwest::Response, needle: &str) -> String {
+    read_stream_for(response, needle, 5).await
+}
+
+/// Reads a stream until `needle` arrives or `seconds` pass; what was read.
+async fn read_stream_for(response: &mut reqwest::Response, needle: &str, seconds: u64) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !text.contains(needle) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    text
+}
+
+/// Rows left in the search change log.
+async fn log_rows(app: &TestApp) -> i64 {
+    sea_orm::ConnectionTrait::query_one_raw(
+        &app.state.db,
+        sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM search_queue",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
+
+/// The conversation ids `/search?q=` lists on a node.
+async fn search_hits(app: &TestApp, q: &str) -> Vec<i64> {
+    let response = app.get(&format!("/search?q={q}")).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    let re = regex::Regex::new(r#"<h2><a href="/conversations/(\d+)">"#).unwrap();
+    re.captures_iter(&html)
+        .map(|c| c[1].parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agent_on_one_node_sees_a_message_that_arrived_through_the_other_at_once() {
+    // Arrange: an agent's inbox page on node B listens
+    let (a, b, org, channel) = shop_on_two_nodes(None).await;
+    if a.database_url.is_none() {
+        return; // SQLite is one node: its events stay in the process.
+    }
+    let mut stream = b.get("/events").await;
+    assert_eq!(stream.status(), 200);
+    let mut stream_a = a.get("/events").await;
+    assert_eq!(stream_a.status(), 200);
+
+    // Act: a customer's mail arrives through node A
+    let id = question(&a, org, channel, 1).await;
+
+    // Assert: node B's agent hears of it; node A's agents once (not again from the database)
+    let needle = format!("\"conversation_id\":{id}}}");
+    let text = read_stream_until(&mut stream, &needle).await;
+    assert!(text.contains(&needle), "node B heard: {text:?}");
+    let text_a = read_stream_for(&mut stream_a, "never", 2).await;
+    assert_eq!(
+        text_a.matches(&needle).count(),
+        1,
+        "node A heard: {text_a:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_whose_listening_connection_dropped_tells_its_agents_to_refetch_and_listens_again() {
+    // Arrange
+    let (a, b, org, channel) = shop_on_two_nodes(None).await;
+    if a.database_url.is_none() {
+        return; // SQLite is one node.
+    }
+    let mut stream = b.get("/events").await;
+    assert_eq!(stream.status(), 200);
+
+    // Act: the database drops every listening connection
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &a.state.db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await
+    .unwrap();
+
+    // Assert: node B's agents are told to refetch, and later changes reach them again
+    let text = read_stream_until(&mut stream, "event: conversation\ndata: {}").await;
+    assert!(text.contains("event: conversation\ndata: {}"), "{text:?}");
+    let id = question(&a, org, channel, 2).await;
+    let needle = format!("\"conversation_id\":{id}}}");
+    let text = read_stream_until(&mut stream, &needle).await;
+    assert!(text.contains(&needle), "node B heard: {text:?}");
+}
+
+#[tokio::test]
+async fn a_message_stored_through_one_node_is_found_by_search_on_the_other() {
+    // Arrange: a message before node B starts (B builds its index from the database), and
+    // one after
+    let a = spawn_app().await;
+    a.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = a.org_id("Shop").await;
+    let word = format!("quokka{}", unique_suffix());
+    let (_, before) = a
+        .receive(
+            org,
+            mail(
+                "Ann <ann@customer.test>",
+                &format!("b.{}@customer.test", unique_suffix()),
+                "Parcel",
+                &format!("Where is my {word}?"),
+            ),
+        )
+        .await;
+    lethe::search::indexer::run_once(&a.state).await.unwrap();
+    let b = a.second_node().await;
+    b.login("owner@shop.test").await;
+    assert_eq!(search_hits(&b, &word).await, vec![before], "built at start");
+
+    // Act: a message stored through node A; node A's indexer runs first
+    let (_, after) = a
+        .receive(
+            org,
+            mail(
+                "Bob <bob@customer.test>",
+                &format!("a.{}@customer.test", unique_suffix()),
+                "Parcel too",
+                &format!("My {word} is late."),
+            ),
+        )
+        .await;
+    lethe::search::indexer::run_once(&a.state).await.unwrap();
+
+    // Assert: the change waits in the log for node B, whose index finds it; then the log
+    // is pruned
+    assert!(log_rows(&a).await > 0, "kept until node B has it");
+    lethe::search::indexer::run_once(&b.state).await.unwrap();
+    let mut both = vec![before, after];
+    both.sort_unstable();
+    let mut found = search_hits(&b, &word).await;
+    found.sort_unstable();
+    assert_eq!(found, both);
+    assert_eq!(log_rows(&a).await, 0, "pruned once both nodes passed");
+}
+
+#[tokio::test]
+async fn a_node_gone_longer_than_the_stale_time_no_longer_holds_the_log_and_rebuilds_when_back() {
+    // Arrange: node B built its index (and said where it is), and is seen last long ago
+    let a = spawn_app().await;
+    a.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = a.org_id("Shop").await;
+    a.receive(
+        org,
+        mail(
+            "Di <di@customer.test>",
+            &format!("f.{}@customer.test", unique_suffix()),
+            "First",
+            "An earlier question.",
+        ),
+    )
+    .await;
+    let b = a.second_node().await;
+    b.login("owner@shop.test").await;
+    let aged = sea_orm::ConnectionTrait::execute_unprepared(
+        &a.state.db,
+        &format!(
+            "UPDATE search_nodes SET seen_at = '2020-01-01 00:00:00+00' WHERE node = '{}'",
+            b.state.leases.node()
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(aged.rows_affected(), 1, "node B said where it is");
+    let word = format!("wombat{}", unique_suffix());
+    let (_, id) = a
+        .receive(
+            org,
+            mail(
+                "Cy <cy@customer.test>",
+                &format!("s.{}@customer.test", unique_suffix()),
+                "Gone",
+                &format!("The {word} left."),
+            ),
+        )
+        .await;
+
+    // Act: node A passes the change and prunes it; node B comes back
+    lethe::search::indexer::run_once(&a.state).await.unwrap();
+    assert_eq!(log_rows(&a).await, 0, "node B no longer holds the log");
+    lethe::search::indexer::run_once(&b.state).await.unwrap();
+
+    // Assert: node B rebuilt its index and finds the change it never read
+    assert_eq!(search_hits(&b, &word).await, vec![id]);
+}
+
+#[tokio::test]
+async fn a_customer_erased_through_one_node_leaves_no_byte_in_the_other_nodes_index() {
+    // Arrange: both nodes have indexed the customer's mail
+    let (a, b, org, _) = shop_on_two_nodes(None).await;
+    let suffix = unique_suffix();
+    let address = format!("zq{suffix}@kunde.test");
+    let name = format!("Xylophon{suffix} Quartzberg");
+    let sentence = format!("The marmalade{suffix} tastes of forgotten harbours");
+    let (customer_id, conversation_id) = a
+        .receive(
+            org,
+            mail(
+                &format!("{name} <{address}>"),
+                &format!("m1-{suffix}@kunde.test"),
+                &format!("Question {suffix}"),
+                &sentence,
+            ),
+        )
+        .await;
+    lethe::search::indexer::run_once(&a.state).await.unwrap();
+    lethe::search::indexer::run_once(&b.state).await.unwrap();
+    assert_eq!(
+        search_hits(&b, &format!("marmalade{suffix}")).await,
+        vec![conversation_id],
+        "node B has indexed it"
+    );
+    let needles: Vec<Vec<u8>> = vec![
+        address.clone().into_bytes(),
+        name.clone().into_bytes(),
+        name.to_lowercase().into_bytes(),
+        format!("xylophon{suffix}").into_bytes(),
+        sentence.clone().into_bytes(),
+        format!("marmalade{suffix}").into_bytes(),
+    ];
+
+    // Act: erased through node A; node B's indexer runs
+    let confirm = a.get_text(&format!("/customers/{customer_id}/erase")).await;
+    let response = a
+        .post_with_csrf(
+            &format!("/customers/{customer_id}/erase"),
+            &csrf_of(&confirm),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/privacy/receipts/"));
+    lethe::search::indexer::run_once(&b.state).await.unwrap();
+
+    // Assert: no byte of the person in either node's index
+    for node in [&a, &b] {
+        let found = traces(&node.data_dir.join("index"), &needles);
+        assert!(found.is_empty(), "traces left: {found:#?}");
+    }
+    assert!(
+        search_hits(&b, &format!("marmalade{suffix}"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_agent_on_one_node_sees_who_views_and_types_on_the_other() {
+    // Arrange: the owner's conversation page on node A; another agent signed in on node B
+    let (a, b, org, channel) = shop_on_two_nodes(None).await;
+    if a.database_url.is_none() {
+        return; // SQLite is one node.
+    }
+    a.create_user("agent@shop.test", "Shop", "agent").await;
+    let agent = b.another_browser();
+    agent.login("agent@shop.test").await;
+    let id = question(&a, org, channel, 1).await;
+    let presence = format!("/conversations/{id}/presence");
+    let mut on_a = a.get(&presence).await;
+    assert_eq!(on_a.status(), 200);
+
+    // Act / Assert: the agent opens the page on node B, and types
+    let mut on_b = agent.get(&presence).await;
+    assert_eq!(on_b.status(), 200);
+    let viewing = "\"viewing\":[\"Test User\"]";
+    let text = read_stream_until(&mut on_a, viewing).await;
+    assert!(text.contains(viewing), "node A shows: {text:?}");
+    let page = agent.get_text(&format!("/conversations/{id}")).await;
+    let typed = agent
+        .post_with_csrf(&format!("/conversations/{id}/typing"), &csrf_of(&page), &[])
+        .await;
+    assert!(typed.status().is_success(), "{}", typed.status());
+    let typing = "\"typing\":[\"Test User\"]";
+    let text = read_stream_until(&mut on_a, typing).await;
+    assert!(text.contains(typing), "node A shows: {text:?}");
+    let _ = read_stream_for(&mut on_b, "never", 0).await;
 }

@@ -413,10 +413,11 @@ async fn changes_committed_while_the_indexer_is_down_are_indexed_at_the_next_sta
     let state = restarted.state.clone();
     let address = format!("http://127.0.0.1:{}", restarted.port);
     tokio::spawn(restarted.server);
-    let drained = run_once(&state).await.unwrap();
+    // (This index was never committed: the new application built it from the database
+    // before serving; an index with a position reads the change log from there.)
+    run_once(&state).await.unwrap();
 
     // Assert
-    assert!(drained >= 1);
     let client = browser_client();
     post_form_with(
         &client,
