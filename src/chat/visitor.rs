@@ -112,13 +112,9 @@ pub const FILE_TYPES: [&str; 5] = [
 
 /// A file a visitor sends, checked: an allowed type ([`FILE_TYPES`]), a clean name, not
 /// empty, and at most the instance's attachment limit (`LETHE_MAX_ATTACHMENT_MB`, checked
-/// while it was sealed into the store's staging directory as it arrived).
-pub struct NewFile {
-    pub filename: String,
-    pub content_type: String,
-    /// Deleted when dropped, unless committed with the message.
-    pub blob: StagedBlob,
-}
+/// while it was sealed into the store's staging directory as it arrived). Stored the way a
+/// reply's files are ([`crate::mail::compose::seal`]); deleted when dropped unless committed.
+pub type NewFile = crate::mail::compose::NewAttachment;
 
 /// What a file's request says it is, checked before its body is read: a file the chat does not
 /// take is not even stored.
@@ -201,27 +197,9 @@ pub async fn post(
     }
     // The file first: a committed row never points at a missing file (an unused one is
     // removed by the hourly orphan sweep).
-    let stored_file = match file {
-        Some(file) => {
-            let size = i64::try_from(file.blob.size()).unwrap_or(i64::MAX);
-            let blob = file.blob;
-            let blob_id = tokio::task::spawn_blocking(move || blob.commit())
-                .await
-                .map_err(|e| ChatError::from_mail(e.into()))?
-                .map_err(|e| ChatError::from_mail(e.into()))?;
-            Some(attachment::ActiveModel {
-                organization_id: Set(org),
-                filename: Set(file.filename),
-                content_type: Set(file.content_type),
-                content_id: Set(None),
-                inline: Set(false),
-                size: Set(size),
-                blob_id: Set(blob_id),
-                ..Default::default()
-            })
-        }
-        None => None,
-    };
+    let stored_file = crate::mail::compose::seal(file.into_iter().collect())
+        .await
+        .map_err(ChatError::from_mail)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let existing = conversation_of(&txn, channel, visitor).await?;
     let (conversation_id, customer_id, subject, new_conversation) = match existing {
@@ -270,10 +248,9 @@ pub async fn post(
     }
     .insert(&txn)
     .await?;
-    if let Some(mut row) = stored_file {
-        row.message_id = Set(inserted.id);
-        row.insert(&txn).await?;
-    }
+    crate::mail::compose::insert_rows(&txn, org, inserted.id, &stored_file)
+        .await
+        .map_err(ChatError::from_mail)?;
     touch_conversation(&txn, conversation_id, now, !new_conversation)
         .await
         .map_err(ChatError::from_mail)?;

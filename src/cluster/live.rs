@@ -8,21 +8,21 @@
 //! A payload holds ids only — the sending node, then `c,ORG,CONVERSATION`,
 //! `u,ORG,USER,UNREAD` and `p,ORG,CONVERSATION,VIEWING,TYPING` (user ids joined by `.`)
 //! entries separated by `;` — and stays under PostgreSQL's 8,000-byte limit: a burst is cut
-//! into several notifications. The receiving node looks up the agents' names itself. When the listening connection drops, the
-//! node connects again and tells its subscribers that they may have missed some (they
-//! refetch). On SQLite (one node) none of this runs.
+//! into several notifications. The receiving node looks up the agents' names itself (one
+//! query per notification). Changes wait for the sending task in a bounded [`Relay`]. When
+//! the listening connection drops, the node connects again and tells its subscribers that
+//! they may have missed some (they refetch). On SQLite (one node) none of this runs.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio::sync::mpsc;
 
 use super::NodeId;
-use crate::db::entity::user;
 use crate::inbox::events::{InboxEvent, LiveEvent, UserEvent};
 use crate::inbox::presence::{REFRESH_EVERY, Room};
 use crate::orgs::OrgId;
@@ -35,6 +35,57 @@ const MAX_PAYLOAD: usize = 7_800;
 /// The pause before listening again after the connection failed.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
+/// Changes waiting to be sent to the other nodes, at most: a node whose database stops
+/// answering drops what is beyond (and says so once) rather than grow without bound.
+pub const RELAY_CAPACITY: usize = 4_096;
+
+/// The way from this node's events (or presence) to the sending task: bounded
+/// ([`RELAY_CAPACITY`]); set once `start` runs, so on SQLite nothing is queued.
+pub struct Relay<T> {
+    sender: OnceLock<mpsc::Sender<T>>,
+    /// The queue was full and that was said in the log; cleared by the next change that fits.
+    overflowing: AtomicBool,
+    what: &'static str,
+}
+
+impl<T> Relay<T> {
+    /// `what` names the changes in the log ("events", "presence").
+    pub const fn new(what: &'static str) -> Self {
+        Relay {
+            sender: OnceLock::new(),
+            overflowing: AtomicBool::new(false),
+            what,
+        }
+    }
+
+    /// The receiving end for the sending task.
+    fn open(&self) -> mpsc::Receiver<T> {
+        let (sender, receiver) = mpsc::channel(RELAY_CAPACITY);
+        let _ = self.sender.set(sender);
+        receiver
+    }
+
+    /// Queues `change` for the other nodes (nothing on one node).
+    pub fn send(&self, change: T) {
+        let Some(sender) = self.sender.get() else {
+            return;
+        };
+        match sender.try_send(change) {
+            Ok(()) => self.overflowing.store(false, Ordering::Relaxed),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.overflowing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        what = self.what,
+                        capacity = RELAY_CAPACITY,
+                        "live updates for the other nodes are dropped: the queue is full"
+                    );
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
 /// Starts sending this node's events to the other nodes and delivering theirs, on
 /// PostgreSQL (listening before it returns, so the node serves after it hears the others);
 /// does nothing on SQLite.
@@ -42,10 +93,8 @@ pub async fn start(state: &Arc<AppState>) {
     if state.db.get_database_backend() != DbBackend::Postgres {
         return;
     }
-    let (relay, outgoing) = mpsc::unbounded_channel();
-    state.events.relay_to(relay);
-    let (rooms_relay, rooms) = mpsc::unbounded_channel();
-    state.presence.relay_to(rooms_relay);
+    let outgoing = state.events.relay.open();
+    let rooms = state.presence.relay().open();
     tokio::spawn(send(state.clone(), outgoing, rooms));
     let first = connect(state).await;
     tokio::spawn(listen(state.clone(), first));
@@ -74,8 +123,8 @@ async fn connect(state: &AppState) -> Option<PgListener> {
 /// node's presence again every [`REFRESH_EVERY`].
 async fn send(
     state: Arc<AppState>,
-    mut outgoing: mpsc::UnboundedReceiver<LiveEvent>,
-    mut rooms: mpsc::UnboundedReceiver<Room>,
+    mut outgoing: mpsc::Receiver<LiveEvent>,
+    mut rooms: mpsc::Receiver<Room>,
 ) {
     let node = state.leases.node().clone();
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
@@ -163,8 +212,25 @@ enum Incoming {
 }
 
 /// Hands another node's events to this node's subscribers, and its presence (with the
-/// agents' names, looked up here) to this node's presence.
+/// agents' names, looked up here, in one query per notification) to this node's presence.
 async fn receive(state: &AppState, sender: &str, incoming: Vec<Incoming>) {
+    let ids: BTreeSet<i64> = incoming
+        .iter()
+        .flat_map(|item| match item {
+            Incoming::Presence {
+                viewing, typing, ..
+            } => viewing.iter().chain(typing).copied().collect(),
+            Incoming::Event(_) => Vec::new(),
+        })
+        .collect();
+    let names = match crate::inbox::queries::user_names(&state.db, ids.into_iter().collect()).await
+    {
+        Ok(names) => Some(names),
+        Err(error) => {
+            tracing::warn!(%error, "another node's presence not read");
+            None
+        }
+    };
     for item in incoming {
         match item {
             Incoming::Event(event) => state.events.deliver(event),
@@ -173,21 +239,8 @@ async fn receive(state: &AppState, sender: &str, incoming: Vec<Incoming>) {
                 viewing,
                 typing,
             } => {
-                let ids: BTreeSet<i64> = viewing.iter().chain(&typing).copied().collect();
-                let names: HashMap<i64, String> = if ids.is_empty() {
-                    HashMap::new()
-                } else {
-                    match user::Entity::find()
-                        .filter(user::Column::Id.is_in(ids))
-                        .all(&state.db)
-                        .await
-                    {
-                        Ok(users) => users.into_iter().map(|u| (u.id, u.display_name)).collect(),
-                        Err(error) => {
-                            tracing::warn!(%error, "another node's presence not read");
-                            continue;
-                        }
-                    }
+                let Some(names) = &names else {
+                    continue;
                 };
                 let named = |ids: Vec<i64>| -> Vec<(i64, String)> {
                     ids.into_iter()

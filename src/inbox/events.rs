@@ -7,10 +7,10 @@
 //! missed some (its listening connection dropped), its subscribers are told, as when they
 //! fall behind, and refetch.
 
-use std::sync::OnceLock;
-
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
+
+use crate::cluster::live::Relay;
 
 use crate::orgs::OrgId;
 
@@ -41,7 +41,7 @@ pub struct InboxEvents {
     /// Counts the times this node may have missed other nodes' events.
     missed: watch::Sender<u64>,
     /// To the other nodes, once `cluster::live` runs (PostgreSQL only).
-    relay: OnceLock<mpsc::UnboundedSender<LiveEvent>>,
+    pub relay: Relay<LiveEvent>,
     /// Every change published is also a change of the conversation's report facts
     /// (src/reports/facts.rs).
     pub report_facts: crate::reports::facts::Pending,
@@ -55,7 +55,7 @@ impl Default for InboxEvents {
             sender: broadcast::channel(256).0,
             users: broadcast::channel(256).0,
             missed: watch::channel(0).0,
-            relay: OnceLock::new(),
+            relay: Relay::new("events"),
             report_facts: Default::default(),
             folder_counts: Default::default(),
         }
@@ -90,15 +90,8 @@ impl InboxEvents {
         }
     }
 
-    /// Hands this node's events to the other nodes from now on (`cluster::live`).
-    pub fn relay_to(&self, relay: mpsc::UnboundedSender<LiveEvent>) {
-        let _ = self.relay.set(relay);
-    }
-
     fn relay(&self, event: LiveEvent) {
-        if let Some(relay) = self.relay.get() {
-            let _ = relay.send(event);
-        }
+        self.relay.send(event);
     }
 
     /// Delivers an event to this node's subscribers: one published here, or one another

@@ -19,17 +19,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc};
 
 use super::queries;
+use crate::cluster::live::Relay;
 use crate::orgs::{OrgId, TenantScope};
 use crate::state::AppState;
 use crate::web::forms::NoFields;
@@ -96,7 +97,7 @@ struct Inner {
     remote: Mutex<HashMap<Room, HashMap<String, Remote>>>,
     changes: broadcast::Sender<Room>,
     /// To the other nodes, once `cluster::live` runs (PostgreSQL only).
-    relay: OnceLock<mpsc::UnboundedSender<Room>>,
+    relay: Relay<Room>,
     next_stream: AtomicU64,
 }
 
@@ -117,9 +118,7 @@ impl Inner {
 
     /// Tells the other nodes (if any) who of this node's agents is on the room now.
     fn relay(&self, room: Room) {
-        if let Some(relay) = self.relay.get() {
-            let _ = relay.send(room);
-        }
+        self.relay.send(room);
     }
 }
 
@@ -136,7 +135,7 @@ impl Default for Presence {
                 rooms: Mutex::new(HashMap::new()),
                 remote: Mutex::new(HashMap::new()),
                 changes: broadcast::channel(256).0,
-                relay: OnceLock::new(),
+                relay: Relay::new("presence"),
                 next_stream: AtomicU64::new(1),
             }),
         }
@@ -334,10 +333,9 @@ impl Presence {
         self.inner.rooms().keys().copied().collect()
     }
 
-    /// Hands the rooms whose presence changed to the other nodes from now on
-    /// (`cluster::live`).
-    pub fn relay_to(&self, relay: mpsc::UnboundedSender<Room>) {
-        let _ = self.inner.relay.set(relay);
+    /// The way of the rooms whose presence changed to the other nodes (`cluster::live`).
+    pub fn relay(&self) -> &Relay<Room> {
+        &self.inner.relay
     }
 
     /// What another node said of its agents on a room (ids with their names); an empty
@@ -443,7 +441,11 @@ pub async fn stream(
                                 Ok(e) if e.org == org && e.conversation_id == id => {
                                     break "event: conversation\ndata: {}\n\n".to_owned();
                                 }
-                                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                                Ok(_) => continue,
+                                // Some were missed: maybe this conversation's.
+                                Err(RecvError::Lagged(_)) => {
+                                    break "event: conversation\ndata: {}\n\n".to_owned();
+                                }
                                 Err(RecvError::Closed) => return None,
                             },
                             _ = ticker.tick() => {

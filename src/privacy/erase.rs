@@ -272,8 +272,23 @@ pub async fn erase(
         removed,
         attachment_files,
     };
-    if performer.holder_verified {
-        requests::mark_verified(&txn, org, request.id).await?;
+    // Verified the way a link's confirmation is, and logged the same way.
+    if performer.holder_verified && requests::mark_verified(&txn, org, request.id).await? {
+        state
+            .audit
+            .record_holding(
+                &audit_guard,
+                &txn,
+                audit::Entry {
+                    org: Some(org),
+                    actor: performer.actor.clone(),
+                    action: "privacy.request_verified",
+                    target: request.reference.clone(),
+                    client: performer.client,
+                    details: serde_json::json!({ "kind": request.kind }),
+                },
+            )
+            .await?;
     }
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     let receipt = deletion_receipt::ActiveModel {

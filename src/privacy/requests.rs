@@ -248,21 +248,26 @@ pub async fn fulfil(
     Ok(request)
 }
 
-/// Closes a request as completed or rejected.
-/// Records request `id` as verified now (the requester proved to be the person).
-pub async fn mark_verified(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<(), DbErr> {
-    privacy_request::Entity::update_in(org)
+/// Records request `id` as verified now (the requester proved to be the person) and spends its
+/// verification link. False when it was verified already (a link is spent only once).
+pub async fn mark_verified(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, DbErr> {
+    let spent = privacy_request::Entity::update_in(org)
         .col_expr(
             privacy_request::Column::VerifiedAt,
             Expr::value(Some(Utc::now())),
+        )
+        .col_expr(
+            privacy_request::Column::VerificationTokenHash,
+            Expr::value(None::<String>),
         )
         .filter(privacy_request::Column::Id.eq(id))
         .filter(privacy_request::Column::VerifiedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(spent.rows_affected == 1)
 }
 
+/// Closes a request as completed or rejected.
 pub async fn close(
     db: &impl ConnectionTrait,
     org: OrgId,

@@ -368,20 +368,7 @@ pub async fn confirm(
     let org = request.organization_id;
     let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
-    let spent = privacy_request::Entity::update_in(org)
-        .col_expr(
-            privacy_request::Column::VerifiedAt,
-            Expr::value(Some(Utc::now())),
-        )
-        .col_expr(
-            privacy_request::Column::VerificationTokenHash,
-            Expr::value(None::<String>),
-        )
-        .filter(privacy_request::Column::Id.eq(request.id))
-        .filter(privacy_request::Column::VerifiedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if spent.rows_affected == 1 {
+    if super::requests::mark_verified(&txn, org, request.id).await? {
         state
             .audit
             .record_holding(

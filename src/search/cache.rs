@@ -5,8 +5,9 @@
 //! is most of what such a search costs, and it is the same work for page 1 and page 25. An
 //! entry keeps the exact total and the first [`KEPT`] conversations of one order (ids, counts,
 //! scores, dates and document addresses — no text). It answers only a search on the same
-//! index generation (any commit or merge makes a new one, and the entries of older
-//! generations are dropped at the next look-up), for the same organization, parsed query,
+//! index generation (any commit or merge makes a new one; every reload of the reader forgets
+//! all entries, and entries of another generation are dropped at the next look-up), for the
+//! same organization, parsed query,
 //! hidden conversations and — when the query says `assignee:me` — the same user, in the same
 //! order. A page beyond the kept conversations is computed afresh.
 
@@ -126,6 +127,13 @@ impl ResultCache {
         let answer = entry.1.clone();
         entries.push(entry);
         Some(answer)
+    }
+
+    /// Forgets every answer (the index changed).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
     }
 
     /// Keeps `answer` for `key`.

@@ -141,9 +141,6 @@ pub struct SearchIndex {
     cache: ResultCache,
 }
 
-/// Answers longer than this (deep pages asked through the API) are not kept.
-const MAX_CACHED: usize = 10_000;
-
 impl SearchIndex {
     /// Opens the index in `dir`, creating the directory and the index if missing.
     pub fn open(dir: &Path) -> Result<Self, SearchError> {
@@ -407,7 +404,7 @@ impl SearchIndex {
     pub fn commit(&self) -> Result<(), SearchError> {
         let position = self.position();
         self.commit_recorded(position)?;
-        self.reader.reload()?;
+        self.reload_reader()?;
         Ok(())
     }
 
@@ -418,7 +415,7 @@ impl SearchIndex {
         if let Ok(mut current) = self.position.lock() {
             *current = Some(position);
         }
-        self.reader.reload()?;
+        self.reload_reader()?;
         Ok(())
     }
 
@@ -498,7 +495,7 @@ impl SearchIndex {
         writer.garbage_collect_files().wait()?;
         writer.wait_merging_threads()?;
         drop(guard);
-        self.reader.reload()?;
+        self.reload_reader()?;
         Ok(())
     }
 
@@ -538,7 +535,8 @@ impl SearchIndex {
             Some(answer) => answer,
             None => {
                 let answer = Arc::new(group()?);
-                if answer.first.len() <= MAX_CACHED {
+                // A deep page's longer answer (asked through the API) is not kept.
+                if answer.first.len() <= super::cache::KEPT {
                     self.cache.put(key, answer.clone());
                 }
                 answer
@@ -619,7 +617,14 @@ impl SearchIndex {
 
     /// Makes changes committed by another process visible.
     pub fn reload(&self) -> Result<(), SearchError> {
+        self.reload_reader()
+    }
+
+    /// Reloads the reader and forgets the recent answers: after a commit or a purge, nothing
+    /// of a removed conversation (not even its id and score) stays in memory.
+    fn reload_reader(&self) -> Result<(), SearchError> {
         self.reader.reload()?;
+        self.cache.clear();
         Ok(())
     }
 

@@ -47,6 +47,11 @@ pub enum IndexerError {
     Search(#[from] SearchError),
     #[error("the index task stopped unexpectedly: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Rows committed before the drain began still wait behind a transaction that has run
+    /// longer than [`WAIT_FOR_OLDER`]: the index does not yet reflect them. The indexer drains
+    /// them once that transaction ends.
+    #[error("the search index is behind: an older transaction still runs")]
+    Behind,
 }
 
 /// Drains the whole queue and, when text went away, purges the index once at the end;
@@ -130,7 +135,8 @@ async fn drain(state: &AppState) -> Result<Drained, IndexerError> {
 const WAIT_FOR_OLDER: Duration = Duration::from_secs(5);
 
 /// Drains every row committed when it is called: rows whose older transactions still run
-/// (on PostgreSQL) are waited for, a few milliseconds as a rule, at most [`WAIT_FOR_OLDER`].
+/// (on PostgreSQL) are waited for, a few milliseconds as a rule, at most [`WAIT_FOR_OLDER`];
+/// after that it answers [`IndexerError::Behind`] rather than claim the rows are drained.
 async fn drain_all(state: &AppState) -> Result<Drained, IndexerError> {
     let target = queue::last_below(&state.db, i64::MAX).await?;
     let started = Instant::now();
@@ -144,8 +150,11 @@ async fn drain_all(state: &AppState) -> Result<Drained, IndexerError> {
             (Some(target), Some(position)) => position >= target,
             (Some(_), None) => false,
         };
-        if reached || started.elapsed() >= WAIT_FOR_OLDER {
+        if reached {
             return Ok(total);
+        }
+        if started.elapsed() >= WAIT_FOR_OLDER {
+            return Err(IndexerError::Behind);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -239,7 +248,12 @@ pub enum Settled {
 /// answered [`Settled::HeldElsewhere`] instead of an error.
 pub async fn settle(state: &AppState) -> Result<Settled, IndexerError> {
     let outcome = async {
-        drain_all(state).await?;
+        // Behind: what was drained is still purged, then the caller hears that the rest is not.
+        let drained = drain_all(state).await;
+        if matches!(drained, Err(IndexerError::Behind)) {
+            purge(state).await?;
+        }
+        drained?;
         purge(state).await
     }
     .await;

@@ -677,6 +677,13 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
     assert_eq!(request.status, "completed");
     // Verified by holding the visitor id, and the register says so.
     assert!(request.verified_at.is_some(), "{request:?}");
+    let verified = lethe::db::entity::audit_event::Entity::find()
+        .filter(lethe::db::entity::audit_event::Column::Action.eq("privacy.request_verified"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(verified.len(), 1, "the verification is in the audit log");
+    assert_eq!(verified[0].target, request.reference);
     let register = app.get_text("/privacy/requests").await;
     assert!(
         register.contains("data-verification=\"verified\""),

@@ -660,7 +660,7 @@ async fn an_agent_on_one_node_sees_who_views_and_types_on_the_other() {
     assert_eq!(on_a.status(), 200);
 
     // Act / Assert: the agent opens the page on node B, and types
-    let mut on_b = agent.get(&presence).await;
+    let on_b = agent.get(&presence).await;
     assert_eq!(on_b.status(), 200);
     let viewing = "\"viewing\":[\"Test User\"]";
     let text = read_stream_until(&mut on_a, viewing).await;
@@ -673,5 +673,52 @@ async fn an_agent_on_one_node_sees_who_views_and_types_on_the_other() {
     let typing = "\"typing\":[\"Test User\"]";
     let text = read_stream_until(&mut on_a, typing).await;
     assert!(text.contains(typing), "node A shows: {text:?}");
-    let _ = read_stream_for(&mut on_b, "never", 0).await;
+    drop(on_b); // node B kept its viewer open until here
+}
+
+#[tokio::test]
+async fn an_erasure_held_back_by_an_older_running_transaction_says_the_index_is_not_purged_yet() {
+    // Arrange: the customer's mail is indexed; another connection's transaction began before
+    // the erasure and is still open (a long report, a stuck client)
+    let app = spawn_app().await;
+    let Some(url) = app.database_url.clone() else {
+        return; // SQLite has one writer: no transaction runs beside the erasure's.
+    };
+    app.create_user("owner@shop.test", "Shop", "owner").await;
+    let org = app.org_id("Shop").await;
+    let suffix = unique_suffix();
+    let sentence = format!("The quincepaste{suffix} arrived broken");
+    let (customer_id, _) = app
+        .receive(
+            org,
+            mail(
+                &format!("Quentin{suffix} Holdback <qh{suffix}@kunde.test>"),
+                &format!("h1-{suffix}@kunde.test"),
+                "Broken",
+                &sentence,
+            ),
+        )
+        .await;
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let other = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    let older = sea_orm::TransactionTrait::begin(&other).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&older, "SELECT txid_current()")
+        .await
+        .unwrap();
+
+    // Act
+    let erasure = app.erase(org, customer_id).await;
+
+    // Assert: the receipt does not claim what has not happened yet...
+    assert_eq!(erasure.incomplete, vec!["search_index"]);
+    let needles = vec![format!("quincepaste{suffix}").into_bytes()];
+    assert!(
+        !traces(&app.data_dir.join("index"), &needles).is_empty(),
+        "the index still holds the text while the older transaction runs"
+    );
+    // ...and once that transaction ends, the indexer removes the text.
+    older.rollback().await.unwrap();
+    lethe::search::indexer::run_once(&app.state).await.unwrap();
+    let found = traces(&app.data_dir.join("index"), &needles);
+    assert!(found.is_empty(), "traces left: {found:#?}");
 }
