@@ -189,8 +189,8 @@ def main():
     for visitor in visitors:
         Stream(
             host, port,
-            f"/chat/{args.token}/events?visitor={visitor.id}&after=0",
-            {"Origin": args.origin},
+            f"/chat/{args.token}/events?after=0",
+            {"Origin": args.origin, "Lethe-Visitor": visitor.id},
             lambda name, data, at, v=visitor: bench.widget_event(v, name, data, at),
         ).start()
     time.sleep(1)

@@ -11,7 +11,9 @@ var base = CONFIG.base + '/' + CONFIG.token;
 var visitor = null;
 var lastId = 0;
 var shown = {};
-var source = null;
+// The open event stream's controller (aborted to close it), and the wait before the next try.
+var stream = null;
+var retryIn = 1000;
 var nodes = {};
 
 function el(tag, attrs, style, text) {
@@ -40,11 +42,13 @@ function visitorId() {
   return visitor;
 }
 
+// The visitor id is a secret: it travels in a header or a body, never in a URL (where a
+// proxy's access log would keep it).
 function request(path, body) {
-  var init = { credentials: 'omit', mode: 'cors' };
+  var init = { credentials: 'omit', mode: 'cors', headers: { 'Lethe-Visitor': visitorId() } };
   if (body) {
     init.method = 'POST';
-    // text/plain: a simple request; the server checks the Origin all the same.
+    // text/plain: a simple request (the id is in the body); the server checks the Origin.
     init.headers = { 'Content-Type': 'text/plain' };
     init.body = JSON.stringify(body);
   }
@@ -78,7 +82,7 @@ function show(message) {
 }
 
 function download(file) {
-  fetch(base + '/files/' + file.id + '?visitor=' + visitorId(), { credentials: 'omit', mode: 'cors' })
+  fetch(base + '/files/' + file.id, { credentials: 'omit', mode: 'cors', headers: { 'Lethe-Visitor': visitorId() } })
     .then(function (response) {
       if (!response.ok) { throw new Error('download'); }
       return response.blob();
@@ -95,9 +99,9 @@ function download(file) {
 function upload() {
   var file = nodes.file.files[0];
   if (!file) { return; }
-  fetch(base + '/files?visitor=' + visitorId() + '&name=' + encodeURIComponent(file.name), {
+  fetch(base + '/files?name=' + encodeURIComponent(file.name), {
     method: 'POST', credentials: 'omit', mode: 'cors',
-    headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file
+    headers: { 'Content-Type': file.type || 'application/octet-stream', 'Lethe-Visitor': visitorId() }, body: file
   }).then(function (response) {
     return response.json().then(function (data) {
       if (!response.ok) { throw new Error(data.error || 'failed'); }
@@ -109,25 +113,62 @@ function upload() {
 }
 
 function fetchMissed() {
-  return request('/messages?visitor=' + visitorId() + '&after=' + lastId).then(function (data) {
+  return request('/messages?after=' + lastId).then(function (data) {
     data.messages.forEach(show);
   });
 }
 
+// One server-sent event block: a message or the typing indicator.
+function dispatch(block) {
+  var type = 'message';
+  var data = '';
+  block.split('\n').forEach(function (line) {
+    if (line.indexOf('event:') === 0) { type = line.slice(6).trim(); }
+    if (line.indexOf('data:') === 0) { data += line.slice(5).trim(); }
+  });
+  if (!data) { return; }
+  var value;
+  try { value = JSON.parse(data); } catch (e) { return; /* ignore a broken event */ }
+  if (type === 'message') { show(value); }
+  if (type === 'typing') { nodes.typing.style.display = value.typing === true ? 'block' : 'none'; }
+}
+
+// The live stream, read with fetch (EventSource cannot send the visitor id but in the URL).
+// It starts after the last message shown, so after a network drop the next try brings what
+// was missed; tries again after 1 s, doubling to at most 30 s while the network is away.
 function listen() {
-  if (source || typeof EventSource === 'undefined') { return; }
-  source = new EventSource(base + '/events?visitor=' + visitorId() + '&after=' + lastId);
-  source.addEventListener('message', function (event) {
-    try { show(JSON.parse(event.data)); } catch (e) { /* ignore a broken event */ }
+  if (stream || !window.ReadableStream || !window.AbortController) { return; }
+  var mine = new AbortController();
+  stream = mine;
+  fetch(base + '/events?after=' + lastId, {
+    credentials: 'omit', mode: 'cors', signal: mine.signal,
+    headers: { 'Lethe-Visitor': visitorId() }
+  }).then(function (response) {
+    if (!response.ok || !response.body) { throw new Error('stream'); }
+    retryIn = 1000;
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = '';
+    function pump() {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) { throw new Error('closed'); }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          dispatch(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+        }
+        return pump();
+      });
+    }
+    return pump();
+  }).catch(function () {
+    if (stream !== mine) { return; } // closed on purpose
+    stream = null;
+    setTimeout(listen, retryIn);
+    retryIn = Math.min(retryIn * 2, 30000);
   });
-  source.addEventListener('typing', function (event) {
-    var typing = false;
-    try { typing = JSON.parse(event.data).typing === true; } catch (e) { /* not typing */ }
-    nodes.typing.style.display = typing ? 'block' : 'none';
-  });
-  // After a network drop the browser reconnects by itself (Last-Event-ID); fetch what the
-  // stream may have missed meanwhile.
-  source.addEventListener('open', function () { fetchMissed().catch(function () {}); });
 }
 
 function status(text) { nodes.status.textContent = text || ''; }
@@ -151,7 +192,7 @@ function send(event) {
 function erase() {
   if (!window.confirm(T['delete'] + '?')) { return; }
   request('/delete', { visitor: visitorId() }).then(function () {
-    if (source) { source.close(); source = null; }
+    if (stream) { var closing = stream; stream = null; closing.abort(); }
     nodes.list.textContent = '';
     shown = {};
     lastId = 0;

@@ -4,12 +4,16 @@
 //! | --- | --- |
 //! | `GET /chat/{token}.js` | the widget: its script with the channel's settings |
 //! | `POST /chat/{token}/messages` | a message `{"visitor", "text", "name"?, "email"?, "website"}` |
-//! | `GET /chat/{token}/messages?visitor=…&after=N` | the conversation's messages after N |
-//! | `GET /chat/{token}/events?visitor=…&after=N` | server-sent `message` events after N |
+//! | `GET /chat/{token}/messages?after=N` | the conversation's messages after N |
+//! | `GET /chat/{token}/events?after=N` | server-sent `message` events after N |
 //! | `POST /chat/{token}/delete` | "Delete this conversation" `{"visitor"}` |
-//! | `POST /chat/{token}/files?visitor=…&name=…` | a file (image or PDF) as the raw body |
-//! | `GET /chat/{token}/files/{id}?visitor=…` | a file of the visitor's conversation |
+//! | `POST /chat/{token}/files?name=…` | a file (image or PDF) as the raw body |
+//! | `GET /chat/{token}/files/{id}` | a file of the visitor's conversation |
 //! | `OPTIONS /chat/{token}/…` | the CORS preflight |
+//!
+//! The visitor id is a secret (whoever holds it reads the conversation), so it never travels
+//! in a URL, where a reverse proxy's access log or a browser's history would keep it: the
+//! requests without a body send it in the [`VISITOR_HEADER`] header, the others in the body.
 //!
 //! Every JSON endpoint answers only a browser whose `Origin` is one of the channel's allowed
 //! origins (exactly): another origin, or none, gets 403 without CORS headers, and nothing is
@@ -260,7 +264,10 @@ pub async fn preflight(
     match admit(&state, &req, &token).await {
         Ok((_, origin)) => allowed(&origin, StatusCode::NO_CONTENT)
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                format!("content-type, {VISITOR_HEADER}"),
+            ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
             .finish(),
         Err(refused) => refused,
@@ -353,15 +360,26 @@ fn limit(state: &AppState, req: &HttpRequest, visitor: &VisitorKey) -> Result<()
         })
 }
 
+/// The header that carries the visitor id on requests without a JSON body.
+pub const VISITOR_HEADER: &str = "lethe-visitor";
+
+/// The visitor of a request without a JSON body, from [`VISITOR_HEADER`].
+fn visitor_of(req: &HttpRequest) -> Result<VisitorKey, ChatError> {
+    let value = req
+        .headers()
+        .get(VISITOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Ok(VisitorId::parse(value)?.key())
+}
+
 #[derive(Deserialize)]
 pub struct FetchQuery {
-    #[serde(default)]
-    visitor: String,
     #[serde(default)]
     after: i64,
 }
 
-/// `GET /chat/{token}/messages?visitor=…&after=N`.
+/// `GET /chat/{token}/messages?after=N` (the visitor in [`VISITOR_HEADER`]).
 pub async fn messages(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -373,7 +391,7 @@ pub async fn messages(
         Err(refused) => return refused,
     };
     let answer = async {
-        let visitor = VisitorId::parse(&query.visitor)?.key();
+        let visitor = visitor_of(&req)?;
         limit(&state, &req, &visitor)?;
         Ok::<_, ChatError>(
             visitor::messages_after(&state.db, &channel, &visitor, query.after.max(0)).await?,
@@ -388,7 +406,7 @@ pub async fn messages(
     }
 }
 
-/// `GET /chat/{token}/events?visitor=…&after=N`: the messages after N at once, then each new
+/// `GET /chat/{token}/events?after=N` (the visitor in [`VISITOR_HEADER`]): the messages after N at once, then each new
 /// one of the visitor's conversation as it is written (the inbox's live events say when), and
 /// `typing` events (`{"typing": true|false}`, never who) while an agent types an answer (the
 /// conversation page's presence). A reconnecting browser sends `Last-Event-ID`, the last
@@ -403,8 +421,8 @@ pub async fn events(
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    let visitor = match VisitorId::parse(&query.visitor) {
-        Ok(id) => id.key(),
+    let visitor = match visitor_of(&req) {
+        Ok(visitor) => visitor,
         Err(error) => return respond_error(&origin, &error),
     };
     if let Err(error) = limit(&state, &req, &visitor) {
@@ -481,12 +499,10 @@ pub async fn delete(
 #[derive(Deserialize)]
 pub struct FileQuery {
     #[serde(default)]
-    visitor: String,
-    #[serde(default)]
     name: String,
 }
 
-/// `POST /chat/{token}/files?visitor=…&name=…`: a file (an image or a PDF, the body as is,
+/// `POST /chat/{token}/files?name=…` (the visitor in [`VISITOR_HEADER`]): a file (an image or a PDF, the body as is,
 /// its type in `Content-Type`, at most `LETHE_MAX_ATTACHMENT_MB`) as a message of its own.
 pub async fn upload(
     state: web::Data<AppState>,
@@ -500,7 +516,7 @@ pub async fn upload(
         Err(refused) => return refused,
     };
     let answer = async {
-        let visitor = VisitorId::parse(&query.visitor)?.key();
+        let visitor = visitor_of(&req)?;
         limit(&state, &req, &visitor)?;
         let content_type = req
             .headers()
@@ -536,13 +552,12 @@ pub async fn upload(
     }
 }
 
-/// `GET /chat/{token}/files/{id}?visitor=…`: a file of the visitor's own conversation, as a
-/// download (404 for any other).
+/// `GET /chat/{token}/files/{id}` (the visitor in [`VISITOR_HEADER`]): a file of the
+/// visitor's own conversation, as a download (404 for any other).
 pub async fn download(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, i64)>,
-    query: web::Query<FetchQuery>,
 ) -> HttpResponse {
     let (token, id) = path.into_inner();
     let (channel, origin) = match admit(&state, &req, &token).await {
@@ -550,7 +565,7 @@ pub async fn download(
         Err(refused) => return refused,
     };
     let answer = async {
-        let visitor = VisitorId::parse(&query.visitor)?.key();
+        let visitor = visitor_of(&req)?;
         limit(&state, &req, &visitor)?;
         let Some(file) = visitor::file_of(&state.db, &channel, &visitor, id).await? else {
             return Ok(None);

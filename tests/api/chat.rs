@@ -71,10 +71,9 @@ async fn post_message(app: &TestApp, token: &str, origin: &str, body: Value) -> 
 
 async fn fetch_after(app: &TestApp, token: &str, visitor: &str, after: i64) -> Vec<Value> {
     let response = visitor_client()
-        .get(app.url(&format!(
-            "/chat/{token}/messages?visitor={visitor}&after={after}"
-        )))
+        .get(app.url(&format!("/chat/{token}/messages?after={after}")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", visitor)
         .send()
         .await
         .unwrap();
@@ -252,10 +251,9 @@ async fn a_visitor_message_reaches_the_inbox_and_the_agents_answer_reaches_the_v
 
     // The visitor's stream is open before the agent answers.
     let mut stream = visitor_client()
-        .get(app.url(&format!(
-            "/chat/{token}/events?visitor={visitor}&after={first_id}"
-        )))
+        .get(app.url(&format!("/chat/{token}/events?after={first_id}")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", &visitor)
         .send()
         .await
         .unwrap();
@@ -438,8 +436,9 @@ async fn other_origins_are_refused_without_cors_headers_and_nothing_is_stored() 
         .unwrap();
     assert_eq!(without_origin.status(), 403);
     let fetch = visitor_client()
-        .get(app.url(&format!("/chat/{token}/messages?visitor={visitor}&after=0")))
+        .get(app.url(&format!("/chat/{token}/messages?after=0")))
         .header("Origin", "https://evil.example")
+        .header("Lethe-Visitor", &visitor)
         .send()
         .await
         .unwrap();
@@ -457,6 +456,18 @@ async fn other_origins_are_refused_without_cors_headers_and_nothing_is_stored() 
     let allowed = preflight(SHOP).await.unwrap();
     assert_eq!(allowed.status(), 204);
     assert_eq!(allowed.headers()["access-control-allow-origin"], SHOP);
+    let headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(headers.contains("lethe-visitor"), "{headers}");
+    // The visitor id is never read from a URL, where a proxy's access log would keep it.
+    let in_url = visitor_client()
+        .get(app.url(&format!("/chat/{token}/messages?visitor={visitor}&after=0")))
+        .header("Origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_url.status(), 400);
     let refused = preflight("https://evil.example").await.unwrap();
     assert_eq!(refused.status(), 403);
     assert!(
@@ -607,10 +618,9 @@ async fn deleting_this_conversation_from_the_widget_erases_it_and_leaves_no_byte
     assert_eq!(reply.status(), 303);
     let picture = format!("PICTURE-{suffix}-").repeat(40).into_bytes();
     let uploaded = visitor_client()
-        .post(app.url(&format!(
-            "/chat/{token}/files?visitor={visitor}&name=receipt.png"
-        )))
+        .post(app.url(&format!("/chat/{token}/files?name=receipt.png")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", &visitor)
         .header("Content-Type", "image/png")
         .body(picture)
         .send()
@@ -836,6 +846,147 @@ async fn the_widget_stores_nothing_until_opened_and_then_chats_with_the_agent_in
     assert!(found.is_empty(), "axe-core violations: {found:#?}");
     browser.quit().await;
     server.abort();
+}
+
+/// A TCP relay in front of Lethe whose connections the test can cut, as a network drop does:
+/// `cut` closes every open connection and drops new ones until `restore`.
+struct CuttableLink {
+    url: String,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableLink {
+    async fn start(port: u16, target: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let target = target.trim_start_matches("http://").to_owned();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_down, connections) = (down.clone(), open.clone());
+        let accepting = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if is_down.load(Ordering::SeqCst) {
+                    continue; // dropped: the browser sees the connection fail
+                }
+                let target = target.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().unwrap().push(relay.abort_handle());
+            }
+        });
+        CuttableLink {
+            url: format!("http://127.0.0.1:{port}"),
+            down,
+            open,
+            accepting,
+        }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for relay in self.open.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The agent answers conversation `id` through the conversation page.
+async fn answer(app: &TestApp, id: i64, text: &str) {
+    let path = format!("/conversations/{id}");
+    let reply = app
+        .post_form(
+            &path,
+            &format!("{path}/reply"),
+            &[("to", ""), ("cc", ""), ("bcc", ""), ("text", text)],
+        )
+        .await;
+    assert_eq!(reply.status(), 303);
+}
+
+#[tokio::test]
+async fn after_a_network_drop_the_widget_reconnects_and_shows_what_it_missed() {
+    // Arrange: the browser reaches Lethe through a link the test can cut; the visitor chats.
+    let link_port = free_port();
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![(
+            "LETHE_BASE_URL".to_owned(),
+            format!("http://127.0.0.1:{link_port}"),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let link = CuttableLink::start(link_port, &app.address).await;
+    let shop_port = free_port();
+    let shop_origin = format!("http://127.0.0.1:{shop_port}");
+    let token = shop_with_chat(&app, &shop_origin).await;
+    let (page_url, server) = serve_shop_page(shop_port, &link.url, &token).await;
+    let browser = Browser::start().await;
+    browser.goto(&page_url).await;
+    browser
+        .wait_until("the chat button", |_, page| {
+            page.contains("lethe-chat-open")
+        })
+        .await;
+    browser.click("#lethe-chat-open").await;
+    browser
+        .type_into("#lethe-chat-text", "Is the blue teapot back?")
+        .await;
+    browser.click("#lethe-chat-send").await;
+    browser
+        .wait_until("the message in the widget", |_, page| {
+            page.contains("lethe-chat-visitor")
+        })
+        .await;
+    let id = conversation::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    answer(&app, id, "Let me look.").await;
+    browser
+        .wait_until("the first answer, live", |_, page| {
+            page.contains("Let me look.")
+        })
+        .await;
+
+    // Act: the network drops; the agent answers meanwhile
+    link.cut();
+    answer(&app, id, "Yes, since Monday.").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let while_down = browser.source().await;
+    link.restore();
+
+    // Assert: nothing arrived while the link was down; after it is back the widget
+    // reconnects by itself (no reload) and shows the answer it missed, once.
+    assert!(
+        !while_down.contains("Yes, since Monday."),
+        "the link was really down"
+    );
+    let page = browser
+        .wait_until("the missed answer after the drop", |_, page| {
+            page.contains("Yes, since Monday.")
+        })
+        .await;
+    assert_eq!(page.matches("Yes, since Monday.").count(), 1, "shown once");
+    assert_eq!(page.matches("Let me look.").count(), 1, "not shown twice");
+    browser.quit().await;
+    server.abort();
+    link.accepting.abort();
 }
 
 #[tokio::test]
@@ -1103,8 +1254,8 @@ async fn chunked_upload(app: &TestApp, token: &str, visitor: &str, size: usize) 
     let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
-        "POST /chat/{token}/files?visitor={visitor}&name=big.png HTTP/1.1\r\nHost: {address}\r\n\
-         Origin: {SHOP}\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\
+        "POST /chat/{token}/files?name=big.png HTTP/1.1\r\nHost: {address}\r\n\
+         Origin: {SHOP}\r\nLethe-Visitor: {visitor}\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\
          Connection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -1148,10 +1299,9 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     let upload =
         |visitor: String, name: &'static str, content_type: &'static str, body: Vec<u8>| {
             visitor_client()
-                .post(app.url(&format!(
-                    "/chat/{token}/files?visitor={visitor}&name={name}"
-                )))
+                .post(app.url(&format!("/chat/{token}/files?name={name}")))
                 .header("Origin", SHOP)
+                .header("Lethe-Visitor", visitor)
                 .header("Content-Type", content_type)
                 .body(body)
                 .send()
@@ -1226,8 +1376,9 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     let shown = fetch_after(&app, &token, &visitor, 0).await;
     let picture = shown[0]["files"][0]["id"].as_i64().unwrap();
     let mine = visitor_client()
-        .get(app.url(&format!("/chat/{token}/files/{picture}?visitor={visitor}")))
+        .get(app.url(&format!("/chat/{token}/files/{picture}")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", &visitor)
         .send()
         .await
         .unwrap();
@@ -1280,8 +1431,9 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     assert_eq!(answer["files"][0]["name"], "invoice.pdf");
     let file_id = answer["files"][0]["id"].as_i64().unwrap();
     let got = visitor_client()
-        .get(app.url(&format!("/chat/{token}/files/{file_id}?visitor={visitor}")))
+        .get(app.url(&format!("/chat/{token}/files/{file_id}")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", &visitor)
         .send()
         .await
         .unwrap();
@@ -1295,11 +1447,9 @@ async fn pictures_and_pdfs_go_both_ways_and_other_files_are_refused() {
     );
     assert_eq!(got.bytes().await.unwrap().to_vec(), pdf);
     let stranger = visitor_client()
-        .get(app.url(&format!(
-            "/chat/{token}/files/{file_id}?visitor={}",
-            visitor_id()
-        )))
+        .get(app.url(&format!("/chat/{token}/files/{file_id}")))
         .header("Origin", SHOP)
+        .header("Lethe-Visitor", visitor_id())
         .send()
         .await
         .unwrap();
