@@ -25,7 +25,8 @@ pub(crate) async fn shop(app: &TestApp, smtp_port: Option<u16>) -> (OrgId, i64) 
         .email_channel(org, "Support", "support@shop-a.test", smtp_port)
         .await
         .0;
-    app.login("owner@shop-a.test").await;
+    let login = app.login("owner@shop-a.test").await;
+    assert_eq!(location(&login), "/inbox", "signed in");
     (org, channel)
 }
 

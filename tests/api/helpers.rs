@@ -744,7 +744,17 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str) -> reqwest::Response {
-        self.login_with(email, PASSWORD).await
+        let response = self.login_with(email, PASSWORD).await;
+        // Printed with a failing test's output: a later "no CSRF token" or 303 to /login
+        // then says why (some tests expect a refused login, so this does not assert).
+        if response.status() != reqwest::StatusCode::SEE_OTHER {
+            eprintln!(
+                "login of {email} answered {} (location {:?})",
+                response.status(),
+                location(&response)
+            );
+        }
+        response
     }
 
     pub async fn login_with(&self, email: &str, password: &str) -> reqwest::Response {
