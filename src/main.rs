@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     if !cli.serves() {
         exit_quietly_on_closed_stdout();
     }
-    lethe::memory::limit_arenas();
+    lethe::memory::configure_allocator();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -12,7 +12,7 @@ use super::passkeys::{self, Binding, Ceremony, PasskeyError};
 use super::second_step::PasskeyForm;
 use super::{failed_sign_in, passkey_pages, two_factor, users};
 use crate::audit::{Entry, Refusal};
-use crate::crypto::verify_password;
+use crate::crypto::check_password;
 use crate::db::entity::user;
 use crate::mail::EmailAddress;
 use crate::orgs::queries as orgs;
@@ -115,7 +115,7 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let matches = web::block(move || verify_password(&password, &stored))
+    let matches = check_password(password, stored)
         .await
         .map_err(AppError::internal)?;
     let Some(user) = found.clone().filter(|_| matches) else {

@@ -112,7 +112,7 @@ pub async fn password_matches(
         .ok_or(AppError::NotFound)?
         .password_hash;
     let password = password.to_owned();
-    actix_web::web::block(move || crate::crypto::verify_password(&password, &stored))
+    crate::crypto::check_password(password, stored)
         .await
         .map_err(AppError::internal)
 }

@@ -10,7 +10,7 @@ pub mod stream;
 pub mod totp;
 pub mod webauthn;
 pub use key::{SecretKey, load_or_create_key};
-pub use password::{hash_password, verify_password};
+pub use password::{check_password, hash_password, verify_password};
 pub(crate) use tokens::fill_random;
 pub use tokens::{random_token, sha256_hex};
 

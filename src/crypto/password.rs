@@ -11,6 +11,21 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
+/// Password checks that run at once, at most one per core: each holds argon2's 19 MB work
+/// area for a moment, so a flood of sign-ins waits here rather than take 19 MB apiece.
+static CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::cores::count().max(1)));
+
+/// [`verify_password`] off the async threads, in turn with the other checks ([`CHECKS`]).
+pub async fn check_password(
+    password: String,
+    stored: String,
+) -> Result<bool, tokio::task::JoinError> {
+    // The semaphore is never closed; were it, the check would simply not wait.
+    let _turn = CHECKS.acquire().await.ok();
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored)).await
+}
+
 /// True when `password` matches `stored`. A malformed stored hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
