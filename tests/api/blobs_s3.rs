@@ -232,6 +232,21 @@ async fn the_orphan_sweep_deletes_an_old_unreferenced_object_and_keeps_a_fresh_o
         .await
         .unwrap();
     assert_eq!(bucket.objects().await.len(), 3);
+    // An equal file is not uploaded again while its object is young (a new upload would be
+    // sealed afresh: other bytes).
+    let body = |objects: Vec<(String, Vec<u8>)>| {
+        objects
+            .into_iter()
+            .find(|(key, _)| key.ends_with(&fresh))
+            .map(|(_, body)| body)
+    };
+    let before = body(bucket.objects().await);
+    let blobs = app.state.blobs.clone();
+    let again = tokio::task::spawn_blocking(move || blobs.put(b"about to be referenced").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again, fresh);
+    assert_eq!(body(bucket.objects().await), before, "stored once");
 
     // Act: a sweep that takes objects older than two seconds.
     let swept = lethe::retention::sweep::sweep(&app.state, Duration::from_secs(2))
@@ -299,4 +314,34 @@ async fn a_blob_url_that_cannot_be_used_stops_start_up_naming_the_setting() {
         assert!(stderr.contains("LETHE_BLOB_URL"), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
+    // Arrange
+    let bucket = Bucket::new().await;
+    let app = spawn_app_with(options(&bucket)).await;
+    let content: Vec<u8> = (0..lethe::mail::blobs::s3::PART as u32 + 1_500_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let expected = content.clone();
+    let blobs = app.state.blobs.clone();
+
+    // Act
+    let read_back = tokio::task::spawn_blocking(move || {
+        let id = blobs.put(&content).unwrap();
+        (blobs.get(&id).unwrap(), blobs.verify(&id).unwrap())
+    })
+    .await
+    .unwrap();
+
+    // Assert
+    assert_eq!(read_back.1, expected.len() as u64);
+    assert!(read_back.0 == expected, "read back byte for byte");
+    let objects = bucket.objects().await;
+    assert_eq!(objects.len(), 1);
+    assert!(
+        objects[0].1.len() > lethe::mail::blobs::s3::PART,
+        "one object of several parts"
+    );
 }
