@@ -167,6 +167,20 @@ impl BlobStore {
         Ok((path, file))
     }
 
+    /// [`BlobStore::put`] from async code: with a bucket, the upload runs on a blocking
+    /// thread (the file is sealed here, as the local store writes it here).
+    pub async fn put_async(&self, content: &[u8]) -> Result<String, BlobError> {
+        if self.remote.is_none() {
+            return self.put(content);
+        }
+        let mut writer = self.writer()?;
+        writer.write_all(content)?;
+        let staged = writer.finish()?;
+        tokio::task::spawn_blocking(move || staged.commit())
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?
+    }
+
     /// A file to write a new attachment into, sealed chunk by chunk as it is written.
     pub fn writer(&self) -> Result<BlobWriter, BlobError> {
         let (path, file) = self.staging_file()?;
