@@ -32,6 +32,8 @@ DOVECOT_PID=""
 CHROMEDRIVER_PID=""
 OAUTH_PID=""
 OAUTH_URL=""
+S3_PID=""
+S3_ENDPOINT=""
 HTTP_PID=""
 POLICY_RC_CREATED=""
 STAGE="setup"
@@ -167,6 +169,7 @@ cleanup() {
     stop_pid "$CHROMEDRIVER_PID"
     stop_pid "$DOVECOT_PID"
     stop_pid "$OAUTH_PID"
+    stop_pid "$S3_PID"
     [[ -n "${LETHE_TEST_RUN_ID:-}" ]] && kill_run_stragglers
     [[ "$STAGE" == tests ]] && want_backend postgres && drop_test_databases
     [[ -n "$POLICY_RC_CREATED" ]] && rm -f /usr/sbin/policy-rc.d
@@ -291,6 +294,33 @@ install_schemathesis() {
     info "installing schemathesis for $LETHE_TEST_PYTHON"
     "$LETHE_TEST_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore schemathesis
     "$LETHE_TEST_PYTHON" -m schemathesis.cli --version >/dev/null || die "schemathesis still not runnable"
+}
+
+# moto (PyPI) in server mode: the S3-compatible server of the attachment-bucket tests
+# (tests/api/blobs_s3.rs). Into the same Python as standardwebhooks (a venv on Debian's Python).
+install_moto() {
+    if "$LETHE_TEST_PYTHON" -c 'import moto.server, flask_cors' 2>/dev/null; then
+        info "moto present"
+        return
+    fi
+    info "installing moto[server] for $LETHE_TEST_PYTHON"
+    "$LETHE_TEST_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'moto[server]'
+    "$LETHE_TEST_PYTHON" -c 'import moto.server, flask_cors' || die "moto still not importable"
+}
+
+# The S3 server on a free loopback port; the tests make their own buckets.
+start_s3() {
+    local port
+    port="$(free_port)"
+    "$LETHE_TEST_PYTHON" -m moto.server -H 127.0.0.1 -p "$port" >"$RUN_DIR/moto.log" 2>&1 &
+    S3_PID=$!
+    S3_ENDPOINT="http://127.0.0.1:$port"
+    wait_for 30 "moto_server" curl -fsS "$S3_ENDPOINT/" || die "moto_server did not start: $(tail -n 5 "$RUN_DIR/moto.log")"
+    local bucket="check-$$"
+    curl -fsS -X PUT "$S3_ENDPOINT/$bucket" >/dev/null &&
+        curl -fsS -X PUT --data-binary sealed "$S3_ENDPOINT/$bucket/object" >/dev/null ||
+        die "moto_server did not make a bucket and store an object"
+    info "moto S3 server on $S3_ENDPOINT (pid $S3_PID): bucket, put: ok"
 }
 
 # The reference parser of the Prometheus text format, which the /metrics test reads with.
@@ -602,6 +632,7 @@ export_test_env() {
     export LETHE_TEST_PYTHON
     export LETHE_TEST_WEBHOOK_RECEIVER="$ROOT/scripts/webhook_receiver.py"
     export LETHE_TEST_OAUTH_URL="$OAUTH_URL"
+    export LETHE_TEST_S3_ENDPOINT="$S3_ENDPOINT"
 }
 
 print_test_env() {
@@ -674,6 +705,7 @@ main() {
     timed "standardwebhooks" install_standardwebhooks
     timed "schemathesis" install_schemathesis
     timed "prometheus_client" install_prometheus_client
+    timed "moto" install_moto
     if want_backend postgres; then timed "postgresql" ensure_postgres; fi
     timed "spamassassin corpus" fetch_spamassassin_corpus
     timed "axe-core" fetch_axe_core
@@ -689,6 +721,7 @@ main() {
     timed "chromedriver start" start_chromedriver
     timed "chromium session check" verify_chromedriver
     timed "smtp_recorder check" verify_smtp_recorder
+    timed "moto start" start_s3
     export_test_env
     info "environment for the tests:"
     print_test_env

@@ -131,6 +131,9 @@ pub struct Config {
     /// Sealed backups and the erasure journal (`LETHE_BACKUP_DIR`, `LETHE_BACKUP_KEEP_DAYS`,
     /// `LETHE_BACKUP_KEY`; the schedule is `LETHE_BACKUP_SCHEDULE`, with the other jobs').
     pub backup: crate::backup::BackupConfig,
+    /// Where attachment files are kept (`LETHE_BLOB_URL=s3://bucket/prefix` with the `AWS_*`
+    /// variables; unset: `attachments/` in the data directory).
+    pub blobs: crate::mail::blobs::BlobTarget,
 }
 
 /// Request rate limits, each per minute unless it says otherwise (see `web::rate_limit`).
@@ -263,6 +266,10 @@ struct RawConfig {
     backup_schedule: Option<String>,
     backup_keep_days: Option<toml::Value>,
     backup_key: Option<String>,
+    blob_url: Option<String>,
+    /// The `AWS_*` variables of the S3 store (environment only).
+    #[serde(skip)]
+    aws: BTreeMap<String, String>,
 }
 
 /// The recognised environment variables, and the file key each one overrides.
@@ -338,6 +345,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_BACKUP_SCHEDULE", "backup_schedule"),
     ("LETHE_BACKUP_KEEP_DAYS", "backup_keep_days"),
     ("LETHE_BACKUP_KEY", "backup_key"),
+    ("LETHE_BLOB_URL", "blob_url"),
 ];
 
 /// Variables that are read elsewhere and are not configuration mistakes.
@@ -347,7 +355,10 @@ impl Config {
     /// Loads from the process environment and the file named by `LETHE_CONFIG` (or `file`).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let env: BTreeMap<String, String> = std::env::vars()
-            .filter(|(key, _)| key.starts_with("LETHE_"))
+            .filter(|(key, _)| {
+                key.starts_with("LETHE_")
+                    || crate::mail::blobs::s3::AWS_VARIABLES.contains(&key.as_str())
+            })
             .collect();
         Self::from_sources(file, &env)
     }
@@ -367,7 +378,7 @@ impl Config {
         for key in env.keys() {
             let known = ENV_KEYS.iter().any(|(name, _)| name == key)
                 || OTHER_KNOWN_ENV.contains(&key.as_str());
-            if !known && !key.starts_with("LETHE_TEST_") {
+            if !known && key.starts_with("LETHE_") && !key.starts_with("LETHE_TEST_") {
                 tracing::warn!(variable = %key, "unknown LETHE_ variable ignored");
             }
         }
@@ -487,12 +498,25 @@ impl Config {
         overlay(&mut raw.backup_schedule, given("LETHE_BACKUP_SCHEDULE"));
         overlay_value(&mut raw.backup_keep_days, get("LETHE_BACKUP_KEEP_DAYS"));
         overlay(&mut raw.backup_key, get("LETHE_BACKUP_KEY"));
+        overlay(&mut raw.blob_url, get("LETHE_BLOB_URL"));
+        for name in crate::mail::blobs::s3::AWS_VARIABLES {
+            if let Some(value) = get(name) {
+                raw.aws.insert((*name).to_owned(), value);
+            }
+        }
         Self::parse(raw)
     }
 
     fn parse(mut raw: RawConfig) -> Result<Self, ConfigError> {
         let jobs = jobs_config(&raw)?;
         let backup = backup_config(&mut raw)?;
+        let blobs = match raw.blob_url.as_deref() {
+            None => crate::mail::blobs::BlobTarget::DataDir,
+            Some(url) => crate::mail::blobs::BlobTarget::S3(
+                crate::mail::blobs::s3::S3Target::parse(url, &|name| raw.aws.get(name).cloned())
+                    .map_err(|(setting, reason)| invalid(setting, &reason))?,
+            ),
+        };
         let rate_limits = rate_limits(&mut raw)?;
         let instance_audit_days = integer(
             raw.instance_audit_days.take(),
@@ -711,6 +735,7 @@ impl Config {
             tls,
             metrics_listen,
             backup,
+            blobs,
         })
     }
 }

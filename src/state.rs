@@ -10,7 +10,7 @@ use crate::audit::{AuditLog, ChainKey, Rekeyed};
 use crate::auth::LoginThrottle;
 use crate::auth::setup::SetupToken;
 use crate::config::Config;
-use crate::crypto::{Sealer, load_or_create_key};
+use crate::crypto::{Sealer, SecretKey, load_or_create_key};
 use crate::db;
 use crate::inbox::events::InboxEvents;
 use crate::mail::blobs::BlobStore;
@@ -86,6 +86,11 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error("cannot use the attachment store {url} (LETHE_BLOB_URL): {source}")]
+    Blobs {
+        url: String,
+        source: crate::mail::blobs::BlobError,
+    },
 }
 
 impl AppState {
@@ -121,6 +126,7 @@ impl AppState {
             }
         }
         let mailer = SystemMailer::from_config(&config).map_err(StartError::Mail)?;
+        let blobs = open_blobs(&config, &key).await?;
         let config_data_dir = config.data_dir.clone();
         let index_dir = config_data_dir.join("index");
         let search =
@@ -141,7 +147,7 @@ impl AppState {
             reset_throttle: LoginThrottle::default(),
             setup: SetupToken::default(),
             audit: AuditLog::new(chain_key),
-            blobs: BlobStore::new(&config_data_dir, Sealer::new(&key), &key),
+            blobs,
             events: InboxEvents::default(),
             idle: Default::default(),
             outbox_wakeup: tokio::sync::Notify::new(),
@@ -154,6 +160,23 @@ impl AppState {
             leases: crate::cluster::Leases::new(node),
         }))
     }
+}
+
+/// The attachment store `LETHE_BLOB_URL` names, checked: a bucket that cannot be listed
+/// stops start-up.
+async fn open_blobs(config: &Config, key: &SecretKey) -> Result<BlobStore, StartError> {
+    let url = match &config.blobs {
+        crate::mail::blobs::BlobTarget::S3(target) => target.url(),
+        crate::mail::blobs::BlobTarget::DataDir => String::new(),
+    };
+    let error = |source| StartError::Blobs {
+        url: url.clone(),
+        source,
+    };
+    let store = BlobStore::for_target(&config.data_dir, Sealer::new(key), key, &config.blobs)
+        .map_err(error)?;
+    store.check().await.map_err(error)?;
+    Ok(store)
 }
 
 fn create_data_dir(path: &std::path::Path) -> Result<(), StartError> {

@@ -8,9 +8,16 @@
 //! and moved to its name only when the message that refers to it is stored
 //! ([`StagedBlob::commit`]); a staged file never committed is deleted when it is dropped.
 //! Files written before the stream format (one AES-GCM seal of the whole file) still open.
+//!
+//! With `LETHE_BLOB_URL=s3://bucket/prefix` the files live in an S3-compatible bucket instead
+//! ([`s3`]), so several nodes share them; they are sealed here first, staged in the same
+//! directory, and only sealed bytes are uploaded.
 
-use std::io::{self, Read, Write};
+pub mod s3;
+
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -29,6 +36,23 @@ pub enum BlobError {
     Sealed,
     #[error("not an attachment id")]
     BadId,
+    #[error("the attachment bucket refused or did not answer: {0}")]
+    Remote(String),
+}
+
+/// Where the files are kept (`LETHE_BLOB_URL`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BlobTarget {
+    /// `attachments/` in the data directory (the default).
+    #[default]
+    DataDir,
+    /// An S3-compatible bucket.
+    S3(s3::S3Target),
+}
+
+/// A blob id: 64 hex digits.
+fn is_id(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl BlobError {
@@ -51,6 +75,8 @@ pub struct BlobStore {
     stream_key: SecretKey,
     /// Keys the content digest, so a file's name cannot be matched against a known file.
     name_key: [u8; 32],
+    /// The bucket, when the files are kept there (`dir` then only stages files).
+    remote: Option<Arc<s3::Remote>>,
 }
 
 /// A stored file opened for reading: its plaintext, a chunk at a time.
@@ -68,6 +94,35 @@ impl BlobStore {
             sealer,
             stream_key: key.derive("lethe-attachment-stream"),
             name_key,
+            remote: None,
+        }
+    }
+
+    /// The store `target` names: the data directory's, or a bucket (not yet contacted: see
+    /// [`BlobStore::check`]).
+    pub fn for_target(
+        data_dir: &Path,
+        sealer: Sealer,
+        key: &SecretKey,
+        target: &BlobTarget,
+    ) -> Result<Self, BlobError> {
+        let mut store = Self::new(data_dir, sealer, key);
+        if let BlobTarget::S3(target) = target {
+            store.remote = Some(Arc::new(s3::Remote::new(target)?));
+        }
+        Ok(store)
+    }
+
+    /// The bucket, when the files are kept in one.
+    pub fn remote(&self) -> Option<&s3::Remote> {
+        self.remote.as_deref()
+    }
+
+    /// Start-up check: the bucket can be listed (nothing to check for the data directory).
+    pub async fn check(&self) -> Result<(), BlobError> {
+        match &self.remote {
+            Some(remote) => remote.check().await,
+            None => Ok(()),
         }
     }
 
@@ -80,7 +135,7 @@ impl BlobStore {
     }
 
     fn path(&self, id: &str) -> Result<PathBuf, BlobError> {
-        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_id(id) {
             return Err(BlobError::BadId);
         }
         Ok(self.dir.join(&id[..2]).join(id))
@@ -90,7 +145,8 @@ impl BlobStore {
     pub fn put(&self, content: &[u8]) -> Result<String, BlobError> {
         let id = self.id_for(content);
         let path = self.path(&id)?;
-        if path.exists() {
+        // In a bucket, `commit` decides whether the object is reused.
+        if self.remote.is_none() && path.exists() {
             refresh(&path)?;
             return Ok(id);
         }
@@ -99,15 +155,35 @@ impl BlobStore {
         writer.finish()?.commit()
     }
 
-    /// A file to write a new attachment into, sealed chunk by chunk as it is written.
-    pub fn writer(&self) -> Result<BlobWriter, BlobError> {
+    /// A new file in the staging directory: `<64 hex digits>.tmp<pid>`, the orphan sweep's
+    /// name for a left temporary file.
+    fn staging_file(&self) -> Result<(PathBuf, std::fs::File), BlobError> {
         let dir = self.dir.join(STAGING);
         std::fs::create_dir_all(&dir)?;
         let mut name = [0u8; 32];
         crate::crypto::fill_random(&mut name);
-        // `<64 hex digits>.tmp<pid>`: the orphan sweep's name for a left temporary file.
         let path = dir.join(format!("{}.tmp{}", hex::encode(name), std::process::id()));
         let file = std::fs::File::create_new(&path)?;
+        Ok((path, file))
+    }
+
+    /// [`BlobStore::put`] from async code: with a bucket, the upload runs on a blocking
+    /// thread (the file is sealed here, as the local store writes it here).
+    pub async fn put_async(&self, content: &[u8]) -> Result<String, BlobError> {
+        if self.remote.is_none() {
+            return self.put(content);
+        }
+        let mut writer = self.writer()?;
+        writer.write_all(content)?;
+        let staged = writer.finish()?;
+        tokio::task::spawn_blocking(move || staged.commit())
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?
+    }
+
+    /// A file to write a new attachment into, sealed chunk by chunk as it is written.
+    pub fn writer(&self) -> Result<BlobWriter, BlobError> {
+        let (path, file) = self.staging_file()?;
         let staged = Staged { path: Some(path) };
         let sealing = SealWriter::new(file, &self.stream_key, KeySource::Instance)?;
         Ok(BlobWriter {
@@ -121,7 +197,22 @@ impl BlobStore {
 
     /// The file's plaintext as a reader (a chunk at a time for files in the stream format).
     pub fn open(&self, id: &str) -> Result<BlobReader, BlobError> {
-        let mut file = std::fs::File::open(self.path(id)?)?;
+        let path = self.path(id)?;
+        let mut file = match &self.remote {
+            None => std::fs::File::open(path)?,
+            Some(remote) => {
+                // Downloaded (sealed) into a staging file, which is unlinked once it is open:
+                // it goes when the reader is dropped, or with the sweep after a crash.
+                let (staging, file) = self.staging_file()?;
+                let staged = Staged {
+                    path: Some(staging),
+                };
+                let mut file = remote.download(id, file)?;
+                file.seek(io::SeekFrom::Start(0))?;
+                drop(staged);
+                file
+            }
+        };
         let mut prefix = Vec::with_capacity(stream::HEADER);
         (&mut file)
             .take(stream::HEADER as u64)
@@ -157,7 +248,11 @@ impl BlobStore {
 
     /// Removes a file (when no attachment row refers to it any more).
     pub fn delete(&self, id: &str) -> Result<(), BlobError> {
-        match std::fs::remove_file(self.path(id)?) {
+        let path = self.path(id)?;
+        if let Some(remote) = &self.remote {
+            return remote.delete(id);
+        }
+        match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(error) => Err(error.into()),
@@ -260,6 +355,22 @@ impl StagedBlob {
     /// that one and deletes this copy) and returns its id.
     pub fn commit(mut self) -> Result<String, BlobError> {
         let path = self.store.path(&self.id)?;
+        if let Some(remote) = &self.store.remote {
+            // An object young enough is reused; an older one is uploaded again, so the orphan
+            // sweep sees a fresh time (see `s3`). This copy goes when `staged` is dropped.
+            let fresh = remote
+                .modified(&self.id)?
+                .is_some_and(|time| time.elapsed().is_ok_and(|age| age < s3::REFRESH_AFTER));
+            if !fresh {
+                let staged = self
+                    .staged
+                    .path
+                    .as_deref()
+                    .ok_or_else(|| io::Error::other("attachment already committed"))?;
+                remote.upload(&self.id, staged)?;
+            }
+            return Ok(std::mem::take(&mut self.id));
+        }
         if path.exists() {
             refresh(&path)?;
             // This copy goes when `staged` is dropped.

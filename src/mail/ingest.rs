@@ -182,7 +182,7 @@ pub async fn store_parsed(
     let mut stored_attachments = Vec::with_capacity(parsed.attachments.len());
     let mut notes = parsed.notes.clone();
     for part in &parsed.attachments {
-        match blobs.put(&part.data) {
+        match blobs.put_async(&part.data).await {
             Ok(blob_id) => stored_attachments.push((part, blob_id)),
             Err(error) => {
                 tracing::error!(%error, "attachment not stored");

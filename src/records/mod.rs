@@ -563,8 +563,23 @@ pub async fn remove_unreferenced_files(
             .await?
             .into_iter()
             .collect();
-        for blob in chunk.iter().filter(|id| !still_used.contains(*id)) {
-            match store.delete(blob) {
+        let unused: Vec<String> = chunk
+            .iter()
+            .filter(|id| !still_used.contains(*id))
+            .cloned()
+            .collect();
+        // Off the async threads: a file, or an object in the attachment bucket.
+        let store = store.clone();
+        let results = tokio::task::spawn_blocking(move || {
+            unused
+                .iter()
+                .map(|blob| store.delete(blob))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|error| DbErr::Custom(format!("removing attachment files stopped: {error}")))?;
+        for result in results {
+            match result {
                 Ok(()) => out.removed += 1,
                 Err(error) => {
                     tracing::error!(%error, "an attachment file was not removed");

@@ -6,6 +6,11 @@
 //! so a young unreferenced file may be one that is about to be referenced.
 //! Leftover temporary files of interrupted writes (`*.tmp<pid>`, among them uploads left in
 //! `attachments/tmp/` by a crash, see `mail::blobs`) of the same age go too.
+//!
+//! With the files in a bucket (`LETHE_BLOB_URL`), the objects under its prefix are listed
+//! and those older than [`SAFE_AGE_MINUTES`] (by their `last_modified`) that no row refers to
+//! are deleted; a commit that reuses an object older than half that uploads it again
+//! (`mail::blobs::s3`). Temporary files stay local, and are swept as above.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -101,6 +106,9 @@ pub async fn sweep(state: &AppState, min_age: Duration) -> Result<Swept, sea_orm
         }
     };
     let mut swept = Swept::default();
+    if let Some(remote) = state.blobs.remote() {
+        swept.orphan_files += sweep_remote(state, remote, older_than).await?;
+    }
     let (blobs, temporary): (Vec<Old>, Vec<Old>) =
         files.into_iter().partition(|f| f.blob_id.is_some());
     for file in temporary {
@@ -110,15 +118,7 @@ pub async fn sweep(state: &AppState, min_age: Duration) -> Result<Swept, sea_orm
     }
     for chunk in blobs.chunks(CHUNK) {
         let ids: Vec<&str> = chunk.iter().filter_map(|f| f.blob_id.as_deref()).collect();
-        let referenced: BTreeSet<String> = attachment::Entity::find()
-            .select_only()
-            .column(attachment::Column::BlobId)
-            .filter(attachment::Column::BlobId.is_in(ids))
-            .into_tuple::<String>()
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .collect();
+        let referenced = referenced(state, ids).await?;
         for file in chunk {
             let Some(id) = &file.blob_id else { continue };
             if referenced.contains(id) {
@@ -138,6 +138,52 @@ pub async fn sweep(state: &AppState, min_age: Duration) -> Result<Swept, sea_orm
         );
     }
     Ok(swept)
+}
+
+/// The bucket's part of the sweep: the number of objects deleted. A listing that fails is
+/// logged and the sweep goes on.
+async fn sweep_remote(
+    state: &AppState,
+    remote: &crate::mail::blobs::s3::Remote,
+    older_than: SystemTime,
+) -> Result<u64, sea_orm::DbErr> {
+    let ids = match remote.ids_older_than(older_than).await {
+        Ok(ids) => ids,
+        Err(error) => {
+            tracing::error!(%error, "cannot list the attachment bucket");
+            return Ok(0);
+        }
+    };
+    let mut removed = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let referenced = referenced(state, chunk.iter().map(String::as_str)).await?;
+        for id in chunk.iter().filter(|id| !referenced.contains(*id)) {
+            match remote.delete_if_older(id, older_than).await {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot remove an unreferenced attachment object");
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Which of `ids` an attachment row refers to.
+async fn referenced<'a>(
+    state: &AppState,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeSet<String>, sea_orm::DbErr> {
+    Ok(attachment::Entity::find()
+        .select_only()
+        .column(attachment::Column::BlobId)
+        .filter(attachment::Column::BlobId.is_in(ids))
+        .into_tuple::<String>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 fn still_old(path: &Path, older_than: SystemTime) -> bool {

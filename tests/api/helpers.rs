@@ -792,6 +792,11 @@ impl TestApp {
     /// both read the sealed secrets), on this app's database. No workers or scheduled jobs:
     /// the tests drive each node's `run_once`.
     pub async fn second_node(&self) -> TestApp {
+        self.second_node_with(Vec::new()).await
+    }
+
+    /// [`TestApp::second_node`] with more settings (the shared attachment bucket).
+    pub async fn second_node_with(&self, extra_env: Vec<(String, String)>) -> TestApp {
         let tmp = tempfile::Builder::new()
             .prefix("lethe-node-")
             .tempdir_in(test_tmp_root())
@@ -814,6 +819,7 @@ impl TestApp {
         env.insert("LETHE_ALLOW_PRIVATE_HOSTS".to_owned(), "true".to_owned());
         env.insert("LETHE_UNDO_SEND_SECONDS".to_owned(), "0".to_owned());
         without_background(&mut env);
+        env.extend(extra_env);
         let config = Config::from_sources(None, &env).expect("valid test config");
         let app = Application::build(config)
             .await

@@ -11,6 +11,7 @@ mod api_contract;
 mod api_v1;
 mod audit;
 mod backup;
+mod blobs_s3;
 mod browser;
 mod browser_privacy;
 mod browser_retention;

@@ -436,7 +436,7 @@ async fn insert_messages(
         // Files first: a committed row never points at a missing file.
         let mut notes = mail.notes.clone();
         for part in &mail.attachments {
-            match blobs.put(&part.data) {
+            match blobs.put_async(&part.data).await {
                 Ok(blob_id) => files
                     .entry(mail.message_id.as_str())
                     .or_default()
