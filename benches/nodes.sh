@@ -165,6 +165,7 @@ import_into three n1 n2 n3
 dove="$work/dovecot"
 mkdir -p "$dove/run" "$dove/state" "$dove/mail"
 chown nobody:nogroup "$dove/mail"
+chmod 755 "$work" "$dove" # Dovecot reads the mail as nobody
 imap_port="$(free_port)"
 cat >"$dove/dovecot.conf" <<EOF
 protocols = imap
@@ -198,7 +199,7 @@ pids+=("$!")
 for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $imap_port))" 2>/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$hport"
 csrf="$(curl -s -H "Cookie: lethe_session=$three_cookie" "$base/settings/channels/new" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')"
-curl -s -o /dev/null -H "Cookie: lethe_session=$three_cookie" \
+created="$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: lethe_session=$three_cookie" \
     --data-urlencode "csrf=$csrf" --data-urlencode "name=Support" --data-urlencode "from_name=Shop" \
     --data-urlencode "from_address=support@shop.example" --data-urlencode "imap_host=127.0.0.1" \
     --data-urlencode "imap_port=$imap_port" --data-urlencode "imap_tls=none" \
@@ -206,7 +207,8 @@ curl -s -o /dev/null -H "Cookie: lethe_session=$three_cookie" \
     --data-urlencode "imap_folder=INBOX" --data-urlencode "after_fetch=seen" --data-urlencode "imap_move_to=" \
     --data-urlencode "poll_seconds=60" --data-urlencode "smtp_host=" --data-urlencode "smtp_port=587" \
     --data-urlencode "smtp_tls=starttls" --data-urlencode "smtp_user=" --data-urlencode "smtp_password=" \
-    "$base/settings/channels/new"
+    "$base/settings/channels")"
+[[ "$created" == 303 ]] || { echo "the IMAP channel was not created ($created)" >&2; exit 1; }
 lease="$(psql_in three "SELECT name FROM leases WHERE name LIKE 'imap:%' LIMIT 1")"
 for _ in $(seq 1 300); do
     [[ -n "$lease" ]] && break
@@ -218,21 +220,31 @@ holder_node() { # the node (n1..n3) holding the lease now, or nothing
     local holder n
     holder="$(psql_in three "SELECT holder FROM leases WHERE name = '$lease' AND expires_at > now()")"
     for n in n1 n2 n3; do
-        [[ -n "$holder" && "$holder" == "$(node_id "$n")"* ]] && { echo "$n"; return; }
+        [[ -n "$holder" && "$holder" == "$(node_id "$n")"* ]] && { echo "$n"; return 0; }
     done
+    return 0
 }
 failovers=()
 echo "failover of the IMAP channel's lease ($lease), kill -9 of its holder:"
 for round in $(seq 1 "$FAILOVERS"); do
-    victim="$(holder_node)"
-    [[ -n "$victim" ]] || { echo "nobody holds $lease" >&2; exit 1; }
+    victim=""
+    for _ in $(seq 1 300); do
+        victim="$(holder_node)"
+        [[ -n "$victim" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$victim" ]] || { echo "nobody holds $lease (see $dove/dovecot.log)" >&2; exit 1; }
     start="$(date +%s%N)"
     kill -9 "${node_pid[$victim]}"
     wait "${node_pid[$victim]}" 2>/dev/null || true
-    until [[ -n "$(holder_node)" && "$(holder_node)" != "$victim" ]]; do sleep 0.1; done
+    taker=""
+    until [[ -n "$taker" && "$taker" != "$victim" ]]; do
+        sleep 0.1
+        taker="$(holder_node)"
+    done
     ms=$((($(date +%s%N) - start) / 1000000))
     failovers+=("$ms")
-    echo "  round $round: $victim killed, $(holder_node) holds it after $ms ms"
+    echo "  round $round: $victim killed, $taker holds it after $ms ms"
     # The killed node comes back (a new node id), for the next round.
     start_node "$victim" three
 done
