@@ -22,6 +22,12 @@ signed-in user is then recorded in an ``X-Recorded-Auth`` header line. Credentia
 printed. On start it prints exactly one line, ``READY <host>:<port>``, once the
 socket listens (useful with ``--port 0``). It runs until SIGTERM/SIGINT.
 Rust tests start and stop it themselves to simulate an SMTP outage.
+
+With ``--stall-first-data SECONDS`` the first DATA command of the server's life
+waits that long before its 354 answer, after creating the file ``DIR/stalled``:
+a client is then mid-send (connected, sender and recipients given, the message
+not yet transferred), so a test can kill it there (tests/api/three_nodes.rs).
+Later DATA commands are answered at once.
 """
 
 import argparse
@@ -130,6 +136,13 @@ def parse_args() -> argparse.Namespace:
         help="longest accepted DATA line in bytes incl. CRLF (default: RFC 5321's %(default)s)",
     )
     p.add_argument(
+        "--stall-first-data",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold the first DATA command this long before answering 354 (creates DIR/stalled)",
+    )
+    p.add_argument(
         "--xoauth2",
         metavar="INTROSPECTION_URL",
         help="require AUTH XOAUTH2 and check tokens at this OAuth2 introspection endpoint",
@@ -142,8 +155,19 @@ async def serve(args: argparse.Namespace) -> None:
     directory = os.path.abspath(args.dir)
     handler = XOAuth2Recorder(directory, args.xoauth2) if args.xoauth2 else Recorder(directory)
 
+    stall = {"left": args.stall_first_data > 0}
+
     class RecorderSMTP(SMTP):
         line_length_limit = args.max_line_length
+
+        async def smtp_DATA(self, arg):
+            if stall["left"] and self.envelope.rcpt_tos:
+                stall["left"] = False
+                with open(os.path.join(directory, "stalled"), "w"):
+                    pass
+                # A client that goes away meanwhile ends this session (aiosmtpd cancels it).
+                await asyncio.sleep(args.stall_first_data)
+            return await super().smtp_DATA(arg)
 
     def factory() -> SMTP:
         return RecorderSMTP(

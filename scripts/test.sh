@@ -205,8 +205,9 @@ want_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
 # costs a few dpkg queries.
 install_debian_packages() {
     local missing=() pkg
-    # sqlite3 and psql load the upgrade fixture (tests/api/upgrade.rs).
-    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation pebble sqlite3; do
+    # sqlite3 and psql load the upgrade fixture (tests/api/upgrade.rs); haproxy balances the
+    # three nodes of tests/api/three_nodes.rs.
+    for pkg in dovecot-imapd chromium chromium-driver fonts-liberation pebble sqlite3 haproxy; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if want_backend postgres && ! command -v pg_ctlcluster >/dev/null; then

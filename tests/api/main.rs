@@ -44,6 +44,7 @@ mod security;
 mod shell;
 mod sla;
 mod tenancy;
+mod three_nodes;
 mod tls;
 mod triage;
 mod upgrade;

@@ -35,7 +35,7 @@ async fn shop_on_two_nodes(smtp_port: Option<u16>) -> (TestApp, TestApp, OrgId, 
 }
 
 /// A customer's question arriving on `channel`; returns its conversation.
-async fn question(app: &TestApp, org: OrgId, channel: i64, n: usize) -> i64 {
+pub(crate) async fn question(app: &TestApp, org: OrgId, channel: i64, n: usize) -> i64 {
     let raw = mail(
         &format!("Customer {n} <c{n}@customer.test>"),
         &format!("q{n}.{}@customer.test", unique_suffix()),

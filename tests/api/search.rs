@@ -61,7 +61,7 @@ async fn hits(app: &TestApp, q: &str) -> Vec<i64> {
     conversation_links(&html)
 }
 
-fn conversation_links(html: &str) -> Vec<i64> {
+pub(crate) fn conversation_links(html: &str) -> Vec<i64> {
     let re = regex::Regex::new(r#"<h2><a href="/conversations/(\d+)">"#).unwrap();
     let mut ids: Vec<i64> = re
         .captures_iter(html)
