@@ -25,13 +25,13 @@ fn endpoint() -> String {
 }
 
 /// A fresh bucket on the test server.
-struct Bucket {
+pub(crate) struct Bucket {
     name: String,
     store: object_store::aws::AmazonS3,
 }
 
 impl Bucket {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let name = format!("lethe-{}", unique_suffix());
         let created = reqwest::Client::new()
             .put(format!("{}/{name}", endpoint()))
@@ -52,7 +52,7 @@ impl Bucket {
     }
 
     /// The settings of a node keeping its files under `files/` in this bucket.
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         [
             ("LETHE_BLOB_URL", format!("s3://{}/files", self.name)),
             ("AWS_ENDPOINT_URL", endpoint()),
@@ -67,7 +67,7 @@ impl Bucket {
     }
 
     /// Every object of the bucket: its key and its bytes.
-    async fn objects(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) async fn objects(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
         let metas: Vec<_> = self.store.list(None).collect().await;
         for meta in metas {

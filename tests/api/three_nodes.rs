@@ -26,6 +26,7 @@ use lethe::retention::{self, Action, Category};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::blobs_s3::Bucket;
 use crate::helpers::{
     AppOptions, TestApp, arriving, browser_client, lethe_command, mail, post_form_with,
     spawn_app_with, test_tmp_root, text_of, unique_suffix,
@@ -54,16 +55,26 @@ where
     }
 }
 
-/// The database and instance key the nodes share, made by an in-process app that runs no
-/// jobs (the test arranges data and reads the database through it), with an owner of "Shop".
-async fn shared_database() -> (TestApp, OrgId, String) {
+/// What the nodes share besides the database: the instance key and the attachments' bucket
+/// (on the suite's S3 server).
+struct Shared {
+    key: String,
+    bucket: Bucket,
+}
+
+/// The database, instance key and bucket the nodes share, made by an in-process app that runs
+/// no jobs (the test arranges data and reads the database through it), with an owner of "Shop".
+async fn shared_database() -> (TestApp, OrgId, Shared) {
     let key = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    let bucket = Bucket::new().await;
+    let mut extra_env = bucket.env();
+    extra_env.push(("LETHE_SECRET_KEY".into(), key.clone()));
     let control = spawn_app_with(AppOptions {
-        extra_env: vec![("LETHE_SECRET_KEY".into(), key.clone())],
+        extra_env,
         ..Default::default()
     })
     .await;
@@ -71,7 +82,7 @@ async fn shared_database() -> (TestApp, OrgId, String) {
         .create_user("owner@shop.test", "Shop", "owner")
         .await;
     let org = control.org_id("Shop").await;
-    (control, org, key)
+    (control, org, Shared { key, bucket })
 }
 
 /// One `lethe serve` process.
@@ -91,7 +102,7 @@ impl Node {
     fn start(
         name: &str,
         control: &TestApp,
-        key: &str,
+        shared: &Shared,
         base_url: &str,
         env: &[(&str, &str)],
     ) -> Node {
@@ -105,7 +116,8 @@ impl Node {
         command
             .arg("serve")
             .env("LETHE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LETHE_SECRET_KEY", key)
+            .env("LETHE_SECRET_KEY", &shared.key)
+            .envs(shared.bucket.env())
             .env("LETHE_BASE_URL", base_url)
             .env("LETHE_TRUSTED_PROXIES", "127.0.0.1/32")
             .env("LETHE_UNDO_SEND_SECONDS", "0");
@@ -251,13 +263,13 @@ struct Cluster {
 impl Cluster {
     /// Starts three nodes on `control`'s database, node `i` with `env[i]` besides the shared
     /// settings, then HAProxy once every node is ready.
-    async fn start(control: &TestApp, key: &str, env: [&[(&str, &str)]; 3]) -> Cluster {
+    async fn start(control: &TestApp, shared: &Shared, env: [&[(&str, &str)]; 3]) -> Cluster {
         let port = free_port();
         let base_url = format!("http://127.0.0.1:{port}");
         let mut nodes: Vec<Node> = env
             .iter()
             .enumerate()
-            .map(|(i, env)| Node::start(&format!("n{}", i + 1), control, key, &base_url, env))
+            .map(|(i, env)| Node::start(&format!("n{}", i + 1), control, shared, &base_url, env))
             .collect();
         for node in &mut nodes {
             node.ready().await;
@@ -374,10 +386,10 @@ async fn mail_fetched_over_imap_by_the_node_holding_the_lease_shows_in_every_nod
         return; // SQLite is one node.
     }
     // Arrange: a channel fetching from a Dovecot mailbox; three nodes polling
-    let (control, org, key) = shared_database().await;
+    let (control, org, shared) = shared_database().await;
     let user = crate::imap::mailbox_user();
     let channel = crate::imap::imap_channel(&control, org, crate::imap::settings(&user)).await;
-    let cluster = Cluster::start(&control, &key, [&[], &[], &[]]).await;
+    let cluster = Cluster::start(&control, &shared, [&[], &[], &[]]).await;
     cluster.sign_in().await;
     let subject = format!("Parcel {}", unique_suffix());
 
@@ -471,12 +483,12 @@ async fn a_reply_whose_sending_node_is_killed_mid_send_reaches_the_smtp_server_o
     // Arrange: an SMTP server that holds the first DATA command (before it answers 354), a
     // customer's question, three nodes sending the outbox
     let smtp = SmtpRecorder::start_with(&["--stall-first-data".into(), "120".into()]).await;
-    let (control, org, key) = shared_database().await;
+    let (control, org, shared) = shared_database().await;
     let (channel, _) = control
         .email_channel(org, "Support", "support@shop.test", Some(smtp.port))
         .await;
     let id = crate::nodes::question(&control, org, channel, 1).await;
-    let mut cluster = Cluster::start(&control, &key, [&[], &[], &[]]).await;
+    let mut cluster = Cluster::start(&control, &shared, [&[], &[], &[]]).await;
     cluster.sign_in().await;
 
     // Act: the reply goes in through HAProxy; the node sending it is killed mid-send
@@ -555,12 +567,15 @@ async fn a_reply_whose_sending_node_is_killed_mid_send_reaches_the_smtp_server_o
 async fn due_conversations(control: &TestApp, org: OrgId, count: usize, word: &str) -> Vec<i64> {
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
+        // Each with a file of its own, which lands in the shared bucket.
+        let invoice = format!("%PDF-1.4 invoice {i} {word}").into_bytes();
         let raw = mail(
             &format!("Customer {i} <c{i}@old.test>"),
             &format!("old-{i}.{}@old.test", unique_suffix()),
             &format!("Old order {i}"),
             &format!("about {word} number {i}"),
-        );
+        )
+        .attachment("application/pdf", &format!("invoice-{i}.pdf"), &invoice);
         let (id, _) = control.ingest(arriving(org, None), raw).await;
         control.close_days_ago(id, 400).await;
         ids.push(id);
@@ -585,7 +600,7 @@ async fn a_retention_run_due_on_three_nodes_runs_once() {
         return; // SQLite is one node.
     }
     // Arrange: due conversations, a rule, and a scheduled time that passed
-    let (control, org, key) = shared_database().await;
+    let (control, org, shared) = shared_database().await;
     let word = format!("quince{}", unique_suffix());
     let due = due_conversations(&control, org, 30, &word).await;
     let kept = kept_conversation(&control, org, "kept").await;
@@ -607,7 +622,7 @@ async fn a_retention_run_due_on_three_nodes_runs_once() {
 
     // Act: three nodes tick at start and every 2 s after
     let every_2s: &[(&str, &str)] = &[("LETHE_SCHEDULE_RETENTION", "*/2 * * * * *")];
-    let cluster = Cluster::start(&control, &key, [every_2s, every_2s, every_2s]).await;
+    let cluster = Cluster::start(&control, &shared, [every_2s, every_2s, every_2s]).await;
     eventually("a finished run", 60, || async {
         runs_of(&control, org)
             .await
@@ -631,6 +646,10 @@ async fn a_retention_run_due_on_three_nodes_runs_once() {
     }
     assert!(control.find_conversation(kept).await.is_some());
     assert!(!retention::lock::is_held(&control.state, org).await);
+    assert!(
+        shared.bucket.objects().await.is_empty(),
+        "the due conversations' files left the shared bucket"
+    );
     cluster.sign_in().await;
     for node in 0..3 {
         let gone = eventually("the index purged on every node", 20, || {
@@ -651,11 +670,16 @@ async fn a_node_dying_during_a_retention_run_leaves_it_to_another_that_finishes_
     // Arrange: more due conversations than one batch; node 1 dies right after its first
     // batch commits (`LETHE_TEST_RETENTION_CRASH_AFTER_BATCHES`: abort(), as abrupt as kill -9,
     // at the worst moment); every node ticks every 2 s
-    let (control, org, key) = shared_database().await;
+    let (control, org, shared) = shared_database().await;
     let word = format!("medlar{}", unique_suffix());
     let count = retention::run::BATCH + 40;
     let due = due_conversations(&control, org, count, &word).await;
     let kept = kept_conversation(&control, org, &word).await;
+    assert_eq!(
+        shared.bucket.objects().await.len(),
+        count,
+        "one file per due conversation"
+    );
     control
         .save_rule(org, Category::ClosedConversations, 30, Action::Delete)
         .await;
@@ -664,7 +688,7 @@ async fn a_node_dying_during_a_retention_run_leaves_it_to_another_that_finishes_
         .unwrap();
     let tick: (&str, &str) = ("LETHE_SCHEDULE_RETENTION", "*/2 * * * * *");
     let crashing: &[(&str, &str)] = &[tick, ("LETHE_TEST_RETENTION_CRASH_AFTER_BATCHES", "1")];
-    let mut cluster = Cluster::start(&control, &key, [crashing, &[tick], &[tick]]).await;
+    let mut cluster = Cluster::start(&control, &shared, [crashing, &[tick], &[tick]]).await;
     cluster.sign_in().await;
 
     // Act: the owner starts a run on node 1 (directly, as HAProxy might have sent them)
@@ -728,6 +752,19 @@ async fn a_node_dying_during_a_retention_run_leaves_it_to_another_that_finishes_
         .await;
         assert_eq!(hits, vec![kept], "node {}", node + 1);
     }
+    // The files: the resumed run removed its own; the dead node's batch had committed but not
+    // yet removed its files (the worst moment), so those objects wait, referenced by no row,
+    // for the orphan sweep — which removes them (here without its hour of grace).
+    assert_eq!(
+        shared.bucket.objects().await.len(),
+        retention::run::BATCH,
+        "only the dead node's batch's files are left"
+    );
+    let swept = retention::sweep::sweep(&control.state, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(swept.orphan_files, retention::run::BATCH as u64);
+    assert!(shared.bucket.objects().await.is_empty());
     // Later ticks do nothing more.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(runs_of(&control, org).await.len(), 2);
@@ -740,11 +777,11 @@ async fn a_new_message_is_found_by_search_on_every_node() {
         return; // SQLite is one node.
     }
     // Arrange
-    let (control, org, key) = shared_database().await;
+    let (control, org, shared) = shared_database().await;
     let (_, token) = control
         .email_channel(org, "Support", "support@shop.test", None)
         .await;
-    let cluster = Cluster::start(&control, &key, [&[], &[], &[]]).await;
+    let cluster = Cluster::start(&control, &shared, [&[], &[], &[]]).await;
     cluster.sign_in().await;
     let word = format!("gooseberry{}", unique_suffix());
 
