@@ -1,6 +1,7 @@
 //! Three real `lethe serve` processes behind a real HAProxy (issue 18, "Several nodes"), set
 //! up as the README shows: the built binary, each process with its own data directory and
-//! port, one PostgreSQL database and one instance key (`LETHE_SECRET_KEY`); HAProxy on a
+//! port, one PostgreSQL database, one instance key (`LETHE_SECRET_KEY`) and one bucket on the
+//! suite's S3-compatible server for the attachments (`LETHE_BLOB_URL`); HAProxy on a
 //! loopback port of its own, round robin, checking `/readyz` every second. PostgreSQL only:
 //! on SQLite (one node) the tests return at once.
 //!
