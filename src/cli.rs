@@ -762,7 +762,7 @@ async fn healthcheck(config: &Config, timeout_secs: u64) -> Result<(), Failure> 
 }
 
 async fn migrate(config: Config, dry_run: bool) -> Result<(), Failure> {
-    let db = db::connect(&config.database).await?;
+    let db = db::connect(&config.database, config.database_max_connections).await?;
     if dry_run {
         let pending = db::pending_migrations(&db).await?;
         if pending.is_empty() {

@@ -87,6 +87,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database: DatabaseTarget,
+    /// Connections each process opens to PostgreSQL at most (`LETHE_DATABASE_MAX_CONNECTIONS`);
+    /// several nodes share the server's `max_connections`. SQLite ignores it.
+    pub database_max_connections: u32,
     pub base_url: BaseUrl,
     pub secret_key: Option<SecretKey>,
     /// System mail (password resets, invitations): `smtp://user:pass@host:port` or `smtps://…`.
@@ -228,6 +231,7 @@ struct RawConfig {
     session_max_hours: Option<toml::Value>,
     max_message_mb: Option<toml::Value>,
     max_attachment_mb: Option<toml::Value>,
+    database_max_connections: Option<toml::Value>,
     trust_proxy: Option<toml::Value>,
     trusted_proxies: Option<String>,
     allow_private_hosts: Option<toml::Value>,
@@ -287,6 +291,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("LETHE_SESSION_MAX_HOURS", "session_max_hours"),
     ("LETHE_MAX_MESSAGE_MB", "max_message_mb"),
     ("LETHE_MAX_ATTACHMENT_MB", "max_attachment_mb"),
+    ("LETHE_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
     ("LETHE_TRUST_PROXY", "trust_proxy"),
     ("LETHE_TRUSTED_PROXIES", "trusted_proxies"),
     ("LETHE_ALLOW_PRIVATE_HOSTS", "allow_private_hosts"),
@@ -399,6 +404,10 @@ impl Config {
         overlay_value(&mut raw.session_max_hours, get("LETHE_SESSION_MAX_HOURS"));
         overlay_value(&mut raw.max_message_mb, get("LETHE_MAX_MESSAGE_MB"));
         overlay_value(&mut raw.max_attachment_mb, get("LETHE_MAX_ATTACHMENT_MB"));
+        overlay_value(
+            &mut raw.database_max_connections,
+            get("LETHE_DATABASE_MAX_CONNECTIONS"),
+        );
         overlay_value(&mut raw.trust_proxy, get("LETHE_TRUST_PROXY"));
         overlay(&mut raw.trusted_proxies, get("LETHE_TRUSTED_PROXIES"));
         overlay_value(
@@ -671,6 +680,14 @@ impl Config {
         let max_message_mb = integer(raw.max_message_mb, "LETHE_MAX_MESSAGE_MB", 25, 1, 512)?;
         let max_attachment_mb =
             integer(raw.max_attachment_mb, "LETHE_MAX_ATTACHMENT_MB", 20, 1, 512)?;
+        // At least 4: the workers, the indexer and a page share the pool.
+        let database_max_connections = integer(
+            raw.database_max_connections,
+            "LETHE_DATABASE_MAX_CONNECTIONS",
+            16,
+            4,
+            1000,
+        )?;
         if raw.trust_proxy.is_some() {
             return Err(invalid(
                 "LETHE_TRUST_PROXY",
@@ -714,6 +731,7 @@ impl Config {
             listen,
             data_dir,
             database,
+            database_max_connections: u32::try_from(database_max_connections).unwrap_or(16),
             base_url,
             secret_key,
             smtp_url,
@@ -1015,6 +1033,26 @@ mod tests {
             message.starts_with("LETHE_TRUST_PROXY:") && message.contains("LETHE_TRUSTED_PROXIES"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_database_pool_size_is_a_setting_with_bounds() {
+        let default = Config::from_sources(None, &env(&[])).expect("valid");
+        assert_eq!(default.database_max_connections, 16);
+        let set = Config::from_sources(None, &env(&[("LETHE_DATABASE_MAX_CONNECTIONS", "8")]))
+            .expect("valid");
+        assert_eq!(set.database_max_connections, 8);
+        for bad in ["1", "many", "5000"] {
+            let refused =
+                Config::from_sources(None, &env(&[("LETHE_DATABASE_MAX_CONNECTIONS", bad)]));
+            assert!(
+                refused
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("LETHE_DATABASE_MAX_CONNECTIONS:"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl AppState {
         // A backup cut short by a crash may have left a plain copy of the database.
         crate::backup::create::remove_stale_snapshots(&config.data_dir);
         let key = load_or_create_key(config.secret_key.as_ref(), &config.data_dir)?;
-        let db = db::connect(&config.database)
+        let db = db::connect(&config.database, config.database_max_connections)
             .await
             .map_err(StartError::Database)?;
         // The audit chain is keyed once, by the process that adds the MAC columns: deciding it

@@ -23,7 +23,11 @@ pub use tenant::InOrg;
 
 /// Opens the configured database. SQLite runs with WAL, foreign keys, a busy timeout and
 /// `secure_delete`, so deleted rows are overwritten on disk (DESIGN.md invariant 3).
-pub async fn connect(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
+/// On PostgreSQL the pool opens at most `max_connections` (SQLite keeps its own 8).
+pub async fn connect(
+    target: &DatabaseTarget,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = match target {
         DatabaseTarget::Sqlite(path) => {
             let mut options = ConnectOptions::new(format!("sqlite://{}", path.display()));
@@ -42,7 +46,7 @@ pub async fn connect(target: &DatabaseTarget) -> Result<DatabaseConnection, DbEr
         }
         DatabaseTarget::Postgres(url) => {
             let mut options = ConnectOptions::new(url.expose().to_owned());
-            options.max_connections(16).min_connections(1);
+            options.max_connections(max_connections).min_connections(1);
             options
         }
     };

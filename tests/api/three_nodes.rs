@@ -121,7 +121,9 @@ impl Node {
             .envs(shared.bucket.env())
             .env("LETHE_BASE_URL", base_url)
             .env("LETHE_TRUSTED_PROXIES", "127.0.0.1/32")
-            .env("LETHE_UNDO_SEND_SECONDS", "0");
+            .env("LETHE_UNDO_SEND_SECONDS", "0")
+            // Three nodes and the other tests share the suite's PostgreSQL (100 connections).
+            .env("LETHE_DATABASE_MAX_CONNECTIONS", "8");
         // scripts/test.sh ends whatever carries its run id, should a test not.
         if let Ok(run) = std::env::var("LETHE_TEST_RUN_ID") {
             command.env("LETHE_TEST_RUN_ID", run);
