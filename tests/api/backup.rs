@@ -104,7 +104,7 @@ async fn connect_restored(app: &TestApp, data_dir: &Path) -> sea_orm::DatabaseCo
         }
         None => lethe::config::DatabaseTarget::Sqlite(data_dir.join("lethe.db")),
     };
-    lethe::db::connect(&target).await.unwrap()
+    lethe::db::connect(&target, 4).await.unwrap()
 }
 
 fn on_sqlite(app: &TestApp) -> bool {

@@ -49,7 +49,7 @@ impl Env {
             }
             None => lethe::config::DatabaseTarget::Sqlite(self.dir.path().join("data/lethe.db")),
         };
-        lethe::db::connect(&target).await.unwrap()
+        lethe::db::connect(&target, 4).await.unwrap()
     }
 }
 
