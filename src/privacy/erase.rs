@@ -273,22 +273,16 @@ pub async fn erase(
         attachment_files,
     };
     // Verified the way a link's confirmation is, and logged the same way.
-    if performer.holder_verified && requests::mark_verified(&txn, org, request.id).await? {
-        state
-            .audit
-            .record_holding(
-                &audit_guard,
-                &txn,
-                audit::Entry {
-                    org: Some(org),
-                    actor: performer.actor.clone(),
-                    action: "privacy.request_verified",
-                    target: request.reference.clone(),
-                    client: performer.client,
-                    details: serde_json::json!({ "kind": request.kind }),
-                },
-            )
-            .await?;
+    if performer.holder_verified {
+        requests::verify(
+            state,
+            &audit_guard,
+            &txn,
+            &request,
+            performer.actor.clone(),
+            performer.client,
+        )
+        .await?;
     }
     requests::close(&txn, org, request.id, Status::Completed, performer.user_id).await?;
     let receipt = deletion_receipt::ActiveModel {

@@ -248,9 +248,45 @@ pub async fn fulfil(
     Ok(request)
 }
 
-/// Records request `id` as verified now (the requester proved to be the person) and spends its
-/// verification link. False when it was verified already (a link is spent only once).
-pub async fn mark_verified(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, DbErr> {
+/// Records `request` as verified now (the requester proved to be the person: by the link, or
+/// by holding a chat visitor's id), spends its link and writes `privacy.request_verified` to
+/// the audit log, in the caller's transaction under its audit guard. Once: a request verified
+/// already changes nothing and logs nothing.
+pub async fn verify<C>(
+    state: &AppState,
+    guard: &crate::audit::AuditGuard<'_>,
+    txn: &C,
+    request: &privacy_request::Model,
+    actor: crate::audit::Actor,
+    client: Option<&crate::web::client::ClientInfo>,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait + sea_orm::TransactionTrait,
+{
+    let org = request.organization_id;
+    if !mark_verified(txn, org, request.id).await? {
+        return Ok(());
+    }
+    state
+        .audit
+        .record_holding(
+            guard,
+            txn,
+            crate::audit::Entry {
+                org: Some(org),
+                actor,
+                action: "privacy.request_verified",
+                target: request.reference.clone(),
+                client,
+                details: serde_json::json!({ "kind": request.kind }),
+            },
+        )
+        .await
+}
+
+/// Records request `id` as verified now and spends its verification link. False when it was
+/// verified already (a link is spent only once).
+async fn mark_verified(db: &impl ConnectionTrait, org: OrgId, id: i64) -> Result<bool, DbErr> {
     let spent = privacy_request::Entity::update_in(org)
         .col_expr(
             privacy_request::Column::VerifiedAt,

@@ -20,7 +20,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Deserialize;
 
 use super::requests::{Kind, Status};
-use crate::audit::{Actor, Entry};
+use crate::audit::Actor;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::InOrg;
 use crate::db::entity::{customer_email, privacy_request};
@@ -365,26 +365,9 @@ pub async fn confirm(
     let Some(request) = find_by_token(&state.db, &token).await? else {
         return show(state, visitor, token).await;
     };
-    let org = request.organization_id;
     let audit_guard = state.audit.exclusive().await;
     let txn = crate::db::begin_write(&state.db).await?;
-    if super::requests::mark_verified(&txn, org, request.id).await? {
-        state
-            .audit
-            .record_holding(
-                &audit_guard,
-                &txn,
-                Entry {
-                    org: Some(org),
-                    actor: Actor::Anonymous,
-                    action: "privacy.request_verified",
-                    target: request.reference.clone(),
-                    client: None,
-                    details: serde_json::json!({ "kind": request.kind }),
-                },
-            )
-            .await?;
-    }
+    super::requests::verify(&state, &audit_guard, &txn, &request, Actor::Anonymous, None).await?;
     txn.commit().await?;
     drop(audit_guard);
     render(&VerifyPage {
