@@ -439,6 +439,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::API_KEY_REVOKE.pattern(),
             web::post().to(crate::api::keys::revoke_key),
         )
+        // order connectors and the orders panel (src/assist/orders/)
+        .route(paths::INTEGRATIONS.pattern(), web::get().to(crate::assist::orders::routes::list))
+        .route(paths::INTEGRATIONS.pattern(), web::post().to(crate::assist::orders::routes::create))
+        .route(paths::INTEGRATION.pattern(), web::get().to(crate::assist::orders::routes::edit))
+        .route(paths::INTEGRATION.pattern(), web::post().to(crate::assist::orders::routes::update))
+        .route(paths::INTEGRATION_DELETE.pattern(), web::post().to(crate::assist::orders::routes::delete))
+        .route(paths::INTEGRATION_TEST.pattern(), web::post().to(crate::assist::orders::routes::test))
+        .route(
+            paths::CONVERSATION_ORDER_INSERT.pattern(),
+            web::post().to(crate::assist::orders::insert::insert),
+        )
+        // end order connectors
         // webhooks (src/webhooks/)
         // (the inbound URLs' settings before `/settings/webhooks/{id}`, which would take them)
         .route(paths::WEBHOOK_INBOUND.pattern(), web::post().to(crate::webhooks::inbound::create))

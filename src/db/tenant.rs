@@ -97,6 +97,7 @@ in_org!(
     membership,
     message,
     notification,
+    order_connector,
     organization_deletion,
     outbox,
     privacy_reminder,

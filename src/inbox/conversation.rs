@@ -138,6 +138,8 @@ pub struct ConversationPage {
     pub legal_hold: crate::retention::hold::LegalHoldView,
     /// Draft, undo, presence and collision around the reply box (src/inbox/writing.rs).
     pub writing: super::writing::WritingView,
+    /// The customer's orders from linked shops (src/assist/orders/panel.rs).
+    pub orders: crate::assist::orders::panel::OrdersPanel,
 }
 
 impl ConversationPage {
@@ -331,7 +333,7 @@ pub async fn load(
     } else {
         Vec::new()
     };
-    let messages = messages
+    let messages: Vec<MessageView> = messages
         .into_iter()
         .map(|m| {
             let segments = if m.direction == "note" && m.text_body.contains('@') {
@@ -445,7 +447,23 @@ pub async fn load(
         .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
+    let texts: Vec<(i64, &str)> = messages
+        .iter()
+        .filter(|m| m.html.is_none() && m.segments.is_empty())
+        .map(|m| (m.id, m.text.as_str()))
+        .collect();
+    let orders = crate::assist::orders::panel::load(
+        state,
+        org,
+        conversation.customer_id,
+        restriction.is_some()
+            || crate::privacy::objection::content_withheld(db, org, conversation.customer_id)
+                .await?,
+        &texts,
+    )
+    .await?;
     Ok(ConversationPage {
+        orders,
         restriction,
         legal_hold: crate::retention::hold::conversation_view(
             db,

@@ -312,6 +312,8 @@ pub async fn erase(
         .await?;
     txn.commit().await?;
     drop(audit_guard);
+    // Orders fetched from the shops are held in memory only: they go with the person.
+    state.orders.forget(org, customer_id);
 
     let mut incomplete = Vec::new();
     match records::remove_unreferenced_files(&state.db, &state.blobs, files).await {

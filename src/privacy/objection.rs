@@ -342,6 +342,8 @@ pub async fn record(
         .await?;
     txn.commit().await?;
     drop(audit_guard);
+    // An objection to processing stops the orders panel too (src/assist/orders/).
+    state.orders.forget(org, record.id);
     if objection.effects.contains(Effect::AnonymizeClosed) {
         let done = anonymize_closed(&state, org, record.id).await?;
         scope

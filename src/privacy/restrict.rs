@@ -264,5 +264,7 @@ pub async fn change(
         .await?;
     txn.commit().await?;
     drop(audit_guard);
+    // A restricted customer's orders are not kept (src/assist/orders/cache.rs).
+    state.orders.forget(org, record.id);
     Ok(see_other_with_flash(&paths::CUSTOMER.at(record.id), flash))
 }

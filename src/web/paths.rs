@@ -286,6 +286,13 @@ pub const WEBHOOK_INBOUND: Route<0> = Route::new("/settings/webhooks/inbound");
 pub const WEBHOOK_INBOUND_DELETE: Route<1> = Route::new("/settings/webhooks/inbound/{id}/delete");
 pub const INBOUND_WEBHOOK: Route<1> = Route::new("/inbound/webhooks/{token}");
 
+// order connectors and the orders panel (src/assist/orders/)
+pub const INTEGRATIONS: Route<0> = Route::new("/settings/integrations");
+pub const INTEGRATION: Route<1> = Route::new("/settings/integrations/{id}");
+pub const INTEGRATION_DELETE: Route<1> = Route::new("/settings/integrations/{id}/delete");
+pub const INTEGRATION_TEST: Route<1> = Route::new("/settings/integrations/{id}/test");
+pub const CONVERSATION_ORDER_INSERT: Route<1> = Route::new("/conversations/{id}/orders/insert");
+
 // the JSON API (src/api/v1/)
 pub const API_CUSTOMERS: Route<0> = Route::new("/api/v1/customers");
 pub const API_CUSTOMER_EXPORT: Route<1> = Route::new("/api/v1/customers/{id}/export");

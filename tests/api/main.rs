@@ -30,6 +30,7 @@ mod metrics;
 mod nodes;
 mod notifications;
 mod oauth;
+mod orders;
 mod organizations;
 mod passkeys;
 mod privacy;

@@ -26,6 +26,7 @@ pub mod lease;
 pub mod membership;
 pub mod message;
 pub mod notification;
+pub mod order_connector;
 pub mod organization;
 pub mod organization_deletion;
 pub mod outbox;

@@ -1,0 +1,98 @@
+//! Order numbers written in messages ("#1001", "order 1001", "Bestellung Nr. 1001",
+//! "commande n° 1001", "pedido 1001", "ordine 1001", "bestelling 1001"): the text is cut
+//! into parts, and each number becomes a link — to the order in the panel when it is one of
+//! the customer's, else to the search of the shop's admin.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A piece of a message's text; `href` when it is an order number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+static ORDER_NUMBER: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:#\s?(\d{3,12})\b|\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|ordernummer)(?:\s+(?:number|no\.?|nr\.?|n°|nº|num\.?|numéro|número|numero))?\s*[:#]?\s*(\d{3,12})\b)",
+    )
+    .ok()
+});
+
+/// The order numbers in `text`, in order of appearance.
+pub fn numbers(text: &str) -> Vec<String> {
+    let Some(pattern) = ORDER_NUMBER.as_ref() else {
+        return Vec::new();
+    };
+    pattern
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+/// `text` cut at its order numbers, each linked by `href_of` (None: no link). Empty when the
+/// text names no order.
+pub fn parts(text: &str, href_of: impl Fn(&str) -> Option<String>) -> Vec<Part> {
+    let mut out = Vec::new();
+    let Some(pattern) = ORDER_NUMBER.as_ref() else {
+        return out;
+    };
+    let mut last = 0;
+    for captures in pattern.captures_iter(text) {
+        let (Some(whole), Some(number)) = (captures.get(0), captures.get(1).or_else(|| captures.get(2)))
+        else {
+            continue;
+        };
+        let Some(href) = href_of(number.as_str()) else {
+            continue;
+        };
+        if whole.start() > last {
+            out.push(Part {
+                text: text[last..whole.start()].to_owned(),
+                href: None,
+            });
+        }
+        out.push(Part {
+            text: whole.as_str().to_owned(),
+            href: Some(href),
+        });
+        last = whole.end();
+    }
+    if out.is_empty() {
+        return out;
+    }
+    if last < text.len() {
+        out.push(Part {
+            text: text[last..].to_owned(),
+            href: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_numbers_are_found_in_the_six_languages() {
+        let text = "Where is #1001? Also order 1002, Bestellung Nr. 1003, commande n° 1004, \
+                    pedido 1005, ordine 1006, bestelling 1007. Call 12 or #12.";
+        assert_eq!(
+            numbers(text),
+            ["1001", "1002", "1003", "1004", "1005", "1006", "1007"]
+        );
+    }
+
+    #[test]
+    fn parts_keep_the_whole_text_and_link_the_numbers() {
+        let parts = parts("Hi, order 1001 is late", |n| Some(format!("#order-{n}")));
+        let joined: String = parts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(joined, "Hi, order 1001 is late");
+        assert_eq!(parts[1].href.as_deref(), Some("#order-1001"));
+        assert!(super::parts("no order here", |_| Some(String::new())).is_empty());
+    }
+}
