@@ -190,7 +190,10 @@ fn shopify_answer(req: &HttpRequest, body: &[u8]) -> HttpResponse {
     let request: Value = serde_json::from_slice(body).unwrap();
     let query = request["query"].as_str().unwrap();
     if query.contains("shop {") {
-        return json_answer(200, json!({ "data": { "shop": { "name": "Fahrrad Manufaktur" } } }));
+        return json_answer(
+            200,
+            json!({ "data": { "shop": { "name": "Fahrrad Manufaktur" } } }),
+        );
     }
     let search = request["variables"]["query"].as_str().unwrap();
     let first = request["variables"]["first"].as_u64().unwrap() as usize;
@@ -262,7 +265,10 @@ fn woo_page(req: &HttpRequest, all: Vec<Value>) -> HttpResponse {
 fn woo_answer(req: &HttpRequest) -> HttpResponse {
     let path = req.path().trim_end_matches('/');
     if path == "/wp-json" {
-        return json_answer(200, json!({ "name": "Velo Boutique", "description": "", "url": "http://shop", "namespaces": ["wc/v3"] }));
+        return json_answer(
+            200,
+            json!({ "name": "Velo Boutique", "description": "", "url": "http://shop", "namespaces": ["wc/v3"] }),
+        );
     }
     if !path.starts_with("/wp-json/wc/v3/") {
         return json_answer(
@@ -291,7 +297,10 @@ fn woo_answer(req: &HttpRequest) -> HttpResponse {
             } else if let Some(search) = query_param(req, "search") {
                 // WooCommerce's search is fuzzy: the guest's order, and one of someone else.
                 if search == BERTA_GUEST {
-                    vec![woo_order(2050, BERTA_GUEST), woo_order(2099, "other@else.test")]
+                    vec![
+                        woo_order(2050, BERTA_GUEST),
+                        woo_order(2099, "other@else.test"),
+                    ]
                 } else {
                     Vec::new()
                 }
@@ -494,14 +503,20 @@ async fn a_shopify_shop_is_linked_tested_and_shows_the_orders_of_both_addresses(
     assert!(page.contains("FULFILLED"));
     // The shop's own link, and one built for DHL from company and number.
     assert!(page.contains("www.ups.com/track?tracknum=1Z999AA10123456784"));
-    assert!(page.contains("https://www.dhl.com/global-en/home/tracking/tracking-parcel.html?submit=1"));
+    assert!(
+        page.contains("https://www.dhl.com/global-en/home/tracking/tracking-parcel.html?submit=1")
+    );
     assert!(page.contains("tracking-id=JJD00390123456\""));
     // Order numbers in the message link to the order in the panel.
     assert!(
-        page.contains(&format!("<a href=\"#order-{id}-1003\" class=\"order-ref\">Bestellung #1003</a>")),
+        page.contains(&format!(
+            "<a href=\"#order-{id}-1003\" class=\"order-ref\">Bestellung #1003</a>"
+        )),
         "{page}"
     );
-    assert!(page.contains(&format!("<a href=\"#order-{id}-1011\" class=\"order-ref\">order 1011</a>")));
+    assert!(page.contains(&format!(
+        "<a href=\"#order-{id}-1011\" class=\"order-ref\">order 1011</a>"
+    )));
     let requests = shop.requests();
     assert!(
         requests
@@ -547,7 +562,10 @@ async fn a_woocommerce_shop_finds_registered_and_guest_orders_across_pages() {
         .await;
 
     // Assert
-    assert!(accepted.contains("Connected to Velo Boutique."), "{accepted}");
+    assert!(
+        accepted.contains("Connected to Velo Boutique."),
+        "{accepted}"
+    );
     // Registered orders from both pages, the guest order, not the stranger's.
     for number in [2001, 2002, 2012, 2050] {
         assert!(
@@ -558,11 +576,28 @@ async fn a_woocommerce_shop_finds_registered_and_guest_orders_across_pages() {
     assert!(!page.contains(&item_name(2099)));
     assert!(page.contains("2012.50 EUR"));
     assert!(page.contains("gls-group.com/GROUP/en/parcel-tracking?match=GLS7700112233"));
-    assert!(page.contains(&format!("<a href=\"#order-{id}-2050\" class=\"order-ref\">Bestellung 2050</a>")));
+    assert!(page.contains(&format!(
+        "<a href=\"#order-{id}-2050\" class=\"order-ref\">Bestellung 2050</a>"
+    )));
     let requests = shop.requests();
-    assert!(requests.iter().any(|r| r.contains("customers?email=berta%40kunde.test")), "{requests:?}");
-    assert!(requests.iter().any(|r| r.contains("customer=42") && r.contains("page=2")), "{requests:?}");
-    assert!(requests.iter().any(|r| r.contains("search=berta.privat%40mail.test")), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("customers?email=berta%40kunde.test")),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("customer=42") && r.contains("page=2")),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("search=berta.privat%40mail.test")),
+        "{requests:?}"
+    );
 }
 
 #[tokio::test]
@@ -587,7 +622,10 @@ async fn bad_woocommerce_credentials_are_named_by_the_test_button() {
     let refused = test_button(&app, id).await;
 
     // Assert
-    assert!(refused.contains("the shop refused the credentials"), "{refused}");
+    assert!(
+        refused.contains("the shop refused the credentials"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -608,21 +646,33 @@ async fn tracking_link_and_summary_go_into_the_draft_without_javascript() {
         .post_form(
             &page,
             &action,
-            &[("connector", &connector), ("order", "1012"), ("what", "tracking")],
+            &[
+                ("connector", &connector),
+                ("order", "1012"),
+                ("what", "tracking"),
+            ],
         )
         .await;
     let summary = app
         .post_form(
             &page,
             &action,
-            &[("connector", &connector), ("order", "1011"), ("what", "summary")],
+            &[
+                ("connector", &connector),
+                ("order", "1011"),
+                ("what", "summary"),
+            ],
         )
         .await;
     let unknown = app
         .post_form(
             &page,
             &action,
-            &[("connector", &connector), ("order", "9999"), ("what", "summary")],
+            &[
+                ("connector", &connector),
+                ("order", "9999"),
+                ("what", "summary"),
+            ],
         )
         .await;
     let shown = app.get_text(&page).await;
@@ -639,11 +689,22 @@ async fn tracking_link_and_summary_go_into_the_draft_without_javascript() {
         .unwrap()
         .expect("a draft");
     assert!(saved.text_body.contains("DHL Express JJD00390123456: https://www.dhl.com/global-en/home/tracking/tracking-parcel.html?submit=1&tracking-id=JJD00390123456"), "{}", saved.text_body);
-    assert!(saved.text_body.contains("#1011 (2026-11-11)"), "{}", saved.text_body);
-    assert!(saved.text_body.contains(&format!("2 × {}", item_name(1011))));
+    assert!(
+        saved.text_body.contains("#1011 (2026-11-11)"),
+        "{}",
+        saved.text_body
+    );
+    assert!(
+        saved
+            .text_body
+            .contains(&format!("2 × {}", item_name(1011)))
+    );
     assert_eq!(saved.to_addresses, ANNA);
     // The page shows the draft in the reply box; the buttons carry the text for orders.js.
-    assert!(shown.contains("tracking-id=JJD00390123456</textarea>") || shown.contains("#1011 (2026-11-11)"));
+    assert!(
+        shown.contains("tracking-id=JJD00390123456</textarea>")
+            || shown.contains("#1011 (2026-11-11)")
+    );
     assert!(shown.contains("class=\"inline order-insert\" data-text=\""));
 }
 
@@ -705,7 +766,10 @@ async fn a_woocommerce_429_is_retried_after_retry_after() {
 
     // Assert
     assert!(page.contains(&item_name(2050)), "{page}");
-    assert!(started.elapsed() >= Duration::from_secs(1), "waited Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited Retry-After"
+    );
 }
 
 #[tokio::test]
@@ -753,12 +817,46 @@ async fn bad_integration_forms_say_what_is_wrong_and_change_nothing() {
 
     // Act
     let cases = [
-        (vec![("kind", "shopify"), ("shop_url", ""), ("token", "t")], "Enter the shop&#x27;s address."),
-        (vec![("kind", "shopify"), ("shop_url", "ftp://shop.test"), ("token", "t")], "must start with https://"),
-        (vec![("kind", "shopify"), ("shop_url", shop.url.as_str()), ("token", " ")], "Enter the credentials of the shop."),
-        (vec![("kind", "woocommerce"), ("shop_url", shop.url.as_str()), ("consumer_key", "ck")], "Enter the credentials of the shop."),
-        (vec![("kind", "magento"), ("shop_url", shop.url.as_str())], "Choose Shopify or WooCommerce."),
-        (vec![("kind", "shopify"), ("shop_url", "https://no-such-shop.invalid"), ("token", "t")], "cannot be found"),
+        (
+            vec![("kind", "shopify"), ("shop_url", ""), ("token", "t")],
+            "Enter the shop&#x27;s address.",
+        ),
+        (
+            vec![
+                ("kind", "shopify"),
+                ("shop_url", "ftp://shop.test"),
+                ("token", "t"),
+            ],
+            "must start with https://",
+        ),
+        (
+            vec![
+                ("kind", "shopify"),
+                ("shop_url", shop.url.as_str()),
+                ("token", " "),
+            ],
+            "Enter the credentials of the shop.",
+        ),
+        (
+            vec![
+                ("kind", "woocommerce"),
+                ("shop_url", shop.url.as_str()),
+                ("consumer_key", "ck"),
+            ],
+            "Enter the credentials of the shop.",
+        ),
+        (
+            vec![("kind", "magento"), ("shop_url", shop.url.as_str())],
+            "Choose Shopify or WooCommerce.",
+        ),
+        (
+            vec![
+                ("kind", "shopify"),
+                ("shop_url", "https://no-such-shop.invalid"),
+                ("token", "t"),
+            ],
+            "cannot be found",
+        ),
     ];
     let mut answers = Vec::new();
     for (fields, _) in &cases {
@@ -839,23 +937,38 @@ async fn orders_are_kept_in_memory_only_credentials_sealed_and_erasure_drops_the
         .map(item_name)
         .collect();
     needles.extend(
-        ["JJD00390123456", "1Z999AA10123456784", "GLS7700112233", SHOPIFY_TOKEN, WOO_SECRET]
-            .map(String::from),
+        [
+            "JJD00390123456",
+            "1Z999AA10123456784",
+            "GLS7700112233",
+            SHOPIFY_TOKEN,
+            WOO_SECRET,
+        ]
+        .map(String::from),
     );
     let found = traces(&app.data_dir, &needles);
-    let held_before = (app.state.orders.holds(org, anna), app.state.orders.holds(org, berta));
+    let held_before = (
+        app.state.orders.holds(org, anna),
+        app.state.orders.holds(org, berta),
+    );
     app.erase(org, anna).await;
 
     // Assert
     assert!(anna_page.contains(&item_name(1012)) && anna_page.contains("JJD00390123456"));
     assert!(berta_page.contains(&item_name(2050)) && berta_page.contains("GLS7700112233"));
-    assert_eq!(cached_view_requests, 0, "the second view is served from memory");
+    assert_eq!(
+        cached_view_requests, 0,
+        "the second view is served from memory"
+    );
     assert!(found.is_empty(), "{found:?}");
     for row in connectors(&app, org).await {
         assert!(!row.credentials_sealed.contains(SHOPIFY_TOKEN));
         assert!(!row.credentials_sealed.contains(WOO_SECRET));
     }
     assert_eq!(held_before, (true, true));
-    assert!(!app.state.orders.holds(org, anna), "erasure evicts the orders");
+    assert!(
+        !app.state.orders.holds(org, anna),
+        "erasure evicts the orders"
+    );
     assert!(app.state.orders.holds(org, berta));
 }

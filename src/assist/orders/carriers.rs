@@ -11,7 +11,10 @@ const CARRIERS: &[(&[&str], &str)] = &[
         "https://www.dhl.com/global-en/home/tracking/tracking-parcel.html?submit=1&tracking-id=",
     ),
     (&["dpd"], "https://tracking.dpd.de/status/en_US/parcel/"),
-    (&["gls"], "https://gls-group.com/GROUP/en/parcel-tracking?match="),
+    (
+        &["gls"],
+        "https://gls-group.com/GROUP/en/parcel-tracking?match=",
+    ),
     (&["ups"], "https://www.ups.com/track?tracknum="),
     (&["postnl"], "https://jouw.postnl.nl/track-and-trace/"),
     (
@@ -52,9 +55,8 @@ pub fn link(company: &str, number: &str) -> Option<String> {
 
 /// A shop's link, when it is a web address.
 fn web_link(url: Option<String>) -> Option<String> {
-    url.map(|u| u.trim().to_owned()).filter(|u| {
-        url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https"))
-    })
+    url.map(|u| u.trim().to_owned())
+        .filter(|u| url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https")))
 }
 
 /// A parcel from what the shop says (nothing when it says neither number nor link).
@@ -104,6 +106,9 @@ mod tests {
             Some("javascript:alert(1)".into()),
         )
         .unwrap();
-        assert_eq!(t.url.as_deref(), Some("https://www.ups.com/track?tracknum=1Z999"));
+        assert_eq!(
+            t.url.as_deref(),
+            Some("https://www.ups.com/track?tracknum=1Z999")
+        );
     }
 }

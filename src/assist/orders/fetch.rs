@@ -161,11 +161,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(
 
 /// serde_json's messages quote a bad value (`invalid type: string "…"`): keep the words.
 fn strip_values(message: &str) -> String {
-    message
-        .split('"')
-        .step_by(2)
-        .collect::<Vec<_>>()
-        .join("…")
+    message.split('"').step_by(2).collect::<Vec<_>>().join("…")
 }
 
 #[cfg(test)]

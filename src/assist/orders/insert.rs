@@ -76,7 +76,15 @@ async fn append_to_draft(
     } else {
         format!("{}\n\n{text}", fields.text.trim_end())
     };
-    drafts::save(db, org, conversation_id, scope.user_id(), &fields, Utc::now()).await?;
+    drafts::save(
+        db,
+        org,
+        conversation_id,
+        scope.user_id(),
+        &fields,
+        Utc::now(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -92,12 +100,14 @@ pub async fn insert(
     let conversation = crate::inbox::queries::conversation(&state.db, org, id).await?;
     crate::privacy::restrict::refuse_if_restricted(&state.db, org, id).await?;
     // An objection to processing stops it as a restriction does.
-    if crate::privacy::objection::content_withheld(&state.db, org, conversation.customer_id).await? {
+    if crate::privacy::objection::content_withheld(&state.db, org, conversation.customer_id).await?
+    {
         return Err(AppError::BadRequest("privacy.restrict.refused"));
     }
     let what = What::parse(&form.what).ok_or(AppError::BadRequest("orders.insert_invalid"))?;
     let connectors = store::list(&state.db, org).await?;
-    let fetched = panel::customer_orders(&state, org, conversation.customer_id, &connectors).await?;
+    let fetched =
+        panel::customer_orders(&state, org, conversation.customer_id, &connectors).await?;
     let text = fetched
         .iter()
         .filter(|f| f.connector_id == form.connector)

@@ -42,7 +42,8 @@ pub fn parts(text: &str, href_of: impl Fn(&str) -> Option<String>) -> Vec<Part> 
     };
     let mut last = 0;
     for captures in pattern.captures_iter(text) {
-        let (Some(whole), Some(number)) = (captures.get(0), captures.get(1).or_else(|| captures.get(2)))
+        let (Some(whole), Some(number)) =
+            (captures.get(0), captures.get(1).or_else(|| captures.get(2)))
         else {
             continue;
         };

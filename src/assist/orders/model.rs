@@ -105,7 +105,7 @@ impl Tracking {
 
 /// Newest first, one entry per order id, at most `max`.
 pub fn newest_first(mut orders: Vec<Order>, max: usize) -> Vec<Order> {
-    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    orders.sort_by_key(|o| std::cmp::Reverse(o.created_at));
     let mut seen = std::collections::HashSet::new();
     orders.retain(|o| seen.insert(o.dedup_key().to_owned()));
     orders.truncate(max);

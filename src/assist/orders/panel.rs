@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect};
 
+use super::FetchError;
 use super::cache::ShopOrders;
 use super::connection;
 use super::fetch::Budget;
@@ -17,7 +18,6 @@ use super::mentions::{self, Part};
 use super::model::Order;
 use super::shop::ConnectorKind;
 use super::store;
-use super::FetchError;
 use crate::db::InOrg;
 use crate::db::entity::{customer_email, order_connector};
 use crate::orgs::OrgId;
@@ -109,20 +109,19 @@ pub async fn customer_orders(
     }
     let emails = emails_of(&state.db, org, customer_id).await?;
     let budget = Budget::of(BUDGET);
-    let fetched: Vec<Fetched> =
-        futures::future::join_all(connectors.iter().map(|row| async {
-            let result = connection::orders(state, row, &emails, &budget).await;
-            if let Err(error) = &result {
-                // The reason names no person and no order.
-                tracing::info!(connector = row.id, %error, "orders not fetched");
-            }
-            Fetched {
-                connector_id: row.id,
-                shop: shop_label(row),
-                result,
-            }
-        }))
-        .await;
+    let fetched: Vec<Fetched> = futures::future::join_all(connectors.iter().map(|row| async {
+        let result = connection::orders(state, row, &emails, &budget).await;
+        if let Err(error) = &result {
+            // The reason names no person and no order.
+            tracing::info!(connector = row.id, %error, "orders not fetched");
+        }
+        Fetched {
+            connector_id: row.id,
+            shop: shop_label(row),
+            result,
+        }
+    }))
+    .await;
     if fetched.iter().all(|f| f.result.is_ok()) {
         let shops = fetched
             .iter()
@@ -146,7 +145,10 @@ fn href_for(
 ) -> Option<String> {
     for shop in shops {
         if shop.orders.iter().any(|o| o.number == number) {
-            return Some(format!("#{}", OrdersPanel::anchor(shop.connector_id, number)));
+            return Some(format!(
+                "#{}",
+                OrdersPanel::anchor(shop.connector_id, number)
+            ));
         }
     }
     let first = connectors.first()?;

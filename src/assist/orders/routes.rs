@@ -229,9 +229,18 @@ pub async fn create(
         }
     };
     let Some(credentials) = &settings.credentials else {
-        return Err(AppError::BadRequest("integrations.error.credentials_required"));
+        return Err(AppError::BadRequest(
+            "integrations.error.credentials_required",
+        ));
     };
-    let row = store::create(&state.db, &state.sealer, scope.org(), &settings, credentials).await?;
+    let row = store::create(
+        &state.db,
+        &state.sealer,
+        scope.org(),
+        &settings,
+        credentials,
+    )
+    .await?;
     scope
         .audit(
             &state,

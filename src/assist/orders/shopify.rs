@@ -208,7 +208,8 @@ impl OrderNode {
                 .collect(),
             total: format!(
                 "{} {}",
-                self.total_price_set.shop_money.amount, self.total_price_set.shop_money.currency_code
+                self.total_price_set.shop_money.amount,
+                self.total_price_set.shop_money.currency_code
             ),
             tracking: self
                 .fulfillments

@@ -4,7 +4,9 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, Set,
+};
 
 use super::shop::{ConnectorKind, Credentials, ShopUrl};
 use crate::crypto::Sealer;
@@ -34,7 +36,9 @@ pub async fn find(
     org: OrgId,
     id: i64,
 ) -> Result<Option<order_connector::Model>, DbErr> {
-    order_connector::Entity::find_by_id_in(org, id).one(db).await
+    order_connector::Entity::find_by_id_in(org, id)
+        .one(db)
+        .await
 }
 
 /// Adds a connector; its credentials must be given.

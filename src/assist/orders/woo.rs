@@ -29,11 +29,7 @@ pub struct Woo<'a> {
 }
 
 impl Woo<'_> {
-    async fn get(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<fetch::Answer, FetchError> {
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<fetch::Answer, FetchError> {
         let url = self.shop.join(path);
         fetch::send(
             self.budget,
