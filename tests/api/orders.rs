@@ -877,7 +877,7 @@ async fn bad_integration_forms_say_what_is_wrong_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn a_restricted_customers_orders_are_never_requested() {
+async fn a_restricted_customers_orders_are_never_requested_and_their_cache_is_dropped() {
     // Arrange
     let app = spawn_app().await;
     let org = shop_owner(&app).await;
@@ -886,7 +886,13 @@ async fn a_restricted_customers_orders_are_never_requested() {
     add_woo(&app, org, &shop).await;
     let (customer_id, conversation_id) =
         customer_with_two_addresses(&app, org, ANNA, ANNA_WORK, "Bestellung #1003").await;
+    let conversation_page = format!("/conversations/{conversation_id}");
+    let before = app.get_text(&conversation_page).await;
+    let cached_before = app.state.orders.holds(org, customer_id);
+    let requests_before = shop.requests().len();
     let customer_page = format!("/customers/{customer_id}");
+
+    // Act
     let restricted = app
         .post_form(
             &customer_page,
@@ -894,16 +900,30 @@ async fn a_restricted_customers_orders_are_never_requested() {
             &[("reason", "disputes the accuracy")],
         )
         .await;
-    assert_eq!(restricted.status(), 303);
-
-    // Act
-    let page = app
-        .get_text(&format!("/conversations/{conversation_id}"))
+    let cached_after = app.state.orders.holds(org, customer_id);
+    let page = app.get_text(&conversation_page).await;
+    let insert = app
+        .post_form(
+            &conversation_page,
+            &format!("{conversation_page}/orders/insert"),
+            &[("connector", "1"), ("order", "1003"), ("what", "summary")],
+        )
         .await;
 
     // Assert
+    assert!(before.contains(&item_name(1003)));
+    assert!(cached_before);
+    assert_eq!(restricted.status(), 303);
+    assert!(!cached_after, "restriction drops the cached orders");
     assert!(page.contains("id=\"orders-restricted\""), "{page}");
-    assert!(shop.requests().is_empty(), "{:?}", shop.requests());
+    assert!(!page.contains(&item_name(1003)));
+    assert_eq!(insert.status(), 400);
+    assert_eq!(
+        shop.requests().len(),
+        requests_before,
+        "no request after the restriction: {:?}",
+        shop.requests()
+    );
     assert!(!app.state.orders.holds(org, customer_id));
 }
 
