@@ -1,0 +1,3 @@
+//! Assist: suggestions computed on the merchant's own server (intents, …).
+
+pub mod intent;
