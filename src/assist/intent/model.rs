@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::kind::Intent;
 
 const CLASSES: usize = Intent::ALL.len();
-const EPOCHS: usize = 30;
+const EPOCHS: usize = 12;
 const LEARNING_RATE: f32 = 3.0;
 const L2: f32 = 1e-5;
 
@@ -75,6 +75,10 @@ impl Model {
                 for (k, pk) in p.iter().enumerate() {
                     let target = if k == *class { 1.0 } else { 0.0 };
                     let g = rate * weight * (target - pk);
+                    // A class the example already fits moves nothing worth the time.
+                    if g.abs() < 1e-3 {
+                        continue;
+                    }
                     model.bias[k] += g * 0.1;
                     for &id in ids {
                         let w = &mut model.weights[id as usize][k];

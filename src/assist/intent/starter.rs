@@ -71,7 +71,8 @@ mod tests {
         let took = started.elapsed();
         println!("starter: {} features, trained in {took:?}", model.len());
         assert!(!model.is_empty());
-        // Debug builds are several times slower than the release binary.
-        assert!(took.as_millis() < 1500, "{took:?}");
+        // Debug builds are many times slower than the release binary (and this machine is
+        // shared): a generous bound that still catches a training run gone quadratic.
+        assert!(took.as_millis() < 5000, "{took:?}");
     }
 }

@@ -52,6 +52,10 @@ pub struct Outcome {
 
 /// Retrains every organization's model.
 pub async fn run_once(state: &AppState) -> Result<Outcome, DbErr> {
+    // The starter model is trained on first use: here rather than on a page request.
+    tokio::task::spawn_blocking(|| starter::model().len())
+        .await
+        .map_err(|e| DbErr::Custom(format!("starter model not trained: {e}")))?;
     let orgs: Vec<i64> = organization::Entity::find()
         .select_only()
         .column(organization::Column::Id)
@@ -75,7 +79,10 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, DbErr> {
 /// Retrains one organization's model; `true` when it has one of its own afterwards.
 pub async fn retrain(db: &impl ConnectionTrait, models: &OrgModels, org: OrgId) -> Result<bool, DbErr> {
     let texts = tagged_texts(db, org).await?;
-    let model = train_from(&texts);
+    // Training is CPU work: off the async threads.
+    let model = tokio::task::spawn_blocking(move || train_from(&texts))
+        .await
+        .map_err(|e| DbErr::Custom(format!("intent training stopped: {e}")))?;
     let own = model.is_some();
     models.set(org, model);
     Ok(own)
