@@ -18,9 +18,16 @@ async fn shop(app: &TestApp) -> OrgId {
 }
 
 /// A mail from `from` with this subject and text; (customer id, conversation id).
-async fn customer_writes(app: &TestApp, org: OrgId, from: &str, subject: &str, text: &str) -> (i64, i64) {
+async fn customer_writes(
+    app: &TestApp,
+    org: OrgId,
+    from: &str,
+    subject: &str,
+    text: &str,
+) -> (i64, i64) {
     let message_id = format!("<{}@kunde.test>", crate::helpers::unique_suffix());
-    app.receive(org, mail(from, &message_id, subject, text)).await
+    app.receive(org, mail(from, &message_id, subject, text))
+        .await
 }
 
 #[tokio::test]
@@ -87,7 +94,11 @@ async fn a_restricted_customers_conversation_shows_no_intent() {
             &[("reason", "Richtigkeit bestritten")],
         )
         .await;
-    assert!(restricted.status().is_redirection(), "{}", restricted.status());
+    assert!(
+        restricted.status().is_redirection(),
+        "{}",
+        restricted.status()
+    );
 
     // Act
     let page = app.get_text(&format!("/conversations/{id}")).await;
@@ -144,7 +155,11 @@ async fn an_organization_learns_its_own_pattern_and_ignores_a_word_of_one_conver
     // Assert
     assert_eq!(outcome.trained, 1);
     let own = app.state.intents.get(org).expect("a model of its own");
-    assert_eq!(own.examples[Intent::Refund.index()], 6, "the restricted customer's is left out");
+    assert_eq!(
+        own.examples[Intent::Refund.index()],
+        6,
+        "the restricted customer's is left out"
+    );
     assert!(own.model.knows("w:stempelkarte"));
     assert!(!own.model.knows("w:xylophonkundin"));
     let after = app.get_text(&format!("/conversations/{probe}")).await;

@@ -44,7 +44,9 @@ fn evaluate(name: &str, set: &[(&str, Intent, String)]) -> f64 {
         "without the confidence floor: accuracy {:.2}; confidence deciles {:?}",
         raw_right as f64 / set.len().max(1) as f64,
         (1..10)
-            .map(|d| confidences.get(confidences.len() * d / 10).map(|c| (c.0 * 100.0).round()))
+            .map(|d| confidences
+                .get(confidences.len() * d / 10)
+                .map(|c| (c.0 * 100.0).round()))
             .collect::<Vec<_>>()
     );
     for (lang, truth, text) in set {
@@ -57,24 +59,45 @@ fn evaluate(name: &str, set: &[(&str, Intent, String)]) -> f64 {
     }
     let took = started.elapsed();
     println!("\n{name}: {} messages", set.len());
-    println!("{:<18} {:>9} {:>9} {:>9} {:>8}", "intent", "precision", "recall", "F1", "support");
+    println!(
+        "{:<18} {:>9} {:>9} {:>9} {:>8}",
+        "intent", "precision", "recall", "F1", "support"
+    );
     let mut f1_sum = 0.0;
     for intent in I::ALL {
         let k = intent.index();
         let tp = confusion[k][k] as f64;
         let predicted: usize = (0..n).map(|t| confusion[t][k]).sum();
         let support: usize = confusion[k].iter().sum();
-        let p = if predicted == 0 { 0.0 } else { tp / predicted as f64 };
-        let r = if support == 0 { 0.0 } else { tp / support as f64 };
-        let f1 = if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
+        let p = if predicted == 0 {
+            0.0
+        } else {
+            tp / predicted as f64
+        };
+        let r = if support == 0 {
+            0.0
+        } else {
+            tp / support as f64
+        };
+        let f1 = if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        };
         f1_sum += f1;
-        println!("{:<18} {p:>9.2} {r:>9.2} {f1:>9.2} {support:>8}", intent.name());
+        println!(
+            "{:<18} {p:>9.2} {r:>9.2} {f1:>9.2} {support:>8}",
+            intent.name()
+        );
     }
     let macro_f1 = f1_sum / n as f64;
     println!("macro-F1 {macro_f1:.3}");
     for (lang, total, right) in per_lang {
         if total > 0 {
-            println!("  {lang}: accuracy {:.2} ({right}/{total})", right as f64 / total as f64);
+            println!(
+                "  {lang}: accuracy {:.2} ({right}/{total})",
+                right as f64 / total as f64
+            );
         }
     }
     println!(

@@ -35,7 +35,10 @@ mod tests {
     fn blocks_are_split_at_headers_and_unknown_intents_refused() {
         let parsed = parse("### refund\nMoney back\nplease\n### spam\nBuy now\n").unwrap();
         assert_eq!(parsed.len(), 2);
-        assert_eq!(parsed[0], (Intent::Refund, "Money back\nplease\n".to_owned()));
+        assert_eq!(
+            parsed[0],
+            (Intent::Refund, "Money back\nplease\n".to_owned())
+        );
         assert_eq!(parsed[1].0, Intent::Spam);
         assert!(parse("### refunds\nx\n").is_err());
     }

@@ -70,7 +70,10 @@ mod tests {
             words("Rückerstattung für Bestellung #4711-12, BITTE!"),
             ["ruckerstattung", "fur", "bestellung", "#", "bitte"]
         );
-        assert_eq!(words("l'article n’est pas arrivé"), ["l", "article", "n", "est", "pas", "arrive"]);
+        assert_eq!(
+            words("l'article n’est pas arrivé"),
+            ["l", "article", "n", "est", "pas", "arrive"]
+        );
     }
 
     #[test]

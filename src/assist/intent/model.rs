@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn a_trained_model_tells_apart_what_it_was_shown() {
         let examples = [
-            example("where is my parcel, tracking shows nothing", Intent::OrderStatus),
+            example(
+                "where is my parcel, tracking shows nothing",
+                Intent::OrderStatus,
+            ),
             example("parcel still not here, where is it", Intent::OrderStatus),
             example("please send me the invoice for my order", Intent::Invoice),
             example("I need an invoice with VAT", Intent::Invoice),

@@ -21,7 +21,11 @@ fn more_labels(intent: Intent) -> &'static [&'static str] {
         ],
         Intent::Return => &["devolucion", "reso", "retour"],
         Intent::Refund => &["reembolso", "rimborso", "terugbetaling"],
-        Intent::DamagedItem => &["articulo danado", "articolo danneggiato", "beschadigd artikel"],
+        Intent::DamagedItem => &[
+            "articulo danado",
+            "articolo danneggiato",
+            "beschadigd artikel",
+        ],
         Intent::Invoice => &["factura", "fattura", "factuur"],
         Intent::AddressChange => &["cambio de direccion", "cambio indirizzo", "adreswijziging"],
         Intent::Cancellation => &["cancelacion", "annullamento", "annulering"],

@@ -23,7 +23,9 @@ fn starts_quote(line: &str) -> bool {
         " schreef",
         " geschreven",
     ];
-    let starts = ["on ", "am ", "le ", "el ", "il ", "op ", "from:", "von:", "de :", "da:", "van:"];
+    let starts = [
+        "on ", "am ", "le ", "el ", "il ", "op ", "from:", "von:", "de :", "da:", "van:",
+    ];
     (lower.ends_with(':')
         && verbs.iter().any(|v| lower.contains(v))
         && starts.iter().any(|s| lower.starts_with(s)))
@@ -51,10 +53,11 @@ pub fn message_text(subject: &str, body: &str) -> String {
     let mut subject = subject.trim();
     loop {
         let lower = subject.to_lowercase();
-        let Some(prefix) = ["re:", "aw:", "fw:", "fwd:", "wg:", "tr:", "rif:", "r:", "sv:"]
-            .into_iter()
-            .find(|p| lower.starts_with(p))
-        else {
+        let Some(prefix) = [
+            "re:", "aw:", "fw:", "fwd:", "wg:", "tr:", "rif:", "r:", "sv:",
+        ]
+        .into_iter()
+        .find(|p| lower.starts_with(p)) else {
             break;
         };
         subject = subject[prefix.len()..].trim_start();

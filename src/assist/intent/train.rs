@@ -18,7 +18,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::db::InOrg;
 use crate::db::entity::{conversation, conversation_tag, customer, message, organization, tag};
@@ -77,7 +80,11 @@ pub async fn run_once(state: &AppState) -> Result<Outcome, DbErr> {
 }
 
 /// Retrains one organization's model; `true` when it has one of its own afterwards.
-pub async fn retrain(db: &impl ConnectionTrait, models: &OrgModels, org: OrgId) -> Result<bool, DbErr> {
+pub async fn retrain(
+    db: &impl ConnectionTrait,
+    models: &OrgModels,
+    org: OrgId,
+) -> Result<bool, DbErr> {
     let texts = tagged_texts(db, org).await?;
     // Training is CPU work: off the async threads.
     let model = tokio::task::spawn_blocking(move || train_from(&texts))
@@ -156,7 +163,10 @@ async fn excluded_customers(db: &impl ConnectionTrait, org: OrgId) -> Result<Has
 }
 
 /// One text per usable tagged conversation: its first customer message.
-async fn tagged_texts(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<(Intent, String)>, DbErr> {
+async fn tagged_texts(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Vec<(Intent, String)>, DbErr> {
     let intent_tags: HashMap<i64, Intent> = tag::Entity::find_in(org)
         .all(db)
         .await?
@@ -254,7 +264,10 @@ mod tests {
         let mut texts: Vec<(Intent, String)> = (0..6)
             .map(|_| (Intent::Refund, "Gutscheinwunsch bitte".to_owned()))
             .collect();
-        texts.push((Intent::Refund, "Gutscheinwunsch Zyxquorbel bitte".to_owned()));
+        texts.push((
+            Intent::Refund,
+            "Gutscheinwunsch Zyxquorbel bitte".to_owned(),
+        ));
         let trained = train_from(&texts).unwrap();
         assert!(trained.model.knows("w:gutscheinwunsch"));
         assert!(!trained.model.knows("w:zyxquorbel"));
