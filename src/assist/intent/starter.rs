@@ -65,13 +65,13 @@ mod tests {
     }
 
     #[test]
-    fn the_starter_model_trains_in_well_under_100_ms() {
+    fn the_starter_model_trains_in_a_moment() {
         let started = std::time::Instant::now();
         let model = Model::train(&examples(), |_| true);
         let took = started.elapsed();
         println!("starter: {} features, trained in {took:?}", model.len());
         assert!(!model.is_empty());
-        // Debug builds are many times slower than the release binary (and this machine is
+        // About 40-70 ms in a release build; debug builds are many times slower (and this machine is
         // shared): a generous bound that still catches a training run gone quadratic.
         assert!(took.as_millis() < 5000, "{took:?}");
     }
