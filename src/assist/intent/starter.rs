@@ -71,8 +71,8 @@ mod tests {
         let took = started.elapsed();
         println!("starter: {} features, trained in {took:?}", model.len());
         assert!(!model.is_empty());
-        // About 40-70 ms in a release build; debug builds are many times slower (and this machine is
-        // shared): a generous bound that still catches a training run gone quadratic.
+        // About 40-70 ms in a release build; debug builds are many times slower (and this
+        // machine is shared): a generous bound that still catches a training gone quadratic.
         assert!(took.as_millis() < 5000, "{took:?}");
     }
 }
