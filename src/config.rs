@@ -264,6 +264,7 @@ struct RawConfig {
     schedule_audit_checkpoint: Option<String>,
     schedule_snooze: Option<String>,
     schedule_sla: Option<String>,
+    schedule_intents: Option<String>,
     audit_checkpoint_to: Option<String>,
     metrics_listen: Option<String>,
     backup_dir: Option<String>,
@@ -345,6 +346,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("LETHE_SCHEDULE_SNOOZE", "schedule_snooze"),
     ("LETHE_SCHEDULE_SLA", "schedule_sla"),
+    ("LETHE_SCHEDULE_INTENTS", "schedule_intents"),
     ("LETHE_AUDIT_CHECKPOINT_TO", "audit_checkpoint_to"),
     ("LETHE_BACKUP_DIR", "backup_dir"),
     ("LETHE_BACKUP_SCHEDULE", "backup_schedule"),
@@ -499,6 +501,7 @@ impl Config {
         );
         overlay(&mut raw.schedule_snooze, given("LETHE_SCHEDULE_SNOOZE"));
         overlay(&mut raw.schedule_sla, given("LETHE_SCHEDULE_SLA"));
+        overlay(&mut raw.schedule_intents, given("LETHE_SCHEDULE_INTENTS"));
         overlay(
             &mut raw.audit_checkpoint_to,
             get("LETHE_AUDIT_CHECKPOINT_TO"),
@@ -799,6 +802,7 @@ fn jobs_config(raw: &RawConfig) -> Result<JobsConfig, ConfigError> {
             Scheduled::Backup => &raw.backup_schedule,
             Scheduled::SnoozeWake => &raw.schedule_snooze,
             Scheduled::Sla => &raw.schedule_sla,
+            Scheduled::Intents => &raw.schedule_intents,
         };
         let text = value.as_deref().unwrap_or(job.default_schedule()).trim();
         if job == Scheduled::Backup && raw.backup_dir.is_none() {

@@ -54,6 +54,8 @@ pub struct AppState {
     pub leases: crate::cluster::Leases,
     /// Customers' orders fetched from linked shops, in memory only (src/assist/orders/).
     pub orders: crate::assist::orders::OrderCache,
+    /// The organizations' own intent models, in memory only (src/assist/intent/).
+    pub intents: crate::assist::intent::OrgModels,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -161,6 +163,7 @@ impl AppState {
             presence: Default::default(),
             leases: crate::cluster::Leases::new(node),
             orders: Default::default(),
+            intents: Default::default(),
         }))
     }
 }

@@ -140,6 +140,8 @@ pub struct ConversationPage {
     pub writing: super::writing::WritingView,
     /// The customer's orders from linked shops (src/assist/orders/panel.rs).
     pub orders: crate::assist::orders::panel::OrdersPanel,
+    /// The intent of the newest customer message, offered as a tag (src/assist/intent/).
+    pub intent: Option<crate::assist::intent::view::IntentView>,
 }
 
 impl ConversationPage {
@@ -287,6 +289,8 @@ pub async fn load(
         .all(db)
         .await?;
     let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let newest_customer = crate::assist::intent::view::newest_customer_message(&messages)
+        .map(|(subject, text)| (subject.to_owned(), text.to_owned()));
     let writing =
         super::writing::view(state, scope, id, &message_ids, drafts.newer_message).await?;
     // The agent's saved draft, unless the form came back with what they typed.
@@ -462,8 +466,23 @@ pub async fn load(
         &texts,
     )
     .await?;
+    let tags_here = conversation_tags.remove(&id).unwrap_or_default();
+    let all_tags = tags::all(db, org).await?;
+    let intent = crate::assist::intent::view::of_conversation(
+        db,
+        &state.intents,
+        org,
+        conversation.customer_id,
+        newest_customer
+            .as_ref()
+            .map(|(subject, text)| (subject.as_str(), text.as_str())),
+        &tags_here,
+        &all_tags,
+    )
+    .await?;
     Ok(ConversationPage {
         orders,
+        intent,
         restriction,
         legal_hold: crate::retention::hold::conversation_view(
             db,
@@ -474,8 +493,8 @@ pub async fn load(
         .await?,
         page: Page::new(state, &scope.session, "inbox").await?,
         status_key: Status::key_of(&conversation.status),
-        tags: conversation_tags.remove(&id).unwrap_or_default(),
-        all_tags: tags::all(db, org).await?,
+        tags: tags_here,
+        all_tags,
         members: crate::orgs::queries::members(db, org).await?,
         conversation,
         customer_name,

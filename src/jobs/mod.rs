@@ -83,10 +83,14 @@ pub enum Scheduled {
     /// Recomputes SLA due times after a settings change and mails the admins before a
     /// breach (src/sla/warn.rs).
     Sla,
+    /// Retrains the organizations' intent models from their tagged conversations
+    /// (src/assist/intent/train.rs); also once at start. Every node for itself: the models
+    /// live in memory only.
+    Intents,
 }
 
 impl Scheduled {
-    pub const ALL: [Scheduled; 10] = [
+    pub const ALL: [Scheduled; 11] = [
         Scheduled::Cleanup,
         Scheduled::Retention,
         Scheduled::OrgPurge,
@@ -97,6 +101,7 @@ impl Scheduled {
         Scheduled::Backup,
         Scheduled::SnoozeWake,
         Scheduled::Sla,
+        Scheduled::Intents,
     ];
 
     /// The environment variable that sets the schedule.
@@ -112,6 +117,7 @@ impl Scheduled {
             Scheduled::Backup => "LETHE_BACKUP_SCHEDULE",
             Scheduled::SnoozeWake => "LETHE_SCHEDULE_SNOOZE",
             Scheduled::Sla => "LETHE_SCHEDULE_SLA",
+            Scheduled::Intents => "LETHE_SCHEDULE_INTENTS",
         }
     }
 
@@ -130,6 +136,7 @@ impl Scheduled {
             Scheduled::Backup => crate::backup::schedule::HOURLY,
             Scheduled::SnoozeWake => "30 * * * * *",
             Scheduled::Sla => "45 * * * * *",
+            Scheduled::Intents => "0 17 * * * *",
         }
     }
 
@@ -145,14 +152,19 @@ impl Scheduled {
             Scheduled::Backup => "backup",
             Scheduled::SnoozeWake => "snooze wake-up",
             Scheduled::Sla => "SLA recompute and warnings",
+            Scheduled::Intents => "intent model retraining",
         }
     }
 
     /// Whether one node of several on the database runs it per scheduled time (under the
     /// lease [`Scheduled::lease_name`]), or every node for itself: the audit tally counts
-    /// this process's refusals, and the sweep looks at this node's data directory.
+    /// this process's refusals, the sweep looks at this node's data directory, and the intent
+    /// models are kept in this node's memory only.
     pub fn once_per_cluster(self) -> bool {
-        !matches!(self, Scheduled::AuditFlush | Scheduled::AttachmentSweep)
+        !matches!(
+            self,
+            Scheduled::AuditFlush | Scheduled::AttachmentSweep | Scheduled::Intents
+        )
     }
 
     /// The lease a node holds while it runs the job (`crate::cluster`).
@@ -236,6 +248,10 @@ impl Scheduled {
                     .map(|woken| format!("{woken} conversations back"))
                     .map_err(|e| e.to_string()),
                 Scheduled::Sla => crate::sla::warn::run_once(state, chrono::Utc::now())
+                    .await
+                    .map(|o| format!("{o:?}"))
+                    .map_err(|e| e.to_string()),
+                Scheduled::Intents => crate::assist::intent::train::run_once(state)
                     .await
                     .map(|o| format!("{o:?}"))
                     .map_err(|e| e.to_string()),
@@ -334,7 +350,10 @@ pub async fn start(
                     job.run(job_state.clone())
                 })?)
                 .await?;
-            if matches!(job, Scheduled::Retention | Scheduled::SnoozeWake) {
+            if matches!(
+                job,
+                Scheduled::Retention | Scheduled::SnoozeWake | Scheduled::Intents
+            ) {
                 tokio::spawn(job.run(state.clone()));
             }
         }

@@ -4,8 +4,8 @@
 //! - [`Effect::ExcludeReports`]: the customer is left out of reports and of assist
 //!   (suggestions, any language model). Reports honour it: while it stands the customer's
 //!   conversations are not counted (their report facts are recomputed when it is recorded and
-//!   when it is lifted: `crate::reports::facts::refresh_customer`); assist has yet to, from
-//!   the record ([`Effects::of`]);
+//!   when it is lifted: `crate::reports::facts::refresh_customer`); so do intents (not shown,
+//!   and not learnt from: `crate::assist::intent`), from the record ([`Effects::of`]);
 //! - [`Effect::StopProcessing`]: no non-essential processing — webhook payloads about the
 //!   customer carry no content (subject, text), checked when an event is queued and again when
 //!   it is sent ([`content_withheld`]), like a restriction;

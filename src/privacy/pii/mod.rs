@@ -3,7 +3,7 @@
 //! greetings and sign-offs, and every value of the customer record. Findings are byte spans into
 //! the input; [`Detector::redact`] replaces each one by its typed placeholder (`[EMAIL]`, …).
 
-mod fold;
+pub mod fold;
 mod kinds;
 mod known;
 mod patterns;

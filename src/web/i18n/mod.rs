@@ -101,6 +101,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/reports.toml")),
             include_str!(concat!($lang, "/chat.toml")),
             include_str!(concat!($lang, "/assist.toml")),
+            include_str!(concat!($lang, "/intent.toml")),
         ]
     };
 }
