@@ -80,6 +80,7 @@ in_org!(
     access_entry,
     api_idempotency,
     api_key,
+    assist_model,
     attachment,
     audit_event,
     blocked_sender,

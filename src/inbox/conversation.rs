@@ -138,6 +138,9 @@ pub struct ConversationPage {
     pub legal_hold: crate::retention::hold::LegalHoldView,
     /// Draft, undo, presence and collision around the reply box (src/inbox/writing.rs).
     pub writing: super::writing::WritingView,
+    /// Whether "Draft with the language model" is offered (src/assist/llm/draft.rs): the
+    /// organization switched it on and the customer's data may be processed.
+    pub model_draft: bool,
 }
 
 impl ConversationPage {
@@ -445,7 +448,12 @@ pub async fn load(
         .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
+    let model_draft = crate::assist::llm::settings::of(db, org)
+        .await?
+        .is_some_and(|m| m.enabled)
+        && !crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?;
     Ok(ConversationPage {
+        model_draft,
         restriction,
         legal_hold: crate::retention::hold::conversation_view(
             db,

@@ -347,6 +347,9 @@ async fn finish(
     crate::db::entity::webhook_inbound::Entity::delete_in(org)
         .exec(&txn)
         .await?;
+    crate::db::entity::assist_model::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;

@@ -9,6 +9,7 @@ mod accounts;
 mod api;
 mod api_contract;
 mod api_v1;
+mod assist_model;
 mod audit;
 mod backup;
 mod blobs_s3;

@@ -3,6 +3,7 @@
 pub mod access_entry;
 pub mod api_idempotency;
 pub mod api_key;
+pub mod assist_model;
 pub mod attachment;
 pub mod audit_actor;
 pub mod audit_anchor;
