@@ -3,3 +3,4 @@
 //! language model that never sees a person.
 
 pub mod llm;
+pub mod suggest;

@@ -81,6 +81,8 @@ in_org!(
     api_idempotency,
     api_key,
     assist_model,
+    assist_setting,
+    assist_suggestion,
     attachment,
     audit_event,
     blocked_sender,

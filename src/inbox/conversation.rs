@@ -141,6 +141,9 @@ pub struct ConversationPage {
     /// Whether "Draft with the language model" is offered (src/assist/llm/draft.rs): the
     /// organization switched it on and the customer's data may be processed.
     pub model_draft: bool,
+    /// Suggestions for the newest customer message, when the organization shows them
+    /// (src/assist/suggest/).
+    pub suggestions: Option<crate::assist::suggest::routes::SuggestionsView>,
 }
 
 impl ConversationPage {
@@ -452,7 +455,15 @@ pub async fn load(
         .await?
         .is_some_and(|m| m.enabled)
         && !crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?;
+    let suggestions = match restriction {
+        Some(_) => None,
+        None => {
+            crate::assist::suggest::routes::view(state, scope, &conversation, &customer_name)
+                .await?
+        }
+    };
     Ok(ConversationPage {
+        suggestions,
         model_draft,
         restriction,
         legal_hold: crate::retention::hold::conversation_view(

@@ -132,6 +132,14 @@ struct SettingsPage {
     error: Option<&'static str>,
     /// The test's answer: (passed, translation key).
     tested: Option<(bool, &'static str)>,
+    /// Suggestions: off, shadow or shown (src/assist/suggest/settings.rs).
+    suggestions: crate::assist::suggest::Mode,
+}
+
+impl SettingsPage {
+    fn modes(&self) -> [crate::assist::suggest::Mode; 3] {
+        crate::assist::suggest::Mode::ALL
+    }
 }
 
 async fn render(
@@ -149,6 +157,7 @@ async fn render(
         form: form.unwrap_or_else(|| saved.as_ref().map(ModelForm::of).unwrap_or_default()),
         error,
         tested,
+        suggestions: crate::assist::suggest::settings::mode(&state.db, scope.org()).await?,
     };
     render_with_status(&page, status)
 }
