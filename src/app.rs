@@ -474,6 +474,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             crate::webhooks::inbound::receive,
         ))
         // end webhooks
+        // the language model (src/assist/llm/)
+        .route(paths::ASSIST_SETTINGS.pattern(), web::get().to(crate::assist::llm::settings::show))
+        .route(paths::ASSIST_SETTINGS.pattern(), web::post().to(crate::assist::llm::settings::save))
+        .route(paths::ASSIST_SETTINGS_TEST.pattern(), web::post().to(crate::assist::llm::settings::test))
+        .route(paths::CONVERSATION_MODEL_DRAFT.pattern(), web::post().to(crate::assist::llm::draft::draft))
+        // suggestions (src/assist/suggest/)
+        .route(paths::ASSIST_SUGGESTIONS_MODE.pattern(), web::post().to(crate::assist::suggest::settings::save))
+        .route(
+            paths::CONVERSATION_SUGGESTION_INSERT.pattern(),
+            web::post().to(crate::assist::suggest::routes::insert),
+        )
         // the JSON API (src/api/v1/); the document and its page need no key
         .route(paths::API_OPENAPI, web::get().to(v1::openapi::json))
         .route(paths::API_DOCS, web::get().to(v1::docs::show))

@@ -170,7 +170,8 @@ pub enum RetentionRulesCommand {
         #[arg(long)]
         org: String,
         /// closed_conversations, any_conversation, attachments, internal_notes,
-        /// customers_without_conversations, audit_log, access_log, spam or unsent_drafts.
+        /// customers_without_conversations, audit_log, access_log, spam, unsent_drafts or
+        /// assist_suggestions.
         #[arg(long)]
         category: String,
         #[arg(long)]

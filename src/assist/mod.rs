@@ -3,4 +3,6 @@
 //! knowledge base and help centre, and the optional language model that never sees a person.
 
 pub mod intent;
+pub mod llm;
 pub mod orders;
+pub mod suggest;

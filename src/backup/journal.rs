@@ -53,6 +53,10 @@ pub enum Kind {
     /// replayed, so a later deletion or anonymization of the merged conversation also reaches
     /// what a restore brings back of them.
     ConversationsMerged,
+    /// Suggestions by id (the `assist_suggestions` retention rule, *delete*).
+    Suggestions,
+    /// Suggestions by id whose text was emptied (the same rule, *anonymize*).
+    SuggestionsAnonymized,
 }
 
 /// One journal line.

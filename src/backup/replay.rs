@@ -52,6 +52,14 @@ pub async fn replay(state: &AppState, entries: &[Entry]) -> Result<Replayed, Bac
                 records::delete_drafts(&txn, org, ids, &off).await?;
                 (Removed::default(), Files::default())
             }
+            Kind::Suggestions => {
+                records::delete_suggestions(&txn, org, ids, &off).await?;
+                (Removed::default(), Files::default())
+            }
+            Kind::SuggestionsAnonymized => {
+                records::anonymize_suggestions(&txn, org, ids, &off).await?;
+                (Removed::default(), Files::default())
+            }
             Kind::Attachments => records::delete_attachments(&txn, org, ids, &off).await?,
             Kind::AttachmentsOfConversations => {
                 records::delete_attachments_of_conversations(&txn, org, ids, &off).await?

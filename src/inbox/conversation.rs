@@ -142,6 +142,12 @@ pub struct ConversationPage {
     pub orders: crate::assist::orders::panel::OrdersPanel,
     /// The intent of the newest customer message, offered as a tag (src/assist/intent/).
     pub intent: Option<crate::assist::intent::view::IntentView>,
+    /// Whether "Draft with the language model" is offered (src/assist/llm/draft.rs): the
+    /// organization switched it on and the customer's data may be processed.
+    pub model_draft: bool,
+    /// Suggestions for the newest customer message, when the organization shows them
+    /// (src/assist/suggest/).
+    pub suggestions: Option<crate::assist::suggest::routes::SuggestionsView>,
 }
 
 impl ConversationPage {
@@ -451,6 +457,9 @@ pub async fn load(
         .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
     let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
+    // Restricted, or objected to processing: no orders, no model, no suggestions.
+    let withheld =
+        crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?;
     let texts: Vec<(i64, &str)> = messages
         .iter()
         .filter(|m| m.html.is_none() && m.segments.is_empty())
@@ -460,9 +469,7 @@ pub async fn load(
         state,
         org,
         conversation.customer_id,
-        restriction.is_some()
-            || crate::privacy::objection::content_withheld(db, org, conversation.customer_id)
-                .await?,
+        restriction.is_some() || withheld,
         &texts,
     )
     .await?;
@@ -480,9 +487,22 @@ pub async fn load(
         &all_tags,
     )
     .await?;
+    let model_draft = crate::assist::llm::settings::of(db, org)
+        .await?
+        .is_some_and(|m| m.enabled)
+        && !withheld;
+    let suggestions = match restriction {
+        Some(_) => None,
+        None => {
+            crate::assist::suggest::routes::view(state, scope, &conversation, &customer_name)
+                .await?
+        }
+    };
     Ok(ConversationPage {
         orders,
         intent,
+        suggestions,
+        model_draft,
         restriction,
         legal_hold: crate::retention::hold::conversation_view(
             db,

@@ -169,6 +169,14 @@ pub async fn reply(
     let (error, status) = match refusal {
         None => {
             super::drafts::discard(&state.db, scope.org(), id, scope.user_id()).await?;
+            crate::assist::suggest::store::decide(
+                &state.db,
+                scope.org(),
+                id,
+                &form.text,
+                Utc::now(),
+            )
+            .await?;
             state.presence.stopped(
                 super::presence::Room {
                     org: scope.org(),

@@ -350,6 +350,15 @@ async fn finish(
     crate::db::entity::order_connector::Entity::delete_in(org)
         .exec(&txn)
         .await?;
+    crate::db::entity::assist_model::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
+    crate::db::entity::assist_suggestion::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
+    crate::db::entity::assist_setting::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;

@@ -16,7 +16,8 @@
 //!                   from: { name, address }, to: [string], cc: [string], bcc: [string], subject,
 //!                   text, html, delivery_status,
 //!       attachments: [ { filename, content_type, size, inline, file } ] } ],
-//!     drafts: [ { saved_at, to: [string], cc: [string], bcc: [string], text } ] } ],
+//!     drafts: [ { saved_at, to: [string], cc: [string], bcc: [string], text } ],
+//!     suggestions: [ { made_at, for_message_id, kind, title, text, shown, outcome } ] } ],
 //!   access_log: [ { at, by, what, conversation_id } ],
 //!   about_processing: { language, purposes: [string], legal_basis,
 //!     processing: [ { purpose, legal_bases: [ { name, article, text } ] } ],
@@ -72,6 +73,8 @@ export.json holds everything this shop's support inbox stores about one customer
   file inside this archive (attachments/<message id>/<attachment id>-<name>)\n\
 - drafts: replies to you that the team started writing and has not sent (saved_at, to,\n\
   cc, bcc, text)\n\
+- suggestions: texts the shop's software suggested to the team for answering your messages\n\
+  (made_at, for_message_id, kind, title, text, shown, outcome: used, edited or ignored)\n\
 - access_log: who of the shop's team opened this data and when (at, by, what:\n\
   conversation, customer, attachment, export or search, conversation_id)\n\
 - about_processing: the language of these texts, the purposes, the legal basis, processing\n\
@@ -134,6 +137,19 @@ struct ConversationRecord {
     messages: Vec<MessageRecord>,
     /// Replies the team started and has not sent (src/inbox/drafts.rs).
     drafts: Vec<DraftRecord>,
+    /// What was suggested for answering the customer (src/assist/suggest/).
+    suggestions: Vec<SuggestionRecord>,
+}
+
+#[derive(Serialize)]
+struct SuggestionRecord {
+    made_at: DateTime<Utc>,
+    for_message_id: i64,
+    kind: String,
+    title: String,
+    text: String,
+    shown: bool,
+    outcome: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -403,7 +419,21 @@ pub async fn collect_in(
                 text: d.text_body,
             })
             .collect();
+        let suggestions = crate::assist::suggest::store::of_conversation(db, org, c.id)
+            .await?
+            .into_iter()
+            .map(|s| SuggestionRecord {
+                made_at: s.created_at,
+                for_message_id: s.message_id,
+                kind: s.kind,
+                title: s.title,
+                text: s.text,
+                shown: s.shown,
+                outcome: s.outcome,
+            })
+            .collect();
         records.push(ConversationRecord {
+            suggestions,
             id: c.id,
             reference: c.token,
             subject: c.subject,

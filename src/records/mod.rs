@@ -300,6 +300,8 @@ async fn conversations(
         .await?;
         // The agents' unsent reply drafts in them (src/inbox/drafts.rs).
         crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
+        // What was suggested for them (src/assist/suggest/).
+        crate::assist::suggest::store::forget_conversations(db, org, &ids).await?;
         // The team's notifications about them (src/inbox/notifications).
         crate::inbox::notifications::store::forget_conversations(db, org, &ids).await?;
         // The aliases of conversations merged into them (src/inbox/merge.rs).
@@ -379,6 +381,31 @@ pub async fn delete_drafts(
     journal(log, org, Kind::Drafts, ids, &[]).await?;
     use crate::db::entity::draft;
     delete_rows_in::<draft::Entity>(db, org, draft::Column::Id, ids).await
+}
+
+/// Deletes suggestions of `org` by id (the `assist_suggestions` retention rule), journaled;
+/// the number deleted.
+pub async fn delete_suggestions(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    ids: &[i64],
+    log: &Journal,
+) -> Result<u64, DbErr> {
+    journal(log, org, Kind::Suggestions, ids, &[]).await?;
+    use crate::db::entity::assist_suggestion;
+    delete_rows_in::<assist_suggestion::Entity>(db, org, assist_suggestion::Column::Id, ids).await
+}
+
+/// Empties the text of suggestions of `org` by id (the `assist_suggestions` rule with
+/// *anonymize*), journaled; the number changed.
+pub async fn anonymize_suggestions(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    ids: &[i64],
+    log: &Journal,
+) -> Result<u64, DbErr> {
+    journal(log, org, Kind::SuggestionsAnonymized, ids, &[]).await?;
+    crate::assist::suggest::store::anonymize(db, org, ids).await
 }
 
 /// Deletes conversations of `org` with everything in them: tags, outbox rows, attachments,

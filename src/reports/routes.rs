@@ -69,6 +69,8 @@ struct ReportsPage {
     hours_svg: String,
     tables: Vec<TableView>,
     hours_csv: String,
+    /// How suggestions fared in the period (src/assist/suggest/), when any were made.
+    suggestions: Option<crate::assist::suggest::store::Tally>,
 }
 
 /// The report the query asks for, with every pending fact settled first.
@@ -211,7 +213,14 @@ pub async fn page(
             &report.channels,
         ),
     ];
+    let since = period
+        .from
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or_default();
+    let tally = crate::assist::suggest::store::tally(&state.db, scope.org(), since).await?;
     render(&ReportsPage {
+        suggestions: (tally != Default::default()).then_some(tally),
         from: period.from.to_string(),
         to: period.to.to_string(),
         week: period.group == query::Group::Week,

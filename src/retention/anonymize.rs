@@ -222,6 +222,7 @@ pub async fn conversations(
     crate::audit::access::forget_conversations(db, org, &ids).await?;
     // An unsent draft is not anonymized but dropped: nobody will send it now.
     crate::inbox::drafts::forget_conversations(db, org, &ids).await?;
+    crate::assist::suggest::store::forget_conversations(db, org, &ids).await?;
     // A chat visitor's key would let their browser read the rewritten chat (src/chat/).
     conversation::Entity::update_many()
         .col_expr(

@@ -433,3 +433,34 @@ pub(super) async fn unsent_drafts(
             .await?;
     Ok(())
 }
+
+// ---- assist suggestions -----------------------------------------------------------------
+
+/// Suggestions made before the rule (src/assist/suggest/): deleted, or anonymized — their
+/// text and title emptied, kind, outcome and dates kept for the reports — through
+/// [`records`] (journaled, so a restored backup does it again); a dry run counts them.
+pub(super) async fn assist_suggestions(
+    ctx: &Ctx<'_>,
+    rule: &RetentionRule,
+    counts: &mut CategoryCounts,
+) -> Result<(), RetentionError> {
+    let db = &ctx.state.db;
+    let due = crate::assist::suggest::store::due(db, ctx.org, rule.cutoff(ctx.now)).await?;
+    if ctx.dry_run {
+        counts.suggestions = due.len() as u64;
+        return Ok(());
+    }
+    for chunk in due.chunks(BATCH) {
+        let txn = crate::db::begin_write(db).await?;
+        counts.suggestions += match rule.action() {
+            Action::Delete => {
+                records::delete_suggestions(&txn, ctx.org, chunk, &ctx.state.journal).await?
+            }
+            Action::Anonymize => {
+                records::anonymize_suggestions(&txn, ctx.org, chunk, &ctx.state.journal).await?
+            }
+        };
+        txn.commit().await?;
+    }
+    Ok(())
+}

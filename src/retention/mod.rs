@@ -54,12 +54,15 @@ pub enum Category {
     Spam,
     /// Reply drafts never sent (src/inbox/drafts.rs), by age of their last change.
     UnsentDrafts,
+    /// Suggestions kept for customer messages (src/assist/suggest/), by age.
+    AssistSuggestions,
 }
 
 impl Category {
     /// In the order a run applies them.
-    pub const ALL: [Category; 9] = [
+    pub const ALL: [Category; 10] = [
         Category::UnsentDrafts,
+        Category::AssistSuggestions,
         Category::Attachments,
         Category::InternalNotes,
         Category::Spam,
@@ -81,6 +84,7 @@ impl Category {
             Category::AccessLog => "access_log",
             Category::Spam => "spam",
             Category::UnsentDrafts => "unsent_drafts",
+            Category::AssistSuggestions => "assist_suggestions",
         }
     }
 
@@ -102,6 +106,7 @@ impl Category {
             Category::AccessLog => "retention.category.access_log",
             Category::Spam => "retention.category.spam",
             Category::UnsentDrafts => "retention.category.unsent_drafts",
+            Category::AssistSuggestions => "retention.category.assist_suggestions",
         }
     }
 
@@ -119,6 +124,7 @@ impl Category {
             Category::AccessLog => "retention.hint.access_log",
             Category::Spam => "retention.hint.spam",
             Category::UnsentDrafts => "retention.hint.unsent_drafts",
+            Category::AssistSuggestions => "retention.hint.assist_suggestions",
         }
     }
 
@@ -146,6 +152,8 @@ impl Category {
             Category::AccessLog => (365, Action::Delete),
             Category::Spam => (30, Action::Delete),
             Category::UnsentDrafts => (30, Action::Delete),
+            // As a seed promises: unused suggestions anonymized after 30 days.
+            Category::AssistSuggestions => (30, Action::Anonymize),
         };
         RetentionRule {
             category: self,
@@ -190,7 +198,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error(
-        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, spam, unsent_drafts"
+        "category: must be one of closed_conversations, any_conversation, attachments, internal_notes, customers_without_conversations, audit_log, access_log, spam, unsent_drafts, assist_suggestions"
     )]
     UnknownCategory,
     #[error("action: must be delete or anonymize")]

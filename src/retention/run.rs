@@ -52,6 +52,9 @@ pub struct CategoryCounts {
     /// Unsent reply drafts removed (src/inbox/drafts.rs); absent in older runs.
     #[serde(default)]
     pub drafts: u64,
+    /// Suggestions deleted or emptied (src/assist/suggest/); absent in older runs.
+    #[serde(default)]
+    pub suggestions: u64,
     /// Customer records removed with their last conversation (src/retention/select.rs,
     /// `left_behind`); absent in runs recorded before it was counted.
     #[serde(default)]
@@ -339,6 +342,9 @@ async fn execute(
             Category::AuditLog => categories::audit_log(&ctx, rule, &mut counts).await,
             Category::AccessLog => categories::access_log(&ctx, rule, &mut counts).await,
             Category::UnsentDrafts => categories::unsent_drafts(&ctx, rule, &mut counts).await,
+            Category::AssistSuggestions => {
+                categories::assist_suggestions(&ctx, rule, &mut counts).await
+            }
         };
         tracing::info!(
             org = org.get(),

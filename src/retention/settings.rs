@@ -151,6 +151,14 @@ fn phrases(category: &str, c: &CategoryCounts, tr: Tr) -> Vec<String> {
         Some(Category::UnsentDrafts) if c.drafts > 0 => {
             out.push(tr.tn("retention.summary.drafts", "n", n(c.drafts)));
         }
+        Some(Category::AssistSuggestions) if c.suggestions > 0 => {
+            let key = if c.action == "anonymize" {
+                "retention.summary.suggestions_anonymize"
+            } else {
+                "retention.summary.suggestions_delete"
+            };
+            out.push(tr.tn(key, "n", n(c.suggestions)));
+        }
         _ => {}
     }
     if c.skipped_legal_hold > 0 {

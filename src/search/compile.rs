@@ -177,6 +177,19 @@ pub(crate) fn compile(
         let q = text_query(fields, an, term).unwrap_or_else(|| Box::new(EmptyQuery));
         clauses.push((Occur::Must, q));
     }
+    let any: Vec<Clause> = query
+        .any_of
+        .iter()
+        .filter_map(|term| text_query(fields, an, term))
+        .map(|q| (Occur::Should, q))
+        .collect();
+    if !query.any_of.is_empty() {
+        let min = query.min_any.clamp(1, any.len().max(1));
+        clauses.push((
+            Occur::Must,
+            Box::new(BooleanQuery::with_minimum_required_clauses(any, min)),
+        ));
+    }
     for term in &query.exclude {
         if let Some(q) = text_query(fields, an, term) {
             clauses.push((Occur::MustNot, q));

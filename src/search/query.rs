@@ -117,6 +117,11 @@ pub struct Query {
     pub exclude: Vec<TextTerm>,
     /// Filters, each with `true` when negated.
     pub filters: Vec<(bool, Filter)>,
+    /// Words of which at least [`Query::min_any`] must match, ranked by how many do and how
+    /// rare they are: "more like this" for suggestions (src/assist/suggest/). Not written in
+    /// the query language.
+    pub any_of: Vec<TextTerm>,
+    pub min_any: usize,
 }
 
 impl Query {
@@ -202,7 +207,17 @@ impl Query {
 
     /// True when the query has words or phrases to rank by.
     pub fn has_text(&self) -> bool {
-        !self.include.is_empty()
+        !self.include.is_empty() || !self.any_of.is_empty()
+    }
+
+    /// Conversations like a text: any `words` (at least `min` of them) and the `filters`.
+    pub fn similar_to(words: Vec<String>, min: usize, filters: Vec<Filter>) -> Query {
+        Query {
+            any_of: words.into_iter().map(TextTerm::Word).collect(),
+            min_any: min,
+            filters: filters.into_iter().map(|f| (false, f)).collect(),
+            ..Query::default()
+        }
     }
 
     fn push_text(&mut self, negated: bool, term: TextTerm) {

@@ -273,6 +273,15 @@ pub const API_KEY_REVOKE: Route<1> = Route::new("/settings/api-keys/{id}/revoke"
 
 // webhooks (src/webhooks/)
 pub const WEBHOOKS: Route<0> = Route::new("/settings/webhooks");
+/// The organization's language model (src/assist/llm/settings.rs).
+pub const ASSIST_SETTINGS: Route<0> = Route::new("/settings/assist");
+pub const ASSIST_SETTINGS_TEST: Route<0> = Route::new("/settings/assist/test");
+/// A draft by the language model (src/assist/llm/draft.rs).
+pub const CONVERSATION_MODEL_DRAFT: Route<1> = Route::new("/conversations/{id}/assist/draft");
+/// Suggestions (src/assist/suggest/): the organization's mode, and *Insert*.
+pub const ASSIST_SUGGESTIONS_MODE: Route<0> = Route::new("/settings/assist/suggestions");
+pub const CONVERSATION_SUGGESTION_INSERT: Route<2> =
+    Route::new("/conversations/{id}/assist/suggestions/{suggestion}/insert");
 /// Backups of a single-organization install (src/backup/routes.rs).
 pub const BACKUPS: Route<0> = Route::new("/settings/backups");
 pub const BACKUP_SCHEDULE: Route<0> = Route::new("/settings/backups/schedule");

@@ -10,6 +10,8 @@ mod api;
 mod api_contract;
 mod api_v1;
 mod assist_intent;
+mod assist_model;
+mod assist_suggest;
 mod audit;
 mod backup;
 mod blobs_s3;

@@ -33,11 +33,11 @@ fn cli_erase(app: &TestApp, email: &str, more: &[&str]) -> std::process::Output 
     app.lethe().args(erase).args(more).output().unwrap()
 }
 
-fn unzip(bytes: &[u8]) -> zip::ZipArchive<Cursor<Vec<u8>>> {
+pub(crate) fn unzip(bytes: &[u8]) -> zip::ZipArchive<Cursor<Vec<u8>>> {
     zip::ZipArchive::new(Cursor::new(bytes.to_vec())).expect("a ZIP")
 }
 
-fn zip_file(archive: &mut zip::ZipArchive<Cursor<Vec<u8>>>, name: &str) -> Vec<u8> {
+pub(crate) fn zip_file(archive: &mut zip::ZipArchive<Cursor<Vec<u8>>>, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
     archive
         .by_name(name)
@@ -47,7 +47,11 @@ fn zip_file(archive: &mut zip::ZipArchive<Cursor<Vec<u8>>>, name: &str) -> Vec<u
     out
 }
 
-async fn export_via_page(app: &TestApp, customer_id: i64, include_notes: bool) -> Vec<u8> {
+pub(crate) async fn export_via_page(
+    app: &TestApp,
+    customer_id: i64,
+    include_notes: bool,
+) -> Vec<u8> {
     let page = app.get_text(&format!("/customers/{customer_id}")).await;
     assert!(page.contains(&format!("/customers/{customer_id}/export")));
     let csrf = crate::helpers::csrf_of(&page);

@@ -3,6 +3,9 @@
 pub mod access_entry;
 pub mod api_idempotency;
 pub mod api_key;
+pub mod assist_model;
+pub mod assist_setting;
+pub mod assist_suggestion;
 pub mod attachment;
 pub mod audit_actor;
 pub mod audit_anchor;

@@ -41,6 +41,12 @@ pub struct Detector {
     known: KnownMatcher,
 }
 
+/// The one detector the server shares (compiled on first use).
+pub fn shared() -> &'static Detector {
+    static DETECTOR: std::sync::LazyLock<Detector> = std::sync::LazyLock::new(Detector::new);
+    &DETECTOR
+}
+
 impl Default for Detector {
     fn default() -> Self {
         Self::new()

@@ -102,6 +102,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/chat.toml")),
             include_str!(concat!($lang, "/assist.toml")),
             include_str!(concat!($lang, "/intent.toml")),
+            include_str!(concat!($lang, "/assist_llm.toml")),
         ]
     };
 }

@@ -1,0 +1,226 @@
+//! "Draft with the language model" on a conversation: `POST /conversations/{id}/assist/draft`.
+//!
+//! The thread (customers' and agents' messages, not internal notes, quoted lines dropped,
+//! newest kept when it is long) is pseudonymized with the PII detector and the customer
+//! record ([`super::pseudonym`]), checked once more for any record value left, and sent to the
+//! organization's endpoint. The answer's placeholders are filled in here and the text goes
+//! into the agent's draft — appended below what the draft already holds — for the agent to
+//! edit and send: nothing is sent to the customer automatically. A customer whose processing
+//! is restricted or who objected to processing is never sent (invariant 10). Every call is
+//! audit-logged with the organization, conversation, model and sizes, never the text.
+
+use std::collections::BTreeSet;
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::client::ChatMessage;
+use super::pseudonym::Pseudonyms;
+use crate::db::InOrg;
+use crate::db::entity::{message, organization};
+use crate::inbox::drafts::{self, DraftFields};
+use crate::orgs::TenantScope;
+use crate::privacy::pii::{Detector, KnownValue, PiiKind};
+use crate::state::AppState;
+use crate::web::forms::NoFields;
+use crate::web::page::see_other_with_flash;
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm};
+
+/// The most thread text sent, in characters (the newest messages are kept).
+const MAX_THREAD_CHARS: usize = 24_000;
+
+/// What the model is told before the thread.
+const INSTRUCTIONS: &str = "You are a customer support agent of the online shop named below. \
+Write the reply to the customer's last message, in the language the customer wrote in, \
+friendly and to the point. Text in square brackets such as [NAME_1], [EMAIL_2], [PHONE_1], \
+[ADDRESS_1] or [URL_1] stands for personal data that was removed: use these placeholders \
+exactly as written where the value belongs, and never invent names, addresses, order data \
+or numbers. Answer with the text of the reply only.";
+
+/// A message's text without quoted lines.
+fn unquoted(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('>'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+/// The thread as the model reads it, pseudonymized; the newest messages first kept.
+fn thread_text(
+    detector: &Detector,
+    pseudonyms: &mut Pseudonyms,
+    subject: &str,
+    messages: &[message::Model],
+    known: &[KnownValue],
+) -> String {
+    let mut parts = Vec::new();
+    let mut used = 0;
+    for m in messages.iter().rev() {
+        let who = if m.direction == "outbound" {
+            "Agent"
+        } else {
+            "Customer"
+        };
+        let text = unquoted(&m.text_body);
+        if text.is_empty() {
+            continue;
+        }
+        let part = format!("{who}:\n{}", pseudonyms.hide(detector, &text, known));
+        used += part.chars().count();
+        if used > MAX_THREAD_CHARS && !parts.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    parts.reverse();
+    format!(
+        "Subject: {}\n\n{}",
+        pseudonyms.hide(detector, subject, known),
+        parts.join("\n\n")
+    )
+}
+
+/// The people of the thread besides the customer record: everyone named in a From, To or Cc,
+/// agents included.
+fn participants(messages: &[message::Model]) -> Vec<KnownValue> {
+    let mut out = Vec::new();
+    for m in messages {
+        let name = m.from_name.trim();
+        if name.chars().count() >= 3 {
+            out.push(KnownValue::new(PiiKind::Name, name));
+        }
+        for list in [&m.from_address, &m.to_addresses, &m.cc_addresses] {
+            for address in list.split([',', ';', ' ', '<', '>']).map(str::trim) {
+                if address.contains('@') {
+                    out.push(KnownValue::new(PiiKind::Email, address));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `POST /conversations/{id}/assist/draft`.
+pub async fn draft(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let org = scope.org();
+    let back = paths::CONVERSATION.at(id);
+    let conversation = crate::inbox::queries::conversation(&state.db, org, id).await?;
+    let Some(endpoint) = super::settings::enabled_endpoint(&state, org).await? else {
+        return Ok(see_other_with_flash(&back, "flash.assist_model_off"));
+    };
+    if crate::privacy::objection::content_withheld(&state.db, org, conversation.customer_id).await?
+    {
+        return Ok(see_other_with_flash(&back, "flash.assist_model_withheld"));
+    }
+    let messages = message::Entity::lookup_in(org)
+        .filter(message::Column::ConversationId.eq(id))
+        .filter(message::Column::Direction.ne("note"))
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut known = crate::retention::anonymize::known_values(
+        &state.db,
+        &BTreeSet::from([conversation.customer_id]),
+    )
+    .await?
+    .remove(&conversation.customer_id)
+    .map(|(_, known)| known)
+    .unwrap_or_default();
+    known.extend(participants(&messages));
+    let shop = organization::Entity::find_by_id(org.get())
+        .one(&state.db)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+
+    let mut pseudonyms = Pseudonyms::new();
+    let thread = thread_text(
+        crate::privacy::pii::shared(),
+        &mut pseudonyms,
+        &conversation.subject,
+        &messages,
+        &known,
+    );
+    let prompt = vec![
+        ChatMessage {
+            role: "system",
+            content: format!("{INSTRUCTIONS}\n\nShop: {shop}"),
+        },
+        ChatMessage {
+            role: "user",
+            content: thread,
+        },
+    ];
+    let sent_chars: usize = prompt.iter().map(|m| m.content.chars().count()).sum();
+    let audit = |outcome: &str, received_chars: usize| {
+        serde_json::json!({
+            "conversation": id,
+            "model": endpoint.model,
+            "endpoint": endpoint.url.host(),
+            "sent_chars": sent_chars,
+            "received_chars": received_chars,
+            "placeholders": pseudonyms.len(),
+            "outcome": outcome,
+        })
+    };
+    if prompt
+        .iter()
+        .any(|m| Pseudonyms::leaked(&m.content, &known).is_some())
+    {
+        scope
+            .audit(
+                &state,
+                "assist.model_called",
+                format!("conversation:{id}"),
+                audit("refused_leak", 0),
+            )
+            .await?;
+        return Ok(see_other_with_flash(&back, "flash.assist_model_leak"));
+    }
+    let answer = match endpoint.complete(state.config.egress(), &prompt).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(error = %error, "language model call failed");
+            scope
+                .audit(
+                    &state,
+                    "assist.model_called",
+                    format!("conversation:{id}"),
+                    audit(error.outcome(), 0),
+                )
+                .await?;
+            return Ok(see_other_with_flash(&back, error.flash()));
+        }
+    };
+    let restored = pseudonyms.restore(answer.trim());
+    scope
+        .audit(
+            &state,
+            "assist.model_called",
+            format!("conversation:{id}"),
+            audit("drafted", answer.chars().count()),
+        )
+        .await?;
+    let mut fields = drafts::of(&state.db, org, id, scope.user_id())
+        .await?
+        .map(DraftFields::from)
+        .unwrap_or_default();
+    fields.text = if fields.text.trim().is_empty() {
+        restored
+    } else {
+        format!("{}\n\n{restored}", fields.text.trim_end())
+    };
+    drafts::save(&state.db, org, id, scope.user_id(), &fields, Utc::now()).await?;
+    Ok(see_other_with_flash(&back, "flash.assist_model_drafted"))
+}

@@ -1,0 +1,114 @@
+//! The suggestions on the conversation page ([`view`]) and *Insert*:
+//! `POST /conversations/{id}/assist/suggestions/{suggestion}/insert` appends the text to the
+//! agent's draft and goes back to the reply box (no JavaScript needed).
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+
+use super::compute::{self, Fill};
+use super::settings::{self, Mode};
+use super::store;
+use crate::db::InOrg;
+use crate::db::entity::{assist_suggestion, conversation, message};
+use crate::inbox::drafts::{self, DraftFields};
+use crate::orgs::TenantScope;
+use crate::state::AppState;
+use crate::web::forms::NoFields;
+use crate::web::page::see_other_with_flash;
+use crate::web::paths;
+use crate::web::{AppError, CsrfForm};
+
+/// What the page shows: the suggestions for the newest customer message, when shown.
+pub struct SuggestionsView {
+    pub items: Vec<assist_suggestion::Model>,
+}
+
+/// The suggestions for the conversation's newest customer message — computed and kept the
+/// first time the page opens after it arrived — or None when the organization keeps them off
+/// or in shadow mode, or the customer's data may not be processed.
+pub async fn view(
+    state: &AppState,
+    scope: &TenantScope,
+    conversation: &conversation::Model,
+    customer_name: &str,
+) -> Result<Option<SuggestionsView>, AppError> {
+    let db = &state.db;
+    let org = scope.org();
+    let mode = settings::mode(db, org).await?;
+    if mode == Mode::Off
+        || crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?
+    {
+        return Ok(None);
+    }
+    let Some(newest) = message::Entity::lookup_in(org)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.eq("inbound"))
+        .order_by_desc(message::Column::CreatedAt)
+        .order_by_desc(message::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut items = store::of_message(db, org, conversation.id, newest.id).await?;
+    if items.is_empty() {
+        let agent = scope
+            .session
+            .user
+            .as_ref()
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default();
+        let order = compute::order_number(&format!("{}\n{}", newest.subject, newest.text_body));
+        let fill = Fill {
+            customer_name,
+            agent_name: &agent,
+            ticket: &conversation.token,
+            order_number: order.as_deref(),
+        };
+        let candidates = compute::candidates(state, org, conversation, &newest, &fill).await?;
+        store::keep(
+            db,
+            org,
+            conversation.id,
+            newest.id,
+            &candidates,
+            mode == Mode::Shown,
+            Utc::now(),
+        )
+        .await?;
+        items = store::of_message(db, org, conversation.id, newest.id).await?;
+    }
+    Ok((mode == Mode::Shown && !items.is_empty()).then_some(SuggestionsView { items }))
+}
+
+/// `POST /conversations/{id}/assist/suggestions/{suggestion}/insert`.
+pub async fn insert(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (id, suggestion_id) = path.into_inner();
+    let org = scope.org();
+    crate::inbox::queries::changeable_conversation(&state.db, org, id).await?;
+    let suggestion = assist_suggestion::Entity::find_by_id_in(org, suggestion_id)
+        .one(&state.db)
+        .await?
+        .filter(|s| s.conversation_id == id && s.shown)
+        .ok_or(AppError::NotFound)?;
+    let mut fields = drafts::of(&state.db, org, id, scope.user_id())
+        .await?
+        .map(DraftFields::from)
+        .unwrap_or_default();
+    fields.text = if fields.text.trim().is_empty() {
+        suggestion.text
+    } else {
+        format!("{}\n\n{}", fields.text.trim_end(), suggestion.text)
+    };
+    drafts::save(&state.db, org, id, scope.user_id(), &fields, Utc::now()).await?;
+    Ok(see_other_with_flash(
+        &paths::CONVERSATION.at(id),
+        "flash.assist_suggestion_inserted",
+    ))
+}
