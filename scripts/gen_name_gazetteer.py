@@ -27,8 +27,8 @@ import wordfreq
 # residents' families come from (names of neighbours and couriers are not all local).
 MAIN = ["GB", "IE", "DE", "AT", "CH", "FR", "BE", "ES", "IT", "NL"]
 OTHER = ["TR", "PL", "PT", "RO", "MA", "DZ", "GR", "HR", "RS", "AL", "US", "IN", "NG", "BR"]
-FIRST_RANK = {**{c: 1500 for c in MAIN}, **{c: 300 for c in OTHER}}
-LAST_RANK = {**{c: 3000 for c in MAIN}, **{c: 400 for c in OTHER}}
+FIRST_RANK = {**{c: 1500 for c in MAIN}, **{c: 600 for c in OTHER}}
+LAST_RANK = {**{c: 3000 for c in MAIN}, **{c: 600 for c in OTHER}}
 LANGS = ["en", "de", "fr", "es", "it", "nl"]
 COMMON_WORDS = 6000  # top words per language that make a name ambiguous ...
 VERY_COMMON = 300  # ... and the top words that are dropped altogether (noise: "Hallo", "Frau")

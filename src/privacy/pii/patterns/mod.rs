@@ -125,7 +125,8 @@ pub const NEGATIVE_CONTEXT: &[&str] = &[
     "€",
     "eur ",
     "eur.",
-    "euro",
+    "euro ",
+    "euros",
 ];
 
 /// Whether the character is part of a word or number.

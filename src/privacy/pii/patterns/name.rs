@@ -207,7 +207,6 @@ const NOT_NAMES: &[&str] = &[
     "Retouren",
     "Retours",
     "Devoluciones",
-    "Resi",
     "Ufficio",
     "Office",
     "Billing",
@@ -530,10 +529,33 @@ impl NameFinder {
             .map(|&(s, e)| word_flags(&text[s..e]))
             .collect();
         let cue = cue_before(text, first_start);
+        let sentence_start = text[..first_start]
+            .trim_end_matches([' ', '\t'])
+            .chars()
+            .next_back()
+            .is_none_or(|c| matches!(c, '.' | '!' | '?' | '\n' | ':' | '>' | '"' | '«' | '“'));
+        if group.len() == 2
+            && flags[0] == 0
+            && flags[1] & LAST != 0
+            && flags[1] & WORD == 0
+            && !sentence_start
+        {
+            // "Tunde Bello": a first name the gazetteer does not know before a surname.
+            push_running(text, first_start, group[1].1, out);
+            return;
+        }
+        if group.len() >= 2 && flags[0] == 0 && cue == Cue::None {
+            // "Yesterday Priya Raman": the unknown first word is not part of the name.
+            return self.judge_group(text, &group[1..], out);
+        }
         let n = flags.len();
         let group_end = group[n - 1].1;
         let last_word = &text[group[n - 1].0..group_end];
-        if PLACE_SUFFIXES.contains(&last_word) || beside_date_or_postcode(text, first_start, group_end)
+        // "Baker & Mills Solicitors": a firm.
+        let firm = text[group_end..].starts_with(" &") || text[group_end..].starts_with(" and Co");
+        if firm
+            || PLACE_SUFFIXES.contains(&last_word)
+            || beside_date_or_postcode(text, first_start, group_end)
         {
             return;
         }
@@ -576,7 +598,14 @@ impl NameFinder {
                         .split_whitespace()
                         .next()
                         .is_some_and(|w| SURNAME_PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(w)));
+                    // "De Linde", « La Rochelle », "Del Mar": a capitalised article makes a
+                    // place or a thing.
+                    let article = text[from..s]
+                        .split_whitespace()
+                        .next()
+                        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase));
                     !after_place_word(text, from)
+                        && !article
                         && ((f & FIRST != 0 && f & WORD == 0)
                             || (f & LAST != 0 && (surname_particle || initials_before(text, s) < s)))
                 }
