@@ -252,7 +252,7 @@ fn report(mails: &[Mail]) -> (BTreeMap<PiiKind, Stats>, Stats) {
 #[test]
 fn corpus_accuracy_meets_targets() {
     let mails = load();
-    assert!(mails.len() >= 100, "corpus has {} mails", mails.len());
+    assert!(mails.len() >= 300, "corpus has {} mails", mails.len());
     println!("{} dev mails", mails.len());
     let (merged, _) = report(&mails);
     let mut failures = Vec::new();

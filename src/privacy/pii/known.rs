@@ -25,7 +25,11 @@ impl KnownMatcher {
             .filter(|k| k.value.trim().chars().count() >= 2)
             // A particle ("de", "van der") is never a name on its own.
             .filter(|k| {
-                k.kind != PiiKind::Name || !k.value.split_whitespace().all(crate::privacy::pii::is_particle)
+                k.kind != PiiKind::Name
+                    || !k
+                        .value
+                        .split_whitespace()
+                        .all(crate::privacy::pii::is_particle)
             })
             .collect();
         if usable.is_empty() {

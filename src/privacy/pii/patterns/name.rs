@@ -233,6 +233,19 @@ const NOT_NAMES: &[&str] = &[
     "Une",
     "Una",
     "Uno",
+    "Chronopost",
+    "Mondial",
+    "Relay",
+    "Seur",
+    "Nacex",
+    "Bartolini",
+    "Poste",
+    "Evri",
+    "Yodel",
+    "Parcelforce",
+    "Express",
+    "Kurier",
+    "Courier",
 ];
 
 impl NameFinder {
@@ -318,6 +331,20 @@ impl NameFinder {
             return;
         }
         let before = trimmed[..start - 1].trim_end_matches('\r');
+        // "thanks\njo", "yanis": a signature in lower case, when the gazetteer knows it as a
+        // first name that is no common word, below an empty line or a sign-off.
+        let line = trimmed[start..].trim_end_matches('\r');
+        let word = line.trim_matches([' ', '\t', '-', '>']);
+        let prev_line = before.rsplit('\n').next().unwrap_or("");
+        if word.len() >= 2
+            && word.chars().all(char::is_lowercase)
+            && gazetteer::lookup(word) & (FIRST | WORD) == FIRST
+            && (prev_line.trim().is_empty() || self.closing_line.is_match(prev_line))
+        {
+            let at = start + line.find(word).unwrap_or(0);
+            push_running(text, at, at + word.len(), out);
+            return;
+        }
         let blank_above =
             before.ends_with('\n') || before.trim_end_matches([' ', '\t']).ends_with('\n');
         if !blank_above {
@@ -380,71 +407,397 @@ impl NameFinder {
 /// Yilmaz", "le livreur, Karim", "mijn buurman Jeroen"), lower case.
 const PERSON_CUES: &[&str] = &[
     // en
-    "husband", "wife", "son", "daughter", "mother", "mum", "mom", "father", "dad", "brother",
-    "sister", "partner", "boyfriend", "girlfriend", "fiancé", "fiancée", "neighbour",
-    "neighbor", "colleague", "friend", "courier", "driver", "postman", "postwoman", "landlord",
-    "landlady", "flatmate", "aunt", "uncle", "grandmother", "grandma", "grandfather", "grandpa",
-    "niece", "nephew", "cousin", "boss", "manager", "caretaker", "concierge", "named", "called",
-    "c/o", "attn", "attn.", "to", "with", "and", "or", "by", "agent", "colleagues", "signed",
+    "husband",
+    "wife",
+    "son",
+    "daughter",
+    "mother",
+    "mum",
+    "mom",
+    "father",
+    "dad",
+    "brother",
+    "sister",
+    "partner",
+    "boyfriend",
+    "girlfriend",
+    "fiancé",
+    "fiancée",
+    "neighbour",
+    "neighbor",
+    "colleague",
+    "friend",
+    "courier",
+    "driver",
+    "postman",
+    "postwoman",
+    "landlord",
+    "landlady",
+    "flatmate",
+    "aunt",
+    "uncle",
+    "grandmother",
+    "grandma",
+    "grandfather",
+    "grandpa",
+    "niece",
+    "nephew",
+    "cousin",
+    "boss",
+    "manager",
+    "caretaker",
+    "concierge",
+    "named",
+    "called",
+    "c/o",
+    "attn",
+    "attn.",
+    "to",
+    "with",
+    "and",
+    "or",
+    "by",
+    "agent",
+    "colleagues",
+    "signed",
     // de
-    "mann", "ehemann", "ehefrau", "sohn", "tochter", "mutter", "vater", "bruder", "schwester",
-    "partnerin", "freund", "freundin", "nachbar", "nachbarn", "nachbarin", "kollege",
-    "kollegin", "kollegen", "bote", "botin", "fahrer", "fahrerin", "paketbote", "paketbotin",
-    "zusteller", "zustellerin", "postbote", "postbotin", "mitarbeiter", "mitarbeiterin", "chef",
-    "chefin", "oma", "opa", "onkel", "tante", "cousine", "enkel", "enkelin", "schwiegermutter",
-    "schwiegervater", "namens", "bei", "mit", "und", "oder", "von", "an", "für", "hausmeister",
-    "vermieter", "vermieterin",
+    "mann",
+    "ehemann",
+    "ehefrau",
+    "sohn",
+    "tochter",
+    "mutter",
+    "vater",
+    "bruder",
+    "schwester",
+    "partnerin",
+    "freund",
+    "freundin",
+    "nachbar",
+    "nachbarn",
+    "nachbarin",
+    "kollege",
+    "kollegin",
+    "kollegen",
+    "bote",
+    "botin",
+    "fahrer",
+    "fahrerin",
+    "paketbote",
+    "paketbotin",
+    "zusteller",
+    "zustellerin",
+    "postbote",
+    "postbotin",
+    "mitarbeiter",
+    "mitarbeiterin",
+    "chef",
+    "chefin",
+    "oma",
+    "opa",
+    "onkel",
+    "tante",
+    "cousine",
+    "enkel",
+    "enkelin",
+    "schwiegermutter",
+    "schwiegervater",
+    "namens",
+    "bei",
+    "mit",
+    "und",
+    "oder",
+    "von",
+    "an",
+    "für",
+    "hausmeister",
+    "vermieter",
+    "vermieterin",
     // fr
-    "mari", "femme", "fils", "fille", "mère", "père", "frère", "sœur", "soeur", "voisin",
-    "voisine", "collègue", "ami", "amie", "livreur", "livreuse", "facteur", "factrice",
-    "conjoint", "conjointe", "compagnon", "compagne", "copain", "copine", "gardien", "gardienne",
-    "oncle", "belle-mère", "beau-père", "nommé", "nommée", "chez", "avec", "et", "ou", "par",
-    "à", "pour", "mamie", "papi",
+    "mari",
+    "femme",
+    "fils",
+    "fille",
+    "mère",
+    "père",
+    "frère",
+    "sœur",
+    "soeur",
+    "voisin",
+    "voisine",
+    "collègue",
+    "ami",
+    "amie",
+    "livreur",
+    "livreuse",
+    "facteur",
+    "factrice",
+    "conjoint",
+    "conjointe",
+    "compagnon",
+    "compagne",
+    "copain",
+    "copine",
+    "gardien",
+    "gardienne",
+    "oncle",
+    "belle-mère",
+    "beau-père",
+    "nommé",
+    "nommée",
+    "chez",
+    "avec",
+    "et",
+    "ou",
+    "par",
+    "à",
+    "pour",
+    "mamie",
+    "papi",
     // es
-    "marido", "esposo", "esposa", "mujer", "hijo", "hija", "madre", "padre", "hermano",
-    "hermana", "vecino", "vecina", "compañero", "compañera", "amigo", "amiga", "repartidor",
-    "repartidora", "mensajero", "mensajera", "cartero", "cartera", "pareja", "novio", "novia",
-    "suegra", "suegro", "tío", "tía", "primo", "prima", "abuela", "abuelo", "portero", "portera",
-    "llamado", "llamada", "con", "y", "o", "por", "para",
+    "marido",
+    "esposo",
+    "esposa",
+    "mujer",
+    "hijo",
+    "hija",
+    "madre",
+    "padre",
+    "hermano",
+    "hermana",
+    "vecino",
+    "vecina",
+    "compañero",
+    "compañera",
+    "amigo",
+    "amiga",
+    "repartidor",
+    "repartidora",
+    "mensajero",
+    "mensajera",
+    "cartero",
+    "cartera",
+    "pareja",
+    "novio",
+    "novia",
+    "suegra",
+    "suegro",
+    "tío",
+    "tía",
+    "primo",
+    "prima",
+    "abuela",
+    "abuelo",
+    "portero",
+    "portera",
+    "llamado",
+    "llamada",
+    "con",
+    "y",
+    "o",
+    "por",
+    "para",
     // it
-    "marito", "moglie", "figlio", "figlia", "fratello", "sorella", "vicino", "vicina", "collega",
-    "amico", "amica", "corriere", "fattorino", "postino", "postina", "compagno", "compagna",
-    "suocera", "suocero", "zio", "zia", "cugino", "cugina", "nonna", "nonno", "portiere",
-    "portinaio", "portinaia", "chiamato", "chiamata", "presso", "col", "con", "e", "o", "per",
+    "marito",
+    "moglie",
+    "figlio",
+    "figlia",
+    "fratello",
+    "sorella",
+    "vicino",
+    "vicina",
+    "collega",
+    "amico",
+    "amica",
+    "corriere",
+    "fattorino",
+    "postino",
+    "postina",
+    "compagno",
+    "compagna",
+    "suocera",
+    "suocero",
+    "zio",
+    "zia",
+    "cugino",
+    "cugina",
+    "nonna",
+    "nonno",
+    "portiere",
+    "portinaio",
+    "portinaia",
+    "chiamato",
+    "chiamata",
+    "presso",
+    "col",
+    "con",
+    "e",
+    "o",
+    "per",
     // nl
-    "man", "vrouw", "echtgenoot", "echtgenote", "zoon", "dochter", "moeder", "vader", "broer",
-    "zus", "zuster", "buurman", "buurvrouw", "buren", "vriend", "vriendin", "bezorger",
-    "bezorgster", "koerier", "postbode", "schoonmoeder", "schoonvader", "oom", "neef", "nicht",
-    "genaamd", "met", "en", "of", "door", "voor", "aan", "collega's",
+    "man",
+    "vrouw",
+    "echtgenoot",
+    "echtgenote",
+    "zoon",
+    "dochter",
+    "moeder",
+    "vader",
+    "broer",
+    "zus",
+    "zuster",
+    "buurman",
+    "buurvrouw",
+    "buren",
+    "vriend",
+    "vriendin",
+    "bezorger",
+    "bezorgster",
+    "koerier",
+    "postbode",
+    "schoonmoeder",
+    "schoonvader",
+    "oom",
+    "neef",
+    "nicht",
+    "genaamd",
+    "met",
+    "en",
+    "of",
+    "door",
+    "voor",
+    "aan",
+    "collega's",
     // flatmates, door bells and intercoms ("citofono Greco")
-    "coloc", "colocataire", "flatmate", "housemate", "mitbewohner", "mitbewohnerin",
-    "coinquilino", "coinquilina", "huisgenoot", "citofono", "campanello", "klingel",
-    "sonnette", "interphone", "timbre", "bel", "doorbell", "buzzer", "intercom",
+    "coloc",
+    "colocataire",
+    "flatmate",
+    "housemate",
+    "mitbewohner",
+    "mitbewohnerin",
+    "coinquilino",
+    "coinquilina",
+    "huisgenoot",
+    "citofono",
+    "campanello",
+    "klingel",
+    "sonnette",
+    "interphone",
+    "timbre",
+    "bel",
+    "doorbell",
+    "buzzer",
+    "intercom",
     // owners, families, "a certain …"
-    "owner", "besitzer", "besitzerin", "inhaber", "inhaberin", "propriétaire", "dueño", "dueña",
-    "propietario", "propietaria", "titolare", "proprietario", "proprietaria", "eigenaar",
-    "eigenares", "familie", "family", "famille", "familia", "famiglia", "fam.", "certo", "certa",
-    "nessun", "nessuna", "cierto", "cierta", "ningún", "certain", "certaine", "gewisser",
-    "gewissen", "gewisse", "zekere", "intestato", "intestata", "intestatario", "intestataria",
+    "owner",
+    "besitzer",
+    "besitzerin",
+    "inhaber",
+    "inhaberin",
+    "propriétaire",
+    "dueño",
+    "dueña",
+    "propietario",
+    "propietaria",
+    "titolare",
+    "proprietario",
+    "proprietaria",
+    "eigenaar",
+    "eigenares",
+    "familie",
+    "family",
+    "famille",
+    "familia",
+    "famiglia",
+    "fam.",
+    "certo",
+    "certa",
+    "nessun",
+    "nessuna",
+    "cierto",
+    "cierta",
+    "ningún",
+    "certain",
+    "certaine",
+    "gewisser",
+    "gewissen",
+    "gewisse",
+    "zekere",
+    "intestato",
+    "intestata",
+    "intestatario",
+    "intestataria",
     // titles (lower-cased)
-    "herr", "herrn", "frau", "hr.", "fr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss",
-    "dr.", "monsieur", "madame", "m.", "mme", "mme.", "mlle", "señor", "señora", "sr.", "sra.",
-    "signor", "signora", "sig.", "sig.ra", "dott.", "heer", "mevrouw", "meneer", "dhr.", "mevr.",
-    "mw.", "d.", "dña.", "doña", "don", "sig.na", "sig.ra", "prof.",
+    "herr",
+    "herrn",
+    "frau",
+    "hr.",
+    "fr.",
+    "mr",
+    "mr.",
+    "mrs",
+    "mrs.",
+    "ms",
+    "ms.",
+    "miss",
+    "dr.",
+    "monsieur",
+    "madame",
+    "m.",
+    "mme",
+    "mme.",
+    "mlle",
+    "señor",
+    "señora",
+    "sr.",
+    "sra.",
+    "signor",
+    "signora",
+    "sig.",
+    "sig.ra",
+    "dott.",
+    "heer",
+    "mevrouw",
+    "meneer",
+    "dhr.",
+    "mevr.",
+    "mw.",
+    "d.",
+    "dña.",
+    "doña",
+    "don",
+    "sig.na",
+    "sig.ra",
+    "prof.",
 ];
 
 /// Cue words that only introduce a name when the name is in the gazetteer as a person name
 /// without being a common word (conjunctions and prepositions).
 const WEAK_CUES: &[&str] = &[
-    "to", "with", "and", "or", "by", "mit", "und", "oder", "von", "an", "für", "bei", "avec",
-    "et", "ou", "par", "à", "pour", "chez", "con", "y", "o", "por", "para", "col", "e", "per",
-    "presso", "met", "en", "of", "door", "voor", "aan", "a",
+    "to", "with", "and", "or", "by", "mit", "und", "oder", "von", "an", "für", "bei", "avec", "et",
+    "ou", "par", "à", "pour", "chez", "con", "y", "o", "por", "para", "col", "e", "per", "presso",
+    "met", "en", "of", "door", "voor", "aan", "a",
 ];
 
 /// Words between a cue and a name that change nothing ("my flatmate is Will").
 const COPULAS: &[&str] = &[
-    "is", "was", "ist", "war", "heißt", "heisst", "est", "s'appelle", "es", "se", "llama", "è",
-    "si", "chiama", "heet", "called", "named",
+    "is",
+    "was",
+    "ist",
+    "war",
+    "heißt",
+    "heisst",
+    "est",
+    "s'appelle",
+    "es",
+    "se",
+    "llama",
+    "è",
+    "si",
+    "chiama",
+    "heet",
+    "called",
+    "named",
 ];
 
 /// Particles that make the surname after them a name on their own ("van Dijk", "von Stein").
@@ -452,9 +805,32 @@ const SURNAME_PARTICLES: &[&str] = &["van", "von", "ten", "ter", "vom", "van't"]
 
 /// Last words of a run of capitalised words that make it a place ("Rowan Hall").
 const PLACE_SUFFIXES: &[&str] = &[
-    "Hall", "House", "Court", "Cottage", "Lodge", "Farm", "Park", "Gardens", "Close", "Street",
-    "Road", "Lane", "Way", "Avenue", "Centre", "Center", "Hotel", "Residence", "Tower", "Mews",
-    "Place", "Square", "Building", "Station", "Airport", "Bridge",
+    "Hall",
+    "House",
+    "Court",
+    "Cottage",
+    "Lodge",
+    "Farm",
+    "Park",
+    "Gardens",
+    "Close",
+    "Street",
+    "Road",
+    "Lane",
+    "Way",
+    "Avenue",
+    "Centre",
+    "Center",
+    "Hotel",
+    "Residence",
+    "Tower",
+    "Mews",
+    "Place",
+    "Square",
+    "Building",
+    "Station",
+    "Airport",
+    "Bridge",
 ];
 
 /// Words after which a capitalised word is a place, not a person.
@@ -466,9 +842,9 @@ const PLACE_WORDS: &[&str] = &[
 
 /// Titles handled by the title pattern; they split running-text groups.
 const TITLES: &[&str] = &[
-    "Herr", "Herrn", "Frau", "Mr", "Mrs", "Ms", "Miss", "Dr", "Monsieur", "Madame", "Mme",
-    "Mlle", "Señor", "Señora", "Sr", "Sra", "Signor", "Signora", "Sig", "Dott", "Heer",
-    "Mevrouw", "Meneer", "Dhr", "Mevr", "Mw", "Don", "Doña",
+    "Herr", "Herrn", "Frau", "Mr", "Mrs", "Ms", "Miss", "Dr", "Monsieur", "Madame", "Mme", "Mlle",
+    "Señor", "Señora", "Sr", "Sra", "Signor", "Signora", "Sig", "Dott", "Heer", "Mevrouw",
+    "Meneer", "Dhr", "Mevr", "Mw", "Don", "Doña",
 ];
 
 impl NameFinder {
@@ -480,10 +856,7 @@ impl NameFinder {
         for m in self.token.find_iter(text) {
             let (start, mut end) = (m.start(), m.end());
             let word = m.as_str();
-            if let Some(stem) = word
-                .strip_suffix("'s")
-                .or_else(|| word.strip_suffix("’s"))
-            {
+            if let Some(stem) = word.strip_suffix("'s").or_else(|| word.strip_suffix("’s")) {
                 end = start + stem.len();
             }
             let joined = !group.is_empty() && only_particles_between(&text[last_end..start]);
@@ -494,7 +867,10 @@ impl NameFinder {
             if char_before(text, start).is_some_and(|c| {
                 c.is_alphanumeric() || matches!(c, '@' | '/' | '.' | '_' | '-' | '=' | '#')
             }) || text[end..].starts_with(['@', '.'].as_slice())
-                && text[end..].chars().nth(1).is_some_and(char::is_alphanumeric)
+                && text[end..]
+                    .chars()
+                    .nth(1)
+                    .is_some_and(char::is_alphanumeric)
             {
                 self.judge_group(text, &group, out);
                 group.clear();
@@ -534,16 +910,6 @@ impl NameFinder {
             .chars()
             .next_back()
             .is_none_or(|c| matches!(c, '.' | '!' | '?' | '\n' | ':' | '>' | '"' | '«' | '“'));
-        if group.len() == 2
-            && flags[0] == 0
-            && flags[1] & LAST != 0
-            && flags[1] & WORD == 0
-            && !sentence_start
-        {
-            // "Tunde Bello": a first name the gazetteer does not know before a surname.
-            push_running(text, first_start, group[1].1, out);
-            return;
-        }
         if group.len() >= 2 && flags[0] == 0 && cue == Cue::None {
             // "Yesterday Priya Raman": the unknown first word is not part of the name.
             return self.judge_group(text, &group[1..], out);
@@ -552,11 +918,34 @@ impl NameFinder {
         let group_end = group[n - 1].1;
         let last_word = &text[group[n - 1].0..group_end];
         // "Baker & Mills Solicitors": a firm.
-        let firm = text[group_end..].starts_with(" &") || text[group_end..].starts_with(" and Co");
+        let after = &text[group_end..];
+        let firm = [
+            " &", " and Co", " S.r.l", " Srl", " S.p.A", " SpA", " GmbH", " AG", " KG", " Ltd",
+            " Limited", " LLP", " B.V.", " BV", " N.V.", " S.L.", " SL", " S.A.", " SA", " SARL",
+            " SAS", " e.K.", " Inc",
+        ]
+        .iter()
+        .any(|f| {
+            after.starts_with(f)
+                && after[f.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric() || f.ends_with('.'))
+        });
         if firm
             || PLACE_SUFFIXES.contains(&last_word)
             || beside_date_or_postcode(text, first_start, group_end)
         {
+            return;
+        }
+        if group.len() == 2
+            && flags[0] == 0
+            && flags[1] & LAST != 0
+            && flags[1] & WORD == 0
+            && !sentence_start
+        {
+            // "Tunde Bello": a first name the gazetteer does not know before a surname.
+            push_running(text, first_start, group[1].1, out);
             return;
         }
         // A product or a place in quotes: « La Rochelle », "Rossi Lino".
@@ -589,15 +978,19 @@ impl NameFinder {
                 .copied()
                 .unwrap_or_else(|| word_flags(&text[s..e]));
             let cue = if i == 0 { cue } else { Cue::None };
+            let from = particles_before(text, s);
+            let surname_particle = text[from..s]
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| SURNAME_PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(w)));
+            // "und de Jansen's lijn": an article between the cue and the word.
+            let via_article = from < s && !surname_particle;
             let ok = match cue {
-                Cue::Strong => names(f),
-                Cue::Weak => clean(f),
+                // "my flatmate is Will", "meine Frau Resi": after a person word, any
+                // capitalised word that is not a known non-name.
+                Cue::Strong => names(f) || (f == 0 && i == 0 && !sentence_start && !via_article),
+                Cue::Weak => clean(f) && !via_article,
                 Cue::None => {
-                    let from = particles_before(text, s);
-                    let surname_particle = text[from..s]
-                        .split_whitespace()
-                        .next()
-                        .is_some_and(|w| SURNAME_PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(w)));
                     // "De Linde", « La Rochelle », "Del Mar": a capitalised article makes a
                     // place or a thing.
                     let article = text[from..s]
@@ -607,7 +1000,8 @@ impl NameFinder {
                     !after_place_word(text, from)
                         && !article
                         && ((f & FIRST != 0 && f & WORD == 0)
-                            || (f & LAST != 0 && (surname_particle || initials_before(text, s) < s)))
+                            || (f & LAST != 0
+                                && (surname_particle || initials_before(text, s) < s)))
                 }
             };
             if ok {
@@ -686,12 +1080,18 @@ fn cue_before(text: &str, start: usize) -> Cue {
 
 fn after_place_word(text: &str, start: usize) -> bool {
     let ctx = context_before(text, start, 20);
-    let last = ctx.trim_end().rsplit([' ', '\t', '\n']).next().unwrap_or("");
+    let last = ctx
+        .trim_end()
+        .rsplit([' ', '\t', '\n'])
+        .next()
+        .unwrap_or("");
     let last = last.trim_start_matches(['«', '"', '“', '(']);
     // "La Rochelle", "San Sebastián", "« Le Marais »": a place or a product.
     PLACE_WORDS.contains(&last)
-        || ["la", "le", "les", "san", "santa", "saint", "sainte", "st.", "st", "l'", "el"]
-            .contains(&last)
+        || [
+            "la", "le", "les", "san", "santa", "saint", "sainte", "st.", "st", "l'", "el",
+        ]
+        .contains(&last)
 }
 
 /// Where the particles and initials right before `start` begin ("van der " of "van der
@@ -745,11 +1145,7 @@ fn initials_before(text: &str, start: usize) -> usize {
 /// ("Ely CB7 4XA", "75002 Paris") is a month or a town.
 fn beside_date_or_postcode(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].trim_end_matches(' ');
-    let digits_before = before
-        .bytes()
-        .rev()
-        .take_while(u8::is_ascii_digit)
-        .count();
+    let digits_before = before.bytes().rev().take_while(u8::is_ascii_digit).count();
     let after = text[end..].trim_start_matches([' ', ',']);
     let b = after.as_bytes();
     let year_after = b.len() >= 4
