@@ -70,7 +70,7 @@ fn load() -> Vec<Mail> {
 /// The `.txt` mails directly in `dir` (not in its subfolders, so `heldout/` is never read for
 /// the dev table).
 fn load_dir(dir: &Path) -> Vec<Mail> {
-    let mut paths: Vec<_> = fs::read_dir(&dir)
+    let mut paths: Vec<_> = fs::read_dir(dir)
         .expect("corpus dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))

@@ -1,6 +1,7 @@
 //! PII detection and redaction for customer-service mail: emails, phone numbers, IBANs, card
-//! numbers, IP addresses, postal addresses and postcodes, URLs with personal tokens, names in
-//! greetings and sign-offs, and every value of the customer record. Findings are byte spans into
+//! numbers, IP addresses, postal addresses and postcodes, URLs with personal tokens, names (in
+//! greetings, sign-offs, after titles, and of anyone in running text through an embedded
+//! gazetteer), and every value of the customer record. Findings are byte spans into
 //! the input; [`Detector::redact`] replaces each one by its typed placeholder (`[EMAIL]`, …).
 
 mod fold;

@@ -1,7 +1,9 @@
 //! Best-effort person names without a customer record: greetings ("Hi Anna,"), sign-offs
 //! ("Mit freundlichen Grüßen\nKlaus Becker", "Saludos, Javier"), self-introductions ("my name
 //! is", "ich heiße", "je m'appelle", …), titles ("Frau Müller", "Mme Dupont"), form fields
-//! ("Name: …") and quoted-reply headers ("Anna Schmidt <anna@…> wrote").
+//! ("Name: …") and quoted-reply headers ("Anna Schmidt <anna@…> wrote"); and anyone in running
+//! text ("my husband Tom Fischer", "mijn buurman Jeroen"): runs of capitalised words checked
+//! against the embedded gazetteer, with the words before them as context.
 
 use regex::Regex;
 
