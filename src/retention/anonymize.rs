@@ -63,15 +63,7 @@ pub async fn known_values(
             record.phone.as_deref(),
             record.postal_address.as_deref(),
         );
-        let name = record.display_name.trim();
-        if !name.is_empty() {
-            known.push(KnownValue::new(PiiKind::Name, name));
-            for part in name.split_whitespace() {
-                if part.chars().count() >= 2 {
-                    known.push(KnownValue::new(PiiKind::Name, part));
-                }
-            }
-        }
+        known.extend(crate::privacy::pii::name_values(&record.display_name));
         out.insert(record.id, (record, known));
     }
     for email in emails {

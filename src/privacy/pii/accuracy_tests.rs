@@ -5,6 +5,10 @@
 //! `{{KIND:text}}`. A finding is correct when a gold span of the same kind overlaps it; a gold
 //! span is found when a finding of the same kind overlaps it. For the asserted table, POSTCODE
 //! findings and gold spans count as ADDRESS (street addresses and postcodes together).
+//!
+//! The asserted table reads `tests/pii_corpus/*.txt` (the dev corpus the rules are tuned on).
+//! `tests/pii_corpus/heldout/*.txt`, a held-out set nobody tunes on, is only measured and
+//! printed, never asserted, by `cargo test --lib heldout_accuracy -- --nocapture`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -60,11 +64,16 @@ fn parse(name: &str, raw: &str) -> Mail {
 }
 
 fn load() -> Vec<Mail> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pii_corpus");
-    let mut paths: Vec<_> = fs::read_dir(&dir)
+    load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pii_corpus"))
+}
+
+/// The `.txt` mails directly in `dir` (not in its subfolders, so `heldout/` is never read for
+/// the dev table).
+fn load_dir(dir: &Path) -> Vec<Mail> {
+    let mut paths: Vec<_> = fs::read_dir(dir)
         .expect("corpus dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
         .collect();
     paths.sort();
     paths
@@ -182,35 +191,32 @@ fn print_table(title: &str, table: &BTreeMap<PiiKind, Stats>) -> Stats {
     total
 }
 
-/// The thresholds asserted per kind (POSTCODE counted as ADDRESS): the issue's targets for
-/// emails, phones, IBANs and cards (0.98) and for names and addresses (0.90); IP addresses,
-/// being as structured as emails, 0.98; token URLs, which are recognized by heuristics, 0.90.
-/// Precision at least 0.95 for every kind.
+/// The thresholds asserted per kind on the dev corpus (POSTCODE counted as ADDRESS): issue
+/// 17's goals, 0.99 for the structured kinds (emails, phones, IBANs, cards, IPs) and 0.95 for
+/// names and addresses; token URLs, recognized by heuristics, 0.90. Precision at least 0.95
+/// for every kind.
 const RECALL_TARGETS: [(PiiKind, f64); 8] = [
-    (PiiKind::Email, 0.98),
-    (PiiKind::Phone, 0.98),
-    (PiiKind::Iban, 0.98),
-    (PiiKind::Card, 0.98),
-    (PiiKind::Ip, 0.98),
+    (PiiKind::Email, 0.99),
+    (PiiKind::Phone, 0.99),
+    (PiiKind::Iban, 0.99),
+    (PiiKind::Card, 0.99),
+    (PiiKind::Ip, 0.99),
     (PiiKind::Url, 0.90),
-    (PiiKind::Name, 0.90),
-    (PiiKind::Address, 0.90),
+    (PiiKind::Name, 0.95),
+    (PiiKind::Address, 0.95),
 ];
 const PRECISION_TARGET: f64 = 0.95;
 /// Fewer labeled examples than this would make a kind's figures meaningless.
 const MIN_EXAMPLES: usize = 20;
 
-#[test]
-fn corpus_accuracy_meets_targets() {
-    let mails = load();
-    assert!(mails.len() >= 100, "corpus has {} mails", mails.len());
-    println!("{} mails", mails.len());
-
-    let strict = evaluate(&mails, |k| k, false);
+/// Prints the strict and the merged table and the README table; returns the merged table and
+/// its totals.
+fn report(mails: &[Mail]) -> (BTreeMap<PiiKind, Stats>, Stats) {
+    let strict = evaluate(mails, |k| k, false);
     print_table("\nstrict types (tp = gold spans found):", &strict);
 
     let merged = evaluate(
-        &mails,
+        mails,
         |k| {
             if k == PiiKind::Postcode {
                 PiiKind::Address
@@ -220,12 +226,11 @@ fn corpus_accuracy_meets_targets() {
         },
         true,
     );
-    let total = print_table("\nasserted (POSTCODE counted as ADDRESS):", &merged);
+    let total = print_table("\nPOSTCODE counted as ADDRESS:", &merged);
 
     println!("\n| kind | n | recall | precision |");
     println!("| --- | ---: | ---: | ---: |");
-    let mut failures = Vec::new();
-    for (kind, target) in RECALL_TARGETS {
+    for (kind, _) in RECALL_TARGETS {
         let s = merged.get(&kind).copied().unwrap_or_default();
         println!(
             "| {} | {} | {:.3} | {:.3} |",
@@ -234,6 +239,25 @@ fn corpus_accuracy_meets_targets() {
             s.recall(),
             s.precision()
         );
+    }
+    println!(
+        "| all | {} | {:.3} | {:.3} |",
+        total.gold,
+        total.recall(),
+        total.precision()
+    );
+    (merged, total)
+}
+
+#[test]
+fn corpus_accuracy_meets_targets() {
+    let mails = load();
+    assert!(mails.len() >= 300, "corpus has {} mails", mails.len());
+    println!("{} dev mails", mails.len());
+    let (merged, _) = report(&mails);
+    let mut failures = Vec::new();
+    for (kind, target) in RECALL_TARGETS {
+        let s = merged.get(&kind).copied().unwrap_or_default();
         if s.gold < MIN_EXAMPLES {
             failures.push(format!(
                 "{}: only {} labeled examples",
@@ -256,11 +280,44 @@ fn corpus_accuracy_meets_targets() {
             ));
         }
     }
-    println!(
-        "| all | {} | {:.3} | {:.3} |",
-        total.gold,
-        total.recall(),
-        total.precision()
-    );
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The held-out set, measured and printed only: the goals are judged by whoever holds it.
+#[test]
+fn heldout_accuracy() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pii_corpus/heldout");
+    if !dir.is_dir() {
+        println!("no held-out set at {}", dir.display());
+        return;
+    }
+    let mails = load_dir(&dir);
+    println!("{} held-out mails (not asserted)", mails.len());
+    report(&mails);
+}
+
+/// Detector throughput on the dev corpus, printed, never asserted (anonymizing a million
+/// messages runs this detector): `cargo test --release --lib detector_throughput -- --nocapture`.
+#[test]
+fn detector_throughput() {
+    let mails = load();
+    let detector = Detector::new();
+    let bytes: usize = mails.iter().map(|m| m.text.len()).sum();
+    let start = std::time::Instant::now();
+    let mut rounds = 0usize;
+    let mut findings = 0usize;
+    while rounds < 3 || start.elapsed() < std::time::Duration::from_secs(2) {
+        for mail in &mails {
+            findings += detector.find(&mail.text, &mail.known).len();
+        }
+        rounds += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{} mails, {} bytes, {rounds} rounds: {:.0} mails/s, {:.2} MB/s ({findings} findings)",
+        mails.len(),
+        bytes,
+        (mails.len() * rounds) as f64 / secs,
+        (bytes * rounds) as f64 / secs / 1e6
+    );
 }

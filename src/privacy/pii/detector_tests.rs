@@ -106,7 +106,11 @@ fn known_values_fold_accents_and_case() {
         .filter(|f| f.kind == PiiKind::Name)
         .map(|f| &text[f.start..f.end])
         .collect();
-    assert_eq!(names, vec!["MULLER", "mueller", "Muller", "Müller"]);
+    // "X" is too short to be looked for; "Xaver" is a first name the gazetteer knows.
+    assert_eq!(
+        names,
+        vec!["MULLER", "mueller", "Muller", "Müller", "Xaver"]
+    );
     assert!(
         found
             .iter()
@@ -117,7 +121,8 @@ fn known_values_fold_accents_and_case() {
             "familie Ørsted-MÜLLER",
             &[KnownValue::new(PiiKind::Name, "müller")]
         ),
-        "familie Ørsted-[NAME]"
+        // "familie" says a name follows: the other half of the double name is one, too.
+        "familie [NAME]-[NAME]"
     );
 }
 
@@ -287,4 +292,131 @@ fn national_phone_formats_of_eu_countries() {
         }
     }
     assert!(missed.is_empty(), "{missed:#?}");
+}
+
+/// Issue 17: the national formats of the six languages' countries, written every way
+/// customers write them, and the numbers beside them that are not phones.
+#[test]
+fn phone_formats_with_prefixes_and_separators() {
+    let d = Detector::new();
+    let phones = [
+        // UK
+        "+44 (0)20 7946 0958",
+        "0044 20 7946 0958",
+        "(020) 7946 0958",
+        "020-7946-0958",
+        "07911-123456",
+        "07911 123 456",
+        "+447911123456",
+        "+44 7911 123456",
+        // DE
+        "+49 (0) 171 / 234 56 78",
+        "0171 / 234 56 78",
+        "+49-30-12345678",
+        "0049 (0)30 1234 5678",
+        "030 / 123 456 78",
+        "+49 171 2345678",
+        // FR
+        "06-12-34-56-78",
+        "+33 (0)6 12 34 56 78",
+        "0033 6 12 34 56 78",
+        "+33612345678",
+        "06 12 34 56 78",
+        // ES
+        "+34 91 123 45 67",
+        "0034 612 34 56 78",
+        "+34-612-345-678",
+        "612 34 56 78",
+        // IT
+        "+39 02-12345678",
+        "+39 333 123 4567",
+        "0039 06 1234 5678",
+        "3331234567",
+        "333.123.4567",
+        // NL
+        "+31 (0)6-12345678",
+        "+31 6 1234 5678",
+        "0031 20 123 4567",
+        "06 - 123 456 78",
+        "(020) 123 45 67",
+    ];
+    let mut missed = Vec::new();
+    for phone in phones {
+        for text in [
+            format!("Tel.: {phone}"),
+            format!("Please call me on {phone} after 5pm."),
+            format!("erreichbar unter {phone}."),
+        ] {
+            let found = kinds(&d, &text);
+            if found != vec![(PiiKind::Phone, phone.to_string())] {
+                missed.push(format!("{text:?} -> {found:?}"));
+            }
+        }
+    }
+    for not in [
+        "Bestellung 100234567 vom 12.03.2026",
+        "Order #4402 9981 23, total £1,234.50",
+        "commande n° 0612345678",
+        "Rechnung RE-2026-0412345",
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "Artikel 4006381333931 (EAN)",
+        "am 03.04.2026 um 14:30",
+        "pagato 1.234,56 € il 02/03/2026",
+        "Sendungsnummer 00340434161234567890",
+        "Tracking: 3SLETH0092716",
+    ] {
+        let found = d.find(not, &[]);
+        if found.iter().any(|f| f.kind == PiiKind::Phone) {
+            missed.push(format!("flagged: {not:?} -> {:?}", kinds(&d, not)));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}
+
+/// Issue 17: names of anyone in running text, with their context, and capitalised words that
+/// are no names.
+#[test]
+fn names_of_anyone_in_running_text() {
+    let d = Detector::new();
+    let names = |text: &str| -> Vec<String> {
+        kinds(&d, text)
+            .into_iter()
+            .filter(|(k, _)| *k == PiiKind::Name)
+            .map(|(_, s)| s)
+            .collect()
+    };
+    for (text, want) in [
+        (
+            "Please leave it with my husband Tom Fischer.",
+            "Tom Fischer",
+        ),
+        ("Bitte bei meiner Nachbarin Frau Yilmaz abgeben.", "Yilmaz"),
+        (
+            "Le colis a été remis au livreur, M. Dupont, hier.",
+            "M. Dupont",
+        ),
+        ("Het pakket ligt bij mijn buurman Jeroen.", "Jeroen"),
+        ("Mi vecina Lucía Fernández lo recogerá.", "Lucía Fernández"),
+        (
+            "Il pacco è dal portiere, il signor Giuseppe Rinaldi.",
+            "Giuseppe Rinaldi",
+        ),
+        (
+            "Ik sprak met mevrouw van Dijk van de klantenservice.",
+            "van Dijk",
+        ),
+        ("Yesterday Priya Raman called about it.", "Priya Raman"),
+    ] {
+        assert_eq!(names(text), vec![want.to_string()], "{text}");
+    }
+    for text in [
+        "To be frank, the bill was wrong and I will mark it as unpaid. Hope you can help.",
+        "Die Ende Juni bestellte Lieferung kam mit dem Paket von Hermes.",
+        "Ik heb de bestelling van de winkel nog niet ontvangen.",
+        "Zwei Stühle « La Rochelle » und ein Koch-Set Meister Classic.",
+        "Rose Cottage is lovely, Will.",
+    ] {
+        let found = names(text);
+        assert!(found.iter().all(|n| n == "Will"), "{text}: {found:?}");
+    }
 }

@@ -5,7 +5,7 @@ use regex::Regex;
 
 use crate::privacy::pii::fold::{Folded, value_variants};
 use crate::privacy::pii::kinds::{KnownValue, PiiKind};
-use crate::privacy::pii::patterns::{Candidate, TIER_STRUCTURED, is_word_char};
+use crate::privacy::pii::patterns::{Candidate, TIER_STRUCTURED, gazetteer, is_word_char};
 
 pub struct KnownMatcher {
     digit_run: Regex,
@@ -23,6 +23,14 @@ impl KnownMatcher {
         let usable: Vec<&KnownValue> = known
             .iter()
             .filter(|k| k.value.trim().chars().count() >= 2)
+            // A particle ("de", "van der") is never a name on its own.
+            .filter(|k| {
+                k.kind != PiiKind::Name
+                    || !k
+                        .value
+                        .split_whitespace()
+                        .all(crate::privacy::pii::is_particle)
+            })
             .collect();
         if usable.is_empty() {
             return;
@@ -51,7 +59,9 @@ impl KnownMatcher {
                     if !(before_ok && after_ok) {
                         continue;
                     }
-                    if let Some((s, e)) = folded.original_range(pos, end) {
+                    if let Some((s, e)) = folded.original_range(pos, end)
+                        && !common_word_in_lower_case(k, &text[s..e])
+                    {
                         out.push(Candidate {
                             kind: k.kind,
                             start: s,
@@ -91,4 +101,12 @@ fn significant_digits(s: &str) -> String {
     let s = s.replace("(0)", "");
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
     digits.trim_start_matches('0').to_string()
+}
+
+/// A name of the record that is also a common word ("Frank", "Rose"), written in lower case in
+/// the text ("to be frank"), is the word.
+fn common_word_in_lower_case(known: &KnownValue, found: &str) -> bool {
+    known.kind == PiiKind::Name
+        && !found.chars().any(char::is_uppercase)
+        && gazetteer::lookup(found) & gazetteer::WORD != 0
 }

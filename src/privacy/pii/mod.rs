@@ -1,6 +1,7 @@
 //! PII detection and redaction for customer-service mail: emails, phone numbers, IBANs, card
-//! numbers, IP addresses, postal addresses and postcodes, URLs with personal tokens, names in
-//! greetings and sign-offs, and every value of the customer record. Findings are byte spans into
+//! numbers, IP addresses, postal addresses and postcodes, URLs with personal tokens, names (in
+//! greetings, sign-offs, after titles, and of anyone in running text through an embedded
+//! gazetteer), and every value of the customer record. Findings are byte spans into
 //! the input; [`Detector::redact`] replaces each one by its typed placeholder (`[EMAIL]`, …).
 
 pub mod fold;
@@ -55,6 +56,7 @@ impl Default for Detector {
 
 impl Detector {
     pub fn new() -> Self {
+        patterns::gazetteer::warm();
         Detector {
             email: EmailFinder::new(),
             url: UrlFinder::new(),
@@ -131,6 +133,49 @@ pub fn record_values(phone: Option<&str>, postal_address: Option<&str>) -> Vec<K
     out
 }
 
+/// Name particles: never a value on their own, only inside a full-name match.
+pub const PARTICLES: &[&str] = &[
+    "de", "van", "der", "den", "von", "zu", "zum", "zur", "da", "di", "la", "le", "du", "del",
+    "della", "delle", "dei", "degli", "dos", "das", "do", "des", "ten", "ter", "te", "'t", "’t",
+    "y", "e", "el", "los", "las", "lo", "vom", "d'", "l'", "d’", "l’", "het", "in", "op",
+];
+
+/// Whether a word of a name is a particle ("de", "van", "von", …), compared case-insensitively.
+pub fn is_particle(word: &str) -> bool {
+    let w = word.trim_end_matches(',');
+    PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(w))
+}
+
+/// The known values of a customer's display name: the whole name, each word of it that is not
+/// a particle, and the surname with its particles ("de Vries" of "Sander de Vries"). A
+/// particle is never a value on its own, so a customer named "Sander de Vries" does not turn
+/// every Dutch "de" into a finding.
+pub fn name_values(display_name: &str) -> Vec<KnownValue> {
+    let name = display_name.trim();
+    let mut out = Vec::new();
+    if name.is_empty() || name.split_whitespace().all(is_particle) {
+        return out;
+    }
+    out.push(KnownValue::new(PiiKind::Name, name));
+    let words: Vec<&str> = name.split_whitespace().collect();
+    for (i, part) in words.iter().enumerate() {
+        if is_particle(part) || part.chars().count() < 2 {
+            continue;
+        }
+        out.push(KnownValue::new(PiiKind::Name, *part));
+        // "de Vries", "van der Berg": the particles right before a name word, with it.
+        let mut first = i;
+        while first > 0 && is_particle(words[first - 1]) {
+            first -= 1;
+        }
+        if first < i {
+            out.push(KnownValue::new(PiiKind::Name, words[first..=i].join(" ")));
+        }
+    }
+    out.dedup();
+    out
+}
+
 /// Greedy overlap resolution: best candidates first, each kept only if it overlaps none kept.
 fn resolve(text: &str, mut candidates: Vec<Candidate>) -> Vec<Finding> {
     candidates.retain(|c| {
@@ -181,6 +226,27 @@ mod tests {
             assert!(!redacted.contains(gone), "{gone} in {redacted}");
         }
         assert!(record_values(None, None).is_empty());
+    }
+
+    #[test]
+    fn particles_of_the_customer_name_are_never_values_on_their_own() {
+        let d = Detector::new();
+        let known = name_values("Sander de Vries");
+        let text = "Ik heb de bestelling van de winkel nog niet. Groeten, Sander de Vries. \
+                    Meneer de Vries belt morgen; Sander ook.";
+        let redacted = d.redact(text, &known);
+        assert_eq!(
+            redacted,
+            "Ik heb de bestelling van de winkel nog niet. Groeten, [NAME]. \
+             Meneer [NAME] belt morgen; [NAME] ook."
+        );
+        // Particles handed over as values by another caller are ignored, too.
+        let particles = [
+            KnownValue::new(PiiKind::Name, "de"),
+            KnownValue::new(PiiKind::Name, "van der"),
+        ];
+        assert!(d.find("de fiets van der buren", &particles).is_empty());
+        assert!(name_values("van der").is_empty());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct AddressFinder {
 
 const NUMBER: &str =
     r"[ \t]*\d{1,4}(?:[ \t]?[a-zA-Z](?-u:\b))?(?:[ \t]*[-/][ \t]*\d{1,4}[a-zA-Z]?)?";
-const CITY: &str = r"\p{Lu}[\p{L}'’\-]+(?:[ \t]+(?:am|an|im|in|der|de|del|sur|la|le|les|en|\p{Lu}[\p{L}'’\-]+|\(\p{Lu}{2}\))){0,3}";
+const CITY: &str = r"(?:[AO][ \t]+)?\p{Lu}[\p{L}'’\-]+(?:[ \t]+(?:am|an|im|in|der|de|del|sur|la|le|les|en|\p{Lu}[\p{L}'’\-]+|\(\p{Lu}{2}\))){0,3}";
 
 /// Capitalised words that follow numbers but are not cities.
 const NOT_CITY: &[&str] = &[
@@ -61,32 +61,38 @@ impl AddressFinder {
     pub fn new() -> Self {
         let part = r"(?:de|del|della|delle|dei|degli|di|da|do|dos|das|la|las|los|le|les|du|des|y|e|van|von)";
         let name_word = r"(?:[dDlL]['’])?\p{Lu}[\p{L}'’.\-]*";
-        let street_type = r"(?:[Cc]alle|C/|c/|[Aa]venida|[Aa]vda\.?|[Pp]laza|[Pp]za\.|[Pp]aseo|[Cc]amino|[Rr]onda|[Tt]ravesía|[Vv]ia|[Vv]iale|[Pp]iazza|[Pp]iazzale|[Cc]orso|[Ll]argo|[Vv]icolo|[Rr]ua|[Tt]ravessa|[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]haussée|[Qq]uai|ul\.|[Uu]lica|al\.)";
-        let number_last = vec![
+        let street_type = r"(?:[Cc]alle|C/|c/|[Aa]venida|[Aa]vda\.?|[Pp]laza|[Pp]za\.|[Pp]aseo|[Cc]amino|[Rr]onda|[Tt]ravesía|[Vv]ia|[Vv]iale|[Pp]iazza|[Pp]iazzale|[Cc]orso|[Ll]argo|[Vv]icolo|[Rr]ua|[Tt]ravessa|[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]haussée|[Qq]uai|ul\.|[Uu]lica|al\.|[Cc]arrer|[Pp]asseig|[Ss]trada|[Aa]vinguda|[Pp]laça|[Rr]ambla|[Cc]/\.)";
+        let mut number_last = vec![
             // Hauptstraße 12, hauptstr. 5a, Kerkstraat 3, Drottninggatan 5
             format!(
                 r"[\p{{L}}][\p{{L}}\-]*(?i:straße|strasse|str\.|str|straat|laan|gracht|gatan|vägen|gade|vej|katu|weg|steeg|kade|singel)(?-u:\b)?{NUMBER}"
             ),
             // Lindenweg 4, Marktplatz 1, Mannerheimintie 3 (capitalised)
             format!(
-                r"\p{{Lu}}[\p{{L}}\-]*(?:gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|graben|markt|plein|dijk|dreef|tie|torget|torv|gata|hof|park)(?-u:\b)?{NUMBER}"
+                r"\p{{Lu}}[\p{{L}}\-]*(?:gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|graben|markt|plein|dijk|dreef|tie|torget|torv|gata|hof|park|lei|baan)(?-u:\b)?{NUMBER}"
             ),
             // Berliner Straße 5
             format!(
-                r"\p{{Lu}}[\p{{L}}\-]+[ \t]+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee|Markt){NUMBER}"
+                r"\p{{Lu}}[\p{{L}}\-]+[ \t]+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee|Markt|Reihe|Kamp|Stieg|Twiete|Steig|Laan|Straat|Kade|Gracht|Plein|Dijk){NUMBER}"
             ),
             // Calle Mayor 5, Via Roma 10, C/ Alcalá 45, 3º B, Rua Augusta 25
             format!(
                 r"{street_type}[ \t]+(?:{part}[ \t]+)*{name_word}(?:[ \t]+(?:{part}[ \t]+)*{name_word}){{0,3}},?[ \t]*(?:n[º°o]\.?[ \t]*)?\d{{1,4}}[a-zA-Z]?(?:[ \t]*/[ \t]*\d{{1,3}}[a-zA-Z]?|,?[ \t]*\d{{1,2}}[º°ª]\.?(?:[ \t]*-?[ \t]*[A-Za-z](?-u:\b))?)?"
             ),
         ];
+        // Am Kirchberg 2, An der Steinhalde 4, Im Rosengarten 9
+        number_last.push(format!(
+            r"(?:Am|Im|An der|An den|Auf der|Auf dem|In der|In den|Zum|Zur|Unter den|Hinter der)[ \t]+\p{{Lu}}\p{{Ll}}*(?:berg|hang|feld|bach|hof|weg|graben|ring|markt|platz|tor|anger|acker|garten|wald|holz|kamp|deich|brink|busch|rain|steig|halde|wiese|höhe|grund|eck|ufer|see|park)(?-u:\b){NUMBER}"
+        ));
         let word_last = vec![
             // 12 rue de la Paix, 5 bis, avenue Foch
             format!(
-                r"(?-u:\b)\d{{1,4}}(?:[ \t]?(?:bis|ter|[a-dA-D]))?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|place|allée|allee|impasse|chemin|quai|route|cours|square|passage|faubourg|chaussée)(?:[ \t]+(?:de|du|des|la|le|les|aux|au|sur|(?:[dDlL]['’])?\p{{Lu}}[\p{{L}}'’\-]*|[dDlL]['’]\p{{L}}+))+"
+                r"(?-u:\b)\d{{1,4}}(?:[ \t]?(?:bis|ter|[a-dA-D]))?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|place|allée|allee|impasse|chemin|quai|route|cours|square|passage|faubourg|chaussée)(?:[ \t]+(?:(?:des|du|de|la|les|le|aux|au|sur)(?-u:\b)|(?:[dDlL]['’])?\p{{Lu}}[\p{{L}}'’\-]*|[dDlL]['’]\p{{L}}+))+"
             ),
             // 221B Baker Street, 14 Grafton St.
             r"(?-u:\b)\d{1,4}[A-Za-z]?,?[ \t]+(?:\p{Lu}[\p{L}'’\-]*[ \t]+){1,3}(?:Street|Road|Avenue|Lane|Drive|Close|Way|Place|Square|Terrace|Crescent|Gardens|Court|Grove|Row|Mews|Hill|Walk|Parade|Quay|St|Rd|Ave)\.?".to_string(),
+            // 14 Kingsway, 3 Southgate
+            r"(?-u:\b)\d{1,4}[A-Za-z]?,?[ \t]+\p{Lu}\p{Ll}+(?:way|gate)(?-u:\b)".to_string(),
         ];
         let postcode_ctx = vec![
             format!(r"(?-u:\b)(?:(?:D|F|I|E|FI|DE|FR|IT|ES)-)?\d{{5}}[ \t]+{CITY}"),
@@ -255,7 +261,7 @@ fn postcode_context_ok(text: &str, start: usize, matched: &str) -> bool {
     line.is_empty()
         || line.ends_with("dublin")
         || line.ends_with("london")
-        || line.ends_with([',', '-', '–', '|', '>', ';'])
+        || line.ends_with([',', '-', '–', '|', '>', ';', '.'])
         || [
             "in", "à", "a", "en", "te", "nach", "aus", "bei", "to", "from", "de", "im", "zu",
             "per", "naar", "uit",

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod card;
 pub mod email;
+pub mod gazetteer;
 pub mod iban;
 pub mod ip;
 pub mod name;
@@ -122,7 +123,10 @@ pub const NEGATIVE_CONTEXT: &[&str] = &[
     "voucher",
     "code",
     "€",
-    "eur",
+    "eur ",
+    "eur.",
+    "euro ",
+    "euros",
 ];
 
 /// Whether the character is part of a word or number.

@@ -68,7 +68,7 @@ impl PhoneFinder {
                 .expect("constant phone pattern"),
             national: Regex::new(r"(?:\(0[1-9][0-9]{0,4}\)|(?-u:\b)0[1-9])[0-9 \-./()]{5,18}[0-9]")
                 .expect("constant phone pattern"),
-            bare: Regex::new(r"(?-u:\b)[1-9][0-9]{1,3}(?:[ .\-]?[0-9]{2,7}){1,4}(?-u:\b)")
+            bare: Regex::new(r"(?-u:\b)[1-9][0-9]{1,3}(?:[ .\-/]?[0-9]{2,7}){1,4}(?-u:\b)")
                 .expect("constant phone pattern"),
             date: Regex::new(
                 r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}\.[0-9]{1,2}\.",
@@ -79,7 +79,7 @@ impl PhoneFinder {
             )
             .expect("constant date pattern"),
             grouped_no_trunk: Regex::new(
-                r"^(?:[6-9][0-9]{2} [0-9]{3} [0-9]{3}|[6-9][0-9]{2} [0-9]{2} [0-9]{2} [0-9]{2}|3[0-9]{2}[ .][0-9]{3}[ .]?[0-9]{3,4}|3[0-9]{2} [0-9]{6,7}|2[0-9]{2} [0-9]{3} [0-9]{3})$",
+                r"^(?:[6-9][0-9]{2} [0-9]{3} [0-9]{3}|[6-9][0-9]{2} [0-9]{2} [0-9]{2} [0-9]{2}|3[0-9]{2}[ .][0-9]{3}[ .]?[0-9]{3,4}|3[0-9]{2}[ /][0-9]{6,7}|2[0-9]{2} [0-9]{3} [0-9]{3})$",
             )
             .expect("constant phone pattern"),
         }
@@ -133,8 +133,11 @@ impl PhoneFinder {
             .count();
         let ipv4_shaped = groups == 4
             && s.split('.').count() == 4
-            && s.split('.')
-                .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()));
+            && s.split('.').all(|g| {
+                (1..=3).contains(&g.len())
+                    && g.bytes().all(|b| b.is_ascii_digit())
+                    && !(g.len() > 1 && g.starts_with('0'))
+            });
         if ipv4_shaped
             || self.full_date.is_match(s)
             || (self.date.is_match(s) && groups < 4)
