@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod assist;
 pub mod audit;
 pub mod auth;
 pub mod backup;

@@ -52,6 +52,8 @@ pub struct AppState {
     /// This node's id and leases, for work several nodes on one database must do once
     /// (src/cluster/).
     pub leases: crate::cluster::Leases,
+    /// The knowledge base's article search, per organization in memory (src/search/articles.rs).
+    pub articles: crate::search::ArticleSearch,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -158,6 +160,7 @@ impl AppState {
             access: crate::audit::access::AccessLog::default(),
             presence: Default::default(),
             leases: crate::cluster::Leases::new(node),
+            articles: Default::default(),
         }))
     }
 }

@@ -100,6 +100,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/views.toml")),
             include_str!(concat!($lang, "/reports.toml")),
             include_str!(concat!($lang, "/chat.toml")),
+            include_str!(concat!($lang, "/knowledge.toml")),
         ]
     };
 }
