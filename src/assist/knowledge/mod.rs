@@ -12,9 +12,12 @@
 //! - [`pages`]: `/knowledge`, its article pages and forms;
 //! - [`categories`]: `/knowledge/categories` and `/knowledge/settings` (admins);
 //! - [`insert`]: finding an article from a conversation and putting it into the draft;
-//! - [`help`]: the public help centre at `/help/{slug}` (no session, no cookie).
+//! - [`help`]: the public help centre at `/help/{slug}` (no session, no cookie);
+//! - [`export`]: the knowledge base in the organization export (the purge is
+//!   [`model::purge`], called by `crate::orgs::purge`).
 
 pub mod categories;
+pub mod export;
 pub mod find;
 pub mod help;
 pub mod insert;
