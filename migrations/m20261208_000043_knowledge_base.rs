@@ -54,7 +54,11 @@ enum KnowledgeSettings {
     Version,
 }
 
-fn org_key(name: &str, table: impl IntoIden + 'static, column: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
+fn org_key(
+    name: &str,
+    table: impl IntoIden + 'static,
+    column: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(table, column)

@@ -11,12 +11,12 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 use sea_orm::ConnectionTrait;
 
 use crate::api::v1;
+use crate::assist::knowledge;
 use crate::auth;
 use crate::config::Config;
 pub use crate::state::{AppState, StartError};
 use crate::web::rate_limit::{self, AddressLimit};
 use crate::web::{AppError, paths};
-use crate::assist::knowledge;
 use crate::{chat, inbox, mail, orgs};
 
 /// A running application: the HTTP server, its port, and the first-start setup link.

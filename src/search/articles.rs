@@ -125,7 +125,12 @@ impl ArticleSearch {
 
     /// Builds `org`'s index from all its variants, at `version` (blocking: call it from
     /// `spawn_blocking`).
-    pub fn rebuild(&self, org: OrgId, version: i64, docs: &[ArticleDoc]) -> Result<(), SearchError> {
+    pub fn rebuild(
+        &self,
+        org: OrgId,
+        version: i64,
+        docs: &[ArticleDoc],
+    ) -> Result<(), SearchError> {
         let (schema, fields) = schema();
         let index = Index::create_in_ram(schema);
         register_analyzers(index.tokenizers());
@@ -280,13 +285,29 @@ mod tests {
                 org,
                 1,
                 &[
-                    article(1, Lang::De, "Rücksendung", "So senden Sie Bestellungen zurück", true),
-                    article(2, Lang::Fr, "Livraison", "Les livraisons arrivent en trois jours", false),
+                    article(
+                        1,
+                        Lang::De,
+                        "Rücksendung",
+                        "So senden Sie Bestellungen zurück",
+                        true,
+                    ),
+                    article(
+                        2,
+                        Lang::Fr,
+                        "Livraison",
+                        "Les livraisons arrivent en trois jours",
+                        false,
+                    ),
                 ],
             )
             .unwrap();
         search
-            .rebuild(other, 1, &[article(3, Lang::De, "Bestellung", "Bestellungen", true)])
+            .rebuild(
+                other,
+                1,
+                &[article(3, Lang::De, "Bestellung", "Bestellungen", true)],
+            )
             .unwrap();
         let ids = |q: &str, filter| {
             search

@@ -173,7 +173,9 @@ pub async fn save_settings(
     let mut errors = Vec::new();
     let slug = match form.help_slug.trim() {
         "" => Ok(None),
-        s => Slug::parse(s).map(Some).ok_or("knowledge.error.help_slug_invalid"),
+        s => Slug::parse(s)
+            .map(Some)
+            .ok_or("knowledge.error.help_slug_invalid"),
     };
     match &slug {
         Err(e) => errors.push(*e),

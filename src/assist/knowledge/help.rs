@@ -16,7 +16,7 @@ use super::categories::default_language;
 use super::markdown;
 use super::model::{self, Article, Lang};
 use super::pages::native_name;
-use crate::db::entity::knowledge_setting as setting;
+use crate::db::entity::knowledge_variant;
 use crate::orgs::OrgId;
 use crate::search::ArticleFilter;
 use crate::state::AppState;
@@ -34,16 +34,20 @@ pub fn article_url(state: &AppState, help_slug: &str, article_slug: &str, lang: 
     ))
 }
 
-/// Picks the visitor's language among the article languages: `?lang=`, then the
-/// `Accept-Language` entry with the highest quality, else None.
-fn negotiate(query_lang: &str, accept: Option<&str>) -> Option<Lang> {
+/// The visitor's languages among the article languages, best first: `?lang=`, then the
+/// `Accept-Language` entries by quality (their order for equal qualities).
+fn negotiate(query_lang: &str, accept: Option<&str>) -> Vec<Lang> {
+    let mut ranked: Vec<(f32, Lang)> = Vec::new();
     if let Some(lang) = model::parse_lang(query_lang) {
-        return Some(lang);
+        ranked.push((f32::INFINITY, lang));
     }
-    let mut best: Option<(f32, Lang)> = None;
-    for part in accept?.split(',') {
+    for part in accept.unwrap_or_default().split(',') {
         let mut pieces = part.trim().split(';');
-        let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let tag = pieces
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let quality = pieces
             .find_map(|p| p.trim().strip_prefix("q="))
             .and_then(|q| q.parse::<f32>().ok())
@@ -51,18 +55,30 @@ fn negotiate(query_lang: &str, accept: Option<&str>) -> Option<Lang> {
         let primary = tag.split('-').next().unwrap_or_default();
         if let Some(lang) = Lang::from_code(primary)
             && quality > 0.0
-            && best.is_none_or(|(q, _)| quality > q)
+            && !ranked.iter().any(|(_, l)| *l == lang)
         {
-            best = Some((quality, lang));
+            ranked.push((quality, lang));
         }
     }
-    best.map(|(_, l)| l)
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.into_iter().map(|(_, l)| l).collect()
+}
+
+/// The variant of `article` in the first of `wanted` it has, else its first.
+fn variant_for<'a>(article: &'a Article, wanted: &[Lang]) -> Option<&'a knowledge_variant::Model> {
+    wanted
+        .iter()
+        .find_map(|l| article.variants.iter().find(|v| v.language == l.code()))
+        .or_else(|| article.variants.first())
 }
 
 /// What every help-centre page shares.
 pub struct HelpContext {
     pub tr: Tr,
+    /// The language the page speaks (the visitor's first, else the default).
     pub lang: Lang,
+    /// The visitor's languages best first, the help centre's default language last.
+    wanted: Vec<Lang>,
     pub slug: String,
     pub title: String,
     pub stylesheet: String,
@@ -74,7 +90,11 @@ impl HelpContext {
     }
 
     fn home(&self) -> String {
-        format!("{}?lang={}", paths::HELP_HOME.at(&self.slug), self.lang.code())
+        format!(
+            "{}?lang={}",
+            paths::HELP_HOME.at(&self.slug),
+            self.lang.code()
+        )
     }
 
     fn search_action(&self) -> String {
@@ -82,13 +102,15 @@ impl HelpContext {
     }
 
     fn article_href(&self, article_slug: &str, lang: &str) -> String {
-        format!("{}?lang={lang}", paths::HELP_ARTICLE.at(&self.slug, article_slug))
+        format!(
+            "{}?lang={lang}",
+            paths::HELP_ARTICLE.at(&self.slug, article_slug)
+        )
     }
 }
 
 struct Centre {
     org: OrgId,
-    settings: setting::Model,
     ctx: HelpContext,
 }
 
@@ -113,8 +135,9 @@ async fn centre(
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let lang = negotiate(query_lang, accept)
-        .unwrap_or_else(|| default_language(&settings.default_language));
+    let mut wanted = negotiate(query_lang, accept);
+    wanted.push(default_language(&settings.default_language));
+    let lang = wanted[0];
     let ui = UiLang::from_code(lang.code()).unwrap_or_else(|| UiLang::from_accept_language(accept));
     let title = if settings.help_title.is_empty() {
         slug.to_owned()
@@ -126,11 +149,11 @@ async fn centre(
         ctx: HelpContext {
             tr: Tr::new(ui),
             lang,
+            wanted,
             slug: slug.to_owned(),
             title,
             stylesheet: asset_url("css/help.css"),
         },
-        settings,
     })
 }
 
@@ -142,12 +165,12 @@ pub struct ArticleLink {
 }
 
 impl ArticleLink {
-    fn of(article: &Article, lang: Lang, fallback: Lang) -> Option<Self> {
-        let variant = article.variant(Some(lang), fallback)?;
+    fn of(article: &Article, wanted: &[Lang]) -> Option<Self> {
+        let variant = variant_for(article, wanted)?;
         Some(Self {
             slug: article.row.slug.clone(),
             title: variant.title.clone(),
-            lang: model::parse_lang(&variant.language).unwrap_or(lang).code(),
+            lang: model::parse_lang(&variant.language)?.code(),
         })
     }
 }
@@ -188,7 +211,6 @@ pub async fn home(
     query: web::Query<HelpQuery>,
 ) -> Result<HttpResponse, AppError> {
     let centre = centre(&state, &req, &path, &query.lang).await?;
-    let fallback = default_language(&centre.settings.default_language);
     let articles = public_articles(&state, centre.org).await?;
     let categories = model::categories(&state.db, centre.org).await?;
     let links = |category: Option<i64>| -> Vec<ArticleLink> {
@@ -201,7 +223,7 @@ pub async fn home(
                     .category_id
                     .is_none_or(|id| !categories.iter().any(|c| c.id == id)),
             })
-            .filter_map(|a| ArticleLink::of(a, centre.ctx.lang, fallback))
+            .filter_map(|a| ArticleLink::of(a, &centre.ctx.wanted))
             .collect()
     };
     let mut groups: Vec<CategoryLinks> = categories
@@ -236,8 +258,7 @@ pub async fn search(
 ) -> Result<HttpResponse, AppError> {
     let centre = centre(&state, &req, &path, &query.lang).await?;
     state.rate_limits.help_search(&ClientInfo::of(&req))?;
-    let fallback = default_language(&centre.settings.default_language);
-    let results = public_search(&state, centre.org, &query.q, centre.ctx.lang, fallback).await?;
+    let results = public_search(&state, centre.org, &query.q, &centre.ctx.wanted).await?;
     let page = HomePage {
         help: centre.ctx,
         categories: Vec::new(),
@@ -253,8 +274,7 @@ pub async fn public_search(
     state: &std::sync::Arc<AppState>,
     org: OrgId,
     q: &str,
-    lang: Lang,
-    fallback: Lang,
+    wanted: &[Lang],
 ) -> Result<Vec<ArticleLink>, AppError> {
     let hits = super::find::search(
         state,
@@ -277,7 +297,7 @@ pub async fn public_search(
         if let Some(link) = articles
             .iter()
             .find(|a| a.row.id == hit.article_id)
-            .and_then(|a| ArticleLink::of(a, lang, fallback))
+            .and_then(|a| ArticleLink::of(a, wanted))
         {
             out.push(link);
         }
@@ -309,11 +329,10 @@ pub async fn article(
         .await?
         .filter(Article::is_shown_publicly)
         .ok_or(AppError::NotFound)?;
-    let fallback = default_language(&centre.settings.default_language);
-    let variant = article
-        .variant(Some(centre.ctx.lang), fallback)
-        .ok_or(AppError::NotFound)?;
-    let shown = model::parse_lang(&variant.language).unwrap_or(fallback).code();
+    let variant = variant_for(&article, &centre.ctx.wanted).ok_or(AppError::NotFound)?;
+    let shown = model::parse_lang(&variant.language)
+        .unwrap_or(centre.ctx.lang)
+        .code();
     let page = ArticlePage {
         title: variant.title.clone(),
         body_html: markdown::to_html(&variant.body),
@@ -339,9 +358,12 @@ mod tests {
 
     #[test]
     fn the_query_wins_then_the_best_accepted_language() {
-        assert_eq!(negotiate("nl", Some("de")), Some(Lang::Nl));
-        assert_eq!(negotiate("", Some("pl, fr-CH;q=0.8, de;q=0.9")), Some(Lang::De));
-        assert_eq!(negotiate("xx", Some("pl")), None);
-        assert_eq!(negotiate("", None), None);
+        assert_eq!(negotiate("nl", Some("de")), [Lang::Nl, Lang::De]);
+        assert_eq!(
+            negotiate("", Some("pl, fr-CH;q=0.8, de;q=0.9")),
+            [Lang::De, Lang::Fr]
+        );
+        assert!(negotiate("xx", Some("pl")).is_empty());
+        assert!(negotiate("", None).is_empty());
     }
 }

@@ -51,7 +51,8 @@ pub async fn find(
     path: web::Path<i64>,
     query: web::Query<FindQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let conversation = queries::changeable_conversation(&state.db, scope.org(), path.into_inner()).await?;
+    let conversation =
+        queries::changeable_conversation(&state.db, scope.org(), path.into_inner()).await?;
     let settings = model::settings(&state.db, scope.org()).await?;
     let hits = super::find::search(&state, scope.org(), &query.q, ArticleFilter::default()).await?;
     let mut found = Vec::new();
@@ -59,7 +60,11 @@ pub async fn find(
         let Some(article) = model::find(&state.db, scope.org(), hit.article_id).await? else {
             continue;
         };
-        let Some(variant) = article.variants.iter().find(|v| v.language == hit.lang.code()) else {
+        let Some(variant) = article
+            .variants
+            .iter()
+            .find(|v| v.language == hit.lang.code())
+        else {
             continue;
         };
         found.push(Found {
@@ -139,7 +144,15 @@ pub async fn insert(
     } else {
         format!("{existing}\n\n{addition}")
     };
-    drafts::save(&state.db, org, conversation.id, scope.user_id(), &fields, Utc::now()).await?;
+    drafts::save(
+        &state.db,
+        org,
+        conversation.id,
+        scope.user_id(),
+        &fields,
+        Utc::now(),
+    )
+    .await?;
     Ok(see_other(&format!(
         "{}?flash=flash.knowledge_inserted#reply",
         paths::CONVERSATION.at(conversation.id)

@@ -8,8 +8,31 @@ use ammonia::{Builder, UrlRelative};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 const TAGS: [&str; 25] = [
-    "p", "br", "strong", "em", "del", "ul", "ol", "li", "a", "blockquote", "code", "pre", "h1",
-    "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "del",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 ];
 
 /// Markdown to sanitized HTML. Raw HTML in the Markdown is shown as text.
@@ -46,7 +69,10 @@ pub fn to_plain_text(markdown: &str) -> String {
             out.push('\n');
         }
     };
-    for event in Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
+    ) {
         match event {
             Event::Start(Tag::Link { dest_url, .. }) => link = Some(dest_url.into_string()),
             Event::End(TagEnd::Link) => {
@@ -97,8 +123,7 @@ mod tests {
 
     #[test]
     fn html_is_sanitized_and_scripts_are_text() {
-        let html =
-            to_html("# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **b**");
+        let html = to_html("# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **b**");
         assert!(html.contains("<h1>Hi</h1>"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("href=\"javascript"));
@@ -107,7 +132,9 @@ mod tests {
 
     #[test]
     fn plain_text_keeps_words_and_link_targets() {
-        let text = to_plain_text("# Returns\n\nSend it **back** within [30 days](https://x.test/r).\n\n- one\n- two");
+        let text = to_plain_text(
+            "# Returns\n\nSend it **back** within [30 days](https://x.test/r).\n\n- one\n- two",
+        );
         assert_eq!(
             text,
             "Returns\n\nSend it back within 30 days (https://x.test/r).\n\n- one\n- two"

@@ -154,7 +154,11 @@ pub async fn list(
         .collect();
     let loose: Vec<ArticleRow> = articles
         .iter()
-        .filter(|a| a.row.category_id.is_none_or(|id| !categories.iter().any(|c| c.id == id)))
+        .filter(|a| {
+            a.row
+                .category_id
+                .is_none_or(|id| !categories.iter().any(|c| c.id == id))
+        })
         .filter(shown)
         .map(|a| ArticleRow::of(a, lang, fallback))
         .collect();
@@ -353,7 +357,11 @@ pub async fn create(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("{}?lang={}", paths::KNOWLEDGE_ARTICLE.at(id), input.lang.code()),
+        &format!(
+            "{}?lang={}",
+            paths::KNOWLEDGE_ARTICLE.at(id),
+            input.lang.code()
+        ),
         "flash.knowledge_saved",
     ))
 }
@@ -396,14 +404,15 @@ pub async fn show(
     query: web::Query<LangQuery>,
 ) -> Result<HttpResponse, AppError> {
     let article = find(&state, &scope, path.into_inner()).await?;
-    let (lang, title, html) = match article.variant(model::parse_lang(&query.lang), reader_lang(&scope)) {
-        Some(v) => (
-            model::parse_lang(&v.language).unwrap_or(Lang::En),
-            v.title.clone(),
-            markdown::to_html(&v.body),
-        ),
-        None => (Lang::En, String::new(), String::new()),
-    };
+    let (lang, title, html) =
+        match article.variant(model::parse_lang(&query.lang), reader_lang(&scope)) {
+            Some(v) => (
+                model::parse_lang(&v.language).unwrap_or(Lang::En),
+                v.title.clone(),
+                markdown::to_html(&v.body),
+            ),
+            None => (Lang::En, String::new(), String::new()),
+        };
     let category = match article.row.category_id {
         Some(id) => model::find_category(&state.db, scope.org(), id)
             .await?
@@ -412,7 +421,12 @@ pub async fn show(
     };
     let settings = model::settings(&state.db, scope.org()).await?;
     let help_url = match (&settings.help_slug, article.is_shown_publicly()) {
-        (Some(slug), true) => Some(super::help::article_url(&state, slug, &article.row.slug, lang)),
+        (Some(slug), true) => Some(super::help::article_url(
+            &state,
+            slug,
+            &article.row.slug,
+            lang,
+        )),
         _ => None,
     };
     render(&ArticlePage {
@@ -477,7 +491,11 @@ pub async fn update(
         )
         .await?;
     Ok(see_other_with_flash(
-        &format!("{}?lang={}", paths::KNOWLEDGE_ARTICLE.at(id), input.lang.code()),
+        &format!(
+            "{}?lang={}",
+            paths::KNOWLEDGE_ARTICLE.at(id),
+            input.lang.code()
+        ),
         "flash.knowledge_saved",
     ))
 }
