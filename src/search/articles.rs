@@ -328,4 +328,68 @@ mod tests {
         assert!(search.is_current(org, 1));
         assert!(!search.is_current(org, 2));
     }
+
+    /// Figures for the README: `cargo test --features test-hooks --lib
+    /// article_index_figures -- --ignored --nocapture` (tantivy built at opt-level 2 in dev).
+    #[test]
+    #[ignore]
+    fn article_index_figures() {
+        let words = [
+            "Bestellung",
+            "Rücksendung",
+            "livraison",
+            "remboursement",
+            "parcel",
+            "refund",
+            "envío",
+            "spedizione",
+            "bezorging",
+            "Rechnung",
+            "facture",
+            "tracking",
+            "Adresse",
+        ];
+        for count in [300, 3_000] {
+            let docs: Vec<ArticleDoc> = (0..count)
+                .map(|i| {
+                    let lang = Lang::ALL[i % 6];
+                    let body: Vec<&str> = (0..120)
+                        .map(|j| words[(i * 7 + j * 3) % words.len()])
+                        .collect();
+                    article(
+                        i as i64 / 3,
+                        lang,
+                        &format!("Article {i}"),
+                        &body.join(" "),
+                        i % 2 == 0,
+                    )
+                })
+                .collect();
+            let search = ArticleSearch::default();
+            let org = OrgId::from_db(1);
+            let started = std::time::Instant::now();
+            search.rebuild(org, 1, &docs).unwrap();
+            let rebuild = started.elapsed();
+            let mut times = Vec::new();
+            for i in 0..500 {
+                let q = format!(
+                    "{} {}",
+                    words[i % words.len()],
+                    words[(i + 5) % words.len()]
+                );
+                let started = std::time::Instant::now();
+                search
+                    .search(org, &q, ArticleFilter::default(), 20)
+                    .unwrap();
+                times.push(started.elapsed());
+            }
+            times.sort();
+            println!(
+                "{count} variants (~120 words each): rebuild {:?}, search p50 {:?} p99 {:?}",
+                rebuild,
+                times[times.len() / 2],
+                times[times.len() * 99 / 100]
+            );
+        }
+    }
 }
