@@ -193,6 +193,8 @@ fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        // The language follows Accept-Language: a shared cache keeps one answer per language.
+        .insert_header((header::VARY, "Accept-Language"))
         .body(body)
 }
 
