@@ -37,6 +37,7 @@ mod m20261208_000037_create_leases;
 mod m20261208_000038_folder_count_indexes;
 mod m20261208_000041_search_log_positions;
 mod m20261208_000042_create_order_connectors;
+mod m20261208_000043_knowledge_base;
 mod m20261208_000045_assist_models;
 mod m20261208_000046_assist_suggestions;
 
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000038_folder_count_indexes::Migration),
             Box::new(m20261208_000041_search_log_positions::Migration),
             Box::new(m20261208_000042_create_order_connectors::Migration),
+            Box::new(m20261208_000043_knowledge_base::Migration),
             Box::new(m20261208_000045_assist_models::Migration),
             Box::new(m20261208_000046_assist_suggestions::Migration),
         ]

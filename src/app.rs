@@ -11,6 +11,7 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 use sea_orm::ConnectionTrait;
 
 use crate::api::v1;
+use crate::assist::knowledge;
 use crate::auth;
 use crate::config::Config;
 pub use crate::state::{AppState, StartError};
@@ -352,6 +353,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // end inbox
         // chat (src/chat/): the visitor's endpoints (no session), then its settings pages,
         // before the email channels' `/settings/channels/{id}`
+        // knowledge base and help centre (src/assist/knowledge/): the fixed paths before `{id}`
+        .route(paths::KNOWLEDGE.pattern(), web::get().to(knowledge::pages::list))
+        .route(paths::KNOWLEDGE_NEW.pattern(), web::get().to(knowledge::pages::new_form))
+        .route(paths::KNOWLEDGE_NEW.pattern(), web::post().to(knowledge::pages::create))
+        .route(paths::KNOWLEDGE_CATEGORIES.pattern(), web::get().to(knowledge::categories::show))
+        .route(paths::KNOWLEDGE_CATEGORIES.pattern(), web::post().to(knowledge::categories::create))
+        .route(paths::KNOWLEDGE_CATEGORY_DELETE.pattern(), web::post().to(knowledge::categories::delete))
+        .route(paths::KNOWLEDGE_SETTINGS.pattern(), web::post().to(knowledge::categories::save_settings))
+        .route(paths::KNOWLEDGE_ARTICLE.pattern(), web::get().to(knowledge::pages::show))
+        .route(paths::KNOWLEDGE_ARTICLE_EDIT.pattern(), web::get().to(knowledge::pages::edit_form))
+        .route(paths::KNOWLEDGE_ARTICLE_EDIT.pattern(), web::post().to(knowledge::pages::update))
+        .route(paths::KNOWLEDGE_ARTICLE_DELETE.pattern(), web::get().to(knowledge::pages::confirm_delete))
+        .route(paths::KNOWLEDGE_ARTICLE_DELETE.pattern(), web::post().to(knowledge::pages::delete))
+        .route(paths::CONVERSATION_KNOWLEDGE.pattern(), web::get().to(knowledge::insert::find))
+        .route(paths::CONVERSATION_KNOWLEDGE.pattern(), web::post().to(knowledge::insert::insert))
+        .route(paths::HELP_HOME.pattern(), web::get().to(knowledge::help::home))
+        .route(paths::HELP_SEARCH.pattern(), web::get().to(knowledge::help::search))
+        .route(paths::HELP_ARTICLE.pattern(), web::get().to(knowledge::help::article))
+        // end knowledge base
         .route(paths::CHAT_WIDGET.pattern(), web::get().to(chat::routes::widget))
         .route(paths::CHAT_MESSAGES.pattern(), web::post().to(chat::routes::post_message))
         .route(paths::CHAT_MESSAGES.pattern(), web::get().to(chat::routes::messages))

@@ -56,6 +56,8 @@ pub struct AppState {
     pub orders: crate::assist::orders::OrderCache,
     /// The organizations' own intent models, in memory only (src/assist/intent/).
     pub intents: crate::assist::intent::OrgModels,
+    /// The knowledge base's article search, per organization in memory (src/search/articles.rs).
+    pub articles: crate::search::ArticleSearch,
 }
 
 /// Why the application could not start. Each message says what to fix.
@@ -164,6 +166,7 @@ impl AppState {
             leases: crate::cluster::Leases::new(node),
             orders: Default::default(),
             intents: Default::default(),
+            articles: Default::default(),
         }))
     }
 }

@@ -3,6 +3,7 @@
 //! knowledge base and help centre, and the optional language model that never sees a person.
 
 pub mod intent;
+pub mod knowledge;
 pub mod llm;
 pub mod orders;
 pub mod suggest;

@@ -20,6 +20,7 @@
 //!   settings: { retention: { schedule, rules: [ { category, after_days, action } ] },
 //!               purposes: { defaults, list: [ { purpose, legal_bases: [string] } ] } },
 //!   tags: [string], canned_replies: [ { title, body } ],
+//!   knowledge: { help_centre, categories, articles } (crate::assist::knowledge::export),
 //!   privacy_requests: [ { reference, kind, status, received_at, due_at, completed_at,
 //!                         customer_id } ],
 //!   customers: [ { id, display_name, file } ] }
@@ -54,7 +55,8 @@ organization.json: the organization (id, name, created_at, deletion_scheduled_fo
 members (email, display_name, role, joined_at), its channels (mailbox and SMTP settings\n\
 without any password or token), its settings (retention schedule and rules; the purposes of\n\
 processing with their legal bases), tags, canned\n\
-replies, the register of privacy requests, and the list of customers.\n\n\
+replies, the knowledge base (help centre settings, categories, articles in every language),\n\
+the register of privacy requests, and the list of customers.\n\n\
 customers/<id>/export.json: everything stored about one customer, in the customer export\n\
 format (schema \"lethe.customer-export\", described in customers/README.txt), internal notes\n\
 included; customers/<id>/attachments/: that customer's attachment files.\n\n\
@@ -87,6 +89,7 @@ struct OrganizationFile {
     settings: Settings,
     tags: Vec<String>,
     canned_replies: Vec<CannedRecord>,
+    knowledge: crate::assist::knowledge::export::KnowledgeExport,
     privacy_requests: Vec<RequestRecord>,
     customers: Vec<CustomerEntry>,
 }
@@ -360,6 +363,7 @@ async fn organization_file(state: &AppState, org: OrgId) -> Result<OrganizationF
         },
         tags,
         canned_replies,
+        knowledge: crate::assist::knowledge::export::of(db, org).await?,
         privacy_requests,
         customers,
     })

@@ -359,6 +359,8 @@ async fn finish(
     crate::db::entity::assist_setting::Entity::delete_in(org)
         .exec(&txn)
         .await?;
+    // The knowledge base: articles, their variants, categories, the help centre's settings.
+    crate::assist::knowledge::model::purge(&txn, org).await?;
     let deletion = organization_deletion::Entity::find_by_id(org)
         .one(&txn)
         .await?;
@@ -380,6 +382,7 @@ async fn finish(
     organization::Entity::delete_by_id(o).exec(&txn).await?;
     txn.commit().await?;
     drop(guard);
+    state.articles.forget(org);
     Ok((audit_entries, removed, files))
 }
 

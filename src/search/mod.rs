@@ -8,8 +8,11 @@
 //!   falls out of step with the database — on every node (`queue`).
 //! - [`maintenance`] rebuilds and verifies the index (`lethe index rebuild|verify`).
 //! - [`routes`] serves `/search`.
+//! - [`ArticleSearch`]: the knowledge base's articles, one small index per organization in
+//!   memory, rebuilt when the organization's knowledge version changes (`articles`).
 
 mod analysis;
+mod articles;
 mod cache;
 mod collect;
 mod compile;
@@ -27,6 +30,7 @@ pub mod routes;
 mod schema;
 
 pub use analysis::Lang;
+pub use articles::{ArticleDoc, ArticleFilter, ArticleHit, ArticleSearch};
 pub use cache::AnswerCounts;
 pub use error::SearchError;
 pub use index::{MessageDoc, SearchIndex, SearchOptions};

@@ -211,6 +211,21 @@ pub const CONVERSATION_MESSAGE_SPLIT: Route<2> =
     Route::new("/conversations/{id}/messages/{message_id}/split");
 pub const CUSTOMER: Route<1> = Route::new("/customers/{id}");
 pub const ATTACHMENT: Route<1> = Route::new("/attachments/{id}");
+// knowledge base and help centre (src/assist/knowledge/)
+pub const KNOWLEDGE: Route<0> = Route::new("/knowledge");
+pub const KNOWLEDGE_NEW: Route<0> = Route::new("/knowledge/new");
+pub const KNOWLEDGE_CATEGORIES: Route<0> = Route::new("/knowledge/categories");
+pub const KNOWLEDGE_CATEGORY_DELETE: Route<1> = Route::new("/knowledge/categories/{id}/delete");
+pub const KNOWLEDGE_SETTINGS: Route<0> = Route::new("/knowledge/settings");
+pub const KNOWLEDGE_ARTICLE: Route<1> = Route::new("/knowledge/{id}");
+pub const KNOWLEDGE_ARTICLE_EDIT: Route<1> = Route::new("/knowledge/{id}/edit");
+pub const KNOWLEDGE_ARTICLE_DELETE: Route<1> = Route::new("/knowledge/{id}/delete");
+pub const CONVERSATION_KNOWLEDGE: Route<1> = Route::new("/conversations/{id}/knowledge");
+/// The public help centre: no session, no cookie (`web::session::load_session` skips it).
+pub const HELP_PREFIX: &str = "/help/";
+pub const HELP_HOME: Route<1> = Route::new("/help/{slug}");
+pub const HELP_SEARCH: Route<1> = Route::new("/help/{slug}/search");
+pub const HELP_ARTICLE: Route<2> = Route::new("/help/{slug}/articles/{article}");
 pub const CANNED_REPLIES: Route<0> = Route::new("/settings/canned-replies");
 pub const CANNED_REPLY: Route<1> = Route::new("/settings/canned-replies/{id}");
 pub const CANNED_REPLY_DELETE: Route<1> = Route::new("/settings/canned-replies/{id}/delete");

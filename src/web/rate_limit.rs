@@ -235,6 +235,12 @@ impl RateLimits {
         Ok(self.chat_visitor.check(visitor)?)
     }
 
+    /// One search in a public help centre (src/assist/knowledge/help.rs) from the client's
+    /// address: it spends the address's chat widget budget, the other public read.
+    pub fn help_search(&self, client: &ClientInfo) -> Result<(), AppError> {
+        Ok(self.chat_address.check(&client_key(client))?)
+    }
+
     fn by_address(&self, limit: AddressLimit, req: &ServiceRequest) -> Result<(), RetryAfter> {
         let address = client_key(&ClientInfo::of(req.request()));
         match limit {

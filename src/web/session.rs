@@ -256,8 +256,11 @@ pub async fn load_session(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // The chat widget's endpoints have no session and never set a cookie (src/chat/).
-    if req.path().starts_with(super::paths::CHAT_PREFIX) {
+    // The chat widget's endpoints and the public help centre have no session and never set
+    // a cookie (src/chat/, src/assist/knowledge/help.rs).
+    if req.path().starts_with(super::paths::CHAT_PREFIX)
+        || req.path().starts_with(super::paths::HELP_PREFIX)
+    {
         return next.call(req).await;
     }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {

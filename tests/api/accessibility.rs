@@ -61,6 +61,26 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
     let (conversation_id, _) = app.ingest(arriving(org, Some(channel)), mail).await;
     let customer_id = app.customer_of(conversation_id).await;
     app.login("owner@shop.test").await; // the test's own client checks each page answers
+    // The knowledge base and the help centre (src/assist/knowledge/): one public article.
+    let article = {
+        use lethe::assist::knowledge::model::{self, ArticleInput, Lang, Slug};
+        let slug = Slug::parse("a11y-help").expect("slug");
+        model::save_settings(&app.state.db, org, Some(&slug), "Help", Lang::En)
+            .await
+            .unwrap();
+        let input = ArticleInput {
+            slug: Slug::parse("parcels").expect("slug"),
+            category_id: None,
+            public: true,
+            published: true,
+            lang: Lang::En,
+            title: "Where is my parcel?".to_owned(),
+            body: "Parcels arrive in **three** days.".to_owned(),
+        };
+        model::create(&app.state.db, org, &input, chrono::Utc::now())
+            .await
+            .unwrap()
+    };
 
     let browser = Browser::start().await;
     let mut failures = Vec::new();
@@ -102,6 +122,17 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         "/notifications".to_owned(),
         "/settings/sla".to_owned(),
         "/reports".to_owned(),
+        "/knowledge".to_owned(),
+        "/knowledge?q=parcel".to_owned(),
+        "/knowledge/new".to_owned(),
+        "/knowledge/categories".to_owned(),
+        format!("/knowledge/{article}"),
+        format!("/knowledge/{article}/edit"),
+        format!("/knowledge/{article}/delete"),
+        format!("/conversations/{conversation_id}/knowledge?q=parcel"),
+        "/help/a11y-help".to_owned(),
+        "/help/a11y-help/search?q=parcel".to_owned(),
+        "/help/a11y-help/articles/parcels".to_owned(),
         "/inbox?sort=sla&sla=overdue".to_owned(),
     ];
     for path in &pages {

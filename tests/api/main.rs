@@ -28,6 +28,7 @@ mod format;
 mod imap;
 mod import;
 mod inbox;
+mod knowledge;
 mod merge_split;
 mod metrics;
 mod nodes;

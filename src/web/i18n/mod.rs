@@ -103,6 +103,7 @@ macro_rules! catalog_sources {
             include_str!(concat!($lang, "/assist.toml")),
             include_str!(concat!($lang, "/intent.toml")),
             include_str!(concat!($lang, "/assist_llm.toml")),
+            include_str!(concat!($lang, "/knowledge.toml")),
         ]
     };
 }
