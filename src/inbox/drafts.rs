@@ -125,6 +125,36 @@ pub async fn save(
     Ok(())
 }
 
+/// Appends `text` below the agent's draft in this conversation, or starts one addressed as a
+/// reply would be (what *Insert* does for orders, articles, suggestions and the language
+/// model's draft).
+pub async fn append(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    user_id: i64,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut fields = match of(db, org, conversation_id, user_id).await? {
+        Some(draft) => DraftFields::from(draft),
+        None => DraftFields {
+            to: crate::mail::outbound::reply_defaults(db, org, conversation_id, false)
+                .await?
+                .to
+                .unwrap_or_default(),
+            ..Default::default()
+        },
+    };
+    fields.text = if fields.text.trim().is_empty() {
+        text.to_owned()
+    } else {
+        format!("{}\n\n{text}", fields.text.trim_end())
+    };
+    save(db, org, conversation_id, user_id, &fields, now).await?;
+    Ok(())
+}
+
 /// Deletes the agent's draft in this conversation (the reply was sent, or the box emptied).
 pub async fn discard(
     db: &impl ConnectionTrait,

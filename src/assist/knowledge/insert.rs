@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::markdown;
 use super::model::{self, Lang};
 use super::pages::native_name;
-use crate::inbox::drafts::{self, DraftFields};
+use crate::inbox::drafts;
 use crate::inbox::queries;
 use crate::orgs::TenantScope;
 use crate::search::ArticleFilter;
@@ -128,28 +128,12 @@ pub async fn insert(
         }
         _ => return Err(AppError::BadRequest("error.bad_form")),
     };
-    let mut fields = match drafts::of(&state.db, org, conversation.id, scope.user_id()).await? {
-        Some(draft) => DraftFields::from(draft),
-        None => DraftFields {
-            to: crate::mail::outbound::reply_defaults(&state.db, org, conversation.id, false)
-                .await?
-                .to
-                .unwrap_or_default(),
-            ..Default::default()
-        },
-    };
-    let existing = fields.text.trim_end();
-    fields.text = if existing.is_empty() {
-        addition
-    } else {
-        format!("{existing}\n\n{addition}")
-    };
-    drafts::save(
+    drafts::append(
         &state.db,
         org,
         conversation.id,
         scope.user_id(),
-        &fields,
+        &addition,
         Utc::now(),
     )
     .await?;

@@ -19,7 +19,7 @@ use super::client::ChatMessage;
 use super::pseudonym::Pseudonyms;
 use crate::db::InOrg;
 use crate::db::entity::{message, organization};
-use crate::inbox::drafts::{self, DraftFields};
+use crate::inbox::drafts;
 use crate::orgs::TenantScope;
 use crate::privacy::pii::{Detector, KnownValue, PiiKind};
 use crate::state::AppState;
@@ -212,15 +212,6 @@ pub async fn draft(
             audit("drafted", answer.chars().count()),
         )
         .await?;
-    let mut fields = drafts::of(&state.db, org, id, scope.user_id())
-        .await?
-        .map(DraftFields::from)
-        .unwrap_or_default();
-    fields.text = if fields.text.trim().is_empty() {
-        restored
-    } else {
-        format!("{}\n\n{restored}", fields.text.trim_end())
-    };
-    drafts::save(&state.db, org, id, scope.user_id(), &fields, Utc::now()).await?;
+    drafts::append(&state.db, org, id, scope.user_id(), &restored, Utc::now()).await?;
     Ok(see_other_with_flash(&back, "flash.assist_model_drafted"))
 }

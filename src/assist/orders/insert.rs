@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::model::Order;
 use super::{panel, store};
-use crate::inbox::drafts::{self, DraftFields};
+use crate::inbox::drafts;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::page::see_other_with_flash;
@@ -59,33 +59,15 @@ async fn append_to_draft(
     conversation_id: i64,
     text: &str,
 ) -> Result<(), AppError> {
-    let org = scope.org();
-    let db = &state.db;
-    let mut fields = match drafts::of(db, org, conversation_id, scope.user_id()).await? {
-        Some(draft) => DraftFields::from(draft),
-        None => DraftFields {
-            to: crate::mail::outbound::reply_defaults(db, org, conversation_id, false)
-                .await?
-                .to
-                .unwrap_or_default(),
-            ..Default::default()
-        },
-    };
-    fields.text = if fields.text.trim().is_empty() {
-        text.to_owned()
-    } else {
-        format!("{}\n\n{text}", fields.text.trim_end())
-    };
-    drafts::save(
-        db,
-        org,
+    drafts::append(
+        &state.db,
+        scope.org(),
         conversation_id,
         scope.user_id(),
-        &fields,
+        text,
         Utc::now(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// `POST /conversations/{id}/orders/insert`.

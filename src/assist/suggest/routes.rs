@@ -11,7 +11,7 @@ use super::settings::{self, Mode};
 use super::store;
 use crate::db::InOrg;
 use crate::db::entity::{assist_suggestion, conversation, message};
-use crate::inbox::drafts::{self, DraftFields};
+use crate::inbox::drafts;
 use crate::orgs::TenantScope;
 use crate::state::AppState;
 use crate::web::forms::NoFields;
@@ -97,16 +97,15 @@ pub async fn insert(
         .await?
         .filter(|s| s.conversation_id == id && s.shown)
         .ok_or(AppError::NotFound)?;
-    let mut fields = drafts::of(&state.db, org, id, scope.user_id())
-        .await?
-        .map(DraftFields::from)
-        .unwrap_or_default();
-    fields.text = if fields.text.trim().is_empty() {
-        suggestion.text
-    } else {
-        format!("{}\n\n{}", fields.text.trim_end(), suggestion.text)
-    };
-    drafts::save(&state.db, org, id, scope.user_id(), &fields, Utc::now()).await?;
+    drafts::append(
+        &state.db,
+        org,
+        id,
+        scope.user_id(),
+        &suggestion.text,
+        Utc::now(),
+    )
+    .await?;
     Ok(see_other_with_flash(
         &paths::CONVERSATION.at(id),
         "flash.assist_suggestion_inserted",
