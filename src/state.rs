@@ -57,7 +57,7 @@ pub struct AppState {
     /// The organizations' own intent models, in memory only (src/assist/intent/).
     pub intents: crate::assist::intent::OrgModels,
     /// The knowledge base's article search, per organization in memory (src/search/articles.rs).
-    pub articles: crate::search::ArticleSearch,
+    pub articles: Arc<crate::search::ArticleSearch>,
 }
 
 /// Why the application could not start. Each message says what to fix.

@@ -42,6 +42,28 @@ async fn shop() -> (TestApp, OrgId, i64) {
         )
         .await;
     assert_eq!(canned.status(), 303);
+    // An internal, published article about returns (and a draft article that never shows).
+    for (slug, title, published) in [
+        ("ruecksendung", "Rücksendung einer Jacke", "1"),
+        ("entwurf", "Rücksendung Entwurf", ""),
+    ] {
+        let mut fields = vec![
+            ("slug", slug),
+            ("language", "de"),
+            ("title", title),
+            (
+                "body",
+                "So senden Sie eine **Jacke** zurück: Etikett drucken, Paket abgeben.",
+            ),
+        ];
+        if !published.is_empty() {
+            fields.push(("published", published));
+        }
+        let article = app
+            .post_form("/knowledge/new", "/knowledge/new", &fields)
+            .await;
+        assert_eq!(article.status(), 303, "article {slug}");
+    }
     // Berta's return, answered and closed: the reply names her and her street.
     let earlier = customer_writes(
         &app,
@@ -133,6 +155,18 @@ async fn shown_suggestions_offer_the_canned_reply_and_the_reply_that_solved_a_si
         .find(|s| s.kind == "conversation")
         .expect("a similar resolved conversation");
     assert!(canned.text.starts_with("Hallo Carla,"), "{}", canned.text);
+    let articles: Vec<_> = items.iter().filter(|s| s.kind == "article").collect();
+    assert_eq!(
+        articles.len(),
+        1,
+        "the published article only: {articles:?}"
+    );
+    assert_eq!(articles[0].title, "Rücksendung einer Jacke");
+    assert!(
+        articles[0].text.contains("Etikett drucken"),
+        "{}",
+        articles[0].text
+    );
     assert!(solved.text.contains("Carla"), "{}", solved.text);
     assert!(solved.text.contains("66002"), "this order: {}", solved.text);
     for theirs in ["Berta", "Brandt", "Lindenallee", "55001"] {

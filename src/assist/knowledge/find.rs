@@ -3,8 +3,6 @@
 //! version, then asks it (`crate::search::ArticleSearch`). Blocking Tantivy work runs on the
 //! blocking pool.
 
-use std::sync::Arc;
-
 use crate::orgs::OrgId;
 use crate::search::{ArticleDoc, ArticleFilter, ArticleHit};
 use crate::state::AppState;
@@ -17,7 +15,7 @@ pub const LIMIT: usize = 20;
 
 /// The organization's variants matching `text`, best first.
 pub async fn search(
-    state: &Arc<AppState>,
+    state: &AppState,
     org: OrgId,
     text: &str,
     filter: ArticleFilter,
@@ -44,15 +42,15 @@ pub async fn search(
                 })
             })
             .collect();
-        let building = state.clone();
-        tokio::task::spawn_blocking(move || building.articles.rebuild(org, version, &docs))
+        let building = state.articles.clone();
+        tokio::task::spawn_blocking(move || building.rebuild(org, version, &docs))
             .await
             .map_err(|e| AppError::internal(format!("article index build: {e}")))?
             .map_err(|e| AppError::internal(e.to_string()))?;
     }
-    let searching = state.clone();
+    let searching = state.articles.clone();
     let text = text.to_owned();
-    tokio::task::spawn_blocking(move || searching.articles.search(org, &text, filter, LIMIT))
+    tokio::task::spawn_blocking(move || searching.search(org, &text, filter, LIMIT))
         .await
         .map_err(|e| AppError::internal(format!("article search: {e}")))?
         .map_err(|e| AppError::internal(e.to_string()))

@@ -265,6 +265,7 @@ pub async fn candidates(
             ..c
         })
         .collect();
+    out.extend(articles(state, org, newest).await?);
     for c in similar_closed(state, org, current, &text).await? {
         out.push(Candidate {
             text: crate::inbox::canned::fill(
@@ -272,6 +273,69 @@ pub async fn candidates(
                 &placeholders,
             ),
             ..c
+        });
+    }
+    Ok(out)
+}
+
+/// How many of the message's words are looked up in the knowledge base.
+const ARTICLE_WORDS: usize = 6;
+
+/// The published articles that match most of the message's salient words (each word looked
+/// up on its own, scores added): in the message's language where a version exists, as the
+/// help centre link when the article is public, else as its text.
+async fn articles(
+    state: &AppState,
+    org: OrgId,
+    newest: &message::Model,
+) -> Result<Vec<Candidate>, AppError> {
+    use crate::assist::knowledge::{find, markdown, model};
+    let mut scores: HashMap<i64, f32> = HashMap::new();
+    let text = format!("{}\n{}", newest.subject, newest.text_body);
+    for word in salient_words(&text).into_iter().take(ARTICLE_WORDS) {
+        for hit in find::search(state, org, &word, Default::default()).await? {
+            *scores.entry(hit.article_id).or_default() += hit.score;
+        }
+    }
+    let mut ranked: Vec<(i64, f32)> = scores.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let lang = crate::search::main_language([(newest.subject.as_str(), newest.text_body.as_str())]);
+    let settings = model::settings(&state.db, org).await?;
+    let mut out = Vec::new();
+    for (id, _) in ranked {
+        if out.len() == PER_KIND {
+            break;
+        }
+        let Some(article) = model::find(&state.db, org, id).await? else {
+            continue;
+        };
+        if !article.row.published {
+            continue;
+        }
+        let Some(variant) = article.variant(lang, crate::search::Lang::En) else {
+            continue;
+        };
+        let text = match (&settings.help_slug, article.is_shown_publicly()) {
+            (Some(slug), true) => {
+                let lang = model::parse_lang(&variant.language).unwrap_or(crate::search::Lang::En);
+                format!(
+                    "{}: {}",
+                    variant.title,
+                    crate::assist::knowledge::help::article_url(
+                        state,
+                        slug,
+                        &article.row.slug,
+                        lang
+                    )
+                )
+            }
+            _ => markdown::to_plain_text(&variant.body),
+        };
+        out.push(Candidate {
+            kind: "article",
+            source_id: id,
+            title: variant.title.clone(),
+            text,
         });
     }
     Ok(out)
