@@ -166,6 +166,23 @@ async fn shop_with_model(stub: &ModelStub) -> (TestApp, OrgId, i64) {
         )
         .await;
     assert_eq!(saved.status(), 303, "{}", saved.text().await.unwrap());
+    let article = app
+        .post_form(
+            "/knowledge/new",
+            "/knowledge/new",
+            &[
+                ("slug", "erstattung"),
+                ("language", "de"),
+                ("title", "Wann kommt meine Erstattung"),
+                (
+                    "body",
+                    "Eine Erstattung dauert 5 bis 7 Werktage nach Eingang.",
+                ),
+                ("published", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(article.status(), 303);
     let (_, conversation) = app
         .receive(
             org,
@@ -274,6 +291,11 @@ async fn a_draft_reaches_the_model_without_personal_data_and_comes_back_with_it(
     assert!(
         sent.body.contains("100387"),
         "the order number is not personal"
+    );
+    assert!(
+        sent.body.contains("5 bis 7 Werktage"),
+        "the matching article is sent along: {}",
+        sent.body
     );
     assert!(sent.body.contains("[NAME_1]"), "{}", sent.body);
 

@@ -1,7 +1,8 @@
 //! "Draft with the language model" on a conversation: `POST /conversations/{id}/assist/draft`.
 //!
 //! The thread (customers' and agents' messages, not internal notes, quoted lines dropped,
-//! newest kept when it is long) is pseudonymized with the PII detector and the customer
+//! newest kept when it is long) and the knowledge articles matching the newest message are
+//! pseudonymized with the PII detector and the customer
 //! record ([`super::pseudonym`]), checked once more for any record value left, and sent to the
 //! organization's endpoint. The answer's placeholders are filled in here and the text goes
 //! into the agent's draft — appended below what the draft already holds — for the agent to
@@ -30,6 +31,8 @@ use crate::web::{AppError, CsrfForm};
 
 /// The most thread text sent, in characters (the newest messages are kept).
 const MAX_THREAD_CHARS: usize = 24_000;
+/// The most knowledge-base text sent, in characters.
+const MAX_ARTICLE_CHARS: usize = 6_000;
 
 /// What the model is told before the thread.
 const INSTRUCTIONS: &str = "You are a customer support agent of the online shop named below. \
@@ -145,6 +148,19 @@ pub async fn draft(
         .unwrap_or_default();
 
     let mut pseudonyms = Pseudonyms::new();
+    // The knowledge articles that match the customer's newest message, pseudonymized like
+    // the thread (an agent may have written a name into one).
+    let mut knowledge = String::new();
+    if let Some(newest) = messages.iter().rev().find(|m| m.direction == "inbound") {
+        for article in crate::assist::suggest::compute::articles(&state, org, newest).await? {
+            let part = format!("- {}\n{}\n", article.title, article.text);
+            if knowledge.chars().count() + part.chars().count() > MAX_ARTICLE_CHARS {
+                break;
+            }
+            knowledge.push_str(&part);
+        }
+    }
+    let knowledge = pseudonyms.hide(crate::privacy::pii::shared(), &knowledge, &known);
     let thread = thread_text(
         crate::privacy::pii::shared(),
         &mut pseudonyms,
@@ -159,7 +175,13 @@ pub async fn draft(
         },
         ChatMessage {
             role: "user",
-            content: thread,
+            content: if knowledge.is_empty() {
+                thread
+            } else {
+                format!(
+                    "{thread}\n\nArticles of the shop's knowledge base that may help:\n{knowledge}"
+                )
+            },
         },
     ];
     let sent_chars: usize = prompt.iter().map(|m| m.content.chars().count()).sum();

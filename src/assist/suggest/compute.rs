@@ -284,7 +284,7 @@ const ARTICLE_WORDS: usize = 6;
 /// The published articles that match most of the message's salient words (each word looked
 /// up on its own, scores added): in the message's language where a version exists, as the
 /// help centre link when the article is public, else as its text.
-async fn articles(
+pub async fn articles(
     state: &AppState,
     org: OrgId,
     newest: &message::Model,
