@@ -490,7 +490,7 @@ pub async fn load(
     let model_draft = crate::assist::llm::settings::of(db, org)
         .await?
         .is_some_and(|m| m.enabled)
-        && !withheld;
+        && !crate::privacy::objection::assist_withheld(db, org, conversation.customer_id).await?;
     let suggestions = match restriction {
         Some(_) => None,
         None => {

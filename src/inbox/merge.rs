@@ -189,6 +189,9 @@ pub(crate) async fn merge(
         .exec(db)
         .await?;
     move_drafts(db, org, target, &ids).await?;
+    // What was suggested for the merged conversations (and from them, elsewhere) goes: the
+    // kept conversation's suggestions are computed for its own newest message.
+    crate::assist::suggest::store::forget_conversations(db, org, &ids).await?;
     merge_read_marks(db, org, target, &ids).await?;
     // Who opened them, and the webhook deliveries about them: erasure and retention of the
     // target reach them now.

@@ -383,6 +383,8 @@ async fn finish(
     txn.commit().await?;
     drop(guard);
     state.articles.forget(org);
+    state.intents.set(org, None);
+    state.orders.forget_org(org);
     Ok((audit_entries, removed, files))
 }
 

@@ -5,7 +5,8 @@
 //!   (suggestions, any language model). Reports honour it: while it stands the customer's
 //!   conversations are not counted (their report facts are recomputed when it is recorded and
 //!   when it is lifted: `crate::reports::facts::refresh_customer`); so do intents (not shown,
-//!   and not learnt from: `crate::assist::intent`), from the record ([`Effects::of`]);
+//!   and not learnt from: `crate::assist::intent`), suggestions and the language model
+//!   ([`assist_withheld`]), from the record ([`Effects::of`]);
 //! - [`Effect::StopProcessing`]: no non-essential processing — webhook payloads about the
 //!   customer carry no content (subject, text), checked when an event is queued and again when
 //!   it is sent ([`content_withheld`]), like a restriction;
@@ -140,6 +141,26 @@ impl Effects {
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|e| e.as_str()).collect()
     }
+}
+
+/// Whether assist (suggestions, the language model) must leave `customer_id` of `org` out:
+/// processing is restricted, or an objection excludes them from reports and assist or stops
+/// non-essential processing. A customer who is not found is left out too.
+pub async fn assist_withheld(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    customer_id: i64,
+) -> Result<bool, DbErr> {
+    let Some(record) = customer::Entity::find_by_id_in(org, customer_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(true);
+    };
+    let effects = Effects::of(&record);
+    Ok(record.restricted_at.is_some()
+        || effects.contains(Effect::ExcludeReports)
+        || effects.contains(Effect::StopProcessing))
 }
 
 /// Whether payloads about `customer_id` of `org` must go without content: processing is

@@ -218,7 +218,11 @@ pub async fn page(
         .and_hms_opt(0, 0, 0)
         .map(|d| d.and_utc())
         .unwrap_or_default();
-    let tally = crate::assist::suggest::store::tally(&state.db, scope.org(), since).await?;
+    let until = (period.to + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or_default();
+    let tally = crate::assist::suggest::store::tally(&state.db, scope.org(), since, until).await?;
     render(&ReportsPage {
         suggestions: (tally != Default::default()).then_some(tally),
         from: period.from.to_string(),

@@ -445,7 +445,13 @@ pub(super) async fn assist_suggestions(
     counts: &mut CategoryCounts,
 ) -> Result<(), RetentionError> {
     let db = &ctx.state.db;
-    let due = crate::assist::suggest::store::due(db, ctx.org, rule.cutoff(ctx.now)).await?;
+    let due = crate::assist::suggest::store::due(
+        db,
+        ctx.org,
+        rule.cutoff(ctx.now),
+        rule.action() == Action::Anonymize,
+    )
+    .await?;
     if ctx.dry_run {
         counts.suggestions = due.len() as u64;
         return Ok(());

@@ -343,3 +343,27 @@ async fn suggestions_are_exported_anonymized_by_retention_and_erased_with_their_
         "a suggestion's text outlived the erasure"
     );
 }
+
+#[tokio::test]
+async fn erasing_the_customer_a_suggestion_came_from_removes_it_from_everyone_else() {
+    // Arrange: Carla's suggestion holds the reply that closed Berta's conversation.
+    let (app, org, channel) = shop().await;
+    set_mode(&app, "shown").await;
+    let conversation = new_return(&app, org, channel).await;
+    app.get_text(&format!("/conversations/{conversation}"))
+        .await;
+    let from_berta = kept(&app, conversation)
+        .await
+        .into_iter()
+        .find(|s| s.kind == "conversation")
+        .expect("a suggestion from Berta's conversation");
+    let berta = app.customer_of(from_berta.source_id).await;
+
+    // Act
+    app.erase(org, berta).await;
+
+    // Assert: Carla's other suggestions stay; the one made of Berta's reply is gone.
+    let left = kept(&app, conversation).await;
+    assert!(left.iter().all(|s| s.kind != "conversation"), "{left:?}");
+    assert!(left.iter().any(|s| s.kind == "canned"));
+}

@@ -33,6 +33,8 @@ use crate::web::{AppError, CsrfForm};
 const MAX_THREAD_CHARS: usize = 24_000;
 /// The most knowledge-base text sent, in characters.
 const MAX_ARTICLE_CHARS: usize = 6_000;
+/// The most recent orders sent along.
+const MAX_ORDERS: usize = 5;
 
 /// What the model is told before the thread.
 const INSTRUCTIONS: &str = "You are a customer support agent of the online shop named below. \
@@ -89,7 +91,7 @@ fn thread_text(
 
 /// The people of the thread besides the customer record: everyone named in a From, To or Cc,
 /// agents included.
-fn participants(messages: &[message::Model]) -> Vec<KnownValue> {
+pub(crate) fn participants(messages: &[message::Model]) -> Vec<KnownValue> {
     let mut out = Vec::new();
     for m in messages {
         let name = m.from_name.trim();
@@ -121,8 +123,7 @@ pub async fn draft(
     let Some(endpoint) = super::settings::enabled_endpoint(&state, org).await? else {
         return Ok(see_other_with_flash(&back, "flash.assist_model_off"));
     };
-    if crate::privacy::objection::content_withheld(&state.db, org, conversation.customer_id).await?
-    {
+    if crate::privacy::objection::assist_withheld(&state.db, org, conversation.customer_id).await? {
         return Ok(see_other_with_flash(&back, "flash.assist_model_withheld"));
     }
     let messages = message::Entity::lookup_in(org)
@@ -161,6 +162,22 @@ pub async fn draft(
         }
     }
     let knowledge = pseudonyms.hide(crate::privacy::pii::shared(), &knowledge, &known);
+    // The customer's orders as the conversation page fetched them (the in-memory cache: the
+    // draft fetches nothing itself), pseudonymized too.
+    let orders: String = state
+        .orders
+        .get(org, conversation.customer_id)
+        .map(|shops| {
+            let mut all: Vec<_> = shops.iter().flat_map(|s| s.orders.iter()).collect();
+            all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            all.into_iter()
+                .take(MAX_ORDERS)
+                .map(|o| o.summary())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+        .unwrap_or_default();
+    let orders = pseudonyms.hide(crate::privacy::pii::shared(), &orders, &known);
     let thread = thread_text(
         crate::privacy::pii::shared(),
         &mut pseudonyms,
@@ -175,12 +192,17 @@ pub async fn draft(
         },
         ChatMessage {
             role: "user",
-            content: if knowledge.is_empty() {
-                thread
-            } else {
-                format!(
-                    "{thread}\n\nArticles of the shop's knowledge base that may help:\n{knowledge}"
-                )
+            content: {
+                let mut content = thread;
+                if !orders.is_empty() {
+                    content.push_str(&format!("\n\nThe customer's recent orders:\n{orders}"));
+                }
+                if !knowledge.is_empty() {
+                    content.push_str(&format!(
+                        "\n\nArticles of the shop's knowledge base that may help:\n{knowledge}"
+                    ));
+                }
+                content
             },
         },
     ];

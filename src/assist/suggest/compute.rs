@@ -386,17 +386,31 @@ async fn similar_closed(
             continue;
         };
         // Never from a customer whose data may not be used.
-        if crate::privacy::objection::content_withheld(&state.db, org, found.customer_id).await? {
+        if crate::privacy::objection::assist_withheld(&state.db, org, found.customer_id).await? {
             continue;
         }
         let Some(closing) = closing_reply(&state.db, org, found.id).await? else {
             continue;
         };
+        // Everyone of that conversation: its customer record and every sender and recipient.
+        let mut known = crate::retention::anonymize::known_values(
+            &state.db,
+            &BTreeSet::from([found.customer_id]),
+        )
+        .await?
+        .remove(&found.customer_id)
+        .map(|(_, k)| k)
+        .unwrap_or_default();
+        let thread = message::Entity::lookup_in(org)
+            .filter(message::Column::ConversationId.eq(found.id))
+            .all(&state.db)
+            .await?;
+        known.extend(crate::assist::llm::draft::participants(&thread));
         out.push(Candidate {
             kind: "conversation",
             source_id: found.id,
-            title: found.subject.clone(),
-            text: without_their_customer(&state.db, found.customer_id, &closing.text_body).await?,
+            title: without_their_customer(&found.subject, &known),
+            text: without_their_customer(&unquoted(&closing.text_body), &known),
         });
     }
     Ok(out)
@@ -417,24 +431,15 @@ async fn closing_reply(
         .await?)
 }
 
-/// `reply` with its customer's data replaced: their names by `{customer_first_name}` (filled
-/// with this customer's), anything else the detector finds by its placeholder.
-async fn without_their_customer(
-    db: &impl ConnectionTrait,
-    customer_id: i64,
-    reply: &str,
-) -> Result<String, AppError> {
-    let known: HashMap<_, _> =
-        crate::retention::anonymize::known_values(db, &BTreeSet::from([customer_id])).await?;
-    let known = known
-        .get(&customer_id)
-        .map(|(_, k)| k.clone())
-        .unwrap_or_default();
-    let text = unquoted(reply);
+/// `text` of another customer's conversation with everything of them replaced (`known`: their
+/// record and the conversation's senders and recipients): their first name found becomes
+/// `{customer_first_name}` (filled with this customer's), anything else the detector finds its
+/// placeholder.
+fn without_their_customer(text: &str, known: &[crate::privacy::pii::KnownValue]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     let mut named = false;
-    for f in crate::privacy::pii::shared().find(&text, &known) {
+    for f in crate::privacy::pii::shared().find(text, known) {
         out.push_str(&text[pos..f.start]);
         if f.kind == crate::privacy::pii::PiiKind::Name && !named {
             out.push_str("{customer_first_name}");
@@ -445,7 +450,7 @@ async fn without_their_customer(
         pos = f.end;
     }
     out.push_str(&text[pos..]);
-    Ok(out.trim().to_owned())
+    out.trim().to_owned()
 }
 
 fn unquoted(text: &str) -> String {

@@ -37,13 +37,14 @@ pub async fn view(
     let org = scope.org();
     let mode = settings::mode(db, org).await?;
     if mode == Mode::Off
-        || crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?
+        || crate::privacy::objection::assist_withheld(db, org, conversation.customer_id).await?
     {
         return Ok(None);
     }
     let Some(newest) = message::Entity::lookup_in(org)
         .filter(message::Column::ConversationId.eq(conversation.id))
         .filter(message::Column::Direction.eq("inbound"))
+        .filter(message::Column::Kind.is_not_in(["auto_reply", "bounce"]))
         .order_by_desc(message::Column::CreatedAt)
         .order_by_desc(message::Column::Id)
         .one(db)
@@ -79,6 +80,11 @@ pub async fn view(
         .await?;
         items = store::of_message(db, org, conversation.id, newest.id).await?;
     }
+    if mode == Mode::Shown && items.iter().any(|s| !s.shown) {
+        // Kept in shadow mode, shown now that the organization shows them.
+        store::mark_shown(db, org, conversation.id, newest.id).await?;
+        items = store::of_message(db, org, conversation.id, newest.id).await?;
+    }
     Ok((mode == Mode::Shown && !items.is_empty()).then_some(SuggestionsView { items }))
 }
 
@@ -91,7 +97,10 @@ pub async fn insert(
 ) -> Result<HttpResponse, AppError> {
     let (id, suggestion_id) = path.into_inner();
     let org = scope.org();
-    crate::inbox::queries::changeable_conversation(&state.db, org, id).await?;
+    let conversation = crate::inbox::queries::changeable_conversation(&state.db, org, id).await?;
+    if crate::privacy::objection::assist_withheld(&state.db, org, conversation.customer_id).await? {
+        return Err(AppError::NotFound);
+    }
     let suggestion = assist_suggestion::Entity::find_by_id_in(org, suggestion_id)
         .one(&state.db)
         .await?

@@ -148,20 +148,46 @@ pub async fn forget_conversations(
             .filter(assist_suggestion::Column::ConversationId.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
+        // And what was suggested elsewhere from them: a closed conversation's reply.
+        assist_suggestion::Entity::delete_in(org)
+            .filter(assist_suggestion::Column::Kind.eq("conversation"))
+            .filter(assist_suggestion::Column::SourceId.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
     }
     Ok(())
 }
 
-/// The ids of suggestions made before `cutoff` that still hold text (the retention rule).
+/// Marks the suggestions kept (in shadow mode) for a message as shown.
+pub async fn mark_shown(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<(), DbErr> {
+    assist_suggestion::Entity::update_in(org)
+        .col_expr(assist_suggestion::Column::Shown, Expr::value(true))
+        .filter(assist_suggestion::Column::ConversationId.eq(conversation_id))
+        .filter(assist_suggestion::Column::MessageId.eq(message_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The ids of suggestions made before `cutoff` (the retention rule); for anonymizing, only
+/// those that still hold text.
 pub async fn due(
     db: &impl ConnectionTrait,
     org: OrgId,
     cutoff: DateTime<Utc>,
+    holding_text_only: bool,
 ) -> Result<Vec<i64>, DbErr> {
-    assist_suggestion::Entity::find_in(org)
-        .filter(assist_suggestion::Column::CreatedAt.lt(cutoff))
-        .filter(assist_suggestion::Column::Text.ne(""))
-        .select_only()
+    let mut due = assist_suggestion::Entity::find_in(org)
+        .filter(assist_suggestion::Column::CreatedAt.lt(cutoff));
+    if holding_text_only {
+        due = due.filter(assist_suggestion::Column::Text.ne(""));
+    }
+    due.select_only()
         .column(assist_suggestion::Column::Id)
         .into_tuple()
         .all(db)
@@ -203,14 +229,16 @@ impl Tally {
     }
 }
 
-/// Counts the organization's suggestions made since `since`.
+/// Counts the organization's suggestions made from `since` until before `until`.
 pub async fn tally(
     db: &impl ConnectionTrait,
     org: OrgId,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> Result<Tally, DbErr> {
     let rows: Vec<(bool, Option<String>, i64)> = assist_suggestion::Entity::find_in(org)
         .filter(assist_suggestion::Column::CreatedAt.gte(since))
+        .filter(assist_suggestion::Column::CreatedAt.lt(until))
         .select_only()
         .column(assist_suggestion::Column::Shown)
         .column(assist_suggestion::Column::Outcome)
