@@ -169,7 +169,7 @@ pub async fn draft(
         .get(org, conversation.customer_id)
         .map(|shops| {
             let mut all: Vec<_> = shops.iter().flat_map(|s| s.orders.iter()).collect();
-            all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            all.sort_by_key(|o| std::cmp::Reverse(o.created_at));
             all.into_iter()
                 .take(MAX_ORDERS)
                 .map(|o| o.summary())
