@@ -10,7 +10,7 @@
 //! up the server's request workers.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Query};
@@ -25,17 +25,15 @@ use crate::db::entity::conversation as conversations_table;
 use crate::db::entity::{conversation, customer, customer_email, message};
 use crate::mail::parse::rewrite_html_text;
 use crate::orgs::OrgId;
-use crate::privacy::pii::{Detector, KnownValue, PiiKind};
+use crate::privacy::pii::{KnownValue, PiiKind};
 use crate::records;
-
-static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 
 /// Rows per `UPDATE … FROM (VALUES …)` statement (14 values each for messages).
 const ROWS_PER_STATEMENT: usize = 64;
 
 /// Redacts `text` with the detector and the record's values.
 pub fn redact(text: &str, known: &[KnownValue]) -> String {
-    DETECTOR.redact(text, known)
+    crate::privacy::pii::shared().redact(text, known)
 }
 
 /// "Customer 7F3A": random, so nothing leads back.

@@ -9,7 +9,7 @@
 //! only after the endpoint answered 2xx: a `kill -9` loses nothing.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -22,7 +22,6 @@ use super::types::WebhookUrl;
 use crate::db::InOrg;
 use crate::db::entity::{webhook_delivery, webhook_endpoint};
 use crate::privacy::objection::content_withheld;
-use crate::privacy::pii::Detector;
 use crate::state::AppState;
 
 /// An endpoint failing this long without a success is disabled.
@@ -35,8 +34,6 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 const EXCERPT_CHARS: usize = 200;
 /// Rows looked at per pass.
 const BATCH: u64 = 200;
-
-static DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 
 /// 30 s, 1 min, 2 min, … capped at one hour.
 pub fn backoff(attempts: i32) -> chrono::Duration {
@@ -309,7 +306,7 @@ fn excerpt(text: &str) -> String {
         .take(EXCERPT_CHARS)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    DETECTOR.redact(short.trim(), &[])
+    crate::privacy::pii::shared().redact(short.trim(), &[])
 }
 
 /// Tells the organization's admins that an endpoint was disabled, by mail when the system

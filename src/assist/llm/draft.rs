@@ -1,7 +1,7 @@
 //! "Draft with the language model" on a conversation: `POST /conversations/{id}/assist/draft`.
 //!
-//! The thread (customers' and agents' messages, not internal notes, quoted lines dropped,
-//! newest kept when it is long) and the knowledge articles matching the newest message are
+//! The thread (customers' and agents' messages, not internal notes, quoted mail and signatures
+//! dropped, newest kept when it is long) and the knowledge articles matching the newest message are
 //! pseudonymized with the PII detector and the customer
 //! record ([`super::pseudonym`]), checked once more for any record value left, and sent to the
 //! organization's endpoint. The answer's placeholders are filled in here and the text goes
@@ -18,6 +18,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::client::ChatMessage;
 use super::pseudonym::Pseudonyms;
+use crate::assist::intent::text::own_words;
 use crate::db::InOrg;
 use crate::db::entity::{message, organization};
 use crate::inbox::drafts;
@@ -44,16 +45,6 @@ friendly and to the point. Text in square brackets such as [NAME_1], [EMAIL_2], 
 exactly as written where the value belongs, and never invent names, addresses, order data \
 or numbers. Answer with the text of the reply only.";
 
-/// A message's text without quoted lines.
-fn unquoted(text: &str) -> String {
-    text.lines()
-        .filter(|line| !line.trim_start().starts_with('>'))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_owned()
-}
-
 /// The thread as the model reads it, pseudonymized; the newest messages first kept.
 fn thread_text(
     detector: &Detector,
@@ -70,7 +61,7 @@ fn thread_text(
         } else {
             "Customer"
         };
-        let text = unquoted(&m.text_body);
+        let text = own_words(&m.text_body).trim().to_owned();
         if text.is_empty() {
             continue;
         }

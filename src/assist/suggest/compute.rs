@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 
+use crate::assist::intent::text::own_words;
 use crate::db::InOrg;
 use crate::db::entity::{canned_reply, conversation, message};
 use crate::orgs::OrgId;
@@ -410,7 +411,7 @@ async fn similar_closed(
             kind: "conversation",
             source_id: found.id,
             title: without_their_customer(&found.subject, &known),
-            text: without_their_customer(&unquoted(&closing.text_body), &known),
+            text: without_their_customer(&own_words(&closing.text_body), &known),
         });
     }
     Ok(out)
@@ -451,13 +452,6 @@ fn without_their_customer(text: &str, known: &[crate::privacy::pii::KnownValue])
     }
     out.push_str(&text[pos..]);
     out.trim().to_owned()
-}
-
-fn unquoted(text: &str) -> String {
-    text.lines()
-        .take_while(|line| !line.trim_start().starts_with('>'))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
