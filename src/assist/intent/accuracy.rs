@@ -125,7 +125,7 @@ fn intent_accuracy_on_the_dev_set() {
     let set = load(&corpus_dir("dev"));
     assert!(set.len() >= 200, "the dev set has {} messages", set.len());
     let macro_f1 = evaluate("dev set", &set);
-    assert!(macro_f1 >= 0.80, "macro-F1 {macro_f1:.3}");
+    assert!(macro_f1 >= 0.85, "macro-F1 {macro_f1:.3}");
 }
 
 #[test]
@@ -135,5 +135,11 @@ fn intent_heldout_table() {
         println!("no held-out set at {}", dir.display());
         return;
     }
-    evaluate("held-out set", &load(&dir));
+    // The goal, kept as a guard: a change to the features or the starter set that loses it
+    // fails here. Never tune on this set; change the starter set or the dev set instead.
+    let macro_f1 = evaluate("held-out set", &load(&dir));
+    assert!(
+        macro_f1 >= 0.85,
+        "held-out macro-F1 {macro_f1:.3} (goal 0.85)"
+    );
 }
