@@ -80,6 +80,24 @@ impl AddressFinder {
                 r"{street_type}[ \t]+(?:{part}[ \t]+)*{name_word}(?:[ \t]+(?:{part}[ \t]+)*{name_word}){{0,3}},?[ \t]*(?:n[º°o]\.?[ \t]*)?\d{{1,4}}[a-zA-Z]?(?:[ \t]*/[ \t]*\d{{1,3}}[a-zA-Z]?|,?[ \t]*\d{{1,2}}[º°ª]\.?(?:[ \t]*-?[ \t]*[A-Za-z](?-u:\b))?)?"
             ),
         ];
+        // Laan van Meerdervoort 301 A, Eerste Jan Steenstraat 5-hs, Jan van Galenstraat 9 II,
+        // Meir 12 bus 3: Dutch and Belgian streets named after people or places, with the
+        // house number's additions (a letter, -hs, a floor in Roman numerals, "bus" and a box).
+        let nl_addition = r"(?:-?hs|-?huis|-?bis|[ \t]+(?:I{1,3}|IV|hs|bis|[A-H])(?-u:\b)|[ \t]+bus[ \t]+\d{1,4}[a-zA-Z]?)?";
+        number_last.push(format!(
+            r"(?:Eerste|Tweede|Derde|1e|2e|3e)?[ \t]*(?:\p{{Lu}}\p{{Ll}}+[ \t]+(?:(?:van|de|der|den|ten|ter|'t)[ \t]+)*)?(?:Laan|Weg|Kade|Plein|Singel|Dreef)[ \t]+(?:(?:van|de|der|den|ten|ter|op|'t)[ \t]+)+\p{{Lu}}\p{{Ll}}+(?:[ \t]+\p{{Lu}}\p{{Ll}}+)?[ \t]+\d{{1,4}}[a-zA-Z]?{nl_addition}"
+        ));
+        number_last.push(format!(
+            r"(?:(?:Eerste|Tweede|Derde|1e|2e|3e)[ \t]+)?(?:\p{{Lu}}\p{{Ll}}+[ \t]+(?:(?:van|de|der|den|ten|ter)[ \t]+)*)?\p{{Lu}}[\p{{L}}\-]*(?:straat|laan|gracht|kade|singel|plein|dijk|weg)[ \t]+\d{{1,4}}[a-zA-Z]?{nl_addition}"
+        ));
+        number_last.push(
+            r"\p{Lu}\p{Ll}+[ \t]+\d{1,4}[a-zA-Z]?[ \t]+bus[ \t]+\d{1,4}[a-zA-Z]?(?-u:\b)"
+                .to_string(),
+        );
+        // Postbus 1042, Postfach 10 20 30, PO Box 17, P.O. Box 17, Apartado de correos 45
+        number_last.push(
+            r"(?:Postbus|Postfach|PO Box|P\.O\. Box|Apartado de [Cc]orreos|Casella [Pp]ostale)[ \t]+\d{1,6}(?:[ \t]\d{2}){0,2}(?-u:\b)".to_string(),
+        );
         // Am Kirchberg 2, An der Steinhalde 4, Im Rosengarten 9
         number_last.push(format!(
             r"(?:Am|Im|An der|An den|Auf der|Auf dem|In der|In den|Zum|Zur|Unter den|Hinter der)[ \t]+\p{{Lu}}\p{{Ll}}*(?:berg|hang|feld|bach|hof|weg|graben|ring|markt|platz|tor|anger|acker|garten|wald|holz|kamp|deich|brink|busch|rain|steig|halde|wiese|höhe|grund|eck|ufer|see|park)(?-u:\b){NUMBER}"
@@ -91,6 +109,9 @@ impl AddressFinder {
             ),
             // 221B Baker Street, 14 Grafton St.
             r"(?-u:\b)\d{1,4}[A-Za-z]?,?[ \t]+(?:\p{Lu}[\p{L}'’\-]*[ \t]+){1,3}(?:Street|Road|Avenue|Lane|Drive|Close|Way|Place|Square|Terrace|Crescent|Gardens|Court|Grove|Row|Mews|Hill|Walk|Parade|Quay|St|Rd|Ave)\.?".to_string(),
+            // Flat 3, The Maltings, Bow Lane; The Old Rectory, Church Lane: a named house and
+            // its street, without a house number.
+            r"(?:(?:Flat|Apartment|Apt\.?|Unit)[ \t]+\d{1,4}[A-Za-z]?,[ \t]*)?The[ \t]+(?:\p{Lu}\p{Ll}+[ \t]+){0,2}\p{Lu}\p{Ll}+,[ \t]*(?:\p{Lu}\p{Ll}+[ \t]+){1,2}(?:Lane|Road|Street|Close|Way|Drive|Avenue|Hill|Row)".to_string(),
             // 14 Kingsway, 3 Southgate
             r"(?-u:\b)\d{1,4}[A-Za-z]?,?[ \t]+\p{Lu}\p{Ll}+(?:way|gate)(?-u:\b)".to_string(),
         ];

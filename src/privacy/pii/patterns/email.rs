@@ -28,6 +28,9 @@ impl EmailFinder {
 
     pub fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in self.re.find_iter(text).chain(self.spelled.find_iter(text)) {
+            if is_role_address(m.as_str()) {
+                continue;
+            }
             out.push(Candidate {
                 kind: PiiKind::Email,
                 start: m.start(),
@@ -36,4 +39,95 @@ impl EmailFinder {
             });
         }
     }
+}
+
+/// Local parts that name a function, not a person ("support@", "noreply@", "kundenservice@"):
+/// a shop's or a carrier's own address is no one's personal data. A customer-record address
+/// is still found by the record match, whatever its local part.
+const ROLE_LOCAL_PARTS: &[&str] = &[
+    "info",
+    "support",
+    "service",
+    "help",
+    "hilfe",
+    "contact",
+    "kontakt",
+    "contacto",
+    "contatti",
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "do-not-reply",
+    "no_reply",
+    "notifications",
+    "notification",
+    "kundenservice",
+    "kundendienst",
+    "klantenservice",
+    "serviceclient",
+    "service-client",
+    "serviceclients",
+    "atencion",
+    "atencionalcliente",
+    "atencion.cliente",
+    "clientes",
+    "assistenza",
+    "servizioclienti",
+    "ordini",
+    "orders",
+    "order",
+    "bestellung",
+    "bestellingen",
+    "commandes",
+    "pedidos",
+    "sales",
+    "verkauf",
+    "vendite",
+    "ventas",
+    "billing",
+    "rechnung",
+    "facturation",
+    "facturacion",
+    "fatturazione",
+    "facturen",
+    "returns",
+    "retouren",
+    "retours",
+    "devoluciones",
+    "resi",
+    "privacy",
+    "datenschutz",
+    "dpo",
+    "gdpr",
+    "avg",
+    "rgpd",
+    "office",
+    "buero",
+    "hello",
+    "hallo",
+    "bonjour",
+    "hola",
+    "ciao",
+    "team",
+    "shop",
+    "webshop",
+    "admin",
+    "postmaster",
+    "webmaster",
+    "newsletter",
+    "marketing",
+    "press",
+    "presse",
+    "prensa",
+    "stampa",
+    "pers",
+    "jobs",
+    "karriere",
+    "careers",
+];
+
+fn is_role_address(address: &str) -> bool {
+    address
+        .split_once('@')
+        .is_some_and(|(local, _)| ROLE_LOCAL_PARTS.contains(&local.to_lowercase().as_str()))
 }

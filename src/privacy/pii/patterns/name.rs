@@ -248,6 +248,22 @@ const NOT_NAMES: &[&str] = &[
     "Express",
     "Kurier",
     "Courier",
+    // Sign-off words and departments that a greeting or a signature puts where a name goes.
+    "Groet",
+    "Groeten",
+    "Groetjes",
+    "Cliente",
+    "Clienti",
+    "Klant",
+    "Notificaciones",
+    "Notifiche",
+    "Benachrichtigung",
+    "Departamento",
+    "Abteilung",
+    "Afdeling",
+    "Dipartimento",
+    "Visa",
+    "Mastercard",
 ];
 
 impl NameFinder {
@@ -835,6 +851,18 @@ const PLACE_SUFFIXES: &[&str] = &[
     "Bridge",
 ];
 
+/// Whether a word is a street's name ("Galenstraat" of "Jan van Galenstraat", "Goethestraße"):
+/// a person's name before it names the street, not someone.
+fn ends_like_a_street(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    [
+        "straat", "laan", "gracht", "kade", "plein", "singel", "dijk", "straße", "strasse",
+        "gasse", "allee", "platz", "weg", "steeg",
+    ]
+    .iter()
+    .any(|s| lower.len() > s.len() + 2 && lower.ends_with(s))
+}
+
 /// Words after which a capitalised word is a place, not a person.
 const PLACE_WORDS: &[&str] = &[
     "in", "nach", "aus", "im", "from", "at", "à", "en", "naar", "uit", "te", "a", "da", "desde",
@@ -846,7 +874,8 @@ const PLACE_WORDS: &[&str] = &[
 const TITLES: &[&str] = &[
     "Herr", "Herrn", "Frau", "Mr", "Mrs", "Ms", "Miss", "Dr", "Monsieur", "Madame", "Mme", "Mlle",
     "Señor", "Señora", "Sr", "Sra", "Signor", "Signora", "Sig", "Dott", "Heer", "Mevrouw",
-    "Meneer", "Dhr", "Mevr", "Mw", "Don", "Doña",
+    "Meneer", "Dhr", "Mevr", "Mw", "Don", "Doña", "Avv", "Ing", "Arch", "Prof", "Fam", "Familie",
+    "Famille", "Famiglia", "Familia", "Sres", "Srta", "Dña", "Mag", "Dipl",
 ];
 
 impl NameFinder {
@@ -936,6 +965,7 @@ impl NameFinder {
         });
         if firm
             || PLACE_SUFFIXES.contains(&last_word)
+            || ends_like_a_street(last_word)
             || beside_date_or_postcode(text, first_start, group_end)
         {
             return;
