@@ -465,12 +465,17 @@ pub async fn load(
         .filter(|m| m.html.is_none() && m.segments.is_empty())
         .map(|m| (m.id, m.text.as_str()))
         .collect();
+    let htmls: Vec<(i64, &str)> = messages
+        .iter()
+        .filter_map(|m| m.html.as_deref().map(|h| (m.id, h)))
+        .collect();
     let orders = crate::assist::orders::panel::load(
         state,
         org,
         conversation.customer_id,
         restriction.is_some() || withheld,
         &texts,
+        &htmls,
     )
     .await?;
     let tags_here = conversation_tags.remove(&id).unwrap_or_default();

@@ -540,6 +540,45 @@ async fn a_shopify_shop_is_linked_tested_and_shows_the_orders_of_both_addresses(
 }
 
 #[tokio::test]
+async fn order_numbers_in_an_html_mail_link_to_the_order_but_not_inside_its_links() {
+    // Arrange
+    let app = spawn_app().await;
+    let org = shop_owner(&app).await;
+    let shop = FakeShop::start().await;
+    add_woo(&app, org, &shop).await;
+    let html_mail = mail(
+        &format!("Berta <{BERTA}>"),
+        &format!("h-{}@kunde.test", unique_suffix()),
+        "Zwei Bestellungen",
+        "Bestellung 2050 und 2012",
+    )
+    .html(
+        "<p>Guten Tag, wo ist <b>Bestellung 2050</b>?</p>\
+         <p>Siehe <a href=\"https://velo.test/konto/order-2012\">order 2012</a>.</p>",
+    );
+    let (_, conversation_id) = app.receive(org, html_mail).await;
+
+    // Act
+    let page = app
+        .get_text(&format!("/conversations/{conversation_id}"))
+        .await;
+
+    // Assert: 2050 is not among this address's orders, so it leads to the shop's admin
+    // search (the ampersand escaped in the attribute).
+    assert!(
+        page.contains(&format!(
+            "<b><a href=\"{}/wp-admin/edit.php?post_type=shop_order&amp;s=2050\" \
+             class=\"order-ref\">Bestellung 2050</a></b>",
+            shop.url
+        )),
+        "{page}"
+    );
+    // The customer's own link keeps its text: no link inside a link.
+    assert!(!page.contains("class=\"order-ref\">order 2012"));
+    assert!(page.contains("rel=\"noopener noreferrer nofollow\">order 2012</a>"));
+}
+
+#[tokio::test]
 async fn a_woocommerce_shop_finds_registered_and_guest_orders_across_pages() {
     // Arrange
     let app = spawn_app().await;

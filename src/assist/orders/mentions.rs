@@ -1,7 +1,8 @@
 //! Order numbers written in messages ("#1001", "order 1001", "Bestellung Nr. 1001",
 //! "commande n° 1001", "pedido 1001", "ordine 1001", "bestelling 1001"): the text is cut
 //! into parts, and each number becomes a link — to the order in the panel when it is one of
-//! the customer's, else to the search of the shop's admin.
+//! the customer's, else to the search of the shop's admin. In an HTML mail (already
+//! sanitized) only the text between tags is read, and never the text of an existing link.
 
 use std::sync::LazyLock;
 
@@ -74,6 +75,85 @@ pub fn parts(text: &str, href_of: impl Fn(&str) -> Option<String>) -> Vec<Part> 
     out
 }
 
+/// Sanitized HTML with the order numbers of its text linked by `href_of`; `None` when it
+/// names no order. Tags are copied as they are (quoted attribute values may hold `>`), and
+/// text inside an `<a>` stays as it is: a link is never nested in a link.
+pub fn link_html(html: &str, href_of: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut linked = false;
+    let mut in_link = 0usize;
+    let mut rest = html;
+    while !rest.is_empty() {
+        if rest.starts_with('<') {
+            let end = tag_end(rest);
+            let tag = &rest[..end];
+            let name: String = tag
+                .trim_start_matches('<')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            match name.as_str() {
+                "a" => in_link += 1,
+                "/a" => in_link = in_link.saturating_sub(1),
+                _ => {}
+            }
+            out.push_str(tag);
+            rest = &rest[end..];
+            continue;
+        }
+        let end = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..end];
+        let parts = if in_link == 0 {
+            parts(text, &href_of)
+        } else {
+            Vec::new()
+        };
+        if parts.is_empty() {
+            out.push_str(text);
+        } else {
+            linked = true;
+            for part in parts {
+                match part.href {
+                    Some(href) => {
+                        out.push_str("<a href=\"");
+                        out.push_str(&escape_attribute(&href));
+                        out.push_str("\" class=\"order-ref\">");
+                        out.push_str(&part.text);
+                        out.push_str("</a>");
+                    }
+                    None => out.push_str(&part.text),
+                }
+            }
+        }
+        rest = &rest[end..];
+    }
+    linked.then_some(out)
+}
+
+/// Where the tag at the start of `html` ends (after its `>`), quotes respected.
+fn tag_end(html: &str) -> usize {
+    let mut quote: Option<char> = None;
+    for (i, c) in html.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return i + 1,
+            _ => {}
+        }
+    }
+    html.len()
+}
+
+fn escape_attribute(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +175,21 @@ mod tests {
         assert_eq!(joined, "Hi, order 1001 is late");
         assert_eq!(parts[1].href.as_deref(), Some("#order-1001"));
         assert!(super::parts("no order here", |_| Some(String::new())).is_empty());
+    }
+
+    #[test]
+    fn html_text_is_linked_but_tags_and_existing_links_are_not() {
+        let html = "<p title=\"order 1003 > x\">Wo ist <b>Bestellung #1001</b>?</p>\
+                    <a href=\"https://shop.test/o/1002\">order 1002</a> &amp; order 1004";
+        let linked = link_html(html, |n| Some(format!("https://shop.test/s?q={n}&x=1")))
+            .expect("names orders");
+        assert_eq!(
+            linked,
+            "<p title=\"order 1003 > x\">Wo ist <b><a href=\"https://shop.test/s?q=1001&amp;x=1\" \
+             class=\"order-ref\">Bestellung #1001</a></b>?</p>\
+             <a href=\"https://shop.test/o/1002\">order 1002</a> &amp; <a \
+             href=\"https://shop.test/s?q=1004&amp;x=1\" class=\"order-ref\">order 1004</a>"
+        );
+        assert_eq!(link_html("<p>nothing</p>", |_| Some(String::new())), None);
     }
 }

@@ -45,12 +45,19 @@ pub struct OrdersPanel {
     pub shops: Vec<ShopPanel>,
     /// Message id → its text cut at order numbers (only messages that name one).
     linked: HashMap<i64, Vec<Part>>,
+    /// Message id → its sanitized HTML with order numbers linked (only those that name one).
+    linked_html: HashMap<i64, String>,
 }
 
 impl OrdersPanel {
     /// The text of message `id` with its order numbers linked, when it names one.
     pub fn linked_text(&self, id: &i64) -> Option<&Vec<Part>> {
         self.linked.get(id)
+    }
+
+    /// The sanitized HTML of message `id` with its order numbers linked, when it names one.
+    pub fn linked_html(&self, id: &i64) -> Option<&String> {
+        self.linked_html.get(id)
     }
 
     /// The panel's anchor of an order.
@@ -163,13 +170,14 @@ fn href_for(
 }
 
 /// The panel for a conversation of `customer_id`; `texts` are the thread's plain-text
-/// messages (id, text) whose order numbers become links.
+/// messages and `htmls` its HTML ones, sanitized, (id, body) whose order numbers become links.
 pub async fn load(
     state: &AppState,
     org: OrgId,
     customer_id: i64,
     restricted: bool,
     texts: &[(i64, &str)],
+    htmls: &[(i64, &str)],
 ) -> Result<OrdersPanel, DbErr> {
     let connectors = store::list(&state.db, org).await?;
     if connectors.is_empty() {
@@ -207,10 +215,17 @@ pub async fn load(
             (!parts.is_empty()).then_some((*id, parts))
         })
         .collect();
+    let linked_html = htmls
+        .iter()
+        .filter_map(|(id, html)| {
+            mentions::link_html(html, |n| href_for(n, &shops, &connectors)).map(|h| (*id, h))
+        })
+        .collect();
     Ok(OrdersPanel {
         connected: true,
         restricted: false,
         shops,
         linked,
+        linked_html,
     })
 }
