@@ -243,7 +243,10 @@ impl HelpPage {
     }
 
     fn article_href(&self, slug: &str, lang: &str) -> String {
-        format!("{}?lang={lang}", paths::CHAT_HELP_ARTICLE.at(&self.token, slug))
+        format!(
+            "{}?lang={lang}",
+            paths::CHAT_HELP_ARTICLE.at(&self.token, slug)
+        )
     }
 
     fn back(&self) -> String {

@@ -96,7 +96,12 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         .await;
     assert_eq!(chat.status(), 303, "the chat channel is created");
     let chat_page = app
-        .get_text(crate::helpers::location(&chat).split('?').next().unwrap_or_default())
+        .get_text(
+            crate::helpers::location(&chat)
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        )
         .await;
     let chat_token = regex::Regex::new(r"/chat/([A-Za-z0-9_-]+)\.js")
         .unwrap()

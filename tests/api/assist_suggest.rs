@@ -426,9 +426,15 @@ async fn two_agents_opening_the_page_at_once_keep_one_set() {
 
     // Assert: one set, each suggestion once.
     let after = kept(&app, conversation).await;
-    assert_eq!(after.len(), stored.len(), "the set was stored twice: {after:?}");
-    let mut sources: Vec<(String, i64)> =
-        after.iter().map(|s| (s.kind.clone(), s.source_id)).collect();
+    assert_eq!(
+        after.len(),
+        stored.len(),
+        "the set was stored twice: {after:?}"
+    );
+    let mut sources: Vec<(String, i64)> = after
+        .iter()
+        .map(|s| (s.kind.clone(), s.source_id))
+        .collect();
     sources.sort();
     sources.dedup();
     assert_eq!(sources.len(), after.len(), "{after:?}");

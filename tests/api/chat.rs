@@ -1564,15 +1564,16 @@ async fn a_restricted_visitor_s_chat_is_frozen_nobody_answers_or_types_and_new_m
 /// organization's public article, all about teapots.
 async fn teapot_articles(app: &TestApp) {
     use lethe::assist::knowledge::model::{self, ArticleInput, Lang, Slug};
-    let article = |slug: &str, public: bool, published: bool, lang: Lang, title: &str| ArticleInput {
-        slug: Slug::parse(slug).unwrap(),
-        category_id: None,
-        public,
-        published,
-        lang,
-        title: title.to_owned(),
-        body: format!("{title}: rinse the **teapot** with warm water."),
-    };
+    let article =
+        |slug: &str, public: bool, published: bool, lang: Lang, title: &str| ArticleInput {
+            slug: Slug::parse(slug).unwrap(),
+            category_id: None,
+            public,
+            published,
+            lang,
+            title: title.to_owned(),
+            body: format!("{title}: rinse the **teapot** with warm water."),
+        };
     let db = &app.state.db;
     let now = chrono::Utc::now();
     let shop = app.org_id("Shop").await;
@@ -1582,7 +1583,13 @@ async fn teapot_articles(app: &TestApp) {
     let care = model::create(
         db,
         shop,
-        &article("teapot-care", true, true, Lang::En, "Caring for your teapot"),
+        &article(
+            "teapot-care",
+            true,
+            true,
+            Lang::En,
+            "Caring for your teapot",
+        ),
         now,
     )
     .await
@@ -1593,7 +1600,13 @@ async fn teapot_articles(app: &TestApp) {
     model::create(
         db,
         shop,
-        &article("teapot-internal", false, true, Lang::En, "Internal teapot discounts"),
+        &article(
+            "teapot-internal",
+            false,
+            true,
+            Lang::En,
+            "Internal teapot discounts",
+        ),
         now,
     )
     .await
@@ -1620,9 +1633,7 @@ async fn teapot_articles(app: &TestApp) {
 
 /// A widget request from the shop's page in a browser that prefers `language`.
 async fn widget_get(app: &TestApp, path: &str, language: Option<&str>) -> reqwest::Response {
-    let mut request = visitor_client()
-        .get(app.url(path))
-        .header("Origin", SHOP);
+    let mut request = visitor_client().get(app.url(path)).header("Origin", SHOP);
     if let Some(language) = language {
         request = request.header("Accept-Language", language);
     }
@@ -1632,7 +1643,10 @@ async fn widget_get(app: &TestApp, path: &str, language: Option<&str>) -> reqwes
 /// No address of another host in a page's `src` or `href` attributes.
 fn assert_nothing_from_another_host(page: &str) {
     let outside = regex::Regex::new(r#"(?i)(src|href|action)\s*=\s*"(https?:)?//"#).unwrap();
-    assert!(!outside.is_match(page), "a reference to another host: {page}");
+    assert!(
+        !outside.is_match(page),
+        "a reference to another host: {page}"
+    );
 }
 
 #[tokio::test]
@@ -1685,7 +1699,10 @@ async fn the_widget_offers_public_articles_in_the_visitor_s_language_only_when_s
         .await;
     assert_eq!(saved.status(), 303);
     let settings = app.get_text(&edit).await;
-    assert!(settings.contains(&format!("/chat/{token}/help")), "the page without JavaScript");
+    assert!(
+        settings.contains(&format!("/chat/{token}/help")),
+        "the page without JavaScript"
+    );
 
     // Assert: found by a word, in the visitor's language, the organization's default (German)
     // when the visitor's is missing; internal, draft and other organizations' never.
@@ -1715,13 +1732,22 @@ async fn the_widget_offers_public_articles_in_the_visitor_s_language_only_when_s
             "{language:?}"
         );
     }
-    let article: Value = widget_get(&app, &format!("/chat/{token}/articles/teapot-care"), Some("de"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let article: Value = widget_get(
+        &app,
+        &format!("/chat/{token}/articles/teapot-care"),
+        Some("de"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(article["title"], "Pflege Ihrer Teekanne");
-    assert!(article["text"].as_str().unwrap().contains("Spülen Sie die Teekanne"));
+    assert!(
+        article["text"]
+            .as_str()
+            .unwrap()
+            .contains("Spülen Sie die Teekanne")
+    );
     for hidden in ["teapot-internal", "teapot-draft", "teapot-else", "nothing"] {
         let answer = widget_get(&app, &format!("/chat/{token}/articles/{hidden}"), None).await;
         assert_eq!(answer.status(), 404, "{hidden}");
@@ -1747,8 +1773,12 @@ async fn the_widget_offers_public_articles_in_the_visitor_s_language_only_when_s
         assert!(!results.contains(hidden), "{hidden} in {results}");
     }
     assert_nothing_from_another_host(&results);
-    let shown = widget_get(&app, &format!("/chat/{token}/help/teapot-care"), Some("fr, de;q=0.5"))
-        .await;
+    let shown = widget_get(
+        &app,
+        &format!("/chat/{token}/help/teapot-care"),
+        Some("fr, de;q=0.5"),
+    )
+    .await;
     assert_eq!(shown.status(), 200);
     assert_no_cookie(&shown);
     let shown = shown.text().await.unwrap();
@@ -1797,7 +1827,9 @@ async fn a_visitor_finds_and_reads_an_article_in_the_widget_and_still_chats_in_a
     let browser = Browser::start().await;
     browser.goto(&page_url).await;
     browser
-        .wait_until("the chat button", |_, page| page.contains("lethe-chat-open"))
+        .wait_until("the chat button", |_, page| {
+            page.contains("lethe-chat-open")
+        })
         .await;
 
     // Act: open, search, open the article.

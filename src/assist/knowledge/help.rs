@@ -65,7 +65,10 @@ pub(crate) fn negotiate(query_lang: &str, accept: Option<&str>) -> Vec<Lang> {
 }
 
 /// The variant of `article` in the first of `wanted` it has, else its first.
-pub(crate) fn variant_for<'a>(article: &'a Article, wanted: &[Lang]) -> Option<&'a knowledge_variant::Model> {
+pub(crate) fn variant_for<'a>(
+    article: &'a Article,
+    wanted: &[Lang],
+) -> Option<&'a knowledge_variant::Model> {
     wanted
         .iter()
         .find_map(|l| article.variants.iter().find(|v| v.language == l.code()))
