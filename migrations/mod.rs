@@ -40,6 +40,7 @@ mod m20261208_000042_create_order_connectors;
 mod m20261208_000043_knowledge_base;
 mod m20261208_000045_assist_models;
 mod m20261208_000046_assist_suggestions;
+mod m20261208_000047_assist_suggestion_sets;
 
 pub struct Migrator;
 
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000043_knowledge_base::Migration),
             Box::new(m20261208_000045_assist_models::Migration),
             Box::new(m20261208_000046_assist_suggestions::Migration),
+            Box::new(m20261208_000047_assist_suggestion_sets::Migration),
         ]
     }
 }

@@ -215,6 +215,67 @@ function toggle() {
   }
 }
 
+// The help-centre articles, when the channel offers them: a search above the chat whose
+// results open inside the widget. No visitor id is sent and nothing is kept.
+var H = CONFIG.helpTexts && (CONFIG.helpTexts[lang] || CONFIG.helpTexts.en);
+var LINK = { background: 'transparent', color: '#1a4d99', border: '0', padding: '2px 0', minHeight: '24px', textDecoration: 'underline', cursor: 'pointer', font: 'inherit', textAlign: 'left' };
+
+function getJson(path) {
+  return fetch(base + path, { credentials: 'omit', mode: 'cors' }).then(function (response) {
+    return response.json().then(function (data) {
+      if (!response.ok) { throw new Error(data.error || 'failed'); }
+      return data;
+    });
+  });
+}
+
+function helpShow(article) {
+  nodes.results.style.display = article ? 'none' : 'block';
+  nodes.article.style.display = article ? 'block' : 'none';
+}
+
+function searchArticles(event) {
+  event.preventDefault();
+  var q = nodes.helpQuery.value.trim();
+  if (!q) { return; }
+  getJson('/articles?q=' + encodeURIComponent(q)).then(function (data) {
+    nodes.results.textContent = '';
+    helpShow(false);
+    data.articles.forEach(function (found) {
+      var open = el('button', { type: 'button', lang: found.lang, 'class': 'lethe-chat-article-link' }, LINK, found.title);
+      open.addEventListener('click', function () { openArticle(found); });
+      nodes.results.appendChild(el('li')).appendChild(open);
+    });
+    nodes.helpStatus.textContent = data.articles.length ? '' : H.none;
+  }).catch(function (error) { nodes.helpStatus.textContent = error.message; });
+}
+
+function openArticle(link) {
+  getJson('/articles/' + encodeURIComponent(link.slug) + '?lang=' + link.lang).then(function (found) {
+    var box = nodes.article;
+    box.textContent = '';
+    var title = box.appendChild(el('h3', { lang: found.lang, tabindex: '-1', id: 'lethe-chat-article-title' }, { margin: '4px 0', fontSize: '15px' }, found.title));
+    box.appendChild(el('p', { lang: found.lang }, { margin: '0 0 6px', whiteSpace: 'pre-wrap', wordWrap: 'break-word' }, found.text));
+    var back = box.appendChild(el('button', { type: 'button', id: 'lethe-chat-article-back' }, LINK, H.back));
+    back.addEventListener('click', function () { helpShow(false); nodes.helpQuery.focus(); });
+    helpShow(true);
+    title.focus();
+  }).catch(function (error) { nodes.helpStatus.textContent = error.message; });
+}
+
+function helpBox() {
+  var box = el('section', { id: 'lethe-chat-help', 'aria-label': H.title }, { margin: '0 0 8px', borderBottom: '1px solid #cccccc' });
+  var form = box.appendChild(el('form', { role: 'search' }));
+  nodes.helpQuery = el('input', { name: 'q', type: 'search', maxlength: '200' }, { width: '100%', boxSizing: 'border-box', font: 'inherit', padding: '4px' });
+  form.appendChild(field(H.search, nodes.helpQuery));
+  form.appendChild(el('button', { type: 'submit', id: 'lethe-chat-help-search' }, { background: CONFIG.colour, color: '#ffffff', border: '0', borderRadius: '4px', padding: '4px 10px', cursor: 'pointer', font: 'inherit' }, H.button));
+  form.addEventListener('submit', searchArticles);
+  nodes.helpStatus = box.appendChild(el('p', { role: 'status' }, { margin: '4px 0', fontSize: '12px' }));
+  nodes.results = box.appendChild(el('ul', { id: 'lethe-chat-articles' }, { listStyle: 'none', margin: '0', padding: '0' }));
+  nodes.article = box.appendChild(el('div', { id: 'lethe-chat-article' }, { display: 'none' }));
+  return box;
+}
+
 function field(label, input) {
   var id = 'lethe-chat-' + input.getAttribute('name');
   input.id = id;
@@ -240,6 +301,7 @@ function build() {
   nodes.panel.appendChild(head);
   // Scrollable, so reachable by keyboard.
   var body = el('div', { tabindex: '0', role: 'region', 'aria-label': T.title }, { flex: '1', overflowY: 'auto', padding: '8px 12px' });
+  if (CONFIG.help && H) { body.appendChild(helpBox()); }
   // Outside business hours: the team is away, the answer comes by mail.
   body.appendChild(el('p', { id: 'lethe-chat-greeting' }, { margin: '0 0 6px' }, CONFIG.closed ? T.closed : T.greeting));
   var log = el('div', { role: 'log', 'aria-live': 'polite' });

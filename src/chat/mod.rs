@@ -5,9 +5,12 @@
 //! erasure, anonymization, restriction and retention reach their messages as any other.
 //! Agents answer from the conversation page (`mail::outbound::queue_reply_with` stores a
 //! chat answer without mail when the visitor left no address); the widget gets it live.
+//! Optionally the widget also offers the organization's public help-centre articles
+//! ([`help`]).
 
 pub mod blocks;
 pub mod channel;
+pub mod help;
 pub mod hours;
 pub mod routes;
 pub mod settings;

@@ -9,6 +9,9 @@
 //! | `POST /chat/{token}/delete` | "Delete this conversation" `{"visitor"}` |
 //! | `POST /chat/{token}/files?name=…` | a file (image or PDF) as the raw body |
 //! | `GET /chat/{token}/files/{id}` | a file of the visitor's conversation |
+//! | `GET /chat/{token}/articles?q=…` | help-centre articles matching `q`, when offered ([`super::help`]) |
+//! | `GET /chat/{token}/articles/{slug}` | one of them, as text |
+//! | `GET /chat/{token}/help?q=…`, `…/help/{slug}` | the same as pages, without JavaScript |
 //! | `OPTIONS /chat/{token}/…` | the CORS preflight |
 //!
 //! The visitor id is a secret (whoever holds it reads the conversation), so it never travels
@@ -197,6 +200,8 @@ pub async fn widget(state: web::Data<AppState>, path: web::Path<String>) -> Http
         "privacyUrl": settings.privacy_url,
         "maxChars": visitor::MAX_MESSAGE_CHARS,
         "closed": closed,
+        "help": settings.help_articles,
+        "helpTexts": settings.help_articles.then(super::help::widget_texts),
     });
     let body = format!("(function (CONFIG) {{\n{WIDGET_JS}\n}})({config});\n");
     HttpResponse::Ok()
@@ -207,7 +212,7 @@ pub async fn widget(state: web::Data<AppState>, path: web::Path<String>) -> Http
 }
 
 /// The channel of the token and the request's allowed origin, or the answer that refuses.
-async fn admit(
+pub(super) async fn admit(
     state: &AppState,
     req: &HttpRequest,
     token: &str,
@@ -232,7 +237,7 @@ async fn admit(
 }
 
 /// The CORS headers of an allowed origin's answer.
-fn allowed(origin: &str, status: StatusCode) -> actix_web::HttpResponseBuilder {
+pub(super) fn allowed(origin: &str, status: StatusCode) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
     builder
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()))
@@ -247,7 +252,7 @@ fn json_error(origin: &str, error: &ChatError) -> HttpResponse {
         .json(serde_json::json!({ "error": error.code() }))
 }
 
-fn failure(error: &ChatError) -> HttpResponse {
+pub(super) fn failure(error: &ChatError) -> HttpResponse {
     tracing::error!(%error, "chat request failed");
     HttpResponse::build(error.status())
         .content_type("application/json")
@@ -335,7 +340,7 @@ pub async fn post_message(
     }
 }
 
-fn respond_error(origin: &str, error: &ChatError) -> HttpResponse {
+pub(super) fn respond_error(origin: &str, error: &ChatError) -> HttpResponse {
     if error.status().is_server_error() {
         tracing::error!(%error, "chat request failed");
     }

@@ -1,7 +1,8 @@
 //! A chat channel's widget settings, parsed: the origins allowed to embed the widget
 //! ([`Origin`], exact `scheme://host[:port]`), its colour ([`Colour`]), and per language
 //! (English, German, French) the greeting and the labels ([`Texts`]), with defaults; a privacy
-//! notice line per language and one link. Stored as JSON in `channels.chat_settings`.
+//! notice line per language and one link; whether the widget offers the help-centre articles.
+//! Stored as JSON in `channels.chat_settings`.
 
 use std::collections::BTreeMap;
 
@@ -271,6 +272,10 @@ pub struct ChatSettings {
     /// widget says so and asks for an email address: the answer comes by mail.
     #[serde(default)]
     pub answer_by_mail_outside_hours: bool,
+    /// The widget offers a search of the organization's public, published help-centre
+    /// articles above the chat (`src/chat/help.rs`); off by default.
+    #[serde(default)]
+    pub help_articles: bool,
 }
 
 impl Default for ChatSettings {
@@ -284,6 +289,7 @@ impl Default for ChatSettings {
                 .collect(),
             privacy_url: None,
             answer_by_mail_outside_hours: false,
+            help_articles: false,
         }
     }
 }
@@ -377,16 +383,14 @@ impl ChatSettings {
         }
         errors.dedup();
         if errors.is_empty() {
-            let ticked = matches!(
-                field("answer_by_mail_outside_hours").trim(),
-                "on" | "yes" | "1" | "true"
-            );
+            let ticked = |name: &str| matches!(field(name).trim(), "on" | "yes" | "1" | "true");
             Ok(Self {
                 origins,
                 colour,
                 texts,
                 privacy_url,
-                answer_by_mail_outside_hours: ticked,
+                answer_by_mail_outside_hours: ticked("answer_by_mail_outside_hours"),
+                help_articles: ticked("help_articles"),
             })
         } else {
             Err(errors)

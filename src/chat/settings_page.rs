@@ -37,9 +37,12 @@ struct ChatChannelPage {
     colour: String,
     privacy_url: String,
     answer_by_mail: bool,
+    help_articles: bool,
     languages: Vec<LangFields>,
     /// The `<script>` element to put on the shop's pages.
     snippet: Option<String>,
+    /// The widget's help page without JavaScript, when the articles are offered.
+    help_page: Option<String>,
     errors: Vec<&'static str>,
 }
 
@@ -97,8 +100,12 @@ async fn page_of(
         colour: settings.colour.as_str().to_owned(),
         privacy_url: settings.privacy_url.clone().unwrap_or_default(),
         answer_by_mail: settings.answer_by_mail_outside_hours,
+        help_articles: settings.help_articles,
         languages: languages(|lang| settings.texts(lang)),
         snippet: token.map(|token| snippet(state, token)),
+        help_page: token
+            .filter(|_| settings.help_articles)
+            .map(|token| state.config.base_url.join(&paths::CHAT_HELP.at(token))),
         errors,
     })
 }
@@ -128,6 +135,7 @@ fn page_as_typed(
         colour: field("colour"),
         privacy_url: field("privacy_url"),
         answer_by_mail: !field("answer_by_mail_outside_hours").is_empty(),
+        help_articles: !field("help_articles").is_empty(),
         languages: languages(|lang| {
             let mut texts = Texts::default_for(lang);
             for name in TEXT_FIELDS {
@@ -139,6 +147,7 @@ fn page_as_typed(
             texts
         }),
         snippet,
+        help_page: None,
         errors,
     }
 }

@@ -83,6 +83,7 @@ in_org!(
     assist_model,
     assist_setting,
     assist_suggestion,
+    assist_suggestion_set,
     attachment,
     audit_event,
     blocked_sender,

@@ -356,6 +356,9 @@ async fn finish(
     crate::db::entity::assist_suggestion::Entity::delete_in(org)
         .exec(&txn)
         .await?;
+    crate::db::entity::assist_suggestion_set::Entity::delete_in(org)
+        .exec(&txn)
+        .await?;
     crate::db::entity::assist_setting::Entity::delete_in(org)
         .exec(&txn)
         .await?;

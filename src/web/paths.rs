@@ -242,6 +242,12 @@ pub const CHAT_EVENTS: Route<1> = Route::new("/chat/{token}/events");
 pub const CHAT_DELETE: Route<1> = Route::new("/chat/{token}/delete");
 pub const CHAT_FILES: Route<1> = Route::new("/chat/{token}/files");
 pub const CHAT_FILE: Route<2> = Route::new("/chat/{token}/files/{id}");
+/// The help-centre articles in the widget (src/chat/help.rs): JSON for the script, and the
+/// same as pages that need no JavaScript.
+pub const CHAT_ARTICLES: Route<1> = Route::new("/chat/{token}/articles");
+pub const CHAT_ARTICLE: Route<2> = Route::new("/chat/{token}/articles/{article}");
+pub const CHAT_HELP: Route<1> = Route::new("/chat/{token}/help");
+pub const CHAT_HELP_ARTICLE: Route<2> = Route::new("/chat/{token}/help/{article}");
 /// Any endpoint under a channel's token, for the CORS preflight (`OPTIONS`).
 pub const CHAT_PREFLIGHT: Route<2> = Route::new("/chat/{token}/{endpoint}");
 pub const CHAT_CHANNEL_NEW: Route<0> = Route::new("/settings/channels/chat/new");

@@ -82,6 +82,33 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
             .unwrap()
     };
 
+    // A chat channel offering the articles (src/chat/help.rs): its pages without JavaScript.
+    let chat = app
+        .post_form(
+            "/settings/channels/chat/new",
+            "/settings/channels/chat",
+            &[
+                ("name", "Shop chat"),
+                ("origins", "https://shop.example"),
+                ("help_articles", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(chat.status(), 303, "the chat channel is created");
+    let chat_page = app
+        .get_text(
+            crate::helpers::location(&chat)
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        )
+        .await;
+    let chat_token = regex::Regex::new(r"/chat/([A-Za-z0-9_-]+)\.js")
+        .unwrap()
+        .captures(&chat_page)
+        .expect("the page shows the snippet")[1]
+        .to_owned();
+
     let browser = Browser::start().await;
     let mut failures = Vec::new();
     // Signed out first: the pages a person meets before signing in.
@@ -133,6 +160,10 @@ async fn every_page_passes_axe_core_in_a_real_browser() {
         "/help/a11y-help".to_owned(),
         "/help/a11y-help/search?q=parcel".to_owned(),
         "/help/a11y-help/articles/parcels".to_owned(),
+        format!("/chat/{chat_token}/help"),
+        format!("/chat/{chat_token}/help?q=parcel"),
+        format!("/chat/{chat_token}/help/parcels"),
+        "/settings/channels/chat/new".to_owned(),
         "/inbox?sort=sla&sla=overdue".to_owned(),
     ];
     for path in &pages {

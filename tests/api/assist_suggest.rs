@@ -367,3 +367,140 @@ async fn erasing_the_customer_a_suggestion_came_from_removes_it_from_everyone_el
     assert!(left.iter().all(|s| s.kind != "conversation"), "{left:?}");
     assert!(left.iter().any(|s| s.kind == "canned"));
 }
+
+/// The customer's newest message of a conversation (what suggestions are made for).
+async fn newest_message(app: &TestApp, conversation: i64) -> i64 {
+    use lethe::db::entity::message;
+    use sea_orm::QueryOrder;
+    message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation))
+        .filter(message::Column::Direction.eq("inbound"))
+        .order_by_desc(message::Column::Id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("a customer message")
+        .id
+}
+
+#[tokio::test]
+async fn two_agents_opening_the_page_at_once_keep_one_set() {
+    // Arrange
+    let (app, org, channel) = shop().await;
+    set_mode(&app, "shown").await;
+    let conversation = new_return(&app, org, channel).await;
+    let page = format!("/conversations/{conversation}");
+    let message = newest_message(&app, conversation).await;
+
+    // Act: two views at once, then the slower of two agents, who computed the same set before
+    // the first one's was stored, stores it too.
+    let (first, second) = tokio::join!(app.get_text(&page), app.get_text(&page));
+    let stored = kept(&app, conversation).await;
+    assert!(!stored.is_empty(), "suggestions were computed");
+    assert!(first.contains("Rücksendeetikett") && second.contains("Rücksendeetikett"));
+    let late: Vec<lethe::assist::suggest::compute::Candidate> = stored
+        .iter()
+        .map(|s| lethe::assist::suggest::compute::Candidate {
+            kind: match s.kind.as_str() {
+                "canned" => "canned",
+                "article" => "article",
+                _ => "conversation",
+            },
+            source_id: s.source_id,
+            title: s.title.clone(),
+            text: s.text.clone(),
+        })
+        .collect();
+    lethe::assist::suggest::store::keep(
+        &app.state.db,
+        org,
+        conversation,
+        message,
+        &late,
+        true,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    app.get_text(&page).await;
+
+    // Assert: one set, each suggestion once.
+    let after = kept(&app, conversation).await;
+    assert_eq!(
+        after.len(),
+        stored.len(),
+        "the set was stored twice: {after:?}"
+    );
+    let mut sources: Vec<(String, i64)> = after
+        .iter()
+        .map(|s| (s.kind.clone(), s.source_id))
+        .collect();
+    sources.sort();
+    sources.dedup();
+    assert_eq!(sources.len(), after.len(), "{after:?}");
+}
+
+#[tokio::test]
+async fn a_message_without_suggestions_is_not_searched_again_on_every_view() {
+    // Arrange: a message nothing matches.
+    let (app, org, channel) = shop().await;
+    set_mode(&app, "shown").await;
+    let erik = |body: &str| {
+        mail(
+            "Erik Fuchs <erik@kunde.test>",
+            &format!("<m-{}@kunde.test>", unique_suffix()),
+            "Beleg",
+            body,
+        )
+    };
+    let conversation = app
+        .ingest(
+            arriving(org, Some(channel)),
+            erik("Quittung Zahlungsbeleg Überweisung Kontoauszug"),
+        )
+        .await
+        .0;
+    run_once(&app.state).await.unwrap();
+    let page = format!("/conversations/{conversation}");
+    let first = app.get_text(&page).await;
+    assert!(kept(&app, conversation).await.is_empty());
+    assert!(!first.contains("/assist/suggestions/"));
+
+    // Act: a canned reply that would match now, then the page again.
+    let canned = app
+        .post_form(
+            "/settings/canned-replies",
+            "/settings/canned-replies",
+            &[
+                ("title", "Quittung Zahlungsbeleg"),
+                (
+                    "body",
+                    "Die Quittung und den Zahlungsbeleg zur Überweisung finden Sie im Kontoauszug.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(canned.status(), 303);
+    let again = app.get_text(&page).await;
+
+    // Assert: the empty result was remembered with the message, as a found set is: nothing
+    // was searched or kept on the second view.
+    assert!(kept(&app, conversation).await.is_empty());
+    assert!(!again.contains("/assist/suggestions/"));
+
+    // A new customer message is searched afresh and finds the canned reply.
+    let next = app
+        .ingest(
+            arriving(org, Some(channel)),
+            erik("Quittung Zahlungsbeleg Überweisung Kontoauszug bitte"),
+        )
+        .await
+        .0;
+    run_once(&app.state).await.unwrap();
+    app.get_text(&format!("/conversations/{next}")).await;
+    let found = kept(&app, next).await;
+    assert!(
+        found.iter().any(|s| s.kind == "canned"),
+        "a fresh message finds the new canned reply: {found:?}"
+    );
+}

@@ -1558,3 +1558,324 @@ async fn a_restricted_visitor_s_chat_is_frozen_nobody_answers_or_types_and_new_m
     let search = agent.get_text("/search?q=parcel").await;
     assert!(!search.contains(&path), "nor find it");
 }
+
+/// The Shop's knowledge base for the widget's help (default language German): a public,
+/// published article in English and German, an internal one, a draft, and another
+/// organization's public article, all about teapots.
+async fn teapot_articles(app: &TestApp) {
+    use lethe::assist::knowledge::model::{self, ArticleInput, Lang, Slug};
+    let article =
+        |slug: &str, public: bool, published: bool, lang: Lang, title: &str| ArticleInput {
+            slug: Slug::parse(slug).unwrap(),
+            category_id: None,
+            public,
+            published,
+            lang,
+            title: title.to_owned(),
+            body: format!("{title}: rinse the **teapot** with warm water."),
+        };
+    let db = &app.state.db;
+    let now = chrono::Utc::now();
+    let shop = app.org_id("Shop").await;
+    model::save_settings(db, shop, None, "Help", Lang::De)
+        .await
+        .unwrap();
+    let care = model::create(
+        db,
+        shop,
+        &article(
+            "teapot-care",
+            true,
+            true,
+            Lang::En,
+            "Caring for your teapot",
+        ),
+        now,
+    )
+    .await
+    .unwrap();
+    let mut german = article("teapot-care", true, true, Lang::De, "Pflege Ihrer Teekanne");
+    german.body = "Spülen Sie die Teekanne (teapot) mit warmem Wasser.".to_owned();
+    model::update(db, shop, care, &german, now).await.unwrap();
+    model::create(
+        db,
+        shop,
+        &article(
+            "teapot-internal",
+            false,
+            true,
+            Lang::En,
+            "Internal teapot discounts",
+        ),
+        now,
+    )
+    .await
+    .unwrap();
+    model::create(
+        db,
+        shop,
+        &article("teapot-draft", true, false, Lang::En, "Draft teapot recall"),
+        now,
+    )
+    .await
+    .unwrap();
+    app.create_user("owner@else.test", "Else", "owner").await;
+    let other = app.org_id("Else").await;
+    model::create(
+        db,
+        other,
+        &article("teapot-else", true, true, Lang::En, "Else teapot guide"),
+        now,
+    )
+    .await
+    .unwrap();
+}
+
+/// A widget request from the shop's page in a browser that prefers `language`.
+async fn widget_get(app: &TestApp, path: &str, language: Option<&str>) -> reqwest::Response {
+    let mut request = visitor_client().get(app.url(path)).header("Origin", SHOP);
+    if let Some(language) = language {
+        request = request.header("Accept-Language", language);
+    }
+    request.send().await.unwrap()
+}
+
+/// No address of another host in a page's `src` or `href` attributes.
+fn assert_nothing_from_another_host(page: &str) {
+    let outside = regex::Regex::new(r#"(?i)(src|href|action)\s*=\s*"(https?:)?//"#).unwrap();
+    assert!(
+        !outside.is_match(page),
+        "a reference to another host: {page}"
+    );
+}
+
+#[tokio::test]
+async fn the_widget_offers_public_articles_in_the_visitor_s_language_only_when_switched_on() {
+    // Arrange: the setting is off by default.
+    let app = spawn_app().await;
+    let token = shop_with_chat(&app, SHOP).await;
+    teapot_articles(&app).await;
+    let edit = format!("/settings/channels/chat/{}", channel_id(&app).await);
+    let search = format!("/chat/{token}/articles?q=teapot");
+    let page = format!("/chat/{token}/help?q=teapot");
+
+    // Off: no articles, in the script, as JSON or as a page.
+    assert!(app.get_text(&edit).await.contains("name=\"help_articles\""));
+    let js = visitor_client()
+        .get(app.url(&format!("/chat/{token}.js")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(js.contains("\"help\":false"), "off by default");
+    assert_eq!(widget_get(&app, &search, None).await.status(), 404);
+    assert_eq!(
+        widget_get(&app, &format!("/chat/{token}/articles/teapot-care"), None)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(widget_get(&app, &page, None).await.status(), 404);
+    assert_eq!(
+        widget_get(&app, &format!("/chat/{token}/help/teapot-care"), None)
+            .await
+            .status(),
+        404
+    );
+
+    // Act: the owner switches it on.
+    let saved = app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Shop chat"),
+                ("origins", SHOP),
+                ("help_articles", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let settings = app.get_text(&edit).await;
+    assert!(
+        settings.contains(&format!("/chat/{token}/help")),
+        "the page without JavaScript"
+    );
+
+    // Assert: found by a word, in the visitor's language, the organization's default (German)
+    // when the visitor's is missing; internal, draft and other organizations' never.
+    let js = visitor_client()
+        .get(app.url(&format!("/chat/{token}.js")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(js.contains("\"help\":true"));
+    for (language, title, lang) in [
+        (Some("en-GB,en;q=0.9"), "Caring for your teapot", "en"),
+        (Some("de"), "Pflege Ihrer Teekanne", "de"),
+        (Some("fr"), "Pflege Ihrer Teekanne", "de"),
+        (None, "Pflege Ihrer Teekanne", "de"),
+    ] {
+        let answer = widget_get(&app, &search, language).await;
+        assert_eq!(answer.status(), 200, "{language:?}");
+        assert_no_cookie(&answer);
+        assert_eq!(answer.headers()["access-control-allow-origin"], SHOP);
+        let found: Value = answer.json().await.unwrap();
+        assert_eq!(
+            found,
+            json!({"articles": [{"slug": "teapot-care", "title": title, "lang": lang}]}),
+            "{language:?}"
+        );
+    }
+    let article: Value = widget_get(
+        &app,
+        &format!("/chat/{token}/articles/teapot-care"),
+        Some("de"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(article["title"], "Pflege Ihrer Teekanne");
+    assert!(
+        article["text"]
+            .as_str()
+            .unwrap()
+            .contains("Spülen Sie die Teekanne")
+    );
+    for hidden in ["teapot-internal", "teapot-draft", "teapot-else", "nothing"] {
+        let answer = widget_get(&app, &format!("/chat/{token}/articles/{hidden}"), None).await;
+        assert_eq!(answer.status(), 404, "{hidden}");
+        let answer = widget_get(&app, &format!("/chat/{token}/help/{hidden}"), None).await;
+        assert_eq!(answer.status(), 404, "{hidden}");
+    }
+    let elsewhere = visitor_client()
+        .get(app.url(&search))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 403, "other origins are refused");
+
+    // The pages without JavaScript: the same, no cookie, nothing from another host.
+    let results = widget_get(&app, &page, Some("en")).await;
+    assert_eq!(results.status(), 200);
+    assert_no_cookie(&results);
+    let results = results.text().await.unwrap();
+    assert!(results.contains("Caring for your teapot"), "{results}");
+    assert!(results.contains(&format!("/chat/{token}/help/teapot-care?lang=en")));
+    for hidden in ["Internal teapot", "Draft teapot", "Else teapot", "Teekanne"] {
+        assert!(!results.contains(hidden), "{hidden} in {results}");
+    }
+    assert_nothing_from_another_host(&results);
+    let shown = widget_get(
+        &app,
+        &format!("/chat/{token}/help/teapot-care"),
+        Some("fr, de;q=0.5"),
+    )
+    .await;
+    assert_eq!(shown.status(), 200);
+    assert_no_cookie(&shown);
+    let shown = shown.text().await.unwrap();
+    assert!(shown.contains("Pflege Ihrer Teekanne") && shown.contains("lang=\"de\""));
+    assert_nothing_from_another_host(&shown);
+
+    // A visitor's search is kept nowhere.
+    let unusual = "kettlewobblequery";
+    assert_eq!(
+        widget_get(&app, &format!("/chat/{token}/articles?q={unusual}"), None)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+        json!({"articles": []})
+    );
+    widget_get(&app, &format!("/chat/{token}/help?q={unusual}"), None).await;
+    if app.database_url.is_none() {
+        let found = traces(&app.data_dir, &[unusual]);
+        assert!(found.is_empty(), "the search was stored: {found:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_finds_and_reads_an_article_in_the_widget_and_still_chats_in_a_real_browser() {
+    // Arrange: the shop's page on another origin, the articles offered.
+    let app = spawn_app().await;
+    let shop_port = free_port();
+    let shop_origin = format!("http://127.0.0.1:{shop_port}");
+    let token = shop_with_chat(&app, &shop_origin).await;
+    teapot_articles(&app).await;
+    let edit = format!("/settings/channels/chat/{}", channel_id(&app).await);
+    let saved = app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Shop chat"),
+                ("origins", &shop_origin),
+                ("help_articles", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let (page_url, server) = serve_shop_page(shop_port, &app.address, &token).await;
+    let browser = Browser::start().await;
+    browser.goto(&page_url).await;
+    browser
+        .wait_until("the chat button", |_, page| {
+            page.contains("lethe-chat-open")
+        })
+        .await;
+
+    // Act: open, search, open the article.
+    browser.click("#lethe-chat-open").await;
+    browser.type_into("#lethe-chat-q", "teapot").await;
+    browser.click("#lethe-chat-help-search").await;
+    browser
+        .wait_until("the article found", |_, page| {
+            page.contains("lethe-chat-article-link")
+        })
+        .await;
+    browser.click(".lethe-chat-article-link").await;
+    browser
+        .wait_until("the article in the widget", |_, page| {
+            // In the browser's language: English, else the shop's default (German).
+            page.contains("rinse the teapot with warm water")
+                || page.contains("Spülen Sie die Teekanne")
+        })
+        .await;
+
+    // Assert: nothing stored by searching and reading; the page passes axe-core.
+    let stored = run_script(&browser, "return [document.cookie, sessionStorage.length];").await;
+    assert_eq!(stored, json!(["", 0]));
+    let axe_path = std::env::var("LETHE_TEST_AXE_JS")
+        .expect("LETHE_TEST_AXE_JS is not set: run the suite with ./scripts/test.sh");
+    let axe_source = std::fs::read_to_string(&axe_path).expect("axe-core is readable");
+    let found = crate::accessibility::violations(&browser, &axe_source).await;
+    assert!(found.is_empty(), "axe-core violations: {found:#?}");
+
+    // Act: the visitor still starts a chat.
+    browser
+        .type_into("#lethe-chat-text", "The teapot article did not help.")
+        .await;
+    browser.click("#lethe-chat-send").await;
+    browser
+        .wait_until("the message in the widget", |_, page| {
+            page.contains("lethe-chat-visitor")
+        })
+        .await;
+    assert!(
+        app.get_text("/inbox")
+            .await
+            .contains("Chat: The teapot article did not help.")
+    );
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.quit().await;
+    server.abort();
+}

@@ -36,7 +36,7 @@ pub fn article_url(state: &AppState, help_slug: &str, article_slug: &str, lang: 
 
 /// The visitor's languages among the article languages, best first: `?lang=`, then the
 /// `Accept-Language` entries by quality (their order for equal qualities).
-fn negotiate(query_lang: &str, accept: Option<&str>) -> Vec<Lang> {
+pub(crate) fn negotiate(query_lang: &str, accept: Option<&str>) -> Vec<Lang> {
     let mut ranked: Vec<(f32, Lang)> = Vec::new();
     if let Some(lang) = model::parse_lang(query_lang) {
         ranked.push((f32::INFINITY, lang));
@@ -65,7 +65,10 @@ fn negotiate(query_lang: &str, accept: Option<&str>) -> Vec<Lang> {
 }
 
 /// The variant of `article` in the first of `wanted` it has, else its first.
-fn variant_for<'a>(article: &'a Article, wanted: &[Lang]) -> Option<&'a knowledge_variant::Model> {
+pub(crate) fn variant_for<'a>(
+    article: &'a Article,
+    wanted: &[Lang],
+) -> Option<&'a knowledge_variant::Model> {
     wanted
         .iter()
         .find_map(|l| article.variants.iter().find(|v| v.language == l.code()))

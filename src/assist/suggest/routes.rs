@@ -24,9 +24,9 @@ pub struct SuggestionsView {
     pub items: Vec<assist_suggestion::Model>,
 }
 
-/// The suggestions for the conversation's newest customer message — computed and kept the
-/// first time the page opens after it arrived — or None when the organization keeps them off
-/// or in shadow mode, or the customer's data may not be processed.
+/// The suggestions for the conversation's newest customer message — computed and kept once,
+/// the first time the page opens after it arrived (an empty result too) — or None when the
+/// organization keeps them off or in shadow mode, or the customer's data may not be processed.
 pub async fn view(
     state: &AppState,
     scope: &TenantScope,
@@ -53,7 +53,8 @@ pub async fn view(
         return Ok(None);
     };
     let mut items = store::of_message(db, org, conversation.id, newest.id).await?;
-    if items.is_empty() {
+    // Computed once per message: a kept set, or the remembered fact that none was found.
+    if items.is_empty() && !store::computed(db, org, conversation.id, newest.id).await? {
         let agent = scope
             .session
             .user

@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TryInsertResult,
 };
 
 use super::compute::Candidate;
 use crate::db::InOrg;
-use crate::db::entity::assist_suggestion;
+use crate::db::entity::{assist_suggestion, assist_suggestion_set};
 use crate::orgs::OrgId;
 
 /// The suggestions kept for a customer's message, in the order they were offered.
@@ -42,37 +43,78 @@ pub async fn of_conversation(
         .await
 }
 
-/// Keeps the candidates for a message.
-pub async fn keep(
+/// Whether suggestions were computed for a message already (possibly none).
+pub async fn computed(
     db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<bool, DbErr> {
+    Ok(assist_suggestion_set::Entity::find_in(org)
+        .filter(assist_suggestion_set::Column::ConversationId.eq(conversation_id))
+        .filter(assist_suggestion_set::Column::MessageId.eq(message_id))
+        .select_only()
+        .column(assist_suggestion_set::Column::Id)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Keeps the candidates for a message, once: in one transaction, a row unique on
+/// (conversation, message) claims it ("on conflict do nothing"), and only the request that
+/// claimed it stores the candidates, so two agents opening the page at once keep one set. An
+/// empty result is claimed too: it is remembered, not searched again on the next view.
+/// Whether this call stored the set (false: it was kept already).
+pub async fn keep(
+    db: &DatabaseConnection,
     org: OrgId,
     conversation_id: i64,
     message_id: i64,
     candidates: &[Candidate],
     shown: bool,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    if candidates.is_empty() {
-        return Ok(());
-    }
-    let rows = candidates.iter().map(|c| assist_suggestion::ActiveModel {
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = assist_suggestion_set::Entity::insert(assist_suggestion_set::ActiveModel {
         organization_id: Set(org),
         conversation_id: Set(conversation_id),
         message_id: Set(message_id),
-        kind: Set(c.kind.to_owned()),
-        source_id: Set(c.source_id),
-        title: Set(c.title.chars().take(300).collect()),
-        text: Set(c.text.clone()),
-        shown: Set(shown),
-        outcome: Set(None),
+        kept: Set(i32::try_from(candidates.len()).unwrap_or(i32::MAX)),
         created_at: Set(now),
-        decided_at: Set(None),
         ..Default::default()
-    });
-    assist_suggestion::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    })
+    .on_conflict_do_nothing_on([
+        assist_suggestion_set::Column::ConversationId,
+        assist_suggestion_set::Column::MessageId,
+    ])
+    .exec_without_returning(&txn)
+    .await?;
+    if !matches!(claimed, TryInsertResult::Inserted(n) if n > 0) {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    if !candidates.is_empty() {
+        let rows = candidates.iter().map(|c| assist_suggestion::ActiveModel {
+            organization_id: Set(org),
+            conversation_id: Set(conversation_id),
+            message_id: Set(message_id),
+            kind: Set(c.kind.to_owned()),
+            source_id: Set(c.source_id),
+            title: Set(c.title.chars().take(300).collect()),
+            text: Set(c.text.clone()),
+            shown: Set(shown),
+            outcome: Set(None),
+            created_at: Set(now),
+            decided_at: Set(None),
+            ..Default::default()
+        });
+        assist_suggestion::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// The text's word pairs (lowercased): a reply that keeps a suggestion keeps its pairs, one
@@ -146,6 +188,10 @@ pub async fn forget_conversations(
     for chunk in ids.chunks(500) {
         assist_suggestion::Entity::delete_in(org)
             .filter(assist_suggestion::Column::ConversationId.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+        assist_suggestion_set::Entity::delete_in(org)
+            .filter(assist_suggestion_set::Column::ConversationId.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
         // And what was suggested elsewhere from them: a closed conversation's reply.

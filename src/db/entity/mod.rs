@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod assist_model;
 pub mod assist_setting;
 pub mod assist_suggestion;
+pub mod assist_suggestion_set;
 pub mod attachment;
 pub mod audit_actor;
 pub mod audit_anchor;
