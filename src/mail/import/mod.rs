@@ -76,10 +76,7 @@ pub async fn import(
     // the store waits on the database. Batches are still stored one after another, in order.
     let parse =
         |batch: Vec<Raw>| tokio::task::spawn_blocking(move || parse_in_parallel(batch, &limits));
-    let mut parsing = match receiver.recv().await {
-        Some(batch) => Some(parse(batch)),
-        None => None,
-    };
+    let mut parsing = receiver.recv().await.map(parse);
     while let Some(task) = parsing.take() {
         let parsed = task.await.map_err(MailError::from)?;
         parsing = receiver.recv().await.map(parse);
