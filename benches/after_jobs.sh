@@ -8,7 +8,7 @@
 #   3. export: an owner downloads the export ZIP of the customer with the most conversations;
 #   4. retention: the owner presses "run now" on /settings/retention under rules that make
 #      most of the corpus due; the server deletes, anonymizes and its indexer purges;
-# after each job it waits for the search queue to be empty and prints the server's VmRSS (and
+# after each job it waits for the server's indexer to pass every queued row and prints the server's VmRSS (and
 # RssAnon, its own heap) at once and 60 s later, with the peak (VmHWM) so far. Then the server
 # stops, `lethe index verify` must be clean, and `lethe index rebuild` runs with its own peak
 # resident memory measured by /usr/bin/time. The goal: every "+60 s" figure under 2x idle.
@@ -34,9 +34,13 @@ password='bench lantern tractor 42'
 python3 benches/gen_mbox.py "$IMPORT_CONVERSATIONS" 5 "$work/corpus.mbox" >/dev/null
 kb() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' "/proc/$server/status"; }
 mem() { echo "RSS $(kb VmRSS) MB (heap $(kb RssAnon) MB), peak $(kb VmHWM) MB"; }
-settle() { # waits for the search queue to be empty, then reports now and 60 s later
+# Rows the server's indexer has not passed yet (the queue itself is pruned only once every
+# node recorded has passed a row, and the `lethe index rebuild` before the server counts as a
+# node for 10 minutes: waiting for an empty queue would wait for that).
+behind='SELECT COUNT(*) FROM search_queue WHERE id > (SELECT COALESCE(MAX(position_id), 0) FROM search_nodes)'
+settle() { # waits for the server's indexer to pass every queued row, then reports now and 60 s later
     local job="$1" t=0
-    while [[ "$(sqlite3 "$db" 'SELECT COUNT(*) FROM search_queue')" != 0 ]]; do sleep 1; t=$((t + 1)); done
+    while [[ "$(sqlite3 "$db" "$behind")" != 0 ]]; do sleep 1; t=$((t + 1)); done
     echo "  $job: queue empty after ${t} s: $(mem)"
     sleep 60
     local rss; rss="$(kb VmRSS)"

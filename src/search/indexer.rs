@@ -228,7 +228,7 @@ pub async fn purge(state: &AppState) -> Result<(), IndexerError> {
     let index = state.search.clone();
     tokio::task::spawn_blocking(move || index.purge_deleted()).await??;
     // The purge closed the writer: what it and the job before it held is free now.
-    crate::memory::release_free_memory();
+    crate::memory::after_job(&state.db).await;
     Ok(())
 }
 
@@ -310,7 +310,7 @@ async fn release(state: &AppState) -> Result<bool, IndexerError> {
     let index = state.search.clone();
     let released = tokio::task::spawn_blocking(move || index.release_writer()).await??;
     if released {
-        crate::memory::release_free_memory();
+        crate::memory::after_job(&state.db).await;
     }
     Ok(released)
 }
@@ -339,7 +339,7 @@ pub fn spawn_indexer(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     }
                     if drained.rows >= COMMIT_ROWS {
                         // A backlog (an import, another process's retention run) was large.
-                        crate::memory::release_free_memory();
+                        crate::memory::after_job(&state.db).await;
                     }
                     if drained.removed_text {
                         purge_pending_since.get_or_insert_with(Instant::now);

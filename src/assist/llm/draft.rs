@@ -140,6 +140,7 @@ pub async fn draft(
         .unwrap_or_default();
 
     let mut pseudonyms = Pseudonyms::new();
+    let detector = crate::privacy::pii::shared();
     // The knowledge articles that match the customer's newest message, pseudonymized like
     // the thread (an agent may have written a name into one).
     let mut knowledge = String::new();
@@ -152,7 +153,7 @@ pub async fn draft(
             knowledge.push_str(&part);
         }
     }
-    let knowledge = pseudonyms.hide(crate::privacy::pii::shared(), &knowledge, &known);
+    let knowledge = pseudonyms.hide(&detector, &knowledge, &known);
     // The customer's orders as the conversation page fetched them (the in-memory cache: the
     // draft fetches nothing itself), pseudonymized too.
     let orders: String = state
@@ -168,9 +169,9 @@ pub async fn draft(
                 .join("\n\n")
         })
         .unwrap_or_default();
-    let orders = pseudonyms.hide(crate::privacy::pii::shared(), &orders, &known);
+    let orders = pseudonyms.hide(&detector, &orders, &known);
     let thread = thread_text(
-        crate::privacy::pii::shared(),
+        &detector,
         &mut pseudonyms,
         &conversation.subject,
         &messages,

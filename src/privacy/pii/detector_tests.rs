@@ -420,3 +420,22 @@ fn names_of_anyone_in_running_text() {
         assert!(found.iter().all(|n| n == "Will"), "{text}: {found:?}");
     }
 }
+
+#[test]
+fn the_shared_detector_is_kept_until_released_and_then_compiled_again() {
+    let held = crate::privacy::pii::shared();
+    // Another test may release it in between; then a new one is compiled, never a broken one.
+    let again = crate::privacy::pii::shared();
+    assert_eq!(kinds(&again, "Mail an anna@shop.example").len(), 1);
+    crate::privacy::pii::release_shared();
+    let fresh = crate::privacy::pii::shared();
+    assert!(
+        !std::sync::Arc::ptr_eq(&held, &fresh),
+        "a released detector is not handed out again"
+    );
+    // The one still held works on after the release.
+    assert_eq!(
+        kinds(&held, "Mail an anna@shop.example"),
+        kinds(&fresh, "Mail an anna@shop.example")
+    );
+}
