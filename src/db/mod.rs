@@ -34,6 +34,11 @@ pub async fn connect(
             options
                 .max_connections(8)
                 .min_connections(1)
+                // The pool pings a connection when it hands it out and again when it takes it
+                // back; to SQLite each ping is a round trip to the connection's thread, and a
+                // file cannot drop the connection: no ping on the way out (the way back is
+                // sqlx's own and stays).
+                .test_before_acquire(false)
                 .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
                     opts.create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
@@ -46,7 +51,12 @@ pub async fn connect(
         }
         DatabaseTarget::Postgres(url) => {
             let mut options = ConnectOptions::new(url.expose().to_owned());
-            options.max_connections(max_connections).min_connections(1);
+            options
+                .max_connections(max_connections)
+                .min_connections(1)
+                // A ping before every query doubled the round trips of a page; a connection
+                // idle for 30 s is still checked (what a restarted server or a proxy drops).
+                .test_before_acquire_if_idle_for(Duration::from_secs(30));
             options
         }
     };

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use super::triage::Status;
 use super::{attachments, canned, queries, tags};
 use crate::db::InOrg;
-use crate::db::entity::{attachment, canned_reply, conversation, customer_email, message, tag};
+use crate::db::entity::{
+    attachment, canned_reply, conversation, customer, customer_email, message, tag,
+};
 use crate::mail::parse::{sanitize_html, unpark_remote_images};
 use crate::orgs::TenantScope;
 use crate::orgs::queries::Member;
@@ -295,6 +297,8 @@ pub async fn load(
         .all(db)
         .await?;
     let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let defaults =
+        crate::mail::outbound::reply_defaults_of(db, org, &conversation, &messages, true).await?;
     let newest_customer = crate::assist::intent::view::newest_customer_message(&messages)
         .map(|(subject, text)| (subject.to_owned(), text.to_owned()));
     let writing =
@@ -395,9 +399,14 @@ pub async fn load(
             }
         })
         .collect();
-    let customer_name = queries::customer_names(db, org, vec![conversation.customer_id])
-        .await?
-        .remove(&conversation.customer_id)
+    // The customer's record, read once for their name and for what the page may show of
+    // them (restriction, objections).
+    let customer = customer::Entity::find_by_id_in(org, conversation.customer_id)
+        .one(db)
+        .await?;
+    let customer_name = customer
+        .as_ref()
+        .map(|c| c.display_name.clone())
         .unwrap_or_default();
     let customer_emails = customer_email::Entity::lookup_in(org)
         .select_only()
@@ -444,7 +453,6 @@ pub async fn load(
         }
         _ => saved_text.unwrap_or_default(),
     };
-    let defaults = crate::mail::outbound::reply_defaults(db, org, id, true).await?;
     let reply_all_available = !defaults.cc.is_empty();
     let reply_cc = match (drafts.reply_cc.or(saved_cc), query.reply_all.is_some()) {
         (Some(typed), _) => typed,
@@ -456,10 +464,12 @@ pub async fn load(
         .or(saved_to)
         .unwrap_or_else(|| defaults.to.unwrap_or_default());
     let mut conversation_tags = tags::of_conversations(db, org, &[id]).await?;
-    let restriction = crate::privacy::restrict::of_conversation(db, org, id).await?;
+    let restriction = customer
+        .as_ref()
+        .and_then(crate::privacy::restrict::Restriction::of);
     // Restricted, or objected to processing: no orders, no model, no suggestions.
-    let withheld =
-        crate::privacy::objection::content_withheld(db, org, conversation.customer_id).await?;
+    let withheld = crate::privacy::objection::content_withheld_of(customer.as_ref());
+    let assist_withheld = crate::privacy::objection::assist_withheld_of(customer.as_ref());
     let texts: Vec<(i64, &str)> = messages
         .iter()
         .filter(|m| m.html.is_none() && m.segments.is_empty())
@@ -480,27 +490,31 @@ pub async fn load(
     .await?;
     let tags_here = conversation_tags.remove(&id).unwrap_or_default();
     let all_tags = tags::all(db, org).await?;
-    let intent = crate::assist::intent::view::of_conversation(
-        db,
+    let intent = crate::assist::intent::view::of_customer(
         &state.intents,
         org,
-        conversation.customer_id,
+        customer.as_ref(),
         newest_customer
             .as_ref()
             .map(|(subject, text)| (subject.as_str(), text.as_str())),
         &tags_here,
         &all_tags,
-    )
-    .await?;
-    let model_draft = crate::assist::llm::settings::of(db, org)
-        .await?
-        .is_some_and(|m| m.enabled)
-        && !crate::privacy::objection::assist_withheld(db, org, conversation.customer_id).await?;
+    );
+    let model_draft = !assist_withheld
+        && crate::assist::llm::settings::of(db, org)
+            .await?
+            .is_some_and(|m| m.enabled);
     let suggestions = match restriction {
         Some(_) => None,
         None => {
-            crate::assist::suggest::routes::view(state, scope, &conversation, &customer_name)
-                .await?
+            crate::assist::suggest::routes::view(
+                state,
+                scope,
+                &conversation,
+                &customer_name,
+                assist_withheld,
+            )
+            .await?
         }
     };
     Ok(ConversationPage {

@@ -283,7 +283,22 @@ pub async fn counts(
     Ok(out)
 }
 
-/// The sidebar, with the folder the list shows marked current.
+/// The organization's channels (id, name) by name: the list's channel filter and the
+/// sidebar's channel folders.
+pub async fn channels(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<(i64, String)>, DbErr> {
+    channel::Entity::find_in(org)
+        .select_only()
+        .column(channel::Column::Id)
+        .column(channel::Column::Name)
+        .order_by_asc(channel::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The sidebar, with the folder the list shows marked current; `channels` are the
+/// organization's ([`channels`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn folders(
     state: &AppState,
     org: OrgId,
@@ -292,6 +307,7 @@ pub async fn folders(
     status: Status,
     assignee: Assignee,
     channel_filter: Option<i64>,
+    channels: &[(i64, String)],
 ) -> Result<Vec<Folder>, DbErr> {
     let db = &state.db;
     let counts = counts(
@@ -340,15 +356,8 @@ pub async fn folders(
         edit_href: None,
     })
     .collect();
-    let channels: Vec<(i64, String)> = channel::Entity::find_in(org)
-        .select_only()
-        .column(channel::Column::Id)
-        .column(channel::Column::Name)
-        .order_by_asc(channel::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
     for (id, name) in channels {
+        let id = *id;
         let key = format!("channel-{id}");
         out.push(Folder {
             count: Some(counts.get(&key).copied().unwrap_or(0)),
@@ -357,7 +366,7 @@ pub async fn folders(
                 && assignee == Assignee::All,
             key,
             label_key: None,
-            name,
+            name: name.clone(),
             href: link(Status::Open, Assignee::All, Some(id)),
             edit_href: None,
         });

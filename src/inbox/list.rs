@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::queries;
 use super::triage::Status;
 use crate::db::InOrg;
-use crate::db::entity::{channel, conversation, conversation_tag, tag};
+use crate::db::entity::{conversation, conversation_tag, tag};
 use crate::orgs::{OrgId, TenantScope};
 use crate::sla::SlaState;
 use crate::state::AppState;
@@ -494,17 +494,7 @@ pub async fn inbox(
             }
         })
         .collect();
-    let channels = channel::Entity::find_in(org)
-        .select_only()
-        .column(channel::Column::Id)
-        .column(channel::Column::Name)
-        .order_by_asc(channel::Column::Name)
-        .into_tuple::<(i64, String)>()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|(id, name)| Choice { id, name })
-        .collect();
+    let channel_list = super::folders::channels(&state.db, org).await?;
     let tag_choices = tag::Entity::find_in(org)
         .order_by_asc(tag::Column::Name)
         .all(&state.db)
@@ -531,8 +521,13 @@ pub async fn inbox(
         filter.status,
         filter.assignee,
         filter.channel,
+        &channel_list,
     )
     .await?;
+    let channels = channel_list
+        .into_iter()
+        .map(|(id, name)| Choice { id, name })
+        .collect();
     let current_view = query.view.as_deref().and_then(|v| v.parse().ok());
     folders.extend(
         super::views::folders(&state, &scope, &filter.hidden_customers, current_view).await?,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -136,24 +136,32 @@ pub async fn row_states(
         .await?
         .into_iter()
         .collect();
-    // The newest message of each (notes aside), and the newest customer message of each.
-    let newest = |inbound_only: bool| {
-        let mut query = message::Entity::lookup_in(org)
-            .select_only()
-            .column(message::Column::ConversationId)
-            .column_as(message::Column::Id.max(), "newest")
-            .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-            .filter(message::Column::Direction.ne("note"));
-        if inbound_only {
-            query = query.filter(message::Column::Direction.eq("inbound"));
-        }
-        query
-            .group_by(message::Column::ConversationId)
-            .into_tuple::<(i64, i64)>()
-            .all(db)
-    };
-    let last: HashMap<i64, i64> = newest(false).await?.into_iter().collect();
-    let inbound_of: HashMap<i64, i64> = newest(true).await?.into_iter().collect();
+    // The newest message of each (notes aside), and the newest customer message of each: one
+    // grouped pass over the conversations' messages.
+    use sea_orm::sea_query::ExprTrait as _;
+    let newest: Vec<(i64, i64, Option<i64>)> = message::Entity::lookup_in(org)
+        .select_only()
+        .column(message::Column::ConversationId)
+        .column_as(message::Column::Id.max(), "newest")
+        .column_as(
+            Into::<Expr>::into(Expr::case(
+                Expr::col(message::Column::Direction).eq("inbound"),
+                Expr::col(message::Column::Id),
+            ))
+            .max(),
+            "inbound",
+        )
+        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
+        .filter(message::Column::Direction.ne("note"))
+        .group_by(message::Column::ConversationId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let last: HashMap<i64, i64> = newest.iter().map(|(c, m, _)| (*c, *m)).collect();
+    let inbound_of: HashMap<i64, i64> = newest
+        .iter()
+        .filter_map(|(c, _, inbound)| inbound.map(|m| (*c, m)))
+        .collect();
     let wanted: Vec<i64> = last.values().chain(inbound_of.values()).copied().collect();
     let messages: HashMap<i64, (String, String, DateTime<Utc>)> = message::Entity::lookup_in(org)
         .select_only()

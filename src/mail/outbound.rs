@@ -205,20 +205,38 @@ async fn recipient(
     org: OrgId,
     conversation: &conversation::Model,
 ) -> Result<Option<String>, MailError> {
-    let inbound = || {
-        message::Entity::find_in(org)
-            .filter(message::Column::ConversationId.eq(conversation.id))
-            .filter(message::Column::Direction.eq("inbound"))
-    };
-    let from_a_person = inbound()
+    let from_a_person = last_from_a_person(db, org, conversation.id).await?;
+    recipient_after(db, org, conversation, from_a_person.as_ref()).await
+}
+
+/// The last mail a person (not a bounce, auto-reply or bulk mail) wrote on the conversation.
+async fn last_from_a_person(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation_id: i64,
+) -> Result<Option<message::Model>, MailError> {
+    Ok(message::Entity::find_in(org)
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::Direction.eq("inbound"))
         .filter(message::Column::Kind.eq("normal"))
         .order_by_desc(message::Column::Id)
         .one(db)
-        .await?;
+        .await?)
+}
+
+/// [`recipient`], `from_a_person` being [`last_from_a_person`].
+async fn recipient_after(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+    from_a_person: Option<&message::Model>,
+) -> Result<Option<String>, MailError> {
     if let Some(m) = from_a_person.filter(|m| !m.from_address.is_empty()) {
-        return Ok(Some(m.from_address));
+        return Ok(Some(m.from_address.clone()));
     }
-    let automatic: Vec<String> = inbound()
+    let automatic: Vec<String> = message::Entity::find_in(org)
+        .filter(message::Column::ConversationId.eq(conversation.id))
+        .filter(message::Column::Direction.eq("inbound"))
         .filter(message::Column::Kind.ne("normal"))
         .select_only()
         .column(message::Column::FromAddress)
@@ -298,30 +316,49 @@ pub async fn reply_defaults(
         .one(db)
         .await?
         .ok_or(MailError::ConversationNotFound)?;
+    let last = last_from_a_person(db, org, conversation.id).await?;
+    defaults_after(db, org, &conversation, last.as_ref(), reply_all).await
+}
+
+/// [`reply_defaults`] of a conversation the caller has loaded with all its messages (the
+/// conversation page): the last mail from a person is found among them.
+pub async fn reply_defaults_of(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+    messages: &[message::Model],
+    reply_all: bool,
+) -> Result<ReplyDefaults, MailError> {
+    let last = messages
+        .iter()
+        .filter(|m| m.conversation_id == conversation.id)
+        .filter(|m| m.direction == "inbound" && m.kind == "normal")
+        .max_by_key(|m| m.id);
+    defaults_after(db, org, conversation, last, reply_all).await
+}
+
+async fn defaults_after(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    conversation: &conversation::Model,
+    last: Option<&message::Model>,
+    reply_all: bool,
+) -> Result<ReplyDefaults, MailError> {
     let own = organization_addresses(db, org).await?;
-    let to = recipient(db, org, &conversation)
+    let to = recipient_after(db, org, conversation, last)
         .await?
         .filter(|to| !is_one_of(to, &own));
     let mut cc: Vec<String> = Vec::new();
-    if reply_all {
-        let last = message::Entity::find_in(org)
-            .filter(message::Column::ConversationId.eq(conversation.id))
-            .filter(message::Column::Direction.eq("inbound"))
-            .filter(message::Column::Kind.eq("normal"))
-            .order_by_desc(message::Column::Id)
-            .one(db)
-            .await?;
-        if let Some(m) = &last {
-            for address in
-                compose::split_stored(&m.to_addresses).chain(compose::split_stored(&m.cc_addresses))
-            {
-                let taken = to
-                    .iter()
-                    .chain(&cc)
-                    .any(|a| a.eq_ignore_ascii_case(address));
-                if !taken && !is_one_of(address, &own) {
-                    cc.push(address.to_owned());
-                }
+    if reply_all && let Some(m) = last {
+        for address in
+            compose::split_stored(&m.to_addresses).chain(compose::split_stored(&m.cc_addresses))
+        {
+            let taken = to
+                .iter()
+                .chain(&cc)
+                .any(|a| a.eq_ignore_ascii_case(address));
+            if !taken && !is_one_of(address, &own) {
+                cc.push(address.to_owned());
             }
         }
     }

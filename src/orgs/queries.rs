@@ -2,6 +2,7 @@
 //! [`OrgId`], which only the session, the database and the command line produce.
 
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
@@ -194,25 +195,35 @@ pub struct Member {
     pub role: Role,
 }
 
+/// The organization's members (admins and owners first, then by name): one query, the
+/// memberships joined with their users.
 pub async fn members(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Member>, sea_orm::DbErr> {
-    let memberships = membership::Entity::find_in(org).all(db).await?;
-    let ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
-    let users = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
-    let mut out: Vec<Member> = memberships
-        .into_iter()
-        .filter_map(|m| {
-            let user = users.iter().find(|u| u.id == m.user_id)?;
-            Some(Member {
-                user_id: user.id,
-                email: user.email.clone(),
-                display_name: user.display_name.clone(),
-                role: Role::parse(&m.role).unwrap_or(Role::Agent),
-            })
-        })
-        .collect();
+    let query = Query::select()
+        .column((user::Entity, user::Column::Id))
+        .column((user::Entity, user::Column::Email))
+        .column((user::Entity, user::Column::DisplayName))
+        .column((membership::Entity, membership::Column::Role))
+        .from(membership::Entity)
+        .inner_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((membership::Entity, membership::Column::UserId)),
+        )
+        .and_where(
+            Expr::col((membership::Entity, membership::Column::OrganizationId)).eq(org.get()),
+        )
+        .order_by((user::Entity, user::Column::Id), Order::Asc)
+        .to_owned();
+    let mut out = Vec::new();
+    for row in db.query_all(&query).await? {
+        let role: String = row.try_get("", "role")?;
+        out.push(Member {
+            user_id: row.try_get("", "id")?,
+            email: row.try_get("", "email")?,
+            display_name: row.try_get("", "display_name")?,
+            role: Role::parse(&role).unwrap_or(Role::Agent),
+        });
+    }
     out.sort_by(|a, b| {
         b.role
             .cmp(&a.role)

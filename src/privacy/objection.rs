@@ -151,16 +151,22 @@ pub async fn assist_withheld(
     org: OrgId,
     customer_id: i64,
 ) -> Result<bool, DbErr> {
-    let Some(record) = customer::Entity::find_by_id_in(org, customer_id)
+    let record = customer::Entity::find_by_id_in(org, customer_id)
         .one(db)
-        .await?
-    else {
-        return Ok(true);
+        .await?;
+    Ok(assist_withheld_of(record.as_ref()))
+}
+
+/// [`assist_withheld`] of a customer record the caller has read (None: no such customer,
+/// withheld).
+pub fn assist_withheld_of(record: Option<&customer::Model>) -> bool {
+    let Some(record) = record else {
+        return true;
     };
-    let effects = Effects::of(&record);
-    Ok(record.restricted_at.is_some()
+    let effects = Effects::of(record);
+    record.restricted_at.is_some()
         || effects.contains(Effect::ExcludeReports)
-        || effects.contains(Effect::StopProcessing))
+        || effects.contains(Effect::StopProcessing)
 }
 
 /// Whether payloads about `customer_id` of `org` must go without content: processing is
@@ -170,13 +176,18 @@ pub async fn content_withheld(
     org: OrgId,
     customer_id: i64,
 ) -> Result<bool, DbErr> {
-    let Some(record) = customer::Entity::find_by_id_in(org, customer_id)
+    let record = customer::Entity::find_by_id_in(org, customer_id)
         .one(db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    Ok(record.restricted_at.is_some() || Effects::of(&record).contains(Effect::StopProcessing))
+        .await?;
+    Ok(content_withheld_of(record.as_ref()))
+}
+
+/// [`content_withheld`] of a customer record the caller has read (None: no such customer,
+/// nothing to withhold).
+pub fn content_withheld_of(record: Option<&customer::Model>) -> bool {
+    record.is_some_and(|record| {
+        record.restricted_at.is_some() || Effects::of(record).contains(Effect::StopProcessing)
+    })
 }
 
 /// An objection as the customer page lists it.

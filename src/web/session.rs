@@ -388,16 +388,11 @@ async fn build_state(
     let mut orgs = Vec::new();
     if let Some(row) = &row
         && let Some(user_id) = row.user_id
-        && let Some(found) = user::Entity::find_by_id(user_id).one(&state.db).await?
+        && let Some((found, memberships)) = user_with_memberships(state, user_id).await?
     {
-        orgs = memberships(state, user_id).await?;
+        orgs = memberships;
         org = current_org(state, row, &orgs).await?;
-        user = Some(SessionUser {
-            id: found.id,
-            email: found.email,
-            display_name: found.display_name,
-            language: found.language.as_deref().and_then(Lang::from_code),
-        });
+        user = Some(found);
     }
     let lang = user
         .as_ref()
@@ -421,19 +416,33 @@ async fn build_state(
     })
 }
 
-/// The user's organizations with the role in each, ordered by name (one query).
-async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, AppError> {
+/// The user (None when there is no such user any more) and their organizations with the role
+/// in each, ordered by name: one query, the user's row joined with their memberships (a row
+/// of user columns alone when they belong to none).
+async fn user_with_memberships(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Option<(SessionUser, Vec<SessionOrg>)>, AppError> {
     let query = Query::select()
+        .column((user::Entity, user::Column::Id))
+        .column((user::Entity, user::Column::Email))
+        .column((user::Entity, user::Column::DisplayName))
+        .column((user::Entity, user::Column::Language))
         .column((membership::Entity, membership::Column::OrganizationId))
         .column((membership::Entity, membership::Column::Role))
         .column((organization::Entity, organization::Column::Name))
-        .from(membership::Entity)
-        .inner_join(
+        .from(user::Entity)
+        .left_join(
+            membership::Entity,
+            Expr::col((membership::Entity, membership::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .left_join(
             organization::Entity,
             Expr::col((organization::Entity, organization::Column::Id))
                 .equals((membership::Entity, membership::Column::OrganizationId)),
         )
-        .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id))
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
         .order_by(
             (organization::Entity, organization::Column::Name),
             Order::Asc,
@@ -443,16 +452,33 @@ async fn memberships(state: &AppState, user_id: i64) -> Result<Vec<SessionOrg>, 
             Order::Asc,
         )
         .to_owned();
+    let rows = state.db.query_all(&query).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let language: Option<String> = first.try_get("", "language")?;
+    let user = SessionUser {
+        id: first.try_get("", "id")?,
+        email: first.try_get("", "email")?,
+        display_name: first.try_get("", "display_name")?,
+        language: language.as_deref().and_then(Lang::from_code),
+    };
     let mut orgs = Vec::new();
-    for row in state.db.query_all(&query).await? {
-        let role: String = row.try_get("", "role")?;
+    for row in &rows {
+        let id: Option<OrgId> = row.try_get("", "organization_id")?;
+        let name: Option<String> = row.try_get("", "name")?;
+        // No membership (the user's one row), or a membership whose organization is gone.
+        let (Some(id), Some(name)) = (id, name) else {
+            continue;
+        };
+        let role: Option<String> = row.try_get("", "role")?;
         orgs.push(SessionOrg {
-            id: row.try_get("", "organization_id")?,
-            name: row.try_get("", "name")?,
-            role: Role::parse(&role).unwrap_or(Role::Agent),
+            id,
+            name,
+            role: role.as_deref().and_then(Role::parse).unwrap_or(Role::Agent),
         });
     }
-    Ok(orgs)
+    Ok(Some((user, orgs)))
 }
 
 /// The session's organization if the user is still a member; else the one the user joined

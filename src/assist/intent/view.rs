@@ -60,26 +60,43 @@ pub async fn of_conversation(
     conversation_tags: &[tag::Model],
     all_tags: &[tag::Model],
 ) -> Result<Option<IntentView>, DbErr> {
-    let Some((subject, body)) = newest else {
+    if newest.is_none() {
         return Ok(None);
-    };
-    let Some(record) = customer::Entity::find_by_id_in(org, customer_id)
+    }
+    let record = customer::Entity::find_by_id_in(org, customer_id)
         .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if excluded(&record) {
-        return Ok(None);
+        .await?;
+    Ok(of_customer(
+        models,
+        org,
+        record.as_ref(),
+        newest,
+        conversation_tags,
+        all_tags,
+    ))
+}
+
+/// [`of_conversation`] with the customer's record already read (the conversation page reads
+/// it once for everything it decides about the customer).
+pub fn of_customer(
+    models: &OrgModels,
+    org: OrgId,
+    record: Option<&customer::Model>,
+    newest: Option<(&str, &str)>,
+    conversation_tags: &[tag::Model],
+    all_tags: &[tag::Model],
+) -> Option<IntentView> {
+    let (subject, body) = newest?;
+    let record = record?;
+    if excluded(record) {
+        return None;
     }
     let own = models.get(org);
     let model = own.as_ref().map_or(starter::model(), |o| &o.model);
-    let Some(prediction) = super::classify(model, subject, body) else {
-        return Ok(None);
-    };
+    let prediction = super::classify(model, subject, body)?;
     let intent = prediction.intent;
     let stands_for = |t: &&tag::Model| tag_names::intent_of(&t.name) == Some(intent);
-    Ok(Some(IntentView {
+    Some(IntentView {
         intent,
         label_key: intent.label_key(),
         tagged: conversation_tags.iter().any(|t| stands_for(&t)),
@@ -89,5 +106,5 @@ pub async fn of_conversation(
             .map_or_else(|| intent.name().to_owned(), |t| t.name.clone()),
         confidence: (prediction.confidence * 100.0).round() as u32,
         own_model: own.is_some(),
-    }))
+    })
 }

@@ -27,18 +27,23 @@ pub struct SuggestionsView {
 /// The suggestions for the conversation's newest customer message — computed and kept once,
 /// the first time the page opens after it arrived (an empty result too) — or None when the
 /// organization keeps them off or in shadow mode, or the customer's data may not be processed.
+///
+/// `withheld` is [`crate::privacy::objection::assist_withheld`] of the conversation's
+/// customer, which the caller has read.
 pub async fn view(
     state: &AppState,
     scope: &TenantScope,
     conversation: &conversation::Model,
     customer_name: &str,
+    withheld: bool,
 ) -> Result<Option<SuggestionsView>, AppError> {
     let db = &state.db;
     let org = scope.org();
+    if withheld {
+        return Ok(None);
+    }
     let mode = settings::mode(db, org).await?;
-    if mode == Mode::Off
-        || crate::privacy::objection::assist_withheld(db, org, conversation.customer_id).await?
-    {
+    if mode == Mode::Off {
         return Ok(None);
     }
     let Some(newest) = message::Entity::lookup_in(org)
