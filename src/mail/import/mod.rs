@@ -72,14 +72,10 @@ pub async fn import(
         keep_original_date: true,
     };
     let mut counts = Counts::default();
-    // The next batch is parsed while this one is stored: parsing keeps the cores busy while
-    // the store waits on the database. Batches are still stored one after another, in order.
-    let parse =
-        |batch: Vec<Raw>| tokio::task::spawn_blocking(move || parse_in_parallel(batch, &limits));
-    let mut parsing = receiver.recv().await.map(parse);
-    while let Some(task) = parsing.take() {
-        let parsed = task.await.map_err(MailError::from)?;
-        parsing = receiver.recv().await.map(parse);
+    while let Some(batch) = receiver.recv().await {
+        let parsed = tokio::task::spawn_blocking(move || parse_in_parallel(batch, &limits))
+            .await
+            .map_err(MailError::from)?;
         store_batch(state, source, parsed, &mut counts).await?;
     }
     counts.skipped_files = reader.await.map_err(MailError::from)??;
