@@ -26,7 +26,9 @@ use serde::Deserialize;
 use super::ChatError;
 use super::channel::{self, ChatChannel};
 use super::routes::{admit, allowed, failure, respond_error};
-use crate::assist::knowledge::help::{ArticleLink, negotiate, public_search, variant_for};
+use crate::assist::knowledge::help::{
+    ArticleLink, negotiate, public_article, public_search, variant_for,
+};
 use crate::assist::knowledge::model::{self, Lang};
 use crate::assist::knowledge::{categories::default_language, markdown};
 use crate::state::AppState;
@@ -110,34 +112,20 @@ fn internal(error: AppError) -> ChatError {
     }
 }
 
-/// One article in the visitor's language: (link, title, Markdown body), or None when it is
-/// not public and published.
+/// One article in the visitor's language: its link and Markdown body, or None when it is not
+/// public and published (the help centre's own lookup).
 async fn one_article(
     state: &AppState,
     channel: &ChatChannel,
     slug: &str,
     wanted: &[Lang],
 ) -> Result<Option<(ArticleLink, String)>, ChatError> {
-    let Some(article) = model::find_by_slug(&state.db, channel.org, slug)
-        .await?
-        .filter(model::Article::is_shown_publicly)
-    else {
+    let Some(article) = public_article(&state.db, channel.org, slug).await? else {
         return Ok(None);
     };
-    let Some(variant) = variant_for(&article, wanted) else {
-        return Ok(None);
-    };
-    let lang = model::parse_lang(&variant.language)
-        .unwrap_or(wanted[0])
-        .code();
-    Ok(Some((
-        ArticleLink {
-            slug: article.row.slug.clone(),
-            title: variant.title.clone(),
-            lang,
-        },
-        variant.body.clone(),
-    )))
+    Ok(ArticleLink::of(&article, wanted)
+        .zip(variant_for(&article, wanted))
+        .map(|(link, variant)| (link, variant.body.clone())))
 }
 
 fn not_offered(origin: &str) -> HttpResponse {

@@ -168,7 +168,7 @@ pub struct ArticleLink {
 }
 
 impl ArticleLink {
-    fn of(article: &Article, wanted: &[Lang]) -> Option<Self> {
+    pub(crate) fn of(article: &Article, wanted: &[Lang]) -> Option<Self> {
         let variant = variant_for(article, wanted)?;
         Some(Self {
             slug: article.row.slug.clone(),
@@ -199,6 +199,18 @@ fn html(body: String) -> HttpResponse {
         // The language follows Accept-Language: a shared cache keeps one answer per language.
         .insert_header((header::VARY, "Accept-Language"))
         .body(body)
+}
+
+/// The article `slug` of `org` when it is public and published (the help centre's article
+/// page and the chat widget's).
+pub(crate) async fn public_article(
+    db: &sea_orm::DatabaseConnection,
+    org: OrgId,
+    slug: &str,
+) -> Result<Option<Article>, sea_orm::DbErr> {
+    Ok(model::find_by_slug(db, org, slug)
+        .await?
+        .filter(Article::is_shown_publicly))
 }
 
 async fn public_articles(state: &AppState, org: OrgId) -> Result<Vec<Article>, AppError> {
@@ -330,9 +342,8 @@ pub async fn article(
 ) -> Result<HttpResponse, AppError> {
     let (slug, article_slug) = path.into_inner();
     let centre = centre(&state, &req, &slug, &query.lang).await?;
-    let article = model::find_by_slug(&state.db, centre.org, &article_slug)
+    let article = public_article(&state.db, centre.org, &article_slug)
         .await?
-        .filter(Article::is_shown_publicly)
         .ok_or(AppError::NotFound)?;
     let variant = variant_for(&article, &centre.ctx.wanted).ok_or(AppError::NotFound)?;
     let shown = model::parse_lang(&variant.language)
