@@ -26,7 +26,6 @@ use sea_orm::{
 use crate::db::InOrg;
 use crate::db::entity::{conversation, conversation_tag, customer, message, organization, tag};
 use crate::orgs::OrgId;
-use crate::privacy::objection::{Effect, Effects};
 use crate::state::AppState;
 
 use super::features::features;
@@ -152,12 +151,7 @@ async fn excluded_customers(db: &impl ConnectionTrait, org: OrgId) -> Result<Has
         .all(db)
         .await?
         .into_iter()
-        .filter(|c| {
-            let effects = Effects::of(c);
-            c.restricted_at.is_some()
-                || effects.contains(Effect::ExcludeReports)
-                || effects.contains(Effect::StopProcessing)
-        })
+        .filter(|c| crate::privacy::objection::assist_withheld_of(Some(c)))
         .map(|c| c.id)
         .collect())
 }

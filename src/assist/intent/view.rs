@@ -5,12 +5,8 @@
 //! (`POST /conversations/{id}/tags`), so it works without JavaScript. Nothing is shown for a
 //! restricted customer, nor for one whose objection left them out of assist.
 
-use sea_orm::{ConnectionTrait, DbErr};
-
-use crate::db::InOrg;
 use crate::db::entity::{customer, message, tag};
 use crate::orgs::OrgId;
-use crate::privacy::objection::{Effect, Effects};
 
 use super::kind::Intent;
 use super::org_models::OrgModels;
@@ -41,43 +37,10 @@ pub fn newest_customer_message(messages: &[message::Model]) -> Option<(&str, &st
         .map(|m| (m.subject.as_str(), m.text_body.as_str()))
 }
 
-/// Whether the customer is left out of assist: restricted, or objecting with an effect that
-/// excludes them.
-pub fn excluded(record: &customer::Model) -> bool {
-    let effects = Effects::of(record);
-    record.restricted_at.is_some()
-        || effects.contains(Effect::ExcludeReports)
-        || effects.contains(Effect::StopProcessing)
-}
-
-/// The intent of the conversation's newest customer message, as the page shows it.
-pub async fn of_conversation(
-    db: &impl ConnectionTrait,
-    models: &OrgModels,
-    org: OrgId,
-    customer_id: i64,
-    newest: Option<(&str, &str)>,
-    conversation_tags: &[tag::Model],
-    all_tags: &[tag::Model],
-) -> Result<Option<IntentView>, DbErr> {
-    if newest.is_none() {
-        return Ok(None);
-    }
-    let record = customer::Entity::find_by_id_in(org, customer_id)
-        .one(db)
-        .await?;
-    Ok(of_customer(
-        models,
-        org,
-        record.as_ref(),
-        newest,
-        conversation_tags,
-        all_tags,
-    ))
-}
-
-/// [`of_conversation`] with the customer's record already read (the conversation page reads
-/// it once for everything it decides about the customer).
+/// The intent offered for the conversation's newest customer message (`newest`: subject and
+/// text), with the customer's record already read (the conversation page reads it once for
+/// everything it decides about the customer); None for no message, no record, or a customer
+/// left out of assist.
 pub fn of_customer(
     models: &OrgModels,
     org: OrgId,
@@ -87,8 +50,7 @@ pub fn of_customer(
     all_tags: &[tag::Model],
 ) -> Option<IntentView> {
     let (subject, body) = newest?;
-    let record = record?;
-    if excluded(record) {
+    if crate::privacy::objection::assist_withheld_of(record) {
         return None;
     }
     let own = models.get(org);
